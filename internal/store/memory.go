@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"net"
+	"sync"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// Embedded starts an in-process Redis (miniredis) whose key TTLs follow the
+// clock, and returns a client connected to it through in-memory pipes: no
+// socket, so it also works inside a testing/synctest bubble, where its clock
+// is the bubble's fake clock. The close function stops both.
+func Embedded() (redis.UniversalClient, func() error) {
+	m := miniredis.NewMiniRedis()
+	m.ClockTTL(true)
+	c := redis.NewClient(&redis.Options{
+		Addr: "memory",
+		Dialer: func(context.Context, string, string) (net.Conn, error) {
+			return m.Dial()
+		},
+	})
+	return c, func() error {
+		err := c.Close()
+		m.Close()
+		return err
+	}
+}
+
+// The memory:// servers of this process, by name. Every Open of the same
+// memory URL shares one server, so a producer and a worker in one program see
+// the same tasks; the server is discarded when its last client closes.
+var memory = struct {
+	sync.Mutex
+	servers map[string]*memoryServer
+}{servers: map[string]*memoryServer{}}
+
+type memoryServer struct {
+	m    *miniredis.Miniredis
+	refs int
+}
+
+func sharedMemory(name string) (redis.UniversalClient, func() error) {
+	memory.Lock()
+	defer memory.Unlock()
+	srv := memory.servers[name]
+	if srv == nil {
+		srv = &memoryServer{m: miniredis.NewMiniRedis()}
+		srv.m.ClockTTL(true)
+		memory.servers[name] = srv
+	}
+	srv.refs++
+	c := redis.NewClient(&redis.Options{
+		Addr: "memory",
+		Dialer: func(context.Context, string, string) (net.Conn, error) {
+			return srv.m.Dial()
+		},
+	})
+	var once sync.Once
+	return c, func() error {
+		err := c.Close()
+		once.Do(func() {
+			memory.Lock()
+			defer memory.Unlock()
+			if srv.refs--; srv.refs == 0 {
+				delete(memory.servers, name)
+				srv.m.Close()
+			}
+		})
+		return err
+	}
+}

@@ -1,0 +1,296 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrMalformed reports a reply from Redis that is not what a script returns:
+// a different script version, or data written by something else.
+var ErrMalformed = errors.New("docket: malformed reply from redis")
+
+// Message is a claimed task, as a worker receives it.
+type Message struct {
+	Key        string
+	Name       string
+	Input      []byte
+	Attempt    int // 1-based
+	Deliveries int // how many times this attempt was handed to a worker, this one included
+	Due        time.Time
+	Trace      string
+	Gen        string // the generation this claim holds; outcomes must quote it
+}
+
+// Claim is the result of one claim call.
+type Claim struct {
+	Now      time.Time     // the Redis clock when the claim ran
+	Wait     time.Duration // until the next due task or lease expiry; negative when there is none
+	Messages []Message
+}
+
+const claimFields = 8
+
+// DecodeClaim turns the claim script's reply into a Claim. It checks every
+// element and returns ErrMalformed instead of panicking on anything else.
+func DecodeClaim(reply []any) (Claim, error) {
+	if len(reply) < 2 || (len(reply)-2)%claimFields != 0 {
+		return Claim{}, fmt.Errorf("%w: claim reply has %d elements", ErrMalformed, len(reply))
+	}
+	var d decoder
+	nowUS := d.int(reply[0])
+	wait := d.int(reply[1])
+	c := Claim{Now: time.UnixMicro(nowUS), Wait: time.Duration(wait) * time.Microsecond}
+	if wait < 0 {
+		c.Wait = -1
+	}
+	if n := (len(reply) - 2) / claimFields; n > 0 {
+		c.Messages = make([]Message, 0, n)
+	}
+	for i := 2; i < len(reply); i += claimFields {
+		f := reply[i : i+claimFields]
+		m := Message{
+			Key:        d.str(f[0]),
+			Name:       d.str(f[1]),
+			Input:      []byte(d.str(f[2])),
+			Attempt:    int(d.int(f[3])),
+			Deliveries: int(d.int(f[4])),
+			Due:        time.UnixMicro(d.int(f[5])),
+			Trace:      d.str(f[6]),
+			Gen:        d.str(f[7]),
+		}
+		if m.Key == "" || m.Gen == "" || m.Attempt < 1 {
+			d.fail("claimed task without key, generation or attempt")
+		}
+		c.Messages = append(c.Messages, m)
+	}
+	if d.err != nil {
+		return Claim{}, d.err
+	}
+	return c, nil
+}
+
+func decodeAdd(reply []any, n int) ([]AddResult, error) {
+	if len(reply) != 2*n {
+		return nil, fmt.Errorf("%w: add reply has %d elements for %d tasks", ErrMalformed, len(reply), n)
+	}
+	var d decoder
+	out := make([]AddResult, n)
+	for i := range out {
+		out[i] = AddResult{Code: AddCode(d.int(reply[2*i])), Due: time.UnixMicro(d.int(reply[2*i+1]))}
+	}
+	return out, d.err
+}
+
+// State is the stored state of an execution.
+type State string
+
+// Stored states. "queued" is not stored: it is a scheduled task whose due
+// time has come.
+const (
+	StateScheduled State = "scheduled"
+	StateRunning   State = "running"
+	StateCompleted State = "completed"
+	StateFailed    State = "failed"
+	StateCancelled State = "cancelled"
+)
+
+// Record is an execution record as stored.
+type Record struct {
+	Now        time.Time // the Redis clock when it was read
+	Key        string
+	Name       string
+	Input      []byte
+	State      State
+	Attempt    int
+	Deliveries int
+	Due        time.Time
+	Created    time.Time
+	Started    time.Time
+	Finished   time.Time
+	Error      string
+	Worker     string
+}
+
+func decodeRecord(key string, reply []string) (Record, bool, error) {
+	if len(reply) < 1 || len(reply)%2 != 1 {
+		return Record{}, false, fmt.Errorf("%w: info reply has %d elements", ErrMalformed, len(reply))
+	}
+	var d decoder
+	r := Record{Key: key, Now: time.UnixMicro(d.int(reply[0]))}
+	if len(reply) == 1 {
+		return r, false, d.err
+	}
+	for i := 1; i < len(reply); i += 2 {
+		v := reply[i+1]
+		switch reply[i] {
+		case "name":
+			r.Name = v
+		case "input":
+			r.Input = []byte(v)
+		case "state":
+			r.State = State(v)
+		case "attempt":
+			r.Attempt = int(d.int(v))
+		case "deliveries":
+			r.Deliveries = int(d.int(v))
+		case "due":
+			r.Due = d.instant(v)
+		case "created":
+			r.Created = d.instant(v)
+		case "started":
+			r.Started = d.instant(v)
+		case "finished":
+			r.Finished = d.instant(v)
+		case "error":
+			r.Error = v
+		case "worker":
+			r.Worker = v
+		}
+	}
+	return r, true, d.err
+}
+
+// Snapshot is what a docket holds at one instant.
+type Snapshot struct {
+	Now            time.Time
+	TotalScheduled int // scheduled and queued tasks
+	TotalRunning   int
+	Workers        []WorkerEntry
+	Tasks          []TaskEntry // running tasks first, then scheduled ones in due order
+}
+
+// WorkerEntry is a live worker.
+type WorkerEntry struct {
+	ID          string
+	Heartbeat   time.Time
+	Description []byte
+}
+
+// TaskEntry is a scheduled, queued or running task in a snapshot.
+type TaskEntry struct {
+	Key        string
+	Name       string
+	State      State
+	Due        time.Time // scheduled tasks
+	LeaseUntil time.Time // running tasks
+	Attempt    int
+	Deliveries int
+	Started    time.Time
+	Worker     string
+	Created    time.Time
+}
+
+const snapshotTaskFields = 9
+
+func decodeSnapshot(reply []any) (Snapshot, error) {
+	if len(reply) < 5 {
+		return Snapshot{}, fmt.Errorf("%w: snapshot reply has %d elements", ErrMalformed, len(reply))
+	}
+	var d decoder
+	s := Snapshot{
+		Now:            time.UnixMicro(d.int(reply[0])),
+		TotalScheduled: int(d.int(reply[1])),
+		TotalRunning:   int(d.int(reply[2])),
+	}
+	nw, nt := int(d.int(reply[3])), int(d.int(reply[4]))
+	if d.err != nil || nw < 0 || nt < 0 || len(reply) != 5+3*nw+snapshotTaskFields*nt {
+		return Snapshot{}, fmt.Errorf("%w: snapshot reply has %d elements", ErrMalformed, len(reply))
+	}
+	rest := reply[5:]
+	for i := 0; i < nw; i++ {
+		f := rest[3*i : 3*i+3]
+		s.Workers = append(s.Workers, WorkerEntry{ID: d.str(f[0]), Heartbeat: time.UnixMicro(d.int(f[1])), Description: []byte(d.str(f[2]))})
+	}
+	rest = rest[3*nw:]
+	for i := 0; i < nt; i++ {
+		f := rest[snapshotTaskFields*i : snapshotTaskFields*(i+1)]
+		score := time.UnixMicro(d.int(f[1]))
+		t := TaskEntry{
+			Key:        d.str(f[0]),
+			Name:       d.str(f[2]),
+			Attempt:    int(d.int(f[3])),
+			Deliveries: int(d.int(f[4])),
+			Started:    d.instant(d.str(f[5])),
+			Worker:     d.str(f[6]),
+			Created:    d.instant(d.str(f[7])),
+			State:      State(d.str(f[8])),
+		}
+		if t.State == StateRunning {
+			t.LeaseUntil = score
+		} else {
+			t.Due = score
+		}
+		s.Tasks = append(s.Tasks, t)
+	}
+	return s, d.err
+}
+
+// Event is a message on the docket's events channel.
+type Event struct {
+	Wake   bool   // a task became due earlier than workers expected
+	Cancel string // the key of a running task to stop, when not empty
+	Gen    string // the generation of the run to stop
+}
+
+// ParseEvent reads an events channel payload. Unknown payloads yield the
+// zero Event, which asks nothing of anyone.
+func ParseEvent(payload string) Event {
+	if payload == "w" {
+		return Event{Wake: true}
+	}
+	if rest, ok := strings.CutPrefix(payload, "c:"); ok {
+		if gen, key, ok := strings.Cut(rest, ":"); ok && gen != "" && key != "" {
+			return Event{Cancel: key, Gen: gen}
+		}
+	}
+	return Event{}
+}
+
+// decoder converts reply elements, remembering the first error so the
+// caller checks once.
+type decoder struct{ err error }
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+	}
+}
+
+func (d *decoder) str(v any) string {
+	switch s := v.(type) {
+	case string:
+		return s
+	case nil:
+		return ""
+	case int64:
+		return strconv.FormatInt(s, 10)
+	}
+	d.fail("unexpected %T", v)
+	return ""
+}
+
+func (d *decoder) int(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case string:
+		n, err := strconv.ParseInt(x, 10, 64)
+		if err != nil {
+			d.fail("not an integer: %q", x)
+		}
+		return n
+	}
+	d.fail("unexpected %T", v)
+	return 0
+}
+
+// instant reads an optional unix-microseconds field; empty is the zero time.
+func (d *decoder) instant(v string) time.Time {
+	if v == "" {
+		return time.Time{}
+	}
+	return time.UnixMicro(d.int(v))
+}

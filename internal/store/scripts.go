@@ -1,0 +1,36 @@
+package store
+
+import (
+	"embed"
+
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed scripts/*.lua
+var scriptFiles embed.FS
+
+// Each state change of a task is one of these scripts, run atomically by
+// Redis. lib.lua, the shared prelude (the Redis clock, number formatting), is
+// prepended to each.
+var (
+	addScript        = load("add.lua")
+	claimScript      = load("claim.lua")
+	finishScript     = load("finish.lua")
+	renewScript      = load("renew.lua")
+	cancelScript     = load("cancel.lua")
+	infoScript       = load("info.lua")
+	snapshotScript   = load("snapshot.lua")
+	unregisterScript = load("unregister.lua")
+)
+
+func load(name string) *redis.Script {
+	lib, err := scriptFiles.ReadFile("scripts/lib.lua")
+	if err != nil {
+		panic(err) // embedded at build time: cannot happen
+	}
+	body, err := scriptFiles.ReadFile("scripts/" + name)
+	if err != nil {
+		panic(err)
+	}
+	return redis.NewScript(string(lib) + "\n" + string(body))
+}

@@ -1,0 +1,48 @@
+-- finish: record the outcome of attempts, each only if its generation still
+-- matches (a stale copy changes nothing).
+-- KEYS[1] scheduled zset, KEYS[2] running zset
+-- ARGV[1] task hash prefix, ARGV[2] events channel, ARGV[3] retention (ms)
+-- then per attempt, 6 values: key, gen, outcome, when, error, next input
+-- outcome: completed | failed      -> the execution ends and is kept for retention
+--          retry                   -> attempt+1, due at "when" (relative to now)
+--          release                 -> back to the queue, due now, this delivery not counted
+-- Returns per attempt: 1 applied, 0 stale.
+local now = clock_us()
+local prefix, channel, retention = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local before = earliest(KEYS[1])
+local soonest = nil
+local result = {}
+
+for i = 4, #ARGV, 6 do
+  local key, gen, outcome, when, err = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local tk = prefix .. key
+  local f = redis.call('HMGET', tk, 'gen', 'state')
+  if f[1] ~= gen or f[2] ~= 'running' then
+    result[#result + 1] = 0
+  else
+    redis.call('ZREM', KEYS[2], key)
+    if outcome == 'completed' or outcome == 'failed' then
+      redis.call('HSET', tk, 'state', outcome, 'finished', int(now), 'error', err)
+      redis.call('PEXPIRE', tk, retention)
+    else
+      local due
+      if outcome == 'retry' then
+        due = due_at(when, now)
+        redis.call('HINCRBY', tk, 'attempt', 1)
+        redis.call('HSET', tk, 'deliveries', 0, 'error', err)
+      else -- release
+        due = now
+        redis.call('HINCRBY', tk, 'deliveries', -1)
+      end
+      redis.call('HSET', tk, 'state', 'scheduled', 'gen', int(tonumber(gen) + 1), 'due', int(due))
+      redis.call('ZADD', KEYS[1], due, key)
+      if soonest == nil or due < soonest then
+        soonest = due
+      end
+    end
+    result[#result + 1] = 1
+  end
+end
+
+wake_if_earlier(channel, before, soonest)
+return result

@@ -1,0 +1,242 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// MaxBatch is the most tasks one script call carries. Larger batches are
+// split; this keeps each call's Lua stack and blocking time bounded.
+const MaxBatch = 1000
+
+// Store is one docket's view of Redis: every read and state change of tasks
+// goes through it, and each state change is one atomic script.
+type Store struct {
+	rdb redis.UniversalClient
+	k   keys
+}
+
+// New returns the store of the docket called name on rdb.
+func New(rdb redis.UniversalClient, name string) (*Store, error) {
+	k, err := newKeys(name)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{rdb: rdb, k: k}, nil
+}
+
+// Client is the Redis client the store uses.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Mode says what Add does with a key that is already scheduled or running.
+type Mode string
+
+const (
+	// ModeAdd leaves a live task alone.
+	ModeAdd Mode = "add"
+	// ModeReplace overwrites a live task's input and schedule, and
+	// supersedes its running attempt, if any.
+	ModeReplace Mode = "replace"
+)
+
+// When is when a task becomes due: at an absolute instant, or a delay after
+// the Redis clock's now. The zero When is now.
+type When struct {
+	At    time.Time
+	After time.Duration
+}
+
+func (w When) arg() string {
+	if !w.At.IsZero() {
+		return strconv.FormatInt(w.At.UnixMicro(), 10)
+	}
+	return "+" + strconv.FormatInt(max(w.After, 0).Microseconds(), 10)
+}
+
+// NewTask is a task to add.
+type NewTask struct {
+	Key   string
+	Name  string
+	Input []byte
+	When  When
+	Trace string // W3C trace context of the producer, may be empty
+}
+
+// AddCode says what Add did with one task.
+type AddCode int
+
+// What Add did with a task.
+const (
+	Existed    AddCode = 0 // a live task had the key; nothing changed
+	Added      AddCode = 1 // the task was scheduled
+	Superseded AddCode = 2 // a live task had the key and was replaced
+)
+
+// AddResult is the outcome of adding one task.
+type AddResult struct {
+	Code AddCode
+	Due  time.Time
+}
+
+// Add schedules tasks, in calls of at most MaxBatch tasks.
+func (s *Store) Add(ctx context.Context, mode Mode, tasks []NewTask) ([]AddResult, error) {
+	out := make([]AddResult, 0, len(tasks))
+	for start := 0; start < len(tasks); start += MaxBatch {
+		chunk := tasks[start:min(start+MaxBatch, len(tasks))]
+		args := make([]any, 0, 3+5*len(chunk))
+		args = append(args, s.k.taskPrefix(), s.k.events, string(mode))
+		for _, t := range chunk {
+			args = append(args, t.Key, t.Name, t.Input, t.When.arg(), t.Trace)
+		}
+		reply, err := addScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running}, args...).Slice()
+		if err != nil {
+			return out, fmt.Errorf("docket: add: %w", err)
+		}
+		res, err := decodeAdd(reply, len(chunk))
+		if err != nil {
+			return out, err
+		}
+		out = append(out, res...)
+	}
+	return out, nil
+}
+
+// Claim leases up to n tasks to the worker for the lease duration. Tasks
+// whose lease lapsed come first, then due tasks in due order.
+func (s *Store) Claim(ctx context.Context, worker string, n int, lease time.Duration) (Claim, error) {
+	reply, err := claimScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running},
+		s.k.taskPrefix(), worker, min(n, MaxBatch), lease.Microseconds()).Slice()
+	if err != nil {
+		return Claim{}, fmt.Errorf("docket: claim: %w", err)
+	}
+	return DecodeClaim(reply)
+}
+
+// OutcomeKind is how an attempt ended, as far as the store is concerned.
+type OutcomeKind string
+
+// Outcome kinds.
+const (
+	Completed OutcomeKind = "completed" // the execution ends, successfully
+	Failed    OutcomeKind = "failed"    // the execution ends in failure
+	Retried   OutcomeKind = "retry"     // the next attempt is due after Delay
+	Released  OutcomeKind = "release"   // handed back undone, due now (worker shutdown)
+)
+
+// Outcome is the end of one attempt, reported by the worker that ran it.
+type Outcome struct {
+	Key   string
+	Gen   string
+	Kind  OutcomeKind
+	Delay time.Duration // Retried: how long after now the next attempt is due
+	Error string
+}
+
+// Finish records outcomes in one call (split at MaxBatch). applied[i] is
+// false when outcome i was stale: the task was cancelled, replaced, or
+// redelivered to another worker meanwhile.
+func (s *Store) Finish(ctx context.Context, retention time.Duration, outcomes []Outcome) (applied []bool, err error) {
+	applied = make([]bool, 0, len(outcomes))
+	for start := 0; start < len(outcomes); start += MaxBatch {
+		chunk := outcomes[start:min(start+MaxBatch, len(outcomes))]
+		args := make([]any, 0, 3+6*len(chunk))
+		args = append(args, s.k.taskPrefix(), s.k.events, retention.Milliseconds())
+		for _, o := range chunk {
+			args = append(args, o.Key, o.Gen, string(o.Kind), When{After: o.Delay}.arg(), o.Error, "")
+		}
+		reply, err := finishScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running}, args...).Int64Slice()
+		if err != nil {
+			return applied, fmt.Errorf("docket: finish: %w", err)
+		}
+		if len(reply) != len(chunk) {
+			return applied, fmt.Errorf("docket: finish: %d results for %d outcomes", len(reply), len(chunk))
+		}
+		for _, r := range reply {
+			applied = append(applied, r == 1)
+		}
+	}
+	return applied, nil
+}
+
+// Held is a task a worker is running: its key and the generation it claimed.
+type Held struct {
+	Key string
+	Gen string
+}
+
+// Heartbeat describes a live worker.
+type Heartbeat struct {
+	ID          string
+	Description []byte        // JSON, shown by Snapshot
+	TTL         time.Duration // how long the worker counts as live without another heartbeat
+}
+
+// Renew extends the leases of held tasks and records the worker's heartbeat,
+// in one call. It returns the keys whose lease the worker no longer holds.
+func (s *Store) Renew(ctx context.Context, hb Heartbeat, lease time.Duration, held []Held) (lost []string, err error) {
+	args := make([]any, 0, 6+2*len(held))
+	args = append(args, s.k.taskPrefix(), s.k.workerPrefix(), hb.ID, hb.Description,
+		lease.Microseconds(), hb.TTL.Milliseconds())
+	for _, h := range held {
+		args = append(args, h.Key, h.Gen)
+	}
+	lost, err = renewScript.Run(ctx, s.rdb, []string{s.k.running, s.k.workers}, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("docket: renew: %w", err)
+	}
+	return lost, nil
+}
+
+// Unregister removes a worker from the live workers.
+func (s *Store) Unregister(ctx context.Context, id string) error {
+	err := unregisterScript.Run(ctx, s.rdb, []string{s.k.workers}, s.k.workerPrefix(), id).Err()
+	if err != nil {
+		return fmt.Errorf("docket: unregister worker: %w", err)
+	}
+	return nil
+}
+
+// Cancel ends a scheduled, queued or running task as cancelled. It reports
+// false when no live task has the key.
+func (s *Store) Cancel(ctx context.Context, key string, retention time.Duration) (bool, error) {
+	n, err := cancelScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running},
+		s.k.taskPrefix(), s.k.events, key, retention.Milliseconds()).Int64()
+	if err != nil {
+		return false, fmt.Errorf("docket: cancel: %w", err)
+	}
+	return n == 1, nil
+}
+
+// Info reads the execution record of key. ok is false when there is none.
+func (s *Store) Info(ctx context.Context, key string) (rec Record, ok bool, err error) {
+	reply, err := infoScript.Run(ctx, s.rdb, []string{s.k.task(key)}).StringSlice()
+	if err != nil {
+		return Record{}, false, fmt.Errorf("docket: info: %w", err)
+	}
+	return decodeRecord(key, reply)
+}
+
+// Snapshot reads up to limit running and limit scheduled tasks, their totals,
+// and the workers that sent a heartbeat within workerTTL.
+func (s *Store) Snapshot(ctx context.Context, limit int, workerTTL time.Duration) (Snapshot, error) {
+	reply, err := snapshotScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running, s.k.workers},
+		s.k.taskPrefix(), s.k.workerPrefix(), limit, workerTTL.Milliseconds()).Slice()
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("docket: snapshot: %w", err)
+	}
+	return decodeSnapshot(reply)
+}
+
+// Subscribe listens to the docket's events channel.
+func (s *Store) Subscribe(ctx context.Context) *redis.PubSub {
+	return s.rdb.Subscribe(ctx, s.k.events)
+}
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.rdb.Ping(ctx).Err()
+}
