@@ -1,0 +1,151 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+)
+
+// ConcurrencyPolicy limits how many runs of a task may run at once. Build
+// it with Concurrency or TaskConcurrency.
+type ConcurrencyPolicy struct {
+	Arg   string // JSON name of the input field whose value has its own limit; empty for the whole task
+	Max   int
+	Scope string // limits with the same scope and value share their slots, across tasks
+}
+
+// ConcurrencyOption adjusts a concurrency limit.
+type ConcurrencyOption func(*ConcurrencyPolicy)
+
+// Scope puts a concurrency limit in a named scope: limits with the same scope
+// (and, for per-argument limits, the same value) share their slots, even
+// across tasks. Without a scope a limit belongs to its task.
+func Scope(name string) ConcurrencyOption {
+	return func(c *ConcurrencyPolicy) { c.Scope = name }
+}
+
+// Concurrency allows at most max runs at once for each value of the input
+// field arg (its JSON name), across all workers.
+func Concurrency(arg string, max int, opts ...ConcurrencyOption) ConcurrencyPolicy {
+	c := ConcurrencyPolicy{Arg: arg, Max: max}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// TaskConcurrency allows at most max runs of the task at once, whatever the
+// input, across all workers.
+func TaskConcurrency(max int, opts ...ConcurrencyOption) ConcurrencyPolicy {
+	return Concurrency("", max, opts...)
+}
+
+func (c ConcurrencyPolicy) String() string {
+	s := fmt.Sprintf("TaskConcurrency(%d", c.Max)
+	if c.Arg != "" {
+		s = fmt.Sprintf("Concurrency(%q, %d", c.Arg, c.Max)
+	}
+	if c.Scope != "" {
+		s += fmt.Sprintf(", Scope(%q)", c.Scope)
+	}
+	return s + ")"
+}
+
+func (c ConcurrencyPolicy) apply(s *Set) error {
+	if c.Max < 1 {
+		return fmt.Errorf("%w: the limit must be at least 1", ErrInvalid)
+	}
+	if c.Arg != "" {
+		if err := s.requireField(c.Arg); err != nil {
+			return err
+		}
+	}
+	for _, o := range s.Concurrency {
+		if o.Arg == c.Arg && o.Scope == c.Scope {
+			return fmt.Errorf("%w (already %s)", ErrDuplicate, o)
+		}
+	}
+	s.Concurrency = append(s.Concurrency, c)
+	return nil
+}
+
+// CooldownPolicy drops submissions that come too soon after a run. Build it
+// with Cooldown or TaskCooldown.
+type CooldownPolicy struct {
+	Arg    string // JSON name of the input field with its own window; empty for the whole task
+	Window time.Duration
+}
+
+// Cooldown runs the first submission for each value of the input field arg
+// at once and drops those that follow within window of it.
+func Cooldown(arg string, window time.Duration) CooldownPolicy {
+	return CooldownPolicy{Arg: arg, Window: window}
+}
+
+// TaskCooldown runs the first submission of the task at once and drops those
+// that follow within window of it.
+func TaskCooldown(window time.Duration) CooldownPolicy { return Cooldown("", window) }
+
+func (c CooldownPolicy) String() string {
+	if c.Arg == "" {
+		return fmt.Sprintf("TaskCooldown(%v)", c.Window)
+	}
+	return fmt.Sprintf("Cooldown(%q, %v)", c.Arg, c.Window)
+}
+
+func (c CooldownPolicy) apply(s *Set) error {
+	if c.Window <= 0 {
+		return fmt.Errorf("%w: the window must be positive", ErrInvalid)
+	}
+	if c.Arg != "" {
+		if err := s.requireField(c.Arg); err != nil {
+			return err
+		}
+	}
+	for _, o := range s.Cooldown {
+		if o.Arg == c.Arg {
+			return fmt.Errorf("%w (already %s)", ErrDuplicate, o)
+		}
+	}
+	s.Cooldown = append(s.Cooldown, c)
+	return nil
+}
+
+// DebouncePolicy runs one submission per burst, once submissions have
+// settled. Build it with Debounce or TaskDebounce.
+type DebouncePolicy struct {
+	Arg    string // JSON name of the input field with its own burst; empty for the whole task
+	Settle time.Duration
+}
+
+// Debounce turns each burst of submissions with the same value of the input
+// field arg into one run, settle after the last submission of the burst.
+func Debounce(arg string, settle time.Duration) DebouncePolicy {
+	return DebouncePolicy{Arg: arg, Settle: settle}
+}
+
+// TaskDebounce turns each burst of submissions of the task into one run,
+// settle after the last submission of the burst.
+func TaskDebounce(settle time.Duration) DebouncePolicy { return Debounce("", settle) }
+
+func (d DebouncePolicy) String() string {
+	if d.Arg == "" {
+		return fmt.Sprintf("TaskDebounce(%v)", d.Settle)
+	}
+	return fmt.Sprintf("Debounce(%q, %v)", d.Arg, d.Settle)
+}
+
+func (d DebouncePolicy) apply(s *Set) error {
+	switch {
+	case s.Debounce != nil:
+		return fmt.Errorf("%w (already %s); a task has one settle window", ErrDuplicate, s.Debounce)
+	case d.Settle <= 0:
+		return fmt.Errorf("%w: the settle time must be positive", ErrInvalid)
+	}
+	if d.Arg != "" {
+		if err := s.requireField(d.Arg); err != nil {
+			return err
+		}
+	}
+	s.Debounce = &d
+	return nil
+}

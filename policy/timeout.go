@@ -1,0 +1,32 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+)
+
+// TimeoutPolicy bounds how long one attempt may run. Build it with Timeout.
+type TimeoutPolicy struct {
+	Duration time.Duration
+}
+
+// Timeout cancels an attempt's context when d has passed since it started.
+// A timed-out attempt is a failure, which a retry policy retries with a fresh
+// timeout. Inside the task, sdk.Current(ctx).Timeout().Extend() moves the
+// deadline. A task that ignores its context is abandoned at the deadline: the
+// worker records the timeout and frees the slot, and whatever the function
+// returns later is ignored.
+func Timeout(d time.Duration) TimeoutPolicy { return TimeoutPolicy{Duration: d} }
+
+func (t TimeoutPolicy) String() string { return fmt.Sprintf("Timeout(%v)", t.Duration) }
+
+func (t TimeoutPolicy) apply(s *Set) error {
+	switch {
+	case s.Timeout != nil:
+		return fmt.Errorf("%w (already %s)", ErrDuplicate, s.Timeout)
+	case t.Duration <= 0:
+		return fmt.Errorf("%w: the timeout must be positive", ErrInvalid)
+	}
+	s.Timeout = &t
+	return nil
+}
