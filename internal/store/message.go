@@ -165,7 +165,7 @@ type Snapshot struct {
 // WorkerEntry is a live worker.
 type WorkerEntry struct {
 	ID          string
-	Heartbeat   time.Time
+	LiveUntil   time.Time // when it stops counting as live without another heartbeat
 	Description []byte
 }
 
@@ -202,7 +202,7 @@ func decodeSnapshot(reply []any) (Snapshot, error) {
 	rest := reply[5:]
 	for i := 0; i < nw; i++ {
 		f := rest[3*i : 3*i+3]
-		s.Workers = append(s.Workers, WorkerEntry{ID: d.str(f[0]), Heartbeat: time.UnixMicro(d.int(f[1])), Description: []byte(d.str(f[2]))})
+		s.Workers = append(s.Workers, WorkerEntry{ID: d.str(f[0]), LiveUntil: time.UnixMicro(d.int(f[1])), Description: []byte(d.str(f[2]))})
 	}
 	rest = rest[3*nw:]
 	for i := 0; i < nt; i++ {

@@ -176,17 +176,24 @@ type Heartbeat struct {
 }
 
 // Renew extends the leases of held tasks and records the worker's heartbeat,
-// in one call. It returns the keys whose lease the worker no longer holds.
-func (s *Store) Renew(ctx context.Context, hb Heartbeat, lease time.Duration, held []Held) (lost []string, err error) {
+// in one call. It returns the positions in held of the tasks whose lease the
+// worker no longer holds.
+func (s *Store) Renew(ctx context.Context, hb Heartbeat, lease time.Duration, held []Held) (lost []int, err error) {
 	args := make([]any, 0, 6+2*len(held))
 	args = append(args, s.k.taskPrefix(), s.k.workerPrefix(), hb.ID, hb.Description,
 		lease.Microseconds(), hb.TTL.Milliseconds())
 	for _, h := range held {
 		args = append(args, h.Key, h.Gen)
 	}
-	lost, err = renewScript.Run(ctx, s.rdb, []string{s.k.running, s.k.workers}, args...).StringSlice()
+	positions, err := renewScript.Run(ctx, s.rdb, []string{s.k.running, s.k.workers}, args...).Int64Slice()
 	if err != nil {
 		return nil, fmt.Errorf("docket: renew: %w", err)
+	}
+	for _, p := range positions {
+		if p < 0 || int(p) >= len(held) {
+			return nil, fmt.Errorf("%w: renew reported position %d of %d", ErrMalformed, p, len(held))
+		}
+		lost = append(lost, int(p))
 	}
 	return lost, nil
 }
@@ -220,11 +227,11 @@ func (s *Store) Info(ctx context.Context, key string) (rec Record, ok bool, err 
 	return decodeRecord(key, reply)
 }
 
-// Snapshot reads up to limit running and limit scheduled tasks, their totals,
-// and the workers that sent a heartbeat within workerTTL.
-func (s *Store) Snapshot(ctx context.Context, limit int, workerTTL time.Duration) (Snapshot, error) {
+// Snapshot reads up to limit running and limit scheduled tasks, their
+// totals, and the live workers.
+func (s *Store) Snapshot(ctx context.Context, limit int) (Snapshot, error) {
 	reply, err := snapshotScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running, s.k.workers},
-		s.k.taskPrefix(), s.k.workerPrefix(), limit, workerTTL.Milliseconds()).Slice()
+		s.k.taskPrefix(), s.k.workerPrefix(), limit).Slice()
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("docket: snapshot: %w", err)
 	}

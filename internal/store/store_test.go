@@ -63,9 +63,9 @@ func TestLifecycle(t *testing.T) {
 		assert.Equal(t, "w1", rec.Worker)
 
 		lost, err := s.Renew(ctx, store.Heartbeat{ID: "w1", Description: []byte(`{}`), TTL: time.Minute}, time.Minute,
-			[]store.Held{{Key: "a", Gen: m.Gen}, {Key: "b", Gen: "1"}})
+			[]store.Held{{Key: "a", Gen: m.Gen}, {Key: "b", Gen: "1"}, {Key: "a", Gen: "stale"}})
 		require.NoError(t, err)
-		assert.Equal(t, []string{"b"}, lost, "b is not running")
+		assert.Equal(t, []int{1, 2}, lost, "b is not running; a stale generation of a is not held")
 
 		applied, err := s.Finish(ctx, time.Minute, []store.Outcome{
 			{Key: "a", Gen: m.Gen, Kind: store.Retried, Delay: 0, Error: "boom"},
@@ -80,7 +80,7 @@ func TestLifecycle(t *testing.T) {
 		assert.Equal(t, 2, c.Messages[0].Attempt)
 		assert.NotEqual(t, m.Gen, c.Messages[0].Gen)
 
-		snap, err := s.Snapshot(ctx, 100, time.Minute)
+		snap, err := s.Snapshot(ctx, 100)
 		require.NoError(t, err)
 		assert.Equal(t, 1, snap.TotalRunning)
 		assert.Equal(t, 1, snap.TotalScheduled)

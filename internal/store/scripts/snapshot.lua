@@ -1,16 +1,15 @@
 -- snapshot: what the docket holds right now.
 -- KEYS[1] scheduled zset, KEYS[2] running zset, KEYS[3] workers zset
--- ARGV[1] task hash prefix, ARGV[2] worker key prefix, ARGV[3] limit per list,
--- ARGV[4] worker TTL (ms)
+-- ARGV[1] task hash prefix, ARGV[2] worker key prefix, ARGV[3] limit per list
 -- Returns: now, #scheduled, #running, #workers listed, #tasks listed, then
--- per worker: id, heartbeat, description; then per task: key, score, name,
+-- per worker: id, live-until, description; then per task: key, score, name,
 -- attempt, deliveries, started, worker, created, state.
 local now = clock_us()
-local prefix, wprefix, limit, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local prefix, wprefix, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 
 local result = {int(now), redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), 0, 0}
 
-local workers = redis.call('ZRANGEBYSCORE', KEYS[3], now - ttl * 1000, '+inf', 'WITHSCORES')
+local workers = redis.call('ZRANGEBYSCORE', KEYS[3], now, '+inf', 'WITHSCORES')
 for i = 1, #workers, 2 do
   local info = redis.call('GET', wprefix .. workers[i])
   if info then

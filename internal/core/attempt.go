@@ -1,0 +1,101 @@
+package core
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+)
+
+// Attempt is the state of one running attempt, reachable from its context.
+type Attempt struct {
+	Key        string
+	Task       string
+	Number     int // 1-based
+	Deliveries int
+	Due        time.Time
+
+	// Deadline is nil for a task without a Timeout policy.
+	Deadline *Deadline
+}
+
+type attemptKey struct{}
+
+// WithAttempt returns a context that carries a.
+func WithAttempt(ctx context.Context, a *Attempt) context.Context {
+	return context.WithValue(ctx, attemptKey{}, a)
+}
+
+// AttemptFrom returns the attempt ctx carries, or nil outside a task.
+func AttemptFrom(ctx context.Context) *Attempt {
+	a, _ := ctx.Value(attemptKey{}).(*Attempt)
+	return a
+}
+
+// Deadline is an attempt's movable deadline: when it passes, expire runs
+// once. Extending it before it passes moves it.
+type Deadline struct {
+	mu      sync.Mutex
+	base    time.Duration
+	at      time.Time
+	timer   *time.Timer
+	expired bool
+	expire  func()
+}
+
+// NewDeadline starts a deadline base from now that calls expire when it
+// passes.
+func NewDeadline(base time.Duration, expire func()) *Deadline {
+	d := &Deadline{base: base, at: time.Now().Add(base), expire: expire}
+	d.timer = time.AfterFunc(base, d.fire)
+	return d
+}
+
+func (d *Deadline) fire() {
+	d.mu.Lock()
+	if d.expired {
+		d.mu.Unlock()
+		return
+	}
+	if left := time.Until(d.at); left > 0 { // extended while the timer fired
+		d.timer.Reset(left)
+		d.mu.Unlock()
+		return
+	}
+	d.expired = true
+	d.mu.Unlock()
+	d.expire()
+}
+
+// Extend moves the deadline later by by, or by the base timeout when by is
+// zero. It does nothing once the deadline has passed.
+func (d *Deadline) Extend(by time.Duration) {
+	if by <= 0 {
+		by = d.base
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.expired {
+		return
+	}
+	d.at = d.at.Add(by)
+	d.timer.Reset(time.Until(d.at))
+}
+
+// Remaining is the time left before the deadline; zero once it passed.
+func (d *Deadline) Remaining() time.Duration {
+	if d == nil {
+		return time.Duration(math.MaxInt64)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return max(time.Until(d.at), 0)
+}
+
+// Stop disarms the deadline.
+func (d *Deadline) Stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.expired = true
+	d.timer.Stop()
+}

@@ -1,0 +1,114 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/policy"
+)
+
+// Docket is the state behind an sdk.Docket.
+type Docket struct {
+	Name         string
+	Store        *store.Store
+	Logger       *slog.Logger
+	Retention    time.Duration // how long finished executions are kept
+	MaxInputSize int           // bytes of JSON input accepted by Add
+
+	// Hooks are set by the testsuite before any worker starts.
+	Hooks Hooks
+
+	// Idle lets the testsuite wait until workers have nothing to do.
+	Idle Idle
+
+	mu    sync.Mutex // serializes registration
+	tasks atomic.Pointer[map[string]*TaskDef]
+}
+
+// Unwrap returns the core of an *sdk.Docket. The sdk package sets it, so the
+// worker can reach the machinery without it being public.
+var Unwrap func(docket any) *Docket
+
+// TaskDef is a registered task, with its input type erased.
+type TaskDef struct {
+	Name     string
+	Input    reflect.Type
+	Policies *policy.Set
+	// Decode turns JSON input into a value of the input type.
+	Decode func(raw []byte) (any, error)
+	// Call runs the task's function on a decoded input.
+	Call func(ctx context.Context, in any) error
+	// Fn identifies the function, to tell a repeated registration from a
+	// different function under the same name.
+	Fn uintptr
+}
+
+// ErrTaskConflict reports a second, different task under a registered name.
+var ErrTaskConflict = errors.New("docket: a different task is already registered under this name")
+
+// Register adds task definitions to the registry. Registering the same
+// function and input type again is allowed; anything else under a taken
+// name is ErrTaskConflict.
+func (d *Docket) Register(defs ...*TaskDef) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	next := map[string]*TaskDef{}
+	if cur := d.tasks.Load(); cur != nil {
+		for k, v := range *cur {
+			next[k] = v
+		}
+	}
+	for _, def := range defs {
+		if old, ok := next[def.Name]; ok && (old.Fn != def.Fn || old.Input != def.Input) {
+			return fmt.Errorf("%w: %q (registered with input %v, now %v)", ErrTaskConflict, def.Name, old.Input, def.Input)
+		}
+		next[def.Name] = def
+	}
+	d.tasks.Store(&next)
+	return nil
+}
+
+// Task returns the registered task called name, or nil.
+func (d *Docket) Task(name string) *TaskDef {
+	if cur := d.tasks.Load(); cur != nil {
+		return (*cur)[name]
+	}
+	return nil
+}
+
+// Tasks returns every registered task.
+func (d *Docket) Tasks() []*TaskDef {
+	cur := d.tasks.Load()
+	if cur == nil {
+		return nil
+	}
+	out := make([]*TaskDef, 0, len(*cur))
+	for _, def := range *cur {
+		out = append(out, def)
+	}
+	return out
+}
+
+// Hooks observe a worker, for the testsuite.
+type Hooks struct {
+	// AttemptDone is called after each attempt that ran the task's function.
+	AttemptDone func(AttemptRecord)
+}
+
+// AttemptRecord describes one attempt that ran a task's function.
+type AttemptRecord struct {
+	Key     string
+	Task    string
+	Attempt int
+	Start   time.Time
+	End     time.Time
+	Input   []byte
+	Err     error
+}

@@ -1,0 +1,225 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/telemetry"
+)
+
+// MaxKeyLength is the longest task key, in bytes.
+const MaxKeyLength = 1024
+
+// AddOption chooses the key and due time of an added task.
+type AddOption func(*addOptions)
+
+type addOptions struct {
+	key   string
+	when  store.When
+	keyed bool
+}
+
+// Key gives the task an explicit key. Adding a key that is scheduled,
+// queued or running again does nothing (Disposition AlreadyScheduled).
+// Without Key, each task gets a new UUIDv7.
+func Key(key string) AddOption {
+	return func(o *addOptions) { o.key, o.keyed = key, true }
+}
+
+// At makes the task due at t. A time in the past means now.
+func At(t time.Time) AddOption {
+	return func(o *addOptions) { o.when = store.When{At: t} }
+}
+
+// After makes the task due d from now, by the Redis clock.
+func After(d time.Duration) AddOption {
+	return func(o *addOptions) { o.when = store.When{After: d} }
+}
+
+// Disposition says what an Add or Replace did.
+type Disposition int
+
+// Dispositions.
+const (
+	// Scheduled: the task was added.
+	Scheduled Disposition = iota + 1
+	// AlreadyScheduled: a task with the key was scheduled, queued or
+	// running; it was left as it was.
+	AlreadyScheduled
+	// Replaced: a live task with the key was replaced.
+	Replaced
+)
+
+func (d Disposition) String() string {
+	switch d {
+	case Scheduled:
+		return "scheduled"
+	case AlreadyScheduled:
+		return "already scheduled"
+	case Replaced:
+		return "replaced"
+	}
+	return "unknown"
+}
+
+// Add schedules the task with input in; by default it is due now under a
+// new key.
+func (t *Task[In]) Add(ctx context.Context, d *Docket, in In, opts ...AddOption) (*Execution, error) {
+	return t.add(ctx, d, store.ModeAdd, in, opts)
+}
+
+// Replace schedules the task under a key whether or not a task with that
+// key is live: a scheduled or queued task's input and due time are
+// overwritten, and a running attempt is cancelled (its context ends with
+// ErrCancelled and its result is ignored). Replace needs Key.
+func (t *Task[In]) Replace(ctx context.Context, d *Docket, in In, opts ...AddOption) (*Execution, error) {
+	return t.add(ctx, d, store.ModeReplace, in, opts)
+}
+
+func (t *Task[In]) add(ctx context.Context, d *Docket, mode store.Mode, in In, opts []AddOption) (*Execution, error) {
+	if _, err := t.definition(); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("%w: task %q: %w", ErrBadInput, t.name, err)
+	}
+	return d.addOne(ctx, mode, t.name, raw, opts)
+}
+
+// AddMany schedules one task per input in one round trip to Redis (per
+// thousand tasks). Each gets a new key; Key is not allowed here.
+func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...AddOption) ([]*Execution, error) {
+	if _, err := t.definition(); err != nil {
+		return nil, err
+	}
+	o := collectAdd(opts)
+	if o.keyed {
+		return nil, fmt.Errorf("%w: AddMany gives every task its own new key; use Add for a keyed task", ErrBadKey)
+	}
+	trace := telemetry.InjectTrace(ctx)
+	tasks := make([]store.NewTask, len(ins))
+	for i, in := range ins {
+		raw, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("%w: task %q, input %d: %w", ErrBadInput, t.name, i, err)
+		}
+		if err := d.checkInput(t.name, raw); err != nil {
+			return nil, err
+		}
+		tasks[i] = store.NewTask{Key: newKey(), Name: t.name, Input: raw, When: o.when, Trace: trace}
+	}
+	return d.addTasks(ctx, store.ModeAdd, tasks)
+}
+
+// AddByName schedules the task called name with JSON input, for producers
+// that do not link the task's function. When the task is registered on d,
+// the input is checked against its type now; otherwise a worker that cannot
+// decode it records the failure.
+func (d *Docket) AddByName(ctx context.Context, name string, input json.RawMessage, opts ...AddOption) (*Execution, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: empty task name", ErrBadInput)
+	}
+	if def := d.core.Task(name); def != nil {
+		if _, err := def.Decode(input); err != nil {
+			return nil, err
+		}
+	}
+	return d.addOne(ctx, store.ModeAdd, name, input, opts)
+}
+
+func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw []byte, opts []AddOption) (*Execution, error) {
+	o := collectAdd(opts)
+	if mode == store.ModeReplace && !o.keyed {
+		return nil, fmt.Errorf("%w: Replace needs a Key", ErrBadKey)
+	}
+	if !o.keyed {
+		o.key = newKey()
+	}
+	if err := checkKey(o.key); err != nil {
+		return nil, err
+	}
+	if err := d.checkInput(name, raw); err != nil {
+		return nil, err
+	}
+	exs, err := d.addTasks(ctx, mode, []store.NewTask{{
+		Key: o.key, Name: name, Input: raw, When: o.when, Trace: telemetry.InjectTrace(ctx),
+	}})
+	if err != nil {
+		return nil, err
+	}
+	return exs[0], nil
+}
+
+func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.NewTask) ([]*Execution, error) {
+	res, err := d.core.Store.Add(ctx, mode, tasks)
+	if err != nil {
+		return nil, err
+	}
+	exs := make([]*Execution, len(res))
+	for i, r := range res {
+		disp := Scheduled
+		switch r.Code {
+		case store.Existed:
+			disp = AlreadyScheduled
+		case store.Superseded:
+			disp = Replaced
+		}
+		exs[i] = &Execution{d: d, key: tasks[i].Key, disposition: disp, due: r.Due}
+	}
+	return exs, nil
+}
+
+func (d *Docket) checkInput(name string, raw []byte) error {
+	if len(raw) > d.core.MaxInputSize {
+		return fmt.Errorf("%w: task %q: %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)",
+			ErrInputTooLarge, name, len(raw), d.core.MaxInputSize)
+	}
+	if !json.Valid(raw) {
+		return fmt.Errorf("%w: task %q: input is not valid JSON", ErrBadInput, name)
+	}
+	return nil
+}
+
+func checkKey(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("%w: empty key", ErrBadKey)
+	case len(key) > MaxKeyLength:
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrBadKey, len(key), MaxKeyLength)
+	}
+	return nil
+}
+
+func collectAdd(opts []AddOption) addOptions {
+	var o addOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return o
+}
+
+func newKey() string {
+	return uuid.Must(uuid.NewV7()).String()
+}
+
+// Cancel ends a scheduled, queued or running task as cancelled. A running
+// task's context is cancelled with ErrCancelled and its result ignored. It
+// returns ErrNotFound when no live task has the key.
+func (d *Docket) Cancel(ctx context.Context, key string) error {
+	ok, err := d.core.Store.Cancel(ctx, key, d.core.Retention)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: %q is not scheduled, queued or running", ErrNotFound, key)
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package sdk
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/docket-go/docket/internal/core"
+)
+
+// Handle is a running task's view of itself, from Current.
+type Handle struct {
+	a *core.Attempt
+}
+
+// Current returns the handle of the task running in ctx. Outside a task it
+// returns a handle whose methods report zero values and do nothing.
+func Current(ctx context.Context) *Handle {
+	return &Handle{a: core.AttemptFrom(ctx)}
+}
+
+// Key is the task's key; empty outside a task.
+func (h *Handle) Key() string {
+	if h.a == nil {
+		return ""
+	}
+	return h.a.Key
+}
+
+// Task is the task's name; empty outside a task.
+func (h *Handle) Task() string {
+	if h.a == nil {
+		return ""
+	}
+	return h.a.Task
+}
+
+// Attempt is the number of this attempt: 1 for the first run, 2 for the
+// first retry, and so on. A run redelivered after its worker died keeps its
+// number. Zero outside a task.
+func (h *Handle) Attempt() int {
+	if h.a == nil {
+		return 0
+	}
+	return h.a.Number
+}
+
+// Due is when this attempt was due.
+func (h *Handle) Due() time.Time {
+	if h.a == nil {
+		return time.Time{}
+	}
+	return h.a.Due
+}
+
+// Timeout is the attempt's deadline control. For a task without a Timeout
+// policy it does nothing, and Remaining reports the largest duration.
+func (h *Handle) Timeout() *TimeoutControl {
+	if h.a == nil {
+		return &TimeoutControl{}
+	}
+	return &TimeoutControl{d: h.a.Deadline}
+}
+
+// TimeoutControl moves and reads an attempt's deadline.
+type TimeoutControl struct {
+	d *core.Deadline
+}
+
+// Extend moves the deadline later: by the Timeout policy's duration when
+// called with no argument, or by the duration given. It does nothing once
+// the deadline has passed.
+func (t *TimeoutControl) Extend(by ...time.Duration) {
+	if t.d == nil {
+		return
+	}
+	var d time.Duration
+	for _, b := range by {
+		d += b
+	}
+	t.d.Extend(d)
+}
+
+// Remaining is the time left before the deadline: zero once it passed, and
+// the largest duration for a task without a Timeout policy.
+func (t *TimeoutControl) Remaining() time.Duration {
+	if t.d == nil {
+		return time.Duration(math.MaxInt64)
+	}
+	return t.d.Remaining()
+}

@@ -1,0 +1,135 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/docket-go/docket/internal/core"
+	"github.com/docket-go/docket/internal/store"
+)
+
+func init() {
+	core.Unwrap = func(d any) *core.Docket { return d.(*Docket).core }
+}
+
+// Defaults of a Docket's options.
+const (
+	DefaultName         = "docket"
+	DefaultRetention    = 15 * time.Minute
+	DefaultMaxInputSize = 1 << 20
+)
+
+// Docket is a named set of tasks in one Redis: the producer's handle, and
+// what a worker executes from. It is safe for concurrent use.
+type Docket struct {
+	core      *core.Docket
+	closeOnce sync.Once
+	closeFn   func() error
+	closeErr  error
+}
+
+// Option configures a Docket.
+type Option func(*options)
+
+type options struct {
+	name         string
+	logger       *slog.Logger
+	retention    time.Duration
+	maxInputSize int
+}
+
+// WithName names the docket. Dockets with different names share a Redis
+// without seeing each other's tasks. Defaults to "docket".
+func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithLogger sets the logger of the docket and its workers. Defaults to
+// slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithRetention sets how long finished executions (completed, failed,
+// cancelled) stay inspectable. Defaults to 15 minutes.
+func WithRetention(d time.Duration) Option { return func(o *options) { o.retention = d } }
+
+// WithMaxInputSize sets the largest task input, in bytes of JSON, that Add
+// accepts. Defaults to 1 MiB.
+func WithMaxInputSize(n int) Option { return func(o *options) { o.maxInputSize = n } }
+
+// Open connects to the Redis a URL names and returns the docket there:
+//
+//	redis://[user:password@]host:port/db       a Redis server
+//	rediss://…                                 the same over TLS
+//	unix://[user:password@]/path/to/socket?db=N a Redis server on a Unix socket
+//	redis+cluster://host:port?addr=host2:port  a Redis Cluster (rediss+cluster:// for TLS)
+//	redis+sentinel://host:port/db?master_name=NAME&addr=host2:port
+//	                                           a master found through Sentinel (rediss+sentinel:// for TLS)
+//	memory://[NAME]                            an embedded in-process Redis, shared by
+//	                                           every Open of the same URL in the process
+//
+// Query parameters are go-redis's (dial_timeout, pool_size, …). A malformed
+// URL, an unknown scheme or a server that does not answer is an error that
+// says which.
+func Open(ctx context.Context, url string, opts ...Option) (*Docket, error) {
+	rdb, closeFn, err := store.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	d, err := newDocket(rdb, opts)
+	if err != nil {
+		_ = closeFn()
+		return nil, err
+	}
+	d.closeFn = closeFn
+	return d, nil
+}
+
+// OpenClient returns the docket on a Redis client the caller already has.
+// Close leaves the client open.
+func OpenClient(rdb redis.UniversalClient, opts ...Option) (*Docket, error) {
+	return newDocket(rdb, opts)
+}
+
+func newDocket(rdb redis.UniversalClient, opts []Option) (*Docket, error) {
+	o := options{name: DefaultName, retention: DefaultRetention, maxInputSize: DefaultMaxInputSize}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	if o.retention <= 0 {
+		return nil, fmt.Errorf("docket: retention must be positive, got %v", o.retention)
+	}
+	s, err := store.New(rdb, o.name)
+	if err != nil {
+		return nil, err
+	}
+	return &Docket{core: &core.Docket{
+		Name:         o.name,
+		Store:        s,
+		Logger:       o.logger.With("docket", o.name),
+		Retention:    o.retention,
+		MaxInputSize: o.maxInputSize,
+	}}, nil
+}
+
+// Name is the docket's name.
+func (d *Docket) Name() string { return d.core.Name }
+
+// Redis is the go-redis client the docket uses, for inspection.
+func (d *Docket) Redis() redis.UniversalClient { return d.core.Store.Client() }
+
+// Close releases the Redis connection, unless the docket was opened with
+// OpenClient. Stop workers first.
+func (d *Docket) Close() error {
+	d.closeOnce.Do(func() {
+		if d.closeFn != nil {
+			d.closeErr = d.closeFn()
+		}
+	})
+	return d.closeErr
+}

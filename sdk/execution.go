@@ -1,0 +1,104 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/docket-go/docket/internal/store"
+)
+
+// Execution is a handle on the task with one key: what Add returned, or
+// Docket.Execution for any key.
+type Execution struct {
+	d           *Docket
+	key         string
+	disposition Disposition
+	due         time.Time
+}
+
+// Execution returns a handle on the task with key, without checking that
+// there is one.
+func (d *Docket) Execution(key string) *Execution {
+	return &Execution{d: d, key: key}
+}
+
+// Key is the task's key.
+func (e *Execution) Key() string { return e.key }
+
+// Disposition says what the Add or Replace that returned e did; zero for a
+// handle from Docket.Execution.
+func (e *Execution) Disposition() Disposition { return e.disposition }
+
+// Due is when the task was due when Add returned (for AlreadyScheduled,
+// the existing task's due time); zero for a handle from Docket.Execution.
+func (e *Execution) Due() time.Time { return e.due }
+
+// State is where an execution is in its life.
+type State string
+
+// States of an execution.
+const (
+	StateScheduled State = "scheduled" // waiting for its due time
+	StateQueued    State = "queued"    // due, waiting for a worker
+	StateRunning   State = "running"   // a worker runs it
+	StateCompleted State = "completed" // succeeded
+	StateFailed    State = "failed"    // failed its last attempt, or could not run
+	StateCancelled State = "cancelled" // cancelled or dropped
+)
+
+// Finished reports whether the state is final.
+func (s State) Finished() bool {
+	return s == StateCompleted || s == StateFailed || s == StateCancelled
+}
+
+// Info is an execution's record at one instant.
+type Info struct {
+	Key        string
+	Task       string
+	State      State
+	Attempt    int // the current or last attempt, 1-based
+	Deliveries int // times the current attempt was handed to a worker (more than 1 after a worker died)
+	Input      json.RawMessage
+	Due        time.Time
+	Created    time.Time
+	Started    time.Time // the last attempt's start; zero before the first
+	Finished   time.Time // zero until the execution ends
+	Error      string    // why the last attempt failed, or why the execution ended
+	Worker     string    // the worker of the last attempt
+}
+
+// Info reads the execution's record. It returns ErrNotFound when the key has
+// none: never added, or finished longer ago than the retention.
+func (e *Execution) Info(ctx context.Context) (Info, error) {
+	r, ok, err := e.d.core.Store.Info(ctx, e.key)
+	if err != nil {
+		return Info{}, err
+	}
+	if !ok {
+		return Info{}, fmt.Errorf("%w: %q", ErrNotFound, e.key)
+	}
+	return Info{
+		Key:        r.Key,
+		Task:       r.Name,
+		State:      publicState(r.State, r.Due, r.Now),
+		Attempt:    r.Attempt,
+		Deliveries: r.Deliveries,
+		Input:      r.Input,
+		Due:        r.Due,
+		Created:    r.Created,
+		Started:    r.Started,
+		Finished:   r.Finished,
+		Error:      r.Error,
+		Worker:     r.Worker,
+	}, nil
+}
+
+// publicState tells queued from scheduled by the Redis clock's now.
+func publicState(s store.State, due, now time.Time) State {
+	if s == store.StateScheduled && !due.After(now) {
+		return StateQueued
+	}
+	return State(s)
+}

@@ -1,0 +1,97 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/docket-go/docket/internal/store"
+)
+
+// Snapshot is what a docket holds at one instant of the Redis clock.
+type Snapshot struct {
+	Now       time.Time
+	Running   []TaskSummary // by lease expiry
+	Queued    []TaskSummary // due, waiting for a worker, in due order
+	Scheduled []TaskSummary // not yet due, in due order
+	// Totals count every task, even beyond the listing limit.
+	TotalRunning int
+	TotalWaiting int // queued and scheduled
+	Workers      []WorkerInfo
+}
+
+// TaskSummary is one live task in a Snapshot.
+type TaskSummary struct {
+	Key        string
+	Task       string
+	State      State
+	Due        time.Time // for queued and scheduled tasks
+	LeaseUntil time.Time // for running tasks
+	Attempt    int
+	Deliveries int
+	Started    time.Time
+	Worker     string
+	Created    time.Time
+}
+
+// WorkerInfo describes a live worker. Workers publish it with each
+// heartbeat.
+type WorkerInfo struct {
+	ID          string    `json:"id"`
+	Host        string    `json:"host"`
+	PID         int       `json:"pid"`
+	Tasks       []string  `json:"tasks"`
+	Concurrency int       `json:"concurrency"`
+	Started     time.Time `json:"started"`
+	// LiveUntil is when the worker stops counting as live unless it sends
+	// another heartbeat; a worker beats several times within its lease.
+	LiveUntil time.Time `json:"-"`
+}
+
+// SnapshotOption adjusts a Snapshot.
+type SnapshotOption func(*snapshotOptions)
+
+type snapshotOptions struct{ limit int }
+
+// Limit lists at most n running and n waiting tasks. Defaults to 1000.
+func Limit(n int) SnapshotOption { return func(o *snapshotOptions) { o.limit = n } }
+
+// Snapshot lists the running, queued and scheduled tasks and the live
+// workers, in one atomic read.
+func (d *Docket) Snapshot(ctx context.Context, opts ...SnapshotOption) (Snapshot, error) {
+	o := snapshotOptions{limit: 1000}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	raw, err := d.core.Store.Snapshot(ctx, max(o.limit, 0))
+	if err != nil {
+		return Snapshot{}, err
+	}
+	s := Snapshot{Now: raw.Now, TotalRunning: raw.TotalRunning, TotalWaiting: raw.TotalScheduled}
+	for _, w := range raw.Workers {
+		var info WorkerInfo
+		if json.Unmarshal(w.Description, &info) != nil {
+			info = WorkerInfo{}
+		}
+		info.ID, info.LiveUntil = w.ID, w.LiveUntil
+		s.Workers = append(s.Workers, info)
+	}
+	for _, t := range raw.Tasks {
+		sum := TaskSummary{
+			Key: t.Key, Task: t.Name, Due: t.Due, LeaseUntil: t.LeaseUntil,
+			Attempt: t.Attempt, Deliveries: t.Deliveries, Started: t.Started, Worker: t.Worker, Created: t.Created,
+		}
+		switch {
+		case t.State == store.StateRunning:
+			sum.State = StateRunning
+			s.Running = append(s.Running, sum)
+		case !t.Due.After(raw.Now):
+			sum.State = StateQueued
+			s.Queued = append(s.Queued, sum)
+		default:
+			sum.State = StateScheduled
+			s.Scheduled = append(s.Scheduled, sum)
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,112 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/docket-go/docket/internal/core"
+	"github.com/docket-go/docket/policy"
+)
+
+// Task is a Go function with a typed input, and the policies that govern
+// how it runs. In must be a struct type; its JSON encoding is what travels
+// through Redis. Build one with NewTask, register it on the dockets whose
+// workers run it, and add it from anywhere.
+type Task[In any] struct {
+	name     string
+	fn       func(context.Context, In) error
+	policies []policy.Policy
+
+	once sync.Once
+	def  *core.TaskDef
+	err  error
+}
+
+// NewTask declares a task called name that runs fn with the policies given.
+// The policies are checked against In when the task is registered or first
+// added: an unknown field, a duplicate policy, a bad cron expression or an
+// automatic task whose input has fields is an error then.
+func NewTask[In any](name string, fn func(ctx context.Context, in In) error, policies ...policy.Policy) *Task[In] {
+	return &Task[In]{name: name, fn: fn, policies: policies}
+}
+
+// Name is the task's name: how messages in Redis refer to it.
+func (t *Task[In]) Name() string { return t.name }
+
+// Policies returns the task's validated policies.
+func (t *Task[In]) Policies() (*policy.Set, error) {
+	def, err := t.definition()
+	if err != nil {
+		return nil, err
+	}
+	return def.Policies, nil
+}
+
+// Registrable is a task that a Docket can register: a *Task of any input
+// type.
+type Registrable interface {
+	Name() string
+	definition() (*core.TaskDef, error)
+}
+
+func (t *Task[In]) definition() (*core.TaskDef, error) {
+	t.once.Do(func() { t.def, t.err = t.compile() })
+	return t.def, t.err
+}
+
+func (t *Task[In]) compile() (*core.TaskDef, error) {
+	if t.name == "" {
+		return nil, errors.New("docket: a task needs a name")
+	}
+	if t.fn == nil {
+		return nil, fmt.Errorf("docket: task %q has a nil function", t.name)
+	}
+	input := reflect.TypeFor[In]()
+	set, err := policy.Compile(t.name, input, t.policies)
+	if err != nil {
+		return nil, err
+	}
+	name, fn := t.name, t.fn
+	return &core.TaskDef{
+		Name:     name,
+		Input:    input,
+		Policies: set,
+		Decode: func(raw []byte) (any, error) {
+			in, err := decodeInput[In](raw)
+			if err != nil {
+				return nil, &DecodeError{Task: name, Type: input, Err: err}
+			}
+			return in, nil
+		},
+		Call: func(ctx context.Context, in any) error { return fn(ctx, in.(In)) },
+		Fn:   reflect.ValueOf(fn).Pointer(),
+	}, nil
+}
+
+// decodeInput decodes JSON into In the way encoding/json does: fields In
+// does not have are ignored, so producers may add fields before workers
+// know them; a value of the wrong type is an error.
+func decodeInput[In any](raw []byte) (In, error) {
+	var in In
+	err := json.Unmarshal(raw, &in)
+	return in, err
+}
+
+// Register makes tasks runnable by this docket's workers, after validating
+// their policies. Registering the same task again is harmless; a different
+// function or input type under a registered name is ErrTaskConflict.
+func (d *Docket) Register(tasks ...Registrable) error {
+	defs := make([]*core.TaskDef, 0, len(tasks))
+	for _, t := range tasks {
+		def, err := t.definition()
+		if err != nil {
+			return err
+		}
+		defs = append(defs, def)
+	}
+	return d.core.Register(defs...)
+}

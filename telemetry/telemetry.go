@@ -1,0 +1,95 @@
+package telemetry
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// ScopeName is the instrumentation scope of every span and metric.
+const ScopeName = "github.com/docket-go/docket"
+
+// Attribute keys on spans and metrics.
+const (
+	AttrDocket  = "docket.name"
+	AttrTask    = "docket.task"
+	AttrKey     = "docket.key"
+	AttrAttempt = "docket.attempt"
+	AttrWorker  = "docket.worker"
+	AttrOutcome = "docket.outcome"
+	AttrReason  = "docket.reason"
+)
+
+// Metric names.
+const (
+	MetricAdded       = "docket.tasks.added"
+	MetricStarted     = "docket.tasks.started"
+	MetricSucceeded   = "docket.tasks.succeeded"
+	MetricFailed      = "docket.tasks.failed"
+	MetricRetried     = "docket.tasks.retried"
+	MetricDuration    = "docket.task.duration"
+	MetricPunctuality = "docket.task.punctuality"
+)
+
+// traceContext is W3C Trace Context, used whatever global propagator the
+// program set: it is the format stored in task messages.
+var traceContext = propagation.TraceContext{}
+
+// InjectTrace returns the W3C traceparent of the span in ctx, or "" when
+// there is none.
+func InjectTrace(ctx context.Context) string {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ""
+	}
+	c := propagation.MapCarrier{}
+	traceContext.Inject(ctx, c)
+	return c.Get("traceparent")
+}
+
+// ExtractTrace returns the span context a traceparent names; invalid when
+// it names none.
+func ExtractTrace(traceparent string) trace.SpanContext {
+	if traceparent == "" {
+		return trace.SpanContext{}
+	}
+	ctx := traceContext.Extract(context.Background(), propagation.MapCarrier{"traceparent": traceparent})
+	return trace.SpanContextFromContext(ctx)
+}
+
+// Tracer is the tracer of the global TracerProvider.
+func Tracer() trace.Tracer { return otel.Tracer(ScopeName) }
+
+// Metrics are a worker's instruments, from the global MeterProvider.
+type Metrics struct {
+	Started     metric.Int64Counter
+	Succeeded   metric.Int64Counter
+	Failed      metric.Int64Counter
+	Retried     metric.Int64Counter
+	Duration    metric.Float64Histogram
+	Punctuality metric.Float64Histogram
+}
+
+// NewMetrics creates the instruments. Creation errors leave a no-op
+// instrument in place: telemetry never stops a worker.
+func NewMetrics() *Metrics {
+	m := otel.Meter(ScopeName)
+	counter := func(name, desc string) metric.Int64Counter {
+		c, _ := m.Int64Counter(name, metric.WithDescription(desc))
+		return c
+	}
+	hist := func(name, desc string) metric.Float64Histogram {
+		h, _ := m.Float64Histogram(name, metric.WithDescription(desc), metric.WithUnit("s"))
+		return h
+	}
+	return &Metrics{
+		Started:     counter(MetricStarted, "Attempts started."),
+		Succeeded:   counter(MetricSucceeded, "Attempts that succeeded."),
+		Failed:      counter(MetricFailed, "Executions that ended in failure, by reason."),
+		Retried:     counter(MetricRetried, "Failed attempts scheduled to run again."),
+		Duration:    hist(MetricDuration, "How long attempts ran."),
+		Punctuality: hist(MetricPunctuality, "How late attempts started: start minus due time."),
+	}
+}

@@ -1,0 +1,189 @@
+package testsuite
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/docket-go/docket/internal/core"
+	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/worker"
+)
+
+// Env is a docket on an embedded Redis with a running worker, under fake
+// time.
+type Env struct {
+	t       *testing.T
+	docket  *sdk.Docket
+	store   *store.Store
+	idle    *core.Idle
+	stop    context.CancelFunc
+	stopped chan struct{}
+	begin   sync.Once // starts the worker
+	run     func()
+
+	mu   sync.Mutex
+	runs []Attempt
+}
+
+// Attempt is one attempt that ran a task's function.
+type Attempt struct {
+	Key     string
+	Task    string
+	Attempt int
+	Start   time.Time // when the function was called, in fake time
+	End     time.Time // when it returned, or when it was abandoned at its deadline
+	Input   json.RawMessage
+	Err     error // what it returned; sdk.ErrTimeout (wrapped) when it timed out
+}
+
+// Option adjusts the environment.
+type Option func(*config)
+
+type config struct {
+	docket []sdk.Option
+	worker worker.Options
+}
+
+// WithDocketOptions passes options to the docket.
+func WithDocketOptions(opts ...sdk.Option) Option {
+	return func(c *config) { c.docket = append(c.docket, opts...) }
+}
+
+// WithWorkerOptions sets the worker's options. Unset fields take the
+// testsuite's defaults: a 24-hour lease and poll interval, so months of fake
+// time pass in few steps; Concurrency 10.
+func WithWorkerOptions(o worker.Options) Option {
+	return func(c *config) { c.worker = o }
+}
+
+// Run runs fn in a synctest bubble with a fresh Env. When fn returns, the
+// worker stops (letting running tasks finish), and the test fails if the
+// docket left a Redis key without a TTL that no live task needs.
+func Run(t *testing.T, fn func(t *testing.T, env *Env), opts ...Option) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		cfg := config{}
+		for _, o := range opts {
+			o(&cfg)
+		}
+		env := start(t, cfg)
+		defer env.close()
+		fn(t, env)
+	})
+}
+
+func start(t *testing.T, cfg config) *Env {
+	rdb, closeRedis := store.Embedded()
+	d, err := sdk.OpenClient(rdb, append([]sdk.Option{sdk.WithName("test")}, cfg.docket...)...)
+	if err != nil {
+		_ = closeRedis()
+		t.Fatal(err)
+	}
+	c := core.Unwrap(d)
+	env := &Env{t: t, docket: d, store: c.Store, idle: &c.Idle, stopped: make(chan struct{})}
+	c.Hooks.AttemptDone = env.record
+
+	wo := cfg.worker
+	if wo.Lease == 0 {
+		wo.Lease = 24 * time.Hour
+	}
+	if wo.PollInterval == 0 {
+		wo.PollInterval = 24 * time.Hour
+	}
+	if wo.Name == "" {
+		wo.Name = "testsuite"
+	}
+	w := worker.New(d, wo)
+	ctx, cancel := context.WithCancel(context.Background())
+	env.stop = func() {
+		cancel()
+		<-env.stopped
+		if err := env.store.CheckLeaks(context.Background()); err != nil {
+			t.Error(err)
+		}
+		_ = d.Close()
+		_ = closeRedis()
+	}
+	env.run = func() {
+		go func() {
+			defer close(env.stopped)
+			_ = w.Run(ctx)
+		}()
+		synctest.Wait()
+	}
+	return env
+}
+
+// startWorker starts the worker on first use, once tasks are registered.
+func (e *Env) startWorker() { e.begin.Do(e.run) }
+
+func (e *Env) close() {
+	e.startWorker() // so that stopping it finds it started
+	e.stop()
+}
+
+func (e *Env) record(r core.AttemptRecord) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.runs = append(e.runs, Attempt{
+		Key: r.Key, Task: r.Task, Attempt: r.Attempt, Start: r.Start, End: r.End,
+		Input: json.RawMessage(r.Input), Err: r.Err,
+	})
+}
+
+// Docket is the environment's docket: add tasks to it.
+func (e *Env) Docket() *sdk.Docket { return e.docket }
+
+// Register registers tasks on the docket, failing the test on error.
+func (e *Env) Register(tasks ...sdk.Registrable) {
+	e.t.Helper()
+	if err := e.docket.Register(tasks...); err != nil {
+		e.t.Fatal(err)
+	}
+	e.startWorker()
+}
+
+// Now is the fake clock's current time.
+func (e *Env) Now() time.Time { return time.Now() }
+
+// Advance moves fake time forward by d. Every task and timer that falls due
+// meanwhile runs at its exact instant, in order; when Advance returns,
+// everything due at the new instant has run as far as it can without time
+// passing.
+func (e *Env) Advance(d time.Duration) {
+	e.startWorker()
+	time.Sleep(d)
+	synctest.Wait()
+}
+
+// RunUntilIdle lets the worker run until nothing is due and nothing is
+// running, moving fake time as far as running tasks need (a task that
+// sleeps an hour moves it an hour). Tasks scheduled for later stay
+// scheduled.
+func (e *Env) RunUntilIdle() {
+	e.t.Helper()
+	e.startWorker()
+	if err := e.idle.Wait(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	synctest.Wait()
+}
+
+// Runs lists the attempts that ran the named task's function, in the order
+// they ended; all attempts of all tasks when name is empty.
+func (e *Env) Runs(name string) []Attempt {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Attempt
+	for _, r := range e.runs {
+		if name == "" || r.Task == name {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,86 @@
+package worker
+
+import (
+	"context"
+	"time"
+
+	"github.com/docket-go/docket/internal/store"
+)
+
+// ack is an attempt's outcome on its way to Redis.
+type ack struct {
+	attempt *attempt
+	outcome store.Outcome
+}
+
+// ackLoop records outcomes in batches: whatever accumulated while the
+// previous batch was in flight goes in the next call, so a busy worker
+// acknowledges many tasks per round trip and an idle one without delay.
+// When Redis is unavailable it keeps the outcomes and retries.
+func (r *run) ackLoop() {
+	var pending []ack
+	var retry backoff
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		if len(pending) == 0 {
+			select {
+			case a := <-r.acks:
+				pending = append(pending, a)
+			case <-r.bgCtx.Done():
+				return
+			}
+		}
+		pending = r.collect(pending)
+		n := min(len(pending), store.MaxBatch)
+		if err := r.flush(pending[:n]); err != nil {
+			wait := retry.wait()
+			r.log.Warn("cannot record task outcomes; retrying", "err", err, "tasks", len(pending), "in", wait)
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-r.bgCtx.Done():
+				return
+			}
+			continue
+		}
+		if retry.failing() {
+			r.log.Info("recording task outcomes again")
+			retry.reset()
+		}
+		pending = pending[n:]
+	}
+}
+
+// collect adds the outcomes already waiting, without blocking.
+func (r *run) collect(pending []ack) []ack {
+	for {
+		select {
+		case a := <-r.acks:
+			pending = append(pending, a)
+		default:
+			return pending
+		}
+	}
+}
+
+func (r *run) flush(batch []ack) error {
+	outcomes := make([]store.Outcome, len(batch))
+	for i, a := range batch {
+		outcomes[i] = a.outcome
+	}
+	ctx, cancel := context.WithTimeout(r.bgCtx, 30*time.Second)
+	defer cancel()
+	applied, err := r.store.Finish(ctx, r.w.c.Retention, outcomes)
+	if err != nil {
+		return err
+	}
+	for i, a := range batch {
+		if !applied[i] {
+			r.log.Debug("outcome not recorded: the task was cancelled, replaced or redelivered meanwhile",
+				"key", a.outcome.Key, "task", a.attempt.msg.Name)
+		}
+		a.attempt.forget()
+	}
+	return nil
+}

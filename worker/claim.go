@@ -1,0 +1,76 @@
+package worker
+
+import (
+	"context"
+	"time"
+
+	"github.com/docket-go/docket/internal/store"
+)
+
+// claimLoop claims as many due tasks as there are free slots, starts them,
+// and sleeps until the next due task, a wake-up from a producer, or a free
+// slot. With untilIdle it returns once nothing is due or running.
+func (r *run) claimLoop(ctx context.Context, untilIdle bool) {
+	idle := &r.w.c.Idle
+	var retry backoff
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		wait := r.opts.PollInterval
+		busy, _ := r.counts()
+		if free := r.opts.Concurrency - busy; free > 0 {
+			round := idle.Round()
+			claim, err := r.store.Claim(ctx, r.w.id, free, r.opts.Lease)
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return
+			case err != nil:
+				wait = retry.wait()
+				r.log.Warn("cannot claim tasks; retrying", "err", err, "in", wait)
+			default:
+				if retry.failing() {
+					r.log.Info("claiming tasks again")
+					retry.reset()
+				}
+				for _, m := range claim.Messages {
+					r.start(m)
+				}
+				if len(claim.Messages) == free {
+					continue // there may be more
+				}
+				if len(claim.Messages) == 0 {
+					if _, active := r.counts(); active == 0 {
+						idle.Report(round)
+						if untilIdle {
+							return
+						}
+					}
+				}
+				if claim.Wait >= 0 && claim.Wait < wait {
+					wait = claim.Wait
+				}
+			}
+		}
+		sleep(ctx, timer, wait, r.wake)
+	}
+}
+
+// sleep waits for d, a wake-up or the end of ctx.
+func sleep(ctx context.Context, timer *time.Timer, d time.Duration, wake <-chan struct{}) {
+	timer.Reset(d)
+	select {
+	case <-ctx.Done():
+	case <-wake:
+	case <-timer.C:
+	}
+}
+
+// start runs a claimed task in its own goroutine.
+func (r *run) start(m store.Message) {
+	a := newAttempt(r, m)
+	r.mu.Lock()
+	r.active[heldKey{m.Key, m.Gen}] = a
+	r.busy++
+	r.mu.Unlock()
+	go a.run()
+}

@@ -1,0 +1,234 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/docket-go/docket/internal/core"
+	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/telemetry"
+)
+
+// attempt is one claimed task on its way through this worker.
+type attempt struct {
+	r      *run
+	msg    store.Message
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	// settled is set by whichever comes first: the function returning, or
+	// the attempt being abandoned when its context ends. The loser's result
+	// is ignored.
+	settled atomic.Bool
+}
+
+func newAttempt(r *run, m store.Message) *attempt {
+	ctx, cancel := context.WithCancelCause(r.taskBase)
+	return &attempt{r: r, msg: m, ctx: ctx, cancel: cancel}
+}
+
+// Failure reasons, for the failed counter and logs.
+const (
+	reasonUnknownTask = "unknown_task"
+	reasonBadInput    = "bad_input"
+	reasonError       = "error"
+	reasonPanic       = "panic"
+	reasonTimeout     = "timeout"
+)
+
+func (a *attempt) run() {
+	m := a.msg
+	def := a.r.w.c.Task(m.Name)
+	if def == nil {
+		a.runFallback(reasonUnknownTask, fmt.Errorf("docket: unknown task %q: no function is registered under that name on this worker", m.Name))
+		return
+	}
+	in, err := def.Decode(m.Input)
+	if err != nil {
+		a.runFallback(reasonBadInput, err)
+		return
+	}
+	a.runTask(def, in)
+}
+
+// runFallback handles a message no registered task can run: the fallback
+// handler decides, or the execution fails with reason.
+func (a *attempt) runFallback(reason string, cause error) {
+	fallback := a.r.opts.Fallback
+	if fallback == nil {
+		a.r.log.Error("task cannot run", "key", a.msg.Key, "task", a.msg.Name, "reason", reason, "err", cause)
+		a.settle(func() *store.Outcome { return a.final(store.Failed, cause.Error(), reason) })
+		return
+	}
+	err := call(a.ctx, func(ctx context.Context) error { return fallback(ctx, a.msg.Name, a.msg.Input) })
+	a.settle(func() *store.Outcome {
+		if err != nil {
+			return a.final(store.Failed, fmt.Sprintf("%v (fallback: %v)", cause, err), reason)
+		}
+		return a.final(store.Completed, "", "")
+	})
+}
+
+// runTask runs a registered task's function, under its timeout, in a span.
+func (a *attempt) runTask(def *core.TaskDef, in any) {
+	m := a.msg
+	state := &core.Attempt{Key: m.Key, Task: m.Name, Number: m.Attempt, Deliveries: m.Deliveries, Due: m.Due}
+	if t := def.Policies.Timeout; t != nil {
+		state.Deadline = core.NewDeadline(t.Duration, func() { a.cancel(sdk.ErrTimeout) })
+	}
+	ctx, span := a.startSpan(def)
+	ctx = core.WithAttempt(ctx, state)
+	start := time.Now()
+	attrs := metric.WithAttributes(attribute.String(telemetry.AttrTask, m.Name))
+	a.r.w.metrics.Started.Add(context.Background(), 1, attrs)
+	a.r.w.metrics.Punctuality.Record(context.Background(), max(start.Sub(m.Due), 0).Seconds(), attrs)
+
+	conclude := func(err error, abandoned bool) *store.Outcome {
+		if state.Deadline != nil {
+			state.Deadline.Stop()
+		}
+		end := time.Now()
+		a.r.w.metrics.Duration.Record(context.Background(), end.Sub(start).Seconds(), attrs)
+		if abandoned || a.ctx.Err() != nil && err != nil {
+			err = a.causeError(def)
+		}
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+		if hook := a.r.w.c.Hooks.AttemptDone; hook != nil {
+			hook(core.AttemptRecord{Key: m.Key, Task: m.Name, Attempt: m.Attempt, Start: start, End: end, Input: m.Input, Err: err})
+		}
+		return a.outcome(def, err)
+	}
+
+	// If the context ends first (timeout, cancellation, lost lease, end of
+	// the drain), the attempt settles at once, and the function, should it
+	// ignore its context, is abandoned: what it returns later is ignored.
+	stop := context.AfterFunc(a.ctx, func() {
+		a.settle(func() *store.Outcome { return conclude(nil, true) })
+	})
+	err := call(ctx, func(ctx context.Context) error { return def.Call(ctx, in) })
+	stop()
+	a.settle(func() *store.Outcome { return conclude(err, false) })
+}
+
+// causeError is the error of an attempt whose context ended.
+func (a *attempt) causeError(def *core.TaskDef) error {
+	cause := context.Cause(a.ctx)
+	if errors.Is(cause, sdk.ErrTimeout) {
+		return fmt.Errorf("%w after %v", sdk.ErrTimeout, def.Policies.Timeout.Duration)
+	}
+	return cause
+}
+
+func (a *attempt) startSpan(def *core.TaskDef) (context.Context, trace.Span) {
+	m := a.msg
+	opts := []trace.SpanStartOption{
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attribute.String(telemetry.AttrDocket, a.r.w.c.Name),
+			attribute.String(telemetry.AttrTask, m.Name),
+			attribute.String(telemetry.AttrKey, m.Key),
+			attribute.Int(telemetry.AttrAttempt, m.Attempt),
+			attribute.String(telemetry.AttrWorker, a.r.w.id),
+		),
+	}
+	if producer := telemetry.ExtractTrace(m.Trace); producer.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: producer}))
+	}
+	return telemetry.Tracer().Start(a.ctx, def.Name, opts...)
+}
+
+// call runs fn, turning a panic into a *sdk.PanicError.
+func call(ctx context.Context, fn func(context.Context) error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &sdk.PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return fn(ctx)
+}
+
+// outcome decides what becomes of an attempt that ended with err.
+func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
+	switch {
+	case err == nil:
+		a.r.w.metrics.Succeeded.Add(context.Background(), 1, metric.WithAttributes(attribute.String(telemetry.AttrTask, a.msg.Name)))
+		return a.final(store.Completed, "", "")
+	case errors.Is(err, sdk.ErrCancelled), errors.Is(err, sdk.ErrLeaseLost):
+		return nil // the store has moved on: nothing to record
+	case errors.Is(err, sdk.ErrShutdown):
+		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released}
+	case errors.Is(err, sdk.ErrTimeout):
+		return a.failure(def, err, reasonTimeout)
+	}
+	if _, ok := errors.AsType[*sdk.PanicError](err); ok {
+		return a.failure(def, err, reasonPanic)
+	}
+	return a.failure(def, err, reasonError)
+}
+
+// failure retries the task if its retry policy allows, or fails it.
+func (a *attempt) failure(def *core.TaskDef, err error, reason string) *store.Outcome {
+	m := a.msg
+	if rp := def.Policies.Retry; rp != nil && rp.Retries(m.Attempt) {
+		delay := rp.DelayAfter(m.Attempt)
+		a.r.log.Info("task failed; retrying", "key", m.Key, "task", m.Name, "attempt", m.Attempt, "in", delay, "err", err)
+		a.r.w.metrics.Retried.Add(context.Background(), 1, metric.WithAttributes(attribute.String(telemetry.AttrTask, m.Name)))
+		return &store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Retried, Delay: delay, Error: err.Error()}
+	}
+	a.r.log.Warn("task failed", "key", m.Key, "task", m.Name, "attempt", m.Attempt, "reason", reason, "err", err)
+	return a.final(store.Failed, err.Error(), reason)
+}
+
+// final ends the execution.
+func (a *attempt) final(kind store.OutcomeKind, errText, reason string) *store.Outcome {
+	if kind == store.Failed {
+		a.r.w.metrics.Failed.Add(context.Background(), 1, metric.WithAttributes(
+			attribute.String(telemetry.AttrTask, a.msg.Name), attribute.String(telemetry.AttrReason, reason)))
+	}
+	return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: kind, Error: errText}
+}
+
+// settle records the attempt's outcome, once: the first caller computes
+// the outcome, frees the slot and sends the outcome to be acknowledged (or
+// forgets the attempt when there is nothing to record); later callers do
+// nothing.
+func (a *attempt) settle(outcome func() *store.Outcome) {
+	if !a.settled.CompareAndSwap(false, true) {
+		return
+	}
+	o := outcome()
+	r := a.r
+	r.mu.Lock()
+	r.busy--
+	r.mu.Unlock()
+	if o == nil {
+		a.forget()
+		return
+	}
+	r.acks <- ack{attempt: a, outcome: *o}
+	r.changed()
+}
+
+// forget drops the attempt from the worker's books.
+func (a *attempt) forget() {
+	r := a.r
+	r.mu.Lock()
+	delete(r.active, heldKey{a.msg.Key, a.msg.Gen})
+	r.mu.Unlock()
+	a.cancel(nil)
+	r.changed()
+}

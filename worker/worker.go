@@ -1,0 +1,224 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/docket-go/docket/internal/core"
+	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/telemetry"
+)
+
+// Worker executes the tasks registered on a docket.
+type Worker struct {
+	c       *core.Docket
+	opts    Options
+	id      string
+	log     *slog.Logger
+	metrics *telemetry.Metrics
+	running atomic.Bool
+}
+
+// ErrRunning reports a second Run of a worker that is already running.
+var ErrRunning = errors.New("docket: worker is already running")
+
+// New returns a worker for the tasks registered on d, now or later.
+func New(d *sdk.Docket, opts Options) *Worker {
+	c := core.Unwrap(d)
+	opts = opts.withDefaults()
+	name := opts.Name
+	if name == "" {
+		name, _ = os.Hostname()
+	}
+	suffix := make([]byte, 3)
+	_, _ = rand.Read(suffix)
+	id := fmt.Sprintf("%s-%d-%s", name, os.Getpid(), hex.EncodeToString(suffix))
+	log := opts.Logger
+	if log == nil {
+		log = c.Logger
+	}
+	return &Worker{c: c, opts: opts, id: id, log: log.With("worker", id), metrics: telemetry.NewMetrics()}
+}
+
+// ID identifies the worker in Redis and in Snapshot.
+func (w *Worker) ID() string { return w.id }
+
+// Run executes tasks until ctx ends. Then it stops claiming, gives running
+// tasks up to Options.DrainTimeout to finish, hands back those that do not,
+// and returns nil. Connection errors never end Run: the worker logs them,
+// backs off and carries on when Redis is back.
+func (w *Worker) Run(ctx context.Context) error {
+	return w.run(ctx, false)
+}
+
+// RunUntilIdle executes tasks until none is due and none is running, then
+// stops as Run does. Tasks scheduled for later are left for later.
+func (w *Worker) RunUntilIdle(ctx context.Context) error {
+	return w.run(ctx, true)
+}
+
+func (w *Worker) run(ctx context.Context, untilIdle bool) error {
+	if !w.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer w.running.Store(false)
+	if len(w.c.Tasks()) == 0 && w.opts.Fallback == nil {
+		w.log.Warn("worker started with no task registered: every message it claims will fail as unknown")
+	}
+
+	r := newRun(w)
+	leave := w.c.Idle.Join(r.poke)
+	defer leave()
+
+	var bg sync.WaitGroup
+	bg.Go(r.ackLoop)
+	bg.Go(r.renewLoop)
+	bg.Go(r.listen)
+
+	r.claimLoop(ctx, untilIdle)
+	r.drain()
+	r.stopBackground()
+	bg.Wait()
+	r.unregister()
+	return nil
+}
+
+// run is the state of one Run call.
+type run struct {
+	w     *Worker
+	store *store.Store
+	log   *slog.Logger
+	opts  Options
+
+	// taskBase parents every task context. It is not Run's context: tasks
+	// outlive it during the drain, and are cancelled only when that ends.
+	taskBase    context.Context
+	cancelTasks context.CancelCauseFunc
+
+	// bgCtx ends the background loops (acks, renewals, events) after the
+	// drain.
+	bgCtx    context.Context
+	cancelBg context.CancelFunc
+
+	wake chan struct{} // any reason for the claim loop to look again
+
+	mu      sync.Mutex
+	active  map[heldKey]*attempt // claimed and not yet acknowledged
+	busy    int                  // attempts whose function has not settled
+	settled chan struct{}        // signalled when busy drops
+
+	acks chan ack
+}
+
+type heldKey struct{ key, gen string }
+
+func newRun(w *Worker) *run {
+	r := &run{
+		w:       w,
+		store:   w.c.Store,
+		log:     w.log,
+		opts:    w.opts,
+		wake:    make(chan struct{}, 1),
+		active:  map[heldKey]*attempt{},
+		settled: make(chan struct{}, 1),
+		acks:    make(chan ack, w.opts.Concurrency),
+	}
+	r.taskBase, r.cancelTasks = context.WithCancelCause(context.Background())
+	r.bgCtx, r.cancelBg = context.WithCancel(context.Background())
+	return r
+}
+
+// poke asks the claim loop to look for work again.
+func (r *run) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// counts reports the attempts whose function runs and those not yet
+// acknowledged.
+func (r *run) counts() (busy, active int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.busy, len(r.active)
+}
+
+// drain waits for running tasks, up to the drain timeout, then cancels the
+// rest (which hands them back), and waits for the outcomes to land.
+func (r *run) drain() {
+	if !r.waitFor(func(busy, _ int) bool { return busy == 0 }) {
+		busy, _ := r.counts()
+		r.log.Warn("drain timeout: handing back running tasks", "tasks", busy, "timeout", r.opts.DrainTimeout)
+		r.cancelTasks(sdk.ErrShutdown)
+	}
+	if !r.waitFor(func(_, active int) bool { return active == 0 }) {
+		_, active := r.counts()
+		r.log.Error("could not record the outcome of some tasks before stopping; they will be redelivered when their lease lapses",
+			"tasks", active)
+	}
+}
+
+// waitFor waits up to the drain timeout for done to hold.
+func (r *run) waitFor(done func(busy, active int) bool) bool {
+	timer := time.NewTimer(r.opts.DrainTimeout)
+	defer timer.Stop()
+	for {
+		if done(r.counts()) {
+			return true
+		}
+		select {
+		case <-r.settled:
+		case <-timer.C:
+			return false
+		}
+	}
+}
+
+// changed signals that busy or active dropped.
+func (r *run) changed() {
+	select {
+	case r.settled <- struct{}{}:
+	default:
+	}
+	r.poke()
+}
+
+func (r *run) stopBackground() {
+	r.cancelTasks(sdk.ErrShutdown)
+	r.cancelBg()
+}
+
+func (r *run) unregister() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := r.store.Unregister(ctx, r.w.id); err != nil {
+		r.log.Debug("could not unregister the worker; its entry expires on its own", "err", err)
+	}
+}
+
+// description is what Snapshot shows of this worker.
+func (r *run) description(started time.Time) []byte {
+	host, _ := os.Hostname()
+	var names []string
+	for _, t := range r.w.c.Tasks() {
+		names = append(names, t.Name)
+	}
+	slices.Sort(names)
+	b, _ := json.Marshal(sdk.WorkerInfo{
+		ID: r.w.id, Host: host, PID: os.Getpid(), Tasks: names,
+		Concurrency: r.opts.Concurrency, Started: started,
+	})
+	return b
+}
