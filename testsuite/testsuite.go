@@ -3,6 +3,7 @@ package testsuite
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -79,7 +80,9 @@ func Run(t *testing.T, fn func(t *testing.T, env *Env), opts ...Option) {
 
 func start(t *testing.T, cfg config) *Env {
 	rdb, closeRedis := store.Embedded()
-	d, err := sdk.OpenClient(rdb, append([]sdk.Option{sdk.WithName("test")}, cfg.docket...)...)
+	logger := slog.New(slog.NewTextHandler(t.Output(), nil)) // shown with -v or when the test fails
+	defaults := []sdk.Option{sdk.WithName("test"), sdk.WithLogger(logger)}
+	d, err := sdk.OpenClient(rdb, append(defaults, cfg.docket...)...)
 	if err != nil {
 		_ = closeRedis()
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -30,22 +31,20 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 			live[m] = true
 		}
 	}
-	ttls := make([]*redis.DurationCmd, len(all))
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range all {
-			ttls[i] = p.PTTL(ctx, k)
+	// One command at a time, not a pipeline: the memory backend's pipes have
+	// no buffer, and a large pipeline would block against its replies.
+	ttls := make([]time.Duration, len(all))
+	for i, k := range all {
+		if ttls[i], err = s.rdb.PTTL(ctx, k).Result(); err != nil {
+			return err
 		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 
 	var problems []string
 	present := map[string]bool{}
 	for i, k := range all {
 		// go-redis reports PTTL's -1 (no TTL) and -2 (no key) as those many nanoseconds.
-		ttl := ttls[i].Val()
+		ttl := ttls[i]
 		if ttl == -2 {
 			continue // deleted since the scan
 		}

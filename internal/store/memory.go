@@ -7,21 +7,21 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Embedded starts an in-process Redis (miniredis) whose key TTLs follow the
 // clock, and returns a client connected to it through in-memory pipes: no
 // socket, so it also works inside a testing/synctest bubble, where its clock
 // is the bubble's fake clock. The close function stops both.
+//
+// The pipes have no buffer: a pipeline larger than the server's read buffer
+// would block against its own replies. The store sends one command (or one
+// script) at a time.
 func Embedded() (redis.UniversalClient, func() error) {
 	m := miniredis.NewMiniRedis()
 	m.ClockTTL(true)
-	c := redis.NewClient(&redis.Options{
-		Addr: "memory",
-		Dialer: func(context.Context, string, string) (net.Conn, error) {
-			return m.Dial()
-		},
-	})
+	c := memoryClient(m)
 	return c, func() error {
 		err := c.Close()
 		m.Close()
@@ -52,12 +52,7 @@ func sharedMemory(name string) (redis.UniversalClient, func() error) {
 		memory.servers[name] = srv
 	}
 	srv.refs++
-	c := redis.NewClient(&redis.Options{
-		Addr: "memory",
-		Dialer: func(context.Context, string, string) (net.Conn, error) {
-			return srv.m.Dial()
-		},
-	})
+	c := memoryClient(srv.m)
 	var once sync.Once
 	return c, func() error {
 		err := c.Close()
@@ -71,4 +66,16 @@ func sharedMemory(name string) (redis.UniversalClient, func() error) {
 		})
 		return err
 	}
+}
+
+func memoryClient(m *miniredis.Miniredis) *redis.Client {
+	return redis.NewClient(&redis.Options{
+		Addr: "memory",
+		Dialer: func(context.Context, string, string) (net.Conn, error) {
+			return m.Dial()
+		},
+		// Maintenance notifications are for managed Redis deployments; left
+		// on, the client would resolve "memory" as a host name.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
 }

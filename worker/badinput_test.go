@@ -1,0 +1,140 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/testsuite"
+	"github.com/docket-go/docket/worker"
+)
+
+type Order struct {
+	ID    int    `json:"id"`
+	Email string `json:"email"`
+}
+
+func TestUnknownTaskFailsWithTheReason(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		known := sdk.NewTask("known", func(ctx context.Context, in struct{}) error { return nil })
+		env.Register(known)
+		ex, err := env.Docket().AddByName(t.Context(), "never_registered", json.RawMessage(`{"a":1}`))
+		require.NoError(t, err)
+		env.RunUntilIdle()
+
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Contains(t, info.Error, `unknown task "never_registered"`)
+		assert.JSONEq(t, `{"a":1}`, string(info.Input), "the input is kept for inspection")
+		assert.Empty(t, env.Runs(""), "no function ran")
+	})
+}
+
+func TestUndecodableInputFailsWithTheReason(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		ran := false
+		ship := sdk.NewTask("ship", func(ctx context.Context, in Order) error { ran = true; return nil },
+			policy.Retry(5, time.Second))
+		env.Register(ship)
+		// A producer that does not link the task sends the wrong type.
+		producer, err := sdk.OpenClient(env.Docket().Redis(), sdk.WithName(env.Docket().Name()))
+		require.NoError(t, err)
+		ex, err := producer.AddByName(t.Context(), "ship", json.RawMessage(`{"id":"not a number"}`))
+		require.NoError(t, err)
+		env.RunUntilIdle()
+
+		assert.False(t, ran)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Equal(t, 1, info.Attempt, "bad input is not retried")
+		assert.Contains(t, info.Error, `task "ship": input does not decode into worker_test.Order`)
+	})
+}
+
+func TestAddByNameChecksInputOfARegisteredTask(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		ship := sdk.NewTask("ship", func(ctx context.Context, in Order) error { return nil })
+		env.Register(ship)
+		_, err := env.Docket().AddByName(t.Context(), "ship", json.RawMessage(`{"id":"x"}`))
+		require.ErrorIs(t, err, sdk.ErrBadInput)
+		var de *sdk.DecodeError
+		require.ErrorAs(t, err, &de)
+		assert.Equal(t, "ship", de.Task)
+		_, err = env.Docket().AddByName(t.Context(), "ship", json.RawMessage(`{not json`))
+		require.ErrorIs(t, err, sdk.ErrBadInput)
+		_, err = env.Docket().AddByName(t.Context(), "other", json.RawMessage(`{not json`))
+		require.ErrorIs(t, err, sdk.ErrBadInput, "even for a task this docket does not know")
+	})
+}
+
+func TestFallbackHandlesWhatNoTaskCan(t *testing.T) {
+	type seen struct {
+		task  string
+		input string
+	}
+	var got []seen
+	fallback := func(ctx context.Context, task string, input json.RawMessage) error {
+		got = append(got, seen{task, string(input)})
+		if task == "legacy_fail" {
+			return errors.New("cannot handle")
+		}
+		return nil
+	}
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		ship := sdk.NewTask("ship", func(ctx context.Context, in Order) error { return nil })
+		env.Register(ship)
+		d := env.Docket()
+		producer, err := sdk.OpenClient(d.Redis(), sdk.WithName(d.Name()))
+		require.NoError(t, err)
+		a, err := producer.AddByName(t.Context(), "legacy", json.RawMessage(`{"v":1}`))
+		require.NoError(t, err)
+		b, err := producer.AddByName(t.Context(), "legacy_fail", json.RawMessage(`{}`))
+		require.NoError(t, err)
+		c, err := producer.AddByName(t.Context(), "ship", json.RawMessage(`{"id":[]}`))
+		require.NoError(t, err)
+		env.RunUntilIdle()
+
+		assert.ElementsMatch(t, []seen{{"legacy", `{"v":1}`}, {"legacy_fail", `{}`}, {"ship", `{"id":[]}`}}, got)
+		for ex, want := range map[*sdk.Execution]sdk.State{a: sdk.StateCompleted, b: sdk.StateFailed, c: sdk.StateCompleted} {
+			info, err := ex.Info(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, want, info.State, ex.Key())
+		}
+	}, testsuite.WithWorkerOptions(worker.Options{Fallback: fallback}))
+}
+
+func TestPanicIsAFailedAttemptWithValueAndStack(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		task := sdk.NewTask("explode", func(ctx context.Context, in Order) error {
+			if sdk.Current(ctx).Attempt() == 1 {
+				var m map[string]int
+				m["x"] = in.ID // nil map write
+			}
+			panic("second attempt panics too")
+		}, policy.Retry(2, time.Second))
+		env.Register(task)
+		ex, err := task.Add(t.Context(), env.Docket(), Order{ID: 7})
+		require.NoError(t, err)
+		env.Advance(time.Minute)
+
+		runs := env.Runs("explode")
+		require.Len(t, runs, 2, "a panic is retried like any failure")
+		var pe *sdk.PanicError
+		require.ErrorAs(t, runs[0].Err, &pe)
+		assert.Contains(t, pe.Error(), "assignment to entry in nil map")
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Contains(t, info.Error, "panic: second attempt panics too")
+		assert.Contains(t, info.Error, "badinput_test.go", "the stack is recorded")
+	})
+}
