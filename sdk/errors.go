@@ -6,6 +6,7 @@ import (
 	"reflect"
 
 	"github.com/docket-go/docket/internal/core"
+	"github.com/docket-go/docket/internal/store"
 )
 
 var (
@@ -28,8 +29,16 @@ var (
 	// ErrBadKey reports an unusable task key.
 	ErrBadKey = errors.New("docket: bad task key")
 
-	// ErrClosed reports a call on a closed Docket.
-	ErrClosed = errors.New("docket: closed")
+	// ErrBadURL reports a URL that Open cannot use: malformed, an unknown
+	// scheme, or options go-redis does not know.
+	ErrBadURL = store.ErrBadURL
+
+	// ErrUnreachable reports a Redis server that did not answer Open's ping
+	// (refused, timed out, or refused the credentials).
+	ErrUnreachable = store.ErrUnreachable
+
+	// ErrBadName reports a docket name that cannot be used in Redis keys.
+	ErrBadName = store.ErrBadName
 )
 
 // Causes of a task's context being cancelled, for context.Cause.

@@ -1,9 +1,15 @@
 package worker_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/docket-go/docket/internal/redistest"
 )
 
-func TestMain(m *testing.M) { redistest.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childWorker())
+	}
+	redistest.Main(m)
+}

@@ -140,6 +140,11 @@ func NewServer(t testing.TB) *Server {
 // URL is the server's redis:// URL.
 func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 
+// UnixSocket is the path of the server's Unix socket.
+func (s *Server) UnixSocket() string {
+	return filepath.Join(s.dir, "redis.sock")
+}
+
 // Stop kills the server (SIGKILL: what a crash looks like to clients).
 func (s *Server) Stop() {
 	s.mu.Lock()
@@ -170,7 +175,8 @@ func (s *Server) launch(bin string, port int) error {
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	cmd := exec.Command(bin,
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--dir", s.dir, "--save", "", "--appendonly", "yes",
+		"--dir", s.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always",
+		"--unixsocket", filepath.Join(s.dir, "redis.sock"), "--unixsocketperm", "700",
 		"--daemonize", "no", "--loglevel", "warning")
 	out, err := os.Create(filepath.Join(s.dir, "redis.log"))
 	if err != nil {

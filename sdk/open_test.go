@@ -1,0 +1,139 @@
+package sdk_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/sdk"
+)
+
+func TestOpenRejectsBadURLs(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		want string
+	}{
+		{"", "no scheme"},
+		{"localhost:6379", "unknown scheme"},
+		{"http://localhost:6379", `unknown scheme "http"`},
+		{"redis://localhost:6379/notanumber", "invalid database number"},
+		{"redis://[::1", "missing ']'"},
+		{"redis+sentinel://localhost:26379/0", "master_name"},
+		{"memory://name/path", "memory://NAME"},
+		{"memory://u:p@name", "memory://NAME"},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			_, err := sdk.Open(context.Background(), tc.url)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, sdk.ErrBadURL)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "docket: "), err.Error())
+		})
+	}
+}
+
+func TestOpenHidesThePassword(t *testing.T) {
+	_, err := sdk.Open(context.Background(), "redis://user:s3cret@localhost:6379/x")
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "s3cret")
+}
+
+func TestOpenReportsAnUnreachableServer(t *testing.T) {
+	srv := redistest.NewServer(t)
+	srv.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := sdk.Open(ctx, "redis://:pw@"+srv.Addr+"/0?dial_timeout=200ms&max_retries=-1")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, sdk.ErrUnreachable)
+	assert.Contains(t, err.Error(), srv.Addr)
+	assert.Contains(t, err.Error(), "connection refused")
+	assert.NotContains(t, err.Error(), ":pw@")
+}
+
+func TestOpenRejectsABadName(t *testing.T) {
+	for _, name := range []string{"", "a{b", "a}b", "a b", "a\nb"} {
+		_, err := sdk.Open(context.Background(), "memory://", sdk.WithName(name))
+		assert.ErrorIs(t, err, sdk.ErrBadName, "%q", name)
+	}
+}
+
+func TestOpenBackends(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d, err := sdk.Open(context.Background(), b.URL, sdk.WithName(redistest.Name(t)))
+		require.NoError(t, err)
+		require.NoError(t, d.Redis().Ping(context.Background()).Err())
+		require.NoError(t, d.Close())
+		require.NoError(t, d.Close(), "Close is idempotent")
+	})
+}
+
+func TestMemoryURLsShareAServerPerName(t *testing.T) {
+	ctx := context.Background()
+	name := redistest.Name(t)
+	a, err := sdk.Open(ctx, "memory://"+name)
+	require.NoError(t, err)
+	defer a.Close()
+	b, err := sdk.Open(ctx, "memory://"+name)
+	require.NoError(t, err)
+	defer b.Close()
+	other, err := sdk.Open(ctx, "memory://"+name+"-other")
+	require.NoError(t, err)
+	defer other.Close()
+
+	require.NoError(t, a.Redis().Set(ctx, "k", "v", time.Minute).Err())
+	assert.Equal(t, "v", b.Redis().Get(ctx, "k").Val())
+	assert.Equal(t, int64(0), other.Redis().Exists(ctx, "k").Val())
+}
+
+func TestUnixSocket(t *testing.T) {
+	srv := redistest.NewServer(t)
+	sock := srv.UnixSocket()
+	d, err := sdk.Open(context.Background(), "unix://"+sock+"?db=2", sdk.WithName(redistest.Name(t)))
+	require.NoError(t, err)
+	defer d.Close()
+	require.NoError(t, d.Redis().Ping(context.Background()).Err())
+}
+
+func TestUsernameAndPasswordComeFromTheURL(t *testing.T) {
+	srv := redistest.NewServer(t)
+	ctx := context.Background()
+	admin, err := sdk.Open(ctx, srv.URL())
+	require.NoError(t, err)
+	defer admin.Close()
+	require.NoError(t, admin.Redis().Do(ctx, "ACL", "SETUSER", "app", "on", ">app-pw", "~*", "&*", "+@all").Err())
+
+	d, err := sdk.Open(ctx, "redis://app:app-pw@"+srv.Addr+"/0")
+	require.NoError(t, err)
+	defer d.Close()
+	who, err := d.Redis().Do(ctx, "ACL", "WHOAMI").Text()
+	require.NoError(t, err)
+	assert.Equal(t, "app", who)
+
+	_, err = sdk.Open(ctx, "redis://app:wrong@"+srv.Addr+"/0")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, sdk.ErrUnreachable)
+	assert.Contains(t, err.Error(), "WRONGPASS")
+}
+
+// Cluster and Sentinel URLs are understood: with nothing listening, Open
+// reports the server unreachable, not the URL bad.
+func TestClusterAndSentinelURLsParse(t *testing.T) {
+	for _, url := range []string{
+		"redis+cluster://127.0.0.1:1?addr=127.0.0.1:2&dial_timeout=100ms&max_retries=-1",
+		"rediss+cluster://user:pw@127.0.0.1:1?dial_timeout=100ms&max_retries=-1",
+		"redis+sentinel://127.0.0.1:1/0?master_name=main&dial_timeout=100ms&max_retries=-1",
+	} {
+		t.Run(url, func(t *testing.T) {
+			_, err := sdk.Open(context.Background(), url)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, sdk.ErrUnreachable)
+			assert.NotErrorIs(t, err, sdk.ErrBadURL)
+		})
+	}
+}

@@ -1,0 +1,130 @@
+package sdk_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/sdk"
+)
+
+type SyncInput struct {
+	CustomerID int    `json:"customer_id"`
+	Region     string `json:"region"`
+}
+
+func syncCustomer(ctx context.Context, in SyncInput) error { return nil }
+
+func memoryDocket(t *testing.T, opts ...sdk.Option) *sdk.Docket {
+	t.Helper()
+	d, err := sdk.Open(context.Background(), redistest.Memory(t).URL, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	return d
+}
+
+func TestRegisterValidatesPolicies(t *testing.T) {
+	d := memoryDocket(t)
+	good := sdk.NewTask("sync_customer", syncCustomer,
+		policy.Cooldown("customer_id", 30*time.Second),
+		policy.Concurrency("region", 2, policy.Scope("crm")),
+		policy.ExponentialRetry(5, time.Second, 5*time.Minute),
+		policy.Timeout(10*time.Minute),
+	)
+	require.NoError(t, d.Register(good))
+	require.NoError(t, d.Register(good), "registering the same task again is harmless")
+
+	for _, tc := range []struct {
+		name   string
+		task   sdk.Registrable
+		target error
+		words  []string
+	}{
+		{"unknown field", sdk.NewTask("t1", syncCustomer, policy.Cooldown("customer", time.Second)),
+			policy.ErrUnknownField, []string{`"t1"`, `Cooldown("customer", 1s)`, `"customer_id"`}},
+		{"second debounce", sdk.NewTask("t2", syncCustomer, policy.Debounce("region", time.Second), policy.TaskDebounce(time.Second)),
+			policy.ErrDuplicate, []string{`"t2"`, "TaskDebounce(1s)"}},
+		{"second retry", sdk.NewTask("t3", syncCustomer, policy.Retry(2, time.Second), policy.ExponentialRetry(2, time.Second, time.Minute)),
+			policy.ErrDuplicate, []string{`"t3"`, "ExponentialRetry"}},
+		{"automatic with input", sdk.NewTask("t4", syncCustomer, policy.Cron("@daily")),
+			policy.ErrAutomaticInput, []string{`"t4"`, `Cron("@daily")`}},
+		{"bad cron", sdk.NewTask("t5", func(context.Context, struct{}) error { return nil }, policy.Cron("61 * * * *")),
+			policy.ErrBadCron, []string{`"t5"`, `"61 * * * *"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := d.Register(tc.task)
+			require.ErrorIs(t, err, tc.target)
+			var pe *policy.Error
+			require.ErrorAs(t, err, &pe)
+			for _, w := range tc.words {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestRegisterRejectsADifferentFunctionUnderATakenName(t *testing.T) {
+	d := memoryDocket(t)
+	require.NoError(t, d.Register(sdk.NewTask("sync_customer", syncCustomer)))
+	require.NoError(t, d.Register(sdk.NewTask("sync_customer", syncCustomer)), "same function, same type")
+	err := d.Register(sdk.NewTask("sync_customer", func(ctx context.Context, in SyncInput) error { return errors.New("other") }))
+	assert.ErrorIs(t, err, sdk.ErrTaskConflict)
+	err = d.Register(sdk.NewTask("sync_customer", func(ctx context.Context, in struct{ A int }) error { return nil }))
+	assert.ErrorIs(t, err, sdk.ErrTaskConflict)
+	assert.Contains(t, err.Error(), `"sync_customer"`)
+}
+
+func TestTaskNeedsNameFunctionAndStructInput(t *testing.T) {
+	d := memoryDocket(t)
+	assert.ErrorContains(t, d.Register(sdk.NewTask("", syncCustomer)), "needs a name")
+	assert.ErrorContains(t, d.Register(sdk.NewTask[SyncInput]("nil_fn", nil)), "nil function")
+	err := d.Register(sdk.NewTask("string_input", func(ctx context.Context, in string) error { return nil }))
+	assert.ErrorIs(t, err, policy.ErrInvalid)
+	assert.ErrorContains(t, err, "must be a struct")
+}
+
+func TestAddRefusesWhatCannotRun(t *testing.T) {
+	d := memoryDocket(t, sdk.WithMaxInputSize(64))
+	ctx := context.Background()
+	task := sdk.NewTask("sync_customer", syncCustomer)
+
+	_, err := task.Add(ctx, d, SyncInput{Region: strings.Repeat("x", 100)})
+	assert.ErrorIs(t, err, sdk.ErrInputTooLarge)
+	assert.ErrorContains(t, err, "the limit is 64")
+	_, err = task.Add(ctx, d, SyncInput{}, sdk.Key(""))
+	assert.ErrorIs(t, err, sdk.ErrBadKey)
+	_, err = task.Add(ctx, d, SyncInput{}, sdk.Key(strings.Repeat("k", sdk.MaxKeyLength+1)))
+	assert.ErrorIs(t, err, sdk.ErrBadKey)
+	_, err = d.AddByName(ctx, "", json.RawMessage(`{}`))
+	assert.ErrorIs(t, err, sdk.ErrBadInput)
+
+	invalid := sdk.NewTask("invalid", syncCustomer, policy.Cooldown("nope", time.Second))
+	_, err = invalid.Add(ctx, d, SyncInput{})
+	assert.ErrorIs(t, err, policy.ErrUnknownField, "a task with invalid policies cannot be added either")
+
+	snap, err := d.Snapshot(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, snap.TotalWaiting, "nothing was added")
+}
+
+func TestDispositionStrings(t *testing.T) {
+	assert.Equal(t, "scheduled", sdk.Scheduled.String())
+	assert.Equal(t, "already scheduled", sdk.AlreadyScheduled.String())
+	assert.Equal(t, "replaced", sdk.Replaced.String())
+}
+
+func TestCurrentOutsideATask(t *testing.T) {
+	h := sdk.Current(context.Background())
+	assert.Equal(t, "", h.Key())
+	assert.Equal(t, 0, h.Attempt())
+	h.Timeout().Extend(time.Hour) // does nothing, and does not panic
+	assert.Greater(t, h.Timeout().Remaining(), 100*365*24*time.Hour)
+}
