@@ -20,8 +20,6 @@ type ack struct {
 func (r *run) ackLoop() {
 	var pending []ack
 	var retry backoff
-	timer := time.NewTimer(0)
-	defer timer.Stop()
 	for {
 		if len(pending) == 0 {
 			select {
@@ -36,10 +34,7 @@ func (r *run) ackLoop() {
 		if err := r.flush(pending[:n]); err != nil {
 			wait := retry.wait()
 			r.log.Warn("cannot record task outcomes; retrying", "err", err, "tasks", len(pending), "in", wait)
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-r.bgCtx.Done():
+			if pending = r.await(pending, wait); pending == nil {
 				return
 			}
 			continue
@@ -49,6 +44,23 @@ func (r *run) ackLoop() {
 			retry.reset()
 		}
 		pending = pending[n:]
+	}
+}
+
+// await waits before a retry, still taking in outcomes so that tasks
+// finishing meanwhile are not held up. It returns nil when the worker stops.
+func (r *run) await(pending []ack, d time.Duration) []ack {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case a := <-r.acks:
+			pending = append(pending, a)
+		case <-timer.C:
+			return pending
+		case <-r.bgCtx.Done():
+			return nil
+		}
 	}
 }
 

@@ -219,7 +219,10 @@ func (a *attempt) settle(outcome func() *store.Outcome) {
 		a.forget()
 		return
 	}
-	r.acks <- ack{attempt: a, outcome: *o}
+	select {
+	case r.acks <- ack{attempt: a, outcome: *o}:
+	case <-r.bgCtx.Done(): // stopped without recording it: redelivered after the lease
+	}
 	r.changed()
 }
 

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"math"
 	"sync"
 	"time"
 )
@@ -84,9 +83,6 @@ func (d *Deadline) Extend(by time.Duration) {
 
 // Remaining is the time left before the deadline; zero once it passed.
 func (d *Deadline) Remaining() time.Duration {
-	if d == nil {
-		return time.Duration(math.MaxInt64)
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return max(time.Until(d.at), 0)

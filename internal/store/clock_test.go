@@ -1,0 +1,120 @@
+package store_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/store"
+)
+
+// Every decision reads the Redis clock, whatever the caller's clock says:
+// here Redis runs a year ahead of this process, and its clock alone decides
+// what is due.
+func TestRedisClockDecides(t *testing.T) {
+	m := miniredis.NewMiniRedis()
+	defer m.Close()
+	redisNow := time.Now().Add(365 * 24 * time.Hour).Truncate(time.Second)
+	m.SetTime(redisNow)
+	rdb := redis.NewClient(&redis.Options{
+		Addr:                     "memory",
+		Dialer:                   func(context.Context, string, string) (net.Conn, error) { return m.Dial() },
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
+	defer rdb.Close()
+	s, err := store.New(rdb, "clock")
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	res, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "k", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Minute}}})
+	require.NoError(t, err)
+	assert.Equal(t, redisNow.Add(time.Minute), res[0].Due, "After counts from the Redis clock")
+
+	c, err := s.Claim(ctx, "w", 10, time.Minute)
+	require.NoError(t, err)
+	assert.Empty(t, c.Messages, "not due by the Redis clock, though long past by this process's")
+	assert.Equal(t, time.Minute, c.Wait, "the wait is measured on the Redis clock")
+	assert.Equal(t, redisNow, c.Now)
+
+	m.SetTime(redisNow.Add(time.Minute))
+	c, err = s.Claim(ctx, "w", 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, c.Messages, 1)
+
+	// The lease, too, runs on the Redis clock.
+	m.SetTime(redisNow.Add(2*time.Minute - time.Millisecond))
+	c2, err := s.Claim(ctx, "w2", 10, time.Minute)
+	require.NoError(t, err)
+	assert.Empty(t, c2.Messages, "the lease has a millisecond left")
+	m.SetTime(redisNow.Add(2 * time.Minute))
+	c2, err = s.Claim(ctx, "w2", 10, time.Minute)
+	require.NoError(t, err)
+	require.Len(t, c2.Messages, 1, "the lease lapsed: redelivered")
+	assert.Equal(t, 2, c2.Messages[0].Deliveries)
+	assert.NotEqual(t, c.Messages[0].Gen, c2.Messages[0].Gen)
+
+	applied, err := s.Finish(ctx, time.Minute, []store.Outcome{
+		{Key: "k", Gen: c.Messages[0].Gen, Kind: store.Completed},
+		{Key: "k", Gen: c2.Messages[0].Gen, Kind: store.Completed},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []bool{false, true}, applied, "the first worker's copy is stale")
+}
+
+func TestCheckLeaksFindsKeysWithoutTTL(t *testing.T) {
+	rdb, closeFn := store.Embedded()
+	defer closeFn()
+	ctx := context.Background()
+	s, err := store.New(rdb, "leaky")
+	require.NoError(t, err)
+	require.NoError(t, s.CheckLeaks(ctx), "an empty docket is clean")
+
+	_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "live", Name: "t", Input: []byte(`{}`)}})
+	require.NoError(t, err)
+	require.NoError(t, s.CheckLeaks(ctx), "a live task needs its keys")
+
+	require.NoError(t, rdb.Set(ctx, "docket:{leaky}:stray", "x", 0).Err())
+	require.NoError(t, rdb.HSet(ctx, "docket:{leaky}:task:done", "state", "completed").Err())
+	require.NoError(t, rdb.Expire(ctx, "docket:{leaky}:task:live", time.Hour).Err())
+	require.NoError(t, rdb.Set(ctx, "docket:{other}:stray", "x", 0).Err())
+	err = s.CheckLeaks(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "docket:{leaky}:stray: no TTL")
+	assert.Contains(t, err.Error(), "docket:{leaky}:task:done: finished task's record has no TTL")
+	assert.Contains(t, err.Error(), "docket:{leaky}:task:live: live task's record has a TTL")
+	assert.NotContains(t, err.Error(), "other", "another docket's keys are not this one's")
+}
+
+func TestParseEvent(t *testing.T) {
+	assert.Equal(t, store.Event{Wake: true}, store.ParseEvent("w"))
+	assert.Equal(t, store.Event{Cancel: "a:b", Gen: "12"}, store.ParseEvent("c:12:a:b"))
+	for _, junk := range []string{"", "x", "c:", "c:12", "c::k", "c:12:"} {
+		assert.Equal(t, store.Event{}, store.ParseEvent(junk), junk)
+	}
+}
+
+func TestDecodeClaimRejectsMalformedReplies(t *testing.T) {
+	for _, reply := range [][]any{
+		nil,
+		{"1"},
+		{"1", "2", "k"},
+		{"x", "0"},
+		{"1", "0", "k", "n", "{}", "0", "1", "5", "", "g"}, // attempt 0
+		{"1", "0", "k", "n", "{}", int64(1), "1", "5", "", []any{}},
+	} {
+		_, err := store.DecodeClaim(reply)
+		assert.ErrorIs(t, err, store.ErrMalformed, "%v", reply)
+	}
+	c, err := store.DecodeClaim([]any{"1000000", "-1", "k", "n", "{}", "2", "1", "5", "", "g"})
+	require.NoError(t, err)
+	assert.Equal(t, time.Duration(-1), c.Wait)
+	require.Len(t, c.Messages, 1)
+	assert.Equal(t, 2, c.Messages[0].Attempt)
+}

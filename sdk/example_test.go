@@ -1,0 +1,116 @@
+package sdk_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/worker"
+)
+
+type Invoice struct {
+	ID     int    `json:"id"`
+	Amount int    `json:"amount"`
+	Email  string `json:"email"`
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// A task is a function with a typed input, registered on a docket; a
+// worker runs what producers add.
+func Example() {
+	ctx := context.Background()
+	d, err := sdk.Open(ctx, "memory://example", sdk.WithLogger(quiet))
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+
+	sendInvoice := sdk.NewTask("send_invoice", func(ctx context.Context, in Invoice) error {
+		fmt.Printf("invoice %d: %d cents to %s\n", in.ID, in.Amount, in.Email)
+		return nil
+	}, policy.Retry(3, time.Second))
+	if err := d.Register(sendInvoice); err != nil {
+		panic(err)
+	}
+
+	ex, err := sendInvoice.Add(ctx, d, Invoice{ID: 7, Amount: 1250, Email: "ada@example.com"}, sdk.Key("invoice-7"))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(ex.Key(), ex.Disposition())
+
+	if err := worker.New(d, worker.Options{}).RunUntilIdle(ctx); err != nil {
+		panic(err)
+	}
+	info, err := ex.Info(ctx)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(info.State, "after", info.Attempt, "attempt")
+	// Output:
+	// invoice-7 scheduled
+	// invoice 7: 1250 cents to ada@example.com
+	// completed after 1 attempt
+}
+
+// Adding a key that is already scheduled, queued or running does nothing.
+func ExampleKey() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-key")
+	defer d.Close()
+	remind := sdk.NewTask("remind", func(ctx context.Context, in Invoice) error { return nil })
+
+	first, _ := remind.Add(ctx, d, Invoice{ID: 1}, sdk.Key("remind-1"), sdk.After(time.Hour))
+	second, _ := remind.Add(ctx, d, Invoice{ID: 1}, sdk.Key("remind-1"))
+	fmt.Println(first.Disposition())
+	fmt.Println(second.Disposition())
+	// Output:
+	// scheduled
+	// already scheduled
+}
+
+// Inside a task, Current tells which attempt this is.
+func ExampleCurrent() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-current", sdk.WithLogger(quiet))
+	defer d.Close()
+	flaky := sdk.NewTask("flaky", func(ctx context.Context, in Invoice) error {
+		attempt := sdk.Current(ctx).Attempt()
+		fmt.Println("attempt", attempt)
+		if attempt < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	}, policy.Retry(5, 0))
+	_ = d.Register(flaky)
+	_, _ = flaky.Add(ctx, d, Invoice{ID: 1})
+	_ = worker.New(d, worker.Options{Logger: quiet}).RunUntilIdle(ctx)
+	// Output:
+	// attempt 1
+	// attempt 2
+	// attempt 3
+}
+
+// Cancel ends a scheduled task before it runs.
+func ExampleDocket_Cancel() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-cancel")
+	defer d.Close()
+	remind := sdk.NewTask("remind", func(ctx context.Context, in Invoice) error { return nil })
+	ex, _ := remind.Add(ctx, d, Invoice{ID: 1}, sdk.After(time.Hour))
+
+	fmt.Println(d.Cancel(ctx, ex.Key()))
+	info, _ := ex.Info(ctx)
+	fmt.Println(info.State)
+	fmt.Println(errors.Is(d.Cancel(ctx, ex.Key()), sdk.ErrNotFound))
+	// Output:
+	// <nil>
+	// cancelled
+	// true
+}

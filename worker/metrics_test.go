@@ -1,0 +1,68 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/telemetry"
+	"github.com/docket-go/docket/testsuite"
+)
+
+// counters reads the int64 sums of a reader, by metric name and the value
+// of one attribute.
+func counters(t *testing.T, reader *sdkmetric.ManualReader, attr string) map[string]int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	out := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			sum, ok := m.Data.(metricdata.Sum[int64])
+			if !ok {
+				continue
+			}
+			for _, dp := range sum.DataPoints {
+				v, _ := dp.Attributes.Value(attribute.Key(attr))
+				out[m.Name+"/"+v.AsString()] += dp.Value
+			}
+		}
+	}
+	return out
+}
+
+// Failures that no retry can fix are counted, by reason.
+func TestFailuresAreCountedByReason(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	prev := otel.GetMeterProvider()
+	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	t.Cleanup(func() { otel.SetMeterProvider(prev) })
+
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		ship := sdk.NewTask("ship", func(ctx context.Context, in Order) error { return nil })
+		env.Register(ship)
+		d := env.Docket()
+		producer, err := sdk.OpenClient(d.Redis(), sdk.WithName(d.Name()))
+		require.NoError(t, err)
+		_, err = producer.AddByName(t.Context(), "nobody", json.RawMessage(`{}`))
+		require.NoError(t, err)
+		_, err = producer.AddByName(t.Context(), "ship", json.RawMessage(`{"id":"x"}`))
+		require.NoError(t, err)
+		_, err = ship.Add(t.Context(), d, Order{ID: 1})
+		require.NoError(t, err)
+		env.RunUntilIdle()
+	})
+	got := counters(t, reader, telemetry.AttrReason)
+	assert.Equal(t, int64(1), got[telemetry.MetricFailed+"/unknown_task"])
+	assert.Equal(t, int64(1), got[telemetry.MetricFailed+"/bad_input"])
+	assert.Equal(t, int64(1), got[telemetry.MetricSucceeded+"/"])
+	assert.Equal(t, int64(1), got[telemetry.MetricStarted+"/"], "only the good task started")
+}
