@@ -69,12 +69,14 @@ func (r RetryPolicy) DelayAfter(failed int) time.Duration {
 	if !r.Exponential || failed <= 1 {
 		return r.Delay
 	}
+	// d doubles until it passes the cap, so the loop ends within 63 steps
+	// however large failed is; a zero delay stays zero.
 	d := r.Delay
-	for i := 1; i < failed; i++ {
-		if d >= r.MaxDelay/2 {
+	for i := 1; i < failed && d > 0; i++ {
+		if d > r.MaxDelay/2 { // d·2 > MaxDelay, even when MaxDelay is odd
 			return r.MaxDelay
 		}
-		d *= 2
+		d *= 2 // cannot overflow: d ≤ MaxDelay/2
 	}
 	return min(d, r.MaxDelay)
 }

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // Set is a task's policies, validated. Each field is nil or empty when the
@@ -68,23 +69,89 @@ func (s *Set) requireField(arg string) error {
 }
 
 // jsonFields lists the JSON names of a struct's fields, as encoding/json
-// names them, including those promoted from embedded structs.
+// names them: the same walk through embedded structs (breadth first, a
+// tagged embedded struct being an ordinary field), the same tag rules, and
+// the same rule for a name found more than once (the shallowest wins, a
+// tagged one over untagged ones; a tie drops the name).
 func jsonFields(t reflect.Type) map[string]bool {
+	type found struct {
+		depth  int
+		tagged bool
+		count  int // fields with this name, depth and taggedness
+	}
+	best := map[string]found{}
+	add := func(name string, depth int, tagged bool, count int) {
+		b, ok := best[name]
+		switch {
+		case !ok || depth < b.depth || depth == b.depth && tagged && !b.tagged:
+			best[name] = found{depth, tagged, count}
+		case depth == b.depth && tagged == b.tagged:
+			b.count += count
+			best[name] = b
+		}
+	}
+	visited := map[reflect.Type]bool{}
+	next := map[reflect.Type]int{t: 1} // embedded structs to walk, and how often each is embedded
+	order := []reflect.Type{t}
+	for depth := 0; len(order) > 0; depth++ {
+		current, currentOrder := next, order
+		next, order = map[reflect.Type]int{}, nil
+		for _, st := range currentOrder {
+			if visited[st] {
+				continue
+			}
+			visited[st] = true
+			for i := range st.NumField() {
+				f := st.Field(i)
+				ft := f.Type
+				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if !f.IsExported() && (!f.Anonymous || ft.Kind() != reflect.Struct) {
+					continue
+				}
+				tag := f.Tag.Get("json")
+				if tag == "-" {
+					continue
+				}
+				name, _, _ := strings.Cut(tag, ",")
+				if !validJSONName(name) {
+					name = ""
+				}
+				if name == "" && f.Anonymous && ft.Kind() == reflect.Struct {
+					if next[ft]++; next[ft] == 1 {
+						order = append(order, ft)
+					}
+					continue
+				}
+				tagged := name != ""
+				if !tagged {
+					name = f.Name
+				}
+				add(name, depth, tagged, current[st])
+			}
+		}
+	}
 	names := map[string]bool{}
-	for _, f := range reflect.VisibleFields(t) {
-		if !f.IsExported() || f.Anonymous && f.Type.Kind() == reflect.Struct && f.Tag.Get("json") == "" {
-			continue
+	for name, b := range best {
+		if b.count == 1 {
+			names[name] = true
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		switch name {
-		case "-":
-			continue
-		case "":
-			name = f.Name
-		}
-		names[name] = true
 	}
 	return names
+}
+
+// validJSONName reports whether encoding/json accepts a tag's name.
+func validJSONName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c) && !unicode.IsLetter(c) && !unicode.IsDigit(c) {
+			return false
+		}
+	}
+	return true
 }
 
 func fieldList(fields map[string]bool) string {
