@@ -50,6 +50,8 @@ func (r RetryPolicy) apply(s *Set) error {
 		return fmt.Errorf("%w: attempts must be at least 1 (it counts the first run) or Unlimited", ErrInvalid)
 	case r.Delay < 0:
 		return fmt.Errorf("%w: negative delay", ErrInvalid)
+	case r.Exponential && r.Delay <= 0:
+		return fmt.Errorf("%w: the minimum delay must be positive, or the delay never grows (use Retry for immediate retries)", ErrInvalid)
 	case r.Exponential && r.MaxDelay < r.Delay:
 		return fmt.Errorf("%w: the maximum delay is less than the minimum", ErrInvalid)
 	}

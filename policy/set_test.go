@@ -360,6 +360,7 @@ func TestCompileRejectsInvalidArguments(t *testing.T) {
 		{"exponential retry with zero attempts", policy.ExponentialRetry(0, time.Second, time.Minute), "ExponentialRetry(0, 1s, 1m0s)", "at least 1"},
 		{"exponential retry with negative min", policy.ExponentialRetry(3, -time.Second, time.Minute), "ExponentialRetry(3, -1s, 1m0s)", "negative delay"},
 		{"exponential retry with max below min", policy.ExponentialRetry(3, time.Minute, time.Second), "ExponentialRetry(3, 1m0s, 1s)", "less than the minimum"},
+		{"exponential retry with zero min", policy.ExponentialRetry(3, 0, time.Minute), "ExponentialRetry(3, 0s, 1m0s)", "never grows"},
 		{"exponential retry with zero max", policy.ExponentialRetry(3, time.Second, 0), "ExponentialRetry(3, 1s, 0s)", "less than the minimum"},
 		{"zero timeout", policy.Timeout(0), "Timeout(0s)", "positive"},
 		{"negative timeout", policy.Timeout(-time.Second), "Timeout(-1s)", "positive"},
