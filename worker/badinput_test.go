@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,8 +83,11 @@ func TestFallbackHandlesWhatNoTaskCan(t *testing.T) {
 		task  string
 		input string
 	}
+	var mu sync.Mutex // the fallback runs in each task's goroutine
 	var got []seen
 	fallback := func(ctx context.Context, task string, input json.RawMessage) error {
+		mu.Lock()
+		defer mu.Unlock()
 		got = append(got, seen{task, string(input)})
 		if task == "legacy_fail" {
 			return errors.New("cannot handle")
