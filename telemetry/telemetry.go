@@ -30,6 +30,7 @@ const (
 	MetricSucceeded   = "docket.tasks.succeeded"
 	MetricFailed      = "docket.tasks.failed"
 	MetricRetried     = "docket.tasks.retried"
+	MetricPerpetuated = "docket.tasks.perpetuated"
 	MetricDuration    = "docket.task.duration"
 	MetricPunctuality = "docket.task.punctuality"
 )
@@ -68,6 +69,7 @@ type Metrics struct {
 	Succeeded   metric.Int64Counter
 	Failed      metric.Int64Counter
 	Retried     metric.Int64Counter
+	Perpetuated metric.Int64Counter
 	Duration    metric.Float64Histogram
 	Punctuality metric.Float64Histogram
 }
@@ -89,6 +91,7 @@ func NewMetrics() *Metrics {
 		Succeeded:   counter(MetricSucceeded, "Attempts that succeeded."),
 		Failed:      counter(MetricFailed, "Executions that ended in failure, by reason."),
 		Retried:     counter(MetricRetried, "Failed attempts scheduled to run again."),
+		Perpetuated: counter(MetricPerpetuated, "Runs of perpetual and cron tasks that scheduled the next run."),
 		Duration:    hist(MetricDuration, "How long attempts ran."),
 		Punctuality: hist(MetricPunctuality, "How late attempts started: start minus due time."),
 	}

@@ -56,11 +56,15 @@ func WithDocketOptions(opts ...sdk.Option) Option {
 }
 
 // WithWorkerOptions sets the worker's options. Unset fields take the
-// testsuite's defaults: a 24-hour lease and poll interval, so months of fake
-// time pass in few steps; Concurrency 10.
+// testsuite's defaults: a week for the lease and the poll interval (nothing
+// crashes here, and wake-ups are never lost), so a year of fake time passes
+// in few steps; Concurrency 10. An automatic task's lost chain is re-seeded
+// within Lease/3.
 func WithWorkerOptions(o worker.Options) Option {
 	return func(c *config) { c.worker = o }
 }
+
+const week = 7 * 24 * time.Hour
 
 // Run runs fn in a synctest bubble with a fresh Env. When fn returns, the
 // worker stops (letting running tasks finish), and the test fails if the
@@ -93,10 +97,10 @@ func start(t *testing.T, cfg config) *Env {
 
 	wo := cfg.worker
 	if wo.Lease == 0 {
-		wo.Lease = 24 * time.Hour
+		wo.Lease = week
 	}
 	if wo.PollInterval == 0 {
-		wo.PollInterval = 24 * time.Hour
+		wo.PollInterval = week
 	}
 	if wo.Name == "" {
 		wo.Name = "testsuite"

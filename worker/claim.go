@@ -17,8 +17,7 @@ func (r *run) claimLoop(ctx context.Context, untilIdle bool) {
 	defer timer.Stop()
 	for ctx.Err() == nil {
 		wait := r.opts.PollInterval
-		busy, _ := r.counts()
-		if free := r.opts.Concurrency - busy; free > 0 {
+		if free := r.opts.Concurrency - r.counts().busy; free > 0 {
 			round := idle.Round()
 			claim, err := r.store.Claim(ctx, r.w.id, free, r.opts.Lease)
 			switch {
@@ -33,13 +32,13 @@ func (r *run) claimLoop(ctx context.Context, untilIdle bool) {
 					retry.reset()
 				}
 				for _, m := range claim.Messages {
-					r.start(m)
+					r.start(m, claim.Now)
 				}
 				if len(claim.Messages) == free {
 					continue // there may be more
 				}
 				if len(claim.Messages) == 0 {
-					if _, active := r.counts(); active == 0 {
+					if r.counts().active == 0 {
 						idle.Report(round)
 						if untilIdle {
 							return
@@ -66,8 +65,8 @@ func sleep(ctx context.Context, timer *time.Timer, d time.Duration, wake <-chan 
 }
 
 // start runs a claimed task in its own goroutine.
-func (r *run) start(m store.Message) {
-	a := newAttempt(r, m)
+func (r *run) start(m store.Message, claimed time.Time) {
+	a := newAttempt(r, m, claimed)
 	r.mu.Lock()
 	r.active[heldKey{m.Key, m.Gen}] = a
 	r.busy++

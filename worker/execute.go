@@ -26,15 +26,29 @@ type attempt struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
+	// claimed is the Redis clock's reading when the task was claimed, and
+	// claimedLocal this worker's, so that redisNow can tell the Redis time.
+	claimed, claimedLocal time.Time
+
+	// state is what the task's function sees through sdk.Current; nil until
+	// the function is called.
+	state *core.Attempt
+
 	// settled is set by whichever comes first: the function returning, or
 	// the attempt being abandoned when its context ends. The loser's result
 	// is ignored.
 	settled atomic.Bool
 }
 
-func newAttempt(r *run, m store.Message) *attempt {
+func newAttempt(r *run, m store.Message, claimed time.Time) *attempt {
 	ctx, cancel := context.WithCancelCause(r.taskBase)
-	return &attempt{r: r, msg: m, ctx: ctx, cancel: cancel}
+	return &attempt{r: r, msg: m, ctx: ctx, cancel: cancel, claimed: claimed, claimedLocal: time.Now()}
+}
+
+// redisNow estimates the Redis clock's reading now: the worker's own clock
+// only measures the time since the claim.
+func (a *attempt) redisNow() time.Time {
+	return a.claimed.Add(time.Since(a.claimedLocal))
 }
 
 // Failure reasons, for the failed counter and logs.
@@ -70,7 +84,7 @@ func (a *attempt) runFallback(reason string, cause error) {
 		a.settle(func() *store.Outcome { return a.final(store.Failed, cause.Error(), reason) })
 		return
 	}
-	err := call(a.ctx, func(ctx context.Context) error { return fallback(ctx, a.msg.Name, a.msg.Input) })
+	err := a.call(a.ctx, func(ctx context.Context) error { return fallback(ctx, a.msg.Name, a.msg.Input) })
 	a.settle(func() *store.Outcome {
 		if err != nil {
 			return a.final(store.Failed, fmt.Sprintf("%v (fallback: %v)", cause, err), reason)
@@ -82,10 +96,16 @@ func (a *attempt) runFallback(reason string, cause error) {
 // runTask runs a registered task's function, under its timeout, in a span.
 func (a *attempt) runTask(def *core.TaskDef, in any) {
 	m := a.msg
-	state := &core.Attempt{Key: m.Key, Task: m.Name, Number: m.Attempt, Deliveries: m.Deliveries, Due: m.Due}
+	state := &core.Attempt{Key: m.Key, Task: m.Name, Number: m.Attempt, Deliveries: m.Deliveries, Due: m.Due, Input: def.Input}
 	if t := def.Policies.Timeout; t != nil {
 		state.Deadline = core.NewDeadline(t.Duration, func() { a.cancel(sdk.ErrTimeout) })
 	}
+	if p := def.Policies.Perpetual; p != nil {
+		state.Schedule = core.NewSchedule(p.Every, false)
+	} else if def.Policies.Cron != nil {
+		state.Schedule = core.NewSchedule(0, true)
+	}
+	a.state = state
 	ctx, span := a.startSpan(def)
 	ctx = core.WithAttempt(ctx, state)
 	start := time.Now()
@@ -119,7 +139,7 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	stop := context.AfterFunc(a.ctx, func() {
 		a.settle(func() *store.Outcome { return conclude(nil, true) })
 	})
-	err := call(ctx, func(ctx context.Context) error { return def.Call(ctx, in) })
+	err := a.call(ctx, func(ctx context.Context) error { return def.Call(ctx, in) })
 	stop()
 	a.settle(func() *store.Outcome { return conclude(err, false) })
 }
@@ -151,12 +171,21 @@ func (a *attempt) startSpan(def *core.TaskDef) (context.Context, trace.Span) {
 	return telemetry.Tracer().Start(a.ctx, def.Name, opts...)
 }
 
-// call runs fn, turning a panic into a *sdk.PanicError.
-func call(ctx context.Context, fn func(context.Context) error) (err error) {
+// call runs fn, turning a panic into a *sdk.PanicError, and counts it
+// while it runs.
+func (a *attempt) call(ctx context.Context, fn func(context.Context) error) (err error) {
+	r := a.r
+	r.mu.Lock()
+	r.calls++
+	r.mu.Unlock()
 	defer func() {
 		if v := recover(); v != nil {
 			err = &sdk.PanicError{Value: v, Stack: debug.Stack()}
 		}
+		r.mu.Lock()
+		r.calls--
+		r.mu.Unlock()
+		r.changed()
 	}()
 	return fn(ctx)
 }
@@ -166,7 +195,7 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 	switch {
 	case err == nil:
 		a.r.w.metrics.Succeeded.Add(context.Background(), 1, metric.WithAttributes(attribute.String(telemetry.AttrTask, a.msg.Name)))
-		return a.final(store.Completed, "", "")
+		return a.end(def, store.Completed, "", "")
 	case errors.Is(err, sdk.ErrCancelled), errors.Is(err, sdk.ErrLeaseLost):
 		return nil // the store has moved on: nothing to record
 	case errors.Is(err, sdk.ErrShutdown):
@@ -190,16 +219,62 @@ func (a *attempt) failure(def *core.TaskDef, err error, reason string) *store.Ou
 		return &store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Retried, Delay: delay, Error: err.Error()}
 	}
 	a.r.log.Warn("task failed", "key", m.Key, "task", m.Name, "attempt", m.Attempt, "reason", reason, "err", err)
-	return a.final(store.Failed, err.Error(), reason)
+	return a.end(def, store.Failed, err.Error(), reason)
+}
+
+// end ends a run: a perpetual or cron task's chain goes on with its next
+// run, whatever this one's result; any other execution ends.
+func (a *attempt) end(def *core.TaskDef, kind store.OutcomeKind, errText, reason string) *store.Outcome {
+	next, input, ok := a.nextRun(def)
+	if !ok {
+		return a.final(kind, errText, reason)
+	}
+	if kind == store.Failed {
+		a.countFailure(reason)
+	}
+	a.r.w.metrics.Perpetuated.Add(context.Background(), 1, metric.WithAttributes(attribute.String(telemetry.AttrTask, a.msg.Name)))
+	return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Perpetual, Next: next, Error: errText, Input: input}
+}
+
+// nextRun is when the next run of a perpetual or cron task is due, and its
+// input (nil to keep this run's); ok is false when the chain ends here.
+func (a *attempt) nextRun(def *core.TaskDef) (next store.When, input []byte, ok bool) {
+	if a.state == nil || a.state.Schedule == nil {
+		return store.When{}, nil, false
+	}
+	continues, every, input := a.state.Schedule.State()
+	if !continues {
+		return store.When{}, nil, false
+	}
+	cron := def.Policies.Cron
+	if cron == nil {
+		return store.When{After: every}, input, true // after this run's start
+	}
+	// The next instant after this run's due time; if the worker fell so far
+	// behind that it has passed too, the next one after now: missed
+	// instants are skipped, not caught up one by one.
+	at, err := cron.Next(a.msg.Due)
+	if now := a.redisNow(); err == nil && !at.After(now) {
+		at, err = cron.Next(now)
+	}
+	if err != nil {
+		a.r.log.Error("cron schedule has no next run; the chain ends", "key", a.msg.Key, "task", a.msg.Name, "err", err)
+		return store.When{}, nil, false
+	}
+	return store.When{At: at}, input, true
 }
 
 // final ends the execution.
 func (a *attempt) final(kind store.OutcomeKind, errText, reason string) *store.Outcome {
 	if kind == store.Failed {
-		a.r.w.metrics.Failed.Add(context.Background(), 1, metric.WithAttributes(
-			attribute.String(telemetry.AttrTask, a.msg.Name), attribute.String(telemetry.AttrReason, reason)))
+		a.countFailure(reason)
 	}
 	return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: kind, Error: errText}
+}
+
+func (a *attempt) countFailure(reason string) {
+	a.r.w.metrics.Failed.Add(context.Background(), 1, metric.WithAttributes(
+		attribute.String(telemetry.AttrTask, a.msg.Name), attribute.String(telemetry.AttrReason, reason)))
 }
 
 // settle records the attempt's outcome, once: the first caller computes

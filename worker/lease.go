@@ -8,8 +8,9 @@ import (
 )
 
 // renewLoop renews the leases of the tasks this worker holds, and its
-// heartbeat, every Lease/3. A task whose lease another worker took over (or
-// that was cancelled) has its context cancelled.
+// heartbeat, every Lease/3, and starts automatic tasks whose chain is
+// missing. A task whose lease another worker took over (or that was
+// cancelled) has its context cancelled.
 func (r *run) renewLoop() {
 	started := time.Now()
 	interval := r.opts.Lease / 3
@@ -22,6 +23,10 @@ func (r *run) renewLoop() {
 		case <-r.bgCtx.Done():
 			return
 		case <-timer.C:
+		}
+		// Seeding first: once this worker shows in Snapshot, it has seeded.
+		if err := r.seed(r.bgCtx); err != nil && r.bgCtx.Err() == nil {
+			r.log.Warn("cannot start automatic tasks; trying again at the next renewal", "err", err)
 		}
 		held, attempts := r.held()
 		hb.Description = r.description(started)

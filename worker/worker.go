@@ -115,8 +115,9 @@ type run struct {
 
 	mu      sync.Mutex
 	active  map[heldKey]*attempt // claimed and not yet acknowledged
-	busy    int                  // attempts whose function has not settled
-	settled chan struct{}        // signalled when busy drops
+	busy    int                  // attempts not yet settled: they hold a slot
+	calls   int                  // task functions running, abandoned ones included
+	settled chan struct{}        // signalled when any of these drops
 
 	acks chan ack
 }
@@ -147,32 +148,43 @@ func (r *run) poke() {
 	}
 }
 
-// counts reports the attempts whose function runs and those not yet
-// acknowledged.
-func (r *run) counts() (busy, active int) {
+// tally is what the worker has in hand.
+type tally struct {
+	busy   int // attempts holding a slot
+	active int // attempts not yet acknowledged
+	calls  int // task functions still running
+}
+
+func (r *run) counts() tally {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.busy, len(r.active)
+	return tally{busy: r.busy, active: len(r.active), calls: r.calls}
 }
 
-// drain waits for running tasks, up to the drain timeout, then cancels the
-// rest (which hands them back), and waits for the outcomes to land.
+// shutdownGrace is how long the functions of tasks cancelled at the end of
+// the drain have to return before Run gives up on them.
+const shutdownGrace = 5 * time.Second
+
+// drain waits for running tasks, up to the drain timeout; then cancels the
+// rest, which hands them back; then waits for the outcomes to land, and for
+// the functions of cancelled tasks to return.
 func (r *run) drain() {
-	if !r.waitFor(func(busy, _ int) bool { return busy == 0 }) {
-		busy, _ := r.counts()
-		r.log.Warn("drain timeout: handing back running tasks", "tasks", busy, "timeout", r.opts.DrainTimeout)
+	if !r.waitFor(r.opts.DrainTimeout, func(c tally) bool { return c.busy == 0 }) {
+		r.log.Warn("drain timeout: handing back running tasks", "tasks", r.counts().busy, "timeout", r.opts.DrainTimeout)
 		r.cancelTasks(sdk.ErrShutdown)
 	}
-	if !r.waitFor(func(_, active int) bool { return active == 0 }) {
-		_, active := r.counts()
+	if !r.waitFor(r.opts.DrainTimeout, func(c tally) bool { return c.active == 0 }) {
 		r.log.Error("could not record the outcome of some tasks before stopping; they will be redelivered when their lease lapses",
-			"tasks", active)
+			"tasks", r.counts().active)
+	}
+	if !r.waitFor(shutdownGrace, func(c tally) bool { return c.calls == 0 }) {
+		r.log.Warn("task functions that ignore their context are still running; abandoning them", "tasks", r.counts().calls)
 	}
 }
 
-// waitFor waits up to the drain timeout for done to hold.
-func (r *run) waitFor(done func(busy, active int) bool) bool {
-	timer := time.NewTimer(r.opts.DrainTimeout)
+// waitFor waits up to limit for done to hold.
+func (r *run) waitFor(limit time.Duration, done func(tally) bool) bool {
+	timer := time.NewTimer(limit)
 	defer timer.Stop()
 	for {
 		if done(r.counts()) {
@@ -186,7 +198,7 @@ func (r *run) waitFor(done func(busy, active int) bool) bool {
 	}
 }
 
-// changed signals that busy or active dropped.
+// changed signals that a count of the tally dropped.
 func (r *run) changed() {
 	select {
 	case r.settled <- struct{}{}:

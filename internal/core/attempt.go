@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"reflect"
 	"sync"
 	"time"
 )
@@ -16,6 +17,62 @@ type Attempt struct {
 
 	// Deadline is nil for a task without a Timeout policy.
 	Deadline *Deadline
+
+	// Input is the task's input type, for Perpetuate's check.
+	Input reflect.Type
+
+	// Schedule is nil for a task without a Perpetual or Cron policy.
+	Schedule *Schedule
+}
+
+// Schedule is what a perpetual or cron task's run decides about the next
+// one.
+type Schedule struct {
+	mu        sync.Mutex
+	cron      bool
+	every     time.Duration
+	next      []byte
+	cancelled bool
+}
+
+// NewSchedule starts a run's schedule: every for a perpetual task, zero for
+// a cron task.
+func NewSchedule(every time.Duration, cron bool) *Schedule {
+	return &Schedule{every: every, cron: cron}
+}
+
+// Cancel ends the chain after this run.
+func (s *Schedule) Cancel() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cancelled = true
+}
+
+// SetEvery changes the interval from the next run on. It reports false for
+// a cron task, whose next run the expression decides.
+func (s *Schedule) SetEvery(d time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cron || d <= 0 {
+		return false
+	}
+	s.every = d
+	return true
+}
+
+// SetNext sets the next run's input.
+func (s *Schedule) SetNext(input []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.next = input
+}
+
+// State reads the decisions: whether the chain continues, the interval
+// (zero for cron), and the next input (nil to keep this run's).
+func (s *Schedule) State() (continues bool, every time.Duration, next []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.cancelled, s.every, s.next
 }
 
 type attemptKey struct{}

@@ -124,6 +124,7 @@ const (
 	Completed OutcomeKind = "completed" // the execution ends, successfully
 	Failed    OutcomeKind = "failed"    // the execution ends in failure
 	Retried   OutcomeKind = "retry"     // the next attempt is due after Delay
+	Perpetual OutcomeKind = "perpetual" // the next run is due at Next
 	Released  OutcomeKind = "release"   // handed back undone, due now (worker shutdown)
 )
 
@@ -133,7 +134,12 @@ type Outcome struct {
 	Gen   string
 	Kind  OutcomeKind
 	Delay time.Duration // Retried: how long after now the next attempt is due
+	// Next is when a Perpetual task's next run is due: an instant, or a
+	// delay after this attempt's start (by the Redis clock). A time in the
+	// past means now.
+	Next  When
 	Error string
+	Input []byte // Perpetual: the next run's input; nil keeps this run's
 }
 
 // Finish records outcomes in one call (split at MaxBatch). applied[i] is
@@ -146,7 +152,11 @@ func (s *Store) Finish(ctx context.Context, retention time.Duration, outcomes []
 		args := make([]any, 0, 3+6*len(chunk))
 		args = append(args, s.k.taskPrefix(), s.k.events, retention.Milliseconds())
 		for _, o := range chunk {
-			args = append(args, o.Key, o.Gen, string(o.Kind), When{After: o.Delay}.arg(), o.Error, "")
+			when := When{After: o.Delay}
+			if o.Kind == Perpetual {
+				when = o.Next
+			}
+			args = append(args, o.Key, o.Gen, string(o.Kind), when.arg(), o.Error, o.Input)
 		}
 		reply, err := finishScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running}, args...).Int64Slice()
 		if err != nil {
@@ -241,6 +251,11 @@ func (s *Store) Snapshot(ctx context.Context, limit int) (Snapshot, error) {
 // Subscribe listens to the docket's events channel.
 func (s *Store) Subscribe(ctx context.Context) *redis.PubSub {
 	return s.rdb.Subscribe(ctx, s.k.events)
+}
+
+// Now reads the Redis clock.
+func (s *Store) Now(ctx context.Context) (time.Time, error) {
+	return s.rdb.Time(ctx).Result()
 }
 
 // Ping checks that Redis answers.

@@ -5,6 +5,9 @@
 -- then per attempt, 6 values: key, gen, outcome, when, error, next input
 -- outcome: completed | failed      -> the execution ends and is kept for retention
 --          retry                   -> attempt+1, due at "when" (relative to now)
+--          perpetual               -> the next run: attempt 1, due at "when" (relative
+--                                     to this attempt's start), never in the past;
+--                                     the next input replaces the input unless empty
 --          release                 -> back to the queue, due now, this delivery not counted
 -- Returns per attempt: 1 applied, 0 stale.
 local now = clock_us()
@@ -14,9 +17,9 @@ local soonest = nil
 local result = {}
 
 for i = 4, #ARGV, 6 do
-  local key, gen, outcome, when, err = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local key, gen, outcome, when, err, input = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local tk = prefix .. key
-  local f = redis.call('HMGET', tk, 'gen', 'state')
+  local f = redis.call('HMGET', tk, 'gen', 'state', 'started')
   if f[1] ~= gen or f[2] ~= 'running' then
     result[#result + 1] = 0
   else
@@ -30,6 +33,12 @@ for i = 4, #ARGV, 6 do
         due = due_at(when, now)
         redis.call('HINCRBY', tk, 'attempt', 1)
         redis.call('HSET', tk, 'deliveries', 0, 'error', err)
+      elseif outcome == 'perpetual' then
+        due = math.max(due_at(when, tonumber(f[3])), now)
+        redis.call('HSET', tk, 'attempt', 1, 'deliveries', 0, 'error', err)
+        if input ~= '' then
+          redis.call('HSET', tk, 'input', input)
+        end
       else -- release
         due = now
         redis.call('HINCRBY', tk, 'deliveries', -1)
