@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/worker"
 )
@@ -26,11 +27,16 @@ const childEnv = "DOCKET_TEST_CHILD_WORKER"
 // worker's task is redelivered soon.
 const crashLease = time.Second
 
-var hang = sdk.NewTask("hang", func(ctx context.Context, in Order) error {
+var hang = sdk.NewTask("hang", hangForever)
+
+// beat is perpetual: the crash must leave its chain, once.
+var beat = sdk.NewTask("beat", hangForever, policy.Perpetual(time.Hour))
+
+func hangForever(ctx context.Context, in Order) error {
 	fmt.Printf("started %s\n", sdk.Current(ctx).Key())
 	<-ctx.Done()
 	return ctx.Err()
-})
+}
 
 // childWorker runs a worker whose task announces itself and hangs, until
 // the parent kills the process.
@@ -40,12 +46,29 @@ func childWorker() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	if err := d.Register(hang); err != nil {
+	if err := d.Register(hang, beat); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
 	_ = worker.New(d, worker.Options{Lease: crashLease, Name: "child"}).Run(context.Background())
 	return 0
+}
+
+// killChildMidTask starts a worker process, waits until it runs the task
+// with key, and SIGKILLs it.
+func killChildMidTask(t *testing.T, url string, d *sdk.Docket, key string) {
+	t.Helper()
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), childEnv+"=1", "DOCKET_URL="+url, "DOCKET_NAME="+d.Name())
+	child.Stderr = os.Stderr
+	out, err := child.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "started "+key, strings.TrimSpace(line))
+	require.NoError(t, child.Process.Kill())
+	_ = child.Wait()
 }
 
 // A worker SIGKILLed mid-task: once its lease lapses, another worker runs
@@ -55,23 +78,11 @@ func TestKilledWorkersTaskIsRedelivered(t *testing.T) {
 	d := openDocket(t, url)
 	ex, err := hang.Add(context.Background(), d, Order{ID: 1}, sdk.Key("survivor"))
 	require.NoError(t, err)
-
-	child := exec.Command(os.Args[0], "-test.run=^$")
-	child.Env = append(os.Environ(), childEnv+"=1", "DOCKET_URL="+url, "DOCKET_NAME="+d.Name())
-	child.Stderr = os.Stderr
-	out, err := child.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, child.Start())
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "started survivor", strings.TrimSpace(line))
+	killChildMidTask(t, url, d, "survivor")
 	info, err := ex.Info(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, sdk.StateRunning, info.State)
+	require.Equal(t, sdk.StateRunning, info.State, "as far as Redis knows")
 	childWorkerID := info.Worker
-
-	require.NoError(t, child.Process.Kill())
-	_ = child.Wait()
 
 	attempts := make(chan int, 1)
 	rescue := sdk.NewTask("hang", func(ctx context.Context, in Order) error {
@@ -103,4 +114,40 @@ func TestKilledWorkersTaskIsRedelivered(t *testing.T) {
 		}
 		return len(snap.Workers) == 1
 	}, 10*time.Second, 10*time.Millisecond)
+}
+
+// A worker SIGKILLed in the middle of a perpetual run: the run is
+// redelivered, and the chain goes on, exactly once.
+func TestKilledWorkersPerpetualChainGoesOn(t *testing.T) {
+	url := redistest.Redis(t).URL
+	d := openDocket(t, url)
+	_, err := beat.Add(context.Background(), d, Order{ID: 1}, sdk.Key("beat"))
+	require.NoError(t, err)
+	killChildMidTask(t, url, d, "beat")
+
+	ran := make(chan time.Time, 10)
+	rescue := sdk.NewTask("beat", func(ctx context.Context, in Order) error {
+		ran <- time.Now()
+		return nil
+	}, policy.Perpetual(time.Hour))
+	require.NoError(t, d.Register(rescue))
+	runWorker(t, worker.New(d, worker.Options{Lease: crashLease, Name: "rescuer"}))
+	waitFor(t, ran, 1)
+
+	var snap sdk.Snapshot
+	require.Eventually(t, func() bool {
+		snap, err = d.Snapshot(context.Background())
+		return err == nil && len(snap.Running) == 0
+	}, 10*time.Second, 5*time.Millisecond)
+	require.Len(t, snap.Scheduled, 1, "exactly one chain")
+	info, err := d.Execution("beat").Info(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, info.Started.Add(time.Hour), snap.Scheduled[0].Due, "the next run, an hour after the redelivered one")
+	assert.Equal(t, sdk.StateScheduled, info.State)
+	assert.Equal(t, 1, info.Attempt)
+	select {
+	case <-ran:
+		t.Fatal("a second run")
+	default:
+	}
 }

@@ -108,3 +108,44 @@ func TestLifecycle(t *testing.T) {
 		require.NoError(t, s.Unregister(ctx, "w1"))
 	})
 }
+
+// Rescheduling a perpetual run and acknowledging it are one script: after
+// it, the task is scheduled and not running, and the worker that ran it
+// holds nothing (a crash right after changes nothing).
+func TestPerpetualRescheduleIsTheAcknowledgement(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "p", Name: "t", Input: []byte(`{"n":1}`)}})
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, "w", 1, time.Minute)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		m := c.Messages[0]
+		applied, err := s.Finish(ctx, time.Minute, []store.Outcome{{
+			Key: "p", Gen: m.Gen, Kind: store.Perpetual, Next: store.When{After: time.Hour},
+			Error: "last run failed", Input: []byte(`{"n":2}`),
+		}})
+		require.NoError(t, err)
+		assert.Equal(t, []bool{true}, applied)
+
+		snap, err := s.Snapshot(ctx, 10)
+		require.NoError(t, err)
+		assert.Equal(t, 0, snap.TotalRunning)
+		require.Equal(t, 1, snap.TotalScheduled)
+		rec, _, err := s.Info(ctx, "p")
+		require.NoError(t, err)
+		assert.Equal(t, store.StateScheduled, rec.State)
+		assert.Equal(t, rec.Started.Add(time.Hour), rec.Due, "every counts from the run's start")
+		assert.Equal(t, `{"n":2}`, string(rec.Input))
+		assert.Equal(t, 1, rec.Attempt)
+		assert.Equal(t, "last run failed", rec.Error)
+		lost, err := s.Renew(ctx, store.Heartbeat{ID: "w", TTL: time.Minute}, time.Minute, []store.Held{{Key: "p", Gen: m.Gen}})
+		require.NoError(t, err)
+		assert.Equal(t, []int{0}, lost)
+		ok, err := s.Cancel(ctx, "p", time.Minute)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		require.NoError(t, s.Unregister(ctx, "w"))
+	})
+}
