@@ -41,7 +41,7 @@ type State string
 // States of an execution.
 const (
 	StateScheduled State = "scheduled" // waiting for its due time
-	StateQueued    State = "queued"    // due, waiting for a worker
+	StateQueued    State = "queued"    // due, waiting for a worker or a concurrency slot
 	StateRunning   State = "running"   // a worker runs it
 	StateCompleted State = "completed" // succeeded
 	StateFailed    State = "failed"    // failed its last attempt, or could not run
@@ -67,6 +67,9 @@ type Info struct {
 	Finished   time.Time // zero until the execution ends
 	Error      string    // why the last attempt failed, or why the execution ended
 	Worker     string    // the worker of the last attempt
+	// WaitingFor names the concurrency limit a queued task waits for a slot
+	// of; empty otherwise. See Snapshot.Limits.
+	WaitingFor string
 }
 
 // Info reads the execution's record. It returns ErrNotFound when the key has
@@ -92,12 +95,14 @@ func (e *Execution) Info(ctx context.Context) (Info, error) {
 		Finished:   r.Finished,
 		Error:      r.Error,
 		Worker:     r.Worker,
+		WaitingFor: r.WaitingFor,
 	}, nil
 }
 
-// publicState tells queued from scheduled by the Redis clock's now.
+// publicState tells queued from scheduled by the Redis clock's now; a task
+// waiting for a concurrency slot is queued too.
 func publicState(s store.State, due, now time.Time) State {
-	if s == store.StateScheduled && !due.After(now) {
+	if s == store.StateWaiting || s == store.StateScheduled && !due.After(now) {
 		return StateQueued
 	}
 	return State(s)

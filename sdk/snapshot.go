@@ -16,8 +16,20 @@ type Snapshot struct {
 	Scheduled []TaskSummary // not yet due, in due order
 	// Totals count every task, even beyond the listing limit.
 	TotalRunning int
-	TotalWaiting int // queued and scheduled
+	TotalWaiting int // queued (waiting for a slot included) and scheduled
 	Workers      []WorkerInfo
+	// Limits are the concurrency limits in use (see "How it is stored" in
+	// the README for their ids).
+	Limits []LimitInfo
+}
+
+// LimitInfo is a concurrency limit in use: the keys of the tasks holding
+// its slots (running, or just handed a freed slot) and of those waiting for
+// one, first in line first.
+type LimitInfo struct {
+	ID      string
+	InUse   []string
+	Waiting []string
 }
 
 // TaskSummary is one live task in a Snapshot.
@@ -32,6 +44,7 @@ type TaskSummary struct {
 	Started    time.Time
 	Worker     string
 	Created    time.Time
+	WaitingFor string // the concurrency limit a queued task waits for
 }
 
 // WorkerInfo describes a live worker. Workers publish it with each
@@ -67,7 +80,10 @@ func (d *Docket) Snapshot(ctx context.Context, opts ...SnapshotOption) (Snapshot
 	if err != nil {
 		return Snapshot{}, err
 	}
-	s := Snapshot{Now: raw.Now, TotalRunning: raw.TotalRunning, TotalWaiting: raw.TotalScheduled}
+	s := Snapshot{Now: raw.Now, TotalRunning: raw.TotalRunning, TotalWaiting: raw.TotalScheduled + raw.TotalWaiting}
+	for _, l := range raw.Limits {
+		s.Limits = append(s.Limits, LimitInfo{ID: l.ID, InUse: l.Holders, Waiting: l.Waiters})
+	}
 	for _, w := range raw.Workers {
 		var info WorkerInfo
 		if json.Unmarshal(w.Description, &info) != nil {
@@ -80,12 +96,13 @@ func (d *Docket) Snapshot(ctx context.Context, opts ...SnapshotOption) (Snapshot
 		sum := TaskSummary{
 			Key: t.Key, Task: t.Name, Due: t.Due, LeaseUntil: t.LeaseUntil,
 			Attempt: t.Attempt, Deliveries: t.Deliveries, Started: t.Started, Worker: t.Worker, Created: t.Created,
+			WaitingFor: t.WaitingFor,
 		}
 		switch {
 		case t.State == store.StateRunning:
 			sum.State = StateRunning
 			s.Running = append(s.Running, sum)
-		case !t.Due.After(raw.Now):
+		case t.State == store.StateWaiting || !t.Due.After(raw.Now):
 			sum.State = StateQueued
 			s.Queued = append(s.Queued, sum)
 		default:

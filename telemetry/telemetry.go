@@ -31,6 +31,7 @@ const (
 	MetricFailed      = "docket.tasks.failed"
 	MetricRetried     = "docket.tasks.retried"
 	MetricPerpetuated = "docket.tasks.perpetuated"
+	MetricDropped     = "docket.tasks.dropped"
 	MetricDuration    = "docket.task.duration"
 	MetricPunctuality = "docket.task.punctuality"
 )
@@ -70,6 +71,7 @@ type Metrics struct {
 	Failed      metric.Int64Counter
 	Retried     metric.Int64Counter
 	Perpetuated metric.Int64Counter
+	Dropped     metric.Int64Counter
 	Duration    metric.Float64Histogram
 	Punctuality metric.Float64Histogram
 }
@@ -92,6 +94,7 @@ func NewMetrics() *Metrics {
 		Failed:      counter(MetricFailed, "Executions that ended in failure, by reason."),
 		Retried:     counter(MetricRetried, "Failed attempts scheduled to run again."),
 		Perpetuated: counter(MetricPerpetuated, "Runs of perpetual and cron tasks that scheduled the next run."),
+		Dropped:     counter(MetricDropped, "Submissions dropped by cooldown or debounce."),
 		Duration:    hist(MetricDuration, "How long attempts ran."),
 		Punctuality: hist(MetricPunctuality, "How late attempts started: start minus due time."),
 	}

@@ -19,7 +19,7 @@ func (r *run) claimLoop(ctx context.Context, untilIdle bool) {
 		wait := r.opts.PollInterval
 		if free := r.opts.Concurrency - r.counts().busy; free > 0 {
 			round := idle.Round()
-			claim, err := r.store.Claim(ctx, r.w.id, free, r.opts.Lease)
+			claim, err := r.store.Claim(ctx, r.w.id, free, r.opts.Lease, r.w.c.Retention, r.rules())
 			switch {
 			case err != nil && ctx.Err() != nil:
 				return
@@ -34,10 +34,11 @@ func (r *run) claimLoop(ctx context.Context, untilIdle bool) {
 				for _, m := range claim.Messages {
 					r.start(m, claim.Now)
 				}
-				if len(claim.Messages) == free {
+				r.dropped(claim.Dropped)
+				if len(claim.Messages) == free || claim.Wait == 0 {
 					continue // there may be more
 				}
-				if len(claim.Messages) == 0 {
+				if len(claim.Messages) == 0 && len(claim.Dropped) == 0 {
 					if r.counts().active == 0 {
 						idle.Report(round)
 						if untilIdle {

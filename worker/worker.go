@@ -120,6 +120,11 @@ type run struct {
 	settled chan struct{}        // signalled when any of these drops
 
 	acks chan ack
+
+	// The claim loop's cache of the admission rules (see rules).
+	cachedRules  store.Rules
+	rulesVersion uint64
+	rulesBuilt   bool
 }
 
 type heldKey struct{ key, gen string }

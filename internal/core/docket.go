@@ -28,8 +28,9 @@ type Docket struct {
 	// Idle lets the testsuite wait until workers have nothing to do.
 	Idle Idle
 
-	mu    sync.Mutex // serializes registration
-	tasks atomic.Pointer[map[string]*TaskDef]
+	mu      sync.Mutex // serializes registration
+	tasks   atomic.Pointer[map[string]*TaskDef]
+	version atomic.Uint64 // counts registrations
 }
 
 // Unwrap returns the core of an *sdk.Docket. The sdk package sets it, so the
@@ -72,8 +73,13 @@ func (d *Docket) Register(defs ...*TaskDef) error {
 		next[def.Name] = def
 	}
 	d.tasks.Store(&next)
+	d.version.Add(1)
 	return nil
 }
+
+// Version changes whenever a task is registered, so that what is derived
+// from the registry can be cached.
+func (d *Docket) Version() uint64 { return d.version.Load() }
 
 // Task returns the registered task called name, or nil.
 func (d *Docket) Task(name string) *TaskDef {

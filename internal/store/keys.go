@@ -6,25 +6,43 @@ import (
 	"strings"
 )
 
-// This is the one file that spells the docket's Redis keys. Every key shares
-// the hash tag {name}, so a whole docket lives in one Redis Cluster slot and
-// every script touches keys of one slot only.
+// This is the one place that spells the docket's Redis keys. Every key
+// shares the hash tag {name}, so a whole docket lives in one Redis Cluster
+// slot and every script touches keys of one slot only. The scripts see the
+// same names as the table K, generated from the lists below (see luaKeys).
 //
-//	docket:{name}:scheduled     ZSET  task key -> due time (unix µs); scheduled and queued tasks
-//	docket:{name}:running       ZSET  task key -> lease expiry (unix µs); claimed tasks
-//	docket:{name}:task:<key>    HASH  one execution: name, input, gen, attempt, state, times, error
-//	docket:{name}:workers       ZSET  worker id -> last heartbeat (unix µs); has a TTL
-//	docket:{name}:worker:<id>   STRING worker description (JSON); has a TTL
-//	docket:{name}:events        pub/sub channel: "w" wakes workers, "c:<gen>:<key>" cancels a run
+//	docket:{name}:scheduled        ZSET   task key -> due time (unix µs); scheduled and queued tasks
+//	docket:{name}:running          ZSET   task key -> lease expiry (unix µs); claimed tasks
+//	docket:{name}:task:<key>       HASH   one execution: name, input, gen, attempt, state, times, error, slots
+//	docket:{name}:limits           SET    ids of the concurrency limits in use
+//	docket:{name}:limit:<id>       SET    task keys holding a slot of limit <id>
+//	docket:{name}:waiting:<id>     LIST   task keys waiting for a slot of limit <id>, first come first served
+//	docket:{name}:cooldown:<id>    STRING when the cooldown window <id> closes (unix µs); has a TTL
+//	docket:{name}:debounce:<id>    HASH   the burst <id>: its first submission and last submission time; has a TTL
+//	docket:{name}:workers          ZSET   worker id -> live until (unix µs); has a TTL
+//	docket:{name}:worker:<id>      STRING worker description (JSON); has a TTL
+//	docket:{name}:events           pub/sub channel: "w" wakes workers, "c:<gen>:<key>" cancels a run
 //
-// A task hash has no TTL while its task is scheduled, queued or running; when
-// the task ends it gets the retention TTL. The zsets vanish when empty.
+// A task hash has no TTL while its task is scheduled, queued, waiting or
+// running; when the task ends it gets the retention TTL. The sets, sorted
+// sets and lists hold live tasks only, and vanish when empty.
+//
+// Limit ids: "t:<task>:<field>:<value>" for a task's own limit (field and
+// value empty for TaskConcurrency), "s:<scope>:<value>" for a scoped one.
+// Cooldown and debounce ids: "<task>:<field>:<value>".
+
+// keyNames are the docket's single keys; keyPrefixes start families of keys.
+var (
+	keyNames    = []string{"scheduled", "running", "limits", "workers", "events"}
+	keyPrefixes = []string{"task", "limit", "waiting", "cooldown", "debounce", "worker"}
+)
 
 // keys holds the key names of one docket.
 type keys struct {
 	prefix    string // docket:{name}:
 	scheduled string
 	running   string
+	limits    string
 	workers   string
 	events    string
 }
@@ -41,6 +59,7 @@ func newKeys(name string) (keys, error) {
 		prefix:    p,
 		scheduled: p + "scheduled",
 		running:   p + "running",
+		limits:    p + "limits",
 		workers:   p + "workers",
 		events:    p + "events",
 	}, nil
@@ -48,15 +67,34 @@ func newKeys(name string) (keys, error) {
 
 func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
 
-// taskPrefix is what the scripts prepend to a task key to name its hash.
-func (k keys) taskPrefix() string { return k.prefix + "task:" }
+func (k keys) task(key string) string { return k.prefix + "task:" + key }
 
-func (k keys) task(key string) string { return k.taskPrefix() + key }
+func (k keys) limit(id string) string { return k.prefix + "limit:" + id }
 
-func (k keys) workerPrefix() string { return k.prefix + "worker:" }
+func (k keys) waiting(id string) string { return k.prefix + "waiting:" + id }
+
+// is reports whether a key of the docket belongs to the family prefix, and
+// the rest of it.
+func (k keys) is(key, family string) (string, bool) {
+	return strings.CutPrefix(key, k.prefix+family+":")
+}
 
 // pattern matches every key of the docket, for SCAN.
 func (k keys) pattern() string { return escapeGlob(k.prefix) + "*" }
+
+// luaKeys is the Lua prelude that gives every script the table K of the
+// docket's keys, built from its prefix, which every script takes as ARGV[1].
+func luaKeys() string {
+	var b strings.Builder
+	b.WriteString("local K = {}\n")
+	for _, n := range keyNames {
+		fmt.Fprintf(&b, "K.%s = ARGV[1] .. '%s'\n", n, n)
+	}
+	for _, p := range keyPrefixes {
+		fmt.Fprintf(&b, "K.%s = ARGV[1] .. '%s:'\n", p, p)
+	}
+	return b.String()
+}
 
 // escapeGlob escapes the characters SCAN MATCH treats specially.
 func escapeGlob(s string) string {

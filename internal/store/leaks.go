@@ -7,69 +7,111 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
 // CheckLeaks inspects every key of the docket and reports those that break
 // the storage rules: a key without a TTL that no live task needs, a live
-// task whose record has a TTL (it could vanish), or a live task without a
-// record. Tests call it after stopping their workers.
+// task whose record has a TTL (it could vanish), a live task without a
+// record, or a concurrency slot held by no live task. Tests call it after
+// stopping their workers.
 func (s *Store) CheckLeaks(ctx context.Context) error {
 	all, err := s.scan(ctx)
 	if err != nil {
 		return err
 	}
+	// Live tasks are those in the schedule, running, or waiting for a slot.
 	live := map[string]bool{}
-	for _, z := range []string{s.k.scheduled, s.k.running} {
-		members, err := s.rdb.ZRange(ctx, z, 0, -1).Result()
-		if err != nil {
-			return err
-		}
+	add := func(members []string, err error) error {
 		for _, m := range members {
 			live[m] = true
 		}
+		return err
 	}
-	// One command at a time, not a pipeline: the memory backend's pipes have
-	// no buffer, and a large pipeline would block against its replies.
-	ttls := make([]time.Duration, len(all))
-	for i, k := range all {
-		if ttls[i], err = s.rdb.PTTL(ctx, k).Result(); err != nil {
-			return err
+	if err := add(s.rdb.ZRange(ctx, s.k.scheduled, 0, -1).Result()); err != nil {
+		return err
+	}
+	if err := add(s.rdb.ZRange(ctx, s.k.running, 0, -1).Result()); err != nil {
+		return err
+	}
+	for _, k := range all {
+		if _, ok := s.k.is(k, "waiting"); ok {
+			if err := add(s.rdb.LRange(ctx, k, 0, -1).Result()); err != nil {
+				return err
+			}
 		}
+	}
+	registry, err := s.rdb.SMembers(ctx, s.k.limits).Result()
+	if err != nil {
+		return err
+	}
+	registered := map[string]bool{}
+	for _, id := range registry {
+		registered[id] = true
 	}
 
 	var problems []string
-	present := map[string]bool{}
-	for i, k := range all {
-		// go-redis reports PTTL's -1 (no TTL) and -2 (no key) as those many nanoseconds.
-		ttl := ttls[i]
+	problem := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	present, inUse := map[string]bool{}, map[string]bool{}
+	for _, k := range all {
+		// One command at a time, not a pipeline: the memory backend's pipes
+		// have no buffer, and a large pipeline would block against its
+		// replies. go-redis reports PTTL's -1 (no TTL) and -2 (no key) as
+		// those many nanoseconds.
+		ttl, err := s.rdb.PTTL(ctx, k).Result()
+		if err != nil {
+			return err
+		}
 		if ttl == -2 {
 			continue // deleted since the scan
 		}
 		forever := ttl == -1
-		switch {
-		case k == s.k.scheduled || k == s.k.running:
-			// containers of live tasks: empty ones do not exist
-		case strings.HasPrefix(k, s.k.taskPrefix()):
-			key := strings.TrimPrefix(k, s.k.taskPrefix())
+		if key, ok := s.k.is(k, "task"); ok {
 			present[key] = true
 			if live[key] && !forever {
-				problems = append(problems, fmt.Sprintf("%s: live task's record has a TTL (%v) and could vanish", k, ttl))
+				problem("%s: live task's record has a TTL (%v) and could vanish", k, ttl)
 			}
 			if !live[key] && forever {
-				problems = append(problems, fmt.Sprintf("%s: finished task's record has no TTL", k))
+				problem("%s: finished task's record has no TTL", k)
 			}
-		default:
-			if forever {
-				problems = append(problems, fmt.Sprintf("%s: no TTL", k))
+			continue
+		}
+		id, isLimit := s.k.is(k, "limit")
+		wid, isWaiting := s.k.is(k, "waiting")
+		switch {
+		case k == s.k.scheduled || k == s.k.running || k == s.k.limits:
+			// containers of live tasks: empty ones do not exist
+		case isLimit:
+			inUse[id] = true
+			holders, err := s.rdb.SMembers(ctx, k).Result()
+			if err != nil {
+				return err
 			}
+			for _, h := range holders {
+				if !live[h] {
+					problem("%s: slot held by %q, which is not live", k, h)
+				}
+			}
+		case isWaiting:
+			inUse[wid] = true
+		case forever:
+			problem("%s: no TTL", k)
 		}
 	}
 	for key := range live {
 		if !present[key] {
-			problems = append(problems, fmt.Sprintf("task %q is scheduled or running but has no record", key))
+			problem("task %q is live but has no record", key)
+		}
+	}
+	for id := range inUse {
+		if !registered[id] {
+			problem("limit %q is in use but not in %s", id, s.k.limits)
+		}
+	}
+	for id := range registered {
+		if !inUse[id] {
+			problem("%s lists limit %q, which holds nothing", s.k.limits, id)
 		}
 	}
 	if len(problems) > 0 {

@@ -26,30 +26,50 @@ type Message struct {
 
 // Claim is the result of one claim call.
 type Claim struct {
-	Now      time.Time     // the Redis clock when the claim ran
-	Wait     time.Duration // until the next due task or lease expiry; negative when there is none
+	Now time.Time // the Redis clock when the claim ran
+	// Wait is how long until the next due task or lease expiry: zero when
+	// more tasks are due now, negative when nothing is scheduled or running.
+	Wait     time.Duration
 	Messages []Message
+	Dropped  []Dropped // submissions admission control turned away
 }
 
-const claimFields = 8
+// Dropped is a submission that admission control turned away (cooldown,
+// debounce): it ended cancelled, with Reason.
+type Dropped struct {
+	Key    string
+	Name   string
+	Reason string
+}
+
+const (
+	claimHeader  = 4
+	claimFields  = 8
+	droppedField = 3
+)
 
 // DecodeClaim turns the claim script's reply into a Claim. It checks every
 // element and returns ErrMalformed instead of panicking on anything else.
 func DecodeClaim(reply []any) (Claim, error) {
-	if len(reply) < 2 || (len(reply)-2)%claimFields != 0 {
+	if len(reply) < claimHeader {
 		return Claim{}, fmt.Errorf("%w: claim reply has %d elements", ErrMalformed, len(reply))
 	}
 	var d decoder
 	nowUS := d.int(reply[0])
 	wait := d.int(reply[1])
+	nc, nd := d.int(reply[2]), d.int(reply[3])
+	if d.err != nil || nc < 0 || nd < 0 || int64(len(reply)) != claimHeader+claimFields*nc+droppedField*nd {
+		return Claim{}, fmt.Errorf("%w: claim reply has %d elements", ErrMalformed, len(reply))
+	}
 	c := Claim{Now: time.UnixMicro(nowUS), Wait: time.Duration(wait) * time.Microsecond}
 	if wait < 0 {
 		c.Wait = -1
 	}
-	if n := (len(reply) - 2) / claimFields; n > 0 {
-		c.Messages = make([]Message, 0, n)
+	if nc > 0 {
+		c.Messages = make([]Message, 0, nc)
 	}
-	for i := 2; i < len(reply); i += claimFields {
+	end := claimHeader + claimFields*int(nc)
+	for i := claimHeader; i < end; i += claimFields {
 		f := reply[i : i+claimFields]
 		m := Message{
 			Key:        d.str(f[0]),
@@ -65,6 +85,9 @@ func DecodeClaim(reply []any) (Claim, error) {
 			d.fail("claimed task without key, generation or attempt")
 		}
 		c.Messages = append(c.Messages, m)
+	}
+	for i := end; i < len(reply); i += droppedField {
+		c.Dropped = append(c.Dropped, Dropped{Key: d.str(reply[i]), Name: d.str(reply[i+1]), Reason: d.str(reply[i+2])})
 	}
 	if d.err != nil {
 		return Claim{}, d.err
@@ -88,9 +111,10 @@ func decodeAdd(reply []any, n int) ([]AddResult, error) {
 type State string
 
 // Stored states. "queued" is not stored: it is a scheduled task whose due
-// time has come.
+// time has come, or a task waiting for a concurrency slot.
 const (
 	StateScheduled State = "scheduled"
+	StateWaiting   State = "waiting"
 	StateRunning   State = "running"
 	StateCompleted State = "completed"
 	StateFailed    State = "failed"
@@ -112,6 +136,7 @@ type Record struct {
 	Finished   time.Time
 	Error      string
 	Worker     string
+	WaitingFor string // the concurrency limit a waiting task waits for
 }
 
 func decodeRecord(key string, reply []string) (Record, bool, error) {
@@ -148,6 +173,8 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 			r.Error = v
 		case "worker":
 			r.Worker = v
+		case "waiting":
+			r.WaitingFor = v
 		}
 	}
 	return r, true, d.err
@@ -158,8 +185,10 @@ type Snapshot struct {
 	Now            time.Time
 	TotalScheduled int // scheduled and queued tasks
 	TotalRunning   int
+	TotalWaiting   int // tasks waiting for a concurrency slot
 	Workers        []WorkerEntry
-	Tasks          []TaskEntry // running tasks first, then scheduled ones in due order
+	Tasks          []TaskEntry // running tasks, then scheduled ones in due order, then waiting ones
+	Limits         []LimitEntry
 }
 
 // WorkerEntry is a live worker.
@@ -169,24 +198,36 @@ type WorkerEntry struct {
 	Description []byte
 }
 
-// TaskEntry is a scheduled, queued or running task in a snapshot.
+// TaskEntry is a scheduled, queued, waiting or running task in a snapshot.
 type TaskEntry struct {
 	Key        string
 	Name       string
 	State      State
-	Due        time.Time // scheduled tasks
+	Due        time.Time // scheduled and waiting tasks
 	LeaseUntil time.Time // running tasks
 	Attempt    int
 	Deliveries int
 	Started    time.Time
 	Worker     string
 	Created    time.Time
+	WaitingFor string
 }
 
-const snapshotTaskFields = 9
+// LimitEntry is a concurrency limit in use: the tasks holding its slots
+// (running, or about to) and those waiting for one, in order.
+type LimitEntry struct {
+	ID      string
+	Holders []string
+	Waiters []string
+}
+
+const (
+	snapshotHeader     = 8
+	snapshotTaskFields = 10
+)
 
 func decodeSnapshot(reply []any) (Snapshot, error) {
-	if len(reply) < 5 {
+	if len(reply) < snapshotHeader {
 		return Snapshot{}, fmt.Errorf("%w: snapshot reply has %d elements", ErrMalformed, len(reply))
 	}
 	var d decoder
@@ -194,12 +235,14 @@ func decodeSnapshot(reply []any) (Snapshot, error) {
 		Now:            time.UnixMicro(d.int(reply[0])),
 		TotalScheduled: int(d.int(reply[1])),
 		TotalRunning:   int(d.int(reply[2])),
+		TotalWaiting:   int(d.int(reply[3])),
 	}
-	nw, nt := int(d.int(reply[3])), int(d.int(reply[4]))
-	if d.err != nil || nw < 0 || nt < 0 || len(reply) != 5+3*nw+snapshotTaskFields*nt {
+	nw, nt, nl, nm := int(d.int(reply[4])), int(d.int(reply[5])), int(d.int(reply[6])), int(d.int(reply[7]))
+	if d.err != nil || nw < 0 || nt < 0 || nl < 0 || nm < 0 ||
+		len(reply) != snapshotHeader+3*nw+snapshotTaskFields*nt+3*nl+3*nm {
 		return Snapshot{}, fmt.Errorf("%w: snapshot reply has %d elements", ErrMalformed, len(reply))
 	}
-	rest := reply[5:]
+	rest := reply[snapshotHeader:]
 	for i := 0; i < nw; i++ {
 		f := rest[3*i : 3*i+3]
 		s.Workers = append(s.Workers, WorkerEntry{ID: d.str(f[0]), LiveUntil: time.UnixMicro(d.int(f[1])), Description: []byte(d.str(f[2]))})
@@ -217,6 +260,7 @@ func decodeSnapshot(reply []any) (Snapshot, error) {
 			Worker:     d.str(f[6]),
 			Created:    d.instant(d.str(f[7])),
 			State:      State(d.str(f[8])),
+			WaitingFor: d.str(f[9]),
 		}
 		if t.State == StateRunning {
 			t.LeaseUntil = score
@@ -224,6 +268,27 @@ func decodeSnapshot(reply []any) (Snapshot, error) {
 			t.Due = score
 		}
 		s.Tasks = append(s.Tasks, t)
+	}
+	rest = rest[snapshotTaskFields*nt:]
+	index := map[string]int{}
+	for i := 0; i < nl; i++ {
+		f := rest[3*i : 3*i+3]
+		index[d.str(f[0])] = len(s.Limits)
+		s.Limits = append(s.Limits, LimitEntry{ID: d.str(f[0])})
+	}
+	rest = rest[3*nl:]
+	for i := 0; i < nm; i++ {
+		f := rest[3*i : 3*i+3]
+		j, ok := index[d.str(f[0])]
+		if !ok {
+			d.fail("member of unlisted limit %q", d.str(f[0]))
+			break
+		}
+		if d.str(f[1]) == "h" {
+			s.Limits[j].Holders = append(s.Limits[j].Holders, d.str(f[2]))
+		} else {
+			s.Limits[j].Waiters = append(s.Limits[j].Waiters, d.str(f[2]))
+		}
 	}
 	return s, d.err
 }

@@ -10,8 +10,9 @@ import (
 var scriptFiles embed.FS
 
 // Each state change of a task is one of these scripts, run atomically by
-// Redis. lib.lua, the shared prelude (the Redis clock, number formatting), is
-// prepended to each.
+// Redis. Each is prepended with the table K of the docket's keys (luaKeys)
+// and lib.lua, the shared prelude: the Redis clock, number formatting,
+// concurrency slots.
 var (
 	addScript        = load("add.lua")
 	claimScript      = load("claim.lua")
@@ -32,5 +33,5 @@ func load(name string) *redis.Script {
 	if err != nil {
 		panic(err)
 	}
-	return redis.NewScript(string(lib) + "\n" + string(body))
+	return redis.NewScript(luaKeys() + string(lib) + "\n" + string(body))
 }

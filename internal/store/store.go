@@ -87,12 +87,12 @@ func (s *Store) Add(ctx context.Context, mode Mode, tasks []NewTask) ([]AddResul
 	out := make([]AddResult, 0, len(tasks))
 	for start := 0; start < len(tasks); start += MaxBatch {
 		chunk := tasks[start:min(start+MaxBatch, len(tasks))]
-		args := make([]any, 0, 3+5*len(chunk))
-		args = append(args, s.k.taskPrefix(), s.k.events, string(mode))
+		args := make([]any, 0, 2+5*len(chunk))
+		args = append(args, s.k.prefix, string(mode))
 		for _, t := range chunk {
 			args = append(args, t.Key, t.Name, t.Input, t.When.arg(), t.Trace)
 		}
-		reply, err := addScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running}, args...).Slice()
+		reply, err := addScript.Run(ctx, s.rdb, []string{s.k.scheduled}, args...).Slice()
 		if err != nil {
 			return out, fmt.Errorf("docket: add: %w", err)
 		}
@@ -106,10 +106,12 @@ func (s *Store) Add(ctx context.Context, mode Mode, tasks []NewTask) ([]AddResul
 }
 
 // Claim leases up to n tasks to the worker for the lease duration. Tasks
-// whose lease lapsed come first, then due tasks in due order.
-func (s *Store) Claim(ctx context.Context, worker string, n int, lease time.Duration) (Claim, error) {
+// whose lease lapsed come first, then due tasks in due order, each through
+// the admission rules of its task: a task turned away is dropped (it ends
+// cancelled, kept for retention), rescheduled, or set waiting for a slot.
+func (s *Store) Claim(ctx context.Context, worker string, n int, lease, retention time.Duration, rules Rules) (Claim, error) {
 	reply, err := claimScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running},
-		s.k.taskPrefix(), worker, min(n, MaxBatch), lease.Microseconds()).Slice()
+		s.k.prefix, worker, min(n, MaxBatch), lease.Microseconds(), retention.Milliseconds(), rules.encoded).Slice()
 	if err != nil {
 		return Claim{}, fmt.Errorf("docket: claim: %w", err)
 	}
@@ -149,8 +151,8 @@ func (s *Store) Finish(ctx context.Context, retention time.Duration, outcomes []
 	applied = make([]bool, 0, len(outcomes))
 	for start := 0; start < len(outcomes); start += MaxBatch {
 		chunk := outcomes[start:min(start+MaxBatch, len(outcomes))]
-		args := make([]any, 0, 3+6*len(chunk))
-		args = append(args, s.k.taskPrefix(), s.k.events, retention.Milliseconds())
+		args := make([]any, 0, 2+6*len(chunk))
+		args = append(args, s.k.prefix, retention.Milliseconds())
 		for _, o := range chunk {
 			when := When{After: o.Delay}
 			if o.Kind == Perpetual {
@@ -158,7 +160,7 @@ func (s *Store) Finish(ctx context.Context, retention time.Duration, outcomes []
 			}
 			args = append(args, o.Key, o.Gen, string(o.Kind), when.arg(), o.Error, o.Input)
 		}
-		reply, err := finishScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running}, args...).Int64Slice()
+		reply, err := finishScript.Run(ctx, s.rdb, []string{s.k.running}, args...).Int64Slice()
 		if err != nil {
 			return applied, fmt.Errorf("docket: finish: %w", err)
 		}
@@ -189,13 +191,12 @@ type Heartbeat struct {
 // in one call. It returns the positions in held of the tasks whose lease the
 // worker no longer holds.
 func (s *Store) Renew(ctx context.Context, hb Heartbeat, lease time.Duration, held []Held) (lost []int, err error) {
-	args := make([]any, 0, 6+2*len(held))
-	args = append(args, s.k.taskPrefix(), s.k.workerPrefix(), hb.ID, hb.Description,
-		lease.Microseconds(), hb.TTL.Milliseconds())
+	args := make([]any, 0, 5+2*len(held))
+	args = append(args, s.k.prefix, hb.ID, hb.Description, lease.Microseconds(), hb.TTL.Milliseconds())
 	for _, h := range held {
 		args = append(args, h.Key, h.Gen)
 	}
-	positions, err := renewScript.Run(ctx, s.rdb, []string{s.k.running, s.k.workers}, args...).Int64Slice()
+	positions, err := renewScript.Run(ctx, s.rdb, []string{s.k.running}, args...).Int64Slice()
 	if err != nil {
 		return nil, fmt.Errorf("docket: renew: %w", err)
 	}
@@ -210,7 +211,7 @@ func (s *Store) Renew(ctx context.Context, hb Heartbeat, lease time.Duration, he
 
 // Unregister removes a worker from the live workers.
 func (s *Store) Unregister(ctx context.Context, id string) error {
-	err := unregisterScript.Run(ctx, s.rdb, []string{s.k.workers}, s.k.workerPrefix(), id).Err()
+	err := unregisterScript.Run(ctx, s.rdb, []string{s.k.workers}, s.k.prefix, id).Err()
 	if err != nil {
 		return fmt.Errorf("docket: unregister worker: %w", err)
 	}
@@ -220,8 +221,7 @@ func (s *Store) Unregister(ctx context.Context, id string) error {
 // Cancel ends a scheduled, queued or running task as cancelled. It reports
 // false when no live task has the key.
 func (s *Store) Cancel(ctx context.Context, key string, retention time.Duration) (bool, error) {
-	n, err := cancelScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running},
-		s.k.taskPrefix(), s.k.events, key, retention.Milliseconds()).Int64()
+	n, err := cancelScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key, retention.Milliseconds()).Int64()
 	if err != nil {
 		return false, fmt.Errorf("docket: cancel: %w", err)
 	}
@@ -230,18 +230,17 @@ func (s *Store) Cancel(ctx context.Context, key string, retention time.Duration)
 
 // Info reads the execution record of key. ok is false when there is none.
 func (s *Store) Info(ctx context.Context, key string) (rec Record, ok bool, err error) {
-	reply, err := infoScript.Run(ctx, s.rdb, []string{s.k.task(key)}).StringSlice()
+	reply, err := infoScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix).StringSlice()
 	if err != nil {
 		return Record{}, false, fmt.Errorf("docket: info: %w", err)
 	}
 	return decodeRecord(key, reply)
 }
 
-// Snapshot reads up to limit running and limit scheduled tasks, their
-// totals, and the live workers.
+// Snapshot reads up to limit running, limit scheduled and limit waiting
+// tasks, their totals, the concurrency limits in use and the live workers.
 func (s *Store) Snapshot(ctx context.Context, limit int) (Snapshot, error) {
-	reply, err := snapshotScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running, s.k.workers},
-		s.k.taskPrefix(), s.k.workerPrefix(), limit).Slice()
+	reply, err := snapshotScript.Run(ctx, s.rdb, []string{s.k.scheduled}, s.k.prefix, limit).Slice()
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("docket: snapshot: %w", err)
 	}

@@ -1,20 +1,16 @@
 -- cancel: end a scheduled, queued or running task as cancelled.
--- KEYS[1] scheduled zset, KEYS[2] running zset
--- ARGV[1] task hash prefix, ARGV[2] events channel, ARGV[3] task key, ARGV[4] retention (ms)
+-- KEYS[1] the task's hash
+-- ARGV[1] docket key prefix, ARGV[2] task key, ARGV[3] retention (ms)
 -- Returns 1 when a live task was cancelled, 0 when there was none.
 local now = clock_us()
-local key = ARGV[3]
-local tk = ARGV[1] .. key
+local key = ARGV[2]
+local tk = K.task .. key
 local f = redis.call('HMGET', tk, 'state', 'gen')
-if f[1] == 'scheduled' then
-  redis.call('ZREM', KEYS[1], key)
-elseif f[1] == 'running' then
-  redis.call('ZREM', KEYS[2], key)
-  redis.call('PUBLISH', ARGV[2], 'c:' .. f[2] .. ':' .. key)
-else
+if not is_live(f[1]) then
   return 0
 end
+unlink(key, f[1], now)
 redis.call('HSET', tk, 'state', 'cancelled', 'gen', int(tonumber(f[2]) + 1),
   'finished', int(now), 'error', 'cancelled')
-redis.call('PEXPIRE', tk, tonumber(ARGV[4]))
+redis.call('PEXPIRE', tk, tonumber(ARGV[3]))
 return 1

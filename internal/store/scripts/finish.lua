@@ -1,7 +1,8 @@
 -- finish: record the outcome of attempts, each only if its generation still
--- matches (a stale copy changes nothing).
--- KEYS[1] scheduled zset, KEYS[2] running zset
--- ARGV[1] task hash prefix, ARGV[2] events channel, ARGV[3] retention (ms)
+-- matches (a stale copy changes nothing). Every applied outcome frees the
+-- task's concurrency slots.
+-- KEYS[1] running zset
+-- ARGV[1] docket key prefix, ARGV[2] retention (ms)
 -- then per attempt, 6 values: key, gen, outcome, when, error, next input
 -- outcome: completed | failed      -> the execution ends and is kept for retention
 --          retry                   -> attempt+1, due at "when" (relative to now)
@@ -11,19 +12,20 @@
 --          release                 -> back to the queue, due now, this delivery not counted
 -- Returns per attempt: 1 applied, 0 stale.
 local now = clock_us()
-local prefix, channel, retention = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local before = earliest(KEYS[1])
+local retention = tonumber(ARGV[2])
+local before = earliest(K.scheduled)
 local soonest = nil
 local result = {}
 
-for i = 4, #ARGV, 6 do
+for i = 3, #ARGV, 6 do
   local key, gen, outcome, when, err, input = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-  local tk = prefix .. key
+  local tk = K.task .. key
   local f = redis.call('HMGET', tk, 'gen', 'state', 'started')
   if f[1] ~= gen or f[2] ~= 'running' then
     result[#result + 1] = 0
   else
-    redis.call('ZREM', KEYS[2], key)
+    redis.call('ZREM', K.running, key)
+    release_slots(key, now)
     if outcome == 'completed' or outcome == 'failed' then
       redis.call('HSET', tk, 'state', outcome, 'finished', int(now), 'error', err)
       redis.call('PEXPIRE', tk, retention)
@@ -44,7 +46,7 @@ for i = 4, #ARGV, 6 do
         redis.call('HINCRBY', tk, 'deliveries', -1)
       end
       redis.call('HSET', tk, 'state', 'scheduled', 'gen', int(tonumber(gen) + 1), 'due', int(due))
-      redis.call('ZADD', KEYS[1], due, key)
+      redis.call('ZADD', K.scheduled, due, key)
       if soonest == nil or due < soonest then
         soonest = due
       end
@@ -53,5 +55,5 @@ for i = 4, #ARGV, 6 do
   end
 end
 
-wake_if_earlier(channel, before, soonest)
+wake_if_earlier(before, soonest)
 return result

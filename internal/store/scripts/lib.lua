@@ -1,4 +1,6 @@
--- Shared prelude, prepended to every script when it is loaded.
+-- Shared prelude, prepended to every script when it is loaded, after the
+-- generated table K of the docket's keys (see keys.go).
+--
 -- Time always comes from the Redis clock, so every worker of the fleet agrees
 -- on it. Instants and durations are microseconds (unix time for instants):
 -- exact in a Lua number up to the year 2255, and precise enough that a worker
@@ -34,8 +36,97 @@ end
 
 -- wake tells idle workers that a task became due earlier than anything they
 -- were waiting for.
-local function wake_if_earlier(channel, before, new_due)
+local function wake_if_earlier(before, new_due)
   if new_due ~= nil and (before == nil or new_due < before) then
-    redis.call('PUBLISH', channel, 'w')
+    redis.call('PUBLISH', K.events, 'w')
   end
+end
+
+-- Keys whose TTL only collects garbage live this long past their logical
+-- expiry, which their value holds.
+local GC_MARGIN_MS = 3600000
+
+local function expire_after(key, until_us, now)
+  redis.call('PEXPIRE', key, math.max(math.ceil((until_us - now) / 1000), 0) + GC_MARGIN_MS)
+end
+
+-- Concurrency slots. A limit is a set of the task keys holding its slots
+-- (running tasks, and waiters a freed slot was handed to) and a list of the
+-- keys waiting for one, first come first served. A task's "slots" field lists
+-- the limits it holds, one per line, so that whatever ends it frees them.
+
+local function holds(slots, id)
+  return string.find('\n' .. (slots or '') .. '\n', '\n' .. id .. '\n', 1, true) ~= nil
+end
+
+local function with_slot(slots, id)
+  if slots == nil or slots == '' then
+    return id
+  end
+  return slots .. '\n' .. id
+end
+
+-- touch keeps the registry of limits in use, for Snapshot and the leak check.
+local function touch(id)
+  if redis.call('SCARD', K.limit .. id) == 0 and redis.call('LLEN', K.waiting .. id) == 0 then
+    redis.call('SREM', K.limits, id)
+  else
+    redis.call('SADD', K.limits, id)
+  end
+end
+
+-- promote hands a free slot of limit id to the first task waiting for it:
+-- the slot is reserved for it, and it is due now.
+local function promote(id, now)
+  while true do
+    local w = redis.call('LPOP', K.waiting .. id)
+    if not w then
+      return
+    end
+    local f = redis.call('HMGET', K.task .. w, 'state', 'waiting', 'slots')
+    if f[1] == 'waiting' and f[2] == id then
+      redis.call('SADD', K.limit .. id, w)
+      redis.call('HSET', K.task .. w, 'state', 'scheduled', 'waiting', '', 'slots', with_slot(f[3], id), 'due', int(now))
+      redis.call('ZADD', K.scheduled, now, w)
+      redis.call('PUBLISH', K.events, 'w')
+      return
+    end
+  end
+end
+
+-- release_slots frees every slot the task holds, handing each to the first
+-- waiter.
+local function release_slots(key, now)
+  local slots = redis.call('HGET', K.task .. key, 'slots')
+  if not slots or slots == '' then
+    return
+  end
+  for id in string.gmatch(slots, '[^\n]+') do
+    redis.call('SREM', K.limit .. id, key)
+    promote(id, now)
+    touch(id)
+  end
+  redis.call('HSET', K.task .. key, 'slots', '')
+end
+
+-- unlink takes a live task out of wherever it is (the schedule, a waiting
+-- list, or a worker: its run is cancelled) and frees its slots.
+local function unlink(key, state, now)
+  local f = redis.call('HMGET', K.task .. key, 'gen', 'waiting')
+  if state == 'scheduled' then
+    redis.call('ZREM', K.scheduled, key)
+  elseif state == 'running' then
+    redis.call('ZREM', K.running, key)
+    -- The worker is told to stop; the generation bump that follows makes
+    -- anything it reports later stale.
+    redis.call('PUBLISH', K.events, 'c:' .. f[1] .. ':' .. key)
+  elseif state == 'waiting' then
+    redis.call('LREM', K.waiting .. f[2], 0, key)
+    touch(f[2])
+  end
+  release_slots(key, now)
+end
+
+local function is_live(state)
+  return state == 'scheduled' or state == 'running' or state == 'waiting'
 end

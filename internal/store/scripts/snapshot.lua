@@ -1,38 +1,75 @@
 -- snapshot: what the docket holds right now.
--- KEYS[1] scheduled zset, KEYS[2] running zset, KEYS[3] workers zset
--- ARGV[1] task hash prefix, ARGV[2] worker key prefix, ARGV[3] limit per list
--- Returns: now, #scheduled, #running, #workers listed, #tasks listed, then
--- per worker: id, live-until, description; then per task: key, score, name,
--- attempt, deliveries, started, worker, created, state.
+-- KEYS[1] scheduled zset
+-- ARGV[1] docket key prefix, ARGV[2] limit per list
+-- Returns: now, #scheduled, #running, #waiting, then four counts: workers
+-- listed, tasks listed, limits listed, holders and waiters listed; then per
+-- worker: id, live-until, description; per task: key, score, name, attempt,
+-- deliveries, started, worker, created, state, waiting-for; per limit: id,
+-- #holders, #waiters; then per holder or waiter: limit id, "h" or "w", key.
 local now = clock_us()
-local prefix, wprefix, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local limit = tonumber(ARGV[2])
+local result = {int(now), redis.call('ZCARD', K.scheduled), redis.call('ZCARD', K.running), 0, 0, 0, 0, 0}
+local workers_out, tasks_out, limits_out, members_out = {}, {}, {}, {}
 
-local result = {int(now), redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[2]), 0, 0}
-
-local workers = redis.call('ZRANGEBYSCORE', KEYS[3], now, '+inf', 'WITHSCORES')
+local workers = redis.call('ZRANGEBYSCORE', K.workers, now, '+inf', 'WITHSCORES')
 for i = 1, #workers, 2 do
-  local info = redis.call('GET', wprefix .. workers[i])
+  local info = redis.call('GET', K.worker .. workers[i])
   if info then
-    result[#result + 1] = workers[i]
-    result[#result + 1] = int(tonumber(workers[i + 1]))
-    result[#result + 1] = info
-    result[4] = result[4] + 1
+    workers_out[#workers_out + 1] = workers[i]
+    workers_out[#workers_out + 1] = int(tonumber(workers[i + 1]))
+    workers_out[#workers_out + 1] = info
+    result[5] = result[5] + 1
   end
+end
+
+local function task(key, score)
+  local f = redis.call('HMGET', K.task .. key, 'name', 'attempt', 'deliveries', 'started', 'worker', 'created', 'state', 'waiting')
+  tasks_out[#tasks_out + 1] = key
+  tasks_out[#tasks_out + 1] = int(score)
+  for j = 1, 8 do
+    tasks_out[#tasks_out + 1] = f[j] or ''
+  end
+  result[6] = result[6] + 1
 end
 
 local function list(zset)
   local entries = redis.call('ZRANGE', zset, 0, limit - 1, 'WITHSCORES')
   for i = 1, #entries, 2 do
-    local key = entries[i]
-    local f = redis.call('HMGET', prefix .. key, 'name', 'attempt', 'deliveries', 'started', 'worker', 'created', 'state')
-    result[#result + 1] = key
-    result[#result + 1] = int(tonumber(entries[i + 1]))
-    for j = 1, 7 do
-      result[#result + 1] = f[j] or ''
-    end
-    result[5] = result[5] + 1
+    task(entries[i], tonumber(entries[i + 1]))
   end
 end
-list(KEYS[2])
-list(KEYS[1])
+list(K.running)
+list(K.scheduled)
+
+local listed_waiters = 0
+for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
+  local holders = redis.call('SMEMBERS', K.limit .. id)
+  local waiters = redis.call('LRANGE', K.waiting .. id, 0, -1)
+  result[4] = result[4] + #waiters
+  limits_out[#limits_out + 1] = id
+  limits_out[#limits_out + 1] = #holders
+  limits_out[#limits_out + 1] = #waiters
+  result[7] = result[7] + 1
+  for _, h in ipairs(holders) do
+    members_out[#members_out + 1] = id
+    members_out[#members_out + 1] = 'h'
+    members_out[#members_out + 1] = h
+  end
+  for _, w in ipairs(waiters) do
+    members_out[#members_out + 1] = id
+    members_out[#members_out + 1] = 'w'
+    members_out[#members_out + 1] = w
+    if listed_waiters < limit then
+      listed_waiters = listed_waiters + 1
+      task(w, tonumber(redis.call('HGET', K.task .. w, 'due') or '0'))
+    end
+  end
+end
+result[8] = #members_out / 3
+
+for _, part in ipairs({workers_out, tasks_out, limits_out, members_out}) do
+  for _, v in ipairs(part) do
+    result[#result + 1] = v
+  end
+end
 return result

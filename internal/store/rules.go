@@ -1,0 +1,84 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Rules are the admission rules of the tasks a worker runs, encoded once for
+// the claim script.
+type Rules struct {
+	encoded string
+}
+
+// Rule is one task's admission rules.
+type Rule struct {
+	Debounce  *Debounce
+	Cooldowns []Cooldown
+	Limits    []Limit
+}
+
+// Debounce runs one submission per burst, Settle after the last one.
+type Debounce struct {
+	Arg    string // input field; empty for the whole task
+	Settle time.Duration
+}
+
+// Cooldown drops submissions within Window of a run.
+type Cooldown struct {
+	Arg    string
+	Window time.Duration
+}
+
+// Limit allows Max runs at once per value of Arg (the whole task when
+// empty), shared by every task of Scope when that is not empty.
+type Limit struct {
+	Arg   string
+	Max   int
+	Scope string
+}
+
+// The claim script's form of a rule: short names, durations in µs.
+type (
+	wireRule struct {
+		D  *wireWindow  `json:"d,omitempty"`
+		CD []wireWindow `json:"cd,omitempty"`
+		C  []wireLimit  `json:"c,omitempty"`
+	}
+	wireWindow struct {
+		Arg    string `json:"a"`
+		Settle int64  `json:"s,omitempty"`
+		Window int64  `json:"w,omitempty"`
+	}
+	wireLimit struct {
+		Arg   string `json:"a"`
+		Max   int    `json:"m"`
+		Scope string `json:"sc"`
+	}
+)
+
+// NewRules encodes the rules of tasks by name; tasks without rules are left
+// out.
+func NewRules(byTask map[string]Rule) Rules {
+	out := map[string]wireRule{}
+	for name, r := range byTask {
+		var w wireRule
+		if d := r.Debounce; d != nil {
+			w.D = &wireWindow{Arg: d.Arg, Settle: d.Settle.Microseconds()}
+		}
+		for _, c := range r.Cooldowns {
+			w.CD = append(w.CD, wireWindow{Arg: c.Arg, Window: c.Window.Microseconds()})
+		}
+		for _, l := range r.Limits {
+			w.C = append(w.C, wireLimit(l))
+		}
+		if w.D != nil || w.CD != nil || w.C != nil {
+			out[name] = w
+		}
+	}
+	if len(out) == 0 {
+		return Rules{}
+	}
+	b, _ := json.Marshal(out) // plain data: cannot fail
+	return Rules{encoded: string(b)}
+}

@@ -1,0 +1,45 @@
+package worker
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/telemetry"
+)
+
+// rules returns the admission rules of the registered tasks, encoded for the
+// claim script, rebuilt only when the registry changes.
+func (r *run) rules() store.Rules {
+	v := r.w.c.Version()
+	if r.rulesVersion == v && r.rulesBuilt {
+		return r.cachedRules
+	}
+	byTask := map[string]store.Rule{}
+	for _, def := range r.w.c.Tasks() {
+		p := def.Policies
+		var rule store.Rule
+		if d := p.Debounce; d != nil {
+			rule.Debounce = &store.Debounce{Arg: d.Arg, Settle: d.Settle}
+		}
+		for _, c := range p.Cooldown {
+			rule.Cooldowns = append(rule.Cooldowns, store.Cooldown{Arg: c.Arg, Window: c.Window})
+		}
+		for _, c := range p.Concurrency {
+			rule.Limits = append(rule.Limits, store.Limit{Arg: c.Arg, Max: c.Max, Scope: c.Scope})
+		}
+		byTask[def.Name] = rule
+	}
+	r.cachedRules, r.rulesVersion, r.rulesBuilt = store.NewRules(byTask), v, true
+	return r.cachedRules
+}
+
+// dropped reports submissions that admission control turned away.
+func (r *run) dropped(ds []store.Dropped) {
+	for _, d := range ds {
+		r.log.Info("task dropped", "key", d.Key, "task", d.Name, "reason", d.Reason)
+		r.w.metrics.Dropped.Add(context.Background(), 1, metric.WithAttributes(attribute.String(telemetry.AttrTask, d.Name)))
+	}
+}
