@@ -60,7 +60,7 @@ local function holds(slots, id)
 end
 
 local function with_slot(slots, id)
-  if slots == nil or slots == '' then
+  if not slots or slots == '' then
     return id
   end
   return slots .. '\n' .. id
