@@ -8,7 +8,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
+	switch os.Getenv(childEnv) {
+	case "":
+	case "limited":
+		os.Exit(limitedWorker())
+	default:
 		os.Exit(childWorker())
 	}
 	redistest.Main(m)
