@@ -70,6 +70,9 @@ type Info struct {
 	// WaitingFor names the concurrency limit a queued task waits for a slot
 	// of; empty otherwise. See Snapshot.Limits.
 	WaitingFor string
+	// Progress is the last progress reported once the execution ended (see
+	// Execution.Progress for a running one).
+	Progress ProgressInfo
 }
 
 // Info reads the execution's record. It returns ErrNotFound when the key has
@@ -96,6 +99,7 @@ func (e *Execution) Info(ctx context.Context) (Info, error) {
 		Error:      r.Error,
 		Worker:     r.Worker,
 		WaitingFor: r.WaitingFor,
+		Progress:   progressInfo(r.Progress),
 	}, nil
 }
 

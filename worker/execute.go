@@ -96,7 +96,10 @@ func (a *attempt) runFallback(reason string, cause error) {
 // runTask runs a registered task's function, under its timeout, in a span.
 func (a *attempt) runTask(def *core.TaskDef, in any) {
 	m := a.msg
-	state := &core.Attempt{Key: m.Key, Task: m.Name, Number: m.Attempt, Deliveries: m.Deliveries, Due: m.Due, Input: def.Input}
+	state := &core.Attempt{
+		Key: m.Key, Task: m.Name, Number: m.Attempt, Deliveries: m.Deliveries, Due: m.Due, Input: def.Input,
+		Progress: core.NewProgress(a.r.store, m.Key, m.Gen),
+	}
 	if t := def.Policies.Timeout; t != nil {
 		state.Deadline = core.NewDeadline(t.Duration, func() { a.cancel(sdk.ErrTimeout) })
 	}

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"sync"
 	"time"
+
+	"github.com/docket-go/docket/internal/store"
 )
 
 // Attempt is the state of one running attempt, reachable from its context.
@@ -23,6 +25,44 @@ type Attempt struct {
 
 	// Schedule is nil for a task without a Perpetual or Cron policy.
 	Schedule *Schedule
+
+	// Progress reports the run's progress.
+	Progress *Progress
+}
+
+// Progress reports a run's progress to the store, and remembers what it
+// last saw.
+type Progress struct {
+	store    *store.Store
+	key, gen string
+	mu       sync.Mutex
+	last     store.ProgressState
+}
+
+// NewProgress returns the progress reporter of the run of key holding gen.
+func NewProgress(s *store.Store, key, gen string) *Progress {
+	return &Progress{store: s, key: key, gen: gen}
+}
+
+// Do applies one operation (see store.ProgressTotal and the others) and
+// remembers the resulting progress. A run that no longer holds its task
+// changes nothing.
+func (p *Progress) Do(ctx context.Context, op, value string) error {
+	state, _, err := p.store.Progress(ctx, p.key, p.gen, op, value)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.last = state
+	return nil
+}
+
+// Last is the progress as of the last operation.
+func (p *Progress) Last() store.ProgressState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
 }
 
 // Schedule is what a perpetual or cron task's run decides about the next

@@ -19,13 +19,17 @@ import (
 //	docket:{name}:waiting:<id>     LIST   task keys waiting for a slot of limit <id>, first come first served
 //	docket:{name}:cooldown:<id>    STRING when the cooldown window <id> closes (unix µs); has a TTL
 //	docket:{name}:debounce:<id>    HASH   the burst <id>: its first submission and last submission time; has a TTL
+//	docket:{name}:progress:<key>   HASH   a running task's progress: current, total, message, updated
 //	docket:{name}:workers          ZSET   worker id -> live until (unix µs); has a TTL
 //	docket:{name}:worker:<id>      STRING worker description (JSON); has a TTL
 //	docket:{name}:events           pub/sub channel: "w" wakes workers, "c:<gen>:<key>" cancels a run
+//	docket:{name}:watch:<key>      pub/sub channel: state and progress events of one task (JSON)
 //
 // A task hash has no TTL while its task is scheduled, queued, waiting or
-// running; when the task ends it gets the retention TTL. The sets, sorted
-// sets and lists hold live tasks only, and vanish when empty.
+// running; when the task ends it gets the retention TTL. A progress hash
+// lives while its task does; when the task ends, its fields are copied into
+// the task hash and it is deleted. The sets, sorted sets and lists hold live
+// tasks only, and vanish when empty.
 //
 // Limit ids: "t:<task>:<field>:<value>" for a task's own limit (field and
 // value empty for TaskConcurrency), "s:<scope>:<value>" for a scoped one.
@@ -34,7 +38,7 @@ import (
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
 	keyNames    = []string{"scheduled", "running", "limits", "workers", "events"}
-	keyPrefixes = []string{"task", "limit", "waiting", "cooldown", "debounce", "worker"}
+	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "worker", "watch"}
 )
 
 // keys holds the key names of one docket.
@@ -68,6 +72,10 @@ func newKeys(name string) (keys, error) {
 func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
 
 func (k keys) task(key string) string { return k.prefix + "task:" + key }
+
+func (k keys) progress(key string) string { return k.prefix + "progress:" + key }
+
+func (k keys) watch(key string) string { return k.prefix + "watch:" + key }
 
 func (k keys) limit(id string) string { return k.prefix + "limit:" + id }
 

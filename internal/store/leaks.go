@@ -77,6 +77,12 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 			}
 			continue
 		}
+		if key, ok := s.k.is(k, "progress"); ok {
+			if !live[key] {
+				problem("%s: progress of a task that is not live", k)
+			}
+			continue
+		}
 		id, isLimit := s.k.is(k, "limit")
 		wid, isWaiting := s.k.is(k, "waiting")
 		switch {

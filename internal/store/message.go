@@ -137,6 +137,8 @@ type Record struct {
 	Error      string
 	Worker     string
 	WaitingFor string // the concurrency limit a waiting task waits for
+	// Progress is the last progress reported, kept when the task ended.
+	Progress ProgressState
 }
 
 func decodeRecord(key string, reply []string) (Record, bool, error) {
@@ -175,6 +177,12 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 			r.Worker = v
 		case "waiting":
 			r.WaitingFor = v
+		case "progress_current":
+			r.Progress.Current = d.int(v)
+		case "progress_total":
+			r.Progress.Total = d.int(v)
+		case "progress_message":
+			r.Progress.Message = v
 		}
 	}
 	return r, true, d.err

@@ -22,6 +22,7 @@ var (
 	infoScript       = load("info.lua")
 	snapshotScript   = load("snapshot.lua")
 	unregisterScript = load("unregister.lua")
+	progressScript   = load("progress.lua")
 )
 
 func load(name string) *redis.Script {

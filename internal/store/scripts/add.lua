@@ -32,6 +32,7 @@ for i = 3, #ARGV, 5 do
       'state', 'scheduled', 'gen', int(gen), 'attempt', 1, 'deliveries', 0,
       'due', int(due), 'created', int(now))
     redis.call('ZADD', K.scheduled, due, key)
+    announce(key, 'scheduled', 1)
     if soonest == nil or due < soonest then
       soonest = due
     end

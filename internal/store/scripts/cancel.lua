@@ -13,4 +13,5 @@ unlink(key, f[1], now)
 redis.call('HSET', tk, 'state', 'cancelled', 'gen', int(tonumber(f[2]) + 1),
   'finished', int(now), 'error', 'cancelled')
 redis.call('PEXPIRE', tk, tonumber(ARGV[3]))
+announce(key, 'cancelled', redis.call('HGET', tk, 'attempt'), 'cancelled')
 return 1

@@ -29,6 +29,7 @@ local function deliver(key, f)
     'worker', worker, 'started', int(now))
   leases[#leases + 1] = now + lease
   leases[#leases + 1] = key
+  announce(key, 'running', f[3])
   local n = #claimed
   claimed[n + 1] = key
   claimed[n + 2] = f[1]
@@ -46,6 +47,8 @@ local function drop(key, f, reason)
   redis.call('HSET', K.task .. key, 'state', 'cancelled', 'gen', int(tonumber(f[7]) + 1),
     'finished', int(now), 'error', reason)
   redis.call('PEXPIRE', K.task .. key, retention)
+  end_progress(key)
+  announce(key, 'cancelled', f[3], reason)
   local n = #dropped
   dropped[n + 1] = key
   dropped[n + 2] = f[1]
@@ -213,11 +216,13 @@ while #claimed / 8 < want do
       elseif verdict == 'later' then
         redis.call('HSET', K.task .. key, 'due', int(arg))
         redis.call('ZADD', K.scheduled, arg, key)
+        announce(key, 'scheduled', f[3])
       else -- wait for a slot of limit arg; reservations go to the next in line
         release_slots(key, now)
         redis.call('RPUSH', K.waiting .. arg, key)
         redis.call('HSET', K.task .. key, 'state', 'waiting', 'waiting', arg)
         touch(arg)
+        announce(key, 'queued', f[3])
       end
     end
   end

@@ -20,7 +20,7 @@ local result = {}
 for i = 3, #ARGV, 6 do
   local key, gen, outcome, when, err, input = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local tk = K.task .. key
-  local f = redis.call('HMGET', tk, 'gen', 'state', 'started')
+  local f = redis.call('HMGET', tk, 'gen', 'state', 'started', 'attempt')
   if f[1] ~= gen or f[2] ~= 'running' then
     result[#result + 1] = 0
   else
@@ -29,21 +29,27 @@ for i = 3, #ARGV, 6 do
     if outcome == 'completed' or outcome == 'failed' then
       redis.call('HSET', tk, 'state', outcome, 'finished', int(now), 'error', err)
       redis.call('PEXPIRE', tk, retention)
+      end_progress(key)
+      announce(key, outcome, f[4], err)
     else
       local due
       if outcome == 'retry' then
         due = due_at(when, now)
         redis.call('HINCRBY', tk, 'attempt', 1)
         redis.call('HSET', tk, 'deliveries', 0, 'error', err)
+        announce(key, 'scheduled', tonumber(f[4]) + 1, err)
       elseif outcome == 'perpetual' then
         due = math.max(due_at(when, tonumber(f[3])), now)
         redis.call('HSET', tk, 'attempt', 1, 'deliveries', 0, 'error', err)
         if input ~= '' then
           redis.call('HSET', tk, 'input', input)
         end
+        end_progress(key)
+        announce(key, 'scheduled', 1, err)
       else -- release
         due = now
         redis.call('HINCRBY', tk, 'deliveries', -1)
+        announce(key, 'queued', f[4])
       end
       redis.call('HSET', tk, 'state', 'scheduled', 'gen', int(tonumber(gen) + 1), 'due', int(due))
       redis.call('ZADD', K.scheduled, due, key)

@@ -50,6 +50,24 @@ local function expire_after(key, until_us, now)
   redis.call('PEXPIRE', key, math.max(math.ceil((until_us - now) / 1000), 0) + GC_MARGIN_MS)
 end
 
+-- announce tells watchers of a task (docket watch, Execution.Watch) about a
+-- change of its state.
+local function announce(key, state, attempt, err)
+  redis.call('PUBLISH', K.watch .. key, cjson.encode({type = 'state', state = state,
+    attempt = tonumber(attempt) or 0, error = err or ''}))
+end
+
+-- end_progress keeps a task's last progress in its record and deletes the
+-- live progress hash.
+local function end_progress(key)
+  local p = redis.call('HMGET', K.progress .. key, 'current', 'total', 'message')
+  if p[1] or p[2] or p[3] then
+    redis.call('HSET', K.task .. key, 'progress_current', p[1] or '0', 'progress_total', p[2] or '0',
+      'progress_message', p[3] or '')
+    redis.call('DEL', K.progress .. key)
+  end
+end
+
 -- Concurrency slots. A limit is a set of the task keys holding its slots
 -- (running tasks, and waiters a freed slot was handed to) and a list of the
 -- keys waiting for one, first come first served. A task's "slots" field lists
@@ -125,8 +143,10 @@ local function unlink(key, state, now)
     touch(f[2])
   end
   release_slots(key, now)
+  end_progress(key)
 end
 
 local function is_live(state)
   return state == 'scheduled' or state == 'running' or state == 'waiting'
 end
+

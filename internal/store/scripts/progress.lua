@@ -1,0 +1,32 @@
+-- progress: report a running task's progress, and tell its watchers.
+-- KEYS[1] the task's hash
+-- ARGV[1] docket key prefix, ARGV[2] task key, ARGV[3] the run's gen,
+-- ARGV[4] what: "total", "increment", "message" or "read", ARGV[5] the value
+-- Only the run that holds the task may report: anything else (a cancelled,
+-- replaced or redelivered run) changes nothing, so no progress outlives its
+-- task. Returns: 1 if applied (0 if not), current, total, message, updated.
+local now = clock_us()
+local key, gen, what, value = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local pk = K.progress .. key
+local f = redis.call('HMGET', K.task .. key, 'gen', 'state')
+local applied = 0
+if f[1] == gen and f[2] == 'running' then
+  applied = 1
+  if what == 'total' then
+    redis.call('HSET', pk, 'total', value, 'updated', int(now))
+  elseif what == 'increment' then
+    redis.call('HINCRBY', pk, 'current', value)
+    redis.call('HSET', pk, 'updated', int(now))
+  elseif what == 'message' then
+    redis.call('HSET', pk, 'message', value, 'updated', int(now))
+  else
+    applied = 0
+  end
+end
+local p = redis.call('HMGET', pk, 'current', 'total', 'message', 'updated')
+local current, total, message, updated = p[1] or '0', p[2] or '0', p[3] or '', p[4] or '0'
+if applied == 1 then
+  redis.call('PUBLISH', K.watch .. key, cjson.encode({type = 'progress', current = tonumber(current),
+    total = tonumber(total), message = message}))
+end
+return {applied, current, total, message, updated}

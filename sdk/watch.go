@@ -1,0 +1,117 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/docket-go/docket/internal/store"
+)
+
+// Event is a change in an execution, from Watch.
+type Event struct {
+	// Progress is true for a progress report; false for a change of state.
+	IsProgress bool
+	// State is the execution's state after the change (running, for a
+	// progress report).
+	State    State
+	Attempt  int
+	Error    string // for a change to failed or cancelled, or a retry: why
+	Progress ProgressInfo
+}
+
+// Progress reads the execution's progress: live while it runs, and the last
+// reported once it ended. It returns ErrNotFound when there is no execution.
+func (e *Execution) Progress(ctx context.Context) (ProgressInfo, error) {
+	live, ok, err := e.d.core.Store.ReadProgress(ctx, e.key)
+	if err != nil {
+		return ProgressInfo{}, err
+	}
+	if ok {
+		return progressInfo(live), nil
+	}
+	info, err := e.Info(ctx)
+	return info.Progress, err
+}
+
+// Watch streams the execution's changes of state and progress reports,
+// starting with its state now, until it ends (completed, failed or
+// cancelled) or ctx does; then it closes the channel. It returns
+// ErrNotFound when there is no execution.
+func (e *Execution) Watch(ctx context.Context) (<-chan Event, error) {
+	s := e.d.core.Store
+	ps := s.Watch(ctx, e.key)
+	if _, err := ps.Receive(ctx); err != nil { // subscribed before reading the state: nothing missed
+		_ = ps.Close()
+		return nil, err
+	}
+	info, err := e.Info(ctx)
+	if err != nil {
+		_ = ps.Close()
+		return nil, err
+	}
+	events := make(chan Event, 16)
+	go e.follow(ctx, ps, info, events)
+	return events, nil
+}
+
+// Watch streams the changes of the execution with key; see Execution.Watch.
+func (d *Docket) Watch(ctx context.Context, key string) (<-chan Event, error) {
+	return d.Execution(key).Watch(ctx)
+}
+
+func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, events chan<- Event) {
+	defer close(events)
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() }) // unblocks ReceiveMessage
+	defer stop()
+	defer ps.Close()
+
+	send := func(ev Event) bool {
+		select {
+		case events <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	first := Event{State: info.State, Attempt: info.Attempt, Error: info.Error, Progress: info.Progress}
+	if p, ok, err := e.d.core.Store.ReadProgress(ctx, e.key); err == nil && ok {
+		first.Progress = progressInfo(p)
+	}
+	if !send(first) || info.State.Finished() {
+		return
+	}
+	current := first
+	for {
+		msg, err := ps.ReceiveMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, redis.ErrClosed) {
+				return
+			}
+			// The connection dropped: go-redis resubscribes on the next
+			// receive; catch up on what may have been missed meanwhile.
+			if info, err := e.Info(ctx); err == nil && info.State != current.State {
+				current = Event{State: info.State, Attempt: info.Attempt, Error: info.Error, Progress: current.Progress}
+				if !send(current) || info.State.Finished() {
+					return
+				}
+			}
+			continue
+		}
+		ev, err := store.ParseWatchEvent(msg.Payload)
+		if err != nil {
+			continue
+		}
+		if ev.Type == "progress" {
+			current.IsProgress = true
+			current.Progress = ProgressInfo{Current: ev.Current, Total: ev.Total, Message: ev.Message, Updated: current.Progress.Updated}
+		} else {
+			current = Event{State: State(ev.State), Attempt: ev.Attempt, Error: ev.Error, Progress: current.Progress}
+		}
+		if !send(current) || !current.IsProgress && current.State.Finished() {
+			return
+		}
+		current.IsProgress = false
+	}
+}

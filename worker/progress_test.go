@@ -1,0 +1,182 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/testsuite"
+	"github.com/docket-go/docket/worker"
+)
+
+type Import struct {
+	File    string `json:"file"`
+	Records int    `json:"records"`
+}
+
+// A watcher sees every state change and progress report, in order, until
+// the task ends; then the progress is kept in the record and the live
+// progress is gone.
+func TestProgressIsWatched(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		importRecords := sdk.NewTask("import_records", func(ctx context.Context, in Import) error {
+			p := sdk.Current(ctx).Progress()
+			if err := p.SetTotal(ctx, int64(in.Records)); err != nil {
+				return err
+			}
+			if err := p.SetMessage(ctx, "starting import"); err != nil {
+				return err
+			}
+			for range in.Records {
+				time.Sleep(time.Second)
+				if err := p.Increment(ctx); err != nil {
+					return err
+				}
+			}
+			return p.SetMessage(ctx, "import complete")
+		})
+		env.Register(importRecords)
+		d := env.Docket()
+		ex, err := importRecords.Add(t.Context(), d, Import{File: "a.csv", Records: 3}, sdk.After(time.Minute))
+		require.NoError(t, err)
+		events, err := ex.Watch(t.Context())
+		require.NoError(t, err)
+		var got []string
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for ev := range events {
+				if ev.IsProgress {
+					got = append(got, fmt.Sprintf("progress %d/%d %q", ev.Progress.Current, ev.Progress.Total, ev.Progress.Message))
+				} else {
+					got = append(got, fmt.Sprintf("%s %d", ev.State, ev.Attempt))
+				}
+			}
+		}()
+
+		env.Advance(time.Minute + 1500*time.Millisecond)
+		live, err := ex.Progress(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.ProgressInfo{Current: 1, Total: 3, Message: "starting import", Updated: env.Now().Add(-500 * time.Millisecond)}, live)
+
+		env.Advance(time.Minute)
+		<-done
+		assert.Equal(t, []string{
+			"scheduled 1",
+			"running 1",
+			`progress 0/3 ""`,
+			`progress 0/3 "starting import"`,
+			`progress 1/3 "starting import"`,
+			`progress 2/3 "starting import"`,
+			`progress 3/3 "starting import"`,
+			`progress 3/3 "import complete"`,
+			"completed 1",
+		}, got)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, int64(3), info.Progress.Current)
+		assert.Equal(t, "import complete", info.Progress.Message)
+		final, err := ex.Progress(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, int64(3), final.Total)
+		n, err := d.Redis().Exists(t.Context(), "docket:{test}:progress:"+ex.Key()).Result()
+		require.NoError(t, err)
+		assert.Zero(t, n, "the live progress is deleted when the task ends")
+	})
+}
+
+func TestWatchAFinishedOrMissingExecution(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		quick := sdk.NewTask("quick", func(ctx context.Context, in Import) error { return nil })
+		env.Register(quick)
+		ex, err := quick.Add(t.Context(), env.Docket(), Import{})
+		require.NoError(t, err)
+		env.RunUntilIdle()
+		events, err := ex.Watch(t.Context())
+		require.NoError(t, err)
+		var got []sdk.Event
+		for ev := range events {
+			got = append(got, ev)
+		}
+		require.Len(t, got, 1, "the final state, then the channel closes")
+		assert.Equal(t, sdk.StateCompleted, got[0].State)
+		_, err = env.Docket().Watch(t.Context(), "no-such-key")
+		assert.ErrorIs(t, err, sdk.ErrNotFound)
+	})
+}
+
+// Increments from many goroutines at once are all counted: Redis adds them.
+func TestProgressUnderConcurrentIncrements(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d := openDocket(t, b.URL)
+		var seen sdk.ProgressInfo
+		crunch := sdk.NewTask("crunch", func(ctx context.Context, in Import) error {
+			p := sdk.Current(ctx).Progress()
+			if err := p.SetTotal(ctx, 1000); err != nil {
+				return err
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 50)
+			for range 50 {
+				wg.Go(func() {
+					for range 20 {
+						if err := p.Increment(ctx); err != nil {
+							errs <- err
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				return err
+			}
+			if err := p.Sync(ctx); err != nil {
+				return err
+			}
+			seen = p.Current()
+			return nil
+		})
+		require.NoError(t, d.Register(crunch))
+		ex, err := crunch.Add(context.Background(), d, Import{})
+		require.NoError(t, err)
+		require.NoError(t, worker.New(d, worker.Options{}).RunUntilIdle(context.Background()))
+		assert.Equal(t, int64(1000), seen.Current)
+		info, err := ex.Info(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
+		assert.Equal(t, sdk.ProgressInfo{Current: 1000, Total: 1000}, info.Progress)
+	})
+}
+
+// A run that no longer holds its task reports nothing, and leaves nothing.
+func TestProgressOfACancelledRunIsIgnored(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var after error
+		stubborn := sdk.NewTask("stubborn", func(ctx context.Context, in Import) error {
+			p := sdk.Current(ctx).Progress()
+			_ = p.SetTotal(ctx, 5)
+			<-ctx.Done()
+			after = p.Increment(context.Background())
+			return nil
+		})
+		env.Register(stubborn)
+		ex, err := stubborn.Add(t.Context(), env.Docket(), Import{})
+		require.NoError(t, err)
+		env.Advance(time.Second)
+		require.NoError(t, env.Docket().Cancel(t.Context(), ex.Key()))
+		env.RunUntilIdle()
+		assert.NoError(t, after, "a no-op, not an error")
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.ProgressInfo{Total: 5}, info.Progress, "the progress as the task ended")
+	})
+}
