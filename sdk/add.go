@@ -223,3 +223,9 @@ func (d *Docket) Cancel(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+// Clear cancels every scheduled, queued and waiting task of the docket;
+// running tasks are left to finish. It returns how many it cancelled.
+func (d *Docket) Clear(ctx context.Context) (int, error) {
+	return d.core.Store.Clear(ctx, d.core.Retention)
+}

@@ -295,3 +295,30 @@ func TestAddManyInOneCall(t *testing.T) {
 		assert.ErrorIs(t, err, sdk.ErrBadKey)
 	}, testsuite.WithWorkerOptions(worker.Options{Concurrency: 100}))
 }
+
+func TestClear(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		release := make(chan struct{})
+		task := sdk.NewTask("clearable", func(ctx context.Context, in Greeting) error { <-release; return nil },
+			policy.TaskConcurrency(1))
+		env.Register(task)
+		d := env.Docket()
+		running, _ := task.Add(t.Context(), d, Greeting{"running"})
+		env.Advance(time.Second)
+		waiting, _ := task.Add(t.Context(), d, Greeting{"waiting"})
+		later, _ := task.Add(t.Context(), d, Greeting{"later"}, sdk.After(time.Hour))
+		env.Advance(time.Second)
+
+		n, err := d.Clear(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, 2, n)
+		for ex, want := range map[*sdk.Execution]sdk.State{running: sdk.StateRunning, waiting: sdk.StateCancelled, later: sdk.StateCancelled} {
+			info, err := ex.Info(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, want, info.State)
+		}
+		close(release)
+		env.Advance(2 * time.Hour)
+		assert.Len(t, env.Runs("clearable"), 1)
+	})
+}

@@ -23,6 +23,7 @@ var (
 	snapshotScript   = load("snapshot.lua")
 	unregisterScript = load("unregister.lua")
 	progressScript   = load("progress.lua")
+	clearScript      = load("clear.lua")
 )
 
 func load(name string) *redis.Script {

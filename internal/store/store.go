@@ -228,6 +228,22 @@ func (s *Store) Cancel(ctx context.Context, key string, retention time.Duration)
 	return n == 1, nil
 }
 
+// Clear cancels every scheduled, queued and waiting task, a thousand per
+// call; running tasks are left to finish. It returns how many it cancelled.
+func (s *Store) Clear(ctx context.Context, retention time.Duration) (int, error) {
+	total := 0
+	for {
+		n, err := clearScript.Run(ctx, s.rdb, []string{s.k.scheduled}, s.k.prefix, MaxBatch, retention.Milliseconds()).Int()
+		if err != nil {
+			return total, fmt.Errorf("docket: clear: %w", err)
+		}
+		if n == 0 {
+			return total, nil
+		}
+		total += n
+	}
+}
+
 // Info reads the execution record of key. ok is false when there is none.
 func (s *Store) Info(ctx context.Context, key string) (rec Record, ok bool, err error) {
 	reply, err := infoScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix).StringSlice()
