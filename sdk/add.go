@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/docket-go/docket/internal/store"
 	"github.com/docket-go/docket/telemetry"
@@ -102,7 +104,6 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 	if o.keyed {
 		return nil, fmt.Errorf("%w: AddMany gives every task its own new key; use Add for a keyed task", ErrBadKey)
 	}
-	trace := telemetry.InjectTrace(ctx)
 	tasks := make([]store.NewTask, len(ins))
 	for i, in := range ins {
 		raw, err := json.Marshal(in)
@@ -112,7 +113,7 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 		if err := d.checkInput(t.name, raw); err != nil {
 			return nil, err
 		}
-		tasks[i] = store.NewTask{Key: newKey(), Name: t.name, Input: raw, When: o.when, Trace: trace}
+		tasks[i] = store.NewTask{Key: newKey(), Name: t.name, Input: raw, When: o.when}
 	}
 	return d.addTasks(ctx, store.ModeAdd, tasks)
 }
@@ -148,7 +149,7 @@ func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw [
 		return nil, err
 	}
 	exs, err := d.addTasks(ctx, mode, []store.NewTask{{
-		Key: o.key, Name: name, Input: raw, When: o.when, Trace: telemetry.InjectTrace(ctx),
+		Key: o.key, Name: name, Input: raw, When: o.when,
 	}})
 	if err != nil {
 		return nil, err
@@ -156,12 +157,25 @@ func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw [
 	return exs[0], nil
 }
 
-func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.NewTask) ([]*Execution, error) {
+// addTasks adds tasks (all of one task name) in a producer span, whose
+// trace context travels with them: each attempt's span links to it.
+func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.NewTask) (_ []*Execution, err error) {
+	ctx, span := d.producerSpan(ctx, string(mode)+" "+tasks[0].Name,
+		attribute.String(telemetry.AttrTask, tasks[0].Name), attribute.Int(telemetry.AttrCount, len(tasks)))
+	defer func() { endSpan(span, err) }()
+	if len(tasks) == 1 {
+		span.SetAttributes(attribute.String(telemetry.AttrKey, tasks[0].Key))
+	}
+	trace := telemetry.InjectTrace(ctx)
+	for i := range tasks {
+		tasks[i].Trace = trace
+	}
 	res, err := d.core.Store.Add(ctx, mode, tasks)
 	if err != nil {
 		return nil, err
 	}
 	exs := make([]*Execution, len(res))
+	added := 0
 	for i, r := range res {
 		disp := Scheduled
 		switch r.Code {
@@ -170,8 +184,15 @@ func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.Ne
 		case store.Superseded:
 			disp = Replaced
 		}
+		if disp != AlreadyScheduled {
+			added++
+		}
 		exs[i] = &Execution{d: d, key: tasks[i].Key, disposition: disp, due: r.Due}
 	}
+	if len(exs) == 1 {
+		span.SetAttributes(attribute.String(telemetry.AttrDisposition, exs[0].disposition.String()))
+	}
+	d.metrics.Added.Add(ctx, int64(added), metric.WithAttributes(attribute.String(telemetry.AttrTask, tasks[0].Name)))
 	return exs, nil
 }
 
@@ -213,7 +234,9 @@ func newKey() string {
 // Cancel ends a scheduled, queued or running task as cancelled. A running
 // task's context is cancelled with ErrCancelled and its result ignored. It
 // returns ErrNotFound when no live task has the key.
-func (d *Docket) Cancel(ctx context.Context, key string) error {
+func (d *Docket) Cancel(ctx context.Context, key string) (err error) {
+	ctx, span := d.producerSpan(ctx, "cancel", attribute.String(telemetry.AttrKey, key))
+	defer func() { endSpan(span, err) }()
 	ok, err := d.core.Store.Cancel(ctx, key, d.core.Retention)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/docket-go/docket/internal/core"
 	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/telemetry"
 )
 
 func init() {
@@ -28,6 +29,8 @@ const (
 // what a worker executes from. It is safe for concurrent use.
 type Docket struct {
 	core      *core.Docket
+	metrics   *telemetry.Metrics
+	stopGauge func()
 	closeOnce sync.Once
 	closeFn   func() error
 	closeErr  error
@@ -108,13 +111,18 @@ func newDocket(rdb redis.UniversalClient, opts []Option) (*Docket, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Docket{core: &core.Docket{
+	d := &Docket{metrics: telemetry.NewMetrics(), core: &core.Docket{
 		Name:         o.name,
 		Store:        s,
 		Logger:       o.logger.With("docket", o.name),
 		Retention:    o.retention,
 		MaxInputSize: o.maxInputSize,
-	}}, nil
+	}}
+	d.stopGauge = telemetry.DepthGauge(o.name, func(ctx context.Context) (map[string]int64, error) {
+		c, err := s.Count(ctx)
+		return map[string]int64{"queued": c.Queued, "scheduled": c.Scheduled, "running": c.Running, "waiting": c.Waiting}, err
+	})
+	return d, nil
 }
 
 // Name is the docket's name.
@@ -127,6 +135,7 @@ func (d *Docket) Redis() redis.UniversalClient { return d.core.Store.Client() }
 // OpenClient. Stop workers first.
 func (d *Docket) Close() error {
 	d.closeOnce.Do(func() {
+		d.stopGauge()
 		if d.closeFn != nil {
 			d.closeErr = d.closeFn()
 		}

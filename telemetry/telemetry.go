@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -14,13 +15,29 @@ const ScopeName = "github.com/docket-go/docket"
 
 // Attribute keys on spans and metrics.
 const (
-	AttrDocket  = "docket.name"
-	AttrTask    = "docket.task"
-	AttrKey     = "docket.key"
-	AttrAttempt = "docket.attempt"
-	AttrWorker  = "docket.worker"
-	AttrOutcome = "docket.outcome"
-	AttrReason  = "docket.reason"
+	AttrDocket      = "docket.name"
+	AttrTask        = "docket.task"
+	AttrKey         = "docket.key"
+	AttrAttempt     = "docket.attempt"
+	AttrWorker      = "docket.worker"
+	AttrOutcome     = "docket.outcome"
+	AttrReason      = "docket.reason"
+	AttrCount       = "docket.count"
+	AttrDisposition = "docket.disposition"
+	AttrDelay       = "docket.delay_seconds"
+	AttrLimit       = "docket.limit"
+	AttrNextDue     = "docket.next_due"
+	AttrState       = "docket.state"
+)
+
+// Span events on attempt spans.
+const (
+	EventRetry     = "retry scheduled"
+	EventTimeout   = "timed out"
+	EventCancelled = "cancelled"
+	EventNextRun   = "next run scheduled"
+	EventWaited    = "waited for a concurrency slot"
+	EventDropped   = "dropped"
 )
 
 // Metric names.
@@ -32,6 +49,7 @@ const (
 	MetricRetried     = "docket.tasks.retried"
 	MetricPerpetuated = "docket.tasks.perpetuated"
 	MetricDropped     = "docket.tasks.dropped"
+	MetricDepth       = "docket.tasks.depth"
 	MetricDuration    = "docket.task.duration"
 	MetricPunctuality = "docket.task.punctuality"
 )
@@ -64,8 +82,10 @@ func ExtractTrace(traceparent string) trace.SpanContext {
 // Tracer is the tracer of the global TracerProvider.
 func Tracer() trace.Tracer { return otel.Tracer(ScopeName) }
 
-// Metrics are a worker's instruments, from the global MeterProvider.
+// Metrics are the instruments of dockets and workers, from the global
+// MeterProvider.
 type Metrics struct {
+	Added       metric.Int64Counter
 	Started     metric.Int64Counter
 	Succeeded   metric.Int64Counter
 	Failed      metric.Int64Counter
@@ -89,6 +109,7 @@ func NewMetrics() *Metrics {
 		return h
 	}
 	return &Metrics{
+		Added:       counter(MetricAdded, "Tasks added (replacements included; adds of a live key excluded)."),
 		Started:     counter(MetricStarted, "Attempts started."),
 		Succeeded:   counter(MetricSucceeded, "Attempts that succeeded."),
 		Failed:      counter(MetricFailed, "Executions that ended in failure, by reason."),
@@ -98,4 +119,29 @@ func NewMetrics() *Metrics {
 		Duration:    hist(MetricDuration, "How long attempts ran."),
 		Punctuality: hist(MetricPunctuality, "How late attempts started: start minus due time."),
 	}
+}
+
+// DepthGauge reports, at each collection, how many tasks a docket holds in
+// each state (queued, scheduled, running, waiting). count is called then;
+// unregister stops it.
+func DepthGauge(docket string, count func(ctx context.Context) (map[string]int64, error)) (unregister func()) {
+	m := otel.Meter(ScopeName)
+	g, err := m.Int64ObservableGauge(MetricDepth, metric.WithDescription("Tasks a docket holds, by state."))
+	if err != nil {
+		return func() {}
+	}
+	reg, err := m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		byState, err := count(ctx)
+		if err != nil {
+			return err
+		}
+		for state, n := range byState {
+			o.ObserveInt64(g, n, metric.WithAttributes(attribute.String(AttrDocket, docket), attribute.String(AttrState, state)))
+		}
+		return nil
+	}, g)
+	if err != nil {
+		return func() {}
+	}
+	return func() { _ = reg.Unregister() }
 }

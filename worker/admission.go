@@ -5,6 +5,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/docket-go/docket/internal/store"
 	"github.com/docket-go/docket/telemetry"
@@ -36,10 +37,27 @@ func (r *run) rules() store.Rules {
 	return r.cachedRules
 }
 
-// dropped reports submissions that admission control turned away.
+// dropped reports submissions that admission control turned away: a log
+// line at INFO, a count, and a span linked to the producer's.
 func (r *run) dropped(ds []store.Dropped) {
 	for _, d := range ds {
 		r.log.Info("task dropped", "key", d.Key, "task", d.Name, "reason", d.Reason)
 		r.w.metrics.Dropped.Add(context.Background(), 1, metric.WithAttributes(attribute.String(telemetry.AttrTask, d.Name)))
+		opts := []trace.SpanStartOption{
+			trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(
+				attribute.String(telemetry.AttrDocket, r.w.c.Name),
+				attribute.String(telemetry.AttrTask, d.Name),
+				attribute.String(telemetry.AttrKey, d.Key),
+				attribute.String(telemetry.AttrWorker, r.w.id),
+			),
+		}
+		if producer := telemetry.ExtractTrace(d.Trace); producer.IsValid() {
+			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: producer}))
+		}
+		_, span := telemetry.Tracer().Start(context.Background(), d.Name, opts...)
+		span.AddEvent(telemetry.EventDropped, trace.WithAttributes(attribute.String(telemetry.AttrReason, d.Reason)))
+		span.SetAttributes(attribute.String(telemetry.AttrOutcome, "dropped"))
+		span.End()
 	}
 }

@@ -49,6 +49,7 @@ func TestUndecodableInputFailsWithTheReason(t *testing.T) {
 		// A producer that does not link the task sends the wrong type.
 		producer, err := sdk.OpenClient(env.Docket().Redis(), sdk.WithName(env.Docket().Name()))
 		require.NoError(t, err)
+		defer producer.Close()
 		ex, err := producer.AddByName(t.Context(), "ship", json.RawMessage(`{"id":"not a number"}`))
 		require.NoError(t, err)
 		env.RunUntilIdle()
@@ -100,6 +101,7 @@ func TestFallbackHandlesWhatNoTaskCan(t *testing.T) {
 		d := env.Docket()
 		producer, err := sdk.OpenClient(d.Redis(), sdk.WithName(d.Name()))
 		require.NoError(t, err)
+		defer producer.Close()
 		a, err := producer.AddByName(t.Context(), "legacy", json.RawMessage(`{"v":1}`))
 		require.NoError(t, err)
 		b, err := producer.AddByName(t.Context(), "legacy_fail", json.RawMessage(`{}`))

@@ -110,6 +110,9 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	}
 	a.state = state
 	ctx, span := a.startSpan(def)
+	if m.WaitedFor != "" {
+		span.AddEvent(telemetry.EventWaited, trace.WithAttributes(attribute.String(telemetry.AttrLimit, m.WaitedFor)))
+	}
 	ctx = core.WithAttempt(ctx, state)
 	start := time.Now()
 	attrs := metric.WithAttributes(attribute.String(telemetry.AttrTask, m.Name))
@@ -129,11 +132,13 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 			span.RecordError(err)
 			span.SetStatus(codes.Error, err.Error())
 		}
-		span.End()
 		if hook := a.r.w.c.Hooks.AttemptDone; hook != nil {
 			hook(core.AttemptRecord{Key: m.Key, Task: m.Name, Attempt: m.Attempt, Start: start, End: end, Input: m.Input, Err: err})
 		}
-		return a.outcome(def, err)
+		o := a.outcome(def, err)
+		annotate(span, err, o)
+		span.End()
+		return o
 	}
 
 	// If the context ends first (timeout, cancellation, lost lease, end of
@@ -145,6 +150,30 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	err := a.call(ctx, func(ctx context.Context) error { return def.Call(ctx, in) })
 	stop()
 	a.settle(func() *store.Outcome { return conclude(err, false) })
+}
+
+// annotate records on an attempt's span what became of the attempt.
+func annotate(span trace.Span, err error, o *store.Outcome) {
+	switch {
+	case errors.Is(err, sdk.ErrTimeout):
+		span.AddEvent(telemetry.EventTimeout)
+	case errors.Is(err, sdk.ErrCancelled), errors.Is(err, sdk.ErrLeaseLost), errors.Is(err, sdk.ErrShutdown):
+		span.AddEvent(telemetry.EventCancelled, trace.WithAttributes(attribute.String(telemetry.AttrReason, err.Error())))
+	}
+	if o == nil {
+		return
+	}
+	span.SetAttributes(attribute.String(telemetry.AttrOutcome, string(o.Kind)))
+	switch o.Kind {
+	case store.Retried:
+		span.AddEvent(telemetry.EventRetry, trace.WithAttributes(attribute.Float64(telemetry.AttrDelay, o.Delay.Seconds())))
+	case store.Perpetual:
+		next := o.Next.At.UTC().Format(time.RFC3339Nano)
+		if o.Next.At.IsZero() {
+			next = "+" + o.Next.After.String()
+		}
+		span.AddEvent(telemetry.EventNextRun, trace.WithAttributes(attribute.String(telemetry.AttrNextDue, next)))
+	}
 }
 
 // causeError is the error of an attempt whose context ended.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -12,6 +13,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/telemetry"
 	"github.com/docket-go/docket/testsuite"
@@ -52,6 +54,7 @@ func TestFailuresAreCountedByReason(t *testing.T) {
 		d := env.Docket()
 		producer, err := sdk.OpenClient(d.Redis(), sdk.WithName(d.Name()))
 		require.NoError(t, err)
+		defer producer.Close()
 		_, err = producer.AddByName(t.Context(), "nobody", json.RawMessage(`{}`))
 		require.NoError(t, err)
 		_, err = producer.AddByName(t.Context(), "ship", json.RawMessage(`{"id":"x"}`))
@@ -65,4 +68,43 @@ func TestFailuresAreCountedByReason(t *testing.T) {
 	assert.Equal(t, int64(1), got[telemetry.MetricFailed+"/bad_input"])
 	assert.Equal(t, int64(1), got[telemetry.MetricSucceeded+"/"])
 	assert.Equal(t, int64(1), got[telemetry.MetricStarted+"/"], "only the good task started")
+}
+
+// The depth gauge reports the docket's tasks by state at each collection.
+func TestDepthGauge(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	prev := otel.GetMeterProvider()
+	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	t.Cleanup(func() { otel.SetMeterProvider(prev) })
+
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		release := make(chan struct{})
+		hold := sdk.NewTask("hold", func(ctx context.Context, in Order) error { <-release; return nil },
+			policy.TaskConcurrency(1))
+		env.Register(hold)
+		for i := range 3 {
+			_, err := hold.Add(t.Context(), env.Docket(), Order{ID: i})
+			require.NoError(t, err)
+		}
+		_, err := hold.Add(t.Context(), env.Docket(), Order{ID: 9}, sdk.After(time.Hour))
+		require.NoError(t, err)
+		env.Advance(time.Second)
+
+		var rm metricdata.ResourceMetrics
+		require.NoError(t, reader.Collect(t.Context(), &rm))
+		depth := map[string]int64{}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if g, ok := m.Data.(metricdata.Gauge[int64]); ok && m.Name == telemetry.MetricDepth {
+					for _, dp := range g.DataPoints {
+						v, _ := dp.Attributes.Value(attribute.Key(telemetry.AttrState))
+						depth[v.AsString()] = dp.Value
+					}
+				}
+			}
+		}
+		assert.Equal(t, map[string]int64{"queued": 0, "scheduled": 1, "running": 1, "waiting": 2}, depth)
+		close(release)
+		env.RunUntilIdle()
+	})
 }

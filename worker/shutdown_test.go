@@ -20,7 +20,10 @@ func bubbleDocket(t *testing.T) *sdk.Docket {
 	rdb, closeRedis := store.Embedded()
 	d, err := sdk.OpenClient(rdb, sdk.WithName("shutdown"))
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = closeRedis() })
+	t.Cleanup(func() {
+		_ = d.Close()
+		_ = closeRedis()
+	})
 	return d
 }
 

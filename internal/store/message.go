@@ -22,6 +22,7 @@ type Message struct {
 	Due        time.Time
 	Trace      string
 	Gen        string // the generation this claim holds; outcomes must quote it
+	WaitedFor  string // the concurrency limit it waited for before this claim, if any
 }
 
 // Claim is the result of one claim call.
@@ -40,12 +41,13 @@ type Dropped struct {
 	Key    string
 	Name   string
 	Reason string
+	Trace  string // the producer's trace context
 }
 
 const (
 	claimHeader  = 4
-	claimFields  = 8
-	droppedField = 3
+	claimFields  = 9
+	droppedField = 4
 )
 
 // DecodeClaim turns the claim script's reply into a Claim. It checks every
@@ -80,6 +82,7 @@ func DecodeClaim(reply []any) (Claim, error) {
 			Due:        time.UnixMicro(d.int(f[5])),
 			Trace:      d.str(f[6]),
 			Gen:        d.str(f[7]),
+			WaitedFor:  d.str(f[8]),
 		}
 		if m.Key == "" || m.Gen == "" || m.Attempt < 1 {
 			d.fail("claimed task without key, generation or attempt")
@@ -87,7 +90,7 @@ func DecodeClaim(reply []any) (Claim, error) {
 		c.Messages = append(c.Messages, m)
 	}
 	for i := end; i < len(reply); i += droppedField {
-		c.Dropped = append(c.Dropped, Dropped{Key: d.str(reply[i]), Name: d.str(reply[i+1]), Reason: d.str(reply[i+2])})
+		c.Dropped = append(c.Dropped, Dropped{Key: d.str(reply[i]), Name: d.str(reply[i+1]), Reason: d.str(reply[i+2]), Trace: d.str(reply[i+3])})
 	}
 	if d.err != nil {
 		return Claim{}, d.err

@@ -24,6 +24,7 @@ var (
 	unregisterScript = load("unregister.lua")
 	progressScript   = load("progress.lua")
 	clearScript      = load("clear.lua")
+	countsScript     = load("counts.lua")
 )
 
 func load(name string) *redis.Script {

@@ -268,6 +268,23 @@ func (s *Store) Subscribe(ctx context.Context) *redis.PubSub {
 	return s.rdb.Subscribe(ctx, s.k.events)
 }
 
+// Counts is how many tasks a docket holds, by state.
+type Counts struct {
+	Queued, Scheduled, Running, Waiting int64
+}
+
+// Count counts the docket's tasks by state, cheaply: no task is read.
+func (s *Store) Count(ctx context.Context) (Counts, error) {
+	n, err := countsScript.Run(ctx, s.rdb, []string{s.k.scheduled}, s.k.prefix).Int64Slice()
+	if err != nil {
+		return Counts{}, fmt.Errorf("docket: count: %w", err)
+	}
+	if len(n) != 4 {
+		return Counts{}, fmt.Errorf("%w: count reply has %d elements", ErrMalformed, len(n))
+	}
+	return Counts{Queued: n[0], Scheduled: n[1], Running: n[2], Waiting: n[3]}, nil
+}
+
 // Now reads the Redis clock.
 func (s *Store) Now(ctx context.Context) (time.Time, error) {
 	return s.rdb.Time(ctx).Result()

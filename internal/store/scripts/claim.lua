@@ -8,8 +8,9 @@
 -- "c": [{"a": arg, "m": max, "sc": scope}]}}
 -- Returns: now, wait (until the next due task or lease expiry; -1 for none,
 -- 0 when more due tasks remain), the number of claimed tasks, the number of
--- dropped tasks, then 8 values per claimed task: key, name, input, attempt,
--- deliveries, due, trace, gen; then 3 per dropped task: key, name, reason.
+-- dropped tasks, then 9 values per claimed task: key, name, input, attempt,
+-- deliveries, due, trace, gen, the limit it waited for (or ''); then 4 per
+-- dropped task: key, name, reason, trace.
 local now = clock_us()
 local worker = ARGV[2]
 local want, lease, retention = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -17,7 +18,7 @@ local rules = {}
 if ARGV[6] ~= '' then
   rules = cjson.decode(ARGV[6])
 end
-local FIELDS = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'created', 'admitted'}
+local FIELDS = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'created', 'admitted', 'waited'}
 
 local claimed, dropped = {}, {}
 local leases = {}
@@ -26,7 +27,7 @@ local function deliver(key, f)
   local gen = tonumber(f[7]) + 1
   local deliveries = tonumber(f[4]) + 1
   redis.call('HSET', K.task .. key, 'state', 'running', 'gen', int(gen), 'deliveries', int(deliveries),
-    'worker', worker, 'started', int(now))
+    'worker', worker, 'started', int(now), 'waited', '')
   leases[#leases + 1] = now + lease
   leases[#leases + 1] = key
   announce(key, 'running', f[3])
@@ -39,6 +40,7 @@ local function deliver(key, f)
   claimed[n + 6] = f[5]
   claimed[n + 7] = f[6] or ''
   claimed[n + 8] = int(gen)
+  claimed[n + 9] = f[10] or ''
 end
 
 -- drop ends a submission that admission control turned away.
@@ -53,6 +55,7 @@ local function drop(key, f, reason)
   dropped[n + 1] = key
   dropped[n + 2] = f[1]
   dropped[n + 3] = reason
+  dropped[n + 4] = f[6] or ''
 end
 
 -- text renders an input value for a key: strings as they are, integers
@@ -195,8 +198,8 @@ end
 -- Due tasks, in due order, until N are claimed or a thousand were looked at.
 local more = false
 local looked = 0
-while #claimed / 8 < want do
-  local due = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, want - #claimed / 8)
+while #claimed / 9 < want do
+  local due = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, want - #claimed / 9)
   if #due == 0 then
     break
   end
@@ -220,7 +223,7 @@ while #claimed / 8 < want do
       else -- wait for a slot of limit arg; reservations go to the next in line
         release_slots(key, now)
         redis.call('RPUSH', K.waiting .. arg, key)
-        redis.call('HSET', K.task .. key, 'state', 'waiting', 'waiting', arg)
+        redis.call('HSET', K.task .. key, 'state', 'waiting', 'waiting', arg, 'waited', arg)
         touch(arg)
         announce(key, 'queued', f[3])
       end
@@ -237,7 +240,7 @@ if #leases > 0 then
   redis.call('ZADD', K.running, unpack(leases))
 end
 
-local result = {int(now), '-1', #claimed / 8, #dropped / 3}
+local result = {int(now), '-1', #claimed / 9, #dropped / 4}
 local nxt = earliest(K.scheduled)
 local lapse = earliest(K.running)
 if lapse ~= nil and (nxt == nil or lapse < nxt) then

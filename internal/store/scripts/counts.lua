@@ -1,0 +1,10 @@
+-- counts: how many tasks are queued (due), scheduled (not yet due), running
+-- and waiting for a concurrency slot.
+-- KEYS[1] scheduled zset; ARGV[1] docket key prefix
+local now = clock_us()
+local queued = redis.call('ZCOUNT', K.scheduled, '-inf', now)
+local waiting = 0
+for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
+  waiting = waiting + redis.call('LLEN', K.waiting .. id)
+end
+return {queued, redis.call('ZCARD', K.scheduled) - queued, redis.call('ZCARD', K.running), waiting}
