@@ -38,9 +38,10 @@ func (p *PerpetualControl) Cancel() {
 	}
 }
 
-// SetEvery changes the interval, from the next run on: the next run is due
-// d after this run's start. It does nothing for a cron task, whose
-// expression decides, and for d <= 0.
+// SetEvery sets the interval before the next run: it is due d after this
+// run's start. The decision is this run's: the next run starts from the
+// policy's interval again, and calls SetEvery if it wants another. It does
+// nothing for a cron task, whose expression decides, and for d <= 0.
 func (p *PerpetualControl) SetEvery(d time.Duration) {
 	if p.s != nil {
 		p.s.SetEvery(d)

@@ -87,6 +87,9 @@ func (r *run) flush(batch []ack) error {
 	if err != nil {
 		return err
 	}
+	r.mu.Lock()
+	r.acked++
+	r.mu.Unlock()
 	for i, a := range batch {
 		if !applied[i] {
 			r.log.Debug("outcome not recorded: the task was cancelled, replaced or redelivered meanwhile",

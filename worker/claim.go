@@ -17,7 +17,8 @@ func (r *run) claimLoop(ctx context.Context, untilIdle bool) {
 	defer timer.Stop()
 	for ctx.Err() == nil {
 		wait := r.opts.PollInterval
-		if free := r.opts.Concurrency - r.counts().busy; free > 0 {
+		if before := r.counts(); r.opts.Concurrency-before.busy > 0 {
+			free := r.opts.Concurrency - before.busy
 			round := idle.Round()
 			claim, err := r.store.Claim(ctx, r.w.id, free, r.opts.Lease, r.w.c.Retention, r.rules())
 			switch {
@@ -39,7 +40,10 @@ func (r *run) claimLoop(ctx context.Context, untilIdle bool) {
 					continue // there may be more
 				}
 				if len(claim.Messages) == 0 && len(claim.Dropped) == 0 {
-					if r.counts().active == 0 {
+					// Idle only if nothing was in hand, and no outcome was
+					// recorded while the claim ran: a retry it scheduled may
+					// be due already.
+					if after := r.counts(); after.active == 0 && after.acked == before.acked {
 						idle.Report(round)
 						if untilIdle {
 							return

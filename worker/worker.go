@@ -117,6 +117,7 @@ type run struct {
 	active  map[heldKey]*attempt // claimed and not yet acknowledged
 	busy    int                  // attempts not yet settled: they hold a slot
 	calls   int                  // task functions running, abandoned ones included
+	acked   uint64               // outcome batches recorded, to tell idle from busy (see claimLoop)
 	settled chan struct{}        // signalled when any of these drops
 
 	acks chan ack
@@ -155,15 +156,16 @@ func (r *run) poke() {
 
 // tally is what the worker has in hand.
 type tally struct {
-	busy   int // attempts holding a slot
-	active int // attempts not yet acknowledged
-	calls  int // task functions still running
+	busy   int    // attempts holding a slot
+	active int    // attempts not yet acknowledged
+	calls  int    // task functions still running
+	acked  uint64 // outcome batches recorded so far
 }
 
 func (r *run) counts() tally {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return tally{busy: r.busy, active: len(r.active), calls: r.calls}
+	return tally{busy: r.busy, active: len(r.active), calls: r.calls, acked: r.acked}
 }
 
 // shutdownGrace is how long the functions of tasks cancelled at the end of
