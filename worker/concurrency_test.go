@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,13 +115,18 @@ type Backup struct {
 // Maximum two backups per database at once, over many tables.
 func TestConcurrencyDatabasePool(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var mu sync.Mutex // tasks run in parallel goroutines
 		running := map[string]int{}
 		peak := map[string]int{}
 		backup := sdk.NewTask("backup_database_table", func(ctx context.Context, in Backup) error {
+			mu.Lock()
 			running[in.DB]++
 			peak[in.DB] = max(peak[in.DB], running[in.DB])
+			mu.Unlock()
 			time.Sleep(10 * time.Second)
+			mu.Lock()
 			running[in.DB]--
+			mu.Unlock()
 			return nil
 		}, policy.Concurrency("db_name", 2))
 		env.Register(backup)
@@ -147,13 +153,18 @@ type TenantOp struct {
 // task runs them.
 func TestConcurrencyScopeAcrossTasks(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var mu sync.Mutex // tasks run in parallel goroutines
 		inScope := map[string]int{}
 		peak := 0
 		body := func(ctx context.Context, in TenantOp) error {
+			mu.Lock()
 			inScope[in.TenantID]++
 			peak = max(peak, inScope[in.TenantID])
+			mu.Unlock()
 			time.Sleep(time.Minute)
+			mu.Lock()
 			inScope[in.TenantID]--
+			mu.Unlock()
 			return nil
 		}
 		scope := policy.Scope("tenant_operations")
