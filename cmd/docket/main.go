@@ -1,0 +1,22 @@
+// Command docket watches and manages the tasks of a docket: follow a task's
+// progress, list what is scheduled, queued and running, list the workers,
+// cancel tasks. Run "docket help" for its usage.
+//
+//	go install github.com/docket-go/docket/cmd/docket@latest
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/docket-go/docket/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/docket-go/docket/sdk"
+)
+
+var cancelCommand = &command{
+	name:    "cancel",
+	args:    "KEY...",
+	summary: "cancel scheduled, queued or running tasks by key",
+	help: `A scheduled or queued task is removed; a running one has its context
+cancelled and its result ignored. Either way it ends in state cancelled.
+A key that no scheduled, queued or running task has is an error (exit 1);
+the other keys are still cancelled.
+`,
+	run: runCancel,
+}
+
+func runCancel(ctx context.Context, s *session, cmd *command, args []string) error {
+	fs := s.flags(cmd)
+	keys, err := s.parse(cmd, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return usageErrorf(cmd.name, "expected at least one task KEY")
+	}
+	d, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	failed := false
+	for _, key := range keys {
+		err := d.Cancel(ctx, key)
+		switch {
+		case err == nil:
+			fmt.Fprintf(s.stdout, "cancelled %s\n", key)
+			continue
+		case errors.Is(err, sdk.ErrNotFound):
+			err = fmt.Errorf("cancel: docket %q has no scheduled, queued or running task with the key %q", d.Name(), key)
+		default:
+			err = fmt.Errorf("cancel %q: %w", key, err)
+		}
+		if len(keys) == 1 {
+			return err
+		}
+		s.exit(err) // report it, and go on with the other keys
+		failed = true
+	}
+	if failed {
+		return exitStatus(ExitError)
+	}
+	return nil
+}

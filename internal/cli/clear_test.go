@@ -1,0 +1,83 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/docket-go/docket/sdk"
+)
+
+// clear asks first: "n" cancels nothing, no answer is an error, "yes"
+// cancels every waiting task; --yes does not ask.
+func TestClear(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	scheduledTasks(t, f, "a", "b", "c")
+	prompt := fmt.Sprintf("Cancel 3 tasks scheduled or queued in docket %q? Running tasks are left to finish. [y/N] ", f.name)
+	states := func() []sdk.State {
+		return []sdk.State{state(t, f, "a"), state(t, f, "b"), state(t, f, "c")}
+	}
+	scheduled := []sdk.State{sdk.StateScheduled, sdk.StateScheduled, sdk.StateScheduled}
+
+	assert.Equal(t, result{code: 0, stdout: "Nothing cancelled.\n", stderr: prompt}, f.run("n\n", "clear"))
+	assert.Equal(t, scheduled, states())
+	assert.Equal(t, result{code: 0, stdout: "Nothing cancelled.\n", stderr: prompt}, f.run("\n", "clear"), "no is the default")
+	assert.Equal(t, scheduled, states())
+
+	r := f.run("", "clear")
+	assert.Equal(t, result{code: 1, stderr: prompt + "\ndocket: clear: no answer on stdin; nothing cancelled (use --yes to clear without asking)\n"}, r)
+	assert.Equal(t, scheduled, states())
+
+	assert.Equal(t, result{code: 0, stdout: "Cancelled 3 tasks.\n", stderr: prompt}, f.run("YES\n", "clear"))
+	assert.Equal(t, []sdk.State{sdk.StateCancelled, sdk.StateCancelled, sdk.StateCancelled}, states())
+
+	assert.Equal(t, result{code: 0, stdout: fmt.Sprintf("No scheduled or queued tasks in docket %q; nothing to cancel.\n", f.name)},
+		f.run("", "clear"), "nothing to ask about")
+}
+
+func TestClearYes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	scheduledTasks(t, f, "a", "b")
+	assert.Equal(t, result{code: 0, stdout: "Cancelled 2 tasks.\n"}, f.run("", "clear", "--yes"))
+	assert.Equal(t, sdk.StateCancelled, state(t, f, "a"))
+	assert.Equal(t, sdk.StateCancelled, state(t, f, "b"))
+}
+
+// Running tasks are left to finish.
+func TestClearLeavesRunningTasks(t *testing.T) {
+	t.Parallel()
+	f, _ := busyDocket(t)
+	assert.Equal(t, result{code: 0, stdout: "Cancelled 2 tasks.\n"}, f.run("", "clear", "--yes"))
+	assert.Equal(t, sdk.StateRunning, state(t, f, "run-1"))
+	assert.Equal(t, sdk.StateCancelled, state(t, f, "wait-1"))
+	assert.Equal(t, sdk.StateCancelled, state(t, f, "later-1"))
+}
+
+// An interrupt while clear waits for an answer cancels nothing.
+func TestClearInterrupted(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	scheduledTasks(t, f, "a")
+	stdin, answer := io.Pipe()
+	t.Cleanup(func() { _ = answer.Close() }) // ends the abandoned read
+	stderr := newNotifyBuffer()
+	var stdout bytes.Buffer
+	p := f.program("", &stdout, stderr)
+	p.Stdin = stdin
+	ctx, interrupt := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() { code <- p.Run(ctx, f.args("clear")) }()
+	receive(t, stderr.wrote, "the prompt")
+	interrupt()
+	assert.Equal(t, 1, receive(t, code, "the exit code"))
+	assert.Empty(t, stdout.String())
+	assert.True(t, strings.HasSuffix(stderr.String(), "[y/N] \ndocket: clear: interrupted; nothing cancelled\n"), stderr.String())
+	assert.Equal(t, sdk.StateScheduled, state(t, f, "a"))
+}

@@ -1,0 +1,209 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/docket-go/docket/sdk"
+)
+
+var snapshotCommand = &command{
+	name:    "snapshot",
+	summary: "list the running, queued and scheduled tasks, the limits and the workers",
+	help: `Flags:
+  --json        print the snapshot as JSON instead of tables
+  --limit N     list at most N running and N waiting tasks (default 1000;
+                the totals count them all)
+
+Times in the tables are relative to the Redis clock ("in 5m", "3s ago");
+--json gives them as RFC 3339 instants, along with the lease expiries,
+deliveries and creation times.
+`,
+	run: runSnapshot,
+}
+
+func runSnapshot(ctx context.Context, s *session, cmd *command, args []string) error {
+	fs := s.flags(cmd)
+	asJSON := fs.Bool("json", false, "")
+	limit := fs.Int("limit", 1000, "")
+	args, err := s.parse(cmd, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(args) != 0 {
+		return usageErrorf(cmd.name, "takes no arguments, got %q", args)
+	}
+	if *limit < 1 {
+		return usageErrorf(cmd.name, "--limit must be at least 1, got %d", *limit)
+	}
+	d, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	snap, err := d.Snapshot(ctx, sdk.Limit(*limit))
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	if *asJSON {
+		return writeJSON(s.stdout, snapshotToJSON(d.Name(), snap))
+	}
+	writeSnapshot(s.stdout, d.Name(), snap)
+	return nil
+}
+
+// writeSnapshot writes a snapshot as a summary line and tables of tasks,
+// limits and workers.
+func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot) {
+	fmt.Fprintf(w, "docket %q at %s: %d running, %d waiting, %s\n",
+		name, utc(snap.Now), snap.TotalRunning, snap.TotalWaiting, plural(len(snap.Workers), "worker"))
+
+	fmt.Fprintln(w)
+	tasks := len(snap.Running) + len(snap.Queued) + len(snap.Scheduled)
+	if tasks == 0 {
+		fmt.Fprintln(w, "No running, queued or scheduled tasks.")
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "STATE\tKEY\tTASK\tATTEMPT\tDUE\tSTARTED\tWORKER\tWAITING FOR")
+		for _, list := range [][]sdk.TaskSummary{snap.Running, snap.Queued, snap.Scheduled} {
+			for _, t := range list {
+				due := relative(t.Due, snap.Now)
+				if t.State == sdk.StateRunning {
+					due = "-" // its due time has passed; the lease matters now
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n",
+					t.State, t.Key, t.Task, t.Attempt, due, relative(t.Started, snap.Now), orDash(t.Worker), orDash(t.WaitingFor))
+			}
+		}
+		_ = tw.Flush()
+		if more := snap.TotalRunning + snap.TotalWaiting - tasks; more > 0 {
+			fmt.Fprintf(w, "… and %s more (see --limit)\n", plural(more, "task"))
+		}
+	}
+
+	if len(snap.Limits) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "LIMIT\tIN USE\tWAITING")
+		for _, l := range snap.Limits {
+			fmt.Fprintf(tw, "%s\t%d\t%d\n", l.ID, len(l.InUse), len(l.Waiting))
+		}
+		_ = tw.Flush()
+	}
+
+	fmt.Fprintln(w)
+	writeWorkers(w, snap)
+}
+
+// snapshotJSON is the --json form of a snapshot: snake_case keys, empty
+// lists as [], zero times left out.
+type snapshotJSON struct {
+	Docket       string       `json:"docket"`
+	Now          time.Time    `json:"now"`
+	TotalRunning int          `json:"total_running"`
+	TotalWaiting int          `json:"total_waiting"`
+	Running      []taskJSON   `json:"running"`
+	Queued       []taskJSON   `json:"queued"`
+	Scheduled    []taskJSON   `json:"scheduled"`
+	Limits       []limitJSON  `json:"limits"`
+	Workers      []workerJSON `json:"workers"`
+}
+
+type taskJSON struct {
+	Key        string    `json:"key"`
+	Task       string    `json:"task"`
+	State      sdk.State `json:"state"`
+	Attempt    int       `json:"attempt"`
+	Deliveries int       `json:"deliveries"`
+	Due        time.Time `json:"due,omitzero"`
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
+	Started    time.Time `json:"started,omitzero"`
+	Created    time.Time `json:"created,omitzero"`
+	Worker     string    `json:"worker,omitempty"`
+	WaitingFor string    `json:"waiting_for,omitempty"`
+}
+
+type limitJSON struct {
+	ID      string   `json:"id"`
+	InUse   []string `json:"in_use"`
+	Waiting []string `json:"waiting"`
+}
+
+type workerJSON struct {
+	ID          string    `json:"id"`
+	Host        string    `json:"host"`
+	PID         int       `json:"pid"`
+	Concurrency int       `json:"concurrency"`
+	Running     int       `json:"running"`
+	Tasks       []string  `json:"tasks"`
+	Started     time.Time `json:"started,omitzero"`
+	LiveUntil   time.Time `json:"live_until,omitzero"`
+}
+
+func snapshotToJSON(name string, snap sdk.Snapshot) snapshotJSON {
+	out := snapshotJSON{
+		Docket:       name,
+		Now:          snap.Now,
+		TotalRunning: snap.TotalRunning,
+		TotalWaiting: snap.TotalWaiting,
+		Running:      tasksToJSON(snap.Running),
+		Queued:       tasksToJSON(snap.Queued),
+		Scheduled:    tasksToJSON(snap.Scheduled),
+		Limits:       make([]limitJSON, 0, len(snap.Limits)),
+		Workers:      workersToJSON(snap),
+	}
+	for _, l := range snap.Limits {
+		out.Limits = append(out.Limits, limitJSON{ID: l.ID, InUse: nonNil(l.InUse), Waiting: nonNil(l.Waiting)})
+	}
+	return out
+}
+
+func tasksToJSON(ts []sdk.TaskSummary) []taskJSON {
+	out := make([]taskJSON, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, taskJSON{
+			Key: t.Key, Task: t.Task, State: t.State, Attempt: t.Attempt, Deliveries: t.Deliveries,
+			Due: t.Due, LeaseUntil: t.LeaseUntil, Started: t.Started, Created: t.Created,
+			Worker: t.Worker, WaitingFor: t.WaitingFor,
+		})
+	}
+	return out
+}
+
+func workersToJSON(snap sdk.Snapshot) []workerJSON {
+	running := runningByWorker(snap)
+	out := make([]workerJSON, 0, len(snap.Workers))
+	for _, w := range snap.Workers {
+		out = append(out, workerJSON{
+			ID: w.ID, Host: w.Host, PID: w.PID, Concurrency: w.Concurrency, Running: running[w.ID],
+			Tasks: nonNil(w.Tasks), Started: w.Started, LiveUntil: w.LiveUntil,
+		})
+	}
+	return out
+}
+
+// runningByWorker counts the listed running tasks of each worker.
+func runningByWorker(snap sdk.Snapshot) map[string]int {
+	n := map[string]int{}
+	for _, t := range snap.Running {
+		n[t.Worker]++
+	}
+	return n
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,194 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/worker"
+)
+
+// busyDocket holds one task of each kind: run-1 running, wait-1 queued for
+// the slot run-1 holds (task concurrency 1), later-1 scheduled in an hour;
+// and one worker. The tasks are let go before the worker stops.
+func busyDocket(t *testing.T) (*fixture, *worker.Worker) {
+	t.Helper()
+	f := newFixture(t)
+	started := make(chan string, 2)
+	release := make(chan struct{})
+	slow := sdk.NewTask("slow", func(ctx context.Context, in Import) error {
+		started <- sdk.Current(ctx).Key()
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}, policy.TaskConcurrency(1))
+	require.NoError(t, f.d.Register(slow))
+	w := f.startWorker(worker.Options{Name: "snap", Concurrency: 4})
+	t.Cleanup(func() { close(release) })
+
+	ctx := context.Background()
+	_, err := slow.Add(ctx, f.d, Import{File: "a"}, sdk.Key("run-1"))
+	require.NoError(t, err)
+	assert.Equal(t, "run-1", receive(t, started, "run-1 to start"))
+	_, err = slow.Add(ctx, f.d, Import{File: "b"}, sdk.Key("wait-1"))
+	require.NoError(t, err)
+	_, err = slow.Add(ctx, f.d, Import{File: "c"}, sdk.Key("later-1"), sdk.After(time.Hour))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { // the worker tried wait-1 and put it in the limit's line
+		snap, err := f.d.Snapshot(ctx)
+		return err == nil && len(snap.Workers) == 1 && len(snap.Limits) == 1 && len(snap.Limits[0].Waiting) == 1
+	}, wait, 5*time.Millisecond)
+	return f, w
+}
+
+// The table lists running, then queued, then scheduled tasks, each with
+// its due time, start, worker and the limit it waits for; then the limits
+// and the workers.
+func TestSnapshotTable(t *testing.T) {
+	t.Parallel()
+	f, w := busyDocket(t)
+	r := f.run("", "snapshot")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Empty(t, r.stderr)
+	out := r.stdout
+	t.Log("\n" + out)
+
+	assert.Regexp(t, fmt.Sprintf(`^docket %q at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: 1 running, 2 waiting, 1 worker\n`, f.name), out)
+	header, cols := rowOf(t, out, 0, "STATE")
+	assert.Equal(t, []string{"STATE", "KEY", "TASK", "ATTEMPT", "DUE", "STARTED", "WORKER", "WAITING FOR"}, cols)
+
+	run, cols := rowOf(t, out, 1, "run-1")
+	assert.Equal(t, []string{"running", "run-1", "slow", "1", "-"}, cols[:5])
+	assert.Regexp(t, `^(now|\d+s ago)$`, cols[5])
+	assert.Equal(t, []string{w.ID(), "-"}, cols[6:])
+
+	queued, cols := rowOf(t, out, 1, "wait-1")
+	assert.Equal(t, []string{"queued", "wait-1", "slow", "1"}, cols[:4])
+	assert.Regexp(t, `^(now|\d+s ago)$`, cols[4])
+	assert.Equal(t, []string{"-", "-", "t:slow::"}, cols[5:])
+
+	scheduled, cols := rowOf(t, out, 1, "later-1")
+	assert.Equal(t, []string{"scheduled", "later-1", "slow", "1"}, cols[:4])
+	assert.Regexp(t, `^in (1h|59m\d+s)$`, cols[4])
+	assert.Equal(t, []string{"-", "-", "-"}, cols[5:])
+	assert.Equal(t, []int{header + 1, header + 2, header + 3}, []int{run, queued, scheduled}, "running, queued, scheduled")
+
+	limitHeader, cols := rowOf(t, out, 0, "LIMIT")
+	assert.Equal(t, []string{"LIMIT", "IN USE", "WAITING"}, cols)
+	limit, cols := rowOf(t, out, 0, "t:slow::")
+	assert.Equal(t, []string{"t:slow::", "1", "1"}, cols)
+	assert.Equal(t, limitHeader+1, limit)
+
+	_, cols = rowOf(t, out, 0, w.ID())
+	assert.Equal(t, "4", cols[3], "concurrency")
+	assert.Equal(t, "1", cols[4], "running")
+}
+
+// --json has every list, with snake_case keys and RFC 3339 times.
+func TestSnapshotJSON(t *testing.T) {
+	t.Parallel()
+	f, w := busyDocket(t)
+	r := f.run("", "snapshot", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Empty(t, r.stderr)
+
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), r.stdout)
+	assert.ElementsMatch(t, []string{"docket", "now", "total_running", "total_waiting", "running", "queued", "scheduled", "limits", "workers"}, keys(got))
+	assert.Equal(t, f.name, got["docket"])
+	assert.EqualValues(t, 1, got["total_running"])
+	assert.EqualValues(t, 2, got["total_waiting"])
+	now := parseTime(t, got["now"])
+
+	running := list(t, got["running"])
+	require.Len(t, running, 1)
+	assert.Equal(t, "run-1", running[0]["key"])
+	assert.Equal(t, "slow", running[0]["task"])
+	assert.Equal(t, "running", running[0]["state"])
+	assert.Equal(t, w.ID(), running[0]["worker"])
+	assert.EqualValues(t, 1, running[0]["attempt"])
+	assert.True(t, parseTime(t, running[0]["lease_until"]).After(now), "the lease runs on")
+	assert.NotContains(t, running[0], "waiting_for")
+
+	queued := list(t, got["queued"])
+	require.Len(t, queued, 1)
+	assert.Equal(t, "wait-1", queued[0]["key"])
+	assert.Equal(t, "queued", queued[0]["state"])
+	assert.Equal(t, "t:slow::", queued[0]["waiting_for"])
+
+	scheduled := list(t, got["scheduled"])
+	require.Len(t, scheduled, 1)
+	assert.Equal(t, "later-1", scheduled[0]["key"])
+	assert.Equal(t, "scheduled", scheduled[0]["state"])
+	assert.WithinDuration(t, now.Add(time.Hour), parseTime(t, scheduled[0]["due"]), time.Minute)
+
+	limits := list(t, got["limits"])
+	require.Len(t, limits, 1)
+	assert.Equal(t, map[string]any{"id": "t:slow::", "in_use": []any{"run-1"}, "waiting": []any{"wait-1"}}, limits[0])
+
+	workers := list(t, got["workers"])
+	require.Len(t, workers, 1)
+	assert.Equal(t, w.ID(), workers[0]["id"])
+	assert.EqualValues(t, 4, workers[0]["concurrency"])
+	assert.EqualValues(t, 1, workers[0]["running"])
+	assert.Equal(t, []any{"slow"}, workers[0]["tasks"])
+}
+
+// An empty docket says so, and --json still has every list, empty.
+func TestSnapshotEmpty(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := f.run("", "snapshot")
+	require.Equal(t, 0, r.code, r.stderr)
+	out := lines(r.stdout)
+	require.Len(t, out, 5, r.stdout)
+	assert.Equal(t, []string{"", "No running, queued or scheduled tasks.", "", "No live workers."}, out[1:])
+
+	r = f.run("", "snapshot", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
+	for _, k := range []string{"running", "queued", "scheduled", "limits", "workers"} {
+		assert.Equal(t, []any{}, got[k], k)
+	}
+}
+
+func keys(m map[string]any) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+func list(t *testing.T, v any) []map[string]any {
+	t.Helper()
+	items, ok := v.([]any)
+	require.True(t, ok, "not a list: %v", v)
+	var out []map[string]any
+	for _, it := range items {
+		m, ok := it.(map[string]any)
+		require.True(t, ok, "not an object: %v", it)
+		out = append(out, m)
+	}
+	return out
+}
+
+func parseTime(t *testing.T, v any) time.Time {
+	t.Helper()
+	s, ok := v.(string)
+	require.True(t, ok, "not a string: %v", v)
+	tm, err := time.Parse(time.RFC3339Nano, s)
+	require.NoError(t, err)
+	return tm
+}

@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/docket-go/docket/sdk"
+)
+
+var workersCommand = &command{
+	name:    "workers",
+	summary: "list the live workers",
+	help: `Flags:
+  --json        print the workers as JSON instead of a table
+
+For each worker: its id, host and process id, how many tasks it runs at once
+(CONCURRENCY) and is running now (RUNNING), when it started, until when it
+counts as live without another heartbeat, and the tasks it has registered.
+`,
+	run: runWorkers,
+}
+
+func runWorkers(ctx context.Context, s *session, cmd *command, args []string) error {
+	fs := s.flags(cmd)
+	asJSON := fs.Bool("json", false, "")
+	args, err := s.parse(cmd, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(args) != 0 {
+		return usageErrorf(cmd.name, "takes no arguments, got %q", args)
+	}
+	d, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	snap, err := d.Snapshot(ctx)
+	if err != nil {
+		return fmt.Errorf("workers: %w", err)
+	}
+	if *asJSON {
+		return writeJSON(s.stdout, struct {
+			Docket  string       `json:"docket"`
+			Now     time.Time    `json:"now"`
+			Workers []workerJSON `json:"workers"`
+		}{d.Name(), snap.Now, workersToJSON(snap)})
+	}
+	writeWorkers(s.stdout, snap)
+	return nil
+}
+
+// writeWorkers writes the snapshot's workers as a table.
+func writeWorkers(w io.Writer, snap sdk.Snapshot) {
+	if len(snap.Workers) == 0 {
+		fmt.Fprintln(w, "No live workers.")
+		return
+	}
+	running := runningByWorker(snap)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKER\tHOST\tPID\tCONCURRENCY\tRUNNING\tSTARTED\tLIVE UNTIL\tTASKS")
+	for _, wk := range snap.Workers {
+		tasks := strings.Join(wk.Tasks, ",")
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n",
+			wk.ID, orDash(wk.Host), wk.PID, wk.Concurrency, running[wk.ID],
+			relative(wk.Started, snap.Now), relative(wk.LiveUntil, snap.Now), orDash(tasks))
+	}
+	_ = tw.Flush()
+}
