@@ -21,6 +21,10 @@ type Snapshot struct {
 	// Limits are the concurrency limits in use (see "How it is stored" in
 	// the README for their ids).
 	Limits []LimitInfo
+	// DeadLetters are the tasks dead-lettered within the retention, latest
+	// first: their workers died while running them too many times (see
+	// worker.Options.MaxDeliveries). Error says so.
+	DeadLetters []TaskSummary
 }
 
 // LimitInfo is a concurrency limit in use: the keys of the tasks holding
@@ -45,6 +49,7 @@ type TaskSummary struct {
 	Worker     string
 	Created    time.Time
 	WaitingFor string // the concurrency limit a queued task waits for
+	Error      string // why a dead-lettered task failed
 }
 
 // WorkerInfo describes a live worker. Workers publish it with each
@@ -96,9 +101,12 @@ func (d *Docket) Snapshot(ctx context.Context, opts ...SnapshotOption) (Snapshot
 		sum := TaskSummary{
 			Key: t.Key, Task: t.Name, Due: t.Due, LeaseUntil: t.LeaseUntil,
 			Attempt: t.Attempt, Deliveries: t.Deliveries, Started: t.Started, Worker: t.Worker, Created: t.Created,
-			WaitingFor: t.WaitingFor,
+			WaitingFor: t.WaitingFor, Error: t.Error,
 		}
 		switch {
+		case t.State == store.StateFailed:
+			sum.State = StateFailed
+			s.DeadLetters = append(s.DeadLetters, sum)
 		case t.State == store.StateRunning:
 			sum.State = StateRunning
 			s.Running = append(s.Running, sum)

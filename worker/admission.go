@@ -37,12 +37,21 @@ func (r *run) rules() store.Rules {
 	return r.cachedRules
 }
 
-// dropped reports submissions that admission control turned away: a log
-// line at INFO, a count, and a span linked to the producer's.
+// dropped reports tasks ended without running — submissions admission
+// control turned away, poison tasks dead-lettered: a log line, a count, and a
+// span linked to the producer's.
 func (r *run) dropped(ds []store.Dropped) {
 	for _, d := range ds {
-		r.log.Info("task dropped", "key", d.Key, "task", d.Name, "reason", d.Reason)
-		r.w.metrics.Dropped.Add(context.Background(), 1, metric.WithAttributes(attribute.String(telemetry.AttrTask, d.Name)))
+		outcome := "dropped"
+		if d.Dead {
+			outcome = "dead-lettered"
+			r.log.Error("task dead-lettered", "key", d.Key, "task", d.Name, "reason", d.Reason)
+			r.w.metrics.Failed.Add(context.Background(), 1, metric.WithAttributes(
+				attribute.String(telemetry.AttrTask, d.Name), attribute.String(telemetry.AttrReason, "dead_letter")))
+		} else {
+			r.log.Info("task dropped", "key", d.Key, "task", d.Name, "reason", d.Reason)
+			r.w.metrics.Dropped.Add(context.Background(), 1, metric.WithAttributes(attribute.String(telemetry.AttrTask, d.Name)))
+		}
 		opts := []trace.SpanStartOption{
 			trace.WithSpanKind(trace.SpanKindConsumer),
 			trace.WithAttributes(
@@ -57,7 +66,7 @@ func (r *run) dropped(ds []store.Dropped) {
 		}
 		_, span := telemetry.Tracer().Start(context.Background(), d.Name, opts...)
 		span.AddEvent(telemetry.EventDropped, trace.WithAttributes(attribute.String(telemetry.AttrReason, d.Reason)))
-		span.SetAttributes(attribute.String(telemetry.AttrOutcome, "dropped"))
+		span.SetAttributes(attribute.String(telemetry.AttrOutcome, outcome))
 		span.End()
 	}
 }

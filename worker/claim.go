@@ -20,7 +20,7 @@ func (r *run) claimLoop(ctx context.Context, untilIdle bool) {
 		if before := r.counts(); r.opts.Concurrency-before.busy > 0 {
 			free := r.opts.Concurrency - before.busy
 			round := idle.Round()
-			claim, err := r.store.Claim(ctx, r.w.id, free, r.opts.Lease, r.w.c.Retention, r.rules())
+			claim, err := r.store.Claim(ctx, r.w.id, free, r.opts.Lease, r.w.c.Retention, r.rules(), r.opts.MaxDeliveries)
 			switch {
 			case err != nil && ctx.Err() != nil:
 				return

@@ -12,6 +12,8 @@ func TestMain(m *testing.M) {
 	case "":
 	case "limited":
 		os.Exit(limitedWorker())
+	case "crasher":
+		os.Exit(crasherWorker())
 	default:
 		os.Exit(childWorker())
 	}

@@ -9,10 +9,11 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultConcurrency  = 10
-	DefaultLease        = 30 * time.Second
-	DefaultDrainTimeout = 30 * time.Second
-	DefaultPollInterval = 2 * time.Second
+	DefaultConcurrency   = 10
+	DefaultLease         = 30 * time.Second
+	DefaultDrainTimeout  = 30 * time.Second
+	DefaultPollInterval  = 2 * time.Second
+	DefaultMaxDeliveries = 5
 )
 
 // Options configure a Worker. The zero value of every field means its
@@ -37,6 +38,13 @@ type Options struct {
 	// due tasks. Producers wake idle workers at once through pub/sub; the
 	// poll only guards against a lost wake-up. Defaults to 2s.
 	PollInterval time.Duration
+
+	// MaxDeliveries is how many times one attempt of a task may be handed to
+	// a worker. A task whose worker dies (or stops renewing its lease) that
+	// many times is a poison task: it is dead-lettered, ending failed with
+	// the reason in its state and listed in Snapshot.DeadLetters, instead
+	// of being redelivered forever. Defaults to 5.
+	MaxDeliveries int
 
 	// Fallback runs messages that name a task this worker does not have, or
 	// whose input does not decode into the task's type. Its error fails the
@@ -64,6 +72,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = DefaultPollInterval
+	}
+	if o.MaxDeliveries <= 0 {
+		o.MaxDeliveries = DefaultMaxDeliveries
 	}
 	return o
 }

@@ -196,7 +196,7 @@ func TestPerpetualClaimedByADeadWorkerContinues(t *testing.T) {
 		require.NoError(t, err)
 		s, err := store.New(d.Redis(), d.Name())
 		require.NoError(t, err)
-		claim, err := s.Claim(t.Context(), "dead-worker", 1, time.Minute, time.Minute, store.Rules{})
+		claim, err := s.Claim(t.Context(), "dead-worker", 1, time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		require.Len(t, claim.Messages, 1)
 		t0 := time.Now()

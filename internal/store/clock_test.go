@@ -37,24 +37,24 @@ func TestRedisClockDecides(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, redisNow.Add(time.Minute), res[0].Due, "After counts from the Redis clock")
 
-	c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{})
+	c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
 	require.NoError(t, err)
 	assert.Empty(t, c.Messages, "not due by the Redis clock, though long past by this process's")
 	assert.Equal(t, time.Minute, c.Wait, "the wait is measured on the Redis clock")
 	assert.Equal(t, redisNow, c.Now)
 
 	m.SetTime(redisNow.Add(time.Minute))
-	c, err = s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{})
+	c, err = s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
 	require.NoError(t, err)
 	require.Len(t, c.Messages, 1)
 
 	// The lease, too, runs on the Redis clock.
 	m.SetTime(redisNow.Add(2*time.Minute - time.Millisecond))
-	c2, err := s.Claim(ctx, "w2", 10, time.Minute, time.Minute, store.Rules{})
+	c2, err := s.Claim(ctx, "w2", 10, time.Minute, time.Minute, store.Rules{}, 5)
 	require.NoError(t, err)
 	assert.Empty(t, c2.Messages, "the lease has a millisecond left")
 	m.SetTime(redisNow.Add(2 * time.Minute))
-	c2, err = s.Claim(ctx, "w2", 10, time.Minute, time.Minute, store.Rules{})
+	c2, err = s.Claim(ctx, "w2", 10, time.Minute, time.Minute, store.Rules{}, 5)
 	require.NoError(t, err)
 	require.Len(t, c2.Messages, 1, "the lease lapsed: redelivered")
 	assert.Equal(t, 2, c2.Messages[0].Deliveries)
@@ -109,12 +109,12 @@ func TestDecodeClaimRejectsMalformedReplies(t *testing.T) {
 		{"1", "0", int64(-1), int64(0)},
 		{"1", "0", int64(1), int64(0), "k", "n", "{}", "0", "1", "5", "", "g", ""}, // attempt 0
 		{"1", "0", int64(1), int64(0), "k", "n", "{}", int64(1), "1", "5", "", []any{}, ""},
-		{"1", "0", int64(0), int64(1), "k", "n", "r"},
+		{"1", "0", int64(0), int64(1), "k", "n", "r", ""},
 	} {
 		_, err := store.DecodeClaim(reply)
 		assert.ErrorIs(t, err, store.ErrMalformed, "%v", reply)
 	}
-	c, err := store.DecodeClaim([]any{"1000000", "-1", int64(1), int64(1), "k", "n", "{}", "2", "1", "5", "", "g", "", "d", "n", "cooldown", ""})
+	c, err := store.DecodeClaim([]any{"1000000", "-1", int64(1), int64(1), "k", "n", "{}", "2", "1", "5", "", "g", "", "d", "n", "cooldown", "", "dropped"})
 	require.NoError(t, err)
 	assert.Equal(t, time.Duration(-1), c.Wait)
 	require.Len(t, c.Messages, 1)

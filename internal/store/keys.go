@@ -20,6 +20,7 @@ import (
 //	docket:{name}:cooldown:<id>    STRING when the cooldown window <id> closes (unix µs); has a TTL
 //	docket:{name}:debounce:<id>    HASH   the burst <id>: its first submission and last submission time; has a TTL
 //	docket:{name}:progress:<key>   HASH   a running task's progress: current, total, message, updated
+//	docket:{name}:deadletters      ZSET   task key -> when it was dead-lettered; has a TTL (the retention)
 //	docket:{name}:workers          ZSET   worker id -> live until (unix µs); has a TTL
 //	docket:{name}:worker:<id>      STRING worker description (JSON); has a TTL
 //	docket:{name}:events           pub/sub channel: "w" wakes workers, "c:<gen>:<key>" cancels a run
@@ -37,18 +38,19 @@ import (
 
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
-	keyNames    = []string{"scheduled", "running", "limits", "workers", "events"}
+	keyNames    = []string{"scheduled", "running", "limits", "deadletters", "workers", "events"}
 	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "worker", "watch"}
 )
 
 // keys holds the key names of one docket.
 type keys struct {
-	prefix    string // docket:{name}:
-	scheduled string
-	running   string
-	limits    string
-	workers   string
-	events    string
+	prefix      string // docket:{name}:
+	scheduled   string
+	running     string
+	limits      string
+	deadletters string
+	workers     string
+	events      string
 }
 
 // ErrBadName reports a docket name that cannot be used in a Redis key.
@@ -60,12 +62,13 @@ func newKeys(name string) (keys, error) {
 	}
 	p := "docket:{" + name + "}:"
 	return keys{
-		prefix:    p,
-		scheduled: p + "scheduled",
-		running:   p + "running",
-		limits:    p + "limits",
-		workers:   p + "workers",
-		events:    p + "events",
+		prefix:      p,
+		scheduled:   p + "scheduled",
+		running:     p + "running",
+		limits:      p + "limits",
+		deadletters: p + "deadletters",
+		workers:     p + "workers",
+		events:      p + "events",
 	}, nil
 }
 

@@ -32,22 +32,24 @@ type Claim struct {
 	// more tasks are due now, negative when nothing is scheduled or running.
 	Wait     time.Duration
 	Messages []Message
-	Dropped  []Dropped // submissions admission control turned away
+	Dropped  []Dropped // tasks ended without running
 }
 
-// Dropped is a submission that admission control turned away (cooldown,
-// debounce): it ended cancelled, with Reason.
+// Dropped is a task ended without running: a submission admission control
+// turned away (cooldown, debounce; it ended cancelled), or, with Dead, a
+// task dead-lettered after too many deliveries (it ended failed).
 type Dropped struct {
 	Key    string
 	Name   string
 	Reason string
 	Trace  string // the producer's trace context
+	Dead   bool
 }
 
 const (
 	claimHeader  = 4
 	claimFields  = 9
-	droppedField = 4
+	droppedField = 5
 )
 
 // DecodeClaim turns the claim script's reply into a Claim. It checks every
@@ -90,7 +92,10 @@ func DecodeClaim(reply []any) (Claim, error) {
 		c.Messages = append(c.Messages, m)
 	}
 	for i := end; i < len(reply); i += droppedField {
-		c.Dropped = append(c.Dropped, Dropped{Key: d.str(reply[i]), Name: d.str(reply[i+1]), Reason: d.str(reply[i+2]), Trace: d.str(reply[i+3])})
+		c.Dropped = append(c.Dropped, Dropped{
+			Key: d.str(reply[i]), Name: d.str(reply[i+1]), Reason: d.str(reply[i+2]), Trace: d.str(reply[i+3]),
+			Dead: d.str(reply[i+4]) == "dead",
+		})
 	}
 	if d.err != nil {
 		return Claim{}, d.err
@@ -198,7 +203,7 @@ type Snapshot struct {
 	TotalRunning   int
 	TotalWaiting   int // tasks waiting for a concurrency slot
 	Workers        []WorkerEntry
-	Tasks          []TaskEntry // running tasks, then scheduled ones in due order, then waiting ones
+	Tasks          []TaskEntry // running, then scheduled in due order, then waiting, then dead-lettered (latest first)
 	Limits         []LimitEntry
 }
 
@@ -222,6 +227,7 @@ type TaskEntry struct {
 	Worker     string
 	Created    time.Time
 	WaitingFor string
+	Error      string // for a dead-lettered task, why
 }
 
 // LimitEntry is a concurrency limit in use: the tasks holding its slots
@@ -234,7 +240,7 @@ type LimitEntry struct {
 
 const (
 	snapshotHeader     = 8
-	snapshotTaskFields = 10
+	snapshotTaskFields = 11
 )
 
 func decodeSnapshot(reply []any) (Snapshot, error) {
@@ -272,6 +278,7 @@ func decodeSnapshot(reply []any) (Snapshot, error) {
 			Created:    d.instant(d.str(f[7])),
 			State:      State(d.str(f[8])),
 			WaitingFor: d.str(f[9]),
+			Error:      d.str(f[10]),
 		}
 		if t.State == StateRunning {
 			t.LeaseUntil = score

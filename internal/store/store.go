@@ -109,9 +109,12 @@ func (s *Store) Add(ctx context.Context, mode Mode, tasks []NewTask) ([]AddResul
 // whose lease lapsed come first, then due tasks in due order, each through
 // the admission rules of its task: a task turned away is dropped (it ends
 // cancelled, kept for retention), rescheduled, or set waiting for a slot.
-func (s *Store) Claim(ctx context.Context, worker string, n int, lease, retention time.Duration, rules Rules) (Claim, error) {
+//
+// A task whose lease lapsed after maxDeliveries deliveries is dead-lettered
+// instead: it ends failed, and is listed in Snapshot for the retention.
+func (s *Store) Claim(ctx context.Context, worker string, n int, lease, retention time.Duration, rules Rules, maxDeliveries int) (Claim, error) {
 	reply, err := claimScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running},
-		s.k.prefix, worker, min(n, MaxBatch), lease.Microseconds(), retention.Milliseconds(), rules.encoded).Slice()
+		s.k.prefix, worker, min(n, MaxBatch), lease.Microseconds(), retention.Milliseconds(), rules.encoded, maxDeliveries).Slice()
 	if err != nil {
 		return Claim{}, fmt.Errorf("docket: claim: %w", err)
 	}

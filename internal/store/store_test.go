@@ -46,7 +46,7 @@ func TestLifecycle(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, store.Existed, again[0].Code)
 
-		c, err := s.Claim(ctx, "w1", 10, time.Minute, time.Minute, store.Rules{})
+		c, err := s.Claim(ctx, "w1", 10, time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		require.Len(t, c.Messages, 1, "only a is due")
 		m := c.Messages[0]
@@ -74,7 +74,7 @@ func TestLifecycle(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, []bool{true, false}, applied)
 
-		c, err = s.Claim(ctx, "w1", 10, time.Minute, time.Minute, store.Rules{})
+		c, err = s.Claim(ctx, "w1", 10, time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		require.Len(t, c.Messages, 1)
 		assert.Equal(t, 2, c.Messages[0].Attempt)
@@ -118,7 +118,7 @@ func TestPerpetualRescheduleIsTheAcknowledgement(t *testing.T) {
 		s := open(t, b)
 		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "p", Name: "t", Input: []byte(`{"n":1}`)}})
 		require.NoError(t, err)
-		c, err := s.Claim(ctx, "w", 1, time.Minute, time.Minute, store.Rules{})
+		c, err := s.Claim(ctx, "w", 1, time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		require.Len(t, c.Messages, 1)
 		m := c.Messages[0]

@@ -5,15 +5,18 @@
 -- ARGV[1] docket key prefix, ARGV[2] worker id, ARGV[3] N, ARGV[4] lease,
 -- ARGV[5] retention (ms), ARGV[6] admission rules by task name (JSON, may be
 -- empty): {"task": {"d": {"a": arg, "s": settle}, "cd": [{"a": arg, "w": window}],
--- "c": [{"a": arg, "m": max, "sc": scope}]}}
+-- "c": [{"a": arg, "m": max, "sc": scope}]}}, ARGV[7] the most deliveries of
+-- one attempt: a task whose workers died that many times is dead-lettered
 -- Returns: now, wait (until the next due task or lease expiry; -1 for none,
 -- 0 when more due tasks remain), the number of claimed tasks, the number of
 -- dropped tasks, then 9 values per claimed task: key, name, input, attempt,
--- deliveries, due, trace, gen, the limit it waited for (or ''); then 4 per
--- dropped task: key, name, reason, trace.
+-- deliveries, due, trace, gen, the limit it waited for (or ''); then 5 per
+-- task turned away: key, name, reason, trace, and "dropped" (by admission
+-- control: cancelled) or "dead" (dead-lettered: failed).
 local now = clock_us()
 local worker = ARGV[2]
 local want, lease, retention = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local max_deliveries = tonumber(ARGV[7])
 local rules = {}
 if ARGV[6] ~= '' then
   rules = cjson.decode(ARGV[6])
@@ -43,19 +46,35 @@ local function deliver(key, f)
   claimed[n + 9] = f[10] or ''
 end
 
--- drop ends a submission that admission control turned away.
-local function drop(key, f, reason)
+-- turn_away ends a task without running it: a submission admission control
+-- dropped (state cancelled), or a poison task (state failed).
+local function turn_away(key, f, state, reason, kind)
   release_slots(key, now)
-  redis.call('HSET', K.task .. key, 'state', 'cancelled', 'gen', int(tonumber(f[7]) + 1),
+  redis.call('HSET', K.task .. key, 'state', state, 'gen', int(tonumber(f[7]) + 1),
     'finished', int(now), 'error', reason)
   redis.call('PEXPIRE', K.task .. key, retention)
   end_progress(key)
-  announce(key, 'cancelled', f[3], reason)
+  announce(key, state, f[3], reason)
   local n = #dropped
   dropped[n + 1] = key
   dropped[n + 2] = f[1]
   dropped[n + 3] = reason
   dropped[n + 4] = f[6] or ''
+  dropped[n + 5] = kind
+end
+
+local function drop(key, f, reason)
+  turn_away(key, f, 'cancelled', reason, 'dropped')
+end
+
+-- dead_letter ends a task whose workers kept dying while running it, and
+-- keeps it listed (for Snapshot) as long as its record.
+local function dead_letter(key, f)
+  turn_away(key, f, 'failed', 'dead-lettered: delivered ' .. f[4] ..
+    ' times, and its worker stopped without finishing it each time', 'dead')
+  redis.call('ZADD', K.deadletters, now, key)
+  redis.call('ZREMRANGEBYSCORE', K.deadletters, '-inf', now - retention * 1000)
+  redis.call('PEXPIRE', K.deadletters, retention)
 end
 
 -- text renders an input value for a key: strings as they are, integers
@@ -188,10 +207,13 @@ end
 local lapsed = redis.call('ZRANGEBYSCORE', K.running, '-inf', now, 'LIMIT', 0, want)
 for _, key in ipairs(lapsed) do
   local f = redis.call('HMGET', K.task .. key, unpack(FIELDS))
-  if f[1] then
-    deliver(key, f)
-  else
+  if not f[1] then
     redis.call('ZREM', K.running, key)
+  elseif tonumber(f[4]) >= max_deliveries then
+    redis.call('ZREM', K.running, key)
+    dead_letter(key, f)
+  else
+    deliver(key, f)
   end
 end
 
@@ -240,7 +262,7 @@ if #leases > 0 then
   redis.call('ZADD', K.running, unpack(leases))
 end
 
-local result = {int(now), '-1', #claimed / 9, #dropped / 4}
+local result = {int(now), '-1', #claimed / 9, #dropped / 5}
 local nxt = earliest(K.scheduled)
 local lapse = earliest(K.running)
 if lapse ~= nil and (nxt == nil or lapse < nxt) then

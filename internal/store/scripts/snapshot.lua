@@ -3,8 +3,9 @@
 -- ARGV[1] docket key prefix, ARGV[2] limit per list
 -- Returns: now, #scheduled, #running, #waiting, then four counts: workers
 -- listed, tasks listed, limits listed, holders and waiters listed; then per
--- worker: id, live-until, description; per task: key, score, name, attempt,
--- deliveries, started, worker, created, state, waiting-for; per limit: id,
+-- worker: id, live-until, description; per task (running, scheduled,
+-- waiting, then dead-lettered): key, score, name, attempt, deliveries,
+-- started, worker, created, state, waiting-for, error; per limit: id,
 -- #holders, #waiters; then per holder or waiter: limit id, "h" or "w", key.
 local now = clock_us()
 local limit = tonumber(ARGV[2])
@@ -23,10 +24,13 @@ for i = 1, #workers, 2 do
 end
 
 local function task(key, score)
-  local f = redis.call('HMGET', K.task .. key, 'name', 'attempt', 'deliveries', 'started', 'worker', 'created', 'state', 'waiting')
+  local f = redis.call('HMGET', K.task .. key, 'name', 'attempt', 'deliveries', 'started', 'worker', 'created', 'state', 'waiting', 'error')
+  if not f[1] then
+    return -- an expired record
+  end
   tasks_out[#tasks_out + 1] = key
   tasks_out[#tasks_out + 1] = int(score)
-  for j = 1, 8 do
+  for j = 1, 9 do
     tasks_out[#tasks_out + 1] = f[j] or ''
   end
   result[6] = result[6] + 1
@@ -66,6 +70,11 @@ for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
   end
 end
 result[8] = #members_out / 3
+
+local dead = redis.call('ZREVRANGE', K.deadletters, 0, limit - 1, 'WITHSCORES')
+for i = 1, #dead, 2 do
+  task(dead[i], tonumber(dead[i + 1]))
+end
 
 for _, part in ipairs({workers_out, tasks_out, limits_out, members_out}) do
   for _, v in ipairs(part) do
