@@ -93,8 +93,8 @@ func (c CooldownPolicy) String() string {
 }
 
 func (c CooldownPolicy) apply(s *Set) error {
-	if c.Window <= 0 {
-		return fmt.Errorf("%w: the window must be positive", ErrInvalid)
+	if c.Window < time.Microsecond {
+		return fmt.Errorf("%w: the window must be positive (1µs at least)", ErrInvalid)
 	}
 	if c.Arg != "" {
 		if err := s.requireField(c.Arg); err != nil {
@@ -138,8 +138,8 @@ func (d DebouncePolicy) apply(s *Set) error {
 	switch {
 	case s.Debounce != nil:
 		return fmt.Errorf("%w (already %s); a task has one settle window", ErrDuplicate, s.Debounce)
-	case d.Settle <= 0:
-		return fmt.Errorf("%w: the settle time must be positive", ErrInvalid)
+	case d.Settle < time.Microsecond:
+		return fmt.Errorf("%w: the settle time must be positive (1µs at least)", ErrInvalid)
 	}
 	if d.Arg != "" {
 		if err := s.requireField(d.Arg); err != nil {

@@ -77,8 +77,8 @@ func (p PerpetualPolicy) apply(s *Set) error {
 		return fmt.Errorf("%w: %w", ErrInvalid, p.err)
 	case s.Perpetual != nil:
 		return fmt.Errorf("%w (already %s)", ErrDuplicate, s.Perpetual)
-	case p.Every <= 0:
-		return fmt.Errorf("%w: the interval must be positive", ErrInvalid)
+	case p.Every < time.Microsecond:
+		return fmt.Errorf("%w: the interval must be positive (1µs at least)", ErrInvalid)
 	}
 	s.Perpetual = &p
 	return nil

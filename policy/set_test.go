@@ -371,6 +371,9 @@ func TestCompileRejectsInvalidArguments(t *testing.T) {
 		{"zero concurrency", policy.Concurrency("region", 0), `Concurrency("region", 0)`, "at least 1"},
 		{"negative task concurrency", policy.TaskConcurrency(-1), "TaskConcurrency(-1)", "at least 1"},
 		{"zero cooldown", policy.Cooldown("region", 0), `Cooldown("region", 0s)`, "positive"},
+		{"sub-microsecond cooldown", policy.TaskCooldown(500 * time.Nanosecond), "TaskCooldown(500ns)", "1µs at least"},
+		{"sub-microsecond debounce", policy.TaskDebounce(time.Nanosecond), "TaskDebounce(1ns)", "1µs at least"},
+		{"sub-microsecond perpetual interval", policy.Perpetual(time.Nanosecond), "Perpetual(1ns)", "1µs at least"},
 		{"negative task cooldown", policy.TaskCooldown(-time.Second), "TaskCooldown(-1s)", "positive"},
 		{"zero debounce", policy.Debounce("region", 0), `Debounce("region", 0s)`, "positive"},
 		{"negative task debounce", policy.TaskDebounce(-time.Second), "TaskDebounce(-1s)", "positive"},
@@ -391,10 +394,10 @@ func TestCompileAcceptsEdgeArguments(t *testing.T) {
 		policy.Retry(policy.Unlimited, time.Minute),
 		policy.ExponentialRetry(policy.Unlimited, time.Second, time.Second), // min = max
 		policy.Timeout(time.Nanosecond),
-		policy.Perpetual(time.Nanosecond),
+		policy.Perpetual(time.Microsecond),
 		policy.TaskConcurrency(1),
-		policy.TaskCooldown(time.Nanosecond),
-		policy.TaskDebounce(time.Nanosecond),
+		policy.TaskCooldown(time.Microsecond),
+		policy.TaskDebounce(time.Microsecond),
 		policy.Cron("@daily", policy.In(nil), policy.Manual()), // nil location means UTC
 	} {
 		t.Run(p.String(), func(t *testing.T) {

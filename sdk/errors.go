@@ -12,7 +12,7 @@ import (
 var (
 	// ErrNotFound reports that no execution has the key: none was added,
 	// or it finished longer ago than the retention.
-	ErrNotFound = errors.New("docket: no such task")
+	ErrNotFound = errors.New("docket: task not found")
 
 	// ErrTaskConflict reports a second, different task registered under a
 	// name that is taken.

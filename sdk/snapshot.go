@@ -71,7 +71,8 @@ type SnapshotOption func(*snapshotOptions)
 
 type snapshotOptions struct{ limit int }
 
-// Limit lists at most n running and n waiting tasks. Defaults to 1000.
+// Limit lists at most n tasks of each kind (running, waiting, dead-lettered);
+// with 0, Snapshot lists none and only counts them. Defaults to 1000.
 func Limit(n int) SnapshotOption { return func(o *snapshotOptions) { o.limit = n } }
 
 // Snapshot lists the running, queued and scheduled tasks and the live

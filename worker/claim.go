@@ -36,10 +36,13 @@ func (r *run) claimLoop(ctx context.Context, untilIdle bool) {
 					r.start(m, claim.Now)
 				}
 				r.dropped(claim.Dropped)
-				if len(claim.Messages) == free || claim.Wait == 0 {
+				for _, err := range claim.Malformed {
+					r.log.Error("claimed a task that cannot be decoded; it will be redelivered, then dead-lettered", "err", err)
+				}
+				if len(claim.Messages) == free || len(claim.Dropped) > 0 || claim.Wait == 0 {
 					continue // there may be more
 				}
-				if len(claim.Messages) == 0 && len(claim.Dropped) == 0 {
+				if len(claim.Messages) == 0 {
 					// Idle only if nothing was in hand, and no outcome was
 					// recorded while the claim ran: a retry it scheduled may
 					// be due already.

@@ -86,10 +86,15 @@ func (a *attempt) runFallback(reason string, cause error) {
 	}
 	err := a.call(a.ctx, func(ctx context.Context) error { return fallback(ctx, a.msg.Name, a.msg.Input) })
 	a.settle(func() *store.Outcome {
-		if err != nil {
-			return a.final(store.Failed, fmt.Sprintf("%v (fallback: %v)", cause, err), reason)
+		switch stopped := context.Cause(a.ctx); {
+		case err == nil:
+			return a.final(store.Completed, "", "")
+		case errors.Is(stopped, sdk.ErrShutdown):
+			return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released} // for another worker
+		case errors.Is(stopped, sdk.ErrCancelled), errors.Is(stopped, sdk.ErrLeaseLost):
+			return nil // the store has moved on
 		}
-		return a.final(store.Completed, "", "")
+		return a.final(store.Failed, fmt.Sprintf("%v (fallback: %v)", cause, err), reason)
 	})
 }
 
@@ -144,10 +149,25 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	// If the context ends first (timeout, cancellation, lost lease, end of
 	// the drain), the attempt settles at once, and the function, should it
 	// ignore its context, is abandoned: what it returns later is ignored.
+	//
+	// At shutdown, though, the function gets up to shutdownGrace to return
+	// first: the task is handed back to another worker, which must not run
+	// it while this copy still does.
+	returned := make(chan struct{})
 	stop := context.AfterFunc(a.ctx, func() {
+		if errors.Is(context.Cause(a.ctx), sdk.ErrShutdown) {
+			grace := time.NewTimer(shutdownGrace)
+			defer grace.Stop()
+			select {
+			case <-returned:
+				return // it settles with its own result
+			case <-grace.C:
+			}
+		}
 		a.settle(func() *store.Outcome { return conclude(nil, true) })
 	})
 	err := a.call(ctx, func(ctx context.Context) error { return def.Call(ctx, in) })
+	close(returned)
 	stop()
 	a.settle(func() *store.Outcome { return conclude(err, false) })
 }

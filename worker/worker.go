@@ -179,6 +179,9 @@ func (r *run) drain() {
 	if !r.waitFor(r.opts.DrainTimeout, func(c tally) bool { return c.busy == 0 }) {
 		r.log.Warn("drain timeout: handing back running tasks", "tasks", r.counts().busy, "timeout", r.opts.DrainTimeout)
 		r.cancelTasks(sdk.ErrShutdown)
+		// Each settles when its function returns, or when shutdownGrace
+		// has passed.
+		r.waitFor(shutdownGrace+time.Second, func(c tally) bool { return c.busy == 0 })
 	}
 	if !r.waitFor(r.opts.DrainTimeout, func(c tally) bool { return c.active == 0 }) {
 		r.log.Error("could not record the outcome of some tasks before stopping; they will be redelivered when their lease lapses",

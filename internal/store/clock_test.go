@@ -107,17 +107,21 @@ func TestDecodeClaimRejectsMalformedReplies(t *testing.T) {
 		{"1", "2", int64(1), int64(0), "k"},
 		{"x", "0", int64(0), int64(0)},
 		{"1", "0", int64(-1), int64(0)},
-		{"1", "0", int64(1), int64(0), "k", "n", "{}", "0", "1", "5", "", "g", ""}, // attempt 0
-		{"1", "0", int64(1), int64(0), "k", "n", "{}", int64(1), "1", "5", "", []any{}, ""},
 		{"1", "0", int64(0), int64(1), "k", "n", "r", ""},
 	} {
 		_, err := store.DecodeClaim(reply)
 		assert.ErrorIs(t, err, store.ErrMalformed, "%v", reply)
 	}
-	c, err := store.DecodeClaim([]any{"1000000", "-1", int64(1), int64(1), "k", "n", "{}", "2", "1", "5", "", "g", "", "d", "n", "cooldown", "", "dropped"})
+	c, err := store.DecodeClaim([]any{"1000000", "-1", int64(3), int64(1),
+		"k", "n", "{}", "2", "1", "5", "", "g", "",
+		"bad", "n", "{}", "0", "1", "5", "", "g", "", // attempt 0
+		"worse", "n", "{}", int64(1), "1", "5", "", []any{}, "",
+		"d", "n", "cooldown", "", "dropped"})
 	require.NoError(t, err)
 	assert.Equal(t, time.Duration(-1), c.Wait)
 	require.Len(t, c.Messages, 1)
 	assert.Equal(t, 2, c.Messages[0].Attempt)
 	assert.Equal(t, []store.Dropped{{Key: "d", Name: "n", Reason: "cooldown"}}, c.Dropped)
+	require.Len(t, c.Malformed, 2, "the bad entries are set aside; the good one runs")
+	assert.ErrorIs(t, c.Malformed[0], store.ErrMalformed)
 }

@@ -33,6 +33,10 @@ type Claim struct {
 	Wait     time.Duration
 	Messages []Message
 	Dropped  []Dropped // tasks ended without running
+	// Malformed lists claimed entries that could not be decoded, with why.
+	// Their tasks stay leased: redelivered when the lease lapses, and in the
+	// end dead-lettered.
+	Malformed []error
 }
 
 // Dropped is a task ended without running: a submission admission control
@@ -53,7 +57,9 @@ const (
 )
 
 // DecodeClaim turns the claim script's reply into a Claim. It checks every
-// element and returns ErrMalformed instead of panicking on anything else.
+// element and never panics: a reply of the wrong shape is ErrMalformed, and
+// an entry that does not decode is set aside in Claim.Malformed, so that the
+// others still run.
 func DecodeClaim(reply []any) (Claim, error) {
 	if len(reply) < claimHeader {
 		return Claim{}, fmt.Errorf("%w: claim reply has %d elements", ErrMalformed, len(reply))
@@ -75,6 +81,7 @@ func DecodeClaim(reply []any) (Claim, error) {
 	end := claimHeader + claimFields*int(nc)
 	for i := claimHeader; i < end; i += claimFields {
 		f := reply[i : i+claimFields]
+		var d decoder
 		m := Message{
 			Key:        d.str(f[0]),
 			Name:       d.str(f[1]),
@@ -87,7 +94,11 @@ func DecodeClaim(reply []any) (Claim, error) {
 			WaitedFor:  d.str(f[8]),
 		}
 		if m.Key == "" || m.Gen == "" || m.Attempt < 1 {
-			d.fail("claimed task without key, generation or attempt")
+			d.fail("claimed task %q without key, generation or attempt", m.Key)
+		}
+		if d.err != nil {
+			c.Malformed = append(c.Malformed, d.err)
+			continue
 		}
 		c.Messages = append(c.Messages, m)
 	}

@@ -47,8 +47,8 @@ type (
 	}
 	wireWindow struct {
 		Arg    string `json:"a"`
-		Settle int64  `json:"s,omitempty"`
-		Window int64  `json:"w,omitempty"`
+		Settle int64  `json:"s"`
+		Window int64  `json:"w"`
 	}
 	wireLimit struct {
 		Arg   string `json:"a"`

@@ -9,10 +9,14 @@
 -- one attempt: a task whose workers died that many times is dead-lettered
 -- Returns: now, wait (until the next due task or lease expiry; -1 for none,
 -- 0 when more due tasks remain), the number of claimed tasks, the number of
--- dropped tasks, then 9 values per claimed task: key, name, input, attempt,
--- deliveries, due, trace, gen, the limit it waited for (or ''); then 5 per
--- task turned away: key, name, reason, trace, and "dropped" (by admission
--- control: cancelled) or "dead" (dead-lettered: failed).
+-- tasks turned away, then 9 values per claimed task: key, name, input,
+-- attempt, deliveries, due, trace, gen, the limit it waited for (or ''); then
+-- 5 per task turned away: key, name, reason, trace, and "dropped" (by
+-- admission control: cancelled) or "dead" (dead-lettered: failed).
+--
+-- Each task is taken out of its sorted set only as it is handled, and its
+-- lease added at once, so that whatever happens to the script midway, no
+-- task is left outside every set.
 local now = clock_us()
 local worker = ARGV[2]
 local want, lease, retention = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -23,16 +27,15 @@ if ARGV[6] ~= '' then
 end
 local FIELDS = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'created', 'admitted', 'waited'}
 
-local claimed, dropped = {}, {}
-local leases = {}
+local claimed, turned = {}, {}
+local n_claimed = 0
 
 local function deliver(key, f)
   local gen = tonumber(f[7]) + 1
   local deliveries = tonumber(f[4]) + 1
+  redis.call('ZADD', K.running, now + lease, key)
   redis.call('HSET', K.task .. key, 'state', 'running', 'gen', int(gen), 'deliveries', int(deliveries),
     'worker', worker, 'started', int(now), 'waited', '')
-  leases[#leases + 1] = now + lease
-  leases[#leases + 1] = key
   announce(key, 'running', f[3])
   local n = #claimed
   claimed[n + 1] = key
@@ -44,6 +47,7 @@ local function deliver(key, f)
   claimed[n + 7] = f[6] or ''
   claimed[n + 8] = int(gen)
   claimed[n + 9] = f[10] or ''
+  n_claimed = n_claimed + 1
 end
 
 -- turn_away ends a task without running it: a submission admission control
@@ -55,16 +59,12 @@ local function turn_away(key, f, state, reason, kind)
   redis.call('PEXPIRE', K.task .. key, retention)
   end_progress(key)
   announce(key, state, f[3], reason)
-  local n = #dropped
-  dropped[n + 1] = key
-  dropped[n + 2] = f[1]
-  dropped[n + 3] = reason
-  dropped[n + 4] = f[6] or ''
-  dropped[n + 5] = kind
-end
-
-local function drop(key, f, reason)
-  turn_away(key, f, 'cancelled', reason, 'dropped')
+  local n = #turned
+  turned[n + 1] = key
+  turned[n + 2] = f[1]
+  turned[n + 3] = reason
+  turned[n + 4] = f[6] or ''
+  turned[n + 5] = kind
 end
 
 -- dead_letter ends a task whose workers kept dying while running it, and
@@ -100,17 +100,40 @@ end
 
 local function is_holder(key, id)
   local f = redis.call('HMGET', K.task .. key, 'state', 'slots')
-  return (f[1] == 'running' or f[1] == 'scheduled') and holds(f[2], id)
+  return (f[1] == 'running' or f[1] == 'scheduled' or f[1] == 'waiting') and holds(f[2], id)
 end
 
--- free_stale drops holders that no longer hold the slot (a safety net: the
--- scripts free slots whenever a task ends).
+-- free_stale drops holders that no longer hold the slot, and hands the
+-- slots freed to waiters (a safety net: the scripts free slots whenever a
+-- task ends).
 local function free_stale(id)
   for _, holder in ipairs(redis.call('SMEMBERS', K.limit .. id)) do
     if not is_holder(holder, id) then
       redis.call('SREM', K.limit .. id, holder)
+      promote(id, now)
     end
   end
+  touch(id)
+end
+
+-- release_after frees the slots a task holds of the limits that come after
+-- id in the order limits are taken, keeping the others.
+local function release_after(key, id)
+  local slots = redis.call('HGET', K.task .. key, 'slots')
+  if not slots or slots == '' then
+    return
+  end
+  local kept = ''
+  for held in string.gmatch(slots, '[^\n]+') do
+    if held < id then
+      kept = with_slot(kept, held)
+    else
+      redis.call('SREM', K.limit .. held, key)
+      promote(held, now)
+      touch(held)
+    end
+  end
+  redis.call('HSET', K.task .. key, 'slots', kept)
 end
 
 -- admit decides whether a due task may start: "run", "drop" (with the
@@ -119,6 +142,10 @@ end
 -- it passes them all, and only then does it open cooldown windows and take
 -- slots. Debounce and cooldown judge submissions: a retry, or the next run of
 -- a perpetual task, skips them.
+--
+-- Concurrency slots are taken in the order of their limit ids. A task that
+-- must wait for a slot keeps those it holds of earlier limits: holding and
+-- waiting in one order, tasks cannot wait for each other in a circle.
 local function admit(key, f, rule)
   local ok, input = pcall(cjson.decode, f[2])
   if not ok or type(input) ~= 'table' then
@@ -126,32 +153,44 @@ local function admit(key, f, rule)
   end
   local name = f[1]
   local fresh = f[9] ~= '1'
+  local function value(arg)
+    return arg ~= '' and text(input[arg]) or ''
+  end
   local function id_of(arg)
-    return name .. ':' .. arg .. ':' .. (arg ~= '' and text(input[arg]) or '')
+    return name .. ':' .. arg .. ':' .. value(arg)
   end
 
   local debounce = nil
   if rule.d and fresh then
     debounce = K.debounce .. id_of(rule.d.a)
-    local st = redis.call('HMGET', debounce, 'winner', 'last')
-    local winner, last = st[1], tonumber(st[2] or '0')
+    local settle = tonumber(rule.d.s) or 0
+    local st = redis.call('HMGET', debounce, 'winner', 'created', 'last')
     local created = tonumber(f[8])
-    local winner_live = winner and winner ~= key and is_live(redis.call('HGET', K.task .. winner, 'state'))
-    if winner_live then
+    -- A burst is identified by its first submission: key and creation
+    -- instant, since a key can be added again after it ended (then its
+    -- record is the new submission's, which starts a new burst).
+    local is_winner = st[1] == key and st[2] == f[8]
+    if st[1] and st[1] ~= key and is_live(redis.call('HGET', K.task .. st[1], 'state')) then
       -- A later submission of the burst: it moves the settle time, and the
       -- burst's first submission runs.
-      last = math.max(last, created)
+      local last = math.max(tonumber(st[3]) or 0, created)
       redis.call('HSET', debounce, 'last', int(last))
-      expire_after(debounce, last + rule.d.s, now)
-      return 'drop', 'debounced: the burst runs as ' .. winner
+      expire_after(debounce, last + settle, now)
+      -- The first submission is due when the burst has settled.
+      if redis.call('HGET', K.task .. st[1], 'state') == 'scheduled' then
+        redis.call('ZADD', K.scheduled, 'XX', last + settle, st[1])
+        redis.call('HSET', K.task .. st[1], 'due', int(last + settle))
+      end
+      return 'drop', 'debounced: the burst runs as ' .. st[1]
     end
-    if winner ~= key then -- the first submission of a burst
+    local last = tonumber(st[3]) or created
+    if not is_winner then -- the first submission of a burst
       last = created
-      redis.call('HSET', debounce, 'winner', key, 'last', int(last))
+      redis.call('HSET', debounce, 'winner', key, 'created', f[8], 'last', int(last))
     end
-    expire_after(debounce, last + rule.d.s, now)
-    if now < last + rule.d.s then
-      return 'later', last + rule.d.s
+    expire_after(debounce, last + settle, now)
+    if now < last + settle then
+      return 'later', last + settle
     end
   end
 
@@ -159,47 +198,51 @@ local function admit(key, f, rule)
   if fresh then
     for _, c in ipairs(rule.cd or {}) do
       local ck = K.cooldown .. id_of(c.a)
+      local window = tonumber(c.w) or 0
       local closes = tonumber(redis.call('GET', ck) or '0')
       if closes > now then
-        local what = c.a == '' and 'the task' or (c.a .. '=' .. text(input[c.a]))
-        return 'drop', 'cooldown: ' .. what .. ' ran less than ' .. int(c.w / 1000000) .. 's ago'
+        local what = c.a == '' and 'the task' or (c.a .. '=' .. value(c.a))
+        return 'drop', 'cooldown: ' .. what .. ' ran less than ' .. duration(window) .. ' ago'
       end
-      windows[#windows + 1] = {ck, now + c.w}
+      windows[#windows + 1] = {ck, now + window}
     end
   end
 
-  local take = {}
-  local slots = redis.call('HGET', K.task .. key, 'slots')
+  local limits = {}
   for _, c in ipairs(rule.c or {}) do
     local id
     if c.sc ~= '' then
-      id = 's:' .. c.sc .. ':' .. (c.a ~= '' and text(input[c.a]) or '')
+      id = 's:' .. c.sc .. ':' .. value(c.a)
     else
       id = 't:' .. id_of(c.a)
     end
-    if not holds(slots, id) then
-      if redis.call('SCARD', K.limit .. id) >= c.m then
-        free_stale(id)
+    limits[#limits + 1] = {id = id, max = tonumber(c.m) or 1}
+  end
+  table.sort(limits, function(a, b) return a.id < b.id end)
+
+  local slots = redis.call('HGET', K.task .. key, 'slots')
+  for _, l in ipairs(limits) do
+    if not holds(slots, l.id) then
+      if redis.call('SCARD', K.limit .. l.id) >= l.max then
+        free_stale(l.id)
       end
-      if redis.call('SCARD', K.limit .. id) >= c.m then
-        return 'wait', id
+      if redis.call('SCARD', K.limit .. l.id) >= l.max then
+        return 'wait', l.id
       end
-      take[#take + 1] = id
+      redis.call('SADD', K.limit .. l.id, key)
+      slots = with_slot(slots, l.id)
+      redis.call('HSET', K.task .. key, 'slots', slots)
+      touch(l.id)
     end
   end
 
-  for _, id in ipairs(take) do
-    redis.call('SADD', K.limit .. id, key)
-    slots = with_slot(slots, id)
-    touch(id)
-  end
   for _, w in ipairs(windows) do
     redis.call('SET', w[1], int(w[2]), 'PX', math.ceil((w[2] - now) / 1000) + GC_MARGIN_MS)
   end
   if debounce then
     redis.call('DEL', debounce) -- the burst is over
   end
-  redis.call('HSET', K.task .. key, 'slots', slots or '', 'admitted', '1')
+  redis.call('HSET', K.task .. key, 'admitted', '1')
   return 'run'
 end
 
@@ -213,20 +256,20 @@ for _, key in ipairs(lapsed) do
     redis.call('ZREM', K.running, key)
     dead_letter(key, f)
   else
-    deliver(key, f)
+    deliver(key, f) -- its lease is renewed in place
   end
 end
 
 -- Due tasks, in due order, until N are claimed or a thousand were looked at.
 local more = false
 local looked = 0
-while #claimed / 9 < want do
-  local due = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, want - #claimed / 9)
+while n_claimed < want do
+  local due = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, want - n_claimed)
   if #due == 0 then
     break
   end
-  redis.call('ZREM', K.scheduled, unpack(due))
   for _, key in ipairs(due) do
+    redis.call('ZREM', K.scheduled, key)
     local f = redis.call('HMGET', K.task .. key, unpack(FIELDS))
     if f[1] then
       local rule = rules[f[1]]
@@ -237,13 +280,14 @@ while #claimed / 9 < want do
       if verdict == 'run' then
         deliver(key, f)
       elseif verdict == 'drop' then
-        drop(key, f, arg)
+        turn_away(key, f, 'cancelled', arg, 'dropped')
       elseif verdict == 'later' then
+        release_slots(key, now) -- no slot is held while waiting for a burst to settle
         redis.call('HSET', K.task .. key, 'due', int(arg))
         redis.call('ZADD', K.scheduled, arg, key)
         announce(key, 'scheduled', f[3])
-      else -- wait for a slot of limit arg; reservations go to the next in line
-        release_slots(key, now)
+      else -- wait for a slot of limit arg, keeping those of earlier limits
+        release_after(key, arg)
         redis.call('RPUSH', K.waiting .. arg, key)
         redis.call('HSET', K.task .. key, 'state', 'waiting', 'waiting', arg, 'waited', arg)
         touch(arg)
@@ -258,11 +302,7 @@ while #claimed / 9 < want do
   end
 end
 
-if #leases > 0 then
-  redis.call('ZADD', K.running, unpack(leases))
-end
-
-local result = {int(now), '-1', #claimed / 9, #dropped / 5}
+local result = {int(now), '-1', n_claimed, #turned / 5}
 local nxt = earliest(K.scheduled)
 local lapse = earliest(K.running)
 if lapse ~= nil and (nxt == nil or lapse < nxt) then
@@ -276,7 +316,7 @@ end
 for _, v in ipairs(claimed) do
   result[#result + 1] = v
 end
-for _, v in ipairs(dropped) do
+for _, v in ipairs(turned) do
   result[#result + 1] = v
 end
 return result

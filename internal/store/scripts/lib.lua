@@ -16,6 +16,16 @@ local function int(n)
   return string.format('%d', n)
 end
 
+-- duration renders microseconds for people: 30s, 500ms, 1500µs.
+local function duration(us)
+  if us % 1000000 == 0 then
+    return int(us / 1000000) .. 's'
+  elseif us % 1000 == 0 then
+    return int(us / 1000) .. 'ms'
+  end
+  return int(us) .. 'µs'
+end
+
 -- due_at reads a "when" argument: "+N" is N microseconds after base_us, a
 -- bare number an absolute instant.
 local function due_at(when, base_us)

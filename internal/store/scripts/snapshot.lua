@@ -37,6 +37,9 @@ local function task(key, score)
 end
 
 local function list(zset)
+  if limit <= 0 then
+    return
+  end
   local entries = redis.call('ZRANGE', zset, 0, limit - 1, 'WITHSCORES')
   for i = 1, #entries, 2 do
     task(entries[i], tonumber(entries[i + 1]))
@@ -71,7 +74,10 @@ for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
 end
 result[8] = #members_out / 3
 
-local dead = redis.call('ZREVRANGE', K.deadletters, 0, limit - 1, 'WITHSCORES')
+local dead = {}
+if limit > 0 then
+  dead = redis.call('ZREVRANGE', K.deadletters, 0, limit - 1, 'WITHSCORES')
+end
 for i = 1, #dead, 2 do
   task(dead[i], tonumber(dead[i + 1]))
 end
