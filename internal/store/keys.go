@@ -80,10 +80,6 @@ func (k keys) progress(key string) string { return k.prefix + "progress:" + key 
 
 func (k keys) watch(key string) string { return k.prefix + "watch:" + key }
 
-func (k keys) limit(id string) string { return k.prefix + "limit:" + id }
-
-func (k keys) waiting(id string) string { return k.prefix + "waiting:" + id }
-
 // is reports whether a key of the docket belongs to the family prefix, and
 // the rest of it.
 func (k keys) is(key, family string) (string, bool) {
