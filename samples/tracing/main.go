@@ -1,0 +1,183 @@
+// Tracing shows docket's OpenTelemetry traces: a producer and a worker in
+// one process, exporting spans and metrics over OTLP with
+// telemetry/otlp.Setup. A "checkout" span adds two tasks; charge_card
+// fails twice and succeeds on its third attempt (policy.Retry(3, …)),
+// send_receipt succeeds at once. Each add is a producer span ("add
+// charge_card") inside the checkout trace; each attempt is a consumer span
+// of its own trace, named after the task and linked to the add's span.
+// The program prints every trace ID, to look up in Jaeger.
+//
+//	scripts/jaeger.sh run &     # builds Jaeger once (~5 min), runs it on 127.0.0.1: OTLP 4317/4318, API 16686
+//	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 go run ./samples/tracing
+//	curl 'http://127.0.0.1:16686/api/traces?service=docket-tracing-sample'
+//	curl 'http://127.0.0.1:16686/api/traces/<trace id>'
+//
+// (A Jaeger built from the Go module proxy, as scripts/jaeger.sh does, has
+// no UI, only a placeholder page: its HTTP API answers the same queries. A
+// released Jaeger, with its UI, shows the traces at /search and /trace/<id>.)
+//
+// The exporters follow the standard OTEL_* variables (see
+// telemetry/otlp); OTEL_SERVICE_NAME overrides the service name. With no
+// endpoint set, the sample sends to localhost:4317 without TLS. It uses
+// the embedded memory:// backend unless DOCKET_URL names a Redis.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/telemetry/otlp"
+	"github.com/docket-go/docket/worker"
+)
+
+// ServiceName is the service the spans are exported under, unless
+// OTEL_SERVICE_NAME names another.
+const ServiceName = "docket-tracing-sample"
+
+// Charge is the input of charge_card.
+type Charge struct {
+	Order  int `json:"order"`
+	Amount int `json:"amount_cents"`
+}
+
+// Receipt is the input of send_receipt.
+type Receipt struct {
+	Order int    `json:"order"`
+	To    string `json:"to"`
+}
+
+func main() {
+	// A sample talks to a local Jaeger or collector: without an endpoint,
+	// reach localhost without TLS (the exporters' default is TLS).
+	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" &&
+		os.Getenv("OTEL_EXPORTER_OTLP_INSECURE") == "" {
+		_ = os.Setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
+	}
+	if err := run(context.Background(), os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, out io.Writer) (err error) {
+	shutdown, err := otlp.Setup(ctx, otlp.WithServiceName(ServiceName))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Flush every span before exiting: otherwise the last ones are lost.
+		flushCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if ferr := shutdown(flushCtx); ferr != nil {
+			err = errors.Join(err, fmt.Errorf("flushing telemetry (is a collector listening at OTEL_EXPORTER_OTLP_ENDPOINT?): %w", ferr))
+		}
+	}()
+
+	url := os.Getenv("DOCKET_URL")
+	if url == "" {
+		url = "memory://tracing"
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d, err := sdk.Open(ctx, url, sdk.WithName("tracing"), sdk.WithLogger(quiet))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+
+	var mu sync.Mutex
+	say := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(out, format+"\n", args...)
+	}
+	tracer := otel.Tracer("github.com/docket-go/docket/samples/tracing")
+
+	// The payment gateway times out twice; the third attempt goes through.
+	// The task's context carries its attempt's span: the gateway call is a
+	// child span of it.
+	chargeCard := sdk.NewTask("charge_card", func(ctx context.Context, in Charge) error {
+		attempt := sdk.Current(ctx).Attempt()
+		traceID := trace.SpanContextFromContext(ctx).TraceID()
+		_, call := tracer.Start(ctx, "POST /v1/charges", trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.Int("order", in.Order)))
+		defer call.End()
+		if attempt < 3 {
+			err := errors.New("payment gateway timed out")
+			call.SetStatus(codes.Error, err.Error())
+			say("charge_card   attempt %d failed: %v  trace %s", attempt, err, traceID)
+			return err
+		}
+		say("charge_card   attempt %d charged %d.%02d  trace %s", attempt, in.Amount/100, in.Amount%100, traceID)
+		return nil
+	}, policy.Retry(3, 200*time.Millisecond))
+
+	sendReceipt := sdk.NewTask("send_receipt", func(ctx context.Context, in Receipt) error {
+		say("send_receipt  attempt %d sent to %s  trace %s",
+			sdk.Current(ctx).Attempt(), in.To, trace.SpanContextFromContext(ctx).TraceID())
+		return nil
+	})
+
+	if err := d.Register(chargeCard, sendReceipt); err != nil {
+		return err
+	}
+
+	// The adds happen inside the caller's span, as they would inside an
+	// HTTP handler: their producer spans join the checkout trace.
+	checkoutCtx, checkout := tracer.Start(ctx, "checkout", trace.WithAttributes(attribute.Int("order", 1042)))
+	charge, err := chargeCard.Add(checkoutCtx, d, Charge{Order: 1042, Amount: 4999})
+	if err == nil {
+		_, err = sendReceipt.Add(checkoutCtx, d, Receipt{Order: 1042, To: "ada@example.com"})
+	}
+	checkout.End()
+	if err != nil {
+		return err
+	}
+	say("checkout      add charge_card, add send_receipt  trace %s", checkout.SpanContext().TraceID())
+
+	w := worker.New(d, worker.Options{Concurrency: 4, Logger: quiet})
+	// RunUntilIdle returns when nothing is due or running; the retries
+	// are scheduled, so keep going until every task has finished.
+	for {
+		if err := w.RunUntilIdle(ctx); err != nil {
+			return err
+		}
+		snap, err := d.Snapshot(ctx)
+		if err != nil {
+			return err
+		}
+		if snap.TotalWaiting == 0 && snap.TotalRunning == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	info, err := charge.Info(ctx)
+	if err != nil {
+		return err
+	}
+	say("charge_card %s: %s after %d attempts", info.Key, info.State, info.Attempt)
+	say("each attempt is a trace of its own, linked (FOLLOWS_FROM in Jaeger) to the add in the checkout trace;")
+	say("in Jaeger: http://127.0.0.1:16686/api/traces?service=%s, or /api/traces/<id> (/search and /trace/<id> in its UI)", serviceName())
+	return nil
+}
+
+// serviceName is the service the spans go out under.
+func serviceName() string {
+	if name := os.Getenv("OTEL_SERVICE_NAME"); name != "" {
+		return name
+	}
+	return ServiceName
+}
