@@ -23,15 +23,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"sync"
 	"time"
 
+	"github.com/docket-go/docket/samples/internal/sample"
+
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
-	"github.com/docket-go/docket/worker"
 )
 
 // Limit is the input of adaptive_rate_limiter: an endpoint and the rate it
@@ -54,7 +54,7 @@ type loadFunc func(ctx context.Context, endpoint string) (float64, error)
 // adaptiveRateLimiter is the perpetual task: every `every` (every/2 under
 // high load), read the load and set the rate of the next run.
 func adaptiveRateLimiter(out io.Writer, every time.Duration, load loadFunc) *sdk.Task[Limit] {
-	say := printer(out)
+	say := sample.Printer(out)
 	return sdk.NewTask("adaptive_rate_limiter", func(ctx context.Context, in Limit) error {
 		cur := sdk.Current(ctx)
 		at := cur.Due().UTC().Format(time.TimeOnly)
@@ -113,7 +113,7 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer, endpoint string, every, runFor time.Duration) error {
-	d, err := open(ctx, "adaptive-rate")
+	d, err := sample.Open(ctx, "adaptive-rate")
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func run(ctx context.Context, out io.Writer, endpoint string, every, runFor time
 	if err != nil {
 		return err
 	}
-	if err := runWorker(ctx, d, runFor); err != nil {
+	if err := sample.RunWorker(ctx, d, runFor); err != nil {
 		return err
 	}
 
@@ -141,36 +141,4 @@ func run(ctx context.Context, out io.Writer, endpoint string, every, runFor time
 	}
 	fmt.Fprintf(out, "stopped; next check at %s UTC with %d req/min\n", info.Due.UTC().Format(time.TimeOnly), next.RequestsPerMinute)
 	return nil
-}
-
-// open opens the sample's docket: on DOCKET_URL if set, else in memory.
-// Warnings (Redis out of reach, a failed task) go to stderr.
-func open(ctx context.Context, name string) (*sdk.Docket, error) {
-	url := os.Getenv("DOCKET_URL")
-	if url == "" {
-		url = "memory://" + name
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return sdk.Open(ctx, url, sdk.WithName(name), sdk.WithLogger(logger))
-}
-
-// runWorker runs a worker until ctx ends or, if runFor > 0, for runFor.
-func runWorker(ctx context.Context, d *sdk.Docket, runFor time.Duration) error {
-	if runFor > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, runFor)
-		defer cancel()
-	}
-	return worker.New(d, worker.Options{}).Run(ctx)
-}
-
-// printer prints whole lines to out, one at a time: tasks run
-// concurrently.
-func printer(out io.Writer) func(format string, args ...any) {
-	var mu sync.Mutex
-	return func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(out, format+"\n", args...)
-	}
 }

@@ -22,15 +22,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"sync"
 	"time"
 
+	"github.com/docket-go/docket/samples/internal/sample"
+
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
-	"github.com/docket-go/docket/worker"
 )
 
 // keep is how long a record is kept.
@@ -40,7 +40,7 @@ const keep = 24 * time.Hour
 // older than keep. An automatic task takes no input: its input struct has
 // no fields.
 func backgroundCleanup(out io.Writer, db *store) *sdk.Task[struct{}] {
-	say := printer(out)
+	say := sample.Printer(out)
 	return sdk.NewTask("background_cleanup", func(ctx context.Context, _ struct{}) error {
 		now := time.Now()
 		deleted, left := db.deleteOlderThan(now.Add(-keep))
@@ -96,7 +96,7 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer, runFor time.Duration) error {
-	d, err := open(ctx, "cleanup")
+	d, err := sample.Open(ctx, "cleanup")
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func run(ctx context.Context, out io.Writer, runFor time.Duration) error {
 	if err := d.Register(task); err != nil {
 		return err
 	}
-	if err := runWorker(ctx, d, runFor); err != nil {
+	if err := sample.RunWorker(ctx, d, runFor); err != nil {
 		return err
 	}
 
@@ -121,36 +121,4 @@ func run(ctx context.Context, out io.Writer, runFor time.Duration) error {
 	}
 	fmt.Fprintf(out, "stopped; %s is %s, next cleanup at %s UTC\n", info.Key, info.State, info.Due.UTC().Format(time.TimeOnly))
 	return nil
-}
-
-// open opens the sample's docket: on DOCKET_URL if set, else in memory.
-// Warnings (Redis out of reach, a failed task) go to stderr.
-func open(ctx context.Context, name string) (*sdk.Docket, error) {
-	url := os.Getenv("DOCKET_URL")
-	if url == "" {
-		url = "memory://" + name
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return sdk.Open(ctx, url, sdk.WithName(name), sdk.WithLogger(logger))
-}
-
-// runWorker runs a worker until ctx ends or, if runFor > 0, for runFor.
-func runWorker(ctx context.Context, d *sdk.Docket, runFor time.Duration) error {
-	if runFor > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, runFor)
-		defer cancel()
-	}
-	return worker.New(d, worker.Options{}).Run(ctx)
-}
-
-// printer prints whole lines to out, one at a time: tasks run
-// concurrently.
-func printer(out io.Writer) func(format string, args ...any) {
-	var mu sync.Mutex
-	return func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(out, format+"\n", args...)
-	}
 }

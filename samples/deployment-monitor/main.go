@@ -21,15 +21,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"sync"
 	"time"
 
+	"github.com/docket-go/docket/samples/internal/sample"
+
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
-	"github.com/docket-go/docket/worker"
 )
 
 // Deployment is the input of monitor_deployment.
@@ -43,7 +43,7 @@ type statusFunc func(ctx context.Context, id string) (string, error)
 // monitorDeployment is the perpetual task: every `every`, check the
 // deployment; when it has finished, notify and end the chain.
 func monitorDeployment(out io.Writer, every time.Duration, status statusFunc) *sdk.Task[Deployment] {
-	say := printer(out)
+	say := sample.Printer(out)
 	return sdk.NewTask("monitor_deployment", func(ctx context.Context, in Deployment) error {
 		cur := sdk.Current(ctx)
 		at := cur.Due().UTC().Format(time.TimeOnly)
@@ -106,7 +106,7 @@ func main() {
 
 func run(ctx context.Context, out io.Writer, every, runFor time.Duration) error {
 	// Keep finished executions long enough to report on them below.
-	d, err := open(ctx, "deployment-monitor", sdk.WithRetention(time.Hour))
+	d, err := sample.Open(ctx, "deployment-monitor", sdk.WithRetention(time.Hour))
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func run(ctx context.Context, out io.Writer, every, runFor time.Duration) error 
 		return err
 	}
 
-	if err := runWorker(ctx, d, runFor); err != nil {
+	if err := sample.RunWorker(ctx, d, runFor); err != nil {
 		return err
 	}
 
@@ -142,37 +142,4 @@ func run(ctx context.Context, out io.Writer, every, runFor time.Duration) error 
 		fmt.Fprintf(out, "%s: %s after its check at %s UTC\n", info.Key, info.State, info.Started.UTC().Format(time.TimeOnly))
 	}
 	return nil
-}
-
-// open opens the sample's docket: on DOCKET_URL if set, else in memory.
-// Warnings (Redis out of reach, a failed task) go to stderr.
-func open(ctx context.Context, name string, opts ...sdk.Option) (*sdk.Docket, error) {
-	url := os.Getenv("DOCKET_URL")
-	if url == "" {
-		url = "memory://" + name
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	opts = append([]sdk.Option{sdk.WithName(name), sdk.WithLogger(logger)}, opts...)
-	return sdk.Open(ctx, url, opts...)
-}
-
-// runWorker runs a worker until ctx ends or, if runFor > 0, for runFor.
-func runWorker(ctx context.Context, d *sdk.Docket, runFor time.Duration) error {
-	if runFor > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, runFor)
-		defer cancel()
-	}
-	return worker.New(d, worker.Options{}).Run(ctx)
-}
-
-// printer prints whole lines to out, one at a time: tasks run
-// concurrently.
-func printer(out io.Writer) func(format string, args ...any) {
-	var mu sync.Mutex
-	return func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(out, format+"\n", args...)
-	}
 }

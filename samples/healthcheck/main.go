@@ -21,15 +21,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"sync"
 	"time"
 
+	"github.com/docket-go/docket/samples/internal/sample"
+
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
-	"github.com/docket-go/docket/worker"
 )
 
 // Service is the input of health_check: the service to watch.
@@ -43,7 +43,7 @@ type checker func(ctx context.Context, url string) error
 // healthCheck is the perpetual task: every `every`, check the service,
 // print the outcome and raise an alert when it is down.
 func healthCheck(out io.Writer, every time.Duration, check checker) *sdk.Task[Service] {
-	say := printer(out)
+	say := sample.Printer(out)
 	return sdk.NewTask("health_check", func(ctx context.Context, in Service) error {
 		at := sdk.Current(ctx).Due().UTC().Format(time.TimeOnly)
 		if err := check(ctx, in.URL); err != nil {
@@ -92,7 +92,7 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer, url string, every, runFor time.Duration) error {
-	d, err := open(ctx, "healthcheck")
+	d, err := sample.Open(ctx, "healthcheck")
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func run(ctx context.Context, out io.Writer, url string, every, runFor time.Dura
 	}
 	fmt.Fprintf(out, "watching %s every %v: %s\n", url, every, ex.Disposition())
 
-	if err := runWorker(ctx, d, runFor); err != nil {
+	if err := sample.RunWorker(ctx, d, runFor); err != nil {
 		return err
 	}
 
@@ -120,36 +120,4 @@ func run(ctx context.Context, out io.Writer, url string, every, runFor time.Dura
 	}
 	fmt.Fprintf(out, "stopped; %s is %s, next check at %s UTC\n", info.Key, info.State, info.Due.UTC().Format(time.TimeOnly))
 	return nil
-}
-
-// open opens the sample's docket: on DOCKET_URL if set, else in memory.
-// Warnings (Redis out of reach, a failed task) go to stderr.
-func open(ctx context.Context, name string) (*sdk.Docket, error) {
-	url := os.Getenv("DOCKET_URL")
-	if url == "" {
-		url = "memory://" + name
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return sdk.Open(ctx, url, sdk.WithName(name), sdk.WithLogger(logger))
-}
-
-// runWorker runs a worker until ctx ends or, if runFor > 0, for runFor.
-func runWorker(ctx context.Context, d *sdk.Docket, runFor time.Duration) error {
-	if runFor > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, runFor)
-		defer cancel()
-	}
-	return worker.New(d, worker.Options{}).Run(ctx)
-}
-
-// printer prints whole lines to out, one at a time: tasks run
-// concurrently.
-func printer(out io.Writer) func(format string, args ...any) {
-	var mu sync.Mutex
-	return func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(out, format+"\n", args...)
-	}
 }

@@ -26,16 +26,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"sync"
 	"time"
 	_ "time/tzdata" // the zones load even on a machine without a zone database
 
+	"github.com/docket-go/docket/samples/internal/sample"
+
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
-	"github.com/docket-go/docket/worker"
 )
 
 // stamp is how a run prints its instant.
@@ -52,7 +51,7 @@ func reportTasks(out io.Writer) ([]sdk.Registrable, error) {
 	if err != nil {
 		return nil, err
 	}
-	say := printer(out)
+	say := sample.Printer(out)
 	// cronTask is a task that prints what it did, at its due instant in
 	// UTC and in loc.
 	cronTask := func(name, expr string, loc *time.Location, what string) sdk.Registrable {
@@ -82,7 +81,7 @@ func main() {
 }
 
 func run(ctx context.Context, out io.Writer, runFor time.Duration) error {
-	d, err := open(ctx, "reports")
+	d, err := sample.Open(ctx, "reports")
 	if err != nil {
 		return err
 	}
@@ -96,7 +95,7 @@ func run(ctx context.Context, out io.Writer, runFor time.Duration) error {
 	if err := d.Register(tasks...); err != nil {
 		return err
 	}
-	if err := runWorker(ctx, d, runFor); err != nil {
+	if err := sample.RunWorker(ctx, d, runFor); err != nil {
 		return err
 	}
 
@@ -112,36 +111,4 @@ func run(ctx context.Context, out io.Writer, runFor time.Duration) error {
 		fmt.Fprintf(out, "next %-15s %s\n", t.Name(), info.Due.UTC().Format(stamp))
 	}
 	return nil
-}
-
-// open opens the sample's docket: on DOCKET_URL if set, else in memory.
-// Warnings (Redis out of reach, a failed task) go to stderr.
-func open(ctx context.Context, name string) (*sdk.Docket, error) {
-	url := os.Getenv("DOCKET_URL")
-	if url == "" {
-		url = "memory://" + name
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return sdk.Open(ctx, url, sdk.WithName(name), sdk.WithLogger(logger))
-}
-
-// runWorker runs a worker until ctx ends or, if runFor > 0, for runFor.
-func runWorker(ctx context.Context, d *sdk.Docket, runFor time.Duration) error {
-	if runFor > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, runFor)
-		defer cancel()
-	}
-	return worker.New(d, worker.Options{}).Run(ctx)
-}
-
-// printer prints whole lines to out, one at a time: tasks run
-// concurrently.
-func printer(out io.Writer) func(format string, args ...any) {
-	var mu sync.Mutex
-	return func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		fmt.Fprintf(out, format+"\n", args...)
-	}
 }
