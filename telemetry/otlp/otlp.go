@@ -76,8 +76,13 @@ func WithPrometheus(addr string) Option {
 // The returned shutdown flushes every pending span and metric, stops the
 // exporters and the Prometheus server, and returns their errors joined;
 // call it before the program exits (further calls return the same
-// result). Instruments and tracers created before Setup, through the
-// global providers, start recording once Setup has run.
+// result).
+//
+// Call Setup before sdk.Open and worker.New: tracers and instruments
+// obtained from the global providers before the first SDK is installed in
+// a process are delegated to it, but those obtained afterwards stay bound
+// to the provider that was global at the time, so a second Setup in the
+// same process reaches only what is created after it.
 func Setup(ctx context.Context, opts ...Option) (shutdown func(context.Context) error, err error) {
 	var cfg config
 	for _, o := range opts {
