@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -46,6 +47,12 @@ func (e *Execution) Watch(ctx context.Context) (<-chan Event, error) {
 		_ = ps.Close()
 		return nil, err
 	}
+	// Registered before reading the state, too: every change after the
+	// read is announced.
+	if err := s.Follow(ctx, e.key); err != nil {
+		_ = ps.Close()
+		return nil, err
+	}
 	info, err := e.Info(ctx)
 	if err != nil {
 		_ = ps.Close()
@@ -66,6 +73,9 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 	stop := context.AfterFunc(ctx, func() { _ = ps.Close() }) // unblocks ReceiveMessage
 	defer stop()
 	defer ps.Close()
+	done := make(chan struct{})
+	defer close(done)
+	go e.keepFollowing(ctx, done)
 
 	send := func(ev Event) bool {
 		select {
@@ -113,5 +123,21 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 			return
 		}
 		current.IsProgress = false
+	}
+}
+
+// keepFollowing renews the watch registration until done closes.
+func (e *Execution) keepFollowing(ctx context.Context, done <-chan struct{}) {
+	tick := time.NewTicker(store.WatchFor / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			_ = e.d.core.Store.Follow(ctx, e.key) // a miss is made up at the next tick
+		}
 	}
 }

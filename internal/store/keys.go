@@ -21,6 +21,7 @@ import (
 //	docket:{name}:debounce:<id>    HASH   the burst <id>: its first submission and last submission time; has a TTL
 //	docket:{name}:progress:<key>   HASH   a running task's progress: current, total, message, updated
 //	docket:{name}:deadletters      ZSET   task key -> when it was dead-lettered; has a TTL (the retention)
+//	docket:{name}:watchers         ZSET   task key -> until when someone watches it (unix µs); has a TTL
 //	docket:{name}:workers          ZSET   worker id -> live until (unix µs); has a TTL
 //	docket:{name}:worker:<id>      STRING worker description (JSON); has a TTL
 //	docket:{name}:events           pub/sub channel: "w" wakes workers, "c:<gen>:<key>" cancels a run
@@ -38,7 +39,7 @@ import (
 
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
-	keyNames    = []string{"scheduled", "running", "limits", "deadletters", "workers", "events"}
+	keyNames    = []string{"scheduled", "running", "limits", "deadletters", "watchers", "workers", "events"}
 	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "worker", "watch"}
 )
 
@@ -49,6 +50,7 @@ type keys struct {
 	running     string
 	limits      string
 	deadletters string
+	watchers    string
 	workers     string
 	events      string
 }
@@ -67,6 +69,7 @@ func newKeys(name string) (keys, error) {
 		running:     p + "running",
 		limits:      p + "limits",
 		deadletters: p + "deadletters",
+		watchers:    p + "watchers",
 		workers:     p + "workers",
 		events:      p + "events",
 	}, nil

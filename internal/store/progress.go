@@ -69,9 +69,23 @@ func (s *Store) ReadProgress(ctx context.Context, key string) (state ProgressSta
 	return state, true, d.err
 }
 
-// Watch subscribes to the state and progress events of one task.
+// WatchFor is how long one call of Follow keeps a task's state changes
+// announced; a watcher calls it again well before that.
+const WatchFor = 30 * time.Second
+
+// Watch subscribes to the state and progress events of one task. Call
+// Follow before reading the task's state, and every WatchFor/3 after.
 func (s *Store) Watch(ctx context.Context, key string) *redis.PubSub {
 	return s.rdb.Subscribe(ctx, s.k.watch(key))
+}
+
+// Follow asks the scripts to announce the task's state changes for the
+// next WatchFor (progress is always announced).
+func (s *Store) Follow(ctx context.Context, key string) error {
+	if err := watchScript.Run(ctx, s.rdb, []string{s.k.watchers}, s.k.prefix, key, WatchFor.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("docket: watch: %w", err)
+	}
+	return nil
 }
 
 // WatchEvent is one message of a task's watch channel.

@@ -25,6 +25,7 @@ var (
 	progressScript   = load("progress.lua")
 	clearScript      = load("clear.lua")
 	countsScript     = load("counts.lua")
+	watchScript      = load("watch.lua")
 )
 
 func load(name string) *redis.Script {

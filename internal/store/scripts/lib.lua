@@ -62,7 +62,17 @@ end
 
 -- announce tells watchers of a task (docket watch, Execution.Watch) about a
 -- change of its state.
+-- Only watched tasks are announced: watchers register the keys they follow
+-- in K.watchers, and with nobody watching a script looks once and skips.
+local anyone_watching = nil
+
 local function announce(key, state, attempt, err)
+  if anyone_watching == nil then
+    anyone_watching = redis.call('EXISTS', K.watchers) == 1
+  end
+  if not anyone_watching or not redis.call('ZSCORE', K.watchers, key) then
+    return
+  end
   redis.call('PUBLISH', K.watch .. key, cjson.encode({type = 'state', state = state,
     attempt = tonumber(attempt) or 0, error = err or ''}))
 end
