@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 
 	"github.com/docket-go/docket/internal/store"
 	"github.com/docket-go/docket/telemetry"
@@ -192,7 +191,7 @@ func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.Ne
 	if len(exs) == 1 {
 		span.SetAttributes(attribute.String(telemetry.AttrDisposition, exs[0].disposition.String()))
 	}
-	d.metrics.Added.Add(ctx, int64(added), metric.WithAttributes(attribute.String(telemetry.AttrTask, tasks[0].Name)))
+	d.metrics.Added.Add(ctx, int64(added), d.metrics.Task(d.core.Name, tasks[0].Name))
 	return exs, nil
 }
 

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"sync"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -85,6 +86,8 @@ func Tracer() trace.Tracer { return otel.Tracer(ScopeName) }
 // Metrics are the instruments of dockets and workers, from the global
 // MeterProvider.
 type Metrics struct {
+	attrs sync.Map // docket and task -> metric.MeasurementOption
+
 	Added       metric.Int64Counter
 	Started     metric.Int64Counter
 	Succeeded   metric.Int64Counter
@@ -105,7 +108,8 @@ func NewMetrics() *Metrics {
 		return c
 	}
 	hist := func(name, desc string) metric.Float64Histogram {
-		h, _ := m.Float64Histogram(name, metric.WithDescription(desc), metric.WithUnit("s"))
+		h, _ := m.Float64Histogram(name, metric.WithDescription(desc), metric.WithUnit("s"),
+			metric.WithExplicitBucketBoundaries(secondBuckets...))
 		return h
 	}
 	return &Metrics{
@@ -144,4 +148,25 @@ func DepthGauge(docket string, count func(ctx context.Context) (map[string]int64
 		return func() {}
 	}
 	return func() { _ = reg.Unregister() }
+}
+
+// secondBuckets bound the duration and punctuality histograms: from a
+// millisecond to an hour.
+var secondBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
+
+// Task is the attribute set of measurements about one task of one docket,
+// built once and reused: measurements are on every task's hot path.
+func (m *Metrics) Task(docket, task string) metric.MeasurementOption {
+	key := docket + "\x00" + task
+	if o, ok := m.attrs.Load(key); ok {
+		return o.(metric.MeasurementOption)
+	}
+	o := metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrDocket, docket), attribute.String(AttrTask, task)))
+	m.attrs.Store(key, o)
+	return o
+}
+
+// Failure is the attribute set of a failure of one task of one docket.
+func Failure(docket, task, reason string) metric.MeasurementOption {
+	return metric.WithAttributes(attribute.String(AttrDocket, docket), attribute.String(AttrTask, task), attribute.String(AttrReason, reason))
 }

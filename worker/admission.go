@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/docket-go/docket/internal/store"
@@ -46,11 +45,10 @@ func (r *run) dropped(ds []store.Dropped) {
 		if d.Dead {
 			outcome = "dead-lettered"
 			r.log.Error("task dead-lettered", "key", d.Key, "task", d.Name, "reason", d.Reason)
-			r.w.metrics.Failed.Add(context.Background(), 1, metric.WithAttributes(
-				attribute.String(telemetry.AttrTask, d.Name), attribute.String(telemetry.AttrReason, "dead_letter")))
+			r.w.metrics.Failed.Add(context.Background(), 1, telemetry.Failure(r.w.c.Name, d.Name, "dead_letter"))
 		} else {
 			r.log.Info("task dropped", "key", d.Key, "task", d.Name, "reason", d.Reason)
-			r.w.metrics.Dropped.Add(context.Background(), 1, metric.WithAttributes(attribute.String(telemetry.AttrTask, d.Name)))
+			r.w.metrics.Dropped.Add(context.Background(), 1, r.w.metrics.Task(r.w.c.Name, d.Name))
 		}
 		opts := []trace.SpanStartOption{
 			trace.WithSpanKind(trace.SpanKindConsumer),

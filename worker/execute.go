@@ -45,6 +45,11 @@ func newAttempt(r *run, m store.Message, claimed time.Time) *attempt {
 	return &attempt{r: r, msg: m, ctx: ctx, cancel: cancel, claimed: claimed, claimedLocal: time.Now()}
 }
 
+// attrs are the attributes of the attempt's measurements.
+func (a *attempt) attrs() metric.MeasurementOption {
+	return a.r.w.metrics.Task(a.r.w.c.Name, a.msg.Name)
+}
+
 // redisNow estimates the Redis clock's reading now: the worker's own clock
 // only measures the time since the claim.
 func (a *attempt) redisNow() time.Time {
@@ -120,9 +125,10 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	}
 	ctx = core.WithAttempt(ctx, state)
 	start := time.Now()
-	attrs := metric.WithAttributes(attribute.String(telemetry.AttrTask, m.Name))
+	attrs := a.attrs()
 	a.r.w.metrics.Started.Add(context.Background(), 1, attrs)
-	a.r.w.metrics.Punctuality.Record(context.Background(), max(start.Sub(m.Due), 0).Seconds(), attrs)
+	// Lateness by the Redis clock, which set the due time.
+	a.r.w.metrics.Punctuality.Record(context.Background(), max(a.redisNow().Sub(m.Due), 0).Seconds(), attrs)
 
 	conclude := func(err error, abandoned bool) *store.Outcome {
 		if state.Deadline != nil {
@@ -246,7 +252,7 @@ func (a *attempt) call(ctx context.Context, fn func(context.Context) error) (err
 func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 	switch {
 	case err == nil:
-		a.r.w.metrics.Succeeded.Add(context.Background(), 1, metric.WithAttributes(attribute.String(telemetry.AttrTask, a.msg.Name)))
+		a.r.w.metrics.Succeeded.Add(context.Background(), 1, a.attrs())
 		return a.end(def, store.Completed, "", "")
 	case errors.Is(err, sdk.ErrCancelled), errors.Is(err, sdk.ErrLeaseLost):
 		return nil // the store has moved on: nothing to record
@@ -267,7 +273,7 @@ func (a *attempt) failure(def *core.TaskDef, err error, reason string) *store.Ou
 	if rp := def.Policies.Retry; rp != nil && rp.Retries(m.Attempt) {
 		delay := rp.DelayAfter(m.Attempt)
 		a.r.log.Info("task failed; retrying", "key", m.Key, "task", m.Name, "attempt", m.Attempt, "in", delay, "err", err)
-		a.r.w.metrics.Retried.Add(context.Background(), 1, metric.WithAttributes(attribute.String(telemetry.AttrTask, m.Name)))
+		a.r.w.metrics.Retried.Add(context.Background(), 1, a.attrs())
 		return &store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Retried, Delay: delay, Error: err.Error()}
 	}
 	a.r.log.Warn("task failed", "key", m.Key, "task", m.Name, "attempt", m.Attempt, "reason", reason, "err", err)
@@ -284,7 +290,7 @@ func (a *attempt) end(def *core.TaskDef, kind store.OutcomeKind, errText, reason
 	if kind == store.Failed {
 		a.countFailure(reason)
 	}
-	a.r.w.metrics.Perpetuated.Add(context.Background(), 1, metric.WithAttributes(attribute.String(telemetry.AttrTask, a.msg.Name)))
+	a.r.w.metrics.Perpetuated.Add(context.Background(), 1, a.attrs())
 	return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Perpetual, Next: next, Error: errText, Input: input}
 }
 
@@ -325,8 +331,7 @@ func (a *attempt) final(kind store.OutcomeKind, errText, reason string) *store.O
 }
 
 func (a *attempt) countFailure(reason string) {
-	a.r.w.metrics.Failed.Add(context.Background(), 1, metric.WithAttributes(
-		attribute.String(telemetry.AttrTask, a.msg.Name), attribute.String(telemetry.AttrReason, reason)))
+	a.r.w.metrics.Failed.Add(context.Background(), 1, telemetry.Failure(a.r.w.c.Name, a.msg.Name, reason))
 }
 
 // settle records the attempt's outcome, once: the first caller computes
