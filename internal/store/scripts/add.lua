@@ -27,7 +27,9 @@ for i = 3, #ARGV, 5 do
     -- Generations only grow, even across executions of the same key whose
     -- records expired in between: a copy from any earlier execution is stale.
     gen = math.max(gen + 1, now)
-    redis.call('DEL', tk)
+    if f[2] then
+      redis.call('DEL', tk) -- an earlier execution's record
+    end
     redis.call('HSET', tk, 'name', name, 'input', input, 'trace', trace,
       'state', 'scheduled', 'gen', int(gen), 'attempt', 1, 'deliveries', 0,
       'due', int(due), 'created', int(now))

@@ -20,16 +20,23 @@ local result = {}
 for i = 3, #ARGV, 6 do
   local key, gen, outcome, when, err, input = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local tk = K.task .. key
-  local f = redis.call('HMGET', tk, 'gen', 'state', 'started', 'attempt')
+  local f = redis.call('HMGET', tk, 'gen', 'state', 'started', 'attempt', 'slots', 'progress')
   if f[1] ~= gen or f[2] ~= 'running' then
     result[#result + 1] = 0
   else
     redis.call('ZREM', K.running, key)
-    release_slots(key, now)
+    if f[5] and f[5] ~= '' then
+      release_slots(key, now)
+    end
+    local function done_with_progress()
+      if f[6] then
+        end_progress(key)
+      end
+    end
     if outcome == 'completed' or outcome == 'failed' then
       redis.call('HSET', tk, 'state', outcome, 'finished', int(now), 'error', err)
       redis.call('PEXPIRE', tk, retention)
-      end_progress(key)
+      done_with_progress()
       announce(key, outcome, f[4], err)
     else
       local due
@@ -44,7 +51,7 @@ for i = 3, #ARGV, 6 do
         if input ~= '' then
           redis.call('HSET', tk, 'input', input)
         end
-        end_progress(key)
+        done_with_progress()
         announce(key, 'scheduled', 1, err)
       else -- release
         due = now

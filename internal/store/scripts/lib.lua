@@ -86,6 +86,7 @@ local function end_progress(key)
       'progress_message', p[3] or '')
     redis.call('DEL', K.progress .. key)
   end
+  redis.call('HDEL', K.task .. key, 'progress')
 end
 
 -- Concurrency slots. A limit is a set of the task keys holding its slots

@@ -12,6 +12,7 @@ local f = redis.call('HMGET', K.task .. key, 'gen', 'state')
 local applied = 0
 if f[1] == gen and f[2] == 'running' then
   applied = 1
+  redis.call('HSET', K.task .. key, 'progress', '1') -- so that the end of the task looks for it
   if what == 'total' then
     redis.call('HSET', pk, 'total', value, 'updated', int(now))
   elseif what == 'increment' then
