@@ -3,7 +3,9 @@ package sdk_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -27,27 +29,32 @@ func TestClusterDocketOnEachMaster(t *testing.T) {
 	cluster, ok := admin.Redis().(*redis.ClusterClient)
 	require.True(t, ok, "a redis+cluster:// URL gives a *redis.ClusterClient, not %T", admin.Redis())
 
-	slots, err := cluster.ClusterSlots(ctx).Result()
+	shards, err := cluster.ClusterShards(ctx).Result()
 	require.NoError(t, err)
-	master := func(slot int64) string {
-		for _, s := range slots {
-			if int64(s.Start) <= slot && slot <= int64(s.End) {
-				return s.Nodes[0].Addr
+	var masters []string // one address per shard
+	slotMaster := map[int64]string{}
+	for _, sh := range shards {
+		for _, n := range sh.Nodes {
+			if n.Role != "master" {
+				continue
 			}
-		}
-		t.Fatalf("slot %d is not served", slot)
-		return ""
-	}
-	// One docket name per master.
-	names := map[string]string{} // master address -> docket name
-	var masters []string
-	for _, s := range slots {
-		if !slices.Contains(masters, s.Nodes[0].Addr) {
-			masters = append(masters, s.Nodes[0].Addr)
+			addr := net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))
+			masters = append(masters, addr)
+			for _, r := range sh.Slots {
+				for s := r.Start; s <= r.End; s++ {
+					slotMaster[s] = addr
+				}
+			}
 		}
 	}
 	slices.Sort(masters)
+	master := func(slot int64) string {
+		m, ok := slotMaster[slot]
+		require.True(t, ok, "slot %d is not served", slot)
+		return m
+	}
 	require.GreaterOrEqual(t, len(masters), 2, "a cluster of one master proves little")
+	names := map[string]string{} // master address -> a docket name whose slot it serves
 	base := redistest.Name(t)
 	for i := 0; len(names) < len(masters) && i < 10000; i++ {
 		name := fmt.Sprintf("%s-%d", base, i)

@@ -19,9 +19,9 @@ import (
 	"github.com/docket-go/docket/worker"
 )
 
-// The scenario below runs every script of the store (add, replace, claim
-// with each admission rule, finish with each outcome, renew, cancel of a
-// running task over pub/sub, progress and its watch channel, snapshot,
+// The scenario below runs the store's scripts (add, replace, claim with each
+// admission rule, finish with each outcome, renew and unregister, cancel of
+// a running task over pub/sub, progress and its watch channel, snapshot,
 // clear) through a real worker, on every backend: memory, redis, and a
 // Redis Cluster when DOCKET_CLUSTER_URL names one.
 func TestScenarioOnEveryBackend(t *testing.T) {
@@ -243,7 +243,7 @@ func runScenario(t *testing.T, d *sdk.Docket, admin redis.UniversalClient) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- worker.New(d, worker.Options{Concurrency: 8, Lease: 3 * time.Second, PollInterval: 200 * time.Millisecond}).Run(runCtx)
+		done <- worker.New(d, worker.Options{Concurrency: 8, Lease: 3 * time.Second, PollInterval: 200 * time.Millisecond, DrainTimeout: 2 * time.Second}).Run(runCtx)
 	}()
 	stopped := false
 	stopWorker := func() {
@@ -263,8 +263,18 @@ func runScenario(t *testing.T, d *sdk.Docket, admin redis.UniversalClient) {
 	blocked, err := blocker.Add(ctx, d, Job{}, sdk.Key("blocked"))
 	require.NoError(t, err)
 	waitUntil(t, blocked, "it ran", func(i sdk.Info) bool { return i.State == sdk.StateRunning })
-	snap, err := d.Snapshot(ctx)
-	require.NoError(t, err)
+	// A worker shows in Snapshot from its first heartbeat, which may come a
+	// moment after its first claims (the first renewal runs beside them).
+	var snap sdk.Snapshot
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		snap, err = d.Snapshot(ctx)
+		require.NoError(t, err)
+		if len(snap.Workers) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond) // polling a real Redis
+	}
 	var running []string
 	for _, r := range snap.Running {
 		running = append(running, r.Key)

@@ -31,6 +31,15 @@ import (
 // into a failure.
 const RequireEnv = "DOCKET_REQUIRE_REDIS"
 
+// ClusterEnv is the variable that holds the redis+cluster:// URL of a Redis
+// Cluster to run the "cluster" subtests of Each against (scripts/cluster.sh
+// starts one). Without it those subtests are skipped.
+const ClusterEnv = "DOCKET_CLUSTER_URL"
+
+// RequireClusterEnv is the variable that turns a missing ClusterEnv from a
+// skip into a failure.
+const RequireClusterEnv = "DOCKET_REQUIRE_CLUSTER"
+
 // Main runs a package's tests, stops the shared redis-server, and checks that
 // no goroutine outlived the tests.
 func Main(m *testing.M) {
@@ -55,13 +64,15 @@ func IgnoredGoroutines() []goleak.Option {
 
 // Backend is a Redis to run a test against.
 type Backend struct {
-	Name string // "memory" or "redis"
+	Name string // "memory", "redis" or "cluster"
 	URL  string // a URL for sdk.Open
 }
 
-// Each runs fn as a subtest per backend: memory:// always, and a real
-// redis-server when one is on PATH. With DOCKET_REQUIRE_REDIS=1 a missing
-// redis-server fails the test instead of skipping that subtest.
+// Each runs fn as a subtest per backend: memory:// always, a real
+// redis-server when one is on PATH, and the Redis Cluster that
+// DOCKET_CLUSTER_URL names, when it is set. With DOCKET_REQUIRE_REDIS=1 a
+// missing redis-server fails the test instead of skipping that subtest; with
+// DOCKET_REQUIRE_CLUSTER=1, so does a missing DOCKET_CLUSTER_URL.
 func Each(t *testing.T, fn func(t *testing.T, b Backend)) {
 	t.Helper()
 	t.Run("memory", func(t *testing.T) {
@@ -70,6 +81,27 @@ func Each(t *testing.T, fn func(t *testing.T, b Backend)) {
 	t.Run("redis", func(t *testing.T) {
 		fn(t, Redis(t))
 	})
+	t.Run("cluster", func(t *testing.T) {
+		fn(t, Cluster(t))
+	})
+}
+
+// Cluster returns the Redis Cluster DOCKET_CLUSTER_URL names, shared by every
+// test (each has its own docket name, so its own slot). It skips the test
+// when the variable is unset, or fails it with DOCKET_REQUIRE_CLUSTER=1.
+func Cluster(t testing.TB) Backend {
+	t.Helper()
+	url := os.Getenv(ClusterEnv)
+	if url == "" {
+		if os.Getenv(RequireClusterEnv) == "1" {
+			t.Fatalf("%s is not set and %s=1: start a cluster with scripts/cluster.sh start", ClusterEnv, RequireClusterEnv)
+		}
+		t.Skip(ClusterEnv + " is not set; scripts/cluster.sh start prints a URL for it")
+	}
+	if !strings.HasPrefix(url, "redis+cluster://") && !strings.HasPrefix(url, "rediss+cluster://") {
+		t.Fatalf("%s=%q: want a redis+cluster:// URL", ClusterEnv, url)
+	}
+	return Backend{Name: "cluster", URL: url}
 }
 
 // Memory returns a fresh memory:// backend for this test.
@@ -120,16 +152,19 @@ func CheckLeaks(t testing.TB, rdb redis.UniversalClient, name string) {
 type Server struct {
 	Addr string
 	dir  string
+	args []string // extra arguments
 	cmd  *exec.Cmd
 	mu   sync.Mutex
 }
 
 // NewServer starts a dedicated redis-server for one test (one it may stop
-// and restart), and stops it when the test ends.
-func NewServer(t testing.TB) *Server {
+// and restart), and stops it when the test ends. args are extra
+// redis-server arguments (say "--replicaof", "127.0.0.1", "6379"); they come
+// last, so they override the defaults.
+func NewServer(t testing.TB, args ...string) *Server {
 	t.Helper()
 	bin := findServer(t)
-	s := &Server{dir: t.TempDir()}
+	s := &Server{dir: t.TempDir(), args: args}
 	if err := s.launch(bin, freePort(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +213,7 @@ func (s *Server) launch(bin string, port int) error {
 		"--dir", s.dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always",
 		"--unixsocket", filepath.Join(s.dir, "redis.sock"), "--unixsocketperm", "700",
 		"--daemonize", "no", "--loglevel", "warning")
+	cmd.Args = append(cmd.Args, s.args...)
 	out, err := os.Create(filepath.Join(s.dir, "redis.log"))
 	if err != nil {
 		return err
