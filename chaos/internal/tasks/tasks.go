@@ -1,0 +1,303 @@
+// Package tasks holds the tasks of the chaos driver, shared by the driver
+// (which adds them) and the worker binary (which runs them), and the keys of
+// their external record: Redis keys outside the docket, written by the tasks
+// themselves, that the driver reads at the end to judge the run.
+//
+// Every write to the record is retried until it succeeds (or the task's
+// context ends), so a Redis restart in the middle of a task delays it rather
+// than leaving the record half-written. A write whose reply was lost may be
+// applied twice: the record is built so that this only ever over-counts
+// completions (a duplicate), never a concurrency violation.
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/sdk"
+)
+
+// Task names.
+const (
+	NamePlain   = "plain"
+	NameLimited = "limited"
+	NamePanic   = "panicky"
+	NameTimeout = "sleepy"
+	NameExit    = "exiter"
+	NameTick    = "tick"
+	NameTock    = "tock"
+)
+
+// Limit is the concurrency limit of the limited task per value of its
+// "value" field, and Values how many values the producers spread it over.
+const (
+	Limit  = 2
+	Values = 10
+)
+
+// FirstTimeout is the timeout of the sleepy task, whose first attempt
+// always overruns it.
+const FirstTimeout = 300 * time.Millisecond
+
+// Perpetual intervals of the automatic tasks.
+const (
+	TickEvery = 500 * time.Millisecond
+	TockEvery = 2 * time.Second
+)
+
+// ExitCode is what a worker process exits with when an exiter task ends it
+// on its first delivery: the driver tells it from a crash by this code.
+const ExitCode = 3
+
+// retries is the retry policy of every non-perpetual task: an attempt that
+// fails because Redis is away (or on purpose) is tried again, many times.
+var retries = policy.Retry(50, 100*time.Millisecond)
+
+// Record keys, outside the docket's "docket:{name}:" prefix.
+const (
+	// Done is a hash: task key -> number of runs that completed it.
+	Done = "chaos:done"
+	// Starts is a hash: task key -> number of runs that started (a retry,
+	// or a redelivery after a worker died, starts another).
+	Starts = "chaos:starts"
+	// Violations is a list of descriptions of moments a value of the
+	// limited task had more runs at once than its limit.
+	Violations = "chaos:violations"
+	// Peak is a sorted set: value -> the most runs seen at once.
+	Peak = "chaos:peak"
+	// Exited is a set of the exiter tasks that have ended a process.
+	Exited = "chaos:exited"
+)
+
+// Running is the set of the keys of the limited task's runs in progress
+// for one value.
+func Running(value int) string { return "chaos:running:" + strconv.Itoa(value) }
+
+// Runs is the list of the due times (unix µs) of an automatic task's runs.
+func Runs(task string) string { return "chaos:runs:" + task }
+
+// Inputs of the tasks. N only makes each input distinct.
+type (
+	Plain struct {
+		N int `json:"n"`
+	}
+	Limited struct {
+		Value int `json:"value"`
+		N     int `json:"n"`
+	}
+	Auto struct{}
+)
+
+// Set is every task of the chaos run.
+type Set struct {
+	Plain   *sdk.Task[Plain]   // records its completion
+	Limited *sdk.Task[Limited] // at most Limit at once per value, checked by the record
+	Panic   *sdk.Task[Plain]   // panics on its first attempt
+	Timeout *sdk.Task[Plain]   // overruns its timeout on its first attempt
+	Exit    *sdk.Task[Plain]   // exits its process on its first delivery
+	Tick    *sdk.Task[Auto]    // automatic, perpetual
+	Tock    *sdk.Task[Auto]    // automatic, perpetual
+}
+
+// All lists the tasks, to register them.
+func (s Set) All() []sdk.Registrable {
+	return []sdk.Registrable{s.Plain, s.Limited, s.Panic, s.Timeout, s.Exit, s.Tick, s.Tock}
+}
+
+// PlannedRuns is how many runs a task of the named kind takes when nothing
+// goes wrong: the panicky and sleepy tasks fail their first attempt on
+// purpose, and an exiter's first delivery ends its process.
+func PlannedRuns(name string) int {
+	switch name {
+	case NamePanic, NameTimeout, NameExit:
+		return 2
+	}
+	return 1
+}
+
+// Automatic lists the automatic tasks' names and intervals.
+func Automatic() map[string]time.Duration {
+	return map[string]time.Duration{NameTick: TickEvery, NameTock: TockEvery}
+}
+
+// New builds the tasks over a record client. A producer that only adds
+// tasks may pass nil.
+func New(rec redis.UniversalClient) Set {
+	r := record{rec}
+	return Set{
+		Plain: sdk.NewTask(NamePlain, func(ctx context.Context, in Plain) error {
+			if err := r.start(ctx); err != nil {
+				return err
+			}
+			if err := work(ctx, 300*time.Millisecond); err != nil {
+				return err
+			}
+			return r.complete(ctx)
+		}, retries),
+
+		Limited: sdk.NewTask(NameLimited, r.limited, policy.Concurrency("value", Limit), retries),
+
+		Panic: sdk.NewTask(NamePanic, func(ctx context.Context, in Plain) error {
+			if err := r.start(ctx); err != nil {
+				return err
+			}
+			if sdk.Current(ctx).Attempt() == 1 {
+				panic(fmt.Sprintf("chaos: first attempt of %s panics on purpose", sdk.Current(ctx).Key()))
+			}
+			return r.complete(ctx)
+		}, retries),
+
+		Timeout: sdk.NewTask(NameTimeout, func(ctx context.Context, in Plain) error {
+			if err := r.start(ctx); err != nil {
+				return err
+			}
+			if sdk.Current(ctx).Attempt() == 1 {
+				<-ctx.Done() // the timeout ends it
+				return ctx.Err()
+			}
+			return r.complete(ctx)
+		}, policy.Timeout(FirstTimeout), retries),
+
+		Exit: sdk.NewTask(NameExit, func(ctx context.Context, in Plain) error {
+			if err := r.start(ctx); err != nil {
+				return err
+			}
+			key := sdk.Current(ctx).Key()
+			var first int64
+			if err := r.retry(ctx, func(ctx context.Context) (err error) {
+				first, err = r.rec.SAdd(ctx, Exited, key).Result()
+				return err
+			}); err != nil {
+				return err
+			}
+			if first == 1 {
+				// The marker is in Redis (appendonly, fsync always): the
+				// next delivery finds it and completes.
+				fmt.Fprintf(os.Stderr, "chaos: %s exits this worker process on its first delivery\n", key)
+				os.Exit(ExitCode)
+			}
+			return r.complete(ctx)
+		}, retries),
+
+		Tick: sdk.NewTask(NameTick, r.auto, policy.Perpetual(TickEvery, policy.Automatic())),
+		Tock: sdk.NewTask(NameTock, r.auto, policy.Perpetual(TockEvery, policy.Automatic())),
+	}
+}
+
+type record struct{ rec redis.UniversalClient }
+
+// limited enters the record of its value, flags a violation if the value
+// now has more runs than its limit, works, and leaves the record. It leaves
+// before it returns, so before the worker frees its slot: the record never
+// counts a run the limit no longer does.
+func (r record) limited(ctx context.Context, in Limited) error {
+	if err := r.start(ctx); err != nil {
+		return err
+	}
+	key := sdk.Current(ctx).Key()
+	running := Running(in.Value)
+	var card int64
+	err := r.retry(ctx, func(ctx context.Context) error {
+		var c *redis.IntCmd
+		_, err := r.rec.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.SAdd(ctx, running, key)
+			c = p.SCard(ctx, running)
+			return nil
+		})
+		card = c.Val()
+		return err
+	})
+	if err == nil {
+		if card > Limit {
+			msg := fmt.Sprintf("value %d: %d runs at once (limit %d), entering: %s", in.Value, card, Limit, key)
+			err = r.retry(ctx, func(ctx context.Context) error { return r.rec.RPush(ctx, Violations, msg).Err() })
+		}
+		if err == nil {
+			err = r.retry(ctx, func(ctx context.Context) error {
+				return r.rec.ZAddGT(ctx, Peak, redis.Z{Score: float64(card), Member: strconv.Itoa(in.Value)}).Err()
+			})
+		}
+		if err == nil {
+			err = work(ctx, 50*time.Millisecond+rand.N(350*time.Millisecond))
+		}
+	}
+	// Leave even if ctx ended (the SADD may have applied): with a lost
+	// lease another delivery may be in the record under the same key, and
+	// removing it under-counts, which can hide a violation but never make
+	// one up.
+	leave, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if lerr := r.retry(leave, func(ctx context.Context) error { return r.rec.SRem(ctx, running, key).Err() }); lerr != nil {
+		return errors.Join(err, lerr)
+	}
+	if err != nil {
+		return err
+	}
+	return r.complete(ctx)
+}
+
+// auto records the due time of an automatic task's run, and works a while
+// (so that some kills land in the middle of a run).
+func (r record) auto(ctx context.Context, _ Auto) error {
+	cur := sdk.Current(ctx)
+	due := strconv.FormatInt(cur.Due().UnixMicro(), 10)
+	if err := r.retry(ctx, func(ctx context.Context) error { return r.rec.RPush(ctx, Runs(cur.Task()), due).Err() }); err != nil {
+		return err
+	}
+	return work(ctx, 200*time.Millisecond)
+}
+
+// start records that a run of the task started.
+func (r record) start(ctx context.Context) error {
+	key := sdk.Current(ctx).Key()
+	return r.retry(ctx, func(ctx context.Context) error { return r.rec.HIncrBy(ctx, Starts, key, 1).Err() })
+}
+
+// complete records that the running task completed.
+func (r record) complete(ctx context.Context) error {
+	key := sdk.Current(ctx).Key()
+	return r.retry(ctx, func(ctx context.Context) error { return r.rec.HIncrBy(ctx, Done, key, 1).Err() })
+}
+
+// retry runs op until it succeeds or ctx ends, backing off from 20ms to
+// 500ms: the record survives a Redis restart in the middle of a task.
+func (r record) retry(ctx context.Context, op func(context.Context) error) error {
+	wait := 20 * time.Millisecond
+	for {
+		err := op(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("chaos: record: %w (then %w)", err, ctx.Err())
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+// work takes up to max, or until ctx ends.
+func work(ctx context.Context, max time.Duration) error {
+	return sleep(ctx, rand.N(max)+time.Millisecond)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,402 @@
+// Command chaos is docket's fault-injection driver: a real redis-server
+// (appendonly), ten worker processes and five producers, while the driver
+// SIGKILLs workers and Redis at random moments; then it checks that nothing
+// was lost. See chaos/README.md.
+//
+//	go run ./chaos -mode short   # about 65s plus the build, for CI
+//	go run ./chaos -mode long    # about 20 minutes
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/docket-go/docket/chaos/internal/tasks"
+	"github.com/docket-go/docket/sdk"
+)
+
+// mode is the size of a run.
+type mode struct {
+	duration  time.Duration // of the chaos: producers add, workers die, Redis restarts
+	tasks     int           // added over the duration, about
+	workers   int
+	producers int
+	kills     int // kill events, spread over the duration
+	killBatch int // workers killed at once, at most
+	restarts  int // Redis restarts, spread over the duration
+	maxDown   time.Duration
+	drain     time.Duration // deadline for the queue to empty once the chaos ends
+}
+
+var modes = map[string]mode{
+	"short": {duration: 60 * time.Second, tasks: 3000, workers: 10, producers: 5,
+		kills: 15, killBatch: 1, restarts: 3, maxDown: 2 * time.Second, drain: 45 * time.Second},
+	"long": {duration: 20 * time.Minute, tasks: 60000, workers: 10, producers: 5,
+		kills: 400, killBatch: 3, restarts: 30, maxDown: 4 * time.Second, drain: 3 * time.Minute},
+}
+
+// Worker settings: a short lease, so a killed worker's tasks are redelivered
+// within seconds, and room for many deliveries of one attempt, so a task
+// whose workers keep dying (an exiter, or bad luck) is not dead-lettered.
+const (
+	docketName    = "chaos"
+	lease         = 2 * time.Second
+	maxDeliveries = 50
+	retention     = 2 * time.Hour // outlives any run: a missing record is a loss
+	workerDrain   = 10 * time.Second
+)
+
+func main() { os.Exit(run()) }
+
+// quiet drops go-redis's own log lines (failed dials while Redis is down):
+// the driver reports outages itself.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+func run() int {
+	modeName := flag.String("mode", "short", "short (about 65s, CI) or long (about 20 minutes)")
+	seed := flag.Uint64("seed", 0, "seed of the fault schedule and the task mix (0: from the clock)")
+	keep := flag.Bool("keep", false, "keep the run's directory (Redis AOF, worker logs) even when it passes")
+	workerBin := flag.String("worker", "", "a worker binary built from ./chaos/worker (default: build one)")
+	duration := flag.Duration("duration", 0, "override the mode's chaos duration (tasks and faults scale with it)")
+	flag.Parse()
+	m, ok := modes[*modeName]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "chaos: unknown mode %q (short or long)\n", *modeName)
+		return 2
+	}
+	if *duration > 0 {
+		scale := float64(*duration) / float64(m.duration)
+		m.tasks = max(1, int(float64(m.tasks)*scale))
+		m.kills = max(1, int(float64(m.kills)*scale))
+		m.restarts = max(1, int(float64(m.restarts)*scale))
+		m.duration = *duration
+	}
+	if *seed == 0 {
+		*seed = uint64(time.Now().UnixNano())
+	}
+
+	redis.SetLogger(quiet{})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dr := &driver{m: m, seed: *seed, t0: time.Now(), rng: rand.New(rand.NewPCG(*seed, 0x5eed))}
+	dir, err := os.MkdirTemp("", "docket-chaos-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 2
+	}
+	dr.dir = dir
+	code := dr.run(ctx, *workerBin)
+	if code == 0 && !*keep {
+		_ = os.RemoveAll(dir)
+	} else {
+		fmt.Printf("chaos: the run's directory (redis AOF and log, worker logs) is kept: %s\n", dir)
+	}
+	return code
+}
+
+type driver struct {
+	m    mode
+	seed uint64
+	t0   time.Time
+	rng  *rand.Rand
+	dir  string
+
+	redis     *redisServer
+	restarts  int
+	fleet     *fleet
+	producers []*producer
+	addedN    atomic.Int64
+}
+
+func (dr *driver) logf(format string, args ...any) {
+	fmt.Printf("[%6.1fs] %s\n", time.Since(dr.t0).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// run returns 0 if every check passed, 1 on a violation, 2 if the run
+// could not be carried out.
+func (dr *driver) run(ctx context.Context, workerBin string) int {
+	m := dr.m
+	fmt.Printf("chaos: %v of faults, seed %d: %d workers (lease %v, max deliveries %d), %d producers adding ~%d tasks, %d kill events, %d Redis restarts\n",
+		m.duration, dr.seed, m.workers, lease, maxDeliveries, m.producers, m.tasks, m.kills, m.restarts)
+
+	if workerBin == "" {
+		workerBin = filepath.Join(dr.dir, "chaos-worker")
+		start := time.Now()
+		build := exec.CommandContext(ctx, "go", "build", "-o", workerBin, "github.com/docket-go/docket/chaos/worker")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "chaos: build the worker (run from the module, or pass -worker): %v\n", err)
+			return 2
+		}
+		dr.logf("built the worker in %v", time.Since(start).Round(100*time.Millisecond))
+	}
+
+	var err error
+	if dr.redis, err = startRedis(dr.dir); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 2
+	}
+	defer dr.redis.kill()
+	dr.logf("redis-server %s on %s, appendonly yes, appendfsync always, dir %s", dr.redis.version(), dr.redis.addr(), dr.dir)
+
+	d, err := sdk.Open(ctx, dr.redis.url(), sdk.WithName(docketName), sdk.WithRetention(retention))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 2
+	}
+	defer d.Close()
+
+	dr.fleet = newFleet(workerBin, dr.dir, []string{
+		"-url", dr.redis.url(), "-name", docketName,
+		"-lease", lease.String(), "-drain", workerDrain.String(),
+		"-max-deliveries", fmt.Sprint(maxDeliveries), "-retention", retention.String(),
+	}, dr.logf)
+	if err := dr.fleet.start(m.workers); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		dr.fleet.abort()
+		return 2
+	}
+	aborted := true
+	defer func() {
+		if aborted {
+			dr.fleet.abort()
+		}
+	}()
+	dr.logf("started %d workers", m.workers)
+
+	// Producers, each with its own connection.
+	stopProducers := make(chan struct{})
+	hard, cancelHard := context.WithCancel(ctx)
+	defer cancelHard()
+	var pwg sync.WaitGroup
+	mean := time.Duration(float64(m.duration) * float64(m.producers) / float64(m.tasks))
+	ts := tasks.New(nil)
+	for i := range m.producers {
+		pd, err := sdk.Open(ctx, dr.redis.url(), sdk.WithName(docketName), sdk.WithRetention(retention))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chaos:", err)
+			return 2
+		}
+		defer pd.Close()
+		p := &producer{id: i, d: pd, ts: ts, rng: rand.New(rand.NewPCG(dr.seed, uint64(i+1))), count: &dr.addedN}
+		dr.producers = append(dr.producers, p)
+		pwg.Go(func() { p.run(stopProducers, hard, mean) })
+	}
+
+	if !dr.chaos(ctx, d) {
+		close(stopProducers)
+		cancelHard()
+		pwg.Wait()
+		fmt.Fprintln(os.Stderr, "chaos: interrupted")
+		return 2
+	}
+
+	// The end: producers finish the Add in hand (Redis is up for good now).
+	close(stopProducers)
+	producersDone := make(chan struct{})
+	go func() { pwg.Wait(); close(producersDone) }()
+	select {
+	case <-producersDone:
+	case <-time.After(30 * time.Second):
+		cancelHard()
+		<-producersDone
+	}
+	var keys []added
+	var addRetries, ambiguous int
+	var gaveUp []string
+	for _, p := range dr.producers {
+		keys = append(keys, p.added...)
+		addRetries += p.retries
+		ambiguous += p.ambiguous
+		gaveUp = append(gaveUp, p.gaveUp...)
+	}
+	dr.logf("producers stopped: %d tasks added (%d failed tries retried)", len(keys), addRetries)
+
+	drained, stuck := dr.drain(ctx, d)
+	dr.logf("stopping the workers (SIGTERM: they drain and exit)")
+	aborted = false
+	dr.fleet.stop(workerDrain + 10*time.Second)
+
+	r := check(ctx, d, keys)
+	if !drained {
+		r.violateList("still live at the drain deadline", stuck)
+	}
+	r.violateList("Add never succeeded", gaveUp)
+	r.violateList("worker", append(dr.fleet.crashes, dr.fleet.stuck...))
+	dr.print(r, addRetries, ambiguous)
+	if r.count > 0 {
+		return 1
+	}
+	return 0
+}
+
+// event is one fault at a moment of the chaos.
+type event struct {
+	at    time.Duration
+	redis bool
+}
+
+// schedule spreads the kills and the Redis restarts over the chaos, each
+// kind one per equal segment, between 5% and 90% of it.
+func (dr *driver) schedule() []event {
+	var evs []event
+	from, span := dr.m.duration/20, dr.m.duration*85/100
+	spread := func(n int, redis bool) {
+		seg := span / time.Duration(n)
+		for i := range n {
+			at := from + time.Duration(i)*seg + time.Duration(dr.rng.Int64N(int64(seg)))
+			evs = append(evs, event{at: at, redis: redis})
+		}
+	}
+	spread(dr.m.kills, false)
+	spread(dr.m.restarts, true)
+	slices.SortFunc(evs, func(a, b event) int { return int(a.at - b.at) })
+	return evs
+}
+
+// chaos runs the fault schedule for the mode's duration, with a progress
+// line every 10 seconds. It returns false if ctx ended.
+func (dr *driver) chaos(ctx context.Context, d *sdk.Docket) bool {
+	start := time.Now()
+	evs := dr.schedule()
+	progress := time.NewTicker(10 * time.Second)
+	defer progress.Stop()
+	for {
+		next := dr.m.duration
+		if len(evs) > 0 {
+			next = evs[0].at
+		}
+		timer := time.NewTimer(time.Until(start.Add(next)))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return false
+		case <-progress.C:
+			timer.Stop()
+			dr.progress(ctx, d)
+			continue
+		case <-timer.C:
+		}
+		if len(evs) == 0 {
+			return true
+		}
+		ev := evs[0]
+		evs = evs[1:]
+		if !ev.redis {
+			dr.fleet.kill(dr.rng, 1+dr.rng.IntN(dr.m.killBatch))
+			continue
+		}
+		down := 50*time.Millisecond + time.Duration(dr.rng.Int64N(int64(dr.m.maxDown)))
+		dr.logf("SIGKILL redis-server, down for %v", down.Round(time.Millisecond))
+		began := time.Now()
+		if err := dr.redis.restart(down); err != nil {
+			dr.logf("cannot restart redis-server: %v", err)
+			return false
+		}
+		dr.restarts++
+		dr.logf("redis-server is back (%v after the kill)", time.Since(began).Round(time.Millisecond))
+	}
+}
+
+func (dr *driver) progress(ctx context.Context, d *sdk.Docket) {
+	c, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	done, err := d.Redis().HLen(c, tasks.Done).Result()
+	snap, err2 := d.Snapshot(c, sdk.Limit(0))
+	if err != nil || err2 != nil {
+		dr.logf("progress: added %d; Redis unavailable", dr.addedN.Load())
+		return
+	}
+	dr.logf("progress: added %d, completed %d, running %d, waiting %d; %d kills, %d exits, %d Redis restarts",
+		dr.addedN.Load(), done, snap.TotalRunning, snap.TotalWaiting, dr.fleet.kills.Load(), dr.fleet.exits.Load(), dr.restarts)
+}
+
+// drain waits until nothing but the automatic chains is scheduled, queued
+// or running, or the mode's drain deadline passes; then it lists what is
+// left.
+func (dr *driver) drain(ctx context.Context, d *sdk.Docket) (bool, []string) {
+	auto := tasks.Automatic()
+	deadline := time.Now().Add(dr.m.drain)
+	lastLog := time.Now()
+	var left []string
+	for {
+		left = left[:0]
+		snap, err := d.Snapshot(ctx, sdk.Limit(10000))
+		if err == nil {
+			listed := 0
+			for _, list := range [][]sdk.TaskSummary{snap.Running, snap.Queued, snap.Scheduled} {
+				listed += len(list)
+				for _, t := range list {
+					if _, ok := auto[t.Task]; !ok {
+						left = append(left, fmt.Sprintf("%s (%s): %s, attempt %d, deliveries %d, waiting for %q",
+							t.Key, t.Task, t.State, t.Attempt, t.Deliveries, t.WaitingFor))
+					}
+				}
+			}
+			if len(left) == 0 && listed == snap.TotalRunning+snap.TotalWaiting {
+				dr.logf("drained: only the automatic chains are live")
+				return true, nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			dr.logf("drain deadline (%v) passed with %d tasks live", dr.m.drain, len(left))
+			return false, left
+		}
+		if time.Since(lastLog) > 5*time.Second {
+			dr.logf("draining: %d tasks live", len(left))
+			lastLog = time.Now()
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func (dr *driver) print(r *report, addRetries, ambiguous int) {
+	var kinds []string
+	for _, k := range []string{tasks.NamePlain, tasks.NameLimited, tasks.NamePanic, tasks.NameTimeout, tasks.NameExit} {
+		kinds = append(kinds, fmt.Sprintf("%s %d", k, r.byKind[k]))
+	}
+	fmt.Println("chaos: results")
+	fmt.Printf("  added            %d (%s)\n", r.added, strings.Join(kinds, ", "))
+	fmt.Printf("  add retries      %d failed tries, retried until they succeeded (%d had applied anyway)\n", addRetries, ambiguous)
+	fmt.Printf("  completed        %d of %d (record and Execution.Info)\n", r.completed, r.added)
+	fmt.Printf("  duplicates       %d extra completions of added keys (at least once, not exactly once)", r.duplicates)
+	if r.extra > 0 {
+		fmt.Printf("; %d of keys whose Add failed yet applied", r.extra)
+	}
+	fmt.Println()
+	fmt.Printf("  re-runs          %d runs of %d keys beyond the planned ones (redelivered after a kill or exit, retried after an outage)\n", r.reruns, r.rerunKeys)
+	fmt.Printf("  kills            %d workers SIGKILLed, %d exited on an exiter's first delivery, %d processes started\n",
+		dr.fleet.kills.Load(), dr.fleet.exits.Load(), dr.fleet.started.Load())
+	fmt.Printf("  redis restarts   %d\n", dr.restarts)
+	fmt.Printf("  concurrency      peak %d of limit %d per value\n", r.peak, tasks.Limit)
+	for _, c := range r.chains {
+		fmt.Printf("  chain            %s\n", c)
+	}
+	fmt.Printf("  leaked keys      %d\n", r.leaks)
+	fmt.Printf("  violations       %d\n", r.count)
+	for _, v := range r.violations {
+		fmt.Printf("    - %s\n", v)
+	}
+	fmt.Printf("  wall time        %v\n", time.Since(dr.t0).Round(100*time.Millisecond))
+	if r.count > 0 {
+		fmt.Println("FAIL")
+	} else {
+		fmt.Println("PASS")
+	}
+}

@@ -1,0 +1,76 @@
+// Command worker is the worker process of the chaos driver (see
+// chaos/README.md): it runs the chaos tasks until SIGTERM or SIGINT, then
+// drains and exits 0. The driver SIGKILLs it at random moments, and an
+// exiter task ends it with tasks.ExitCode on its first delivery.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/docket-go/docket/chaos/internal/tasks"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/worker"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	url := flag.String("url", "", "Redis URL of the docket")
+	name := flag.String("name", "chaos", "docket name")
+	label := flag.String("label", "chaos", "worker name, in its ID")
+	concurrency := flag.Int("concurrency", 10, "tasks at once")
+	lease := flag.Duration("lease", 2*time.Second, "lease of a claimed task")
+	drain := flag.Duration("drain", 10*time.Second, "drain timeout at shutdown")
+	maxDeliveries := flag.Int("max-deliveries", 50, "deliveries of one attempt before it is dead-lettered")
+	retention := flag.Duration("retention", 2*time.Hour, "how long finished executions stay inspectable")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	// A replacement may start while Redis is down: keep trying.
+	var d *sdk.Docket
+	for {
+		var err error
+		d, err = sdk.Open(ctx, *url, sdk.WithName(*name), sdk.WithRetention(*retention), sdk.WithLogger(log))
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "chaos worker: open:", err)
+		select {
+		case <-ctx.Done():
+			return 0
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	defer d.Close()
+	if err := d.Register(tasks.New(d.Redis()).All()...); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos worker:", err)
+		return 2
+	}
+	w := worker.New(d, worker.Options{
+		Concurrency:   *concurrency,
+		Lease:         *lease,
+		DrainTimeout:  *drain,
+		MaxDeliveries: *maxDeliveries,
+		Name:          *label,
+	})
+	if err := w.Run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos worker:", err)
+		return 1
+	}
+	return 0
+}
