@@ -38,6 +38,7 @@ func (r *run) listen() {
 		retry.reset()
 		switch m := msg.(type) {
 		case *redis.Subscription:
+			r.ready.subscribe.Do(func() { close(r.ready.subscribed) })
 			r.poke() // (re)subscribed: look for anything announced meanwhile
 		case *redis.Message:
 			r.handle(store.ParseEvent(m.Payload))

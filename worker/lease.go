@@ -45,9 +45,13 @@ func (r *run) renewLoop() {
 			retry.reset()
 		}
 		for _, i := range lost {
+			if attempts[i].settled.Load() {
+				continue // its outcome was being recorded meanwhile: nothing is lost
+			}
 			r.log.Warn("lost the lease of a task; stopping it", "key", held[i].Key, "task", attempts[i].msg.Name)
 			attempts[i].cancel(sdk.ErrLeaseLost)
 		}
+		r.ready.beat.Do(func() { close(r.ready.beaten) })
 		timer.Reset(interval)
 	}
 }

@@ -86,6 +86,7 @@ func (w *Worker) run(ctx context.Context, untilIdle bool) error {
 	bg.Go(r.renewLoop)
 	bg.Go(r.listen)
 
+	r.awaitReady(ctx)
 	r.claimLoop(ctx, untilIdle)
 	r.drain()
 	r.stopBackground()
@@ -122,6 +123,8 @@ type run struct {
 
 	acks chan ack
 
+	ready readiness
+
 	// The claim loop's cache of the admission rules (see rules).
 	cachedRules  store.Rules
 	rulesVersion uint64
@@ -141,6 +144,7 @@ func newRun(w *Worker) *run {
 		settled: make(chan struct{}, 1),
 		acks:    make(chan ack, w.opts.Concurrency),
 	}
+	r.ready = readiness{subscribed: make(chan struct{}), beaten: make(chan struct{})}
 	r.taskBase, r.cancelTasks = context.WithCancelCause(context.Background())
 	r.bgCtx, r.cancelBg = context.WithCancel(context.Background())
 	return r
@@ -243,4 +247,31 @@ func (r *run) description(started time.Time) []byte {
 		Concurrency: r.opts.Concurrency, Started: started,
 	})
 	return b
+}
+
+// readiness is what a worker waits for before it claims: its subscription
+// to the events channel (a cancellation published before it would be
+// missed) and its first heartbeat (so that it shows in Snapshot while it
+// runs tasks).
+type readiness struct {
+	subscribe, beat    sync.Once
+	subscribed, beaten chan struct{}
+}
+
+// readyTimeout bounds the wait for readiness: with Redis out of reach, the
+// worker goes on and its loops retry.
+const readyTimeout = 5 * time.Second
+
+func (r *run) awaitReady(ctx context.Context) {
+	timer := time.NewTimer(readyTimeout)
+	defer timer.Stop()
+	for _, ch := range []chan struct{}{r.ready.subscribed, r.ready.beaten} {
+		select {
+		case <-ch:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
