@@ -15,10 +15,26 @@ func (r *run) claimLoop(ctx context.Context, untilIdle bool) {
 	var retry backoff
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	// With a backlog, claiming for each slot as it frees would carry one
+	// or two tasks per round trip: the loop waits a moment for half the
+	// slots, so that claims (and then acknowledgements) travel in batches.
+	var backlog bool
+	var gathering time.Time
 	for ctx.Err() == nil {
 		wait := r.opts.PollInterval
-		if before := r.counts(); r.opts.Concurrency-before.busy > 0 {
-			free := r.opts.Concurrency - before.busy
+		before := r.counts()
+		free := r.opts.Concurrency - before.busy
+		if backlog && free > 0 && free < (r.opts.Concurrency+1)/2 {
+			if gathering.IsZero() {
+				gathering = time.Now()
+			}
+			if left := coalesceWindow - time.Since(gathering); left > 0 {
+				sleep(ctx, timer, left, r.wake)
+				continue
+			}
+		}
+		gathering = time.Time{}
+		if free > 0 {
 			round := idle.Round()
 			claim, err := r.store.Claim(ctx, r.w.id, free, r.opts.Lease, r.w.c.Retention, r.rules(), r.opts.MaxDeliveries)
 			switch {
@@ -39,7 +55,8 @@ func (r *run) claimLoop(ctx context.Context, untilIdle bool) {
 				for _, err := range claim.Malformed {
 					r.log.Error("claimed a task that cannot be decoded; it will be redelivered, then dead-lettered", "err", err)
 				}
-				if len(claim.Messages) == free || len(claim.Dropped) > 0 || claim.Wait == 0 {
+				backlog = len(claim.Messages) == free || claim.Wait == 0
+				if backlog || len(claim.Dropped) > 0 {
 					continue // there may be more
 				}
 				if len(claim.Messages) == 0 {
@@ -61,6 +78,10 @@ func (r *run) claimLoop(ctx context.Context, untilIdle bool) {
 		sleep(ctx, timer, wait, r.wake)
 	}
 }
+
+// coalesceWindow is how long, with a backlog, the claim loop waits for half
+// its slots to free before it claims for fewer.
+const coalesceWindow = time.Millisecond
 
 // sleep waits for d, a wake-up or the end of ctx.
 func sleep(ctx context.Context, timer *time.Timer, d time.Duration, wake <-chan struct{}) {

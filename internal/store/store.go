@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 )
 
 // MaxBatch is the most tasks one script call carries. Larger batches are
@@ -82,27 +83,45 @@ type AddResult struct {
 	Due  time.Time
 }
 
-// Add schedules tasks, in calls of at most MaxBatch tasks.
+// addInFlight is how many calls of one large Add run at once: while Redis
+// runs one chunk's script, the next is encoded and on its way.
+const addInFlight = 4
+
+// Add schedules tasks, in calls of at most MaxBatch tasks, several at once.
+// On error, some chunks may have been added.
 func (s *Store) Add(ctx context.Context, mode Mode, tasks []NewTask) ([]AddResult, error) {
-	out := make([]AddResult, 0, len(tasks))
+	if len(tasks) <= MaxBatch {
+		return s.addChunk(ctx, mode, tasks)
+	}
+	out := make([]AddResult, len(tasks))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(addInFlight)
 	for start := 0; start < len(tasks); start += MaxBatch {
 		chunk := tasks[start:min(start+MaxBatch, len(tasks))]
-		args := make([]any, 0, 2+5*len(chunk))
-		args = append(args, s.k.prefix, string(mode))
-		for _, t := range chunk {
-			args = append(args, t.Key, t.Name, t.Input, t.When.arg(), t.Trace)
-		}
-		reply, err := addScript.Run(ctx, s.rdb, []string{s.k.scheduled}, args...).Slice()
-		if err != nil {
-			return out, fmt.Errorf("docket: add: %w", err)
-		}
-		res, err := decodeAdd(reply, len(chunk))
-		if err != nil {
-			return out, err
-		}
-		out = append(out, res...)
+		results := out[start : start+len(chunk)]
+		g.Go(func() error {
+			res, err := s.addChunk(ctx, mode, chunk)
+			copy(results, res)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+func (s *Store) addChunk(ctx context.Context, mode Mode, chunk []NewTask) ([]AddResult, error) {
+	args := make([]any, 0, 2+5*len(chunk))
+	args = append(args, s.k.prefix, string(mode))
+	for _, t := range chunk {
+		args = append(args, t.Key, t.Name, t.Input, t.When.arg(), t.Trace)
+	}
+	reply, err := addScript.Run(ctx, s.rdb, []string{s.k.scheduled}, args...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("docket: add: %w", err)
+	}
+	return decodeAdd(reply, len(chunk))
 }
 
 // Claim leases up to n tasks to the worker for the lease duration. Tasks

@@ -30,9 +30,12 @@ for i = 3, #ARGV, 5 do
     if f[2] then
       redis.call('DEL', tk) -- an earlier execution's record
     end
-    redis.call('HSET', tk, 'name', name, 'input', input, 'trace', trace,
+    redis.call('HSET', tk, 'name', name, 'input', input,
       'state', 'scheduled', 'gen', int(gen), 'attempt', 1, 'deliveries', 0,
       'due', int(due), 'created', int(now))
+    if trace ~= '' then
+      redis.call('HSET', tk, 'trace', trace)
+    end
     redis.call('ZADD', K.scheduled, due, key)
     announce(key, 'scheduled', 1)
     if soonest == nil or due < soonest then

@@ -25,15 +25,17 @@ local rules = {}
 if ARGV[6] ~= '' then
   rules = cjson.decode(ARGV[6])
 end
-local FIELDS = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'created', 'admitted', 'waited'}
+local FIELDS = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'created', 'admitted', 'waited', 'state'}
+local any_rules = next(rules) ~= nil
 
 local claimed, turned = {}, {}
 local n_claimed = 0
 
-local function deliver(key, f)
+-- hand_over marks a task leased (its lease is in the running set already)
+-- and adds it to the reply.
+local function hand_over(key, f)
   local gen = tonumber(f[7]) + 1
   local deliveries = tonumber(f[4]) + 1
-  redis.call('ZADD', K.running, now + lease, key)
   redis.call('HSET', K.task .. key, 'state', 'running', 'gen', int(gen), 'deliveries', int(deliveries),
     'worker', worker, 'started', int(now), 'waited', '')
   announce(key, 'running', f[3])
@@ -48,6 +50,11 @@ local function deliver(key, f)
   claimed[n + 8] = int(gen)
   claimed[n + 9] = f[10] or ''
   n_claimed = n_claimed + 1
+end
+
+local function deliver(key, f)
+  redis.call('ZADD', K.running, now + lease, key)
+  hand_over(key, f)
 end
 
 -- turn_away ends a task without running it: a submission admission control
@@ -250,7 +257,7 @@ end
 local lapsed = redis.call('ZRANGEBYSCORE', K.running, '-inf', now, 'LIMIT', 0, want)
 for _, key in ipairs(lapsed) do
   local f = redis.call('HMGET', K.task .. key, unpack(FIELDS))
-  if not f[1] then
+  if not f[1] or f[11] ~= 'running' then -- not a live run (a safety net)
     redis.call('ZREM', K.running, key)
   elseif tonumber(f[4]) >= max_deliveries then
     redis.call('ZREM', K.running, key)
@@ -267,6 +274,29 @@ while n_claimed < want do
   local due = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, want - n_claimed)
   if #due == 0 then
     break
+  end
+  looked = looked + #due
+  if not any_rules then
+    -- The common case, in bulk: every due task runs. Leases are added
+    -- before the tasks leave the schedule, so each is always in a set.
+    local fields, leases = {}, {}
+    for i, key in ipairs(due) do
+      fields[i] = redis.call('HMGET', K.task .. key, unpack(FIELDS))
+      if fields[i][1] then
+        leases[#leases + 1] = now + lease
+        leases[#leases + 1] = key
+      end
+    end
+    if #leases > 0 then
+      redis.call('ZADD', K.running, unpack(leases))
+    end
+    redis.call('ZREM', K.scheduled, unpack(due))
+    for i, key in ipairs(due) do
+      if fields[i][1] then
+        hand_over(key, fields[i])
+      end
+    end
+    due = {}
   end
   for _, key in ipairs(due) do
     redis.call('ZREM', K.scheduled, key)
@@ -295,7 +325,6 @@ while n_claimed < want do
       end
     end
   end
-  looked = looked + #due
   if looked >= 1000 then
     more = true
     break
