@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,27 +11,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/samples/internal/sample"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
 )
-
-// output collects what the tasks print; safe for concurrent use.
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) lines() []string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return strings.Split(strings.TrimSuffix(o.buf.String(), "\n"), "\n")
-}
 
 const endpoint = "https://api.example.com/v1/search"
 
@@ -65,7 +45,7 @@ func inputs(t *testing.T, runs []testsuite.Attempt) []int {
 // Each run gets the rate the one before it set.
 func TestRateAndIntervalFollowTheLoad(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		var out output
+		var out sample.Output
 		task := adaptiveRateLimiter(&out, time.Minute, newMeter().load)
 		env.Register(task)
 		t0 := env.Now() // 2000-01-01 00:00:00 UTC
@@ -84,7 +64,7 @@ func TestRateAndIntervalFollowTheLoad(t *testing.T) {
 			"00:04:00 high load (99%) " + e + ": 30 → 30 req/min, next check in 30s",
 			"00:04:30 normal load (63%) " + e + ": 30 → 35 req/min, next check in 1m0s",
 			"00:05:30 normal load (35%) " + e + ": 35 → 40 req/min, next check in 1m0s",
-		}, out.lines())
+		}, out.Lines())
 
 		runs := env.Runs("adaptive_rate_limiter")
 		s := time.Second
@@ -107,7 +87,7 @@ func TestRateAndIntervalFollowTheLoad(t *testing.T) {
 // The rate never goes above 120.
 func TestRateStopsAt120(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		var out output
+		var out sample.Output
 		calm := func(context.Context, string) (float64, error) { return 0.1, nil }
 		task := adaptiveRateLimiter(&out, time.Minute, calm)
 		env.Register(task)
@@ -126,7 +106,7 @@ func TestRateStopsAt120(t *testing.T) {
 // interval, a minute, with the same rate.
 func TestFailedReadingKeepsTheRate(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		var out output
+		var out sample.Output
 		readings := []float64{0.9, -1, 0.2}
 		n := 0
 		load := func(context.Context, string) (float64, error) {
@@ -156,9 +136,9 @@ func TestFailedReadingKeepsTheRate(t *testing.T) {
 func TestRun(t *testing.T) {
 	t.Setenv("DOCKET_URL", "")
 	synctest.Test(t, func(t *testing.T) {
-		var out output
+		var out sample.Output
 		require.NoError(t, run(context.Background(), &out, endpoint, time.Minute, 5*time.Minute+45*time.Second))
-		lines := out.lines()
+		lines := out.Lines()
 		require.Len(t, lines, 10)
 		assert.Equal(t, "00:00:00 normal load (42%) on "+endpoint+": 60 → 65 req/min, next check in 1m0s", lines[0])
 		assert.Equal(t, "00:04:00 high load (99%) on "+endpoint+": 30 → 30 req/min, next check in 30s", lines[6])

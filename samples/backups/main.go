@@ -21,7 +21,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -29,6 +28,7 @@ import (
 	"time"
 
 	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/samples/internal/sample"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/worker"
 )
@@ -177,12 +177,7 @@ func main() {
 const unit = 400 * time.Millisecond
 
 func run(ctx context.Context, out io.Writer) error {
-	url := os.Getenv("DOCKET_URL")
-	if url == "" {
-		url = "memory://backups"
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	d, err := sdk.Open(ctx, url, sdk.WithName("backups"), sdk.WithLogger(quiet))
+	d, err := sample.Open(ctx, "backups")
 	if err != nil {
 		return err
 	}
@@ -199,7 +194,7 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 
 	// Plenty of worker slots: the limit, not the worker, makes backups wait.
-	w := worker.New(d, worker.Options{Concurrency: 20, Logger: quiet})
+	w := worker.New(d, worker.Options{Concurrency: 20})
 	done := make(chan error, 1)
 	go func() { done <- w.RunUntilIdle(ctx) }()
 

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,32 +9,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/samples/internal/sample"
 	"github.com/docket-go/docket/testsuite"
 )
-
-// output collects what the tasks print; safe for concurrent use.
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) lines() []string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return strings.Split(strings.TrimSuffix(o.buf.String(), "\n"), "\n")
-}
 
 // Registered, never added: the worker starts the task at once, keyed by
 // its name, and it runs on the hour, every hour.
 func TestCleanupStartsItselfAndRunsHourly(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		var out output
+		var out sample.Output
 		t0 := env.Now() // 2000-01-01 00:00:00 UTC
 		env.Register(backgroundCleanup(&out, newStore(t0)))
 		env.Advance(3 * time.Hour)
@@ -47,7 +27,7 @@ func TestCleanupStartsItselfAndRunsHourly(t *testing.T) {
 			"01:00:00 cleaned up 6 old records, 138 left",
 			"02:00:00 cleaned up 6 old records, 132 left",
 			"03:00:00 cleaned up 6 old records, 126 left",
-		}, out.lines())
+		}, out.Lines())
 		runs := env.Runs("background_cleanup")
 		require.Len(t, runs, 4)
 		for i, r := range runs {
@@ -69,12 +49,12 @@ func TestCleanupStartsItselfAndRunsHourly(t *testing.T) {
 // task keeps running when there is nothing left to delete.
 func TestCleanupEmptiesTheStore(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		var out output
+		var out sample.Output
 		t0 := env.Now()
 		env.Register(backgroundCleanup(&out, newStore(t0)))
 		env.Advance(26 * time.Hour)
 
-		lines := out.lines()
+		lines := out.Lines()
 		require.Len(t, lines, 27, "at 00:00 and every hour up to 26:00")
 		assert.Equal(t, "23:00:00 cleaned up 6 old records, 6 left", lines[23])
 		assert.Equal(t, "00:00:00 cleaned up 6 old records, 0 left", lines[24])
@@ -91,13 +71,13 @@ func TestCleanupEmptiesTheStore(t *testing.T) {
 func TestRun(t *testing.T) {
 	t.Setenv("DOCKET_URL", "")
 	synctest.Test(t, func(t *testing.T) {
-		var out output
+		var out sample.Output
 		require.NoError(t, run(context.Background(), &out, 70*time.Minute))
 		assert.Equal(t, []string{
 			"00:00:00 cleaned up 36 old records, 144 left",
 			"01:00:00 cleaned up 6 old records, 138 left",
 			"stopped; background_cleanup is scheduled, next cleanup at 02:00:00 UTC",
-		}, out.lines())
+		}, out.Lines())
 	})
 }
 

@@ -25,7 +25,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -33,6 +32,7 @@ import (
 	"time"
 
 	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/samples/internal/sample"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/worker"
 )
@@ -248,12 +248,7 @@ func main() {
 const work = 400 * time.Millisecond
 
 func run(ctx context.Context, out io.Writer) error {
-	url := os.Getenv("DOCKET_URL")
-	if url == "" {
-		url = "memory://customers"
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	d, err := sdk.Open(ctx, url, sdk.WithName("customers"), sdk.WithLogger(quiet))
+	d, err := sample.Open(ctx, "customers")
 	if err != nil {
 		return err
 	}
@@ -270,7 +265,7 @@ func run(ctx context.Context, out io.Writer) error {
 
 	// Enough worker slots for every run the limits allow at once: the limits,
 	// not the worker, decide who waits.
-	w := worker.New(d, worker.Options{Concurrency: 50, Logger: quiet})
+	w := worker.New(d, worker.Options{Concurrency: 50})
 	if err := w.RunUntilIdle(ctx); err != nil {
 		return err
 	}

@@ -26,9 +26,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docket-go/docket/samples/internal/sample"
-
 	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/samples/internal/sample"
 	"github.com/docket-go/docket/sdk"
 )
 

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -13,27 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/samples/internal/sample"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
 )
-
-// output collects what the tasks print; safe for concurrent use.
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) lines() []string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return strings.Split(strings.TrimSuffix(o.buf.String(), "\n"), "\n")
-}
 
 // starts lists the starts of the runs under key, after t0.
 func starts(runs []testsuite.Attempt, key string, t0 time.Time) []time.Duration {
@@ -51,7 +31,7 @@ func starts(runs []testsuite.Attempt, key string, t0 time.Time) []time.Duration 
 // the worker goes on.
 func TestMonitorStopsWhenTheDeploymentFinishes(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		var out output
+		var out sample.Output
 		task := monitorDeployment(&out, 30*time.Second, newDeployments().status)
 		env.Register(task)
 		t0 := env.Now() // 2000-01-01 00:00:00 UTC
@@ -72,7 +52,7 @@ func TestMonitorStopsWhenTheDeploymentFinishes(t *testing.T) {
 			"00:01:30 deployment web-42 status: rolling out",
 			"00:02:00 deployment web-42 status: rolling out",
 			"00:02:30 deployment web-42 completed: notified #deploys, monitoring stops",
-		}, out.lines())
+		}, out.Lines())
 
 		runs := env.Runs("monitor_deployment")
 		s := time.Second
@@ -97,7 +77,7 @@ func TestMonitorStopsWhenTheDeploymentFinishes(t *testing.T) {
 // end of the chain: the next check comes 30 seconds later as usual.
 func TestMonitorKeepsGoingThroughFailedChecks(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		var out output
+		var out sample.Output
 		sim := newDeployments()
 		calls := 0
 		flaky := func(ctx context.Context, id string) (string, error) {
@@ -118,7 +98,7 @@ func TestMonitorKeepsGoingThroughFailedChecks(t *testing.T) {
 			"00:00:00 deployment api-7 status: queued",
 			"00:01:00 deployment api-7 status: building",
 			"00:01:30 deployment api-7 failed: notified #deploys, monitoring stops",
-		}, out.lines())
+		}, out.Lines())
 		runs := env.Runs("monitor_deployment")
 		s := time.Second
 		assert.Equal(t, []time.Duration{0, 30 * s, 60 * s, 90 * s}, starts(runs, "deploy:api-7", t0))
@@ -132,7 +112,7 @@ func TestMonitorKeepsGoingThroughFailedChecks(t *testing.T) {
 func TestRun(t *testing.T) {
 	t.Setenv("DOCKET_URL", "")
 	synctest.Test(t, func(t *testing.T) {
-		var out output
+		var out sample.Output
 		require.NoError(t, run(context.Background(), &out, 30*time.Second, 4*time.Minute))
 		assert.Equal(t, []string{
 			"00:00:00 deployment web-42 status: queued",
@@ -146,7 +126,7 @@ func TestRun(t *testing.T) {
 			"00:02:30 deployment web-42 completed: notified #deploys, monitoring stops",
 			"deploy:web-42: completed after its check at 00:02:30 UTC",
 			"deploy:api-7: completed after its check at 00:01:15 UTC",
-		}, out.lines())
+		}, out.Lines())
 	})
 }
 
@@ -154,7 +134,7 @@ func TestRun(t *testing.T) {
 func TestRunStoppedEarly(t *testing.T) {
 	t.Setenv("DOCKET_URL", "")
 	synctest.Test(t, func(t *testing.T) {
-		var out output
+		var out sample.Output
 		require.NoError(t, run(context.Background(), &out, 30*time.Second, 50*time.Second))
 		assert.Equal(t, []string{
 			"00:00:00 deployment web-42 status: queued",
@@ -163,6 +143,6 @@ func TestRunStoppedEarly(t *testing.T) {
 			"00:00:45 deployment api-7 status: building",
 			"deploy:web-42: still monitoring, next check at 00:01:00 UTC",
 			"deploy:api-7: still monitoring, next check at 00:01:15 UTC",
-		}, out.lines())
+		}, out.Lines())
 	})
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,33 +9,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/samples/internal/sample"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
 )
-
-// output collects what the tasks print; safe for concurrent use.
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) lines() []string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return strings.Split(strings.TrimSuffix(o.buf.String(), "\n"), "\n")
-}
 
 // Half an hour of checks: one every five minutes, each at its exact
 // instant, under one key; the chain goes on through the outage.
 func TestHealthCheckEveryFiveMinutes(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		var out output
+		var out sample.Output
 		task := healthCheck(&out, 5*time.Minute, newFlakyService().check)
 		env.Register(task)
 		t0 := env.Now() // 2000-01-01 00:00:00 UTC
@@ -59,7 +39,7 @@ func TestHealthCheckEveryFiveMinutes(t *testing.T) {
 			"00:15:00 ALERT: service https://api.example.com is down",
 			"00:20:00 ✓ https://api.example.com is healthy",
 			"00:25:00 ✓ https://api.example.com is healthy",
-		}, out.lines())
+		}, out.Lines())
 
 		runs := env.Runs("health_check")
 		require.Len(t, runs, 6)
@@ -81,7 +61,7 @@ func TestHealthCheckEveryFiveMinutes(t *testing.T) {
 // A day of checks: 288 of them, the chain never breaks.
 func TestHealthCheckForADay(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		var out output
+		var out sample.Output
 		task := healthCheck(&out, 5*time.Minute, func(context.Context, string) error { return nil })
 		env.Register(task)
 		t0 := env.Now()
@@ -92,7 +72,7 @@ func TestHealthCheckForADay(t *testing.T) {
 		runs := env.Runs("health_check")
 		require.Len(t, runs, 289, "at 00:00, every five minutes, and at 24:00")
 		assert.Equal(t, t0.Add(24*time.Hour), runs[288].Start)
-		lines := out.lines()
+		lines := out.Lines()
 		assert.Equal(t, "23:55:00 ✓ https://db.internal is healthy", lines[287])
 	})
 }
@@ -102,7 +82,7 @@ func TestHealthCheckForADay(t *testing.T) {
 func TestRun(t *testing.T) {
 	t.Setenv("DOCKET_URL", "")
 	synctest.Test(t, func(t *testing.T) {
-		var out output
+		var out sample.Output
 		require.NoError(t, run(context.Background(), &out, "https://api.example.com", 5*time.Minute, 12*time.Minute))
 		assert.Equal(t, []string{
 			"watching https://api.example.com every 5m0s: scheduled",
@@ -111,6 +91,6 @@ func TestRun(t *testing.T) {
 			"00:10:00 ✗ https://api.example.com failed health check: GET https://api.example.com/health: 503 Service Unavailable",
 			"00:10:00 ALERT: service https://api.example.com is down",
 			"stopped; health:https://api.example.com is scheduled, next check at 00:15:00 UTC",
-		}, out.lines())
+		}, out.Lines())
 	})
 }

@@ -31,9 +31,8 @@ import (
 	"time"
 	_ "time/tzdata" // the zones load even on a machine without a zone database
 
-	"github.com/docket-go/docket/samples/internal/sample"
-
 	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/samples/internal/sample"
 	"github.com/docket-go/docket/sdk"
 )
 

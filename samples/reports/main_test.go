@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,28 +9,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/samples/internal/sample"
 	"github.com/docket-go/docket/testsuite"
 )
 
-// output collects what the tasks print; safe for concurrent use.
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) lines() []string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return strings.Split(strings.TrimSuffix(o.buf.String(), "\n"), "\n")
-}
-
-func register(t *testing.T, env *testsuite.Env, out *output) {
+func register(t *testing.T, env *testsuite.Env, out *sample.Output) {
 	t.Helper()
 	tasks, err := reportTasks(out)
 	require.NoError(t, err)
@@ -60,7 +40,7 @@ func utc(month time.Month, day, hour, min int) time.Time {
 // every task runs at its own instants.
 func TestFirstWeek(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		var out output
+		var out sample.Output
 		register(t, env, &out)
 		env.Advance(7 * 24 * time.Hour)
 
@@ -94,7 +74,7 @@ func TestFirstWeek(t *testing.T) {
 			tokyo("Fri 2000-01-07"),
 			standup("Fri 2000-01-07"),
 			cleanup("Sat 2000-01-08"),
-		}, out.lines())
+		}, out.Lines())
 	})
 }
 
@@ -104,7 +84,7 @@ func TestFourMonths(t *testing.T) {
 	la, err := time.LoadLocation("America/Los_Angeles")
 	require.NoError(t, err)
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		var out output
+		var out sample.Output
 		t0 := env.Now()
 		register(t, env, &out)
 		end := t0.Add(121 * 24 * time.Hour) // Monday 2000-05-01 00:00 UTC
@@ -163,7 +143,7 @@ func TestRun(t *testing.T) {
 	t.Setenv("DOCKET_URL", "")
 	synctest.Test(t, func(t *testing.T) {
 		time.Sleep(time.Until(utc(time.January, 3, 8, 29)))
-		var out output
+		var out sample.Output
 		require.NoError(t, run(context.Background(), &out, 32*time.Minute))
 		assert.Equal(t, []string{
 			"Mon 2000-01-03 08:30 UTC  tokyo_report    daily report for Tokyo (Mon 2000-01-03 17:30 JST)",
@@ -172,6 +152,6 @@ func TestRun(t *testing.T) {
 			"next morning_standup Mon 2000-01-03 17:00 UTC",
 			"next tokyo_report    Tue 2000-01-04 08:30 UTC",
 			"next daily_cleanup   Tue 2000-01-04 00:00 UTC",
-		}, out.lines())
+		}, out.Lines())
 	})
 }

@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -38,6 +37,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/samples/internal/sample"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/telemetry/otlp"
 	"github.com/docket-go/docket/worker"
@@ -86,12 +86,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		}
 	}()
 
-	url := os.Getenv("DOCKET_URL")
-	if url == "" {
-		url = "memory://tracing"
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	d, err := sdk.Open(ctx, url, sdk.WithName("tracing"), sdk.WithLogger(quiet))
+	d, err := sample.Open(ctx, "tracing")
 	if err != nil {
 		return err
 	}
@@ -147,7 +142,7 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	}
 	say("checkout      add charge_card, add send_receipt  trace %s", checkout.SpanContext().TraceID())
 
-	w := worker.New(d, worker.Options{Concurrency: 4, Logger: quiet})
+	w := worker.New(d, worker.Options{Concurrency: 4})
 	// RunUntilIdle returns when nothing is due or running; the retries
 	// are scheduled, so keep going until every task has finished.
 	for {

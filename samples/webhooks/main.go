@@ -36,12 +36,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/samples/internal/sample"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/worker"
 )
@@ -174,12 +174,7 @@ func main() {
 const second = 100 * time.Millisecond
 
 func run(ctx context.Context, out io.Writer) error {
-	url := os.Getenv("DOCKET_URL")
-	if url == "" {
-		url = "memory://webhooks"
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	d, err := sdk.Open(ctx, url, sdk.WithName("webhooks"), sdk.WithLogger(quiet))
+	d, err := sample.Open(ctx, "webhooks")
 	if err != nil {
 		return err
 	}
@@ -207,7 +202,7 @@ func run(ctx context.Context, out io.Writer) error {
 	// The worker runs while the events arrive.
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
-	w := worker.New(d, worker.Options{Concurrency: 4, Logger: quiet})
+	w := worker.New(d, worker.Options{Concurrency: 4})
 	done := make(chan error, 1)
 	go func() { done <- w.Run(wctx) }()
 

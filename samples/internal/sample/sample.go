@@ -3,11 +3,13 @@
 package sample
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,4 +47,24 @@ func Printer(out io.Writer) func(format string, args ...any) {
 		defer mu.Unlock()
 		fmt.Fprintf(out, format+"\n", args...)
 	}
+}
+
+// Output collects what a sample prints, for its tests; safe for concurrent
+// use.
+type Output struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *Output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+// Lines returns the lines written so far.
+func (o *Output) Lines() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return strings.Split(strings.TrimSuffix(o.buf.String(), "\n"), "\n")
 }
