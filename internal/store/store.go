@@ -311,8 +311,3 @@ func (s *Store) Count(ctx context.Context) (Counts, error) {
 func (s *Store) Now(ctx context.Context) (time.Time, error) {
 	return s.rdb.Time(ctx).Result()
 }
-
-// Ping checks that Redis answers.
-func (s *Store) Ping(ctx context.Context) error {
-	return s.rdb.Ping(ctx).Err()
-}
