@@ -4,10 +4,13 @@
 -- then per task, 5 values: key, task name, input JSON, when, trace context
 -- Returns per task: a code (1 scheduled, 0 already scheduled, 2 replaced) and the due instant.
 local now = clock_us()
+local now_s = int(now)
 local mode = ARGV[2]
 local before = earliest(K.scheduled)
 local soonest = nil
 local result = {}
+-- Tasks enter the schedule in one call, at the end: scores and keys.
+local schedule = {}
 
 for i = 3, #ARGV, 5 do
   local key, name, input, when, trace = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
@@ -23,28 +26,38 @@ for i = 3, #ARGV, 5 do
     if live then
       unlink(key, state, now)
     end
-    local due = math.max(due_at(when, now), 0)
+    local due, due_s = now, now_s
+    if when ~= '+0' then
+      due = math.max(due_at(when, now), 0)
+      due_s = int(due)
+    end
     -- Generations only grow, even across executions of the same key whose
     -- records expired in between: a copy from any earlier execution is stale.
-    gen = math.max(gen + 1, now)
+    local gen_s = now_s
     if f[2] then
+      gen_s = int(math.max(gen + 1, now))
       redis.call('DEL', tk) -- an earlier execution's record
     end
-    redis.call('HSET', tk, 'name', name, 'input', input,
-      'state', 'scheduled', 'gen', int(gen), 'attempt', 1, 'deliveries', 0,
-      'due', int(due), 'created', int(now))
     if trace ~= '' then
-      redis.call('HSET', tk, 'trace', trace)
+      redis.call('HSET', tk, 'name', name, 'input', input, 'state', 'scheduled', 'gen', gen_s,
+        'attempt', '1', 'deliveries', '0', 'due', due_s, 'created', now_s, 'trace', trace)
+    else
+      redis.call('HSET', tk, 'name', name, 'input', input, 'state', 'scheduled', 'gen', gen_s,
+        'attempt', '1', 'deliveries', '0', 'due', due_s, 'created', now_s)
     end
-    redis.call('ZADD', K.scheduled, due, key)
+    schedule[#schedule + 1] = due_s
+    schedule[#schedule + 1] = key
     announce(key, 'scheduled', 1)
     if soonest == nil or due < soonest then
       soonest = due
     end
     if live then result[#result + 1] = 2 else result[#result + 1] = 1 end
-    result[#result + 1] = int(due)
+    result[#result + 1] = due_s
   end
 end
 
+if #schedule > 0 then
+  redis.call('ZADD', K.scheduled, unpack(schedule))
+end
 wake_if_earlier(before, soonest)
 return result

@@ -25,7 +25,12 @@ local rules = {}
 if ARGV[6] ~= '' then
   rules = cjson.decode(ARGV[6])
 end
-local FIELDS = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'created', 'admitted', 'waited', 'state'}
+-- A task's fields a claim reads; the bulk path reads only the first eight.
+local FIELDS = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'waited', 'state', 'created', 'admitted'}
+local BULK_FIELDS = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'waited'}
+-- Numbers passed to redis.call are formatted by Lua with a float format:
+-- the instants used for every task are formatted once, as integers.
+local now_s, lease_until = int(now), int(now + lease)
 local any_rules = next(rules) ~= nil
 
 local claimed, turned = {}, {}
@@ -34,26 +39,31 @@ local n_claimed = 0
 -- hand_over marks a task leased (its lease is in the running set already)
 -- and adds it to the reply.
 local function hand_over(key, f)
-  local gen = tonumber(f[7]) + 1
-  local deliveries = tonumber(f[4]) + 1
-  redis.call('HSET', K.task .. key, 'state', 'running', 'gen', int(gen), 'deliveries', int(deliveries),
-    'worker', worker, 'started', int(now), 'waited', '')
+  local gen = int(tonumber(f[7]) + 1)
+  local deliveries = int(tonumber(f[4]) + 1)
+  if f[8] and f[8] ~= '' then
+    redis.call('HSET', K.task .. key, 'state', 'running', 'gen', gen, 'deliveries', deliveries,
+      'worker', worker, 'started', now_s, 'waited', '')
+  else
+    redis.call('HSET', K.task .. key, 'state', 'running', 'gen', gen, 'deliveries', deliveries,
+      'worker', worker, 'started', now_s)
+  end
   announce(key, 'running', f[3])
   local n = #claimed
   claimed[n + 1] = key
   claimed[n + 2] = f[1]
   claimed[n + 3] = f[2] or ''
   claimed[n + 4] = f[3]
-  claimed[n + 5] = int(deliveries)
+  claimed[n + 5] = deliveries
   claimed[n + 6] = f[5]
   claimed[n + 7] = f[6] or ''
-  claimed[n + 8] = int(gen)
-  claimed[n + 9] = f[10] or ''
+  claimed[n + 8] = gen
+  claimed[n + 9] = f[8] or ''
   n_claimed = n_claimed + 1
 end
 
 local function deliver(key, f)
-  redis.call('ZADD', K.running, now + lease, key)
+  redis.call('ZADD', K.running, lease_until, key)
   hand_over(key, f)
 end
 
@@ -159,7 +169,7 @@ local function admit(key, f, rule)
     return 'run' -- the worker reports undecodable input
   end
   local name = f[1]
-  local fresh = f[9] ~= '1'
+  local fresh = f[11] ~= '1'
   local function value(arg)
     return arg ~= '' and text(input[arg]) or ''
   end
@@ -172,11 +182,11 @@ local function admit(key, f, rule)
     debounce = K.debounce .. id_of(rule.d.a)
     local settle = tonumber(rule.d.s) or 0
     local st = redis.call('HMGET', debounce, 'winner', 'created', 'last')
-    local created = tonumber(f[8])
+    local created = tonumber(f[10])
     -- A burst is identified by its first submission: key and creation
     -- instant, since a key can be added again after it ended (then its
     -- record is the new submission's, which starts a new burst).
-    local is_winner = st[1] == key and st[2] == f[8]
+    local is_winner = st[1] == key and st[2] == f[10]
     if st[1] and st[1] ~= key and is_live(redis.call('HGET', K.task .. st[1], 'state')) then
       -- A later submission of the burst: it moves the settle time, and the
       -- burst's first submission runs.
@@ -193,7 +203,7 @@ local function admit(key, f, rule)
     local last = tonumber(st[3]) or created
     if not is_winner then -- the first submission of a burst
       last = created
-      redis.call('HSET', debounce, 'winner', key, 'created', f[8], 'last', int(last))
+      redis.call('HSET', debounce, 'winner', key, 'created', f[10], 'last', int(last))
     end
     expire_after(debounce, last + settle, now)
     if now < last + settle then
@@ -257,7 +267,7 @@ end
 local lapsed = redis.call('ZRANGEBYSCORE', K.running, '-inf', now, 'LIMIT', 0, want)
 for _, key in ipairs(lapsed) do
   local f = redis.call('HMGET', K.task .. key, unpack(FIELDS))
-  if not f[1] or f[11] ~= 'running' then -- not a live run (a safety net)
+  if not f[1] or f[9] ~= 'running' then -- not a live run (a safety net)
     redis.call('ZREM', K.running, key)
   elseif tonumber(f[4]) >= max_deliveries then
     redis.call('ZREM', K.running, key)
@@ -281,9 +291,9 @@ while n_claimed < want do
     -- before the tasks leave the schedule, so each is always in a set.
     local fields, leases = {}, {}
     for i, key in ipairs(due) do
-      fields[i] = redis.call('HMGET', K.task .. key, unpack(FIELDS))
+      fields[i] = redis.call('HMGET', K.task .. key, unpack(BULK_FIELDS))
       if fields[i][1] then
-        leases[#leases + 1] = now + lease
+        leases[#leases + 1] = lease_until
         leases[#leases + 1] = key
       end
     end
