@@ -13,12 +13,12 @@ type ack struct {
 	outcome store.Outcome
 }
 
-// ackLoop records outcomes in batches: whatever accumulated while the
-// previous batch was in flight goes in the next call, so a busy worker
-// acknowledges many tasks per round trip and an idle one without delay.
-// When Redis is unavailable it keeps the outcomes and retries.
-func (r *run) ackLoop() {
-	var pending []ack
+// ackLoop records outcomes once the claim loop, which carries them while
+// the worker runs, has stopped: during the drain. It starts with those the
+// claim loop left, and records in batches: whatever accumulated while the
+// previous batch was in flight goes in the next call. When Redis is
+// unavailable it keeps the outcomes and retries.
+func (r *run) ackLoop(pending []ack) {
 	var retry backoff
 	for {
 		if len(pending) == 0 {
@@ -77,25 +77,35 @@ func (r *run) collect(pending []ack) []ack {
 }
 
 func (r *run) flush(batch []ack) error {
+	ctx, cancel := context.WithTimeout(r.bgCtx, 30*time.Second)
+	defer cancel()
+	applied, err := r.store.Finish(ctx, r.w.c.Retention, outcomesOf(batch))
+	if err != nil {
+		return err
+	}
+	r.recorded(batch, applied)
+	return nil
+}
+
+func outcomesOf(batch []ack) []store.Outcome {
+	if len(batch) == 0 {
+		return nil
+	}
 	outcomes := make([]store.Outcome, len(batch))
 	for i, a := range batch {
 		outcomes[i] = a.outcome
 	}
-	ctx, cancel := context.WithTimeout(r.bgCtx, 30*time.Second)
-	defer cancel()
-	applied, err := r.store.Finish(ctx, r.w.c.Retention, outcomes)
-	if err != nil {
-		return err
-	}
-	r.mu.Lock()
-	r.acked++
-	r.mu.Unlock()
+	return outcomes
+}
+
+// recorded forgets the attempts whose outcomes Redis took: applied, or
+// stale because the store moved on meanwhile.
+func (r *run) recorded(batch []ack, applied []bool) {
 	for i, a := range batch {
-		if !applied[i] {
+		if i < len(applied) && !applied[i] {
 			r.log.Debug("outcome not recorded: the task was cancelled, replaced or redelivered meanwhile",
 				"key", a.outcome.Key, "task", a.attempt.msg.Name)
 		}
 		a.attempt.forget()
 	}
-	return nil
 }

@@ -2,81 +2,165 @@ package worker
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/docket-go/docket/internal/store"
 )
 
-// claimLoop claims as many due tasks as there are free slots, starts them,
-// and sleeps until the next due task, a wake-up from a producer, or a free
-// slot. With untilIdle it returns once nothing is due or running.
-func (r *run) claimLoop(ctx context.Context, untilIdle bool) {
-	idle := &r.w.c.Idle
-	var retry backoff
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	// With a backlog, claiming for each slot as it frees would carry one
-	// or two tasks per round trip: the loop waits a moment for half the
-	// slots, so that claims (and then acknowledgements) travel in batches.
-	var backlog bool
-	var gathering time.Time
-	for ctx.Err() == nil {
-		wait := r.opts.PollInterval
-		before := r.counts()
-		free := r.opts.Concurrency - before.busy
-		if backlog && free > 0 && free < (r.opts.Concurrency+1)/2 {
-			if gathering.IsZero() {
-				gathering = time.Now()
-			}
-			if left := coalesceWindow - time.Since(gathering); left > 0 {
-				sleep(ctx, timer, left, r.wake)
-				continue
-			}
+// claimLoop claims as many due tasks as there are free slots and starts
+// them; the outcomes of finished attempts travel with the claims (see
+// Store.Exchange). Between claims it waits for the next due task, a wake-up
+// from a producer, or a free slot.
+//
+// Up to maxInFlight exchanges are in flight at once, each for slots of its
+// own: while Redis serves one, the tasks another brought run here, so
+// neither side waits for the other. With untilIdle it returns once nothing
+// is due or running. It returns the outcomes it had no chance to record.
+func (r *run) claimLoop(ctx context.Context, untilIdle bool) []ack {
+	l := &claimer{r: r, ctx: ctx, done: make(chan exchange, maxInFlight), look: true}
+	l.timer = time.NewTimer(r.opts.PollInterval)
+	defer l.timer.Stop()
+	stopping := ctx.Done()
+	for {
+		if ctx.Err() == nil {
+			l.send()
+		} else if l.inFlight == 0 {
+			return r.collect(l.pending)
 		}
-		gathering = time.Time{}
-		if free > 0 {
-			round := idle.Round()
-			claim, err := r.store.Claim(ctx, r.w.id, free, r.opts.Lease, r.w.c.Retention, r.rules(), r.opts.MaxDeliveries)
-			switch {
-			case err != nil && ctx.Err() != nil:
-				return
-			case err != nil:
-				wait = retry.wait()
-				r.log.Warn("cannot claim tasks; retrying", "err", err, "in", wait)
-			default:
-				if retry.failing() {
-					r.log.Info("claiming tasks again")
-					retry.reset()
-				}
-				for _, m := range claim.Messages {
-					r.start(m, claim.Now)
-				}
-				r.dropped(claim.Dropped)
-				for _, err := range claim.Malformed {
-					r.log.Error("claimed a task that cannot be decoded; it will be redelivered, then dead-lettered", "err", err)
-				}
-				backlog = len(claim.Messages) == free || claim.Wait == 0
-				if backlog || len(claim.Dropped) > 0 {
-					continue // there may be more
-				}
-				if len(claim.Messages) == 0 {
-					// Idle only if nothing was in hand, and no outcome was
-					// recorded while the claim ran: a retry it scheduled may
-					// be due already.
-					if after := r.counts(); after.active == 0 && after.acked == before.acked {
-						idle.Report(round)
-						if untilIdle {
-							return
-						}
-					}
-				}
-				if claim.Wait >= 0 && claim.Wait < wait {
-					wait = claim.Wait
-				}
+		select {
+		case ex := <-l.done:
+			if l.receive(ex) && untilIdle {
+				return r.collect(l.pending)
 			}
+		case <-r.wake:
+			l.look = true
+		case <-l.timer.C:
+			l.look = true
+		case <-stopping:
+			stopping = nil // wait for the exchanges in flight
 		}
-		sleep(ctx, timer, wait, r.wake)
 	}
+}
+
+// maxInFlight is how many exchanges a worker keeps in flight.
+const maxInFlight = 2
+
+// claimer is the claim loop's state.
+type claimer struct {
+	r        *run
+	ctx      context.Context // the worker's Run: exchanges end with it
+	done     chan exchange
+	timer    *time.Timer
+	pending  []ack // outcomes not yet sent
+	inFlight int
+	reserved int  // slots asked for by the exchanges in flight
+	look     bool // whether to claim: woken, due, or more may be due
+	// backlog is set when the last claim left due tasks behind; then the
+	// loop waits a moment (coalesceWindow) for half the slots before it
+	// claims, so that claims and outcomes travel in batches rather than
+	// one or two at a time.
+	backlog   bool
+	gathering time.Time
+	retry     backoff
+	notBefore time.Time // after a failure: the next try
+}
+
+// exchange is one call of Store.Exchange, and what came of it.
+type exchange struct {
+	asked    int
+	reported []ack
+	round    uint64 // the idle round it began in
+	claim    store.Claim
+	err      error
+}
+
+// send starts an exchange if one is called for and may go.
+func (l *claimer) send() {
+	r := l.r
+	if !l.look || l.inFlight == maxInFlight || time.Now().Before(l.notBefore) {
+		return
+	}
+	l.pending = r.collect(l.pending)
+	free := r.opts.Concurrency - r.counts().busy - l.reserved
+	if free <= 0 && len(l.pending) == 0 {
+		l.look = false // a slot freeing wakes the loop
+		return
+	}
+	if l.backlog && free > 0 && free < (r.opts.Concurrency+1)/2 {
+		if l.gathering.IsZero() {
+			l.gathering = time.Now()
+		}
+		if left := coalesceWindow - time.Since(l.gathering); left > 0 {
+			l.timer.Reset(left)
+			return
+		}
+	}
+	l.gathering = time.Time{}
+	l.look = false
+	ex := exchange{asked: max(free, 0), round: r.w.c.Idle.Round()}
+	n := min(len(l.pending), store.MaxBatch)
+	ex.reported = slices.Clone(l.pending[:n]) // its own: pending is appended to meanwhile
+	l.pending = l.pending[n:]
+	l.inFlight++
+	l.reserved += ex.asked
+	outcomes, rules := outcomesOf(ex.reported), r.rules()
+	go func() {
+		ex.claim, ex.err = r.store.Exchange(l.ctx, outcomes, r.w.id, ex.asked, r.opts.Lease,
+			r.w.c.Retention, rules, r.opts.MaxDeliveries)
+		l.done <- ex
+	}()
+}
+
+// receive takes in an exchange's result: it starts the claimed tasks, and
+// reports whether the worker is idle.
+func (l *claimer) receive(ex exchange) (idle bool) {
+	r := l.r
+	l.inFlight--
+	defer func() { l.reserved -= ex.asked }() // once the claimed tasks hold their slots
+	if ex.err != nil {
+		l.pending = append(ex.reported, l.pending...) // to be sent again
+		if l.ctx.Err() != nil {
+			return false // stopping: the drain records them
+		}
+		wait := l.retry.wait()
+		r.log.Warn("cannot claim tasks or record task outcomes; retrying", "err", ex.err, "outcomes", len(l.pending), "in", wait)
+		l.notBefore = time.Now().Add(wait)
+		l.timer.Reset(wait)
+		l.look = true
+		return false
+	}
+	if l.retry.failing() {
+		r.log.Info("claiming tasks and recording task outcomes again")
+		l.retry.reset()
+	}
+	c := ex.claim
+	r.recorded(ex.reported, c.Applied)
+	for _, m := range c.Messages {
+		r.start(m, c.Now)
+	}
+	r.dropped(c.Dropped)
+	for _, err := range c.Malformed {
+		r.log.Error("claimed a task that cannot be decoded; it will be redelivered, then dead-lettered", "err", err)
+	}
+	l.backlog = ex.asked > 0 && (len(c.Messages) == ex.asked || c.Wait == 0)
+	if l.backlog || len(c.Dropped) > 0 || len(l.pending) > 0 {
+		l.look = true // there may be more
+		return false
+	}
+	wait := r.opts.PollInterval
+	if c.Wait >= 0 && c.Wait < wait {
+		wait = c.Wait
+	}
+	l.timer.Reset(wait)
+	// Idle only if nothing is in hand or on its way. Outcomes are recorded
+	// before the claim in the same script: a retry they scheduled that is
+	// due already was claimed.
+	if len(c.Messages) == 0 && l.inFlight == 0 && r.counts().active == 0 {
+		r.w.c.Idle.Report(ex.round)
+		return true
+	}
+	return false
 }
 
 // coalesceWindow is how long, with a backlog, the claim loop waits for half
@@ -93,12 +177,32 @@ func sleep(ctx context.Context, timer *time.Timer, d time.Duration, wake <-chan 
 	}
 }
 
-// start runs a claimed task in its own goroutine.
+// start runs a claimed task: an idle executor takes it, or a new one.
 func (r *run) start(m store.Message, claimed time.Time) {
 	a := newAttempt(r, m, claimed)
 	r.mu.Lock()
 	r.active[heldKey{m.Key, m.Gen}] = a
 	r.busy++
 	r.mu.Unlock()
-	go a.run()
+	select {
+	case r.handoff <- a:
+	default:
+		go r.execute(a)
+	}
+}
+
+// execute runs attempts: the one it was started with, then each one it is
+// handed while idle, until the run ends. Executors outlive their attempts
+// so that a busy worker pays neither for a goroutine per task nor for
+// growing its stack again. One whose function ignores its cancellation
+// stays with it; the next attempt gets another executor.
+func (r *run) execute(a *attempt) {
+	for {
+		a.run()
+		select {
+		case a = <-r.handoff:
+		case <-r.bgCtx.Done():
+			return
+		}
+	}
 }

@@ -211,22 +211,29 @@ func (a *attempt) causeError(def *core.TaskDef) error {
 	return cause
 }
 
+// startSpan starts the attempt's span. Its attributes are set once it is
+// known to record: samplers see its name, kind and producer link, and a
+// worker without tracing builds no attributes for each task.
 func (a *attempt) startSpan(def *core.TaskDef) (context.Context, trace.Span) {
 	m := a.msg
-	opts := []trace.SpanStartOption{
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(
+	var ctx context.Context
+	var span trace.Span
+	if producer := telemetry.ExtractTrace(m.Trace); producer.IsValid() {
+		ctx, span = telemetry.Tracer().Start(a.ctx, def.Name, trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithLinks(trace.Link{SpanContext: producer}))
+	} else {
+		ctx, span = telemetry.Tracer().Start(a.ctx, def.Name, trace.WithSpanKind(trace.SpanKindConsumer))
+	}
+	if span.IsRecording() {
+		span.SetAttributes(
 			attribute.String(telemetry.AttrDocket, a.r.w.c.Name),
 			attribute.String(telemetry.AttrTask, m.Name),
 			attribute.String(telemetry.AttrKey, m.Key),
 			attribute.Int(telemetry.AttrAttempt, m.Attempt),
 			attribute.String(telemetry.AttrWorker, a.r.w.id),
-		),
+		)
 	}
-	if producer := telemetry.ExtractTrace(m.Trace); producer.IsValid() {
-		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: producer}))
-	}
-	return telemetry.Tracer().Start(a.ctx, def.Name, opts...)
+	return ctx, span
 }
 
 // call runs fn, turning a panic into a *sdk.PanicError, and counts it

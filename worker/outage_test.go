@@ -90,7 +90,7 @@ func TestWorkerSurvivesRedisRestart(t *testing.T) {
 	waitFor(t, started, 2) // two tasks running, eight queued
 	srv.Stop()
 	close(gate) // the running tasks finish while Redis is down
-	logs.waitLog(t, "cannot record task outcomes")
+	logs.waitLog(t, "record task outcomes; retrying")
 	select {
 	case err := <-runErr:
 		t.Fatalf("Run returned during the outage: %v", err)

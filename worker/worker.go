@@ -82,12 +82,13 @@ func (w *Worker) run(ctx context.Context, untilIdle bool) error {
 	defer leave()
 
 	var bg sync.WaitGroup
-	bg.Go(r.ackLoop)
 	bg.Go(r.renewLoop)
 	bg.Go(r.listen)
 
 	r.awaitReady(ctx)
-	r.claimLoop(ctx, untilIdle)
+	unrecorded := r.claimLoop(ctx, untilIdle)
+	// From here on no claim carries outcomes: they go on their own.
+	bg.Go(func() { r.ackLoop(unrecorded) })
 	r.drain()
 	r.stopBackground()
 	bg.Wait()
@@ -118,10 +119,11 @@ type run struct {
 	active  map[heldKey]*attempt // claimed and not yet acknowledged
 	busy    int                  // attempts not yet settled: they hold a slot
 	calls   int                  // task functions running, abandoned ones included
-	acked   uint64               // outcome batches recorded, to tell idle from busy (see claimLoop)
 	settled chan struct{}        // signalled when any of these drops
 
 	acks chan ack
+
+	handoff chan *attempt // to an idle executor (see execute)
 
 	ready readiness
 
@@ -143,6 +145,7 @@ func newRun(w *Worker) *run {
 		active:  map[heldKey]*attempt{},
 		settled: make(chan struct{}, 1),
 		acks:    make(chan ack, w.opts.Concurrency),
+		handoff: make(chan *attempt),
 	}
 	r.ready = readiness{subscribed: make(chan struct{}), beaten: make(chan struct{})}
 	r.taskBase, r.cancelTasks = context.WithCancelCause(context.Background())
@@ -163,13 +166,12 @@ type tally struct {
 	busy   int    // attempts holding a slot
 	active int    // attempts not yet acknowledged
 	calls  int    // task functions still running
-	acked  uint64 // outcome batches recorded so far
 }
 
 func (r *run) counts() tally {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return tally{busy: r.busy, active: len(r.active), calls: r.calls, acked: r.acked}
+	return tally{busy: r.busy, active: len(r.active), calls: r.calls}
 }
 
 // shutdownGrace is how long the functions of tasks cancelled at the end of

@@ -37,6 +37,9 @@ type Claim struct {
 	// Their tasks stay leased: redelivered when the lease lapses, and in the
 	// end dead-lettered.
 	Malformed []error
+	// Applied has, for each outcome reported with the claim (see
+	// Store.Exchange), whether it was recorded: false when it was stale.
+	Applied []bool
 }
 
 // Dropped is a task ended without running: a submission admission control

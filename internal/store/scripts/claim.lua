@@ -6,13 +6,20 @@
 -- ARGV[5] retention (ms), ARGV[6] admission rules by task name (JSON, may be
 -- empty): {"task": {"d": {"a": arg, "s": settle}, "cd": [{"a": arg, "w": window}],
 -- "c": [{"a": arg, "m": max, "sc": scope}]}}, ARGV[7] the most deliveries of
--- one attempt: a task whose workers died that many times is dead-lettered
+-- one attempt: a task whose workers died that many times is dead-lettered,
+-- ARGV[8] the number of outcomes the worker reports first (see
+-- finish_attempts), then 6 values per outcome
 -- Returns: now, wait (until the next due task or lease expiry; -1 for none,
 -- 0 when more due tasks remain), the number of claimed tasks, the number of
 -- tasks turned away, then 9 values per claimed task: key, name, input,
 -- attempt, deliveries, due, trace, gen, the limit it waited for (or ''); then
 -- 5 per task turned away: key, name, reason, trace, and "dropped" (by
--- admission control: cancelled) or "dead" (dead-lettered: failed).
+-- admission control: cancelled) or "dead" (dead-lettered: failed); then per
+-- outcome reported, 1 applied or 0 stale.
+--
+-- Outcomes come with the claim so that a busy worker makes one round trip
+-- per batch of tasks, not two; they are recorded first, so that the slots
+-- and due retries they free are claimable at once.
 --
 -- Each task is taken out of its sorted set only as it is handled, and its
 -- lease added at once, so that whatever happens to the script midway, no
@@ -35,6 +42,12 @@ local any_rules = next(rules) ~= nil
 
 local claimed, turned = {}, {}
 local n_claimed = 0
+
+local outcomes = tonumber(ARGV[8] or '0')
+local applied = {}
+if outcomes > 0 then
+  applied = finish_attempts(9, 8 + 6 * outcomes, ARGV[5], now)
+end
 
 -- hand_over marks a task leased (its lease is in the running set already)
 -- and adds it to the reply.
@@ -264,7 +277,10 @@ local function admit(key, f, rule)
 end
 
 -- Tasks whose worker died: their lease lapsed. They keep their slots.
-local lapsed = redis.call('ZRANGEBYSCORE', K.running, '-inf', now, 'LIMIT', 0, want)
+local lapsed = {}
+if want > 0 then
+  lapsed = redis.call('ZRANGEBYSCORE', K.running, '-inf', now, 'LIMIT', 0, want)
+end
 for _, key in ipairs(lapsed) do
   local f = redis.call('HMGET', K.task .. key, unpack(FIELDS))
   if not f[1] or f[9] ~= 'running' then -- not a live run (a safety net)
@@ -356,6 +372,9 @@ for _, v in ipairs(claimed) do
   result[#result + 1] = v
 end
 for _, v in ipairs(turned) do
+  result[#result + 1] = v
+end
+for _, v in ipairs(applied) do
   result[#result + 1] = v
 end
 return result
