@@ -163,9 +163,9 @@ func (r *run) poke() {
 
 // tally is what the worker has in hand.
 type tally struct {
-	busy   int    // attempts holding a slot
-	active int    // attempts not yet acknowledged
-	calls  int    // task functions still running
+	busy   int // attempts holding a slot
+	active int // attempts not yet acknowledged
+	calls  int // task functions still running
 }
 
 func (r *run) counts() tally {
