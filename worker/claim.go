@@ -101,7 +101,7 @@ func (l *claimer) send() {
 	ex := exchange{asked: max(free, 0), round: r.w.c.Idle.Round()}
 	n := min(len(l.pending), store.MaxBatch)
 	ex.reported = slices.Clone(l.pending[:n]) // its own: pending is appended to meanwhile
-	l.pending = l.pending[n:]
+	l.pending = append(l.pending[:0], l.pending[n:]...)
 	l.inFlight++
 	l.reserved += ex.asked
 	outcomes, rules := outcomesOf(ex.reported), r.rules()

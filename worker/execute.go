@@ -120,7 +120,7 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	}
 	a.state = state
 	ctx, span := a.startSpan(def)
-	if m.WaitedFor != "" {
+	if m.WaitedFor != "" && span.IsRecording() {
 		span.AddEvent(telemetry.EventWaited, trace.WithAttributes(attribute.String(telemetry.AttrLimit, m.WaitedFor)))
 	}
 	ctx = core.WithAttempt(ctx, state)
@@ -139,7 +139,7 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 		if abandoned || a.ctx.Err() != nil && err != nil {
 			err = a.causeError(def)
 		}
-		if err != nil {
+		if err != nil && span.IsRecording() {
 			span.RecordError(err)
 			span.SetStatus(codes.Error, err.Error())
 		}
@@ -147,7 +147,9 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 			hook(core.AttemptRecord{Key: m.Key, Task: m.Name, Attempt: m.Attempt, Start: start, End: end, Input: m.Input, Err: err})
 		}
 		o := a.outcome(def, err)
-		annotate(span, err, o)
+		if span.IsRecording() {
+			annotate(span, err, o)
+		}
 		span.End()
 		return o
 	}
