@@ -20,6 +20,7 @@ import (
 func (r *run) claimLoop(ctx context.Context, untilIdle bool) []ack {
 	l := &claimer{r: r, ctx: ctx, done: make(chan exchange, maxInFlight), look: true}
 	l.timer = time.NewTimer(r.opts.PollInterval)
+	l.deadline = time.Now().Add(r.opts.PollInterval)
 	defer l.timer.Stop()
 	stopping := ctx.Done()
 	for {
@@ -36,6 +37,7 @@ func (r *run) claimLoop(ctx context.Context, untilIdle bool) []ack {
 		case <-r.wake:
 			l.look = true
 		case <-l.timer.C:
+			l.deadline = time.Time{}
 			l.look = true
 		case <-stopping:
 			stopping = nil // wait for the exchanges in flight
@@ -52,6 +54,7 @@ type claimer struct {
 	ctx      context.Context // the worker's Run: exchanges end with it
 	done     chan exchange
 	timer    *time.Timer
+	deadline time.Time // when the timer fires; zero once it has
 	pending  []ack // outcomes not yet sent
 	inFlight int
 	reserved int  // slots asked for by the exchanges in flight
@@ -84,7 +87,10 @@ func (l *claimer) send() {
 	l.pending = r.collect(l.pending)
 	free := r.opts.Concurrency - r.counts().busy - l.reserved
 	if free <= 0 && len(l.pending) == 0 {
-		l.look = false // a slot freeing wakes the loop
+		// A slot freeing wakes the loop. Slots reserved by an exchange in
+		// flight free when it returns: then it looks again, since what
+		// woke it may have come after that exchange ran.
+		l.look = l.inFlight > 0
 		return
 	}
 	if l.backlog && free > 0 && free < (r.opts.Concurrency+1)/2 {
@@ -92,7 +98,7 @@ func (l *claimer) send() {
 			l.gathering = time.Now()
 		}
 		if left := coalesceWindow - time.Since(l.gathering); left > 0 {
-			l.timer.Reset(left)
+			l.lookWithin(left)
 			return
 		}
 	}
@@ -126,7 +132,7 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 		wait := l.retry.wait()
 		r.log.Warn("cannot claim tasks or record task outcomes; retrying", "err", ex.err, "outcomes", len(l.pending), "in", wait)
 		l.notBefore = time.Now().Add(wait)
-		l.timer.Reset(wait)
+		l.lookWithin(wait)
 		l.look = true
 		return false
 	}
@@ -152,15 +158,27 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 	if c.Wait >= 0 && c.Wait < wait {
 		wait = c.Wait
 	}
-	l.timer.Reset(wait)
-	// Idle only if nothing is in hand or on its way. Outcomes are recorded
-	// before the claim in the same script: a retry they scheduled that is
-	// due already was claimed.
-	if len(c.Messages) == 0 && l.inFlight == 0 && r.counts().active == 0 {
+	l.lookWithin(wait)
+	// Idle only if nothing is due, in hand or on its way. Outcomes are
+	// recorded before the claim in the same script: a retry they scheduled
+	// that is due already shows in its wait.
+	if len(c.Messages) == 0 && c.Wait != 0 && l.inFlight == 0 && r.counts().active == 0 {
 		r.w.c.Idle.Report(ex.round)
 		return true
 	}
 	return false
+}
+
+// lookWithin has the loop look again within d at the latest. It never
+// postpones an earlier look: exchanges in flight may come back in any
+// order, and the wait an older one reports may be out of date.
+func (l *claimer) lookWithin(d time.Duration) {
+	at := time.Now().Add(d)
+	if !l.deadline.IsZero() && !at.Before(l.deadline) {
+		return
+	}
+	l.deadline = at
+	l.timer.Reset(d)
 }
 
 // coalesceWindow is how long, with a backlog, the claim loop waits for half
