@@ -55,7 +55,7 @@ type claimer struct {
 	done     chan exchange
 	timer    *time.Timer
 	deadline time.Time // when the timer fires; zero once it has
-	pending  []ack // outcomes not yet sent
+	pending  []ack     // outcomes not yet sent
 	inFlight int
 	reserved int  // slots asked for by the exchanges in flight
 	look     bool // whether to claim: woken, due, or more may be due
