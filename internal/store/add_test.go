@@ -1,0 +1,52 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/internal/store"
+)
+
+// One add call may name a key twice: the tasks enter the schedule together,
+// at the end of the script, and the later one wins as a Replace would.
+func TestAddOfAKeyTwiceInOneCall(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		res, err := s.Add(ctx, store.ModeReplace, []store.NewTask{
+			{Key: "k", Name: "t", Input: []byte(`{"n":1}`), When: store.When{After: time.Hour}},
+			{Key: "k", Name: "t", Input: []byte(`{"n":2}`)},
+		})
+		require.NoError(t, err)
+		assert.Equal(t, store.Added, res[0].Code)
+		assert.Equal(t, store.Superseded, res[1].Code)
+		counts, err := s.Count(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), counts.Queued+counts.Scheduled, "one entry in the schedule")
+		assert.Equal(t, int64(1), counts.Queued, "due now, as the second says")
+		rec, _, err := s.Info(ctx, "k")
+		require.NoError(t, err)
+		assert.Equal(t, `{"n":2}`, string(rec.Input))
+		assert.Equal(t, res[1].Due, rec.Due)
+
+		res, err = s.Add(ctx, store.ModeAdd, []store.NewTask{
+			{Key: "j", Name: "t", Input: []byte(`{"n":1}`)},
+			{Key: "j", Name: "t", Input: []byte(`{"n":2}`), When: store.When{After: time.Hour}},
+		})
+		require.NoError(t, err)
+		assert.Equal(t, []store.AddCode{store.Added, store.Existed}, []store.AddCode{res[0].Code, res[1].Code})
+		rec, _, err = s.Info(ctx, "j")
+		require.NoError(t, err)
+		assert.Equal(t, `{"n":1}`, string(rec.Input), "Add keeps the first")
+		for _, k := range []string{"k", "j"} {
+			ok, err := s.Cancel(ctx, k, time.Minute)
+			require.NoError(t, err)
+			assert.True(t, ok)
+		}
+	})
+}

@@ -1,0 +1,102 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/internal/store"
+)
+
+// An exchange records outcomes before it claims, in one script: a slot or a
+// retry an outcome frees is claimable by the same call, and stale outcomes
+// are reported as such.
+func TestExchangeRecordsThenClaims(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
+			{Key: "a", Name: "t", Input: []byte(`{}`)},
+			{Key: "b", Name: "t", Input: []byte(`{}`)},
+		})
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, "w", 2, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 2)
+		gens := map[string]string{}
+		for _, m := range c.Messages {
+			gens[m.Key] = m.Gen
+		}
+
+		c, err = s.Exchange(ctx, []store.Outcome{
+			{Key: "a", Gen: gens["a"], Kind: store.Completed},
+			{Key: "b", Gen: gens["b"], Kind: store.Retried, Error: "boom"}, // due now
+			{Key: "a", Gen: "stale", Kind: store.Failed},
+		}, "w", 5, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		assert.Equal(t, []bool{true, true, false}, c.Applied)
+		require.Len(t, c.Messages, 1, "the retry recorded first is claimed by the same call")
+		assert.Equal(t, "b", c.Messages[0].Key)
+		assert.Equal(t, 2, c.Messages[0].Attempt)
+
+		rec, _, err := s.Info(ctx, "a")
+		require.NoError(t, err)
+		assert.Equal(t, store.StateCompleted, rec.State, "the stale outcome changed nothing")
+
+		// Asking for no task only records.
+		c, err = s.Exchange(ctx, []store.Outcome{{Key: "b", Gen: c.Messages[0].Gen, Kind: store.Completed}},
+			"w", 0, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		assert.Equal(t, []bool{true}, c.Applied)
+		assert.Empty(t, c.Messages)
+		assert.Less(t, c.Wait, time.Duration(0), "nothing is scheduled or running")
+		require.NoError(t, s.Unregister(ctx, "w"))
+	})
+}
+
+// More outcomes than one script call carries: the first are recorded in
+// calls of their own, and Applied still has one entry per outcome, in order.
+func TestExchangeOfMoreThanABatch(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		n := store.MaxBatch + 10
+		tasks := make([]store.NewTask, n)
+		for i := range tasks {
+			tasks[i] = store.NewTask{Key: fmt.Sprintf("k%d", i), Name: "t", Input: []byte(`{}`)}
+		}
+		_, err := s.Add(ctx, store.ModeAdd, tasks)
+		require.NoError(t, err)
+		var outcomes []store.Outcome
+		for len(outcomes) < n {
+			c, err := s.Claim(ctx, "w", store.MaxBatch, time.Minute, time.Minute, store.Rules{}, 5)
+			require.NoError(t, err)
+			require.NotEmpty(t, c.Messages)
+			for _, m := range c.Messages {
+				outcomes = append(outcomes, store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Completed})
+			}
+		}
+		outcomes[3].Gen = "stale"       // recorded by the first call
+		outcomes[n-1].Gen = "stale-too" // carried by the claim
+		c, err := s.Exchange(ctx, outcomes, "w", 1, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Applied, n)
+		for i, ok := range c.Applied {
+			assert.Equal(t, i != 3 && i != n-1, ok, "outcome %d", i)
+		}
+		counts, err := s.Count(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, int64(2), counts.Running, "only the two stale outcomes' tasks are still leased")
+		for _, i := range []int{3, n - 1} {
+			ok, err := s.Cancel(ctx, outcomes[i].Key, time.Minute)
+			require.NoError(t, err)
+			assert.True(t, ok)
+		}
+		require.NoError(t, s.Unregister(ctx, "w"))
+	})
+}
