@@ -67,6 +67,12 @@ type claimer struct {
 	gathering time.Time
 	retry     backoff
 	notBefore time.Time // after a failure: the next try
+	// Since no exchange was last in flight: the latest idle round of the
+	// exchanges that found nothing to do, and whether any found something
+	// (or failed). Replies may come back in any order, so the worker is
+	// idle only if all of them were quiet, and then as of the latest round.
+	quiet   uint64
+	stirred bool
 }
 
 // exchange is one call of Store.Exchange, and what came of it.
@@ -81,7 +87,11 @@ type exchange struct {
 // send starts an exchange if one is called for and may go.
 func (l *claimer) send() {
 	r := l.r
-	if !l.look || l.inFlight == maxInFlight || time.Now().Before(l.notBefore) {
+	if !l.look || l.inFlight == maxInFlight {
+		return
+	}
+	if d := time.Until(l.notBefore); d > 0 {
+		l.lookWithin(d) // the timer may have fired for an earlier look
 		return
 	}
 	l.pending = r.collect(l.pending)
@@ -134,6 +144,7 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 		l.notBefore = time.Now().Add(wait)
 		l.lookWithin(wait)
 		l.look = true
+		l.idleAfter(ex.round, false)
 		return false
 	}
 	if l.retry.failing() {
@@ -150,8 +161,13 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 		r.log.Error("claimed a task that cannot be decoded; it will be redelivered, then dead-lettered", "err", err)
 	}
 	l.backlog = ex.asked > 0 && (len(c.Messages) == ex.asked || c.Wait == 0)
+	// Quiet if nothing was due. Outcomes are recorded before the claim in
+	// the same script: a retry they scheduled that is due already shows in
+	// its wait.
+	quiet := len(c.Messages) == 0 && len(c.Dropped) == 0 && c.Wait != 0
 	if l.backlog || len(c.Dropped) > 0 || len(l.pending) > 0 {
 		l.look = true // there may be more
+		l.idleAfter(ex.round, false)
 		return false
 	}
 	wait := r.opts.PollInterval
@@ -159,14 +175,34 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 		wait = c.Wait
 	}
 	l.lookWithin(wait)
-	// Idle only if nothing is due, in hand or on its way. Outcomes are
-	// recorded before the claim in the same script: a retry they scheduled
-	// that is due already shows in its wait.
-	if len(c.Messages) == 0 && c.Wait != 0 && l.inFlight == 0 && r.counts().active == 0 {
-		r.w.c.Idle.Report(ex.round)
-		return true
+	return l.idleAfter(ex.round, quiet)
+}
+
+// idleAfter takes note of whether an exchange of the given idle round was
+// quiet, and once none is in flight, reports the worker idle if every
+// exchange since the last report was quiet and nothing is in hand.
+func (l *claimer) idleAfter(round uint64, quiet bool) bool {
+	if quiet {
+		l.quiet = max(l.quiet, round)
+	} else {
+		l.stirred = true
 	}
-	return false
+	if l.inFlight > 0 {
+		return false
+	}
+	calm := len(l.pending) == 0 && l.r.counts().active == 0
+	idle := calm && !l.stirred
+	if calm && l.stirred {
+		// Nothing in hand, but some exchange found work: one more look,
+		// quiet this time if nothing is left, reports idle. (With work in
+		// hand, its end wakes the loop.)
+		l.look = true
+	}
+	round, l.quiet, l.stirred = l.quiet, 0, false
+	if idle {
+		l.r.w.c.Idle.Report(round)
+	}
+	return idle
 }
 
 // lookWithin has the loop look again within d at the latest. It never

@@ -50,3 +50,40 @@ func TestAddOfAKeyTwiceInOneCall(t *testing.T) {
 		}
 	})
 }
+
+// A task that cannot be written (its key holds something else) fails the
+// add with an error naming it, and the tasks written before it in the same
+// call are scheduled: none is left outside the schedule.
+func TestAddStopsAtAKeyItCannotWrite(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		rdb, closeFn, err := store.Open(ctx, b.URL)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = closeFn() })
+		name := redistest.Name(t)
+		redistest.CheckLeaks(t, rdb, name)
+		s, err := store.New(rdb, name)
+		require.NoError(t, err)
+		squatted := "docket:{" + name + "}:task:b"
+		require.NoError(t, rdb.Set(ctx, squatted, "not a task", 0).Err())
+
+		_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{
+			{Key: "a", Name: "t", Input: []byte(`{}`)},
+			{Key: "b", Name: "t", Input: []byte(`{}`)},
+			{Key: "c", Name: "t", Input: []byte(`{}`)},
+		})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "task b")
+		counts, err := s.Count(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), counts.Queued, "a was written, so it is scheduled; c was not reached")
+		_, ok, err := s.Info(ctx, "c")
+		require.NoError(t, err)
+		assert.False(t, ok)
+
+		require.NoError(t, rdb.Del(ctx, squatted).Err())
+		ok, err = s.Cancel(ctx, "a", time.Minute)
+		require.NoError(t, err)
+		assert.True(t, ok)
+	})
+}

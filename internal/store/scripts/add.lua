@@ -9,13 +9,26 @@ local mode = ARGV[2]
 local before = earliest(K.scheduled)
 local soonest = nil
 local result = {}
--- Tasks enter the schedule in one call, at the end: scores and keys.
+-- Tasks enter the schedule in one call, at the end: scores and keys. Should
+-- a task fail midway, those written before it are scheduled all the same,
+-- so that no record is left outside every set.
 local schedule = {}
+local function enter_schedule()
+  if #schedule > 0 then
+    redis.call('ZADD', K.scheduled, unpack(schedule))
+    schedule = {}
+  end
+end
 
 for i = 3, #ARGV, 5 do
   local key, name, input, when, trace = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local tk = K.task .. key
-  local f = redis.call('HMGET', tk, 'state', 'gen', 'due')
+  local f = redis.pcall('HMGET', tk, 'state', 'gen', 'due')
+  if f.err or (when ~= '+0' and not due_at(when, now)) then
+    enter_schedule()
+    wake_if_earlier(before, soonest)
+    return redis.error_reply('task ' .. key .. ': ' .. (f.err or ('bad due time ' .. when)))
+  end
   local state, gen = f[1], tonumber(f[2] or '0')
   local live = is_live(state)
 
@@ -56,8 +69,6 @@ for i = 3, #ARGV, 5 do
   end
 end
 
-if #schedule > 0 then
-  redis.call('ZADD', K.scheduled, unpack(schedule))
-end
+enter_schedule()
 wake_if_earlier(before, soonest)
 return result

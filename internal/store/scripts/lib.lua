@@ -30,7 +30,8 @@ end
 -- bare number an absolute instant.
 local function due_at(when, base_us)
   if string.sub(when, 1, 1) == '+' then
-    return base_us + tonumber(string.sub(when, 2))
+    local after = tonumber(string.sub(when, 2))
+    return after and base_us + after
   end
   return tonumber(when)
 end
@@ -201,15 +202,13 @@ local function finish_attempts(first, last, retention, now)
       if f[4] and f[4] ~= '' then
         release_slots(key, now)
       end
-      local function done_with_progress()
-        if f[5] then
-          end_progress(key)
-        end
-      end
+      local has_progress = f[5] ~= false
       if outcome == 'completed' or outcome == 'failed' then
         redis.call('HSET', tk, 'state', outcome, 'finished', now_s, 'error', err)
         redis.call('PEXPIRE', tk, retention)
-        done_with_progress()
+        if has_progress then
+          end_progress(key)
+        end
         announce(key, outcome, f[3], err)
       else
         local due
@@ -223,7 +222,9 @@ local function finish_attempts(first, last, retention, now)
           if input ~= '' then
             redis.call('HSET', tk, 'input', input)
           end
-          done_with_progress()
+          if has_progress then
+            end_progress(key)
+          end
           announce(key, 'scheduled', 1, err)
         else -- release
           due = now
