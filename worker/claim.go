@@ -221,16 +221,6 @@ func (l *claimer) lookWithin(d time.Duration) {
 // its slots to free before it claims for fewer.
 const coalesceWindow = time.Millisecond
 
-// sleep waits for d, a wake-up or the end of ctx.
-func sleep(ctx context.Context, timer *time.Timer, d time.Duration, wake <-chan struct{}) {
-	timer.Reset(d)
-	select {
-	case <-ctx.Done():
-	case <-wake:
-	case <-timer.C:
-	}
-}
-
 // start runs a claimed task: an idle executor takes it, or a new one.
 func (r *run) start(m store.Message, claimed time.Time) {
 	a := newAttempt(r, m, claimed)
