@@ -3,7 +3,6 @@ package worker_test
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -23,10 +22,21 @@ import (
 
 type orderIn struct{ N int }
 
+// claimHook passes dials and pipelines through; the hooks below embed it and
+// act on single commands.
+type claimHook struct{}
+
+func (claimHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (claimHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
 // pairHook, once armed, holds the first claim call until the second has
 // its reply: Redis runs the two exchanges in the opposite order of their
 // sending.
 type pairHook struct {
+	claimHook
 	mu     sync.Mutex
 	armed  bool
 	n      int
@@ -34,12 +44,6 @@ type pairHook struct {
 	e2done chan struct{}
 }
 
-func (h *pairHook) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, n, a string) (net.Conn, error) { return next(ctx, n, a) }
-}
-func (h *pairHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
-}
 func (h *pairHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		args := cmd.Args()
@@ -136,18 +140,13 @@ func TestIdleReportAfterExchangesOutOfOrder(t *testing.T) {
 // failHook fails the next `left` claim calls; the first waits for the
 // second, so that both exchanges are in flight together.
 type failHook struct {
+	claimHook
 	mu     sync.Mutex
 	left   int
 	second chan struct{}
 	calls  int
 }
 
-func (h *failHook) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, n, a string) (net.Conn, error) { return next(ctx, n, a) }
-}
-func (h *failHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
-}
 func (h *failHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		args := cmd.Args()
