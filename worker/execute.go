@@ -120,7 +120,7 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	}
 	a.state = state
 	ctx, span := a.startSpan(def)
-	if m.WaitedFor != "" && span.IsRecording() {
+	if m.WaitedFor != "" {
 		span.AddEvent(telemetry.EventWaited, trace.WithAttributes(attribute.String(telemetry.AttrLimit, m.WaitedFor)))
 	}
 	ctx = core.WithAttempt(ctx, state)
@@ -139,7 +139,7 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 		if abandoned || a.ctx.Err() != nil && err != nil {
 			err = a.causeError(def)
 		}
-		if err != nil && span.IsRecording() {
+		if err != nil {
 			span.RecordError(err)
 			span.SetStatus(codes.Error, err.Error())
 		}
@@ -147,9 +147,7 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 			hook(core.AttemptRecord{Key: m.Key, Task: m.Name, Attempt: m.Attempt, Start: start, End: end, Input: m.Input, Err: err})
 		}
 		o := a.outcome(def, err)
-		if span.IsRecording() {
-			annotate(span, err, o)
-		}
+		annotate(span, err, o)
 		span.End()
 		return o
 	}
@@ -182,6 +180,9 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 
 // annotate records on an attempt's span what became of the attempt.
 func annotate(span trace.Span, err error, o *store.Outcome) {
+	if !span.IsRecording() {
+		return // nothing to build attributes for
+	}
 	switch {
 	case errors.Is(err, sdk.ErrTimeout):
 		span.AddEvent(telemetry.EventTimeout)
@@ -218,14 +219,11 @@ func (a *attempt) causeError(def *core.TaskDef) error {
 // worker without tracing builds no attributes for each task.
 func (a *attempt) startSpan(def *core.TaskDef) (context.Context, trace.Span) {
 	m := a.msg
-	var ctx context.Context
-	var span trace.Span
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}
 	if producer := telemetry.ExtractTrace(m.Trace); producer.IsValid() {
-		ctx, span = telemetry.Tracer().Start(a.ctx, def.Name, trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithLinks(trace.Link{SpanContext: producer}))
-	} else {
-		ctx, span = telemetry.Tracer().Start(a.ctx, def.Name, trace.WithSpanKind(trace.SpanKindConsumer))
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: producer}))
 	}
+	ctx, span := telemetry.Tracer().Start(a.ctx, def.Name, opts...)
 	if span.IsRecording() {
 		span.SetAttributes(
 			attribute.String(telemetry.AttrDocket, a.r.w.c.Name),

@@ -57,17 +57,12 @@ func TestAddOfAKeyTwiceInOneCall(t *testing.T) {
 func TestAddStopsAtAKeyItCannotWrite(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
-		rdb, closeFn, err := store.Open(ctx, b.URL)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = closeFn() })
-		name := redistest.Name(t)
-		redistest.CheckLeaks(t, rdb, name)
-		s, err := store.New(rdb, name)
-		require.NoError(t, err)
+		s, name := openNamed(t, b)
+		rdb := s.Client()
 		squatted := "docket:{" + name + "}:task:b"
 		require.NoError(t, rdb.Set(ctx, squatted, "not a task", 0).Err())
 
-		_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
 			{Key: "a", Name: "t", Input: []byte(`{}`)},
 			{Key: "b", Name: "t", Input: []byte(`{}`)},
 			{Key: "c", Name: "t", Input: []byte(`{}`)},

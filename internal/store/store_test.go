@@ -15,6 +15,13 @@ import (
 func TestMain(m *testing.M) { redistest.Main(m) }
 
 func open(t *testing.T, b redistest.Backend) *store.Store {
+	s, _ := openNamed(t, b)
+	return s
+}
+
+// openNamed opens a store on a fresh docket name, checks for leaks when the
+// test ends, and also returns the name, for tests that reach past the store.
+func openNamed(t *testing.T, b redistest.Backend) (*store.Store, string) {
 	t.Helper()
 	ctx := context.Background()
 	rdb, closeFn, err := store.Open(ctx, b.URL)
@@ -24,7 +31,7 @@ func open(t *testing.T, b redistest.Backend) *store.Store {
 	redistest.CheckLeaks(t, rdb, name)
 	s, err := store.New(rdb, name)
 	require.NoError(t, err)
-	return s
+	return s, name
 }
 
 func TestLifecycle(t *testing.T) {
