@@ -24,19 +24,35 @@ type timed struct {
 	Due int64 `json:"due"` // unix nanoseconds
 }
 
-// docketContender is this project, through its public API only.
-type docketContender struct{}
+// docketContender is this project, through its public API only. As
+// "docket" it deletes completed tasks at once, as the peers here do
+// (asynq by default, BullMQ with removeOnComplete); as "docket-keep" it
+// keeps their records for the default retention, 15 minutes.
+type docketContender struct{ keep bool }
 
-func (docketContender) Name() string { return "docket" }
+func (c docketContender) Name() string {
+	if c.keep {
+		return "docket-keep"
+	}
+	return "docket"
+}
 
-func (docketContender) Describe(cfg config) string {
-	return fmt.Sprintf("enqueue: Task.AddMany, %d tasks per call, %d concurrent caller(s); process: one worker.Worker, Concurrency %d",
-		cfg.Batch, cfg.Producers, cfg.Concurrency)
+func (c docketContender) Describe(cfg config) string {
+	completed := "completed tasks deleted at once (WithCompletedRetention(0))"
+	if c.keep {
+		completed = "completed tasks kept for the default retention (15 min)"
+	}
+	return fmt.Sprintf("enqueue: Task.AddMany, %d tasks per call, %d concurrent caller(s); process: one worker.Worker, Concurrency %d; %s",
+		cfg.Batch, cfg.Producers, cfg.Concurrency, completed)
 }
 
 func (c docketContender) open(ctx context.Context, s *server, name string) (*sdk.Docket, error) {
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return sdk.Open(ctx, "redis://"+s.addr()+"/0", sdk.WithName(name), sdk.WithLogger(quiet))
+	opts := []sdk.Option{sdk.WithName(name), sdk.WithLogger(quiet)}
+	if !c.keep {
+		opts = append(opts, sdk.WithCompletedRetention(0))
+	}
+	return sdk.Open(ctx, "redis://"+s.addr()+"/0", opts...)
 }
 
 func (c docketContender) Throughput(ctx context.Context, s *server, cfg config, prof profiles) (throughputResult, error) {

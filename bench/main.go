@@ -70,7 +70,7 @@ func parseFlags() options {
 	flag.IntVar(&o.runs, "runs", 3, "throughput measurements of each contender (the median is reported)")
 	flag.IntVar(&o.latencyRuns, "latency-runs", 3, "latency measurements of each contender, idle and under load")
 	flag.Float64Var(&o.loadRate, "load-rate", 0, "no-op tasks a second added during the under-load latency measurement; 0: half the slowest contender's median process rate")
-	flag.StringVar(&o.only, "only", "docket,asynq,bullmq", "contenders to run, comma-separated")
+	flag.StringVar(&o.only, "only", "docket,docket-keep,asynq,bullmq", "contenders to run, comma-separated")
 	flag.StringVar(&o.profileDir, "profile-dir", "", "write CPU profiles of docket's enqueue and process phases (first measured run) here")
 	flag.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary")
 	flag.StringVar(&o.nodeDir, "node-dir", "node", "the directory of bullmq.mjs and its package.json")
@@ -97,6 +97,9 @@ func run() error {
 	}
 	if wanted["docket"] {
 		contenders = append(contenders, docketContender{})
+	}
+	if wanted["docket-keep"] {
+		contenders = append(contenders, docketContender{keep: true})
 	}
 	if wanted["asynq"] {
 		contenders = append(contenders, asynqContender{})
@@ -146,7 +149,7 @@ func run() error {
 				res.Notes = append(res.Notes, fmt.Sprintf("%d tasks queued after the enqueue of %d", res.Queued, res.N))
 			}
 			tp[c.Name()] = append(tp[c.Name()], res)
-			fmt.Printf("  run %d %-7s enqueue %7.0f/s in %5.2fs  process %7.0f/s in %5.2fs  redis %4.0f B/task queued, %4.0f B/task after %s\n",
+			fmt.Printf("  run %d %-11s enqueue %7.0f/s in %5.2fs  process %7.0f/s in %5.2fs  redis %4.0f B/task queued, %4.0f B/task after %s\n",
 				r+1, c.Name(), res.enqueueRate(), res.Enqueue.Seconds(), res.processRate(), res.Process.Seconds(), res.memPerTask(),
 				res.retainedPerTask(), strings.Join(res.Notes, "; "))
 			if o.verbose || r == 0 {
@@ -176,6 +179,9 @@ func run() error {
 		lat = map[string][2][]latencyResult{}
 		for r := range o.latencyRuns {
 			for _, c := range contenders {
+				if !measuresLatency(c) {
+					continue
+				}
 				pair := lat[c.Name()]
 				for i, rate := range []float64{0, loadRate} {
 					if err := srv.flush(ctx); err != nil {
@@ -196,7 +202,7 @@ func run() error {
 					if rate > 0 {
 						what = fmt.Sprintf("load (%.0f/s added, %.0f/s ran)", float64(res.Load.Added)/res.Load.Seconds, float64(res.Load.Ran)/res.Load.Seconds)
 					}
-					fmt.Printf("  run %d %-7s %-38s p50 %8.2f ms  p99 %8.2f ms  max %8.2f ms  (%d/%d ran; scheduled in %v) %s\n",
+					fmt.Printf("  run %d %-11s %-38s p50 %8.2f ms  p99 %8.2f ms  max %8.2f ms  (%d/%d ran; scheduled in %v) %s\n",
 						r+1, c.Name(), what, percentile(res.Lateness, 50), percentile(res.Lateness, 99), percentile(res.Lateness, 100),
 						len(res.Lateness), res.Count, res.ScheduledWithin.Round(time.Millisecond), strings.Join(res.Notes, "; "))
 				}
@@ -349,17 +355,18 @@ func printThroughput(contenders []contender, tp map[string][]throughputResult, c
 			perTask(func(r throughputResult) float64 { return r.ProcessCost.ClientCPU }))
 	}
 	_ = tw.Flush()
-	if _, ok := tp["docket"]; !ok {
-		return
-	}
-	for _, m := range []struct {
-		what string
-		f    func(throughputResult) float64
-	}{{"enqueue", throughputResult.enqueueRate}, {"process", throughputResult.processRate}} {
-		ours := median(rates(tp["docket"], m.f))
-		best, bestName := bestPeer(contenders, tp, m.f)
-		if bestName != "" {
-			fmt.Printf("docket / best peer, %s: %.2f× (best peer: %s, %.0f/s)\n", m.what, ours/best, bestName, best)
+	for _, ours := range []string{"docket", "docket-keep"} {
+		if _, ok := tp[ours]; !ok {
+			continue
+		}
+		for _, m := range []struct {
+			what string
+			f    func(throughputResult) float64
+		}{{"enqueue", throughputResult.enqueueRate}, {"process", throughputResult.processRate}} {
+			best, bestName := bestPeer(contenders, tp, m.f)
+			if bestName != "" {
+				fmt.Printf("%s / best peer, %s: %.2f× (best peer: %s, %.0f/s)\n", ours, m.what, median(rates(tp[ours], m.f))/best, bestName, best)
+			}
 		}
 	}
 }
@@ -367,7 +374,7 @@ func printThroughput(contenders []contender, tp map[string][]throughputResult, c
 func bestPeer(contenders []contender, tp map[string][]throughputResult, f func(throughputResult) float64) (float64, string) {
 	best, name := 0.0, ""
 	for _, c := range contenders {
-		if c.Name() == "docket" {
+		if _, ours := c.(docketContender); ours {
 			continue
 		}
 		if v := median(rates(tp[c.Name()], f)); v > best {
@@ -375,6 +382,14 @@ func bestPeer(contenders []contender, tp map[string][]throughputResult, f func(t
 		}
 	}
 	return best, name
+}
+
+// measuresLatency says whether the latency runs measure c: docket-keep
+// differs from docket only in what it keeps of completed tasks, which
+// lateness does not depend on.
+func measuresLatency(c contender) bool {
+	dc, ours := c.(docketContender)
+	return !ours || !dc.keep
 }
 
 func withRange(xs []float64) string {
@@ -390,6 +405,9 @@ func printLatency(contenders []contender, lat map[string][2][]latencyResult, loa
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "contender\tidle p50\tidle p99\tidle max\tload p50\tload p99\tload max\t")
 	for _, c := range contenders {
+		if !measuresLatency(c) {
+			continue
+		}
 		pair := lat[c.Name()]
 		fmt.Fprintf(tw, "%s", c.Name())
 		for _, rs := range pair {

@@ -44,6 +44,8 @@ type options struct {
 	logger       *slog.Logger
 	retention    time.Duration
 	maxInputSize int
+	// completedRetention is nil unless set: then it follows retention.
+	completedRetention *time.Duration
 }
 
 // WithName names the docket. Dockets with different names share a Redis
@@ -57,6 +59,17 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithRetention sets how long finished executions (completed, failed,
 // cancelled) stay inspectable. Defaults to 15 minutes.
 func WithRetention(d time.Duration) Option { return func(o *options) { o.retention = d } }
+
+// WithCompletedRetention sets how long completed executions stay
+// inspectable, apart from failed and cancelled ones (WithRetention). Zero
+// deletes a completed execution's record as soon as it completes, as asynq
+// does by default and BullMQ with removeOnComplete: it saves Redis memory
+// and work on a busy docket. Then Info, Progress and Watch return
+// ErrNotFound for a completed key, and the key can be added again at once.
+// Defaults to the retention.
+func WithCompletedRetention(d time.Duration) Option {
+	return func(o *options) { o.completedRetention = &d }
+}
 
 // WithMaxInputSize sets the largest task input, in bytes of JSON, that Add
 // accepts. Defaults to 1 MiB.
@@ -107,16 +120,24 @@ func newDocket(rdb redis.UniversalClient, opts []Option) (*Docket, error) {
 	if o.retention <= 0 {
 		return nil, fmt.Errorf("docket: retention must be positive, got %v", o.retention)
 	}
+	completed := o.retention
+	if o.completedRetention != nil {
+		completed = *o.completedRetention
+	}
+	if completed < 0 {
+		return nil, fmt.Errorf("docket: completed retention must not be negative, got %v", completed)
+	}
 	s, err := store.New(rdb, o.name)
 	if err != nil {
 		return nil, err
 	}
 	d := &Docket{metrics: telemetry.NewMetrics(), core: &core.Docket{
-		Name:         o.name,
-		Store:        s,
-		Logger:       o.logger.With("docket", o.name),
-		Retention:    o.retention,
-		MaxInputSize: o.maxInputSize,
+		Name:               o.name,
+		Store:              s,
+		Logger:             o.logger.With("docket", o.name),
+		Retention:          o.retention,
+		CompletedRetention: completed,
+		MaxInputSize:       o.maxInputSize,
 	}}
 	d.stopGauge = telemetry.DepthGauge(o.name, func(ctx context.Context) (map[string]int64, error) {
 		c, err := s.Count(ctx)

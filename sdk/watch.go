@@ -101,9 +101,9 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 			}
 			// The connection dropped: go-redis resubscribes on the next
 			// receive; catch up on what may have been missed meanwhile.
-			if info, err := e.Info(ctx); err == nil && info.State != current.State {
-				current = Event{State: info.State, Attempt: info.Attempt, Error: info.Error, Progress: current.Progress}
-				if !send(current) || info.State.Finished() {
+			if now, changed := e.catchUp(ctx, current); changed {
+				current = now
+				if !send(current) || current.State.Finished() {
 					return
 				}
 			}
@@ -124,6 +124,21 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 		}
 		current.IsProgress = false
 	}
+}
+
+// catchUp reads the execution's state after the watch lost its connection,
+// and reports whether it changed since current. A record that vanished on a
+// docket that deletes completed records at once (WithCompletedRetention)
+// completed.
+func (e *Execution) catchUp(ctx context.Context, current Event) (Event, bool) {
+	info, err := e.Info(ctx)
+	switch {
+	case errors.Is(err, ErrNotFound) && e.d.core.CompletedRetention == 0:
+		return Event{State: StateCompleted, Attempt: current.Attempt, Progress: current.Progress}, true
+	case err != nil || info.State == current.State:
+		return current, false // on an error, the next drop or event tells
+	}
+	return Event{State: info.State, Attempt: info.Attempt, Error: info.Error, Progress: current.Progress}, true
 }
 
 // keepFollowing renews the watch registration until done closes.

@@ -86,7 +86,8 @@ func Tracer() trace.Tracer { return otel.Tracer(ScopeName) }
 // Metrics are the instruments of dockets and workers, from the global
 // MeterProvider.
 type Metrics struct {
-	attrs sync.Map // docket and task -> metric.MeasurementOption
+	attrsMu sync.RWMutex
+	attrs   map[[2]string]metric.MeasurementOption // by docket and task
 
 	Added       metric.Int64Counter
 	Started     metric.Int64Counter
@@ -157,12 +158,20 @@ var secondBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 // Task is the attribute set of measurements about one task of one docket,
 // built once and reused: measurements are on every task's hot path.
 func (m *Metrics) Task(docket, task string) metric.MeasurementOption {
-	key := docket + "\x00" + task
-	if o, ok := m.attrs.Load(key); ok {
-		return o.(metric.MeasurementOption)
+	key := [2]string{docket, task} // unlike a concatenation, no allocation to look up
+	m.attrsMu.RLock()
+	o, ok := m.attrs[key]
+	m.attrsMu.RUnlock()
+	if ok {
+		return o
 	}
-	o := metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrDocket, docket), attribute.String(AttrTask, task)))
-	m.attrs.Store(key, o)
+	o = metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrDocket, docket), attribute.String(AttrTask, task)))
+	m.attrsMu.Lock()
+	if m.attrs == nil {
+		m.attrs = map[[2]string]metric.MeasurementOption{}
+	}
+	m.attrs[key] = o
+	m.attrsMu.Unlock()
 	return o
 }
 

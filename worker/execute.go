@@ -34,6 +34,10 @@ type attempt struct {
 	// the function is called.
 	state *core.Attempt
 
+	// measured holds the attributes of the attempt's measurements, set
+	// before the task's function is called.
+	measured metric.MeasurementOption
+
 	// settled is set by whichever comes first: the function returning, or
 	// the attempt being abandoned when its context ends. The loser's result
 	// is ignored.
@@ -47,7 +51,10 @@ func newAttempt(r *run, m store.Message, claimed time.Time) *attempt {
 
 // attrs are the attributes of the attempt's measurements.
 func (a *attempt) attrs() metric.MeasurementOption {
-	return a.r.w.metrics.Task(a.r.w.c.Name, a.msg.Name)
+	if a.measured == nil {
+		a.measured = a.r.w.metrics.Task(a.r.w.c.Name, a.msg.Name)
+	}
+	return a.measured
 }
 
 // redisNow estimates the Redis clock's reading now: the worker's own clock
@@ -214,14 +221,18 @@ func (a *attempt) causeError(def *core.TaskDef) error {
 	return cause
 }
 
+// consumerSpan starts the span of an attempt without a producer's trace;
+// built once, since it is the same for every such attempt.
+var consumerSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}
+
 // startSpan starts the attempt's span. Its attributes are set once it is
 // known to record: samplers see its name, kind and producer link, and a
 // worker without tracing builds no attributes for each task.
 func (a *attempt) startSpan(def *core.TaskDef) (context.Context, trace.Span) {
 	m := a.msg
-	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}
+	opts := consumerSpan
 	if producer := telemetry.ExtractTrace(m.Trace); producer.IsValid() {
-		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: producer}))
+		opts = []trace.SpanStartOption{consumerSpan[0], trace.WithLinks(trace.Link{SpanContext: producer})}
 	}
 	ctx, span := telemetry.Tracer().Start(a.ctx, def.Name, opts...)
 	if span.IsRecording() {
@@ -250,7 +261,7 @@ func (a *attempt) call(ctx context.Context, fn func(context.Context) error) (err
 		r.mu.Lock()
 		r.calls--
 		r.mu.Unlock()
-		r.changed()
+		r.signal() // only the drain waits for calls; slots free at settle
 	}()
 	return fn(ctx)
 }
@@ -334,7 +345,14 @@ func (a *attempt) final(kind store.OutcomeKind, errText, reason string) *store.O
 	if kind == store.Failed {
 		a.countFailure(reason)
 	}
-	return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: kind, Error: errText}
+	o := &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: kind, Error: errText}
+	if c := a.r.w.c; kind == store.Completed && c.CompletedRetention != c.Retention {
+		o.Keep = c.CompletedRetention
+		if o.Keep == 0 {
+			o.Keep = store.Discard
+		}
+	}
+	return o
 }
 
 func (a *attempt) countFailure(reason string) {
@@ -356,6 +374,7 @@ func (a *attempt) settle(outcome func() *store.Outcome) {
 	r.mu.Unlock()
 	if o == nil {
 		a.forget()
+		r.poke() // the worker may be idle now
 		return
 	}
 	select {
@@ -365,12 +384,13 @@ func (a *attempt) settle(outcome func() *store.Outcome) {
 	r.changed()
 }
 
-// forget drops the attempt from the worker's books.
+// forget drops the attempt from the worker's books. It does not poke the
+// claim loop: the loop calls it itself, once an outcome is recorded.
 func (a *attempt) forget() {
 	r := a.r
 	r.mu.Lock()
 	delete(r.active, heldKey{a.msg.Key, a.msg.Gen})
 	r.mu.Unlock()
 	a.cancel(nil)
-	r.changed()
+	r.signal()
 }

@@ -214,13 +214,19 @@ func (r *run) waitFor(limit time.Duration, done func(tally) bool) bool {
 	}
 }
 
-// changed signals that a count of the tally dropped.
+// changed signals that a count of the tally dropped, and has the claim
+// loop look again: a slot may be free.
 func (r *run) changed() {
+	r.signal()
+	r.poke()
+}
+
+// signal tells waitFor that a count of the tally dropped.
+func (r *run) signal() {
 	select {
 	case r.settled <- struct{}{}:
 	default:
 	}
-	r.poke()
 }
 
 func (r *run) stopBackground() {

@@ -22,6 +22,10 @@ type Docket struct {
 	Retention    time.Duration // how long finished executions are kept
 	MaxInputSize int           // bytes of JSON input accepted by Add
 
+	// CompletedRetention is how long completed executions are kept; zero
+	// deletes their records at once.
+	CompletedRetention time.Duration
+
 	// Hooks are set by the testsuite before any worker starts.
 	Hooks Hooks
 

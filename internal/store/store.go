@@ -201,7 +201,31 @@ type Outcome struct {
 	Next  When
 	Error string
 	Input []byte // Perpetual: the next run's input; nil keeps this run's
+	// Keep is how long a Completed execution's record stays: zero for the
+	// retention the call names, Discard to delete it at once.
+	Keep time.Duration
 }
+
+// when is the outcome's "when" script argument: when the next attempt or
+// run is due; for a completed execution, how long its record is kept (ms;
+// "" for the retention, 0 to delete it).
+func (o Outcome) when() string {
+	switch {
+	case o.Kind == Perpetual:
+		return o.Next.arg()
+	case o.Kind == Completed && o.Keep == Discard:
+		return "0"
+	case o.Kind == Completed && o.Keep > 0:
+		return strconv.FormatInt(max(o.Keep.Milliseconds(), 1), 10)
+	case o.Kind == Completed:
+		return ""
+	}
+	return When{After: o.Delay}.arg()
+}
+
+// Discard, as an Outcome's Keep, deletes a completed execution's record as
+// soon as the outcome is recorded.
+const Discard time.Duration = -1
 
 // Finish records outcomes in one call (split at MaxBatch). applied[i] is
 // false when outcome i was stale: the task was cancelled, replaced, or
@@ -232,11 +256,7 @@ const outcomeArgs = 6
 
 func appendOutcomes(args []any, outcomes []Outcome) []any {
 	for _, o := range outcomes {
-		when := When{After: o.Delay}
-		if o.Kind == Perpetual {
-			when = o.Next
-		}
-		args = append(args, o.Key, o.Gen, string(o.Kind), when.arg(), o.Error, o.Input)
+		args = append(args, o.Key, o.Gen, string(o.Kind), o.when(), o.Error, o.Input)
 	}
 	return args
 }

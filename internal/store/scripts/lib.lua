@@ -176,7 +176,9 @@ end
 -- generation still matches (a stale copy changes nothing), and frees the
 -- slots of every task it applies to. The outcomes are ARGV[first..last], 6
 -- values each: key, gen, outcome, when, error, next input.
--- outcome: completed | failed      -> the execution ends and is kept for retention (ms)
+-- outcome: completed | failed      -> the execution ends and is kept for retention (ms);
+--                                     a completed one for "when" ms instead unless
+--                                     empty, 0 deleting its record at once
 --          retry                   -> attempt+1, due at "when" (relative to now)
 --          perpetual               -> the next run: attempt 1, due at "when" (relative
 --                                     to this attempt's start), never in the past;
@@ -203,9 +205,19 @@ local function finish_attempts(first, last, retention, now)
         release_slots(key, now)
       end
       local has_progress = f[5] ~= false
-      if outcome == 'completed' or outcome == 'failed' then
+      local keep = retention
+      if outcome == 'completed' and when ~= '' then
+        keep = when
+      end
+      if keep == '0' then -- completed, and not kept
+        if has_progress then
+          redis.call('DEL', K.progress .. key)
+        end
+        redis.call('DEL', tk)
+        announce(key, outcome, f[3], err)
+      elseif outcome == 'completed' or outcome == 'failed' then
         redis.call('HSET', tk, 'state', outcome, 'finished', now_s, 'error', err)
-        redis.call('PEXPIRE', tk, retention)
+        redis.call('PEXPIRE', tk, keep)
         if has_progress then
           end_progress(key)
         end

@@ -1,0 +1,73 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/testsuite"
+)
+
+// With a zero completed retention, a completed execution's record goes at
+// once, and its key can be added again; a failed one stays for the
+// retention, as does a completed one without the option.
+func TestZeroCompletedRetentionDeletesCompletedRecords(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		task := sdk.NewTask("maybe", func(ctx context.Context, in Greeting) error {
+			if in.Name == "fail" {
+				return errors.New("no")
+			}
+			return nil
+		})
+		env.Register(task)
+		d := env.Docket()
+		ok, err := task.Add(t.Context(), d, Greeting{"ok"}, sdk.Key("ok"))
+		require.NoError(t, err)
+		failed, err := task.Add(t.Context(), d, Greeting{"fail"}, sdk.Key("fail"))
+		require.NoError(t, err)
+		env.RunUntilIdle()
+
+		_, err = ok.Info(t.Context())
+		assert.ErrorIs(t, err, sdk.ErrNotFound, "the completed record is gone")
+		info, err := failed.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State, "a failure stays for the retention")
+
+		again, err := task.Add(t.Context(), d, Greeting{"ok"}, sdk.Key("ok"))
+		require.NoError(t, err)
+		assert.Equal(t, sdk.Scheduled, again.Disposition(), "its key is free again")
+		env.RunUntilIdle()
+		assert.Len(t, env.Runs("maybe"), 3)
+	}, testsuite.WithDocketOptions(sdk.WithCompletedRetention(0)))
+}
+
+func TestCompletedRetentionOfItsOwn(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		task := sdk.NewTask("quick", func(ctx context.Context, in Greeting) error { return nil })
+		env.Register(task)
+		ex, err := task.Add(t.Context(), env.Docket(), Greeting{"x"})
+		require.NoError(t, err)
+		env.RunUntilIdle()
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
+
+		env.Advance(59 * time.Second)
+		_, err = ex.Info(t.Context())
+		require.NoError(t, err, "kept for its own retention")
+		env.Advance(2 * time.Second)
+		_, err = ex.Info(t.Context())
+		assert.ErrorIs(t, err, sdk.ErrNotFound, "and no longer")
+	}, testsuite.WithDocketOptions(sdk.WithRetention(time.Hour), sdk.WithCompletedRetention(time.Minute)))
+}
+
+func TestNegativeCompletedRetentionIsRefused(t *testing.T) {
+	_, err := sdk.Open(t.Context(), "memory://negative-retention", sdk.WithCompletedRetention(-time.Second))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "completed retention must not be negative")
+}
