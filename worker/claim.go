@@ -18,10 +18,15 @@ import (
 // neither side waits for the other. With untilIdle it returns once nothing
 // is due or running. It returns the outcomes it had no chance to record.
 func (r *run) claimLoop(ctx context.Context, untilIdle bool) []ack {
-	l := &claimer{r: r, ctx: ctx, done: make(chan exchange, maxInFlight), look: true}
+	l := &claimer{r: r, ctx: ctx, look: true,
+		requests: make(chan exchange, maxInFlight), done: make(chan exchange, maxInFlight)}
 	l.timer = time.NewTimer(r.opts.PollInterval)
 	l.deadline = time.Now().Add(r.opts.PollInterval)
 	defer l.timer.Stop()
+	for range maxInFlight {
+		go l.exchanger()
+	}
+	defer close(l.requests) // none is in flight when the loop returns
 	stopping := ctx.Done()
 	for {
 		if ctx.Err() == nil {
@@ -52,7 +57,8 @@ const maxInFlight = 2
 type claimer struct {
 	r        *run
 	ctx      context.Context // the worker's Run: exchanges end with it
-	done     chan exchange
+	requests chan exchange   // to the exchangers
+	done     chan exchange   // from the exchangers
 	timer    *time.Timer
 	deadline time.Time // when the timer fires; zero once it has
 	pending  []ack     // outcomes not yet sent
@@ -79,9 +85,23 @@ type claimer struct {
 type exchange struct {
 	asked    int
 	reported []ack
+	outcomes []store.Outcome // of reported
+	rules    store.Rules
 	round    uint64 // the idle round it began in
 	claim    store.Claim
 	err      error
+}
+
+// exchanger makes the calls the claim loop asks for. The loop keeps
+// maxInFlight of them for as long as it runs, rather than a goroutine per
+// call, which would grow a fresh stack to the depth of a Redis call each time.
+func (l *claimer) exchanger() {
+	r := l.r
+	for ex := range l.requests {
+		ex.claim, ex.err = r.store.Exchange(l.ctx, ex.outcomes, r.w.id, ex.asked, r.opts.Lease,
+			r.w.c.Retention, ex.rules, r.opts.MaxDeliveries)
+		l.done <- ex
+	}
 }
 
 // send starts an exchange if one is called for and may go.
@@ -120,12 +140,8 @@ func (l *claimer) send() {
 	l.pending = append(l.pending[:0], l.pending[n:]...)
 	l.inFlight++
 	l.reserved += ex.asked
-	outcomes, rules := outcomesOf(ex.reported), r.rules()
-	go func() {
-		ex.claim, ex.err = r.store.Exchange(l.ctx, outcomes, r.w.id, ex.asked, r.opts.Lease,
-			r.w.c.Retention, rules, r.opts.MaxDeliveries)
-		l.done <- ex
-	}()
+	ex.outcomes, ex.rules = outcomesOf(ex.reported), r.rules()
+	l.requests <- ex
 }
 
 // receive takes in an exchange's result: it starts the claimed tasks, and
@@ -227,6 +243,9 @@ func (r *run) start(m store.Message, claimed time.Time) {
 	r.mu.Lock()
 	r.active[heldKey{m.Key, m.Gen}] = a
 	r.busy++
+	if r.stopped != nil {
+		a.cancel(r.stopped)
+	}
 	r.mu.Unlock()
 	select {
 	case r.handoff <- a:

@@ -45,7 +45,7 @@ type attempt struct {
 }
 
 func newAttempt(r *run, m store.Message, claimed time.Time) *attempt {
-	ctx, cancel := context.WithCancelCause(r.taskBase)
+	ctx, cancel := context.WithCancelCause(context.Background()) // see cancelTasks
 	return &attempt{r: r, msg: m, ctx: ctx, cancel: cancel, claimed: claimed, claimedLocal: time.Now()}
 }
 

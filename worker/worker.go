@@ -103,10 +103,6 @@ type run struct {
 	log   *slog.Logger
 	opts  Options
 
-	// taskBase parents every task context. It is not Run's context: tasks
-	// outlive it during the drain, and are cancelled only when that ends.
-	taskBase    context.Context
-	cancelTasks context.CancelCauseFunc
 
 	// bgCtx ends the background loops (acks, renewals, events) after the
 	// drain.
@@ -117,6 +113,10 @@ type run struct {
 
 	mu      sync.Mutex
 	active  map[heldKey]*attempt // claimed and not yet acknowledged
+	// stopped is why every task was cancelled (see cancelTasks), nil
+	// before. Task contexts are not children of Run's context: tasks
+	// outlive it during the drain, and are cancelled only when that ends.
+	stopped error
 	busy    int                  // attempts not yet settled: they hold a slot
 	calls   int                  // task functions running, abandoned ones included
 	settled chan struct{}        // signalled when any of these drops
@@ -148,7 +148,6 @@ func newRun(w *Worker) *run {
 		handoff: make(chan *attempt),
 	}
 	r.ready = readiness{subscribed: make(chan struct{}), beaten: make(chan struct{})}
-	r.taskBase, r.cancelTasks = context.WithCancelCause(context.Background())
 	r.bgCtx, r.cancelBg = context.WithCancel(context.Background())
 	return r
 }
@@ -226,6 +225,21 @@ func (r *run) signal() {
 	select {
 	case r.settled <- struct{}{}:
 	default:
+	}
+}
+
+// cancelTasks cancels every task in hand, and any claimed later, with
+// cause. Each attempt's context is its own rather than the child of one
+// shared parent: a busy worker would contend on the parent's lock to
+// register and unregister every attempt.
+func (r *run) cancelTasks(cause error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped == nil {
+		r.stopped = cause
+	}
+	for _, a := range r.active {
+		a.cancel(r.stopped)
 	}
 }
 

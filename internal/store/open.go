@@ -49,6 +49,7 @@ func dial(u *url.URL, rawURL string) (redis.UniversalClient, func() error, error
 		if err != nil {
 			return nil, nil, err
 		}
+		opt.Protocol = protocol(u, opt.Protocol)
 		c := redis.NewClient(opt)
 		return c, c.Close, nil
 	case "redis+cluster", "rediss+cluster":
@@ -56,6 +57,7 @@ func dial(u *url.URL, rawURL string) (redis.UniversalClient, func() error, error
 		if err != nil {
 			return nil, nil, err
 		}
+		opt.Protocol = protocol(u, opt.Protocol)
 		c := redis.NewClusterClient(opt)
 		return c, c.Close, nil
 	case "redis+sentinel", "rediss+sentinel":
@@ -70,6 +72,7 @@ func dial(u *url.URL, rawURL string) (redis.UniversalClient, func() error, error
 			// One password in the URL usually serves sentinels and master alike.
 			opt.Username, opt.Password = opt.SentinelUsername, opt.SentinelPassword
 		}
+		opt.Protocol = protocol(u, opt.Protocol)
 		c := redis.NewFailoverClient(opt)
 		return c, c.Close, nil
 	case "memory":
@@ -83,6 +86,16 @@ func dial(u *url.URL, rawURL string) (redis.UniversalClient, func() error, error
 	default:
 		return nil, nil, fmt.Errorf("unknown scheme %q; use one of: %s", u.Scheme, Schemes)
 	}
+}
+
+// protocol is the RESP version to speak: the URL's protocol parameter, or
+// RESP2. A docket needs nothing of RESP3, and go-redis checks every RESP3
+// reply for push notifications, which costs on each call.
+func protocol(u *url.URL, parsed int) int {
+	if u.Query().Has("protocol") {
+		return parsed
+	}
+	return 2
 }
 
 // baseScheme rewrites redis+cluster://… to redis://… for go-redis's parsers.
