@@ -103,7 +103,6 @@ type run struct {
 	log   *slog.Logger
 	opts  Options
 
-
 	// bgCtx ends the background loops (acks, renewals, events) after the
 	// drain.
 	bgCtx    context.Context
@@ -111,15 +110,15 @@ type run struct {
 
 	wake chan struct{} // any reason for the claim loop to look again
 
-	mu      sync.Mutex
-	active  map[heldKey]*attempt // claimed and not yet acknowledged
+	mu     sync.Mutex
+	active map[heldKey]*attempt // claimed and not yet acknowledged
 	// stopped is why every task was cancelled (see cancelTasks), nil
 	// before. Task contexts are not children of Run's context: tasks
 	// outlive it during the drain, and are cancelled only when that ends.
 	stopped error
-	busy    int                  // attempts not yet settled: they hold a slot
-	calls   int                  // task functions running, abandoned ones included
-	settled chan struct{}        // signalled when any of these drops
+	busy    int           // attempts not yet settled: they hold a slot
+	calls   int           // task functions running, abandoned ones included
+	settled chan struct{} // signalled when any of these drops
 
 	acks chan ack
 
