@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
 	"github.com/docket-go/docket/worker"
@@ -178,5 +179,32 @@ func TestProgressOfACancelledRunIsIgnored(t *testing.T) {
 		info, err := ex.Info(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, sdk.ProgressInfo{Total: 5}, info.Progress, "the progress as the task ended")
+	})
+}
+
+// A function abandoned at its deadline that reports progress as it notices
+// leaves no progress behind, whichever reaches Redis first: the report, or
+// the outcome recorded for it.
+func TestProgressOfAnAbandonedRunLeavesNothing(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		task := sdk.NewTask("late_reporter", func(ctx context.Context, in Import) error {
+			<-ctx.Done()
+			_ = sdk.Current(ctx).Progress().SetTotal(context.Background(), 7)
+			return nil
+		}, policy.Timeout(time.Minute))
+		env.Register(task)
+		var keys []string
+		for i := range 20 {
+			ex, err := task.Add(t.Context(), env.Docket(), Import{File: fmt.Sprint(i)})
+			require.NoError(t, err)
+			keys = append(keys, ex.Key())
+		}
+		env.Advance(5 * time.Minute)
+		for _, key := range keys {
+			info, err := env.Docket().Execution(key).Info(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, sdk.StateFailed, info.State)
+		}
+		// The leak check that ends the test finds any progress left behind.
 	})
 }
