@@ -29,6 +29,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -43,22 +44,25 @@ func main() {
 }
 
 type options struct {
-	cfg         config
-	runs        int
-	latencyRuns int
-	loadRate    float64
-	only        string
-	profileDir  string
-	redisServer string
-	nodeDir     string
-	verbose     bool
-	skipLatency bool
+	cfg config
+	// concurrencies are the worker concurrencies throughput is measured
+	// at, for every contender; latency uses the first.
+	concurrencies []int
+	runs          int
+	latencyRuns   int
+	loadRate      float64
+	only          string
+	profileDir    string
+	redisServer   string
+	nodeDir       string
+	verbose       bool
+	skipLatency   bool
 }
 
 func parseFlags() options {
 	var o options
 	flag.IntVar(&o.cfg.N, "n", 100_000, "no-op tasks per throughput measurement")
-	flag.IntVar(&o.cfg.Concurrency, "concurrency", 50, "concurrency of the one worker of each contender")
+	concurrency := flag.String("concurrency", "50,200", "concurrencies of the one worker of each contender, comma-separated: throughput is measured at each, latency at the first")
 	flag.IntVar(&o.cfg.Batch, "batch", 1000, "tasks per batch-enqueue call (docket AddMany, BullMQ addBulk)")
 	flag.IntVar(&o.cfg.Producers, "producers", 1, "concurrent batch-enqueue callers (docket, BullMQ)")
 	flag.IntVar(&o.cfg.AsynqProducers, "asynq-producers", 64, "concurrent Client.Enqueue callers for asynq, which has no batch enqueue")
@@ -77,6 +81,17 @@ func parseFlags() options {
 	flag.BoolVar(&o.verbose, "v", false, "print Redis command statistics of every phase")
 	flag.BoolVar(&o.skipLatency, "skip-latency", false, "measure throughput only")
 	flag.Parse()
+	for _, c := range strings.Split(*concurrency, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n <= 0 {
+			o.concurrencies = nil // reported by run
+			break
+		}
+		o.concurrencies = append(o.concurrencies, n)
+	}
+	if len(o.concurrencies) > 0 {
+		o.cfg.Concurrency = o.concurrencies[0]
+	}
 	return o
 }
 
@@ -84,7 +99,7 @@ func run() error {
 	o := parseFlags()
 	cfg := o.cfg
 	if cfg.N <= 0 || cfg.Concurrency <= 0 || cfg.Batch <= 0 || o.runs <= 0 || cfg.LatencyCount <= 0 || cfg.SpreadTo <= cfg.SpreadFrom {
-		return fmt.Errorf("bad settings: -n, -concurrency, -batch, -runs and -latency-count must be positive and -spread-to after -spread-from")
+		return fmt.Errorf("bad settings: -n, every -concurrency, -batch, -runs and -latency-count must be positive and -spread-to after -spread-from")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -124,46 +139,78 @@ func run() error {
 	started := time.Now()
 	printHeader(ctx, srv, o, contenders, skipped)
 
-	// Throughput, interleaved: run 1 of each contender, then run 2, ...
-	tp := map[string][]throughputResult{}
+	// Throughput, interleaved: run 1 of each contender at each concurrency,
+	// then run 2, ...
+	sweep := map[int]map[string][]throughputResult{}
+	for _, conc := range o.concurrencies {
+		sweep[conc] = map[string][]throughputResult{}
+	}
 	for r := range o.runs {
-		for _, c := range contenders {
-			if err := srv.flush(ctx); err != nil {
+		for ci, conc := range o.concurrencies {
+			cfg.Concurrency = conc
+			if err := measureThroughput(ctx, srv, o, cfg, contenders, r, ci == 0, sweep[conc]); err != nil {
 				return err
-			}
-			var prof profiles
-			if r == 0 && o.profileDir != "" && c.Name() == "docket" {
-				if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
-					return err
-				}
-				prof = profiles{Enqueue: filepath.Join(o.profileDir, "enqueue.pprof"), Process: filepath.Join(o.profileDir, "process.pprof")}
-			}
-			res, err := c.Throughput(ctx, srv, cfg, prof)
-			if err != nil {
-				return fmt.Errorf("%s throughput, run %d: %w", c.Name(), r+1, err)
-			}
-			if res.Ran != res.N {
-				res.Notes = append(res.Notes, fmt.Sprintf("ran %d tasks of %d", res.Ran, res.N))
-			}
-			if res.Queued != res.N {
-				res.Notes = append(res.Notes, fmt.Sprintf("%d tasks queued after the enqueue of %d", res.Queued, res.N))
-			}
-			tp[c.Name()] = append(tp[c.Name()], res)
-			fmt.Printf("  run %d %-11s enqueue %7.0f/s in %5.2fs  process %7.0f/s in %5.2fs  redis %4.0f B/task queued, %4.0f B/task after %s\n",
-				r+1, c.Name(), res.enqueueRate(), res.Enqueue.Seconds(), res.processRate(), res.Process.Seconds(), res.memPerTask(),
-				res.retainedPerTask(), strings.Join(res.Notes, "; "))
-			if o.verbose || r == 0 {
-				printCommands(c.Name()+" enqueue", res.EnqueueCost, res.N, o.verbose)
-				printCommands(c.Name()+" process", res.ProcessCost, res.N, o.verbose)
-				if res.RoundTrips != "" {
-					fmt.Printf("      %s process round trips: %s\n", c.Name(), res.RoundTrips)
-				}
 			}
 		}
 	}
 	fmt.Println()
-	printThroughput(contenders, tp, cfg, o.runs)
+	for _, conc := range o.concurrencies {
+		cfg.Concurrency = conc
+		printThroughput(contenders, sweep[conc], cfg, o.runs)
+		fmt.Println()
+	}
+	best := bestOfSweep(contenders, sweep, o.concurrencies)
+	if len(o.concurrencies) > 1 {
+		printBest(contenders, best)
+	}
+	cfg.Concurrency = o.concurrencies[0]
+	tp := sweep[cfg.Concurrency]
+	return measureLatencyAndReport(ctx, srv, o, cfg, contenders, tp, best, started)
+}
 
+// measureThroughput measures each contender once at cfg.Concurrency, and
+// adds the results to tp.
+func measureThroughput(ctx context.Context, srv *server, o options, cfg config, contenders []contender, r int, first bool, tp map[string][]throughputResult) error {
+	for _, c := range contenders {
+		if err := srv.flush(ctx); err != nil {
+			return err
+		}
+		var prof profiles
+		if r == 0 && first && o.profileDir != "" && c.Name() == "docket" {
+			if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+				return err
+			}
+			prof = profiles{Enqueue: filepath.Join(o.profileDir, "enqueue.pprof"), Process: filepath.Join(o.profileDir, "process.pprof")}
+		}
+		res, err := c.Throughput(ctx, srv, cfg, prof)
+		if err != nil {
+			return fmt.Errorf("%s throughput, run %d: %w", c.Name(), r+1, err)
+		}
+		if res.Ran != res.N {
+			res.Notes = append(res.Notes, fmt.Sprintf("ran %d tasks of %d", res.Ran, res.N))
+		}
+		if res.Queued != res.N {
+			res.Notes = append(res.Notes, fmt.Sprintf("%d tasks queued after the enqueue of %d", res.Queued, res.N))
+		}
+		tp[c.Name()] = append(tp[c.Name()], res)
+		fmt.Printf("  run %d c=%-4d %-11s enqueue %7.0f/s in %5.2fs  process %7.0f/s in %5.2fs  redis %4.0f B/task queued, %4.0f B/task after %s\n",
+			r+1, cfg.Concurrency, c.Name(), res.enqueueRate(), res.Enqueue.Seconds(), res.processRate(), res.Process.Seconds(), res.memPerTask(),
+			res.retainedPerTask(), strings.Join(res.Notes, "; "))
+		if o.verbose || r == 0 && first {
+			printCommands(c.Name()+" enqueue", res.EnqueueCost, res.N, o.verbose)
+			printCommands(c.Name()+" process", res.ProcessCost, res.N, o.verbose)
+			if res.RoundTrips != "" {
+				fmt.Printf("      %s process round trips: %s\n", c.Name(), res.RoundTrips)
+			}
+		}
+	}
+	return nil
+}
+
+// measureLatencyAndReport measures lateness at cfg.Concurrency, prints it,
+// then compares docket with the targets.
+func measureLatencyAndReport(ctx context.Context, srv *server, o options, cfg config, contenders []contender,
+	tp map[string][]throughputResult, best map[string]concurrencyRate, started time.Time) error {
 	var lat map[string][2][]latencyResult
 	loadRate := o.loadRate
 	if !o.skipLatency && o.latencyRuns > 0 {
@@ -213,7 +260,7 @@ func run() error {
 		printLatency(contenders, lat, loadRate)
 	}
 	fmt.Println()
-	printTargets(contenders, tp, lat)
+	printTargets(contenders, tp, best, lat)
 	fmt.Printf("\nTotal time: %v; load average at the end: %s\n", time.Since(started).Round(time.Second), loadAverage())
 	return nil
 }
@@ -243,8 +290,8 @@ func printHeader(ctx context.Context, srv *server, o options, contenders []conte
 		}
 	}
 	fmt.Printf("machine load average at start: %s (other processes share these CPUs: absolute rates move with it; ratios within a run are fairer)\n", loadAverage())
-	fmt.Printf("settings: N=%d, concurrency %d, batch %d, producers %d, asynq producers %d, warm-up %d tasks (not timed), %d runs (median reported)\n",
-		cfg.N, cfg.Concurrency, cfg.Batch, cfg.Producers, cfg.AsynqProducers, cfg.Warmup, o.runs)
+	fmt.Printf("settings: N=%d, concurrency %v (throughput at each, latency at %d), batch %d, producers %d, asynq producers %d, warm-up %d tasks (not timed), %d runs (median reported)\n",
+		cfg.N, o.concurrencies, o.concurrencies[0], cfg.Batch, cfg.Producers, cfg.AsynqProducers, cfg.Warmup, o.runs)
 	for _, c := range contenders {
 		fmt.Printf("  %-7s %s\n", c.Name(), c.Describe(cfg))
 	}
@@ -384,6 +431,59 @@ func bestPeer(contenders []contender, tp map[string][]throughputResult, f func(t
 	return best, name
 }
 
+// concurrencyRate is a contender's median process rate at one concurrency.
+type concurrencyRate struct {
+	concurrency int
+	rate        float64
+}
+
+// bestOfSweep is each contender's best median process rate over the
+// concurrencies measured: every contender is compared at its best.
+func bestOfSweep(contenders []contender, sweep map[int]map[string][]throughputResult, concurrencies []int) map[string]concurrencyRate {
+	best := map[string]concurrencyRate{}
+	for _, c := range contenders {
+		for _, conc := range concurrencies {
+			rate := median(rates(sweep[conc][c.Name()], throughputResult.processRate))
+			if rate > best[c.Name()].rate {
+				best[c.Name()] = concurrencyRate{conc, rate}
+			}
+		}
+	}
+	return best
+}
+
+func bestPeerOfSweep(contenders []contender, best map[string]concurrencyRate) (concurrencyRate, string) {
+	var top concurrencyRate
+	name := ""
+	for _, c := range contenders {
+		if _, ours := c.(docketContender); ours {
+			continue
+		}
+		if b := best[c.Name()]; b.rate > top.rate {
+			top, name = b, c.Name()
+		}
+	}
+	return top, name
+}
+
+// printBest prints each contender's best process rate over the sweep, and
+// docket's ratios to the best peer so measured.
+func printBest(contenders []contender, best map[string]concurrencyRate) {
+	fmt.Println("Process tasks/s, each contender at its best concurrency (median of its runs there):")
+	for _, c := range contenders {
+		b := best[c.Name()]
+		fmt.Printf("  %-11s %7.0f  (concurrency %d)\n", c.Name(), b.rate, b.concurrency)
+	}
+	if peer, name := bestPeerOfSweep(contenders, best); name != "" {
+		for _, ours := range []string{"docket", "docket-keep"} {
+			if b, ok := best[ours]; ok {
+				fmt.Printf("%s / best peer, process, each at its best: %.2f× (best peer: %s, %.0f/s)\n", ours, b.rate/peer.rate, name, peer.rate)
+			}
+		}
+	}
+	fmt.Println()
+}
+
 // measuresLatency says whether the latency runs measure c: docket-keep
 // differs from docket only in what it keeps of completed tasks, which
 // lateness does not depend on.
@@ -437,7 +537,7 @@ func msRange(xs []float64) string {
 }
 
 // printTargets compares docket's medians with the targets it aims for.
-func printTargets(contenders []contender, tp map[string][]throughputResult, lat map[string][2][]latencyResult) {
+func printTargets(contenders []contender, tp map[string][]throughputResult, best map[string]concurrencyRate, lat map[string][2][]latencyResult) {
 	rs, ok := tp["docket"]
 	if !ok {
 		return
@@ -449,9 +549,10 @@ func printTargets(contenders []contender, tp map[string][]throughputResult, lat 
 		return "NOT met"
 	}
 	fmt.Println("Targets (docket):")
-	proc := median(rates(rs, throughputResult.processRate))
-	if best, name := bestPeer(contenders, tp, throughputResult.processRate); name != "" {
-		fmt.Printf("  no-op processing >= 3x the best peer: %.2fx %s (%s)\n", proc/best, name, verdict(proc >= 3*best))
+	ours := best["docket"]
+	if peer, name := bestPeerOfSweep(contenders, best); name != "" {
+		fmt.Printf("  no-op processing >= 3x the best peer: %.2fx %s (%s; each at its best concurrency: docket %d, %s %d)\n",
+			ours.rate/peer.rate, name, verdict(ours.rate >= 3*peer.rate), ours.concurrency, name, peer.concurrency)
 	}
 	enq := median(rates(rs, throughputResult.enqueueRate))
 	fmt.Printf("  batch enqueue >= 100000 tasks/s:      %.0f/s (%s)\n", enq, verdict(enq >= 100_000))
