@@ -100,3 +100,31 @@ func TestExchangeOfMoreThanABatch(t *testing.T) {
 		require.NoError(t, s.Unregister(ctx, "w"))
 	})
 }
+
+// A claim that fills what it asked for reports a zero wait: more may be
+// due, and the worker looks again at once. One that found fewer reports the
+// wait until the next event: here the task due in an hour.
+func TestClaimWait(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
+			{Key: "a", Name: "t", Input: []byte(`{}`)},
+			{Key: "b", Name: "t", Input: []byte(`{}`)},
+			{Key: "c", Name: "t", Input: []byte(`{}`)},
+			{Key: "later", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}},
+		})
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, "w", 2, 2*time.Hour, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 2)
+		assert.Equal(t, time.Duration(0), c.Wait, "asked for 2, got 2: more may be due")
+		c, err = s.Claim(ctx, "w", 5, 2*time.Hour, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		assert.InDelta(t, time.Hour.Seconds(), c.Wait.Seconds(), 1, "the next event: later is due")
+		_, err = s.Clear(ctx, time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, s.Unregister(ctx, "w"))
+	})
+}

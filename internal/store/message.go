@@ -29,7 +29,8 @@ type Message struct {
 type Claim struct {
 	Now time.Time // the Redis clock when the claim ran
 	// Wait is how long until the next due task or lease expiry: zero when
-	// more tasks are due now, negative when nothing is scheduled or running.
+	// more tasks may be due now (the claim got all it asked for, or looked
+	// at as many as it may), negative when nothing is scheduled or running.
 	Wait     time.Duration
 	Messages []Message
 	Dropped  []Dropped // tasks ended without running

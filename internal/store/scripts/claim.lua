@@ -10,7 +10,8 @@
 -- ARGV[8] the number of outcomes the worker reports first (see
 -- finish_attempts), then 6 values per outcome
 -- Returns: now, wait (until the next due task or lease expiry; -1 for none,
--- 0 when more due tasks remain), the number of claimed tasks, the number of
+-- 0 when more due tasks may remain: N were claimed, or a thousand looked
+-- at), the number of claimed tasks, the number of
 -- tasks turned away, then 9 values per claimed task: key, name, input,
 -- attempt, deliveries, due, trace, gen, the limit it waited for (or ''); then
 -- 5 per task turned away: key, name, reason, trace, and "dropped" (by
@@ -358,15 +359,17 @@ while n_claimed < want do
 end
 
 local result = {int(now), '-1', n_claimed, #turned / 5}
-local nxt = earliest(K.scheduled)
-local lapse = earliest(K.running)
-if lapse ~= nil and (nxt == nil or lapse < nxt) then
-  nxt = lapse
-end
-if more then
-  result[2] = '0'
-elseif nxt ~= nil then
-  result[2] = int(math.max(0, nxt - now))
+if more or want > 0 and n_claimed == want then
+  result[2] = '0' -- more may be due: the worker looks again at once anyway
+else
+  local nxt = earliest(K.scheduled)
+  local lapse = earliest(K.running)
+  if lapse ~= nil and (nxt == nil or lapse < nxt) then
+    nxt = lapse
+  end
+  if nxt ~= nil then
+    result[2] = int(math.max(0, nxt - now))
+  end
 end
 for _, v in ipairs(claimed) do
   result[#result + 1] = v

@@ -187,7 +187,7 @@ end
 -- Returns per attempt: 1 applied, 0 stale.
 local function finish_attempts(first, last, retention, now)
   local now_s = int(now)
-  local before = earliest(K.scheduled)
+  local before = nil -- the earliest due task before this call, read when needed
   local soonest = nil
   local result = {}
   -- Leases end in one call, at the end.
@@ -243,6 +243,9 @@ local function finish_attempts(first, last, retention, now)
           redis.call('HINCRBY', tk, 'deliveries', -1)
           announce(key, 'queued', f[3])
         end
+        if soonest == nil then
+          before = earliest(K.scheduled) -- nothing of this call is in it yet
+        end
         redis.call('HSET', tk, 'state', 'scheduled', 'gen', int(tonumber(gen) + 1), 'due', int(due))
         redis.call('ZADD', K.scheduled, int(due), key)
         if soonest == nil or due < soonest then
@@ -256,6 +259,8 @@ local function finish_attempts(first, last, retention, now)
   if #ended > 0 then
     redis.call('ZREM', K.running, unpack(ended))
   end
-  wake_if_earlier(before, soonest)
+  if soonest ~= nil then
+    wake_if_earlier(before, soonest)
+  end
   return result
 end
