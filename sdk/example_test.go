@@ -114,3 +114,36 @@ func ExampleDocket_Cancel() {
 	// cancelled
 	// true
 }
+
+// With a zero completed retention, a completed execution's record goes as
+// soon as it completes; a failure is kept for the retention.
+func ExampleWithCompletedRetention() {
+	ctx := context.Background()
+	d, err := sdk.Open(ctx, "memory://example-completed", sdk.WithLogger(quiet), sdk.WithCompletedRetention(0))
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+
+	ping := sdk.NewTask("ping", func(ctx context.Context, in Invoice) error {
+		if in.ID < 0 {
+			return errors.New("no such invoice")
+		}
+		return nil
+	})
+	if err := d.Register(ping); err != nil {
+		panic(err)
+	}
+	ok, _ := ping.Add(ctx, d, Invoice{ID: 1})
+	bad, _ := ping.Add(ctx, d, Invoice{ID: -1})
+	if err := worker.New(d, worker.Options{}).RunUntilIdle(ctx); err != nil {
+		panic(err)
+	}
+	_, err = ok.Info(ctx)
+	fmt.Println(errors.Is(err, sdk.ErrNotFound))
+	info, _ := bad.Info(ctx)
+	fmt.Println(info.State, info.Error)
+	// Output:
+	// true
+	// failed no such invoice
+}
