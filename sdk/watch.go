@@ -127,13 +127,14 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 }
 
 // catchUp reads the execution's state after the watch lost its connection,
-// and reports whether it changed since current. A record that vanished on a
-// docket that deletes completed records at once (WithCompletedRetention)
-// completed.
+// and reports whether it changed since current, which is not finished. A
+// live record has no TTL, and only its completion deletes it, on a docket
+// whose workers keep no completed records (WithCompletedRetention): whatever
+// this process's own options, a record that vanished completed.
 func (e *Execution) catchUp(ctx context.Context, current Event) (Event, bool) {
 	info, err := e.Info(ctx)
 	switch {
-	case errors.Is(err, ErrNotFound) && e.d.core.CompletedRetention == 0:
+	case errors.Is(err, ErrNotFound):
 		return Event{State: StateCompleted, Attempt: current.Attempt, Progress: current.Progress}, true
 	case err != nil || info.State == current.State:
 		return current, false // on an error, the next drop or event tells

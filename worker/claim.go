@@ -243,9 +243,6 @@ func (r *run) start(m store.Message, claimed time.Time) {
 	r.mu.Lock()
 	r.active[heldKey{m.Key, m.Gen}] = a
 	r.busy++
-	if r.stopped != nil {
-		a.cancel(r.stopped)
-	}
 	r.mu.Unlock()
 	select {
 	case r.handoff <- a:

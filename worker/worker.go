@@ -110,15 +110,11 @@ type run struct {
 
 	wake chan struct{} // any reason for the claim loop to look again
 
-	mu     sync.Mutex
-	active map[heldKey]*attempt // claimed and not yet acknowledged
-	// stopped is why every task was cancelled (see cancelTasks), nil
-	// before. Task contexts are not children of Run's context: tasks
-	// outlive it during the drain, and are cancelled only when that ends.
-	stopped error
-	busy    int           // attempts not yet settled: they hold a slot
-	calls   int           // task functions running, abandoned ones included
-	settled chan struct{} // signalled when any of these drops
+	mu      sync.Mutex
+	active  map[heldKey]*attempt // claimed and not yet acknowledged
+	busy    int                  // attempts not yet settled: they hold a slot
+	calls   int                  // task functions running, abandoned ones included
+	settled chan struct{}        // signalled when any of these drops
 
 	acks chan ack
 
@@ -227,18 +223,16 @@ func (r *run) signal() {
 	}
 }
 
-// cancelTasks cancels every task in hand, and any claimed later, with
-// cause. Each attempt's context is its own rather than the child of one
-// shared parent: a busy worker would contend on the parent's lock to
-// register and unregister every attempt.
+// cancelTasks cancels every task in hand with cause. It runs once the
+// claim loop has stopped, so no attempt starts after it. Task contexts are
+// not children of Run's context, since tasks outlive it during the drain; and
+// each is its own rather than the child of one shared parent, on whose lock
+// a busy worker would contend to register and unregister every attempt.
 func (r *run) cancelTasks(cause error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.stopped == nil {
-		r.stopped = cause
-	}
 	for _, a := range r.active {
-		a.cancel(r.stopped)
+		a.cancel(cause)
 	}
 }
 

@@ -79,3 +79,29 @@ func TestCompletedRecordsKeep(t *testing.T) {
 		require.NoError(t, s.Unregister(ctx, "w"))
 	})
 }
+
+// A retention under a millisecond is a millisecond, not zero: a record is
+// never deleted in place of being kept, and a retried task is never lost.
+func TestSubMillisecondRetention(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "r", Name: "t", Input: []byte(`{}`)}})
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, "w", 1, time.Minute, 500*time.Microsecond, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		applied, err := s.Finish(ctx, 500*time.Microsecond, []store.Outcome{
+			{Key: "r", Gen: c.Messages[0].Gen, Kind: store.Retried, Delay: time.Hour, Error: "later"},
+		})
+		require.NoError(t, err)
+		assert.Equal(t, []bool{true}, applied)
+		rec, ok, err := s.Info(ctx, "r")
+		require.NoError(t, err)
+		require.True(t, ok, "the retried task is still there")
+		assert.Equal(t, store.StateScheduled, rec.State)
+		_, err = s.Clear(ctx, time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, s.Unregister(ctx, "w"))
+	})
+}

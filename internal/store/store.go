@@ -149,7 +149,7 @@ func (s *Store) Exchange(ctx context.Context, outcomes []Outcome, worker string,
 		outcomes = outcomes[len(outcomes)-MaxBatch:]
 	}
 	args := make([]any, 0, 8+outcomeArgs*len(outcomes))
-	args = append(args, s.k.prefix, worker, min(n, MaxBatch), lease.Microseconds(), retention.Milliseconds(),
+	args = append(args, s.k.prefix, worker, min(n, MaxBatch), lease.Microseconds(), retentionMS(retention),
 		rules.encoded, maxDeliveries, len(outcomes))
 	args = appendOutcomes(args, outcomes)
 	reply, err := claimScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running}, args...).Slice()
@@ -216,12 +216,16 @@ func (o Outcome) when() string {
 	case o.Kind == Completed && o.Keep == Discard:
 		return "0"
 	case o.Kind == Completed && o.Keep > 0:
-		return strconv.FormatInt(max(o.Keep.Milliseconds(), 1), 10)
+		return strconv.FormatInt(retentionMS(o.Keep), 10)
 	case o.Kind == Completed:
 		return ""
 	}
 	return When{After: o.Delay}.arg()
 }
+
+// retentionMS is a retention as PEXPIRE takes it: whole milliseconds, at
+// least one, since a zero would delete a record there and then.
+func retentionMS(d time.Duration) int64 { return max(d.Milliseconds(), 1) }
 
 // Discard, as an Outcome's Keep, deletes a completed execution's record as
 // soon as the outcome is recorded.
@@ -235,7 +239,7 @@ func (s *Store) Finish(ctx context.Context, retention time.Duration, outcomes []
 	for start := 0; start < len(outcomes); start += MaxBatch {
 		chunk := outcomes[start:min(start+MaxBatch, len(outcomes))]
 		args := make([]any, 0, 2+outcomeArgs*len(chunk))
-		args = append(args, s.k.prefix, retention.Milliseconds())
+		args = append(args, s.k.prefix, retentionMS(retention))
 		args = appendOutcomes(args, chunk)
 		reply, err := finishScript.Run(ctx, s.rdb, []string{s.k.running}, args...).Int64Slice()
 		if err != nil {
@@ -308,7 +312,7 @@ func (s *Store) Unregister(ctx context.Context, id string) error {
 // Cancel ends a scheduled, queued or running task as cancelled. It reports
 // false when no live task has the key.
 func (s *Store) Cancel(ctx context.Context, key string, retention time.Duration) (bool, error) {
-	n, err := cancelScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key, retention.Milliseconds()).Int64()
+	n, err := cancelScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key, retentionMS(retention)).Int64()
 	if err != nil {
 		return false, fmt.Errorf("docket: cancel: %w", err)
 	}
@@ -320,7 +324,7 @@ func (s *Store) Cancel(ctx context.Context, key string, retention time.Duration)
 func (s *Store) Clear(ctx context.Context, retention time.Duration) (int, error) {
 	total := 0
 	for {
-		n, err := clearScript.Run(ctx, s.rdb, []string{s.k.scheduled}, s.k.prefix, MaxBatch, retention.Milliseconds()).Int()
+		n, err := clearScript.Run(ctx, s.rdb, []string{s.k.scheduled}, s.k.prefix, MaxBatch, retentionMS(retention)).Int()
 		if err != nil {
 			return total, fmt.Errorf("docket: clear: %w", err)
 		}

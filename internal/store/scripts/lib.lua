@@ -209,7 +209,7 @@ local function finish_attempts(first, last, retention, now)
       if outcome == 'completed' and when ~= '' then
         keep = when
       end
-      if keep == '0' then -- completed, and not kept
+      if outcome == 'completed' and when == '0' then -- not kept
         if has_progress then
           redis.call('DEL', K.progress .. key)
         end
