@@ -3,12 +3,14 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
 )
@@ -70,4 +72,58 @@ func TestNegativeCompletedRetentionIsRefused(t *testing.T) {
 	_, err := sdk.Open(t.Context(), "memory://negative-retention", sdk.WithCompletedRetention(-time.Second))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "completed retention must not be negative")
+}
+
+// Deleting completed records frees the concurrency slots they held, so the
+// tasks waiting for them run, and tells watchers the execution completed.
+func TestZeroCompletedRetentionWithLimitsAndWatchers(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var mu sync.Mutex
+		running, most := 0, 0
+		task := sdk.NewTask("one_at_a_time", func(ctx context.Context, in Greeting) error {
+			mu.Lock()
+			running++
+			most = max(most, running)
+			mu.Unlock()
+			time.Sleep(time.Second)
+			mu.Lock()
+			running--
+			mu.Unlock()
+			return nil
+		}, policy.TaskConcurrency(1))
+		env.Register(task)
+		d := env.Docket()
+		var keys []string
+		for _, name := range []string{"a", "b", "c"} {
+			ex, err := task.Add(t.Context(), d, Greeting{name})
+			require.NoError(t, err)
+			keys = append(keys, ex.Key())
+		}
+		events, err := d.Watch(t.Context(), keys[2])
+		require.NoError(t, err)
+		var states []sdk.State
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for ev := range events {
+				if !ev.IsProgress {
+					states = append(states, ev.State)
+				}
+			}
+		}()
+		env.Advance(time.Minute)
+		<-done
+
+		assert.Len(t, env.Runs("one_at_a_time"), 3, "each slot freed by a deleted record went to the next")
+		mu.Lock()
+		assert.Equal(t, 1, most)
+		mu.Unlock()
+		require.NotEmpty(t, states)
+		assert.Equal(t, sdk.StateCompleted, states[len(states)-1], "the watcher saw it complete: %v", states)
+		for _, key := range keys {
+			_, err := d.Execution(key).Info(t.Context())
+			assert.ErrorIs(t, err, sdk.ErrNotFound)
+		}
+		// The leak check that ends the test finds any slot or key left behind.
+	}, testsuite.WithDocketOptions(sdk.WithCompletedRetention(0)))
 }
