@@ -237,32 +237,17 @@ func (l *claimer) lookWithin(d time.Duration) {
 // its slots to free before it claims for fewer.
 const coalesceWindow = time.Millisecond
 
-// start runs a claimed task: an idle executor takes it, or a new one.
+// start runs a claimed task, on a goroutine of its own.
+//
+// Reusing goroutines across attempts was tried, and measured slower with
+// many slots: an idle goroutine's stack is shrunk at each GC, and grown
+// again (copied) by its next attempt, while a new goroutine starts with a
+// stack of the average size the runtime has seen.
 func (r *run) start(m store.Message, claimed time.Time) {
 	a := newAttempt(r, m, claimed)
 	r.mu.Lock()
 	r.active[heldKey{m.Key, m.Gen}] = a
 	r.busy++
 	r.mu.Unlock()
-	select {
-	case r.handoff <- a:
-	default:
-		go r.execute(a)
-	}
-}
-
-// execute runs attempts: the one it was started with, then each one it is
-// handed while idle, until the run ends. Executors outlive their attempts
-// so that a busy worker pays neither for a goroutine per task nor for
-// growing its stack again. One whose function ignores its cancellation
-// stays with it; the next attempt gets another executor.
-func (r *run) execute(a *attempt) {
-	for {
-		a.run()
-		select {
-		case a = <-r.handoff:
-		case <-r.bgCtx.Done():
-			return
-		}
-	}
+	go a.run()
 }

@@ -118,8 +118,6 @@ type run struct {
 
 	acks chan ack
 
-	handoff chan *attempt // to an idle executor (see execute)
-
 	ready readiness
 
 	// The claim loop's cache of the admission rules (see rules).
@@ -140,7 +138,6 @@ func newRun(w *Worker) *run {
 		active:  map[heldKey]*attempt{},
 		settled: make(chan struct{}, 1),
 		acks:    make(chan ack, w.opts.Concurrency),
-		handoff: make(chan *attempt),
 	}
 	r.ready = readiness{subscribed: make(chan struct{}), beaten: make(chan struct{})}
 	r.bgCtx, r.cancelBg = context.WithCancel(context.Background())
