@@ -189,10 +189,19 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 	wait := r.opts.PollInterval
 	if c.Wait >= 0 && c.Wait < wait {
 		wait = c.Wait
+		if wait > 2*warmUp {
+			// Look once a little early: a machine that has been idle is
+			// slow to answer its first call, and that call, not the one
+			// at the due instant, pays for it.
+			wait -= warmUp
+		}
 	}
 	l.lookWithin(wait)
 	return l.idleAfter(ex.round, quiet)
 }
+
+// warmUp is how long before the next due task an idle worker looks once.
+const warmUp = 2 * time.Millisecond
 
 // idleAfter takes note of whether an exchange of the given idle round was
 // quiet, and once none is in flight, reports the worker idle if every
