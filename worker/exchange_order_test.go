@@ -22,6 +22,16 @@ import (
 
 type orderIn struct{ N int }
 
+// isClaim says whether cmd runs the claim script: the only one with two keys.
+func isClaim(cmd redis.Cmder) bool {
+	args := cmd.Args()
+	if len(args) <= 2 {
+		return false
+	}
+	k, _ := args[2].(int)
+	return k == 2
+}
+
 // claimHook passes dials and pipelines through; the hooks below embed it and
 // act on single commands.
 type claimHook struct{}
@@ -46,25 +56,22 @@ type pairHook struct {
 
 func (h *pairHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		args := cmd.Args()
-		if len(args) > 2 {
-			if k, _ := args[2].(int); k == 2 {
-				h.mu.Lock()
-				n := 0
-				if h.armed {
-					h.n++
-					n = h.n
-				}
-				h.mu.Unlock()
-				switch n {
-				case 1:
-					close(h.sent1)
-					<-h.e2done
-				case 2:
-					err := next(ctx, cmd)
-					close(h.e2done)
-					return err
-				}
+		if isClaim(cmd) {
+			h.mu.Lock()
+			n := 0
+			if h.armed {
+				h.n++
+				n = h.n
+			}
+			h.mu.Unlock()
+			switch n {
+			case 1:
+				close(h.sent1)
+				<-h.e2done
+			case 2:
+				err := next(ctx, cmd)
+				close(h.e2done)
+				return err
 			}
 		}
 		return next(ctx, cmd)
@@ -149,31 +156,28 @@ type failHook struct {
 
 func (h *failHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		args := cmd.Args()
-		if len(args) > 2 {
-			if k, _ := args[2].(int); k == 2 {
-				h.mu.Lock()
-				h.calls++
-				if h.left > 0 {
-					h.left--
-					first := h.left == 1
-					ch := h.second
-					if !first {
-						close(ch)
-					}
-					h.mu.Unlock()
-					if first {
-						select {
-						case <-ch:
-						case <-time.After(2 * time.Second):
-						}
-					}
-					err := errors.New("BUSY injected by the test")
-					cmd.SetErr(err)
-					return err
+		if isClaim(cmd) {
+			h.mu.Lock()
+			h.calls++
+			if h.left > 0 {
+				h.left--
+				first := h.left == 1
+				ch := h.second
+				if !first {
+					close(ch)
 				}
 				h.mu.Unlock()
+				if first {
+					select {
+					case <-ch:
+					case <-time.After(2 * time.Second):
+					}
+				}
+				err := errors.New("BUSY injected by the test")
+				cmd.SetErr(err)
+				return err
 			}
+			h.mu.Unlock()
 		}
 		return next(ctx, cmd)
 	}

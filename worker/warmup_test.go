@@ -23,12 +23,10 @@ type timesHook struct {
 
 func (h *timesHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if args := cmd.Args(); len(args) > 2 {
-			if k, _ := args[2].(int); k == 2 { // the claim script: two keys
-				h.mu.Lock()
-				h.times = append(h.times, time.Now())
-				h.mu.Unlock()
-			}
+		if isClaim(cmd) {
+			h.mu.Lock()
+			h.times = append(h.times, time.Now())
+			h.mu.Unlock()
 		}
 		return next(ctx, cmd)
 	}
