@@ -255,10 +255,10 @@ func runScenario(t *testing.T, d *sdk.Docket, admin redis.UniversalClient) {
 	}
 	defer stopWorker()
 
-	// A running task is in the snapshot, and a cancel reaches it through the
-	// worker's subscription. (A cancel published before the worker has
-	// subscribed reaches the task only at its next lease renewal, as
-	// ErrLeaseLost: wait for the subscription, so that this checks pub/sub.)
+	// A running task is in the snapshot, and a cancel reaches it: through
+	// the worker's subscription, or at its next lease renewal if the event
+	// is late (TestCancelReachesARunningTaskAtOnce checks the subscription
+	// alone). Waiting for the subscription keeps to the first.
 	waitSubscribed(t, admin, d.Name())
 	blocked, err := blocker.Add(ctx, d, Job{}, sdk.Key("blocked"))
 	require.NoError(t, err)

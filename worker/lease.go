@@ -44,12 +44,17 @@ func (r *run) renewLoop() {
 			r.log.Info("renewing leases again")
 			retry.reset()
 		}
-		for _, i := range lost {
-			if attempts[i].settled.Load() {
+		for _, l := range lost {
+			a := attempts[l.Index]
+			if a.settled.Load() {
 				continue // its outcome was being recorded meanwhile: nothing is lost
 			}
-			r.log.Warn("lost the lease of a task; stopping it", "key", held[i].Key, "task", attempts[i].msg.Name)
-			attempts[i].cancel(sdk.ErrLeaseLost)
+			if l.Cancelled { // and the cancel event is late
+				a.cancel(sdk.ErrCancelled)
+				continue
+			}
+			r.log.Warn("lost the lease of a task; stopping it", "key", held[l.Index].Key, "task", a.msg.Name)
+			a.cancel(sdk.ErrLeaseLost)
 		}
 		r.ready.beat.Do(func() { close(r.ready.beaten) })
 		timer.Reset(interval)

@@ -128,3 +128,25 @@ func TestClaimWait(t *testing.T) {
 		require.NoError(t, s.Unregister(ctx, "w"))
 	})
 }
+
+// A renewal tells a worker that a task it holds was cancelled, so that the
+// task learns why it stops even if the cancel event has not reached it.
+func TestRenewReportsCancelledTasks(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "c", Name: "t", Input: []byte(`{}`)}})
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, "w", 1, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		ok, err := s.Cancel(ctx, "c", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
+		lost, err := s.Renew(ctx, store.Heartbeat{ID: "w", TTL: time.Minute}, time.Minute,
+			[]store.Held{{Key: "c", Gen: c.Messages[0].Gen}})
+		require.NoError(t, err)
+		assert.Equal(t, []store.Lost{{Index: 0, Cancelled: true}}, lost)
+		require.NoError(t, s.Unregister(ctx, "w"))
+	})
+}

@@ -281,7 +281,7 @@ type Heartbeat struct {
 // Renew extends the leases of held tasks and records the worker's heartbeat,
 // in one call. It returns the positions in held of the tasks whose lease the
 // worker no longer holds.
-func (s *Store) Renew(ctx context.Context, hb Heartbeat, lease time.Duration, held []Held) (lost []int, err error) {
+func (s *Store) Renew(ctx context.Context, hb Heartbeat, lease time.Duration, held []Held) (lost []Lost, err error) {
 	args := make([]any, 0, 5+2*len(held))
 	args = append(args, s.k.prefix, hb.ID, hb.Description, lease.Microseconds(), hb.TTL.Milliseconds())
 	for _, h := range held {
@@ -291,13 +291,23 @@ func (s *Store) Renew(ctx context.Context, hb Heartbeat, lease time.Duration, he
 	if err != nil {
 		return nil, fmt.Errorf("docket: renew: %w", err)
 	}
-	for _, p := range positions {
+	if len(positions)%2 != 0 {
+		return nil, fmt.Errorf("%w: renew reply has %d elements", ErrMalformed, len(positions))
+	}
+	for i := 0; i < len(positions); i += 2 {
+		p := positions[i]
 		if p < 0 || int(p) >= len(held) {
 			return nil, fmt.Errorf("%w: renew reported position %d of %d", ErrMalformed, p, len(held))
 		}
-		lost = append(lost, int(p))
+		lost = append(lost, Lost{Index: int(p), Cancelled: positions[i+1] == 1})
 	}
 	return lost, nil
+}
+
+// Lost is a held task whose lease its worker no longer holds.
+type Lost struct {
+	Index     int  // its position in the list of held tasks
+	Cancelled bool // its execution was cancelled, rather than handed to another worker
 }
 
 // Unregister removes a worker from the live workers.

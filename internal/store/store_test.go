@@ -72,7 +72,7 @@ func TestLifecycle(t *testing.T) {
 		lost, err := s.Renew(ctx, store.Heartbeat{ID: "w1", Description: []byte(`{}`), TTL: time.Minute}, time.Minute,
 			[]store.Held{{Key: "a", Gen: m.Gen}, {Key: "b", Gen: "1"}, {Key: "a", Gen: "stale"}})
 		require.NoError(t, err)
-		assert.Equal(t, []int{1, 2}, lost, "b is not running; a stale generation of a is not held")
+		assert.Equal(t, []store.Lost{{Index: 1}, {Index: 2}}, lost, "b is not running; a stale generation of a is not held")
 
 		applied, err := s.Finish(ctx, time.Minute, []store.Outcome{
 			{Key: "a", Gen: m.Gen, Kind: store.Retried, Delay: 0, Error: "boom"},
@@ -149,7 +149,7 @@ func TestPerpetualRescheduleIsTheAcknowledgement(t *testing.T) {
 		assert.Equal(t, "last run failed", rec.Error)
 		lost, err := s.Renew(ctx, store.Heartbeat{ID: "w", TTL: time.Minute}, time.Minute, []store.Held{{Key: "p", Gen: m.Gen}})
 		require.NoError(t, err)
-		assert.Equal(t, []int{0}, lost)
+		assert.Equal(t, []store.Lost{{Index: 0}}, lost)
 		ok, err := s.Cancel(ctx, "p", time.Minute)
 		require.NoError(t, err)
 		assert.True(t, ok)

@@ -2,8 +2,10 @@
 -- KEYS[1] running zset
 -- ARGV[1] docket key prefix, ARGV[2] worker id, ARGV[3] worker description,
 -- ARGV[4] lease, ARGV[5] worker TTL (ms), then per held task: key, gen
--- Returns the positions (0-based) of the held tasks whose lease this worker
--- no longer holds.
+-- Returns, for each held task whose lease this worker no longer holds, its
+-- position (0-based) and 1 if its execution was cancelled (else 0): the
+-- worker tells its task why it stops even when the cancel event, sent over
+-- pub/sub, has not reached it yet.
 local now = clock_us()
 local id, info = ARGV[2], ARGV[3]
 local lease, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -17,6 +19,7 @@ for i = 6, #ARGV, 2 do
     redis.call('ZADD', K.running, 'XX', now + lease, key)
   else
     lost[#lost + 1] = position
+    lost[#lost + 1] = f[2] == 'cancelled' and 1 or 0
   end
 end
 
