@@ -85,9 +85,8 @@ type claimer struct {
 type exchange struct {
 	asked    int
 	reported []ack
-	outcomes []store.Outcome // of reported
-	rules    store.Rules
-	round    uint64 // the idle round it began in
+	rules    store.Rules // the claim loop's, as of the sending
+	round    uint64      // the idle round it began in
 	claim    store.Claim
 	err      error
 }
@@ -99,7 +98,7 @@ type exchange struct {
 func (l *claimer) exchanger() {
 	r := l.r
 	for ex := range l.requests {
-		ex.claim, ex.err = r.store.Exchange(l.ctx, ex.outcomes, r.w.id, ex.asked, r.opts.Lease,
+		ex.claim, ex.err = r.store.Exchange(l.ctx, outcomesOf(ex.reported), r.w.id, ex.asked, r.opts.Lease,
 			r.w.c.Retention, ex.rules, r.opts.MaxDeliveries)
 		l.done <- ex
 	}
@@ -141,7 +140,7 @@ func (l *claimer) send() {
 	l.pending = append(l.pending[:0], l.pending[n:]...)
 	l.inFlight++
 	l.reserved += ex.asked
-	ex.outcomes, ex.rules = outcomesOf(ex.reported), r.rules()
+	ex.rules = r.rules()
 	l.requests <- ex
 }
 
