@@ -84,6 +84,8 @@ func TestProgressIsWatched(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, int64(3), info.Progress.Current)
 		assert.Equal(t, "import complete", info.Progress.Message)
+		assert.Equal(t, env.Now().Add(-time.Minute+1500*time.Millisecond), info.Progress.Updated,
+			"the record keeps the instant of the last update (at 1m3s, the end of the run)")
 		final, err := ex.Progress(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, int64(3), final.Total)

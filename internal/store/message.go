@@ -206,6 +206,8 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 			r.Progress.Total = d.int(v)
 		case "progress_message":
 			r.Progress.Message = v
+		case "progress_updated":
+			r.Progress.Updated = d.instant(v)
 		}
 	}
 	return r, true, d.err

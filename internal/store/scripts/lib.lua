@@ -81,10 +81,10 @@ end
 -- end_progress keeps a task's last progress in its record and deletes the
 -- live progress hash.
 local function end_progress(key)
-  local p = redis.call('HMGET', K.progress .. key, 'current', 'total', 'message')
+  local p = redis.call('HMGET', K.progress .. key, 'current', 'total', 'message', 'updated')
   if p[1] or p[2] or p[3] then
     redis.call('HSET', K.task .. key, 'progress_current', p[1] or '0', 'progress_total', p[2] or '0',
-      'progress_message', p[3] or '')
+      'progress_message', p[3] or '', 'progress_updated', p[4] or '')
     redis.call('DEL', K.progress .. key)
   end
   redis.call('HDEL', K.task .. key, 'progress')
