@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"context"
-	"math"
 	"time"
 
 	"github.com/docket-go/docket/internal/core"
@@ -53,8 +52,11 @@ func (h *Handle) Due() time.Time {
 	return h.a.Due
 }
 
-// Timeout is the attempt's deadline control. For a task without a Timeout
-// policy it does nothing, and Remaining reports the largest duration.
+// Timeout is the attempt's deadline control, for a task with a Timeout
+// policy. The deadline is also the task context's: ctx.Deadline() reports
+// it, moved by every Extend, so database/sql, net/http and gRPC calls made
+// inside the task see it. For a task without a Timeout policy the control
+// does nothing and Remaining reports no deadline.
 func (h *Handle) Timeout() *TimeoutControl {
 	if h.a == nil {
 		return &TimeoutControl{}
@@ -69,7 +71,7 @@ type TimeoutControl struct {
 
 // Extend moves the deadline later: by the Timeout policy's duration when
 // called with no argument, or by the duration given. It does nothing once
-// the deadline has passed.
+// the deadline has passed, and for a task without a Timeout policy.
 func (t *TimeoutControl) Extend(by ...time.Duration) {
 	if t.d == nil {
 		return
@@ -81,11 +83,12 @@ func (t *TimeoutControl) Extend(by ...time.Duration) {
 	t.d.Extend(d)
 }
 
-// Remaining is the time left before the deadline: zero once it passed, and
-// the largest duration for a task without a Timeout policy.
-func (t *TimeoutControl) Remaining() time.Duration {
+// Remaining is the time left before the deadline (zero once it passed), and
+// whether there is one: ok is false for a task without a Timeout policy,
+// and outside a task.
+func (t *TimeoutControl) Remaining() (left time.Duration, ok bool) {
 	if t.d == nil {
-		return time.Duration(math.MaxInt64)
+		return 0, false
 	}
-	return t.d.Remaining()
+	return t.d.Remaining(), true
 }

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -43,8 +44,10 @@ var (
 
 // Causes of a task's context being cancelled, for context.Cause.
 var (
-	// ErrTimeout: the attempt ran past its Timeout policy's deadline.
-	ErrTimeout = errors.New("docket: task timed out")
+	// ErrTimeout: the attempt ran past its Timeout policy's deadline, which
+	// is also the task context's deadline. It matches
+	// context.DeadlineExceeded with errors.Is, like the context's Err.
+	ErrTimeout error = timeoutError{}
 	// ErrCancelled: the task was cancelled, or replaced, while it ran.
 	ErrCancelled = errors.New("docket: task cancelled")
 	// ErrLeaseLost: the worker lost the task's lease (it could not renew it
@@ -80,3 +83,15 @@ type PanicError struct {
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("panic: %v\n\n%s", e.Value, e.Stack)
 }
+
+// timeoutError is ErrTimeout: a deadline that passed, as
+// context.DeadlineExceeded is.
+type timeoutError struct{}
+
+func (timeoutError) Error() string { return "docket: task timed out" }
+
+// Is makes errors.Is(ErrTimeout, context.DeadlineExceeded) true.
+func (timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// Timeout reports true, as net.Error's Timeout does for a deadline.
+func (timeoutError) Timeout() bool { return true }

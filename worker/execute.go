@@ -131,6 +131,9 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 		span.AddEvent(telemetry.EventWaited, trace.WithAttributes(attribute.String(telemetry.AttrLimit, m.WaitedFor)))
 	}
 	ctx = core.WithAttempt(ctx, state)
+	if state.Deadline != nil {
+		ctx = core.WithDeadline(ctx, state.Deadline)
+	}
 	start := time.Now()
 	attrs := a.attrs()
 	a.r.w.metrics.Started.Add(context.Background(), 1, attrs)

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -47,11 +48,14 @@ func TestTimeoutExtend(t *testing.T) {
 		task := sdk.NewTask("phases", func(ctx context.Context, in struct{}) error {
 			tc := sdk.Current(ctx).Timeout()
 			time.Sleep(time.Minute) // phase one
-			remaining = append(remaining, tc.Remaining())
+			left, _ := tc.Remaining()
+			remaining = append(remaining, left)
 			tc.Extend() // by the base: two more minutes
-			remaining = append(remaining, tc.Remaining())
+			left, _ = tc.Remaining()
+			remaining = append(remaining, left)
 			tc.Extend(5 * time.Minute)
-			remaining = append(remaining, tc.Remaining())
+			left, _ = tc.Remaining()
+			remaining = append(remaining, left)
 			<-ctx.Done()
 			ended = time.Now()
 			return ctx.Err()
@@ -63,6 +67,62 @@ func TestTimeoutExtend(t *testing.T) {
 		env.Advance(time.Hour)
 		assert.Equal(t, []time.Duration{time.Minute, 3 * time.Minute, 8 * time.Minute}, remaining)
 		assert.Equal(t, t0.Add(9*time.Minute), ended, "2m + 2m + 5m after the start")
+	})
+}
+
+// The Timeout policy is the task context's deadline, as code called from
+// the task (database/sql, net/http, gRPC) reads it: ctx.Deadline() reports
+// it, moved by Extend; contexts derived from ctx inherit it; once it passes,
+// ctx.Err() is context.DeadlineExceeded and the cause is sdk.ErrTimeout.
+func TestTimeoutIsTheContextDeadline(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		t0 := env.Now()
+		var deadlines []time.Time
+		var derived time.Time
+		var errAtEnd, causeAtEnd, childErr error
+		task := sdk.NewTask("query", func(ctx context.Context, in struct{}) error {
+			at, ok := ctx.Deadline()
+			require.True(t, ok, "a task with a Timeout policy has a deadline")
+			deadlines = append(deadlines, at)
+			sdk.Current(ctx).Timeout().Extend(30 * time.Second)
+			at, _ = ctx.Deadline()
+			deadlines = append(deadlines, at)
+			child, cancel := context.WithTimeout(ctx, time.Hour) // as database/sql or net/http do
+			defer cancel()
+			derived, _ = child.Deadline()
+			<-ctx.Done()
+			errAtEnd, causeAtEnd = ctx.Err(), context.Cause(ctx)
+			childErr = context.Cause(child)
+			return ctx.Err()
+		}, policy.Timeout(time.Minute))
+		plain := sdk.NewTask("plain", func(ctx context.Context, in struct{}) error {
+			if _, ok := ctx.Deadline(); ok {
+				return errors.New("a task without a Timeout policy has no deadline")
+			}
+			if _, ok := sdk.Current(ctx).Timeout().Remaining(); ok {
+				return errors.New("Remaining reports a deadline without a Timeout policy")
+			}
+			return nil
+		})
+		env.Register(task)
+		env.Register(plain)
+		_, err := task.Add(t.Context(), env.Docket(), struct{}{})
+		require.NoError(t, err)
+		_, err = plain.Add(t.Context(), env.Docket(), struct{}{})
+		require.NoError(t, err)
+		env.Advance(time.Hour)
+
+		assert.Equal(t, []time.Time{t0.Add(time.Minute), t0.Add(90 * time.Second)}, deadlines)
+		assert.Equal(t, t0.Add(90*time.Second), derived, "a derived context keeps the earlier deadline")
+		assert.ErrorIs(t, errAtEnd, context.DeadlineExceeded)
+		assert.ErrorIs(t, causeAtEnd, sdk.ErrTimeout)
+		assert.ErrorIs(t, causeAtEnd, context.DeadlineExceeded, "ErrTimeout is a deadline exceeded")
+		assert.ErrorIs(t, childErr, context.DeadlineExceeded, "derived contexts end with the same cause")
+		require.Len(t, env.Runs("plain"), 1)
+		assert.NoError(t, env.Runs("plain")[0].Err)
+		runs := env.Runs("query")
+		require.Len(t, runs, 1)
+		assert.Equal(t, t0.Add(90*time.Second), runs[0].End)
 	})
 }
 

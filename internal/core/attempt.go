@@ -131,12 +131,13 @@ func AttemptFrom(ctx context.Context) *Attempt {
 // Deadline is an attempt's movable deadline: when it passes, expire runs
 // once. Extending it before it passes moves it.
 type Deadline struct {
-	mu      sync.Mutex
-	base    time.Duration
-	at      time.Time
-	timer   *time.Timer
-	expired bool
-	expire  func()
+	mu     sync.Mutex
+	base   time.Duration
+	at     time.Time
+	timer  *time.Timer
+	done   bool // passed or stopped: it moves no more
+	passed bool
+	expire func()
 }
 
 // NewDeadline starts a deadline base from now that calls expire when it
@@ -149,7 +150,7 @@ func NewDeadline(base time.Duration, expire func()) *Deadline {
 
 func (d *Deadline) fire() {
 	d.mu.Lock()
-	if d.expired {
+	if d.done {
 		d.mu.Unlock()
 		return
 	}
@@ -158,7 +159,7 @@ func (d *Deadline) fire() {
 		d.mu.Unlock()
 		return
 	}
-	d.expired = true
+	d.done, d.passed = true, true
 	d.mu.Unlock()
 	d.expire()
 }
@@ -171,11 +172,18 @@ func (d *Deadline) Extend(by time.Duration) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.expired {
+	if d.done {
 		return
 	}
 	d.at = d.at.Add(by)
 	d.timer.Reset(time.Until(d.at))
+}
+
+// At is the deadline's instant, by this process's clock.
+func (d *Deadline) At() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.at
 }
 
 // Remaining is the time left before the deadline; zero once it passed.
@@ -185,10 +193,43 @@ func (d *Deadline) Remaining() time.Duration {
 	return max(time.Until(d.at), 0)
 }
 
+// Passed reports whether the deadline passed (rather than being stopped).
+func (d *Deadline) Passed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.passed
+}
+
 // Stop disarms the deadline.
 func (d *Deadline) Stop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.expired = true
+	d.done = true
 	d.timer.Stop()
+}
+
+// WithDeadline returns ctx with d as its deadline, for the code a task
+// calls: ctx.Deadline() reports d's instant as it is now, so that a call
+// made after an Extend sees the later deadline (context.WithDeadline could
+// not be moved); and once d has passed, ctx.Err() is
+// context.DeadlineExceeded, as for any context whose deadline passed. ctx
+// must be cancelled when d passes (the worker's expire function does it):
+// Done and the cancellation cause are ctx's own.
+func WithDeadline(ctx context.Context, d *Deadline) context.Context {
+	return &deadlineContext{Context: ctx, d: d}
+}
+
+type deadlineContext struct {
+	context.Context
+	d *Deadline
+}
+
+func (c *deadlineContext) Deadline() (time.Time, bool) { return c.d.At(), true }
+
+func (c *deadlineContext) Err() error {
+	err := c.Context.Err()
+	if err != nil && c.d.Passed() {
+		return context.DeadlineExceeded
+	}
+	return err
 }
