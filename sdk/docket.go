@@ -152,10 +152,16 @@ func (d *Docket) Name() string { return d.core.Name }
 // Redis is the go-redis client the docket uses, for inspection.
 func (d *Docket) Redis() redis.UniversalClient { return d.core.Store.Client() }
 
-// Close releases the Redis connection, unless the docket was opened with
-// OpenClient. Stop workers first.
+// Close stops the workers running on the docket, then releases the Redis
+// connection (unless the docket was opened with OpenClient). The workers
+// stop promptly: they claim nothing more, cancel their running tasks with
+// ErrShutdown, hand them back to the queue for other workers, and their Run
+// returns an error matching ErrClosed; Close returns once they have. To let
+// running tasks finish instead, end the workers' context first and wait for
+// Run to return.
 func (d *Docket) Close() error {
 	d.closeOnce.Do(func() {
+		d.core.StopRuns()
 		d.stopGauge()
 		if d.closeFn != nil {
 			d.closeErr = d.closeFn()

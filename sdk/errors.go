@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"time"
 
 	"github.com/docket-go/docket/internal/core"
 	"github.com/docket-go/docket/internal/store"
@@ -40,6 +41,10 @@ var (
 
 	// ErrBadName reports a docket name that cannot be used in Redis keys.
 	ErrBadName = store.ErrBadName
+
+	// ErrClosed reports a docket that was closed: its workers' Run returns
+	// an error that matches it.
+	ErrClosed = core.ErrClosed
 )
 
 // Causes of a task's context being cancelled, for context.Cause.
@@ -57,6 +62,46 @@ var (
 	// task goes back to the queue.
 	ErrShutdown = errors.New("docket: worker shutting down")
 )
+
+// ErrPermanent marks a failure that the retry policy must not retry: the
+// execution ends failed on this attempt (a perpetual or cron chain goes on
+// with its next run, as after any failure). Return Permanent(err) from a
+// task; errors.Is(err, ErrPermanent) tells one.
+var ErrPermanent = errors.New("docket: permanent failure")
+
+// Permanent wraps err as a failure the retry policy must not retry. The
+// execution's recorded error is err's message; errors.Is and errors.As see
+// both err and ErrPermanent. Permanent(nil) is ErrPermanent.
+func Permanent(err error) error {
+	if err == nil {
+		return ErrPermanent
+	}
+	return &permanentError{err: err}
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string   { return e.err.Error() }
+func (e *permanentError) Unwrap() []error { return []error{e.err, ErrPermanent} }
+
+// Snooze ends the attempt without failing it, and runs it again after d
+// (at once when d <= 0): return it from a task that finds it cannot
+// proceed yet (an upstream not ready, a rate limit). A snooze is not an
+// attempt in the retry policy's count: the next run has the same attempt
+// number. It counts as no delivery either (Info.Deliveries starts again),
+// and it frees the task's concurrency slots meanwhile. In a perpetual or
+// cron task, the run is snoozed, and the chain goes on after it.
+func Snooze(d time.Duration) error {
+	return &SnoozeError{Delay: max(d, 0)}
+}
+
+// SnoozeError is the error Snooze returns; errors.As finds it through
+// wrapping.
+type SnoozeError struct {
+	Delay time.Duration
+}
+
+func (e *SnoozeError) Error() string { return fmt.Sprintf("docket: snoozed for %v", e.Delay) }
 
 // DecodeError reports task input that does not decode into the task's
 // input type. It wraps ErrBadInput.

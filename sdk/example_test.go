@@ -147,3 +147,52 @@ func ExampleWithCompletedRetention() {
 	// true
 	// failed no such invoice
 }
+
+// Permanent fails the execution on this attempt, whatever the retry
+// policy: a declined card will not be accepted on a retry.
+func ExamplePermanent() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-permanent", sdk.WithLogger(quiet))
+	defer d.Close()
+	declined := errors.New("card declined")
+	charge := sdk.NewTask("charge", func(ctx context.Context, in Invoice) error {
+		fmt.Println("charging invoice", in.ID)
+		return sdk.Permanent(fmt.Errorf("invoice %d: %w", in.ID, declined))
+	}, policy.Retry(5, time.Second))
+	_ = d.Register(charge)
+	ex, _ := charge.Add(ctx, d, Invoice{ID: 7})
+	_ = worker.New(d, worker.Options{Logger: quiet}).RunUntilFinished(ctx)
+	info, _ := ex.Info(ctx)
+	fmt.Println(info.State, "after", info.Attempt, "attempt:", info.Error)
+	// Output:
+	// charging invoice 7
+	// failed after 1 attempt: invoice 7: card declined
+}
+
+// Snooze runs the same attempt again later, without counting a failure:
+// here, until the upstream report is ready.
+func ExampleSnooze() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-snooze", sdk.WithLogger(quiet))
+	defer d.Close()
+	checks := 0
+	fetch := sdk.NewTask("fetch_report", func(ctx context.Context, in Invoice) error {
+		checks++
+		if checks < 3 {
+			fmt.Println("not ready; attempt", sdk.Current(ctx).Attempt())
+			return sdk.Snooze(10 * time.Millisecond)
+		}
+		fmt.Println("fetched; attempt", sdk.Current(ctx).Attempt())
+		return nil
+	}, policy.Retry(1, 0)) // no retry at all: a snooze is no failure
+	_ = d.Register(fetch)
+	ex, _ := fetch.Add(ctx, d, Invoice{ID: 7})
+	_ = worker.New(d, worker.Options{Logger: quiet}).RunUntilFinished(ctx)
+	info, _ := ex.Info(ctx)
+	fmt.Println(info.State)
+	// Output:
+	// not ready; attempt 1
+	// not ready; attempt 1
+	// fetched; attempt 1
+	// completed
+}

@@ -337,7 +337,8 @@ func runScenario(t *testing.T, d *sdk.Docket, admin redis.UniversalClient) {
 	}
 	assert.True(t, sawProgress, "progress reports reach the watcher: %+v", got)
 	info = waitFinished(t, progressEx)
-	assert.Equal(t, sdk.ProgressInfo{Current: 3, Total: 3}, info.Progress)
+	assert.Equal(t, sdk.ProgressInfo{Current: 3, Total: 3, Updated: info.Progress.Updated}, info.Progress)
+	assert.False(t, info.Progress.Updated.IsZero())
 
 	// Every run happened once (retries aside), with the right input.
 	assert.Len(t, ranWith("greet"), len(jobs)+1)

@@ -39,6 +39,9 @@ const (
 	EventNextRun   = "next run scheduled"
 	EventWaited    = "waited for a concurrency slot"
 	EventDropped   = "dropped"
+	EventSnoozed   = "snoozed"
+	EventPermanent = "failed permanently"
+	EventUnknown   = "waiting for a worker that knows the task"
 )
 
 // Metric names.
@@ -50,6 +53,7 @@ const (
 	MetricRetried     = "docket.tasks.retried"
 	MetricPerpetuated = "docket.tasks.perpetuated"
 	MetricDropped     = "docket.tasks.dropped"
+	MetricSnoozed     = "docket.tasks.snoozed"
 	MetricDepth       = "docket.tasks.depth"
 	MetricDuration    = "docket.task.duration"
 	MetricPunctuality = "docket.task.punctuality"
@@ -96,6 +100,7 @@ type Metrics struct {
 	Retried     metric.Int64Counter
 	Perpetuated metric.Int64Counter
 	Dropped     metric.Int64Counter
+	Snoozed     metric.Int64Counter
 	Duration    metric.Float64Histogram
 	Punctuality metric.Float64Histogram
 }
@@ -121,6 +126,7 @@ func NewMetrics() *Metrics {
 		Retried:     counter(MetricRetried, "Failed attempts scheduled to run again."),
 		Perpetuated: counter(MetricPerpetuated, "Runs of perpetual and cron tasks that scheduled the next run."),
 		Dropped:     counter(MetricDropped, "Submissions dropped by cooldown or debounce."),
+		Snoozed:     counter(MetricSnoozed, "Runs that ended with sdk.Snooze, to run again later."),
 		Duration:    hist(MetricDuration, "How long attempts ran."),
 		Punctuality: hist(MetricPunctuality, "How late attempts started: start minus due time."),
 	}

@@ -21,6 +21,8 @@ type Env struct {
 	t       *testing.T
 	docket  *sdk.Docket
 	store   *store.Store
+	core    *core.Docket
+	began   time.Time // fake time when the environment started
 	idle    *core.Idle
 	stop    context.CancelFunc
 	stopped chan struct{}
@@ -58,8 +60,8 @@ func WithDocketOptions(opts ...sdk.Option) Option {
 // WithWorkerOptions sets the worker's options. Unset fields take the
 // testsuite's defaults: a week for the lease and the poll interval (nothing
 // crashes here, and wake-ups are never lost), so a year of fake time passes
-// in few steps; Concurrency 10. An automatic task's lost chain is re-seeded
-// within Lease/3.
+// in few steps; Concurrency 10. An automatic task's chain that ends is
+// started again at once, as on a real worker.
 func WithWorkerOptions(o worker.Options) Option {
 	return func(c *config) { c.worker = o }
 }
@@ -92,7 +94,7 @@ func start(t *testing.T, cfg config) *Env {
 		t.Fatal(err)
 	}
 	c := core.Unwrap(d)
-	env := &Env{t: t, docket: d, store: c.Store, idle: &c.Idle, stopped: make(chan struct{})}
+	env := &Env{t: t, docket: d, store: c.Store, core: c, began: time.Now(), idle: &c.Idle, stopped: make(chan struct{})}
 	c.Hooks.AttemptDone = env.record
 
 	wo := cfg.worker
@@ -146,13 +148,18 @@ func (e *Env) record(r core.AttemptRecord) {
 // Docket is the environment's docket: add tasks to it.
 func (e *Env) Docket() *sdk.Docket { return e.docket }
 
-// Register registers tasks on the docket, failing the test on error.
+// Register registers tasks on the docket, failing the test on error. The
+// first call starts the worker; a later one is taken in at once, as by a
+// real worker: the chains of automatic tasks start then, and tasks of the
+// names registered that were waiting for a worker that has them are due.
+// Call it once for all tasks or once per task, as you like.
 func (e *Env) Register(tasks ...sdk.Registrable) {
 	e.t.Helper()
 	if err := e.docket.Register(tasks...); err != nil {
 		e.t.Fatal(err)
 	}
 	e.startWorker()
+	synctest.Wait()
 }
 
 // Now is the fake clock's current time.
@@ -171,7 +178,7 @@ func (e *Env) Advance(d time.Duration) {
 // RunUntilIdle lets the worker run until nothing is due and nothing is
 // running, moving fake time as far as running tasks need (a task that
 // sleeps an hour moves it an hour). Tasks scheduled for later stay
-// scheduled.
+// scheduled, retries included: RunUntilFinished waits for those too.
 func (e *Env) RunUntilIdle() {
 	e.t.Helper()
 	e.startWorker()
@@ -180,6 +187,40 @@ func (e *Env) RunUntilIdle() {
 	}
 	synctest.Wait()
 }
+
+// RunUntilFinished lets the worker run until every task added has
+// finished, moving fake time as far as that takes: through retry delays,
+// snoozes, debounce settling and waits for concurrency slots. The future
+// runs of perpetual and cron chains are not waited for; they stay
+// scheduled. It fails the test when the work never finishes (a task that
+// retries or snoozes forever): after a million wake-ups.
+func (e *Env) RunUntilFinished() {
+	e.t.Helper()
+	e.startWorker()
+	ctx := context.Background()
+	for range maxFinishSteps {
+		if err := e.idle.Wait(ctx); err != nil {
+			e.t.Fatal(err)
+		}
+		synctest.Wait()
+		pending, next, err := e.store.Pending(ctx, e.core.Chains())
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if !pending {
+			return
+		}
+		// Until the earliest unfinished task is due; a moment when the work
+		// is running or due elsewhere.
+		time.Sleep(max(time.Until(next), time.Millisecond))
+	}
+	e.t.Fatalf("testsuite: the tasks did not finish after %d wake-ups (%v of fake time): does one retry or snooze forever?",
+		maxFinishSteps, time.Since(e.began))
+}
+
+// maxFinishSteps bounds RunUntilFinished, so that work that never finishes
+// fails the test rather than hanging it.
+const maxFinishSteps = 1_000_000
 
 // Runs lists the attempts that ran the named task's function, in the order
 // they ended; all attempts of all tasks when name is empty.

@@ -2,6 +2,7 @@ package testsuite_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
 )
@@ -86,5 +88,85 @@ func TestRunsFiltersByTask(t *testing.T) {
 		assert.Len(t, env.Runs("b"), 2)
 		assert.Len(t, env.Runs(""), 3)
 		assert.Empty(t, env.Runs("c"))
+	})
+}
+
+// RunUntilFinished waits through retry delays, snoozes, debounce settling
+// and waits for a concurrency slot, and not for the future runs of
+// perpetual and cron chains.
+func TestRunUntilFinishedWaitsForEveryAddedTask(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		flaky := sdk.NewTask("flaky", func(ctx context.Context, in struct{}) error {
+			if sdk.Current(ctx).Attempt() < 3 {
+				return errors.New("not yet")
+			}
+			return nil
+		}, policy.Retry(3, 500*time.Millisecond))
+		snoozed := false
+		later := sdk.NewTask("later", func(ctx context.Context, in struct{}) error {
+			if !snoozed {
+				snoozed = true
+				return sdk.Snooze(time.Hour)
+			}
+			return nil
+		})
+		one := sdk.NewTask("one", func(ctx context.Context, in Nap) error {
+			time.Sleep(in.For)
+			return nil
+		}, policy.TaskConcurrency(1))
+		settle := sdk.NewTask("settle", func(ctx context.Context, in struct{}) error { return nil },
+			policy.TaskDebounce(10*time.Minute))
+		heartbeat := sdk.NewTask("heartbeat", func(ctx context.Context, in struct{}) error { return nil },
+			policy.Perpetual(time.Hour, policy.Automatic()))
+		for _, task := range []sdk.Registrable{flaky, later, one, settle, heartbeat} {
+			env.Register(task)
+		}
+		t0 := env.Now()
+		d := env.Docket()
+		ctx := t.Context()
+		_, err := flaky.Add(ctx, d, struct{}{})
+		require.NoError(t, err)
+		_, err = later.Add(ctx, d, struct{}{})
+		require.NoError(t, err)
+		for range 3 {
+			_, err = one.Add(ctx, d, Nap{For: 20 * time.Minute})
+			require.NoError(t, err)
+		}
+		_, err = settle.Add(ctx, d, struct{}{})
+		require.NoError(t, err)
+
+		env.RunUntilFinished()
+		assert.Equal(t, t0.Add(time.Hour), env.Now(), "the snoozed task, the last to finish, ran at 1h")
+		assert.Len(t, env.Runs("flaky"), 3)
+		assert.Len(t, env.Runs("later"), 2)
+		assert.Len(t, env.Runs("one"), 3, "the concurrency waiters ran, one after another")
+		assert.Len(t, env.Runs("settle"), 1)
+		assert.Len(t, env.Runs("heartbeat"), 2, "the chain's runs that fell due meanwhile, at 0 and 1h")
+		snap, err := d.Snapshot(ctx)
+		require.NoError(t, err)
+		require.Len(t, snap.Scheduled, 1, "the chain's next run is left scheduled")
+		assert.Equal(t, "heartbeat", snap.Scheduled[0].Key)
+	})
+}
+
+// RunUntilIdle returns while a retry is scheduled; RunUntilFinished runs it.
+func TestRunUntilIdleLeavesRetriesScheduled(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		flaky := sdk.NewTask("flaky", func(ctx context.Context, in struct{}) error {
+			if sdk.Current(ctx).Attempt() < 2 {
+				return errors.New("not yet")
+			}
+			return nil
+		}, policy.Retry(2, 500*time.Millisecond))
+		env.Register(flaky)
+		ex, err := flaky.Add(t.Context(), env.Docket(), struct{}{})
+		require.NoError(t, err)
+		env.RunUntilIdle()
+		assert.Len(t, env.Runs("flaky"), 1, "the retry is 500ms ahead")
+		env.RunUntilFinished()
+		assert.Len(t, env.Runs("flaky"), 2)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
 	})
 }

@@ -10,8 +10,9 @@ import (
 // seed starts the chain of every automatic task (keyed by the task's name)
 // that has none. A live chain is left alone, so any number of workers
 // seeding at once leave exactly one; a lost one is started again, a cron
-// task at its expression's next instant. Workers seed when they start and
-// with every lease renewal.
+// task at its expression's next instant. Workers seed when they start, when
+// tasks are registered, when they hear that a chain ended (Event.Chain),
+// and with every lease renewal, should Redis have lost one.
 func (r *run) seed(ctx context.Context) error {
 	var tasks []store.NewTask
 	var redisNow time.Time
@@ -38,7 +39,7 @@ func (r *run) seed(ctx context.Context) error {
 	if len(tasks) == 0 {
 		return nil
 	}
-	res, err := r.store.Add(ctx, store.ModeAdd, tasks)
+	res, err := r.store.Add(ctx, store.ModeSeed, tasks)
 	if err != nil {
 		return err
 	}
@@ -48,4 +49,41 @@ func (r *run) seed(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// prepare does what the registered tasks need before this worker claims
+// them: it starts their automatic chains, and makes due at once the tasks
+// of their names that workers without them handed back.
+func (r *run) prepare(ctx context.Context) error {
+	if err := r.seed(ctx); err != nil {
+		return err
+	}
+	defs := r.w.c.Tasks()
+	names := make([]string, len(defs))
+	for i, def := range defs {
+		names[i] = def.Name
+	}
+	return r.store.Known(ctx, names)
+}
+
+// followRegistry prepares tasks registered while the worker runs, at once
+// rather than at the next lease renewal, and starts again the automatic
+// chains that ended (see handle). changed is the registry's Changed channel
+// as of before the worker first prepared.
+func (r *run) followRegistry(changed <-chan struct{}) {
+	for {
+		var err error
+		select {
+		case <-r.bgCtx.Done():
+			return
+		case <-changed:
+			changed = r.w.c.Changed()
+			err = r.prepare(r.bgCtx)
+		case <-r.reseed:
+			err = r.seed(r.bgCtx)
+		}
+		if err != nil && r.bgCtx.Err() == nil {
+			r.log.Warn("cannot start automatic tasks; trying again at the next renewal", "err", err)
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/docket-go/docket/internal/redistest"
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/testsuite"
 	"github.com/docket-go/docket/worker"
 )
 
@@ -83,5 +84,57 @@ func TestWorkersStartingAtOnceLeaveOneChain(t *testing.T) {
 			t.Fatalf("a second run of %s", k)
 		default:
 		}
+	})
+}
+
+// An automatic task registered after the worker started (the seed's
+// pattern: one Register call per task) starts its chain at once: at the
+// exact instant under the fake clock, and no cron instant is skipped.
+func TestAutomaticTaskRegisteredLaterStartsAtOnce(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		t0 := env.Now() // midnight
+		hourly := sdk.NewTask("hourly", func(ctx context.Context, in struct{}) error { return nil },
+			policy.Cron("@hourly"))
+		sweep := sdk.NewTask("sweep", func(ctx context.Context, in struct{}) error { return nil },
+			policy.Perpetual(10*time.Minute, policy.Automatic()))
+		report := sdk.NewTask("report", func(ctx context.Context, in struct{}) error { return nil })
+		env.Register(report)
+		env.Advance(30 * time.Minute)
+		env.Register(hourly)
+		env.Register(sweep)
+		env.Advance(2 * time.Hour)
+		var hours, sweeps []time.Duration
+		for _, r := range env.Runs("hourly") {
+			hours = append(hours, r.Start.Sub(t0))
+		}
+		for _, r := range env.Runs("sweep") {
+			sweeps = append(sweeps, r.Start.Sub(t0))
+		}
+		assert.Equal(t, []time.Duration{time.Hour, 2 * time.Hour}, hours)
+		require.NotEmpty(t, sweeps)
+		assert.Equal(t, 30*time.Minute, sweeps[0], "started at its registration")
+		assert.Len(t, sweeps, 13, "every 10 minutes from 30m to 2h30")
+	})
+}
+
+// On a real worker too, a later registration starts the chain at once, not
+// at the next lease renewal.
+func TestAutomaticTaskRegisteredWhileRunning(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d := openDocket(t, b.URL)
+		require.NoError(t, d.Register(sdk.NewTask("other", func(ctx context.Context, in struct{}) error { return nil })))
+		runWorker(t, worker.New(d, worker.Options{Lease: time.Hour})) // no renewal within the test
+		require.Eventually(t, func() bool {
+			snap, err := d.Snapshot(context.Background())
+			return err == nil && len(snap.Workers) == 1
+		}, time.Minute, time.Millisecond)
+
+		ran := make(chan string, 10)
+		heartbeat := sdk.NewTask("heartbeat", func(ctx context.Context, in struct{}) error {
+			ran <- sdk.Current(ctx).Key()
+			return nil
+		}, policy.Perpetual(time.Hour, policy.Automatic()))
+		require.NoError(t, d.Register(heartbeat))
+		assert.Equal(t, []string{"heartbeat"}, waitFor(t, ran, 1))
 	})
 }

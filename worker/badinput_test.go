@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/internal/redistest"
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
@@ -23,20 +24,98 @@ type Order struct {
 	Email string `json:"email"`
 }
 
-func TestUnknownTaskFailsWithTheReason(t *testing.T) {
+// A task that no running worker has (producers deployed before workers)
+// is not failed on sight: it waits, visible with the reason, and runs as
+// soon as a worker that has it comes up — here, as its task is registered.
+func TestUnknownTaskWaitsForAWorkerThatHasIt(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		known := sdk.NewTask("known", func(ctx context.Context, in struct{}) error { return nil })
 		env.Register(known)
-		ex, err := env.Docket().AddByName(t.Context(), "never_registered", json.RawMessage(`{"a":1}`))
+		t0 := env.Now()
+		ex, err := env.Docket().AddByName(t.Context(), "report", json.RawMessage(`{"a":1}`))
 		require.NoError(t, err)
-		env.RunUntilIdle()
+		env.Advance(10 * time.Minute)
 
 		info, err := ex.Info(t.Context())
 		require.NoError(t, err)
+		assert.False(t, info.State.Finished(), "it waits: %s", info.State)
+		assert.Contains(t, info.Error, `no running worker has task "report" registered`)
+		assert.Equal(t, 1, info.Attempt, "waiting is no attempt")
+		assert.Empty(t, env.Runs(""), "no function ran")
+		snap, err := env.Docket().Snapshot(t.Context())
+		require.NoError(t, err)
+		require.Len(t, append(snap.Queued, snap.Scheduled...), 1)
+		assert.Contains(t, append(snap.Queued, snap.Scheduled...)[0].Error, "waiting for one since")
+		assert.LessOrEqual(t, append(snap.Queued, snap.Scheduled...)[0].Due.Sub(env.Now()), time.Minute,
+			"handed back with a backoff of at most a minute")
+
+		var got []int
+		report := sdk.NewTask("report", func(ctx context.Context, in struct{ A int }) error {
+			got = append(got, in.A)
+			return nil
+		})
+		env.Register(report) // a worker that has it, at 10m: it runs at once
+		runs := env.Runs("report")
+		require.Len(t, runs, 1)
+		assert.Equal(t, t0.Add(10*time.Minute), runs[0].Start)
+		assert.Equal(t, []int{1}, got)
+		info, err = ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
+		assert.Empty(t, info.Error)
+	})
+}
+
+// A task that no worker comes to run fails, with reason unknown_task, once
+// it has waited Options.UnknownTaskWait.
+func TestUnknownTaskFailsAfterItsWait(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		known := sdk.NewTask("known", func(ctx context.Context, in struct{}) error { return nil })
+		env.Register(known)
+		t0 := env.Now()
+		ex, err := env.Docket().AddByName(t.Context(), "never_registered", json.RawMessage(`{"a":1}`))
+		require.NoError(t, err)
+		env.Advance(59 * time.Minute)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.False(t, info.State.Finished(), "still waiting at 59m")
+
+		env.Advance(2 * time.Minute)
+		info, err = ex.Info(t.Context())
+		require.NoError(t, err)
 		assert.Equal(t, sdk.StateFailed, info.State)
 		assert.Contains(t, info.Error, `unknown task "never_registered"`)
+		assert.Contains(t, info.Error, "within 1h0m0s")
+		assert.WithinRange(t, info.Finished, t0.Add(time.Hour), t0.Add(61*time.Minute))
 		assert.JSONEq(t, `{"a":1}`, string(info.Input), "the input is kept for inspection")
 		assert.Empty(t, env.Runs(""), "no function ran")
+	}, testsuite.WithWorkerOptions(worker.Options{UnknownTaskWait: time.Hour}))
+}
+
+// In a fleet running two versions, a worker without the task hands it back
+// and a worker with it runs it.
+func TestUnknownTaskRunsOnAWorkerThatHasIt(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		old := openDocket(t, b.URL)
+		require.NoError(t, old.Register(sdk.NewTask("other", func(ctx context.Context, in struct{}) error { return nil })))
+		runWorker(t, worker.New(old, worker.Options{Name: "old"}))
+		ex, err := old.AddByName(context.Background(), "report", json.RawMessage(`{}`))
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			info, err := ex.Info(context.Background())
+			return err == nil && info.Error != ""
+		}, time.Minute, time.Millisecond, "the old worker handed it back")
+
+		ran := make(chan string, 1)
+		current, err := sdk.Open(context.Background(), b.URL, sdk.WithName(old.Name()))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = current.Close() })
+		require.NoError(t, current.Register(sdk.NewTask("report", func(ctx context.Context, in struct{}) error {
+			ran <- sdk.Current(ctx).Key()
+			return nil
+		})))
+		runWorker(t, worker.New(current, worker.Options{Name: "new"}))
+		assert.Equal(t, []string{ex.Key()}, waitFor(t, ran, 1))
 	})
 }
 

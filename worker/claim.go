@@ -15,9 +15,10 @@ import (
 //
 // Up to maxInFlight exchanges are in flight at once, each for slots of its
 // own: while Redis serves one, the tasks another brought run here, so
-// neither side waits for the other. With untilIdle it returns once nothing
-// is due or running. It returns the outcomes it had no chance to record.
-func (r *run) claimLoop(ctx context.Context, untilIdle bool) []ack {
+// neither side waits for the other. It returns when ctx ends, or as stop
+// says once the worker is idle. It returns the outcomes it had no chance to
+// record.
+func (r *run) claimLoop(ctx context.Context, stop until) []ack {
 	l := &claimer{r: r, ctx: ctx, look: true,
 		requests: make(chan exchange, maxInFlight), done: make(chan exchange, maxInFlight)}
 	l.timer = time.NewTimer(r.opts.PollInterval)
@@ -36,7 +37,7 @@ func (r *run) claimLoop(ctx context.Context, untilIdle bool) []ack {
 		}
 		select {
 		case ex := <-l.done:
-			if l.receive(ex) && untilIdle {
+			if l.receive(ex) && (stop == untilIdle || stop == untilFinished && l.finished()) {
 				return r.collect(l.pending)
 			}
 		case <-r.wake:
@@ -48,6 +49,22 @@ func (r *run) claimLoop(ctx context.Context, untilIdle bool) []ack {
 			stopping = nil // wait for the exchanges in flight
 		}
 	}
+}
+
+// finished reports, once the worker is idle, whether the docket holds no
+// work but the future runs of chains (see RunUntilFinished). When it does,
+// the loop goes on: the next due task, a wake-up or the poll brings it back.
+func (l *claimer) finished() bool {
+	r := l.r
+	pending, _, err := r.store.Pending(l.ctx, r.w.c.Chains())
+	if err != nil {
+		if l.ctx.Err() == nil {
+			r.log.Warn("cannot tell whether every task has finished; looking again", "err", err)
+			l.lookWithin(l.retry.wait())
+		}
+		return false
+	}
+	return !pending
 }
 
 // maxInFlight is how many exchanges a worker keeps in flight.

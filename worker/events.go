@@ -50,6 +50,15 @@ func (r *run) handle(ev store.Event) {
 	if ev.Wake {
 		r.poke()
 	}
+	if ev.Chain != "" {
+		if def := r.w.c.Task(ev.Chain); def != nil && def.Policies.Automatic() {
+			select {
+			case r.reseed <- struct{}{}:
+			default: // one is coming
+			}
+		}
+		return
+	}
 	if ev.Cancel == "" {
 		return
 	}

@@ -70,11 +70,16 @@ const (
 	reasonError       = "error"
 	reasonPanic       = "panic"
 	reasonTimeout     = "timeout"
+	reasonPermanent   = "permanent" // sdk.Permanent: not retried
 )
 
 func (a *attempt) run() {
 	m := a.msg
 	def := a.r.w.c.Task(m.Name)
+	if def == nil && a.r.opts.Fallback == nil {
+		a.handBack()
+		return
+	}
 	if def == nil {
 		a.runFallback(reasonUnknownTask, fmt.Errorf("docket: unknown task %q: no function is registered under that name on this worker", m.Name))
 		return
@@ -86,6 +91,49 @@ func (a *attempt) run() {
 	}
 	a.runTask(def, in)
 }
+
+// handBack returns a task this worker does not have to the schedule, for a
+// worker that has it: producers may be deployed before the workers that run
+// their tasks, and a fleet may run two versions at once. It waits with a
+// backoff that grows with the time it has waited, capped at
+// maxUnknownBackoff, and runs as soon as a worker that has it starts (see
+// Store.Known). Once it has waited Options.UnknownTaskWait, it fails.
+func (a *attempt) handBack() {
+	m := a.msg
+	ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+	since, err := a.r.store.UnknownSince(ctx, m.Key)
+	cancel()
+	now := a.redisNow()
+	if err != nil || since.IsZero() {
+		since = now // on an error, the horizon is judged at the next hand-back
+	}
+	waited := now.Sub(since)
+	if limit := a.r.opts.UnknownTaskWait; waited >= limit {
+		cause := fmt.Errorf("docket: unknown task %q: no worker that has it registered took it within %v", m.Name, limit)
+		a.r.log.Error("task cannot run", "key", m.Key, "task", m.Name, "reason", reasonUnknownTask, "err", cause)
+		a.settle(func() *store.Outcome { return a.final(store.Failed, cause.Error(), reasonUnknownTask) })
+		return
+	}
+	delay := min(max(waited, minUnknownBackoff), maxUnknownBackoff)
+	log := a.r.log.Debug
+	if waited == 0 {
+		log = a.r.log.Warn
+	}
+	log("task not registered on this worker; handing it back for a worker that has it",
+		"key", m.Key, "task", m.Name, "again_in", delay, "fails_after", since.Add(a.r.opts.UnknownTaskWait))
+	reason := fmt.Sprintf("no running worker has task %q registered (the last to try was %s); waiting for one since %s, until %s",
+		m.Name, a.r.w.id, since.UTC().Format(time.RFC3339), since.Add(a.r.opts.UnknownTaskWait).UTC().Format(time.RFC3339))
+	a.settle(func() *store.Outcome {
+		return &store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Unknown, Delay: delay, Error: reason}
+	})
+}
+
+// The backoff of a task handed back for want of a worker that has it: as
+// long as it has waited, within these bounds.
+const (
+	minUnknownBackoff = time.Second
+	maxUnknownBackoff = time.Minute
+)
 
 // runFallback handles a message no registered task can run: the fallback
 // handler decides, or the execution fails with reason.
@@ -149,14 +197,14 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 		if abandoned || a.ctx.Err() != nil && err != nil {
 			err = a.causeError(def)
 		}
-		if err != nil {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, err.Error())
-		}
 		if hook := a.r.w.c.Hooks.AttemptDone; hook != nil {
 			hook(core.AttemptRecord{Key: m.Key, Task: m.Name, Attempt: m.Attempt, Start: start, End: end, Input: m.Input, Err: err})
 		}
 		o := a.outcome(def, err)
+		if err != nil && (o == nil || o.Kind != store.Snoozed) { // a snooze is no failure
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
 		annotate(span, err, o)
 		span.End()
 		return o
@@ -198,6 +246,8 @@ func annotate(span trace.Span, err error, o *store.Outcome) {
 		span.AddEvent(telemetry.EventTimeout)
 	case errors.Is(err, sdk.ErrCancelled), errors.Is(err, sdk.ErrLeaseLost), errors.Is(err, sdk.ErrShutdown):
 		span.AddEvent(telemetry.EventCancelled, trace.WithAttributes(attribute.String(telemetry.AttrReason, err.Error())))
+	case errors.Is(err, sdk.ErrPermanent):
+		span.AddEvent(telemetry.EventPermanent)
 	}
 	if o == nil {
 		return
@@ -206,6 +256,8 @@ func annotate(span trace.Span, err error, o *store.Outcome) {
 	switch o.Kind {
 	case store.Retried:
 		span.AddEvent(telemetry.EventRetry, trace.WithAttributes(attribute.Float64(telemetry.AttrDelay, o.Delay.Seconds())))
+	case store.Snoozed:
+		span.AddEvent(telemetry.EventSnoozed, trace.WithAttributes(attribute.Float64(telemetry.AttrDelay, o.Delay.Seconds())))
 	case store.Perpetual:
 		next := o.Next.At.UTC().Format(time.RFC3339Nano)
 		if o.Next.At.IsZero() {
@@ -271,6 +323,10 @@ func (a *attempt) call(ctx context.Context, fn func(context.Context) error) (err
 
 // outcome decides what becomes of an attempt that ended with err.
 func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
+	if snooze, ok := errors.AsType[*sdk.SnoozeError](err); ok && a.ctx.Err() == nil {
+		a.r.w.metrics.Snoozed.Add(context.Background(), 1, a.attrs())
+		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Snoozed, Delay: snooze.Delay}
+	}
 	switch {
 	case err == nil:
 		a.r.w.metrics.Succeeded.Add(context.Background(), 1, a.attrs())
@@ -285,13 +341,16 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 	if _, ok := errors.AsType[*sdk.PanicError](err); ok {
 		return a.failure(def, err, reasonPanic)
 	}
+	if errors.Is(err, sdk.ErrPermanent) {
+		return a.failure(def, err, reasonPermanent)
+	}
 	return a.failure(def, err, reasonError)
 }
 
 // failure retries the task if its retry policy allows, or fails it.
 func (a *attempt) failure(def *core.TaskDef, err error, reason string) *store.Outcome {
 	m := a.msg
-	if rp := def.Policies.Retry; rp != nil && rp.Retries(m.Attempt) {
+	if rp := def.Policies.Retry; rp != nil && rp.Retries(m.Attempt) && reason != reasonPermanent {
 		delay := rp.DelayAfter(m.Attempt)
 		a.r.log.Info("task failed; retrying", "key", m.Key, "task", m.Name, "attempt", m.Attempt, "in", delay, "err", err)
 		a.r.w.metrics.Retried.Add(context.Background(), 1, a.attrs())
@@ -322,7 +381,10 @@ func (a *attempt) nextRun(def *core.TaskDef) (next store.When, input []byte, ok 
 		return store.When{}, nil, false
 	}
 	continues, every, input := a.state.Schedule.State()
-	if !continues {
+	if !continues && !def.Policies.Automatic() {
+		// An automatic task's chain is kept going by the workers that
+		// register it: were it to end here, they would start it again at
+		// once, in a loop if every run cancels it. It goes on instead.
 		return store.When{}, nil, false
 	}
 	cron := def.Policies.Cron

@@ -16,6 +16,7 @@ func (r *run) renewLoop() {
 	interval := r.opts.Lease / 3
 	hb := store.Heartbeat{ID: r.w.id, TTL: r.opts.Lease}
 	var retry backoff
+	prepared := false
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -25,8 +26,16 @@ func (r *run) renewLoop() {
 		case <-timer.C:
 		}
 		// Seeding first: once this worker shows in Snapshot, it has seeded.
-		if err := r.seed(r.bgCtx); err != nil && r.bgCtx.Err() == nil {
+		// The first time, it also makes due the tasks that waited for a
+		// worker that knows them.
+		prepare := r.seed
+		if !prepared {
+			prepare = r.prepare
+		}
+		if err := prepare(r.bgCtx); err != nil && r.bgCtx.Err() == nil {
 			r.log.Warn("cannot start automatic tasks; trying again at the next renewal", "err", err)
+		} else {
+			prepared = true
 		}
 		held, attempts := r.held()
 		hb.Description = r.description(started)

@@ -2,12 +2,14 @@ package worker_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/internal/redistest"
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
@@ -320,5 +322,35 @@ func TestClear(t *testing.T) {
 		close(release)
 		env.Advance(2 * time.Hour)
 		assert.Len(t, env.Runs("clearable"), 1)
+	})
+}
+
+// RunUntilFinished returns once every added task has finished, retries
+// included, leaving the next run of a perpetual chain scheduled.
+func TestRunUntilFinished(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d := openDocket(t, b.URL)
+		flaky := sdk.NewTask("flaky", func(ctx context.Context, in Order) error {
+			if sdk.Current(ctx).Attempt() < 3 {
+				return errors.New("not yet")
+			}
+			return nil
+		}, policy.Retry(3, 100*time.Millisecond))
+		poll := sdk.NewTask("poll", func(ctx context.Context, in struct{}) error { return nil },
+			policy.Perpetual(time.Hour, policy.Automatic()))
+		require.NoError(t, d.Register(flaky))
+		require.NoError(t, d.Register(poll))
+		ex, err := flaky.Add(context.Background(), d, Order{ID: 1})
+		require.NoError(t, err)
+		require.NoError(t, worker.New(d, worker.Options{}).RunUntilFinished(context.Background()))
+		info, err := ex.Info(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
+		assert.Equal(t, 3, info.Attempt)
+		snap, err := d.Snapshot(context.Background())
+		require.NoError(t, err)
+		require.Len(t, snap.Scheduled, 1)
+		assert.Equal(t, "poll", snap.Scheduled[0].Key)
+		require.NoError(t, d.Cancel(context.Background(), "poll"))
 	})
 }

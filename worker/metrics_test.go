@@ -17,6 +17,7 @@ import (
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/telemetry"
 	"github.com/docket-go/docket/testsuite"
+	"github.com/docket-go/docket/worker"
 )
 
 // counters reads the int64 sums of a reader, by metric name and the value
@@ -61,8 +62,8 @@ func TestFailuresAreCountedByReason(t *testing.T) {
 		require.NoError(t, err)
 		_, err = ship.Add(t.Context(), d, Order{ID: 1})
 		require.NoError(t, err)
-		env.RunUntilIdle()
-	})
+		env.Advance(2 * time.Minute) // "nobody" waits a minute for a worker that has it
+	}, testsuite.WithWorkerOptions(worker.Options{UnknownTaskWait: time.Minute}))
 	got := counters(t, reader, telemetry.AttrReason)
 	assert.Equal(t, int64(1), got[telemetry.MetricFailed+"/unknown_task"])
 	assert.Equal(t, int64(1), got[telemetry.MetricFailed+"/bad_input"])

@@ -165,23 +165,53 @@ func TestPerpetuateOutsideAPerpetualTask(t *testing.T) {
 	})
 }
 
-// A chain that is lost — here cancelled from outside — is started again by
-// the workers that have the automatic task, within Lease/3.
+// A chain that is lost — here cancelled from outside — is started again at
+// once by the workers that have the automatic task: the script that ended
+// it tells them. (Should Redis lose it, they start it again at their next
+// lease renewal, Lease/3.)
 func TestLostAutomaticChainIsReseeded(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		cleanup := sdk.NewTask("cleanup", func(ctx context.Context, in struct{}) error { return nil },
 			policy.Perpetual(time.Hour, policy.Automatic()))
-		t0 := env.Now()
+		nightly := sdk.NewTask("nightly", func(ctx context.Context, in struct{}) error { return nil },
+			policy.Cron("0 3 * * *"))
+		t0 := env.Now() // midnight
 		env.Register(cleanup)
+		env.Register(nightly)
 		env.Advance(90 * time.Minute) // runs at 0 and 1h
 		require.NoError(t, env.Docket().Cancel(t.Context(), "cleanup"))
-		env.Advance(90 * time.Minute) // not at once: the renewal at 2h (Lease/3) re-seeds it
+		require.NoError(t, env.Docket().Cancel(t.Context(), "nightly"))
+		env.Advance(3 * time.Hour)
 		var starts []time.Duration
 		for _, r := range env.Runs("cleanup") {
 			starts = append(starts, r.Start.Sub(t0))
 		}
-		assert.Equal(t, []time.Duration{0, time.Hour, 2 * time.Hour, 3 * time.Hour}, starts)
-	}, testsuite.WithWorkerOptions(worker.Options{Lease: 6 * time.Hour}))
+		assert.Equal(t, []time.Duration{0, time.Hour, 90 * time.Minute, 150 * time.Minute, 210 * time.Minute, 270 * time.Minute}, starts,
+			"started again at once when cancelled at 1h30")
+		nights := env.Runs("nightly")
+		require.Len(t, nights, 1, "the cron chain started again, at its next instant")
+		assert.Equal(t, t0.Add(3*time.Hour), nights[0].Start)
+	})
+}
+
+// An automatic task's run that cancels its chain does not stop it (the
+// workers that register the task would start it again at once, in a loop):
+// the chain goes on at its interval.
+func TestAutomaticChainGoesOnWhenItsRunCancelsIt(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		sweep := sdk.NewTask("sweep", func(ctx context.Context, in struct{}) error {
+			sdk.Current(ctx).Perpetual().Cancel()
+			return nil
+		}, policy.Perpetual(time.Hour, policy.Automatic()))
+		t0 := env.Now()
+		env.Register(sweep)
+		env.Advance(150 * time.Minute)
+		var starts []time.Duration
+		for _, r := range env.Runs("sweep") {
+			starts = append(starts, r.Start.Sub(t0))
+		}
+		assert.Equal(t, []time.Duration{0, time.Hour, 2 * time.Hour}, starts)
+	})
 }
 
 // A crash before the run: the task was claimed by a worker that died at

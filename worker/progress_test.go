@@ -156,7 +156,8 @@ func TestProgressUnderConcurrentIncrements(t *testing.T) {
 		info, err := ex.Info(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, sdk.StateCompleted, info.State)
-		assert.Equal(t, sdk.ProgressInfo{Current: 1000, Total: 1000}, info.Progress)
+		assert.Equal(t, sdk.ProgressInfo{Current: 1000, Total: 1000, Updated: info.Progress.Updated}, info.Progress)
+		assert.False(t, info.Progress.Updated.IsZero(), "the record keeps when the progress was last updated")
 	})
 }
 
@@ -172,6 +173,7 @@ func TestProgressOfACancelledRunIsIgnored(t *testing.T) {
 			return nil
 		})
 		env.Register(stubborn)
+		t0 := env.Now()
 		ex, err := stubborn.Add(t.Context(), env.Docket(), Import{})
 		require.NoError(t, err)
 		env.Advance(time.Second)
@@ -180,7 +182,7 @@ func TestProgressOfACancelledRunIsIgnored(t *testing.T) {
 		assert.NoError(t, after, "a no-op, not an error")
 		info, err := ex.Info(t.Context())
 		require.NoError(t, err)
-		assert.Equal(t, sdk.ProgressInfo{Total: 5}, info.Progress, "the progress as the task ended")
+		assert.Equal(t, sdk.ProgressInfo{Total: 5, Updated: t0}, info.Progress, "the progress as the task ended")
 	})
 }
 

@@ -24,6 +24,7 @@ import (
 type Worker struct {
 	c       *core.Docket
 	opts    Options
+	invalid error // from Options.Validate: Run refuses
 	id      string
 	log     *slog.Logger
 	metrics *telemetry.Metrics
@@ -36,6 +37,7 @@ var ErrRunning = errors.New("docket: worker is already running")
 // New returns a worker for the tasks registered on d, now or later.
 func New(d *sdk.Docket, opts Options) *Worker {
 	c := core.Unwrap(d)
+	invalid := opts.Validate()
 	opts = opts.withDefaults()
 	name := opts.Name
 	if name == "" {
@@ -48,7 +50,7 @@ func New(d *sdk.Docket, opts Options) *Worker {
 	if log == nil {
 		log = c.Logger
 	}
-	return &Worker{c: c, opts: opts, id: id, log: log.With("worker", id), metrics: telemetry.NewMetrics()}
+	return &Worker{c: c, opts: opts, invalid: invalid, id: id, log: log.With("worker", id), metrics: telemetry.NewMetrics()}
 }
 
 // ID identifies the worker in Redis and in Snapshot.
@@ -58,41 +60,94 @@ func (w *Worker) ID() string { return w.id }
 // tasks up to Options.DrainTimeout to finish, hands back those that do not,
 // and returns nil. Connection errors never end Run: the worker logs them,
 // backs off and carries on when Redis is back.
+//
+// Run returns an error for any other reason it stops, or refuses to start:
+// options out of range (ErrBadOption), a second Run of the same worker
+// (ErrRunning), or the docket closed (sdk.ErrClosed: Close stops the
+// workers promptly, handing their running tasks back).
 func (w *Worker) Run(ctx context.Context) error {
-	return w.run(ctx, false)
+	return w.run(ctx, untilStopped)
 }
 
 // RunUntilIdle executes tasks until none is due and none is running, then
-// stops as Run does. Tasks scheduled for later are left for later.
+// stops as Run does. Tasks scheduled for later are left for later, retries
+// included: to wait for those too, use RunUntilFinished.
 func (w *Worker) RunUntilIdle(ctx context.Context) error {
-	return w.run(ctx, true)
+	return w.run(ctx, untilIdle)
 }
 
-func (w *Worker) run(ctx context.Context, untilIdle bool) error {
+// RunUntilFinished executes tasks until every task added has finished, then
+// stops as Run does: it waits through retry delays, snoozes, debounce
+// settling and waits for concurrency slots, and for tasks running on other
+// workers; it does not wait for the future runs of perpetual and cron
+// chains (of the tasks registered on this worker), which are left
+// scheduled. A task that retries or snoozes forever keeps it running:
+// bound it with ctx.
+func (w *Worker) RunUntilFinished(ctx context.Context) error {
+	return w.run(ctx, untilFinished)
+}
+
+// until says when a run stops of its own accord.
+type until int
+
+const (
+	untilStopped  until = iota // only when its context ends (Run)
+	untilIdle                  // nothing due, nothing running (RunUntilIdle)
+	untilFinished              // nothing left but future runs of chains (RunUntilFinished)
+)
+
+func (w *Worker) run(ctx context.Context, stop until) error {
+	if w.invalid != nil {
+		w.log.Error("worker cannot run", "err", w.invalid)
+		return w.invalid
+	}
 	if !w.running.CompareAndSwap(false, true) {
 		return ErrRunning
 	}
 	defer w.running.Store(false)
-	if len(w.c.Tasks()) == 0 && w.opts.Fallback == nil {
-		w.log.Warn("worker started with no task registered: every message it claims will fail as unknown")
+	if err := w.c.BeginRun(); err != nil {
+		return fmt.Errorf("docket: worker %s cannot run: %w", w.id, err)
 	}
+	defer w.c.EndRun()
+	if len(w.c.Tasks()) == 0 && w.opts.Fallback == nil {
+		w.log.Warn("worker started with no task registered: every message it claims will wait for a worker that has its task")
+	}
+
+	// The claim loop stops when ctx ends or the docket closes; only a close
+	// hands running tasks back at once, without a drain.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	closing := w.c.Closing()
+	go func() {
+		select {
+		case <-closing:
+			cancel(sdk.ErrClosed)
+		case <-ctx.Done():
+		}
+	}()
 
 	r := newRun(w)
 	leave := w.c.Idle.Join(r.poke)
 	defer leave()
 
+	changed := w.c.Changed() // before the first seeding: no registration is missed
 	var bg sync.WaitGroup
 	bg.Go(r.renewLoop)
 	bg.Go(r.listen)
+	bg.Go(func() { r.followRegistry(changed) })
 
 	r.awaitReady(ctx)
-	unrecorded := r.claimLoop(ctx, untilIdle)
+	unrecorded := r.claimLoop(ctx, stop)
 	// From here on no claim carries outcomes: they go on their own.
 	bg.Go(func() { r.ackLoop(unrecorded) })
-	r.drain()
+	closed := errors.Is(context.Cause(ctx), sdk.ErrClosed)
+	r.drain(closed)
 	r.stopBackground()
 	bg.Wait()
 	r.unregister()
+	if closed {
+		return fmt.Errorf("docket: worker %s stopped: %w", w.id, sdk.ErrClosed)
+	}
 	return nil
 }
 
@@ -108,7 +163,8 @@ type run struct {
 	bgCtx    context.Context
 	cancelBg context.CancelFunc
 
-	wake chan struct{} // any reason for the claim loop to look again
+	wake   chan struct{} // any reason for the claim loop to look again
+	reseed chan struct{} // an automatic task's chain ended
 
 	mu      sync.Mutex
 	active  map[heldKey]*attempt // claimed and not yet acknowledged
@@ -135,6 +191,7 @@ func newRun(w *Worker) *run {
 		log:     w.log,
 		opts:    w.opts,
 		wake:    make(chan struct{}, 1),
+		reseed:  make(chan struct{}, 1),
 		active:  map[heldKey]*attempt{},
 		settled: make(chan struct{}, 1),
 		acks:    make(chan ack, w.opts.Concurrency),
@@ -169,12 +226,21 @@ func (r *run) counts() tally {
 // the drain have to return before Run gives up on them.
 const shutdownGrace = 5 * time.Second
 
-// drain waits for running tasks, up to the drain timeout; then cancels the
-// rest, which hands them back; then waits for the outcomes to land, and for
-// the functions of cancelled tasks to return.
-func (r *run) drain() {
-	if !r.waitFor(r.opts.DrainTimeout, func(c tally) bool { return c.busy == 0 }) {
-		r.log.Warn("drain timeout: handing back running tasks", "tasks", r.counts().busy, "timeout", r.opts.DrainTimeout)
+// drain waits for running tasks, up to the drain timeout (not at all when
+// the docket is closing); then cancels the rest, which hands them back;
+// then waits for the outcomes to land, and for the functions of cancelled
+// tasks to return.
+func (r *run) drain(closing bool) {
+	timeout := r.opts.DrainTimeout
+	if closing {
+		timeout = 0
+	}
+	if !r.waitFor(timeout, func(c tally) bool { return c.busy == 0 }) {
+		if closing {
+			r.log.Info("docket closed: handing back running tasks", "tasks", r.counts().busy)
+		} else {
+			r.log.Warn("drain timeout: handing back running tasks", "tasks", r.counts().busy, "timeout", r.opts.DrainTimeout)
+		}
 		r.cancelTasks(sdk.ErrShutdown)
 		// Each settles when its function returns, or when shutdownGrace
 		// has passed.

@@ -35,6 +35,57 @@ type Docket struct {
 	mu      sync.Mutex // serializes registration
 	tasks   atomic.Pointer[map[string]*TaskDef]
 	version atomic.Uint64 // counts registrations
+	changed chan struct{} // closed by the next registration; nil until asked for
+
+	runsMu  sync.Mutex
+	closing chan struct{}  // closed by Close
+	closed  bool           // Close was called
+	runs    sync.WaitGroup // worker runs under way
+}
+
+// ErrClosed reports a docket that was closed: workers stop, and a worker
+// started later refuses to run.
+var ErrClosed = errors.New("docket: the docket is closed")
+
+// BeginRun counts a worker run that starts; it returns ErrClosed when the
+// docket is closed. The run stops when Closing is closed, and calls EndRun
+// when it has stopped.
+func (d *Docket) BeginRun() error {
+	d.runsMu.Lock()
+	defer d.runsMu.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	d.runs.Add(1)
+	return nil
+}
+
+// EndRun counts a worker run that has stopped.
+func (d *Docket) EndRun() { d.runs.Done() }
+
+// Closing is closed when the docket is being closed.
+func (d *Docket) Closing() <-chan struct{} {
+	d.runsMu.Lock()
+	defer d.runsMu.Unlock()
+	if d.closing == nil {
+		d.closing = make(chan struct{})
+	}
+	return d.closing
+}
+
+// StopRuns tells the worker runs to stop, and waits until they have: then
+// nothing uses the store any more. Runs that begin later are refused.
+func (d *Docket) StopRuns() {
+	d.runsMu.Lock()
+	if !d.closed {
+		d.closed = true
+		if d.closing == nil {
+			d.closing = make(chan struct{})
+		}
+		close(d.closing)
+	}
+	d.runsMu.Unlock()
+	d.runs.Wait()
 }
 
 // Unwrap returns the core of an *sdk.Docket. The sdk package sets it, so the
@@ -78,7 +129,22 @@ func (d *Docket) Register(defs ...*TaskDef) error {
 	}
 	d.tasks.Store(&next)
 	d.version.Add(1)
+	if d.changed != nil {
+		close(d.changed)
+		d.changed = nil
+	}
 	return nil
+}
+
+// Changed returns a channel that the next registration closes: a running
+// worker waits on it to start what newly registered tasks need at once.
+func (d *Docket) Changed() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.changed == nil {
+		d.changed = make(chan struct{})
+	}
+	return d.changed
 }
 
 // Version changes whenever a task is registered, so that what is derived
@@ -91,6 +157,18 @@ func (d *Docket) Task(name string) *TaskDef {
 		return (*cur)[name]
 	}
 	return nil
+}
+
+// Chains returns the names of the registered tasks whose runs form chains:
+// those with a Perpetual or Cron policy.
+func (d *Docket) Chains() []string {
+	var names []string
+	for _, def := range d.Tasks() {
+		if def.Policies.Perpetual != nil || def.Policies.Cron != nil {
+			names = append(names, def.Name)
+		}
+	}
+	return names
 }
 
 // Tasks returns every registered task.

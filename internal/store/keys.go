@@ -21,10 +21,12 @@ import (
 //	docket:{name}:debounce:<id>    HASH   the burst <id>: its first submission and last submission time; has a TTL
 //	docket:{name}:progress:<key>   HASH   a running task's progress: current, total, message, updated
 //	docket:{name}:deadletters      ZSET   task key -> when it was dead-lettered; has a TTL (the retention)
+//	docket:{name}:unknown:<task>   ZSET   keys of tasks called <task> that a worker without that task handed back; has a TTL
 //	docket:{name}:watchers         ZSET   task key -> until when someone watches it (unix µs); has a TTL
 //	docket:{name}:workers          ZSET   worker id -> live until (unix µs); has a TTL
 //	docket:{name}:worker:<id>      STRING worker description (JSON); has a TTL
-//	docket:{name}:events           pub/sub channel: "w" wakes workers, "c:<gen>:<key>" cancels a run
+//	docket:{name}:events           pub/sub channel: "w" wakes workers, "c:<gen>:<key>" cancels a run,
+//	                                      "a:<key>" says the chain of the automatic task <key> ended
 //	docket:{name}:watch:<key>      pub/sub channel: state and progress events of one task (JSON)
 //
 // A task hash has no TTL while its task is scheduled, queued, waiting or
@@ -40,7 +42,7 @@ import (
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
 	keyNames    = []string{"scheduled", "running", "limits", "deadletters", "watchers", "workers", "events"}
-	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "worker", "watch"}
+	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "worker", "watch", "unknown"}
 )
 
 // keys holds the key names of one docket.

@@ -333,6 +333,7 @@ type Event struct {
 	Wake   bool   // a task became due earlier than workers expected
 	Cancel string // the key of a running task to stop, when not empty
 	Gen    string // the generation of the run to stop
+	Chain  string // the key of an automatic task's chain that ended, when not empty
 }
 
 // ParseEvent reads an events channel payload. Unknown payloads yield the
@@ -340,6 +341,9 @@ type Event struct {
 func ParseEvent(payload string) Event {
 	if payload == "w" {
 		return Event{Wake: true}
+	}
+	if key, ok := strings.CutPrefix(payload, "a:"); ok && key != "" {
+		return Event{Chain: key}
 	}
 	if rest, ok := strings.CutPrefix(payload, "c:"); ok {
 		if gen, key, ok := strings.Cut(rest, ":"); ok && gen != "" && key != "" {

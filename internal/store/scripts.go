@@ -26,6 +26,8 @@ var (
 	clearScript      = load("clear.lua")
 	countsScript     = load("counts.lua")
 	watchScript      = load("watch.lua")
+	knownScript      = load("known.lua")
+	pendingScript    = load("pending.lua")
 )
 
 func load(name string) *redis.Script {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -42,6 +43,10 @@ const (
 	// ModeReplace overwrites a live task's input and schedule, and
 	// supersedes its running attempt, if any.
 	ModeReplace Mode = "replace"
+	// ModeSeed adds as ModeAdd does, and marks the task as the chain of an
+	// automatic task: when it ends otherwise than by its own decision, the
+	// workers hear of it (Event.Chain) and start it again.
+	ModeSeed Mode = "seed"
 )
 
 // When is when a task becomes due: at an absolute instant, or a delay after
@@ -187,6 +192,13 @@ const (
 	Retried   OutcomeKind = "retry"     // the next attempt is due after Delay
 	Perpetual OutcomeKind = "perpetual" // the next run is due at Next
 	Released  OutcomeKind = "release"   // handed back undone, due now (worker shutdown)
+	Snoozed   OutcomeKind = "snooze"    // the same attempt runs again after Delay; no delivery counted
+	// Unknown: the worker has no task of the message's name. The task
+	// goes back to the schedule, due after Delay, with Error as the reason,
+	// and is listed as waiting for a worker that knows its name (see
+	// Store.Known); the instant it was first handed back is kept (see
+	// Store.UnknownSince).
+	Unknown OutcomeKind = "unknown"
 )
 
 // Outcome is the end of one attempt, reported by the worker that ran it.
@@ -384,6 +396,75 @@ func (s *Store) Count(ctx context.Context) (Counts, error) {
 		return Counts{}, fmt.Errorf("%w: count reply has %d elements", ErrMalformed, len(n))
 	}
 	return Counts{Queued: n[0], Scheduled: n[1], Running: n[2], Waiting: n[3]}, nil
+}
+
+// Known makes the tasks called by one of names that workers without them
+// handed back (see Unknown) due at once, a thousand per call: a worker
+// calls it when it starts, and when tasks are registered.
+func (s *Store) Known(ctx context.Context, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2+len(names))
+	args = append(args, s.k.prefix, MaxBatch)
+	for _, n := range names {
+		args = append(args, n)
+	}
+	for {
+		n, err := knownScript.Run(ctx, s.rdb, []string{s.k.scheduled}, args...).Int()
+		if err != nil {
+			return fmt.Errorf("docket: known tasks: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+}
+
+// UnknownSince reads when a worker first handed the task with key back for
+// not having its task (see Unknown); zero when none did since it last ran.
+func (s *Store) UnknownSince(ctx context.Context, key string) (time.Time, error) {
+	v, err := s.rdb.HGet(ctx, s.k.task(key), "unknown_since").Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("docket: unknown task: %w", err)
+	}
+	var d decoder
+	return d.instant(v), d.err
+}
+
+// Pending reports whether the docket holds unfinished work other than the
+// future runs of the chain tasks named (perpetual and cron tasks): a task
+// running, waiting for a concurrency slot, due, or scheduled later. next is
+// when the earliest such task scheduled later is due; zero when the work is
+// running, waiting or due.
+func (s *Store) Pending(ctx context.Context, chains []string) (pending bool, next time.Time, err error) {
+	args := make([]any, 0, 3+len(chains))
+	args = append(args, s.k.prefix, 0, MaxBatch)
+	for _, c := range chains {
+		args = append(args, c)
+	}
+	for from := 0; ; from += MaxBatch {
+		args[1] = from
+		reply, err := pendingScript.Run(ctx, s.rdb, []string{s.k.scheduled}, args...).Int64Slice()
+		if err != nil {
+			return false, time.Time{}, fmt.Errorf("docket: pending: %w", err)
+		}
+		if len(reply) != 2 {
+			return false, time.Time{}, fmt.Errorf("%w: pending reply has %d elements", ErrMalformed, len(reply))
+		}
+		switch reply[0] {
+		case 0:
+			return false, time.Time{}, nil
+		case 1:
+			if reply[1] > 0 {
+				next = time.UnixMicro(reply[1])
+			}
+			return true, next, nil
+		}
+	}
 }
 
 // Now reads the Redis clock.

@@ -1,5 +1,5 @@
 // Quickstart registers two tasks, one with a retry policy and one with a
-// timeout, adds a few, runs a worker until nothing is left to do, and
+// timeout, adds a few, runs a worker until every task has finished, and
 // prints what ran. It needs no Redis: it uses the embedded memory://
 // backend unless DOCKET_URL names another.
 //
@@ -107,21 +107,11 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 
+	// RunUntilFinished returns once every task added has finished: it
+	// waits through the email's retry delays too.
 	w := worker.New(d, worker.Options{Concurrency: 4, Logger: quiet})
-	// RunUntilIdle returns when nothing is due or running; the email's
-	// retries are scheduled, so keep going until every task has finished.
-	for {
-		if err := w.RunUntilIdle(ctx); err != nil {
-			return err
-		}
-		snap, err := d.Snapshot(ctx)
-		if err != nil {
-			return err
-		}
-		if snap.TotalWaiting == 0 && snap.TotalRunning == 0 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := w.RunUntilFinished(ctx); err != nil {
+		return err
 	}
 
 	for _, ex := range []*sdk.Execution{welcome, quick, slow} {

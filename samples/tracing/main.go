@@ -142,21 +142,9 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	}
 	say("checkout      add charge_card, add send_receipt  trace %s", checkout.SpanContext().TraceID())
 
-	w := worker.New(d, worker.Options{Concurrency: 4})
-	// RunUntilIdle returns when nothing is due or running; the retries
-	// are scheduled, so keep going until every task has finished.
-	for {
-		if err := w.RunUntilIdle(ctx); err != nil {
-			return err
-		}
-		snap, err := d.Snapshot(ctx)
-		if err != nil {
-			return err
-		}
-		if snap.TotalWaiting == 0 && snap.TotalRunning == 0 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+	// RunUntilFinished waits through the retry delays too.
+	if err := worker.New(d, worker.Options{Concurrency: 4}).RunUntilFinished(ctx); err != nil {
+		return err
 	}
 
 	info, err := charge.Info(ctx)

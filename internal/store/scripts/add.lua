@@ -1,11 +1,16 @@
 -- add: schedule tasks, or replace them.
 -- KEYS[1] scheduled zset
--- ARGV[1] docket key prefix, ARGV[2] mode: "add" or "replace"
+-- ARGV[1] docket key prefix, ARGV[2] mode: "add", "replace", or "seed" (an add
+-- that marks the record as an automatic task's chain: see chain_ended)
 -- then per task, 5 values: key, task name, input JSON, when, trace context
 -- Returns per task: a code (1 scheduled, 0 already scheduled, 2 replaced) and the due instant.
 local now = clock_us()
 local now_s = int(now)
 local mode = ARGV[2]
+local seed = mode == 'seed'
+if seed then
+  mode = 'add'
+end
 local before = earliest(K.scheduled)
 local soonest = nil
 local result = {}
@@ -57,6 +62,9 @@ for i = 3, #ARGV, 5 do
     else
       redis.call('HSET', tk, 'name', name, 'input', input, 'state', 'scheduled', 'gen', gen_s,
         'attempt', '1', 'deliveries', '0', 'due', due_s, 'created', now_s)
+    end
+    if seed then
+      redis.call('HSET', tk, 'auto', '1')
     end
     schedule[#schedule + 1] = due_s
     schedule[#schedule + 1] = key

@@ -5,7 +5,7 @@
 local now = clock_us()
 local key = ARGV[2]
 local tk = K.task .. key
-local f = redis.call('HMGET', tk, 'state', 'gen')
+local f = redis.call('HMGET', tk, 'state', 'gen', 'auto')
 if not is_live(f[1]) then
   return 0
 end
@@ -14,4 +14,5 @@ redis.call('HSET', tk, 'state', 'cancelled', 'gen', int(tonumber(f[2]) + 1),
   'finished', int(now), 'error', 'cancelled')
 redis.call('PEXPIRE', tk, tonumber(ARGV[3]))
 announce(key, 'cancelled', redis.call('HGET', tk, 'attempt'), 'cancelled')
+chain_ended(key, f[3])
 return 1

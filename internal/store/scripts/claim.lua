@@ -90,6 +90,7 @@ local function turn_away(key, f, state, reason, kind)
   redis.call('PEXPIRE', K.task .. key, retention)
   end_progress(key)
   announce(key, state, f[3], reason)
+  chain_ended(key, redis.call('HGET', K.task .. key, 'auto'))
   local n = #turned
   turned[n + 1] = key
   turned[n + 2] = f[1]

@@ -16,13 +16,14 @@ for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
 end
 for _, key in ipairs(keys) do
   local tk = K.task .. key
-  local f = redis.call('HMGET', tk, 'state', 'gen', 'attempt')
+  local f = redis.call('HMGET', tk, 'state', 'gen', 'attempt', 'auto')
   if f[1] == 'scheduled' or f[1] == 'waiting' then
     unlink(key, f[1], now)
     redis.call('HSET', tk, 'state', 'cancelled', 'gen', int(tonumber(f[2]) + 1),
       'finished', int(now), 'error', 'cleared')
     redis.call('PEXPIRE', tk, retention)
     announce(key, 'cancelled', f[3], 'cleared')
+    chain_ended(key, f[4])
   else -- not live: a stale member (should not happen); drop it
     redis.call('ZREM', K.scheduled, key)
   end

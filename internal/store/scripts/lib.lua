@@ -168,6 +168,15 @@ local function unlink(key, state, now)
   end_progress(key)
 end
 
+-- chain_ended tells workers that the chain of an automatic task (a record
+-- seeded with auto = '1') ended: cancelled, cleared, dead-lettered or
+-- failed. Those that register the task start it again at once.
+local function chain_ended(key, auto)
+  if auto == '1' then
+    redis.call('PUBLISH', K.events, 'a:' .. key)
+  end
+end
+
 local function is_live(state)
   return state == 'scheduled' or state == 'running' or state == 'waiting'
 end
@@ -184,6 +193,13 @@ end
 --                                     to this attempt's start), never in the past;
 --                                     the next input replaces the input unless empty
 --          release                 -> back to the queue, due now, this delivery not counted
+--          snooze                  -> the same attempt again, due at "when" (relative to
+--                                     now); deliveries start again
+--          unknown                 -> no task of that name on the worker: due at "when"
+--                                     (relative to now), error says why; listed for the
+--                                     workers that know the name (K.unknown), and the
+--                                     instant it was first handed back kept in unknown_since
+-- Any other outcome forgets unknown_since.
 -- Returns per attempt: 1 applied, 0 stale.
 local function finish_attempts(first, last, retention, now)
   local now_s = int(now)
@@ -196,7 +212,7 @@ local function finish_attempts(first, last, retention, now)
   for i = first, last, 6 do
     local key, gen, outcome, when, err, input = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
     local tk = K.task .. key
-    local f = redis.call('HMGET', tk, 'gen', 'state', 'attempt', 'slots', 'progress')
+    local f = redis.call('HMGET', tk, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto')
     if f[1] ~= gen or f[2] ~= 'running' then
       result[#result + 1] = 0
     else
@@ -205,6 +221,9 @@ local function finish_attempts(first, last, retention, now)
         release_slots(key, now)
       end
       local has_progress = f[5] ~= false
+      if f[6] and outcome ~= 'unknown' then
+        redis.call('HDEL', tk, 'unknown_since')
+      end
       local keep = retention
       if outcome == 'completed' and when ~= '' then
         keep = when
@@ -215,6 +234,7 @@ local function finish_attempts(first, last, retention, now)
         end
         redis.call('DEL', tk)
         announce(key, outcome, f[3], err)
+        chain_ended(key, f[7])
       elseif outcome == 'completed' or outcome == 'failed' then
         redis.call('HSET', tk, 'state', outcome, 'finished', now_s, 'error', err)
         redis.call('PEXPIRE', tk, keep)
@@ -222,6 +242,7 @@ local function finish_attempts(first, last, retention, now)
           end_progress(key)
         end
         announce(key, outcome, f[3], err)
+        chain_ended(key, f[7])
       else
         local due
         if outcome == 'retry' then
@@ -238,6 +259,20 @@ local function finish_attempts(first, last, retention, now)
             end_progress(key)
           end
           announce(key, 'scheduled', 1, err)
+        elseif outcome == 'snooze' then
+          due = due_at(when, now)
+          redis.call('HSET', tk, 'deliveries', '0')
+          announce(key, 'scheduled', f[3])
+        elseif outcome == 'unknown' then
+          due = due_at(when, now)
+          redis.call('HSET', tk, 'deliveries', '0', 'error', err)
+          if not f[6] then
+            redis.call('HSET', tk, 'unknown_since', now_s)
+          end
+          local waiting = K.unknown .. redis.call('HGET', tk, 'name')
+          redis.call('ZADD', waiting, now, key)
+          expire_after(waiting, due, now)
+          announce(key, 'scheduled', f[3], err)
         else -- release
           due = now
           redis.call('HINCRBY', tk, 'deliveries', -1)

@@ -1,0 +1,36 @@
+-- known: a worker that runs the named tasks came up (or registered them): the
+-- tasks of those names that workers without them handed back (see the
+-- "unknown" outcome in lib.lua) are due at once.
+-- KEYS[1] scheduled zset
+-- ARGV[1] docket key prefix, ARGV[2] N, the most tasks to look at, then the
+-- task names
+-- Returns how many tasks it looked at: call again until it returns 0.
+local now = clock_us()
+local n = tonumber(ARGV[2])
+local looked, moved = 0, false
+for i = 3, #ARGV do
+  local name = ARGV[i]
+  local waiting = K.unknown .. name
+  local keys = redis.call('ZRANGE', waiting, 0, n - looked - 1)
+  for _, key in ipairs(keys) do
+    local f = redis.call('HMGET', K.task .. key, 'state', 'name', 'unknown_since')
+    -- Only a task still waiting in the schedule under that name: anything
+    -- else (it ran, was cancelled, or its key was reused) is a stale entry.
+    if f[1] == 'scheduled' and f[2] == name and f[3] and redis.call('ZSCORE', K.scheduled, key) then
+      redis.call('ZADD', K.scheduled, now, key)
+      redis.call('HSET', K.task .. key, 'due', int(now))
+      moved = true
+    end
+  end
+  if #keys > 0 then
+    redis.call('ZREM', waiting, unpack(keys))
+  end
+  looked = looked + #keys
+  if looked >= n then
+    break
+  end
+end
+if moved then
+  redis.call('PUBLISH', K.events, 'w')
+end
+return looked

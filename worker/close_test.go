@@ -1,0 +1,125 @@
+package worker_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/worker"
+)
+
+// syncBuffer is a bytes.Buffer that goroutines may write at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Closing a docket under a running worker stops the worker promptly: Run
+// returns an error matching sdk.ErrClosed, having handed its running task
+// back (for another worker) before the connection closed; nothing is
+// logged about a closed client.
+func TestCloseStopsTheWorkers(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		// other watches and checks leaks; d is the docket the test closes.
+		other := openDocket(t, b.URL)
+		var logs syncBuffer
+		d, err := sdk.Open(context.Background(), b.URL, sdk.WithName(other.Name()),
+			sdk.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+		require.NoError(t, err)
+		started := make(chan struct{}, 1)
+		var cause error
+		endless := sdk.NewTask("endless", func(ctx context.Context, in Order) error {
+			started <- struct{}{}
+			<-ctx.Done()
+			cause = context.Cause(ctx)
+			return ctx.Err()
+		})
+		require.NoError(t, d.Register(endless))
+		ex, err := endless.Add(context.Background(), d, Order{ID: 1})
+		require.NoError(t, err)
+		w := worker.New(d, worker.Options{DrainTimeout: time.Hour})
+		done := make(chan error, 1)
+		go func() { done <- w.Run(context.Background()) }()
+		waitFor(t, started, 1)
+
+		require.NoError(t, d.Close())
+		select {
+		case err := <-done: // Close returns once Run has
+			assert.ErrorIs(t, err, sdk.ErrClosed)
+		default:
+			t.Fatal("Close returned before the worker stopped")
+		}
+		assert.ErrorIs(t, cause, sdk.ErrShutdown, "the task was cancelled at once, not drained for an hour")
+		assert.NotContains(t, logs.String(), "client is closed")
+
+		info, err := other.Execution(ex.Key()).Info(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateQueued, info.State, "handed back, for another worker")
+		assert.Equal(t, 1, info.Attempt)
+		require.NoError(t, other.Cancel(context.Background(), ex.Key()))
+	})
+}
+
+// A worker of a closed docket refuses to run.
+func TestRunOnAClosedDocket(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := bubbleDocket(t)
+		require.NoError(t, d.Close())
+		err := worker.New(d, worker.Options{}).Run(t.Context())
+		assert.ErrorIs(t, err, sdk.ErrClosed)
+	})
+}
+
+// Options that cannot work are refused by Run, with an error naming the
+// field and what it accepts; zero values mean the defaults.
+func TestOptionsOutOfRange(t *testing.T) {
+	for _, tt := range []struct {
+		opts worker.Options
+		want string
+	}{
+		{worker.Options{Concurrency: -3}, "Concurrency is -3; want 1 to 100000, or 0 for the default (10)"},
+		{worker.Options{Concurrency: 1 << 40}, "Concurrency is 1099511627776"},
+		{worker.Options{Lease: time.Nanosecond}, "Lease is 1ns; want 1s or more"},
+		{worker.Options{Lease: -time.Second}, "Lease is -1s"},
+		{worker.Options{PollInterval: time.Nanosecond}, "PollInterval is 1ns; want 10ms or more"},
+		{worker.Options{DrainTimeout: -time.Second}, "DrainTimeout is -1s; want a positive duration"},
+		{worker.Options{MaxDeliveries: -1}, "MaxDeliveries is -1; want 1 or more"},
+		{worker.Options{UnknownTaskWait: -time.Hour}, "UnknownTaskWait is -1h0m0s"},
+	} {
+		t.Run(tt.want, func(t *testing.T) {
+			err := tt.opts.Validate()
+			require.ErrorIs(t, err, worker.ErrBadOption)
+			assert.Contains(t, err.Error(), tt.want)
+			synctest.Test(t, func(t *testing.T) {
+				d := bubbleDocket(t)
+				err := worker.New(d, tt.opts).Run(t.Context())
+				assert.ErrorIs(t, err, worker.ErrBadOption, "Run refuses at once")
+			})
+		})
+	}
+	assert.NoError(t, worker.Options{}.Validate(), "zero values are the defaults")
+	assert.NoError(t, worker.Options{Concurrency: 1, Lease: time.Second, PollInterval: 10 * time.Millisecond, MaxDeliveries: 1}.Validate())
+	assert.False(t, errors.Is(worker.Options{}.Validate(), worker.ErrBadOption))
+}

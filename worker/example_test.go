@@ -1,0 +1,73 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/worker"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// A worker runs the tasks registered on its docket; RunUntilFinished
+// returns once every task added has finished, retries included.
+func ExampleWorker_RunUntilFinished() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-worker", sdk.WithLogger(quiet))
+	defer d.Close()
+	upload := sdk.NewTask("upload", func(ctx context.Context, in struct{ File string }) error {
+		attempt := sdk.Current(ctx).Attempt()
+		fmt.Println("uploading", in.File, "attempt", attempt)
+		if attempt < 2 {
+			return errors.New("connection reset")
+		}
+		return nil
+	}, policy.Retry(3, 20*time.Millisecond))
+	_ = d.Register(upload)
+	ex, _ := upload.Add(ctx, d, struct{ File string }{"a.csv"})
+
+	w := worker.New(d, worker.Options{Concurrency: 4, Logger: quiet})
+	if err := w.RunUntilFinished(ctx); err != nil {
+		panic(err)
+	}
+	info, _ := ex.Info(ctx)
+	fmt.Println(info.State)
+	// Output:
+	// uploading a.csv attempt 1
+	// uploading a.csv attempt 2
+	// completed
+}
+
+// Options out of range are an error naming the field; zero values are the
+// defaults.
+func ExampleOptions_Validate() {
+	fmt.Println(worker.Options{}.Validate())
+	err := worker.Options{Concurrency: -3}.Validate()
+	fmt.Println(errors.Is(err, worker.ErrBadOption))
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// true
+	// docket: bad worker option: Concurrency is -3; want 1 to 100000, or 0 for the default (10)
+}
+
+// Closing the docket stops its workers: Run returns an error matching
+// sdk.ErrClosed.
+func ExampleWorker_Run() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-run", sdk.WithLogger(quiet))
+	w := worker.New(d, worker.Options{Logger: quiet})
+	done := make(chan error)
+	go func() { done <- w.Run(ctx) }()
+	_ = d.Close() // whether Run has started yet or not
+
+	fmt.Println(errors.Is(<-done, sdk.ErrClosed))
+	// Output:
+	// true
+}
