@@ -59,6 +59,10 @@ func TestRegisterValidatesPolicies(t *testing.T) {
 			policy.ErrAutomaticInput, []string{`"t4"`, `Cron("@daily")`}},
 		{"bad cron", sdk.NewTask("t5", func(context.Context, struct{}) error { return nil }, policy.Cron("61 * * * *")),
 			policy.ErrBadCron, []string{`"t5"`, `"61 * * * *"`}},
+		{"cron written as a struct literal", sdk.NewTask("t6", func(context.Context, struct{}) error { return nil }, policy.CronPolicy{Expr: "* * * * *"}),
+			policy.ErrNotBuilt, []string{`"t6"`, `policy.CronPolicy{Expr: "* * * * *"}`, "build it with policy.Cron("}},
+		{"retry written as a struct literal", sdk.NewTask("t7", syncCustomer, policy.Timeout(time.Minute), policy.RetryPolicy{Attempts: 3}),
+			policy.ErrNotBuilt, []string{`"t7"`, "policy.RetryPolicy{Attempts: 3}", "build it with policy.Retry("}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := d.Register(tc.task)
@@ -164,6 +168,9 @@ func TestAddRefusesWhatCannotRun(t *testing.T) {
 	invalid := sdk.NewTask("invalid", syncCustomer, policy.Cooldown("nope", time.Second))
 	_, err = invalid.Add(ctx, d, SyncInput{})
 	assert.ErrorIs(t, err, policy.ErrUnknownField, "a task with invalid policies cannot be added either")
+	literal := sdk.NewTask("literal", syncCustomer, policy.ConcurrencyPolicy{Arg: "region", Max: 1})
+	_, err = literal.Add(ctx, d, SyncInput{})
+	assert.ErrorIs(t, err, policy.ErrNotBuilt, "nor can a task whose policy is a struct literal")
 
 	snap, err := d.Snapshot(ctx)
 	require.NoError(t, err)
