@@ -15,7 +15,8 @@
 // with an *Error wrapping ErrNotBuilt that names the builder to use; a
 // literal CronPolicy's Next reports the same. The fields stay exported, to
 // be read (the worker reads them, and so may tests and tools); a copy of a
-// built policy is built.
+// built policy is built, and if its fields are changed it is checked like
+// any other.
 //
 // The package holds only the arithmetic of policies (the delay before a
 // retry, the next run of a cron schedule): no Redis, no I/O, no clock.

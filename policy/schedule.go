@@ -94,13 +94,15 @@ func (p PerpetualPolicy) apply(s *Set) error {
 // CronPolicy runs a task at the wall-clock instants a cron expression
 // matches. Build it with Cron; Compile refuses a struct literal, and its
 // Next reports ErrNotBuilt too.
+//
+// The fields are the whole policy: nothing is derived from them when the
+// policy is built, so a copy whose fields are changed follows, and is
+// checked by, its new fields.
 type CronPolicy struct {
 	Expr      string
 	Location  *time.Location // nil means UTC
 	Automatic bool
 
-	spec  string // the five fields gronx matches
-	err   error
 	built bool // set by Cron alone: Compile refuses a struct literal
 }
 
@@ -127,14 +129,7 @@ var cronKeywords = map[string]string{
 // the same gap run once.
 func Cron(expr string, opts ...ScheduleOption) CronPolicy {
 	o := collect(opts)
-	c := CronPolicy{Expr: expr, Location: o.loc, Automatic: o.automatic == nil || *o.automatic, built: true}
-	c.spec, c.err = parseCron(expr)
-	if c.err == nil {
-		// An expression that never matches (February 30th) is as bad as one
-		// that does not parse.
-		_, c.err = c.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
-	}
-	return c
+	return CronPolicy{Expr: expr, Location: o.loc, Automatic: o.automatic == nil || *o.automatic, built: true}
 }
 
 func parseCron(expr string) (string, error) {
@@ -173,10 +168,12 @@ func (c CronPolicy) String() string {
 func (c CronPolicy) origin() (string, bool) { return "policy.Cron(expr, ...)", c.built }
 
 func (c CronPolicy) apply(s *Set) error {
-	switch {
-	case c.err != nil:
-		return c.err
-	case s.Cron != nil:
+	// An expression that never matches (February 30th) is as bad as one
+	// that does not parse: Next from any instant finds that out.
+	if _, err := c.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		return err
+	}
+	if s.Cron != nil {
 		return fmt.Errorf("%w (already %s)", ErrDuplicate, s.Cron)
 	}
 	s.Cron = &c
@@ -199,15 +196,18 @@ func (c CronPolicy) Next(after time.Time) (time.Time, error) {
 		// never matches.
 		return time.Time{}, fmt.Errorf("docket: %v: %w", c, notBuilt(builder))
 	}
-	if c.err != nil {
-		return time.Time{}, c.err
+	// Parsed on every call, so that the expression in Expr is the one
+	// followed, even if it was changed after the policy was built.
+	spec, err := parseCron(c.Expr)
+	if err != nil {
+		return time.Time{}, err
 	}
 	loc := c.location()
 	wall := asUTC(after.In(loc))
 	// Each step moves wall time forward, to a match; a few steps suffice
 	// unless a clock change hides matches, so the bound is generous.
 	for range 1000 {
-		next, err := gronx.NextTickAfter(c.spec, wall, false)
+		next, err := gronx.NextTickAfter(spec, wall, false)
 		if err != nil || !next.After(wall) {
 			return time.Time{}, fmt.Errorf("%w %q: no match after %v", ErrBadCron, c.Expr, after)
 		}

@@ -3,6 +3,7 @@ package policy_test
 import (
 	"cmp"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -462,4 +463,19 @@ func TestCronLiteralHasNoNextRun(t *testing.T) {
 		assert.True(t, strings.HasPrefix(err.Error(), "docket: "), err.Error())
 		assert.Contains(t, err.Error(), "build it with policy.Cron(expr, ...)")
 	}
+}
+
+func TestCronExpressionChangedAfterBuilding(t *testing.T) {
+	t.Parallel()
+	// The fields are the policy: a built value whose expression is changed
+	// follows, and is checked by, the new expression.
+	c := policy.Cron("@daily")
+	c.Expr = "@hourly"
+	requireInstants(t, []time.Time{utcDate(2026, 6, 1, 10, 0)}, nexts(t, c, utcDate(2026, 6, 1, 9, 0), 1))
+
+	c.Expr = "61 * * * *"
+	_, err := c.Next(utcDate(2026, 6, 1, 9, 0))
+	require.ErrorIs(t, err, policy.ErrBadCron)
+	_, err = policy.Compile("t", reflect.TypeFor[struct{}](), []policy.Policy{c})
+	require.ErrorIs(t, err, policy.ErrBadCron)
 }
