@@ -6,11 +6,14 @@ import (
 )
 
 // ConcurrencyPolicy limits how many runs of a task may run at once. Build
-// it with Concurrency or TaskConcurrency.
+// it with Concurrency or TaskConcurrency; Compile refuses a struct literal
+// (ErrNotBuilt).
 type ConcurrencyPolicy struct {
 	Arg   string // JSON name of the input field whose value has its own limit; empty for the whole task
 	Max   int
 	Scope string // limits with the same scope and value share their slots, across tasks
+
+	built bool // set by Concurrency and TaskConcurrency alone: Compile refuses a struct literal
 }
 
 // ConcurrencyOption adjusts a concurrency limit.
@@ -26,7 +29,7 @@ func Scope(name string) ConcurrencyOption {
 // Concurrency allows at most max runs at once for each value of the input
 // field arg (its JSON name), across all workers.
 func Concurrency(arg string, max int, opts ...ConcurrencyOption) ConcurrencyPolicy {
-	c := ConcurrencyPolicy{Arg: arg, Max: max}
+	c := ConcurrencyPolicy{Arg: arg, Max: max, built: true}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -40,6 +43,9 @@ func TaskConcurrency(max int, opts ...ConcurrencyOption) ConcurrencyPolicy {
 }
 
 func (c ConcurrencyPolicy) String() string {
+	if !c.built {
+		return literal(c)
+	}
 	s := fmt.Sprintf("TaskConcurrency(%d", c.Max)
 	if c.Arg != "" {
 		s = fmt.Sprintf("Concurrency(%q, %d", c.Arg, c.Max)
@@ -48,6 +54,13 @@ func (c ConcurrencyPolicy) String() string {
 		s += fmt.Sprintf(", Scope(%q)", c.Scope)
 	}
 	return s + ")"
+}
+
+func (c ConcurrencyPolicy) origin() (string, bool) {
+	if c.Arg == "" {
+		return "policy.TaskConcurrency(max, ...)", c.built
+	}
+	return "policy.Concurrency(field, max, ...)", c.built
 }
 
 func (c ConcurrencyPolicy) apply(s *Set) error {
@@ -69,16 +82,19 @@ func (c ConcurrencyPolicy) apply(s *Set) error {
 }
 
 // CooldownPolicy drops submissions that come too soon after a run. Build it
-// with Cooldown or TaskCooldown.
+// with Cooldown or TaskCooldown; Compile refuses a struct literal
+// (ErrNotBuilt).
 type CooldownPolicy struct {
 	Arg    string // JSON name of the input field with its own window; empty for the whole task
 	Window time.Duration
+
+	built bool // set by Cooldown and TaskCooldown alone: Compile refuses a struct literal
 }
 
 // Cooldown runs the first submission for each value of the input field arg
 // at once and drops those that follow within window of it.
 func Cooldown(arg string, window time.Duration) CooldownPolicy {
-	return CooldownPolicy{Arg: arg, Window: window}
+	return CooldownPolicy{Arg: arg, Window: window, built: true}
 }
 
 // TaskCooldown runs the first submission of the task at once and drops those
@@ -86,10 +102,20 @@ func Cooldown(arg string, window time.Duration) CooldownPolicy {
 func TaskCooldown(window time.Duration) CooldownPolicy { return Cooldown("", window) }
 
 func (c CooldownPolicy) String() string {
+	if !c.built {
+		return literal(c)
+	}
 	if c.Arg == "" {
 		return fmt.Sprintf("TaskCooldown(%v)", c.Window)
 	}
 	return fmt.Sprintf("Cooldown(%q, %v)", c.Arg, c.Window)
+}
+
+func (c CooldownPolicy) origin() (string, bool) {
+	if c.Arg == "" {
+		return "policy.TaskCooldown(window)", c.built
+	}
+	return "policy.Cooldown(field, window)", c.built
 }
 
 func (c CooldownPolicy) apply(s *Set) error {
@@ -111,16 +137,19 @@ func (c CooldownPolicy) apply(s *Set) error {
 }
 
 // DebouncePolicy runs one submission per burst, once submissions have
-// settled. Build it with Debounce or TaskDebounce.
+// settled. Build it with Debounce or TaskDebounce; Compile refuses a struct
+// literal (ErrNotBuilt).
 type DebouncePolicy struct {
 	Arg    string // JSON name of the input field with its own burst; empty for the whole task
 	Settle time.Duration
+
+	built bool // set by Debounce and TaskDebounce alone: Compile refuses a struct literal
 }
 
 // Debounce turns each burst of submissions with the same value of the input
 // field arg into one run, settle after the last submission of the burst.
 func Debounce(arg string, settle time.Duration) DebouncePolicy {
-	return DebouncePolicy{Arg: arg, Settle: settle}
+	return DebouncePolicy{Arg: arg, Settle: settle, built: true}
 }
 
 // TaskDebounce turns each burst of submissions of the task into one run,
@@ -128,10 +157,20 @@ func Debounce(arg string, settle time.Duration) DebouncePolicy {
 func TaskDebounce(settle time.Duration) DebouncePolicy { return Debounce("", settle) }
 
 func (d DebouncePolicy) String() string {
+	if !d.built {
+		return literal(d)
+	}
 	if d.Arg == "" {
 		return fmt.Sprintf("TaskDebounce(%v)", d.Settle)
 	}
 	return fmt.Sprintf("Debounce(%q, %v)", d.Arg, d.Settle)
+}
+
+func (d DebouncePolicy) origin() (string, bool) {
+	if d.Arg == "" {
+		return "policy.TaskDebounce(settle)", d.built
+	}
+	return "policy.Debounce(field, settle)", d.built
 }
 
 func (d DebouncePolicy) apply(s *Set) error {

@@ -145,3 +145,21 @@ func ExampleCompile() {
 	// true
 	// task sync_customer, policy Cron("@daily"): true
 }
+
+// A policy written as a struct literal is refused: its zero fields are not
+// its builder's defaults (this cron schedule would be manual, where Cron
+// makes it automatic). The error names the builder to use.
+func ExampleCompile_structLiteral() {
+	everyMinute := policy.CronPolicy{Expr: "* * * * *"}
+	_, err := policy.Compile("tick", reflect.TypeFor[struct{}](), []policy.Policy{everyMinute})
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, policy.ErrNotBuilt))
+
+	// Built, the same schedule compiles, and its fields can be read.
+	set, err := policy.Compile("tick", reflect.TypeFor[struct{}](), []policy.Policy{policy.Cron("* * * * *")})
+	fmt.Println(err, set.Cron.Expr, set.Cron.Automatic)
+	// Output:
+	// docket: task "tick": policy.CronPolicy{Expr: "* * * * *"}: written as a struct literal, not built by its function; build it with policy.Cron(expr, ...)
+	// true
+	// <nil> * * * * * true
+}

@@ -3,6 +3,8 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 )
 
 // Policy is one behaviour of a task, built by a function of this package.
@@ -10,6 +12,9 @@ type Policy interface {
 	// String describes the policy as it was declared, for error messages.
 	String() string
 	apply(*Set) error
+	// origin names the function that builds such a policy, and reports
+	// whether this value was built by it (a copy of a built value was).
+	origin() (builder string, built bool)
 }
 
 // Errors wrapped by *Error, for errors.Is.
@@ -20,6 +25,10 @@ var (
 	ErrUnknownField   = errors.New("no such input field")
 	ErrAutomaticInput = errors.New("an automatic task must take an input struct without fields")
 	ErrBadCron        = errors.New("bad cron expression")
+	// ErrNotBuilt reports a policy written as a struct literal instead of
+	// built by its function, whose defaults its zero fields lack (see the
+	// package documentation).
+	ErrNotBuilt = errors.New("written as a struct literal, not built by its function")
 )
 
 // Error is a policy that cannot apply to a task. It names the task and the
@@ -38,3 +47,30 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Unlimited, as a retry policy's attempts, retries until the task succeeds.
 const Unlimited = -1
+
+// notBuilt is the error for a policy that its builder did not make.
+func notBuilt(builder string) error {
+	return fmt.Errorf("%w; build it with %s", ErrNotBuilt, builder)
+}
+
+// literal describes a policy that was not built as the struct literal it
+// is, with its non-zero exported fields: the String of a built policy names
+// its builder, which would misdescribe a literal (an unbuilt CronPolicy
+// reads as Manual, for one).
+func literal(p any) string {
+	v := reflect.ValueOf(p)
+	var fields []string
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if !f.IsExported() || v.Field(i).IsZero() {
+			continue
+		}
+		switch x := v.Field(i).Interface().(type) {
+		case string:
+			fields = append(fields, fmt.Sprintf("%s: %q", f.Name, x))
+		default:
+			fields = append(fields, fmt.Sprintf("%s: %v", f.Name, x))
+		}
+	}
+	return fmt.Sprintf("policy.%s{%s}", v.Type().Name(), strings.Join(fields, ", "))
+}

@@ -56,7 +56,7 @@ func TestErrorFormat(t *testing.T) {
 	assert.Equal(t, policy.ErrInvalid, errors.Unwrap(err))
 
 	// The sentinels are distinct.
-	sentinels := []error{policy.ErrInvalid, policy.ErrDuplicate, policy.ErrConflict, policy.ErrUnknownField, policy.ErrAutomaticInput, policy.ErrBadCron}
+	sentinels := []error{policy.ErrInvalid, policy.ErrDuplicate, policy.ErrConflict, policy.ErrUnknownField, policy.ErrAutomaticInput, policy.ErrBadCron, policy.ErrNotBuilt}
 	for i, a := range sentinels {
 		for j, b := range sentinels {
 			assert.Equal(t, i == j, errors.Is(a, b), "%v / %v", a, b)

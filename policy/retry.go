@@ -6,7 +6,7 @@ import (
 )
 
 // RetryPolicy retries a failed attempt. Build it with Retry or
-// ExponentialRetry.
+// ExponentialRetry; Compile refuses a struct literal (ErrNotBuilt).
 type RetryPolicy struct {
 	// Attempts counts every run, the first included; Unlimited never stops.
 	Attempts int
@@ -16,22 +16,27 @@ type RetryPolicy struct {
 	MaxDelay time.Duration
 	// Exponential doubles the delay after each failed attempt.
 	Exponential bool
+
+	built bool // set by Retry and ExponentialRetry alone: Compile refuses a struct literal
 }
 
 // Retry runs a failing task up to attempts times in all (the first run
 // included), waiting delay before each retry. attempts may be Unlimited.
 func Retry(attempts int, delay time.Duration) RetryPolicy {
-	return RetryPolicy{Attempts: attempts, Delay: delay}
+	return RetryPolicy{Attempts: attempts, Delay: delay, built: true}
 }
 
 // ExponentialRetry runs a failing task up to attempts times in all, waiting
 // min before the first retry and doubling the wait each time, up to max:
 // after attempt n fails, the wait is min·2^(n−1), capped at max.
 func ExponentialRetry(attempts int, min, max time.Duration) RetryPolicy {
-	return RetryPolicy{Attempts: attempts, Delay: min, MaxDelay: max, Exponential: true}
+	return RetryPolicy{Attempts: attempts, Delay: min, MaxDelay: max, Exponential: true, built: true}
 }
 
 func (r RetryPolicy) String() string {
+	if !r.built {
+		return literal(r)
+	}
 	attempts := fmt.Sprint(r.Attempts)
 	if r.Attempts == Unlimited {
 		attempts = "Unlimited"
@@ -40,6 +45,13 @@ func (r RetryPolicy) String() string {
 		return fmt.Sprintf("ExponentialRetry(%s, %v, %v)", attempts, r.Delay, r.MaxDelay)
 	}
 	return fmt.Sprintf("Retry(%s, %v)", attempts, r.Delay)
+}
+
+func (r RetryPolicy) origin() (string, bool) {
+	if r.Exponential {
+		return "policy.ExponentialRetry(attempts, min, max)", r.built
+	}
+	return "policy.Retry(attempts, delay)", r.built
 }
 
 func (r RetryPolicy) apply(s *Set) error {

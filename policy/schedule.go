@@ -45,11 +45,13 @@ func collect(opts []ScheduleOption) scheduleOptions {
 }
 
 // PerpetualPolicy reschedules a task after every run. Build it with
-// Perpetual.
+// Perpetual; Compile refuses a struct literal (ErrNotBuilt).
 type PerpetualPolicy struct {
 	Every     time.Duration
 	Automatic bool
-	err       error
+
+	err   error // an option Perpetual does not take
+	built bool  // set by Perpetual alone: Compile refuses a struct literal
 }
 
 // Perpetual schedules the next run of the task every after the start of
@@ -57,7 +59,7 @@ type PerpetualPolicy struct {
 // task starts itself.
 func Perpetual(every time.Duration, opts ...ScheduleOption) PerpetualPolicy {
 	o := collect(opts)
-	p := PerpetualPolicy{Every: every, Automatic: o.automatic != nil && *o.automatic}
+	p := PerpetualPolicy{Every: every, Automatic: o.automatic != nil && *o.automatic, built: true}
 	if o.loc != nil {
 		p.err = errors.New("policy.In applies to Cron, not Perpetual")
 	}
@@ -65,11 +67,16 @@ func Perpetual(every time.Duration, opts ...ScheduleOption) PerpetualPolicy {
 }
 
 func (p PerpetualPolicy) String() string {
+	if !p.built {
+		return literal(p)
+	}
 	if p.Automatic {
 		return fmt.Sprintf("Perpetual(%v, Automatic())", p.Every)
 	}
 	return fmt.Sprintf("Perpetual(%v)", p.Every)
 }
+
+func (p PerpetualPolicy) origin() (string, bool) { return "policy.Perpetual(every, ...)", p.built }
 
 func (p PerpetualPolicy) apply(s *Set) error {
 	switch {
@@ -85,13 +92,18 @@ func (p PerpetualPolicy) apply(s *Set) error {
 }
 
 // CronPolicy runs a task at the wall-clock instants a cron expression
-// matches. Build it with Cron.
+// matches. Build it with Cron; Compile refuses a struct literal, and its
+// Next reports ErrNotBuilt too.
+//
+// The fields are the whole policy: nothing is derived from them when the
+// policy is built, so a copy whose fields are changed follows, and is
+// checked by, its new fields.
 type CronPolicy struct {
 	Expr      string
 	Location  *time.Location // nil means UTC
 	Automatic bool
-	spec      string // the five fields gronx matches
-	err       error
+
+	built bool // set by Cron alone: Compile refuses a struct literal
 }
 
 var cronKeywords = map[string]string{
@@ -117,14 +129,7 @@ var cronKeywords = map[string]string{
 // the same gap run once.
 func Cron(expr string, opts ...ScheduleOption) CronPolicy {
 	o := collect(opts)
-	c := CronPolicy{Expr: expr, Location: o.loc, Automatic: o.automatic == nil || *o.automatic}
-	c.spec, c.err = parseCron(expr)
-	if c.err == nil {
-		// An expression that never matches (February 30th) is as bad as one
-		// that does not parse.
-		_, c.err = c.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
-	}
-	return c
+	return CronPolicy{Expr: expr, Location: o.loc, Automatic: o.automatic == nil || *o.automatic, built: true}
 }
 
 func parseCron(expr string) (string, error) {
@@ -147,6 +152,9 @@ func parseCron(expr string) (string, error) {
 }
 
 func (c CronPolicy) String() string {
+	if !c.built {
+		return literal(c)
+	}
 	var opts string
 	if c.Location != nil && c.Location != time.UTC {
 		opts += fmt.Sprintf(", In(%s)", c.Location)
@@ -157,11 +165,15 @@ func (c CronPolicy) String() string {
 	return fmt.Sprintf("Cron(%q%s)", c.Expr, opts)
 }
 
+func (c CronPolicy) origin() (string, bool) { return "policy.Cron(expr, ...)", c.built }
+
 func (c CronPolicy) apply(s *Set) error {
-	switch {
-	case c.err != nil:
-		return c.err
-	case s.Cron != nil:
+	// An expression that never matches (February 30th) is as bad as one
+	// that does not parse: Next from any instant finds that out.
+	if _, err := c.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+		return err
+	}
+	if s.Cron != nil {
 		return fmt.Errorf("%w (already %s)", ErrDuplicate, s.Cron)
 	}
 	s.Cron = &c
@@ -178,15 +190,24 @@ func (c CronPolicy) location() *time.Location {
 // Next is the first instant strictly after after at which the expression
 // matches, under the daylight-saving rule described at Cron.
 func (c CronPolicy) Next(after time.Time) (time.Time, error) {
-	if c.err != nil {
-		return time.Time{}, c.err
+	if builder, built := c.origin(); !built {
+		// Refused here as at Compile, so that whoever calls Next on a
+		// literal learns why, rather than being told a good expression
+		// never matches.
+		return time.Time{}, fmt.Errorf("docket: %v: %w", c, notBuilt(builder))
+	}
+	// Parsed on every call, so that the expression in Expr is the one
+	// followed, even if it was changed after the policy was built.
+	spec, err := parseCron(c.Expr)
+	if err != nil {
+		return time.Time{}, err
 	}
 	loc := c.location()
 	wall := asUTC(after.In(loc))
 	// Each step moves wall time forward, to a match; a few steps suffice
 	// unless a clock change hides matches, so the bound is generous.
 	for range 1000 {
-		next, err := gronx.NextTickAfter(c.spec, wall, false)
+		next, err := gronx.NextTickAfter(spec, wall, false)
 		if err != nil || !next.After(wall) {
 			return time.Time{}, fmt.Errorf("%w %q: no match after %v", ErrBadCron, c.Expr, after)
 		}

@@ -3,6 +3,8 @@ package policy_test
 import (
 	"cmp"
 	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,10 +59,17 @@ func nexts(t *testing.T, c policy.CronPolicy, from time.Time, n int) []time.Time
 
 func TestPerpetualBuilder(t *testing.T) {
 	t.Parallel()
-	assert.Equal(t, policy.PerpetualPolicy{Every: time.Minute}, policy.Perpetual(time.Minute))
-	assert.Equal(t, policy.PerpetualPolicy{Every: time.Minute, Automatic: true}, policy.Perpetual(time.Minute, policy.Automatic()))
-	assert.Equal(t, policy.PerpetualPolicy{Every: time.Minute}, policy.Perpetual(time.Minute, policy.Automatic(), policy.Manual()))
-	assert.Equal(t, policy.PerpetualPolicy{Every: time.Hour, Automatic: true}, policy.Perpetual(time.Hour, nil, policy.Automatic(), nil))
+	// A struct literal is not a built policy: the builder is checked field
+	// by field.
+	type fields struct {
+		Every     time.Duration
+		Automatic bool
+	}
+	of := func(p policy.PerpetualPolicy) fields { return fields{p.Every, p.Automatic} }
+	assert.Equal(t, fields{Every: time.Minute}, of(policy.Perpetual(time.Minute)))
+	assert.Equal(t, fields{Every: time.Minute, Automatic: true}, of(policy.Perpetual(time.Minute, policy.Automatic())))
+	assert.Equal(t, fields{Every: time.Minute}, of(policy.Perpetual(time.Minute, policy.Automatic(), policy.Manual())))
+	assert.Equal(t, fields{Every: time.Hour, Automatic: true}, of(policy.Perpetual(time.Hour, nil, policy.Automatic(), nil)))
 }
 
 func TestCronBuilder(t *testing.T) {
@@ -438,4 +447,35 @@ func TestCronDaylightSavingBruteForce(t *testing.T) {
 			})
 		}
 	}
+}
+
+func TestCronLiteralHasNoNextRun(t *testing.T) {
+	t.Parallel()
+	from := utcDate(2026, 6, 1, 9, 0)
+	for _, c := range []policy.CronPolicy{
+		{Expr: "* * * * *"},
+		{Expr: "@hourly", Automatic: true},
+		{},
+	} {
+		_, err := c.Next(from)
+		require.ErrorIs(t, err, policy.ErrNotBuilt, "%v", c)
+		assert.NotErrorIs(t, err, policy.ErrBadCron, "the expression is fine; the value was not built")
+		assert.True(t, strings.HasPrefix(err.Error(), "docket: "), err.Error())
+		assert.Contains(t, err.Error(), "build it with policy.Cron(expr, ...)")
+	}
+}
+
+func TestCronExpressionChangedAfterBuilding(t *testing.T) {
+	t.Parallel()
+	// The fields are the policy: a built value whose expression is changed
+	// follows, and is checked by, the new expression.
+	c := policy.Cron("@daily")
+	c.Expr = "@hourly"
+	requireInstants(t, []time.Time{utcDate(2026, 6, 1, 10, 0)}, nexts(t, c, utcDate(2026, 6, 1, 9, 0), 1))
+
+	c.Expr = "61 * * * *"
+	_, err := c.Next(utcDate(2026, 6, 1, 9, 0))
+	require.ErrorIs(t, err, policy.ErrBadCron)
+	_, err = policy.Compile("t", reflect.TypeFor[struct{}](), []policy.Policy{c})
+	require.ErrorIs(t, err, policy.ErrBadCron)
 }

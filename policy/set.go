@@ -34,6 +34,9 @@ func Compile(name string, input reflect.Type, policies []Policy) (*Set, error) {
 		if p == nil {
 			return nil, &Error{Task: name, Policy: "nil policy", Err: ErrInvalid}
 		}
+		if builder, built := p.origin(); !built {
+			return nil, &Error{Task: name, Policy: p.String(), Err: notBuilt(builder)}
+		}
 		if err := p.apply(s); err != nil {
 			return nil, &Error{Task: name, Policy: p.String(), Err: err}
 		}

@@ -56,8 +56,12 @@ func TestCompileAcceptsTheDesignExample(t *testing.T) {
 	)
 	require.NoError(t, err)
 	require.NotNil(t, s)
-	assert.Equal(t, []policy.CooldownPolicy{{Arg: "customer_id", Window: 30 * time.Second}}, s.Cooldown)
-	assert.Equal(t, []policy.ConcurrencyPolicy{{Arg: "region", Max: 2, Scope: "crm"}}, s.Concurrency)
+	// Struct literals are not built policies: the fields are compared.
+	require.Len(t, s.Cooldown, 1)
+	assert.Equal(t, []any{"customer_id", 30 * time.Second}, []any{s.Cooldown[0].Arg, s.Cooldown[0].Window})
+	require.Len(t, s.Concurrency, 1)
+	c := s.Concurrency[0]
+	assert.Equal(t, []any{"region", 2, "crm"}, []any{c.Arg, c.Max, c.Scope})
 	require.NotNil(t, s.Retry)
 	assert.Equal(t, policy.ExponentialRetry(5, time.Second, 5*time.Minute), *s.Retry)
 	require.NotNil(t, s.Timeout)
@@ -99,16 +103,18 @@ func TestCompileCollectsEveryPolicy(t *testing.T) {
 	assert.Equal(t, policy.Retry(3, time.Second), *s.Retry)
 	assert.Equal(t, policy.Timeout(time.Minute), *s.Timeout)
 	assert.Equal(t, policy.Perpetual(time.Hour), *s.Perpetual)
-	assert.Equal(t, []policy.ConcurrencyPolicy{
-		{Arg: "region", Max: 2},
-		{Arg: "region", Max: 5, Scope: "crm"},
-		{Max: 10},
-	}, s.Concurrency)
-	assert.Equal(t, []policy.CooldownPolicy{
-		{Arg: "customer_id", Window: time.Minute},
-		{Window: time.Second},
-	}, s.Cooldown)
-	assert.Equal(t, policy.DebouncePolicy{Arg: "customer_id", Settle: 2 * time.Second}, *s.Debounce)
+	// Struct literals are not built policies: the fields are compared.
+	var limits [][]any
+	for _, c := range s.Concurrency {
+		limits = append(limits, []any{c.Arg, c.Max, c.Scope})
+	}
+	assert.Equal(t, [][]any{{"region", 2, ""}, {"region", 5, "crm"}, {"", 10, ""}}, limits)
+	var cooldowns [][]any
+	for _, c := range s.Cooldown {
+		cooldowns = append(cooldowns, []any{c.Arg, c.Window})
+	}
+	assert.Equal(t, [][]any{{"customer_id", time.Minute}, {"", time.Second}}, cooldowns)
+	assert.Equal(t, []any{"customer_id", 2 * time.Second}, []any{s.Debounce.Arg, s.Debounce.Settle})
 	assert.False(t, s.Automatic(), "a perpetual task is manual unless Automatic()")
 }
 
@@ -605,4 +611,74 @@ func TestCompileFieldNamesFollowEncodingJSON(t *testing.T) {
 		_, err := policy.Compile("t", tt.typ, []policy.Policy{policy.Cooldown(tt.name, time.Second)})
 		assert.ErrorIs(t, err, policy.ErrUnknownField, "%v has no JSON field %q", tt.typ, tt.name)
 	}
+}
+
+func TestCompileRejectsStructLiterals(t *testing.T) {
+	t.Parallel()
+	la := mustLoad(t, "America/Los_Angeles")
+	built := policy.Timeout(time.Second)
+	tests := []struct {
+		name    string
+		policy  policy.Policy
+		want    string // the policy as the error names it: the literal as written
+		builder string // the function the error points to
+	}{
+		{"cron", policy.CronPolicy{Expr: "* * * * *"},
+			`policy.CronPolicy{Expr: "* * * * *"}`, "policy.Cron(expr, ...)"},
+		{"automatic cron in a location", policy.CronPolicy{Expr: "@daily", Location: la, Automatic: true},
+			`policy.CronPolicy{Expr: "@daily", Location: America/Los_Angeles, Automatic: true}`, "policy.Cron(expr, ...)"},
+		{"retry", policy.RetryPolicy{Attempts: 3},
+			"policy.RetryPolicy{Attempts: 3}", "policy.Retry(attempts, delay)"},
+		{"exponential retry", policy.RetryPolicy{Attempts: 3, Delay: time.Second, MaxDelay: time.Minute, Exponential: true},
+			"policy.RetryPolicy{Attempts: 3, Delay: 1s, MaxDelay: 1m0s, Exponential: true}", "policy.ExponentialRetry(attempts, min, max)"},
+		{"perpetual", policy.PerpetualPolicy{Every: time.Minute},
+			"policy.PerpetualPolicy{Every: 1m0s}", "policy.Perpetual(every, ...)"},
+		{"timeout", policy.TimeoutPolicy{Duration: time.Second},
+			"policy.TimeoutPolicy{Duration: 1s}", "policy.Timeout(d)"},
+		{"zero timeout", policy.TimeoutPolicy{},
+			"policy.TimeoutPolicy{}", "policy.Timeout(d)"},
+		{"pointer to a literal", &policy.TimeoutPolicy{Duration: time.Second},
+			"policy.TimeoutPolicy{Duration: 1s}", "policy.Timeout(d)"},
+		{"concurrency", policy.ConcurrencyPolicy{Arg: "region", Max: 2, Scope: "crm"},
+			`policy.ConcurrencyPolicy{Arg: "region", Max: 2, Scope: "crm"}`, "policy.Concurrency(field, max, ...)"},
+		{"task concurrency", policy.ConcurrencyPolicy{Max: 1},
+			"policy.ConcurrencyPolicy{Max: 1}", "policy.TaskConcurrency(max, ...)"},
+		{"cooldown", policy.CooldownPolicy{Arg: "customer_id", Window: time.Minute},
+			`policy.CooldownPolicy{Arg: "customer_id", Window: 1m0s}`, "policy.Cooldown(field, window)"},
+		{"task cooldown", policy.CooldownPolicy{Window: time.Minute},
+			"policy.CooldownPolicy{Window: 1m0s}", "policy.TaskCooldown(window)"},
+		{"debounce", policy.DebouncePolicy{Settle: time.Second},
+			"policy.DebouncePolicy{Settle: 1s}", "policy.TaskDebounce(settle)"},
+		{"debounce on a field", policy.DebouncePolicy{Arg: "region", Settle: time.Second},
+			`policy.DebouncePolicy{Arg: "region", Settle: 1s}`, "policy.Debounce(field, settle)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// First or after a valid policy, the literal is refused as such,
+			// before anything else is checked.
+			for _, ps := range [][]policy.Policy{{tt.policy}, {&built, tt.policy}} {
+				s, err := compile[syncInput](ps...)
+				assert.Nil(t, s)
+				requirePolicyError(t, err, policy.ErrNotBuilt, tt.want, "build it with "+tt.builder)
+				assert.NotErrorIs(t, err, policy.ErrInvalid)
+			}
+			assert.Equal(t, tt.want, tt.policy.String())
+		})
+	}
+
+	t.Run("exact message", func(t *testing.T) {
+		_, err := compile[noInput](policy.CronPolicy{Expr: "* * * * *"})
+		assert.EqualError(t, err, `docket: task "sync_customer": policy.CronPolicy{Expr: "* * * * *"}: `+
+			`written as a struct literal, not built by its function; build it with policy.Cron(expr, ...)`)
+	})
+
+	t.Run("copies of built policies are built", func(t *testing.T) {
+		c := policy.Cron("@daily", policy.Manual())
+		c.Location = la // a field changed after building is checked as any other
+		timeout := policy.Timeout(time.Second)
+		s, err := compile[syncInput](c, &timeout, policy.TaskConcurrency(2))
+		require.NoError(t, err)
+		assert.Equal(t, la, s.Cron.Location)
+		assert.Equal(t, time.Second, s.Timeout.Duration)
+	})
 }

@@ -5,9 +5,12 @@ import (
 	"time"
 )
 
-// TimeoutPolicy bounds how long one attempt may run. Build it with Timeout.
+// TimeoutPolicy bounds how long one attempt may run. Build it with Timeout;
+// Compile refuses a struct literal (ErrNotBuilt).
 type TimeoutPolicy struct {
 	Duration time.Duration
+
+	built bool // set by Timeout alone: Compile refuses a struct literal
 }
 
 // Timeout cancels an attempt's context when d has passed since it started.
@@ -16,9 +19,16 @@ type TimeoutPolicy struct {
 // deadline. A task that ignores its context is abandoned at the deadline: the
 // worker records the timeout and frees the slot, and whatever the function
 // returns later is ignored.
-func Timeout(d time.Duration) TimeoutPolicy { return TimeoutPolicy{Duration: d} }
+func Timeout(d time.Duration) TimeoutPolicy { return TimeoutPolicy{Duration: d, built: true} }
 
-func (t TimeoutPolicy) String() string { return fmt.Sprintf("Timeout(%v)", t.Duration) }
+func (t TimeoutPolicy) String() string {
+	if !t.built {
+		return literal(t)
+	}
+	return fmt.Sprintf("Timeout(%v)", t.Duration)
+}
+
+func (t TimeoutPolicy) origin() (string, bool) { return "policy.Timeout(d)", t.built }
 
 func (t TimeoutPolicy) apply(s *Set) error {
 	switch {

@@ -16,8 +16,8 @@ var (
 	// or it finished longer ago than the retention.
 	ErrNotFound = errors.New("docket: task not found")
 
-	// ErrTaskConflict reports a second, different task registered under a
-	// name that is taken.
+	// ErrTaskConflict reports a task registered under a name that another
+	// task (the *Task of another NewTask call) holds on the docket.
 	ErrTaskConflict = core.ErrTaskConflict
 
 	// ErrInputTooLarge reports input whose JSON is larger than the docket

@@ -196,3 +196,31 @@ func ExampleSnooze() {
 	// fetched; attempt 1
 	// completed
 }
+
+// sendReceipt is a task declared once, in a package-level var: the value
+// every Register and Add uses.
+var sendReceipt = sdk.NewTask("send_receipt", receipt)
+
+func receipt(ctx context.Context, in Invoice) error { return nil }
+
+// A task is the value NewTask returns. Registering it again is harmless;
+// another NewTask under the same name is another task, even with the same
+// function, and the docket refuses it.
+func ExampleDocket_Register() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-register")
+	defer d.Close()
+
+	fmt.Println(d.Register(sendReceipt, sendReceipt))
+	fmt.Println(d.Register(sendReceipt))
+
+	again := sdk.NewTask("send_receipt", receipt)
+	err := d.Register(again)
+	fmt.Println(errors.Is(err, sdk.ErrTaskConflict))
+	fmt.Println(err)
+	// Output:
+	// <nil>
+	// <nil>
+	// true
+	// docket: another task is registered under this name: "send_receipt" was registered by another sdk.NewTask call; each call makes a task of its own, even with the same function: declare the task once (say, in a package-level var) and register that value
+}

@@ -30,6 +30,10 @@ type Task[In any] struct {
 // The policies are checked against In when the task is registered or first
 // added: an unknown field, a duplicate policy, a bad cron expression or an
 // automatic task whose input has fields is an error then.
+//
+// The *Task returned is the task: each call makes a new one, even with the
+// same name and function, and a docket registers one task per name (see
+// Docket.Register). Declare a task once, typically in a package-level var.
 func NewTask[In any](name string, fn func(ctx context.Context, in In) error, policies ...policy.Policy) *Task[In] {
 	return &Task[In]{name: name, fn: fn, policies: policies}
 }
@@ -82,8 +86,8 @@ func (t *Task[In]) compile() (*core.TaskDef, error) {
 			}
 			return in, nil
 		},
-		Call: func(ctx context.Context, in any) error { return fn(ctx, in.(In)) },
-		Fn:   reflect.ValueOf(fn).Pointer(),
+		Call:  func(ctx context.Context, in any) error { return fn(ctx, in.(In)) },
+		Owner: t,
 	}, nil
 }
 
@@ -97,8 +101,10 @@ func decodeInput[In any](raw []byte) (In, error) {
 }
 
 // Register makes tasks runnable by this docket's workers, after validating
-// their policies. Registering the same task again is harmless; a different
-// function or input type under a registered name is ErrTaskConflict.
+// their policies; if one is refused, none is registered. A task is the
+// *Task value NewTask returned: registering that value again, in one call
+// or in two, is harmless, and any other task under a registered name is
+// ErrTaskConflict, even one NewTask made from the same function.
 func (d *Docket) Register(tasks ...Registrable) error {
 	defs := make([]*core.TaskDef, 0, len(tasks))
 	for _, t := range tasks {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -58,6 +59,10 @@ func TestRegisterValidatesPolicies(t *testing.T) {
 			policy.ErrAutomaticInput, []string{`"t4"`, `Cron("@daily")`}},
 		{"bad cron", sdk.NewTask("t5", func(context.Context, struct{}) error { return nil }, policy.Cron("61 * * * *")),
 			policy.ErrBadCron, []string{`"t5"`, `"61 * * * *"`}},
+		{"cron written as a struct literal", sdk.NewTask("t6", func(context.Context, struct{}) error { return nil }, policy.CronPolicy{Expr: "* * * * *"}),
+			policy.ErrNotBuilt, []string{`"t6"`, `policy.CronPolicy{Expr: "* * * * *"}`, "build it with policy.Cron("}},
+		{"retry written as a struct literal", sdk.NewTask("t7", syncCustomer, policy.Timeout(time.Minute), policy.RetryPolicy{Attempts: 3}),
+			policy.ErrNotBuilt, []string{`"t7"`, "policy.RetryPolicy{Attempts: 3}", "build it with policy.Retry("}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := d.Register(tc.task)
@@ -71,15 +76,69 @@ func TestRegisterValidatesPolicies(t *testing.T) {
 	}
 }
 
-func TestRegisterRejectsADifferentFunctionUnderATakenName(t *testing.T) {
+// requireTaskConflict checks that err is ErrTaskConflict for the task
+// called name, with a message that says what happened and mentions no type.
+func requireTaskConflict(t *testing.T, err error, name string) {
+	t.Helper()
+	require.ErrorIs(t, err, sdk.ErrTaskConflict)
+	msg := err.Error()
+	assert.True(t, strings.HasPrefix(msg, "docket: "), msg)
+	assert.Contains(t, msg, fmt.Sprintf("%q", name))
+	assert.Contains(t, msg, "another sdk.NewTask")
+	// The old message named the input types, which read "registered with
+	// input X, now X" when both tasks took the same type.
+	assert.NotContains(t, msg, "input")
+	assert.NotContains(t, msg, "SyncInput")
+}
+
+func TestRegisterTellsTasksApartByTheirNewTaskCall(t *testing.T) {
+	// Tasks made in a loop: each NewTask call makes a task of its own, though
+	// their functions come from one literal and share their code.
+	var fromLiteral []sdk.Registrable
+	for range 2 {
+		fromLiteral = append(fromLiteral, sdk.NewTask("sync_customer", func(ctx context.Context, in SyncInput) error { return nil }))
+	}
+	for _, tc := range []struct {
+		name       string
+		first, two sdk.Registrable
+	}{
+		{"same named function", sdk.NewTask("sync_customer", syncCustomer), sdk.NewTask("sync_customer", syncCustomer)},
+		{"same function literal", fromLiteral[0], fromLiteral[1]},
+		{"different functions", sdk.NewTask("sync_customer", syncCustomer),
+			sdk.NewTask("sync_customer", func(ctx context.Context, in SyncInput) error { return errors.New("other") })},
+		{"different input types", sdk.NewTask("sync_customer", syncCustomer),
+			sdk.NewTask("sync_customer", func(ctx context.Context, in struct{ A int }) error { return nil })},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := memoryDocket(t)
+			require.NoError(t, d.Register(tc.first))
+			requireTaskConflict(t, d.Register(tc.two), "sync_customer")
+			requireTaskConflict(t, d.Register(tc.two), "sync_customer") // every time they meet
+			require.NoError(t, d.Register(tc.first), "the registered task is still the first")
+
+			// In one call, in either order: nothing is registered.
+			other := memoryDocket(t)
+			requireTaskConflict(t, other.Register(tc.first, tc.two), "sync_customer")
+			requireTaskConflict(t, other.Register(tc.two, tc.first), "sync_customer")
+			require.NoError(t, other.Register(tc.two), "a refused call registers nothing")
+			requireTaskConflict(t, other.Register(tc.first), "sync_customer")
+		})
+	}
+}
+
+func TestRegisterTheSameTaskAgain(t *testing.T) {
 	d := memoryDocket(t)
-	require.NoError(t, d.Register(sdk.NewTask("sync_customer", syncCustomer)))
-	require.NoError(t, d.Register(sdk.NewTask("sync_customer", syncCustomer)), "same function, same type")
-	err := d.Register(sdk.NewTask("sync_customer", func(ctx context.Context, in SyncInput) error { return errors.New("other") }))
-	assert.ErrorIs(t, err, sdk.ErrTaskConflict)
-	err = d.Register(sdk.NewTask("sync_customer", func(ctx context.Context, in struct{ A int }) error { return nil }))
-	assert.ErrorIs(t, err, sdk.ErrTaskConflict)
-	assert.Contains(t, err.Error(), `"sync_customer"`)
+	task := sdk.NewTask("sync_customer", syncCustomer, policy.Retry(3, time.Second))
+	require.NoError(t, d.Register(task, task), "twice in one call")
+	require.NoError(t, d.Register(task), "again in another call")
+	require.NoError(t, d.Register(sdk.NewTask("other", syncCustomer), task), "beside another task")
+
+	// What looks a task up by name finds it.
+	_, err := d.AddByName(context.Background(), "sync_customer", json.RawMessage(`{"customer_id":"not a number"}`))
+	require.ErrorIs(t, err, sdk.ErrBadInput, "AddByName checks input against the registered task")
+	ex, err := d.AddByName(context.Background(), "sync_customer", json.RawMessage(`{"customer_id":1}`))
+	require.NoError(t, err)
+	assert.Equal(t, sdk.Scheduled, ex.Disposition())
 }
 
 func TestTaskNeedsNameFunctionAndStructInput(t *testing.T) {
@@ -109,6 +168,9 @@ func TestAddRefusesWhatCannotRun(t *testing.T) {
 	invalid := sdk.NewTask("invalid", syncCustomer, policy.Cooldown("nope", time.Second))
 	_, err = invalid.Add(ctx, d, SyncInput{})
 	assert.ErrorIs(t, err, policy.ErrUnknownField, "a task with invalid policies cannot be added either")
+	literal := sdk.NewTask("literal", syncCustomer, policy.ConcurrencyPolicy{Arg: "region", Max: 1})
+	_, err = literal.Add(ctx, d, SyncInput{})
+	assert.ErrorIs(t, err, policy.ErrNotBuilt, "nor can a task whose policy is a struct literal")
 
 	snap, err := d.Snapshot(ctx)
 	require.NoError(t, err)

@@ -101,17 +101,19 @@ type TaskDef struct {
 	Decode func(raw []byte) (any, error)
 	// Call runs the task's function on a decoded input.
 	Call func(ctx context.Context, in any) error
-	// Fn identifies the function, to tell a repeated registration from a
-	// different function under the same name.
-	Fn uintptr
+	// Owner is the task value (the *sdk.Task) that built this definition:
+	// two definitions are the same task only when they have the same owner.
+	// Comparing functions instead would make the answer depend on what the
+	// compiler inlines and on whether two closures share their code.
+	Owner any
 }
 
-// ErrTaskConflict reports a second, different task under a registered name.
-var ErrTaskConflict = errors.New("docket: a different task is already registered under this name")
+// ErrTaskConflict reports another task under a registered name.
+var ErrTaskConflict = errors.New("docket: another task is registered under this name")
 
-// Register adds task definitions to the registry. Registering the same
-// function and input type again is allowed; anything else under a taken
-// name is ErrTaskConflict.
+// Register adds task definitions to the registry, all or none. Registering
+// the same task (the same Owner) again is allowed; another task under a
+// taken name is ErrTaskConflict.
 func (d *Docket) Register(defs ...*TaskDef) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -122,8 +124,10 @@ func (d *Docket) Register(defs ...*TaskDef) error {
 		}
 	}
 	for _, def := range defs {
-		if old, ok := next[def.Name]; ok && (old.Fn != def.Fn || old.Input != def.Input) {
-			return fmt.Errorf("%w: %q (registered with input %v, now %v)", ErrTaskConflict, def.Name, old.Input, def.Input)
+		if old, ok := next[def.Name]; ok && old.Owner != def.Owner {
+			return fmt.Errorf("%w: %q was registered by another sdk.NewTask call; each call makes a task of its own, "+
+				"even with the same function: declare the task once (say, in a package-level var) and register that value",
+				ErrTaskConflict, def.Name)
 		}
 		next[def.Name] = def
 	}
