@@ -31,11 +31,11 @@ const Schemes = "redis, rediss, unix, redis+cluster, rediss+cluster, redis+senti
 // and printed lines on the program's stderr that a library has no business
 // printing.
 func Open(ctx context.Context, rawURL string) (redis.UniversalClient, func() error, error) {
-	u, err := url.Parse(rawURL)
+	shown := RedactURL(rawURL)
+	u, err := parseURL(rawURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrBadURL, err)
+		return nil, nil, fmt.Errorf("%w %q: %w", ErrBadURL, shown, err)
 	}
-	shown := u.Redacted()
 	b, err := parse(u, rawURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w %q: %w", ErrBadURL, shown, err)
