@@ -86,6 +86,11 @@ func WithMaxInputSize(n int) Option { return func(o *options) { o.maxInputSize =
 //	memory://[NAME]                            an embedded in-process Redis, shared by
 //	                                           every Open of the same URL in the process
 //
+// Open logs, once, through the docket's logger (WithLogger), when the
+// server's settings lose tasks without a word: a maxmemory-policy other than
+// noeviction (WARN), or no persistence at all (INFO). See "Running Redis for
+// Docket" in the README.
+//
 // Query parameters are go-redis's (dial_timeout, pool_size, …). A malformed
 // URL, an unknown scheme or a server that does not answer is an error that
 // says which (ErrBadURL, ErrUnreachable). The URL the error shows has its
@@ -105,6 +110,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Docket, error) {
 		return nil, err
 	}
 	d.closeFn = closeFn
+	d.warnOfLosses(ctx)
 	return d, nil
 }
 
