@@ -87,9 +87,12 @@ start() {
     p=$(free_port "${ports[@]}")
     ports+=("$p")
     mkdir -p "$dir/$p"
+    # AOF, as README's "Running Redis for Docket" asks: sdk.Open reads the
+    # settings, and on a server without AOF it asks CONFIG GET for the RDB
+    # save points, which the tests' least-privilege user may not run.
     redis-server --port "$p" --bind 127.0.0.1 --dir "$dir/$p" \
       --cluster-enabled yes --cluster-config-file "$dir/$p/nodes.conf" \
-      --cluster-node-timeout 5000 --save "" --appendonly no \
+      --cluster-node-timeout 5000 --save "" --appendonly yes --appendfsync everysec \
       --daemonize yes --pidfile "$dir/$p/redis.pid" --logfile "$dir/$p/redis.log" \
       --loglevel warning
   done

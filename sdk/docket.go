@@ -86,9 +86,19 @@ func WithMaxInputSize(n int) Option { return func(o *options) { o.maxInputSize =
 //	memory://[NAME]                            an embedded in-process Redis, shared by
 //	                                           every Open of the same URL in the process
 //
+// Open logs, once, through the docket's logger (WithLogger), when the
+// server's settings lose tasks without a word: a maxmemory-policy other than
+// noeviction (WARN), or no persistence at all (INFO). See "Running Redis for
+// Docket" in the README.
+//
 // Query parameters are go-redis's (dial_timeout, pool_size, …). A malformed
 // URL, an unknown scheme or a server that does not answer is an error that
-// says which.
+// says which (ErrBadURL, ErrUnreachable). The URL the error shows has its
+// password, and the value of any query parameter that is not a go-redis
+// setting, replaced by xxxxx; a URL whose password holds a raw '/', '?' or
+// '#' cannot be told apart from its host and query, and is shown as its
+// scheme alone. Percent-encode such characters (and '%', and spaces) in a
+// password.
 func Open(ctx context.Context, url string, opts ...Option) (*Docket, error) {
 	rdb, closeFn, err := store.Open(ctx, url)
 	if err != nil {
@@ -100,6 +110,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Docket, error) {
 		return nil, err
 	}
 	d.closeFn = closeFn
+	d.warnOfLosses(ctx)
 	return d, nil
 }
 

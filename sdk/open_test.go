@@ -2,6 +2,8 @@ package sdk_test
 
 import (
 	"context"
+	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +136,61 @@ func TestClusterAndSentinelURLsParse(t *testing.T) {
 			require.Error(t, err)
 			assert.ErrorIs(t, err, sdk.ErrUnreachable)
 			assert.NotErrorIs(t, err, sdk.ErrBadURL)
+		})
+	}
+}
+
+// deadAddr is a loopback address nothing listens on: a port that was free a
+// moment ago.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+// Open on a Redis that does not answer returns ErrUnreachable with the
+// reason, promptly, and go-redis logs nothing: go-redis's logger belongs to
+// the process (it prints to stderr unless the program says otherwise), and
+// its dial retries are what made Open slow. The bound on the time is loose:
+// a refused connection takes milliseconds; go-redis's retries took seconds.
+func TestOpenUnreachableLogsNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		url  func(t *testing.T) string
+		want string
+	}{
+		{"redis", func(t *testing.T) string { return "redis://" + deadAddr(t) + "/0" }, "connection refused"},
+		{"rediss", func(t *testing.T) string { return "rediss://" + deadAddr(t) + "/0" }, "connection refused"},
+		{"unix", func(t *testing.T) string { return "unix://" + filepath.Join(t.TempDir(), "none.sock") }, "no such file"},
+		{"redis+cluster", func(t *testing.T) string {
+			return "redis+cluster://" + deadAddr(t) + "?addr=" + deadAddr(t)
+		}, "connection refused"},
+		{"redis+sentinel", func(t *testing.T) string {
+			return "redis+sentinel://" + deadAddr(t) + "/0?master_name=main&addr=" + deadAddr(t)
+		}, "connection refused"},
+		{"sentinel names a master that is down", func(t *testing.T) string {
+			master := redistest.NewServer(t)
+			sentinel := redistest.NewSentinel(t, master, "main")
+			master.Stop()
+			return sentinel.URL()
+		}, "connection refused"},
+		{"TLS certificate not trusted", func(t *testing.T) string {
+			return redistest.NewTLSServer(t, false).URL()
+		}, "certificate signed by unknown authority"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := tc.url(t)
+			logged := redistest.CaptureRedisLog(t)
+			start := time.Now()
+			_, err := sdk.Open(context.Background(), url)
+			elapsed := time.Since(start)
+			require.ErrorIs(t, err, sdk.ErrUnreachable)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Empty(t, logged.Lines(), "go-redis logged")
+			assert.Less(t, elapsed, 3*time.Second, "Open took %v", elapsed)
 		})
 	}
 }

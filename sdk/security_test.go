@@ -26,7 +26,10 @@ import (
 // go-redis's connection set-up (HELLO, or AUTH) needs no permission; SELECT
 // does, for a database other than 0. ZCOUNT (in the scripts) serves only the
 // queue-depth gauge, read when an OpenTelemetry meter provider collects it.
-var clientCommands = []string{"ping", "evalsha", "eval", "subscribe", "hgetall", "time"}
+// INFO is how Open reads the eviction policy and AOF, to warn of settings
+// that lose tasks; it shows no secret. (Open asks CONFIG GET, which it does
+// not need and should not have, only when AOF is off.)
+var clientCommands = []string{"ping", "evalsha", "eval", "subscribe", "hgetall", "time", "info"}
 
 var (
 	scriptCall   = regexp.MustCompile(`redis\.p?call\(`)

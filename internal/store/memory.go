@@ -68,9 +68,19 @@ func sharedMemory(name string) (redis.UniversalClient, func() error) {
 	}
 }
 
+// memoryAddr is the address of every client of an embedded server: it
+// tells them from clients of a real Redis.
+const memoryAddr = "memory"
+
+// isMemory reports whether rdb is a client of an embedded server.
+func isMemory(rdb redis.UniversalClient) bool {
+	c, ok := rdb.(*redis.Client)
+	return ok && c.Options().Addr == memoryAddr
+}
+
 func memoryClient(m *miniredis.Miniredis) *redis.Client {
 	return redis.NewClient(&redis.Options{
-		Addr: "memory",
+		Addr: memoryAddr,
 		Dialer: func(context.Context, string, string) (net.Conn, error) {
 			return m.Dial()
 		},

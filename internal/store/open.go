@@ -23,18 +23,31 @@ const Schemes = "redis, rediss, unix, redis+cluster, rediss+cluster, redis+senti
 // Open connects to the Redis a URL names and checks that it answers. The
 // returned close function releases the client (and, for memory://, the
 // embedded server once its last user is gone).
+//
+// Before go-redis dials, Open dials the URL's addresses itself, once each
+// (see probe): go-redis retries a failed dial five times for each try of a
+// command, and logs every failed round to its process-wide logger (stderr
+// unless the program set another), so a server that is down cost seconds
+// and printed lines on the program's stderr that a library has no business
+// printing.
 func Open(ctx context.Context, rawURL string) (redis.UniversalClient, func() error, error) {
-	u, err := url.Parse(rawURL)
+	shown := RedactURL(rawURL)
+	u, err := parseURL(rawURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrBadURL, err)
+		return nil, nil, fmt.Errorf("%w %q: %w", ErrBadURL, shown, err)
 	}
-	shown := u.Redacted()
-	rdb, closeFn, err := dial(u, rawURL)
+	b, err := parse(u, rawURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w %q: %w", ErrBadURL, shown, err)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	if b.probe != nil {
+		if err := b.probe(pingCtx); err != nil {
+			return nil, nil, fmt.Errorf("%w at %q: %w", ErrUnreachable, shown, err)
+		}
+	}
+	rdb, closeFn := b.connect()
 	if err := rdb.Ping(pingCtx).Err(); err != nil {
 		_ = closeFn()
 		return nil, nil, fmt.Errorf("%w at %q: %w", ErrUnreachable, shown, err)
@@ -42,49 +55,80 @@ func Open(ctx context.Context, rawURL string) (redis.UniversalClient, func() err
 	return rdb, closeFn, nil
 }
 
-func dial(u *url.URL, rawURL string) (redis.UniversalClient, func() error, error) {
+// backend is what a URL names: how to check that it answers without
+// go-redis, and how to make the go-redis client.
+type backend struct {
+	probe   func(ctx context.Context) error // nil: nothing to dial
+	connect func() (redis.UniversalClient, func() error)
+}
+
+func parse(u *url.URL, rawURL string) (backend, error) {
 	switch u.Scheme {
 	case "redis", "rediss", "unix":
 		opt, err := redis.ParseURL(rawURL)
 		if err != nil {
-			return nil, nil, err
+			return backend{}, err
 		}
 		opt.Protocol = protocol(u, opt.Protocol)
-		c := redis.NewClient(opt)
-		return c, c.Close, nil
+		return backend{
+			probe: func(ctx context.Context) error {
+				_, err := probe(ctx, opt.Network, []string{opt.Addr}, opt.DialTimeout, opt.TLSConfig)
+				return err
+			},
+			connect: func() (redis.UniversalClient, func() error) {
+				c := redis.NewClient(opt)
+				return c, c.Close
+			},
+		}, nil
 	case "redis+cluster", "rediss+cluster":
 		opt, err := redis.ParseClusterURL(baseScheme(u, rawURL))
 		if err != nil {
-			return nil, nil, err
+			return backend{}, err
 		}
 		opt.Protocol = protocol(u, opt.Protocol)
-		c := redis.NewClusterClient(opt)
-		return c, c.Close, nil
+		return backend{
+			// One seed that answers is enough: go-redis learns the other
+			// nodes from it.
+			probe: func(ctx context.Context) error {
+				_, err := probe(ctx, "tcp", opt.Addrs, opt.DialTimeout, opt.TLSConfig)
+				return err
+			},
+			connect: func() (redis.UniversalClient, func() error) {
+				c := redis.NewClusterClient(opt)
+				return c, c.Close
+			},
+		}, nil
 	case "redis+sentinel", "rediss+sentinel":
 		opt, err := redis.ParseFailoverURL(baseScheme(u, rawURL))
 		if err != nil {
-			return nil, nil, err
+			return backend{}, err
 		}
 		if opt.MasterName == "" {
-			return nil, nil, errors.New("a sentinel URL needs the master's name: add ?master_name=NAME")
+			return backend{}, errors.New("a sentinel URL needs the master's name: add ?master_name=NAME")
 		}
 		if opt.Password == "" {
 			// One password in the URL usually serves sentinels and master alike.
 			opt.Username, opt.Password = opt.SentinelUsername, opt.SentinelPassword
 		}
 		opt.Protocol = protocol(u, opt.Protocol)
-		c := redis.NewFailoverClient(opt)
-		return c, c.Close, nil
+		return backend{
+			probe: func(ctx context.Context) error { return probeSentinel(ctx, opt) },
+			connect: func() (redis.UniversalClient, func() error) {
+				c := redis.NewFailoverClient(opt)
+				return c, c.Close
+			},
+		}, nil
 	case "memory":
 		if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
-			return nil, nil, errors.New("a memory URL is memory:// or memory://NAME, with nothing more")
+			return backend{}, errors.New("a memory URL is memory:// or memory://NAME, with nothing more")
 		}
-		c, closeFn := sharedMemory(u.Host)
-		return c, closeFn, nil
+		return backend{connect: func() (redis.UniversalClient, func() error) {
+			return sharedMemory(u.Host)
+		}}, nil
 	case "":
-		return nil, nil, fmt.Errorf("no scheme; use one of: %s", Schemes)
+		return backend{}, fmt.Errorf("no scheme; use one of: %s", Schemes)
 	default:
-		return nil, nil, fmt.Errorf("unknown scheme %q; use one of: %s", u.Scheme, Schemes)
+		return backend{}, fmt.Errorf("unknown scheme %q; use one of: %s", u.Scheme, Schemes)
 	}
 }
 
