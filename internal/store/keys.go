@@ -16,7 +16,7 @@ import (
 //	docket:{name}:task:<key>       HASH   one execution: name, input, gen, attempt, state, times, error, slots
 //	docket:{name}:limits           SET    ids of the concurrency limits in use
 //	docket:{name}:limit:<id>       SET    task keys holding a slot of limit <id>
-//	docket:{name}:waiting:<id>     LIST   task keys waiting for a slot of limit <id>, first come first served
+//	docket:{name}:waiting:<id>     ZSET   task key -> place in line, waiting for a slot of limit <id>, first come first served
 //	docket:{name}:cooldown:<id>    STRING when the cooldown window <id> closes (unix µs); has a TTL
 //	docket:{name}:debounce:<id>    HASH   the burst <id>: its first submission and last submission time; has a TTL
 //	docket:{name}:progress:<key>   HASH   a running task's progress: current, total, message, updated

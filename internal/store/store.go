@@ -331,17 +331,28 @@ func (s *Store) Cancel(ctx context.Context, key string, retention time.Duration)
 
 // Clear cancels every scheduled, queued and waiting task, a thousand per
 // call; running tasks are left to finish. It returns how many it cancelled.
+// Each call looks at no more than a thousand tasks and a thousand limits,
+// however long the lines of waiting tasks are.
 func (s *Store) Clear(ctx context.Context, retention time.Duration) (int, error) {
-	total := 0
+	total, cursor := 0, "0"
 	for {
-		n, err := clearScript.Run(ctx, s.rdb, []string{s.k.scheduled}, s.k.prefix, MaxBatch, retentionMS(retention)).Int()
+		reply, err := clearScript.Run(ctx, s.rdb, []string{s.k.scheduled}, s.k.prefix, MaxBatch, retentionMS(retention), cursor).Slice()
 		if err != nil {
 			return total, fmt.Errorf("docket: clear: %w", err)
 		}
-		if n == 0 {
+		if len(reply) != 3 {
+			return total, fmt.Errorf("%w: clear reply has %d elements", ErrMalformed, len(reply))
+		}
+		var d decoder
+		cancelled, handled := d.int(reply[0]), d.int(reply[1])
+		cursor = d.str(reply[2])
+		if d.err != nil {
+			return total, d.err
+		}
+		total += int(cancelled)
+		if handled == 0 && cursor == "0" {
 			return total, nil
 		}
-		total += n
 	}
 }
 
@@ -355,7 +366,9 @@ func (s *Store) Info(ctx context.Context, key string) (rec Record, ok bool, err 
 }
 
 // Snapshot reads up to limit running, limit scheduled and limit waiting
-// tasks, their totals, the concurrency limits in use and the live workers.
+// tasks, their totals, the concurrency limits in use (with up to limit
+// holders and limit waiters of each, and how many there are) and the live
+// workers.
 func (s *Store) Snapshot(ctx context.Context, limit int) (Snapshot, error) {
 	reply, err := snapshotScript.Run(ctx, s.rdb, []string{s.k.scheduled}, s.k.prefix, limit).Slice()
 	if err != nil {

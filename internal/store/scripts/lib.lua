@@ -91,9 +91,11 @@ local function end_progress(key)
 end
 
 -- Concurrency slots. A limit is a set of the task keys holding its slots
--- (running tasks, and waiters a freed slot was handed to) and a list of the
--- keys waiting for one, first come first served. A task's "slots" field lists
--- the limits it holds, one per line, so that whatever ends it frees them.
+-- (running tasks, and waiters a freed slot was handed to) and a line of the
+-- keys waiting for one, first come first served: a sorted set scored by
+-- place in line, so that a task leaves the line from anywhere in it at the
+-- cost of one ZREM, however long the line. A task's "slots" field lists the
+-- limits it holds, one per line, so that whatever ends it frees them.
 
 local function holds(slots, id)
   return string.find('\n' .. (slots or '') .. '\n', '\n' .. id .. '\n', 1, true) ~= nil
@@ -108,18 +110,32 @@ end
 
 -- touch keeps the registry of limits in use, for Snapshot and the leak check.
 local function touch(id)
-  if redis.call('SCARD', K.limit .. id) == 0 and redis.call('LLEN', K.waiting .. id) == 0 then
+  if redis.call('SCARD', K.limit .. id) == 0 and redis.call('ZCARD', K.waiting .. id) == 0 then
     redis.call('SREM', K.limits, id)
   else
     redis.call('SADD', K.limits, id)
   end
 end
 
+-- wait_in_line puts a task at the back of the line of limit id: one place
+-- after the last.
+local function wait_in_line(id, key)
+  local last = redis.call('ZRANGE', K.waiting .. id, -1, -1, 'WITHSCORES')
+  redis.call('ZADD', K.waiting .. id, int((tonumber(last[2]) or 0) + 1), key)
+end
+
+-- STALE_WAITERS is the most entries promote drops from a line in one go
+-- without finding a task that still waits. Every script takes a task out of
+-- its line when it stops waiting, so there are none unless something else
+-- changed the records; the bound keeps even that from making one call's
+-- work grow with the line.
+local STALE_WAITERS = 100
+
 -- promote hands a free slot of limit id to the first task waiting for it:
 -- the slot is reserved for it, and it is due now.
 local function promote(id, now)
-  while true do
-    local w = redis.call('LPOP', K.waiting .. id)
+  for _ = 0, STALE_WAITERS do
+    local w = redis.call('ZPOPMIN', K.waiting .. id)[1]
     if not w then
       return
     end
@@ -161,7 +177,7 @@ local function unlink(key, state, now)
     -- anything it reports later stale.
     redis.call('PUBLISH', K.events, 'c:' .. f[1] .. ':' .. key)
   elseif state == 'waiting' then
-    redis.call('LREM', K.waiting .. f[2], 0, key)
+    redis.call('ZREM', K.waiting .. f[2], key)
     touch(f[2])
   end
   release_slots(key, now)
