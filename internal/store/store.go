@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -75,6 +76,10 @@ const (
 	Existed    AddCode = 0 // a live task had the key; nothing changed
 	Added      AddCode = 1 // the task was scheduled
 	Superseded AddCode = 2 // a live task had the key and was replaced
+	// Unconfirmed: the call that carried the task failed, or was not made
+	// (Add returned an error). It may or may not have been added: a call
+	// whose reply was lost may have run.
+	Unconfirmed AddCode = -1
 )
 
 // AddResult is the outcome of adding one task.
@@ -87,28 +92,44 @@ type AddResult struct {
 // runs one chunk's script, the next is encoded and on its way.
 const addInFlight = 4
 
-// Add schedules tasks, in calls of at most MaxBatch tasks, several at once.
-// On error, some chunks may have been added.
+// Add schedules tasks, in calls of at most MaxBatch tasks, several at once,
+// and returns a result per task, even on error: then the tasks of the calls
+// that failed are Unconfirmed, and so are those of the calls not made. Once
+// a call fails (or ctx ends) no other starts; those already under way run
+// to their end, so that each reports what it did.
 func (s *Store) Add(ctx context.Context, mode Mode, tasks []NewTask) ([]AddResult, error) {
-	if len(tasks) <= MaxBatch {
-		return s.addChunk(ctx, mode, tasks)
-	}
 	out := make([]AddResult, len(tasks))
-	g, ctx := errgroup.WithContext(ctx)
+	for i := range out {
+		out[i].Code = Unconfirmed
+	}
+	if len(tasks) <= MaxBatch {
+		res, err := s.addChunk(ctx, mode, tasks)
+		if err != nil {
+			return out, err
+		}
+		return res, nil
+	}
+	var g errgroup.Group
 	g.SetLimit(addInFlight)
-	for start := 0; start < len(tasks); start += MaxBatch {
+	var failed atomic.Bool
+	for start := 0; start < len(tasks) && !failed.Load(); start += MaxBatch {
 		chunk := tasks[start:min(start+MaxBatch, len(tasks))]
 		results := out[start : start+len(chunk)]
 		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				failed.Store(true)
+				return fmt.Errorf("docket: add: %w", context.Cause(ctx))
+			}
 			res, err := s.addChunk(ctx, mode, chunk)
+			if err != nil {
+				failed.Store(true)
+				return err
+			}
 			copy(results, res)
-			return err
+			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return out, g.Wait()
 }
 
 func (s *Store) addChunk(ctx context.Context, mode Mode, chunk []NewTask) ([]AddResult, error) {
