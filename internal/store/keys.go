@@ -28,9 +28,11 @@ import (
 //	docket:{name}:watch:<key>      pub/sub channel: state and progress events of one task (JSON)
 //
 // A task hash has no TTL while its task is scheduled, queued, waiting or
-// running; when the task ends it gets the retention TTL. A progress hash
-// lives while its task does; when the task ends, its fields are copied into
-// the task hash and it is deleted. The sets, sorted sets and lists hold live
+// running; when the task ends it gets the retention TTL (a completed one
+// whose docket keeps none is deleted, or, if watched, replaced by a
+// tombstone of 2×WatchFor: state, name, gen, attempt, finished). A progress
+// hash lives while its task does; when the task ends, its fields are copied
+// into the task hash and it is deleted. The sets and sorted sets hold live
 // tasks only, and vanish when empty.
 //
 // Limit ids: "t:<task>:<field>:<value>" for a task's own limit (field and

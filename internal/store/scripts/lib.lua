@@ -67,11 +67,18 @@ end
 -- in K.watchers, and with nobody watching a script looks once and skips.
 local anyone_watching = nil
 
-local function announce(key, state, attempt, err)
+local function watched(key)
   if anyone_watching == nil then
     anyone_watching = redis.call('EXISTS', K.watchers) == 1
   end
-  if not anyone_watching or not redis.call('ZSCORE', K.watchers, key) then
+  if not anyone_watching then
+    return false
+  end
+  return redis.call('ZSCORE', K.watchers, key) and true or false
+end
+
+local function announce(key, state, attempt, err)
+  if not watched(key) then
     return
   end
   redis.call('PUBLISH', K.watch .. key, cjson.encode({type = 'state', state = state,
@@ -188,6 +195,26 @@ local function is_live(state)
   return state == 'scheduled' or state == 'running' or state == 'waiting'
 end
 
+-- discard_record deletes the record of a completed task whose docket keeps
+-- none. If someone watches the task, it leaves a tombstone instead: a record
+-- that says the task completed, for twice the time a watch registration
+-- lasts (WATCH_FOR_MS, from store.WatchFor), so that a watcher that missed
+-- the announcement (its connection dropped) finds proof of the completion
+-- when it reconnects, rather than nothing, which it reports as a loss. The
+-- tombstone keeps the generation, so that adding the key again starts anew.
+local function discard_record(key, attempt, now_s)
+  local tk = K.task .. key
+  if not watched(key) then
+    redis.call('DEL', tk)
+    return
+  end
+  local f = redis.call('HMGET', tk, 'name', 'gen')
+  redis.call('DEL', tk)
+  redis.call('HSET', tk, 'state', 'completed', 'name', f[1] or '', 'gen', f[2] or '0',
+    'attempt', attempt or '1', 'finished', now_s)
+  redis.call('PEXPIRE', tk, 2 * WATCH_FOR_MS)
+end
+
 -- finish_attempts records the outcomes of attempts, each only if its
 -- generation still matches (a stale copy changes nothing), and frees the
 -- slots of every task it applies to. The outcomes are ARGV[first..last], 6
@@ -229,7 +256,7 @@ local function finish_attempts(first, last, retention, now)
         if has_progress then
           redis.call('DEL', K.progress .. key)
         end
-        redis.call('DEL', tk)
+        discard_record(key, f[3], now_s)
         announce(key, outcome, f[3], err)
       elseif outcome == 'completed' or outcome == 'failed' then
         redis.call('HSET', tk, 'state', outcome, 'finished', now_s, 'error', err)
