@@ -415,3 +415,82 @@ func monitorArgs(t *testing.T, s string) []string {
 	require.NotEmpty(t, args)
 	return args
 }
+
+// Clear walks the lines of many limits with a cursor, a thousand tasks per
+// call, and cancels every waiting task; Snapshot lists at most its limit of
+// holders and waiters of each limit, and counts them all.
+//
+// A real Redis only: the embedded one runs a clear call of a thousand tasks
+// so slowly (under -race) that it can outlast the client's read timeout,
+// and go-redis then runs it again.
+func TestClearAndSnapshotOfManyLimits(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, redistest.Redis(t))
+	const limits, each = 300, 5 // each limit: one holder, four waiters
+	rules := store.NewRules(map[string]store.Rule{
+		"t": {Limits: []store.Limit{{Arg: "c", Max: 1}}},
+		"u": {Limits: []store.Limit{{Max: 20}}},
+	})
+	var tasks []store.NewTask
+	for i := range limits * each {
+		tasks = append(tasks, store.NewTask{Key: key(i), Name: "t", Input: fmt.Appendf(nil, `{"c":%d}`, i%limits)})
+	}
+	_, err := s.Add(ctx, store.ModeAdd, tasks)
+	require.NoError(t, err)
+	tasks = tasks[:0]
+	for i := range 25 { // 20 hold the slots of limit u, 5 wait, in key order
+		tasks = append(tasks, store.NewTask{Key: fmt.Sprintf("u%02d", i), Name: "u", Input: []byte(`{}`)})
+	}
+	_, err = s.Add(ctx, store.ModeAdd, tasks)
+	require.NoError(t, err)
+	var running []store.Message
+	for {
+		c, err := s.Claim(ctx, "w", store.MaxBatch, time.Hour, time.Minute, rules, 5)
+		require.NoError(t, err)
+		running = append(running, c.Messages...)
+		counts, err := s.Count(ctx)
+		require.NoError(t, err)
+		if counts.Queued == 0 {
+			require.Equal(t, store.Counts{Running: limits + 20, Waiting: limits*(each-1) + 5}, counts)
+			break
+		}
+	}
+
+	snap, err := s.Snapshot(ctx, 3)
+	require.NoError(t, err)
+	require.Len(t, snap.Limits, limits+1)
+	assert.Equal(t, limits*(each-1)+5, snap.TotalWaiting)
+	for _, l := range snap.Limits {
+		if l.ID == "t:u::" {
+			assert.Equal(t, 20, l.TotalHolders)
+			assert.Equal(t, 5, l.TotalWaiters)
+			assert.Len(t, l.Holders, 3, "at most the snapshot's limit")
+			assert.Equal(t, []string{"u20", "u21", "u22"}, l.Waiters, "the first three in line")
+			continue
+		}
+		assert.Equal(t, 1, l.TotalHolders)
+		assert.Equal(t, each-1, l.TotalWaiters)
+		assert.Len(t, l.Holders, 1)
+		assert.Len(t, l.Waiters, 3)
+	}
+
+	cleared, err := s.Clear(ctx, time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, limits*(each-1)+5, cleared)
+	counts, err := s.Count(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, store.Counts{Running: limits + 20}, counts, "running tasks are left to finish")
+
+	// The running tasks end; every slot and line is gone (the leak check).
+	require.Len(t, running, limits+20)
+	outcomes := make([]store.Outcome, len(running))
+	for i, m := range running {
+		outcomes[i] = store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Completed}
+	}
+	applied, err := s.Finish(ctx, time.Minute, outcomes)
+	require.NoError(t, err)
+	assert.NotContains(t, applied, false)
+	counts, err = s.Count(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, store.Counts{}, counts, "no waiter was left to take a freed slot")
+}
