@@ -23,13 +23,24 @@ type addOptions struct {
 	key   string
 	when  store.When
 	keyed bool
+	keys  func(i int) string
 }
 
 // Key gives the task an explicit key. Adding a key that is scheduled,
 // queued or running again does nothing (Disposition AlreadyScheduled).
-// Without Key, each task gets a new UUIDv7.
+// Without Key, each task gets a new UUIDv7. AddMany takes Keys instead.
 func Key(key string) AddOption {
 	return func(o *addOptions) { o.key, o.keyed = key, true }
+}
+
+// Keys gives the tasks of an AddMany their keys: key(i) is the key of the
+// task of the i-th input. As with Key, a task whose key is scheduled, queued
+// or running is left alone (AlreadyScheduled), so an AddMany that failed
+// midway can be made again with the same inputs and keys: the tasks it added
+// before are not added twice. (A task that has already ended frees its key:
+// adding it again adds it again.) Only AddMany takes Keys.
+func Keys(key func(i int) string) AddOption {
+	return func(o *addOptions) { o.keys = key }
 }
 
 // At makes the task due at t. A time in the past means now.
@@ -93,15 +104,27 @@ func (t *Task[In]) add(ctx context.Context, d *Docket, mode store.Mode, in In, o
 	return d.addOne(ctx, mode, t.name, raw, opts)
 }
 
-// AddMany schedules one task per input in one round trip to Redis (per
-// thousand tasks). Each gets a new key; Key is not allowed here.
-func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...AddOption) ([]*Execution, error) {
+// AddMany schedules one task per input, in one round trip to Redis per
+// thousand tasks (several under way at once). Each gets a new key, unless
+// Keys gives them theirs; Key is not allowed here. exs[i] is the execution
+// of ins[i].
+//
+// On error, once some tasks may have been sent, exs still has one element
+// per input: exs[i] is the execution of ins[i] when Redis confirmed it
+// (Scheduled, or AlreadyScheduled for a key that was live), and nil when
+// AddMany cannot tell whether it was added: its call failed or was cut short
+// (a cancelled ctx, a lost connection: the call may have run all the same),
+// or was never made, since no call starts after one failed. To retry safely,
+// give the tasks keys with Keys and make the same AddMany again: it adds
+// none twice. Before anything is sent (an input that is not valid JSON, a
+// bad key), exs is nil.
+func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...AddOption) (exs []*Execution, err error) {
 	if _, err := t.definition(); err != nil {
 		return nil, err
 	}
 	o := collectAdd(opts)
 	if o.keyed {
-		return nil, fmt.Errorf("%w: AddMany gives every task its own new key; use Add for a keyed task", ErrBadKey)
+		return nil, fmt.Errorf("%w: AddMany takes Keys, not Key (use Add for a single keyed task)", ErrBadKey)
 	}
 	tasks := make([]store.NewTask, len(ins))
 	for i, in := range ins {
@@ -112,7 +135,17 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 		if err := d.checkInput(t.name, raw); err != nil {
 			return nil, err
 		}
-		tasks[i] = store.NewTask{Key: newKey(), Name: t.name, Input: raw, When: o.when}
+		key := newKey()
+		if o.keys != nil {
+			key = o.keys(i)
+			if err := checkKey(key); err != nil {
+				return nil, fmt.Errorf("%w (the key of input %d)", err, i)
+			}
+		}
+		tasks[i] = store.NewTask{Key: key, Name: t.name, Input: raw, When: o.when}
+	}
+	if len(tasks) == 0 {
+		return []*Execution{}, nil
 	}
 	return d.addTasks(ctx, store.ModeAdd, tasks)
 }
@@ -135,6 +168,9 @@ func (d *Docket) AddByName(ctx context.Context, name string, input json.RawMessa
 
 func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw []byte, opts []AddOption) (*Execution, error) {
 	o := collectAdd(opts)
+	if o.keys != nil {
+		return nil, fmt.Errorf("%w: Keys is for AddMany; use Key for a single task", ErrBadKey)
+	}
 	if mode == store.ModeReplace && !o.keyed {
 		return nil, fmt.Errorf("%w: Replace needs a Key", ErrBadKey)
 	}
@@ -157,7 +193,9 @@ func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw [
 }
 
 // addTasks adds tasks (all of one task name) in a producer span, whose
-// trace context travels with them: each attempt's span links to it.
+// trace context travels with them: each attempt's span links to it. On
+// error, it returns an element per task all the same: nil for those Redis
+// did not confirm (see AddMany).
 func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.NewTask) (_ []*Execution, err error) {
 	ctx, span := d.producerSpan(ctx, string(mode)+" "+tasks[0].Name,
 		attribute.String(telemetry.AttrTask, tasks[0].Name), attribute.Int(telemetry.AttrCount, len(tasks)))
@@ -170,12 +208,12 @@ func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.Ne
 		tasks[i].Trace = trace
 	}
 	res, err := d.core.Store.Add(ctx, mode, tasks)
-	if err != nil {
-		return nil, err
-	}
 	exs := make([]*Execution, len(res))
 	added := 0
 	for i, r := range res {
+		if r.Code == store.Unconfirmed {
+			continue
+		}
 		disp := Scheduled
 		switch r.Code {
 		case store.Existed:
@@ -188,11 +226,11 @@ func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.Ne
 		}
 		exs[i] = &Execution{d: d, key: tasks[i].Key, disposition: disp, due: r.Due}
 	}
-	if len(exs) == 1 {
+	if len(exs) == 1 && exs[0] != nil {
 		span.SetAttributes(attribute.String(telemetry.AttrDisposition, exs[0].disposition.String()))
 	}
 	d.metrics.Added.Add(ctx, int64(added), d.metrics.Task(d.core.Name, tasks[0].Name))
-	return exs, nil
+	return exs, err
 }
 
 func (d *Docket) checkInput(name string, raw []byte) error {

@@ -66,7 +66,10 @@ func WithRetention(d time.Duration) Option { return func(o *options) { o.retenti
 // does by default and BullMQ with removeOnComplete: it saves Redis memory
 // and work on a busy docket. Then Info, Progress and Watch return
 // ErrNotFound for a completed key, and the key can be added again at once.
-// Defaults to the retention.
+// (A task that someone watches when it completes leaves, for a minute, a
+// tombstone record instead: Info reports it completed, with its name and
+// attempt but no input, so that a watcher cut off at that moment still
+// learns it completed; see Execution.Watch.) Defaults to the retention.
 func WithCompletedRetention(d time.Duration) Option {
 	return func(o *options) { o.completedRetention = &d }
 }

@@ -16,6 +16,13 @@ var (
 	// or it finished longer ago than the retention.
 	ErrNotFound = errors.New("docket: task not found")
 
+	// ErrLost reports, in the last Event of a watch, an execution whose
+	// record vanished while it was live: Redis lost it (a restart without
+	// persistence, an eviction, a flush) while the watch was cut off from
+	// Redis. Whether the task ran is unknown; it is not reported completed,
+	// since nobody saw it complete.
+	ErrLost = errors.New("docket: task lost")
+
 	// ErrTaskConflict reports a task registered under a name that another
 	// task (the *Task of another NewTask call) holds on the docket.
 	ErrTaskConflict = core.ErrTaskConflict

@@ -224,3 +224,35 @@ func ExampleDocket_Register() {
 	// true
 	// docket: another task is registered under this name: "send_receipt" was registered by another sdk.NewTask call; each call makes a task of its own, even with the same function: declare the task once (say, in a package-level var) and register that value
 }
+
+// Keys gives the tasks of an AddMany their keys, so that making it again (a
+// retry after an error, which returns the executions added before it) adds
+// none twice.
+func ExampleKeys() {
+	ctx := context.Background()
+	d, err := sdk.Open(ctx, "memory://example-keys")
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	remind := sdk.NewTask("remind", func(ctx context.Context, in Invoice) error { return nil })
+	invoices := []Invoice{{ID: 1}, {ID: 2}, {ID: 3}}
+	byID := sdk.Keys(func(i int) string { return fmt.Sprintf("remind-%d", invoices[i].ID) })
+
+	// A first AddMany that got the first two through.
+	if _, err := remind.AddMany(ctx, d, invoices[:2], byID); err != nil {
+		panic(err)
+	}
+	// The retry, with every input and the same keys.
+	exs, err := remind.AddMany(ctx, d, invoices, byID)
+	if err != nil {
+		panic(err)
+	}
+	for _, ex := range exs {
+		fmt.Println(ex.Key(), ex.Disposition())
+	}
+	// Output:
+	// remind-1 already scheduled
+	// remind-2 already scheduled
+	// remind-3 scheduled
+}

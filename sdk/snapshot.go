@@ -29,11 +29,14 @@ type Snapshot struct {
 
 // LimitInfo is a concurrency limit in use: the keys of the tasks holding
 // its slots (running, or just handed a freed slot) and of those waiting for
-// one, first in line first.
+// one, first in line first. InUse and Waiting list at most as many keys as
+// the snapshot's Limit; the totals count them all.
 type LimitInfo struct {
-	ID      string
-	InUse   []string
-	Waiting []string
+	ID           string
+	InUse        []string
+	Waiting      []string
+	TotalInUse   int
+	TotalWaiting int
 }
 
 // TaskSummary is one live task in a Snapshot.
@@ -71,8 +74,11 @@ type SnapshotOption func(*snapshotOptions)
 
 type snapshotOptions struct{ limit int }
 
-// Limit lists at most n tasks of each kind (running, waiting, dead-lettered);
-// with 0, Snapshot lists none and only counts them. Defaults to 1000.
+// Limit lists at most n tasks of each kind (running, waiting, dead-lettered),
+// and of each concurrency limit at most n tasks holding its slots and the
+// first n waiting for one; with 0, Snapshot lists none and only counts them.
+// Defaults to 1000. The work Redis does grows with n and the number of
+// limits in use, not with the number of tasks.
 func Limit(n int) SnapshotOption { return func(o *snapshotOptions) { o.limit = n } }
 
 // Snapshot lists the running, queued and scheduled tasks and the live
@@ -88,7 +94,8 @@ func (d *Docket) Snapshot(ctx context.Context, opts ...SnapshotOption) (Snapshot
 	}
 	s := Snapshot{Now: raw.Now, TotalRunning: raw.TotalRunning, TotalWaiting: raw.TotalScheduled + raw.TotalWaiting}
 	for _, l := range raw.Limits {
-		s.Limits = append(s.Limits, LimitInfo{ID: l.ID, InUse: l.Holders, Waiting: l.Waiters})
+		s.Limits = append(s.Limits, LimitInfo{ID: l.ID, InUse: l.Holders, Waiting: l.Waiters,
+			TotalInUse: l.TotalHolders, TotalWaiting: l.TotalWaiters})
 	}
 	for _, w := range raw.Workers {
 		var info WorkerInfo

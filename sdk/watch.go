@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,6 +21,11 @@ type Event struct {
 	Attempt  int
 	Error    string // for a change to failed or cancelled, or a retry: why
 	Progress ProgressInfo
+	// Err, when not nil, ends the watch without a final state: it wraps
+	// ErrLost when the execution's record vanished while the watch could
+	// not see it (State is then the last state the watch knew). Only a
+	// completion the watch observed is reported as one.
+	Err error
 }
 
 // Progress reads the execution's progress: live while it runs, and the last
@@ -40,6 +46,13 @@ func (e *Execution) Progress(ctx context.Context) (ProgressInfo, error) {
 // starting with its state now, until it ends (completed, failed or
 // cancelled) or ctx does; then it closes the channel. It returns
 // ErrNotFound when there is no execution.
+//
+// When the watch's connection drops it reconnects and reads the record to
+// catch up. A record that vanished meanwhile ends the watch with an Event
+// whose Err wraps ErrLost, never with a completion the watch did not see.
+// (On a docket that keeps no completed records, WithCompletedRetention(0),
+// a watched task that completes leaves a record that says so for a minute,
+// so a watcher cut off for less than that still sees it complete.)
 func (e *Execution) Watch(ctx context.Context) (<-chan Event, error) {
 	s := e.d.core.Store
 	ps := s.Watch(ctx, e.key)
@@ -103,7 +116,7 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 			// receive; catch up on what may have been missed meanwhile.
 			if now, changed := e.catchUp(ctx, current); changed {
 				current = now
-				if !send(current) || current.State.Finished() {
+				if !send(current) || current.State.Finished() || current.Err != nil {
 					return
 				}
 			}
@@ -128,14 +141,18 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 
 // catchUp reads the execution's state after the watch lost its connection,
 // and reports whether it changed since current, which is not finished. A
-// live record has no TTL, and only its completion deletes it, on a docket
-// whose workers keep no completed records (WithCompletedRetention): whatever
-// this process's own options, a record that vanished completed.
+// live record has no TTL: one that vanished was lost with Redis's data.
+// (A completion on a docket that keeps no completed records deletes the
+// record, but that of a watched task leaves a tombstone in its place,
+// saying it completed, which outlives the watch's registration.) So a
+// missing record is reported lost, never completed.
 func (e *Execution) catchUp(ctx context.Context, current Event) (Event, bool) {
 	info, err := e.Info(ctx)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return Event{State: StateCompleted, Attempt: current.Attempt, Progress: current.Progress}, true
+		return Event{State: current.State, Attempt: current.Attempt, Progress: current.Progress,
+			Err: fmt.Errorf("%w: the record of %q vanished while it was %s (Redis lost it: a restart without persistence, an eviction, a flush); whether it ran is unknown",
+				ErrLost, e.key, current.State)}, true
 	case err != nil || info.State == current.State:
 		return current, false // on an error, the next drop or event tells
 	}

@@ -9,20 +9,23 @@ import (
 )
 
 // After a dropped connection, a watch catches up from the record. A record
-// that vanished while its task was live completed, on a docket whose workers
-// keep no completed records, even when the watching process was opened
-// without that option; a record in another state reports that state; one in
-// the same state, no change.
+// that vanished while its task was live was lost: the watch ends with
+// ErrLost and the last state it knew, never with a completion it did not
+// see; a record in another state reports that state; one in the same
+// state, no change.
 func TestWatchCatchUp(t *testing.T) {
 	ctx := context.Background()
-	d, err := Open(ctx, "memory://catch-up") // the default completed retention
+	d, err := Open(ctx, "memory://catch-up")
 	require.NoError(t, err)
 	defer d.Close()
 	running := Event{State: StateRunning, Attempt: 2}
 
 	got, changed := d.Execution("gone").catchUp(ctx, running)
 	assert.True(t, changed)
-	assert.Equal(t, Event{State: StateCompleted, Attempt: 2}, got)
+	require.ErrorIs(t, got.Err, ErrLost)
+	assert.Contains(t, got.Err.Error(), `"gone"`)
+	got.Err = nil
+	assert.Equal(t, running, got, "the last state the watch knew")
 
 	task := NewTask("t", func(context.Context, struct{}) error { return nil })
 	ex, err := task.Add(ctx, d, struct{}{}, Key("here"))

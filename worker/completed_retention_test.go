@@ -75,7 +75,8 @@ func TestNegativeCompletedRetentionIsRefused(t *testing.T) {
 }
 
 // Deleting completed records frees the concurrency slots they held, so the
-// tasks waiting for them run, and tells watchers the execution completed.
+// tasks waiting for them run, and tells watchers the execution completed;
+// a watched one leaves a short-lived tombstone that says so.
 func TestZeroCompletedRetentionWithLimitsAndWatchers(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		var mu sync.Mutex
@@ -120,10 +121,18 @@ func TestZeroCompletedRetentionWithLimitsAndWatchers(t *testing.T) {
 		mu.Unlock()
 		require.NotEmpty(t, states)
 		assert.Equal(t, sdk.StateCompleted, states[len(states)-1], "the watcher saw it complete: %v", states)
-		for _, key := range keys {
+		for _, key := range keys[:2] {
 			_, err := d.Execution(key).Info(t.Context())
 			assert.ErrorIs(t, err, sdk.ErrNotFound)
 		}
+		// The watched one leaves a tombstone for a while, so that a watcher
+		// cut off when it completed still learns it did.
+		info, err := d.Execution(keys[2]).Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
+		env.Advance(2 * time.Minute)
+		_, err = d.Execution(keys[2]).Info(t.Context())
+		assert.ErrorIs(t, err, sdk.ErrNotFound, "and then nothing")
 		// The leak check that ends the test finds any slot or key left behind.
 	}, testsuite.WithDocketOptions(sdk.WithCompletedRetention(0)))
 }

@@ -16,8 +16,9 @@ var snapshotCommand = &command{
 	summary: "list the running, queued and scheduled tasks, the limits and the workers",
 	help: `Flags:
   --json        print the snapshot as JSON instead of tables
-  --limit N     list at most N running and N waiting tasks (default 1000;
-                the totals count them all)
+  --limit N     list at most N running and N waiting tasks, and (--json)
+                N holders and N waiters of each limit (default 1000; the
+                totals count them all)
 
 Times in the tables are relative to the Redis clock ("in 5m", "3s ago");
 --json gives them as RFC 3339 instants, along with the lease expiries,
@@ -90,7 +91,7 @@ func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "LIMIT\tIN USE\tWAITING")
 		for _, l := range snap.Limits {
-			fmt.Fprintf(tw, "%s\t%d\t%d\n", l.ID, len(l.InUse), len(l.Waiting))
+			fmt.Fprintf(tw, "%s\t%d\t%d\n", l.ID, l.TotalInUse, l.TotalWaiting)
 		}
 		_ = tw.Flush()
 	}
@@ -128,9 +129,11 @@ type taskJSON struct {
 }
 
 type limitJSON struct {
-	ID      string   `json:"id"`
-	InUse   []string `json:"in_use"`
-	Waiting []string `json:"waiting"`
+	ID           string   `json:"id"`
+	InUse        []string `json:"in_use"`
+	Waiting      []string `json:"waiting"`
+	TotalInUse   int      `json:"total_in_use"`
+	TotalWaiting int      `json:"total_waiting"`
 }
 
 type workerJSON struct {
@@ -157,7 +160,8 @@ func snapshotToJSON(name string, snap sdk.Snapshot) snapshotJSON {
 		Workers:      workersToJSON(snap),
 	}
 	for _, l := range snap.Limits {
-		out.Limits = append(out.Limits, limitJSON{ID: l.ID, InUse: nonNil(l.InUse), Waiting: nonNil(l.Waiting)})
+		out.Limits = append(out.Limits, limitJSON{ID: l.ID, InUse: nonNil(l.InUse), Waiting: nonNil(l.Waiting),
+			TotalInUse: l.TotalInUse, TotalWaiting: l.TotalWaiting})
 	}
 	return out
 }

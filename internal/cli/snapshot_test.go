@@ -134,7 +134,8 @@ func TestSnapshotJSON(t *testing.T) {
 
 	limits := list(t, got["limits"])
 	require.Len(t, limits, 1)
-	assert.Equal(t, map[string]any{"id": "t:slow::", "in_use": []any{"run-1"}, "waiting": []any{"wait-1"}}, limits[0])
+	assert.Equal(t, map[string]any{"id": "t:slow::", "in_use": []any{"run-1"}, "waiting": []any{"wait-1"},
+		"total_in_use": float64(1), "total_waiting": float64(1)}, limits[0])
 
 	workers := list(t, got["workers"])
 	require.Len(t, workers, 1)

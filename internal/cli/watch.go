@@ -19,7 +19,10 @@ var watchCommand = &command{
 the time elapsed since the watch began. On a terminal it redraws one line
 with a progress bar; otherwise it prints a line per change. It ends when the
 task does, with its final state, and exits 0 if the task completed and 1 if
-it failed or was cancelled.
+it failed or was cancelled. A task whose record vanished while the watch was
+cut off from Redis (Redis lost it: a restart without persistence, an
+eviction, a flush) is reported lost, in one line on stderr, and exits 1:
+only a completion the watch saw exits 0.
 `,
 	run: runWatch,
 }
@@ -91,6 +94,12 @@ func (w *watcher) follow(ctx context.Context, events <-chan sdk.Event) error {
 					return errors.New("watch: interrupted before the task ended")
 				}
 				return errors.New("watch: the event stream ended before the task did")
+			}
+			if ev.Err != nil {
+				if w.term && w.seen {
+					fmt.Fprintln(w.out)
+				}
+				return fmt.Errorf("watch: %w", ev.Err)
 			}
 			w.last, w.seen = ev, true
 			w.draw()

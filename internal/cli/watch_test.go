@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/internal/cli"
+	"github.com/docket-go/docket/internal/redistest"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/worker"
 )
@@ -221,4 +223,35 @@ func TestWatchMissing(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Empty(t, r.stdout)
 	assert.Equal(t, fmt.Sprintf("docket: watch: docket %q has no task with the key \"no-such-key\" (never added, or finished longer ago than the retention)\n", f.name), r.stderr)
+}
+
+// A task lost with Redis's data while it was watched (a restart without
+// persistence): watch says so in one line on stderr and exits 1. It never
+// takes the vanished record for a completion.
+func TestWatchLost(t *testing.T) {
+	t.Parallel()
+	srv := redistest.NewServer(t, "--appendonly", "no", "--save", "")
+	name := redistest.Name(t)
+	ctx := context.Background()
+	d, err := sdk.Open(ctx, srv.URL(), sdk.WithName(name))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	task := sdk.NewTask("import", func(context.Context, Import) error { return nil })
+	_, err = task.Add(ctx, d, Import{File: "a.csv"}, sdk.Key("import-1"), sdk.After(time.Hour))
+	require.NoError(t, err)
+
+	stderr := newNotifyBuffer()
+	p := &cli.Program{
+		Getenv:     func(string) string { return "" },
+		Stderr:     stderr,
+		IsTerminal: func(io.Writer) bool { return false },
+		Now:        newFakeClock().Now,
+	}
+	w := start(t, p, []string{"--url", srv.URL(), "--name", name, "watch", "import-1"})
+	assert.Equal(t, "scheduled  00:00", w.next())
+
+	srv.Restart(t) // an empty dataset
+	assert.Equal(t, 1, w.exit(), "a lost task is no success")
+	assert.Equal(t, `docket: watch: task lost: the record of "import-1" vanished while it was scheduled`+
+		` (Redis lost it: a restart without persistence, an eviction, a flush); whether it ran is unknown`+"\n", stderr.String())
 }

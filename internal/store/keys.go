@@ -16,7 +16,7 @@ import (
 //	docket:{name}:task:<key>       HASH   one execution: name, input, gen, attempt, state, times, error, slots
 //	docket:{name}:limits           SET    ids of the concurrency limits in use
 //	docket:{name}:limit:<id>       SET    task keys holding a slot of limit <id>
-//	docket:{name}:waiting:<id>     LIST   task keys waiting for a slot of limit <id>, first come first served
+//	docket:{name}:waiting:<id>     ZSET   task key -> place in line, waiting for a slot of limit <id>, first come first served
 //	docket:{name}:cooldown:<id>    STRING when the cooldown window <id> closes (unix µs); has a TTL
 //	docket:{name}:debounce:<id>    HASH   the burst <id>: its first submission and last submission time; has a TTL
 //	docket:{name}:progress:<key>   HASH   a running task's progress: current, total, message, updated
@@ -30,9 +30,11 @@ import (
 //	docket:{name}:watch:<key>      pub/sub channel: state and progress events of one task (JSON)
 //
 // A task hash has no TTL while its task is scheduled, queued, waiting or
-// running; when the task ends it gets the retention TTL. A progress hash
-// lives while its task does; when the task ends, its fields are copied into
-// the task hash and it is deleted. The sets, sorted sets and lists hold live
+// running; when the task ends it gets the retention TTL (a completed one
+// whose docket keeps none is deleted, or, if watched, replaced by a
+// tombstone of 2×WatchFor: state, name, gen, attempt, finished). A progress
+// hash lives while its task does; when the task ends, its fields are copied
+// into the task hash and it is deleted. The sets and sorted sets hold live
 // tasks only, and vanish when empty.
 //
 // Limit ids: "t:<task>:<field>:<value>" for a task's own limit (field and

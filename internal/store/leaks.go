@@ -37,7 +37,7 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 	}
 	for _, k := range all {
 		if _, ok := s.k.is(k, "waiting"); ok {
-			if err := add(s.rdb.LRange(ctx, k, 0, -1).Result()); err != nil {
+			if err := add(s.rdb.ZRange(ctx, k, 0, -1).Result()); err != nil {
 				return err
 			}
 		}

@@ -248,11 +248,14 @@ type TaskEntry struct {
 }
 
 // LimitEntry is a concurrency limit in use: the tasks holding its slots
-// (running, or about to) and those waiting for one, in order.
+// (running, or about to) and those waiting for one, in order; as many of
+// each as the snapshot lists, and how many there are in all.
 type LimitEntry struct {
-	ID      string
-	Holders []string
-	Waiters []string
+	ID           string
+	Holders      []string
+	Waiters      []string // the first in line
+	TotalHolders int
+	TotalWaiters int
 }
 
 const (
@@ -309,7 +312,7 @@ func decodeSnapshot(reply []any) (Snapshot, error) {
 	for i := 0; i < nl; i++ {
 		f := rest[3*i : 3*i+3]
 		index[d.str(f[0])] = len(s.Limits)
-		s.Limits = append(s.Limits, LimitEntry{ID: d.str(f[0])})
+		s.Limits = append(s.Limits, LimitEntry{ID: d.str(f[0]), TotalHolders: int(d.int(f[1])), TotalWaiters: int(d.int(f[2]))})
 	}
 	rest = rest[3*nl:]
 	for i := 0; i < nm; i++ {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"embed"
+	"fmt"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -10,9 +11,9 @@ import (
 var scriptFiles embed.FS
 
 // Each state change of a task is one of these scripts, run atomically by
-// Redis. Each is prepended with the table K of the docket's keys (luaKeys)
-// and lib.lua, the shared prelude: the Redis clock, number formatting,
-// concurrency slots.
+// Redis. Each is prepended with the table K of the docket's keys (luaKeys),
+// the constants it shares with Go (luaConstants) and lib.lua, the shared
+// prelude: the Redis clock, number formatting, concurrency slots.
 var (
 	addScript        = load("add.lua")
 	claimScript      = load("claim.lua")
@@ -39,5 +40,11 @@ func load(name string) *redis.Script {
 	if err != nil {
 		panic(err)
 	}
-	return redis.NewScript(luaKeys() + string(lib) + "\n" + string(body))
+	return redis.NewScript(luaKeys() + luaConstants() + string(lib) + "\n" + string(body))
+}
+
+// luaConstants declares the Go constants the scripts use, so that each is
+// spelled once, in Go.
+func luaConstants() string {
+	return fmt.Sprintf("local WATCH_FOR_MS = %d\n", WatchFor.Milliseconds())
 }

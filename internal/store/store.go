@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -80,6 +81,10 @@ const (
 	Existed    AddCode = 0 // a live task had the key; nothing changed
 	Added      AddCode = 1 // the task was scheduled
 	Superseded AddCode = 2 // a live task had the key and was replaced
+	// Unconfirmed: the call that carried the task failed, or was not made
+	// (Add returned an error). It may or may not have been added: a call
+	// whose reply was lost may have run.
+	Unconfirmed AddCode = -1
 )
 
 // AddResult is the outcome of adding one task.
@@ -92,28 +97,44 @@ type AddResult struct {
 // runs one chunk's script, the next is encoded and on its way.
 const addInFlight = 4
 
-// Add schedules tasks, in calls of at most MaxBatch tasks, several at once.
-// On error, some chunks may have been added.
+// Add schedules tasks, in calls of at most MaxBatch tasks, several at once,
+// and returns a result per task, even on error: then the tasks of the calls
+// that failed are Unconfirmed, and so are those of the calls not made. Once
+// a call fails (or ctx ends) no other starts; those already under way run
+// to their end, so that each reports what it did.
 func (s *Store) Add(ctx context.Context, mode Mode, tasks []NewTask) ([]AddResult, error) {
-	if len(tasks) <= MaxBatch {
-		return s.addChunk(ctx, mode, tasks)
-	}
 	out := make([]AddResult, len(tasks))
-	g, ctx := errgroup.WithContext(ctx)
+	for i := range out {
+		out[i].Code = Unconfirmed
+	}
+	if len(tasks) <= MaxBatch {
+		res, err := s.addChunk(ctx, mode, tasks)
+		if err != nil {
+			return out, err
+		}
+		return res, nil
+	}
+	var g errgroup.Group
 	g.SetLimit(addInFlight)
-	for start := 0; start < len(tasks); start += MaxBatch {
+	var failed atomic.Bool
+	for start := 0; start < len(tasks) && !failed.Load(); start += MaxBatch {
 		chunk := tasks[start:min(start+MaxBatch, len(tasks))]
 		results := out[start : start+len(chunk)]
 		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				failed.Store(true)
+				return fmt.Errorf("docket: add: %w", context.Cause(ctx))
+			}
 			res, err := s.addChunk(ctx, mode, chunk)
+			if err != nil {
+				failed.Store(true)
+				return err
+			}
 			copy(results, res)
-			return err
+			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return out, g.Wait()
 }
 
 func (s *Store) addChunk(ctx context.Context, mode Mode, chunk []NewTask) ([]AddResult, error) {
@@ -343,17 +364,28 @@ func (s *Store) Cancel(ctx context.Context, key string, retention time.Duration)
 
 // Clear cancels every scheduled, queued and waiting task, a thousand per
 // call; running tasks are left to finish. It returns how many it cancelled.
+// Each call looks at no more than a thousand tasks and a thousand limits,
+// however long the lines of waiting tasks are.
 func (s *Store) Clear(ctx context.Context, retention time.Duration) (int, error) {
-	total := 0
+	total, cursor := 0, "0"
 	for {
-		n, err := clearScript.Run(ctx, s.rdb, []string{s.k.scheduled}, s.k.prefix, MaxBatch, retentionMS(retention)).Int()
+		reply, err := clearScript.Run(ctx, s.rdb, []string{s.k.scheduled}, s.k.prefix, MaxBatch, retentionMS(retention), cursor).Slice()
 		if err != nil {
 			return total, fmt.Errorf("docket: clear: %w", err)
 		}
-		if n == 0 {
+		if len(reply) != 3 {
+			return total, fmt.Errorf("%w: clear reply has %d elements", ErrMalformed, len(reply))
+		}
+		var d decoder
+		cancelled, handled := d.int(reply[0]), d.int(reply[1])
+		cursor = d.str(reply[2])
+		if d.err != nil {
+			return total, d.err
+		}
+		total += int(cancelled)
+		if handled == 0 && cursor == "0" {
 			return total, nil
 		}
-		total += n
 	}
 }
 
@@ -367,7 +399,9 @@ func (s *Store) Info(ctx context.Context, key string) (rec Record, ok bool, err 
 }
 
 // Snapshot reads up to limit running, limit scheduled and limit waiting
-// tasks, their totals, the concurrency limits in use and the live workers.
+// tasks, their totals, the concurrency limits in use (with up to limit
+// holders and limit waiters of each, and how many there are) and the live
+// workers.
 func (s *Store) Snapshot(ctx context.Context, limit int) (Snapshot, error) {
 	reply, err := snapshotScript.Run(ctx, s.rdb, []string{s.k.scheduled}, s.k.prefix, limit).Slice()
 	if err != nil {

@@ -346,7 +346,7 @@ while n_claimed < want do
         announce(key, 'scheduled', f[3])
       else -- wait for a slot of limit arg, keeping those of earlier limits
         release_after(key, arg)
-        redis.call('RPUSH', K.waiting .. arg, key)
+        wait_in_line(arg, key)
         redis.call('HSET', K.task .. key, 'state', 'waiting', 'waiting', arg, 'waited', arg)
         touch(arg)
         announce(key, 'queued', f[3])

@@ -1,31 +1,65 @@
 -- clear: cancel up to N scheduled, queued and waiting tasks (running tasks
--- are left to finish).
+-- are left to finish): first from the schedule, then from the lines of the
+-- limits in use, which it walks with a cursor over the registry of limits
+-- (SSCAN), so that no call looks at more than N limits or N tasks.
 -- KEYS[1] scheduled zset
--- ARGV[1] docket key prefix, ARGV[2] N, ARGV[3] retention (ms)
--- Returns how many were cancelled; call again until it returns 0.
+-- ARGV[1] docket key prefix, ARGV[2] N, ARGV[3] retention (ms), ARGV[4] the
+-- cursor over the limits: "0" for the first call, then what the last returned
+-- Returns: how many tasks were cancelled, how many entries were handled
+-- (cancelled, or stale ones dropped), and the cursor for the next call ("0"
+-- once the walk is over). Call again until a call handles none and returns
+-- the cursor "0".
 local now = clock_us()
 local n, retention = tonumber(ARGV[2]), tonumber(ARGV[3])
+local cursor = ARGV[4]
 local keys = redis.call('ZRANGE', K.scheduled, 0, n - 1)
-for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
-  if #keys >= n then
+local lines = {} -- the limit whose line keys[i] was taken from, if any
+local looked = 0
+while #keys < n and looked < n do
+  local page = redis.call('SSCAN', K.limits, cursor, 'COUNT', 100)
+  local finished = true -- every line of the page taken whole
+  for _, id in ipairs(page[2]) do
+    looked = looked + 1
+    local room = n - #keys
+    local line = {}
+    if room > 0 then
+      line = redis.call('ZRANGE', K.waiting .. id, 0, room - 1)
+    end
+    for _, key in ipairs(line) do
+      keys[#keys + 1] = key
+      lines[#keys] = id
+    end
+    if room <= 0 or #line == room and redis.call('ZCARD', K.waiting .. id) > room then
+      finished = false -- the next call reads this page again
+      break
+    end
+  end
+  if not finished then
     break
   end
-  for _, key in ipairs(redis.call('LRANGE', K.waiting .. id, 0, n - #keys - 1)) do
-    keys[#keys + 1] = key
+  cursor = page[1]
+  if cursor == '0' then
+    break
   end
 end
-for _, key in ipairs(keys) do
+
+local cancelled = 0
+for i, key in ipairs(keys) do
   local tk = K.task .. key
-  local f = redis.call('HMGET', tk, 'state', 'gen', 'attempt', 'auto')
-  if f[1] == 'scheduled' or f[1] == 'waiting' then
+  local f = redis.call('HMGET', tk, 'state', 'gen', 'attempt', 'waiting', 'auto')
+  if f[1] == 'scheduled' or f[1] == 'waiting' and (lines[i] == nil or f[4] == lines[i]) then
     unlink(key, f[1], now)
     redis.call('HSET', tk, 'state', 'cancelled', 'gen', int(tonumber(f[2]) + 1),
       'finished', int(now), 'error', 'cleared')
     redis.call('PEXPIRE', tk, retention)
     announce(key, 'cancelled', f[3], 'cleared')
-    chain_ended(key, f[4])
-  else -- not live: a stale member (should not happen); drop it
+    chain_ended(key, f[5])
+    cancelled = cancelled + 1
+  elseif lines[i] then -- not waiting in this line: a stale entry (should not happen); drop it
+    redis.call('ZREM', K.waiting .. lines[i], key)
+    touch(lines[i])
+  else -- not live: a stale member of the schedule (should not happen); drop it
     redis.call('ZREM', K.scheduled, key)
   end
 end
-return #keys
+return {cancelled, #keys, cursor}

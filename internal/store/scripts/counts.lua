@@ -5,6 +5,6 @@ local now = clock_us()
 local queued = redis.call('ZCOUNT', K.scheduled, '-inf', now)
 local waiting = 0
 for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
-  waiting = waiting + redis.call('LLEN', K.waiting .. id)
+  waiting = waiting + redis.call('ZCARD', K.waiting .. id)
 end
 return {queued, redis.call('ZCARD', K.scheduled) - queued, redis.call('ZCARD', K.running), waiting}

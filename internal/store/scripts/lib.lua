@@ -67,11 +67,18 @@ end
 -- in K.watchers, and with nobody watching a script looks once and skips.
 local anyone_watching = nil
 
-local function announce(key, state, attempt, err)
+local function watched(key)
   if anyone_watching == nil then
     anyone_watching = redis.call('EXISTS', K.watchers) == 1
   end
-  if not anyone_watching or not redis.call('ZSCORE', K.watchers, key) then
+  if not anyone_watching then
+    return false
+  end
+  return redis.call('ZSCORE', K.watchers, key) and true or false
+end
+
+local function announce(key, state, attempt, err)
+  if not watched(key) then
     return
   end
   redis.call('PUBLISH', K.watch .. key, cjson.encode({type = 'state', state = state,
@@ -91,9 +98,11 @@ local function end_progress(key)
 end
 
 -- Concurrency slots. A limit is a set of the task keys holding its slots
--- (running tasks, and waiters a freed slot was handed to) and a list of the
--- keys waiting for one, first come first served. A task's "slots" field lists
--- the limits it holds, one per line, so that whatever ends it frees them.
+-- (running tasks, and waiters a freed slot was handed to) and a line of the
+-- keys waiting for one, first come first served: a sorted set scored by
+-- place in line, so that a task leaves the line from anywhere in it at the
+-- cost of one ZREM, however long the line. A task's "slots" field lists the
+-- limits it holds, one per line, so that whatever ends it frees them.
 
 local function holds(slots, id)
   return string.find('\n' .. (slots or '') .. '\n', '\n' .. id .. '\n', 1, true) ~= nil
@@ -108,18 +117,32 @@ end
 
 -- touch keeps the registry of limits in use, for Snapshot and the leak check.
 local function touch(id)
-  if redis.call('SCARD', K.limit .. id) == 0 and redis.call('LLEN', K.waiting .. id) == 0 then
+  if redis.call('SCARD', K.limit .. id) == 0 and redis.call('ZCARD', K.waiting .. id) == 0 then
     redis.call('SREM', K.limits, id)
   else
     redis.call('SADD', K.limits, id)
   end
 end
 
+-- wait_in_line puts a task at the back of the line of limit id: one place
+-- after the last.
+local function wait_in_line(id, key)
+  local last = redis.call('ZRANGE', K.waiting .. id, -1, -1, 'WITHSCORES')
+  redis.call('ZADD', K.waiting .. id, int((tonumber(last[2]) or 0) + 1), key)
+end
+
+-- STALE_WAITERS is the most entries promote drops from a line in one go
+-- without finding a task that still waits. Every script takes a task out of
+-- its line when it stops waiting, so there are none unless something else
+-- changed the records; the bound keeps even that from making one call's
+-- work grow with the line.
+local STALE_WAITERS = 100
+
 -- promote hands a free slot of limit id to the first task waiting for it:
 -- the slot is reserved for it, and it is due now.
 local function promote(id, now)
-  while true do
-    local w = redis.call('LPOP', K.waiting .. id)
+  for _ = 0, STALE_WAITERS do
+    local w = redis.call('ZPOPMIN', K.waiting .. id)[1]
     if not w then
       return
     end
@@ -161,7 +184,7 @@ local function unlink(key, state, now)
     -- anything it reports later stale.
     redis.call('PUBLISH', K.events, 'c:' .. f[1] .. ':' .. key)
   elseif state == 'waiting' then
-    redis.call('LREM', K.waiting .. f[2], 0, key)
+    redis.call('ZREM', K.waiting .. f[2], key)
     touch(f[2])
   end
   release_slots(key, now)
@@ -179,6 +202,26 @@ end
 
 local function is_live(state)
   return state == 'scheduled' or state == 'running' or state == 'waiting'
+end
+
+-- discard_record deletes the record of a completed task whose docket keeps
+-- none. If someone watches the task, it leaves a tombstone instead: a record
+-- that says the task completed, for twice the time a watch registration
+-- lasts (WATCH_FOR_MS, from store.WatchFor), so that a watcher that missed
+-- the announcement (its connection dropped) finds proof of the completion
+-- when it reconnects, rather than nothing, which it reports as a loss. The
+-- tombstone keeps the generation, so that adding the key again starts anew.
+local function discard_record(key, attempt, now_s)
+  local tk = K.task .. key
+  if not watched(key) then
+    redis.call('DEL', tk)
+    return
+  end
+  local f = redis.call('HMGET', tk, 'name', 'gen')
+  redis.call('DEL', tk)
+  redis.call('HSET', tk, 'state', 'completed', 'name', f[1] or '', 'gen', f[2] or '0',
+    'attempt', attempt or '1', 'finished', now_s)
+  redis.call('PEXPIRE', tk, 2 * WATCH_FOR_MS)
 end
 
 -- finish_attempts records the outcomes of attempts, each only if its
@@ -232,7 +275,7 @@ local function finish_attempts(first, last, retention, now)
         if has_progress then
           redis.call('DEL', K.progress .. key)
         end
-        redis.call('DEL', tk)
+        discard_record(key, f[3], now_s)
         announce(key, outcome, f[3], err)
         chain_ended(key, f[7])
       elseif outcome == 'completed' or outcome == 'failed' then

@@ -6,7 +6,11 @@
 -- worker: id, live-until, description; per task (running, scheduled,
 -- waiting, then dead-lettered): key, score, name, attempt, deliveries,
 -- started, worker, created, state, waiting-for, error; per limit: id,
--- #holders, #waiters; then per holder or waiter: limit id, "h" or "w", key.
+-- #holders, #waiters (every one); then per holder or waiter listed: limit
+-- id, "h" or "w", key. At most "limit" holders and "limit" waiters (the
+-- first in line) are listed per limit, and "limit" waiting tasks in all:
+-- the work grows with the limit and the number of limits in use, never
+-- with the length of a line.
 local now = clock_us()
 local limit = tonumber(ARGV[2])
 local result = {int(now), redis.call('ZCARD', K.scheduled), redis.call('ZCARD', K.running), 0, 0, 0, 0, 0}
@@ -48,14 +52,42 @@ end
 list(K.running)
 list(K.scheduled)
 
+-- some_members lists up to n members of a set, a page (SSCAN) at a time,
+-- at most ten pages: a set of holders is no larger than its limit's
+-- maximum, but need not be read whole.
+local function some_members(set, n)
+  local out, seen, cursor = {}, {}, '0'
+  if n <= 0 then
+    return out
+  end
+  for _ = 1, 10 do
+    local page = redis.call('SSCAN', set, cursor, 'COUNT', n)
+    for _, m in ipairs(page[2]) do
+      if #out < n and not seen[m] then
+        seen[m] = true
+        out[#out + 1] = m
+      end
+    end
+    cursor = page[1]
+    if cursor == '0' or #out >= n then
+      break
+    end
+  end
+  return out
+end
+
 local listed_waiters = 0
 for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
-  local holders = redis.call('SMEMBERS', K.limit .. id)
-  local waiters = redis.call('LRANGE', K.waiting .. id, 0, -1)
-  result[4] = result[4] + #waiters
+  local holders = some_members(K.limit .. id, limit)
+  local waiters = {}
+  if limit > 0 then
+    waiters = redis.call('ZRANGE', K.waiting .. id, 0, limit - 1)
+  end
+  local n_waiters = redis.call('ZCARD', K.waiting .. id)
+  result[4] = result[4] + n_waiters
   limits_out[#limits_out + 1] = id
-  limits_out[#limits_out + 1] = #holders
-  limits_out[#limits_out + 1] = #waiters
+  limits_out[#limits_out + 1] = redis.call('SCARD', K.limit .. id)
+  limits_out[#limits_out + 1] = n_waiters
   result[7] = result[7] + 1
   for _, h in ipairs(holders) do
     members_out[#members_out + 1] = id

@@ -1,0 +1,214 @@
+package sdk_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/worker"
+)
+
+// watchWait bounds each wait for a watch event: generous, since only a
+// failing test reaches it.
+const watchWait = 30 * time.Second
+
+// nextEvent returns the next event of a watch, and false when its channel
+// closed.
+func nextEvent(t *testing.T, events <-chan sdk.Event) (sdk.Event, bool) {
+	t.Helper()
+	select {
+	case ev, ok := <-events:
+		return ev, ok
+	case <-time.After(watchWait):
+		require.FailNow(t, "no watch event within 30s")
+		return sdk.Event{}, false
+	}
+}
+
+// lastEvent reads a watch to its end and returns its last event.
+func lastEvent(t *testing.T, events <-chan sdk.Event) sdk.Event {
+	t.Helper()
+	var last sdk.Event
+	for {
+		ev, ok := nextEvent(t, events)
+		if !ok {
+			return last
+		}
+		last = ev
+	}
+}
+
+// A Redis restarted without persistence loses a watched task: the watch,
+// whose connection dropped, finds no record when it reconnects, and
+// reports the task lost (ErrLost), never completed: nobody saw it complete.
+func TestWatchReportsAVanishedTaskLost(t *testing.T) {
+	srv := redistest.NewServer(t, "--appendonly", "no", "--save", "")
+	d := openChecked(t, srv.URL())
+	ctx := context.Background()
+	task := sdk.NewTask("later", func(context.Context, Job) error { return nil })
+	_, err := task.Add(ctx, d, Job{Customer: 1}, sdk.Key("later-1"), sdk.After(time.Hour))
+	require.NoError(t, err)
+
+	events, err := d.Watch(ctx, "later-1")
+	require.NoError(t, err)
+	first, ok := nextEvent(t, events)
+	require.True(t, ok)
+	assert.Equal(t, sdk.StateScheduled, first.State)
+
+	srv.Restart(t) // an empty dataset: no persistence
+	last := lastEvent(t, events)
+	assert.NotEqual(t, sdk.StateCompleted, last.State, "a vanished record is no completion")
+	require.ErrorIs(t, last.Err, sdk.ErrLost)
+	assert.Contains(t, last.Err.Error(), `"later-1"`)
+	assert.Equal(t, sdk.StateScheduled, last.State, "the last state the watch knew")
+}
+
+// With a zero completed retention a completed record is deleted at once;
+// a watcher whose connection was down when the task completed, and so
+// missed the announcement, still learns it completed when it reconnects:
+// the record of a watched task leaves a tombstone that says so.
+func TestWatchReconnectingAfterACompletionWithoutRetention(t *testing.T) {
+	backend := redistest.Redis(t).URL
+	name := redistest.Name(t)
+	d := openNamed(t, backend, name, sdk.WithCompletedRetention(0))
+	ctx := context.Background()
+	release := make(chan struct{})
+	task := sdk.NewTask("gated", func(ctx context.Context, _ Job) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	require.NoError(t, d.Register(task))
+	runWorker(t, d)
+	ex, err := task.Add(ctx, d, Job{Customer: 1})
+	require.NoError(t, err)
+	waitUntil(t, ex, "it runs", func(i sdk.Info) bool { return i.State == sdk.StateRunning })
+
+	// The watcher reaches Redis through a proxy the test can cut.
+	u, err := url.Parse(backend)
+	require.NoError(t, err)
+	p := newProxy(t, u.Host)
+	watcher, err := sdk.Open(ctx, "redis://"+p.addr+"/0", sdk.WithName(name), sdk.WithLogger(quiet))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = watcher.Close() })
+	events, err := watcher.Watch(ctx, ex.Key())
+	require.NoError(t, err)
+	first, ok := nextEvent(t, events)
+	require.True(t, ok)
+	assert.Equal(t, sdk.StateRunning, first.State)
+
+	p.cut()
+	close(release)
+	waitUntil(t, ex, "it completed", func(i sdk.Info) bool { return i.State == sdk.StateCompleted })
+	p.restore()
+
+	last := lastEvent(t, events)
+	assert.NoError(t, last.Err)
+	assert.Equal(t, sdk.StateCompleted, last.State)
+
+	// The tombstone frees the key: adding it again starts a new execution,
+	// whose record has no TTL (the leak check at the end would say so).
+	again, err := task.Add(ctx, d, Job{Customer: 2}, sdk.Key(ex.Key()), sdk.After(time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, sdk.Scheduled, again.Disposition())
+	info, err := again.Info(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sdk.StateScheduled, info.State)
+	assert.JSONEq(t, `{"customer":2,"step":0}`, string(info.Input))
+}
+
+// runWorker runs a worker on d until the test ends.
+func runWorker(t *testing.T, d *sdk.Docket) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- worker.New(d, worker.Options{Logger: quiet}).Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+}
+
+// proxy forwards TCP connections to a Redis; cut closes them all and
+// refuses new ones until restore.
+type proxy struct {
+	addr     string
+	upstream string
+	mu       sync.Mutex
+	down     bool
+	conns    []net.Conn
+}
+
+func newProxy(t *testing.T, upstream string) *proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &proxy{addr: l.Addr().String(), upstream: upstream}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			p.serve(c)
+		}
+	}()
+	t.Cleanup(func() {
+		_ = l.Close()
+		<-done
+		p.cut()
+	})
+	return p
+}
+
+func (p *proxy) serve(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		_ = c.Close()
+		return
+	}
+	u, err := net.Dial("tcp", p.upstream)
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	p.conns = append(p.conns, c, u)
+	pipe := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		_ = dst.Close()
+		_ = src.Close()
+	}
+	go pipe(u, c)
+	go pipe(c, u)
+}
+
+func (p *proxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *proxy) restore() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
+}
