@@ -37,18 +37,25 @@ func (r *run) rules() store.Rules {
 }
 
 // dropped reports tasks ended without running — submissions admission
-// control turned away, poison tasks dead-lettered: a log line, a count, and a
-// span linked to the producer's.
+// control turned away, poison tasks dead-lettered, tasks whose input or
+// record could not be read: a log line, a count, and a span linked to the
+// producer's.
 func (r *run) dropped(ds []store.Dropped) {
 	for _, d := range ds {
 		outcome := "dropped"
-		if d.Dead {
-			outcome = "dead-lettered"
-			r.log.Error("task dead-lettered", "key", d.Key, "task", d.Name, "reason", d.Reason)
-			r.w.metrics.Failed.Add(context.Background(), 1, telemetry.Failure(r.w.c.Name, d.Name, "dead_letter"))
-		} else {
+		switch d.Failure {
+		case "":
 			r.log.Info("task dropped", "key", d.Key, "task", d.Name, "reason", d.Reason)
 			r.w.metrics.Dropped.Add(context.Background(), 1, r.w.metrics.Task(r.w.c.Name, d.Name))
+		case store.FailureDeadLetter:
+			outcome = "dead-lettered"
+			r.log.Error("task dead-lettered", "key", d.Key, "task", d.Name, "reason", d.Reason)
+		default:
+			outcome = "failed"
+			r.log.Error("task failed before it ran", "key", d.Key, "task", d.Name, "reason", d.Reason)
+		}
+		if d.Failure != "" {
+			r.w.metrics.Failed.Add(context.Background(), 1, telemetry.Failure(r.w.c.Name, d.Name, d.Failure))
 		}
 		opts := []trace.SpanStartOption{
 			trace.WithSpanKind(trace.SpanKindConsumer),

@@ -44,15 +44,27 @@ type Claim struct {
 }
 
 // Dropped is a task ended without running: a submission admission control
-// turned away (cooldown, debounce; it ended cancelled), or, with Dead, a
-// task dead-lettered after too many deliveries (it ended failed).
+// turned away (it ended cancelled), or, when Failure is set, a task that
+// ended failed: dead-lettered after too many deliveries, input its admission
+// rules cannot read, or a record that cannot be used.
 type Dropped struct {
-	Key    string
-	Name   string
-	Reason string
-	Trace  string // the producer's trace context
-	Dead   bool
+	Key     string
+	Name    string
+	Reason  string
+	Trace   string // the producer's trace context
+	Failure string // empty for a drop; else FailureDeadLetter, FailureBadInput or FailureCorrupt
 }
+
+// Why the claim script failed a task without running it, as it says.
+const (
+	FailureDeadLetter = "dead_letter" // its workers died while running it, MaxDeliveries times
+	FailureBadInput   = "bad_input"   // its admission rules cannot read its input
+	FailureCorrupt    = "corrupt"     // its record cannot be used (written by another program)
+)
+
+// failures maps the claim script's words for what became of a task turned
+// away to Failure values.
+var failures = map[string]string{"dropped": "", "dead": FailureDeadLetter, "bad_input": FailureBadInput, "corrupt": FailureCorrupt}
 
 const (
 	claimHeader  = 4
@@ -107,9 +119,13 @@ func DecodeClaim(reply []any) (Claim, error) {
 		c.Messages = append(c.Messages, m)
 	}
 	for i := end; i < len(reply); i += droppedField {
+		failure, ok := failures[d.str(reply[i+4])]
+		if !ok {
+			d.fail("task turned away as %q", d.str(reply[i+4]))
+		}
 		c.Dropped = append(c.Dropped, Dropped{
 			Key: d.str(reply[i]), Name: d.str(reply[i+1]), Reason: d.str(reply[i+2]), Trace: d.str(reply[i+3]),
-			Dead: d.str(reply[i+4]) == "dead",
+			Failure: failure,
 		})
 	}
 	if d.err != nil {
@@ -173,6 +189,19 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 	if len(reply) == 1 {
 		return r, false, d.err
 	}
+	// The record's own fields are read leniently: one that another program
+	// garbled reads as zero, and the record (whose Error then says what the
+	// scripts made of it) stays readable.
+	num := func(v string) int64 {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		return n
+	}
+	instant := func(v string) time.Time {
+		if n := num(v); n != 0 {
+			return time.UnixMicro(n)
+		}
+		return time.Time{}
+	}
 	for i := 1; i < len(reply); i += 2 {
 		v := reply[i+1]
 		switch reply[i] {
@@ -183,17 +212,17 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 		case "state":
 			r.State = State(v)
 		case "attempt":
-			r.Attempt = int(d.int(v))
+			r.Attempt = int(num(v))
 		case "deliveries":
-			r.Deliveries = int(d.int(v))
+			r.Deliveries = int(num(v))
 		case "due":
-			r.Due = d.instant(v)
+			r.Due = instant(v)
 		case "created":
-			r.Created = d.instant(v)
+			r.Created = instant(v)
 		case "started":
-			r.Started = d.instant(v)
+			r.Started = instant(v)
 		case "finished":
-			r.Finished = d.instant(v)
+			r.Finished = instant(v)
 		case "error":
 			r.Error = v
 		case "worker":
@@ -201,13 +230,13 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 		case "waiting":
 			r.WaitingFor = v
 		case "progress_current":
-			r.Progress.Current = d.int(v)
+			r.Progress.Current = num(v)
 		case "progress_total":
-			r.Progress.Total = d.int(v)
+			r.Progress.Total = num(v)
 		case "progress_message":
 			r.Progress.Message = v
 		case "progress_updated":
-			r.Progress.Updated = d.instant(v)
+			r.Progress.Updated = instant(v)
 		}
 	}
 	return r, true, d.err
@@ -291,11 +320,11 @@ func decodeSnapshot(reply []any) (Snapshot, error) {
 		t := TaskEntry{
 			Key:        d.str(f[0]),
 			Name:       d.str(f[2]),
-			Attempt:    int(d.int(f[3])),
-			Deliveries: int(d.int(f[4])),
-			Started:    d.instant(d.str(f[5])),
+			Attempt:    int(d.lenient(f[3])),
+			Deliveries: int(d.lenient(f[4])),
+			Started:    d.lenientInstant(f[5]),
 			Worker:     d.str(f[6]),
-			Created:    d.instant(d.str(f[7])),
+			Created:    d.lenientInstant(f[7]),
 			State:      State(d.str(f[8])),
 			WaitingFor: d.str(f[9]),
 			Error:      d.str(f[10]),
@@ -392,6 +421,29 @@ func (d *decoder) int(v any) int64 {
 	}
 	d.fail("unexpected %T", v)
 	return 0
+}
+
+// lenient reads an integer field of a task's record, which another program
+// may have garbled: anything else than an integer reads as zero.
+func (d *decoder) lenient(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case string:
+		n, _ := strconv.ParseInt(x, 10, 64)
+		return n
+	}
+	d.fail("unexpected %T", v)
+	return 0
+}
+
+// lenientInstant reads an instant field of a task's record leniently (see
+// lenient); zero and garbage are the zero time.
+func (d *decoder) lenientInstant(v any) time.Time {
+	if n := d.lenient(v); n != 0 {
+		return time.UnixMicro(n)
+	}
+	return time.Time{}
 }
 
 // instant reads an optional unix-microseconds field; empty is the zero time.

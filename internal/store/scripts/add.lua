@@ -34,7 +34,7 @@ for i = 3, #ARGV, 5 do
     wake_if_earlier(before, soonest)
     return redis.error_reply('task ' .. key .. ': ' .. (f.err or ('bad due time ' .. when)))
   end
-  local state, gen = f[1], tonumber(f[2] or '0')
+  local state, gen = f[1], whole(f[2]) or 0
   local live = is_live(state)
 
   if live and mode == 'add' then

@@ -5,12 +5,12 @@
 local now = clock_us()
 local key = ARGV[2]
 local tk = K.task .. key
-local f = redis.call('HMGET', tk, 'state', 'gen', 'auto')
+local f = read(key, 'state', 'gen', 'auto')
 if not is_live(f[1]) then
   return 0
 end
 unlink(key, f[1], now)
-redis.call('HSET', tk, 'state', 'cancelled', 'gen', int(tonumber(f[2]) + 1),
+redis.call('HSET', tk, 'state', 'cancelled', 'gen', next_gen(f[2], now),
   'finished', int(now), 'error', 'cancelled')
 redis.call('PEXPIRE', tk, tonumber(ARGV[3]))
 announce(key, 'cancelled', redis.call('HGET', tk, 'attempt'), 'cancelled')

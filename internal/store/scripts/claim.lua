@@ -14,9 +14,11 @@
 -- at), the number of claimed tasks, the number of
 -- tasks turned away, then 9 values per claimed task: key, name, input,
 -- attempt, deliveries, due, trace, gen, the limit it waited for (or ''); then
--- 5 per task turned away: key, name, reason, trace, and "dropped" (by
--- admission control: cancelled) or "dead" (dead-lettered: failed); then per
--- outcome reported, 1 applied or 0 stale.
+-- 5 per task turned away: key, name, reason, trace, and what became of it:
+-- "dropped" (by admission control: cancelled), "dead" (dead-lettered:
+-- failed), "bad_input" (its input could not be read for its admission
+-- rules: failed) or "corrupt" (its record could not be used: failed); then
+-- per outcome reported, 1 applied or 0 stale.
 --
 -- Outcomes come with the claim so that a busy worker makes one round trip
 -- per batch of tasks, not two; they are recorded first, so that the slots
@@ -24,7 +26,10 @@
 --
 -- Each task is taken out of its sorted set only as it is handled, and its
 -- lease added at once, so that whatever happens to the script midway, no
--- task is left outside every set.
+-- task is left outside every set. Whatever one task holds — a record that
+-- is not a hash or has garbled fields, input the admission rules cannot
+-- read — ends that task alone, failed with the reason: the others of the
+-- claim are handled as usual.
 local now = clock_us()
 local worker = ARGV[2]
 local want, lease, retention = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -33,9 +38,8 @@ local rules = {}
 if ARGV[6] ~= '' then
   rules = cjson.decode(ARGV[6])
 end
--- A task's fields a claim reads; the bulk path reads only the first eight.
+-- A task's fields a claim reads.
 local FIELDS = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'waited', 'state', 'created', 'admitted'}
-local BULK_FIELDS = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'waited'}
 -- Numbers passed to redis.call are formatted by Lua with a float format:
 -- the instants used for every task are formatted once, as integers.
 local now_s, lease_until = int(now), int(now + lease)
@@ -50,11 +54,18 @@ if outcomes > 0 then
   applied = finish_attempts(9, 8 + 6 * outcomes, ARGV[5], now)
 end
 
+-- fetch reads a task's record, and tells what makes it unusable, if
+-- anything (see corruption).
+local function fetch(key)
+  local f, err = read(key, unpack(FIELDS))
+  return f, corruption(f[1], f[3], f[4], f[5], f[7], err)
+end
+
 -- hand_over marks a task leased (its lease is in the running set already)
 -- and adds it to the reply.
 local function hand_over(key, f)
-  local gen = int(tonumber(f[7]) + 1)
-  local deliveries = int(tonumber(f[4]) + 1)
+  local gen = int(whole(f[7]) + 1)
+  local deliveries = int(whole(f[4]) + 1)
   if f[8] and f[8] ~= '' then
     redis.call('HSET', K.task .. key, 'state', 'running', 'gen', gen, 'deliveries', deliveries,
       'worker', worker, 'started', now_s, 'waited', '')
@@ -81,22 +92,34 @@ local function deliver(key, f)
   hand_over(key, f)
 end
 
+-- report adds a task turned away to the reply.
+local function report(key, name, reason, trace, kind)
+  local n = #turned
+  turned[n + 1] = key
+  turned[n + 2] = name or ''
+  turned[n + 3] = reason
+  turned[n + 4] = trace or ''
+  turned[n + 5] = kind
+end
+
 -- turn_away ends a task without running it: a submission admission control
--- dropped (state cancelled), or a poison task (state failed).
+-- dropped (state cancelled), a poison task or one whose input cannot be
+-- read (state failed).
 local function turn_away(key, f, state, reason, kind)
   release_slots(key, now)
-  redis.call('HSET', K.task .. key, 'state', state, 'gen', int(tonumber(f[7]) + 1),
-    'finished', int(now), 'error', reason)
+  redis.call('HSET', K.task .. key, 'state', state, 'gen', next_gen(f[7], now),
+    'finished', now_s, 'error', reason)
   redis.call('PEXPIRE', K.task .. key, retention)
   end_progress(key)
   announce(key, state, f[3], reason)
   chain_ended(key, redis.call('HGET', K.task .. key, 'auto'))
-  local n = #turned
-  turned[n + 1] = key
-  turned[n + 2] = f[1]
-  turned[n + 3] = reason
-  turned[n + 4] = f[6] or ''
-  turned[n + 5] = kind
+  report(key, f[1], reason, f[6], kind)
+end
+
+-- corrupt ends a task whose record cannot be used.
+local function corrupt(key, f, reason)
+  fail_corrupt(key, reason, now, retention)
+  report(key, f[1], 'corrupt record: ' .. reason, f[6], 'corrupt')
 end
 
 -- dead_letter ends a task whose workers kept dying while running it, and
@@ -104,9 +127,34 @@ end
 local function dead_letter(key, f)
   turn_away(key, f, 'failed', 'dead-lettered: delivered ' .. f[4] ..
     ' times, and its worker stopped without finishing it each time', 'dead')
-  redis.call('ZADD', K.deadletters, now, key)
-  redis.call('ZREMRANGEBYSCORE', K.deadletters, '-inf', now - retention * 1000)
-  redis.call('PEXPIRE', K.deadletters, retention)
+  keep_dead(key, now, retention)
+end
+
+-- Admission control.
+
+-- unreadable is raised (as an error) by the admission checks when a task's
+-- input cannot be read as Go reads it; the task then fails with the reason.
+local UNREADABLE = 'input cannot be read for the admission rules: '
+
+-- decode reads a task's input for its admission rules: a JSON object.
+local function decode(raw)
+  if not string.find(raw or '', '^%s*{') then
+    error(UNREADABLE .. 'it is not a JSON object', 0)
+  end
+  local ok, input = pcall(cjson.decode, raw)
+  if not ok then
+    error(UNREADABLE .. tostring(input), 0)
+  end
+  return input
+end
+
+-- folded is a key as Go's encoding/json compares it with a field's name:
+-- without case, and with the two non-ASCII letters that fold to ASCII ones
+-- (U+017F to s, U+212A to k).
+local function folded(k)
+  k = string.gsub(k, '\197\191', 's')
+  k = string.gsub(k, '\226\132\170', 'k')
+  return string.lower(k)
 end
 
 -- text renders an input value for a key: strings as they are, integers
@@ -125,14 +173,35 @@ local function text(v)
   elseif v == nil or v == cjson.null then
     s = ''
   else
-    s = cjson.encode(v)
+    local ok, encoded = pcall(cjson.encode, v)
+    if not ok then
+      error(UNREADABLE .. tostring(encoded), 0)
+    end
+    s = encoded
   end
   return (string.gsub(s, '\n', '\\n'))
 end
 
+-- field reads the value of input field arg as text, the way Go would bind
+-- it. Go matches keys to fields without case, and the last of several keys
+-- that match wins, an order a decoded Lua table has lost: a key that Go
+-- could bind to arg, other than arg itself, makes the input unreadable.
+local function field(input, arg)
+  if arg == '' then
+    return ''
+  end
+  local want = folded(arg)
+  for k in pairs(input) do
+    if type(k) == 'string' and k ~= arg and folded(k) == want then
+      error(UNREADABLE .. 'key "' .. k .. '" could be field "' .. arg .. '"', 0)
+    end
+  end
+  return text(input[arg])
+end
+
 local function is_holder(key, id)
-  local f = redis.call('HMGET', K.task .. key, 'state', 'slots')
-  return (f[1] == 'running' or f[1] == 'scheduled' or f[1] == 'waiting') and holds(f[2], id)
+  local f = read(key, 'state', 'slots')
+  return is_live(f[1]) and holds(f[2], id)
 end
 
 -- free_stale drops holders that no longer hold the slot, and hands the
@@ -168,90 +237,56 @@ local function release_after(key, id)
   redis.call('HSET', K.task .. key, 'slots', kept)
 end
 
--- admit decides whether a due task may start: "run", "drop" (with the
--- reason), "later" (with the instant) or "wait" (with the limit). The checks
--- run in this order: debounce, cooldown, concurrency; a task starts only if
--- it passes them all, and only then does it open cooldown windows and take
--- slots. Debounce and cooldown judge submissions: a retry, or the next run of
--- a perpetual task, skips them.
---
--- Concurrency slots are taken in the order of their limit ids. A task that
--- must wait for a slot keeps those it holds of earlier limits: holding and
--- waiting in one order, tasks cannot wait for each other in a circle.
-local function admit(key, f, rule)
-  local ok, input = pcall(cjson.decode, f[2])
-  if not ok or type(input) ~= 'table' then
-    return 'run' -- the worker reports undecodable input
-  end
-  local name = f[1]
-  local fresh = f[11] ~= '1'
-  local function value(arg)
-    return arg ~= '' and text(input[arg]) or ''
-  end
-  local function id_of(arg)
-    return name .. ':' .. arg .. ':' .. value(arg)
-  end
+-- The checks of admit, each a function of the task and its rule's values,
+-- returning nil to go on, or a verdict (see admit).
 
-  local debounce = nil
-  if rule.d and fresh then
-    debounce = K.debounce .. id_of(rule.d.a)
-    local settle = tonumber(rule.d.s) or 0
-    local st = redis.call('HMGET', debounce, 'winner', 'created', 'last')
-    local created = tonumber(f[10])
-    -- A burst is identified by its first submission: key and creation
-    -- instant, since a key can be added again after it ended (then its
-    -- record is the new submission's, which starts a new burst).
-    local is_winner = st[1] == key and st[2] == f[10]
-    if st[1] and st[1] ~= key and is_live(redis.call('HGET', K.task .. st[1], 'state')) then
-      -- A later submission of the burst: it moves the settle time, and the
-      -- burst's first submission runs.
-      local last = math.max(tonumber(st[3]) or 0, created)
-      redis.call('HSET', debounce, 'last', int(last))
-      expire_after(debounce, last + settle, now)
-      -- The first submission is due when the burst has settled.
-      if redis.call('HGET', K.task .. st[1], 'state') == 'scheduled' then
-        redis.call('ZADD', K.scheduled, 'XX', last + settle, st[1])
-        redis.call('HSET', K.task .. st[1], 'due', int(last + settle))
-      end
-      return 'drop', 'debounced: the burst runs as ' .. st[1]
+-- debounce: a burst's first submission runs, settle after its last one.
+local function debounce(key, f, id, settle)
+  local bk = K.debounce .. id
+  local st = redis.call('HMGET', bk, 'winner', 'created', 'last')
+  local created = whole(f[10]) or now
+  -- A burst is identified by its first submission: key and creation
+  -- instant, since a key can be added again after it ended (then its
+  -- record is the new submission's, which starts a new burst).
+  local is_winner = st[1] == key and st[2] == f[10]
+  if st[1] and st[1] ~= key and is_live(read(st[1], 'state')[1]) then
+    -- A later submission of the burst: it moves the settle time, and the
+    -- burst's first submission runs.
+    local last = math.max(tonumber(st[3]) or 0, created)
+    redis.call('HSET', bk, 'last', int(last))
+    expire_after(bk, last + settle, now)
+    -- The first submission is due when the burst has settled.
+    if read(st[1], 'state')[1] == 'scheduled' then
+      redis.call('ZADD', K.scheduled, 'XX', last + settle, st[1])
+      redis.call('HSET', K.task .. st[1], 'due', int(last + settle))
     end
-    local last = tonumber(st[3]) or created
-    if not is_winner then -- the first submission of a burst
-      last = created
-      redis.call('HSET', debounce, 'winner', key, 'created', f[10], 'last', int(last))
-    end
-    expire_after(debounce, last + settle, now)
-    if now < last + settle then
-      return 'later', last + settle
-    end
+    return 'drop', 'debounced: the burst runs as ' .. st[1]
   end
-
-  local windows = {}
-  if fresh then
-    for _, c in ipairs(rule.cd or {}) do
-      local ck = K.cooldown .. id_of(c.a)
-      local window = tonumber(c.w) or 0
-      local closes = tonumber(redis.call('GET', ck) or '0')
-      if closes > now then
-        local what = c.a == '' and 'the task' or (c.a .. '=' .. value(c.a))
-        return 'drop', 'cooldown: ' .. what .. ' ran less than ' .. duration(window) .. ' ago'
-      end
-      windows[#windows + 1] = {ck, now + window}
-    end
+  local last = tonumber(st[3]) or created
+  if not is_winner then -- the first submission of a burst
+    last = created
+    redis.call('HSET', bk, 'winner', key, 'created', f[10] or now_s, 'last', int(last))
   end
-
-  local limits = {}
-  for _, c in ipairs(rule.c or {}) do
-    local id
-    if c.sc ~= '' then
-      id = 's:' .. c.sc .. ':' .. value(c.a)
-    else
-      id = 't:' .. id_of(c.a)
-    end
-    limits[#limits + 1] = {id = id, max = tonumber(c.m) or 1}
+  expire_after(bk, last + settle, now)
+  if now < last + settle then
+    return 'later', last + settle
   end
-  table.sort(limits, function(a, b) return a.id < b.id end)
+  return nil
+end
 
+-- cooldown: nothing within window of a run; the window it would open.
+local function cooldown(id, window, what)
+  local ck = K.cooldown .. id
+  local closes = tonumber(redis.call('GET', ck) or '0') or 0
+  if closes > now then
+    return 'drop', 'cooldown: ' .. what .. ' ran less than ' .. duration(window) .. ' ago'
+  end
+  return nil, {ck, now + window}
+end
+
+-- take_slots takes a slot of each limit, in the order of their ids; it stops
+-- at the first full one, to wait for it.
+local function take_slots(key, limits)
   local slots = redis.call('HGET', K.task .. key, 'slots')
   for _, l in ipairs(limits) do
     if not holds(slots, l.id) then
@@ -267,15 +302,109 @@ local function admit(key, f, rule)
       touch(l.id)
     end
   end
+  return nil
+end
+
+-- admit decides whether a due task may start: "run", "drop" (with the
+-- reason), "later" (with the instant) or "wait" (with the limit). The checks
+-- run in this order: debounce, cooldown, concurrency; a task starts only if
+-- it passes them all, and only then does it open cooldown windows and take
+-- slots. Debounce and cooldown judge submissions: a retry, or the next run of
+-- a perpetual task, skips them.
+--
+-- Every value the rules need is read first, before anything is written: an
+-- input the rules cannot read raises an error then, and changes nothing.
+--
+-- Concurrency slots are taken in the order of their limit ids. A task that
+-- must wait for a slot keeps those it holds of earlier limits: holding and
+-- waiting in one order, tasks cannot wait for each other in a circle.
+local function admit(key, f, rule)
+  local input = decode(f[2])
+  local name = f[1]
+  local fresh = f[11] ~= '1'
+  local function id_of(arg)
+    return name .. ':' .. arg .. ':' .. field(input, arg)
+  end
+
+  local burst = nil
+  if rule.d and fresh then
+    burst = id_of(rule.d.a)
+  end
+  local cooldowns = {}
+  if fresh then
+    for _, c in ipairs(rule.cd or {}) do
+      local what = c.a == '' and 'the task' or (c.a .. '=' .. field(input, c.a))
+      cooldowns[#cooldowns + 1] = {id = id_of(c.a), window = tonumber(c.w) or 0, what = what}
+    end
+  end
+  local limits = {}
+  for _, c in ipairs(rule.c or {}) do
+    local id
+    if c.sc ~= '' then
+      id = 's:' .. c.sc .. ':' .. field(input, c.a)
+    else
+      id = 't:' .. id_of(c.a)
+    end
+    limits[#limits + 1] = {id = id, max = tonumber(c.m) or 1}
+  end
+  table.sort(limits, function(a, b) return a.id < b.id end)
+
+  if burst then
+    local verdict, arg = debounce(key, f, burst, tonumber(rule.d.s) or 0)
+    if verdict then
+      return verdict, arg
+    end
+  end
+  local windows = {}
+  for _, c in ipairs(cooldowns) do
+    local verdict, arg = cooldown(c.id, c.window, c.what)
+    if verdict then
+      return verdict, arg
+    end
+    windows[#windows + 1] = arg
+  end
+  local verdict, arg = take_slots(key, limits)
+  if verdict then
+    return verdict, arg
+  end
 
   for _, w in ipairs(windows) do
     redis.call('SET', w[1], int(w[2]), 'PX', math.ceil((w[2] - now) / 1000) + GC_MARGIN_MS)
   end
-  if debounce then
-    redis.call('DEL', debounce) -- the burst is over
+  if burst then
+    redis.call('DEL', K.debounce .. burst) -- the burst is over
   end
   redis.call('HSET', K.task .. key, 'admitted', '1')
   return 'run'
+end
+
+-- judge runs a due task through its admission rules and acts on the
+-- verdict. An error in the rules (input they cannot read) fails the task
+-- alone, with the reason.
+local function judge(key, f, rule)
+  local ok, verdict, arg = pcall(admit, key, f, rule)
+  if not ok then
+    local reason = tostring(verdict)
+    if string.sub(reason, 1, #UNREADABLE) ~= UNREADABLE then
+      reason = 'admission check failed: ' .. reason
+    end
+    turn_away(key, f, 'failed', reason, 'bad_input')
+  elseif verdict == 'run' then
+    deliver(key, f)
+  elseif verdict == 'drop' then
+    turn_away(key, f, 'cancelled', arg, 'dropped')
+  elseif verdict == 'later' then
+    release_slots(key, now) -- no slot is held while waiting for a burst to settle
+    redis.call('HSET', K.task .. key, 'due', int(arg))
+    redis.call('ZADD', K.scheduled, arg, key)
+    announce(key, 'scheduled', f[3])
+  else -- wait for a slot of limit arg, keeping those of earlier limits
+    release_after(key, arg)
+    wait_in_line(arg, key)
+    redis.call('HSET', K.task .. key, 'state', 'waiting', 'waiting', arg, 'waited', arg)
+    touch(arg)
+    announce(key, 'queued', f[3])
+  end
 end
 
 -- Tasks whose worker died: their lease lapsed. They keep their slots.
@@ -284,10 +413,12 @@ if want > 0 then
   lapsed = redis.call('ZRANGEBYSCORE', K.running, '-inf', now, 'LIMIT', 0, want)
 end
 for _, key in ipairs(lapsed) do
-  local f = redis.call('HMGET', K.task .. key, unpack(FIELDS))
-  if not f[1] or f[9] ~= 'running' then -- not a live run (a safety net)
+  local f, problem = fetch(key)
+  if problem then
+    corrupt(key, f, problem)
+  elseif f[9] ~= 'running' then -- not a live run (a safety net)
     redis.call('ZREM', K.running, key)
-  elseif tonumber(f[4]) >= max_deliveries then
+  elseif whole(f[4]) >= max_deliveries then
     redis.call('ZREM', K.running, key)
     dead_letter(key, f)
   else
@@ -307,10 +438,10 @@ while n_claimed < want do
   if not any_rules then
     -- The common case, in bulk: every due task runs. Leases are added
     -- before the tasks leave the schedule, so each is always in a set.
-    local fields, leases = {}, {}
+    local fields, problems, leases = {}, {}, {}
     for i, key in ipairs(due) do
-      fields[i] = redis.call('HMGET', K.task .. key, unpack(BULK_FIELDS))
-      if fields[i][1] then
+      fields[i], problems[i] = fetch(key)
+      if not problems[i] then
         leases[#leases + 1] = lease_until
         leases[#leases + 1] = key
       end
@@ -320,7 +451,9 @@ while n_claimed < want do
     end
     redis.call('ZREM', K.scheduled, unpack(due))
     for i, key in ipairs(due) do
-      if fields[i][1] then
+      if problems[i] then
+        corrupt(key, fields[i], problems[i])
+      else
         hand_over(key, fields[i])
       end
     end
@@ -328,29 +461,14 @@ while n_claimed < want do
   end
   for _, key in ipairs(due) do
     redis.call('ZREM', K.scheduled, key)
-    local f = redis.call('HMGET', K.task .. key, unpack(FIELDS))
-    if f[1] then
-      local rule = rules[f[1]]
-      local verdict, arg = 'run', nil
-      if rule then
-        verdict, arg = admit(key, f, rule)
-      end
-      if verdict == 'run' then
-        deliver(key, f)
-      elseif verdict == 'drop' then
-        turn_away(key, f, 'cancelled', arg, 'dropped')
-      elseif verdict == 'later' then
-        release_slots(key, now) -- no slot is held while waiting for a burst to settle
-        redis.call('HSET', K.task .. key, 'due', int(arg))
-        redis.call('ZADD', K.scheduled, arg, key)
-        announce(key, 'scheduled', f[3])
-      else -- wait for a slot of limit arg, keeping those of earlier limits
-        release_after(key, arg)
-        wait_in_line(arg, key)
-        redis.call('HSET', K.task .. key, 'state', 'waiting', 'waiting', arg, 'waited', arg)
-        touch(arg)
-        announce(key, 'queued', f[3])
-      end
+    local f, problem = fetch(key)
+    local rule = rules[f[1] or '']
+    if problem then
+      corrupt(key, f, problem)
+    elseif rule then
+      judge(key, f, rule)
+    else
+      deliver(key, f)
     end
   end
   if looked >= 1000 then

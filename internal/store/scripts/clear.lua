@@ -46,10 +46,10 @@ end
 local cancelled = 0
 for i, key in ipairs(keys) do
   local tk = K.task .. key
-  local f = redis.call('HMGET', tk, 'state', 'gen', 'attempt', 'waiting', 'auto')
+  local f = read(key, 'state', 'gen', 'attempt', 'waiting', 'auto')
   if f[1] == 'scheduled' or f[1] == 'waiting' and (lines[i] == nil or f[4] == lines[i]) then
     unlink(key, f[1], now)
-    redis.call('HSET', tk, 'state', 'cancelled', 'gen', int(tonumber(f[2]) + 1),
+    redis.call('HSET', tk, 'state', 'cancelled', 'gen', next_gen(f[2], now),
       'finished', int(now), 'error', 'cleared')
     redis.call('PEXPIRE', tk, retention)
     announce(key, 'cancelled', f[3], 'cleared')

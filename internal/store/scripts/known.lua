@@ -13,7 +13,7 @@ for i = 3, #ARGV do
   local waiting = K.unknown .. name
   local keys = redis.call('ZRANGE', waiting, 0, n - looked - 1)
   for _, key in ipairs(keys) do
-    local f = redis.call('HMGET', K.task .. key, 'state', 'name', 'unknown_since')
+    local f = read(key, 'state', 'name', 'unknown_since')
     -- Only a task still waiting in the schedule under that name: anything
     -- else (it ran, was cancelled, or its key was reused) is a stale entry.
     if f[1] == 'scheduled' and f[2] == name and f[3] and redis.call('ZSCORE', K.scheduled, key) then

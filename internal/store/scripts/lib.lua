@@ -45,6 +45,36 @@ local function earliest(zset)
   return nil
 end
 
+-- Records are read defensively: another program may have written a task's
+-- key (a string where a hash should be, a field that is not a number), and
+-- one bad record must never stop a script that handles others.
+
+-- read reads fields of a task's record. A key that is not a hash reads as
+-- missing (every field nil), with the error second.
+local function read(key, ...)
+  local f = redis.pcall('HMGET', K.task .. key, ...)
+  if type(f) == 'table' and f.err then
+    return {}, f.err
+  end
+  return f, nil
+end
+
+-- whole reads a non-negative integer field; nil when it is not one.
+local function whole(v)
+  local n = tonumber(v)
+  if n and n >= 0 and n == math.floor(n) and n < 2 ^ 53 then
+    return n
+  end
+  return nil
+end
+
+-- next_gen is the generation after gen, never behind the clock: a garbled
+-- one is replaced by the clock's reading, which every generation since the
+-- record was added has been below.
+local function next_gen(gen, now)
+  return int(math.max((whole(gen) or 0) + 1, now))
+end
+
 -- wake tells idle workers that a task became due earlier than anything they
 -- were waiting for.
 local function wake_if_earlier(before, new_due)
@@ -146,7 +176,7 @@ local function promote(id, now)
     if not w then
       return
     end
-    local f = redis.call('HMGET', K.task .. w, 'state', 'waiting', 'slots')
+    local f = read(w, 'state', 'waiting', 'slots')
     if f[1] == 'waiting' and f[2] == id then
       redis.call('SADD', K.limit .. id, w)
       redis.call('HSET', K.task .. w, 'state', 'scheduled', 'waiting', '', 'slots', with_slot(f[3], id), 'due', int(now))
@@ -160,7 +190,7 @@ end
 -- release_slots frees every slot the task holds, handing each to the first
 -- waiter.
 local function release_slots(key, now)
-  local slots = redis.call('HGET', K.task .. key, 'slots')
+  local slots = read(key, 'slots')[1]
   if not slots or slots == '' then
     return
   end
@@ -175,15 +205,15 @@ end
 -- unlink takes a live task out of wherever it is (the schedule, a waiting
 -- list, or a worker: its run is cancelled) and frees its slots.
 local function unlink(key, state, now)
-  local f = redis.call('HMGET', K.task .. key, 'gen', 'waiting')
+  local f = read(key, 'gen', 'waiting')
   if state == 'scheduled' then
     redis.call('ZREM', K.scheduled, key)
   elseif state == 'running' then
     redis.call('ZREM', K.running, key)
     -- The worker is told to stop; the generation bump that follows makes
     -- anything it reports later stale.
-    redis.call('PUBLISH', K.events, 'c:' .. f[1] .. ':' .. key)
-  elseif state == 'waiting' then
+    redis.call('PUBLISH', K.events, 'c:' .. (f[1] or '') .. ':' .. key)
+  elseif state == 'waiting' and f[2] then
     redis.call('ZREM', K.waiting .. f[2], key)
     touch(f[2])
   end
@@ -202,6 +232,63 @@ end
 
 local function is_live(state)
   return state == 'scheduled' or state == 'running' or state == 'waiting'
+end
+
+-- keep_dead lists a task that failed without running to its end (a poison
+-- task, a corrupt record) for Snapshot, as long as its record.
+local function keep_dead(key, now, retention)
+  redis.call('ZADD', K.deadletters, now, key)
+  redis.call('ZREMRANGEBYSCORE', K.deadletters, '-inf', now - retention * 1000)
+  redis.call('PEXPIRE', K.deadletters, retention)
+end
+
+-- fail_corrupt ends a task whose record cannot be used (see corruption): it
+-- leaves the schedule and the running set, frees its slots, and ends failed
+-- with the reason, kept for the retention (ms) and listed with the dead
+-- letters. A key that is not a hash cannot hold a state: it is left to
+-- expire after the retention.
+local function fail_corrupt(key, reason, now, retention)
+  redis.call('ZREM', K.scheduled, key)
+  redis.call('ZREM', K.running, key)
+  local tk = K.task .. key
+  local kind = redis.call('TYPE', tk)['ok']
+  if kind == 'hash' then
+    local f = read(key, 'gen', 'waiting', 'auto')
+    if f[2] and f[2] ~= '' then
+      redis.call('ZREM', K.waiting .. f[2], key)
+      touch(f[2])
+    end
+    release_slots(key, now)
+    redis.call('HSET', tk, 'state', 'failed', 'gen', next_gen(f[1], now), 'finished', int(now),
+      'error', 'corrupt record: ' .. reason)
+    redis.call('PEXPIRE', tk, retention)
+    end_progress(key)
+    announce(key, 'failed', 0, 'corrupt record: ' .. reason)
+    keep_dead(key, now, retention)
+    chain_ended(key, f[3])
+  elseif kind ~= 'none' then
+    redis.call('PEXPIRE', tk, retention)
+  end
+end
+
+-- corruption tells what makes a task's record unusable, or nil: its fields
+-- name, attempt, deliveries, due and gen, in this order, as read (false when
+-- absent), or err when it could not be read at all.
+local function corruption(name, attempt, deliveries, due, gen, err)
+  if err then
+    return 'the key is not a hash (' .. tostring(err) .. ')'
+  elseif not name or name == '' then
+    return 'no task name'
+  elseif not whole(attempt) or whole(attempt) < 1 then
+    return 'attempt is not a positive integer: ' .. tostring(attempt)
+  elseif not whole(deliveries) then
+    return 'deliveries is not an integer: ' .. tostring(deliveries)
+  elseif not whole(due) then
+    return 'due is not an instant: ' .. tostring(due)
+  elseif not whole(gen) then
+    return 'gen is not an integer: ' .. tostring(gen)
+  end
+  return nil
 end
 
 -- discard_record deletes the record of a completed task whose docket keeps
@@ -255,9 +342,15 @@ local function finish_attempts(first, last, retention, now)
   for i = first, last, 6 do
     local key, gen, outcome, when, err, input = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
     local tk = K.task .. key
-    local f = redis.call('HMGET', tk, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto')
+    -- A key that is not a hash reads as stale: its lease lapses, and the
+    -- claim that finds it fails it (see fail_corrupt).
+    local f = read(key, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto')
     if f[1] ~= gen or f[2] ~= 'running' then
       result[#result + 1] = 0
+    elseif not whole(f[3]) then -- the outcome cannot be applied to it
+      ended[#ended + 1] = key
+      fail_corrupt(key, 'attempt is not a positive integer: ' .. tostring(f[3]), now, tonumber(retention))
+      result[#result + 1] = 1
     else
       ended[#ended + 1] = key
       if f[4] and f[4] ~= '' then
@@ -293,7 +386,7 @@ local function finish_attempts(first, last, retention, now)
           redis.call('HSET', tk, 'attempt', int(tonumber(f[3]) + 1), 'deliveries', '0', 'error', err)
           announce(key, 'scheduled', tonumber(f[3]) + 1, err)
         elseif outcome == 'perpetual' then
-          due = math.max(due_at(when, tonumber(redis.call('HGET', tk, 'started'))), now)
+          due = math.max(due_at(when, whole(redis.call('HGET', tk, 'started')) or now), now)
           redis.call('HSET', tk, 'attempt', '1', 'deliveries', '0', 'error', err)
           if input ~= '' then
             redis.call('HSET', tk, 'input', input)
@@ -312,7 +405,7 @@ local function finish_attempts(first, last, retention, now)
           if not f[6] then
             redis.call('HSET', tk, 'unknown_since', now_s)
           end
-          local waiting = K.unknown .. redis.call('HGET', tk, 'name')
+          local waiting = K.unknown .. (redis.call('HGET', tk, 'name') or '')
           redis.call('ZADD', waiting, now, key)
           expire_after(waiting, due, now)
           announce(key, 'scheduled', f[3], err)

@@ -8,7 +8,7 @@
 local now = clock_us()
 local key, gen, what, value = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local pk = K.progress .. key
-local f = redis.call('HMGET', K.task .. key, 'gen', 'state')
+local f = read(key, 'gen', 'state')
 local applied = 0
 if f[1] == gen and f[2] == 'running' then
   applied = 1

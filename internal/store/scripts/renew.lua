@@ -14,7 +14,7 @@ local lost = {}
 for i = 6, #ARGV, 2 do
   local key, gen = ARGV[i], ARGV[i + 1]
   local position = (i - 6) / 2
-  local f = redis.call('HMGET', K.task .. key, 'gen', 'state')
+  local f = read(key, 'gen', 'state')
   if f[1] == gen and f[2] == 'running' and redis.call('ZSCORE', K.running, key) then
     redis.call('ZADD', K.running, 'XX', now + lease, key)
   else

@@ -28,9 +28,9 @@ for i = 1, #workers, 2 do
 end
 
 local function task(key, score)
-  local f = redis.call('HMGET', K.task .. key, 'name', 'attempt', 'deliveries', 'started', 'worker', 'created', 'state', 'waiting', 'error')
+  local f = read(key, 'name', 'attempt', 'deliveries', 'started', 'worker', 'created', 'state', 'waiting', 'error')
   if not f[1] then
-    return -- an expired record
+    return -- an expired record, or a key another program overwrote
   end
   tasks_out[#tasks_out + 1] = key
   tasks_out[#tasks_out + 1] = int(score)
