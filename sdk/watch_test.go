@@ -2,10 +2,7 @@ package sdk_test
 
 import (
 	"context"
-	"io"
-	"net"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -99,8 +96,8 @@ func TestWatchReconnectingAfterACompletionWithoutRetention(t *testing.T) {
 	// The watcher reaches Redis through a proxy the test can cut.
 	u, err := url.Parse(backend)
 	require.NoError(t, err)
-	p := newProxy(t, u.Host)
-	watcher, err := sdk.Open(ctx, "redis://"+p.addr+"/0", sdk.WithName(name), sdk.WithLogger(quiet))
+	p := redistest.NewProxy(t, u.Host)
+	watcher, err := sdk.Open(ctx, "redis://"+p.Addr+"/0", sdk.WithName(name), sdk.WithLogger(quiet))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = watcher.Close() })
 	events, err := watcher.Watch(ctx, ex.Key())
@@ -109,10 +106,10 @@ func TestWatchReconnectingAfterACompletionWithoutRetention(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, sdk.StateRunning, first.State)
 
-	p.cut()
+	p.Cut()
 	close(release)
 	waitUntil(t, ex, "it completed", func(i sdk.Info) bool { return i.State == sdk.StateCompleted })
-	p.restore()
+	p.Restore()
 
 	last := lastEvent(t, events)
 	assert.NoError(t, last.Err)
@@ -141,74 +138,3 @@ func runWorker(t *testing.T, d *sdk.Docket) {
 	})
 }
 
-// proxy forwards TCP connections to a Redis; cut closes them all and
-// refuses new ones until restore.
-type proxy struct {
-	addr     string
-	upstream string
-	mu       sync.Mutex
-	down     bool
-	conns    []net.Conn
-}
-
-func newProxy(t *testing.T, upstream string) *proxy {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &proxy{addr: l.Addr().String(), upstream: upstream}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			p.serve(c)
-		}
-	}()
-	t.Cleanup(func() {
-		_ = l.Close()
-		<-done
-		p.cut()
-	})
-	return p
-}
-
-func (p *proxy) serve(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.down {
-		_ = c.Close()
-		return
-	}
-	u, err := net.Dial("tcp", p.upstream)
-	if err != nil {
-		_ = c.Close()
-		return
-	}
-	p.conns = append(p.conns, c, u)
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		_ = dst.Close()
-		_ = src.Close()
-	}
-	go pipe(u, c)
-	go pipe(c, u)
-}
-
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *proxy) restore() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
-}

@@ -106,6 +106,7 @@ type exchange struct {
 	round    uint64      // the idle round it began in
 	claim    store.Claim
 	err      error
+	sent     time.Duration // when it was sent, by the run's clock: its leases run from then at the latest
 }
 
 // exchanger makes the calls the claim loop asks for; the loop keeps
@@ -151,7 +152,7 @@ func (l *claimer) send() {
 	}
 	l.gathering = time.Time{}
 	l.look = false
-	ex := exchange{asked: max(free, 0), round: r.w.c.Idle.Round()}
+	ex := exchange{asked: max(free, 0), round: r.w.c.Idle.Round(), sent: r.clock()}
 	n := min(len(l.pending), store.MaxBatch)
 	ex.reported = slices.Clone(l.pending[:n]) // its own: pending is appended to meanwhile
 	l.pending = append(l.pending[:0], l.pending[n:]...)
@@ -187,7 +188,7 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 	c := ex.claim
 	r.recorded(ex.reported, c.Applied)
 	for _, m := range c.Messages {
-		r.start(m, c.Now)
+		r.start(m, c.Now, ex.sent)
 	}
 	r.dropped(c.Dropped)
 	for _, err := range c.Malformed {
@@ -272,8 +273,9 @@ const coalesceWindow = time.Millisecond
 // many slots: an idle goroutine's stack is shrunk at each GC, and grown
 // again (copied) by its next attempt, while a new goroutine starts with a
 // stack of the average size the runtime has seen.
-func (r *run) start(m store.Message, claimed time.Time) {
+func (r *run) start(m store.Message, claimed time.Time, leased time.Duration) {
 	a := newAttempt(r, m, claimed)
+	a.leased.Store(int64(leased))
 	r.mu.Lock()
 	r.active[heldKey{m.Key, m.Gen}] = a
 	r.busy++

@@ -30,6 +30,11 @@ type attempt struct {
 	// claimedLocal this worker's, so that redisNow can tell the Redis time.
 	claimed, claimedLocal time.Time
 
+	// leased is when, by the run's clock (run.clock), the call that last
+	// set the task's lease in Redis was sent: the lease runs until Lease
+	// after that at the earliest (see fenceLoop).
+	leased atomic.Int64
+
 	// state is what the task's function sees through sdk.Current; nil until
 	// the function is called.
 	state *core.Attempt

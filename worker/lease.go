@@ -39,6 +39,7 @@ func (r *run) renewLoop() {
 		}
 		held, attempts := r.held()
 		hb.Description = r.description(started)
+		sent := r.clock()
 		lost, err := r.store.Renew(r.bgCtx, hb, r.opts.Lease, held)
 		if err != nil {
 			if r.bgCtx.Err() != nil {
@@ -52,6 +53,18 @@ func (r *run) renewLoop() {
 		if retry.failing() {
 			r.log.Info("renewing leases again")
 			retry.reset()
+		}
+		renewed := make([]bool, len(attempts))
+		for i := range renewed {
+			renewed[i] = true
+		}
+		for _, l := range lost {
+			renewed[l.Index] = false
+		}
+		for i, a := range attempts {
+			if renewed[i] {
+				a.leased.Store(int64(sent))
+			}
 		}
 		for _, l := range lost {
 			a := attempts[l.Index]
@@ -82,3 +95,46 @@ func (r *run) held() ([]store.Held, []*attempt) {
 	}
 	return held, attempts
 }
+
+// clock reads the run's own clock: the time since it started, monotonic.
+func (r *run) clock() time.Duration { return time.Since(r.epoch) }
+
+// fenceLoop stops every attempt whose lease this worker could not renew in
+// time, before another worker can take the task over: when Redis stalls or
+// this worker is cut off from it, renewals fail, the lease lapses in Redis,
+// and another worker claims the task. An attempt is cancelled (with
+// sdk.ErrLeaseLost) once Lease less fenceMargin has passed since the call
+// that last set its lease was sent, by this worker's clock: the lease in
+// Redis was set when that call ran, later. So two copies of a task never
+// run at once, as long as tasks honour their context.
+func (r *run) fenceLoop() {
+	lease := r.opts.Lease
+	limit := time.Duration(int64(lease) - int64(lease)/fenceMargin)
+	tick := time.NewTicker(max(lease/fenceTicks, time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.bgCtx.Done():
+			return
+		case <-tick.C:
+		}
+		now := r.clock()
+		_, attempts := r.held()
+		for _, a := range attempts {
+			if a.settled.Load() || now-time.Duration(a.leased.Load()) < limit {
+				continue
+			}
+			r.log.Warn("could not renew the lease of a task in time; stopping it before another worker takes it over",
+				"key", a.msg.Key, "task", a.msg.Name, "unrenewed_for", now-time.Duration(a.leased.Load()))
+			a.cancel(sdk.ErrLeaseLost)
+		}
+	}
+}
+
+// An attempt whose lease went unrenewed for more than Lease - Lease/fenceMargin
+// is stopped; the fence looks every Lease/fenceTicks, so it stops it within
+// Lease - Lease/fenceMargin + Lease/fenceTicks: 0.9 of the lease.
+const (
+	fenceMargin = 5
+	fenceTicks  = 10
+)

@@ -135,6 +135,7 @@ func (w *Worker) run(ctx context.Context, stop until) error {
 	bg.Go(r.renewLoop)
 	bg.Go(r.listen)
 	bg.Go(func() { r.followRegistry(changed) })
+	bg.Go(r.fenceLoop)
 
 	r.awaitReady(ctx)
 	unrecorded := r.claimLoop(ctx, stop)
@@ -163,6 +164,7 @@ type run struct {
 	bgCtx    context.Context
 	cancelBg context.CancelFunc
 
+	epoch  time.Time     // the run's start: run.clock counts from it
 	wake   chan struct{} // any reason for the claim loop to look again
 	reseed chan struct{} // an automatic task's chain ended
 
@@ -190,6 +192,7 @@ func newRun(w *Worker) *run {
 		store:   w.c.Store,
 		log:     w.log,
 		opts:    w.opts,
+		epoch:   time.Now(),
 		wake:    make(chan struct{}, 1),
 		reseed:  make(chan struct{}, 1),
 		active:  map[heldKey]*attempt{},

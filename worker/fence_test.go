@@ -1,0 +1,80 @@
+package worker_test
+
+import (
+	"context"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/worker"
+)
+
+// span is one run of a task, by the test's clock.
+type span struct {
+	key        string
+	start, end time.Time
+	cause      error
+}
+
+// A worker cut off from Redis for longer than the lease (a network
+// partition) cannot renew its leases; in Redis they lapse, and another
+// worker takes the task over. The first worker's copy must have stopped by
+// then: leases are fences. Under TaskConcurrency(1), no two runs overlap.
+func TestPartitionedWorkerStopsItsTasksBeforeTheyAreTakenOver(t *testing.T) {
+	backend := redistest.Redis(t)
+	name := redistest.Name(t)
+	ctx := context.Background()
+	d, err := sdk.Open(ctx, backend.URL, sdk.WithName(name))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	redistest.CheckLeaks(t, d.Redis(), name)
+	u, err := url.Parse(backend.URL)
+	require.NoError(t, err)
+	proxy := redistest.NewProxy(t, u.Host)
+	cutOff, err := sdk.Open(ctx, "redis://"+proxy.Addr+"/0", sdk.WithName(name))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cutOff.Close() })
+
+	var mu sync.Mutex
+	var runs []span
+	started := make(chan string, 10)
+	exclusive := sdk.NewTask("exclusive", func(ctx context.Context, in Order) error {
+		s := span{key: sdk.Current(ctx).Key(), start: time.Now()}
+		started <- s.key
+		select {
+		case <-ctx.Done(): // a fenced copy stops here
+		case <-time.After(5 * time.Second): // long enough to outlive the partition
+		}
+		s.end, s.cause = time.Now(), context.Cause(ctx)
+		mu.Lock()
+		runs = append(runs, s)
+		mu.Unlock()
+		return ctx.Err()
+	}, policy.TaskConcurrency(1))
+	require.NoError(t, cutOff.Register(exclusive))
+	require.NoError(t, d.Register(exclusive))
+	ex, err := exclusive.Add(ctx, d, Order{ID: 1})
+	require.NoError(t, err)
+	runWorker(t, worker.New(cutOff, worker.Options{Name: "cut-off", Lease: time.Second}))
+	waitFor(t, started, 1)
+	proxy.Cut() // for good: the cut-off worker hands nothing back
+	runWorker(t, worker.New(d, worker.Options{Name: "rescuer", Lease: time.Second}))
+
+	require.Eventually(t, func() bool {
+		info, err := ex.Info(ctx)
+		return err == nil && info.State.Finished()
+	}, time.Minute, 10*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, runs, 2, "the cut-off copy stopped, and the task ran again")
+	assert.ErrorIs(t, runs[0].cause, sdk.ErrLeaseLost, "the cut-off copy was fenced")
+	assert.True(t, runs[0].end.Before(runs[1].start), "the copies do not overlap: %v–%v, then %v–%v",
+		runs[0].start, runs[0].end, runs[1].start, runs[1].end)
+}
