@@ -73,6 +73,12 @@ type Info struct {
 	// Progress is the last progress reported once the execution ended (see
 	// Execution.Progress for a running one).
 	Progress ProgressInfo
+	// Result is what a task with a result (NewResultTask) returned, as
+	// JSON, once it completed; see Result for it decoded.
+	Result json.RawMessage
+	// Reason says why an execution that did not complete ended (one of the
+	// Reason… constants); Err gives it as an error.
+	Reason string
 }
 
 // Info reads the execution's record. It returns ErrNotFound when the key has
@@ -100,6 +106,8 @@ func (e *Execution) Info(ctx context.Context) (Info, error) {
 		Worker:     r.Worker,
 		WaitingFor: r.WaitingFor,
 		Progress:   progressInfo(r.Progress),
+		Result:     r.Result,
+		Reason:     r.Reason,
 	}, nil
 }
 

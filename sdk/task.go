@@ -21,6 +21,10 @@ type Task[In any] struct {
 	fn       func(context.Context, In) error
 	policies []policy.Policy
 
+	// For a ResultTask: the function with its result, and the result's type.
+	withResult func(context.Context, In) (any, error)
+	result     reflect.Type
+
 	once sync.Once
 	def  *core.TaskDef
 	err  error
@@ -66,7 +70,7 @@ func (t *Task[In]) compile() (*core.TaskDef, error) {
 	if t.name == "" {
 		return nil, errors.New("docket: a task needs a name")
 	}
-	if t.fn == nil {
+	if t.fn == nil && t.withResult == nil {
 		return nil, fmt.Errorf("docket: task %q has a nil function", t.name)
 	}
 	input := reflect.TypeFor[In]()
@@ -74,7 +78,11 @@ func (t *Task[In]) compile() (*core.TaskDef, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, fn := t.name, t.fn
+	name, call := t.name, t.withResult
+	if call == nil {
+		fn := t.fn
+		call = func(ctx context.Context, in In) (any, error) { return nil, fn(ctx, in) }
+	}
 	return &core.TaskDef{
 		Name:     name,
 		Input:    input,
@@ -86,8 +94,9 @@ func (t *Task[In]) compile() (*core.TaskDef, error) {
 			}
 			return in, nil
 		},
-		Call:  func(ctx context.Context, in any) error { return fn(ctx, in.(In)) },
-		Owner: t,
+		Call:   func(ctx context.Context, in any) (any, error) { return call(ctx, in.(In)) },
+		Result: t.result,
+		Owner:  t,
 	}, nil
 }
 

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -43,6 +44,9 @@ type attempt struct {
 	// before the task's function is called.
 	measured metric.MeasurementOption
 
+	// result is the JSON of what a task with a result returned.
+	result []byte
+
 	// settled is set by whichever comes first: the function returning, or
 	// the attempt being abandoned when its context ends. The loser's result
 	// is ignored.
@@ -70,12 +74,12 @@ func (a *attempt) redisNow() time.Time {
 
 // Failure reasons, for the failed counter and logs.
 const (
-	reasonUnknownTask = "unknown_task"
-	reasonBadInput    = "bad_input"
-	reasonError       = "error"
-	reasonPanic       = "panic"
-	reasonTimeout     = "timeout"
-	reasonPermanent   = "permanent" // sdk.Permanent: not retried
+	reasonUnknownTask = sdk.ReasonUnknownTask
+	reasonBadInput    = sdk.ReasonBadInput
+	reasonError       = sdk.ReasonError
+	reasonPanic       = sdk.ReasonPanic
+	reasonTimeout     = sdk.ReasonTimeout
+	reasonPermanent   = sdk.ReasonPermanent // sdk.Permanent: not retried
 )
 
 func (a *attempt) run() {
@@ -235,10 +239,29 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 		}
 		a.settle(func() *store.Outcome { return conclude(nil, true) })
 	})
-	err := a.call(ctx, func(ctx context.Context) error { return def.Call(ctx, in) })
+	err := a.call(ctx, func(ctx context.Context) error {
+		result, err := def.Call(ctx, in)
+		if err == nil && def.Result != nil {
+			a.result, err = a.encodeResult(result)
+		}
+		return err
+	})
 	close(returned)
 	stop()
 	a.settle(func() *store.Outcome { return conclude(err, false) })
+}
+
+// encodeResult encodes a task's result as JSON, within the docket's input
+// size limit: a result that does not encode fails the attempt.
+func (a *attempt) encodeResult(result any) ([]byte, error) {
+	raw, err := json.Marshal(result)
+	if err != nil {
+		return nil, fmt.Errorf("docket: task %q: its result does not encode as JSON: %w", a.msg.Name, err)
+	}
+	if limit := a.r.w.c.MaxInputSize; len(raw) > limit {
+		return nil, fmt.Errorf("docket: task %q: its result is %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)", a.msg.Name, len(raw), limit)
+	}
+	return raw, nil
 }
 
 // annotate records on an attempt's span what became of the attempt.
@@ -415,7 +438,10 @@ func (a *attempt) final(kind store.OutcomeKind, errText, reason string) *store.O
 	if kind == store.Failed {
 		a.countFailure(reason)
 	}
-	o := &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: kind, Error: errText}
+	o := &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: kind, Error: errText, Reason: reason}
+	if kind == store.Completed {
+		o.Result = a.result
+	}
 	if c := a.r.w.c; kind == store.Completed && c.CompletedRetention != c.Retention {
 		o.Keep = c.CompletedRetention
 		if o.Keep == 0 {

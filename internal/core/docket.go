@@ -99,8 +99,11 @@ type TaskDef struct {
 	Policies *policy.Set
 	// Decode turns JSON input into a value of the input type.
 	Decode func(raw []byte) (any, error)
-	// Call runs the task's function on a decoded input.
-	Call func(ctx context.Context, in any) error
+	// Call runs the task's function on a decoded input. result is what a
+	// task with a result returned; nil for a task without one.
+	Call func(ctx context.Context, in any) (result any, err error)
+	// Result is the type of the task's result; nil for a task without one.
+	Result reflect.Type
 	// Owner is the task value (the *sdk.Task) that built this definition:
 	// two definitions are the same task only when they have the same owner.
 	// Comparing functions instead would make the answer depend on what the

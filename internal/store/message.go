@@ -178,6 +178,8 @@ type Record struct {
 	WaitingFor string // the concurrency limit a waiting task waits for
 	// Progress is the last progress reported, kept when the task ended.
 	Progress ProgressState
+	Result   []byte // what a task with a result returned (JSON)
+	Reason   string // why it ended without completing
 }
 
 func decodeRecord(key string, reply []string) (Record, bool, error) {
@@ -237,6 +239,10 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 			r.Progress.Message = v
 		case "progress_updated":
 			r.Progress.Updated = instant(v)
+		case "result":
+			r.Result = []byte(v)
+		case "reason":
+			r.Reason = v
 		}
 	}
 	return r, true, d.err

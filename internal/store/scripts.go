@@ -46,5 +46,5 @@ func load(name string) *redis.Script {
 // luaConstants declares the Go constants the scripts use, so that each is
 // spelled once, in Go.
 func luaConstants() string {
-	return fmt.Sprintf("local WATCH_FOR_MS = %d\n", WatchFor.Milliseconds())
+	return fmt.Sprintf("local WATCH_FOR_MS = %d\nlocal OUTCOME_ARGS = %d\n", WatchFor.Milliseconds(), outcomeArgs)
 }

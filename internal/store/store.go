@@ -234,6 +234,10 @@ type Outcome struct {
 	Next  When
 	Error string
 	Input []byte // Perpetual: the next run's input; nil keeps this run's
+	// Result is a Completed task's result (JSON), if it has one.
+	Result []byte
+	// Reason is why a Failed execution failed (sdk.Reason…).
+	Reason string
 	// Keep is how long a Completed execution's record stays: zero for the
 	// retention the call names, Discard to delete it at once.
 	Keep time.Duration
@@ -288,14 +292,24 @@ func (s *Store) Finish(ctx context.Context, retention time.Duration, outcomes []
 	return applied, nil
 }
 
-// outcomeArgs is how many script arguments an outcome takes.
-const outcomeArgs = 6
+// outcomeArgs is how many script arguments an outcome takes (the scripts'
+// OUTCOME_ARGS): key, gen, kind, when, error, payload, reason.
+const outcomeArgs = 7
 
 func appendOutcomes(args []any, outcomes []Outcome) []any {
 	for _, o := range outcomes {
-		args = append(args, o.Key, o.Gen, string(o.Kind), o.when(), o.Error, o.Input)
+		args = append(args, o.Key, o.Gen, string(o.Kind), o.when(), o.Error, o.payload(), o.Reason)
 	}
 	return args
+}
+
+// payload is the outcome's payload argument: a Perpetual task's next input,
+// a Completed task's result.
+func (o Outcome) payload() []byte {
+	if o.Kind == Completed {
+		return o.Result
+	}
+	return o.Input
 }
 
 // Held is a task a worker is running: its key and the generation it claimed.

@@ -11,7 +11,7 @@ if not is_live(f[1]) then
 end
 unlink(key, f[1], now)
 redis.call('HSET', tk, 'state', 'cancelled', 'gen', next_gen(f[2], now),
-  'finished', int(now), 'error', 'cancelled')
+  'finished', int(now), 'error', 'cancelled', 'reason', 'cancelled')
 redis.call('PEXPIRE', tk, tonumber(ARGV[3]))
 announce(key, 'cancelled', redis.call('HGET', tk, 'attempt'), 'cancelled')
 chain_ended(key, f[3])

@@ -8,7 +8,7 @@
 -- "c": [{"a": arg, "m": max, "sc": scope}]}}, ARGV[7] the most deliveries of
 -- one attempt: a task whose workers died that many times is dead-lettered,
 -- ARGV[8] the number of outcomes the worker reports first (see
--- finish_attempts), then 6 values per outcome
+-- finish_attempts), then OUTCOME_ARGS values per outcome
 -- Returns: now, wait (until the next due task or lease expiry; -1 for none,
 -- 0 when more due tasks may remain: N were claimed, or a thousand looked
 -- at), the number of claimed tasks, the number of
@@ -51,7 +51,7 @@ local n_claimed = 0
 local outcomes = tonumber(ARGV[8] or '0')
 local applied = {}
 if outcomes > 0 then
-  applied = finish_attempts(9, 8 + 6 * outcomes, ARGV[5], now)
+  applied = finish_attempts(9, 8 + OUTCOME_ARGS * outcomes, ARGV[5], now)
 end
 
 -- fetch reads a task's record, and tells what makes it unusable, if
@@ -105,10 +105,12 @@ end
 -- turn_away ends a task without running it: a submission admission control
 -- dropped (state cancelled), a poison task or one whose input cannot be
 -- read (state failed).
+local REASONS = {dropped = 'dropped', dead = 'dead_letter', bad_input = 'bad_input'}
+
 local function turn_away(key, f, state, reason, kind)
   release_slots(key, now)
   redis.call('HSET', K.task .. key, 'state', state, 'gen', next_gen(f[7], now),
-    'finished', now_s, 'error', reason)
+    'finished', now_s, 'error', reason, 'reason', REASONS[kind])
   redis.call('PEXPIRE', K.task .. key, retention)
   end_progress(key)
   announce(key, state, f[3], reason)

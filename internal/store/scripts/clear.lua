@@ -50,7 +50,7 @@ for i, key in ipairs(keys) do
   if f[1] == 'scheduled' or f[1] == 'waiting' and (lines[i] == nil or f[4] == lines[i]) then
     unlink(key, f[1], now)
     redis.call('HSET', tk, 'state', 'cancelled', 'gen', next_gen(f[2], now),
-      'finished', int(now), 'error', 'cleared')
+      'finished', int(now), 'error', 'cleared', 'reason', 'cancelled')
     redis.call('PEXPIRE', tk, retention)
     announce(key, 'cancelled', f[3], 'cleared')
     chain_ended(key, f[5])

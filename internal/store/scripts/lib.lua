@@ -260,7 +260,7 @@ local function fail_corrupt(key, reason, now, retention)
     end
     release_slots(key, now)
     redis.call('HSET', tk, 'state', 'failed', 'gen', next_gen(f[1], now), 'finished', int(now),
-      'error', 'corrupt record: ' .. reason)
+      'error', 'corrupt record: ' .. reason, 'reason', 'corrupt')
     redis.call('PEXPIRE', tk, retention)
     end_progress(key)
     announce(key, 'failed', 0, 'corrupt record: ' .. reason)
@@ -298,7 +298,7 @@ end
 -- the announcement (its connection dropped) finds proof of the completion
 -- when it reconnects, rather than nothing, which it reports as a loss. The
 -- tombstone keeps the generation, so that adding the key again starts anew.
-local function discard_record(key, attempt, now_s)
+local function discard_record(key, attempt, now_s, result)
   local tk = K.task .. key
   if not watched(key) then
     redis.call('DEL', tk)
@@ -308,13 +308,18 @@ local function discard_record(key, attempt, now_s)
   redis.call('DEL', tk)
   redis.call('HSET', tk, 'state', 'completed', 'name', f[1] or '', 'gen', f[2] or '0',
     'attempt', attempt or '1', 'finished', now_s)
+  if result and result ~= '' then
+    redis.call('HSET', tk, 'result', result)
+  end
   redis.call('PEXPIRE', tk, 2 * WATCH_FOR_MS)
 end
 
 -- finish_attempts records the outcomes of attempts, each only if its
 -- generation still matches (a stale copy changes nothing), and frees the
--- slots of every task it applies to. The outcomes are ARGV[first..last], 6
--- values each: key, gen, outcome, when, error, next input.
+-- slots of every task it applies to. The outcomes are ARGV[first..last],
+-- OUTCOME_ARGS values each: key, gen, outcome, when, error, payload (a
+-- perpetual task's next input, a completed task's result), reason (why a
+-- failed one failed).
 -- outcome: completed | failed      -> the execution ends and is kept for retention (ms);
 --                                     a completed one for "when" ms instead unless
 --                                     empty, 0 deleting its record at once
@@ -339,8 +344,9 @@ local function finish_attempts(first, last, retention, now)
   -- Leases end in one call, at the end.
   local ended = {}
 
-  for i = first, last, 6 do
-    local key, gen, outcome, when, err, input = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  for i = first, last, OUTCOME_ARGS do
+    local key, gen, outcome, when, err, input, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4],
+      ARGV[i + 5], ARGV[i + 6]
     local tk = K.task .. key
     -- A key that is not a hash reads as stale: its lease lapses, and the
     -- claim that finds it fails it (see fail_corrupt).
@@ -368,11 +374,17 @@ local function finish_attempts(first, last, retention, now)
         if has_progress then
           redis.call('DEL', K.progress .. key)
         end
-        discard_record(key, f[3], now_s)
+        discard_record(key, f[3], now_s, input)
         announce(key, outcome, f[3], err)
         chain_ended(key, f[7])
       elseif outcome == 'completed' or outcome == 'failed' then
         redis.call('HSET', tk, 'state', outcome, 'finished', now_s, 'error', err)
+        if input ~= '' then
+          redis.call('HSET', tk, 'result', input)
+        end
+        if reason ~= '' then
+          redis.call('HSET', tk, 'reason', reason)
+        end
         redis.call('PEXPIRE', tk, keep)
         if has_progress then
           end_progress(key)

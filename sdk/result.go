@@ -1,0 +1,170 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/docket-go/docket/policy"
+)
+
+// ResultTask is a task whose function returns a value: the result, stored
+// as JSON with the execution (for as long as its record, see WithRetention)
+// and returned to whoever waits for it (Result, Call), or to the workflow
+// that started it as a child. It is a Task in every other way: the same
+// policies, Add, Replace, AddMany and registration.
+type ResultTask[In, Out any] struct {
+	*Task[In]
+}
+
+// NewResultTask declares a task called name that runs fn with the policies
+// given, and keeps what fn returns: Out's JSON encoding, when fn returns a
+// nil error. See NewTask for the rest.
+func NewResultTask[In, Out any](name string, fn func(ctx context.Context, in In) (Out, error), policies ...policy.Policy) *ResultTask[In, Out] {
+	t := &Task[In]{name: name, policies: policies, result: reflect.TypeFor[Out]()}
+	if fn != nil {
+		t.withResult = func(ctx context.Context, in In) (any, error) { return fn(ctx, in) }
+	}
+	return &ResultTask[In, Out]{Task: t}
+}
+
+// Result waits for ex, an execution of this task, to finish, and returns its
+// result: see the package function Result.
+func (t *ResultTask[In, Out]) Result(ctx context.Context, ex *Execution) (Out, error) {
+	return Result[Out](ctx, ex)
+}
+
+// Call adds the task with input in and waits for its result: Add, then
+// Result. With a Key that is live already, it waits for that execution.
+func (t *ResultTask[In, Out]) Call(ctx context.Context, d *Docket, in In, opts ...AddOption) (Out, error) {
+	ex, err := t.Add(ctx, d, in, opts...)
+	if err != nil {
+		var zero Out
+		return zero, err
+	}
+	return Result[Out](ctx, ex)
+}
+
+// Result waits until the execution ex finishes and returns its result,
+// decoded from JSON into Out. It waits without polling: it follows the
+// execution's changes as Watch does, and returns as soon as it ends, or
+// when ctx does (with ctx's error).
+//
+// When the execution did not complete, the error is a *TaskError carrying
+// the task's final error message and why it ended: errors.Is matches
+// ErrTimeout, ErrCancelled, ErrPermanent or ErrBadInput as the case may be,
+// and errors.As finds a *PanicError for a panic. A task without a result
+// (NewTask) gives Out's zero value on success. ErrNotFound means no
+// execution has the key, or its record is gone (finished longer ago than
+// the retention; a docket with a zero completed retention keeps no
+// result); ErrLost that its record vanished while it was live.
+func Result[Out any](ctx context.Context, ex *Execution) (Out, error) {
+	var zero Out
+	info, err := ex.wait(ctx)
+	if err != nil {
+		return zero, err
+	}
+	if err := info.Err(); err != nil {
+		return zero, err
+	}
+	if len(info.Result) == 0 {
+		return zero, nil
+	}
+	var out Out
+	if err := json.Unmarshal(info.Result, &out); err != nil {
+		return zero, fmt.Errorf("%w: the result of %q does not decode into %v: %w", ErrBadInput, ex.key, reflect.TypeFor[Out](), err)
+	}
+	return out, nil
+}
+
+// wait waits until the execution finishes, and returns its final record.
+func (e *Execution) wait(ctx context.Context) (Info, error) {
+	events, err := e.Watch(ctx)
+	if err != nil {
+		return Info{}, err
+	}
+	var last Event
+	for ev := range events {
+		last = ev
+	}
+	if err := ctx.Err(); err != nil {
+		return Info{}, err
+	}
+	if last.Err != nil {
+		return Info{}, last.Err
+	}
+	return e.Info(ctx)
+}
+
+// Err is the error of an execution that ended without completing, as a
+// *TaskError; nil for one that completed, or has not ended.
+func (i Info) Err() error {
+	if i.State != StateFailed && i.State != StateCancelled {
+		return nil
+	}
+	return &TaskError{Key: i.Key, Task: i.Task, State: i.State, Reason: i.Reason, Message: i.Error}
+}
+
+// TaskError is how an execution that did not complete ended, as those who
+// wait for it see it (Result, a workflow awaiting a child). Its message is
+// the task's final error message; Unwrap gives the sentinel of its reason,
+// so that errors.Is and errors.As work as they would on the task's own
+// error: ErrTimeout, ErrPermanent, ErrCancelled, ErrBadInput, *PanicError.
+type TaskError struct {
+	Key     string
+	Task    string
+	State   State  // StateFailed or StateCancelled
+	Reason  string // as Info.Reason
+	Message string // the task's final error message
+}
+
+func (e *TaskError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("docket: task %q (%s) %s", e.Key, e.Task, e.State)
+	}
+	return e.Message
+}
+
+// Unwrap returns the sentinel of the execution's end: see TaskError.
+func (e *TaskError) Unwrap() error {
+	switch e.Reason {
+	case ReasonTimeout:
+		return ErrTimeout
+	case ReasonPermanent:
+		return ErrPermanent
+	case ReasonCancelled, ReasonDropped:
+		return ErrCancelled
+	case ReasonBadInput:
+		return ErrBadInput
+	case ReasonPanic:
+		return panicFrom(e.Message)
+	}
+	if e.State == StateCancelled {
+		return ErrCancelled
+	}
+	return nil
+}
+
+// panicFrom rebuilds a *PanicError from its message: "panic: " the value,
+// a blank line, then the stack.
+func panicFrom(msg string) *PanicError {
+	value, stack, _ := strings.Cut(strings.TrimPrefix(msg, "panic: "), "\n\n")
+	return &PanicError{Value: value, Stack: []byte(stack)}
+}
+
+// Reasons an execution ended without completing, in Info.Reason and the
+// docket.reason attribute of the docket.tasks.failed counter.
+const (
+	ReasonError       = "error"        // the task returned an error, and no retry was left
+	ReasonPermanent   = "permanent"    // the task returned Permanent(err)
+	ReasonTimeout     = "timeout"      // its last attempt ran past its Timeout
+	ReasonPanic       = "panic"        // its last attempt panicked
+	ReasonUnknownTask = "unknown_task" // no worker that has its task took it in time
+	ReasonBadInput    = "bad_input"    // its input did not decode, or its admission rules could not read it
+	ReasonDeadLetter  = "dead_letter"  // its workers died while running it, MaxDeliveries times
+	ReasonCorrupt     = "corrupt"      // its record was garbled by another program
+	ReasonCancelled   = "cancelled"    // Cancel, Clear, Replace, or its workflow's end
+	ReasonDropped     = "dropped"      // turned away by cooldown or debounce
+)

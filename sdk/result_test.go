@@ -1,0 +1,146 @@
+package sdk_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/sdk"
+)
+
+// Thumb is the result of the resize task.
+type Thumb struct {
+	URL   string `json:"url"`
+	Width int    `json:"width"`
+}
+
+// Image is the input of the resize task.
+type Image struct {
+	Path  string `json:"path"`
+	Width int    `json:"width"`
+	Fail  string `json:"fail"`
+}
+
+var errCorrupt = errors.New("corrupt image")
+
+// A task returns a typed value; a producer waits for it, on every backend.
+// The error of an execution that did not complete comes back as the task
+// ended: errors.Is and errors.As work on it.
+func TestResultTask(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d := openChecked(t, b.URL)
+		resize := sdk.NewResultTask("resize", func(ctx context.Context, in Image) (Thumb, error) {
+			switch in.Fail {
+			case "error":
+				return Thumb{}, fmt.Errorf("%s: %w", in.Path, errCorrupt)
+			case "permanent":
+				return Thumb{}, sdk.Permanent(errCorrupt)
+			case "panic":
+				panic("out of memory")
+			case "slow":
+				<-ctx.Done()
+				return Thumb{}, ctx.Err()
+			}
+			return Thumb{URL: "thumbs/" + in.Path, Width: in.Width}, nil
+		}, policy.Timeout(time.Second))
+		require.NoError(t, d.Register(resize))
+		runWorker(t, d)
+		ctx := context.Background()
+
+		thumb, err := resize.Call(ctx, d, Image{Path: "a.png", Width: 64})
+		require.NoError(t, err)
+		assert.Equal(t, Thumb{URL: "thumbs/a.png", Width: 64}, thumb)
+
+		ex, err := resize.Add(ctx, d, Image{Path: "b.png", Width: 32}, sdk.Key("thumb-b"))
+		require.NoError(t, err)
+		thumb, err = resize.Result(ctx, ex)
+		require.NoError(t, err)
+		assert.Equal(t, 32, thumb.Width)
+		again, err := sdk.Result[Thumb](ctx, d.Execution("thumb-b"))
+		require.NoError(t, err, "a finished execution's result, by key")
+		assert.Equal(t, thumb, again)
+		info, err := d.Execution("thumb-b").Info(ctx)
+		require.NoError(t, err)
+		assert.JSONEq(t, `{"url":"thumbs/b.png","width":32}`, string(info.Result))
+
+		_, err = resize.Call(ctx, d, Image{Path: "c.png", Fail: "error"})
+		var te *sdk.TaskError
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, "c.png: corrupt image", err.Error(), "the task's error, with its message")
+		assert.Equal(t, sdk.ReasonError, te.Reason)
+		assert.Equal(t, sdk.StateFailed, te.State)
+
+		_, err = resize.Call(ctx, d, Image{Path: "d.png", Fail: "permanent"})
+		assert.ErrorIs(t, err, sdk.ErrPermanent)
+
+		_, err = resize.Call(ctx, d, Image{Path: "e.png", Fail: "panic"})
+		var pe *sdk.PanicError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, "out of memory", pe.Value)
+		assert.Contains(t, string(pe.Stack), "goroutine")
+
+		_, err = resize.Call(ctx, d, Image{Path: "f.png", Fail: "slow"})
+		assert.ErrorIs(t, err, sdk.ErrTimeout)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+		later, err := resize.Add(ctx, d, Image{Path: "g.png"}, sdk.After(time.Hour))
+		require.NoError(t, err)
+		waited := make(chan error, 1)
+		go func() {
+			_, err := resize.Result(ctx, later)
+			waited <- err
+		}()
+		require.NoError(t, d.Cancel(ctx, later.Key()))
+		err = <-waited
+		assert.ErrorIs(t, err, sdk.ErrCancelled, "a waiter learns of the cancellation at once")
+
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		pending, err := resize.Add(ctx, d, Image{Path: "h.png"}, sdk.After(time.Hour))
+		require.NoError(t, err)
+		_, err = resize.Result(short, pending)
+		assert.ErrorIs(t, err, context.DeadlineExceeded, "the wait ends with its context")
+		require.NoError(t, d.Cancel(ctx, pending.Key()))
+
+		_, err = sdk.Result[Thumb](ctx, d.Execution("no-such-key"))
+		assert.ErrorIs(t, err, sdk.ErrNotFound)
+	})
+}
+
+// A result that does not encode, or is too large, fails the attempt with a
+// clear error; a plain task's execution has no result.
+func TestResultEncoding(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d := openChecked(t, b.URL, sdk.WithMaxInputSize(100))
+		bad := sdk.NewResultTask("bad", func(ctx context.Context, in Image) (any, error) {
+			if in.Fail == "big" {
+				return strings.Repeat("x", 200), nil
+			}
+			return func() {}, nil
+		})
+		plain := sdk.NewTask("plain", func(ctx context.Context, in Image) error { return nil })
+		require.NoError(t, d.Register(bad))
+		require.NoError(t, d.Register(plain))
+		runWorker(t, d)
+		ctx := context.Background()
+		_, err := bad.Call(ctx, d, Image{})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "does not encode as JSON")
+		_, err = bad.Call(ctx, d, Image{Fail: "big"})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "the limit is 100")
+		ex, err := plain.Add(ctx, d, Image{})
+		require.NoError(t, err)
+		got, err := sdk.Result[struct{}](ctx, ex)
+		require.NoError(t, err)
+		assert.Equal(t, struct{}{}, got)
+	})
+}
