@@ -9,28 +9,22 @@ import (
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/docket-go/docket/internal/core"
 	"github.com/docket-go/docket/internal/store"
 	"github.com/docket-go/docket/telemetry"
 )
 
 // MaxKeyLength is the longest task key, in bytes.
-const MaxKeyLength = 1024
+const MaxKeyLength = core.MaxKeyLength
 
 // AddOption chooses the key and due time of an added task.
-type AddOption func(*addOptions)
-
-type addOptions struct {
-	key   string
-	when  store.When
-	keyed bool
-	keys  func(i int) string
-}
+type AddOption func(*core.AddOptions)
 
 // Key gives the task an explicit key. Adding a key that is scheduled,
 // queued or running again does nothing (Disposition AlreadyScheduled).
 // Without Key, each task gets a new UUIDv7. AddMany takes Keys instead.
 func Key(key string) AddOption {
-	return func(o *addOptions) { o.key, o.keyed = key, true }
+	return func(o *core.AddOptions) { o.Key, o.Keyed = key, true }
 }
 
 // Keys gives the tasks of an AddMany their keys: key(i) is the key of the
@@ -40,17 +34,17 @@ func Key(key string) AddOption {
 // before are not added twice. (A task that has already ended frees its key:
 // adding it again adds it again.) Only AddMany takes Keys.
 func Keys(key func(i int) string) AddOption {
-	return func(o *addOptions) { o.keys = key }
+	return func(o *core.AddOptions) { o.Keys = key }
 }
 
 // At makes the task due at t. A time in the past means now.
 func At(t time.Time) AddOption {
-	return func(o *addOptions) { o.when = store.When{At: t} }
+	return func(o *core.AddOptions) { o.When = store.When{At: t} }
 }
 
 // After makes the task due d from now, by the Redis clock.
 func After(d time.Duration) AddOption {
-	return func(o *addOptions) { o.when = store.When{After: d} }
+	return func(o *core.AddOptions) { o.When = store.When{After: d} }
 }
 
 // Disposition says what an Add or Replace did.
@@ -123,7 +117,7 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 		return nil, err
 	}
 	o := collectAdd(opts)
-	if o.keyed {
+	if o.Keyed {
 		return nil, fmt.Errorf("%w: AddMany takes Keys, not Key (use Add for a single keyed task)", ErrBadKey)
 	}
 	tasks := make([]store.NewTask, len(ins))
@@ -136,13 +130,13 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 			return nil, err
 		}
 		key := newKey()
-		if o.keys != nil {
-			key = o.keys(i)
+		if o.Keys != nil {
+			key = o.Keys(i)
 			if err := checkKey(key); err != nil {
 				return nil, fmt.Errorf("%w (the key of input %d)", err, i)
 			}
 		}
-		tasks[i] = store.NewTask{Key: key, Name: t.name, Input: raw, When: o.when}
+		tasks[i] = store.NewTask{Key: key, Name: t.name, Input: raw, When: o.When}
 	}
 	if len(tasks) == 0 {
 		return []*Execution{}, nil
@@ -168,23 +162,23 @@ func (d *Docket) AddByName(ctx context.Context, name string, input json.RawMessa
 
 func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw []byte, opts []AddOption) (*Execution, error) {
 	o := collectAdd(opts)
-	if o.keys != nil {
+	if o.Keys != nil {
 		return nil, fmt.Errorf("%w: Keys is for AddMany; use Key for a single task", ErrBadKey)
 	}
-	if mode == store.ModeReplace && !o.keyed {
+	if mode == store.ModeReplace && !o.Keyed {
 		return nil, fmt.Errorf("%w: Replace needs a Key", ErrBadKey)
 	}
-	if !o.keyed {
-		o.key = newKey()
+	if !o.Keyed {
+		o.Key = newKey()
 	}
-	if err := checkKey(o.key); err != nil {
+	if err := checkKey(o.Key); err != nil {
 		return nil, err
 	}
 	if err := d.checkInput(name, raw); err != nil {
 		return nil, err
 	}
 	exs, err := d.addTasks(ctx, mode, []store.NewTask{{
-		Key: o.key, Name: name, Input: raw, When: o.when,
+		Key: o.Key, Name: name, Input: raw, When: o.When,
 	}})
 	if err != nil {
 		return nil, err
@@ -244,25 +238,9 @@ func (d *Docket) checkInput(name string, raw []byte) error {
 	return nil
 }
 
-func checkKey(key string) error {
-	switch {
-	case key == "":
-		return fmt.Errorf("%w: empty key", ErrBadKey)
-	case len(key) > MaxKeyLength:
-		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrBadKey, len(key), MaxKeyLength)
-	}
-	return nil
-}
+func checkKey(key string) error { return core.CheckKey(key) }
 
-func collectAdd(opts []AddOption) addOptions {
-	var o addOptions
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
-	return o
-}
+func collectAdd(opts []AddOption) core.AddOptions { return core.Collect(opts) }
 
 func newKey() string {
 	return uuid.Must(uuid.NewV7()).String()
@@ -279,7 +257,35 @@ func (d *Docket) Cancel(ctx context.Context, key string) (err error) {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("%w: %q is not scheduled, queued or running", ErrNotFound, key)
+		return fmt.Errorf("%w: %q is not scheduled, queued, parked or running", ErrNotFound, key)
+	}
+	// A workflow's children beyond the first batch: at once, rather than
+	// at the workers' next look.
+	return d.core.Store.Reap(ctx, d.core.Retention)
+}
+
+// Signal sends the workflow with key a signal called name, carrying payload
+// (encoded as JSON), which a run of the workflow receives with
+// workflow.WaitSignal: at once if it is parked waiting for it, or when it
+// reaches the wait. Signals of one name are received in the order sent;
+// store.MaxSignals of them at most wait to be received. It returns
+// ErrNotFound when no live execution has the key.
+func (d *Docket) Signal(ctx context.Context, key, name string, payload any) (err error) {
+	ctx, span := d.producerSpan(ctx, "signal "+name, attribute.String(telemetry.AttrKey, key))
+	defer func() { endSpan(span, err) }()
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("%w: signal %q: %w", ErrBadInput, name, err)
+	}
+	if len(raw) > d.core.MaxInputSize {
+		return fmt.Errorf("%w: signal %q: %d bytes of JSON, the limit is %d", ErrInputTooLarge, name, len(raw), d.core.MaxInputSize)
+	}
+	ok, err := d.core.Store.Signal(ctx, key, name, raw)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: %q is not a live workflow", ErrNotFound, key)
 	}
 	return nil
 }

@@ -36,7 +36,7 @@ var (
 	ErrBadInput = errors.New("docket: bad task input")
 
 	// ErrBadKey reports an unusable task key.
-	ErrBadKey = errors.New("docket: bad task key")
+	ErrBadKey = core.ErrBadKey
 
 	// ErrBadURL reports a URL that Open cannot use: malformed, an unknown
 	// scheme, or options go-redis does not know.

@@ -43,6 +43,7 @@ const (
 	StateScheduled State = "scheduled" // waiting for its due time
 	StateQueued    State = "queued"    // due, waiting for a worker or a concurrency slot
 	StateRunning   State = "running"   // a worker runs it
+	StateParked    State = "parked"    // a workflow waiting for children, a signal or a sleep; it holds no worker
 	StateCompleted State = "completed" // succeeded
 	StateFailed    State = "failed"    // failed its last attempt, or could not run
 	StateCancelled State = "cancelled" // cancelled or dropped

@@ -17,7 +17,13 @@ type Snapshot struct {
 	// Totals count every task, even beyond the listing limit.
 	TotalRunning int
 	TotalWaiting int // queued (waiting for a slot included) and scheduled
-	Workers      []WorkerInfo
+	// Parked are the workflows parked until children, a signal or a
+	// sleep's end wakes them (see package workflow); Due is when a timer
+	// or a deadline wakes one, zero for none. TotalParked counts those
+	// without one.
+	Parked      []TaskSummary
+	TotalParked int
+	Workers     []WorkerInfo
 	// Limits are the concurrency limits in use (see "How it is stored" in
 	// the README for their ids).
 	Limits []LimitInfo
@@ -92,7 +98,8 @@ func (d *Docket) Snapshot(ctx context.Context, opts ...SnapshotOption) (Snapshot
 	if err != nil {
 		return Snapshot{}, err
 	}
-	s := Snapshot{Now: raw.Now, TotalRunning: raw.TotalRunning, TotalWaiting: raw.TotalScheduled + raw.TotalWaiting}
+	s := Snapshot{Now: raw.Now, TotalRunning: raw.TotalRunning, TotalWaiting: raw.TotalScheduled + raw.TotalWaiting,
+		TotalParked: raw.TotalParked}
 	for _, l := range raw.Limits {
 		s.Limits = append(s.Limits, LimitInfo{ID: l.ID, InUse: l.Holders, Waiting: l.Waiters,
 			TotalInUse: l.TotalHolders, TotalWaiting: l.TotalWaiters})
@@ -118,6 +125,9 @@ func (d *Docket) Snapshot(ctx context.Context, opts ...SnapshotOption) (Snapshot
 		case t.State == store.StateRunning:
 			sum.State = StateRunning
 			s.Running = append(s.Running, sum)
+		case t.State == store.StateParked:
+			sum.State = StateParked
+			s.Parked = append(s.Parked, sum)
 		case t.State == store.StateWaiting || !t.Due.After(raw.Now):
 			sum.State = StateQueued
 			s.Queued = append(s.Queued, sum)

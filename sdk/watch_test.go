@@ -137,4 +137,3 @@ func runWorker(t *testing.T, d *sdk.Docket) {
 		require.NoError(t, <-done)
 	})
 }
-

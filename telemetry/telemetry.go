@@ -29,6 +29,8 @@ const (
 	AttrLimit       = "docket.limit"
 	AttrNextDue     = "docket.next_due"
 	AttrState       = "docket.state"
+	AttrStep        = "docket.step"
+	AttrWaitingFor  = "docket.waiting_for"
 )
 
 // Span events on attempt spans.
@@ -42,6 +44,8 @@ const (
 	EventSnoozed   = "snoozed"
 	EventPermanent = "failed permanently"
 	EventUnknown   = "waiting for a worker that knows the task"
+	EventParked    = "parked"
+	EventResumed   = "resumed"
 )
 
 // Metric names.
@@ -54,6 +58,7 @@ const (
 	MetricPerpetuated = "docket.tasks.perpetuated"
 	MetricDropped     = "docket.tasks.dropped"
 	MetricSnoozed     = "docket.tasks.snoozed"
+	MetricParked      = "docket.tasks.parked"
 	MetricDepth       = "docket.tasks.depth"
 	MetricDuration    = "docket.task.duration"
 	MetricPunctuality = "docket.task.punctuality"
@@ -101,6 +106,7 @@ type Metrics struct {
 	Perpetuated metric.Int64Counter
 	Dropped     metric.Int64Counter
 	Snoozed     metric.Int64Counter
+	Parked      metric.Int64Counter
 	Duration    metric.Float64Histogram
 	Punctuality metric.Float64Histogram
 }
@@ -127,6 +133,7 @@ func NewMetrics() *Metrics {
 		Perpetuated: counter(MetricPerpetuated, "Runs of perpetual and cron tasks that scheduled the next run."),
 		Dropped:     counter(MetricDropped, "Submissions dropped by cooldown or debounce."),
 		Snoozed:     counter(MetricSnoozed, "Runs that ended with sdk.Snooze, to run again later."),
+		Parked:      counter(MetricParked, "Runs of workflows that parked, waiting for children, a signal or a sleep."),
 		Duration:    hist(MetricDuration, "How long attempts ran."),
 		Punctuality: hist(MetricPunctuality, "How late attempts started: start minus due time."),
 	}

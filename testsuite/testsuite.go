@@ -29,8 +29,20 @@ type Env struct {
 	begin   sync.Once // starts the worker
 	run     func()
 
-	mu   sync.Mutex
-	runs []Attempt
+	mu    sync.Mutex
+	runs  []Attempt
+	steps []StepRun
+}
+
+// StepRun is one run of a workflow step's function (see workflow.Step): a
+// step found done in a later run of its workflow does not run, and is not
+// listed again.
+type StepRun struct {
+	Workflow string // the workflow's key
+	Name     string
+	Start    time.Time
+	End      time.Time
+	Err      error
 }
 
 // Attempt is one attempt that ran a task's function.
@@ -96,6 +108,7 @@ func start(t *testing.T, cfg config) *Env {
 	c := core.Unwrap(d)
 	env := &Env{t: t, docket: d, store: c.Store, core: c, began: time.Now(), idle: &c.Idle, stopped: make(chan struct{})}
 	c.Hooks.AttemptDone = env.record
+	c.Hooks.StepDone = env.recordStep
 
 	wo := cfg.worker
 	if wo.Lease == 0 {
@@ -143,6 +156,38 @@ func (e *Env) record(r core.AttemptRecord) {
 		Key: r.Key, Task: r.Task, Attempt: r.Attempt, Start: r.Start, End: r.End,
 		Input: json.RawMessage(r.Input), Err: r.Err,
 	})
+}
+
+func (e *Env) recordStep(r core.StepRecord) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.steps = append(e.steps, StepRun(r))
+}
+
+// Steps lists the runs of the steps of the workflow with key, in the order
+// they ended; those of every workflow when key is empty.
+func (e *Env) Steps(key string) []StepRun {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []StepRun
+	for _, s := range e.steps {
+		if key == "" || s.Workflow == key {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Signal sends the workflow with key a signal (see sdk.Docket.Signal),
+// failing the test on error, and lets what it wakes run as far as it can
+// without time passing.
+func (e *Env) Signal(key, name string, payload any) {
+	e.t.Helper()
+	e.startWorker()
+	if err := e.docket.Signal(context.Background(), key, name, payload); err != nil {
+		e.t.Fatal(err)
+	}
+	synctest.Wait()
 }
 
 // Docket is the environment's docket: add tasks to it.
@@ -203,12 +248,15 @@ func (e *Env) RunUntilFinished() {
 			e.t.Fatal(err)
 		}
 		synctest.Wait()
-		pending, next, err := e.store.Pending(ctx, e.core.Chains())
+		pending, next, signal, err := e.store.Pending(ctx, e.core.Chains())
 		if err != nil {
 			e.t.Fatal(err)
 		}
 		if !pending {
 			return
+		}
+		if signal {
+			e.t.Fatalf("testsuite: the tasks cannot finish: workflows wait for a signal without a timeout, which only Env.Signal can send (see Snapshot.Parked)")
 		}
 		// Until the earliest unfinished task is due; a moment when the work
 		// is running or due elsewhere.

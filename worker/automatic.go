@@ -81,9 +81,11 @@ func (r *run) followRegistry(changed <-chan struct{}) {
 			err = r.prepare(r.bgCtx)
 		case <-r.reseed:
 			err = r.seed(r.bgCtx)
+		case <-r.reap:
+			err = r.store.Reap(r.bgCtx, r.w.c.Retention)
 		}
 		if err != nil && r.bgCtx.Err() == nil {
-			r.log.Warn("cannot start automatic tasks; trying again at the next renewal", "err", err)
+			r.log.Warn("cannot start automatic tasks or cancel the children of ended workflows; trying again at the next renewal", "err", err)
 		}
 	}
 }

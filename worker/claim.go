@@ -56,7 +56,7 @@ func (r *run) claimLoop(ctx context.Context, stop until) []ack {
 // the loop goes on: the next due task, a wake-up or the poll brings it back.
 func (l *claimer) finished() bool {
 	r := l.r
-	pending, _, err := r.store.Pending(l.ctx, r.w.c.Chains())
+	pending, _, _, err := r.store.Pending(l.ctx, r.w.c.Chains())
 	if err != nil {
 		if l.ctx.Err() == nil {
 			r.log.Warn("cannot tell whether every task has finished; looking again", "err", err)

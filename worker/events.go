@@ -50,6 +50,12 @@ func (r *run) handle(ev store.Event) {
 	if ev.Wake {
 		r.poke()
 	}
+	if ev.Reap {
+		select {
+		case r.reap <- struct{}{}:
+		default: // one is coming
+		}
+	}
 	if ev.Chain != "" {
 		if def := r.w.c.Task(ev.Chain); def != nil && def.Policies.Automatic() {
 			select {

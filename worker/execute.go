@@ -173,6 +173,9 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	state := &core.Attempt{
 		Key: m.Key, Task: m.Name, Number: m.Attempt, Deliveries: m.Deliveries, Due: m.Due, Input: def.Input,
 		Progress: core.NewProgress(a.r.store, m.Key, m.Gen),
+		Flow:     core.NewFlow(a.r.store, m.Key, m.Gen),
+		Now:      a.redisNow,
+		Hooks:    &a.r.w.c.Hooks,
 	}
 	if t := def.Policies.Timeout; t != nil {
 		state.Deadline = core.NewDeadline(t.Duration, func() { a.cancel(sdk.ErrTimeout) })
@@ -184,7 +187,11 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	}
 	a.state = state
 	ctx, span := a.startSpan(def)
-	if m.WaitedFor != "" {
+	switch m.WaitedFor {
+	case "":
+	case store.WaitedParked:
+		span.AddEvent(telemetry.EventResumed)
+	default:
 		span.AddEvent(telemetry.EventWaited, trace.WithAttributes(attribute.String(telemetry.AttrLimit, m.WaitedFor)))
 	}
 	ctx = core.WithAttempt(ctx, state)
@@ -210,7 +217,7 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 			hook(core.AttemptRecord{Key: m.Key, Task: m.Name, Attempt: m.Attempt, Start: start, End: end, Input: m.Input, Err: err})
 		}
 		o := a.outcome(def, err)
-		if err != nil && (o == nil || o.Kind != store.Snoozed) { // a snooze is no failure
+		if err != nil && (o == nil || o.Kind != store.Snoozed && o.Kind != store.Parked) { // neither is a failure
 			span.RecordError(err)
 			span.SetStatus(codes.Error, err.Error())
 		}
@@ -251,6 +258,15 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	a.settle(func() *store.Outcome { return conclude(err, false) })
 }
 
+// parked returns what a workflow's run decided to wait for, if it parks:
+// unless its context ended (a timeout, a cancellation), which decides.
+func (a *attempt) parked() (*store.Park, string) {
+	if a.state == nil || a.state.Flow == nil || a.ctx.Err() != nil {
+		return nil, ""
+	}
+	return a.state.Flow.Parked()
+}
+
 // encodeResult encodes a task's result as JSON, within the docket's input
 // size limit: a result that does not encode fails the attempt.
 func (a *attempt) encodeResult(result any) ([]byte, error) {
@@ -286,6 +302,8 @@ func annotate(span trace.Span, err error, o *store.Outcome) {
 		span.AddEvent(telemetry.EventRetry, trace.WithAttributes(attribute.Float64(telemetry.AttrDelay, o.Delay.Seconds())))
 	case store.Snoozed:
 		span.AddEvent(telemetry.EventSnoozed, trace.WithAttributes(attribute.Float64(telemetry.AttrDelay, o.Delay.Seconds())))
+	case store.Parked:
+		span.AddEvent(telemetry.EventParked, trace.WithAttributes(attribute.String(telemetry.AttrWaitingFor, o.Error)))
 	case store.Perpetual:
 		next := o.Next.At.UTC().Format(time.RFC3339Nano)
 		if o.Next.At.IsZero() {
@@ -351,6 +369,10 @@ func (a *attempt) call(ctx context.Context, fn func(context.Context) error) (err
 
 // outcome decides what becomes of an attempt that ended with err.
 func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
+	if p, why := a.parked(); p != nil {
+		a.r.w.metrics.Parked.Add(context.Background(), 1, a.attrs())
+		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Parked, Input: p.Encode(), Error: why}
+	}
 	if snooze, ok := errors.AsType[*sdk.SnoozeError](err); ok && a.ctx.Err() == nil {
 		a.r.w.metrics.Snoozed.Add(context.Background(), 1, a.attrs())
 		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Snoozed, Delay: snooze.Delay}

@@ -167,6 +167,7 @@ type run struct {
 	epoch  time.Time     // the run's start: run.clock counts from it
 	wake   chan struct{} // any reason for the claim loop to look again
 	reseed chan struct{} // an automatic task's chain ended
+	reap   chan struct{} // ended workflows have children to cancel
 
 	mu      sync.Mutex
 	active  map[heldKey]*attempt // claimed and not yet acknowledged
@@ -195,6 +196,7 @@ func newRun(w *Worker) *run {
 		epoch:   time.Now(),
 		wake:    make(chan struct{}, 1),
 		reseed:  make(chan struct{}, 1),
+		reap:    make(chan struct{}, 1),
 		active:  map[heldKey]*attempt{},
 		settled: make(chan struct{}, 1),
 		acks:    make(chan ack, w.opts.Concurrency),

@@ -28,6 +28,15 @@ type Attempt struct {
 
 	// Progress reports the run's progress.
 	Progress *Progress
+
+	// Flow is the run's workflow state.
+	Flow *Flow
+
+	// Now estimates the Redis clock's reading.
+	Now func() time.Time
+
+	// Hooks observe the run, for the testsuite.
+	Hooks *Hooks
 }
 
 // Progress reports a run's progress to the store, and remembers what it

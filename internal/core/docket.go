@@ -195,6 +195,8 @@ func (d *Docket) Tasks() []*TaskDef {
 type Hooks struct {
 	// AttemptDone is called after each attempt that ran the task's function.
 	AttemptDone func(AttemptRecord)
+	// StepDone is called after each run of a workflow step's function.
+	StepDone func(StepRecord)
 }
 
 // AttemptRecord describes one attempt that ran a task's function.

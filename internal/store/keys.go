@@ -22,11 +22,16 @@ import (
 //	docket:{name}:progress:<key>   HASH   a running task's progress: current, total, message, updated
 //	docket:{name}:deadletters      ZSET   task key -> when it was dead-lettered; has a TTL (the retention)
 //	docket:{name}:unknown:<task>   ZSET   keys of tasks called <task> that a worker without that task handed back; has a TTL
+//	docket:{name}:flow:<key>       HASH   a workflow's state: steps done, children started and ended, timers,
+//	                                      signals; no TTL while the task is live, the record's when it ends
+//	docket:{name}:parked           ZSET   task key -> since when: workflows parked until a child or a signal wakes them
+//	docket:{name}:reaping          HASH   ended workflow key -> cursor: workflows whose live children are being cancelled; has a TTL
 //	docket:{name}:watchers         ZSET   task key -> until when someone watches it (unix µs); has a TTL
 //	docket:{name}:workers          ZSET   worker id -> live until (unix µs); has a TTL
 //	docket:{name}:worker:<id>      STRING worker description (JSON); has a TTL
 //	docket:{name}:events           pub/sub channel: "w" wakes workers, "c:<gen>:<key>" cancels a run,
-//	                                      "a:<key>" says the chain of the automatic task <key> ended
+//	                                      "a:<key>" says the chain of the automatic task <key> ended,
+//	                                      "r" that ended workflows have children to cancel (reaping)
 //	docket:{name}:watch:<key>      pub/sub channel: state and progress events of one task (JSON)
 //
 // A task hash has no TTL while its task is scheduled, queued, waiting or
@@ -43,8 +48,8 @@ import (
 
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
-	keyNames    = []string{"scheduled", "running", "limits", "deadletters", "watchers", "workers", "events"}
-	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "worker", "watch", "unknown"}
+	keyNames    = []string{"scheduled", "running", "limits", "deadletters", "watchers", "workers", "events", "parked", "reaping"}
+	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "worker", "watch", "unknown", "flow"}
 )
 
 // keys holds the key names of one docket.
@@ -54,6 +59,8 @@ type keys struct {
 	running     string
 	limits      string
 	deadletters string
+	parked      string
+	reaping     string
 	watchers    string
 	workers     string
 	events      string
@@ -73,6 +80,8 @@ func newKeys(name string) (keys, error) {
 		running:     p + "running",
 		limits:      p + "limits",
 		deadletters: p + "deadletters",
+		parked:      p + "parked",
+		reaping:     p + "reaping",
 		watchers:    p + "watchers",
 		workers:     p + "workers",
 		events:      p + "events",
@@ -86,6 +95,8 @@ func (k keys) task(key string) string { return k.prefix + "task:" + key }
 func (k keys) progress(key string) string { return k.prefix + "progress:" + key }
 
 func (k keys) watch(key string) string { return k.prefix + "watch:" + key }
+
+func (k keys) flow(key string) string { return k.prefix + "flow:" + key }
 
 // is reports whether a key of the docket belongs to the family prefix, and
 // the rest of it.

@@ -35,6 +35,9 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 	if err := add(s.rdb.ZRange(ctx, s.k.running, 0, -1).Result()); err != nil {
 		return err
 	}
+	if err := add(s.rdb.ZRange(ctx, s.k.parked, 0, -1).Result()); err != nil {
+		return err
+	}
 	for _, k := range all {
 		if _, ok := s.k.is(k, "waiting"); ok {
 			if err := add(s.rdb.ZRange(ctx, k, 0, -1).Result()); err != nil {
@@ -83,10 +86,19 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 			}
 			continue
 		}
+		if key, ok := s.k.is(k, "flow"); ok {
+			if live[key] && !forever {
+				problem("%s: live workflow's flow has a TTL (%v) and could vanish", k, ttl)
+			}
+			if !live[key] && forever {
+				problem("%s: flow of a workflow that is not live has no TTL", k)
+			}
+			continue
+		}
 		id, isLimit := s.k.is(k, "limit")
 		wid, isWaiting := s.k.is(k, "waiting")
 		switch {
-		case k == s.k.scheduled || k == s.k.running || k == s.k.limits:
+		case k == s.k.scheduled || k == s.k.running || k == s.k.limits || k == s.k.parked:
 			// containers of live tasks: empty ones do not exist
 		case isLimit:
 			inUse[id] = true

@@ -22,8 +22,12 @@ type Message struct {
 	Due        time.Time
 	Trace      string
 	Gen        string // the generation this claim holds; outcomes must quote it
-	WaitedFor  string // the concurrency limit it waited for before this claim, if any
+	WaitedFor  string // the concurrency limit it waited for before this claim, if any; WaitedParked after a park
 }
+
+// WaitedParked is a Message's WaitedFor when the task is a workflow that
+// parked before this claim: the claim resumes it.
+const WaitedParked = "(parked)"
 
 // Claim is the result of one claim call.
 type Claim struct {
@@ -155,6 +159,7 @@ const (
 	StateScheduled State = "scheduled"
 	StateWaiting   State = "waiting"
 	StateRunning   State = "running"
+	StateParked    State = "parked"
 	StateCompleted State = "completed"
 	StateFailed    State = "failed"
 	StateCancelled State = "cancelled"
@@ -254,6 +259,7 @@ type Snapshot struct {
 	TotalScheduled int // scheduled and queued tasks
 	TotalRunning   int
 	TotalWaiting   int // tasks waiting for a concurrency slot
+	TotalParked    int // workflows parked until a child or a signal wakes them
 	Workers        []WorkerEntry
 	Tasks          []TaskEntry // running, then scheduled in due order, then waiting, then dead-lettered (latest first)
 	Limits         []LimitEntry
@@ -294,7 +300,7 @@ type LimitEntry struct {
 }
 
 const (
-	snapshotHeader     = 8
+	snapshotHeader     = 9
 	snapshotTaskFields = 11
 )
 
@@ -308,8 +314,9 @@ func decodeSnapshot(reply []any) (Snapshot, error) {
 		TotalScheduled: int(d.int(reply[1])),
 		TotalRunning:   int(d.int(reply[2])),
 		TotalWaiting:   int(d.int(reply[3])),
+		TotalParked:    int(d.int(reply[4])),
 	}
-	nw, nt, nl, nm := int(d.int(reply[4])), int(d.int(reply[5])), int(d.int(reply[6])), int(d.int(reply[7]))
+	nw, nt, nl, nm := int(d.int(reply[5])), int(d.int(reply[6])), int(d.int(reply[7])), int(d.int(reply[8]))
 	if d.err != nil || nw < 0 || nt < 0 || nl < 0 || nm < 0 ||
 		len(reply) != snapshotHeader+3*nw+snapshotTaskFields*nt+3*nl+3*nm {
 		return Snapshot{}, fmt.Errorf("%w: snapshot reply has %d elements", ErrMalformed, len(reply))
@@ -337,7 +344,7 @@ func decodeSnapshot(reply []any) (Snapshot, error) {
 		}
 		if t.State == StateRunning {
 			t.LeaseUntil = score
-		} else {
+		} else if d.int(f[1]) != 0 {
 			t.Due = score
 		}
 		s.Tasks = append(s.Tasks, t)
@@ -372,13 +379,17 @@ type Event struct {
 	Cancel string // the key of a running task to stop, when not empty
 	Gen    string // the generation of the run to stop
 	Chain  string // the key of an automatic task's chain that ended, when not empty
+	Reap   bool   // workflows ended whose live children are to be cancelled (Store.Reap)
 }
 
 // ParseEvent reads an events channel payload. Unknown payloads yield the
 // zero Event, which asks nothing of anyone.
 func ParseEvent(payload string) Event {
-	if payload == "w" {
+	switch payload {
+	case "w":
 		return Event{Wake: true}
+	case "r":
+		return Event{Reap: true}
 	}
 	if key, ok := strings.CutPrefix(payload, "a:"); ok && key != "" {
 		return Event{Chain: key}

@@ -29,6 +29,11 @@ var (
 	watchScript      = load("watch.lua")
 	knownScript      = load("known.lua")
 	pendingScript    = load("pending.lua")
+	startScript      = load("start.lua")
+	stepScript       = load("step.lua")
+	receiveScript    = load("receive.lua")
+	signalScript     = load("signal.lua")
+	reapScript       = load("reap.lua")
 )
 
 func load(name string) *redis.Script {
@@ -46,5 +51,6 @@ func load(name string) *redis.Script {
 // luaConstants declares the Go constants the scripts use, so that each is
 // spelled once, in Go.
 func luaConstants() string {
-	return fmt.Sprintf("local WATCH_FOR_MS = %d\nlocal OUTCOME_ARGS = %d\n", WatchFor.Milliseconds(), outcomeArgs)
+	return fmt.Sprintf("local WATCH_FOR_MS = %d\nlocal OUTCOME_ARGS = %d\nlocal MAX_SIGNALS = %d\nlocal WAITED_PARKED = %q\n",
+		WatchFor.Milliseconds(), outcomeArgs, MaxSignals, WaitedParked)
 }

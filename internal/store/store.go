@@ -220,6 +220,9 @@ const (
 	// Store.Known); the instant it was first handed back is kept (see
 	// Store.UnknownSince).
 	Unknown OutcomeKind = "unknown"
+	// Parked: a workflow's run waits (Input is the Park, encoded): the
+	// workflow is due again when what it waits for happens.
+	Parked OutcomeKind = "park"
 )
 
 // Outcome is the end of one attempt, reported by the worker that ran it.
@@ -431,7 +434,7 @@ func (s *Store) Subscribe(ctx context.Context) *redis.PubSub {
 
 // Counts is how many tasks a docket holds, by state.
 type Counts struct {
-	Queued, Scheduled, Running, Waiting int64
+	Queued, Scheduled, Running, Waiting, Parked int64
 }
 
 // Count counts the docket's tasks by state, cheaply: no task is read.
@@ -440,10 +443,10 @@ func (s *Store) Count(ctx context.Context) (Counts, error) {
 	if err != nil {
 		return Counts{}, fmt.Errorf("docket: count: %w", err)
 	}
-	if len(n) != 4 {
+	if len(n) != 5 {
 		return Counts{}, fmt.Errorf("%w: count reply has %d elements", ErrMalformed, len(n))
 	}
-	return Counts{Queued: n[0], Scheduled: n[1], Running: n[2], Waiting: n[3]}, nil
+	return Counts{Queued: n[0], Scheduled: n[1], Running: n[2], Waiting: n[3], Parked: n[4]}, nil
 }
 
 // Known makes the tasks called by one of names that workers without them
@@ -485,10 +488,12 @@ func (s *Store) UnknownSince(ctx context.Context, key string) (time.Time, error)
 
 // Pending reports whether the docket holds unfinished work other than the
 // future runs of the chain tasks named (perpetual and cron tasks): a task
-// running, waiting for a concurrency slot, due, or scheduled later. next is
-// when the earliest such task scheduled later is due; zero when the work is
-// running, waiting or due.
-func (s *Store) Pending(ctx context.Context, chains []string) (pending bool, next time.Time, err error) {
+// running, waiting for a concurrency slot, due, or scheduled later, or a
+// workflow parked. next is when the earliest such task scheduled later is
+// due; zero when the work is running, waiting or due. signal is set when
+// the only work left is workflows parked until a signal, which nothing in
+// the docket but a Signal can wake.
+func (s *Store) Pending(ctx context.Context, chains []string) (pending bool, next time.Time, signal bool, err error) {
 	args := make([]any, 0, 3+len(chains))
 	args = append(args, s.k.prefix, 0, MaxBatch)
 	for _, c := range chains {
@@ -498,19 +503,21 @@ func (s *Store) Pending(ctx context.Context, chains []string) (pending bool, nex
 		args[1] = from
 		reply, err := pendingScript.Run(ctx, s.rdb, []string{s.k.scheduled}, args...).Int64Slice()
 		if err != nil {
-			return false, time.Time{}, fmt.Errorf("docket: pending: %w", err)
+			return false, time.Time{}, false, fmt.Errorf("docket: pending: %w", err)
 		}
 		if len(reply) != 2 {
-			return false, time.Time{}, fmt.Errorf("%w: pending reply has %d elements", ErrMalformed, len(reply))
+			return false, time.Time{}, false, fmt.Errorf("%w: pending reply has %d elements", ErrMalformed, len(reply))
 		}
 		switch reply[0] {
 		case 0:
-			return false, time.Time{}, nil
+			return false, time.Time{}, false, nil
 		case 1:
 			if reply[1] > 0 {
 				next = time.UnixMicro(reply[1])
 			}
-			return true, next, nil
+			return true, next, false, nil
+		case 2:
+			return true, time.Time{}, true, nil
 		}
 	}
 }

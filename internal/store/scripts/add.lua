@@ -55,6 +55,7 @@ for i = 3, #ARGV, 5 do
     if f[2] then
       gen_s = int(math.max(gen + 1, now))
       redis.call('DEL', tk) -- an earlier execution's record
+      redis.call('DEL', K.flow .. key) -- and what it did as a workflow
     end
     if trace ~= '' then
       redis.call('HSET', tk, 'name', name, 'input', input, 'state', 'scheduled', 'gen', gen_s,

@@ -114,7 +114,7 @@ local function turn_away(key, f, state, reason, kind)
   redis.call('PEXPIRE', K.task .. key, retention)
   end_progress(key)
   announce(key, state, f[3], reason)
-  chain_ended(key, redis.call('HGET', K.task .. key, 'auto'))
+  task_ended(key, state, now, retention, redis.call('HGET', K.task .. key, 'auto'))
   report(key, f[1], reason, f[6], kind)
 end
 

@@ -1,5 +1,6 @@
--- clear: cancel up to N scheduled, queued and waiting tasks (running tasks
--- are left to finish): first from the schedule, then from the lines of the
+-- clear: cancel up to N scheduled, queued, parked and waiting tasks (running
+-- tasks are left to finish): first from the schedule, then the workflows
+-- parked until a child or a signal wakes them, then from the lines of the
 -- limits in use, which it walks with a cursor over the registry of limits
 -- (SSCAN), so that no call looks at more than N limits or N tasks.
 -- KEYS[1] scheduled zset
@@ -13,6 +14,11 @@ local now = clock_us()
 local n, retention = tonumber(ARGV[2]), tonumber(ARGV[3])
 local cursor = ARGV[4]
 local keys = redis.call('ZRANGE', K.scheduled, 0, n - 1)
+if #keys < n then
+  for _, key in ipairs(redis.call('ZRANGE', K.parked, 0, n - #keys - 1)) do
+    keys[#keys + 1] = key
+  end
+end
 local lines = {} -- the limit whose line keys[i] was taken from, if any
 local looked = 0
 while #keys < n and looked < n do
@@ -45,21 +51,16 @@ end
 
 local cancelled = 0
 for i, key in ipairs(keys) do
-  local tk = K.task .. key
-  local f = read(key, 'state', 'gen', 'attempt', 'waiting', 'auto')
-  if f[1] == 'scheduled' or f[1] == 'waiting' and (lines[i] == nil or f[4] == lines[i]) then
-    unlink(key, f[1], now)
-    redis.call('HSET', tk, 'state', 'cancelled', 'gen', next_gen(f[2], now),
-      'finished', int(now), 'error', 'cleared', 'reason', 'cancelled')
-    redis.call('PEXPIRE', tk, retention)
-    announce(key, 'cancelled', f[3], 'cleared')
-    chain_ended(key, f[5])
+  local f = read(key, 'state', 'waiting')
+  if f[1] == 'scheduled' or f[1] == 'parked' or f[1] == 'waiting' and (lines[i] == nil or f[2] == lines[i]) then
+    cancel_task(key, now, retention, 'cleared')
     cancelled = cancelled + 1
   elseif lines[i] then -- not waiting in this line: a stale entry (should not happen); drop it
     redis.call('ZREM', K.waiting .. lines[i], key)
     touch(lines[i])
   else -- not live: a stale member of the schedule (should not happen); drop it
     redis.call('ZREM', K.scheduled, key)
+    redis.call('ZREM', K.parked, key)
   end
 end
 return {cancelled, #keys, cursor}

@@ -1,5 +1,6 @@
 -- counts: how many tasks are queued (due), scheduled (not yet due), running
--- and waiting for a concurrency slot.
+-- waiting for a concurrency slot, and workflows parked until a child or a
+-- signal wakes them (those parked until an instant count as scheduled).
 -- KEYS[1] scheduled zset; ARGV[1] docket key prefix
 local now = clock_us()
 local queued = redis.call('ZCOUNT', K.scheduled, '-inf', now)
@@ -7,4 +8,5 @@ local waiting = 0
 for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
   waiting = waiting + redis.call('ZCARD', K.waiting .. id)
 end
-return {queued, redis.call('ZCARD', K.scheduled) - queued, redis.call('ZCARD', K.running), waiting}
+return {queued, redis.call('ZCARD', K.scheduled) - queued, redis.call('ZCARD', K.running), waiting,
+  redis.call('ZCARD', K.parked)}

@@ -216,6 +216,9 @@ local function unlink(key, state, now)
   elseif state == 'waiting' and f[2] then
     redis.call('ZREM', K.waiting .. f[2], key)
     touch(f[2])
+  elseif state == 'parked' then -- in the schedule when a timer or deadline wakes it
+    redis.call('ZREM', K.parked, key)
+    redis.call('ZREM', K.scheduled, key)
   end
   release_slots(key, now)
   end_progress(key)
@@ -231,7 +234,180 @@ local function chain_ended(key, auto)
 end
 
 local function is_live(state)
-  return state == 'scheduled' or state == 'running' or state == 'waiting'
+  return state == 'scheduled' or state == 'running' or state == 'waiting' or state == 'parked'
+end
+
+-- Workflows. A workflow is a task whose runs call workflow primitives; what
+-- they did is kept in its flow hash (K.flow .. key), which lives as its
+-- record does: no TTL while the task is live, the record's when it ends.
+--   s:<step>       a step's output (JSON)
+--   c:<name>       the key of a child started under that name; n counts them
+--   o:<child key>  how an ended child ended: {s: state, r: result, e: error, x: reason}
+--   t:<timer>      when a durable sleep ends (unix µs)
+--   d:<wait>       when a wait for a signal times out (unix µs)
+--   q:<signal>     signals delivered and not yet received (a JSON array of payloads)
+--   r:<wait>       what a wait for a signal received: "p" and the payload, or "t" (timed out)
+-- and, while a run is parked: w:<child key> for each child it awaits, a how
+-- many they are, ws the signal it awaits, why what it waits for (for people).
+-- A child's record names its parent ('parent', 'child'): when the child
+-- ends, its outcome is copied into its parent's flow, and a parent parked
+-- waiting for it is resumed when the last child it awaits ends.
+
+-- MAX_SIGNALS (store.MaxSignals) bounds the signals of one name waiting to
+-- be received.
+
+-- REAP_BATCH is how many children of an ended workflow one call cancels;
+-- the rest are cancelled by later calls (K.reaping, reap.lua).
+local REAP_BATCH = 100
+
+-- resume makes a parked workflow due at once.
+local function resume(key, now)
+  redis.call('ZREM', K.parked, key)
+  redis.call('HSET', K.task .. key, 'state', 'scheduled', 'due', int(now))
+  redis.call('ZADD', K.scheduled, now, key)
+  redis.call('HDEL', K.flow .. key, 'a', 'ws', 'why')
+  redis.call('PUBLISH', K.events, 'w')
+  announce(key, 'queued', read(key, 'attempt')[1])
+end
+
+-- notify_parent tells the parent of a child that ended how it ended (the
+-- child's record must say it already).
+local function notify_parent(key, now)
+  local f = read(key, 'parent', 'state', 'result', 'error', 'reason')
+  if not f[1] or f[1] == '' then
+    return
+  end
+  local parent = f[1]
+  local state = read(parent, 'state')[1]
+  if not is_live(state) then
+    return -- it ended: nobody awaits the child
+  end
+  local flow = K.flow .. parent
+  redis.call('HSET', flow, 'o:' .. key, cjson.encode({s = f[2] or '', r = f[3] or '', e = f[4] or '', x = f[5] or ''}))
+  if redis.call('HDEL', flow, 'w:' .. key) == 1 and redis.call('HINCRBY', flow, 'a', -1) <= 0 and state == 'parked' then
+    resume(parent, now)
+  end
+end
+
+-- park records what a workflow's run waits for (payload: JSON, see
+-- store.Park), and returns when the workflow is due again: now when what it
+-- waits for happened already, the instant of its timer or deadline, or nil
+-- when only a child or a signal can wake it.
+local function park(key, payload, now)
+  local flow = K.flow .. key
+  local ok, p = pcall(cjson.decode, payload)
+  redis.call('HDEL', flow, 'a', 'ws', 'why')
+  if not ok or type(p) ~= 'table' then
+    return now -- cannot happen: the worker wrote it; running again is safe
+  end
+  if p.k == 'children' then
+    local pending, keys = 0, p.keys or {}
+    for _, child in ipairs(keys) do
+      if redis.call('HEXISTS', flow, 'o:' .. child) == 0 then
+        redis.call('HSET', flow, 'w:' .. child, '1')
+        pending = pending + 1
+      end
+    end
+    if pending == 0 then
+      return now
+    end
+    redis.call('HSET', flow, 'a', pending, 'why', 'children: ' .. pending .. ' of ' .. #keys .. ' running')
+    return nil
+  elseif p.k == 'signal' then
+    if redis.call('HEXISTS', flow, 'q:' .. p.name) == 1 then
+      return now
+    end
+    local deadline = nil
+    if p.timeout then
+      deadline = tonumber(redis.call('HGET', flow, 'd:' .. p.wait))
+      if not deadline then
+        deadline = now + p.timeout
+        redis.call('HSET', flow, 'd:' .. p.wait, int(deadline))
+      end
+      if deadline <= now then
+        return now
+      end
+    end
+    local why = 'signal ' .. p.name
+    if deadline then
+      why = why .. ' until ' .. int(deadline)
+    end
+    redis.call('HSET', flow, 'ws', p.name, 'why', why)
+    return deadline
+  elseif p.k == 'sleep' then
+    local at = tonumber(redis.call('HGET', flow, 't:' .. p.timer))
+    if not at then
+      at = tonumber(p['until']) or now + (tonumber(p['for']) or 0)
+      redis.call('HSET', flow, 't:' .. p.timer, int(at))
+    end
+    if at <= now then
+      return now
+    end
+    redis.call('HSET', flow, 'why', 'sleep ' .. p.timer .. ' until ' .. int(at))
+    return at
+  end
+  return now
+end
+
+local reap -- below: cancels the live children of an ended workflow
+
+-- task_ended does what follows the end of any task, once its record says
+-- how it ended: its parent learns of it; an automatic task's chain is
+-- started again; a workflow's flow takes the record's lifetime (keep, ms;
+-- 0 deletes it), and unless it completed, its live children are cancelled:
+-- a batch at once (unless nested: within another task's end), the rest by
+-- the reaper.
+local function task_ended(key, state, now, keep, auto, nested)
+  notify_parent(key, now)
+  chain_ended(key, auto)
+  local flow = K.flow .. key
+  if redis.call('EXISTS', flow) == 0 then
+    return
+  end
+  if state ~= 'completed' then
+    local cursor = '0'
+    if not nested then
+      cursor = reap(key, '0', keep)
+    end
+    if nested or cursor ~= '0' then
+      redis.call('HSET', K.reaping, key, cursor)
+      redis.call('PEXPIRE', K.reaping, keep + GC_MARGIN_MS)
+      redis.call('PUBLISH', K.events, 'r')
+    end
+  end
+  if keep == 0 then
+    redis.call('DEL', flow)
+  else
+    redis.call('PEXPIRE', flow, keep)
+  end
+end
+
+-- cancel_task ends a live task as cancelled, with the reason: the one way
+-- Cancel, Clear and the end of a workflow cancel a task.
+local function cancel_task(key, now, retention, message, nested)
+  local f = read(key, 'state', 'gen', 'attempt', 'auto')
+  if not is_live(f[1]) then
+    return false
+  end
+  unlink(key, f[1], now)
+  redis.call('HSET', K.task .. key, 'state', 'cancelled', 'gen', next_gen(f[2], now),
+    'finished', int(now), 'error', message, 'reason', 'cancelled')
+  redis.call('PEXPIRE', K.task .. key, retention)
+  announce(key, 'cancelled', f[3], message)
+  task_ended(key, 'cancelled', now, retention, f[4], nested)
+  return true
+end
+
+-- reap cancels the live children of the ended workflow key found in one
+-- page of its flow (HSCAN from cursor); it returns the next cursor ('0' at
+-- the end).
+reap = function(key, cursor, retention)
+  local now = clock_us()
+  local page = redis.call('HSCAN', K.flow .. key, cursor, 'MATCH', 'c:*', 'COUNT', REAP_BATCH)
+  for i = 2, #page[2], 2 do
+    cancel_task(page[2][i], now, retention, 'cancelled: its workflow ' .. key .. ' ended', true)
+  end
+  return page[1]
 end
 
 -- keep_dead lists a task that failed without running to its end (a poison
@@ -265,7 +441,7 @@ local function fail_corrupt(key, reason, now, retention)
     end_progress(key)
     announce(key, 'failed', 0, 'corrupt record: ' .. reason)
     keep_dead(key, now, retention)
-    chain_ended(key, f[3])
+    task_ended(key, 'failed', now, retention, f[3])
   elseif kind ~= 'none' then
     redis.call('PEXPIRE', tk, retention)
   end
@@ -374,9 +550,10 @@ local function finish_attempts(first, last, retention, now)
         if has_progress then
           redis.call('DEL', K.progress .. key)
         end
+        redis.call('HSET', tk, 'state', 'completed', 'result', input) -- for its parent to read
+        task_ended(key, 'completed', now, 0, f[7])
         discard_record(key, f[3], now_s, input)
         announce(key, outcome, f[3], err)
-        chain_ended(key, f[7])
       elseif outcome == 'completed' or outcome == 'failed' then
         redis.call('HSET', tk, 'state', outcome, 'finished', now_s, 'error', err)
         if input ~= '' then
@@ -390,7 +567,7 @@ local function finish_attempts(first, last, retention, now)
           end_progress(key)
         end
         announce(key, outcome, f[3], err)
-        chain_ended(key, f[7])
+        task_ended(key, outcome, now, tonumber(keep), f[7])
       else
         local due
         if outcome == 'retry' then
@@ -406,6 +583,7 @@ local function finish_attempts(first, last, retention, now)
           if has_progress then
             end_progress(key)
           end
+          redis.call('DEL', K.flow .. key) -- the next run is a workflow of its own
           announce(key, 'scheduled', 1, err)
         elseif outcome == 'snooze' then
           due = due_at(when, now)
@@ -421,18 +599,37 @@ local function finish_attempts(first, last, retention, now)
           redis.call('ZADD', waiting, now, key)
           expire_after(waiting, due, now)
           announce(key, 'scheduled', f[3], err)
+        elseif outcome == 'park' then
+          due = park(key, input, now)
+          redis.call('HSET', tk, 'deliveries', '0', 'waited', WAITED_PARKED)
         else -- release
           due = now
           redis.call('HINCRBY', tk, 'deliveries', -1)
           announce(key, 'queued', f[3])
         end
-        if soonest == nil then
-          before = earliest(K.scheduled) -- nothing of this call is in it yet
+        local next_gen_s = int(tonumber(gen) + 1)
+        if outcome == 'park' and (due == nil or due > now) then
+          -- Parked: due at its timer or deadline, or woken by a child or a
+          -- signal (K.parked).
+          redis.call('HSET', tk, 'state', 'parked', 'gen', next_gen_s, 'due', int(due or 0))
+          if due == nil then
+            redis.call('ZADD', K.parked, now, key)
+          end
+          announce(key, 'parked', f[3])
+        else
+          redis.call('HSET', tk, 'state', 'scheduled', 'gen', next_gen_s, 'due', int(due))
+          if outcome == 'park' then
+            announce(key, 'queued', f[3])
+          end
         end
-        redis.call('HSET', tk, 'state', 'scheduled', 'gen', int(tonumber(gen) + 1), 'due', int(due))
-        redis.call('ZADD', K.scheduled, int(due), key)
-        if soonest == nil or due < soonest then
-          soonest = due
+        if due ~= nil then
+          if soonest == nil then
+            before = earliest(K.scheduled) -- nothing of this call is in it yet
+          end
+          redis.call('ZADD', K.scheduled, int(due), key)
+          if soonest == nil or due < soonest then
+            soonest = due
+          end
         end
       end
       result[#result + 1] = 1
@@ -446,4 +643,11 @@ local function finish_attempts(first, last, retention, now)
     wake_if_earlier(before, soonest)
   end
   return result
+end
+
+-- held reports whether the run of key holding gen still holds its task:
+-- only that run may change what its workflow did.
+local function held(key, gen)
+  local f = read(key, 'gen', 'state')
+  return f[1] == gen and f[2] == 'running'
 end

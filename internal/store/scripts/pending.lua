@@ -6,8 +6,10 @@
 -- ARGV[1] docket key prefix, ARGV[2] where to start in the tasks scheduled
 -- later (0, or where the previous call stopped), ARGV[3] N, the most of them
 -- to look at, then the names of the chain tasks
--- Returns: 1 (pending), 0 (not), or -1 (look again from ARGV[2] + N); and,
--- when pending because of a task scheduled later, its due instant (else 0).
+-- Returns: 1 (pending), 0 (not), -1 (look again from ARGV[2] + N), or 2
+-- (nothing pending but workflows parked until a signal, which only a
+-- Signal can wake); and, when pending because of a task scheduled later,
+-- its due instant (else 0).
 local now = clock_us()
 if redis.call('ZCARD', K.running) > 0 then
   return {1, 0}
@@ -34,5 +36,8 @@ for i = 1, #later, 2 do
 end
 if #later == 2 * n then
   return {-1, 0}
+end
+if redis.call('ZCARD', K.parked) > 0 then
+  return {2, 0}
 end
 return {0, 0}

@@ -1,10 +1,11 @@
 -- snapshot: what the docket holds right now.
 -- KEYS[1] scheduled zset
 -- ARGV[1] docket key prefix, ARGV[2] limit per list
--- Returns: now, #scheduled, #running, #waiting, then four counts: workers
+-- Returns: now, #scheduled, #running, #waiting, #parked (until a child or a
+-- signal wakes them), then four counts: workers
 -- listed, tasks listed, limits listed, holders and waiters listed; then per
 -- worker: id, live-until, description; per task (running, scheduled,
--- waiting, then dead-lettered): key, score, name, attempt, deliveries,
+-- parked, waiting, then dead-lettered): key, score (0 for parked), name, attempt, deliveries,
 -- started, worker, created, state, waiting-for, error; per limit: id,
 -- #holders, #waiters (every one); then per holder or waiter listed: limit
 -- id, "h" or "w", key. At most "limit" holders and "limit" waiters (the
@@ -13,7 +14,10 @@
 -- with the length of a line.
 local now = clock_us()
 local limit = tonumber(ARGV[2])
-local result = {int(now), redis.call('ZCARD', K.scheduled), redis.call('ZCARD', K.running), 0, 0, 0, 0, 0}
+local result = {int(now), redis.call('ZCARD', K.scheduled), redis.call('ZCARD', K.running), 0,
+  redis.call('ZCARD', K.parked), 0, 0, 0, 0}
+-- The positions of the four counts in result.
+local WORKERS, TASKS, LIMITS, MEMBERS = 6, 7, 8, 9
 local workers_out, tasks_out, limits_out, members_out = {}, {}, {}, {}
 
 local workers = redis.call('ZRANGEBYSCORE', K.workers, now, '+inf', 'WITHSCORES')
@@ -23,7 +27,7 @@ for i = 1, #workers, 2 do
     workers_out[#workers_out + 1] = workers[i]
     workers_out[#workers_out + 1] = int(tonumber(workers[i + 1]))
     workers_out[#workers_out + 1] = info
-    result[5] = result[5] + 1
+    result[WORKERS] = result[WORKERS] + 1
   end
 end
 
@@ -37,20 +41,21 @@ local function task(key, score)
   for j = 1, 9 do
     tasks_out[#tasks_out + 1] = f[j] or ''
   end
-  result[6] = result[6] + 1
+  result[TASKS] = result[TASKS] + 1
 end
 
-local function list(zset)
+local function list(zset, scored)
   if limit <= 0 then
     return
   end
   local entries = redis.call('ZRANGE', zset, 0, limit - 1, 'WITHSCORES')
   for i = 1, #entries, 2 do
-    task(entries[i], tonumber(entries[i + 1]))
+    task(entries[i], scored and tonumber(entries[i + 1]) or 0)
   end
 end
-list(K.running)
-list(K.scheduled)
+list(K.running, true)
+list(K.scheduled, true)
+list(K.parked, false)
 
 -- some_members lists up to n members of a set, a page (SSCAN) at a time,
 -- at most ten pages: a set of holders is no larger than its limit's
@@ -88,7 +93,7 @@ for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
   limits_out[#limits_out + 1] = id
   limits_out[#limits_out + 1] = redis.call('SCARD', K.limit .. id)
   limits_out[#limits_out + 1] = n_waiters
-  result[7] = result[7] + 1
+  result[LIMITS] = result[LIMITS] + 1
   for _, h in ipairs(holders) do
     members_out[#members_out + 1] = id
     members_out[#members_out + 1] = 'h'
@@ -104,7 +109,7 @@ for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
     end
   end
 end
-result[8] = #members_out / 3
+result[MEMBERS] = #members_out / 3
 
 local dead = {}
 if limit > 0 then

@@ -1,0 +1,46 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/docket-go/docket/internal/store"
+)
+
+// AddOptions are the choices of sdk's AddOption values: a task's key and due
+// time. The type is here, not in sdk, so that the workflow package can
+// read the options a child is started with.
+type AddOptions struct {
+	Key   string
+	When  store.When
+	Keyed bool
+	Keys  func(i int) string
+}
+
+// Collect applies options to a zero AddOptions; nil options are skipped.
+func Collect[Opt ~func(*AddOptions)](opts []Opt) AddOptions {
+	var o AddOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return o
+}
+
+// MaxKeyLength is the longest task key, in bytes.
+const MaxKeyLength = 1024
+
+// ErrBadKey reports an unusable task key.
+var ErrBadKey = errors.New("docket: bad task key")
+
+// CheckKey checks that key can name a task.
+func CheckKey(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("%w: empty key", ErrBadKey)
+	case len(key) > MaxKeyLength:
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrBadKey, len(key), MaxKeyLength)
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/docket-go/docket/internal/store"
+)
+
+// Flow is the workflow side of one run of a task: what the execution did
+// (its flow, read from the store at the first primitive the run calls), the
+// names the run has used, and its decision to park, once a primitive made
+// it. A task that calls no primitive never reads anything.
+type Flow struct {
+	Store *store.Store
+	Key   string
+	Gen   string // the run's: only it may record what it did
+
+	mu     sync.Mutex
+	loaded bool
+	data   store.Flow
+	used   map[string]int
+	park   *store.Park
+	why    string
+}
+
+// NewFlow returns the flow of the run of key holding gen.
+func NewFlow(s *store.Store, key, gen string) *Flow {
+	return &Flow{Store: s, Key: key, Gen: gen}
+}
+
+// ErrParked reports that the run parks: a primitive found that what it waits
+// for has not happened yet. The task's function should return it (wrapped
+// or not); whatever it returns, the run parks, and the workflow runs again
+// when what it waits for happens.
+var ErrParked = errors.New("docket: the workflow parks until what it waits for happens")
+
+// ErrDuplicate reports a name used twice in one run for the same kind of
+// primitive.
+var ErrDuplicate = errors.New("docket: a name used twice in one run of a workflow")
+
+// Load reads the execution's flow, once per run.
+func (f *Flow) Load(ctx context.Context) (store.Flow, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.loaded {
+		return f.data, nil
+	}
+	data, err := f.Store.ReadFlow(ctx, f.Key)
+	if err != nil {
+		return nil, err
+	}
+	f.data, f.loaded = data, true
+	return f.data, nil
+}
+
+// Lookup reads one field of the flow as loaded (see Load).
+func (f *Flow) Lookup(field string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.data[field]
+	return v, ok
+}
+
+// Set notes a field the run recorded.
+func (f *Flow) Set(field, value string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.data == nil {
+		f.data = store.Flow{}
+	}
+	f.data[field] = value
+}
+
+// Use claims a name of a kind of primitive (step, child, sleep) for this
+// run: ErrDuplicate if the run used it already.
+func (f *Flow) Use(kind, name string) error {
+	if n := f.Count(kind + ":" + name); n > 1 {
+		return fmt.Errorf("%w: %s %q", ErrDuplicate, kind, name)
+	}
+	return nil
+}
+
+// Count counts the uses of an identity in this run, this one included: the
+// n-th wait for a signal of one name is its n-th use.
+func (f *Flow) Count(id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.used == nil {
+		f.used = map[string]int{}
+	}
+	f.used[id]++
+	return f.used[id]
+}
+
+// Park decides that the run parks until p happens, unless it already
+// decided to (the first decision stands: the run stops at its first wait).
+// It returns the error the primitive returns, which wraps ErrParked.
+func (f *Flow) Park(p store.Park, why string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.park == nil {
+		f.park, f.why = &p, why
+	}
+	return fmt.Errorf("%w: %s", ErrParked, f.why)
+}
+
+// Parked returns the run's decision to park and what it waits for; nil
+// when it made none.
+func (f *Flow) Parked() (*store.Park, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.park, f.why
+}
+
+// Err is ErrParked, wrapped, once the run decided to park: then no
+// primitive does anything more.
+func (f *Flow) Err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.park == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrParked, f.why)
+}
+
+// StepRecord describes one run of a workflow step's function, for the
+// testsuite.
+type StepRecord struct {
+	Workflow string // the workflow's key
+	Name     string
+	Start    time.Time
+	End      time.Time
+	Err      error
+}

@@ -1,0 +1,225 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrNotHeld reports a workflow primitive of a run that no longer holds its
+// task (cancelled, replaced, or taken over after its lease lapsed): it
+// changed nothing.
+var ErrNotHeld = errors.New("docket: this run no longer holds its task")
+
+// Flow is what a workflow's execution did, as its flow hash holds it (see
+// keys.go and lib.lua): field → value.
+type Flow map[string]string
+
+// Flow fields, by prefix (see lib.lua).
+const (
+	FlowStep     = "s:" // a step's output
+	FlowChild    = "c:" // a child's key, by name
+	FlowEnded    = "o:" // an ended child's outcome, by key
+	FlowTimer    = "t:" // a sleep's end (unix µs)
+	FlowDeadline = "d:" // a signal wait's deadline (unix µs)
+	FlowReceived = "r:" // what a signal wait received
+	FlowQueued   = "q:" // signals delivered, not yet received
+	FlowAwaited  = "w:" // a child a parked run awaits
+	FlowWhy      = "why"
+	FlowChildren = "n" // how many children were started
+)
+
+// ReadFlow reads what a workflow's execution did; empty when nothing.
+func (s *Store) ReadFlow(ctx context.Context, key string) (Flow, error) {
+	m, err := s.rdb.HGetAll(ctx, s.k.flow(key)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("docket: read workflow %q: %w", key, err)
+	}
+	return m, nil
+}
+
+// ChildOutcome is how an ended child ended, as its parent's flow keeps it.
+type ChildOutcome struct {
+	State  State  `json:"s"`
+	Result string `json:"r"`
+	Error  string `json:"e"`
+	Reason string `json:"x"`
+}
+
+// ParseChildOutcome decodes a FlowEnded value.
+func ParseChildOutcome(v string) (ChildOutcome, error) {
+	var o ChildOutcome
+	if err := json.Unmarshal([]byte(v), &o); err != nil {
+		return ChildOutcome{}, fmt.Errorf("%w: child outcome %q: %v", ErrMalformed, v, err)
+	}
+	return o, nil
+}
+
+// Record writes fields of a workflow's flow (a step's output), if the run
+// of key holding gen still holds its task; ErrNotHeld if not.
+func (s *Store) Record(ctx context.Context, key, gen string, fieldValues ...string) error {
+	args := make([]any, 0, 3+len(fieldValues))
+	args = append(args, s.k.prefix, key, gen)
+	for _, v := range fieldValues {
+		args = append(args, v)
+	}
+	n, err := stepScript.Run(ctx, s.rdb, []string{s.k.task(key)}, args...).Int()
+	if err != nil {
+		return fmt.Errorf("docket: record workflow %q: %w", key, err)
+	}
+	if n != 1 {
+		return ErrNotHeld
+	}
+	return nil
+}
+
+// Child is a child task a workflow's run starts.
+type Child struct {
+	Name  string // under its workflow
+	Key   string
+	Task  string
+	Input []byte
+	When  When
+	Trace string
+}
+
+// Started says what Start did with one child.
+type Started struct {
+	New bool   // started now; false: an earlier run of the execution had
+	Key string // the child's key
+}
+
+// Start starts children of the workflow key whose run holds gen, a
+// thousand per call, unless an earlier run of the execution started them;
+// ErrNotHeld when the run no longer holds its task.
+func (s *Store) Start(ctx context.Context, key, gen string, children []Child) ([]Started, error) {
+	out := make([]Started, 0, len(children))
+	for from := 0; from < len(children); from += MaxBatch {
+		chunk := children[from:min(from+MaxBatch, len(children))]
+		args := make([]any, 0, 3+6*len(chunk))
+		args = append(args, s.k.prefix, key, gen)
+		for _, c := range chunk {
+			args = append(args, c.Name, c.Key, c.Task, c.Input, c.When.arg(), c.Trace)
+		}
+		reply, err := startScript.Run(ctx, s.rdb, []string{s.k.scheduled}, args...).Slice()
+		if err != nil {
+			return out, fmt.Errorf("docket: start children of %q: %w", key, err)
+		}
+		if len(reply) == 1 {
+			return out, ErrNotHeld
+		}
+		if len(reply) != 2*len(chunk) {
+			return out, fmt.Errorf("%w: start reply has %d elements for %d children", ErrMalformed, len(reply), len(chunk))
+		}
+		var d decoder
+		for i := range chunk {
+			out = append(out, Started{New: d.int(reply[2*i]) == 1, Key: d.str(reply[2*i+1])})
+		}
+		if d.err != nil {
+			return out, d.err
+		}
+	}
+	return out, nil
+}
+
+// Received is what a wait for a signal got.
+type Received struct {
+	Payload  []byte // the signal's payload, when Got
+	Got      bool
+	TimedOut bool
+}
+
+// Receive takes the next signal called name for the wait of the workflow
+// key whose run holds gen, or learns that the wait timed out; both are
+// recorded. Neither: the zero Received. ErrNotHeld when the run no longer
+// holds its task.
+func (s *Store) Receive(ctx context.Context, key, gen, name, wait string) (Received, error) {
+	reply, err := receiveScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key, gen, name, wait).StringSlice()
+	if err != nil {
+		return Received{}, fmt.Errorf("docket: receive signal %q: %w", name, err)
+	}
+	if len(reply) != 2 {
+		return Received{}, fmt.Errorf("%w: receive reply has %d elements", ErrMalformed, len(reply))
+	}
+	switch reply[0] {
+	case "p":
+		return Received{Payload: []byte(reply[1]), Got: true}, nil
+	case "t":
+		return Received{TimedOut: true}, nil
+	case "x":
+		return Received{}, ErrNotHeld
+	}
+	return Received{}, nil
+}
+
+// ErrTooManySignals reports a signal refused because as many of its name
+// wait to be received as a workflow keeps.
+var ErrTooManySignals = errors.New("docket: too many signals of that name wait to be received")
+
+// MaxSignals is how many signals of one name may wait to be received (the
+// scripts' MAX_SIGNALS).
+const MaxSignals = 1000
+
+// Signal delivers a signal to the workflow key; false when no live
+// execution has the key.
+func (s *Store) Signal(ctx context.Context, key, name string, payload []byte) (bool, error) {
+	n, err := signalScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key, name, payload).Int()
+	if err != nil {
+		return false, fmt.Errorf("docket: signal %q: %w", name, err)
+	}
+	if n < 0 {
+		return false, fmt.Errorf("%w: %d signals %q wait for %q", ErrTooManySignals, MaxSignals, name, key)
+	}
+	return n == 1, nil
+}
+
+// Reap cancels the live children of workflows that ended without
+// completing, until none is left.
+func (s *Store) Reap(ctx context.Context, retention time.Duration) error {
+	for {
+		n, err := reapScript.Run(ctx, s.rdb, []string{s.k.reaping}, s.k.prefix, retentionMS(retention)).Int()
+		if err != nil {
+			return fmt.Errorf("docket: reap children: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+}
+
+// Park is what a workflow's run waits for: children, a signal, or the end
+// of a sleep. It travels as the payload of a Parked outcome.
+type Park struct {
+	Children []string      // the keys of children it awaits, all of them
+	Signal   string        // the name of a signal it awaits
+	Wait     string        // the identity of that wait
+	Timeout  time.Duration // how long the wait for the signal may last; zero for ever
+	Timer    string        // the name of a sleep
+	For      time.Duration // how long the sleep lasts, from its first park
+	Until    time.Time     // or until when
+}
+
+// Encode is the Park as the park script reads it.
+func (p Park) Encode() []byte {
+	w := map[string]any{}
+	switch {
+	case p.Children != nil:
+		w["k"], w["keys"] = "children", p.Children
+	case p.Signal != "":
+		w["k"], w["name"], w["wait"] = "signal", p.Signal, p.Wait
+		if p.Timeout > 0 {
+			w["timeout"] = p.Timeout.Microseconds()
+		}
+	default:
+		w["k"], w["timer"] = "sleep", p.Timer
+		if !p.Until.IsZero() {
+			w["until"] = p.Until.UnixMicro()
+		} else {
+			w["for"] = max(p.For, 0).Microseconds()
+		}
+	}
+	b, _ := json.Marshal(w) // plain data: cannot fail
+	return b
+}

@@ -1,0 +1,36 @@
+-- receive: a workflow's run takes the next signal of a name it waits for,
+-- or learns that the wait timed out; either is recorded (r:<wait>), so that
+-- later runs of the execution see the same.
+-- KEYS[1] the workflow's task hash
+-- ARGV[1] docket key prefix, ARGV[2] the workflow's key, ARGV[3] the run's
+-- gen, ARGV[4] the signal's name, ARGV[5] the wait's identity
+-- Returns: {"p", payload} received; {"t"} timed out; {"-"} nothing yet;
+-- {"x"} the run no longer holds its task.
+local now = clock_us()
+local key, gen, name, wait = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if not held(key, gen) then
+  return {'x'}
+end
+local flow = K.flow .. key
+local got = redis.call('HGET', flow, 'r:' .. wait)
+if got then
+  return {string.sub(got, 1, 1), string.sub(got, 2)}
+end
+local queued = redis.call('HGET', flow, 'q:' .. name)
+if queued then
+  local q = cjson.decode(queued)
+  local payload = table.remove(q, 1)
+  if #q == 0 then
+    redis.call('HDEL', flow, 'q:' .. name)
+  else
+    redis.call('HSET', flow, 'q:' .. name, cjson.encode(q))
+  end
+  redis.call('HSET', flow, 'r:' .. wait, 'p' .. payload)
+  return {'p', payload}
+end
+local deadline = tonumber(redis.call('HGET', flow, 'd:' .. wait))
+if deadline and deadline <= now then
+  redis.call('HSET', flow, 'r:' .. wait, 't')
+  return {'t', ''}
+end
+return {'-', ''}

@@ -1,0 +1,29 @@
+-- signal: deliver a named signal to a workflow, whether it runs, is parked
+-- (a run waiting for that signal is resumed at once) or has not reached
+-- its wait yet (the signal waits for it).
+-- KEYS[1] the workflow's task hash
+-- ARGV[1] docket key prefix, ARGV[2] the workflow's key, ARGV[3] the
+-- signal's name, ARGV[4] its payload (JSON)
+-- Returns 1 delivered, 0 no live execution has the key, -1 MAX_SIGNALS of
+-- that name wait to be received already.
+local now = clock_us()
+local key, name, payload = ARGV[2], ARGV[3], ARGV[4]
+local state = read(key, 'state')[1]
+if not is_live(state) then
+  return 0
+end
+local flow = K.flow .. key
+local q = {}
+local queued = redis.call('HGET', flow, 'q:' .. name)
+if queued then
+  q = cjson.decode(queued)
+end
+if #q >= MAX_SIGNALS then
+  return -1
+end
+q[#q + 1] = payload
+redis.call('HSET', flow, 'q:' .. name, cjson.encode(q))
+if state == 'parked' and redis.call('HGET', flow, 'ws') == name then
+  resume(key, now)
+end
+return 1

@@ -1,0 +1,63 @@
+-- start: a workflow's run starts children, or finds them started by an
+-- earlier run of the same execution (a child is known by its name).
+-- KEYS[1] scheduled zset
+-- ARGV[1] docket key prefix, ARGV[2] the workflow's key, ARGV[3] the run's
+-- gen, then per child 6 values: its name under the workflow, its key, task
+-- name, input JSON, when, trace context
+-- Returns -1 when the run no longer holds its task (nothing is started);
+-- else per child: 1 started, 0 started before, and the child's key.
+local now = clock_us()
+local now_s = int(now)
+local parent, gen = ARGV[2], ARGV[3]
+if not held(parent, gen) then
+  return -1
+end
+local flow = K.flow .. parent
+local before = earliest(K.scheduled)
+local soonest = nil
+local result = {}
+local schedule = {}
+for i = 4, #ARGV, 6 do
+  local name, key, task, input, when, trace = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+  local started = redis.call('HGET', flow, 'c:' .. name)
+  if started then
+    result[#result + 1] = 0
+    result[#result + 1] = started
+  else
+    local f = read(key, 'state', 'gen')
+    if is_live(f[1]) then
+      -- Live already (an earlier execution of the workflow started it, or
+      -- someone added the key): this run adopts it.
+      redis.call('HSET', K.task .. key, 'parent', parent, 'child', name)
+    else
+      local due = now
+      if when ~= '+0' then
+        due = math.max(due_at(when, now) or now, 0)
+      end
+      local gen_s = now_s
+      if f[2] then
+        gen_s = next_gen(f[2], now)
+      end
+      redis.call('DEL', K.task .. key, K.flow .. key)
+      redis.call('HSET', K.task .. key, 'name', task, 'input', input, 'state', 'scheduled', 'gen', gen_s,
+        'attempt', '1', 'deliveries', '0', 'due', int(due), 'created', now_s, 'parent', parent, 'child', name)
+      if trace ~= '' then
+        redis.call('HSET', K.task .. key, 'trace', trace)
+      end
+      schedule[#schedule + 1] = int(due)
+      schedule[#schedule + 1] = key
+      if soonest == nil or due < soonest then
+        soonest = due
+      end
+    end
+    redis.call('HSET', flow, 'c:' .. name, key)
+    redis.call('HINCRBY', flow, 'n', 1)
+    result[#result + 1] = 1
+    result[#result + 1] = key
+  end
+end
+if #schedule > 0 then
+  redis.call('ZADD', K.scheduled, unpack(schedule))
+end
+wake_if_earlier(before, soonest)
+return result

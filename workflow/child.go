@@ -1,0 +1,187 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/docket-go/docket/internal/core"
+	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/telemetry"
+)
+
+// Future is a child task a workflow started: Get waits for it.
+type Future[Out any] struct {
+	a   *core.Attempt
+	key string
+}
+
+// Key is the child's key: its workflow's key, a slash, and its name.
+func (f *Future[Out]) Key() string { return f.key }
+
+// childKey is what Future keys the child by: its own key.
+func (f *Future[Out]) childKey() string { return f.key }
+
+// Awaitable is a child that Wait can wait for: a *Future of any result.
+type Awaitable interface {
+	childKey() string
+}
+
+// Get returns the child's result once it has ended, parking until then.
+// A child that did not complete returns its error as a *sdk.TaskError, as
+// sdk.Result does (errors.Is matches sdk.ErrTimeout, sdk.ErrCancelled,
+// sdk.ErrPermanent…): the workflow may handle it — run a compensating step,
+// say — or return it, which fails the workflow's attempt.
+func (f *Future[Out]) Get(ctx context.Context) (Out, error) {
+	var zero Out
+	if err := Wait(ctx, f); err != nil {
+		return zero, err
+	}
+	raw, _ := f.a.Flow.Lookup(store.FlowEnded + f.key)
+	o, err := store.ParseChildOutcome(raw)
+	if err != nil {
+		return zero, err
+	}
+	if o.State != store.StateCompleted {
+		return zero, &sdk.TaskError{Key: f.key, State: sdk.State(o.State), Reason: o.Reason, Message: o.Error}
+	}
+	if o.Result == "" {
+		return zero, nil
+	}
+	var out Out
+	if err := json.Unmarshal([]byte(o.Result), &out); err != nil {
+		return zero, fmt.Errorf("%w: the result of child %q does not decode into %T: %w", sdk.ErrBadInput, f.key, out, err)
+	}
+	return out, nil
+}
+
+// Wait parks the workflow until every child given has ended, whether it
+// completed or not (Get tells): the fan-in of a fan-out. It returns nil when
+// they all have.
+func Wait(ctx context.Context, children ...Awaitable) error {
+	a, err := run(ctx)
+	if err != nil {
+		return err
+	}
+	if err := load(ctx, a); err != nil {
+		return err
+	}
+	var pending []string
+	for _, c := range children {
+		if _, ok := a.Flow.Lookup(store.FlowEnded + c.childKey()); !ok {
+			pending = append(pending, c.childKey())
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	return a.Flow.Park(store.Park{Children: pending}, fmt.Sprintf("%d of %d children", len(pending), len(children)))
+}
+
+// All waits for every child (see Wait), and returns their results in
+// order, or the first error among them.
+func All[Out any](ctx context.Context, children []*Future[Out]) ([]Out, error) {
+	awaited := make([]Awaitable, len(children))
+	for i, c := range children {
+		awaited[i] = c
+	}
+	if err := Wait(ctx, awaited...); err != nil {
+		return nil, err
+	}
+	out := make([]Out, len(children))
+	for i, c := range children {
+		v, err := c.Get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// Start starts a child: task with input in, under name. The child's key is
+// the workflow's key, a slash, and name, so that a run of the workflow that
+// comes again finds it started instead of starting it twice; a child is
+// started once per execution of its workflow. It runs like any task (its
+// own policies, on any worker); when it ends, its workflow learns of it.
+// opts may delay it (sdk.After, sdk.At); it is keyed by its name.
+//
+// Starting is one round trip to Redis, none for a child started by an
+// earlier run. The child is cancelled if its workflow is cancelled or fails.
+func Start[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], name string, in In, opts ...sdk.AddOption) (*Future[Out], error) {
+	fs, err := start[Out](ctx, task.Name(), []string{name}, []In{in}, opts)
+	if err != nil {
+		return nil, err
+	}
+	return fs[0], nil
+}
+
+// StartTask starts a child task without a result; see Start.
+func StartTask[In any](ctx context.Context, task *sdk.Task[In], name string, in In, opts ...sdk.AddOption) (*Future[struct{}], error) {
+	fs, err := start[struct{}](ctx, task.Name(), []string{name}, []In{in}, opts)
+	if err != nil {
+		return nil, err
+	}
+	return fs[0], nil
+}
+
+// StartMany starts one child per input, named name/0, name/1, … (see
+// Start), in one round trip per thousand: the fan-out of thousands of
+// children. Wait or All waits for them.
+func StartMany[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], name string, ins []In, opts ...sdk.AddOption) ([]*Future[Out], error) {
+	names := make([]string, len(ins))
+	for i := range ins {
+		names[i] = name + "/" + strconv.Itoa(i)
+	}
+	return start[Out](ctx, task.Name(), names, ins, opts)
+}
+
+func start[Out, In any](ctx context.Context, task string, names []string, ins []In, opts []sdk.AddOption) ([]*Future[Out], error) {
+	a, err := run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := load(ctx, a); err != nil {
+		return nil, err
+	}
+	o := core.Collect(opts)
+	if o.Keyed || o.Keys != nil {
+		return nil, fmt.Errorf("%w: a child is keyed by its name under its workflow", sdk.ErrBadKey)
+	}
+	trace := telemetry.InjectTrace(ctx)
+	futures := make([]*Future[Out], len(names))
+	var children []store.Child
+	var at []int
+	for i, name := range names {
+		if err := a.Flow.Use("child", name); err != nil {
+			return nil, err
+		}
+		if key, ok := a.Flow.Lookup(store.FlowChild + name); ok {
+			futures[i] = &Future[Out]{a: a, key: key}
+			continue
+		}
+		raw, err := json.Marshal(ins[i])
+		if err != nil {
+			return nil, fmt.Errorf("%w: child %q of task %q: %w", sdk.ErrBadInput, name, task, err)
+		}
+		key := a.Key + "/" + name
+		if err := core.CheckKey(key); err != nil {
+			return nil, fmt.Errorf("child %q: %w", name, err)
+		}
+		children = append(children, store.Child{Name: name, Key: key, Task: task, Input: raw, When: o.When, Trace: trace})
+		at = append(at, i)
+	}
+	if len(children) > 0 {
+		started, err := a.Flow.Store.Start(ctx, a.Key, a.Flow.Gen, children)
+		if err != nil {
+			return nil, held(err)
+		}
+		for j, s := range started {
+			futures[at[j]] = &Future[Out]{a: a, key: s.Key}
+			a.Flow.Set(store.FlowChild+children[j].Name, s.Key)
+		}
+	}
+	return futures, nil
+}

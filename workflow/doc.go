@@ -1,0 +1,44 @@
+// Package workflow composes tasks into durable multi-step work, with
+// nothing but Redis: steps that run once, child tasks started under a name
+// and awaited for their results (fan-out and fan-in), durable sleeps, and
+// signals from outside.
+//
+// # Durable execution without replay
+//
+// A workflow is an ordinary task (sdk.NewTask, sdk.NewResultTask) whose
+// function calls the primitives of this package with its context. It is
+// never replayed from an event history, so it needs no determinism rules.
+// When it runs again — a retry, a redelivery after its worker died, a
+// resumption after it waited — completed work is not redone:
+//
+//   - Step returns the saved output of a step that completed;
+//   - Start finds a child started by an earlier run, instead of starting it
+//     again (a child's key is its workflow's key and its name);
+//   - Sleep and WaitSignal remember when they began, and what they received.
+//
+// The one rule: name your steps, children, sleeps and waits, each name once
+// per run (ErrDuplicateName), and the same names in every run.
+//
+// # Waiting costs no worker
+//
+// When a primitive must wait — a child has not ended, a signal has not
+// come, a sleep is not over — it returns ErrParked, and the task returns
+// it. The run parks: its attempt ends, its worker slot frees, no goroutine
+// waits. The script that records the awaited event (the last awaited
+// child's end, the signal's delivery) makes the workflow due at once; a
+// sleep or a signal's timeout makes it due at its instant. Then it runs
+// again, from the top, and what was done returns at once.
+//
+// # Guarantees and limits
+//
+// Steps run at least once: a worker killed inside a step runs it again, so
+// give side effects an idempotency key (StepKey). A completed step never
+// runs again in the execution, and a child is started once per execution.
+// Every park, resumption, step completion and child start is one atomic
+// script. A workflow's policies apply to each of its runs: Retry retries a
+// run that failed (completed steps stay done), Timeout bounds each run
+// between parks (parked time does not count), and concurrency limits are
+// taken again by each run. Cancelling a workflow, or its failure, cancels
+// its live children. A perpetual or cron workflow starts afresh with each
+// run of its chain.
+package workflow

@@ -1,0 +1,224 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+
+	"github.com/docket-go/docket/internal/core"
+	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/telemetry"
+)
+
+// ErrParked is what a primitive returns when the run must wait (a child not
+// ended, a signal not received, a sleep not over): return it from the task,
+// wrapped or not. The run parks — its attempt ends, its worker slot frees —
+// and the workflow runs again when what it waits for happens; whatever the
+// function returns after a primitive parked, the run parks, and no
+// primitive does anything more in that run.
+var ErrParked = core.ErrParked
+
+// ErrDuplicateName reports a name given twice in one run to the same kind of
+// primitive (two steps, two children, two sleeps): names are how a run
+// finds what an earlier run of the execution did.
+var ErrDuplicateName = core.ErrDuplicate
+
+// ErrNotInTask reports a primitive called outside a running task.
+var ErrNotInTask = errors.New("docket: workflow primitives run inside a task, with the task's context")
+
+// ErrSignalTimeout reports a wait for a signal that timed out.
+var ErrSignalTimeout = errors.New("docket: no signal came in time")
+
+// run returns the state of the run in ctx.
+func run(ctx context.Context) (*core.Attempt, error) {
+	a := core.AttemptFrom(ctx)
+	if a == nil || a.Flow == nil {
+		return nil, ErrNotInTask
+	}
+	return a, nil
+}
+
+// load checks that the run may go on and reads what the execution did.
+func load(ctx context.Context, a *core.Attempt) error {
+	if err := a.Flow.Err(); err != nil {
+		return err
+	}
+	_, err := a.Flow.Load(ctx)
+	return err
+}
+
+// held turns store.ErrNotHeld into the error the run sees.
+func held(err error) error {
+	if errors.Is(err, store.ErrNotHeld) {
+		return fmt.Errorf("%w (%w)", sdk.ErrLeaseLost, err)
+	}
+	return err
+}
+
+// stepKey is the context key of a running step's identity.
+type stepKey struct{}
+
+// Step runs fn once for the execution: its output is saved (as JSON) when
+// it returns a nil error, and when the workflow runs again — a retry, a
+// redelivery after its worker died, a resumption after it parked — the step
+// returns the saved output without running. An error is returned as is and
+// saves nothing: the workflow decides (returning it fails the attempt,
+// which the retry policy may retry).
+//
+// A step runs at least once, not exactly once: a worker that dies inside
+// fn (or before the output is saved) runs it again. Make its side effects
+// idempotent, for instance by passing StepKey(ctx) to the outside world as
+// an idempotency key. Saving the output is one round trip to Redis; a step
+// found saved costs none.
+func Step[Out any](ctx context.Context, name string, fn func(ctx context.Context) (Out, error)) (Out, error) {
+	var zero Out
+	a, err := run(ctx)
+	if err != nil {
+		return zero, err
+	}
+	if err := load(ctx, a); err != nil {
+		return zero, err
+	}
+	if err := a.Flow.Use("step", name); err != nil {
+		return zero, err
+	}
+	field := store.FlowStep + name
+	if raw, ok := a.Flow.Lookup(field); ok {
+		var out Out
+		if err := json.Unmarshal([]byte(raw), &out); err != nil {
+			return zero, fmt.Errorf("docket: step %q: its saved output does not decode into %T: %w", name, out, err)
+		}
+		return out, nil
+	}
+
+	ctx, span := telemetry.Tracer().Start(ctx, "step "+name)
+	span.SetAttributes(attribute.String(telemetry.AttrStep, name), attribute.String(telemetry.AttrKey, a.Key))
+	start := time.Now()
+	out, err := fn(context.WithValue(ctx, stepKey{}, a.Key+"/"+name))
+	if err == nil {
+		err = record(ctx, a, field, out)
+	}
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+	if a.Hooks != nil && a.Hooks.StepDone != nil {
+		a.Hooks.StepDone(core.StepRecord{Workflow: a.Key, Name: name, Start: start, End: time.Now(), Err: err})
+	}
+	if err != nil {
+		return zero, err
+	}
+	return out, nil
+}
+
+// record saves a step's output in the execution's flow.
+func record(ctx context.Context, a *core.Attempt, field string, out any) error {
+	raw, err := json.Marshal(out)
+	if err != nil {
+		return fmt.Errorf("docket: step %q: its output does not encode as JSON: %w", field[len(store.FlowStep):], err)
+	}
+	if err := a.Flow.Store.Record(ctx, a.Key, a.Flow.Gen, field, string(raw)); err != nil {
+		return held(err)
+	}
+	a.Flow.Set(field, string(raw))
+	return nil
+}
+
+// StepKey is the identity of the step running in ctx: the workflow's key
+// and the step's name, the same in every run of the step. Pass it to
+// services that take an idempotency key, so that a step run again after a
+// crash does its work once. Empty outside a step.
+func StepKey(ctx context.Context) string {
+	k, _ := ctx.Value(stepKey{}).(string)
+	return k
+}
+
+// Sleep parks the workflow until d has passed since the first run that
+// reached this sleep (by the Redis clock): a durable sleep, which costs no
+// worker and survives restarts. name identifies it in the execution.
+func Sleep(ctx context.Context, name string, d time.Duration) error {
+	return sleep(ctx, name, store.Park{Timer: name, For: d})
+}
+
+// SleepUntil parks the workflow until t (by the Redis clock); see Sleep.
+func SleepUntil(ctx context.Context, name string, t time.Time) error {
+	return sleep(ctx, name, store.Park{Timer: name, Until: t})
+}
+
+func sleep(ctx context.Context, name string, p store.Park) error {
+	a, err := run(ctx)
+	if err != nil {
+		return err
+	}
+	if err := load(ctx, a); err != nil {
+		return err
+	}
+	if err := a.Flow.Use("sleep", name); err != nil {
+		return err
+	}
+	if v, ok := a.Flow.Lookup(store.FlowTimer + name); ok {
+		var us int64
+		if _, err := fmt.Sscan(v, &us); err == nil && !time.UnixMicro(us).After(a.Now()) {
+			return nil // over
+		}
+	} else if !p.Until.IsZero() && !p.Until.After(a.Now()) {
+		return nil // an instant already past
+	}
+	return a.Flow.Park(p, "sleep "+name)
+}
+
+// WaitSignal returns the next signal called name sent to the workflow
+// (Docket.Signal), decoded from JSON into T, parking until one comes. With a
+// positive timeout, the wait ends with ErrSignalTimeout once timeout has
+// passed since the first run that reached it; zero waits for ever.
+//
+// Signals are kept until received: one sent before the workflow reaches the
+// wait is received at once. The calls of WaitSignal for one name in a run
+// are numbered in the order the run makes them, and each receives one
+// signal, the same in every run of the execution.
+func WaitSignal[T any](ctx context.Context, name string, timeout time.Duration) (T, error) {
+	var zero T
+	a, err := run(ctx)
+	if err != nil {
+		return zero, err
+	}
+	if err := load(ctx, a); err != nil {
+		return zero, err
+	}
+	wait := fmt.Sprintf("%s#%d", name, a.Flow.Count("signal:"+name))
+	got, err := received(ctx, a, name, wait)
+	if err != nil {
+		return zero, err
+	}
+	switch {
+	case got.TimedOut:
+		return zero, fmt.Errorf("%w: signal %q, after %v", ErrSignalTimeout, name, timeout)
+	case got.Got:
+		var v T
+		if err := json.Unmarshal(got.Payload, &v); err != nil {
+			return zero, fmt.Errorf("%w: signal %q does not decode into %T: %w", sdk.ErrBadInput, name, v, err)
+		}
+		return v, nil
+	}
+	return zero, a.Flow.Park(store.Park{Signal: name, Wait: wait, Timeout: timeout}, "signal "+name)
+}
+
+// received reads what the wait got, from the flow as loaded when it says,
+// else from Redis, which hands it the next signal queued (one round trip).
+func received(ctx context.Context, a *core.Attempt, name, wait string) (store.Received, error) {
+	if v, ok := a.Flow.Lookup(store.FlowReceived + wait); ok && v != "" {
+		if v[0] == 't' {
+			return store.Received{TimedOut: true}, nil
+		}
+		return store.Received{Got: true, Payload: []byte(v[1:])}, nil
+	}
+	got, err := a.Flow.Store.Receive(ctx, a.Key, a.Flow.Gen, name, wait)
+	return got, held(err)
+}

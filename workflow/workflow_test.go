@@ -1,0 +1,304 @@
+package workflow_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/testsuite"
+	"github.com/docket-go/docket/workflow"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type Order struct {
+	ID     int `json:"id"`
+	Amount int `json:"amount"`
+}
+
+type N struct {
+	N int `json:"n"`
+}
+
+// Completed steps are not run again when the workflow runs again: a retry
+// re-runs only what had not completed.
+func TestStepsRunOnceAcrossRetries(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		charges, ships := 0, 0
+		order := sdk.NewResultTask("order", func(ctx context.Context, in Order) (string, error) {
+			receipt, err := workflow.Step(ctx, "charge", func(ctx context.Context) (string, error) {
+				charges++
+				return fmt.Sprintf("receipt-%d (%s)", in.ID, workflow.StepKey(ctx)), nil
+			})
+			if err != nil {
+				return "", err
+			}
+			_, err = workflow.Step(ctx, "ship", func(ctx context.Context) (int, error) {
+				ships++
+				if ships == 1 {
+					return 0, errors.New("carrier down")
+				}
+				return 7, nil
+			})
+			if err != nil {
+				return "", err
+			}
+			return receipt, nil
+		}, policy.Retry(3, time.Minute))
+		env.Register(order)
+		ex, err := order.Add(t.Context(), env.Docket(), Order{ID: 42}, sdk.Key("order-42"))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+
+		got, err := order.Result(t.Context(), ex)
+		require.NoError(t, err)
+		assert.Equal(t, "receipt-42 (order-42/charge)", got)
+		assert.Equal(t, 1, charges, "the charge step ran once, though the workflow ran twice")
+		assert.Equal(t, 2, ships)
+		runs := env.Runs("order")
+		require.Len(t, runs, 2)
+		assert.Equal(t, 2, runs[1].Attempt)
+		var steps []string
+		for _, s := range env.Steps("order-42") {
+			steps = append(steps, fmt.Sprintf("%s %v", s.Name, s.Err))
+		}
+		assert.Equal(t, []string{"charge <nil>", "ship carrier down", "ship <nil>"}, steps)
+	})
+}
+
+// A duplicate step name in one run is an error.
+func TestDuplicateStepName(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var second error
+		twice := sdk.NewTask("twice", func(ctx context.Context, in N) error {
+			if _, err := workflow.Step(ctx, "a", func(ctx context.Context) (int, error) { return 1, nil }); err != nil {
+				return err
+			}
+			_, second = workflow.Step(ctx, "a", func(ctx context.Context) (int, error) { return 2, nil })
+			return nil
+		})
+		env.Register(twice)
+		_, err := twice.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		assert.ErrorIs(t, second, workflow.ErrDuplicateName)
+		_, err = workflow.Step(t.Context(), "x", func(ctx context.Context) (int, error) { return 0, nil })
+		assert.ErrorIs(t, err, workflow.ErrNotInTask)
+	})
+}
+
+// Fan-out and fan-in: a workflow starts children and parks until they have
+// all ended; it holds no worker meanwhile, and runs again to aggregate.
+func TestFanOutFanIn(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		double := sdk.NewResultTask("double", func(ctx context.Context, in N) (int, error) {
+			time.Sleep(time.Duration(in.N) * time.Second) // children take their time
+			return 2 * in.N, nil
+		})
+		sum := sdk.NewResultTask("sum", func(ctx context.Context, in N) (int, error) {
+			ins := make([]N, in.N)
+			for i := range ins {
+				ins[i] = N{N: i + 1}
+			}
+			children, err := workflow.StartMany(ctx, double, "double", ins)
+			if err != nil {
+				return 0, err
+			}
+			results, err := workflow.All(ctx, children)
+			if err != nil {
+				return 0, err
+			}
+			total := 0
+			for _, r := range results {
+				total += r
+			}
+			return total, nil
+		})
+		env.Register(double)
+		env.Register(sum)
+		t0 := env.Now()
+		ex, err := sum.Add(t.Context(), env.Docket(), N{N: 100}, sdk.Key("sum"))
+		require.NoError(t, err)
+		env.Advance(time.Second)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateParked, info.State, "waiting for its children")
+		snap, err := env.Docket().Snapshot(t.Context())
+		require.NoError(t, err)
+		require.Len(t, snap.Parked, 1)
+		assert.Equal(t, "sum", snap.Parked[0].Key)
+
+		env.RunUntilFinished()
+		total, err := sum.Result(t.Context(), ex)
+		require.NoError(t, err)
+		assert.Equal(t, 100*101, total)
+		children := env.Runs("double")
+		assert.Len(t, children, 100, "each child ran once")
+		last := children[len(children)-1].End
+		assert.True(t, last.After(t0.Add(100*time.Second)), "ten at a time (the worker's concurrency)")
+		runs := env.Runs("sum")
+		require.Len(t, runs, 2, "the workflow ran twice: it parked, then aggregated")
+		assert.Equal(t, last, runs[1].Start, "resumed when its last child ended")
+		assert.Equal(t, 1, runs[1].Attempt, "parking is no attempt")
+	})
+}
+
+// A child's failure comes back to its workflow, which may handle it: here
+// with a compensating step (a saga).
+func TestChildFailureAndCompensation(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var log []string
+		charge := sdk.NewResultTask("charge", func(ctx context.Context, in Order) (string, error) {
+			log = append(log, "charge")
+			return "ch_1", nil
+		})
+		ship := sdk.NewTask("ship", func(ctx context.Context, in Order) error {
+			log = append(log, "ship")
+			return sdk.Permanent(errors.New("address unknown"))
+		})
+		saga := sdk.NewTask("saga", func(ctx context.Context, in Order) error {
+			c, err := workflow.Start(ctx, charge, "charge", in)
+			if err != nil {
+				return err
+			}
+			id, err := c.Get(ctx)
+			if err != nil {
+				return err
+			}
+			s, err := workflow.StartTask(ctx, ship, "ship", in)
+			if err != nil {
+				return err
+			}
+			if _, err := s.Get(ctx); err != nil {
+				if errors.Is(err, workflow.ErrParked) {
+					return err
+				}
+				_, cerr := workflow.Step(ctx, "refund", func(ctx context.Context) (bool, error) {
+					log = append(log, "refund "+id)
+					return true, nil
+				})
+				if cerr != nil {
+					return cerr
+				}
+				return sdk.Permanent(fmt.Errorf("order %d not shipped: %w", in.ID, err))
+			}
+			return nil
+		})
+		env.Register(charge)
+		env.Register(ship)
+		env.Register(saga)
+		ex, err := saga.Add(t.Context(), env.Docket(), Order{ID: 9})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		assert.Equal(t, []string{"charge", "ship", "refund ch_1"}, log)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Equal(t, "order 9 not shipped: address unknown", info.Error)
+	})
+}
+
+// A workflow that sleeps 30 days, waits for a signal with a 7-day timeout,
+// and fans out 100 children, tested in milliseconds of wall time.
+func TestLongWorkflowOnTheFakeClock(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		double := sdk.NewResultTask("double", func(ctx context.Context, in N) (int, error) { return 2 * in.N, nil })
+		type Approval struct {
+			By string `json:"by"`
+		}
+		var approvedBy string
+		var timedOut error
+		long := sdk.NewResultTask("long", func(ctx context.Context, in N) (int, error) {
+			if err := workflow.Sleep(ctx, "cool-off", 30*24*time.Hour); err != nil {
+				return 0, err
+			}
+			a, err := workflow.WaitSignal[Approval](ctx, "approve", 7*24*time.Hour)
+			if err != nil {
+				return 0, err
+			}
+			approvedBy = a.By
+			_, timedOut = workflow.WaitSignal[Approval](ctx, "second-opinion", 7*24*time.Hour)
+			if errors.Is(timedOut, workflow.ErrParked) {
+				return 0, timedOut
+			}
+			children, err := workflow.StartMany(ctx, double, "double", make([]N, 100))
+			if err != nil {
+				return 0, err
+			}
+			results, err := workflow.All(ctx, children)
+			return len(results), err
+		})
+		env.Register(double)
+		env.Register(long)
+		t0 := env.Now()
+		ex, err := long.Add(t.Context(), env.Docket(), N{}, sdk.Key("long"))
+		require.NoError(t, err)
+		env.Advance(30*24*time.Hour - time.Second)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateParked, info.State, "asleep")
+		assert.Equal(t, t0.Add(30*24*time.Hour), info.Due, "until its sleep ends")
+
+		env.Advance(2 * 24 * time.Hour) // awake since day 30, waiting for the approval
+		info, err = ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateParked, info.State)
+		env.Signal("long", "approve", Approval{By: "ada"})
+		env.RunUntilFinished()
+
+		n, err := long.Result(t.Context(), ex)
+		require.NoError(t, err)
+		assert.Equal(t, 100, n)
+		assert.Equal(t, "ada", approvedBy)
+		assert.ErrorIs(t, timedOut, workflow.ErrSignalTimeout)
+		runs := env.Runs("long")
+		require.NotEmpty(t, runs)
+		assert.Equal(t, t0.Add(39*24*time.Hour-time.Second), runs[len(runs)-1].Start,
+			"the second opinion timed out 7 days after the approval, then the children ran at once")
+		assert.Len(t, env.Runs("double"), 100)
+	})
+}
+
+// Cancelling a workflow cancels its live children.
+func TestCancelWorkflowCancelsChildren(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		slow := sdk.NewTask("slow", func(ctx context.Context, in N) error { return nil })
+		parent := sdk.NewTask("parent", func(ctx context.Context, in N) error {
+			children := make([]workflow.Awaitable, 0, 150)
+			for i := range 150 {
+				c, err := workflow.StartTask(ctx, slow, fmt.Sprint("c", i), N{N: i}, sdk.After(time.Hour))
+				if err != nil {
+					return err
+				}
+				children = append(children, c)
+			}
+			return workflow.Wait(ctx, children...)
+		})
+		env.Register(slow)
+		env.Register(parent)
+		ex, err := parent.Add(t.Context(), env.Docket(), N{}, sdk.Key("p"))
+		require.NoError(t, err)
+		env.Advance(time.Minute)
+		snap, err := env.Docket().Snapshot(t.Context())
+		require.NoError(t, err)
+		assert.Len(t, snap.Scheduled, 150)
+		require.NoError(t, env.Docket().Cancel(t.Context(), ex.Key()))
+		env.RunUntilFinished()
+		snap, err = env.Docket().Snapshot(t.Context())
+		require.NoError(t, err)
+		assert.Empty(t, snap.Scheduled, "every child was cancelled")
+		assert.Empty(t, env.Runs("slow"))
+		info, err := env.Docket().Execution("p/c149").Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCancelled, info.State)
+		assert.Contains(t, info.Error, "its workflow p ended")
+	})
+}
