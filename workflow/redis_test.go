@@ -1,0 +1,125 @@
+package workflow_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/worker"
+	"github.com/docket-go/docket/workflow"
+)
+
+// openDocket opens a docket with a fresh name, checks for leaked keys when
+// the test ends (after its workers stopped), and closes it.
+func openDocket(t *testing.T, url string) *sdk.Docket {
+	t.Helper()
+	name := redistest.Name(t)
+	d, err := sdk.Open(context.Background(), url, sdk.WithName(name))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	redistest.CheckLeaks(t, d.Redis(), name)
+	return d
+}
+
+// runWorkers runs n workers on d until the test ends.
+func runWorkers(t *testing.T, d *sdk.Docket, n int) {
+	t.Helper()
+	for i := range n {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		w := worker.New(d, worker.Options{Name: fmt.Sprint("w", i), Concurrency: 20})
+		go func() { done <- w.Run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			assert.NoError(t, <-done)
+		})
+	}
+}
+
+// The workflow primitives on every backend — memory, a real redis-server,
+// and a Redis Cluster — with two workers: steps, a fan-out of 1,000
+// children and its fan-in, a signal, a durable sleep, a child's failure;
+// and nothing leaks.
+func TestWorkflowOnEveryBackend(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d := openDocket(t, b.URL)
+		ctx := context.Background()
+		square := sdk.NewResultTask("square", func(ctx context.Context, in N) (int, error) {
+			if in.N < 0 {
+				return 0, sdk.Permanent(errors.New("negative"))
+			}
+			return in.N * in.N, nil
+		})
+		type Report struct {
+			Sum     int    `json:"sum"`
+			Greeted string `json:"greeted"`
+			Failed  string `json:"failed"`
+		}
+		report := sdk.NewResultTask("report", func(ctx context.Context, in N) (Report, error) {
+			hello, err := workflow.Step(ctx, "hello", func(ctx context.Context) (string, error) { return "hello", nil })
+			if err != nil {
+				return Report{}, err
+			}
+			ins := make([]N, in.N)
+			for i := range ins {
+				ins[i] = N{N: i}
+			}
+			children, err := workflow.StartMany(ctx, square, "sq", ins)
+			if err != nil {
+				return Report{}, err
+			}
+			squares, err := workflow.All(ctx, children)
+			if err != nil {
+				return Report{}, err
+			}
+			sum := 0
+			for _, s := range squares {
+				sum += s
+			}
+			bad, err := workflow.Start(ctx, square, "bad", N{N: -1})
+			if err != nil {
+				return Report{}, err
+			}
+			_, failure := bad.Get(ctx)
+			if errors.Is(failure, workflow.ErrParked) {
+				return Report{}, failure
+			}
+			if err := workflow.Sleep(ctx, "nap", 50*time.Millisecond); err != nil {
+				return Report{}, err
+			}
+			who, err := workflow.WaitSignal[string](ctx, "who", 0)
+			if err != nil {
+				return Report{}, err
+			}
+			return Report{Sum: sum, Greeted: hello + " " + who, Failed: failure.Error()}, nil
+		})
+		require.NoError(t, d.Register(square))
+		require.NoError(t, d.Register(report))
+		runWorkers(t, d, 2)
+		ex, err := report.Add(ctx, d, N{N: 1000}, sdk.Key("report"))
+		require.NoError(t, err)
+		require.NoError(t, d.Signal(ctx, "report", "who", "ada"), "a signal waits for the workflow to reach its wait")
+
+		got, err := report.Result(ctx, ex)
+		require.NoError(t, err)
+		want := 0
+		for i := range 1000 {
+			want += i * i
+		}
+		assert.Equal(t, Report{Sum: want, Greeted: "hello ada", Failed: "negative"}, got)
+		info, err := d.Execution("report/sq/999").Info(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
+		assert.JSONEq(t, fmt.Sprint(999*999), string(info.Result))
+
+		err = d.Signal(ctx, "report", "who", "bob")
+		assert.ErrorIs(t, err, sdk.ErrNotFound, "a finished workflow takes no signal")
+	})
+}
