@@ -80,6 +80,14 @@ type Info struct {
 	// Reason says why an execution that did not complete ended (one of the
 	// Reason… constants); Err gives it as an error.
 	Reason string
+	// Parent is, for a child a workflow started, the workflow's key, and
+	// ChildName its name there.
+	Parent    string
+	ChildName string
+	// Workflow is what the execution did as a workflow: its steps, its
+	// children, what it waits for; nil when it called no workflow
+	// primitive.
+	Workflow *WorkflowInfo
 }
 
 // Info reads the execution's record. It returns ErrNotFound when the key has
@@ -91,6 +99,10 @@ func (e *Execution) Info(ctx context.Context) (Info, error) {
 	}
 	if !ok {
 		return Info{}, fmt.Errorf("%w: %q", ErrNotFound, e.key)
+	}
+	wf, err := e.d.workflowInfo(ctx, e.key)
+	if err != nil {
+		return Info{}, err
 	}
 	return Info{
 		Key:        r.Key,
@@ -109,6 +121,9 @@ func (e *Execution) Info(ctx context.Context) (Info, error) {
 		Progress:   progressInfo(r.Progress),
 		Result:     r.Result,
 		Reason:     r.Reason,
+		Parent:     r.Parent,
+		ChildName:  r.Child,
+		Workflow:   wf,
 	}, nil
 }
 

@@ -60,28 +60,29 @@ func runSnapshot(ctx context.Context, s *session, cmd *command, args []string) e
 // writeSnapshot writes a snapshot as a summary line and tables of tasks,
 // limits and workers.
 func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot) {
-	fmt.Fprintf(w, "docket %q at %s: %d running, %d waiting, %s\n",
-		name, utc(snap.Now), snap.TotalRunning, snap.TotalWaiting, plural(len(snap.Workers), "worker"))
+	fmt.Fprintf(w, "docket %q at %s: %d running, %d waiting, %d parked, %s\n",
+		name, utc(snap.Now), snap.TotalRunning, snap.TotalWaiting, snap.TotalParked, plural(len(snap.Workers), "worker"))
 
 	fmt.Fprintln(w)
-	tasks := len(snap.Running) + len(snap.Queued) + len(snap.Scheduled)
+	tasks := len(snap.Running) + len(snap.Queued) + len(snap.Scheduled) + len(snap.Parked)
 	if tasks == 0 {
-		fmt.Fprintln(w, "No running, queued or scheduled tasks.")
+		fmt.Fprintln(w, "No running, queued, scheduled or parked tasks.")
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "STATE\tKEY\tTASK\tATTEMPT\tDUE\tSTARTED\tWORKER\tWAITING FOR")
-		for _, list := range [][]sdk.TaskSummary{snap.Running, snap.Queued, snap.Scheduled} {
+		for _, list := range [][]sdk.TaskSummary{snap.Running, snap.Queued, snap.Scheduled, snap.Parked} {
 			for _, t := range list {
 				due := relative(t.Due, snap.Now)
 				if t.State == sdk.StateRunning {
 					due = "-" // its due time has passed; the lease matters now
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n",
-					t.State, t.Key, t.Task, t.Attempt, due, relative(t.Started, snap.Now), orDash(t.Worker), orDash(t.WaitingFor))
+					t.State, printable(t.Key), printable(t.Task), t.Attempt, due, relative(t.Started, snap.Now),
+					orDash(printable(t.Worker)), orDash(printable(t.WaitingFor)))
 			}
 		}
 		_ = tw.Flush()
-		if more := snap.TotalRunning + snap.TotalWaiting - tasks; more > 0 {
+		if more := snap.TotalRunning + snap.TotalWaiting + snap.TotalParked - tasks; more > 0 {
 			fmt.Fprintf(w, "… and %s more (see --limit)\n", plural(more, "task"))
 		}
 	}
@@ -107,9 +108,11 @@ type snapshotJSON struct {
 	Now          time.Time    `json:"now"`
 	TotalRunning int          `json:"total_running"`
 	TotalWaiting int          `json:"total_waiting"`
+	TotalParked  int          `json:"total_parked"`
 	Running      []taskJSON   `json:"running"`
 	Queued       []taskJSON   `json:"queued"`
 	Scheduled    []taskJSON   `json:"scheduled"`
+	Parked       []taskJSON   `json:"parked"`
 	Limits       []limitJSON  `json:"limits"`
 	Workers      []workerJSON `json:"workers"`
 }
@@ -153,9 +156,11 @@ func snapshotToJSON(name string, snap sdk.Snapshot) snapshotJSON {
 		Now:          snap.Now,
 		TotalRunning: snap.TotalRunning,
 		TotalWaiting: snap.TotalWaiting,
+		TotalParked:  snap.TotalParked,
 		Running:      tasksToJSON(snap.Running),
 		Queued:       tasksToJSON(snap.Queued),
 		Scheduled:    tasksToJSON(snap.Scheduled),
+		Parked:       tasksToJSON(snap.Parked),
 		Limits:       make([]limitJSON, 0, len(snap.Limits)),
 		Workers:      workersToJSON(snap),
 	}

@@ -185,6 +185,8 @@ type Record struct {
 	Progress ProgressState
 	Result   []byte // what a task with a result returned (JSON)
 	Reason   string // why it ended without completing
+	Parent   string // a child's workflow's key
+	Child    string // a child's name under its workflow
 }
 
 func decodeRecord(key string, reply []string) (Record, bool, error) {
@@ -248,6 +250,10 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 			r.Result = []byte(v)
 		case "reason":
 			r.Reason = v
+		case "parent":
+			r.Parent = v
+		case "child":
+			r.Child = v
 		}
 	}
 	return r, true, d.err

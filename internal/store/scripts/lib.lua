@@ -311,7 +311,7 @@ local function park(key, payload, now)
     if pending == 0 then
       return now
     end
-    redis.call('HSET', flow, 'a', pending, 'why', 'children: ' .. pending .. ' of ' .. #keys .. ' running')
+    redis.call('HSET', flow, 'a', pending, 'why', pending .. ' of ' .. #keys .. ' children')
     return nil
   elseif p.k == 'signal' then
     if redis.call('HEXISTS', flow, 'q:' .. p.name) == 1 then
@@ -328,11 +328,7 @@ local function park(key, payload, now)
         return now
       end
     end
-    local why = 'signal ' .. p.name
-    if deadline then
-      why = why .. ' until ' .. int(deadline)
-    end
-    redis.call('HSET', flow, 'ws', p.name, 'why', why)
+    redis.call('HSET', flow, 'ws', p.name, 'why', 'signal ' .. p.name)
     return deadline
   elseif p.k == 'sleep' then
     local at = tonumber(redis.call('HGET', flow, 't:' .. p.timer))
@@ -343,7 +339,7 @@ local function park(key, payload, now)
     if at <= now then
       return now
     end
-    redis.call('HSET', flow, 'why', 'sleep ' .. p.timer .. ' until ' .. int(at))
+    redis.call('HSET', flow, 'why', 'sleep ' .. p.timer)
     return at
   end
   return now

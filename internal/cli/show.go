@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/docket-go/docket/sdk"
+)
+
+var showCommand = &command{
+	name:    "show",
+	args:    "KEY",
+	summary: "show one execution: its state, times, error, result, and what it did as a workflow",
+	help: `Flags:
+  --json        print the execution as JSON instead
+
+For a finished execution, its result (a task made with sdk.NewResultTask)
+or why it failed; for a workflow, the steps it has done, its children and
+their states, and what it waits for while it is parked. A key that no
+execution has (never added, or finished longer ago than the retention) is an
+error (exit 1).
+`,
+	run: runShow,
+}
+
+func runShow(ctx context.Context, s *session, cmd *command, args []string) error {
+	fs := s.flags(cmd)
+	asJSON := fs.Bool("json", false, "")
+	keys, err := s.parse(cmd, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(keys) != 1 {
+		return usageErrorf(cmd.name, "expected one task KEY, got %d arguments", len(keys))
+	}
+	d, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	info, err := d.Execution(keys[0]).Info(ctx)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return fmt.Errorf("show: docket %q has no execution with the key %s", d.Name(), strconv.Quote(keys[0]))
+	}
+	if err != nil {
+		return fmt.Errorf("show %s: %w", strconv.Quote(keys[0]), err)
+	}
+	if *asJSON {
+		return writeJSON(s.stdout, info)
+	}
+	writeInfo(s.stdout, info)
+	return nil
+}
+
+// writeInfo writes an execution's record, a field per line. Task data
+// (keys, errors, results) is written with control characters escaped: it
+// comes from anyone who can add a task, and goes to a terminal.
+func writeInfo(w io.Writer, i sdk.Info) {
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(w, "%-10s %s\n", label, fmt.Sprintf(format, args...))
+	}
+	line("key", "%s", printable(i.Key))
+	line("task", "%s", printable(i.Task))
+	line("state", "%s (attempt %d, %s)", i.State, i.Attempt, plural(i.Deliveries, "delivery"))
+	when := func(label string, t time.Time) {
+		if !t.IsZero() {
+			line(label, "%s", utc(t))
+		}
+	}
+	when("created", i.Created)
+	when("due", i.Due)
+	when("started", i.Started)
+	when("finished", i.Finished)
+	if i.Worker != "" {
+		line("worker", "%s", printable(i.Worker))
+	}
+	if i.WaitingFor != "" {
+		line("waiting", "%s", printable(i.WaitingFor))
+	}
+	if i.Error != "" {
+		line("error", "%s", printable(firstLine(i.Error)))
+	}
+	if i.Reason != "" {
+		line("reason", "%s", i.Reason)
+	}
+	if len(i.Result) > 0 {
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, i.Result, "           ", "  ") == nil {
+			line("result", "%s", printable(pretty.String()))
+		} else {
+			line("result", "%s", printable(string(i.Result)))
+		}
+	}
+	if i.Parent != "" {
+		line("workflow", "%s (as child %s)", printable(i.Parent), printable(i.ChildName))
+	}
+	if wf := i.Workflow; wf != nil {
+		writeWorkflow(w, wf, line)
+	}
+}
+
+func writeWorkflow(w io.Writer, wf *sdk.WorkflowInfo, line func(label, format string, args ...any)) {
+	if wf.WaitingFor != "" {
+		line("parked", "waiting for %s", printable(wf.WaitingFor))
+	}
+	if len(wf.Steps) > 0 {
+		names := make([]string, len(wf.Steps))
+		for i, s := range wf.Steps {
+			names[i] = printable(s)
+		}
+		line("steps", "%s done: %s", plural(len(names), "step"), strings.Join(names, ", "))
+	}
+	for name, n := range wf.Signals {
+		line("signals", "%d %s waiting to be received", n, printable(name))
+	}
+	if len(wf.Children) == 0 {
+		return
+	}
+	counts := map[sdk.State]int{}
+	for _, c := range wf.Children {
+		counts[c.State]++
+	}
+	line("children", "%d: %d completed, %d failed, %d cancelled, %d live", len(wf.Children),
+		counts[sdk.StateCompleted], counts[sdk.StateFailed], counts[sdk.StateCancelled], counts[""])
+	const shown = 20
+	for n, c := range wf.Children {
+		if n == shown {
+			fmt.Fprintf(w, "%-10s … and %d more (docket show --json)\n", "", len(wf.Children)-shown)
+			break
+		}
+		state := string(c.State)
+		if state == "" {
+			state = "live"
+		}
+		detail := ""
+		if c.Error != "" {
+			detail = ": " + printable(firstLine(c.Error))
+		}
+		fmt.Fprintf(w, "%-10s %s  %s  %s%s\n", "", printable(c.Name), printable(c.Key), state, detail)
+	}
+}
+
+// printable escapes the control characters of s (not newlines and tabs),
+// so that task data cannot drive the terminal it is shown on.
+func printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' || r == unicode.ReplacementChar {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,90 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/worker"
+	"github.com/docket-go/docket/workflow"
+)
+
+type showIn struct {
+	N int `json:"n"`
+}
+
+// show prints an execution: its result, and for a workflow its steps, its
+// children and what it waits for; task data is escaped.
+func TestShow(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	child := sdk.NewResultTask("child", func(ctx context.Context, in showIn) (int, error) {
+		if in.N < 0 {
+			return 0, errors.New("negative\x1b[31m")
+		}
+		return in.N * 10, nil
+	})
+	flow := sdk.NewTask("flow", func(ctx context.Context, in showIn) error {
+		if _, err := workflow.Step(ctx, "prepare", func(ctx context.Context) (bool, error) { return true, nil }); err != nil {
+			return err
+		}
+		good, err := workflow.Start(ctx, child, "good", showIn{N: 4})
+		if err != nil {
+			return err
+		}
+		bad, err := workflow.Start(ctx, child, "bad", showIn{N: -1})
+		if err != nil {
+			return err
+		}
+		if err := workflow.Wait(ctx, good, bad); err != nil {
+			return err
+		}
+		_, err = workflow.WaitSignal[string](ctx, "approve", 0)
+		return err
+	})
+	require.NoError(t, f.d.Register(child))
+	require.NoError(t, f.d.Register(flow))
+	f.startWorker(worker.Options{})
+
+	n, err := child.Call(ctx, f.d, showIn{N: 7}, sdk.Key("seven"))
+	require.NoError(t, err)
+	require.Equal(t, 70, n)
+	r := f.run("", "show", "seven")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "state      completed (attempt 1, 1 delivery)")
+	assert.Contains(t, r.stdout, "result     70")
+
+	_, err = flow.Add(ctx, f.d, showIn{}, sdk.Key("wf"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		info, err := f.d.Execution("wf").Info(ctx)
+		return err == nil && info.Workflow != nil && info.Workflow.WaitingFor == "signal approve"
+	}, wait, 5e6)
+	r = f.run("", "show", "wf")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "state      parked")
+	assert.Contains(t, r.stdout, "parked     waiting for signal approve")
+	assert.Contains(t, r.stdout, "steps      1 step done: prepare")
+	assert.Contains(t, r.stdout, "children   2: 1 completed, 1 failed, 0 cancelled, 0 live")
+	assert.Contains(t, r.stdout, "good  wf/good  completed")
+	assert.Contains(t, r.stdout, `bad  wf/bad  failed: negative\x1b[31m`, "escaped")
+	assert.NotContains(t, r.stdout, "\x1b")
+
+	r = f.run("", "show", "--json", "wf/bad")
+	require.Equal(t, 0, r.code, r.stderr)
+	var info sdk.Info
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &info))
+	assert.Equal(t, "wf", info.Parent)
+	assert.Equal(t, "bad", info.ChildName)
+	assert.Equal(t, sdk.ReasonError, info.Reason)
+
+	require.NoError(t, f.d.Cancel(ctx, "wf"))
+	r = f.run("", "show", "nothing")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `has no execution with the key "nothing"`)
+}
