@@ -2,6 +2,10 @@
 // chaos/README.md): it runs the chaos tasks until SIGTERM or SIGINT, then
 // drains and exits 0. The driver SIGKILLs it at random moments, and an
 // exiter task ends it with tasks.ExitCode on its first delivery.
+//
+// The tasks write their record through -record-url: the outside world a
+// task acts on, which the driver may keep within reach of a worker it cuts
+// off from the docket's Redis, as a real one would be.
 package main
 
 import (
@@ -14,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/docket-go/docket/chaos/internal/tasks"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/worker"
@@ -25,6 +31,7 @@ func main() {
 
 func run() int {
 	url := flag.String("url", "", "Redis URL of the docket")
+	recordURL := flag.String("record-url", "", "Redis URL of the tasks' record (default: -url)")
 	name := flag.String("name", "chaos", "docket name")
 	label := flag.String("label", "chaos", "worker name, in its ID")
 	concurrency := flag.Int("concurrency", 10, "tasks at once")
@@ -57,7 +64,21 @@ func run() int {
 		}
 	}
 	defer d.Close()
-	if err := d.Register(tasks.New(d.Redis()).All()...); err != nil {
+	if *recordURL == "" {
+		*recordURL = *url
+	}
+	opt, err := redis.ParseURL(*recordURL)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos worker: -record-url:", err)
+		return 2
+	}
+	// The tasks retry their writes themselves, and give up on one when
+	// their context ends (see tasks.do); a write go-redis retried on its
+	// own, later, would be a write of a task that has already stopped.
+	opt.MaxRetries = -1
+	rec := redis.NewClient(opt)
+	defer rec.Close()
+	if err := d.Register(tasks.New(rec).All()...); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos worker:", err)
 		return 2
 	}

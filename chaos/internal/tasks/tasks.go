@@ -8,6 +8,10 @@
 // than leaving the record half-written. A write whose reply was lost may be
 // applied twice: the record is built so that this only ever over-counts
 // completions (a duplicate), never a concurrency violation.
+//
+// The tasks honour their context, as Docket asks: once it ends, a task
+// starts nothing new and returns at once, even from a write to the record
+// that Redis has not answered (see record.do).
 package tasks
 
 import (
@@ -197,7 +201,8 @@ type record struct{ rec redis.UniversalClient }
 // limited enters the record of its value, flags a violation if the value
 // now has more runs than its limit, works, and leaves the record. It leaves
 // before it returns, so before the worker frees its slot: the record never
-// counts a run the limit no longer does.
+// counts a run the limit no longer does. A run stopped for a lost lease
+// returns without leaving: the task keeps its slot (see leaving).
 func (r record) limited(ctx context.Context, in Limited) error {
 	if err := r.start(ctx); err != nil {
 		return err
@@ -229,11 +234,7 @@ func (r record) limited(ctx context.Context, in Limited) error {
 			err = work(ctx, 50*time.Millisecond+rand.N(350*time.Millisecond))
 		}
 	}
-	// Leave even if ctx ended (the SADD may have applied): with a lost
-	// lease another delivery may be in the record under the same key, and
-	// removing it under-counts, which can hide a violation but never make
-	// one up.
-	leave, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	leave, cancel := leaving(ctx)
 	defer cancel()
 	if lerr := r.retry(leave, func(ctx context.Context) error { return r.rec.SRem(ctx, running, key).Err() }); lerr != nil {
 		return errors.Join(err, lerr)
@@ -242,6 +243,29 @@ func (r record) limited(ctx context.Context, in Limited) error {
 		return err
 	}
 	return r.complete(ctx)
+}
+
+// leaving is the context in which a run of the limited task leaves the
+// record. It outlives ctx (the SADD may have applied even if ctx ended
+// before its reply), because the worker frees the run's slot once the
+// function returns, and a run still in the record then could be counted
+// beside the runs that take the slot: a made-up violation. But not past a
+// lost lease: the worker then stopped the run so that another could take
+// the task over, and a stopped run must not go on writing (with Redis
+// stalled, it would wait for it past the takeover). Nothing is left behind
+// for that: the task keeps its slot, and the run that takes it over enters
+// the record under the same key, and leaves it for both.
+func leaving(ctx context.Context) (context.Context, context.CancelFunc) {
+	leave, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	if errors.Is(context.Cause(ctx), sdk.ErrLeaseLost) {
+		cancel()
+	}
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(context.Cause(ctx), sdk.ErrLeaseLost) {
+			cancel()
+		}
+	})
+	return leave, func() { stop(); cancel() }
 }
 
 // auto records the due time of an automatic task's run, and works a while
@@ -272,7 +296,7 @@ func (r record) complete(ctx context.Context) error {
 func (r record) retry(ctx context.Context, op func(context.Context) error) error {
 	wait := 20 * time.Millisecond
 	for {
-		err := op(ctx)
+		err := do(ctx, op)
 		if err == nil {
 			return nil
 		}
@@ -283,6 +307,26 @@ func (r record) retry(ctx context.Context, op func(context.Context) error) error
 			return err
 		}
 		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+// do runs op, and returns when it does or when ctx ends, whichever comes
+// first. go-redis does not end a call in progress when its context is
+// cancelled: a call to a stalled Redis waits for the reply, or for the read
+// timeout (3s, and its retries). A task that honours its context returns
+// at once instead; a write already sent may still apply, which the record
+// allows for (it over-counts, at worst).
+func do(ctx context.Context, op func(context.Context) error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	done := make(chan error, 1)
+	go func() { done <- op(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
 }
 
