@@ -71,7 +71,7 @@ func (quiet) Printf(context.Context, string, ...any) {}
 func run() int {
 	modeName := flag.String("mode", "short", "short (about 65s, CI) or long (about 20 minutes)")
 	seed := flag.Uint64("seed", 0, "seed of the fault schedule and the task mix (0: from the clock)")
-	keep := flag.Bool("keep", false, "keep the run's directory (Redis AOF, worker logs) even when it passes")
+	keep := flag.Bool("keep", false, "keep the run's directory (Redis AOF, worker logs, run logs) even when it passes")
 	workerBin := flag.String("worker", "", "a worker binary built from ./chaos/worker (default: build one)")
 	duration := flag.Duration("duration", 0, "override the mode's chaos duration (tasks and faults scale with it)")
 	flag.Parse()
@@ -105,7 +105,7 @@ func run() int {
 	if code == 0 && !*keep {
 		_ = os.RemoveAll(dir)
 	} else {
-		fmt.Printf("chaos: the run's directory (redis AOF and log, worker logs) is kept: %s\n", dir)
+		fmt.Printf("chaos: the run's directory (redis AOF and log, worker logs, run logs) is kept: %s\n", dir)
 	}
 	return code
 }
@@ -186,7 +186,7 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 	defer cancelHard()
 	var pwg sync.WaitGroup
 	mean := time.Duration(float64(m.duration) * float64(m.producers) / float64(m.tasks))
-	ts := tasks.New(nil)
+	ts := tasks.New(nil, nil)
 	for i := range m.producers {
 		pd, err := sdk.Open(ctx, dr.redis.url(), sdk.WithName(docketName), sdk.WithRetention(retention))
 		if err != nil {
@@ -234,6 +234,7 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 	dr.fleet.stop(workerDrain + 10*time.Second)
 
 	r := check(ctx, d, keys)
+	r.checkRuns(dr.fleet.processes(), keys, dr.t0)
 	if !drained {
 		r.violateList("still live at the drain deadline", stuck)
 	}
@@ -368,7 +369,7 @@ func (dr *driver) drain(ctx context.Context, d *sdk.Docket) (bool, []string) {
 
 func (dr *driver) print(r *report, addRetries, ambiguous int) {
 	var kinds []string
-	for _, k := range []string{tasks.NamePlain, tasks.NameLimited, tasks.NamePanic, tasks.NameTimeout, tasks.NameExit} {
+	for _, k := range []string{tasks.NamePlain, tasks.NameLimited, tasks.NamePanic, tasks.NameTimeout, tasks.NameExit, tasks.NameSlow} {
 		kinds = append(kinds, fmt.Sprintf("%s %d", k, r.byKind[k]))
 	}
 	fmt.Println("chaos: results")
@@ -380,7 +381,18 @@ func (dr *driver) print(r *report, addRetries, ambiguous int) {
 		fmt.Printf("; %d of keys whose Add failed yet applied", r.extra)
 	}
 	fmt.Println()
-	fmt.Printf("  re-runs          %d runs of %d keys beyond the planned ones (redelivered after a kill or exit, retried after an outage)\n", r.reruns, r.rerunKeys)
+	fmt.Printf("  re-runs          %d runs of %d keys beyond the planned ones, each after the one before had ended (redelivered after a worker died or lost the lease, retried after an outage)\n",
+		r.runs.reruns, r.runs.rerunKeys)
+	fmt.Printf("  overlaps         %d keys ran twice at once\n", r.runs.overlapKeys)
+	fmt.Printf("  runs             %d logged: %d stopped for a lost lease (sdk.ErrLeaseLost), %d ended by their process's death\n",
+		r.runs.runs, r.runs.fenced, r.runs.died)
+	if r.runs.takenOver > 0 {
+		fmt.Printf("  closest takeover %v after a run stopped for a lost lease returned (%d such runs ran again): %s\n",
+			r.runs.closest.Round(time.Millisecond), r.runs.takenOver, r.runs.closestRun)
+	}
+	if r.runs.slowestRun != "" {
+		fmt.Printf("  slowest stop     %v from a run's context ending to its return: %s\n", r.runs.slowest.Round(time.Microsecond), r.runs.slowestRun)
+	}
 	fmt.Printf("  kills            %d workers SIGKILLed, %d exited on an exiter's first delivery, %d processes started\n",
 		dr.fleet.kills.Load(), dr.fleet.exits.Load(), dr.fleet.started.Load())
 	fmt.Printf("  redis restarts   %d\n", dr.restarts)

@@ -5,7 +5,8 @@
 //
 // The tasks write their record through -record-url: the outside world a
 // task acts on, which the driver may keep within reach of a worker it cuts
-// off from the docket's Redis, as a real one would be.
+// off from the docket's Redis, as a real one would be. Each run is logged
+// in the -runs file.
 package main
 
 import (
@@ -32,6 +33,7 @@ func main() {
 func run() int {
 	url := flag.String("url", "", "Redis URL of the docket")
 	recordURL := flag.String("record-url", "", "Redis URL of the tasks' record (default: -url)")
+	runsPath := flag.String("runs", "", "file to log each task run in (default: none)")
 	name := flag.String("name", "chaos", "docket name")
 	label := flag.String("label", "chaos", "worker name, in its ID")
 	concurrency := flag.Int("concurrency", 10, "tasks at once")
@@ -78,7 +80,17 @@ func run() int {
 	opt.MaxRetries = -1
 	rec := redis.NewClient(opt)
 	defer rec.Close()
-	if err := d.Register(tasks.New(rec).All()...); err != nil {
+	var runs *tasks.RunLog
+	if *runsPath != "" {
+		f, err := os.OpenFile(*runsPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chaos worker:", err)
+			return 2
+		}
+		defer f.Close()
+		runs = tasks.NewRunLog(f)
+	}
+	if err := d.Register(tasks.New(rec, runs).All()...); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos worker:", err)
 		return 2
 	}

@@ -11,7 +11,9 @@
 //
 // The tasks honour their context, as Docket asks: once it ends, a task
 // starts nothing new and returns at once, even from a write to the record
-// that Redis has not answered (see record.do).
+// that Redis has not answered (see record.do). Each run is also logged, by
+// the worker process, in a RunLog, from which the driver tells whether two
+// runs of one key overlapped.
 package tasks
 
 import (
@@ -36,6 +38,7 @@ const (
 	NamePanic   = "panicky"
 	NameTimeout = "sleepy"
 	NameExit    = "exiter"
+	NameSlow    = "slow"
 	NameTick    = "tick"
 	NameTock    = "tock"
 )
@@ -45,6 +48,17 @@ const (
 const (
 	Limit  = 2
 	Values = 10
+)
+
+// SlowWork is the longest a slow task works, and LongLimited the longest a
+// long run of the limited task does: longer than the workers' lease (2s),
+// so that a worker stalled or cut off from Redis for longer than the lease
+// is likely to hold such a run, which another worker then takes over, and
+// which, were it not stopped in time, would run beside the copy that took
+// it over.
+const (
+	SlowWork    = 4 * time.Second
+	LongLimited = 3 * time.Second
 )
 
 // FirstTimeout is the timeout of the sleepy task, whose first attempt
@@ -69,9 +83,6 @@ var retries = policy.Retry(50, 100*time.Millisecond)
 const (
 	// Done is a hash: task key -> number of runs that completed it.
 	Done = "chaos:done"
-	// Starts is a hash: task key -> number of runs that started (a retry,
-	// or a redelivery after a worker died, starts another).
-	Starts = "chaos:starts"
 	// Violations is a list of descriptions of moments a value of the
 	// limited task had more runs at once than its limit.
 	Violations = "chaos:violations"
@@ -107,13 +118,14 @@ type Set struct {
 	Panic   *sdk.Task[Plain]   // panics on its first attempt
 	Timeout *sdk.Task[Plain]   // overruns its timeout on its first attempt
 	Exit    *sdk.Task[Plain]   // exits its process on its first delivery
+	Slow    *sdk.Task[Plain]   // works longer than a lease, at times
 	Tick    *sdk.Task[Auto]    // automatic, perpetual
 	Tock    *sdk.Task[Auto]    // automatic, perpetual
 }
 
 // All lists the tasks, to register them.
 func (s Set) All() []sdk.Registrable {
-	return []sdk.Registrable{s.Plain, s.Limited, s.Panic, s.Timeout, s.Exit, s.Tick, s.Tock}
+	return []sdk.Registrable{s.Plain, s.Limited, s.Panic, s.Timeout, s.Exit, s.Slow, s.Tick, s.Tock}
 }
 
 // PlannedRuns is how many runs a task of the named kind takes when nothing
@@ -132,48 +144,36 @@ func Automatic() map[string]time.Duration {
 	return map[string]time.Duration{NameTick: TickEvery, NameTock: TockEvery}
 }
 
-// New builds the tasks over a record client. A producer that only adds
-// tasks may pass nil.
-func New(rec redis.UniversalClient) Set {
+// New builds the tasks over a record client, logging their runs in runs. A
+// producer that only adds tasks may pass nil for both.
+func New(rec redis.UniversalClient, runs *RunLog) Set {
 	r := record{rec}
 	return Set{
-		Plain: sdk.NewTask(NamePlain, func(ctx context.Context, in Plain) error {
-			if err := r.start(ctx); err != nil {
-				return err
-			}
+		Plain: sdk.NewTask(NamePlain, track(runs, func(ctx context.Context, in Plain) error {
 			if err := work(ctx, 300*time.Millisecond); err != nil {
 				return err
 			}
 			return r.complete(ctx)
-		}, retries),
+		}), retries),
 
-		Limited: sdk.NewTask(NameLimited, r.limited, policy.Concurrency("value", Limit), retries),
+		Limited: sdk.NewTask(NameLimited, track(runs, r.limited), policy.Concurrency("value", Limit), retries),
 
-		Panic: sdk.NewTask(NamePanic, func(ctx context.Context, in Plain) error {
-			if err := r.start(ctx); err != nil {
-				return err
-			}
+		Panic: sdk.NewTask(NamePanic, track(runs, func(ctx context.Context, in Plain) error {
 			if sdk.Current(ctx).Attempt() == 1 {
 				panic(fmt.Sprintf("chaos: first attempt of %s panics on purpose", sdk.Current(ctx).Key()))
 			}
 			return r.complete(ctx)
-		}, retries),
+		}), retries),
 
-		Timeout: sdk.NewTask(NameTimeout, func(ctx context.Context, in Plain) error {
-			if err := r.start(ctx); err != nil {
-				return err
-			}
+		Timeout: sdk.NewTask(NameTimeout, track(runs, func(ctx context.Context, in Plain) error {
 			if sdk.Current(ctx).Attempt() == 1 {
 				<-ctx.Done() // the timeout ends it
 				return ctx.Err()
 			}
 			return r.complete(ctx)
-		}, policy.Timeout(FirstTimeout), retries),
+		}), policy.Timeout(FirstTimeout), retries),
 
-		Exit: sdk.NewTask(NameExit, func(ctx context.Context, in Plain) error {
-			if err := r.start(ctx); err != nil {
-				return err
-			}
+		Exit: sdk.NewTask(NameExit, track(runs, func(ctx context.Context, in Plain) error {
 			key := sdk.Current(ctx).Key()
 			var first int64
 			if err := r.retry(ctx, func(ctx context.Context) (err error) {
@@ -189,10 +189,17 @@ func New(rec redis.UniversalClient) Set {
 				os.Exit(ExitCode)
 			}
 			return r.complete(ctx)
-		}, retries),
+		}), retries),
 
-		Tick: sdk.NewTask(NameTick, r.auto, policy.Perpetual(TickEvery, policy.Automatic())),
-		Tock: sdk.NewTask(NameTock, r.auto, policy.Perpetual(TockEvery, policy.Automatic())),
+		Slow: sdk.NewTask(NameSlow, track(runs, func(ctx context.Context, in Plain) error {
+			if err := sleep(ctx, time.Second+rand.N(SlowWork-time.Second)); err != nil {
+				return err
+			}
+			return r.complete(ctx)
+		}), retries),
+
+		Tick: sdk.NewTask(NameTick, track(runs, r.auto), policy.Perpetual(TickEvery, policy.Automatic())),
+		Tock: sdk.NewTask(NameTock, track(runs, r.auto), policy.Perpetual(TockEvery, policy.Automatic())),
 	}
 }
 
@@ -204,9 +211,6 @@ type record struct{ rec redis.UniversalClient }
 // counts a run the limit no longer does. A run stopped for a lost lease
 // returns without leaving: the task keeps its slot (see leaving).
 func (r record) limited(ctx context.Context, in Limited) error {
-	if err := r.start(ctx); err != nil {
-		return err
-	}
 	key := sdk.Current(ctx).Key()
 	running := Running(in.Value)
 	var card int64
@@ -231,7 +235,11 @@ func (r record) limited(ctx context.Context, in Limited) error {
 			})
 		}
 		if err == nil {
-			err = work(ctx, 50*time.Millisecond+rand.N(350*time.Millisecond))
+			if in.N/Values%10 == 0 { // one in ten works 1s to LongLimited: often longer than the lease
+				err = sleep(ctx, time.Second+rand.N(LongLimited-time.Second))
+			} else {
+				err = work(ctx, 50*time.Millisecond+rand.N(350*time.Millisecond))
+			}
 		}
 	}
 	leave, cancel := leaving(ctx)
@@ -277,12 +285,6 @@ func (r record) auto(ctx context.Context, _ Auto) error {
 		return err
 	}
 	return work(ctx, 200*time.Millisecond)
-}
-
-// start records that a run of the task started.
-func (r record) start(ctx context.Context) error {
-	key := sdk.Current(ctx).Key()
-	return r.retry(ctx, func(ctx context.Context) error { return r.rec.HIncrBy(ctx, Starts, key, 1).Err() })
 }
 
 // complete records that the running task completed.
