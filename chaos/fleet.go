@@ -21,7 +21,7 @@ import (
 // an exiter task ended it.
 type fleet struct {
 	bin  string
-	args []string
+	args func(slot int) []string // a slot's processes reach Redis through the slot's proxy
 	dir  string
 	logf func(format string, args ...any)
 
@@ -50,7 +50,7 @@ type proc struct {
 	died   time.Time // when the driver saw it end: set before done closes
 }
 
-func newFleet(bin, dir string, args []string, logf func(string, ...any)) *fleet {
+func newFleet(bin, dir string, args func(slot int) []string, logf func(string, ...any)) *fleet {
 	return &fleet{bin: bin, dir: dir, args: args, logf: logf}
 }
 
@@ -87,7 +87,7 @@ func (f *fleet) spawn(slot int) (*proc, error) {
 	}
 	defer log.Close()
 	runs := f.runsPath(slot, f.started.Add(1))
-	args := append(append([]string(nil), f.args...), "-label", fmt.Sprintf("chaos-w%02d", slot), "-runs", runs)
+	args := append(f.args(slot), "-label", fmt.Sprintf("chaos-w%02d", slot), "-runs", runs)
 	cmd := exec.Command(f.bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = childAttr()
