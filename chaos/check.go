@@ -24,8 +24,7 @@ type report struct {
 	completed  int // added keys with at least one recorded completion and state completed
 	duplicates int // completions beyond the first, of added keys
 	extra      int // completions of keys no producer saw added (an Add that failed yet applied)
-	reruns     int // runs beyond the planned ones: redeliveries after a worker died, retries after an outage
-	rerunKeys  int
+	runs       runReport
 	peak       int // most runs of one value of the limited task at once, by the record
 	chains     []string
 	leaks      int
@@ -71,10 +70,6 @@ func check(ctx context.Context, d *sdk.Docket, keys []added) *report {
 	for k, v := range done {
 		counts[k], _ = strconv.Atoi(v)
 	}
-	started, err := rec.HGetAll(ctx, tasks.Starts).Result()
-	if err != nil {
-		r.violate("cannot read the start record: %v", err)
-	}
 	seen := map[string]bool{}
 	var notRun []string
 	var states []string
@@ -88,10 +83,6 @@ func check(ctx context.Context, d *sdk.Docket, keys []added) *report {
 			continue
 		}
 		seen[a.key] = true
-		if s, _ := strconv.Atoi(started[a.key]); s > tasks.PlannedRuns(a.kind) {
-			r.reruns += s - tasks.PlannedRuns(a.kind)
-			r.rerunKeys++
-		}
 		n := counts[a.key]
 		if n == 0 {
 			notRun = append(notRun, a.key)

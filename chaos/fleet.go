@@ -21,12 +21,13 @@ import (
 // an exiter task ended it.
 type fleet struct {
 	bin  string
-	args []string
+	args func(slot int) []string // a slot's processes reach Redis through the slot's proxy
 	dir  string
 	logf func(format string, args ...any)
 
 	mu       sync.Mutex
 	procs    []*proc // by slot
+	all      []*proc // every process started, for their run logs
 	stopping bool
 	wg       sync.WaitGroup
 
@@ -42,12 +43,14 @@ type fleet struct {
 type proc struct {
 	slot   int
 	cmd    *exec.Cmd
+	runs   string // its run log (tasks.RunLog)
 	killed atomic.Bool
 	done   chan struct{}
 	code   int
+	died   time.Time // when the driver saw it end: set before done closes
 }
 
-func newFleet(bin, dir string, args []string, logf func(string, ...any)) *fleet {
+func newFleet(bin, dir string, args func(slot int) []string, logf func(string, ...any)) *fleet {
 	return &fleet{bin: bin, dir: dir, args: args, logf: logf}
 }
 
@@ -55,8 +58,16 @@ func (f *fleet) logPath(slot int) string {
 	return filepath.Join(f.dir, fmt.Sprintf("worker-%02d.log", slot))
 }
 
+// runsPath is the run log of the n-th process started.
+func (f *fleet) runsPath(slot int, n int64) string {
+	return filepath.Join(f.dir, "runs", fmt.Sprintf("w%02d-%04d.log", slot, n))
+}
+
 // start starts n slots.
 func (f *fleet) start(n int) error {
+	if err := os.MkdirAll(filepath.Join(f.dir, "runs"), 0o755); err != nil {
+		return err
+	}
 	f.procs = make([]*proc, n)
 	for slot := range n {
 		p, err := f.spawn(slot)
@@ -75,15 +86,26 @@ func (f *fleet) spawn(slot int) (*proc, error) {
 		return nil, err
 	}
 	defer log.Close()
-	args := append(append([]string(nil), f.args...), "-label", fmt.Sprintf("chaos-w%02d", slot))
+	runs := f.runsPath(slot, f.started.Add(1))
+	args := append(f.args(slot), "-label", fmt.Sprintf("chaos-w%02d", slot), "-runs", runs)
 	cmd := exec.Command(f.bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
-	f.started.Add(1)
-	return &proc{slot: slot, cmd: cmd, done: make(chan struct{})}, nil
+	p := &proc{slot: slot, cmd: cmd, runs: runs, done: make(chan struct{})}
+	f.mu.Lock()
+	f.all = append(f.all, p)
+	f.mu.Unlock()
+	return p, nil
+}
+
+// processes lists every process started, once all have ended.
+func (f *fleet) processes() []*proc {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*proc(nil), f.all...)
 }
 
 // keep waits for a slot's process to end and replaces it, until the fleet
@@ -91,6 +113,7 @@ func (f *fleet) spawn(slot int) (*proc, error) {
 func (f *fleet) keep(p *proc) {
 	for {
 		err := p.cmd.Wait()
+		p.died = time.Now()
 		p.code = 0
 		if ee, ok := errors.AsType[*exec.ExitError](err); ok {
 			p.code = ee.ExitCode()

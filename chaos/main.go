@@ -1,7 +1,8 @@
 // Command chaos is docket's fault-injection driver: a real redis-server
 // (appendonly), ten worker processes and five producers, while the driver
-// SIGKILLs workers and Redis at random moments; then it checks that nothing
-// was lost. See chaos/README.md.
+// SIGKILLs workers and Redis, stalls Redis and cuts workers off from it at
+// random moments; then it checks that nothing was lost, that no limit was
+// exceeded and that no task ran twice at once. See chaos/README.md.
 //
 //	go run ./chaos -mode short   # about 65s plus the build, for CI
 //	go run ./chaos -mode long    # about 20 minutes
@@ -39,14 +40,28 @@ type mode struct {
 	killBatch int // workers killed at once, at most
 	restarts  int // Redis restarts, spread over the duration
 	maxDown   time.Duration
-	drain     time.Duration // deadline for the queue to empty once the chaos ends
+	// Redis stalls, spread over the duration: half shorter than the lease,
+	// half from the lease to maxStall; half CLIENT PAUSE, half DEBUG SLEEP.
+	stalls   int
+	maxStall time.Duration
+	// Partitions, spread over the duration, each cutting 1 to cutBatch
+	// workers off from Redis: half shorter than the lease, half from the
+	// lease to maxCut; a third each refused, black-holed and frozen.
+	partitions int
+	cutBatch   int
+	maxCut     time.Duration
+	drain      time.Duration // deadline for the queue to empty once the chaos ends
 }
 
 var modes = map[string]mode{
 	"short": {duration: 60 * time.Second, tasks: 3000, workers: 10, producers: 5,
-		kills: 15, killBatch: 1, restarts: 3, maxDown: 2 * time.Second, drain: 45 * time.Second},
+		kills: 15, killBatch: 1, restarts: 3, maxDown: 2 * time.Second,
+		stalls: 4, maxStall: 5 * time.Second, partitions: 6, cutBatch: 1, maxCut: 6 * time.Second,
+		drain: 45 * time.Second},
 	"long": {duration: 20 * time.Minute, tasks: 60000, workers: 10, producers: 5,
-		kills: 400, killBatch: 3, restarts: 30, maxDown: 4 * time.Second, drain: 3 * time.Minute},
+		kills: 400, killBatch: 3, restarts: 30, maxDown: 4 * time.Second,
+		stalls: 40, maxStall: 6 * time.Second, partitions: 60, cutBatch: 3, maxCut: 10 * time.Second,
+		drain: 3 * time.Minute},
 }
 
 // Worker settings: a short lease, so a killed worker's tasks are redelivered
@@ -71,7 +86,7 @@ func (quiet) Printf(context.Context, string, ...any) {}
 func run() int {
 	modeName := flag.String("mode", "short", "short (about 65s, CI) or long (about 20 minutes)")
 	seed := flag.Uint64("seed", 0, "seed of the fault schedule and the task mix (0: from the clock)")
-	keep := flag.Bool("keep", false, "keep the run's directory (Redis AOF, worker logs) even when it passes")
+	keep := flag.Bool("keep", false, "keep the run's directory (Redis AOF, worker logs, run logs) even when it passes")
 	workerBin := flag.String("worker", "", "a worker binary built from ./chaos/worker (default: build one)")
 	duration := flag.Duration("duration", 0, "override the mode's chaos duration (tasks and faults scale with it)")
 	flag.Parse()
@@ -85,6 +100,8 @@ func run() int {
 		m.tasks = max(1, int(float64(m.tasks)*scale))
 		m.kills = max(1, int(float64(m.kills)*scale))
 		m.restarts = max(1, int(float64(m.restarts)*scale))
+		m.stalls = max(1, int(float64(m.stalls)*scale))
+		m.partitions = max(1, int(float64(m.partitions)*scale))
 		m.duration = *duration
 	}
 	if *seed == 0 {
@@ -94,7 +111,7 @@ func run() int {
 	redis.SetLogger(quiet{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	dr := &driver{m: m, seed: *seed, t0: time.Now(), rng: rand.New(rand.NewPCG(*seed, 0x5eed))}
+	dr := &driver{m: m, seed: *seed, t0: time.Now(), rng: rand.New(rand.NewPCG(*seed, 0x5eed)), faults: newFaults()}
 	dir, err := os.MkdirTemp("", "docket-chaos-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
@@ -105,7 +122,7 @@ func run() int {
 	if code == 0 && !*keep {
 		_ = os.RemoveAll(dir)
 	} else {
-		fmt.Printf("chaos: the run's directory (redis AOF and log, worker logs) is kept: %s\n", dir)
+		fmt.Printf("chaos: the run's directory (redis AOF and log, worker logs, run logs) is kept: %s\n", dir)
 	}
 	return code
 }
@@ -119,6 +136,8 @@ type driver struct {
 
 	redis     *redisServer
 	restarts  int
+	proxies   []*proxy // by worker slot
+	faults    *faults  // stalls and partitions
 	fleet     *fleet
 	producers []*producer
 	addedN    atomic.Int64
@@ -132,8 +151,8 @@ func (dr *driver) logf(format string, args ...any) {
 // could not be carried out.
 func (dr *driver) run(ctx context.Context, workerBin string) int {
 	m := dr.m
-	fmt.Printf("chaos: %v of faults, seed %d: %d workers (lease %v, max deliveries %d), %d producers adding ~%d tasks, %d kill events, %d Redis restarts\n",
-		m.duration, dr.seed, m.workers, lease, maxDeliveries, m.producers, m.tasks, m.kills, m.restarts)
+	fmt.Printf("chaos: %v of faults, seed %d: %d workers (lease %v, max deliveries %d), %d producers adding ~%d tasks, %d kill events, %d Redis restarts, %d stalls, %d partitions\n",
+		m.duration, dr.seed, m.workers, lease, maxDeliveries, m.producers, m.tasks, m.kills, m.restarts, m.stalls, m.partitions)
 
 	if workerBin == "" {
 		workerBin = filepath.Join(dr.dir, "chaos-worker")
@@ -162,10 +181,23 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 	}
 	defer d.Close()
 
-	dr.fleet = newFleet(workerBin, dr.dir, []string{
-		"-url", dr.redis.url(), "-name", docketName,
-		"-lease", lease.String(), "-drain", workerDrain.String(),
-		"-max-deliveries", fmt.Sprint(maxDeliveries), "-retention", retention.String(),
+	// Each worker slot reaches Redis through a proxy of its own, which a
+	// partition cuts; the tasks' record goes straight to Redis.
+	for slot := range m.workers {
+		p, err := newProxy(slot, dr.redis.addr())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chaos:", err)
+			return 2
+		}
+		defer p.close()
+		dr.proxies = append(dr.proxies, p)
+	}
+	dr.fleet = newFleet(workerBin, dr.dir, func(slot int) []string {
+		return []string{
+			"-url", dr.proxies[slot].url(), "-record-url", dr.redis.url(), "-name", docketName,
+			"-lease", lease.String(), "-drain", workerDrain.String(),
+			"-max-deliveries", fmt.Sprint(maxDeliveries), "-retention", retention.String(),
+		}
 	}, dr.logf)
 	if err := dr.fleet.start(m.workers); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
@@ -178,7 +210,7 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 			dr.fleet.abort()
 		}
 	}()
-	dr.logf("started %d workers", m.workers)
+	dr.logf("started %d workers, each through a proxy of its own", m.workers)
 
 	// Producers, each with its own connection.
 	stopProducers := make(chan struct{})
@@ -186,7 +218,7 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 	defer cancelHard()
 	var pwg sync.WaitGroup
 	mean := time.Duration(float64(m.duration) * float64(m.producers) / float64(m.tasks))
-	ts := tasks.New(nil)
+	ts := tasks.New(nil, nil)
 	for i := range m.producers {
 		pd, err := sdk.Open(ctx, dr.redis.url(), sdk.WithName(docketName), sdk.WithRetention(retention))
 		if err != nil {
@@ -203,7 +235,7 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 		close(stopProducers)
 		cancelHard()
 		pwg.Wait()
-		fmt.Fprintln(os.Stderr, "chaos: interrupted")
+		fmt.Fprintln(os.Stderr, "chaos: interrupted, or a fault could not be carried out (see above)")
 		return 2
 	}
 
@@ -234,6 +266,7 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 	dr.fleet.stop(workerDrain + 10*time.Second)
 
 	r := check(ctx, d, keys)
+	r.checkRuns(dr.fleet.processes(), keys, dr.t0)
 	if !drained {
 		r.violateList("still live at the drain deadline", stuck)
 	}
@@ -249,34 +282,74 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 // event is one fault at a moment of the chaos.
 type event struct {
 	at    time.Duration
-	redis bool
+	kind  faultKind
+	dur   time.Duration // of a stall or a partition
+	stall stallKind
+	cut   cutKind
 }
 
-// schedule spreads the kills and the Redis restarts over the chaos, each
-// kind one per equal segment, between 5% and 90% of it.
+type faultKind int
+
+const (
+	killWorkers faultKind = iota
+	restartRedis
+	stallRedis
+	partition
+)
+
+// schedule spreads the faults over the chaos, each kind one per equal
+// segment, between 5% and 90% of it. Stalls and partitions take turns
+// through their variants and through durations shorter and longer than
+// the lease, in a random order, so that even a short run has each.
 func (dr *driver) schedule() []event {
 	var evs []event
 	from, span := dr.m.duration/20, dr.m.duration*85/100
-	spread := func(n int, redis bool) {
+	spread := func(n int, fault func(i int) event) {
 		seg := span / time.Duration(n)
 		for i := range n {
-			at := from + time.Duration(i)*seg + time.Duration(dr.rng.Int64N(int64(seg)))
-			evs = append(evs, event{at: at, redis: redis})
+			ev := fault(i)
+			ev.at = from + time.Duration(i)*seg + time.Duration(dr.rng.Int64N(int64(seg)))
+			evs = append(evs, ev)
 		}
 	}
-	spread(dr.m.kills, false)
-	spread(dr.m.restarts, true)
-	slices.SortFunc(evs, func(a, b event) int { return int(a.at - b.at) })
+	spread(dr.m.kills, func(int) event { return event{kind: killWorkers} })
+	spread(dr.m.restarts, func(int) event { return event{kind: restartRedis} })
+	// A duration shorter than the lease, or from the lease to longest.
+	length := func(long bool, shortest, longest time.Duration) time.Duration {
+		if long {
+			return lease + time.Duration(dr.rng.Int64N(int64(longest-lease)))
+		}
+		return shortest + time.Duration(dr.rng.Int64N(int64(lease-shortest)))
+	}
+	turns := dr.rng.Perm(dr.m.stalls)
+	spread(dr.m.stalls, func(i int) event {
+		turn := turns[i]
+		long := turn%2 == 1
+		return event{kind: stallRedis, stall: stallKinds[turn/2%len(stallKinds)],
+			dur: length(long, 100*time.Millisecond, dr.m.maxStall)}
+	})
+	turns = dr.rng.Perm(dr.m.partitions)
+	spread(dr.m.partitions, func(i int) event {
+		turn := turns[i]
+		long := turn%2 == 1
+		return event{kind: partition, cut: cutKinds[turn/2%len(cutKinds)],
+			dur: length(long, 200*time.Millisecond, dr.m.maxCut)}
+	})
+	slices.SortStableFunc(evs, func(a, b event) int { return int(a.at - b.at) })
 	return evs
 }
 
 // chaos runs the fault schedule for the mode's duration, with a progress
-// line every 10 seconds. It returns false if ctx ended.
+// line every 10 seconds, then waits for the last stall and partition to
+// end. It returns false if ctx ended or a fault could not be carried out.
 func (dr *driver) chaos(ctx context.Context, d *sdk.Docket) bool {
 	start := time.Now()
 	evs := dr.schedule()
 	progress := time.NewTicker(10 * time.Second)
 	defer progress.Stop()
+	var reporting atomic.Bool
+	var reports sync.WaitGroup
+	defer reports.Wait() // no report after the chaos
 	for {
 		next := dr.m.duration
 		if len(evs) > 0 {
@@ -286,31 +359,47 @@ func (dr *driver) chaos(ctx context.Context, d *sdk.Docket) bool {
 		select {
 		case <-ctx.Done():
 			timer.Stop()
+			dr.faults.abort()
 			return false
 		case <-progress.C:
 			timer.Stop()
-			dr.progress(ctx, d)
+			// Not in the way of the schedule: with Redis stalled, the
+			// progress report waits for it.
+			if reporting.CompareAndSwap(false, true) {
+				reports.Go(func() { defer reporting.Store(false); dr.progress(ctx, d) })
+			}
 			continue
 		case <-timer.C:
 		}
+		if err := dr.faults.failed(); err != nil {
+			dr.logf("%v", err)
+			dr.faults.abort()
+			return false
+		}
 		if len(evs) == 0 {
-			return true
+			return dr.faults.wait(ctx, dr.logf)
 		}
 		ev := evs[0]
 		evs = evs[1:]
-		if !ev.redis {
+		switch ev.kind {
+		case killWorkers:
 			dr.fleet.kill(dr.rng, 1+dr.rng.IntN(dr.m.killBatch))
-			continue
+		case stallRedis:
+			dr.faults.stall(dr.redis, ev.stall, ev.dur, dr.logf)
+		case partition:
+			dr.faults.partition(dr.proxies, dr.rng, 1+dr.rng.IntN(dr.m.cutBatch), ev.cut, ev.dur, dr.logf)
+		case restartRedis:
+			down := 50*time.Millisecond + time.Duration(dr.rng.Int64N(int64(dr.m.maxDown)))
+			dr.logf("SIGKILL redis-server, down for %v", down.Round(time.Millisecond))
+			began := time.Now()
+			if err := dr.redis.restart(down); err != nil {
+				dr.logf("cannot restart redis-server: %v", err)
+				dr.faults.abort()
+				return false
+			}
+			dr.restarts++
+			dr.logf("redis-server is back (%v after the kill)", time.Since(began).Round(time.Millisecond))
 		}
-		down := 50*time.Millisecond + time.Duration(dr.rng.Int64N(int64(dr.m.maxDown)))
-		dr.logf("SIGKILL redis-server, down for %v", down.Round(time.Millisecond))
-		began := time.Now()
-		if err := dr.redis.restart(down); err != nil {
-			dr.logf("cannot restart redis-server: %v", err)
-			return false
-		}
-		dr.restarts++
-		dr.logf("redis-server is back (%v after the kill)", time.Since(began).Round(time.Millisecond))
 	}
 }
 
@@ -323,8 +412,9 @@ func (dr *driver) progress(ctx context.Context, d *sdk.Docket) {
 		dr.logf("progress: added %d; Redis unavailable", dr.addedN.Load())
 		return
 	}
-	dr.logf("progress: added %d, completed %d, running %d, waiting %d; %d kills, %d exits, %d Redis restarts",
-		dr.addedN.Load(), done, snap.TotalRunning, snap.TotalWaiting, dr.fleet.kills.Load(), dr.fleet.exits.Load(), dr.restarts)
+	dr.logf("progress: added %d, completed %d, running %d, waiting %d; %d kills, %d exits, %d Redis restarts, %d stalls, %d partitions",
+		dr.addedN.Load(), done, snap.TotalRunning, snap.TotalWaiting, dr.fleet.kills.Load(), dr.fleet.exits.Load(), dr.restarts,
+		dr.faults.stalled(), dr.faults.partitioned())
 }
 
 // drain waits until nothing but the automatic chains is scheduled, queued
@@ -368,7 +458,7 @@ func (dr *driver) drain(ctx context.Context, d *sdk.Docket) (bool, []string) {
 
 func (dr *driver) print(r *report, addRetries, ambiguous int) {
 	var kinds []string
-	for _, k := range []string{tasks.NamePlain, tasks.NameLimited, tasks.NamePanic, tasks.NameTimeout, tasks.NameExit} {
+	for _, k := range []string{tasks.NamePlain, tasks.NameLimited, tasks.NamePanic, tasks.NameTimeout, tasks.NameExit, tasks.NameSlow} {
 		kinds = append(kinds, fmt.Sprintf("%s %d", k, r.byKind[k]))
 	}
 	fmt.Println("chaos: results")
@@ -380,10 +470,24 @@ func (dr *driver) print(r *report, addRetries, ambiguous int) {
 		fmt.Printf("; %d of keys whose Add failed yet applied", r.extra)
 	}
 	fmt.Println()
-	fmt.Printf("  re-runs          %d runs of %d keys beyond the planned ones (redelivered after a kill or exit, retried after an outage)\n", r.reruns, r.rerunKeys)
+	fmt.Printf("  re-runs          %d runs of %d keys beyond the planned ones, each after the one before had ended (redelivered after a worker died or lost the lease, retried after an outage)\n",
+		r.runs.reruns, r.runs.rerunKeys)
+	fmt.Printf("  overlaps         %d keys ran twice at once\n", r.runs.overlapKeys)
+	fmt.Printf("  runs             %d logged: %d stopped for a lost lease (sdk.ErrLeaseLost), %d ended by their process's death\n",
+		r.runs.runs, r.runs.fenced, r.runs.died)
+	if r.runs.takenOver > 0 {
+		fmt.Printf("  closest takeover %v after a run stopped for a lost lease returned (%d such runs ran again): %s\n",
+			r.runs.closest.Round(time.Millisecond), r.runs.takenOver, r.runs.closestRun)
+	}
+	if r.runs.slowestRun != "" {
+		fmt.Printf("  slowest stop     %v from a run's context ending to its return: %s\n", r.runs.slowest.Round(time.Microsecond), r.runs.slowestRun)
+	}
 	fmt.Printf("  kills            %d workers SIGKILLed, %d exited on an exiter's first delivery, %d processes started\n",
 		dr.fleet.kills.Load(), dr.fleet.exits.Load(), dr.fleet.started.Load())
 	fmt.Printf("  redis restarts   %d\n", dr.restarts)
+	stalls, partitions := dr.faults.summary()
+	fmt.Printf("  stalls           %s\n", stalls)
+	fmt.Printf("  partitions       %s\n", partitions)
 	fmt.Printf("  concurrency      peak %d of limit %d per value\n", r.peak, tasks.Limit)
 	for _, c := range r.chains {
 		fmt.Printf("  chain            %s\n", c)

@@ -19,10 +19,10 @@ type kind struct {
 }
 
 var kinds = []kind{
-	{tasks.NamePlain, 45, func(ctx context.Context, d *sdk.Docket, ts tasks.Set, n int, opts ...sdk.AddOption) (*sdk.Execution, error) {
+	{tasks.NamePlain, 40, func(ctx context.Context, d *sdk.Docket, ts tasks.Set, n int, opts ...sdk.AddOption) (*sdk.Execution, error) {
 		return ts.Plain.Add(ctx, d, tasks.Plain{N: n}, opts...)
 	}},
-	{tasks.NameLimited, 36, func(ctx context.Context, d *sdk.Docket, ts tasks.Set, n int, opts ...sdk.AddOption) (*sdk.Execution, error) {
+	{tasks.NameLimited, 33, func(ctx context.Context, d *sdk.Docket, ts tasks.Set, n int, opts ...sdk.AddOption) (*sdk.Execution, error) {
 		return ts.Limited.Add(ctx, d, tasks.Limited{Value: n % tasks.Values, N: n}, opts...)
 	}},
 	{tasks.NamePanic, 8, func(ctx context.Context, d *sdk.Docket, ts tasks.Set, n int, opts ...sdk.AddOption) (*sdk.Execution, error) {
@@ -33,6 +33,9 @@ var kinds = []kind{
 	}},
 	{tasks.NameExit, 1, func(ctx context.Context, d *sdk.Docket, ts tasks.Set, n int, opts ...sdk.AddOption) (*sdk.Execution, error) {
 		return ts.Exit.Add(ctx, d, tasks.Plain{N: n}, opts...)
+	}},
+	{tasks.NameSlow, 10, func(ctx context.Context, d *sdk.Docket, ts tasks.Set, n int, opts ...sdk.AddOption) (*sdk.Execution, error) {
+		return ts.Slow.Add(ctx, d, tasks.Plain{N: n}, opts...)
 	}},
 }
 

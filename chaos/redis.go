@@ -23,9 +23,10 @@ import (
 // process: an Add that succeeded could vanish, and the "every added key ran"
 // check would have to forgive it.
 type redisServer struct {
-	bin  string
-	dir  string
-	port int
+	bin   string
+	dir   string
+	port  int
+	major int // version, 0 if unknown
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -41,6 +42,8 @@ func startRedis(dir string) (*redisServer, error) {
 		return nil, err
 	}
 	s := &redisServer{bin: bin, dir: dir, port: port}
+	v, _, _ := strings.Cut(s.version(), ".")
+	s.major, _ = strconv.Atoi(v)
 	return s, s.start()
 }
 
@@ -64,11 +67,18 @@ func (s *redisServer) version() string {
 func (s *redisServer) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cmd := exec.Command(s.bin,
+	args := []string{
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--dir", s.dir, "--save", "",
 		"--appendonly", "yes", "--appendfsync", "always",
-		"--daemonize", "no", "--loglevel", "warning")
+		"--daemonize", "no", "--loglevel", "warning"}
+	if s.major >= 7 {
+		// DEBUG SLEEP stalls the server; Redis 7 refuses DEBUG unless
+		// enabled ("local": from loopback connections only). Earlier
+		// versions allow it, and know no such option.
+		args = append(args, "--enable-debug-command", "local")
+	}
+	cmd := exec.Command(s.bin, args...)
 	log, err := os.OpenFile(filepath.Join(s.dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -144,3 +154,66 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// stallKind is how the driver stalls Redis: every client waits, none is
+// disconnected, and Redis's clock runs on, so that leases lapse meanwhile.
+type stallKind int
+
+const (
+	clientPause stallKind = iota // CLIENT PAUSE <ms> ALL: the server holds every client's commands
+	debugSleep                   // DEBUG SLEEP <s>: the server does nothing at all, not even accept
+)
+
+var stallKinds = []stallKind{clientPause, debugSleep}
+
+func (k stallKind) String() string {
+	if k == debugSleep {
+		return "DEBUG SLEEP"
+	}
+	return "CLIENT PAUSE"
+}
+
+// stall stalls the server for d. A CLIENT PAUSE returns at once; a DEBUG
+// SLEEP returns when the server wakes up.
+func (s *redisServer) stall(kind stallKind, d time.Duration) error {
+	if kind == debugSleep {
+		_, err := command(s.addr(), d+10*time.Second, "DEBUG", "SLEEP", strconv.FormatFloat(d.Seconds(), 'f', 3, 64))
+		return err
+	}
+	_, err := command(s.addr(), 5*time.Second, "CLIENT", "PAUSE", strconv.FormatInt(d.Milliseconds(), 10), "ALL")
+	return err
+}
+
+// command sends one command on a connection of its own and reads a
+// one-line reply. Not through go-redis: it would send a DEBUG SLEEP longer
+// than its read timeout again, on another connection, and stall the server
+// twice.
+func command(addr string, timeout time.Duration, args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	req := fmt.Sprintf("*%d\r\n", len(args))
+	for _, a := range args {
+		req += fmt.Sprintf("$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write([]byte(req)); err != nil {
+		return "", err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSpace(line)
+	if msg, ok := strings.CutPrefix(line, "-"); ok {
+		return "", redisError(strings.Join(args, " ") + ": " + msg)
+	}
+	return line, nil
+}
+
+// redisError is an error reply of the server, not of the connection.
+type redisError string
+
+func (e redisError) Error() string { return string(e) }

@@ -2,6 +2,11 @@
 // chaos/README.md): it runs the chaos tasks until SIGTERM or SIGINT, then
 // drains and exits 0. The driver SIGKILLs it at random moments, and an
 // exiter task ends it with tasks.ExitCode on its first delivery.
+//
+// The docket goes through -url, which the driver points at a proxy it can
+// cut; the tasks write their record through -record-url, straight to Redis:
+// the outside world a task acts on, which a worker cut off from Redis still
+// reaches, as a real one would. Each run is logged in the -runs file.
 package main
 
 import (
@@ -14,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/docket-go/docket/chaos/internal/tasks"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/worker"
@@ -25,6 +32,8 @@ func main() {
 
 func run() int {
 	url := flag.String("url", "", "Redis URL of the docket")
+	recordURL := flag.String("record-url", "", "Redis URL of the tasks' record (default: -url)")
+	runsPath := flag.String("runs", "", "file to log each task run in (default: none)")
 	name := flag.String("name", "chaos", "docket name")
 	label := flag.String("label", "chaos", "worker name, in its ID")
 	concurrency := flag.Int("concurrency", 10, "tasks at once")
@@ -57,7 +66,31 @@ func run() int {
 		}
 	}
 	defer d.Close()
-	if err := d.Register(tasks.New(d.Redis()).All()...); err != nil {
+	if *recordURL == "" {
+		*recordURL = *url
+	}
+	opt, err := redis.ParseURL(*recordURL)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos worker: -record-url:", err)
+		return 2
+	}
+	// The tasks retry their writes themselves, and give up on one when
+	// their context ends (see tasks.do); a write go-redis retried on its
+	// own, later, would be a write of a task that has already stopped.
+	opt.MaxRetries = -1
+	rec := redis.NewClient(opt)
+	defer rec.Close()
+	var runs *tasks.RunLog
+	if *runsPath != "" {
+		f, err := os.OpenFile(*runsPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chaos worker:", err)
+			return 2
+		}
+		defer f.Close()
+		runs = tasks.NewRunLog(f)
+	}
+	if err := d.Register(tasks.New(rec, runs).All()...); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos worker:", err)
 		return 2
 	}

@@ -8,6 +8,12 @@
 // than leaving the record half-written. A write whose reply was lost may be
 // applied twice: the record is built so that this only ever over-counts
 // completions (a duplicate), never a concurrency violation.
+//
+// The tasks honour their context, as Docket asks: once it ends, a task
+// starts nothing new and returns at once, even from a write to the record
+// that Redis has not answered (see record.do). Each run is also logged, by
+// the worker process, in a RunLog, from which the driver tells whether two
+// runs of one key overlapped.
 package tasks
 
 import (
@@ -32,6 +38,7 @@ const (
 	NamePanic   = "panicky"
 	NameTimeout = "sleepy"
 	NameExit    = "exiter"
+	NameSlow    = "slow"
 	NameTick    = "tick"
 	NameTock    = "tock"
 )
@@ -41,6 +48,17 @@ const (
 const (
 	Limit  = 2
 	Values = 10
+)
+
+// SlowWork is the longest a slow task works, and LongLimited the longest a
+// long run of the limited task does: longer than the workers' lease (2s),
+// so that a worker stalled or cut off from Redis for longer than the lease
+// is likely to hold such a run, which another worker then takes over, and
+// which, were it not stopped in time, would run beside the copy that took
+// it over.
+const (
+	SlowWork    = 4 * time.Second
+	LongLimited = 3 * time.Second
 )
 
 // FirstTimeout is the timeout of the sleepy task, whose first attempt
@@ -65,9 +83,6 @@ var retries = policy.Retry(50, 100*time.Millisecond)
 const (
 	// Done is a hash: task key -> number of runs that completed it.
 	Done = "chaos:done"
-	// Starts is a hash: task key -> number of runs that started (a retry,
-	// or a redelivery after a worker died, starts another).
-	Starts = "chaos:starts"
 	// Violations is a list of descriptions of moments a value of the
 	// limited task had more runs at once than its limit.
 	Violations = "chaos:violations"
@@ -103,13 +118,14 @@ type Set struct {
 	Panic   *sdk.Task[Plain]   // panics on its first attempt
 	Timeout *sdk.Task[Plain]   // overruns its timeout on its first attempt
 	Exit    *sdk.Task[Plain]   // exits its process on its first delivery
+	Slow    *sdk.Task[Plain]   // works longer than a lease, at times
 	Tick    *sdk.Task[Auto]    // automatic, perpetual
 	Tock    *sdk.Task[Auto]    // automatic, perpetual
 }
 
 // All lists the tasks, to register them.
 func (s Set) All() []sdk.Registrable {
-	return []sdk.Registrable{s.Plain, s.Limited, s.Panic, s.Timeout, s.Exit, s.Tick, s.Tock}
+	return []sdk.Registrable{s.Plain, s.Limited, s.Panic, s.Timeout, s.Exit, s.Slow, s.Tick, s.Tock}
 }
 
 // PlannedRuns is how many runs a task of the named kind takes when nothing
@@ -128,48 +144,36 @@ func Automatic() map[string]time.Duration {
 	return map[string]time.Duration{NameTick: TickEvery, NameTock: TockEvery}
 }
 
-// New builds the tasks over a record client. A producer that only adds
-// tasks may pass nil.
-func New(rec redis.UniversalClient) Set {
+// New builds the tasks over a record client, logging their runs in runs. A
+// producer that only adds tasks may pass nil for both.
+func New(rec redis.UniversalClient, runs *RunLog) Set {
 	r := record{rec}
 	return Set{
-		Plain: sdk.NewTask(NamePlain, func(ctx context.Context, in Plain) error {
-			if err := r.start(ctx); err != nil {
-				return err
-			}
+		Plain: sdk.NewTask(NamePlain, track(runs, func(ctx context.Context, in Plain) error {
 			if err := work(ctx, 300*time.Millisecond); err != nil {
 				return err
 			}
 			return r.complete(ctx)
-		}, retries),
+		}), retries),
 
-		Limited: sdk.NewTask(NameLimited, r.limited, policy.Concurrency("value", Limit), retries),
+		Limited: sdk.NewTask(NameLimited, track(runs, r.limited), policy.Concurrency("value", Limit), retries),
 
-		Panic: sdk.NewTask(NamePanic, func(ctx context.Context, in Plain) error {
-			if err := r.start(ctx); err != nil {
-				return err
-			}
+		Panic: sdk.NewTask(NamePanic, track(runs, func(ctx context.Context, in Plain) error {
 			if sdk.Current(ctx).Attempt() == 1 {
 				panic(fmt.Sprintf("chaos: first attempt of %s panics on purpose", sdk.Current(ctx).Key()))
 			}
 			return r.complete(ctx)
-		}, retries),
+		}), retries),
 
-		Timeout: sdk.NewTask(NameTimeout, func(ctx context.Context, in Plain) error {
-			if err := r.start(ctx); err != nil {
-				return err
-			}
+		Timeout: sdk.NewTask(NameTimeout, track(runs, func(ctx context.Context, in Plain) error {
 			if sdk.Current(ctx).Attempt() == 1 {
 				<-ctx.Done() // the timeout ends it
 				return ctx.Err()
 			}
 			return r.complete(ctx)
-		}, policy.Timeout(FirstTimeout), retries),
+		}), policy.Timeout(FirstTimeout), retries),
 
-		Exit: sdk.NewTask(NameExit, func(ctx context.Context, in Plain) error {
-			if err := r.start(ctx); err != nil {
-				return err
-			}
+		Exit: sdk.NewTask(NameExit, track(runs, func(ctx context.Context, in Plain) error {
 			key := sdk.Current(ctx).Key()
 			var first int64
 			if err := r.retry(ctx, func(ctx context.Context) (err error) {
@@ -185,10 +189,17 @@ func New(rec redis.UniversalClient) Set {
 				os.Exit(ExitCode)
 			}
 			return r.complete(ctx)
-		}, retries),
+		}), retries),
 
-		Tick: sdk.NewTask(NameTick, r.auto, policy.Perpetual(TickEvery, policy.Automatic())),
-		Tock: sdk.NewTask(NameTock, r.auto, policy.Perpetual(TockEvery, policy.Automatic())),
+		Slow: sdk.NewTask(NameSlow, track(runs, func(ctx context.Context, in Plain) error {
+			if err := sleep(ctx, time.Second+rand.N(SlowWork-time.Second)); err != nil {
+				return err
+			}
+			return r.complete(ctx)
+		}), retries),
+
+		Tick: sdk.NewTask(NameTick, track(runs, r.auto), policy.Perpetual(TickEvery, policy.Automatic())),
+		Tock: sdk.NewTask(NameTock, track(runs, r.auto), policy.Perpetual(TockEvery, policy.Automatic())),
 	}
 }
 
@@ -197,11 +208,9 @@ type record struct{ rec redis.UniversalClient }
 // limited enters the record of its value, flags a violation if the value
 // now has more runs than its limit, works, and leaves the record. It leaves
 // before it returns, so before the worker frees its slot: the record never
-// counts a run the limit no longer does.
+// counts a run the limit no longer does. A run stopped for a lost lease
+// returns without leaving: the task keeps its slot (see leaving).
 func (r record) limited(ctx context.Context, in Limited) error {
-	if err := r.start(ctx); err != nil {
-		return err
-	}
 	key := sdk.Current(ctx).Key()
 	running := Running(in.Value)
 	var card int64
@@ -226,14 +235,14 @@ func (r record) limited(ctx context.Context, in Limited) error {
 			})
 		}
 		if err == nil {
-			err = work(ctx, 50*time.Millisecond+rand.N(350*time.Millisecond))
+			if in.N/Values%10 == 0 { // one in ten works 1s to LongLimited: often longer than the lease
+				err = sleep(ctx, time.Second+rand.N(LongLimited-time.Second))
+			} else {
+				err = work(ctx, 50*time.Millisecond+rand.N(350*time.Millisecond))
+			}
 		}
 	}
-	// Leave even if ctx ended (the SADD may have applied): with a lost
-	// lease another delivery may be in the record under the same key, and
-	// removing it under-counts, which can hide a violation but never make
-	// one up.
-	leave, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	leave, cancel := leaving(ctx)
 	defer cancel()
 	if lerr := r.retry(leave, func(ctx context.Context) error { return r.rec.SRem(ctx, running, key).Err() }); lerr != nil {
 		return errors.Join(err, lerr)
@@ -242,6 +251,29 @@ func (r record) limited(ctx context.Context, in Limited) error {
 		return err
 	}
 	return r.complete(ctx)
+}
+
+// leaving is the context in which a run of the limited task leaves the
+// record. It outlives ctx (the SADD may have applied even if ctx ended
+// before its reply), because the worker frees the run's slot once the
+// function returns, and a run still in the record then could be counted
+// beside the runs that take the slot: a made-up violation. But not past a
+// lost lease: the worker then stopped the run so that another could take
+// the task over, and a stopped run must not go on writing (with Redis
+// stalled, it would wait for it past the takeover). Nothing is left behind
+// for that: the task keeps its slot, and the run that takes it over enters
+// the record under the same key, and leaves it for both.
+func leaving(ctx context.Context) (context.Context, context.CancelFunc) {
+	leave, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	if errors.Is(context.Cause(ctx), sdk.ErrLeaseLost) {
+		cancel()
+	}
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(context.Cause(ctx), sdk.ErrLeaseLost) {
+			cancel()
+		}
+	})
+	return leave, func() { stop(); cancel() }
 }
 
 // auto records the due time of an automatic task's run, and works a while
@@ -255,12 +287,6 @@ func (r record) auto(ctx context.Context, _ Auto) error {
 	return work(ctx, 200*time.Millisecond)
 }
 
-// start records that a run of the task started.
-func (r record) start(ctx context.Context) error {
-	key := sdk.Current(ctx).Key()
-	return r.retry(ctx, func(ctx context.Context) error { return r.rec.HIncrBy(ctx, Starts, key, 1).Err() })
-}
-
 // complete records that the running task completed.
 func (r record) complete(ctx context.Context) error {
 	key := sdk.Current(ctx).Key()
@@ -272,7 +298,7 @@ func (r record) complete(ctx context.Context) error {
 func (r record) retry(ctx context.Context, op func(context.Context) error) error {
 	wait := 20 * time.Millisecond
 	for {
-		err := op(ctx)
+		err := do(ctx, op)
 		if err == nil {
 			return nil
 		}
@@ -283,6 +309,26 @@ func (r record) retry(ctx context.Context, op func(context.Context) error) error
 			return err
 		}
 		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+// do runs op, and returns when it does or when ctx ends, whichever comes
+// first. go-redis does not end a call in progress when its context is
+// cancelled: a call to a stalled Redis waits for the reply, or for the read
+// timeout (3s, and its retries). A task that honours its context returns
+// at once instead; a write already sent may still apply, which the record
+// allows for (it over-counts, at worst).
+func do(ctx context.Context, op func(context.Context) error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	done := make(chan error, 1)
+	go func() { done <- op(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return context.Cause(ctx)
 	}
 }
 
