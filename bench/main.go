@@ -57,6 +57,7 @@ type options struct {
 	nodeDir       string
 	verbose       bool
 	skipLatency   bool
+	wf            wfSettings // the workflow benchmark's (-only workflow)
 }
 
 func parseFlags() options {
@@ -74,7 +75,11 @@ func parseFlags() options {
 	flag.IntVar(&o.runs, "runs", 3, "throughput measurements of each contender (the median is reported)")
 	flag.IntVar(&o.latencyRuns, "latency-runs", 3, "latency measurements of each contender, idle and under load")
 	flag.Float64Var(&o.loadRate, "load-rate", 0, "no-op tasks a second added during the under-load latency measurement; 0: half the slowest contender's median process rate")
-	flag.StringVar(&o.only, "only", "docket,docket-keep,asynq,bullmq", "contenders to run, comma-separated")
+	flag.StringVar(&o.only, "only", "docket,docket-keep,asynq,bullmq", "contenders to run, comma-separated; \"workflow\" (not in the default) adds the workflow benchmark: -only workflow runs it alone")
+	flag.IntVar(&o.wf.Children, "workflow-children", 10_000, "workflow benchmark: children of the fan-out, and independent tasks it is compared with")
+	flag.IntVar(&o.wf.Steps, "workflow-steps", 100, "workflow benchmark: steps of the workflow whose round trips are counted")
+	flag.IntVar(&o.wf.Parked, "workflow-parked", 10_000, "workflow benchmark: workflows parked at once on a signal")
+	flag.IntVar(&o.wf.Runs, "workflow-runs", 5, "workflow benchmark: runs of each measurement (the median is reported)")
 	flag.StringVar(&o.profileDir, "profile-dir", "", "write CPU profiles of docket's enqueue and process phases (first measured run) here")
 	flag.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary")
 	flag.StringVar(&o.nodeDir, "node-dir", "node", "the directory of bullmq.mjs and its package.json")
@@ -126,7 +131,7 @@ func run() error {
 			skipped = append(skipped, "bullmq: "+reason)
 		}
 	}
-	if len(contenders) == 0 {
+	if len(contenders) == 0 && !wanted["workflow"] {
 		return fmt.Errorf("no contender to run (-only %q)", o.only)
 	}
 
@@ -137,6 +142,10 @@ func run() error {
 	defer srv.stop()
 
 	started := time.Now()
+	if len(contenders) == 0 {
+		printMachine(ctx, srv)
+		return runWorkflow(ctx, srv, o, started)
+	}
 	printHeader(ctx, srv, o, contenders, skipped)
 
 	// Throughput, interleaved: run 1 of each contender at each concurrency,
@@ -165,7 +174,13 @@ func run() error {
 	}
 	cfg.Concurrency = o.concurrencies[0]
 	tp := sweep[cfg.Concurrency]
-	return measureLatencyAndReport(ctx, srv, o, cfg, contenders, tp, best, started)
+	if err := measureLatencyAndReport(ctx, srv, o, cfg, contenders, tp, best, started); err != nil {
+		return err
+	}
+	if wanted["workflow"] {
+		return runWorkflow(ctx, srv, o, time.Now())
+	}
+	return nil
 }
 
 // measureThroughput measures each contender once at cfg.Concurrency, and
@@ -267,6 +282,27 @@ func measureLatencyAndReport(ctx context.Context, srv *server, o options, cfg co
 
 func printHeader(ctx context.Context, srv *server, o options, contenders []contender, skipped []string) {
 	cfg := o.cfg
+	printMachine(ctx, srv)
+	for _, c := range contenders {
+		if b, ok := c.(*bullmqContender); ok {
+			fmt.Printf("bullmq: %s, node %s\n", packageVersion(filepath.Join(b.dir, "node_modules", "bullmq")), nodeVersion(b.node))
+		}
+	}
+	fmt.Printf("settings: N=%d, concurrency %v (throughput at each, latency at %d), batch %d, producers %d, asynq producers %d, warm-up %d tasks (not timed), %d runs (median reported)\n",
+		cfg.N, o.concurrencies, o.concurrencies[0], cfg.Batch, cfg.Producers, cfg.AsynqProducers, cfg.Warmup, o.runs)
+	for _, c := range contenders {
+		fmt.Printf("  %-7s %s\n", c.Name(), c.Describe(cfg))
+	}
+	for _, s := range skipped {
+		fmt.Printf("  skipped %s\n", s)
+	}
+	fmt.Println()
+	fmt.Println("Throughput")
+}
+
+// printMachine prints what the figures depend on: Go, the machine and its
+// load, redis-server, and which docket is measured.
+func printMachine(ctx context.Context, srv *server) {
 	redisVersion := "?"
 	if m, err := srv.info(ctx, "server"); err == nil {
 		redisVersion = m["redis_version"]
@@ -284,22 +320,7 @@ func printHeader(ctx context.Context, srv *server, o options, contenders []conte
 		}
 		fmt.Printf("modules: %s\n", strings.Join(deps, ", "))
 	}
-	for _, c := range contenders {
-		if b, ok := c.(*bullmqContender); ok {
-			fmt.Printf("bullmq: %s, node %s\n", packageVersion(filepath.Join(b.dir, "node_modules", "bullmq")), nodeVersion(b.node))
-		}
-	}
 	fmt.Printf("machine load average at start: %s (other processes share these CPUs: absolute rates move with it; ratios within a run are fairer)\n", loadAverage())
-	fmt.Printf("settings: N=%d, concurrency %v (throughput at each, latency at %d), batch %d, producers %d, asynq producers %d, warm-up %d tasks (not timed), %d runs (median reported)\n",
-		cfg.N, o.concurrencies, o.concurrencies[0], cfg.Batch, cfg.Producers, cfg.AsynqProducers, cfg.Warmup, o.runs)
-	for _, c := range contenders {
-		fmt.Printf("  %-7s %s\n", c.Name(), c.Describe(cfg))
-	}
-	for _, s := range skipped {
-		fmt.Printf("  skipped %s\n", s)
-	}
-	fmt.Println()
-	fmt.Println("Throughput")
 }
 
 // docketRevision says which docket the benchmark builds: the parent
