@@ -6,9 +6,11 @@
 // While its children run, the parent is parked: its first run ends when it
 // has started them, and it holds no worker slot; the end of its last child
 // makes it due again, and its second run finds the children started and
-// ended, and aggregates. The program follows the parent's states
-// (Execution.Watch) and prints them, then the sum and how many times each
-// task ran.
+// ended, and aggregates. A child that does not complete fails the parent,
+// which names it.
+//
+// The program follows the parent's states (Execution.Watch) and prints
+// them, then the sum and how many times each task ran.
 //
 //	go run ./samples/fan-out
 //	DOCKET_URL=redis://localhost:6379/0 go run ./samples/fan-out
@@ -18,6 +20,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -92,9 +95,16 @@ func tasks(counts *tally, work time.Duration) (*sdk.ResultTask[Item, int], *sdk.
 		}
 		// The first run parks here (All returns workflow.ErrParked, which
 		// the run returns: its worker slot frees); the run after the last
-		// child ended gets their results. A child that failed fails the
-		// parent.
+		// child ended gets their results.
 		squares, err := workflow.All(ctx, children)
+		if te := (*sdk.TaskError)(nil); errors.As(err, &te) {
+			// A child ended without completing. Retrying the parent would
+			// not run it again (a child starts once per execution), and its
+			// error is not the parent's own: returned as is, a child's
+			// cancellation or timeout would read as the parent's. So the
+			// parent fails for good, naming the child.
+			return 0, sdk.Permanent(fmt.Errorf("%s %s: %s", te.Key, te.State, te.Message))
+		}
 		if err != nil {
 			return 0, err
 		}

@@ -73,6 +73,34 @@ func TestFanOutFanIn(t *testing.T) {
 	})
 }
 
+// A child that does not complete (here, cancelled before it ran) fails the
+// parent once every child has ended, with an error that names the child.
+// (Returned as is, the child's error would read as the parent's own
+// cancellation: the parent would record no outcome, and stay running.)
+func TestCancelledChildFailsTheParent(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		counts := &tally{squared: map[int]int{}}
+		square, sum := tasks(counts, time.Second)
+		env.Register(square, sum)
+		ex, err := sum.Add(t.Context(), env.Docket(), Batch{Items: 100}, sdk.Key("squares"))
+		require.NoError(t, err)
+		env.Advance(time.Second)
+		require.NoError(t, env.Docket().Cancel(t.Context(), "squares/item/50"))
+
+		env.RunUntilFinished()
+		_, err = sum.Result(t.Context(), ex)
+		require.ErrorIs(t, err, sdk.ErrPermanent)
+		assert.EqualError(t, err, "squares/item/50 cancelled: cancelled")
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Len(t, env.Runs("sum_of_squares"), 2, "it parked, then failed when the last child ended")
+		_, children := counts.runs()
+		assert.Equal(t, 99, children)
+		assert.Zero(t, counts.squared[51], "item 51 is the child item/50")
+	})
+}
+
 // The program itself, on the embedded backend, in fake time.
 func TestRun(t *testing.T) {
 	t.Setenv("DOCKET_URL", "")
