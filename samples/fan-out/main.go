@@ -97,7 +97,7 @@ func tasks(counts *tally, work time.Duration) (*sdk.ResultTask[Item, int], *sdk.
 		// the run returns: its worker slot frees); the run after the last
 		// child ended gets their results.
 		squares, err := workflow.All(ctx, children)
-		if te := (*sdk.TaskError)(nil); errors.As(err, &te) {
+		if te, ok := errors.AsType[*sdk.TaskError](err); ok {
 			// A child ended without completing. Retrying the parent would
 			// not run it again (a child starts once per execution), and its
 			// error is not the parent's own: returned as is, a child's

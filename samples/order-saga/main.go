@@ -171,7 +171,7 @@ func run(ctx context.Context, out io.Writer) error {
 	for _, o := range orders {
 		say("order %d: %d × %s, %s, to %s", o.ID, o.Qty, o.Item, dollars(o.Cents), o.Address)
 		s, err := task.Call(ctx, d, o, sdk.Key(fmt.Sprint("order-", o.ID)))
-		if te := (*sdk.TaskError)(nil); errors.As(err, &te) {
+		if te, ok := errors.AsType[*sdk.TaskError](err); ok {
 			say("order %d failed: %s", o.ID, te.Message)
 			continue
 		}
