@@ -56,8 +56,9 @@ type Shipment struct {
 	Tracking    string `json:"tracking"`
 }
 
-// A workflow run is retried like any task; the saga compensates on its
-// last attempt, when an error would end it.
+// A workflow run is retried like any task. The saga compensates when an
+// error would end it: a permanent one, or any on the last attempt (the
+// workflow cannot ask its retry policy, so both use these).
 const (
 	attempts   = 3
 	retryDelay = time.Second
@@ -83,6 +84,9 @@ func placeOrder(svc *services, say func(string, ...any)) *sdk.ResultTask[Order, 
 		fail := func(err error) error {
 			if !errors.Is(err, sdk.ErrPermanent) && attempt < attempts {
 				return err // worth another try: the workflow is retried
+			}
+			if ctx.Err() != nil {
+				return err // stopped from outside (a shutdown, a lost lease): run again later, no failure of the order
 			}
 			var undone []string
 			for _, c := range slices.Backward(done) {
