@@ -50,11 +50,10 @@ type tally struct {
 	squared map[int]int // item → runs of its child
 }
 
-func (t *tally) parentRun() int {
+func (t *tally) parentRun() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.parent++
-	return t.parent
 }
 
 // runs returns the runs of the parent and of the children.
@@ -77,7 +76,11 @@ func (t *tally) squaredItem(n int) {
 // time in the tests).
 func tasks(counts *tally, work time.Duration) (*sdk.ResultTask[Item, int], *sdk.ResultTask[Batch, int]) {
 	square := sdk.NewResultTask("square", func(ctx context.Context, in Item) (int, error) {
-		time.Sleep(work)
+		select {
+		case <-time.After(work):
+		case <-ctx.Done():
+			return 0, context.Cause(ctx)
+		}
 		counts.squaredItem(in.N)
 		return in.N * in.N, nil
 	})
