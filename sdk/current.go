@@ -44,6 +44,14 @@ func (h *Handle) Attempt() int {
 	return h.a.Number
 }
 
+// LastAttempt reports whether this is the last attempt: the task's retry
+// policy will not retry it if it fails (always, without a retry policy). A
+// workflow may then compensate, say, rather than leave it to a retry. False
+// outside a task.
+func (h *Handle) LastAttempt() bool {
+	return h.a != nil && h.a.Last
+}
+
 // Due is when this attempt was due.
 func (h *Handle) Due() time.Time {
 	if h.a == nil {

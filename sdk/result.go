@@ -159,6 +159,7 @@ func panicFrom(msg string) *PanicError {
 const (
 	ReasonError       = "error"        // the task returned an error, and no retry was left
 	ReasonPermanent   = "permanent"    // the task returned Permanent(err)
+	ReasonChild       = "child"        // an execution it awaited (a workflow's child) did not complete; not retried
 	ReasonTimeout     = "timeout"      // its last attempt ran past its Timeout
 	ReasonPanic       = "panic"        // its last attempt panicked
 	ReasonUnknownTask = "unknown_task" // no worker that has its task took it in time

@@ -80,6 +80,7 @@ const (
 	reasonPanic       = sdk.ReasonPanic
 	reasonTimeout     = sdk.ReasonTimeout
 	reasonPermanent   = sdk.ReasonPermanent // sdk.Permanent: not retried
+	reasonChild       = sdk.ReasonChild     // a child did not complete: not retried
 )
 
 func (a *attempt) run() {
@@ -172,6 +173,7 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	m := a.msg
 	state := &core.Attempt{
 		Key: m.Key, Task: m.Name, Number: m.Attempt, Deliveries: m.Deliveries, Due: m.Due, Input: def.Input,
+		Last:     def.Policies.Retry == nil || !def.Policies.Retry.Retries(m.Attempt),
 		Progress: core.NewProgress(a.r.store, m.Key, m.Gen),
 		Flow:     core.NewFlow(a.r.store, m.Key, m.Gen),
 		Now:      a.redisNow,
@@ -377,16 +379,26 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 		a.r.w.metrics.Snoozed.Add(context.Background(), 1, a.attrs())
 		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Snoozed, Delay: snooze.Delay}
 	}
-	switch {
-	case err == nil:
+	if err == nil {
 		a.r.w.metrics.Succeeded.Add(context.Background(), 1, a.attrs())
 		return a.end(def, store.Completed, "", "")
-	case errors.Is(err, sdk.ErrCancelled), errors.Is(err, sdk.ErrLeaseLost):
-		return nil // the store has moved on: nothing to record
-	case errors.Is(err, sdk.ErrShutdown):
-		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released}
-	case errors.Is(err, sdk.ErrTimeout):
-		return a.failure(def, err, reasonTimeout)
+	}
+	// The attempt's own context decides first: an error that only wraps
+	// ErrCancelled or ErrTimeout (a child's, say) is the task's error.
+	if cause := context.Cause(a.ctx); a.ctx.Err() != nil {
+		switch {
+		case errors.Is(cause, sdk.ErrCancelled), errors.Is(cause, sdk.ErrLeaseLost):
+			return nil // the store has moved on: nothing to record
+		case errors.Is(cause, sdk.ErrShutdown):
+			return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released}
+		case errors.Is(cause, sdk.ErrTimeout):
+			return a.failure(def, err, reasonTimeout)
+		}
+	}
+	if _, ok := errors.AsType[*sdk.TaskError](err); ok {
+		// An execution it awaited (a workflow's child) did not complete:
+		// running this task again would find the same.
+		return a.failure(def, err, reasonChild)
 	}
 	if _, ok := errors.AsType[*sdk.PanicError](err); ok {
 		return a.failure(def, err, reasonPanic)
@@ -400,7 +412,7 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 // failure retries the task if its retry policy allows, or fails it.
 func (a *attempt) failure(def *core.TaskDef, err error, reason string) *store.Outcome {
 	m := a.msg
-	if rp := def.Policies.Retry; rp != nil && rp.Retries(m.Attempt) && reason != reasonPermanent {
+	if rp := def.Policies.Retry; rp != nil && rp.Retries(m.Attempt) && reason != reasonPermanent && reason != reasonChild {
 		delay := rp.DelayAfter(m.Attempt)
 		a.r.log.Info("task failed; retrying", "key", m.Key, "task", m.Name, "attempt", m.Attempt, "in", delay, "err", err)
 		a.r.w.metrics.Retried.Add(context.Background(), 1, a.attrs())

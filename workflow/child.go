@@ -30,10 +30,11 @@ type Awaitable interface {
 }
 
 // Get returns the child's result once it has ended, parking until then.
-// A child that did not complete returns its error as a *sdk.TaskError, as
-// sdk.Result does (errors.Is matches sdk.ErrTimeout, sdk.ErrCancelled,
-// sdk.ErrPermanent…): the workflow may handle it — run a compensating step,
-// say — or return it, which fails the workflow's attempt.
+// A child that did not complete returns an error that names it and wraps
+// its *sdk.TaskError, as sdk.Result returns it (errors.Is matches
+// sdk.ErrTimeout, sdk.ErrCancelled, sdk.ErrPermanent…): the workflow may
+// handle it — run a compensating step, say — or return it, which fails the
+// workflow for good (reason "child": a retry would find the same).
 func (f *Future[Out]) Get(ctx context.Context) (Out, error) {
 	var zero Out
 	if err := Wait(ctx, f); err != nil {
@@ -45,7 +46,8 @@ func (f *Future[Out]) Get(ctx context.Context) (Out, error) {
 		return zero, err
 	}
 	if o.State != store.StateCompleted {
-		return zero, &sdk.TaskError{Key: f.key, State: sdk.State(o.State), Reason: o.Reason, Message: o.Error}
+		te := &sdk.TaskError{Key: f.key, State: sdk.State(o.State), Reason: o.Reason, Message: o.Error}
+		return zero, fmt.Errorf("docket: child %q %s: %w", f.key, o.State, te)
 	}
 	if o.Result == "" {
 		return zero, nil
@@ -129,11 +131,14 @@ func StartTask[In any](ctx context.Context, task *sdk.Task[In], name string, in 
 
 // StartMany starts one child per input, named name/0, name/1, … (see
 // Start), in one round trip per thousand: the fan-out of thousands of
-// children. Wait or All waits for them.
+// children. The numbers are padded to one width (name/007 among a thousand),
+// so that children due at once are claimed in the order of their inputs.
+// Wait or All waits for them.
 func StartMany[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], name string, ins []In, opts ...sdk.AddOption) ([]*Future[Out], error) {
 	names := make([]string, len(ins))
+	width := len(strconv.Itoa(max(len(ins)-1, 0)))
 	for i := range ins {
-		names[i] = name + "/" + strconv.Itoa(i)
+		names[i] = fmt.Sprintf("%s/%0*d", name, width, i)
 	}
 	return start[Out](ctx, task.Name(), names, ins, opts)
 }

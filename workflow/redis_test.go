@@ -113,7 +113,7 @@ func TestWorkflowOnEveryBackend(t *testing.T) {
 		for i := range 1000 {
 			want += i * i
 		}
-		assert.Equal(t, Report{Sum: want, Greeted: "hello ada", Failed: "negative"}, got)
+		assert.Equal(t, Report{Sum: want, Greeted: "hello ada", Failed: `docket: child "report/bad" failed: negative`}, got)
 		info, err := d.Execution("report/sq/999").Info(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, sdk.StateCompleted, info.State)

@@ -131,6 +131,12 @@ func record(ctx context.Context, a *core.Attempt, field string, out any) error {
 	return nil
 }
 
+// Do is a Step without an output, for work done for its effect.
+func Do(ctx context.Context, name string, fn func(ctx context.Context) error) error {
+	_, err := Step(ctx, name, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
+	return err
+}
+
 // StepKey is the identity of the step running in ctx: the workflow's key
 // and the step's name, the same in every run of the step. Pass it to
 // services that take an idempotency key, so that a step run again after a
@@ -203,7 +209,9 @@ func WaitSignal[T any](ctx context.Context, name string, timeout time.Duration) 
 	case got.Got:
 		var v T
 		if err := json.Unmarshal(got.Payload, &v); err != nil {
-			return zero, fmt.Errorf("%w: signal %q does not decode into %T: %w", sdk.ErrBadInput, name, v, err)
+			// Received, and recorded: every run would get the same.
+			return zero, sdk.Permanent(fmt.Errorf("%w: signal %q carried %s, which does not decode into %T: %w",
+				sdk.ErrBadInput, name, got.Payload, v, err))
 		}
 		return v, nil
 	}

@@ -195,14 +195,14 @@ func TestChildFailureAndCompensation(t *testing.T) {
 		env.Register(charge)
 		env.Register(ship)
 		env.Register(saga)
-		ex, err := saga.Add(t.Context(), env.Docket(), Order{ID: 9})
+		ex, err := saga.Add(t.Context(), env.Docket(), Order{ID: 9}, sdk.Key("saga-9"))
 		require.NoError(t, err)
 		env.RunUntilFinished()
 		assert.Equal(t, []string{"charge", "ship", "refund ch_1"}, log)
 		info, err := ex.Info(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, sdk.StateFailed, info.State)
-		assert.Equal(t, "order 9 not shipped: address unknown", info.Error)
+		assert.Equal(t, `order 9 not shipped: docket: child "saga-9/ship" failed: address unknown`, info.Error)
 	})
 }
 
@@ -300,5 +300,84 @@ func TestCancelWorkflowCancelsChildren(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, sdk.StateCancelled, info.State)
 		assert.Contains(t, info.Error, "its workflow p ended")
+	})
+}
+
+// A workflow that returns the error of a child that was cancelled, or timed
+// out, fails for good with it (reason "child"): the error wraps
+// sdk.ErrCancelled or sdk.ErrTimeout, but the workflow's own run was
+// neither cancelled nor timed out, and retrying it would find the same
+// child's outcome.
+func TestWorkflowReturningAChildsError(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		slow := sdk.NewResultTask("slow", func(ctx context.Context, in N) (int, error) {
+			<-ctx.Done()
+			return 0, ctx.Err()
+		}, policy.Timeout(time.Minute))
+		parent := sdk.NewResultTask("parent", func(ctx context.Context, in N) (int, error) {
+			c, err := workflow.Start(ctx, slow, "only", in, sdk.After(time.Duration(in.N)*time.Hour))
+			if err != nil {
+				return 0, err
+			}
+			return c.Get(ctx)
+		}, policy.Retry(3, time.Second))
+		env.Register(slow)
+		env.Register(parent)
+		cancelled, err := parent.Add(t.Context(), env.Docket(), N{N: 1}, sdk.Key("cancelled"))
+		require.NoError(t, err)
+		timedOut, err := parent.Add(t.Context(), env.Docket(), N{N: 0}, sdk.Key("timed-out"))
+		require.NoError(t, err)
+		env.Advance(time.Minute + time.Second)
+		require.NoError(t, env.Docket().Cancel(t.Context(), "cancelled/only"))
+		env.RunUntilFinished()
+
+		_, err = parent.Result(t.Context(), cancelled)
+		require.Error(t, err)
+		info, err := cancelled.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State, "not left running")
+		assert.Equal(t, sdk.ReasonChild, info.Reason)
+		assert.Contains(t, info.Error, `child "cancelled/only" cancelled`)
+
+		_, err = parent.Result(t.Context(), timedOut)
+		assert.ErrorContains(t, err, `child "timed-out/only" failed: docket: task timed out after 1m0s`)
+		info, err = timedOut.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.ReasonChild, info.Reason)
+		assert.Equal(t, 1, info.Attempt, "not retried: the child would time out the same")
+	})
+}
+
+// Do runs a step for its effect; LastAttempt tells a workflow when a
+// failure will not be retried; a signal whose payload does not decode
+// fails the workflow for good (every run would receive the same).
+func TestDoLastAttemptAndABadSignal(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var last []bool
+		notified := 0
+		wf := sdk.NewTask("wf", func(ctx context.Context, in N) error {
+			last = append(last, sdk.Current(ctx).LastAttempt())
+			if err := workflow.Do(ctx, "notify", func(ctx context.Context) error {
+				notified++
+				return nil
+			}); err != nil {
+				return err
+			}
+			_, err := workflow.WaitSignal[Order](ctx, "order", 0)
+			return err
+		}, policy.Retry(2, time.Second))
+		env.Register(wf)
+		ex, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("wf"))
+		require.NoError(t, err)
+		env.Advance(time.Second)
+		env.Signal("wf", "order", "not an order")
+		env.RunUntilFinished()
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Equal(t, sdk.ReasonPermanent, info.Reason)
+		assert.Contains(t, info.Error, `signal "order" carried "not an order", which does not decode`)
+		assert.Equal(t, 1, notified, "the step ran once, in the first run")
+		assert.Equal(t, []bool{false, false}, last, "a run that parks and its resumption, both attempt 1 of 2")
 	})
 }

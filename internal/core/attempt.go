@@ -14,6 +14,7 @@ type Attempt struct {
 	Key        string
 	Task       string
 	Number     int // 1-based
+	Last       bool // the retry policy will not retry a failure of this attempt
 	Deliveries int
 	Due        time.Time
 
