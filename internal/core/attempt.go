@@ -13,7 +13,7 @@ import (
 type Attempt struct {
 	Key        string
 	Task       string
-	Number     int // 1-based
+	Number     int  // 1-based
 	Last       bool // the retry policy will not retry a failure of this attempt
 	Deliveries int
 	Due        time.Time
