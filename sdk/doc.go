@@ -1,9 +1,49 @@
-// Package sdk is the client of a docket: open one with Open, declare tasks
-// with NewTask, register them, add them (now, at a time, after a delay,
-// under a key), replace and cancel them, and inspect executions and the
-// whole docket with Snapshot. Inside a running task, Current gives its key,
-// attempt number and timeout.
+// Package sdk is the client of a docket: the tasks, and what producers do
+// with them.
 //
-// Workers that execute tasks live in package worker; the in-process test
-// environment with a fake clock lives in package testsuite.
+// # Dockets
+//
+// Open connects to the Redis a URL names (redis, rediss, unix, Cluster,
+// Sentinel, or the embedded memory://) and returns the Docket there;
+// OpenClient uses a go-redis client you have. Options (WithName,
+// WithLogger, WithRetention, WithCompletedRetention, WithMaxInputSize)
+// have useful defaults. Close stops the docket's workers and releases the
+// connection.
+//
+// # Tasks
+//
+// NewTask declares a task: a Go function with a typed input (a struct,
+// whose JSON travels through Redis) and policies from package policy,
+// validated against the input when the task is registered (Register) or
+// first added. NewResultTask declares one whose function returns a value,
+// kept with the execution; Result and ResultTask.Call wait for it. A task
+// is the value NewTask returns: declare it once, in a package-level var.
+//
+// # Producing
+//
+// Add schedules a task now, at a time (At) or after a delay by the Redis
+// clock (After), under a new UUIDv7 or under a Key; AddMany adds many in
+// one round trip per thousand (Keys makes a retry safe); Replace overwrites
+// a live task; Cancel and Clear end tasks; Signal sends a workflow a
+// signal. AddByName adds by name, for producers that do not link the task.
+//
+// # Inspecting
+//
+// Execution gives a handle on a key: Info reads its record (state,
+// attempts, times, error, result, and what it did as a workflow), Progress
+// its progress, Watch follows its changes. Snapshot lists what the docket
+// holds at one instant: running, queued, scheduled and parked tasks,
+// limits, workers, dead letters.
+//
+// # Inside a task
+//
+// Current(ctx) is the running task's view of itself: key, attempt
+// (LastAttempt), due time, its Timeout (also the context's deadline),
+// Progress, and for a perpetual or cron task its Perpetual control.
+// Returning Permanent(err) fails it without a retry, Snooze(d) runs it
+// again later without counting an attempt.
+//
+// Workers that execute tasks live in package worker; durable workflows in
+// package workflow; the test environment with a fake clock in package
+// testsuite.
 package sdk

@@ -1,7 +1,33 @@
-// Package worker executes a docket's tasks. A Worker claims due tasks in
-// batches, runs each under a lease it renews, retries failures as the
-// task's policies say, and hands work back when it stops. Any number of
-// workers, in any number of processes, can serve one docket: a task runs at
-// least once, and the tasks of a worker that dies are redelivered to the
-// others when their lease lapses.
+// Package worker executes a docket's tasks.
+//
+// # Running
+//
+// New returns a Worker for the tasks registered on a docket (now or
+// later); Run executes them until its context ends, then drains:
+// running tasks get Options.DrainTimeout to finish, and those that do not
+// are handed back. RunUntilIdle stops once nothing is due or running;
+// RunUntilFinished once every task added has finished (through retries,
+// snoozes and admission waits), leaving the future runs of perpetual and
+// cron chains scheduled. Options whose zero value means the default
+// configure it; Validate reports a field out of range, which Run refuses.
+//
+// # Delivery
+//
+// A worker claims due tasks in batches, each under a lease it renews every
+// Lease/3, and records their outcomes with its next claim: one round trip
+// per batch. Delivery is at least once: the tasks of a worker that dies
+// are redelivered to the others when their lease lapses, and after
+// Options.MaxDeliveries they are dead-lettered. A worker that cannot renew
+// a lease in time (Redis stalled, the worker cut off) stops the attempt
+// before another worker can take it over: leases are fences.
+//
+// # What it runs
+//
+// Failures are retried as the task's retry policy says; timeouts cancel
+// the attempt's context; perpetual and cron tasks go on with their next
+// run; automatic tasks are started when the worker starts or registers
+// them; a task no worker has yet waits for one (Options.UnknownTaskWait).
+// Admission rules (concurrency, cooldown, debounce) are checked in the
+// claim itself. A workflow's run that parks frees its slot. Every attempt
+// is an OpenTelemetry span, and is counted in the docket's metrics.
 package worker

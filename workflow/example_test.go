@@ -1,0 +1,149 @@
+package workflow_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/worker"
+	"github.com/docket-go/docket/workflow"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// A step runs once for the execution: when the workflow is retried, the
+// charge that completed is not made again.
+func ExampleStep() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-step", sdk.WithLogger(quiet))
+	defer d.Close()
+	tries := 0
+	checkout := sdk.NewResultTask("checkout", func(ctx context.Context, in Order) (string, error) {
+		receipt, err := workflow.Step(ctx, "charge", func(ctx context.Context) (string, error) {
+			fmt.Println("charging", in.Amount, "with idempotency key", workflow.StepKey(ctx))
+			return "receipt-1", nil
+		})
+		if err != nil {
+			return "", err
+		}
+		if err := workflow.Do(ctx, "ship", func(ctx context.Context) error {
+			if tries++; tries == 1 {
+				fmt.Println("carrier down")
+				return errors.New("carrier down")
+			}
+			fmt.Println("shipped")
+			return nil
+		}); err != nil {
+			return "", err
+		}
+		return receipt, nil
+	}, policy.Retry(3, 0))
+	_ = d.Register(checkout)
+	ex, _ := checkout.Add(ctx, d, Order{ID: 1, Amount: 2500}, sdk.Key("order-1"))
+	_ = worker.New(d, worker.Options{Logger: quiet}).RunUntilFinished(ctx)
+	fmt.Println(checkout.Result(ctx, ex))
+	// Output:
+	// charging 2500 with idempotency key order-1/charge
+	// carrier down
+	// shipped
+	// receipt-1 <nil>
+}
+
+// Fan-out and fan-in: a workflow starts a child per input and parks, holding
+// no worker, until they have all ended; then it runs again and aggregates.
+func ExampleStartMany() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-fan-out", sdk.WithLogger(quiet))
+	defer d.Close()
+	square := sdk.NewResultTask("square", func(ctx context.Context, in N) (int, error) { return in.N * in.N, nil })
+	sum := sdk.NewResultTask("sum", func(ctx context.Context, in N) (int, error) {
+		ins := make([]N, in.N)
+		for i := range ins {
+			ins[i] = N{N: i + 1}
+		}
+		children, err := workflow.StartMany(ctx, square, "square", ins)
+		if err != nil {
+			return 0, err
+		}
+		squares, err := workflow.All(ctx, children)
+		if err != nil {
+			return 0, err // workflow.ErrParked the first time: the run parks
+		}
+		total := 0
+		for _, s := range squares {
+			total += s
+		}
+		return total, nil
+	})
+	_ = d.Register(square)
+	_ = d.Register(sum)
+	ex, _ := sum.Add(ctx, d, N{N: 100}, sdk.Key("sum"))
+	_ = worker.New(d, worker.Options{Logger: quiet}).RunUntilFinished(ctx)
+	total, err := sum.Result(ctx, ex)
+	fmt.Println(total, err)
+	info, _ := d.Execution("sum/square/99").Info(ctx)
+	fmt.Println(info.Parent, info.ChildName, string(info.Result))
+	// Output:
+	// 338350 <nil>
+	// sum square/99 10000
+}
+
+// A workflow waits for a signal; one sent before it reaches the wait is
+// kept for it.
+func ExampleWaitSignal() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-signal", sdk.WithLogger(quiet))
+	defer d.Close()
+	type Decision struct {
+		Approved bool   `json:"approved"`
+		By       string `json:"by"`
+	}
+	expense := sdk.NewResultTask("expense", func(ctx context.Context, in Order) (string, error) {
+		decision, err := workflow.WaitSignal[Decision](ctx, "decision", 48*time.Hour)
+		if errors.Is(err, workflow.ErrSignalTimeout) {
+			return "escalated", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("approved=%v by %s", decision.Approved, decision.By), nil
+	})
+	_ = d.Register(expense)
+	ex, _ := expense.Add(ctx, d, Order{ID: 7}, sdk.Key("expense-7"))
+	fmt.Println(d.Signal(ctx, "expense-7", "decision", Decision{Approved: true, By: "ada"}))
+	_ = worker.New(d, worker.Options{Logger: quiet}).RunUntilFinished(ctx)
+	fmt.Println(expense.Result(ctx, ex))
+	// Output:
+	// <nil>
+	// approved=true by ada <nil>
+}
+
+// A durable sleep parks the workflow until its instant: no worker waits,
+// and the instant survives restarts.
+func ExampleSleep() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-sleep", sdk.WithLogger(quiet))
+	defer d.Close()
+	runs := 0
+	remind := sdk.NewTask("remind", func(ctx context.Context, in Order) error {
+		runs++
+		if err := workflow.Sleep(ctx, "a-moment", 20*time.Millisecond); err != nil {
+			return err
+		}
+		fmt.Println("reminded, on run", runs)
+		return nil
+	})
+	_ = d.Register(remind)
+	ex, _ := remind.Add(ctx, d, Order{ID: 1})
+	_ = worker.New(d, worker.Options{Logger: quiet}).RunUntilFinished(ctx)
+	info, _ := ex.Info(ctx)
+	fmt.Println(info.State)
+	// Output:
+	// reminded, on run 2
+	// completed
+}
