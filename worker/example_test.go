@@ -71,3 +71,29 @@ func ExampleWorker_Run() {
 	// Output:
 	// true
 }
+
+// Middleware wraps every attempt: here, a log line around each.
+func ExampleMiddleware() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-middleware", sdk.WithLogger(quiet))
+	defer d.Close()
+	greet := sdk.NewTask("greet", func(ctx context.Context, in struct{ Name string }) error {
+		fmt.Println("hello,", in.Name)
+		return nil
+	})
+	_ = d.Register(greet)
+	_, _ = greet.Add(ctx, d, struct{ Name string }{"ada"}, sdk.Key("greet-ada"))
+
+	logged := func(ctx context.Context, a worker.AttemptInfo, next func(context.Context) error) error {
+		fmt.Printf("start %s %s (attempt %d)\n", a.Task, a.Key, a.Attempt)
+		err := next(ctx)
+		fmt.Println("end", err)
+		return err
+	}
+	w := worker.New(d, worker.Options{Logger: quiet, Middleware: []worker.Middleware{logged}})
+	_ = w.RunUntilFinished(ctx)
+	// Output:
+	// start greet greet-ada (attempt 1)
+	// hello, ada
+	// end <nil>
+}

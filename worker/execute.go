@@ -154,7 +154,7 @@ func (a *attempt) runFallback(reason string, cause error) {
 		a.settle(func() *store.Outcome { return a.final(store.Failed, cause.Error(), reason) })
 		return
 	}
-	err := a.call(a.ctx, func(ctx context.Context) error { return fallback(ctx, a.msg.Name, a.msg.Input) })
+	err := a.call(a.ctx, a.r.wrap(a, func(ctx context.Context) error { return fallback(ctx, a.msg.Name, a.msg.Input) }))
 	a.settle(func() *store.Outcome {
 		switch stopped := context.Cause(a.ctx); {
 		case err == nil:
@@ -248,13 +248,13 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 		}
 		a.settle(func() *store.Outcome { return conclude(nil, true) })
 	})
-	err := a.call(ctx, func(ctx context.Context) error {
+	err := a.call(ctx, a.r.wrap(a, func(ctx context.Context) error {
 		result, err := def.Call(ctx, in)
 		if err == nil && def.Result != nil {
 			a.result, err = a.encodeResult(result)
 		}
 		return err
-	})
+	}))
 	close(returned)
 	stop()
 	a.settle(func() *store.Outcome { return conclude(err, false) })

@@ -81,6 +81,11 @@ type Options struct {
 	// that does not decode fails with the reason recorded.
 	Fallback func(ctx context.Context, task string, input json.RawMessage) error
 
+	// Middleware wraps every attempt the worker runs, the first given
+	// outermost: for logging fields, authentication contexts, per-tenant
+	// setup, measurements (see Middleware). None by default.
+	Middleware []Middleware
+
 	// Name labels the worker in its ID and in Snapshot. Defaults to the host
 	// name.
 	Name string
@@ -113,6 +118,11 @@ func (o Options) Validate() error {
 		return bad("MaxDeliveries", o.MaxDeliveries, fmt.Sprintf("1 or more, or 0 for the default (%d)", DefaultMaxDeliveries))
 	case o.UnknownTaskWait < 0:
 		return bad("UnknownTaskWait", o.UnknownTaskWait, fmt.Sprintf("a positive duration, or 0 for the default (%v)", DefaultUnknownTaskWait))
+	}
+	for i, m := range o.Middleware {
+		if m == nil {
+			return bad(fmt.Sprintf("Middleware[%d]", i), "nil", "a function")
+		}
 	}
 	return nil
 }

@@ -1,0 +1,90 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/testsuite"
+	"github.com/docket-go/docket/worker"
+)
+
+type tenantKey struct{}
+
+// Middleware wraps every attempt, the first given outermost: it sees the
+// task, key, attempt and input, may add to the context, and its error (or
+// its panic) is the attempt's.
+func TestMiddleware(t *testing.T) {
+	var trail []string
+	logging := func(ctx context.Context, a worker.AttemptInfo, next func(context.Context) error) error {
+		trail = append(trail, fmt.Sprintf("log> %s %s #%d %s", a.Task, a.Key, a.Attempt, a.Input))
+		err := next(ctx)
+		trail = append(trail, fmt.Sprintf("log< %v", err))
+		return err
+	}
+	tenant := func(ctx context.Context, a worker.AttemptInfo, next func(context.Context) error) error {
+		var in Order
+		if err := json.Unmarshal(a.Input, &in); err != nil {
+			return err
+		}
+		switch {
+		case in.ID == 666:
+			panic("forbidden tenant")
+		case in.ID == 0:
+			return sdk.Permanent(errors.New("no tenant")) // refused: the task does not run
+		}
+		return next(context.WithValue(ctx, tenantKey{}, in.ID))
+	}
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		work := sdk.NewTask("work", func(ctx context.Context, in Order) error {
+			trail = append(trail, fmt.Sprintf("task tenant=%v", ctx.Value(tenantKey{})))
+			if sdk.Current(ctx).Attempt() == 1 {
+				return errors.New("flaky")
+			}
+			return nil
+		}, policy.Retry(2, time.Second))
+		env.Register(work)
+		d := env.Docket()
+		ok, err := work.Add(t.Context(), d, Order{ID: 7}, sdk.Key("ok"))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		assert.Equal(t, []string{
+			`log> work ok #1 {"id":7,"email":""}`, "task tenant=7", "log< flaky",
+			`log> work ok #2 {"id":7,"email":""}`, "task tenant=7", "log< <nil>",
+		}, trail)
+		info, err := ok.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
+
+		trail = nil
+		refused, err := work.Add(t.Context(), d, Order{ID: 0})
+		require.NoError(t, err)
+		panicked, err := work.Add(t.Context(), d, Order{ID: 666})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		assert.NotContains(t, fmt.Sprint(trail), "task tenant", "refused before the task ran")
+		info, err = refused.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.ReasonPermanent, info.Reason)
+		info, err = panicked.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Equal(t, sdk.ReasonPanic, info.Reason)
+		assert.Contains(t, info.Error, "forbidden tenant")
+	}, testsuite.WithWorkerOptions(worker.Options{Middleware: []worker.Middleware{logging, tenant}}))
+}
+
+// A nil middleware is refused by Validate, and so by Run.
+func TestNilMiddleware(t *testing.T) {
+	err := worker.Options{Middleware: []worker.Middleware{nil}}.Validate()
+	assert.ErrorIs(t, err, worker.ErrBadOption)
+	assert.ErrorContains(t, err, "Middleware[0] is nil")
+}
