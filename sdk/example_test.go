@@ -256,3 +256,19 @@ func ExampleKeys() {
 	// remind-2 already scheduled
 	// remind-3 scheduled
 }
+
+// Spread spreads an AddMany over a window: reminders one every 20 minutes
+// over the next hour.
+func ExampleSpread() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-spread")
+	defer d.Close()
+	remind := sdk.NewTask("remind", func(ctx context.Context, in Invoice) error { return nil })
+	exs, _ := remind.AddMany(ctx, d, []Invoice{{ID: 1}, {ID: 2}, {ID: 3}}, sdk.Spread(time.Hour))
+	for _, ex := range exs[1:] {
+		fmt.Println(ex.Due().Sub(exs[0].Due()))
+	}
+	// Output:
+	// 20m0s
+	// 40m0s
+}

@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/docket-go/docket/internal/store"
 )
@@ -15,6 +16,10 @@ type AddOptions struct {
 	When  store.When
 	Keyed bool
 	Keys  func(i int) string
+
+	// Spread and Jitter spread the tasks of an AddMany over a window.
+	Spread time.Duration
+	Jitter time.Duration
 }
 
 // Collect applies options to a zero AddOptions; nil options are skipped.
