@@ -14,31 +14,56 @@ type ConcurrencyPolicy struct {
 	Scope string // limits with the same scope and value share their slots, across tasks
 
 	built bool // set by Concurrency and TaskConcurrency alone: Compile refuses a struct literal
+	drop  bool // DropOverLimit was given, which does not apply
 }
 
-// ConcurrencyOption adjusts a concurrency limit.
-type ConcurrencyOption func(*ConcurrencyPolicy)
+// LimitOption adjusts a concurrency limit or a rate limit.
+type LimitOption func(*limitOptions)
 
-// Scope puts a concurrency limit in a named scope: limits with the same scope
-// (and, for per-argument limits, the same value) share their slots, even
-// across tasks. Without a scope a limit belongs to its task.
-func Scope(name string) ConcurrencyOption {
-	return func(c *ConcurrencyPolicy) { c.Scope = name }
+// ConcurrencyOption is LimitOption, by its earlier name.
+type ConcurrencyOption = LimitOption
+
+type limitOptions struct {
+	scope string
+	drop  bool
+}
+
+func collectLimit(opts []LimitOption) limitOptions {
+	var o limitOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	return o
+}
+
+// Scope puts a limit in a named scope: limits of one kind with the same
+// scope (and, for per-argument limits, the same value) share their slots or
+// their window, even across tasks. Without a scope a limit belongs to its
+// task.
+func Scope(name string) LimitOption {
+	return func(o *limitOptions) { o.scope = name }
+}
+
+// DropOverLimit makes a rate limit drop a submission that comes over the
+// limit (it ends cancelled, as with a cooldown) instead of making it wait
+// for the window. A retry, or a workflow resuming, still waits. It applies
+// to rate limits only.
+func DropOverLimit() LimitOption {
+	return func(o *limitOptions) { o.drop = true }
 }
 
 // Concurrency allows at most max runs at once for each value of the input
 // field arg (its JSON name), across all workers.
-func Concurrency(arg string, max int, opts ...ConcurrencyOption) ConcurrencyPolicy {
-	c := ConcurrencyPolicy{Arg: arg, Max: max, built: true}
-	for _, o := range opts {
-		o(&c)
-	}
-	return c
+func Concurrency(arg string, max int, opts ...LimitOption) ConcurrencyPolicy {
+	o := collectLimit(opts)
+	return ConcurrencyPolicy{Arg: arg, Max: max, Scope: o.scope, built: true, drop: o.drop}
 }
 
 // TaskConcurrency allows at most max runs of the task at once, whatever the
 // input, across all workers.
-func TaskConcurrency(max int, opts ...ConcurrencyOption) ConcurrencyPolicy {
+func TaskConcurrency(max int, opts ...LimitOption) ConcurrencyPolicy {
 	return Concurrency("", max, opts...)
 }
 
@@ -66,6 +91,9 @@ func (c ConcurrencyPolicy) origin() (string, bool) {
 func (c ConcurrencyPolicy) apply(s *Set) error {
 	if c.Max < 1 {
 		return fmt.Errorf("%w: the limit must be at least 1", ErrInvalid)
+	}
+	if c.drop {
+		return fmt.Errorf("%w: DropOverLimit applies to rate limits: a task over a concurrency limit waits for a slot", ErrInvalid)
 	}
 	if c.Arg != "" {
 		if err := s.requireField(c.Arg); err != nil {

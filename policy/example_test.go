@@ -163,3 +163,14 @@ func ExampleCompile_structLiteral() {
 	// true
 	// <nil> * * * * * true
 }
+
+// A rate limit: at most 100 starts a minute per region, shared by every
+// task in scope "crm"; over the limit a task waits for the window.
+func ExampleRateLimit() {
+	p := policy.RateLimit("region", 100, time.Minute, policy.Scope("crm"))
+	fmt.Println(p)
+	fmt.Println(policy.TaskRateLimit(10, time.Second, policy.DropOverLimit()))
+	// Output:
+	// RateLimit("region", 100, 1m0s, Scope("crm"))
+	// TaskRateLimit(10, 1s, DropOverLimit())
+}

@@ -18,6 +18,7 @@ type Set struct {
 	Concurrency []ConcurrencyPolicy
 	Cooldown    []CooldownPolicy
 	Debounce    *DebouncePolicy
+	RateLimit   []RateLimitPolicy
 
 	fields map[string]bool // JSON names of the input's fields
 }

@@ -30,6 +30,9 @@ func (r *run) rules() store.Rules {
 		for _, c := range p.Concurrency {
 			rule.Limits = append(rule.Limits, store.Limit{Arg: c.Arg, Max: c.Max, Scope: c.Scope})
 		}
+		for _, r := range p.RateLimit {
+			rule.Rates = append(rule.Rates, store.Rate{Arg: r.Arg, Limit: r.Limit, Per: r.Per, Scope: r.Scope, Drop: r.Drop})
+		}
 		byTask[def.Name] = rule
 	}
 	r.cachedRules, r.rulesVersion, r.rulesBuilt = store.NewRules(byTask), v, true

@@ -19,6 +19,7 @@ import (
 //	docket:{name}:waiting:<id>     ZSET   task key -> place in line, waiting for a slot of limit <id>, first come first served
 //	docket:{name}:cooldown:<id>    STRING when the cooldown window <id> closes (unix µs); has a TTL
 //	docket:{name}:debounce:<id>    HASH   the burst <id>: its first submission and last submission time; has a TTL
+//	docket:{name}:rate:<id>        ZSET   the starts within the window of rate limit <id> (unix µs); has a TTL
 //	docket:{name}:progress:<key>   HASH   a running task's progress: current, total, message, updated
 //	docket:{name}:deadletters      ZSET   task key -> when it was dead-lettered; has a TTL (the retention)
 //	docket:{name}:unknown:<task>   ZSET   keys of tasks called <task> that a worker without that task handed back; has a TTL
@@ -44,12 +45,13 @@ import (
 //
 // Limit ids: "t:<task>:<field>:<value>" for a task's own limit (field and
 // value empty for TaskConcurrency), "s:<scope>:<value>" for a scoped one.
-// Cooldown and debounce ids: "<task>:<field>:<value>".
+// Cooldown and debounce ids: "<task>:<field>:<value>". Rate limit ids are
+// built as concurrency limit ids are.
 
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
 	keyNames    = []string{"scheduled", "running", "limits", "deadletters", "watchers", "workers", "events", "parked", "reaping"}
-	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "worker", "watch", "unknown", "flow"}
+	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "rate", "worker", "watch", "unknown", "flow"}
 )
 
 // keys holds the key names of one docket.

@@ -16,6 +16,18 @@ type Rule struct {
 	Debounce  *Debounce
 	Cooldowns []Cooldown
 	Limits    []Limit
+	Rates     []Rate
+}
+
+// Rate allows Limit starts per sliding window of Per, per value of Arg (the
+// whole task when empty), shared by every task of Scope when that is not
+// empty; with Drop, a submission over the limit is dropped.
+type Rate struct {
+	Arg   string
+	Limit int
+	Per   time.Duration
+	Scope string
+	Drop  bool
 }
 
 // Debounce runs one submission per burst, Settle after the last one.
@@ -44,6 +56,14 @@ type (
 		D  *wireWindow  `json:"d,omitempty"`
 		CD []wireWindow `json:"cd,omitempty"`
 		C  []wireLimit  `json:"c,omitempty"`
+		R  []wireRate   `json:"r,omitempty"`
+	}
+	wireRate struct {
+		Arg   string `json:"a"`
+		Limit int    `json:"m"`
+		Per   int64  `json:"p"`
+		Scope string `json:"sc"`
+		Drop  bool   `json:"d"`
 	}
 	wireWindow struct {
 		Arg    string `json:"a"`
@@ -72,7 +92,10 @@ func NewRules(byTask map[string]Rule) Rules {
 		for _, l := range r.Limits {
 			w.C = append(w.C, wireLimit(l))
 		}
-		if w.D != nil || w.CD != nil || w.C != nil {
+		for _, rt := range r.Rates {
+			w.R = append(w.R, wireRate{Arg: rt.Arg, Limit: rt.Limit, Per: rt.Per.Microseconds(), Scope: rt.Scope, Drop: rt.Drop})
+		}
+		if w.D != nil || w.CD != nil || w.C != nil || w.R != nil {
 			out[name] = w
 		}
 	}

@@ -5,7 +5,8 @@
 -- ARGV[1] docket key prefix, ARGV[2] worker id, ARGV[3] N, ARGV[4] lease,
 -- ARGV[5] retention (ms), ARGV[6] admission rules by task name (JSON, may be
 -- empty): {"task": {"d": {"a": arg, "s": settle}, "cd": [{"a": arg, "w": window}],
--- "c": [{"a": arg, "m": max, "sc": scope}]}}, ARGV[7] the most deliveries of
+-- "c": [{"a": arg, "m": max, "sc": scope}], "r": [{"a": arg, "m": limit, "p": per,
+-- "sc": scope, "d": drop}]}}, ARGV[7] the most deliveries of
 -- one attempt: a task whose workers died that many times is dead-lettered,
 -- ARGV[8] the number of outcomes the worker reports first (see
 -- finish_attempts), then OUTCOME_ARGS values per outcome
@@ -286,6 +287,24 @@ local function cooldown(id, window, what)
   return nil, {ck, now + window}
 end
 
+-- rate checks the windows of a task's rate limits: nil when each has room
+-- for one more start; else "drop" (a fresh submission over a limit that
+-- drops) or "later" with the instant the fullest window has room again.
+local function rate(rates, fresh)
+  for _, r in ipairs(rates) do
+    local rk = K.rate .. r.id
+    redis.call('ZREMRANGEBYSCORE', rk, '-inf', now - r.per) -- out of the window
+    if redis.call('ZCARD', rk) >= r.limit then
+      if r.drop and fresh then
+        return 'drop', 'rate limit: ' .. r.what .. ' reached ' .. r.limit .. ' per ' .. duration(r.per)
+      end
+      local oldest = tonumber(redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')[2])
+      return 'later', oldest + r.per
+    end
+  end
+  return nil
+end
+
 -- take_slots takes a slot of each limit, in the order of their ids; it stops
 -- at the first full one, to wait for it.
 local function take_slots(key, limits)
@@ -309,10 +328,11 @@ end
 
 -- admit decides whether a due task may start: "run", "drop" (with the
 -- reason), "later" (with the instant) or "wait" (with the limit). The checks
--- run in this order: debounce, cooldown, concurrency; a task starts only if
--- it passes them all, and only then does it open cooldown windows and take
--- slots. Debounce and cooldown judge submissions: a retry, or the next run of
--- a perpetual task, skips them.
+-- run in this order: debounce, cooldown, rate limits, concurrency; a task
+-- starts only if it passes them all, and only then does it open cooldown
+-- windows, count in the rate windows and take slots. Debounce and cooldown
+-- judge submissions: a retry, or the next run of a perpetual task, skips
+-- them. Rate limits count every start.
 --
 -- Every value the rules need is read first, before anything is written: an
 -- input the rules cannot read raises an error then, and changes nothing.
@@ -350,6 +370,17 @@ local function admit(key, f, rule)
     limits[#limits + 1] = {id = id, max = tonumber(c.m) or 1}
   end
   table.sort(limits, function(a, b) return a.id < b.id end)
+  local rates = {}
+  for _, r in ipairs(rule.r or {}) do
+    local id
+    if r.sc ~= '' then
+      id = 's:' .. r.sc .. ':' .. field(input, r.a)
+    else
+      id = 't:' .. id_of(r.a)
+    end
+    local what = r.a == '' and 'the task' or (r.a .. '=' .. field(input, r.a))
+    rates[#rates + 1] = {id = id, limit = tonumber(r.m) or 1, per = tonumber(r.p) or 0, drop = r.d == true, what = what}
+  end
 
   if burst then
     local verdict, arg = debounce(key, f, burst, tonumber(rule.d.s) or 0)
@@ -365,9 +396,18 @@ local function admit(key, f, rule)
     end
     windows[#windows + 1] = arg
   end
-  local verdict, arg = take_slots(key, limits)
+  local verdict, arg = rate(rates, fresh)
   if verdict then
     return verdict, arg
+  end
+  verdict, arg = take_slots(key, limits)
+  if verdict then
+    return verdict, arg
+  end
+  for _, r in ipairs(rates) do
+    local rk = K.rate .. r.id
+    redis.call('ZADD', rk, now, key .. '@' .. now_s)
+    expire_after(rk, now + r.per, now)
   end
 
   for _, w in ipairs(windows) do

@@ -1,0 +1,81 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+)
+
+// RateLimitPolicy limits how many runs of a task may start in a sliding
+// window. Build it with RateLimit or TaskRateLimit; Compile refuses a
+// struct literal (ErrNotBuilt).
+type RateLimitPolicy struct {
+	Arg   string // JSON name of the input field whose value has its own limit; empty for the whole task
+	Limit int    // the most starts in any window of Per
+	Per   time.Duration
+	Scope string // limits with the same scope and value share their window, across tasks
+	Drop  bool   // drop a submission over the limit instead of making it wait
+
+	built bool // set by RateLimit and TaskRateLimit alone: Compile refuses a struct literal
+}
+
+// RateLimit allows at most limit starts per sliding window of per for each
+// value of the input field arg (its JSON name), across all workers. Every
+// start counts — a retry's, a workflow's resumption — and a task over the
+// limit waits, holding no worker, and is due at the very instant the window
+// has room for it: no polling. With DropOverLimit a submission over the
+// limit is dropped instead; with Scope the window is shared across tasks.
+func RateLimit(arg string, limit int, per time.Duration, opts ...LimitOption) RateLimitPolicy {
+	o := collectLimit(opts)
+	return RateLimitPolicy{Arg: arg, Limit: limit, Per: per, Scope: o.scope, Drop: o.drop, built: true}
+}
+
+// TaskRateLimit allows at most limit starts of the task per sliding window
+// of per, whatever the input; see RateLimit.
+func TaskRateLimit(limit int, per time.Duration, opts ...LimitOption) RateLimitPolicy {
+	return RateLimit("", limit, per, opts...)
+}
+
+func (r RateLimitPolicy) String() string {
+	if !r.built {
+		return literal(r)
+	}
+	s := fmt.Sprintf("TaskRateLimit(%d, %v", r.Limit, r.Per)
+	if r.Arg != "" {
+		s = fmt.Sprintf("RateLimit(%q, %d, %v", r.Arg, r.Limit, r.Per)
+	}
+	if r.Scope != "" {
+		s += fmt.Sprintf(", Scope(%q)", r.Scope)
+	}
+	if r.Drop {
+		s += ", DropOverLimit()"
+	}
+	return s + ")"
+}
+
+func (r RateLimitPolicy) origin() (string, bool) {
+	if r.Arg == "" {
+		return "policy.TaskRateLimit(limit, per, ...)", r.built
+	}
+	return "policy.RateLimit(field, limit, per, ...)", r.built
+}
+
+func (r RateLimitPolicy) apply(s *Set) error {
+	switch {
+	case r.Limit < 1:
+		return fmt.Errorf("%w: the limit must be at least 1", ErrInvalid)
+	case r.Per < time.Microsecond:
+		return fmt.Errorf("%w: the window must be positive (1µs at least)", ErrInvalid)
+	}
+	if r.Arg != "" {
+		if err := s.requireField(r.Arg); err != nil {
+			return err
+		}
+	}
+	for _, o := range s.RateLimit {
+		if o.Arg == r.Arg && o.Scope == r.Scope {
+			return fmt.Errorf("%w (already %s)", ErrDuplicate, o)
+		}
+	}
+	s.RateLimit = append(s.RateLimit, r)
+	return nil
+}
