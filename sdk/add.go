@@ -75,6 +75,9 @@ const (
 	AlreadyScheduled
 	// Replaced: a live task with the key was replaced.
 	Replaced
+	// Struck: a strike matches the task (see Docket.Strike): nothing was
+	// added.
+	Struck
 )
 
 func (d Disposition) String() string {
@@ -85,6 +88,8 @@ func (d Disposition) String() string {
 		return "already scheduled"
 	case Replaced:
 		return "replaced"
+	case Struck:
+		return "struck"
 	}
 	return "unknown"
 }
@@ -236,8 +241,10 @@ func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.Ne
 			disp = AlreadyScheduled
 		case store.Superseded:
 			disp = Replaced
+		case store.Refused:
+			disp = Struck
 		}
-		if disp != AlreadyScheduled {
+		if disp != AlreadyScheduled && disp != Struck {
 			added++
 		}
 		exs[i] = &Execution{d: d, key: tasks[i].Key, disposition: disp, due: r.Due}

@@ -155,7 +155,8 @@ func newDocket(rdb redis.UniversalClient, opts []Option) (*Docket, error) {
 	}}
 	d.stopGauge = telemetry.DepthGauge(o.name, func(ctx context.Context) (map[string]int64, error) {
 		c, err := s.Count(ctx)
-		return map[string]int64{"queued": c.Queued, "scheduled": c.Scheduled, "running": c.Running, "waiting": c.Waiting, "parked": c.Parked}, err
+		return map[string]int64{"queued": c.Queued, "scheduled": c.Scheduled, "running": c.Running, "waiting": c.Waiting,
+			"parked": c.Parked, "struck": c.Struck}, err
 	})
 	return d, nil
 }

@@ -272,3 +272,24 @@ func ExampleSpread() {
 	// 20m0s
 	// 40m0s
 }
+
+// A strike holds the tasks it matches until it is restored.
+func ExampleDocket_Strike() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-strike", sdk.WithLogger(quiet))
+	defer d.Close()
+	bill := sdk.NewTask("bill", func(ctx context.Context, in Invoice) error {
+		fmt.Println("billing invoice", in.ID)
+		return nil
+	})
+	_ = d.Register(bill)
+	_ = d.Strike(ctx, "bill", "amount", ">", 10_000) // large amounts wait for a human
+
+	small, _ := bill.Add(ctx, d, Invoice{ID: 1, Amount: 500})
+	large, _ := bill.Add(ctx, d, Invoice{ID: 2, Amount: 50_000})
+	fmt.Println(small.Disposition(), large.Disposition())
+	_ = worker.New(d, worker.Options{Logger: quiet}).RunUntilIdle(ctx)
+	// Output:
+	// scheduled struck
+	// billing invoice 1
+}

@@ -44,6 +44,7 @@ const (
 	StateQueued    State = "queued"    // due, waiting for a worker or a concurrency slot
 	StateRunning   State = "running"   // a worker runs it
 	StateParked    State = "parked"    // a workflow waiting for children, a signal or a sleep; it holds no worker
+	StateStruck    State = "struck"    // held by a strike until it is restored (see Docket.Strike)
 	StateCompleted State = "completed" // succeeded
 	StateFailed    State = "failed"    // failed its last attempt, or could not run
 	StateCancelled State = "cancelled" // cancelled or dropped

@@ -23,6 +23,10 @@ type Snapshot struct {
 	// without one.
 	Parked      []TaskSummary
 	TotalParked int
+	// Strikes are the strikes in effect (see Docket.Strike), and Held the
+	// tasks they hold.
+	Strikes []Strike
+	Held    []TaskSummary
 	Workers     []WorkerInfo
 	// Limits are the concurrency limits in use (see "How it is stored" in
 	// the README for their ids).
@@ -98,8 +102,12 @@ func (d *Docket) Snapshot(ctx context.Context, opts ...SnapshotOption) (Snapshot
 	if err != nil {
 		return Snapshot{}, err
 	}
+	strikes, err := d.Strikes(ctx)
+	if err != nil {
+		return Snapshot{}, err
+	}
 	s := Snapshot{Now: raw.Now, TotalRunning: raw.TotalRunning, TotalWaiting: raw.TotalScheduled + raw.TotalWaiting,
-		TotalParked: raw.TotalParked}
+		TotalParked: raw.TotalParked, Strikes: strikes}
 	for _, l := range raw.Limits {
 		s.Limits = append(s.Limits, LimitInfo{ID: l.ID, InUse: l.Holders, Waiting: l.Waiters,
 			TotalInUse: l.TotalHolders, TotalWaiting: l.TotalWaiters})
@@ -128,6 +136,9 @@ func (d *Docket) Snapshot(ctx context.Context, opts ...SnapshotOption) (Snapshot
 		case t.State == store.StateParked:
 			sum.State = StateParked
 			s.Parked = append(s.Parked, sum)
+		case t.State == store.StateStruck:
+			sum.State = StateStruck
+			s.Held = append(s.Held, sum)
 		case t.State == store.StateWaiting || !t.Due.After(raw.Now):
 			sum.State = StateQueued
 			s.Queued = append(s.Queued, sum)

@@ -59,6 +59,7 @@ const (
 	MetricDropped     = "docket.tasks.dropped"
 	MetricSnoozed     = "docket.tasks.snoozed"
 	MetricParked      = "docket.tasks.parked"
+	MetricStruck      = "docket.tasks.struck"
 	MetricDepth       = "docket.tasks.depth"
 	MetricDuration    = "docket.task.duration"
 	MetricPunctuality = "docket.task.punctuality"
@@ -107,6 +108,7 @@ type Metrics struct {
 	Dropped     metric.Int64Counter
 	Snoozed     metric.Int64Counter
 	Parked      metric.Int64Counter
+	Struck      metric.Int64Counter
 	Duration    metric.Float64Histogram
 	Punctuality metric.Float64Histogram
 }
@@ -134,6 +136,7 @@ func NewMetrics() *Metrics {
 		Dropped:     counter(MetricDropped, "Submissions dropped by cooldown or debounce."),
 		Snoozed:     counter(MetricSnoozed, "Runs that ended with sdk.Snooze, to run again later."),
 		Parked:      counter(MetricParked, "Runs of workflows that parked, waiting for children, a signal or a sleep."),
+		Struck:      counter(MetricStruck, "Tasks a strike held as they fell due, until it is restored."),
 		Duration:    hist(MetricDuration, "How long attempts ran."),
 		Punctuality: hist(MetricPunctuality, "How late attempts started: start minus due time."),
 	}

@@ -45,6 +45,11 @@ func (r *run) rules() store.Rules {
 // producer's.
 func (r *run) dropped(ds []store.Dropped) {
 	for _, d := range ds {
+		if d.Held {
+			r.log.Info("task held by a strike", "key", d.Key, "task", d.Name, "reason", d.Reason)
+			r.w.metrics.Struck.Add(context.Background(), 1, r.w.metrics.Task(r.w.c.Name, d.Name))
+			continue
+		}
 		outcome := "dropped"
 		switch d.Failure {
 		case "":

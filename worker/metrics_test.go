@@ -104,7 +104,7 @@ func TestDepthGauge(t *testing.T) {
 				}
 			}
 		}
-		assert.Equal(t, map[string]int64{"queued": 0, "scheduled": 1, "running": 1, "waiting": 2, "parked": 0}, depth)
+		assert.Equal(t, map[string]int64{"queued": 0, "scheduled": 1, "running": 1, "waiting": 2, "parked": 0, "struck": 0}, depth)
 		close(release)
 		env.RunUntilIdle()
 	})

@@ -20,7 +20,8 @@ type command struct {
 var commands []*command
 
 func init() {
-	commands = []*command{watchCommand, snapshotCommand, showCommand, workersCommand, cancelCommand, clearCommand}
+	commands = []*command{watchCommand, snapshotCommand, showCommand, workersCommand, cancelCommand, clearCommand,
+		strikeCommand, restoreCommand, strikesCommand}
 }
 
 func lookup(name string) *command {

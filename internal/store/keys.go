@@ -27,6 +27,8 @@ import (
 //	                                      signals; no TTL while the task is live, the record's when it ends
 //	docket:{name}:parked           ZSET   task key -> since when: workflows parked until a child or a signal wakes them
 //	docket:{name}:reaping          HASH   ended workflow key -> cursor: workflows whose live children are being cancelled; has a TTL
+//	docket:{name}:strikes          HASH   strike id -> the strike (JSON): tasks it matches do not start; no TTL (an operator's decision)
+//	docket:{name}:struck           ZSET   task key -> when it was held: due tasks a strike holds until it is restored
 //	docket:{name}:watchers         ZSET   task key -> until when someone watches it (unix µs); has a TTL
 //	docket:{name}:workers          ZSET   worker id -> live until (unix µs); has a TTL
 //	docket:{name}:worker:<id>      STRING worker description (JSON); has a TTL
@@ -50,7 +52,7 @@ import (
 
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
-	keyNames    = []string{"scheduled", "running", "limits", "deadletters", "watchers", "workers", "events", "parked", "reaping"}
+	keyNames    = []string{"scheduled", "running", "limits", "deadletters", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck"}
 	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "rate", "worker", "watch", "unknown", "flow"}
 )
 
@@ -63,6 +65,8 @@ type keys struct {
 	deadletters string
 	parked      string
 	reaping     string
+	strikes     string
+	struck      string
 	watchers    string
 	workers     string
 	events      string
@@ -84,6 +88,8 @@ func newKeys(name string) (keys, error) {
 		deadletters: p + "deadletters",
 		parked:      p + "parked",
 		reaping:     p + "reaping",
+		strikes:     p + "strikes",
+		struck:      p + "struck",
 		watchers:    p + "watchers",
 		workers:     p + "workers",
 		events:      p + "events",

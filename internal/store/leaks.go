@@ -38,6 +38,9 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 	if err := add(s.rdb.ZRange(ctx, s.k.parked, 0, -1).Result()); err != nil {
 		return err
 	}
+	if err := add(s.rdb.ZRange(ctx, s.k.struck, 0, -1).Result()); err != nil {
+		return err
+	}
 	for _, k := range all {
 		if _, ok := s.k.is(k, "waiting"); ok {
 			if err := add(s.rdb.ZRange(ctx, k, 0, -1).Result()); err != nil {
@@ -98,8 +101,10 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 		id, isLimit := s.k.is(k, "limit")
 		wid, isWaiting := s.k.is(k, "waiting")
 		switch {
-		case k == s.k.scheduled || k == s.k.running || k == s.k.limits || k == s.k.parked:
+		case k == s.k.scheduled || k == s.k.running || k == s.k.limits || k == s.k.parked || k == s.k.struck:
 			// containers of live tasks: empty ones do not exist
+		case k == s.k.strikes:
+			// an operator's decision: it lasts until restored
 		case isLimit:
 			inUse[id] = true
 			holders, err := s.rdb.SMembers(ctx, k).Result()

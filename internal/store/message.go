@@ -57,6 +57,7 @@ type Dropped struct {
 	Reason  string
 	Trace   string // the producer's trace context
 	Failure string // empty for a drop; else FailureDeadLetter, FailureBadInput or FailureCorrupt
+	Held    bool   // not ended: a strike holds it until it is restored
 }
 
 // Why the claim script failed a task without running it, as it says.
@@ -123,13 +124,14 @@ func DecodeClaim(reply []any) (Claim, error) {
 		c.Messages = append(c.Messages, m)
 	}
 	for i := end; i < len(reply); i += droppedField {
-		failure, ok := failures[d.str(reply[i+4])]
-		if !ok {
-			d.fail("task turned away as %q", d.str(reply[i+4]))
+		kind := d.str(reply[i+4])
+		failure, ok := failures[kind]
+		if !ok && kind != "held" {
+			d.fail("task turned away as %q", kind)
 		}
 		c.Dropped = append(c.Dropped, Dropped{
 			Key: d.str(reply[i]), Name: d.str(reply[i+1]), Reason: d.str(reply[i+2]), Trace: d.str(reply[i+3]),
-			Failure: failure,
+			Failure: failure, Held: kind == "held",
 		})
 	}
 	if d.err != nil {
@@ -145,7 +147,12 @@ func decodeAdd(reply []any, n int) ([]AddResult, error) {
 	var d decoder
 	out := make([]AddResult, n)
 	for i := range out {
-		out[i] = AddResult{Code: AddCode(d.int(reply[2*i])), Due: time.UnixMicro(d.int(reply[2*i+1]))}
+		out[i] = AddResult{Code: AddCode(d.int(reply[2*i]))}
+		if out[i].Code == Refused {
+			out[i].Strike = d.str(reply[2*i+1])
+		} else {
+			out[i].Due = time.UnixMicro(d.int(reply[2*i+1]))
+		}
 	}
 	return out, d.err
 }
@@ -160,6 +167,7 @@ const (
 	StateWaiting   State = "waiting"
 	StateRunning   State = "running"
 	StateParked    State = "parked"
+	StateStruck    State = "struck"
 	StateCompleted State = "completed"
 	StateFailed    State = "failed"
 	StateCancelled State = "cancelled"

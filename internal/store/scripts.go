@@ -34,6 +34,8 @@ var (
 	receiveScript    = load("receive.lua")
 	signalScript     = load("signal.lua")
 	reapScript       = load("reap.lua")
+	strikeScript     = load("strike.lua")
+	restoreScript    = load("restore.lua")
 )
 
 func load(name string) *redis.Script {

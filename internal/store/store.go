@@ -81,6 +81,7 @@ const (
 	Existed    AddCode = 0 // a live task had the key; nothing changed
 	Added      AddCode = 1 // the task was scheduled
 	Superseded AddCode = 2 // a live task had the key and was replaced
+	Refused    AddCode = 3 // a strike matches the task: nothing was written
 	// Unconfirmed: the call that carried the task failed, or was not made
 	// (Add returned an error). It may or may not have been added: a call
 	// whose reply was lost may have run.
@@ -89,8 +90,9 @@ const (
 
 // AddResult is the outcome of adding one task.
 type AddResult struct {
-	Code AddCode
-	Due  time.Time
+	Code   AddCode
+	Due    time.Time
+	Strike string // for Refused: the strike that matched, described
 }
 
 // addInFlight is how many calls of one large Add run at once: while Redis
@@ -434,7 +436,7 @@ func (s *Store) Subscribe(ctx context.Context) *redis.PubSub {
 
 // Counts is how many tasks a docket holds, by state.
 type Counts struct {
-	Queued, Scheduled, Running, Waiting, Parked int64
+	Queued, Scheduled, Running, Waiting, Parked, Struck int64
 }
 
 // Count counts the docket's tasks by state, cheaply: no task is read.
@@ -443,10 +445,10 @@ func (s *Store) Count(ctx context.Context) (Counts, error) {
 	if err != nil {
 		return Counts{}, fmt.Errorf("docket: count: %w", err)
 	}
-	if len(n) != 5 {
+	if len(n) != 6 {
 		return Counts{}, fmt.Errorf("%w: count reply has %d elements", ErrMalformed, len(n))
 	}
-	return Counts{Queued: n[0], Scheduled: n[1], Running: n[2], Waiting: n[3], Parked: n[4]}, nil
+	return Counts{Queued: n[0], Scheduled: n[1], Running: n[2], Waiting: n[3], Parked: n[4], Struck: n[5]}, nil
 }
 
 // Known makes the tasks called by one of names that workers without them

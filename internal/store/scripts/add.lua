@@ -3,7 +3,9 @@
 -- ARGV[1] docket key prefix, ARGV[2] mode: "add", "replace", or "seed" (an add
 -- that marks the record as an automatic task's chain: see chain_ended)
 -- then per task, 5 values: key, task name, input JSON, when, trace context
--- Returns per task: a code (1 scheduled, 0 already scheduled, 2 replaced) and the due instant.
+-- Returns per task: a code (1 scheduled, 0 already scheduled, 2 replaced, 3
+-- refused: a strike matches it) and the due instant (for 3, the strike,
+-- described).
 local now = clock_us()
 local now_s = int(now)
 local mode = ARGV[2]
@@ -36,8 +38,12 @@ for i = 3, #ARGV, 5 do
   end
   local state, gen = f[1], whole(f[2]) or 0
   local live = is_live(state)
+  local strike = struck(name, input)
 
-  if live and mode == 'add' then
+  if strike then
+    result[#result + 1] = 3
+    result[#result + 1] = describe(strike)
+  elseif live and mode == 'add' then
     result[#result + 1] = 0
     result[#result + 1] = f[3]
   else

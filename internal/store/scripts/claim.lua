@@ -18,7 +18,8 @@
 -- 5 per task turned away: key, name, reason, trace, and what became of it:
 -- "dropped" (by admission control: cancelled), "dead" (dead-lettered:
 -- failed), "bad_input" (its input could not be read for its admission
--- rules: failed) or "corrupt" (its record could not be used: failed); then
+-- rules: failed), "corrupt" (its record could not be used: failed) or
+-- "held" (a strike holds it until it is restored: not ended); then
 -- per outcome reported, 1 applied or 0 stale.
 --
 -- Outcomes come with the claim so that a busy worker makes one round trip
@@ -45,6 +46,7 @@ local FIELDS = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen',
 -- the instants used for every task are formatted once, as integers.
 local now_s, lease_until = int(now), int(now + lease)
 local any_rules = next(rules) ~= nil
+local any_strikes = #strikes() > 0
 
 local claimed, turned = {}, {}
 local n_claimed = 0
@@ -477,7 +479,7 @@ while n_claimed < want do
     break
   end
   looked = looked + #due
-  if not any_rules then
+  if not any_rules and not any_strikes then
     -- The common case, in bulk: every due task runs. Leases are added
     -- before the tasks leave the schedule, so each is always in a set.
     local fields, problems, leases = {}, {}, {}
@@ -505,8 +507,12 @@ while n_claimed < want do
     redis.call('ZREM', K.scheduled, key)
     local f, problem = fetch(key)
     local rule = rules[f[1] or '']
+    local strike = not problem and struck(f[1], f[2])
     if problem then
       corrupt(key, f, problem)
+    elseif strike then
+      hold(key, f[3], strike, now)
+      report(key, f[1], 'struck (' .. describe(strike) .. ')', f[6], 'held')
     elseif rule then
       judge(key, f, rule)
     else

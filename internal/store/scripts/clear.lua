@@ -14,9 +14,11 @@ local now = clock_us()
 local n, retention = tonumber(ARGV[2]), tonumber(ARGV[3])
 local cursor = ARGV[4]
 local keys = redis.call('ZRANGE', K.scheduled, 0, n - 1)
-if #keys < n then
-  for _, key in ipairs(redis.call('ZRANGE', K.parked, 0, n - #keys - 1)) do
-    keys[#keys + 1] = key
+for _, held in ipairs({K.parked, K.struck}) do
+  if #keys < n then
+    for _, key in ipairs(redis.call('ZRANGE', held, 0, n - #keys - 1)) do
+      keys[#keys + 1] = key
+    end
   end
 end
 local lines = {} -- the limit whose line keys[i] was taken from, if any
@@ -52,7 +54,7 @@ end
 local cancelled = 0
 for i, key in ipairs(keys) do
   local f = read(key, 'state', 'waiting')
-  if f[1] == 'scheduled' or f[1] == 'parked' or f[1] == 'waiting' and (lines[i] == nil or f[2] == lines[i]) then
+  if f[1] == 'scheduled' or f[1] == 'parked' or f[1] == 'struck' or f[1] == 'waiting' and (lines[i] == nil or f[2] == lines[i]) then
     cancel_task(key, now, retention, 'cleared')
     cancelled = cancelled + 1
   elseif lines[i] then -- not waiting in this line: a stale entry (should not happen); drop it
@@ -61,6 +63,7 @@ for i, key in ipairs(keys) do
   else -- not live: a stale member of the schedule (should not happen); drop it
     redis.call('ZREM', K.scheduled, key)
     redis.call('ZREM', K.parked, key)
+    redis.call('ZREM', K.struck, key)
   end
 end
 return {cancelled, #keys, cursor}

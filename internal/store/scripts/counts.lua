@@ -9,4 +9,4 @@ for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
   waiting = waiting + redis.call('ZCARD', K.waiting .. id)
 end
 return {queued, redis.call('ZCARD', K.scheduled) - queued, redis.call('ZCARD', K.running), waiting,
-  redis.call('ZCARD', K.parked)}
+  redis.call('ZCARD', K.parked), redis.call('ZCARD', K.struck)}

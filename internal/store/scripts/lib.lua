@@ -219,6 +219,8 @@ local function unlink(key, state, now)
   elseif state == 'parked' then -- in the schedule when a timer or deadline wakes it
     redis.call('ZREM', K.parked, key)
     redis.call('ZREM', K.scheduled, key)
+  elseif state == 'struck' then
+    redis.call('ZREM', K.struck, key)
   end
   release_slots(key, now)
   end_progress(key)
@@ -234,7 +236,7 @@ local function chain_ended(key, auto)
 end
 
 local function is_live(state)
-  return state == 'scheduled' or state == 'running' or state == 'waiting' or state == 'parked'
+  return state == 'scheduled' or state == 'running' or state == 'waiting' or state == 'parked' or state == 'struck'
 end
 
 -- Workflows. A workflow is a task whose runs call workflow primitives; what
@@ -646,4 +648,90 @@ end
 local function held(key, gen)
   local f = read(key, 'gen', 'state')
   return f[1] == gen and f[2] == 'running'
+end
+
+-- Strikes (strike.lua, restore.lua): K.strikes holds them, id → JSON
+-- {t: task or '', f: field or '', o: op, v: value}. A task a strike matches
+-- does not start while it holds: an add refuses it, a claim holds it
+-- (state 'struck', in K.struck) until a restore releases it.
+local strikes_read = nil
+
+local function strikes()
+  if strikes_read == nil then
+    strikes_read = {}
+    for _, v in ipairs(redis.call('HVALS', K.strikes)) do
+      local ok, s = pcall(cjson.decode, v)
+      if ok and type(s) == 'table' then
+        strikes_read[#strikes_read + 1] = s
+      end
+    end
+  end
+  return strikes_read
+end
+
+-- compare applies a strike's operator: numbers as numbers, strings as
+-- strings; values of different kinds are only ever different.
+local function compare(a, op, b)
+  if type(a) ~= type(b) or (type(a) ~= 'number' and type(a) ~= 'string' and type(a) ~= 'boolean') then
+    return op == '!=' and a ~= nil
+  end
+  if op == '==' then
+    return a == b
+  elseif op == '!=' then
+    return a ~= b
+  elseif type(a) == 'boolean' then
+    return false
+  elseif op == '<' then
+    return a < b
+  elseif op == '<=' then
+    return a <= b
+  elseif op == '>' then
+    return a > b
+  elseif op == '>=' then
+    return a >= b
+  end
+  return false
+end
+
+-- describe renders a strike for people.
+local function describe(s)
+  local what = s.t ~= '' and s.t or 'every task'
+  if s.f ~= '' then
+    what = what .. ' with ' .. s.f .. ' ' .. s.o .. ' ' .. cjson.encode(s.v)
+  end
+  return what
+end
+
+-- struck returns the strike a task (its name and input JSON) matches, or
+-- nil. An input that cannot be read matches no strike on a field.
+local function struck(name, raw)
+  local list = strikes()
+  if #list == 0 then
+    return nil
+  end
+  local input = nil
+  for _, s in ipairs(list) do
+    if s.t == '' or s.t == name then
+      if s.f == '' then
+        return s
+      end
+      if input == nil then
+        local ok, v = pcall(cjson.decode, raw or '')
+        input = ok and type(v) == 'table' and v or false
+      end
+      if input and input[s.f] ~= nil and compare(input[s.f], s.o, s.v) then
+        return s
+      end
+    end
+  end
+  return nil
+end
+
+-- hold takes a due task out of the schedule until the strike it matches is
+-- restored.
+local function hold(key, attempt, s, now)
+  redis.call('ZREM', K.scheduled, key)
+  redis.call('ZADD', K.struck, now, key)
+  redis.call('HSET', K.task .. key, 'state', 'struck', 'error', 'held: struck (' .. describe(s) .. ')')
+  announce(key, 'struck', attempt)
 end

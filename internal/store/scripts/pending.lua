@@ -8,8 +8,9 @@
 -- to look at, then the names of the chain tasks
 -- Returns: 1 (pending), 0 (not), -1 (look again from ARGV[2] + N), or 2
 -- (nothing pending but workflows parked until a signal, which only a
--- Signal can wake); and, when pending because of a task scheduled later,
--- its due instant (else 0).
+-- Signal can wake, or tasks a strike holds, which only a Restore
+-- releases); and, when pending because of a task scheduled later, its due
+-- instant (else 0).
 local now = clock_us()
 if redis.call('ZCARD', K.running) > 0 then
   return {1, 0}
@@ -37,7 +38,7 @@ end
 if #later == 2 * n then
   return {-1, 0}
 end
-if redis.call('ZCARD', K.parked) > 0 then
+if redis.call('ZCARD', K.parked) > 0 or redis.call('ZCARD', K.struck) > 0 then
   return {2, 0}
 end
 return {0, 0}

@@ -5,7 +5,8 @@
 -- signal wakes them), then four counts: workers
 -- listed, tasks listed, limits listed, holders and waiters listed; then per
 -- worker: id, live-until, description; per task (running, scheduled,
--- parked, waiting, then dead-lettered): key, score (0 for parked), name, attempt, deliveries,
+-- parked, held by a strike, waiting, then dead-lettered): key, score (0
+-- for parked and held ones), name, attempt, deliveries,
 -- started, worker, created, state, waiting-for, error; per limit: id,
 -- #holders, #waiters (every one); then per holder or waiter listed: limit
 -- id, "h" or "w", key. At most "limit" holders and "limit" waiters (the
@@ -56,6 +57,7 @@ end
 list(K.running, true)
 list(K.scheduled, true)
 list(K.parked, false)
+list(K.struck, false)
 
 -- some_members lists up to n members of a set, a page (SSCAN) at a time,
 -- at most ten pages: a set of holders is no larger than its limit's

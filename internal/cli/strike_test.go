@@ -1,0 +1,58 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/sdk"
+)
+
+// strike, strikes and restore, with typed values.
+func TestStrikeCommands(t *testing.T) {
+	f := newFixture(t)
+	r := f.run("", "strike", "sync", "customer_id", "==", "1001")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "struck sync with customer_id == 1001\n", r.stdout)
+	r = f.run("", "strike", "*", "region", "==", "eu")
+	require.Equal(t, 0, r.code, r.stderr)
+	r = f.run("", "strike", "bill")
+	require.Equal(t, 0, r.code, r.stderr)
+
+	strikes, err := f.d.Strikes(context.Background())
+	require.NoError(t, err)
+	require.Len(t, strikes, 3)
+	assert.JSONEq(t, `1001`, string(strikes[0].Value), "a number stays a number")
+	assert.JSONEq(t, `"eu"`, string(strikes[1].Value), "a word is a string")
+
+	r = f.run("", "strikes")
+	require.Equal(t, 0, r.code, r.stderr)
+	_, row := rowOf(t, r.stdout, 0, "sync")
+	assert.Equal(t, []string{"sync", "customer_id", "==", "1001"}, row[:4])
+	_, row = rowOf(t, r.stdout, 0, "*")
+	assert.Equal(t, []string{"*", "region", "==", `"eu"`}, row[:4])
+	r = f.run("", "strikes", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var got []sdk.Strike
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
+	assert.Len(t, got, 3)
+
+	r = f.run("", "strike", "sync", "customer_id", "~", "1")
+	assert.Equal(t, 2, r.code, "a bad operator is a usage error")
+	assert.Contains(t, r.stderr, `operator "~"`)
+	r = f.run("", "restore", "sync", "customer_id", "==", "1001")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "restored sync with customer_id == 1001\n", r.stdout)
+	r = f.run("", "restore", "sync", "customer_id", "==", "1001")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "no such strike")
+	for _, args := range [][]string{{"*", "region", "==", "eu"}, {"bill"}} {
+		r = f.run("", append([]string{"restore"}, args...)...)
+		require.Equal(t, 0, r.code, r.stderr)
+	}
+	r = f.run("", "strikes")
+	assert.Equal(t, "No strikes.\n", r.stdout)
+}

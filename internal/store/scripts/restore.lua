@@ -1,0 +1,33 @@
+-- restore: remove a strike, and release the tasks it held that no other
+-- strike matches: they are due at once. N held tasks per call.
+-- KEYS[1] struck zset
+-- ARGV[1] docket key prefix, ARGV[2] the strike's id ('' to release only),
+-- ARGV[3] where to start among the held tasks, ARGV[4] N
+-- Returns: 1 if the strike held (0 if not), how many held tasks it looked
+-- at, and how many of those stay held; call again from ARGV[3] + those
+-- that stay, until it looks at none.
+local now = clock_us()
+local removed = 0
+if ARGV[2] ~= '' then
+  removed = redis.call('HDEL', K.strikes, ARGV[2])
+end
+local keys = redis.call('ZRANGE', K.struck, tonumber(ARGV[3]), tonumber(ARGV[3]) + tonumber(ARGV[4]) - 1)
+local kept, released = 0, false
+for _, key in ipairs(keys) do
+  local f = read(key, 'state', 'name', 'input', 'attempt')
+  if f[1] ~= 'struck' then
+    redis.call('ZREM', K.struck, key) -- not held any more (a stale entry)
+  elseif struck(f[2], f[3]) then
+    kept = kept + 1
+  else
+    redis.call('ZREM', K.struck, key)
+    redis.call('HSET', K.task .. key, 'state', 'scheduled', 'due', int(now), 'error', '')
+    redis.call('ZADD', K.scheduled, now, key)
+    announce(key, 'queued', f[4])
+    released = true
+  end
+end
+if released then
+  redis.call('PUBLISH', K.events, 'w')
+end
+return {removed, #keys, kept}

@@ -1,0 +1,121 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/docket-go/docket/internal/store"
+)
+
+// Strike is a strike in effect: the tasks it matches do not start while it
+// holds (see Docket.Strike).
+type Strike struct {
+	Task  string          // the task it strikes; empty for every task
+	Field string          // the input field it compares; empty for the whole task
+	Op    string          // ==, !=, <, <=, >, >=
+	Value json.RawMessage // what the field is compared with (JSON)
+	Since time.Time       // when it was struck, by the Redis clock
+}
+
+func (s Strike) String() string {
+	what := s.Task
+	if what == "" {
+		what = "every task"
+	}
+	if s.Field != "" {
+		what += fmt.Sprintf(" with %s %s %s", s.Field, s.Op, s.Value)
+	}
+	return what
+}
+
+// ErrBadStrike reports a strike that cannot be struck: neither a task nor a
+// field, an unknown operator, a value that is not a number, a string or a
+// boolean.
+var ErrBadStrike = fmt.Errorf("%w: bad strike", ErrBadInput)
+
+var strikeOps = []string{"==", "!=", "<", "<=", ">", ">="}
+
+// Strike stops tasks from starting, at once and across every worker and
+// producer, until Restore: the task called task (empty for every task)
+// whose input field (its JSON name) compares with value by op (==, !=, <,
+// <=, >, >=: numbers as numbers, strings as strings, values of different
+// kinds as different); with an empty field, every run of the task.
+//
+// While it holds, adding a task it matches writes nothing and reports
+// Disposition Struck; a scheduled or queued task it matches is held when it
+// falls due (state struck, listed in Snapshot.Held) and runs as soon as the
+// strike is restored. Running tasks finish. Strikes live in Redis: they
+// survive restarts, and every check reads them in the script that decides,
+// so a change is seen by the next add or claim. Striking a strike that
+// holds already changes nothing.
+func (d *Docket) Strike(ctx context.Context, task, field, op string, value any) error {
+	spec, err := strikeSpec(task, field, op, value)
+	if err != nil {
+		return err
+	}
+	_, err = d.core.Store.Strike(ctx, spec)
+	return err
+}
+
+// Restore removes a strike made with the same arguments, and releases the
+// tasks it held that no other strike matches: they are due at once. It
+// returns ErrNotFound when no such strike holds (the tasks it would have
+// held are released all the same).
+func (d *Docket) Restore(ctx context.Context, task, field, op string, value any) error {
+	spec, err := strikeSpec(task, field, op, value)
+	if err != nil {
+		return err
+	}
+	ok, err := d.core.Store.Restore(ctx, spec)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: no strike of %s", ErrNotFound, strikeOf(spec))
+	}
+	return nil
+}
+
+// Strikes lists the strikes in effect, oldest first.
+func (d *Docket) Strikes(ctx context.Context) ([]Strike, error) {
+	specs, err := d.core.Store.Strikes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Strike, len(specs))
+	for i, s := range specs {
+		out[i] = strikeOf(s)
+	}
+	slices.SortFunc(out, func(a, b Strike) int { return a.Since.Compare(b.Since) })
+	return out, nil
+}
+
+func strikeOf(s store.StrikeSpec) Strike {
+	return Strike{Task: s.Task, Field: s.Field, Op: s.Op, Value: s.Value, Since: s.StrikeTime()}
+}
+
+func strikeSpec(task, field, op string, value any) (store.StrikeSpec, error) {
+	if task == "" && field == "" {
+		return store.StrikeSpec{}, fmt.Errorf("%w: name a task, a field, or both (a strike of everything is Clear's job)", ErrBadStrike)
+	}
+	if field == "" {
+		return store.StrikeSpec{Task: task, Value: json.RawMessage("null")}, nil
+	}
+	if !slices.Contains(strikeOps, op) {
+		return store.StrikeSpec{}, fmt.Errorf("%w: operator %q; use one of %s", ErrBadStrike, op, strings.Join(strikeOps, " "))
+	}
+	switch value.(type) {
+	case string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, json.Number:
+	default:
+		return store.StrikeSpec{}, fmt.Errorf("%w: the value %v (%T) must be a number, a string or a boolean", ErrBadStrike, value, value)
+	}
+	raw, err := json.Marshal(value)
+	if err != nil {
+		return store.StrikeSpec{}, fmt.Errorf("%w: %w", ErrBadStrike, err)
+	}
+	return store.StrikeSpec{Task: task, Field: field, Op: op, Value: raw}, nil
+}

@@ -1,0 +1,122 @@
+package worker_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/testsuite"
+	"github.com/docket-go/docket/worker"
+)
+
+// Account is the input of the strike tests.
+type Account struct {
+	ID     int    `json:"customer_id"`
+	Region string `json:"region"`
+}
+
+// A strike stops tasks at once: adding a struck task writes nothing; a
+// scheduled one is held when it falls due, and runs when the strike is
+// restored; other tasks go on.
+func TestStrikeAndRestore(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		sync := sdk.NewTask("sync", func(ctx context.Context, in Account) error { return nil })
+		bill := sdk.NewTask("bill", func(ctx context.Context, in Account) error { return nil })
+		env.Register(sync)
+		env.Register(bill)
+		d := env.Docket()
+		ctx := t.Context()
+		t0 := env.Now()
+		later, err := sync.Add(ctx, d, Account{ID: 1001}, sdk.After(time.Hour))
+		require.NoError(t, err)
+		require.NoError(t, d.Strike(ctx, "", "customer_id", "==", 1001))
+		require.NoError(t, d.Strike(ctx, "bill", "", "", nil))
+		require.NoError(t, d.Strike(ctx, "sync", "region", ">=", "m"))
+
+		refused, err := sync.Add(ctx, d, Account{ID: 1001})
+		require.NoError(t, err)
+		assert.Equal(t, sdk.Struck, refused.Disposition())
+		_, err = refused.Info(ctx)
+		assert.ErrorIs(t, err, sdk.ErrNotFound, "a struck add writes nothing")
+		struckBill, err := bill.Add(ctx, d, Account{ID: 7})
+		require.NoError(t, err)
+		assert.Equal(t, sdk.Struck, struckBill.Disposition(), "the whole task is struck")
+		north, err := sync.Add(ctx, d, Account{ID: 2, Region: "north"})
+		require.NoError(t, err)
+		assert.Equal(t, sdk.Struck, north.Disposition(), `"north" >= "m"`)
+		other, err := sync.Add(ctx, d, Account{ID: 1002, Region: "east"})
+		require.NoError(t, err)
+		assert.Equal(t, sdk.Scheduled, other.Disposition())
+
+		env.Advance(2 * time.Hour)
+		runs := env.Runs("sync")
+		require.Len(t, runs, 1, "only customer 1002 ran")
+		info, err := later.Info(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateStruck, info.State, "held when it fell due at 1h")
+		assert.Contains(t, info.Error, "customer_id == 1001")
+		snap, err := d.Snapshot(ctx)
+		require.NoError(t, err)
+		require.Len(t, snap.Held, 1)
+		assert.Equal(t, later.Key(), snap.Held[0].Key)
+		require.Len(t, snap.Strikes, 3)
+		assert.Equal(t, "every task with customer_id == 1001", snap.Strikes[0].String())
+
+		require.NoError(t, d.Restore(ctx, "", "customer_id", "==", 1001))
+		env.Advance(time.Minute)
+		runs = env.Runs("sync")
+		require.Len(t, runs, 2)
+		assert.Equal(t, t0.Add(2*time.Hour), runs[1].Start, "released at once on restore")
+		assert.ErrorIs(t, d.Restore(ctx, "", "customer_id", "==", 1001), sdk.ErrNotFound)
+		strikes, err := d.Strikes(ctx)
+		require.NoError(t, err)
+		assert.Len(t, strikes, 2)
+		require.NoError(t, d.Restore(ctx, "bill", "", "", nil))
+		require.NoError(t, d.Restore(ctx, "sync", "region", ">=", "m"))
+	})
+}
+
+// Bad strikes are refused with a clear error.
+func TestBadStrikes(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		d := env.Docket()
+		ctx := t.Context()
+		assert.ErrorIs(t, d.Strike(ctx, "", "", "", nil), sdk.ErrBadStrike)
+		assert.ErrorIs(t, d.Strike(ctx, "sync", "id", "~=", 1), sdk.ErrBadStrike)
+		assert.ErrorIs(t, d.Strike(ctx, "sync", "id", "==", []int{1}), sdk.ErrBadStrike)
+		assert.ErrorIs(t, d.Strike(ctx, "sync", "id", "==", 1), nil)
+		require.NoError(t, d.Restore(ctx, "sync", "id", "==", 1))
+	})
+}
+
+// Strikes hold across real workers and producers, on every backend.
+func TestStrikeOnEveryBackend(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d := openDocket(t, b.URL)
+		ran := make(chan int, 10)
+		sync := sdk.NewTask("sync", func(ctx context.Context, in Account) error {
+			ran <- in.ID
+			return nil
+		})
+		require.NoError(t, d.Register(sync))
+		ctx := context.Background()
+		held, err := sync.Add(ctx, d, Account{ID: 1}, sdk.After(50*time.Millisecond))
+		require.NoError(t, err)
+		require.NoError(t, d.Strike(ctx, "sync", "customer_id", "<", 2))
+		runWorker(t, worker.New(d, worker.Options{}))
+		_, err = sync.Add(ctx, d, Account{ID: 5})
+		require.NoError(t, err)
+		assert.Equal(t, []int{5}, waitFor(t, ran, 1))
+		require.Eventually(t, func() bool {
+			info, err := held.Info(ctx)
+			return err == nil && info.State == sdk.StateStruck
+		}, time.Minute, time.Millisecond)
+		require.NoError(t, d.Restore(ctx, "sync", "customer_id", "<", 2))
+		assert.Equal(t, []int{1}, waitFor(t, ran, 1))
+	})
+}
