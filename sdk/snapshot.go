@@ -27,7 +27,7 @@ type Snapshot struct {
 	// tasks they hold.
 	Strikes []Strike
 	Held    []TaskSummary
-	Workers     []WorkerInfo
+	Workers []WorkerInfo
 	// Limits are the concurrency limits in use (see "How it is stored" in
 	// the README for their ids).
 	Limits []LimitInfo
