@@ -78,7 +78,8 @@ func spansNamed(all tracetest.SpanStubs, name string) []tracetest.SpanStub {
 // it ran is a child span "step <name>", with an error status if it failed;
 // and each child's attempt span links to the span that started the child —
 // the workflow's attempt span, or the step span it was started in — so that
-// the children's traces lead back into the workflow's.
+// the children's traces lead back into the workflow's; that span names the
+// child in a "child started" event, the way from the workflow to the child.
 func TestWorkflowSpans(t *testing.T) {
 	exporter := withSpans(t)
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
@@ -173,7 +174,26 @@ func TestWorkflowSpans(t *testing.T) {
 		require.Len(t, notifies, 1)
 		assertLinkedTo(t, notifies[0], failed, "notify was started by the workflow's first run")
 		assert.Equal(t, "checkout-7/notify", attr(notifies[0], telemetry.AttrKey).AsString())
+
+		// And the span that started a child names it: the way from the
+		// workflow's trace to the child's. A run that finds the child
+		// started already does not.
+		assert.Equal(t, []string{"checkout-7/label label"}, childrenStarted(ship[0]))
+		assert.Equal(t, []string{"checkout-7/notify notify"}, childrenStarted(failed))
+		assert.Empty(t, childrenStarted(parked))
+		assert.Empty(t, childrenStarted(resumed))
 	})
+}
+
+// childrenStarted lists the children s says were started: "key task".
+func childrenStarted(s tracetest.SpanStub) []string {
+	var out []string
+	for _, e := range s.Events {
+		if e.Name == telemetry.EventChildStarted {
+			out = append(out, eventAttr(e, telemetry.AttrKey).AsString()+" "+eventAttr(e, telemetry.AttrTask).AsString())
+		}
+	}
+	return out
 }
 
 // assertStepOf checks that s is the span of step name, run by the run whose
