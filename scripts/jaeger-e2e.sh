@@ -6,9 +6,11 @@
 # OTLP/gRPC and OTLP/HTTP, each under a unique OTEL_SERVICE_NAME, and checks
 # through Jaeger's HTTP query API (/api/traces?service=…) that the three
 # attempts of the retried task are there as separate spans (docket.attempt
-# 1, 2, 3), each referring to the producer span "add charge_card". Jaeger is
-# stopped at the end. Exits non-zero, saying which span is missing, on any
-# failure. Extra arguments go to `go test`.
+# 1, 2, 3), each referring to the producer span "add charge_card", and that
+# the workflow fulfil_order's runs have their step spans and parked/resumed
+# events, its children's attempts FOLLOWS_FROM the run that started them.
+# Jaeger is stopped at the end. Exits non-zero, saying which span is
+# missing, on any failure. Extra arguments go to `go test`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -33,7 +33,8 @@ const (
 	AttrWaitingFor  = "docket.waiting_for"
 )
 
-// Span events on attempt spans.
+// Span events on attempt spans (and, for EventChildStarted, on the step
+// span a child was started in).
 const (
 	EventRetry     = "retry scheduled"
 	EventTimeout   = "timed out"
@@ -46,6 +47,9 @@ const (
 	EventUnknown   = "waiting for a worker that knows the task"
 	EventParked    = "parked"
 	EventResumed   = "resumed"
+	// EventChildStarted names a child a workflow started (docket.key,
+	// docket.task): the child's attempts link to the span that has it.
+	EventChildStarted = "child started"
 )
 
 // Metric names.

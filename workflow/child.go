@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"strconv"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/docket-go/docket/internal/core"
 	"github.com/docket-go/docket/internal/store"
 	"github.com/docket-go/docket/sdk"
@@ -155,7 +158,7 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 	if o.Keyed || o.Keys != nil {
 		return nil, fmt.Errorf("%w: a child is keyed by its name under its workflow", sdk.ErrBadKey)
 	}
-	trace := telemetry.InjectTrace(ctx)
+	traceparent := telemetry.InjectTrace(ctx)
 	futures := make([]*Future[Out], len(names))
 	var children []store.Child
 	var at []int
@@ -175,7 +178,7 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 		if err := core.CheckKey(key); err != nil {
 			return nil, fmt.Errorf("child %q: %w", name, err)
 		}
-		children = append(children, store.Child{Name: name, Key: key, Task: task, Input: raw, When: o.When, Trace: trace})
+		children = append(children, store.Child{Name: name, Key: key, Task: task, Input: raw, When: o.When, Trace: traceparent})
 		at = append(at, i)
 	}
 	if len(children) > 0 {
@@ -183,9 +186,17 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 		if err != nil {
 			return nil, held(err)
 		}
+		// The children's attempt spans link to the span in ctx, but a link
+		// is on their side only: an event names each child on this span
+		// too, so that the workflow's trace leads to its children's.
+		span := trace.SpanFromContext(ctx)
 		for j, s := range started {
 			futures[at[j]] = &Future[Out]{a: a, key: s.Key}
 			a.Flow.Set(store.FlowChild+children[j].Name, s.Key)
+			if s.New && span.IsRecording() {
+				span.AddEvent(telemetry.EventChildStarted, trace.WithAttributes(
+					attribute.String(telemetry.AttrKey, s.Key), attribute.String(telemetry.AttrTask, task)))
+			}
 		}
 	}
 	return futures, nil

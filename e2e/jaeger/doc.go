@@ -4,7 +4,11 @@
 // samples/tracing against it over OTLP (gRPC and HTTP), and asserts through
 // Jaeger's HTTP query API that every attempt of the retried task is there
 // as a span of its own, with docket.attempt 1, 2, 3, each referring to the
-// producer span of the add.
+// producer span of the add; and that the workflow fulfil_order shows as a
+// tree: each run's trace has its step spans (CHILD_OF the run's span) and
+// its "parked" or "resumed" event, and each child's attempt is a trace of
+// its own that FOLLOWS_FROM the span of the run that started it, which
+// names the child in a "child started" event.
 //
 // The test sits behind the build tag jaegere2e, so `go test ./...` skips
 // it. Run it with

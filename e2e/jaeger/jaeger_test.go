@@ -217,10 +217,31 @@ type span struct {
 		TraceID string `json:"traceID"`
 		SpanID  string `json:"spanID"`
 	} `json:"references"`
-	Tags []struct {
-		Key   string `json:"key"`
-		Value any    `json:"value"`
-	} `json:"tags"`
+	Tags []keyValue `json:"tags"`
+	// Logs are the span's events: the field "event" holds the name.
+	Logs []struct {
+		Fields []keyValue `json:"fields"`
+	} `json:"logs"`
+}
+
+type keyValue struct {
+	Key   string `json:"key"`
+	Value any    `json:"value"`
+}
+
+// logs returns the fields of the span's events called name.
+func (s span) logs(name string) []map[string]string {
+	var out []map[string]string
+	for _, l := range s.Logs {
+		fields := map[string]string{}
+		for _, kv := range l.Fields {
+			fields[kv.Key] = fmt.Sprint(kv.Value)
+		}
+		if fields["event"] == name {
+			out = append(out, fields)
+		}
+	}
+	return out
 }
 
 func (s span) tag(key string) string {
@@ -235,12 +256,18 @@ func (s span) tag(key string) string {
 // refersTo tells whether s has a reference (CHILD_OF or FOLLOWS_FROM) to
 // the span to.
 func (s span) refersTo(to span) bool {
+	return s.ref(to) != ""
+}
+
+// ref is the type of s's reference to the span to (CHILD_OF for its
+// parent, FOLLOWS_FROM for a link); "" when it has none.
+func (s span) ref(to span) string {
 	for _, r := range s.References {
 		if id(r.TraceID, 32) == id(to.TraceID, 32) && id(r.SpanID, 16) == id(to.SpanID, 16) {
-			return true
+			return r.RefType
 		}
 	}
-	return false
+	return ""
 }
 
 // id normalises a hex ID: Jaeger may drop leading zeros.
@@ -252,7 +279,11 @@ func id(hex string, width int) string {
 	return hex
 }
 
-var attemptLine = regexp.MustCompile(`(?m)^charge_card\s+attempt (\d) .*trace ([0-9a-f]{32})$`)
+var (
+	attemptLine = regexp.MustCompile(`(?m)^charge_card\s+attempt (\d) .*trace ([0-9a-f]{32})$`)
+	// The lines of the workflow's runs and of its children.
+	workflowLine = regexp.MustCompile(`(?m)^(fulfil_order  parked|fulfil_order  resumed|pack_parcel|print_label)\b.*trace ([0-9a-f]{32})$`)
+)
 
 // checkTraces polls Jaeger until the service's spans are all there: the
 // checkout span, the add's producer span inside it, and the three attempts
@@ -266,6 +297,12 @@ func checkTraces(t *testing.T, j *jaeger, service, out string) {
 	if len(printed) != 3 {
 		t.Fatalf("samples/tracing printed %d charge_card attempts with their trace IDs, want 3:\n%s", len(printed), out)
 	}
+	for _, m := range workflowLine.FindAllStringSubmatch(out, -1) {
+		printed[strings.Fields(m[1])[len(strings.Fields(m[1]))-1]] = m[2] // parked, resumed, pack_parcel, print_label
+	}
+	if len(printed) != 7 {
+		t.Fatalf("samples/tracing printed the trace IDs of %d of fulfil_order's 2 runs and 2 children:\n%s", len(printed)-3, out)
+	}
 
 	q := url.Values{"service": {service}, "limit": {"100"}, "lookback": {"1h"}}
 	api := "http://" + j.queryHTTP + "/api/traces?" + q.Encode()
@@ -277,6 +314,17 @@ func checkTraces(t *testing.T, j *jaeger, service, out string) {
 			problems = []string{err.Error()}
 		} else {
 			problems = verify(spans, printed)
+		}
+		if len(problems) == 0 {
+			// The trace of the run that parked, as Jaeger's UI shows it at
+			// /trace/<id>: the run's span and its step beneath it.
+			tree := "http://" + j.queryHTTP + "/api/traces/" + printed["parked"]
+			spans, err = fetch(tree)
+			if err != nil {
+				problems = []string{err.Error()}
+			} else {
+				problems = verifyRunTrace(spans)
+			}
 		}
 		if len(problems) == 0 {
 			t.Logf("Jaeger has every span of %s: %s", service, api)
@@ -377,7 +425,118 @@ func verify(spans []span, printed map[string]string) []string {
 		sort.Strings(keys)
 		problems = append(problems, fmt.Sprintf("charge_card spans for attempts %v, want 1, 2, 3", keys))
 	}
+	if okCheckout {
+		problems = append(problems, verifyWorkflow(byName, checkout, printed)...)
+	}
 	return problems
+}
+
+// verifyWorkflow lists what is missing or wrong among the spans of the
+// workflow fulfil_order: its two runs, each a trace of its own that
+// FOLLOWS_FROM the add in the checkout trace; the first parked (a "parked"
+// event), with its step "step reserve_stock" as a CHILD_OF span and a
+// "child started" event per child; each child's attempt a trace of its own
+// that FOLLOWS_FROM that run's span; the second resumed (a "resumed"
+// event), with "step dispatch" as a CHILD_OF span.
+func verifyWorkflow(byName map[string][]span, checkout span, printed map[string]string) []string {
+	var problems []string
+	add := byName["add fulfil_order"]
+	if len(add) != 1 {
+		return []string{fmt.Sprintf("%d spans \"add fulfil_order\", want 1", len(add))}
+	}
+	if add[0].ref(checkout) != "CHILD_OF" {
+		problems = append(problems, `span "add fulfil_order" is not a child of "checkout"`)
+	}
+	runs := map[string]span{} // "parked", "resumed" -> the run's span
+	for _, s := range byName["fulfil_order"] {
+		for _, event := range []string{"parked", "resumed"} {
+			if len(s.logs(event)) > 0 {
+				if _, dup := runs[event]; dup {
+					problems = append(problems, fmt.Sprintf("two fulfil_order spans with a %q event", event))
+				}
+				runs[event] = s
+			}
+		}
+		if ref := s.ref(add[0]); ref != "FOLLOWS_FROM" {
+			problems = append(problems, fmt.Sprintf("fulfil_order run (span %s) has reference %q to \"add fulfil_order\", want FOLLOWS_FROM", s.SpanID, ref))
+		}
+	}
+	if n := len(byName["fulfil_order"]); n != 2 {
+		problems = append(problems, fmt.Sprintf("%d fulfil_order spans, want 2: a run that parks, one that resumes", n))
+	}
+	for event, step := range map[string]string{"parked": "reserve_stock", "resumed": "dispatch"} {
+		run, ok := runs[event]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("no fulfil_order span with a %q event", event))
+			continue
+		}
+		if id(run.TraceID, 32) != printed[event] {
+			problems = append(problems, fmt.Sprintf("the fulfil_order run that %s is in trace %s, the sample printed %s", event, run.TraceID, printed[event]))
+		}
+		steps := byName["step "+step]
+		if len(steps) != 1 {
+			problems = append(problems, fmt.Sprintf("%d spans \"step %s\", want 1", len(steps), step))
+			continue
+		}
+		if steps[0].ref(run) != "CHILD_OF" || id(steps[0].TraceID, 32) != id(run.TraceID, 32) {
+			problems = append(problems, fmt.Sprintf("span \"step %s\" is not a child of the fulfil_order run that %s (span %s): %+v", step, event, run.SpanID, steps[0].References))
+		}
+		if got := steps[0].tag("docket.step"); got != step {
+			problems = append(problems, fmt.Sprintf("span \"step %s\" has docket.step %q", step, got))
+		}
+	}
+	parked, ok := runs["parked"]
+	if !ok {
+		return problems
+	}
+	if w := parked.logs("parked"); len(w) == 1 && w[0]["docket.waiting_for"] == "" {
+		problems = append(problems, `the "parked" event of fulfil_order has no docket.waiting_for`)
+	}
+	key := parked.tag("docket.key")
+	started := map[string]bool{}
+	for _, f := range parked.logs("child started") {
+		started[f["docket.key"]] = true
+	}
+	for task, name := range map[string]string{"pack_parcel": "pack", "print_label": "label"} {
+		if !started[key+"/"+name] {
+			problems = append(problems, fmt.Sprintf("the fulfil_order run that parked has no \"child started\" event for %s/%s", key, name))
+		}
+		children := byName[task]
+		if len(children) != 1 {
+			problems = append(problems, fmt.Sprintf("%d spans %q, want 1", len(children), task))
+			continue
+		}
+		c := children[0]
+		if ref := c.ref(parked); ref != "FOLLOWS_FROM" {
+			problems = append(problems, fmt.Sprintf("%s (span %s) has reference %q to the fulfil_order run that started it (span %s), want FOLLOWS_FROM: %+v",
+				task, c.SpanID, ref, parked.SpanID, c.References))
+		}
+		if id(c.TraceID, 32) == id(parked.TraceID, 32) || id(c.TraceID, 32) != printed[task] {
+			problems = append(problems, fmt.Sprintf("%s is in trace %s, want a trace of its own, the one the sample printed (%s)", task, c.TraceID, printed[task]))
+		}
+		if got := c.tag("docket.key"); got != key+"/"+name {
+			problems = append(problems, fmt.Sprintf("%s has docket.key %q, want %s/%s", task, got, key, name))
+		}
+	}
+	return problems
+}
+
+// verifyRunTrace lists what is missing from the trace of the fulfil_order
+// run that parked, as /api/traces/<id> returns it: the run's span, and its
+// step beneath it.
+func verifyRunTrace(spans []span) []string {
+	byName := map[string][]span{}
+	for _, s := range spans {
+		byName[s.OperationName] = append(byName[s.OperationName], s)
+	}
+	runs, steps := byName["fulfil_order"], byName["step reserve_stock"]
+	if len(runs) != 1 || len(steps) != 1 {
+		return []string{fmt.Sprintf("the trace of the run that parked has %d fulfil_order and %d \"step reserve_stock\" spans, want 1 and 1", len(runs), len(steps))}
+	}
+	if steps[0].ref(runs[0]) != "CHILD_OF" {
+		return []string{`in the trace of the run that parked, "step reserve_stock" is not a child of fulfil_order`}
+	}
+	return nil
 }
 
 // tail returns the last n lines of a file.

@@ -5,7 +5,14 @@
 // send_receipt succeeds at once. Each add is a producer span ("add
 // charge_card") inside the checkout trace; each attempt is a consumer span
 // of its own trace, named after the task and linked to the add's span.
-// The program prints every trace ID, to look up in Jaeger.
+//
+// The checkout also adds fulfil_order, a workflow: its first run reserves
+// stock in a step (a span "step reserve_stock", child of the run's span),
+// starts two children, pack_parcel and print_label, and parks until they
+// end (a "parked" event); each child's attempt is a trace of its own,
+// linked to the run's span, which names the child in a "child started"
+// event. The run that resumes it (a "resumed" event) dispatches the parcel
+// in a second step. The program prints every trace ID, to look up in Jaeger.
 //
 //	scripts/jaeger.sh run &     # builds Jaeger once (~5 min), runs it on 127.0.0.1: OTLP 4317/4318, API 16686
 //	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 go run ./samples/tracing
@@ -41,6 +48,7 @@ import (
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/telemetry/otlp"
 	"github.com/docket-go/docket/worker"
+	"github.com/docket-go/docket/workflow"
 )
 
 // ServiceName is the service the spans are exported under, unless
@@ -57,6 +65,12 @@ type Charge struct {
 type Receipt struct {
 	Order int    `json:"order"`
 	To    string `json:"to"`
+}
+
+// Parcel is the input of the workflow fulfil_order and of its children.
+type Parcel struct {
+	Order int `json:"order"`
+	Items int `json:"items"`
 }
 
 func main() {
@@ -125,7 +139,45 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		return nil
 	})
 
-	if err := d.Register(chargeCard, sendReceipt); err != nil {
+	// A workflow: a step, two children, a park until they end, and a step
+	// in the run that resumes it.
+	child := func(name, did string) *sdk.Task[Parcel] {
+		return sdk.NewTask(name, func(ctx context.Context, in Parcel) error {
+			say("%-13s attempt %d %s order %d  trace %s", name, sdk.Current(ctx).Attempt(), did, in.Order,
+				trace.SpanContextFromContext(ctx).TraceID())
+			return nil
+		})
+	}
+	packParcel, printLabel := child("pack_parcel", "packed"), child("print_label", "printed the label of")
+	fulfilOrder := sdk.NewTask("fulfil_order", func(ctx context.Context, in Parcel) error {
+		traceID := trace.SpanContextFromContext(ctx).TraceID()
+		if err := workflow.Do(ctx, "reserve_stock", func(ctx context.Context) error {
+			say("fulfil_order  step reserve_stock: %d items  trace %s", in.Items, traceID)
+			return nil
+		}); err != nil {
+			return err
+		}
+		pack, err := workflow.StartTask(ctx, packParcel, "pack", in)
+		if err != nil {
+			return err
+		}
+		label, err := workflow.StartTask(ctx, printLabel, "label", in)
+		if err != nil {
+			return err
+		}
+		if err := workflow.Wait(ctx, pack, label); err != nil {
+			if errors.Is(err, workflow.ErrParked) {
+				say("fulfil_order  parked until pack_parcel and print_label end  trace %s", traceID)
+			}
+			return err
+		}
+		return workflow.Do(ctx, "dispatch", func(ctx context.Context) error {
+			say("fulfil_order  resumed: step dispatch  trace %s", traceID)
+			return nil
+		})
+	})
+
+	if err := d.Register(chargeCard, sendReceipt, packParcel, printLabel, fulfilOrder); err != nil {
 		return err
 	}
 
@@ -136,11 +188,15 @@ func run(ctx context.Context, out io.Writer) (err error) {
 	if err == nil {
 		_, err = sendReceipt.Add(checkoutCtx, d, Receipt{Order: 1042, To: "ada@example.com"})
 	}
+	var fulfil *sdk.Execution
+	if err == nil {
+		fulfil, err = fulfilOrder.Add(checkoutCtx, d, Parcel{Order: 1042, Items: 3})
+	}
 	checkout.End()
 	if err != nil {
 		return err
 	}
-	say("checkout      add charge_card, add send_receipt  trace %s", checkout.SpanContext().TraceID())
+	say("checkout      add charge_card, add send_receipt, add fulfil_order  trace %s", checkout.SpanContext().TraceID())
 
 	// RunUntilFinished waits through the retry delays too.
 	if err := worker.New(d, worker.Options{Concurrency: 4}).RunUntilFinished(ctx); err != nil {
@@ -152,7 +208,12 @@ func run(ctx context.Context, out io.Writer) (err error) {
 		return err
 	}
 	say("charge_card %s: %s after %d attempts", info.Key, info.State, info.Attempt)
+	if info, err = fulfil.Info(ctx); err != nil {
+		return err
+	}
+	say("fulfil_order %s: %s", info.Key, info.State)
 	say("each attempt is a trace of its own, linked (FOLLOWS_FROM in Jaeger) to the add in the checkout trace;")
+	say("each child's attempt is linked to the fulfil_order run that started it;")
 	say("in Jaeger: http://127.0.0.1:16686/api/traces?service=%s, or /api/traces/<id> (/search and /trace/<id> in its UI)", serviceName())
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/hex"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -26,8 +27,9 @@ func named(spans []otlptest.Span, name string, kind tracepb.Span_SpanKind) []otl
 }
 
 // The sample, run against an in-process OTLP receiver, exports the
-// checkout trace with its producer spans, and one span per attempt of
-// charge_card, each linked to the add's span; the trace IDs it prints are
+// checkout trace with its producer spans, one span per attempt of
+// charge_card, each linked to the add's span, and the spans of the
+// fulfil_order workflow (see checkWorkflow); the trace IDs it prints are
 // those exported.
 func TestTracingSample(t *testing.T) {
 	t.Setenv("DOCKET_URL", "")
@@ -45,7 +47,7 @@ func TestTracingSample(t *testing.T) {
 	require.Len(t, checkouts, 1)
 	checkout := checkouts[0]
 	assert.Equal(t, ServiceName, checkout.Service)
-	assert.Contains(t, out.String(), "checkout      add charge_card, add send_receipt  trace "+hex.EncodeToString(checkout.GetTraceId()))
+	assert.Contains(t, out.String(), "checkout      add charge_card, add send_receipt, add fulfil_order  trace "+hex.EncodeToString(checkout.GetTraceId()))
 
 	adds := named(spans, "add charge_card", tracepb.Span_SPAN_KIND_PRODUCER)
 	require.Len(t, adds, 1)
@@ -91,8 +93,80 @@ func TestTracingSample(t *testing.T) {
 	require.Len(t, receipts, 1)
 	assert.Contains(t, out.String(), "completed after 3 attempts")
 
+	checkWorkflow(t, spans, checkout, out.String())
+
 	names := r.MetricNames()
 	for _, m := range []string{telemetry.MetricAdded, telemetry.MetricStarted, telemetry.MetricSucceeded, telemetry.MetricRetried, telemetry.MetricDuration} {
 		assert.Contains(t, names, m)
 	}
+}
+
+// events lists the names of a span's events.
+func events(s otlptest.Span) []string {
+	var out []string
+	for _, e := range s.GetEvents() {
+		out = append(out, e.GetName())
+	}
+	return out
+}
+
+// checkWorkflow checks the spans of fulfil_order: a run that parks, with
+// its step as a child span and a "child started" event per child; the
+// children's attempts, traces of their own linked to that run's span; the
+// run that resumes, with its own step. Every run links to the add in the
+// checkout trace.
+func checkWorkflow(t *testing.T, spans []otlptest.Span, checkout otlptest.Span, out string) {
+	adds := named(spans, "add fulfil_order", tracepb.Span_SPAN_KIND_PRODUCER)
+	require.Len(t, adds, 1)
+	add := adds[0]
+	assert.Equal(t, checkout.GetSpanId(), add.GetParentSpanId())
+
+	runs := named(spans, "fulfil_order", tracepb.Span_SPAN_KIND_CONSUMER)
+	require.Len(t, runs, 2, "a run that parks, and one that resumes")
+	slices.SortFunc(runs, func(a, b otlptest.Span) int { return cmp.Compare(a.GetStartTimeUnixNano(), b.GetStartTimeUnixNano()) })
+	parked, resumed := runs[0], runs[1]
+	for _, s := range runs {
+		require.Len(t, s.GetLinks(), 1)
+		assert.Equal(t, add.GetSpanId(), s.GetLinks()[0].GetSpanId(), "each run links to the add")
+		assert.NotEqual(t, tracepb.Status_STATUS_CODE_ERROR, s.GetStatus().GetCode())
+	}
+	assert.Contains(t, events(parked), telemetry.EventParked)
+	assert.Equal(t, "park", parked.Attr(telemetry.AttrOutcome).GetStringValue())
+	assert.Contains(t, events(resumed), telemetry.EventResumed)
+	assert.Equal(t, "completed", resumed.Attr(telemetry.AttrOutcome).GetStringValue())
+	assert.Contains(t, out, "fulfil_order  parked until pack_parcel and print_label end  trace "+hex.EncodeToString(parked.GetTraceId()))
+	assert.Contains(t, out, "fulfil_order  resumed: step dispatch  trace "+hex.EncodeToString(resumed.GetTraceId()))
+
+	for step, run := range map[string]otlptest.Span{"reserve_stock": parked, "dispatch": resumed} {
+		steps := named(spans, "step "+step, tracepb.Span_SPAN_KIND_INTERNAL)
+		require.Len(t, steps, 1, "step %s", step)
+		assert.Equal(t, step, steps[0].Attr(telemetry.AttrStep).GetStringValue())
+		assert.Equal(t, run.GetTraceId(), steps[0].GetTraceId(), "step %s is in its run's trace", step)
+		assert.Equal(t, run.GetSpanId(), steps[0].GetParentSpanId(), "step %s is a child of its run's span", step)
+	}
+
+	key := parked.Attr(telemetry.AttrKey).GetStringValue()
+	var started []string
+	for _, e := range parked.GetEvents() {
+		if e.GetName() == telemetry.EventChildStarted {
+			for _, kv := range e.GetAttributes() {
+				if kv.GetKey() == telemetry.AttrKey {
+					started = append(started, kv.GetValue().GetStringValue())
+				}
+			}
+		}
+	}
+	assert.Equal(t, []string{key + "/pack", key + "/label"}, started, "the run names the children it started")
+	for _, task := range []string{"pack_parcel", "print_label"} {
+		children := named(spans, task, tracepb.Span_SPAN_KIND_CONSUMER)
+		require.Len(t, children, 1, task)
+		c := children[0]
+		assert.True(t, strings.HasPrefix(c.Attr(telemetry.AttrKey).GetStringValue(), key+"/"), "%s is a child of %s", task, key)
+		assert.NotEqual(t, parked.GetTraceId(), c.GetTraceId(), "%s is a trace of its own", task)
+		require.Len(t, c.GetLinks(), 1, task)
+		assert.Equal(t, parked.GetTraceId(), c.GetLinks()[0].GetTraceId(), "%s links to the run that started it", task)
+		assert.Equal(t, parked.GetSpanId(), c.GetLinks()[0].GetSpanId(), "%s links to the run that started it", task)
+		assert.Contains(t, out, "trace "+hex.EncodeToString(c.GetTraceId()))
+	}
+	assert.Contains(t, out, "fulfil_order "+key+": completed")
 }
