@@ -105,6 +105,9 @@ func (e *Execution) Info(ctx context.Context) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
+	if wf != nil && r.State != store.StateParked {
+		wf.WaitingFor = "" // what its last park waited for, which is over
+	}
 	return Info{
 		Key:        r.Key,
 		Task:       r.Name,

@@ -90,7 +90,12 @@ func (d *Docket) Strikes(ctx context.Context) ([]Strike, error) {
 	for i, s := range specs {
 		out[i] = strikeOf(s)
 	}
-	slices.SortFunc(out, func(a, b Strike) int { return a.Since.Compare(b.Since) })
+	slices.SortFunc(out, func(a, b Strike) int {
+		if c := a.Since.Compare(b.Since); c != 0 {
+			return c
+		}
+		return strings.Compare(a.String(), b.String())
+	})
 	return out, nil
 }
 

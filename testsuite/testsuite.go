@@ -256,7 +256,7 @@ func (e *Env) RunUntilFinished() {
 			return
 		}
 		if signal {
-			e.t.Fatalf("testsuite: the tasks cannot finish: workflows wait for a signal without a timeout, which only Env.Signal can send (see Snapshot.Parked)")
+			e.t.Fatalf("testsuite: the tasks cannot finish: what is left is held by a strike (Snapshot.Held: restore it) or workflows parked for what can no longer happen — a signal without a timeout (Env.Signal sends it) or children that will not end (Snapshot.Parked, Info.Workflow.WaitingFor)")
 		}
 		// Until the earliest unfinished task is due; a moment when the work
 		// is running or due elsewhere.

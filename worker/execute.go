@@ -395,16 +395,16 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 			return a.failure(def, err, reasonTimeout)
 		}
 	}
-	if _, ok := errors.AsType[*sdk.TaskError](err); ok {
-		// An execution it awaited (a workflow's child) did not complete:
-		// running this task again would find the same.
+	if errors.Is(err, sdk.ErrPermanent) {
+		return a.failure(def, err, reasonPermanent)
+	}
+	if errors.Is(err, core.ErrChildFailed) {
+		// A child of this workflow did not complete: running it again
+		// would find the same.
 		return a.failure(def, err, reasonChild)
 	}
 	if _, ok := errors.AsType[*sdk.PanicError](err); ok {
 		return a.failure(def, err, reasonPanic)
-	}
-	if errors.Is(err, sdk.ErrPermanent) {
-		return a.failure(def, err, reasonPermanent)
 	}
 	return a.failure(def, err, reasonError)
 }

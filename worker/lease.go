@@ -32,8 +32,9 @@ func (r *run) renewLoop() {
 		if !prepared {
 			prepare = r.prepare
 		}
-		if err := r.store.Reap(r.bgCtx, r.w.c.Retention); err != nil && r.bgCtx.Err() == nil {
-			r.log.Warn("cannot cancel the children of ended workflows; trying again at the next renewal", "err", err)
+		select { // the children of ended workflows, should an "r" event have been missed
+		case r.reap <- struct{}{}:
+		default:
 		}
 		if err := prepare(r.bgCtx); err != nil && r.bgCtx.Err() == nil {
 			r.log.Warn("cannot start automatic tasks; trying again at the next renewal", "err", err)

@@ -65,7 +65,11 @@ func TestStrikeAndRestore(t *testing.T) {
 		require.Len(t, snap.Held, 1)
 		assert.Equal(t, later.Key(), snap.Held[0].Key)
 		require.Len(t, snap.Strikes, 3)
-		assert.Equal(t, "every task with customer_id == 1001", snap.Strikes[0].String())
+		var described []string
+		for _, st := range snap.Strikes {
+			described = append(described, st.String())
+		}
+		assert.ElementsMatch(t, []string{"every task with customer_id == 1001", "bill", `sync with region >= "m"`}, described)
 
 		require.NoError(t, d.Restore(ctx, "", "customer_id", "==", 1001))
 		env.Advance(time.Minute)

@@ -50,7 +50,7 @@ func (f *Future[Out]) Get(ctx context.Context) (Out, error) {
 	}
 	if o.State != store.StateCompleted {
 		te := &sdk.TaskError{Key: f.key, State: sdk.State(o.State), Reason: o.Reason, Message: o.Error}
-		return zero, fmt.Errorf("docket: child %q %s: %w", f.key, o.State, te)
+		return zero, fmt.Errorf("%w %q %s: %w", ErrChildFailed, f.key, o.State, te)
 	}
 	if o.Result == "" {
 		return zero, nil
@@ -74,15 +74,22 @@ func Wait(ctx context.Context, children ...Awaitable) error {
 		return err
 	}
 	var pending []string
+	seen := map[string]bool{}
 	for _, c := range children {
-		if _, ok := a.Flow.Lookup(store.FlowEnded + c.childKey()); !ok {
-			pending = append(pending, c.childKey())
+		key := c.childKey()
+		if _, ok := a.Flow.Lookup(store.FlowEnded + key); !ok && !seen[key] {
+			seen[key] = true
+			pending = append(pending, key)
 		}
 	}
 	if len(pending) == 0 {
 		return nil
 	}
-	return a.Flow.Park(store.Park{Children: pending}, fmt.Sprintf("%d of %d children", len(pending), len(children)))
+	what := fmt.Sprintf("%d children", len(pending))
+	if len(pending) == 1 {
+		what = "1 child"
+	}
+	return a.Flow.Park(store.Park{Kind: store.ParkChildren, Children: pending}, what)
 }
 
 // All waits for every child (see Wait), and returns their results in

@@ -139,7 +139,7 @@ func TestWorkflowSpans(t *testing.T) {
 		assert.Equal(t, codes.Unset, parked.Status.Code, "parking is no failure")
 		e, ok := event(parked, telemetry.EventParked)
 		if assert.True(t, ok, "the run that parked has a %q event", telemetry.EventParked) {
-			assert.Equal(t, "1 of 1 children", eventAttr(e, telemetry.AttrWaitingFor).AsString())
+			assert.Equal(t, "1 child", eventAttr(e, telemetry.AttrWaitingFor).AsString())
 		}
 		_, ok = event(parked, telemetry.EventResumed)
 		assert.False(t, ok, "the run that parked was not itself a resumption")

@@ -29,6 +29,16 @@ var ErrParked = core.ErrParked
 // finds what an earlier run of the execution did.
 var ErrDuplicateName = core.ErrDuplicate
 
+// ErrNoName reports a primitive called with an empty name.
+var ErrNoName = core.ErrNoName
+
+// ErrChildFailed marks the error Future.Get returns for a child that did
+// not complete (it also wraps the child's *sdk.TaskError). A workflow that
+// returns it fails for good, with reason "child": running it again would
+// find the same child's outcome. Wrap it in sdk.Permanent, or handle it, to
+// decide otherwise.
+var ErrChildFailed = core.ErrChildFailed
+
 // ErrNotInTask reports a primitive called outside a running task.
 var ErrNotInTask = errors.New("docket: workflow primitives run inside a task, with the task's context")
 
@@ -150,12 +160,12 @@ func StepKey(ctx context.Context) string {
 // reached this sleep (by the Redis clock): a durable sleep, which costs no
 // worker and survives restarts. name identifies it in the execution.
 func Sleep(ctx context.Context, name string, d time.Duration) error {
-	return sleep(ctx, name, store.Park{Timer: name, For: d})
+	return sleep(ctx, name, store.Park{Kind: store.ParkSleep, Timer: name, For: d})
 }
 
 // SleepUntil parks the workflow until t (by the Redis clock); see Sleep.
 func SleepUntil(ctx context.Context, name string, t time.Time) error {
-	return sleep(ctx, name, store.Park{Timer: name, Until: t})
+	return sleep(ctx, name, store.Park{Kind: store.ParkSleep, Timer: name, Until: t})
 }
 
 func sleep(ctx context.Context, name string, p store.Park) error {
@@ -198,6 +208,9 @@ func WaitSignal[T any](ctx context.Context, name string, timeout time.Duration) 
 	if err := load(ctx, a); err != nil {
 		return zero, err
 	}
+	if name == "" {
+		return zero, fmt.Errorf("%w (a signal)", ErrNoName)
+	}
 	wait := fmt.Sprintf("%s#%d", name, a.Flow.Count("signal:"+name))
 	got, err := received(ctx, a, name, wait)
 	if err != nil {
@@ -215,7 +228,7 @@ func WaitSignal[T any](ctx context.Context, name string, timeout time.Duration) 
 		}
 		return v, nil
 	}
-	return zero, a.Flow.Park(store.Park{Signal: name, Wait: wait, Timeout: timeout}, "signal "+name)
+	return zero, a.Flow.Park(store.Park{Kind: store.ParkSignal, Signal: name, Wait: wait, Timeout: timeout}, "signal "+name)
 }
 
 // received reads what the wait got, from the flow as loaded when it says,

@@ -42,6 +42,14 @@ var ErrParked = errors.New("docket: the workflow parks until what it waits for h
 // primitive.
 var ErrDuplicate = errors.New("docket: a name used twice in one run of a workflow")
 
+// ErrChildFailed marks the error of a workflow's child that did not
+// complete, as its workflow gets it: a workflow that returns it fails for
+// good, since running it again would find the same child's outcome.
+var ErrChildFailed = errors.New("docket: child")
+
+// ErrNoName reports a primitive called without a name.
+var ErrNoName = errors.New("docket: a workflow primitive needs a name: names are how a run finds what an earlier run did")
+
 // Load reads the execution's flow, once per run.
 func (f *Flow) Load(ctx context.Context) (store.Flow, error) {
 	f.mu.Lock()
@@ -78,6 +86,9 @@ func (f *Flow) Set(field, value string) {
 // Use claims a name of a kind of primitive (step, child, sleep) for this
 // run: ErrDuplicate if the run used it already.
 func (f *Flow) Use(kind, name string) error {
+	if name == "" {
+		return fmt.Errorf("%w (a %s)", ErrNoName, kind)
+	}
 	if n := f.Count(kind + ":" + name); n > 1 {
 		return fmt.Errorf("%w: %s %q", ErrDuplicate, kind, name)
 	}
@@ -101,11 +112,11 @@ func (f *Flow) Count(id string) int {
 // It returns the error the primitive returns, which wraps ErrParked.
 func (f *Flow) Park(p store.Park, why string) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.park == nil {
 		f.park, f.why = &p, why
 	}
-	return fmt.Errorf("%w: %s", ErrParked, f.why)
+	f.mu.Unlock()
+	return f.Err()
 }
 
 // Parked returns the run's decision to park and what it waits for; nil

@@ -23,12 +23,9 @@ const (
 	FlowChild    = "c:" // a child's key, by name
 	FlowEnded    = "o:" // an ended child's outcome, by key
 	FlowTimer    = "t:" // a sleep's end (unix µs)
-	FlowDeadline = "d:" // a signal wait's deadline (unix µs)
 	FlowReceived = "r:" // what a signal wait received
 	FlowQueued   = "q:" // signals delivered, not yet received
-	FlowAwaited  = "w:" // a child a parked run awaits
 	FlowWhy      = "why"
-	FlowChildren = "n" // how many children were started
 )
 
 // ReadFlow reads what a workflow's execution did; empty when nothing.
@@ -192,6 +189,7 @@ func (s *Store) Reap(ctx context.Context, retention time.Duration) error {
 // Park is what a workflow's run waits for: children, a signal, or the end
 // of a sleep. It travels as the payload of a Parked outcome.
 type Park struct {
+	Kind     ParkKind
 	Children []string      // the keys of children it awaits, all of them
 	Signal   string        // the name of a signal it awaits
 	Wait     string        // the identity of that wait
@@ -201,19 +199,29 @@ type Park struct {
 	Until    time.Time     // or until when
 }
 
+// ParkKind is what a run parks for.
+type ParkKind string
+
+// What a run parks for.
+const (
+	ParkChildren ParkKind = "children"
+	ParkSignal   ParkKind = "signal"
+	ParkSleep    ParkKind = "sleep"
+)
+
 // Encode is the Park as the park script reads it.
 func (p Park) Encode() []byte {
-	w := map[string]any{}
-	switch {
-	case p.Children != nil:
-		w["k"], w["keys"] = "children", p.Children
-	case p.Signal != "":
-		w["k"], w["name"], w["wait"] = "signal", p.Signal, p.Wait
+	w := map[string]any{"k": p.Kind}
+	switch p.Kind {
+	case ParkChildren:
+		w["keys"] = p.Children
+	case ParkSignal:
+		w["name"], w["wait"] = p.Signal, p.Wait
 		if p.Timeout > 0 {
 			w["timeout"] = p.Timeout.Microseconds()
 		}
-	default:
-		w["k"], w["timer"] = "sleep", p.Timer
+	case ParkSleep:
+		w["timer"] = p.Timer
 		if !p.Until.IsZero() {
 			w["until"] = p.Until.UnixMicro()
 		} else {

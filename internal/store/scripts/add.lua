@@ -30,7 +30,7 @@ end
 for i = 3, #ARGV, 5 do
   local key, name, input, when, trace = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local tk = K.task .. key
-  local f = redis.pcall('HMGET', tk, 'state', 'gen', 'due')
+  local f = redis.pcall('HMGET', tk, 'state', 'gen', 'due', 'parent', 'child')
   if f.err or (when ~= '+0' and not due_at(when, now)) then
     enter_schedule()
     wake_if_earlier(before, soonest)
@@ -62,6 +62,9 @@ for i = 3, #ARGV, 5 do
       gen_s = int(math.max(gen + 1, now))
       redis.call('DEL', tk) -- an earlier execution's record
       redis.call('DEL', K.flow .. key) -- and what it did as a workflow
+      -- Its children still being cancelled are left alone: their keys are
+      -- this execution's children's keys, found started when it starts them.
+      redis.call('HDEL', K.reaping, key)
     end
     if trace ~= '' then
       redis.call('HSET', tk, 'name', name, 'input', input, 'state', 'scheduled', 'gen', gen_s,
@@ -72,6 +75,9 @@ for i = 3, #ARGV, 5 do
     end
     if seed then
       redis.call('HSET', tk, 'auto', '1')
+    end
+    if live and f[4] then -- a replaced child stays its workflow's
+      redis.call('HSET', tk, 'parent', f[4], 'child', f[5] or '')
     end
     schedule[#schedule + 1] = due_s
     schedule[#schedule + 1] = key

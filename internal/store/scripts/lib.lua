@@ -275,7 +275,7 @@ end
 -- notify_parent tells the parent of a child that ended how it ended (the
 -- child's record must say it already).
 local function notify_parent(key, now)
-  local f = read(key, 'parent', 'state', 'result', 'error', 'reason')
+  local f = read(key, 'parent', 'state', 'result', 'error', 'reason', 'child')
   if not f[1] or f[1] == '' then
     return
   end
@@ -285,6 +285,9 @@ local function notify_parent(key, now)
     return -- it ended: nobody awaits the child
   end
   local flow = K.flow .. parent
+  if redis.call('HGET', flow, 'c:' .. (f[6] or '')) ~= key then
+    return -- a child of an earlier execution (or run) of the workflow
+  end
   redis.call('HSET', flow, 'o:' .. key, cjson.encode({s = f[2] or '', r = f[3] or '', e = f[4] or '', x = f[5] or ''}))
   if redis.call('HDEL', flow, 'w:' .. key) == 1 and redis.call('HINCRBY', flow, 'a', -1) <= 0 and state == 'parked' then
     resume(parent, now)
@@ -305,15 +308,15 @@ local function park(key, payload, now)
   if p.k == 'children' then
     local pending, keys = 0, p.keys or {}
     for _, child in ipairs(keys) do
-      if redis.call('HEXISTS', flow, 'o:' .. child) == 0 then
-        redis.call('HSET', flow, 'w:' .. child, '1')
+      -- Each child once, however often it is listed.
+      if redis.call('HEXISTS', flow, 'o:' .. child) == 0 and redis.call('HSET', flow, 'w:' .. child, '1') == 1 then
         pending = pending + 1
       end
     end
     if pending == 0 then
       return now
     end
-    redis.call('HSET', flow, 'a', pending, 'why', pending .. ' of ' .. #keys .. ' children')
+    redis.call('HSET', flow, 'a', pending, 'why', pending == 1 and '1 child' or pending .. ' children')
     return nil
   elseif p.k == 'signal' then
     if redis.call('HEXISTS', flow, 'q:' .. p.name) == 1 then
@@ -352,10 +355,11 @@ local reap -- below: cancels the live children of an ended workflow
 -- task_ended does what follows the end of any task, once its record says
 -- how it ended: its parent learns of it; an automatic task's chain is
 -- started again; a workflow's flow takes the record's lifetime (keep, ms;
--- 0 deletes it), and unless it completed, its live children are cancelled:
--- a batch at once (unless nested: within another task's end), the rest by
--- the reaper.
-local function task_ended(key, state, now, keep, auto, nested)
+-- 0 deletes it), and unless it completed, its live children are cancelled
+-- by the reaper (reap.lua, which workers run at once on the "r" event), or
+-- with inline a page of them at once (an explicit Cancel), the rest by the
+-- reaper.
+local function task_ended(key, state, now, keep, auto, inline)
   notify_parent(key, now)
   chain_ended(key, auto)
   local flow = K.flow .. key
@@ -364,10 +368,10 @@ local function task_ended(key, state, now, keep, auto, nested)
   end
   if state ~= 'completed' then
     local cursor = '0'
-    if not nested then
+    if inline then
       cursor = reap(key, '0', keep)
     end
-    if nested or cursor ~= '0' then
+    if not inline or cursor ~= '0' then
       redis.call('HSET', K.reaping, key, cursor)
       redis.call('PEXPIRE', K.reaping, keep + GC_MARGIN_MS)
       redis.call('PUBLISH', K.events, 'r')
@@ -382,7 +386,7 @@ end
 
 -- cancel_task ends a live task as cancelled, with the reason: the one way
 -- Cancel, Clear and the end of a workflow cancel a task.
-local function cancel_task(key, now, retention, message, nested)
+local function cancel_task(key, now, retention, message, inline)
   local f = read(key, 'state', 'gen', 'attempt', 'auto')
   if not is_live(f[1]) then
     return false
@@ -392,7 +396,7 @@ local function cancel_task(key, now, retention, message, nested)
     'finished', int(now), 'error', message, 'reason', 'cancelled')
   redis.call('PEXPIRE', K.task .. key, retention)
   announce(key, 'cancelled', f[3], message)
-  task_ended(key, 'cancelled', now, retention, f[4], nested)
+  task_ended(key, 'cancelled', now, retention, f[4], inline)
   return true
 end
 
@@ -403,7 +407,7 @@ reap = function(key, cursor, retention)
   local now = clock_us()
   local page = redis.call('HSCAN', K.flow .. key, cursor, 'MATCH', 'c:*', 'COUNT', REAP_BATCH)
   for i = 2, #page[2], 2 do
-    cancel_task(page[2][i], now, retention, 'cancelled: its workflow ' .. key .. ' ended', true)
+    cancel_task(page[2][i], now, retention, 'cancelled: its workflow ' .. key .. ' ended', false)
   end
   return page[1]
 end
@@ -424,6 +428,8 @@ end
 local function fail_corrupt(key, reason, now, retention)
   redis.call('ZREM', K.scheduled, key)
   redis.call('ZREM', K.running, key)
+  redis.call('ZREM', K.parked, key)
+  redis.call('ZREM', K.struck, key)
   local tk = K.task .. key
   local kind = redis.call('TYPE', tk)['ok']
   if kind == 'hash' then
@@ -571,9 +577,14 @@ local function finish_attempts(first, last, retention, now)
         if outcome == 'retry' then
           due = due_at(when, now)
           redis.call('HSET', tk, 'attempt', int(tonumber(f[3]) + 1), 'deliveries', '0', 'error', err)
+          redis.call('HDEL', tk, 'run_started')
           announce(key, 'scheduled', tonumber(f[3]) + 1, err)
         elseif outcome == 'perpetual' then
-          due = math.max(due_at(when, whole(redis.call('HGET', tk, 'started')) or now), now)
+          -- After the start of the run: its first claim, when it parked
+          -- and was resumed since (run_started).
+          local s = redis.call('HMGET', tk, 'run_started', 'started')
+          due = math.max(due_at(when, whole(s[1]) or whole(s[2]) or now), now)
+          redis.call('HDEL', tk, 'run_started')
           redis.call('HSET', tk, 'attempt', '1', 'deliveries', '0', 'error', err)
           if input ~= '' then
             redis.call('HSET', tk, 'input', input)
@@ -599,6 +610,7 @@ local function finish_attempts(first, last, retention, now)
           announce(key, 'scheduled', f[3], err)
         elseif outcome == 'park' then
           due = park(key, input, now)
+          redis.call('HSETNX', tk, 'run_started', redis.call('HGET', tk, 'started') or now_s)
           redis.call('HSET', tk, 'deliveries', '0', 'waited', WAITED_PARKED)
         else -- release
           due = now

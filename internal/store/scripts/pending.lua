@@ -16,7 +16,7 @@ if redis.call('ZCARD', K.running) > 0 then
   return {1, 0}
 end
 for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
-  if redis.call('LLEN', K.waiting .. id) > 0 then
+  if redis.call('ZCARD', K.waiting .. id) > 0 then
     return {1, 0}
   end
 end

@@ -10,7 +10,7 @@ local now = clock_us()
 local now_s = int(now)
 local parent, gen = ARGV[2], ARGV[3]
 if not held(parent, gen) then
-  return -1
+  return {-1}
 end
 local flow = K.flow .. parent
 local before = earliest(K.scheduled)
@@ -39,6 +39,7 @@ for i = 4, #ARGV, 6 do
         gen_s = next_gen(f[2], now)
       end
       redis.call('DEL', K.task .. key, K.flow .. key)
+      redis.call('HDEL', K.reaping, key)
       redis.call('HSET', K.task .. key, 'name', task, 'input', input, 'state', 'scheduled', 'gen', gen_s,
         'attempt', '1', 'deliveries', '0', 'due', int(due), 'created', now_s, 'parent', parent, 'child', name)
       if trace ~= '' then
@@ -51,7 +52,7 @@ for i = 4, #ARGV, 6 do
       end
     end
     redis.call('HSET', flow, 'c:' .. name, key)
-    redis.call('HINCRBY', flow, 'n', 1)
+    redis.call('HDEL', flow, 'o:' .. key) -- an outcome of an earlier child under that key
     result[#result + 1] = 1
     result[#result + 1] = key
   end

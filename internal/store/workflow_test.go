@@ -1,0 +1,229 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/internal/store"
+)
+
+func flowStore(t *testing.T) (*store.Store, *redis.Client, string) {
+	t.Helper()
+	srv := redistest.NewServer(t, "--appendonly", "no", "--save", "")
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	name := redistest.Name(t)
+	s, err := store.New(rdb, name)
+	require.NoError(t, err)
+	return s, rdb, name
+}
+
+const ret = time.Hour
+
+func add(t *testing.T, s *store.Store, mode store.Mode, key, task string) {
+	t.Helper()
+	_, err := s.Add(context.Background(), mode, []store.NewTask{{Key: key, Name: task, Input: []byte(`{}`)}})
+	require.NoError(t, err)
+}
+
+// claimAll claims everything due and returns gen by key.
+func claimAll(t *testing.T, s *store.Store) map[string]string {
+	t.Helper()
+	c, err := s.Claim(context.Background(), "w", 1000, time.Minute, ret, store.Rules{}, 5)
+	require.NoError(t, err)
+	out := map[string]string{}
+	for _, m := range c.Messages {
+		out[m.Key] = m.Gen
+	}
+	return out
+}
+
+func finish(t *testing.T, s *store.Store, o ...store.Outcome) {
+	t.Helper()
+	applied, err := s.Finish(context.Background(), ret, o)
+	require.NoError(t, err)
+	for i, a := range applied {
+		require.True(t, a, "outcome %d applied", i)
+	}
+}
+
+func state(t *testing.T, s *store.Store, key string) store.State {
+	t.Helper()
+	rec, _, err := s.Info(context.Background(), key)
+	require.NoError(t, err)
+	return rec.State
+}
+
+// A run that awaits the same child twice (Wait(ctx, f, f)) awaits it once:
+// its end resumes the workflow.
+func TestParkAwaitsAChildListedTwiceOnce(t *testing.T) {
+	s, _, _ := flowStore(t)
+	ctx := context.Background()
+	add(t, s, store.ModeAdd, "wf", "wf")
+	gens := claimAll(t, s)
+	_, err := s.Start(ctx, "wf", gens["wf"], []store.Child{{Name: "c", Key: "wf/c", Task: "child", Input: []byte(`{}`)}})
+	require.NoError(t, err)
+	finish(t, s, store.Outcome{Key: "wf", Gen: gens["wf"], Kind: store.Parked,
+		Input: store.Park{Kind: store.ParkChildren, Children: []string{"wf/c", "wf/c"}}.Encode()})
+	require.Equal(t, store.StateParked, state(t, s, "wf"))
+	gens = claimAll(t, s)
+	finish(t, s, store.Outcome{Key: "wf/c", Gen: gens["wf/c"], Kind: store.Completed})
+	assert.Equal(t, store.StateScheduled, state(t, s, "wf"), "the last awaited child ended: the workflow should be due")
+}
+
+// Replacing a live child (task.Replace with its key) keeps it its
+// workflow's: the workflow parked for it is resumed when the replacement
+// ends.
+func TestReplacedChildStaysItsWorkflows(t *testing.T) {
+	s, _, _ := flowStore(t)
+	ctx := context.Background()
+	add(t, s, store.ModeAdd, "wf", "wf")
+	gens := claimAll(t, s)
+	_, err := s.Start(ctx, "wf", gens["wf"], []store.Child{{Name: "c", Key: "wf/c", Task: "child", Input: []byte(`{}`)}})
+	require.NoError(t, err)
+	finish(t, s, store.Outcome{Key: "wf", Gen: gens["wf"], Kind: store.Parked,
+		Input: store.Park{Kind: store.ParkChildren, Children: []string{"wf/c"}}.Encode()})
+	add(t, s, store.ModeReplace, "wf/c", "child")
+	gens = claimAll(t, s)
+	finish(t, s, store.Outcome{Key: "wf/c", Gen: gens["wf/c"], Kind: store.Completed})
+	rec, _, err := s.Info(ctx, "wf/c")
+	require.NoError(t, err)
+	assert.Equal(t, "wf", rec.Parent)
+	assert.Equal(t, store.StateScheduled, state(t, s, "wf"), "its child ended: the workflow should be due")
+}
+
+// A workflow that failed leaves its children to the reaper. Added again (a
+// new execution) before the reaper ran, the reaper leaves the new
+// execution's children alone (the old ones, whose keys the new execution
+// may start under the same names, are left to run).
+func TestReaperLeavesANewExecutionsChildrenAlone(t *testing.T) {
+	s, rdb, name := flowStore(t)
+	ctx := context.Background()
+	add(t, s, store.ModeAdd, "wf", "wf")
+	gens := claimAll(t, s)
+	var kids []store.Child
+	for i := range 1000 {
+		k := fmt.Sprintf("a/%03d", i)
+		kids = append(kids, store.Child{Name: k, Key: "wf/" + k, Task: "child", Input: []byte(`{}`)})
+	}
+	_, err := s.Start(ctx, "wf", gens["wf"], kids)
+	require.NoError(t, err)
+	finish(t, s, store.Outcome{Key: "wf", Gen: gens["wf"], Kind: store.Failed, Error: "boom", Reason: "error"})
+	nc := 0
+	for _, c := range kids {
+		if state(t, s, c.Key) == store.StateCancelled {
+			nc++
+		}
+	}
+	enc, _ := rdb.ObjectEncoding(ctx, "docket:{"+name+"}:flow:wf").Result()
+	cfg, _ := rdb.ConfigGet(ctx, "hash-max-*").Result()
+	hl, _ := rdb.HLen(ctx, "docket:{"+name+"}:flow:wf").Result()
+	assert.Zero(t, nc, "a worker's outcome cancels no child: the reaper does")
+	_, _, _ = enc, cfg, hl
+	_, err = rdb.HGet(ctx, "docket:{"+name+"}:reaping", "wf").Result()
+	require.NoError(t, err, "the reaper has work")
+
+	// The workflow is added again at once (a resubmission), runs, and starts
+	// children of other names.
+	add(t, s, store.ModeAdd, "wf", "wf")
+	gens = claimAll(t, s) // the old execution's live children, due first
+	for k, g := range claimAll(t, s) {
+		gens[k] = g // and wf
+	}
+	var fresh []store.Child
+	for i := range 1000 {
+		k := fmt.Sprintf("b/%03d", i)
+		fresh = append(fresh, store.Child{Name: k, Key: "wf/" + k, Task: "child", Input: []byte(`{}`)})
+	}
+	_, err = s.Start(ctx, "wf", gens["wf"], fresh)
+	require.NoError(t, err)
+
+	require.NoError(t, s.Reap(ctx, ret))
+	cancelled := 0
+	for _, c := range fresh {
+		if state(t, s, c.Key) == store.StateCancelled {
+			cancelled++
+		}
+	}
+	oldLive := 0
+	for _, c := range kids {
+		st := state(t, s, c.Key)
+		if st == store.StateScheduled || st == store.StateRunning {
+			oldLive++
+		}
+	}
+	assert.Equal(t, len(kids), oldLive, "the old execution's children run on")
+	assert.Zero(t, cancelled, "the reaper must not touch the new execution's children")
+}
+
+// A workflow that completes leaves its children be. Its key added again,
+// the old child's end is not written into the new execution's flow, and a
+// child the new execution starts under that name has no outcome yet.
+func TestRestartedChildHasNoOutcome(t *testing.T) {
+	s, _, _ := flowStore(t)
+	ctx := context.Background()
+	add(t, s, store.ModeAdd, "wf", "wf")
+	gens := claimAll(t, s)
+	_, err := s.Start(ctx, "wf", gens["wf"], []store.Child{{Name: "c", Key: "wf/c", Task: "child", Input: []byte(`{}`)}})
+	require.NoError(t, err)
+	finish(t, s, store.Outcome{Key: "wf", Gen: gens["wf"], Kind: store.Completed})
+	add(t, s, store.ModeAdd, "wf", "wf")
+	gens = claimAll(t, s)
+	finish(t, s, store.Outcome{Key: "wf/c", Gen: gens["wf/c"], Kind: store.Completed, Result: []byte(`"old"`)})
+	started, err := s.Start(ctx, "wf", gens["wf"], []store.Child{{Name: "c", Key: "wf/c", Task: "child", Input: []byte(`{}`)}})
+	require.NoError(t, err)
+	require.True(t, started[0].New)
+	flow, err := s.ReadFlow(ctx, "wf")
+	require.NoError(t, err)
+	_, stale := flow[store.FlowEnded+"wf/c"]
+	assert.False(t, stale, "a child just (re)started has not ended")
+}
+
+// Pending reads the lines of waiting tasks as the sorted sets they are.
+func TestPendingReadsWaitingLines(t *testing.T) {
+	s, rdb, name := flowStore(t)
+	ctx := context.Background()
+	require.NoError(t, rdb.SAdd(ctx, "docket:{"+name+"}:limits", "t:x::").Err())
+	require.NoError(t, rdb.ZAdd(ctx, "docket:{"+name+"}:waiting:t:x::", redis.Z{Score: 1, Member: "k"}).Err())
+	pending, _, _, err := s.Pending(ctx, nil)
+	require.NoError(t, err)
+	assert.True(t, pending, "a task waits in a line")
+}
+
+// Clear cancels parked workflows too, and their scheduled children, each
+// in its batch: the scripts that end many tasks at once (Finish, Clear, a
+// claim) leave a workflow's children to the reaper, so that their work
+// stays bounded by their batch; only Cancel of one workflow cancels a page
+// of its children at once (one HSCAN page).
+func TestClearCancelsParkedWorkflowsAndTheirChildren(t *testing.T) {
+	s, _, _ := flowStore(t)
+	ctx := context.Background()
+	add(t, s, store.ModeAdd, "wf", "wf")
+	gens := claimAll(t, s)
+	var kids []store.Child
+	for i := range 500 {
+		k := fmt.Sprintf("a/%03d", i)
+		kids = append(kids, store.Child{Name: k, Key: "wf/" + k, Task: "child", Input: []byte(`{}`)})
+	}
+	_, err := s.Start(ctx, "wf", gens["wf"], kids)
+	require.NoError(t, err)
+	finish(t, s, store.Outcome{Key: "wf", Gen: gens["wf"], Kind: store.Parked,
+		Input: store.Park{Kind: store.ParkSignal, Signal: "x", Wait: "x#1"}.Encode()})
+	n, err := s.Clear(ctx, ret)
+	require.NoError(t, err)
+	assert.Equal(t, 501, n, "the workflow and its 500 scheduled children")
+	cancelled := 0
+	for _, c := range kids {
+		if state(t, s, c.Key) == store.StateCancelled {
+			cancelled++
+		}
+	}
+	assert.Equal(t, 500, cancelled)
+}

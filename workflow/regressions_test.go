@@ -1,0 +1,179 @@
+package workflow_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/testsuite"
+	"github.com/docket-go/docket/workflow"
+)
+
+// Waiting for the same child twice (Wait(ctx, f, f), or overlapping slices
+// to All) waits for it once: the workflow resumes when it ends.
+func TestWaitingForAChildTwice(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		child := sdk.NewResultTask("child", func(ctx context.Context, in N) (int, error) { return 1, nil })
+		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (int, error) {
+			f, err := workflow.Start(ctx, child, "c", in, sdk.After(time.Minute))
+			if err != nil {
+				return 0, err
+			}
+			if err := workflow.Wait(ctx, f, f); err != nil {
+				return 0, err
+			}
+			return f.Get(ctx)
+		})
+		env.Register(child, wf)
+		ex, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("wf"))
+		require.NoError(t, err)
+		env.Advance(2 * time.Minute)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
+	})
+}
+
+// A plain task (no workflow) that waits for another execution's result and
+// returns its error is retried as its policy says: only a workflow's own
+// child failure is final.
+func TestPlainTaskReturningAResultErrorIsRetried(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		tries := 0
+		flaky := sdk.NewResultTask("flaky", func(ctx context.Context, in N) (int, error) {
+			tries++
+			if tries == 1 {
+				return 0, errors.New("transient")
+			}
+			return 7, nil
+		})
+		caller := sdk.NewResultTask("caller", func(ctx context.Context, in N) (int, error) {
+			return flaky.Call(ctx, env.Docket(), in, sdk.Key("flaky-1"))
+		}, policy.Retry(3, time.Second))
+		env.Register(flaky, caller)
+		ex, err := caller.Add(t.Context(), env.Docket(), N{}, sdk.Key("caller"))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State, "its retry policy allows 3 attempts; the second call succeeds")
+	})
+}
+
+// A perpetual workflow's next run starts afresh; a child of the previous
+// run that ends later does not answer for the new run's child of the same
+// name.
+func TestChildOfAnEarlierRunDoesNotAnswerALaterOne(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		runs := 0
+		child := sdk.NewResultTask("child", func(ctx context.Context, in N) (int, error) {
+			runs++
+			n := runs
+			time.Sleep(30 * time.Minute)
+			return n, nil
+		})
+		var got []int
+		wf := sdk.NewTask("wf", func(ctx context.Context, in N) error {
+			f, err := workflow.Start(ctx, child, "c", in)
+			if err != nil {
+				return err
+			}
+			if in.N == 0 { // the first run: fire and forget
+				sdk.Perpetuate(ctx, N{N: 1})
+				return nil
+			}
+			v, err := f.Get(ctx)
+			if err != nil {
+				return err
+			}
+			got = append(got, v)
+			sdk.Current(ctx).Perpetual().Cancel()
+			return nil
+		}, policy.Perpetual(time.Hour))
+		env.Register(child, wf)
+		_, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("wf"))
+		require.NoError(t, err)
+		env.Advance(3 * time.Hour)
+		assert.Equal(t, []int{2}, got, "the second run's child is the second child run")
+	})
+}
+
+// Every primitive needs a name: an empty one is an error, not a workflow
+// that spins (WaitSignal's was once taken for a sleep of no time).
+func TestPrimitivesNeedNames(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var errs []error
+		wf := sdk.NewTask("wf", func(ctx context.Context, in N) error {
+			_, err := workflow.WaitSignal[int](ctx, "", 0)
+			errs = append(errs, err)
+			_, err = workflow.Step(ctx, "", func(ctx context.Context) (int, error) { return 0, nil })
+			errs = append(errs, err)
+			errs = append(errs, workflow.Sleep(ctx, "", time.Second))
+			_, err = workflow.StartTask(ctx, sdk.NewTask("x", func(context.Context, N) error { return nil }), "", N{})
+			errs = append(errs, err)
+			return nil
+		})
+		env.Register(wf)
+		_, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("wf"))
+		require.NoError(t, err)
+		env.Advance(time.Millisecond)
+		assert.Len(t, env.Runs("wf"), 1, "no spinning")
+		require.Len(t, errs, 4)
+		for _, err := range errs {
+			assert.ErrorIs(t, err, workflow.ErrNoName)
+		}
+	})
+}
+
+// A perpetual workflow's next run is due Every after the start of its run,
+// not of the run's last resumption: parking does not shift the schedule.
+func TestPerpetualWorkflowKeepsItsPeriodWhenItParks(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var starts []time.Time
+		wf := sdk.NewTask("pw", func(ctx context.Context, in N) error {
+			if err := workflow.Sleep(ctx, "nap", 30*time.Minute); err != nil {
+				return err
+			}
+			starts = append(starts, env.Now())
+			return nil
+		}, policy.Perpetual(time.Hour))
+		env.Register(wf)
+		t0 := env.Now()
+		_, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("pw"))
+		require.NoError(t, err)
+		env.Advance(4 * time.Hour)
+		var rel []time.Duration
+		for _, s := range starts {
+			rel = append(rel, s.Sub(t0))
+		}
+		assert.Equal(t, []time.Duration{30 * time.Minute, 90 * time.Minute, 150 * time.Minute, 210 * time.Minute}, rel[:4],
+			"chain runs start every hour; each naps 30m")
+	})
+}
+
+// What a workflow waits for is shown while it is parked, not once it went on.
+func TestWaitingForIsShownOnlyWhileParked(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		wf := sdk.NewTask("wf", func(ctx context.Context, in N) error {
+			return workflow.Sleep(ctx, "nap", time.Minute)
+		})
+		env.Register(wf)
+		ex, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("wf"))
+		require.NoError(t, err)
+		env.Advance(time.Second)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, "sleep nap", info.Workflow.WaitingFor)
+		env.RunUntilFinished()
+		info, err = ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
+		assert.Empty(t, info.Workflow.WaitingFor)
+	}, testsuite.WithDocketOptions(sdk.WithCompletedRetention(time.Hour)))
+}
