@@ -144,6 +144,7 @@ type driver struct {
 	fleet     *fleet
 	producers []*producer
 	addedN    atomic.Int64
+	parked    parkedAtKills
 }
 
 func (dr *driver) logf(format string, args ...any) {
@@ -401,6 +402,9 @@ func (dr *driver) chaos(ctx context.Context, d *sdk.Docket) bool {
 		switch ev.kind {
 		case killWorkers:
 			dr.fleet.kill(dr.rng, 1+dr.rng.IntN(dr.m.killBatch))
+			if dr.workflows {
+				reports.Go(func() { dr.parked.sample(ctx, d) })
+			}
 		case stallRedis:
 			dr.faults.stall(dr.redis, ev.stall, ev.dur, dr.logf)
 		case partition:
@@ -550,5 +554,39 @@ func (dr *driver) printWorkflows(r *report, w *workflowReport) {
 	}
 	fmt.Printf("  approvals        %d delivered: %d before the order woke from its cool-off (waited for it), %d after (most resumed it); %d refused as the order had ended; %d waits timed out\n",
 		w.approvals, w.beforeWake, w.afterWake, w.notFound, w.timedOut)
+	dr.parked.mu.Lock()
+	if k := dr.parked.kills; k > 0 {
+		fmt.Printf("  kills, parked    %d of %d SIGKILL events sampled found orders parked (%.1f on average): held by no worker\n",
+			dr.parked.with, k, float64(dr.parked.parked)/float64(k))
+	}
+	dr.parked.mu.Unlock()
 	fmt.Printf("  seen by runs     %d violations recorded by the workflows' own runs\n", w.seenByRuns)
+}
+
+// parkedAtKills counts the workflows parked when workers were SIGKILLed: a
+// parked workflow is held by no worker, and its resumption must not depend
+// on the one that ran it last.
+type parkedAtKills struct {
+	mu     sync.Mutex
+	kills  int // SIGKILL events sampled
+	with   int // of which some workflow was parked
+	parked int // parked workflows, summed over the samples
+}
+
+// sample counts the workflows parked now (asleep, or waiting for children
+// or a signal), unless Redis does not answer within a second.
+func (p *parkedAtKills) sample(ctx context.Context, d *sdk.Docket) {
+	c, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	snap, err := d.Snapshot(c, sdk.Limit(1000))
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.kills++
+	p.parked += len(snap.Parked)
+	if len(snap.Parked) > 0 {
+		p.with++
+	}
 }
