@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/docket-go/docket/chaos/internal/tasks"
+	"github.com/docket-go/docket/internal/store"
 	"github.com/docket-go/docket/sdk"
 )
 
@@ -28,8 +29,9 @@ type report struct {
 	peak       int // most runs of one value of the limited task at once, by the record
 	chains     []string
 	leaks      int
-	violations []string // as printed: a long list is cut short
-	count      int      // violations, each item of a list counted
+	wf         *workflowReport // nil without workflows
+	violations []string        // as printed: a long list is cut short
+	count      int             // violations, each item of a list counted
 }
 
 func (r *report) violate(format string, args ...any) {
@@ -112,6 +114,9 @@ func check(ctx context.Context, d *sdk.Docket, keys []added) *report {
 		})
 	}
 	wg.Wait()
+	for _, a := range partKeys(keys) {
+		seen[a.key] = true // judged by checkWorkflows
+	}
 	for k, n := range counts {
 		if !seen[k] {
 			r.extra += n
@@ -153,6 +158,7 @@ func check(ctx context.Context, d *sdk.Docket, keys []added) *report {
 
 	r.checkChains(ctx, d, snap)
 	r.checkLeaks(ctx, d.Name(), rec)
+	r.checkStoreLeaks(ctx, d.Name(), rec)
 	return r
 }
 
@@ -168,7 +174,7 @@ func (r *report) checkChains(ctx context.Context, d *sdk.Docket, snap sdk.Snapsh
 	}
 	sort.Strings(names)
 	live := map[string][]sdk.TaskSummary{}
-	for _, list := range [][]sdk.TaskSummary{snap.Running, snap.Queued, snap.Scheduled} {
+	for _, list := range [][]sdk.TaskSummary{snap.Running, snap.Queued, snap.Scheduled, snap.Parked} {
 		for _, t := range list {
 			if _, ok := auto[t.Task]; ok {
 				live[t.Task] = append(live[t.Task], t)
@@ -286,4 +292,32 @@ func (r *report) checkLeaks(ctx context.Context, name string, rec redis.Universa
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// checkStoreLeaks runs the library's own leak check (the one its tests
+// run), which knows what checkLeaks reads from the README and more: the
+// flows of workflows (no TTL while their workflow is live, one after), the
+// parked set, the concurrency slots and their registry.
+func (r *report) checkStoreLeaks(ctx context.Context, name string, rec redis.UniversalClient) {
+	s, err := store.New(rec, name)
+	if err == nil {
+		err = s.CheckLeaks(ctx)
+	}
+	if err == nil {
+		return
+	}
+	msg := err.Error()
+	head, list, found := strings.Cut(msg, ":\n")
+	if !found || !strings.Contains(head, "leaked") {
+		r.violate("store.CheckLeaks: %s", msg)
+		return
+	}
+	var problems []string
+	for _, line := range strings.Split(list, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			problems = append(problems, line)
+		}
+	}
+	r.leaks += len(problems)
+	r.violateList("leaked key (store.CheckLeaks)", problems)
 }

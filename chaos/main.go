@@ -2,7 +2,9 @@
 // (appendonly), ten worker processes and five producers, while the driver
 // SIGKILLs workers and Redis, stalls Redis and cuts workers off from it at
 // random moments; then it checks that nothing was lost, that no limit was
-// exceeded and that no task ran twice at once. See chaos/README.md.
+// exceeded, that no task ran twice at once, and that every workflow (order,
+// mixed into the tasks) completed with its steps, children, durable sleep
+// and signal as the workflow package promises. See chaos/README.md.
 //
 //	go run ./chaos -mode short   # about 65s plus the build, for CI
 //	go run ./chaos -mode long    # about 20 minutes
@@ -12,6 +14,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -89,6 +92,7 @@ func run() int {
 	keep := flag.Bool("keep", false, "keep the run's directory (Redis AOF, worker logs, run logs) even when it passes")
 	workerBin := flag.String("worker", "", "a worker binary built from ./chaos/worker (default: build one)")
 	duration := flag.Duration("duration", 0, "override the mode's chaos duration (tasks and faults scale with it)")
+	workflows := flag.Bool("workflows", true, "mix order workflows (steps, children, a durable sleep, a signal) into the tasks")
 	flag.Parse()
 	m, ok := modes[*modeName]
 	if !ok {
@@ -111,7 +115,7 @@ func run() int {
 	redis.SetLogger(quiet{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	dr := &driver{m: m, seed: *seed, t0: time.Now(), rng: rand.New(rand.NewPCG(*seed, 0x5eed)), faults: newFaults()}
+	dr := &driver{m: m, seed: *seed, t0: time.Now(), rng: rand.New(rand.NewPCG(*seed, 0x5eed)), faults: newFaults(), workflows: *workflows}
 	dir, err := os.MkdirTemp("", "docket-chaos-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
@@ -128,11 +132,12 @@ func run() int {
 }
 
 type driver struct {
-	m    mode
-	seed uint64
-	t0   time.Time
-	rng  *rand.Rand
-	dir  string
+	m         mode
+	seed      uint64
+	workflows bool
+	t0        time.Time
+	rng       *rand.Rand
+	dir       string
 
 	redis     *redisServer
 	restarts  int
@@ -141,6 +146,7 @@ type driver struct {
 	fleet     *fleet
 	producers []*producer
 	addedN    atomic.Int64
+	parked    parkedAtKills
 }
 
 func (dr *driver) logf(format string, args ...any) {
@@ -218,7 +224,11 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 	defer cancelHard()
 	var pwg sync.WaitGroup
 	mean := time.Duration(float64(m.duration) * float64(m.producers) / float64(m.tasks))
-	ts := tasks.New(nil, nil)
+	ts := tasks.New(docketName, nil, nil)
+	mix := kinds
+	if dr.workflows {
+		mix = append(slices.Clip(kinds), orders)
+	}
 	for i := range m.producers {
 		pd, err := sdk.Open(ctx, dr.redis.url(), sdk.WithName(docketName), sdk.WithRetention(retention))
 		if err != nil {
@@ -226,7 +236,7 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 			return 2
 		}
 		defer pd.Close()
-		p := &producer{id: i, d: pd, ts: ts, rng: rand.New(rand.NewPCG(dr.seed, uint64(i+1))), count: &dr.addedN}
+		p := &producer{id: i, d: pd, ts: ts, kinds: mix, rng: rand.New(rand.NewPCG(dr.seed, uint64(i+1))), count: &dr.addedN}
 		dr.producers = append(dr.producers, p)
 		pwg.Go(func() { p.run(stopProducers, hard, mean) })
 	}
@@ -239,10 +249,17 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 		return 2
 	}
 
-	// The end: producers finish the Add in hand (Redis is up for good now).
+	// The end: producers finish the Add in hand (Redis is up for good now),
+	// and send the approvals of the orders they added.
 	close(stopProducers)
 	producersDone := make(chan struct{})
-	go func() { pwg.Wait(); close(producersDone) }()
+	go func() {
+		pwg.Wait()
+		for _, p := range dr.producers {
+			p.wait()
+		}
+		close(producersDone)
+	}()
 	select {
 	case <-producersDone:
 	case <-time.After(30 * time.Second):
@@ -252,11 +269,13 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 	var keys []added
 	var addRetries, ambiguous int
 	var gaveUp []string
+	signals := map[string]signalled{}
 	for _, p := range dr.producers {
 		keys = append(keys, p.added...)
 		addRetries += p.retries
 		ambiguous += p.ambiguous
 		gaveUp = append(gaveUp, p.gaveUp...)
+		maps.Copy(signals, p.signalled)
 	}
 	dr.logf("producers stopped: %d tasks added (%d failed tries retried)", len(keys), addRetries)
 
@@ -266,7 +285,8 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 	dr.fleet.stop(workerDrain + 10*time.Second)
 
 	r := check(ctx, d, keys)
-	r.checkRuns(dr.fleet.processes(), keys, dr.t0)
+	r.checkWorkflows(ctx, d, keys, signals)
+	r.checkRuns(dr.fleet.processes(), append(slices.Clip(keys), partKeys(keys)...), dr.t0)
 	if !drained {
 		r.violateList("still live at the drain deadline", stuck)
 	}
@@ -384,6 +404,9 @@ func (dr *driver) chaos(ctx context.Context, d *sdk.Docket) bool {
 		switch ev.kind {
 		case killWorkers:
 			dr.fleet.kill(dr.rng, 1+dr.rng.IntN(dr.m.killBatch))
+			if dr.workflows {
+				reports.Go(func() { dr.parked.sample(ctx, d) })
+			}
 		case stallRedis:
 			dr.faults.stall(dr.redis, ev.stall, ev.dur, dr.logf)
 		case partition:
@@ -412,14 +435,14 @@ func (dr *driver) progress(ctx context.Context, d *sdk.Docket) {
 		dr.logf("progress: added %d; Redis unavailable", dr.addedN.Load())
 		return
 	}
-	dr.logf("progress: added %d, completed %d, running %d, waiting %d; %d kills, %d exits, %d Redis restarts, %d stalls, %d partitions",
-		dr.addedN.Load(), done, snap.TotalRunning, snap.TotalWaiting, dr.fleet.kills.Load(), dr.fleet.exits.Load(), dr.restarts,
+	dr.logf("progress: added %d, completed %d (parts of orders included), running %d, waiting %d, parked %d; %d kills, %d exits, %d Redis restarts, %d stalls, %d partitions",
+		dr.addedN.Load(), done, snap.TotalRunning, snap.TotalWaiting, snap.TotalParked, dr.fleet.kills.Load(), dr.fleet.exits.Load(), dr.restarts,
 		dr.faults.stalled(), dr.faults.partitioned())
 }
 
-// drain waits until nothing but the automatic chains is scheduled, queued
-// or running, or the mode's drain deadline passes; then it lists what is
-// left.
+// drain waits until nothing but the automatic chains is scheduled, queued,
+// running or parked, or the mode's drain deadline passes; then it lists
+// what is left.
 func (dr *driver) drain(ctx context.Context, d *sdk.Docket) (bool, []string) {
 	auto := tasks.Automatic()
 	deadline := time.Now().Add(dr.m.drain)
@@ -430,7 +453,7 @@ func (dr *driver) drain(ctx context.Context, d *sdk.Docket) (bool, []string) {
 		snap, err := d.Snapshot(ctx, sdk.Limit(10000))
 		if err == nil {
 			listed := 0
-			for _, list := range [][]sdk.TaskSummary{snap.Running, snap.Queued, snap.Scheduled} {
+			for _, list := range [][]sdk.TaskSummary{snap.Running, snap.Queued, snap.Scheduled, snap.Parked} {
 				listed += len(list)
 				for _, t := range list {
 					if _, ok := auto[t.Task]; !ok {
@@ -439,7 +462,10 @@ func (dr *driver) drain(ctx context.Context, d *sdk.Docket) (bool, []string) {
 					}
 				}
 			}
-			if len(left) == 0 && listed == snap.TotalRunning+snap.TotalWaiting {
+			// A workflow asleep is in the schedule (TotalWaiting) and
+			// listed as parked; one parked until a child or a signal
+			// wakes it is in TotalParked alone.
+			if len(left) == 0 && listed == snap.TotalRunning+snap.TotalWaiting+snap.TotalParked {
 				dr.logf("drained: only the automatic chains are live")
 				return true, nil
 			}
@@ -458,7 +484,7 @@ func (dr *driver) drain(ctx context.Context, d *sdk.Docket) (bool, []string) {
 
 func (dr *driver) print(r *report, addRetries, ambiguous int) {
 	var kinds []string
-	for _, k := range []string{tasks.NamePlain, tasks.NameLimited, tasks.NamePanic, tasks.NameTimeout, tasks.NameExit, tasks.NameSlow} {
+	for _, k := range []string{tasks.NamePlain, tasks.NameLimited, tasks.NamePanic, tasks.NameTimeout, tasks.NameExit, tasks.NameSlow, tasks.NameOrder} {
 		kinds = append(kinds, fmt.Sprintf("%s %d", k, r.byKind[k]))
 	}
 	fmt.Println("chaos: results")
@@ -492,6 +518,9 @@ func (dr *driver) print(r *report, addRetries, ambiguous int) {
 	for _, c := range r.chains {
 		fmt.Printf("  chain            %s\n", c)
 	}
+	if w := r.wf; w != nil {
+		dr.printWorkflows(r, w)
+	}
 	fmt.Printf("  leaked keys      %d\n", r.leaks)
 	fmt.Printf("  violations       %d\n", r.count)
 	for _, v := range r.violations {
@@ -502,5 +531,64 @@ func (dr *driver) print(r *report, addRetries, ambiguous int) {
 		fmt.Println("FAIL")
 	} else {
 		fmt.Println("PASS")
+	}
+}
+
+// printWorkflows prints what the checks of the order workflows found.
+func (dr *driver) printWorkflows(r *report, w *workflowReport) {
+	runs := func(task string) string {
+		t := r.runs.byTask[task]
+		if t == nil {
+			return "no run logged"
+		}
+		return fmt.Sprintf("%d runs of %d keys: %d ended by their process's death, %d stopped for a lost lease", t.runs, t.keys, t.died, t.fenced)
+	}
+	fmt.Printf("  workflows        %d of %d orders completed, right in every check (%d with steps longer than the lease, at times)\n",
+		w.completed, w.orders, w.long)
+	fmt.Printf("  order runs       %s\n", runs(tasks.NameOrder))
+	fmt.Printf("  steps            %d steps, whose functions had their effect %d times: %d steps ran more than once (a run died, or was stopped, before the step's output was saved)\n",
+		w.steps, w.stepRuns, w.rerunSteps)
+	fmt.Printf("  parts            %d of %d children completed with their value (%d duplicate completions; %d attempts run, each of one execution); %s\n",
+		w.partsDone, w.parts, w.partDups, w.partStarted, runs(tasks.NamePart))
+	if w.napKey != "" {
+		fmt.Printf("  durable sleep    the shortest sleep beyond its cool-off (1–2s, none may be shorter): %v, %s\n",
+			w.napClosest.Round(time.Millisecond), w.napKey)
+	}
+	fmt.Printf("  approvals        %d delivered: %d before the order woke from its cool-off (waited for it), %d after (most resumed it); %d refused as the order had ended; %d waits timed out\n",
+		w.approvals, w.beforeWake, w.afterWake, w.notFound, w.timedOut)
+	dr.parked.mu.Lock()
+	if k := dr.parked.kills; k > 0 {
+		fmt.Printf("  kills, parked    %d of %d SIGKILL events sampled found orders parked (%.1f on average): held by no worker\n",
+			dr.parked.with, k, float64(dr.parked.parked)/float64(k))
+	}
+	dr.parked.mu.Unlock()
+	fmt.Printf("  seen by runs     %d violations recorded by the workflows' own runs\n", w.seenByRuns)
+}
+
+// parkedAtKills counts the workflows parked when workers were SIGKILLed: a
+// parked workflow is held by no worker, and its resumption must not depend
+// on the one that ran it last.
+type parkedAtKills struct {
+	mu     sync.Mutex
+	kills  int // SIGKILL events sampled
+	with   int // of which some workflow was parked
+	parked int // parked workflows, summed over the samples
+}
+
+// sample counts the workflows parked now (asleep, or waiting for children
+// or a signal), unless Redis does not answer within a second.
+func (p *parkedAtKills) sample(ctx context.Context, d *sdk.Docket) {
+	c, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	snap, err := d.Snapshot(c, sdk.Limit(1000))
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.kills++
+	p.parked += len(snap.Parked)
+	if len(snap.Parked) > 0 {
+		p.with++
 	}
 }

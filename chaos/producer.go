@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,7 +41,15 @@ var kinds = []kind{
 	}},
 }
 
-func pick(rng *rand.Rand) kind {
+// orders is the kind of the order workflow, in the mix unless -workflows
+// is off. Three in a hundred: each starts 5 to 12 children and runs 3 to 5
+// times, so that the workflows add about as many runs as a third of the
+// other tasks do, and a short run stays about as long as it was.
+var orders = kind{tasks.NameOrder, 3, func(ctx context.Context, d *sdk.Docket, ts tasks.Set, n int, opts ...sdk.AddOption) (*sdk.Execution, error) {
+	return ts.Order.Add(ctx, d, tasks.NewOrder(n), opts...)
+}}
+
+func pick(rng *rand.Rand, kinds []kind) kind {
 	total := 0
 	for _, k := range kinds {
 		total += k.weight
@@ -54,29 +64,47 @@ func pick(rng *rand.Rand) kind {
 	return kinds[0]
 }
 
-// added is a key whose Add succeeded.
+// added is a key whose Add succeeded: the n-th of its producer.
 type added struct {
 	key, kind string
+	n         int
+	tried     time.Time // when its first Add was tried
+}
+
+// signalled is how the approval of an order went: sent (delivered) at a
+// moment, or refused because the order had ended (sdk.ErrNotFound), or
+// never sent (the hard deadline came first).
+type signalled struct {
+	err  error
+	sent time.Time // when Signal returned nil, or ErrNotFound
 }
 
 // producer adds tasks at random intervals, each under a new key, retrying
 // an Add that fails (Redis away) until it succeeds. It keeps the keys whose
 // Add succeeded: those must all run.
 type producer struct {
-	id  int
-	d   *sdk.Docket
-	ts  tasks.Set
-	rng *rand.Rand
+	id    int
+	d     *sdk.Docket
+	ts    tasks.Set
+	kinds []kind
+	rng   *rand.Rand
 
 	added     []added
 	retries   int      // failed tries of an Add, later retried
 	ambiguous int      // an Add that reported AlreadyScheduled: an earlier, failed try had added it
 	gaveUp    []string // keys never added before the hard deadline
 	count     *atomic.Int64
+
+	// The approvals of the orders, sent a while after their Add.
+	signals   sync.WaitGroup
+	mu        sync.Mutex
+	signalled map[string]signalled // by order key
 }
 
 // run adds tasks every mean interval on average until stop closes. An Add
-// in progress then goes on until it succeeds or hard ends.
+// in progress then goes on until it succeeds or hard ends; so do the
+// approvals of the orders added, which run returns without waiting for
+// (see wait).
 func (p *producer) run(stop <-chan struct{}, hard context.Context, mean time.Duration) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -91,14 +119,22 @@ func (p *producer) run(stop <-chan struct{}, hard context.Context, mean time.Dur
 	}
 }
 
+// wait waits for the approvals in flight.
+func (p *producer) wait() { p.signals.Wait() }
+
 func (p *producer) addOne(ctx context.Context, n int) {
-	k := pick(p.rng)
+	k := pick(p.rng, p.kinds)
 	key := fmt.Sprintf("%s-p%d-%05d", k.name, p.id, n)
 	var opts []sdk.AddOption
 	opts = append(opts, sdk.Key(key))
 	if p.rng.IntN(5) == 0 { // a fifth are due later, by the Redis clock
 		opts = append(opts, sdk.After(time.Duration(p.rng.Int64N(int64(2*time.Second)))))
 	}
+	var approveAfter time.Duration
+	if k.name == tasks.NameOrder {
+		approveAfter = time.Duration(p.rng.Int64N(int64(approvalDelay)))
+	}
+	tried := time.Now()
 	wait := 20 * time.Millisecond
 	for {
 		ex, err := k.add(ctx, p.d, p.ts, n, opts...)
@@ -106,8 +142,11 @@ func (p *producer) addOne(ctx context.Context, n int) {
 			if ex.Disposition() == sdk.AlreadyScheduled {
 				p.ambiguous++
 			}
-			p.added = append(p.added, added{key: key, kind: k.name})
+			p.added = append(p.added, added{key: key, kind: k.name, n: n, tried: tried})
 			p.count.Add(1)
+			if k.name == tasks.NameOrder {
+				p.signals.Go(func() { p.approve(ctx, key, approveAfter) })
+			}
 			return
 		}
 		p.retries++
@@ -119,4 +158,37 @@ func (p *producer) addOne(ctx context.Context, n int) {
 		}
 		wait = min(2*wait, 500*time.Millisecond)
 	}
+}
+
+// approvalDelay bounds how long after its Add an order's approval is sent:
+// some arrive before the order reaches its wait (they wait for it), some
+// while it is parked waiting (they resume it).
+const approvalDelay = 6 * time.Second
+
+// approve sends the order with key its approval after a while, retrying
+// until Signal succeeds, or says that the order has ended, or ctx ends.
+func (p *producer) approve(ctx context.Context, key string, after time.Duration) {
+	select {
+	case <-time.After(after):
+	case <-ctx.Done():
+	}
+	wait := 20 * time.Millisecond
+	var err error
+	for {
+		err = p.d.Signal(ctx, key, tasks.SignalApprove, tasks.ApprovalFor(key))
+		if err == nil || errors.Is(err, sdk.ErrNotFound) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.signalled == nil {
+		p.signalled = map[string]signalled{}
+	}
+	p.signalled[key] = signalled{err: err, sent: time.Now()}
 }

@@ -25,6 +25,13 @@ type runReport struct {
 	overlapKeys int // keys that ran twice at once: violations
 	reruns      int // runs of added keys beyond the planned ones, one after another: at least once
 	rerunKeys   int
+	byTask      map[string]*taskRuns
+}
+
+// taskRuns counts the runs of one task.
+type taskRuns struct {
+	runs, died, fenced int
+	keys               int // keys that ran
 }
 
 // logged is a run and the process it ran in.
@@ -56,6 +63,7 @@ func (l logged) String(t0 time.Time) string {
 // after another are allowed (delivery is at least once) and counted.
 func (r *report) checkRuns(procs []*proc, keys []added, t0 time.Time) {
 	byKey := map[string][]logged{}
+	r.runs.byTask = map[string]*taskRuns{}
 	var unreadable []string
 	for _, p := range procs {
 		f, err := os.Open(p.runs)
@@ -89,6 +97,21 @@ func (r *report) checkRuns(procs []*proc, keys []added, t0 time.Time) {
 				r.runs.slowestRun = fmt.Sprintf("%s: %s", run.Key, logged{run, p}.String(t0))
 			}
 			r.runs.runs++
+			t := r.runs.byTask[run.Task]
+			if t == nil {
+				t = &taskRuns{}
+				r.runs.byTask[run.Task] = t
+			}
+			t.runs++
+			if !run.Ended {
+				t.died++
+			}
+			if run.Cause == tasks.CauseLeaseLost {
+				t.fenced++
+			}
+			if len(byKey[run.Key]) == 0 {
+				t.keys++
+			}
 			byKey[run.Key] = append(byKey[run.Key], logged{run, p})
 		}
 	}
@@ -124,7 +147,11 @@ func (r *report) checkRuns(procs []*proc, keys []added, t0 time.Time) {
 	r.violateList("ran twice at once", overlaps)
 
 	for _, a := range keys {
-		if extra := len(byKey[a.key]) - tasks.PlannedRuns(a.kind); extra > 0 {
+		planned := tasks.PlannedRuns(a.kind)
+		if planned == 0 {
+			continue // a workflow: no number of runs is planned
+		}
+		if extra := len(byKey[a.key]) - planned; extra > 0 {
 			r.runs.reruns += extra
 			r.runs.rerunKeys++
 		}

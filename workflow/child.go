@@ -189,7 +189,9 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 		at = append(at, i)
 	}
 	if len(children) > 0 {
-		started, err := a.Flow.Store.Start(ctx, a.Key, a.Flow.Gen, children)
+		started, err := promptly(ctx, func(ctx context.Context) ([]store.Started, error) {
+			return a.Flow.Store.Start(ctx, a.Key, a.Flow.Gen, children)
+		})
 		if err != nil {
 			return nil, held(err)
 		}

@@ -35,7 +35,12 @@
 // give side effects an idempotency key (StepKey). A completed step never
 // runs again in the execution, and a child is started once per execution.
 // Every park, resumption, step completion and child start is one atomic
-// script. A workflow's policies apply to each of its runs: Retry retries a
+// script. Once a run's context ends (its Timeout, a lost lease, a cancel,
+// the worker's shutdown), the primitives return its cause at once, even
+// with Redis stalled or out of reach: a run stopped to let another worker
+// take its task over does stop. A round trip to Redis it left behind takes
+// effect only if the run still held its task, as if only its reply were
+// lost. A workflow's policies apply to each of its runs: Retry retries a
 // run that failed (completed steps stay done), Timeout bounds each run
 // between parks (parked time does not count), and concurrency limits are
 // taken again by each run. Cancelling a workflow, or its failure, cancels

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/worker"
 	"github.com/docket-go/docket/workflow"
@@ -122,4 +124,60 @@ func TestWorkflowOnEveryBackend(t *testing.T) {
 		err = d.Signal(ctx, "report", "who", "bob")
 		assert.ErrorIs(t, err, sdk.ErrNotFound, "a finished workflow takes no signal")
 	})
+}
+
+// A primitive waiting for Redis returns as soon as the run's context ends,
+// with its cause: go-redis finishes a call in progress whatever its
+// context, so a Redis that stalls (or a worker cut off from it) would hold
+// the run past its end — past its timeout, or past a lost lease while
+// another worker runs the workflow. Found by the chaos driver: a step's
+// save, sent into a frozen partition, returned 3s after the run's lease was
+// lost and another worker had taken the workflow over. The save left
+// behind may still apply (the run still held its task): the next run then
+// finds the step done, as after a lost reply.
+func TestPrimitivesReturnWhenTheRunEndsWithRedisStalled(t *testing.T) {
+	srv := redistest.NewServer(t, "--appendonly", "no", "--save", "")
+	d := openDocket(t, srv.URL())
+	ctx := context.Background()
+	const stall = 3 * time.Second
+	var mu sync.Mutex
+	var charges int
+	var returned []time.Duration // from each run's deadline to its return
+	var errs []error
+	wf := sdk.NewTask("wf", func(ctx context.Context, in N) error {
+		_, err := workflow.Step(ctx, "charge", func(ctx context.Context) (int, error) {
+			mu.Lock()
+			charges++
+			first := charges == 1
+			mu.Unlock()
+			if first {
+				// Every client's commands wait, the step's save among them;
+				// the run's timeout goes by meanwhile.
+				if err := d.Redis().Do(ctx, "CLIENT", "PAUSE", stall.Milliseconds(), "ALL").Err(); err != nil {
+					return 0, err
+				}
+			}
+			return 1, nil
+		})
+		if deadline, ok := ctx.Deadline(); ok && ctx.Err() != nil {
+			mu.Lock()
+			returned = append(returned, time.Since(deadline))
+			errs = append(errs, err)
+			mu.Unlock()
+		}
+		return err
+	}, policy.Timeout(500*time.Millisecond), policy.Retry(3, 10*time.Millisecond))
+	require.NoError(t, d.Register(wf))
+	runWorkers(t, d, 1)
+	ex, err := wf.Add(ctx, d, N{}, sdk.Key("wf"))
+	require.NoError(t, err)
+	_, err = sdk.Result[struct{}](ctx, ex)
+	require.NoError(t, err, "the retry completes it, after the stall")
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, returned, 1, "the first run timed out in its step's save")
+	assert.Less(t, returned[0], time.Second, "it returned when its timeout ended it, not when Redis answered (%v later)", stall)
+	assert.ErrorIs(t, errs[0], sdk.ErrTimeout)
+	assert.LessOrEqual(t, charges, 2, "the step ran again only if its save came too late")
 }

@@ -54,13 +54,47 @@ func run(ctx context.Context) (*core.Attempt, error) {
 	return a, nil
 }
 
-// load checks that the run may go on and reads what the execution did.
+// load checks that the run may go on and reads what the execution did. A
+// run whose context ended may not: the primitive returns the cause.
 func load(ctx context.Context, a *core.Attempt) error {
+	if ctx.Err() != nil {
+		// Before anything that takes the flow's lock, which a read left
+		// behind (see promptly) may hold until Redis answers it.
+		return context.Cause(ctx)
+	}
 	if err := a.Flow.Err(); err != nil {
 		return err
 	}
-	_, err := a.Flow.Load(ctx)
+	_, err := promptly(ctx, a.Flow.Load)
 	return err
+}
+
+// promptly makes a round trip to Redis for the run in ctx, and returns when
+// it does or as soon as ctx ends, with ctx's cause. go-redis finishes a call
+// in progress whatever its context: a Redis that stalls, or a worker cut
+// off from it, would hold the run past its end — past its Timeout, or past
+// the lease it lost while another worker runs the workflow — until Redis
+// answers or the client's timeouts give up. The call left behind may still
+// apply: every script a primitive runs checks that the run still holds its
+// task, so one that applies does so in time, as if only its reply were
+// lost, and the next run finds what it did.
+func promptly[T any](ctx context.Context, call func(context.Context) (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := call(ctx)
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, context.Cause(ctx)
+	}
 }
 
 // held turns store.ErrNotHeld into the error the run sees.
@@ -134,7 +168,9 @@ func record(ctx context.Context, a *core.Attempt, field string, out any) error {
 	if err != nil {
 		return fmt.Errorf("docket: step %q: its output does not encode as JSON: %w", field[len(store.FlowStep):], err)
 	}
-	if err := a.Flow.Store.Record(ctx, a.Key, a.Flow.Gen, field, string(raw)); err != nil {
+	if _, err := promptly(ctx, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, a.Flow.Store.Record(ctx, a.Key, a.Flow.Gen, field, string(raw))
+	}); err != nil {
 		return held(err)
 	}
 	a.Flow.Set(field, string(raw))
@@ -240,6 +276,8 @@ func received(ctx context.Context, a *core.Attempt, name, wait string) (store.Re
 		}
 		return store.Received{Got: true, Payload: []byte(v[1:])}, nil
 	}
-	got, err := a.Flow.Store.Receive(ctx, a.Key, a.Flow.Gen, name, wait)
+	got, err := promptly(ctx, func(ctx context.Context) (store.Received, error) {
+		return a.Flow.Store.Receive(ctx, a.Key, a.Flow.Gen, name, wait)
+	})
 	return got, held(err)
 }

@@ -90,7 +90,7 @@ func run() int {
 		defer f.Close()
 		runs = tasks.NewRunLog(f)
 	}
-	if err := d.Register(tasks.New(rec, runs).All()...); err != nil {
+	if err := d.Register(tasks.New(*name, rec, runs).All()...); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos worker:", err)
 		return 2
 	}

@@ -14,6 +14,9 @@
 // that Redis has not answered (see record.do). Each run is also logged, by
 // the worker process, in a RunLog, from which the driver tells whether two
 // runs of one key overlapped.
+//
+// The order workflow and its part children (workflow.go) record what their
+// steps, sleep and signal did, and check some of it as they run.
 package tasks
 
 import (
@@ -27,6 +30,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/docket-go/docket/internal/store"
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 )
@@ -113,28 +117,34 @@ type (
 
 // Set is every task of the chaos run.
 type Set struct {
-	Plain   *sdk.Task[Plain]   // records its completion
-	Limited *sdk.Task[Limited] // at most Limit at once per value, checked by the record
-	Panic   *sdk.Task[Plain]   // panics on its first attempt
-	Timeout *sdk.Task[Plain]   // overruns its timeout on its first attempt
-	Exit    *sdk.Task[Plain]   // exits its process on its first delivery
-	Slow    *sdk.Task[Plain]   // works longer than a lease, at times
-	Tick    *sdk.Task[Auto]    // automatic, perpetual
-	Tock    *sdk.Task[Auto]    // automatic, perpetual
+	Plain   *sdk.Task[Plain]                    // records its completion
+	Limited *sdk.Task[Limited]                  // at most Limit at once per value, checked by the record
+	Panic   *sdk.Task[Plain]                    // panics on its first attempt
+	Timeout *sdk.Task[Plain]                    // overruns its timeout on its first attempt
+	Exit    *sdk.Task[Plain]                    // exits its process on its first delivery
+	Slow    *sdk.Task[Plain]                    // works longer than a lease, at times
+	Tick    *sdk.Task[Auto]                     // automatic, perpetual
+	Tock    *sdk.Task[Auto]                     // automatic, perpetual
+	Order   *sdk.ResultTask[Order, OrderResult] // a workflow: see workflow.go
+	Part    *sdk.ResultTask[Part, int]          // the order's child
 }
 
 // All lists the tasks, to register them.
 func (s Set) All() []sdk.Registrable {
-	return []sdk.Registrable{s.Plain, s.Limited, s.Panic, s.Timeout, s.Exit, s.Slow, s.Tick, s.Tock}
+	return []sdk.Registrable{s.Plain, s.Limited, s.Panic, s.Timeout, s.Exit, s.Slow, s.Tick, s.Tock, s.Order, s.Part}
 }
 
 // PlannedRuns is how many runs a task of the named kind takes when nothing
 // goes wrong: the panicky and sleepy tasks fail their first attempt on
-// purpose, and an exiter's first delivery ends its process.
+// purpose, and an exiter's first delivery ends its process. Zero for the
+// order workflow, whose runs are as many as its waits that found what they
+// wait for not there yet: not a number planned.
 func PlannedRuns(name string) int {
 	switch name {
 	case NamePanic, NameTimeout, NameExit:
 		return 2
+	case NameOrder:
+		return 0
 	}
 	return 1
 }
@@ -144,11 +154,19 @@ func Automatic() map[string]time.Duration {
 	return map[string]time.Duration{NameTick: TickEvery, NameTock: TockEvery}
 }
 
-// New builds the tasks over a record client, logging their runs in runs. A
-// producer that only adds tasks may pass nil for both.
-func New(rec redis.UniversalClient, runs *RunLog) Set {
-	r := record{rec}
+// New builds the tasks of the docket name over a record client, logging
+// their runs in runs. A producer that only adds tasks may pass nil for both.
+func New(name string, rec redis.UniversalClient, runs *RunLog) Set {
+	flows, err := store.New(rec, name)
+	if err != nil {
+		panic(err) // the driver's own constant: a bad name is a bug
+	}
+	r := record{rec, flows}
+	part := sdk.NewResultTask(NamePart, trackResult(runs, r.part), retries)
 	return Set{
+		Order: sdk.NewResultTask(NameOrder, trackResult(runs, r.order(part)), retries),
+		Part:  part,
+
 		Plain: sdk.NewTask(NamePlain, track(runs, func(ctx context.Context, in Plain) error {
 			if err := work(ctx, 300*time.Millisecond); err != nil {
 				return err
@@ -203,7 +221,10 @@ func New(rec redis.UniversalClient, runs *RunLog) Set {
 	}
 }
 
-type record struct{ rec redis.UniversalClient }
+type record struct {
+	rec   redis.UniversalClient
+	flows *store.Store // the workflows' flows, read through rec: see step
+}
 
 // limited enters the record of its value, flags a violation if the value
 // now has more runs than its limit, works, and leaves the record. It leaves
