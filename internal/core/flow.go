@@ -50,19 +50,35 @@ var ErrChildFailed = errors.New("docket: child")
 // ErrNoName reports a primitive called without a name.
 var ErrNoName = errors.New("docket: a workflow primitive needs a name: names are how a run finds what an earlier run did")
 
-// Load reads the execution's flow, once per run.
+// Load reads the execution's flow, once per run. The lock is not held
+// across the round trip: a read left behind by a run whose context ended
+// (see workflow's promptly) must not block the run's other calls.
 func (f *Flow) Load(ctx context.Context) (store.Flow, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.loaded {
-		return f.data, nil
+	loaded := f.loaded
+	f.mu.Unlock()
+	if loaded {
+		return f.snapshot(), nil
 	}
 	data, err := f.Store.ReadFlow(ctx, f.Key)
 	if err != nil {
 		return nil, err
 	}
-	f.data, f.loaded = data, true
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.loaded { // keep what the run recorded meanwhile (Set)
+		for k, v := range f.data {
+			data[k] = v
+		}
+		f.data, f.loaded = data, true
+	}
 	return f.data, nil
+}
+
+func (f *Flow) snapshot() store.Flow {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.data
 }
 
 // Lookup reads one field of the flow as loaded (see Load).
