@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/internal/redistest"
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
@@ -87,4 +88,29 @@ func TestNilMiddleware(t *testing.T) {
 	err := worker.Options{Middleware: []worker.Middleware{nil}}.Validate()
 	assert.ErrorIs(t, err, worker.ErrBadOption)
 	assert.ErrorContains(t, err, "Middleware[0] is nil")
+}
+
+// On every backend, middleware wraps the attempts of real workers, and
+// Spread spreads an AddMany by the Redis clock.
+func TestMiddlewareAndSpreadOnEveryBackend(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d := openDocket(t, b.URL)
+		seen := make(chan string, 10)
+		work := sdk.NewTask("work", func(ctx context.Context, in Order) error {
+			seen <- fmt.Sprint(ctx.Value(tenantKey{}))
+			return nil
+		})
+		require.NoError(t, d.Register(work))
+		mw := func(ctx context.Context, a worker.AttemptInfo, next func(context.Context) error) error {
+			return next(context.WithValue(ctx, tenantKey{}, a.Key))
+		}
+		runWorker(t, worker.New(d, worker.Options{Middleware: []worker.Middleware{mw}}))
+		exs, err := work.AddMany(context.Background(), d, make([]Order, 4), sdk.Spread(200*time.Millisecond),
+			sdk.Keys(func(i int) string { return fmt.Sprint("k", i) }))
+		require.NoError(t, err)
+		for i, ex := range exs {
+			assert.Equal(t, time.Duration(i)*50*time.Millisecond, ex.Due().Sub(exs[0].Due()), "task %d", i)
+		}
+		assert.ElementsMatch(t, []string{"k0", "k1", "k2", "k3"}, waitFor(t, seen, 4))
+	})
 }
