@@ -335,8 +335,10 @@ func (d *Docket) Signal(ctx context.Context, key, name string, payload any) (err
 	return nil
 }
 
-// Clear cancels every scheduled, queued and waiting task of the docket;
-// running tasks are left to finish. It returns how many it cancelled.
+// Clear cancels every task of the docket that is not running: scheduled,
+// queued, waiting for a slot, parked (a workflow, whose live children are
+// then cancelled too) and held by a strike; running tasks are left to
+// finish. It returns how many it cancelled.
 func (d *Docket) Clear(ctx context.Context) (int, error) {
 	return d.core.Store.Clear(ctx, d.core.Retention)
 }

@@ -13,12 +13,13 @@ import (
 
 var clearCommand = &command{
 	name:    "clear",
-	summary: "cancel every scheduled and queued task (asks first)",
+	summary: "cancel every task that is not running (asks first)",
 	help: `Flags:
   --yes         do not ask for confirmation
 
-Cancels every scheduled and queued task of the docket, those waiting for a
-concurrency slot included; running tasks are left to finish. It asks on
+Cancels every task of the docket that is not running: scheduled, queued,
+waiting for a concurrency slot, parked workflows (and their children), held
+by a strike; running tasks are left to finish. It asks on
 stdin first, and goes ahead only on "y" or "yes"; with no answer (stdin
 closed) it fails, so a script must say --yes.
 `,
