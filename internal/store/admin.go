@@ -19,6 +19,7 @@ var (
 	pageScript     = load("page.lua")
 	overviewScript = load("overview.lua")
 	chainsScript   = load("chains.lua")
+	statesScript   = load("states.lua")
 )
 
 // StatsTTL is how long the counters of one minute (keys.stats) live: the
@@ -203,6 +204,7 @@ type Overview struct {
 	DeadLetters int       // dead-lettered within the retention
 	Earliest    time.Time // the earliest due time in the schedule; zero when it is empty
 	Limits      int       // concurrency limits in use
+	Workers     int       // live workers
 	// Sampled is how many tasks of each list the names were read from:
 	// running, queued, scheduled, parked (at most the sample asked for).
 	Sampled [4]int
@@ -243,7 +245,7 @@ func decodeOverview(reply []any) (Overview, error) {
 	bad := func() (Overview, error) {
 		return Overview{}, fmt.Errorf("%w: overview reply has %d elements", ErrMalformed, len(reply))
 	}
-	const header = 9
+	const header = 10
 	if len(reply) < header+5 {
 		return bad()
 	}
@@ -254,6 +256,7 @@ func decodeOverview(reply []any) (Overview, error) {
 			Waiting: d.int(reply[4]), Parked: d.int(reply[5])},
 		DeadLetters: int(d.int(reply[6])),
 		Limits:      int(d.int(reply[8])),
+		Workers:     int(d.int(reply[9])),
 	}
 	if e := score(&d, reply[7]); e != 0 {
 		o.Earliest = time.UnixMicro(e)
@@ -296,6 +299,40 @@ func decodeOverview(reply []any) (Overview, error) {
 		return bad()
 	}
 	return o, d.err
+}
+
+// TaskState is where a task is, as States reads it.
+type TaskState struct {
+	Key   string
+	State State     // empty when the key has no record
+	Due   time.Time // scheduled tasks
+	Error string    // its first 300 bytes
+}
+
+// States reads the state of each task of keys (at most MaxBatch), and the
+// Redis clock: one call, a record read per key.
+func (s *Store) States(ctx context.Context, keys []string) (time.Time, []TaskState, error) {
+	keys = keys[:min(len(keys), MaxBatch)]
+	args := make([]any, 0, 1+len(keys))
+	args = append(args, s.k.prefix)
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	reply, err := statesScript.Run(ctx, s.rdb, []string{s.k.scheduled}, args...).Slice()
+	if err != nil {
+		return time.Time{}, nil, fmt.Errorf("docket: states: %w", err)
+	}
+	if len(reply) != 1+3*len(keys) {
+		return time.Time{}, nil, fmt.Errorf("%w: states reply has %d elements for %d keys", ErrMalformed, len(reply), len(keys))
+	}
+	var d decoder
+	now := time.UnixMicro(d.int(reply[0]))
+	out := make([]TaskState, len(keys))
+	for i, k := range keys {
+		f := reply[1+3*i : 1+3*(i+1)]
+		out[i] = TaskState{Key: k, State: State(d.str(f[0])), Due: d.lenientInstant(f[1]), Error: strings.ToValidUTF8(d.str(f[2]), "…")}
+	}
+	return now, out, d.err
 }
 
 // Chain is the record of a task keyed by its own task's name: the chain of

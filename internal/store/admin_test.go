@@ -342,6 +342,7 @@ func TestOverview(t *testing.T) {
 		o, err = s.Overview(ctx, 100, 60, time.Minute)
 		require.NoError(t, err)
 		assert.Equal(t, store.Counts{Queued: 1, Scheduled: 2}, o.Counts)
+		assert.Zero(t, o.Workers)
 		assert.Equal(t, time.Unix(1_000_000, 0), o.Earliest)
 		assert.Equal(t, [4]int{0, 1, 2, 0}, o.Sampled)
 		assert.ElementsMatch(t, []store.NameCount{{Name: "mail", Queued: 1, Scheduled: 1}, {Name: "bill", Scheduled: 1}}, o.Names)
@@ -378,6 +379,33 @@ func TestChains(t *testing.T) {
 		assert.Equal(t, store.StateScheduled, c.State)
 		assert.True(t, c.Auto)
 		assert.InDelta(t, time.Hour.Seconds(), c.Due.Sub(now).Seconds(), 5)
+		_, err = s.Clear(ctx, time.Minute)
+		require.NoError(t, err)
+	})
+}
+
+// States reads the state of each key given, none for a key without a
+// record.
+func TestStates(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
+			{Key: "a", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}},
+			{Key: "b", Name: "t", Input: []byte(`{}`)},
+		})
+		require.NoError(t, err)
+		ok, err := s.Cancel(ctx, "b", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
+		now, states, err := s.States(ctx, []string{"a", "b", "c"})
+		require.NoError(t, err)
+		require.Len(t, states, 3)
+		assert.Equal(t, store.StateScheduled, states[0].State)
+		assert.InDelta(t, time.Hour.Seconds(), states[0].Due.Sub(now).Seconds(), 5)
+		assert.Equal(t, store.StateCancelled, states[1].State)
+		assert.Equal(t, "cancelled", states[1].Error)
+		assert.Equal(t, store.TaskState{Key: "c"}, states[2])
 		_, err = s.Clear(ctx, time.Minute)
 		require.NoError(t, err)
 	})
