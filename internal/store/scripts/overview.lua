@@ -13,7 +13,8 @@
 -- is scheduled), limits in use, live workers; then how
 -- many tasks of each list the sample read (running, queued, scheduled,
 -- parked); then how many names follow, and per name: name, running,
--- queued, scheduled, parked (within the sample); then how many minutes
+-- queued, scheduled, parked (within the sample; a workflow parked until
+-- an instant is in the schedule, and counted parked); then how many minutes
 -- follow, and per minute: the minute (unix minutes), how many values
 -- follow, then its field, value pairs.
 -- Counting the waiting tasks reads every limit in use, as Count does.
@@ -38,13 +39,18 @@ local function count(set, from, to, column)
   end
   local keys = redis.call('ZRANGE', set, from, to)
   for _, key in ipairs(keys) do
-    local name = read(key, 'name')[1]
+    local f = read(key, 'name', 'state')
+    local name = f[1]
     if name then
       if not names[name] then
         names[name] = {0, 0, 0, 0}
         order[#order + 1] = name
       end
-      names[name][column] = names[name][column] + 1
+      local c = column
+      if f[2] == 'parked' then
+        c = 4 -- parked until an instant: in the schedule
+      end
+      names[name][c] = names[name][c] + 1
     end
   end
   return #keys
