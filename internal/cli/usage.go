@@ -20,7 +20,7 @@ type command struct {
 var commands []*command
 
 func init() {
-	commands = []*command{watchCommand, snapshotCommand, showCommand, workersCommand, cancelCommand, clearCommand}
+	commands = []*command{watchCommand, snapshotCommand, showCommand, workersCommand, cancelCommand, clearCommand, uiCommand}
 }
 
 func lookup(name string) *command {
