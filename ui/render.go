@@ -249,13 +249,52 @@ func stamp(t time.Time) string {
 
 func iso(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// pretty indents JSON for reading; anything else is shown as it is.
+// pretty indents JSON for reading; anything else is shown as it is. Go
+// writes <, > and & in JSON strings as \u003c, \u003e and \u0026: they are
+// shown as the characters they stand for (the template escapes them for
+// HTML), as a person wrote them.
 func pretty(raw []byte) string {
 	var b bytes.Buffer
 	if json.Indent(&b, raw, "", "  ") == nil {
-		return b.String()
+		return unescapeHTMLEscapes(b.String())
 	}
 	return strings.ToValidUTF8(string(raw), "\uFFFD")
+}
+
+// unescapeHTMLEscapes turns the escapes \u003c, \u003e and \u0026 of valid
+// JSON back into <, > and &: only escapes, not a backslash that is itself
+// escaped (\\u003c is a backslash, then "u003c").
+func unescapeHTMLEscapes(s string) string {
+	if !strings.Contains(s, `\u00`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		if s[i+1] == 'u' && i+6 <= len(s) {
+			switch s[i+2 : i+6] {
+			case "003c", "003C":
+				b.WriteByte('<')
+				i += 5
+				continue
+			case "003e", "003E":
+				b.WriteByte('>')
+				i += 5
+				continue
+			case "0026":
+				b.WriteByte('&')
+				i += 5
+				continue
+			}
+		}
+		b.WriteByte(s[i]) // an escape: the backslash and what it escapes
+		b.WriteByte(s[i+1])
+		i++
+	}
+	return b.String()
 }
 
 // printable shows task data with control and invisible characters
