@@ -62,7 +62,7 @@
 // Every page reads O(what it shows) from Redis, never every task: lists are
 // read by rank, a filter looks at no more than twenty pages' worth of
 // entries per page (and offers to look further), and the overview counts
-// with ZCARD and ZCOUNT and samples the names of at most 500 tasks per
+// with ZCARD and ZCOUNT and samples the names of at most 200 tasks per
 // list. Like Snapshot, the overview reads every concurrency limit in use
 // to count the waiting tasks. A workflow's page reads its flow whole, as
 // sdk.Execution.Info does, and the states of at most 200 children.

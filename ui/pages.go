@@ -21,7 +21,7 @@ import (
 const (
 	// sample is how many tasks of each live list the overview reads the
 	// task names of.
-	sample = 500
+	sample = 200
 	// chartMinutes is the span of the overview's chart.
 	chartMinutes = 60
 	// filterBudget is how many entries a filtered page looks at, at most,
