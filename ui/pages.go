@@ -240,18 +240,19 @@ func (h *handler) tasks(w http.ResponseWriter, r *http.Request) {
 		data.Tabs = append(data.Tabs, t)
 	}
 	data.CanClear = counts.Counts.Queued+counts.Counts.Scheduled+counts.Counts.Waiting+counts.Counts.Parked > 0
-	if !live(r) {
-		if snap, err := h.d.Snapshot(ctx, sdk.Limit(0)); err == nil {
-			data.Names = workerTasks(snap)
-		}
-	}
-	now := counts.Now
-	if data.State == "waiting" && data.Limit == "" {
-		snap, err := h.d.Snapshot(ctx, sdk.Limit(0))
-		if err != nil {
-			h.failed(w, r, "read the limits", err)
+	lines := data.State == "waiting" && data.Limit == ""
+	var snap sdk.Snapshot
+	if lines || !live(r) {
+		// The workers' tasks, for the filter's suggestions; the limits, for
+		// the lines of waiting tasks.
+		if snap, err = h.d.Snapshot(ctx, sdk.Limit(0)); err != nil {
+			h.failed(w, r, "read the workers and limits", err)
 			return
 		}
+		data.Names = workerTasks(snap)
+	}
+	now := counts.Now
+	if lines {
 		for _, l := range snap.Limits {
 			if l.TotalWaiting > 0 {
 				data.Limits = append(data.Limits, l)

@@ -64,6 +64,7 @@ func newFixture(t *testing.T, b redistest.Backend, opts ui.Options) *fixture {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	client := srv.Client()
+	client.Timeout = 30 * time.Second // bounds a hang; only a failing test reaches it
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	f := &fixture{t: t, d: d, s: s, srv: srv, prefix: "/ops/docket/", client: client}
 	t.Cleanup(f.tidy)

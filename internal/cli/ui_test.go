@@ -70,7 +70,7 @@ func (s *served) get(path, user, password string) (int, string) {
 	if user != "" {
 		req.SetBasicAuth(user, password)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := (&http.Client{Timeout: wait}).Do(req)
 	require.NoError(s.t, err)
 	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)
