@@ -24,8 +24,10 @@
 // Add schedules a task now, at a time (At) or after a delay by the Redis
 // clock (After), under a new UUIDv7 or under a Key; AddMany adds many in
 // one round trip per thousand (Keys makes a retry safe); Replace overwrites
-// a live task; Cancel and Clear end tasks; Signal sends a workflow a
-// signal. AddByName adds by name, for producers that do not link the task.
+// a live task; Cancel and Clear end tasks; RunNow makes a scheduled task
+// due now and Retry runs a failed or dead-lettered one again; Signal sends
+// a workflow a signal. AddByName adds by name, for producers that do not
+// link the task.
 //
 // # Inspecting
 //

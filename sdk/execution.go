@@ -89,6 +89,13 @@ type Info struct {
 	// children, what it waits for; nil when it called no workflow
 	// primitive.
 	Workflow *WorkflowInfo
+	// Trace is the W3C traceparent of the span that added the task, empty
+	// when the producer had none: its trace ID finds the producer's trace
+	// (each attempt's span links to it).
+	Trace string
+	// Retried is when Docket.Retry last made the execution run again;
+	// zero if it never did.
+	Retried time.Time
 }
 
 // Info reads the execution's record. It returns ErrNotFound when the key has
@@ -128,6 +135,8 @@ func (e *Execution) Info(ctx context.Context) (Info, error) {
 		Parent:     r.Parent,
 		ChildName:  r.Child,
 		Workflow:   wf,
+		Trace:      r.Trace,
+		Retried:    r.Retried,
 	}, nil
 }
 

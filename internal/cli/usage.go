@@ -21,7 +21,7 @@ var commands []*command
 
 func init() {
 	commands = []*command{watchCommand, snapshotCommand, showCommand, workersCommand, cancelCommand, clearCommand,
-		strikeCommand, restoreCommand, strikesCommand}
+		strikeCommand, restoreCommand, strikesCommand, uiCommand}
 }
 
 func lookup(name string) *command {

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -32,6 +33,8 @@ import (
 //	docket:{name}:watchers         ZSET   task key -> until when someone watches it (unix µs); has a TTL
 //	docket:{name}:workers          ZSET   worker id -> live until (unix µs); has a TTL
 //	docket:{name}:worker:<id>      STRING worker description (JSON); has a TTL
+//	docket:{name}:stats:<minute>   HASH   counters of the attempts that ended in one minute (unix minutes):
+//	                                      field <outcome> and <outcome>:<task>; has a TTL (StatsTTL)
 //	docket:{name}:events           pub/sub channel: "w" wakes workers, "c:<gen>:<key>" cancels a run,
 //	                                      "a:<key>" says the chain of the automatic task <key> ended,
 //	                                      "r" that ended workflows have children to cancel (reaping)
@@ -53,7 +56,7 @@ import (
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
 	keyNames    = []string{"scheduled", "running", "limits", "deadletters", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck"}
-	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "rate", "worker", "watch", "unknown", "flow"}
+	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "rate", "worker", "watch", "unknown", "flow", "stats"}
 )
 
 // keys holds the key names of one docket.
@@ -105,6 +108,9 @@ func (k keys) progress(key string) string { return k.prefix + "progress:" + key 
 func (k keys) watch(key string) string { return k.prefix + "watch:" + key }
 
 func (k keys) flow(key string) string { return k.prefix + "flow:" + key }
+
+// stats is the key of the counters of one minute (unix minutes).
+func (k keys) stats(minute int64) string { return k.prefix + "stats:" + strconv.FormatInt(minute, 10) }
 
 // is reports whether a key of the docket belongs to the family prefix, and
 // the rest of it.

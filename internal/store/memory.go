@@ -90,6 +90,12 @@ func memoryClient(m *miniredis.Miniredis) *redis.Client {
 			}
 			return drained(c), nil
 		},
+		// No read or write deadline: the server is in the process, and a
+		// big script on a loaded machine (a thousand outcomes under -race)
+		// may take longer than go-redis's default of 3s, after which it
+		// would run the script again.
+		ReadTimeout:  -2,
+		WriteTimeout: -2,
 		// Maintenance notifications are for managed Redis deployments; left
 		// on, the client would resolve "memory" as a host name.
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},

@@ -195,6 +195,12 @@ type Record struct {
 	Reason   string // why it ended without completing
 	Parent   string // a child's workflow's key
 	Child    string // a child's name under its workflow
+
+	// Trace is the producer's W3C traceparent, if it had a span.
+	Trace string
+	// Retried is when Retry last made the execution run again; zero if
+	// never.
+	Retried time.Time
 }
 
 func decodeRecord(key string, reply []string) (Record, bool, error) {
@@ -262,6 +268,10 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 			r.Parent = v
 		case "child":
 			r.Child = v
+		case "trace":
+			r.Trace = v
+		case "retried":
+			r.Retried = instant(v)
 		}
 	}
 	return r, true, d.err

@@ -53,6 +53,6 @@ func load(name string) *redis.Script {
 // luaConstants declares the Go constants the scripts use, so that each is
 // spelled once, in Go.
 func luaConstants() string {
-	return fmt.Sprintf("local WATCH_FOR_MS = %d\nlocal OUTCOME_ARGS = %d\nlocal MAX_SIGNALS = %d\nlocal WAITED_PARKED = %q\n",
-		WatchFor.Milliseconds(), outcomeArgs, MaxSignals, WaitedParked)
+	return fmt.Sprintf("local WATCH_FOR_MS = %d\nlocal OUTCOME_ARGS = %d\nlocal MAX_SIGNALS = %d\nlocal WAITED_PARKED = %q\nlocal STATS_TTL_MS = %d\n",
+		WatchFor.Milliseconds(), outcomeArgs, MaxSignals, WaitedParked, StatsTTL.Milliseconds())
 }

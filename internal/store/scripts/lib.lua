@@ -523,6 +523,9 @@ local function finish_attempts(first, last, retention, now)
   local result = {}
   -- Leases end in one call, at the end.
   local ended = {}
+  -- The outcomes, and the outcomes by task, counted for the minute's
+  -- statistics (K.stats, the dashboard's chart), written once at the end.
+  local counts = {}
 
   for i = first, last, OUTCOME_ARGS do
     local key, gen, outcome, when, err, input, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4],
@@ -530,7 +533,7 @@ local function finish_attempts(first, last, retention, now)
     local tk = K.task .. key
     -- A key that is not a hash reads as stale: its lease lapses, and the
     -- claim that finds it fails it (see fail_corrupt).
-    local f = read(key, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto')
+    local f = read(key, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto', 'name')
     if f[1] ~= gen or f[2] ~= 'running' then
       result[#result + 1] = 0
     elseif not whole(f[3]) then -- the outcome cannot be applied to it
@@ -539,6 +542,8 @@ local function finish_attempts(first, last, retention, now)
       result[#result + 1] = 1
     else
       ended[#ended + 1] = key
+      local by = outcome .. ':' .. (f[8] or '')
+      counts[outcome], counts[by] = (counts[outcome] or 0) + 1, (counts[by] or 0) + 1
       if f[4] and f[4] ~= '' then
         release_slots(key, now)
       end
@@ -648,6 +653,11 @@ local function finish_attempts(first, last, retention, now)
 
   if #ended > 0 then
     redis.call('ZREM', K.running, unpack(ended))
+    local sk = K.stats .. int(math.floor(now / 60000000))
+    for field, n in pairs(counts) do
+      redis.call('HINCRBY', sk, field, n)
+    end
+    redis.call('PEXPIRE', sk, STATS_TTL_MS)
   end
   if soonest ~= nil then
     wake_if_earlier(before, soonest)

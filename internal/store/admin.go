@@ -1,0 +1,463 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The scripts behind the dashboard and the administrative calls of sdk
+// (RunNow, Retry): each reads only what one page shows.
+var (
+	runNowScript   = load("runnow.lua")
+	retryScript    = load("retry.lua")
+	pageScript     = load("page.lua")
+	overviewScript = load("overview.lua")
+	chainsScript   = load("chains.lua")
+	statesScript   = load("states.lua")
+)
+
+// StatsTTL is how long the counters of one minute (keys.stats) live: the
+// dashboard charts the last hour, and the margin keeps a minute whole while
+// it is shown.
+const StatsTTL = 2 * time.Hour
+
+// ActionCode says what RunNow or Retry did.
+type ActionCode int
+
+// What RunNow and Retry did with a task.
+const (
+	// ActionDone: the task is due now (RunNow), or scheduled again, due
+	// now (Retry).
+	ActionDone ActionCode = 1
+	// ActionAlready: RunNow found the task due already (queued); nothing
+	// changed.
+	ActionAlready ActionCode = 2
+	// ActionNotFound: no live task (RunNow), no record at all (Retry).
+	ActionNotFound ActionCode = 0
+	// ActionWrongState: the task is not in a state the call applies to
+	// (RunNow: not scheduled; Retry: not failed). The state says which.
+	ActionWrongState ActionCode = -1
+	// ActionUnusable: Retry found a failed record that cannot run (no task
+	// name or input, or not a hash).
+	ActionUnusable ActionCode = -2
+)
+
+// RunNow makes the scheduled task with key due now, without changing its
+// execution (attempt, input, generation), and wakes idle workers. It
+// returns what it did, and the task's stored state.
+func (s *Store) RunNow(ctx context.Context, key string) (ActionCode, State, error) {
+	reply, err := runNowScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key).Slice()
+	if err != nil {
+		return 0, "", fmt.Errorf("docket: run now: %w", err)
+	}
+	if len(reply) != 3 {
+		return 0, "", fmt.Errorf("%w: run now reply has %d elements", ErrMalformed, len(reply))
+	}
+	var d decoder
+	code, state := ActionCode(d.int(reply[0])), State(d.str(reply[2]))
+	return code, state, d.err
+}
+
+// Retry runs the failed execution with key again, due now, from attempt 1,
+// with the same task name, input and trace context (see retry.lua for what
+// a workflow keeps). It returns what it did, and the stored state it found.
+func (s *Store) Retry(ctx context.Context, key string) (ActionCode, State, error) {
+	reply, err := retryScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key).Slice()
+	if err != nil {
+		return 0, "", fmt.Errorf("docket: retry: %w", err)
+	}
+	if len(reply) != 2 {
+		return 0, "", fmt.Errorf("%w: retry reply has %d elements", ErrMalformed, len(reply))
+	}
+	var d decoder
+	code, state := ActionCode(d.int(reply[0])), State(d.str(reply[1]))
+	return code, state, d.err
+}
+
+// List names a list of tasks a Page reads.
+type List string
+
+// The lists of tasks.
+const (
+	ListQueued    List = "queued"    // due, waiting for a worker; earliest due first
+	ListScheduled List = "scheduled" // not yet due; earliest due first
+	ListRunning   List = "running"   // by lease expiry, earliest first
+	ListParked    List = "parked"    // workflows parked until a child or a signal; longest parked first
+	ListDead      List = "dead"      // dead-lettered within the retention; latest first
+	ListWaiting   List = "waiting"   // the line of one concurrency limit (PageQuery.Limit); first in line first
+)
+
+// PageQuery asks for one page of a list of tasks.
+type PageQuery struct {
+	List  List
+	Limit string // ListWaiting: the id of the limit whose line to read
+	// Offset is how many entries of the list to skip: 0, then a Page's
+	// Next.
+	Offset int
+	// Size is the most tasks to return; Budget the most entries to look
+	// at, filters or not (at least Size). Zero Size means 50; zero Budget,
+	// Size.
+	Size, Budget int
+	// Name and Prefix, when not empty, keep the tasks of that task name
+	// and those whose key starts with Prefix.
+	Name, Prefix string
+}
+
+// Page is one page of a list of tasks.
+type Page struct {
+	Now   time.Time // the Redis clock
+	Total int       // how many entries the list holds, filters aside
+	// Next is the offset past the last entry looked at: the next page's
+	// Offset. More says whether entries remain there.
+	Next  int
+	More  bool
+	Tasks []PageTask
+}
+
+// PageTask is one task of a Page.
+type PageTask struct {
+	TaskEntry
+	// Score is the task's score in its list: unix µs for the due time
+	// (queued, scheduled), the lease's expiry (running), when it parked
+	// (parked) or was dead-lettered (dead); a place in line (waiting).
+	Score int64
+}
+
+// pageTaskFields is how many values page.lua returns per task.
+const pageTaskFields = 12
+
+// Page reads one page of a list of tasks: O(log N + Budget) in Redis,
+// however long the list and however deep the page.
+func (s *Store) Page(ctx context.Context, q PageQuery) (Page, error) {
+	if q.Size <= 0 {
+		q.Size = 50
+	}
+	q.Size = min(q.Size, MaxBatch)
+	q.Budget = min(max(q.Budget, q.Size), 100*MaxBatch)
+	q.Offset = max(q.Offset, 0)
+	var set, part string
+	switch q.List {
+	case ListQueued, ListScheduled:
+		set, part = s.k.scheduled, string(q.List)
+	case ListRunning:
+		set, part = s.k.running, "all"
+	case ListParked:
+		set, part = s.k.parked, "all"
+	case ListDead:
+		set, part = s.k.deadletters, "latest"
+	case ListWaiting:
+		set, part = s.k.prefix+"waiting:"+q.Limit, "all"
+	default:
+		return Page{}, fmt.Errorf("docket: page: unknown list %q", q.List)
+	}
+	reply, err := pageScript.Run(ctx, s.rdb, []string{set}, s.k.prefix, part, q.Offset, q.Size, q.Budget, q.Name, q.Prefix).Slice()
+	if err != nil {
+		return Page{}, fmt.Errorf("docket: page of %s tasks: %w", q.List, err)
+	}
+	return decodePage(reply)
+}
+
+func decodePage(reply []any) (Page, error) {
+	if len(reply) < 5 {
+		return Page{}, fmt.Errorf("%w: page reply has %d elements", ErrMalformed, len(reply))
+	}
+	var d decoder
+	p := Page{Now: time.UnixMicro(d.int(reply[0])), Total: int(d.int(reply[1])), Next: int(d.int(reply[2])), More: d.int(reply[3]) == 1}
+	n := int(d.int(reply[4]))
+	if d.err != nil || n < 0 || len(reply) != 5+pageTaskFields*n {
+		return Page{}, fmt.Errorf("%w: page reply has %d elements", ErrMalformed, len(reply))
+	}
+	for i := range n {
+		f := reply[5+pageTaskFields*i : 5+pageTaskFields*(i+1)]
+		t := PageTask{Score: score(&d, f[1]), TaskEntry: TaskEntry{
+			Key:        d.str(f[0]),
+			Name:       d.str(f[2]),
+			State:      State(d.str(f[3])),
+			Attempt:    int(d.lenient(f[4])),
+			Deliveries: int(d.lenient(f[5])),
+			Started:    d.lenientInstant(f[6]),
+			Worker:     d.str(f[7]),
+			Created:    d.lenientInstant(f[8]),
+			Due:        d.lenientInstant(f[9]),
+			Error:      strings.ToValidUTF8(d.str(f[10]), "…"),
+			WaitingFor: d.str(f[11]),
+		}}
+		if t.State == StateRunning {
+			t.LeaseUntil = time.UnixMicro(t.Score)
+		}
+		p.Tasks = append(p.Tasks, t)
+	}
+	return p, d.err
+}
+
+// Overview is what the dashboard's overview shows, read in one call whose
+// work does not grow with the number of tasks.
+type Overview struct {
+	Now         time.Time
+	Counts      Counts
+	DeadLetters int       // dead-lettered within the retention
+	Earliest    time.Time // the earliest due time in the schedule; zero when it is empty
+	Limits      int       // concurrency limits in use
+	Workers     int       // live workers
+	// Sampled is how many tasks of each list the names were read from:
+	// running, queued, scheduled, parked (at most the sample asked for).
+	Sampled [4]int
+	// Names counts the tasks of the sample by task name, in the order
+	// first seen.
+	Names []NameCount
+	// Minutes are the counters of the last minutes, oldest first; a minute
+	// without any has an empty Counts.
+	Minutes []MinuteStats
+}
+
+// NameCount is how many tasks of one task name a sample holds, by list.
+type NameCount struct {
+	Name                               string
+	Running, Queued, Scheduled, Parked int
+}
+
+// MinuteStats are the counters of the attempts that ended in one minute
+// (keys.stats): by outcome ("completed", "failed", "retry", …) and by
+// outcome and task name ("completed:<task>").
+type MinuteStats struct {
+	Minute time.Time
+	Counts map[string]int64
+}
+
+// Overview reads the counts by state, the earliest due time, the dead
+// letters within retention, the task names of up to sample tasks of each
+// live list, and the per-minute counters of the last minutes.
+func (s *Store) Overview(ctx context.Context, sample, minutes int, retention time.Duration) (Overview, error) {
+	reply, err := overviewScript.Run(ctx, s.rdb, []string{s.k.scheduled}, s.k.prefix, max(sample, 0), max(minutes, 0), retentionMS(retention)).Slice()
+	if err != nil {
+		return Overview{}, fmt.Errorf("docket: overview: %w", err)
+	}
+	return decodeOverview(reply)
+}
+
+func decodeOverview(reply []any) (Overview, error) {
+	bad := func() (Overview, error) {
+		return Overview{}, fmt.Errorf("%w: overview reply has %d elements", ErrMalformed, len(reply))
+	}
+	const header = 10
+	if len(reply) < header+5 {
+		return bad()
+	}
+	var d decoder
+	o := Overview{
+		Now: time.UnixMicro(d.int(reply[0])),
+		Counts: Counts{Queued: d.int(reply[1]), Scheduled: d.int(reply[2]), Running: d.int(reply[3]),
+			Waiting: d.int(reply[4]), Parked: d.int(reply[5])},
+		DeadLetters: int(d.int(reply[6])),
+		Limits:      int(d.int(reply[8])),
+		Workers:     int(d.int(reply[9])),
+	}
+	if e := score(&d, reply[7]); e != 0 {
+		o.Earliest = time.UnixMicro(e)
+	}
+	for i := range 4 {
+		o.Sampled[i] = int(d.int(reply[header+i]))
+	}
+	rest := reply[header+4:]
+	n := int(d.int(rest[0]))
+	if d.err != nil || n < 0 || len(rest) < 1+5*n+1 {
+		return bad()
+	}
+	for i := range n {
+		f := rest[1+5*i : 1+5*(i+1)]
+		o.Names = append(o.Names, NameCount{Name: d.str(f[0]), Running: int(d.int(f[1])), Queued: int(d.int(f[2])),
+			Scheduled: int(d.int(f[3])), Parked: int(d.int(f[4]))})
+	}
+	rest = rest[1+5*n:]
+	m := int(d.int(rest[0]))
+	rest = rest[1:]
+	for range m {
+		if len(rest) < 2 {
+			return bad()
+		}
+		minute, k := d.int(rest[0]), int(d.int(rest[1]))
+		if k < 0 || k%2 != 0 || len(rest) < 2+k {
+			return bad()
+		}
+		ms := MinuteStats{Minute: time.Unix(minute*60, 0), Counts: map[string]int64{}}
+		for j := 0; j < k; j += 2 {
+			v, err := strconv.ParseInt(d.str(rest[2+j+1]), 10, 64)
+			if err == nil { // a counter another program garbled is left out
+				ms.Counts[d.str(rest[2+j])] = v
+			}
+		}
+		o.Minutes = append(o.Minutes, ms)
+		rest = rest[2+k:]
+	}
+	if len(rest) != 0 {
+		return bad()
+	}
+	return o, d.err
+}
+
+// TaskState is where a task is, as States reads it.
+type TaskState struct {
+	Key   string
+	State State     // empty when the key has no record
+	Due   time.Time // scheduled tasks
+	Error string    // its first 300 bytes
+}
+
+// States reads the state of each task of keys (at most MaxBatch), and the
+// Redis clock: one call, a record read per key.
+func (s *Store) States(ctx context.Context, keys []string) (time.Time, []TaskState, error) {
+	keys = keys[:min(len(keys), MaxBatch)]
+	args := make([]any, 0, 1+len(keys))
+	args = append(args, s.k.prefix)
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	reply, err := statesScript.Run(ctx, s.rdb, []string{s.k.scheduled}, args...).Slice()
+	if err != nil {
+		return time.Time{}, nil, fmt.Errorf("docket: states: %w", err)
+	}
+	if len(reply) != 1+3*len(keys) {
+		return time.Time{}, nil, fmt.Errorf("%w: states reply has %d elements for %d keys", ErrMalformed, len(reply), len(keys))
+	}
+	var d decoder
+	now := time.UnixMicro(d.int(reply[0]))
+	out := make([]TaskState, len(keys))
+	for i, k := range keys {
+		f := reply[1+3*i : 1+3*(i+1)]
+		out[i] = TaskState{Key: k, State: State(d.str(f[0])), Due: d.lenientInstant(f[1]), Error: strings.ToValidUTF8(d.str(f[2]), "…")}
+	}
+	return now, out, d.err
+}
+
+// Chain is the record of a task keyed by its own task's name: the chain of
+// an automatic perpetual or cron task, or a task added under that key.
+type Chain struct {
+	Name     string
+	State    State
+	Due      time.Time // the next run's due time, while it is scheduled
+	Started  time.Time // the last run's start
+	Finished time.Time
+	Attempt  int
+	Auto     bool   // seeded by workers as an automatic task's chain
+	Error    string // the last error (its first 300 bytes)
+}
+
+// Chains reads the records keyed by each of names whose task is that name
+// (at most MaxBatch names), and the Redis clock.
+func (s *Store) Chains(ctx context.Context, names []string) (time.Time, []Chain, error) {
+	names = names[:min(len(names), MaxBatch)]
+	args := make([]any, 0, 1+len(names))
+	args = append(args, s.k.prefix)
+	for _, n := range names {
+		args = append(args, n)
+	}
+	reply, err := chainsScript.Run(ctx, s.rdb, []string{s.k.scheduled}, args...).Slice()
+	if err != nil {
+		return time.Time{}, nil, fmt.Errorf("docket: chains: %w", err)
+	}
+	if len(reply) < 1 || (len(reply)-1)%8 != 0 {
+		return time.Time{}, nil, fmt.Errorf("%w: chains reply has %d elements", ErrMalformed, len(reply))
+	}
+	var d decoder
+	now := time.UnixMicro(d.int(reply[0]))
+	var out []Chain
+	for i := 1; i < len(reply); i += 8 {
+		f := reply[i : i+8]
+		out = append(out, Chain{
+			Name: d.str(f[0]), State: State(d.str(f[1])), Due: d.lenientInstant(f[2]), Started: d.lenientInstant(f[3]),
+			Finished: d.lenientInstant(f[4]), Attempt: int(d.lenient(f[5])), Auto: d.str(f[6]) == "1",
+			Error: strings.ToValidUTF8(d.str(f[7]), "…"),
+		})
+	}
+	return now, out, d.err
+}
+
+// Memory is what INFO memory says of the server that holds the docket's
+// keys (for a cluster, the master of the docket's slot).
+type Memory struct {
+	Used      int64  // used_memory, bytes
+	UsedHuman string // used_memory_human
+	Max       int64  // maxmemory; 0 for none
+}
+
+// ErrNoMemoryInfo reports a server that would not tell its memory (INFO
+// refused, or silent about it, as the embedded memory:// backend is).
+var ErrNoMemoryInfo = errors.New("docket: the server does not report its memory")
+
+// Memory reads the used memory of the server that holds the docket's keys.
+func (s *Store) Memory(ctx context.Context) (Memory, error) {
+	if isMemory(s.rdb) {
+		return Memory{}, ErrNoMemoryInfo
+	}
+	var node redis.Cmdable = s.rdb
+	if c, ok := s.rdb.(*redis.ClusterClient); ok {
+		master, err := c.MasterForKey(ctx, s.k.scheduled)
+		if err != nil {
+			return Memory{}, fmt.Errorf("docket: find the node of the docket's keys: %w", err)
+		}
+		node = master
+	}
+	info, err := node.Info(ctx, "memory").Result()
+	if err != nil {
+		return Memory{}, fmt.Errorf("%w: %w", ErrNoMemoryInfo, err)
+	}
+	var m Memory
+	found := false
+	for line := range strings.Lines(info) {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "used_memory":
+			m.Used, err = strconv.ParseInt(v, 10, 64)
+			found = err == nil
+		case "used_memory_human":
+			m.UsedHuman = v
+		case "maxmemory":
+			m.Max, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	if !found {
+		return Memory{}, ErrNoMemoryInfo
+	}
+	return m, nil
+}
+
+// Stats adds counts to the counters of the minute at (keys.stats), with
+// their TTL: what the workers' finish will do once it counts outcomes
+// (see the README's Dashboard section), and what tests write.
+func (s *Store) Stats(ctx context.Context, at time.Time, counts map[string]int64) error {
+	key := s.k.stats(at.Unix() / 60)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for f, n := range counts {
+			p.HIncrBy(ctx, key, f, n)
+		}
+		p.PExpire(ctx, key, StatsTTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("docket: stats: %w", err)
+	}
+	return nil
+}
+
+// score reads a sorted set's score as a script passes it on: an integer, or
+// a float as Redis writes one (recent versions write 1e+15).
+func score(d *decoder, v any) int64 {
+	s := d.str(v)
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		d.fail("not a score: %q", s)
+	}
+	return int64(f)
+}

@@ -1,0 +1,83 @@
+-- page: one page of a list of tasks, for the dashboard. Entries are read by
+-- rank (ZRANGE by index), so a page costs O(log N + what it reads) however
+-- deep it is; filters look at no more than a budget of entries per call.
+-- KEYS[1] the sorted set listed: the schedule, the running set, the parked
+-- set, the dead letters, or a limit's line of waiting tasks
+-- ARGV[1] docket key prefix, ARGV[2] which part of it: "queued" (the
+-- schedule's due entries, earliest first), "scheduled" (its entries not yet
+-- due, earliest first), "all" (lowest score first) or "latest" (highest
+-- score first), ARGV[3] offset: entries of that part skipped, ARGV[4] page
+-- size: the most tasks returned, ARGV[5] budget: the most entries looked at
+-- (at least the page size), ARGV[6] the task name a task must have ('' for
+-- any), ARGV[7] the prefix its key must have ('' for any)
+-- Returns: now, how many entries the part holds, the offset past the last
+-- entry looked at, 1 when entries remain beyond it (else 0), how many tasks
+-- follow, then 12 values per task: key, score (as Redis writes it: 1e+15
+-- perhaps), name, state, attempt,
+-- deliveries, started, worker, created, due, error (its first 300 bytes),
+-- waiting-for. An entry whose record is gone (expired, or not a hash) is
+-- looked at and skipped.
+local now = clock_us()
+local part, offset, size, budget = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local want_name, want_prefix = ARGV[6], ARGV[7]
+budget = math.max(budget, size)
+
+-- The part is ranks [first, first + total) of the set.
+local first, total = 0, redis.call('ZCARD', KEYS[1])
+if part == 'queued' or part == 'scheduled' then
+  local due = redis.call('ZCOUNT', KEYS[1], '-inf', now)
+  if part == 'queued' then
+    total = due
+  else
+    first, total = due, total - due
+  end
+end
+
+local out = {}
+local found, looked = 0, 0
+local CHUNK = 200
+while found < size and looked < budget and offset + looked < total do
+  local n = math.min(CHUNK, budget - looked, total - offset - looked)
+  local from = first + offset + looked
+  local entries
+  if part == 'latest' then
+    entries = redis.call('ZREVRANGE', KEYS[1], from, from + n - 1, 'WITHSCORES')
+  else
+    entries = redis.call('ZRANGE', KEYS[1], from, from + n - 1, 'WITHSCORES')
+  end
+  if #entries == 0 then
+    break
+  end
+  for i = 1, #entries, 2 do
+    local key = entries[i]
+    looked = looked + 1
+    if want_prefix == '' or string.sub(key, 1, #want_prefix) == want_prefix then
+      local f = read(key, 'name', 'state', 'attempt', 'deliveries', 'started', 'worker', 'created', 'due', 'error', 'waiting')
+      if f[1] and (want_name == '' or f[1] == want_name) then
+        local n_out = #out
+        out[n_out + 1] = key
+        out[n_out + 2] = entries[i + 1]
+        out[n_out + 3] = f[1]
+        for j = 2, 8 do
+          out[n_out + 2 + j] = f[j] or ''
+        end
+        out[n_out + 11] = string.sub(f[9] or '', 1, 300)
+        out[n_out + 12] = f[10] or ''
+        found = found + 1
+        if found == size then
+          break
+        end
+      end
+    end
+  end
+end
+local next_offset = offset + looked
+local more = 0
+if next_offset < total then
+  more = 1
+end
+local result = {int(now), total, next_offset, more, found}
+for _, v in ipairs(out) do
+  result[#result + 1] = v
+end
+return result

@@ -1,0 +1,415 @@
+package ui
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// assetVersion changes with the embedded assets, so that browsers fetch
+// them again after an upgrade (they are cached for a day).
+var assetVersion = func() string {
+	h := sha256.New()
+	_ = fs.WalkDir(staticFiles, "static", func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			b, _ := staticFiles.ReadFile(p)
+			h.Write(b)
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}()
+
+// serveAsset serves an embedded stylesheet or script.
+func serveAsset(w http.ResponseWriter, r *http.Request, name string) {
+	types := map[string]string{"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
+	ct, ok := types[name]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	b, err := staticFiles.ReadFile("static/" + name)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Cache-Control", "public, max-age=86400")
+	w.Header().Set("ETag", `"`+assetVersion+`"`)
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
+}
+
+// templates are the pages, each the layout with its own head and live
+// parts.
+type templates struct {
+	pages map[string]*template.Template
+}
+
+var pageNames = []string{"overview", "tasks", "task", "workers", "schedules", "limits", "message", "confirm"}
+
+func parseTemplates() (*templates, error) {
+	base, err := template.New("base").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("docket: ui: templates: %w", err)
+	}
+	t := &templates{pages: map[string]*template.Template{}}
+	for _, name := range pageNames {
+		c, err := base.Clone()
+		if err == nil {
+			c, err = c.ParseFS(templateFiles, "templates/"+name+".html")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("docket: ui: templates: %w", err)
+		}
+		t.pages[name] = c
+	}
+	return t, nil
+}
+
+// render writes a page: the whole of it, or its live part only when the
+// request is a live update.
+func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
+	v.Docket = h.core.Name
+	v.ReadOnly = h.opts.ReadOnly
+	v.Token = h.token
+	v.Jaeger = h.jaeger
+	if h.opts.Refresh > 0 && v.Live {
+		v.Refresh = h.opts.Refresh.Milliseconds()
+	}
+	v.Flash = flash(r.URL.Query())
+	name := "layout"
+	if live(r) {
+		name = "live"
+	}
+	var b bytes.Buffer
+	if err := h.pages.pages[page].ExecuteTemplate(&b, name, v); err != nil {
+		h.log.Error("docket ui: rendering a page", "page", page, "err", err)
+		http.Error(w, "500 internal error: the page could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b.Bytes())
+}
+
+// refuse writes a page that says why a request is refused (or failed).
+func (h *handler) refuse(w http.ResponseWriter, r *http.Request, status int, message string) {
+	h.render(w, r, status, "message", &view{Title: http.StatusText(status), Data: message})
+}
+
+// view is what every page's template gets.
+type view struct {
+	Title    string
+	Nav      string // the section of the navigation the page is in
+	Docket   string
+	ReadOnly bool
+	Token    string
+	Live     bool  // the page updates itself
+	Refresh  int64 // how often, ms; 0 for never
+	Flash    string
+	Jaeger   *url.URL
+	Now      time.Time // the Redis clock when the page was read
+	Data     any
+}
+
+// action is an action button: a form that posts to act, confirmed first.
+type action struct {
+	Op, Key, Label, Confirm, Token, Class string
+	// Confirmed: the form says the user confirmed (the confirmation page's
+	// own button).
+	Confirmed bool
+}
+
+// Action returns the button for op on the task with key: op is cancel,
+// retry, run or clear.
+func (v *view) Action(op, key string) action {
+	a := action{Op: op, Key: key, Token: v.Token}
+	switch op {
+	case "cancel":
+		a.Label, a.Class = "Cancel", "danger"
+		a.Confirm = fmt.Sprintf("Cancel task %s? A running task's context is cancelled; it ends cancelled either way.", printable(key))
+	case "retry":
+		a.Label = "Retry now"
+		a.Confirm = fmt.Sprintf("Run task %s again, now, from its first attempt?", printable(key))
+	case "run":
+		a.Label = "Run now"
+		a.Confirm = fmt.Sprintf("Make task %s due now? Its execution stays the same; only its due time moves.", printable(key))
+	case "clear":
+		a.Label, a.Class = "Clear the queue", "danger"
+		a.Confirm = fmt.Sprintf("Cancel every scheduled and queued task of docket %s? Running tasks are left to finish.", v.Docket)
+	}
+	return a
+}
+
+// flash is the message a redirect after an action asks for. Only known
+// words are shown, never text from the query.
+func flash(q url.Values) string {
+	switch q.Get("done") {
+	case "cancel":
+		return "Cancelled."
+	case "retry":
+		return "Scheduled again, due now."
+	case "run":
+		return "Due now."
+	case "clear":
+		n, _ := strconv.Atoi(q.Get("n"))
+		return fmt.Sprintf("Cancelled %s.", plural(n, "task"))
+	}
+	return ""
+}
+
+var funcs = template.FuncMap{
+	"rel":          rel,
+	"stamp":        stamp,
+	"iso":          iso,
+	"dur":          human,
+	"pretty":       pretty,
+	"printable":    printable,
+	"plural":       plural,
+	"count":        count,
+	"pct":          pct,
+	"assetVersion": func() string { return assetVersion },
+	"taskURL":      func(key string) string { return "task?key=" + url.QueryEscape(key) },
+	"short":        func(s string, n int) string { return short(printable(s), n) },
+	"traceID":      traceID,
+	"add":          func(a, b int) int { return a + b },
+	"count64":      func(n int64) string { return count(int(n)) },
+	"bytes":        bytesHuman,
+	"msToDur":      func(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond },
+	"at":           func(now, t time.Time) when { return when{Now: now, T: t} },
+	"sub":          func(a, b int) int { return a - b },
+}
+
+// rel says when t is relative to now: "in 5m", "3s ago".
+func rel(now, t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	d := t.Sub(now)
+	switch {
+	case d > -time.Second && d < time.Second:
+		return "now"
+	case d > 0:
+		return "in " + human(d)
+	}
+	return human(-d) + " ago"
+}
+
+// human rounds a duration for people: 950ms, 12s, 5m 3s, 2h 5m, 3d 4h.
+func human(d time.Duration) string {
+	if d < 0 {
+		return "-" + human(-d)
+	}
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return twoUnits(d, time.Minute, "m", time.Second, "s")
+	case d < 48*time.Hour:
+		return twoUnits(d, time.Hour, "h", time.Minute, "m")
+	}
+	return twoUnits(d, 24*time.Hour, "d", time.Hour, "h")
+}
+
+func twoUnits(d, big time.Duration, bigName string, small time.Duration, smallName string) string {
+	b := d / big
+	s := (d % big) / small
+	if s == 0 {
+		return fmt.Sprintf("%d%s", b, bigName)
+	}
+	return fmt.Sprintf("%d%s %d%s", b, bigName, s, smallName)
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05.000 UTC")
+}
+
+func iso(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// pretty indents JSON for reading; anything else is shown as it is. Go
+// writes <, > and & in JSON strings as \u003c, \u003e and \u0026: they are
+// shown as the characters they stand for (the template escapes them for
+// HTML), as a person wrote them.
+func pretty(raw []byte) string {
+	var b bytes.Buffer
+	if json.Indent(&b, raw, "", "  ") == nil {
+		return unescapeHTMLEscapes(b.String())
+	}
+	return strings.ToValidUTF8(string(raw), "\uFFFD")
+}
+
+// unescapeHTMLEscapes turns the escapes \u003c, \u003e and \u0026 of valid
+// JSON back into <, > and &: only escapes, not a backslash that is itself
+// escaped (\\u003c is a backslash, then "u003c").
+func unescapeHTMLEscapes(s string) string {
+	if !strings.Contains(s, `\u00`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		if s[i+1] == 'u' && i+6 <= len(s) {
+			switch s[i+2 : i+6] {
+			case "003c", "003C":
+				b.WriteByte('<')
+				i += 5
+				continue
+			case "003e", "003E":
+				b.WriteByte('>')
+				i += 5
+				continue
+			case "0026":
+				b.WriteByte('&')
+				i += 5
+				continue
+			}
+		}
+		b.WriteByte(s[i]) // an escape: the backslash and what it escapes
+		b.WriteByte(s[i+1])
+		i++
+	}
+	return b.String()
+}
+
+// printable shows task data with control and invisible characters
+// escaped, as the CLI does: keys and errors come from anyone who can add a
+// task. (HTML escaping is the templates' own.)
+func printable(s string) string {
+	if strings.IndexFunc(s, needsEscape) < 0 && !strings.ContainsRune(s, utf8Error) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range strings.ToValidUTF8(s, string(utf8Error)) {
+		if needsEscape(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+const utf8Error = '\uFFFD'
+
+func needsEscape(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
+}
+
+// short cuts s to n runes, with an ellipsis.
+func short(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	switch {
+	case strings.HasSuffix(word, "y") && !strings.HasSuffix(word, "ey"):
+		return count(n) + " " + word[:len(word)-1] + "ies"
+	case strings.HasSuffix(word, "ch"), strings.HasSuffix(word, "sh"), strings.HasSuffix(word, "s"), strings.HasSuffix(word, "x"):
+		return count(n) + " " + word + "es"
+	}
+	return count(n) + " " + word + "s"
+}
+
+// count writes n with thousands separators: 1,000,000.
+func count(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func pct(part, whole int64) string {
+	if whole == 0 {
+		return "—"
+	}
+	p := 100 * float64(part) / float64(whole)
+	if p > 0 && p < 0.1 {
+		return "<0.1%"
+	}
+	return strconv.FormatFloat(math.Round(p*10)/10, 'f', -1, 64) + "%"
+}
+
+// traceID is the trace ID of a W3C traceparent
+// (version-traceid-spanid-flags), or "" when it is not one.
+func traceID(traceparent string) string {
+	parts := strings.Split(traceparent, "-")
+	if len(parts) != 4 || len(parts[1]) != 32 || strings.Trim(parts[1], "0") == "" {
+		return ""
+	}
+	if _, err := hex.DecodeString(parts[1]); err != nil {
+		return ""
+	}
+	return strings.ToLower(parts[1])
+}
+
+// TraceURL is the Jaeger link of a trace ID, when a Jaeger URL is set.
+func (v *view) TraceURL(id string) string {
+	if v.Jaeger == nil || id == "" {
+		return ""
+	}
+	u := *v.Jaeger
+	u.Path += "/trace/" + id
+	return u.String()
+}
+
+// when is a time to show relative to now (the "when" template).
+type when struct{ Now, T time.Time }
+
+// bytesHuman writes a size in bytes as Redis does: 1.50M.
+func bytesHuman(n int64) string {
+	units := []string{"B", "K", "M", "G", "T"}
+	f := float64(n)
+	i := 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%dB", n)
+	}
+	return fmt.Sprintf("%.2f%s", f, units[i])
+}
