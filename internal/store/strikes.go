@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -73,6 +74,34 @@ func (s *Store) Strikes(ctx context.Context) ([]StrikeSpec, error) {
 		}
 	}
 	return out, nil
+}
+
+// UnmarshalJSON reads a strike as stored, "at" an integer or, as a real
+// Redis wrote it before strike.lua kept it one, a float (1.7960333722501e+15).
+func (s *StrikeSpec) UnmarshalJSON(b []byte) error {
+	type plain StrikeSpec
+	var v struct {
+		plain
+		At json.Number `json:"at"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = StrikeSpec(v.plain)
+	s.At = 0
+	if v.At == "" {
+		return nil
+	}
+	if at, err := v.At.Int64(); err == nil {
+		s.At = at
+		return nil
+	}
+	at, err := v.At.Float64()
+	if err != nil {
+		return fmt.Errorf("docket: strike: at %q: %w", v.At, err)
+	}
+	s.At = int64(math.Round(at))
+	return nil
 }
 
 // StrikeTime is when a strike was struck.
