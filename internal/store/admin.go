@@ -91,6 +91,7 @@ const (
 	ListParked    List = "parked"    // workflows parked until a child or a signal; longest parked first
 	ListDead      List = "dead"      // dead-lettered within the retention; latest first
 	ListWaiting   List = "waiting"   // the line of one concurrency limit (PageQuery.Limit); first in line first
+	ListStruck    List = "struck"    // held by a strike until it is restored; longest held first
 )
 
 // PageQuery asks for one page of a list of tasks.
@@ -125,7 +126,8 @@ type PageTask struct {
 	TaskEntry
 	// Score is the task's score in its list: unix µs for the due time
 	// (queued, scheduled), the lease's expiry (running), when it parked
-	// (parked) or was dead-lettered (dead); a place in line (waiting).
+	// (parked), was dead-lettered (dead) or held (struck); a place in line
+	// (waiting).
 	Score int64
 }
 
@@ -149,6 +151,8 @@ func (s *Store) Page(ctx context.Context, q PageQuery) (Page, error) {
 		set, part = s.k.running, "all"
 	case ListParked:
 		set, part = s.k.parked, "all"
+	case ListStruck:
+		set, part = s.k.struck, "all"
 	case ListDead:
 		set, part = s.k.deadletters, "latest"
 	case ListWaiting:
@@ -245,7 +249,7 @@ func decodeOverview(reply []any) (Overview, error) {
 	bad := func() (Overview, error) {
 		return Overview{}, fmt.Errorf("%w: overview reply has %d elements", ErrMalformed, len(reply))
 	}
-	const header = 10
+	const header = 11
 	if len(reply) < header+5 {
 		return bad()
 	}
@@ -253,7 +257,7 @@ func decodeOverview(reply []any) (Overview, error) {
 	o := Overview{
 		Now: time.UnixMicro(d.int(reply[0])),
 		Counts: Counts{Queued: d.int(reply[1]), Scheduled: d.int(reply[2]), Running: d.int(reply[3]),
-			Waiting: d.int(reply[4]), Parked: d.int(reply[5])},
+			Waiting: d.int(reply[4]), Parked: d.int(reply[5]), Struck: d.int(reply[10])},
 		DeadLetters: int(d.int(reply[6])),
 		Limits:      int(d.int(reply[8])),
 		Workers:     int(d.int(reply[9])),

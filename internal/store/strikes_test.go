@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -77,5 +78,54 @@ func TestStrikeWithAFloatInstantIsListed(t *testing.T) {
 		ok, err := s.Restore(ctx, listed[0])
 		require.NoError(t, err)
 		assert.True(t, ok)
+	})
+}
+
+// The tasks a strike holds are a list a page at a time, longest held first,
+// and the overview counts them.
+func TestHeldTasksArePagedAndCounted(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		var tasks []store.NewTask
+		for i := range 5 {
+			tasks = append(tasks, store.NewTask{Key: fmt.Sprintf("sync-%d", i), Name: "sync", Input: []byte(fmt.Sprintf(`{"n":%d}`, i))})
+		}
+		_, err := s.Add(ctx, store.ModeAdd, tasks)
+		require.NoError(t, err)
+		spec := store.StrikeSpec{Task: "sync", Field: "n", Op: ">=", Value: json.RawMessage(`0`)}
+		_, err = s.Strike(ctx, spec)
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, "w1", 10, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Empty(t, c.Messages, "every task is held")
+
+		o, err := s.Overview(ctx, 10, 0, time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, store.Counts{Struck: 5}, o.Counts)
+		p, err := s.Page(ctx, store.PageQuery{List: store.ListStruck, Size: 2})
+		require.NoError(t, err)
+		assert.Equal(t, 5, p.Total)
+		assert.Equal(t, []string{"sync-0", "sync-1"}, keysOf(p))
+		assert.True(t, p.More)
+		assert.Equal(t, store.StateStruck, p.Tasks[0].State)
+		assert.Equal(t, "held: struck (sync with n >= 0)", p.Tasks[0].Error)
+		assert.False(t, time.UnixMicro(p.Tasks[0].Score).After(p.Now), "the score is when it was held")
+		p, err = s.Page(ctx, store.PageQuery{List: store.ListStruck, Size: 2, Offset: 4})
+		require.NoError(t, err)
+		assert.Equal(t, []string{"sync-4"}, keysOf(p))
+		assert.False(t, p.More)
+		p, err = s.Page(ctx, store.PageQuery{List: store.ListStruck, Size: 5, Budget: 5, Name: "sync", Prefix: "sync-3"})
+		require.NoError(t, err)
+		assert.Equal(t, []string{"sync-3"}, keysOf(p))
+
+		ok, err := s.Restore(ctx, spec)
+		require.NoError(t, err)
+		require.True(t, ok)
+		o, err = s.Overview(ctx, 10, 0, time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, store.Counts{Queued: 5}, o.Counts)
+		_, err = s.Clear(ctx, time.Minute)
+		require.NoError(t, err)
 	})
 }

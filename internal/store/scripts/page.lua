@@ -2,7 +2,8 @@
 -- rank (ZRANGE by index), so a page costs O(log N + what it reads) however
 -- deep it is; filters look at no more than a budget of entries per call.
 -- KEYS[1] the sorted set listed: the schedule, the running set, the parked
--- set, the dead letters, or a limit's line of waiting tasks
+-- set, the dead letters, a limit's line of waiting tasks, or the tasks held
+-- by a strike
 -- ARGV[1] docket key prefix, ARGV[2] which part of it: "queued" (the
 -- schedule's due entries, earliest first), "scheduled" (its entries not yet
 -- due, earliest first), "all" (lowest score first) or "latest" (highest
