@@ -209,6 +209,7 @@ type Overview struct {
 	Earliest    time.Time // the earliest due time in the schedule; zero when it is empty
 	Limits      int       // concurrency limits in use
 	Workers     int       // live workers
+	Strikes     int       // strikes in effect (Counts.Struck counts the tasks they hold)
 	// Sampled is how many tasks of each list the names were read from:
 	// running, queued, scheduled, parked (at most the sample asked for).
 	Sampled [4]int
@@ -249,7 +250,7 @@ func decodeOverview(reply []any) (Overview, error) {
 	bad := func() (Overview, error) {
 		return Overview{}, fmt.Errorf("%w: overview reply has %d elements", ErrMalformed, len(reply))
 	}
-	const header = 11
+	const header = 12
 	if len(reply) < header+5 {
 		return bad()
 	}
@@ -261,6 +262,7 @@ func decodeOverview(reply []any) (Overview, error) {
 		DeadLetters: int(d.int(reply[6])),
 		Limits:      int(d.int(reply[8])),
 		Workers:     int(d.int(reply[9])),
+		Strikes:     int(d.int(reply[11])),
 	}
 	if e := score(&d, reply[7]); e != 0 {
 		o.Earliest = time.UnixMicro(e)

@@ -10,9 +10,9 @@
 -- Returns: now, queued, scheduled (not yet due), running, waiting for a
 -- slot, parked (until a child or a signal), dead letters, the earliest due
 -- instant (unix µs, as Redis writes a score: perhaps 1e+15; 0 when nothing
--- is scheduled), limits in use, live workers, held by a strike; then how
--- many tasks of each list the sample read (running, queued, scheduled,
--- parked); then how many names follow, and per name: name, running,
+-- is scheduled), limits in use, live workers, tasks held by a strike,
+-- strikes in effect; then how many tasks of each list the sample read
+-- (running, queued, scheduled, parked); then how many names follow, and per name: name, running,
 -- queued, scheduled, parked (within the sample; a workflow parked until
 -- an instant is in the schedule, and counted parked); then how many minutes
 -- follow, and per minute: the minute (unix minutes), how many values
@@ -30,7 +30,8 @@ end
 local result = {int(now), queued, all - queued, redis.call('ZCARD', K.running), waiting,
   redis.call('ZCARD', K.parked), redis.call('ZCOUNT', K.deadletters, now - retention * 1000, '+inf'),
   redis.call('ZRANGE', K.scheduled, 0, 0, 'WITHSCORES')[2] or '0', #limits,
-  redis.call('ZCOUNT', K.workers, now, '+inf'), redis.call('ZCARD', K.struck)}
+  redis.call('ZCOUNT', K.workers, now, '+inf'), redis.call('ZCARD', K.struck),
+  redis.call('HLEN', K.strikes)}
 
 local names, order = {}, {}
 local function count(set, from, to, column)
