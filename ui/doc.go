@@ -17,19 +17,22 @@
 // # Pages
 //
 //   - Overview: tasks by state (queued, waiting for a concurrency slot,
-//     scheduled, running, parked, dead letters), live workers, the lateness
-//     of the oldest due task, Redis memory, counts by task name, and a
-//     chart of the last hour's attempts from per-minute counters.
-//   - Tasks: each list (queued, scheduled, running, waiting, parked, dead
-//     letters) a page at a time, filtered by task name and key prefix;
-//     the header's search finds a task by its exact key.
+//     scheduled, running, parked, held by a strike, dead letters), the
+//     strikes in effect, live workers, the lateness of the oldest due
+//     task, Redis memory, counts by task name, and a chart of the last
+//     hour's attempts from per-minute counters.
+//   - Tasks: each list (queued, scheduled, running, waiting, parked, held
+//     by a strike, dead letters) a page at a time, filtered by task name
+//     and key prefix; the header's search finds a task by its exact key.
 //   - Task: state, progress (live), timeline, attempts, error, input and
 //     result as indented JSON (with a copy button), the producer's trace ID
 //     (a link to Jaeger with Options.JaegerURL), and for a workflow its
-//     steps, its children with their states and what it waits for.
+//     steps, its children with their states and what it waits for; for a
+//     held task, the strike that holds it.
 //   - Workers (what each runs, its heartbeat), Schedules (the chains of
 //     automatic perpetual and cron tasks), Limits (each concurrency limit,
-//     with the tasks holding its slots and those in line).
+//     with the tasks holding its slots and those in line), Strikes (the
+//     strikes in effect, a form to strike).
 //
 // Pages update themselves without a reload: the script fetches the part of
 // the page that changes every Options.Refresh (3s by default), and stops
@@ -39,17 +42,20 @@
 // # Actions
 //
 // Cancel a task, retry a failed or dead-lettered one now (sdk.Docket.Retry),
-// run a scheduled one now (sdk.Docket.RunNow), clear the queue. Each is a
-// form posted to the dashboard, confirmed first (in a dialog, or on a page
-// of its own without JavaScript), and refused with 403 Forbidden when:
-// Options.ReadOnly is set (the buttons are not shown either), the form's
-// token is not the handler's (a forged or stale form), or the browser says
-// the request came from another site (http.CrossOriginProtection). Actions
-// are logged at INFO with the task key and the client's address.
+// run a scheduled one now (sdk.Docket.RunNow), clear the queue, strike
+// (sdk.Docket.Strike; the value typed as `docket strike` types it) and
+// restore. Each is a form posted to the dashboard, confirmed first (in a
+// dialog, or on a page of its own without JavaScript; a new strike always
+// on a page of its own, which shows how its value was read), and refused
+// with 403 Forbidden when: Options.ReadOnly is set (the buttons and the
+// strike form are not shown either), the form's token is not the
+// handler's (a forged or stale form), or the browser says the request came
+// from another site (http.CrossOriginProtection). Actions are logged at
+// INFO with the task key (or the strike) and the client's address.
 //
 // # Security
 //
-// Keys, inputs, results and errors are written by whoever adds tasks: every
+// Keys, inputs, results, errors and strikes are written by others: every
 // page escapes them (html/template), control characters included, and sends
 // a Content-Security-Policy that allows the dashboard's own script and
 // stylesheet only, so that even markup that slipped through could run

@@ -3,6 +3,7 @@ package ui
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -195,6 +196,7 @@ var tabs = []tab{
 	{State: "running", Label: "Running"},
 	{State: "waiting", Label: "Waiting for a slot"},
 	{State: "parked", Label: "Parked"},
+	{State: "struck", Label: "Held by a strike"},
 	{State: "dead", Label: "Dead letters"},
 }
 
@@ -233,13 +235,15 @@ func (h *handler) tasks(w http.ResponseWriter, r *http.Request) {
 			t.Count = counts.Counts.Waiting
 		case "parked":
 			t.Count = counts.Counts.Parked
+		case "struck":
+			t.Count = counts.Counts.Struck
 		case "dead":
 			t.Count = int64(counts.DeadLetters)
 		}
 		t.Current = t.State == data.State
 		data.Tabs = append(data.Tabs, t)
 	}
-	data.CanClear = counts.Counts.Queued+counts.Counts.Scheduled+counts.Counts.Waiting+counts.Counts.Parked > 0
+	data.CanClear = counts.Counts.Queued+counts.Counts.Scheduled+counts.Counts.Waiting+counts.Counts.Parked+counts.Counts.Struck > 0
 	lines := data.State == "waiting" && data.Limit == ""
 	var snap sdk.Snapshot
 	if lines || !live(r) {
@@ -263,7 +267,7 @@ func (h *handler) tasks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list := map[string]store.List{"queued": store.ListQueued, "scheduled": store.ListScheduled, "running": store.ListRunning,
-		"waiting": store.ListWaiting, "parked": store.ListParked, "dead": store.ListDead}[data.State]
+		"waiting": store.ListWaiting, "parked": store.ListParked, "struck": store.ListStruck, "dead": store.ListDead}[data.State]
 	query := store.PageQuery{List: list, Limit: data.Limit, Offset: data.Offset, Size: data.Size, Name: data.Name, Prefix: data.Prefix}
 	if data.Filtered {
 		query.Budget = filterBudget * data.Size
@@ -278,7 +282,7 @@ func (h *handler) tasks(w http.ResponseWriter, r *http.Request) {
 	}
 	data.Page = page
 	data.ScoreLabel = map[string]string{"queued": "Due", "scheduled": "Due", "running": "Lease until", "waiting": "Place in line",
-		"parked": "Parked since", "dead": "Dead-lettered"}[data.State]
+		"parked": "Parked since", "struck": "Held since", "dead": "Dead-lettered"}[data.State]
 	for _, t := range page.Tasks {
 		row := taskRow{PageTask: t, Public: publicState(t.State, t.Due, now)}
 		switch data.State {
@@ -345,6 +349,7 @@ type taskData struct {
 	Children    []childRow
 	More        int // children not listed
 	Dead        bool
+	HeldBy      string // a held task: the strike that holds it, as Info.Error describes it
 }
 
 // moment is one line of a task's timeline.
@@ -396,6 +401,9 @@ func (h *handler) task(w http.ResponseWriter, r *http.Request) {
 	}
 	data.HasProgress = data.Progress.Total > 0 || data.Progress.Current > 0 || data.Progress.Message != ""
 	data.Dead = info.Reason == sdk.ReasonDeadLetter
+	if info.State == sdk.StateStruck {
+		data.HeldBy = heldBy(info.Error)
+	}
 	data.Timeline = timeline(info)
 	if wf := info.Workflow; wf != nil && len(wf.Children) > 0 {
 		shown := wf.Children[:min(len(wf.Children), childrenShown)]
@@ -428,6 +436,17 @@ func (h *handler) task(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "task", &view{Title: "Task " + short(printable(key), 60), Nav: "tasks", Live: !info.State.Finished(), Now: now, Data: data})
 }
 
+// heldBy is the strike a held task's error names ("held: struck (sync
+// with customer_id == 1001)"), or the error itself when it says otherwise.
+func heldBy(err string) string {
+	if inner, ok := strings.CutPrefix(err, "held: struck ("); ok {
+		if inner, ok = strings.CutSuffix(inner, ")"); ok && inner != "" {
+			return inner
+		}
+	}
+	return err
+}
+
 // timeline lists what the record tells of an execution's life, in order.
 func timeline(i sdk.Info) []moment {
 	var out []moment
@@ -442,7 +461,7 @@ func timeline(i sdk.Info) []moment {
 	}
 	if i.Attempt > 1 {
 		detail := fmt.Sprintf("attempt %d", i.Attempt)
-		if i.Error != "" && !i.State.Finished() {
+		if i.Error != "" && !i.State.Finished() && i.State != sdk.StateStruck {
 			detail += "; the last failed: " + short(printable(i.Error), 200)
 		}
 		add(i.Started, "Retried", detail)
@@ -543,16 +562,158 @@ func (h *handler) limits(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "limits", &view{Title: "Limits", Nav: "limits", Live: true, Now: snap.Now, Data: limits})
 }
 
+// ---- Strikes
+
+type strikesData struct {
+	Strikes []sdk.Strike
+	Held    int64    // tasks held by the strikes
+	Names   []string // the task names the workers know, for the form
+}
+
+func (h *handler) strikes(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	snap, err := h.d.Snapshot(ctx, sdk.Limit(0))
+	if err != nil {
+		h.failed(w, r, "read the strikes", err)
+		return
+	}
+	counts, err := h.s.Count(ctx)
+	if err != nil {
+		h.failed(w, r, "count the held tasks", err)
+		return
+	}
+	data := strikesData{Strikes: snap.Strikes, Held: counts.Struck, Names: workerTasks(snap)}
+	h.render(w, r, http.StatusOK, "strikes", &view{Title: "Strikes", Nav: "strikes", Live: true, Now: snap.Now, Data: data})
+}
+
+// strikeForm is a strike as a form posts it: to add (the value as typed) or
+// to restore (the value as listed, its JSON). The add form posts its
+// fields; a button (Restore, or the confirmation's) posts them in one
+// hidden field, "strike", as JSON, which escapes control characters, so
+// that no page holds one raw (task data is anyone's), and the strike
+// arrives as it was listed.
+type strikeForm struct {
+	Task  string `json:"task"`
+	Field string `json:"field"`
+	Op    string `json:"operator"`
+	Value string `json:"value"`
+}
+
+// readStrikeForm reads the strike a form posted, or says why it cannot.
+func readStrikeForm(form url.Values) (strikeForm, string) {
+	var f strikeForm
+	if raw := form.Get("strike"); raw != "" {
+		if json.Unmarshal([]byte(raw), &f) != nil {
+			return f, "The form's strike could not be read."
+		}
+	} else {
+		f = strikeForm{Task: form.Get("task"), Field: form.Get("field"), Op: form.Get("operator"), Value: form.Get("value")}
+		if f.Task == "*" { // typed as the CLI's TASK "*"
+			f.Task = ""
+		}
+	}
+	if f.Field == "" { // the whole task: no comparison
+		f.Op, f.Value = "", ""
+	}
+	return f, f.problem()
+}
+
+// encode is the form as a button's hidden field carries it.
+func (f strikeForm) encode() string {
+	b, _ := json.Marshal(f) // strings: no error
+	return string(b)
+}
+
+// strikeFormOf is the form that restores a listed strike.
+func strikeFormOf(s sdk.Strike) strikeForm {
+	f := strikeForm{Task: s.Task, Field: s.Field, Op: s.Op}
+	if s.Field != "" {
+		f.Value = string(s.Value)
+	}
+	return f
+}
+
+// value is the form's value as Strike and Restore take it.
+func (f strikeForm) value() any {
+	if f.Field == "" {
+		return nil
+	}
+	return strikeValue(f.Value)
+}
+
+// problem says what makes the form no strike, before anything is asked
+// (Strike itself checks the rest).
+func (f strikeForm) problem() string {
+	switch {
+	case f.Task == "" && f.Field == "":
+		return "Name a task, a field, or both: a strike of every task is Clear's job."
+	case f.Field != "" && !slices.Contains(strikeOps, f.Op):
+		return "Compare the field with one of " + strings.Join(strikeOps, " ") + "."
+	}
+	return ""
+}
+
+var strikeOps = []string{"==", "!=", "<", "<=", ">", ">="}
+
+// String describes the strike as sdk.Strike does, its value's <, > and &
+// as written (see pretty), task data unescaped: "sync with customer_id ==
+// 1001".
+func (f strikeForm) String() string {
+	s := sdk.Strike{Task: f.Task, Field: f.Field, Op: f.Op}
+	if f.Field != "" {
+		b, _ := json.Marshal(f.value()) // a string, a bool or a json.Number: no error
+		s.Value = json.RawMessage(unescapeHTMLEscapes(string(b)))
+	}
+	return s.String()
+}
+
+// valueRead says how the value was read (the CLI's rule), shown before
+// the strike is struck: "a number: 1001", "a string: \"1001\"".
+func (f strikeForm) valueRead() string {
+	v := f.value()
+	b, _ := json.Marshal(v) // a string, a bool or a json.Number: no error
+	b = []byte(unescapeHTMLEscapes(string(b)))
+	kind := "a string"
+	switch v.(type) {
+	case json.Number:
+		kind = "a number"
+	case bool:
+		kind = "a boolean"
+	}
+	return kind + ": " + string(b)
+}
+
+// strikeValue reads a strike's value as the CLI reads its VALUE argument
+// (internal/cli's strikeValue, mirrored: the CLI imports this package):
+// JSON when it is a number, a boolean or a quoted string, else the string
+// itself. A listed strike's value, its JSON, thus reads back as the value
+// it was struck with. A number keeps its digits as written (json.Number),
+// without the spaces around it that JSON allows and a json.Number does not.
+func strikeValue(arg string) any {
+	var v any
+	if err := json.Unmarshal([]byte(arg), &v); err == nil {
+		switch v.(type) {
+		case float64:
+			return json.Number(strings.TrimSpace(arg))
+		case bool, string:
+			return v
+		}
+	}
+	return arg
+}
+
 // ---- Actions
 
 type confirmData struct {
 	Action action
+	Detail string // what the confirmation adds to the question
+	Back   string // where "No" goes
 }
 
-// act takes an action a form posted: cancel, retry, run or clear. It
-// refuses in read-only mode, without the form's token, and (by the
-// cross-origin protection around it) when another site sent the request.
-// A request not yet confirmed gets a page that asks.
+// act takes an action a form posted: cancel, retry, run, clear, strike or
+// restore. It refuses in read-only mode, without the form's token, and (by
+// the cross-origin protection around it) when another site sent the
+// request. A request not yet confirmed gets a page that asks.
 func (h *handler) act(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
@@ -576,6 +737,7 @@ func (h *handler) act(w http.ResponseWriter, r *http.Request) {
 	v := &view{Title: "Confirm", Nav: "tasks"}
 	v.Token = h.token
 	v.Docket = h.core.Name
+	var strike strikeForm
 	switch op {
 	case "cancel", "retry", "run":
 		if key == "" {
@@ -583,14 +745,27 @@ func (h *handler) act(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	case "clear":
+	case "strike", "restore":
+		var problem string
+		if strike, problem = readStrikeForm(r.PostForm); problem != "" {
+			h.refuse(w, r, http.StatusBadRequest, problem)
+			return
+		}
+		v.Nav = "strikes"
 	default:
 		h.refuse(w, r, http.StatusBadRequest, "No such action.")
 		return
 	}
 	if r.PostForm.Get("confirmed") != "1" {
-		a := v.Action(op, key)
-		a.Confirmed = true
-		h.render(w, r, http.StatusOK, "confirm", &view{Title: "Confirm", Nav: "tasks", Data: confirmData{Action: a}})
+		data := confirmData{Action: v.Action(op, key), Back: "./"}
+		if v.Nav == "strikes" {
+			data = confirmData{Action: v.StrikeAction(op, strike), Back: "strikes"}
+			if op == "strike" && strike.Field != "" {
+				data.Detail = "The value is read as " + printable(strike.valueRead()) + " (a number, true or false, or a quoted string is read as JSON; anything else as a string)."
+			}
+		}
+		data.Action.Confirmed = true
+		h.render(w, r, http.StatusOK, "confirm", &view{Title: "Confirm", Nav: v.Nav, Data: data})
 		return
 	}
 	ctx := context.WithoutCancel(r.Context()) // an action started is seen through
@@ -607,17 +782,30 @@ func (h *handler) act(w http.ResponseWriter, r *http.Request) {
 		var n int
 		n, err = h.d.Clear(ctx)
 		back = "./?" + url.Values{"done": {op}, "n": {strconv.Itoa(n)}}.Encode()
+	case "strike":
+		err = h.d.Strike(ctx, strike.Task, strike.Field, strike.Op, strike.value())
+		back = "strikes?done=strike"
+	case "restore":
+		err = h.d.Restore(ctx, strike.Task, strike.Field, strike.Op, strike.value())
+		back = "strikes?done=restore"
 	}
 	user, _, _ := r.BasicAuth()
 	switch {
+	case errors.Is(err, sdk.ErrBadStrike):
+		h.refuse(w, r, http.StatusBadRequest, printable(strings.TrimPrefix(err.Error(), "docket: ")))
+		return
 	case errors.Is(err, sdk.ErrNotFound), errors.Is(err, sdk.ErrWrongState):
-		h.refuse(w, r, http.StatusConflict, strings.TrimPrefix(err.Error(), "docket: "))
+		h.refuse(w, r, http.StatusConflict, printable(strings.TrimPrefix(err.Error(), "docket: ")))
 		return
 	case err != nil:
 		h.failed(w, r, op, err)
 		return
 	}
-	h.log.Info("docket ui: "+op, "key", key, "remote", r.RemoteAddr, "user", user)
+	if op == "strike" || op == "restore" {
+		h.log.Info("docket ui: "+op, "strike", strike.String(), "remote", r.RemoteAddr, "user", user)
+	} else {
+		h.log.Info("docket ui: "+op, "key", key, "remote", r.RemoteAddr, "user", user)
+	}
 	redirect(w, back, http.StatusSeeOther)
 }
 

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/docket-go/docket/sdk"
 )
 
 //go:embed templates/*.html
@@ -63,7 +65,7 @@ type templates struct {
 	pages map[string]*template.Template
 }
 
-var pageNames = []string{"overview", "tasks", "task", "workers", "schedules", "limits", "message", "confirm"}
+var pageNames = []string{"overview", "tasks", "task", "workers", "schedules", "limits", "strikes", "message", "confirm"}
 
 func parseTemplates() (*templates, error) {
 	base, err := template.New("base").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html")
@@ -133,10 +135,14 @@ type view struct {
 // action is an action button: a form that posts to act, confirmed first.
 type action struct {
 	Op, Key, Label, Confirm, Token, Class string
+	// Fields are the form's other hidden fields (a strike's).
+	Fields []formField
 	// Confirmed: the form says the user confirmed (the confirmation page's
 	// own button).
 	Confirmed bool
 }
+
+type formField struct{ Name, Value string }
 
 // Action returns the button for op on the task with key: op is cancel,
 // retry, run or clear.
@@ -154,10 +160,29 @@ func (v *view) Action(op, key string) action {
 		a.Confirm = fmt.Sprintf("Make task %s due now? Its execution stays the same; only its due time moves.", printable(key))
 	case "clear":
 		a.Label, a.Class = "Clear the queue", "danger"
-		a.Confirm = fmt.Sprintf("Cancel every scheduled and queued task of docket %s? Running tasks are left to finish.", v.Docket)
+		a.Confirm = fmt.Sprintf("Cancel every task of docket %s that is not running: scheduled, queued, waiting, parked and held? Running tasks are left to finish.", v.Docket)
 	}
 	return a
 }
+
+// StrikeAction returns the button for op on strike f: op is strike (the
+// confirmation page's button) or restore.
+func (v *view) StrikeAction(op string, f strikeForm) action {
+	a := action{Op: op, Token: v.Token, Fields: []formField{{"strike", f.encode()}}}
+	what := printable(f.String())
+	switch op {
+	case "strike":
+		a.Label, a.Class = "Strike", "danger"
+		a.Confirm = fmt.Sprintf("Strike %s? The tasks it matches do not start until it is restored: adding one writes nothing, and a due one is held. Running tasks finish.", what)
+	case "restore":
+		a.Label = "Restore"
+		a.Confirm = fmt.Sprintf("Restore the strike of %s? The tasks it holds that no other strike matches run at once.", what)
+	}
+	return a
+}
+
+// RestoreAction returns the Restore button of a listed strike.
+func (v *view) RestoreAction(s sdk.Strike) action { return v.StrikeAction("restore", strikeFormOf(s)) }
 
 // flash is the message a redirect after an action asks for. Only known
 // words are shown, never text from the query.
@@ -172,6 +197,10 @@ func flash(q url.Values) string {
 	case "clear":
 		n, _ := strconv.Atoi(q.Get("n"))
 		return fmt.Sprintf("Cancelled %s.", plural(n, "task"))
+	case "strike":
+		return "Struck: the tasks it matches do not start until it is restored."
+	case "restore":
+		return "Restored: the tasks it held that no other strike matches are due now."
 	}
 	return ""
 }
@@ -196,6 +225,8 @@ var funcs = template.FuncMap{
 	"msToDur":      func(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond },
 	"at":           func(now, t time.Time) when { return when{Now: now, T: t} },
 	"sub":          func(a, b int) int { return a - b },
+	"plural64":     func(n int64, word string) string { return plural(int(n), word) },
+	"strikeOps":    func() []string { return strikeOps },
 }
 
 // rel says when t is relative to now: "in 5m", "3s ago".

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -35,4 +36,26 @@ func TestHumanAndCount(t *testing.T) {
 	assert.Equal(t, "0af7651916cd43dd8448eb211c80319c", traceID("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"))
 	assert.Empty(t, traceID("00-00000000000000000000000000000000-b7ad6b7169203331-01"))
 	assert.Empty(t, traceID("garbage"))
+}
+
+// A strike's value is read as docket strike reads its VALUE (internal/cli's
+// strikeValue): a number, a boolean or a quoted string as JSON, anything
+// else as the string itself.
+func TestStrikeValue(t *testing.T) {
+	for arg, want := range map[string]any{
+		"1001": json.Number("1001"), "-2.50e3": json.Number("-2.50e3"), "true": true, "false": false,
+		`"1001"`: "1001", `"a \u003c b"`: "a < b", "north": "north", `{"a":1}`: `{"a":1}`, "[1]": "[1]",
+		"null": "null", "": "", `"unterminated`: `"unterminated`,
+		" 7 ": json.Number("7"), // the spaces JSON allows around it, which a json.Number does not
+	} {
+		assert.Equal(t, want, strikeValue(arg), "%q", arg)
+	}
+	// A listed strike's value, its JSON, reads back as the value struck.
+	for _, v := range []any{json.Number("1.50"), "m", "<\u2028>\a", true, json.Number("12345678901234567")} {
+		raw, err := json.Marshal(v)
+		assert.NoError(t, err)
+		again, err := json.Marshal(strikeValue(string(raw)))
+		assert.NoError(t, err)
+		assert.Equal(t, string(raw), string(again), "%v", v)
+	}
 }

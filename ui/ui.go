@@ -24,8 +24,9 @@ import (
 // with every action, no authentication of its own, live updates every 3s
 // and 50 tasks a page.
 type Options struct {
-	// ReadOnly shows no action (cancel, retry, run now, clear), and refuses
-	// every action request with 403 Forbidden, whatever sends it.
+	// ReadOnly shows no action (cancel, retry, run now, clear, strike,
+	// restore), and refuses every action request with 403 Forbidden,
+	// whatever sends it.
 	ReadOnly bool
 
 	// Auth authenticates each request before the dashboard reads anything:
@@ -202,6 +203,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.schedules(w, r)
 	case "limits":
 		h.limits(w, r)
+	case "strikes":
+		h.strikes(w, r)
 	default:
 		h.refuse(w, r, http.StatusNotFound, "No such page.")
 	}

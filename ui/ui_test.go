@@ -2,12 +2,15 @@ package ui_test
 
 import (
 	"context"
+	"encoding/json"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +34,10 @@ const (
 	hostileKey   = `<script>window.pwned=1</script>`
 	hostileInput = `{"note":"</pre><script>alert(1)</script><img src=x onerror=alert(2)>"}`
 	hostileError = `<img src=x onerror=alert(3)> and a bell` + "\a"
+	// A strike's field and value are anyone's too (and a held task's error
+	// repeats them).
+	hostileField = `<img src=x onerror=alert(4)>` + "\a"
+	hostileValue = `</code><script>alert(5)</script>`
 )
 
 // fixture is a docket holding a task in every state, made with the store's
@@ -87,11 +94,16 @@ func (f *fixture) tidy() {
 	}
 	_, _ = f.s.Clear(ctx, time.Minute)
 	_ = f.s.Unregister(ctx, "worker-1")
+	strikes, _ := f.d.Strikes(ctx)
+	for _, s := range strikes {
+		_, _ = f.s.Restore(ctx, store.StrikeSpec{Task: s.Task, Field: s.Field, Op: s.Op, Value: s.Value})
+	}
 }
 
 // seed adds a task in every state: queued, scheduled, running (with
 // progress), waiting for a slot, a parked workflow with a step and
-// children, completed, failed, cancelled, dead-lettered, an automatic
+// children, held by a strike (two: one of whose strike's field and value
+// hold markup), completed, failed, cancelled, dead-lettered, an automatic
 // chain, and one whose key and input hold markup.
 func (f *fixture) seed() {
 	t := f.t
@@ -142,6 +154,18 @@ func (f *fixture) seed() {
 	require.NoError(t, err)
 	park := store.Park{Kind: store.ParkChildren, Children: []string{"order-1/pack/0", "order-1/pack/1"}}
 	finish(store.Outcome{Key: "order-1", Gen: m[0].Gen, Kind: store.Parked, Input: park.Encode()})
+
+	// Held by strikes: one of a field compared with a number, one whose
+	// strike's field and value hold markup.
+	hostile, err := json.Marshal(map[string]string{hostileField: hostileValue})
+	require.NoError(t, err)
+	add(store.ModeAdd, store.NewTask{Key: "held-1", Name: "sync", Input: []byte(`{"customer_id":1001}`)},
+		store.NewTask{Key: "held-2", Name: "report", Input: hostile})
+	require.NoError(t, f.d.Strike(ctx, "sync", "customer_id", "==", 1001))
+	require.NoError(t, f.d.Strike(ctx, "report", hostileField, "==", hostileValue))
+	require.Empty(t, claim(2, store.Rules{}), "both are held")
+	require.Equal(t, store.StateStruck, f.state("held-1"))
+	require.Equal(t, store.StateStruck, f.state("held-2"))
 
 	// Running with progress, and one waiting for its slot.
 	rules := store.NewRules(map[string]store.Rule{"import": {Limits: []store.Limit{{Max: 1}}}})
@@ -230,8 +254,9 @@ func (f *fixture) token() string {
 }
 
 var pages = []string{"", "tasks?state=queued", "tasks?state=scheduled", "tasks?state=running", "tasks?state=waiting",
-	"tasks?state=parked", "tasks?state=dead", "workers", "schedules", "limits",
+	"tasks?state=parked", "tasks?state=struck", "tasks?state=dead", "workers", "schedules", "limits", "strikes",
 	"task?key=done-1", "task?key=failed-1", "task?key=dead-1", "task?key=order-1", "task?key=import-1",
+	"task?key=held-1", "task?key=held-2",
 	"task?key=" + url.QueryEscape(hostileKey), "tasks?state=waiting&limit=" + url.QueryEscape("t:import::")}
 
 // Every page renders the tasks of its state, with what the record holds.
@@ -297,6 +322,23 @@ func TestPages(t *testing.T) {
 		assert.Contains(t, limits, "<code>t:import::</code>")
 		assert.Contains(t, limits, `href="task?key=import-2"`)
 
+		// Held tasks: counted, listed, and each says which strike holds it.
+		assert.Contains(t, overview, `<span class="n warn">2</span> held by a strike`)
+		assert.Contains(t, overview, `<a href="strikes">2 strikes</a> in effect`)
+		assert.Contains(t, overview, `<a href="strikes">Strikes</a>`, "the navigation")
+		held := f.page("tasks?state=struck")
+		assert.Contains(t, held, `<a href="tasks?state=struck" aria-current="page">Held by a strike <span class="count">2</span></a>`)
+		assert.Contains(t, held, `<th scope="col">Held since</th>`)
+		assert.Contains(t, held, `href="task?key=held-1"`)
+		assert.Contains(t, held, `<td class="error">held: struck (sync with customer_id == 1001)</td>`)
+		assert.Contains(t, held, `data-op="cancel"`)
+		assert.NotContains(t, f.page("tasks?state=queued"), "held-1")
+		heldTask := f.page("task?key=held-1")
+		assert.Contains(t, heldTask, `<span class="state state-struck">struck</span>`)
+		assert.Contains(t, heldTask, `Held by the strike of <code>sync with customer_id == 1001</code>`)
+		assert.Contains(t, heldTask, `data-op="cancel"`)
+		assert.NotContains(t, heldTask, `id="error-h"`, "the strike is not an error")
+
 		code, _, body := f.get("task?key=nothing-here")
 		assert.Equal(t, http.StatusNotFound, code)
 		assert.Contains(t, body, "No execution has the key")
@@ -330,6 +372,11 @@ func TestTaskDataIsEscaped(t *testing.T) {
 		assert.Contains(t, detail, "&lt;script&gt;window.pwned=1&lt;/script&gt;")
 		assert.Contains(t, detail, "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;")
 		assert.Contains(t, f.page("task?key=failed-1"), `&lt;img src=x onerror=alert(3)&gt; and a bell\a`)
+		strikes := f.page("strikes")
+		assert.Contains(t, strikes, `<td><code>&lt;img src=x onerror=alert(4)&gt;\a</code></td>`, "the field")
+		assert.Contains(t, strikes, `<td><code>&#34;&lt;/code&gt;&lt;script&gt;alert(5)&lt;/script&gt;&#34;</code></td>`, "the value")
+		assert.Contains(t, strikes, `data-confirm="Restore the strike of report with &lt;img src=x onerror=alert(4)&gt;\a == &#34;&lt;/code&gt;&lt;script&gt;alert(5)&lt;/script&gt;&#34;? `)
+		assert.Contains(t, f.page("task?key=held-2"), `Held by the strike of <code>report with &lt;img src=x onerror=alert(4)&gt;\a == `)
 		_, hdr, _ := f.get("")
 		assert.Contains(t, hdr.Get("Content-Security-Policy"), "script-src 'self'")
 		assert.Equal(t, "nosniff", hdr.Get("X-Content-Type-Options"))
@@ -398,6 +445,180 @@ func TestActions(t *testing.T) {
 	})
 }
 
+// actionForms reads the hidden fields of a page's action forms for op.
+func actionForms(page, op string) []url.Values {
+	var out []url.Values
+	for _, form := range formPattern.FindAllStringSubmatch(page, -1) {
+		v := url.Values{}
+		for _, in := range hiddenPattern.FindAllStringSubmatch(form[1], -1) {
+			v.Set(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
+		}
+		if v.Get("op") == op {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+var (
+	formPattern   = regexp.MustCompile(`(?s)<form method="post" action="act"[^>]*>(.*?)</form>`)
+	hiddenPattern = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+)
+
+// The strikes page lists the strikes in effect, oldest first, each with a
+// Restore button, and a form to add one; a held task can be cancelled.
+func TestStrikes(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		f := newFixture(t, b, ui.Options{})
+		f.seed()
+		ctx := context.Background()
+		require.NoError(t, f.d.Strike(ctx, "", "region", ">=", "m"))
+		require.NoError(t, f.d.Strike(ctx, "bill", "", "", nil))
+
+		body := f.page("strikes")
+		assert.Contains(t, body, `<a href="strikes" aria-current="page">Strikes</a>`)
+		assert.Contains(t, body, `4 strikes in effect, oldest first; <a href="tasks?state=struck">2 tasks held</a>.`)
+		assert.Regexp(t, `(?s)<th scope="row">sync</th>\s*<td><code>customer_id</code></td><td><code>==</code></td><td><code>1001</code></td>\s*<td><time datetime="[^"]+"[^>]*>`, body)
+		assert.Regexp(t, `(?s)<th scope="row"><span class="muted">every task</span></th>\s*<td><code>region</code></td><td><code>&gt;=</code></td><td><code>&#34;m&#34;</code></td>`, body)
+		assert.Regexp(t, `(?s)<th scope="row">bill</th>\s*<td colspan="3" class="muted">the whole task</td>`, body)
+		assert.Less(t, strings.Index(body, "customer_id"), strings.Index(body, "region"), "oldest first")
+		assert.Len(t, actionForms(body, "restore"), 4)
+		assert.Contains(t, body, `<form method="post" action="act" id="strike-form"`)
+		assert.Contains(t, body, `<option>&lt;=</option>`)
+		assert.Contains(t, body, `<datalist id="strike-task-names"><option value="cleanup"><option value="import"><option value="send_email"></datalist>`)
+		_, _, part := f.get("strikes", "X-Docket-Live", "1")
+		assert.Contains(t, part, "customer_id")
+		assert.NotContains(t, part, "strike-form", "the form is not in the live part: an update does not wipe what is typed")
+
+		// A held task is cancelled from its page, as any live task.
+		cancel := actionForms(f.page("task?key=held-1"), "cancel")
+		require.Len(t, cancel, 1)
+		cancel[0].Set("confirmed", "1")
+		code, _, _ := f.post(cancel[0])
+		require.Equal(t, http.StatusSeeOther, code)
+		assert.Equal(t, store.StateCancelled, f.state("held-1"))
+		assert.Contains(t, f.page("tasks?state=struck"), `Held by a strike <span class="count">1</span>`)
+
+		f = newFixture(t, b, ui.Options{})
+		assert.Contains(t, f.page("strikes"), "No strike is in effect.")
+	})
+}
+
+// A strike is added and restored through the handler: posted with the
+// token, confirmed on a page that shows how its value was read, and
+// refused when it is no strike.
+func TestStrikeActions(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		f := newFixture(t, b, ui.Options{})
+		f.seed()
+		ctx := context.Background()
+		token := f.token()
+		strikes := func() []string {
+			t.Helper()
+			list, err := f.d.Strikes(ctx)
+			require.NoError(t, err)
+			var out []string
+			for _, s := range list {
+				out = append(out, s.String())
+			}
+			return out
+		}
+
+		form := url.Values{"op": {"strike"}, "task": {"send_email"}, "field": {"to"}, "operator": {"=="}, "value": {"b@example.com"}, "token": {token}}
+		code, _, body := f.post(form)
+		require.Equal(t, http.StatusOK, code, "unconfirmed: a page asks")
+		assert.Contains(t, body, "Strike send_email with to == &#34;b@example.com&#34;? The tasks it matches do not start until it is restored")
+		assert.Contains(t, body, "The value is read as a string: &#34;b@example.com&#34;")
+		assert.Contains(t, body, `<a href="strikes">No, go back</a>`)
+		confirm := actionForms(body, "strike")
+		require.Len(t, confirm, 1)
+		assert.Equal(t, "1", confirm[0].Get("confirmed"))
+		assert.Len(t, strikes(), 2, "nothing struck yet")
+		code, hdr, _ := f.post(confirm[0])
+		require.Equal(t, http.StatusSeeOther, code)
+		assert.Equal(t, "strikes?done=strike", hdr.Get("Location"))
+		assert.Contains(t, strikes(), `send_email with to == "b@example.com"`)
+		assert.Contains(t, f.page("strikes?done=strike"), `<p class="flash" role="status">Struck: the tasks it matches do not start until it is restored.</p>`)
+
+		// The value is typed as docket strike types it.
+		for value, want := range map[string]string{
+			"1001": "a number: 1001", " 2.50 ": "a number: 2.50", `"1001"`: `a string: &#34;1001&#34;`, "true": "a boolean: true",
+			"north": `a string: &#34;north&#34;`, `{"a":1}`: `a string: &#34;{\&#34;a\&#34;:1}&#34;`,
+		} {
+			_, _, body := f.post(url.Values{"op": {"strike"}, "field": {"n"}, "operator": {">="}, "value": {value}, "token": {token}})
+			assert.Contains(t, body, "The value is read as "+want+" (", "value %q", value)
+		}
+		code, _, _ = f.post(url.Values{"op": {"strike"}, "task": {"*"}, "field": {"n"}, "operator": {">="}, "value": {"2.50"}, "token": {token}, "confirmed": {"1"}})
+		require.Equal(t, http.StatusSeeOther, code)
+		assert.Contains(t, strikes(), "every task with n >= 2.50", "* is every task; the number as written")
+		code, _, _ = f.post(url.Values{"op": {"strike"}, "task": {"cleanup"}, "operator": {"=="}, "value": {"ignored"}, "token": {token}, "confirmed": {"1"}})
+		require.Equal(t, http.StatusSeeOther, code)
+		assert.Contains(t, strikes(), "cleanup", "the whole task")
+
+		// Not a strike.
+		for _, bad := range []url.Values{
+			{"op": {"strike"}, "operator": {"=="}, "value": {"1"}},
+			{"op": {"strike"}, "field": {"n"}, "operator": {"~="}, "value": {"1"}},
+			{"op": {"strike"}, "field": {"n"}, "value": {"1"}},
+		} {
+			bad.Set("token", token)
+			code, _, body := f.post(bad)
+			assert.Equal(t, http.StatusBadRequest, code, "%v", bad)
+			assert.Contains(t, body, `<p class="message">`)
+		}
+
+		// Restored from its row's button, the tasks it held run.
+		var restore url.Values
+		for _, form := range actionForms(f.page("strikes"), "restore") {
+			if strings.Contains(form.Get("strike"), `"customer_id"`) {
+				restore = form
+			}
+		}
+		require.NotNil(t, restore)
+		assert.Equal(t, url.Values{"op": {"restore"}, "key": {""}, "strike": {`{"task":"sync","field":"customer_id","operator":"==","value":"1001"}`},
+			"token": {token}, "confirmed": {""}}, restore)
+		code, _, body = f.post(restore)
+		require.Equal(t, http.StatusOK, code, "unconfirmed: a page asks")
+		assert.Contains(t, body, "Restore the strike of sync with customer_id == 1001? The tasks it holds that no other strike matches run at once.")
+		restore.Set("confirmed", "1")
+		code, hdr, _ = f.post(restore)
+		require.Equal(t, http.StatusSeeOther, code)
+		assert.Equal(t, "strikes?done=restore", hdr.Get("Location"))
+		assert.NotContains(t, strikes(), "sync with customer_id == 1001")
+		assert.Equal(t, store.StateScheduled, f.state("held-1"), "released: due now")
+		code, _, body = f.post(restore)
+		assert.Equal(t, http.StatusConflict, code, "restored already")
+		assert.Contains(t, body, "no strike of sync with customer_id == 1001")
+
+		// The strike whose field and value hold markup restores from its
+		// row too: the page's form carries them as they are.
+		for _, form := range actionForms(f.page("strikes"), "restore") {
+			if strings.Contains(form.Get("strike"), `"report"`) {
+				var got struct{ Field, Value string }
+				require.NoError(t, json.Unmarshal([]byte(form.Get("strike")), &got))
+				assert.Equal(t, hostileField, got.Field)
+				assert.JSONEq(t, strconv.Quote(hostileValue), got.Value)
+				form.Set("confirmed", "1")
+				code, _, _ = f.post(form)
+				require.Equal(t, http.StatusSeeOther, code)
+			}
+		}
+		assert.Equal(t, store.StateScheduled, f.state("held-2"))
+
+		// Refused: no token, a stale one, another site.
+		form = url.Values{"op": {"restore"}, "task": {"cleanup"}, "confirmed": {"1"}}
+		code, _, _ = f.post(form)
+		assert.Equal(t, http.StatusForbidden, code)
+		form.Set("token", strings.Repeat("0", 64))
+		code, _, _ = f.post(form)
+		assert.Equal(t, http.StatusForbidden, code)
+		form.Set("token", token)
+		code, _, _ = f.post(form, "Sec-Fetch-Site", "cross-site")
+		assert.Equal(t, http.StatusForbidden, code)
+		assert.Contains(t, strikes(), "cleanup")
+	})
+}
+
 // A read-only dashboard shows no action, and refuses a forged one.
 func TestReadOnly(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
@@ -409,12 +630,20 @@ func TestReadOnly(t *testing.T) {
 			assert.NotContains(t, body, `name="token"`, "page %q", p)
 		}
 		assert.Contains(t, f.page(""), "read-only")
-		for _, op := range []string{"cancel", "retry", "run", "clear"} {
-			code, _, body := f.post(url.Values{"op": {op}, "key": {"queued-1"}, "confirmed": {"1"}})
+		for _, op := range []string{"cancel", "retry", "run", "clear", "strike", "restore"} {
+			code, _, body := f.post(url.Values{"op": {op}, "key": {"queued-1"}, "task": {"sync"}, "field": {"customer_id"},
+				"operator": {"=="}, "value": {"1001"}, "confirmed": {"1"}})
 			assert.Equal(t, http.StatusForbidden, code, op)
 			assert.Contains(t, body, "read-only")
 		}
 		assert.Equal(t, store.StateScheduled, f.state("queued-1"))
+		strikes := f.page("strikes")
+		assert.NotContains(t, strikes, "strike-form", "no form to strike")
+		assert.NotContains(t, strikes, "Restore")
+		assert.Contains(t, strikes, "sync")
+		list, err := f.d.Strikes(context.Background())
+		require.NoError(t, err)
+		assert.Len(t, list, 2, "none struck, none restored")
 	})
 }
 
