@@ -7,6 +7,11 @@
 # (docs/screenshots holds those the README shows). Extra arguments go to
 # `go test`.
 set -euo pipefail
+if [ -n "${DOCKET_UI_SCREENSHOTS:-}" ]; then
+  # Relative to where the script is run, not to the package go test runs in.
+  DOCKET_UI_SCREENSHOTS="$(realpath -m -- "$DOCKET_UI_SCREENSHOTS")"
+  export DOCKET_UI_SCREENSHOTS
+fi
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if ! command -v go >/dev/null 2>&1; then
