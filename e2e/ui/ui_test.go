@@ -4,6 +4,7 @@ package ui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +49,9 @@ const (
 	hostileKey   = `<script>window.__pwned="key"</script><img src=x onerror="window.__pwned='key-img'">`
 	hostileNote  = `</pre><script>window.__pwned="input"</script><img src=x onerror="alert('input')">`
 	hostileError = `card declined <img src=x onerror="window.__pwned='error'"><script>alert("error")</script>`
+	// A strike's field and value are anyone's too.
+	hostileField = `<img src=x onerror="window.__pwned='field'">`
+	hostileValue = `</code><script>window.__pwned="value"</script>`
 	jaegerURL    = "http://jaeger.test:16686"
 )
 
@@ -67,6 +71,7 @@ const wait = 30 * time.Second
 type world struct {
 	t            *testing.T
 	d            *sdk.Docket
+	sendEmail    *sdk.Task[Job]
 	s            *store.Store
 	srv          *httptest.Server
 	release      chan struct{} // ends the tasks that hold the worker's slots
@@ -270,6 +275,45 @@ func TestDashboardInChromium(t *testing.T) {
 		safe("actions")
 	})
 
+	t.Run("strikes", func(t *testing.T) {
+		b.t = t
+		ctx := context.Background()
+		_, err := w.sendEmail.Add(ctx, w.d, Job{N: 77}, sdk.Key("struck-1"), sdk.After(time.Hour))
+		require.NoError(t, err)
+
+		// Strike through the form: the value is read as a number.
+		b.open(ops + "strikes")
+		b.fill(`#strike-form input[name="task"]`, "send_email")
+		b.fill(`#strike-form input[name="field"]`, "n")
+		b.fill(`#strike-form select[name="operator"]`, "==")
+		b.fill(`#strike-form input[name="value"]`, "77")
+		b.click(`#strike-form button[type="submit"]`)
+		assert.Contains(t, b.text("#confirm-detail"), "The value is read as a number: 77")
+		b.click(`form.action button[data-op="strike"]`)
+		assert.Contains(t, b.text(".flash"), "Struck")
+		assert.Contains(t, b.text("#strikes"), "send_email\tn\t==\t77")
+		strikes, err := w.d.Strikes(ctx)
+		require.NoError(t, err)
+		assert.Contains(t, fmt.Sprint(strikes), "send_email with n == 77")
+		safe("strikes")
+
+		// Due now, the matching task is held, and says by which strike.
+		b.act(ops+"task?key=struck-1", "run")
+		eventually(t, "struck-1 held", func() bool { return w.state("struck-1") == store.StateStruck })
+		b.open(ops + "tasks?state=struck")
+		assert.True(t, b.hasLink("struck-1"))
+		b.open(ops + "task?key=struck-1")
+		assert.Contains(t, b.text("#held-by"), "Held by the strike of send_email with n == 77")
+		assert.Equal(t, "1", b.eval(`String(document.querySelectorAll('button[data-op="cancel"]').length)`))
+
+		// Restored from its row, the task runs.
+		b.act(ops+"strikes", `form:has(input[name="strike"][value*='"field":"n"']) button[data-op="restore"]`)
+		assert.Contains(t, b.text(".flash"), "Restored")
+		eventually(t, "struck-1 ran once restored", func() bool { return w.state("struck-1") == store.StateCompleted })
+		assert.NotContains(t, b.text("#live"), "send_email")
+		safe("restored")
+	})
+
 	t.Run("refused", func(t *testing.T) {
 		b.t = t
 		token := w.token()
@@ -282,6 +326,14 @@ func TestDashboardInChromium(t *testing.T) {
 		assert.Equal(t, "403", post("act", token), "read-only: refused")
 		assert.Equal(t, "403", post("/ops/docket/act", "forged"), "a forged token: refused")
 		assert.Equal(t, store.StateScheduled, w.state("later-2"))
+		b.open(w.srv.URL + "/ro/strikes")
+		assert.Contains(t, b.text("#strikes"), "report", "the strikes are listed")
+		assert.Equal(t, "0", b.eval(`String(document.querySelectorAll('form[action="act"], button[data-op], #strike-form').length)`), "no strike form, no restore")
+		struck := b.evalAsync(fmt.Sprintf(`fetch('act', {method: 'POST', body: new URLSearchParams({op: 'strike', task: 'send_email', token: %q, confirmed: '1'})}).then(r => String(r.status))`, token))
+		assert.Equal(t, "403", struck, "read-only: a strike refused")
+		strikes, err := w.d.Strikes(context.Background())
+		require.NoError(t, err)
+		assert.Len(t, strikes, 1, "only the hostile strike of the world")
 
 		// From another site (localhost is another origin than 127.0.0.1),
 		// with the right token: the browser says where it comes from.
@@ -363,6 +415,7 @@ func newWorld(t *testing.T) *world {
 	cleanup := sdk.NewTask("cleanup", func(context.Context, struct{}) error { return nil },
 		policy.Perpetual(time.Hour, policy.Automatic()))
 	require.NoError(t, d.Register(sendEmail, charge, importRecords, hold, resize, reserve, order, cleanup))
+	w.sendEmail = sendEmail
 
 	// A dead letter: its only delivery's worker "dies" (a lease of a
 	// millisecond lapses) before the real worker starts.
@@ -425,6 +478,7 @@ func newWorld(t *testing.T) *world {
 	require.NoError(t, d.Cancel(ctx, "cancelled-1"))
 	_, err = sendEmail.Add(ctx, d, Job{N: 99, Note: hostileNote}, sdk.Key(hostileKey), sdk.After(5*time.Hour))
 	require.NoError(t, err)
+	require.NoError(t, d.Strike(ctx, "report", hostileField, "==", hostileValue)) // holds nothing: no such task runs
 
 	// An hour of per-minute counters, as the workers' finish will keep
 	// them: the chart draws from these keys.
@@ -488,6 +542,14 @@ func (w *world) tidy() {
 	_, _ = w.d.Clear(ctx)
 	for _, key := range []string{"import-1", "import-2", "hold-1", "hold-2", "order-1"} {
 		_ = w.d.Cancel(ctx, key)
+	}
+	strikes, _ := w.d.Strikes(ctx)
+	for _, s := range strikes {
+		var value any
+		if s.Field != "" {
+			_ = json.Unmarshal(s.Value, &value)
+		}
+		_ = w.d.Restore(ctx, s.Task, s.Field, s.Op, value)
 	}
 }
 
