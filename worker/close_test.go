@@ -65,19 +65,23 @@ func TestCloseStopsTheWorkers(t *testing.T) {
 		waitFor(t, started, 1)
 
 		require.NoError(t, d.Close())
+		// Close returns once Run's work is over: the task is handed back
+		// already. Run's own return reaches done a moment later (its
+		// goroutine sends after Close has stopped waiting), so it is awaited,
+		// not polled.
+		info, err := other.Execution(ex.Key()).Info(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateQueued, info.State, "handed back before Close returned, for another worker")
+		assert.Equal(t, 1, info.Attempt)
 		select {
-		case err := <-done: // Close returns once Run has
+		case err := <-done:
 			assert.ErrorIs(t, err, sdk.ErrClosed)
-		default:
-			t.Fatal("Close returned before the worker stopped")
+		case <-time.After(10 * time.Second): // a bound on a hang, not a timing
+			t.Fatal("Run did not return after Close")
 		}
 		assert.ErrorIs(t, cause, sdk.ErrShutdown, "the task was cancelled at once, not drained for an hour")
 		assert.NotContains(t, logs.String(), "client is closed")
 
-		info, err := other.Execution(ex.Key()).Info(context.Background())
-		require.NoError(t, err)
-		assert.Equal(t, sdk.StateQueued, info.State, "handed back, for another worker")
-		assert.Equal(t, 1, info.Attempt)
 		require.NoError(t, other.Cancel(context.Background(), ex.Key()))
 	})
 }
