@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,11 +25,25 @@ type tenantKey struct{}
 // task, key, attempt and input, may add to the context, and its error (or
 // its panic) is the attempt's.
 func TestMiddleware(t *testing.T) {
+	// trail is appended to by attempts that may run at once.
+	var mu sync.Mutex
 	var trail []string
+	note := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		trail = append(trail, fmt.Sprintf(format, args...))
+	}
+	taken := func() []string { // the trail so far, emptied
+		mu.Lock()
+		defer mu.Unlock()
+		got := trail
+		trail = nil
+		return got
+	}
 	logging := func(ctx context.Context, a worker.AttemptInfo, next func(context.Context) error) error {
-		trail = append(trail, fmt.Sprintf("log> %s %s #%d %s", a.Task, a.Key, a.Attempt, a.Input))
+		note("log> %s %s #%d %s", a.Task, a.Key, a.Attempt, a.Input)
 		err := next(ctx)
-		trail = append(trail, fmt.Sprintf("log< %v", err))
+		note("log< %v", err)
 		return err
 	}
 	tenant := func(ctx context.Context, a worker.AttemptInfo, next func(context.Context) error) error {
@@ -46,7 +61,7 @@ func TestMiddleware(t *testing.T) {
 	}
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		work := sdk.NewTask("work", func(ctx context.Context, in Order) error {
-			trail = append(trail, fmt.Sprintf("task tenant=%v", ctx.Value(tenantKey{})))
+			note("task tenant=%v", ctx.Value(tenantKey{}))
 			if sdk.Current(ctx).Attempt() == 1 {
 				return errors.New("flaky")
 			}
@@ -60,18 +75,17 @@ func TestMiddleware(t *testing.T) {
 		assert.Equal(t, []string{
 			`log> work ok #1 {"id":7,"email":""}`, "task tenant=7", "log< flaky",
 			`log> work ok #2 {"id":7,"email":""}`, "task tenant=7", "log< <nil>",
-		}, trail)
+		}, taken())
 		info, err := ok.Info(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, sdk.StateCompleted, info.State)
 
-		trail = nil
 		refused, err := work.Add(t.Context(), d, Order{ID: 0})
 		require.NoError(t, err)
 		panicked, err := work.Add(t.Context(), d, Order{ID: 666})
 		require.NoError(t, err)
 		env.RunUntilFinished()
-		assert.NotContains(t, fmt.Sprint(trail), "task tenant", "refused before the task ran")
+		assert.NotContains(t, fmt.Sprint(taken()), "task tenant", "refused before the task ran")
 		info, err = refused.Info(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, sdk.ReasonPermanent, info.Reason)
