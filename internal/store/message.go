@@ -67,16 +67,6 @@ const (
 	FailureCorrupt    = "corrupt"     // its record cannot be used (written by another program)
 )
 
-// failures maps the claim script's words for what became of a task turned
-// away to Failure values.
-var failures = map[string]string{"dropped": "", "dead": FailureDeadLetter, "bad_input": FailureBadInput, "corrupt": FailureCorrupt}
-
-const (
-	claimHeader  = 4
-	claimFields  = 9
-	droppedField = 5
-)
-
 // DecodeClaim turns the claim script's reply into a Claim. It checks every
 // element and never panics: a reply of the wrong shape is ErrMalformed, and
 // an entry that does not decode is set aside in Claim.Malformed, so that the
@@ -86,9 +76,9 @@ func DecodeClaim(reply []any) (Claim, error) {
 		return Claim{}, fmt.Errorf("%w: claim reply has %d elements", ErrMalformed, len(reply))
 	}
 	var d decoder
-	nowUS := d.int(reply[0])
-	wait := d.int(reply[1])
-	nc, nd := d.int(reply[2]), d.int(reply[3])
+	nowUS := d.int(reply[headNow])
+	wait := d.int(reply[headWait])
+	nc, nd := d.int(reply[headClaimed]), d.int(reply[headTurned])
 	if d.err != nil || nc < 0 || nd < 0 || int64(len(reply)) != claimHeader+claimFields*nc+droppedField*nd {
 		return Claim{}, fmt.Errorf("%w: claim reply has %d elements", ErrMalformed, len(reply))
 	}
@@ -104,15 +94,15 @@ func DecodeClaim(reply []any) (Claim, error) {
 		f := reply[i : i+claimFields]
 		var d decoder
 		m := Message{
-			Key:        d.str(f[0]),
-			Name:       d.str(f[1]),
-			Input:      []byte(d.str(f[2])),
-			Attempt:    int(d.int(f[3])),
-			Deliveries: int(d.int(f[4])),
-			Due:        time.UnixMicro(d.int(f[5])),
-			Trace:      d.str(f[6]),
-			Gen:        d.str(f[7]),
-			WaitedFor:  d.str(f[8]),
+			Key:        d.str(f[claimedKey]),
+			Name:       d.str(f[claimedName]),
+			Input:      []byte(d.str(f[claimedInput])),
+			Attempt:    int(d.int(f[claimedAttempt])),
+			Deliveries: int(d.int(f[claimedDeliveries])),
+			Due:        time.UnixMicro(d.int(f[claimedDue])),
+			Trace:      d.str(f[claimedTrace]),
+			Gen:        d.str(f[claimedGen]),
+			WaitedFor:  d.str(f[claimedWaited]),
 		}
 		if m.Key == "" || m.Gen == "" || m.Attempt < 1 {
 			d.fail("claimed task %q without key, generation or attempt", m.Key)
@@ -124,14 +114,15 @@ func DecodeClaim(reply []any) (Claim, error) {
 		c.Messages = append(c.Messages, m)
 	}
 	for i := end; i < len(reply); i += droppedField {
-		kind := d.str(reply[i+4])
-		failure, ok := failures[kind]
-		if !ok && kind != "held" {
-			d.fail("task turned away as %q", kind)
+		f := reply[i : i+droppedField]
+		fate := d.str(f[turnedFate])
+		failure, ok := failures[fate]
+		if !ok && fate != fateHeld {
+			d.fail("task turned away as %q", fate)
 		}
 		c.Dropped = append(c.Dropped, Dropped{
-			Key: d.str(reply[i]), Name: d.str(reply[i+1]), Reason: d.str(reply[i+2]), Trace: d.str(reply[i+3]),
-			Failure: failure, Held: kind == "held",
+			Key: d.str(f[turnedKey]), Name: d.str(f[turnedName]), Reason: d.str(f[turnedReason]),
+			Trace: d.str(f[turnedTrace]), Failure: failure, Held: fate == fateHeld,
 		})
 	}
 	if d.err != nil {

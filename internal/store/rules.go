@@ -50,13 +50,15 @@ type Limit struct {
 	Scope string
 }
 
-// The claim script's form of a rule: short names, durations in µs.
+// The claim script's form of a rule: short keys (the rules travel with
+// every claim), durations in µs. The script reads each key by its field's
+// name (RULE.debounce is "d": see luaSchema).
 type (
 	wireRule struct {
-		D  *wireWindow  `json:"d,omitempty"`
-		CD []wireWindow `json:"cd,omitempty"`
-		C  []wireLimit  `json:"c,omitempty"`
-		R  []wireRate   `json:"r,omitempty"`
+		Debounce  *wireWindow  `json:"d,omitempty"`
+		Cooldowns []wireWindow `json:"cd,omitempty"`
+		Limits    []wireLimit  `json:"c,omitempty"`
+		Rates     []wireRate   `json:"r,omitempty"`
 	}
 	wireRate struct {
 		Arg   string `json:"a"`
@@ -84,18 +86,18 @@ func NewRules(byTask map[string]Rule) Rules {
 	for name, r := range byTask {
 		var w wireRule
 		if d := r.Debounce; d != nil {
-			w.D = &wireWindow{Arg: d.Arg, Settle: d.Settle.Microseconds()}
+			w.Debounce = &wireWindow{Arg: d.Arg, Settle: d.Settle.Microseconds()}
 		}
 		for _, c := range r.Cooldowns {
-			w.CD = append(w.CD, wireWindow{Arg: c.Arg, Window: c.Window.Microseconds()})
+			w.Cooldowns = append(w.Cooldowns, wireWindow{Arg: c.Arg, Window: c.Window.Microseconds()})
 		}
 		for _, l := range r.Limits {
-			w.C = append(w.C, wireLimit(l))
+			w.Limits = append(w.Limits, wireLimit(l))
 		}
 		for _, rt := range r.Rates {
-			w.R = append(w.R, wireRate{Arg: rt.Arg, Limit: rt.Limit, Per: rt.Per.Microseconds(), Scope: rt.Scope, Drop: rt.Drop})
+			w.Rates = append(w.Rates, wireRate{Arg: rt.Arg, Limit: rt.Limit, Per: rt.Per.Microseconds(), Scope: rt.Scope, Drop: rt.Drop})
 		}
-		if w.D != nil || w.CD != nil || w.C != nil || w.R != nil {
+		if w.Debounce != nil || w.Cooldowns != nil || w.Limits != nil || w.Rates != nil {
 			out[name] = w
 		}
 	}

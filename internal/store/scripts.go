@@ -2,7 +2,6 @@ package store
 
 import (
 	"embed"
-	"fmt"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -12,7 +11,7 @@ var scriptFiles embed.FS
 
 // Each state change of a task is one of these scripts, run atomically by
 // Redis. Each is prepended with the table K of the docket's keys (luaKeys),
-// the constants it shares with Go (luaConstants) and lib.lua, the shared
+// the schema it shares with Go (luaSchema) and lib.lua, the shared
 // prelude: the Redis clock, number formatting, concurrency slots.
 var (
 	addScript        = load("add.lua")
@@ -47,12 +46,5 @@ func load(name string) *redis.Script {
 	if err != nil {
 		panic(err)
 	}
-	return redis.NewScript(luaKeys() + luaConstants() + string(lib) + "\n" + string(body))
-}
-
-// luaConstants declares the Go constants the scripts use, so that each is
-// spelled once, in Go.
-func luaConstants() string {
-	return fmt.Sprintf("local WATCH_FOR_MS = %d\nlocal OUTCOME_ARGS = %d\nlocal MAX_SIGNALS = %d\nlocal WAITED_PARKED = %q\nlocal STATS_TTL_MS = %d\n",
-		WatchFor.Milliseconds(), outcomeArgs, MaxSignals, WaitedParked, StatsTTL.Milliseconds())
+	return redis.NewScript(luaKeys() + luaSchema() + string(lib) + "\n" + string(body))
 }

@@ -297,13 +297,14 @@ func (s *Store) Finish(ctx context.Context, retention time.Duration, outcomes []
 	return applied, nil
 }
 
-// outcomeArgs is how many script arguments an outcome takes (the scripts'
-// OUTCOME_ARGS): key, gen, kind, when, error, payload, reason.
-const outcomeArgs = 7
-
+// appendOutcomes appends the outcomes to a script's arguments, each in the
+// OUTCOME layout.
 func appendOutcomes(args []any, outcomes []Outcome) []any {
 	for _, o := range outcomes {
-		args = append(args, o.Key, o.Gen, string(o.Kind), o.when(), o.Error, o.payload(), o.Reason)
+		var a [outcomeArgs]any
+		a[outcomeKey], a[outcomeGen], a[outcomeKind] = o.Key, o.Gen, string(o.Kind)
+		a[outcomeWhen], a[outcomeError], a[outcomePayload], a[outcomeReason] = o.when(), o.Error, o.payload(), o.Reason
+		args = append(args, a[:]...)
 	}
 	return args
 }

@@ -4,23 +4,19 @@
 -- KEYS[1] scheduled zset, KEYS[2] running zset
 -- ARGV[1] docket key prefix, ARGV[2] worker id, ARGV[3] N, ARGV[4] lease,
 -- ARGV[5] retention (ms), ARGV[6] admission rules by task name (JSON, may be
--- empty): {"task": {"d": {"a": arg, "s": settle}, "cd": [{"a": arg, "w": window}],
--- "c": [{"a": arg, "m": max, "sc": scope}], "r": [{"a": arg, "m": limit, "p": per,
--- "sc": scope, "d": drop}]}}, ARGV[7] the most deliveries of
--- one attempt: a task whose workers died that many times is dead-lettered,
--- ARGV[8] the number of outcomes the worker reports first (see
--- finish_attempts), then OUTCOME_ARGS values per outcome
--- Returns: now, wait (until the next due task or lease expiry; -1 for none,
--- 0 when more due tasks may remain: N were claimed, or a thousand looked
--- at), the number of claimed tasks, the number of
--- tasks turned away, then 9 values per claimed task: key, name, input,
--- attempt, deliveries, due, trace, gen, the limit it waited for (or ''); then
--- 5 per task turned away: key, name, reason, trace, and what became of it:
--- "dropped" (by admission control: cancelled), "dead" (dead-lettered:
--- failed), "bad_input" (its input could not be read for its admission
--- rules: failed), "corrupt" (its record could not be used: failed) or
--- "held" (a strike holds it until it is restored: not ended); then
--- per outcome reported, 1 applied or 0 stale.
+-- empty; {name: RULE}, see rules.go and the tables RULE, WINDOW, LIMIT and
+-- RATE), ARGV[7] the most deliveries of one attempt: a task whose workers
+-- died that many times is dead-lettered, ARGV[8] the number of outcomes the
+-- worker reports first (see finish_attempts), then an OUTCOME per outcome.
+-- Returns: a CLAIM_HEAD (now; wait until the next due task or lease expiry,
+-- -1 for none, 0 when more due tasks may remain: N were claimed, or a
+-- thousand looked at; how many claimed; how many turned away), then a
+-- CLAIMED per claimed task, a TURNED per task turned away, its fate what
+-- became of it: FATE.dropped (by admission control: cancelled), FATE.dead
+-- (dead-lettered: failed), FATE.bad_input (its input could not be read for
+-- its admission rules: failed), FATE.corrupt (its record could not be used:
+-- failed) or FATE.held (a strike holds it until it is restored: not ended);
+-- then per outcome reported, 1 applied or 0 stale.
 --
 -- Outcomes come with the claim so that a busy worker makes one round trip
 -- per batch of tasks, not two; they are recorded first, so that the slots
@@ -40,8 +36,8 @@ local rules = {}
 if ARGV[6] ~= '' then
   rules = cjson.decode(ARGV[6])
 end
--- A task's fields a claim reads.
-local FIELDS = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'waited', 'state', 'created', 'admitted'}
+-- A task's fields a claim reads, into a record by name.
+local RECORD = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'waited', 'state', 'created', 'admitted'}
 -- Numbers passed to redis.call are formatted by Lua with a float format:
 -- the instants used for every task are formatted once, as integers.
 local now_s, lease_until = int(now), int(now + lease)
@@ -54,39 +50,32 @@ local n_claimed = 0
 local outcomes = tonumber(ARGV[8] or '0')
 local applied = {}
 if outcomes > 0 then
-  applied = finish_attempts(9, 8 + OUTCOME_ARGS * outcomes, ARGV[5], now)
+  applied = finish_attempts(9, 8 + #OUTCOME * outcomes, ARGV[5], now)
 end
 
 -- fetch reads a task's record, and tells what makes it unusable, if
 -- anything (see corruption).
 local function fetch(key)
-  local f, err = read(key, unpack(FIELDS))
-  return f, corruption(f[1], f[3], f[4], f[5], f[7], err)
+  local values, err = read(key, unpack(RECORD))
+  local f = get(values, 1, RECORD)
+  return f, corruption(f.name, f.attempt, f.deliveries, f.due, f.gen, err)
 end
 
 -- hand_over marks a task leased (its lease is in the running set already)
 -- and adds it to the reply.
 local function hand_over(key, f)
-  local gen = int(whole(f[7]) + 1)
-  local deliveries = int(whole(f[4]) + 1)
-  if f[8] and f[8] ~= '' then
+  local gen = int(whole(f.gen) + 1)
+  local deliveries = int(whole(f.deliveries) + 1)
+  if f.waited and f.waited ~= '' then
     redis.call('HSET', K.task .. key, 'state', 'running', 'gen', gen, 'deliveries', deliveries,
       'worker', worker, 'started', now_s, 'waited', '')
   else
     redis.call('HSET', K.task .. key, 'state', 'running', 'gen', gen, 'deliveries', deliveries,
       'worker', worker, 'started', now_s)
   end
-  announce(key, 'running', f[3])
-  local n = #claimed
-  claimed[n + 1] = key
-  claimed[n + 2] = f[1]
-  claimed[n + 3] = f[2] or ''
-  claimed[n + 4] = f[3]
-  claimed[n + 5] = deliveries
-  claimed[n + 6] = f[5]
-  claimed[n + 7] = f[6] or ''
-  claimed[n + 8] = gen
-  claimed[n + 9] = f[8] or ''
+  announce(key, 'running', f.attempt)
+  put(claimed, CLAIMED, {key = key, name = f.name, input = f.input, attempt = f.attempt, deliveries = deliveries,
+    due = f.due, trace = f.trace, gen = gen, waited = f.waited})
   n_claimed = n_claimed + 1
 end
 
@@ -96,13 +85,8 @@ local function deliver(key, f)
 end
 
 -- report adds a task turned away to the reply.
-local function report(key, name, reason, trace, kind)
-  local n = #turned
-  turned[n + 1] = key
-  turned[n + 2] = name or ''
-  turned[n + 3] = reason
-  turned[n + 4] = trace or ''
-  turned[n + 5] = kind
+local function report(key, name, reason, trace, fate)
+  put(turned, TURNED, {key = key, name = name or '', reason = reason, trace = trace or '', fate = fate})
 end
 
 -- turn_away ends a task without running it: a submission admission control
@@ -112,25 +96,25 @@ local REASONS = {dropped = 'dropped', dead = 'dead_letter', bad_input = 'bad_inp
 
 local function turn_away(key, f, state, reason, kind)
   release_slots(key, now)
-  redis.call('HSET', K.task .. key, 'state', state, 'gen', next_gen(f[7], now),
+  redis.call('HSET', K.task .. key, 'state', state, 'gen', next_gen(f.gen, now),
     'finished', now_s, 'error', reason, 'reason', REASONS[kind])
   redis.call('PEXPIRE', K.task .. key, retention)
   end_progress(key)
-  announce(key, state, f[3], reason)
+  announce(key, state, f.attempt, reason)
   task_ended(key, state, now, retention, redis.call('HGET', K.task .. key, 'auto'))
-  report(key, f[1], reason, f[6], kind)
+  report(key, f.name, reason, f.trace, kind)
 end
 
 -- corrupt ends a task whose record cannot be used.
 local function corrupt(key, f, reason)
   fail_corrupt(key, reason, now, retention)
-  report(key, f[1], 'corrupt record: ' .. reason, f[6], 'corrupt')
+  report(key, f.name, 'corrupt record: ' .. reason, f.trace, 'corrupt')
 end
 
 -- dead_letter ends a task whose workers kept dying while running it, and
 -- keeps it listed (for Snapshot) as long as its record.
 local function dead_letter(key, f)
-  turn_away(key, f, 'failed', 'dead-lettered: delivered ' .. f[4] ..
+  turn_away(key, f, 'failed', 'dead-lettered: delivered ' .. f.deliveries ..
     ' times, and its worker stopped without finishing it each time', 'dead')
   keep_dead(key, now, retention)
 end
@@ -249,11 +233,11 @@ end
 local function debounce(key, f, id, settle)
   local bk = K.debounce .. id
   local st = redis.call('HMGET', bk, 'winner', 'created', 'last')
-  local created = whole(f[10]) or now
+  local created = whole(f.created) or now
   -- A burst is identified by its first submission: key and creation
   -- instant, since a key can be added again after it ended (then its
   -- record is the new submission's, which starts a new burst).
-  local is_winner = st[1] == key and st[2] == f[10]
+  local is_winner = st[1] == key and st[2] == f.created
   if st[1] and st[1] ~= key and is_live(read(st[1], 'state')[1]) then
     -- A later submission of the burst: it moves the settle time, and the
     -- burst's first submission runs.
@@ -270,7 +254,7 @@ local function debounce(key, f, id, settle)
   local last = tonumber(st[3]) or created
   if not is_winner then -- the first submission of a burst
     last = created
-    redis.call('HSET', bk, 'winner', key, 'created', f[10] or now_s, 'last', int(last))
+    redis.call('HSET', bk, 'winner', key, 'created', f.created or now_s, 'last', int(last))
   end
   expire_after(bk, last + settle, now)
   if now < last + settle then
@@ -343,49 +327,48 @@ end
 -- must wait for a slot keeps those it holds of earlier limits: holding and
 -- waiting in one order, tasks cannot wait for each other in a circle.
 local function admit(key, f, rule)
-  local input = decode(f[2])
-  local name = f[1]
-  local fresh = f[11] ~= '1'
+  local input = decode(f.input)
+  local name = f.name
+  local fresh = f.admitted ~= '1'
   local function id_of(arg)
     return name .. ':' .. arg .. ':' .. field(input, arg)
   end
+  -- limit_id names a concurrency or rate limit: shared by a scope's tasks,
+  -- or the task's own.
+  local function limit_id(scope, arg)
+    if scope ~= '' then
+      return 's:' .. scope .. ':' .. field(input, arg)
+    end
+    return 't:' .. id_of(arg)
+  end
 
   local burst = nil
-  if rule.d and fresh then
-    burst = id_of(rule.d.a)
+  if rule[RULE.debounce] and fresh then
+    burst = id_of(rule[RULE.debounce][WINDOW.arg])
   end
   local cooldowns = {}
   if fresh then
-    for _, c in ipairs(rule.cd or {}) do
-      local what = c.a == '' and 'the task' or (c.a .. '=' .. field(input, c.a))
-      cooldowns[#cooldowns + 1] = {id = id_of(c.a), window = tonumber(c.w) or 0, what = what}
+    for _, c in ipairs(rule[RULE.cooldowns] or {}) do
+      local arg = c[WINDOW.arg]
+      local what = arg == '' and 'the task' or (arg .. '=' .. field(input, arg))
+      cooldowns[#cooldowns + 1] = {id = id_of(arg), window = tonumber(c[WINDOW.window]) or 0, what = what}
     end
   end
   local limits = {}
-  for _, c in ipairs(rule.c or {}) do
-    local id
-    if c.sc ~= '' then
-      id = 's:' .. c.sc .. ':' .. field(input, c.a)
-    else
-      id = 't:' .. id_of(c.a)
-    end
-    limits[#limits + 1] = {id = id, max = tonumber(c.m) or 1}
+  for _, c in ipairs(rule[RULE.limits] or {}) do
+    limits[#limits + 1] = {id = limit_id(c[LIMIT.scope], c[LIMIT.arg]), max = tonumber(c[LIMIT.max]) or 1}
   end
   table.sort(limits, function(a, b) return a.id < b.id end)
   local rates = {}
-  for _, r in ipairs(rule.r or {}) do
-    local id
-    if r.sc ~= '' then
-      id = 's:' .. r.sc .. ':' .. field(input, r.a)
-    else
-      id = 't:' .. id_of(r.a)
-    end
-    local what = r.a == '' and 'the task' or (r.a .. '=' .. field(input, r.a))
-    rates[#rates + 1] = {id = id, limit = tonumber(r.m) or 1, per = tonumber(r.p) or 0, drop = r.d == true, what = what}
+  for _, r in ipairs(rule[RULE.rates] or {}) do
+    local arg = r[RATE.arg]
+    local what = arg == '' and 'the task' or (arg .. '=' .. field(input, arg))
+    rates[#rates + 1] = {id = limit_id(r[RATE.scope], arg), limit = tonumber(r[RATE.limit]) or 1,
+      per = tonumber(r[RATE.per]) or 0, drop = r[RATE.drop] == true, what = what}
   end
 
   if burst then
-    local verdict, arg = debounce(key, f, burst, tonumber(rule.d.s) or 0)
+    local verdict, arg = debounce(key, f, burst, tonumber(rule[RULE.debounce][WINDOW.settle]) or 0)
     if verdict then
       return verdict, arg
     end
@@ -441,13 +424,13 @@ local function judge(key, f, rule)
     release_slots(key, now) -- no slot is held while waiting for a burst to settle
     redis.call('HSET', K.task .. key, 'due', int(arg))
     redis.call('ZADD', K.scheduled, arg, key)
-    announce(key, 'scheduled', f[3])
+    announce(key, 'scheduled', f.attempt)
   else -- wait for a slot of limit arg, keeping those of earlier limits
     release_after(key, arg)
     wait_in_line(arg, key)
     redis.call('HSET', K.task .. key, 'state', 'waiting', 'waiting', arg, 'waited', arg)
     touch(arg)
-    announce(key, 'queued', f[3])
+    announce(key, 'queued', f.attempt)
   end
 end
 
@@ -460,9 +443,9 @@ for _, key in ipairs(lapsed) do
   local f, problem = fetch(key)
   if problem then
     corrupt(key, f, problem)
-  elseif f[9] ~= 'running' then -- not a live run (a safety net)
+  elseif f.state ~= 'running' then -- not a live run (a safety net)
     redis.call('ZREM', K.running, key)
-  elseif whole(f[4]) >= max_deliveries then
+  elseif whole(f.deliveries) >= max_deliveries then
     redis.call('ZREM', K.running, key)
     dead_letter(key, f)
   else
@@ -506,13 +489,13 @@ while n_claimed < want do
   for _, key in ipairs(due) do
     redis.call('ZREM', K.scheduled, key)
     local f, problem = fetch(key)
-    local rule = rules[f[1] or '']
-    local strike = not problem and struck(f[1], f[2])
+    local rule = rules[f.name or '']
+    local strike = not problem and struck(f.name, f.input)
     if problem then
       corrupt(key, f, problem)
     elseif strike then
-      hold(key, f[3], strike, now)
-      report(key, f[1], 'struck (' .. describe(strike) .. ')', f[6], 'held')
+      hold(key, f.attempt, strike, now)
+      report(key, f.name, 'struck (' .. describe(strike) .. ')', f.trace, 'held')
     elseif rule then
       judge(key, f, rule)
     else
@@ -525,9 +508,9 @@ while n_claimed < want do
   end
 end
 
-local result = {int(now), '-1', n_claimed, #turned / 5}
+local wait = '-1'
 if more or want > 0 and n_claimed == want then
-  result[2] = '0' -- more may be due: the worker looks again at once anyway
+  wait = '0' -- more may be due: the worker looks again at once anyway
 else
   local nxt = earliest(K.scheduled)
   local lapse = earliest(K.running)
@@ -535,9 +518,11 @@ else
     nxt = lapse
   end
   if nxt ~= nil then
-    result[2] = int(math.max(0, nxt - now))
+    wait = int(math.max(0, nxt - now))
   end
 end
+local result = {}
+put(result, CLAIM_HEAD, {now = int(now), wait = wait, claimed = n_claimed, turned = #turned / #TURNED})
 for _, v in ipairs(claimed) do
   result[#result + 1] = v
 end

@@ -36,6 +36,30 @@ local function due_at(when, base_us)
   return tonumber(when)
 end
 
+-- put appends an entry to list, its values in the order of layout L (see
+-- schema.go): entry maps each field's name to its value. A field the
+-- entry lacks is an error (a misspelt name); false, a hash field HMGET
+-- found missing, goes out as ''.
+local function put(list, L, entry)
+  local n = #list
+  for i, name in ipairs(L) do
+    local v = entry[name]
+    if v == nil then
+      error('entry without ' .. name, 2)
+    end
+    list[n + i] = v or ''
+  end
+end
+
+-- get reads the entry of layout L that starts at list[at], by name.
+local function get(list, at, L)
+  local entry = {}
+  for i, name in ipairs(L) do
+    entry[name] = list[at + i - 1]
+  end
+  return entry
+end
+
 -- earliest returns the lowest score of a sorted set, or nil when it is empty.
 local function earliest(zset)
   local first = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
@@ -497,7 +521,7 @@ end
 -- finish_attempts records the outcomes of attempts, each only if its
 -- generation still matches (a stale copy changes nothing), and frees the
 -- slots of every task it applies to. The outcomes are ARGV[first..last],
--- OUTCOME_ARGS values each: key, gen, outcome, when, error, payload (a
+-- each in the OUTCOME layout: key, gen, kind, when, error, payload (a
 -- perpetual task's next input, a completed task's result), reason (why a
 -- failed one failed).
 -- outcome: completed | failed      -> the execution ends and is kept for retention (ms);
@@ -527,9 +551,9 @@ local function finish_attempts(first, last, retention, now)
   -- statistics (K.stats, the dashboard's chart), written once at the end.
   local counts = {}
 
-  for i = first, last, OUTCOME_ARGS do
-    local key, gen, outcome, when, err, input, reason = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4],
-      ARGV[i + 5], ARGV[i + 6]
+  for i = first, last, #OUTCOME do
+    local o = get(ARGV, i, OUTCOME)
+    local key, gen, outcome, when, err, input, reason = o.key, o.gen, o.kind, o.when, o.error, o.payload, o.reason
     local tk = K.task .. key
     -- A key that is not a hash reads as stale: its lease lapses, and the
     -- claim that finds it fails it (see fail_corrupt).

@@ -1,0 +1,192 @@
+package store
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+// The wire schema: every layout, word and number the scripts share with Go
+// is declared here, once, in Go, and handed to the scripts as Lua tables
+// (luaSchema, prepended to each script like the table K of keys). Neither
+// side spells a position or a state by hand:
+//
+//   - a layout lists, in order, the values of one entry of a script's reply
+//     or arguments. Go indexes an entry with the constants declared beside
+//     the layout; a script writes an entry with put(list, LAYOUT, {name =
+//     value, ...}) and reads one with get(list, at, LAYOUT) (lib.lua), by
+//     name. Adding a field is one constant and one name here, and the
+//     value where the script makes it.
+//   - the words (states, outcome kinds, fates, the keys of the admission
+//     rules' JSON) become strict Lua tables: STATE.running is "running",
+//     and STATE.runing is an error, not nil. TestScriptsSpellNoWord fails
+//     on a word written in a script as a literal.
+
+// A layout names the values of one wire entry, in their order. Its Lua
+// name is the table the scripts know it by.
+type layout struct {
+	lua    string
+	fields []string
+}
+
+// The head of a claim's reply, before its entries.
+const (
+	headNow     = iota // the Redis clock (µs)
+	headWait           // µs until the next due task or lease expiry; -1 none, 0 look again
+	headClaimed        // how many claimed entries follow
+	headTurned         // how many turned-away entries follow them
+	claimHeader
+)
+
+// A claimed task in a claim's reply.
+const (
+	claimedKey = iota
+	claimedName
+	claimedInput
+	claimedAttempt
+	claimedDeliveries
+	claimedDue
+	claimedTrace
+	claimedGen
+	claimedWaited // the limit it waited for, or WaitedParked
+	claimFields
+)
+
+// A task a claim turned away (see Dropped), after the claimed ones.
+const (
+	turnedKey = iota
+	turnedName
+	turnedReason
+	turnedTrace
+	turnedFate // a fate: what became of it
+	droppedField
+)
+
+// An outcome, as the claim and finish scripts take it in ARGV.
+const (
+	outcomeKey = iota
+	outcomeGen
+	outcomeKind
+	outcomeWhen    // see Outcome.when
+	outcomeError   // the attempt's error
+	outcomePayload // a perpetual task's next input, a completed task's result
+	outcomeReason  // why a failed execution failed
+	outcomeArgs
+)
+
+// The layouts, each named field by field so that a constant without a name
+// (or a name without a constant) fails TestLayoutsAreWhole.
+var layouts = []layout{
+	{"CLAIM_HEAD", names(claimHeader, map[int]string{headNow: "now", headWait: "wait",
+		headClaimed: "claimed", headTurned: "turned"})},
+	{"CLAIMED", names(claimFields, map[int]string{claimedKey: "key", claimedName: "name",
+		claimedInput: "input", claimedAttempt: "attempt", claimedDeliveries: "deliveries",
+		claimedDue: "due", claimedTrace: "trace", claimedGen: "gen", claimedWaited: "waited"})},
+	{"TURNED", names(droppedField, map[int]string{turnedKey: "key", turnedName: "name",
+		turnedReason: "reason", turnedTrace: "trace", turnedFate: "fate"})},
+	{"OUTCOME", names(outcomeArgs, map[int]string{outcomeKey: "key", outcomeGen: "gen",
+		outcomeKind: "kind", outcomeWhen: "when", outcomeError: "error",
+		outcomePayload: "payload", outcomeReason: "reason"})},
+}
+
+// names lists n names by their constants; a constant left out is "".
+func names(n int, byIndex map[int]string) []string {
+	out := make([]string, n)
+	for i, name := range byIndex {
+		if i >= 0 && i < n {
+			out[i] = name
+		}
+	}
+	return out
+}
+
+// What became of a task a claim turned away: its fate in the reply.
+const (
+	fateDropped  = "dropped"   // admission control turned a submission away: cancelled
+	fateDead     = "dead"      // dead-lettered: failed
+	fateBadInput = "bad_input" // its admission rules cannot read its input: failed
+	fateCorrupt  = "corrupt"   // its record cannot be used: failed
+	fateHeld     = "held"      // a strike holds it: not ended
+)
+
+// failures maps the fates that end a task to Dropped.Failure values.
+var failures = map[string]string{fateDropped: "", fateDead: FailureDeadLetter,
+	fateBadInput: FailureBadInput, fateCorrupt: FailureCorrupt}
+
+// words are the strict tables of words: each maps a Go name to the word.
+var words = []struct {
+	lua   string
+	words []string
+}{
+	{"STATE", []string{string(StateScheduled), string(StateWaiting), string(StateRunning), string(StateParked),
+		string(StateStruck), string(StateCompleted), string(StateFailed), string(StateCancelled)}},
+	{"KIND", []string{string(Completed), string(Failed), string(Retried), string(Perpetual), string(Released),
+		string(Snoozed), string(Unknown), string(Parked)}},
+	{"FATE", []string{fateDropped, fateDead, fateBadInput, fateCorrupt, fateHeld}},
+}
+
+// ruleTables are the admission rules' JSON objects, whose keys the scripts
+// read by the Go field's name: RULE.debounce is the key of Rule's debounce.
+var ruleTables = []struct {
+	lua string
+	of  any
+}{
+	{"RULE", wireRule{}}, {"WINDOW", wireWindow{}}, {"LIMIT", wireLimit{}}, {"RATE", wireRate{}},
+}
+
+// luaSchema is the Lua prelude of the schema: the layouts, the words, the
+// rules' keys and the constants the scripts share with Go.
+func luaSchema() string {
+	var b strings.Builder
+	b.WriteString(`local function strict(name, t)
+  return setmetatable(t, {__index = function(_, k) error(name .. ' has no ' .. tostring(k), 2) end})
+end
+`)
+	for _, l := range layouts {
+		fmt.Fprintf(&b, "local %s = {%s}\n", l.lua, luaList(l.fields))
+	}
+	for _, w := range words {
+		fmt.Fprintf(&b, "local %s = strict('%s', {", w.lua, w.lua)
+		for i, word := range w.words {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s = %q", word, word)
+		}
+		b.WriteString("})\n")
+	}
+	for _, r := range ruleTables {
+		fmt.Fprintf(&b, "local %s = strict('%s', {", r.lua, r.lua)
+		for i, f := range jsonKeys(r.of) {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s = %q", f[0], f[1])
+		}
+		b.WriteString("})\n")
+	}
+	fmt.Fprintf(&b, "local WATCH_FOR_MS = %d\nlocal MAX_SIGNALS = %d\nlocal WAITED_PARKED = %q\nlocal STATS_TTL_MS = %d\n",
+		WatchFor.Milliseconds(), MaxSignals, WaitedParked, StatsTTL.Milliseconds())
+	return b.String()
+}
+
+func luaList(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(quoted, ", ")
+}
+
+// jsonKeys lists a struct's fields as {Go name in lower camel case, JSON
+// key} pairs.
+func jsonKeys(v any) [][2]string {
+	t := reflect.TypeOf(v)
+	out := make([][2]string, 0, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		out = append(out, [2]string{strings.ToLower(f.Name[:1]) + f.Name[1:], key})
+	}
+	return out
+}
