@@ -145,18 +145,20 @@ func (s *Store) Page(ctx context.Context, q PageQuery) (Page, error) {
 	q.Offset = max(q.Offset, 0)
 	var set, part string
 	switch q.List {
-	case ListQueued, ListScheduled:
-		set, part = s.k.scheduled, string(q.List)
+	case ListQueued:
+		set, part = s.k.scheduled, partDue
+	case ListScheduled:
+		set, part = s.k.scheduled, partNotDue
 	case ListRunning:
-		set, part = s.k.running, "all"
+		set, part = s.k.running, partAll
 	case ListParked:
-		set, part = s.k.parked, "all"
+		set, part = s.k.parked, partAll
 	case ListStruck:
-		set, part = s.k.struck, "all"
+		set, part = s.k.struck, partAll
 	case ListDead:
-		set, part = s.k.deadletters, "latest"
+		set, part = s.k.deadletters, partLatest
 	case ListWaiting:
-		set, part = s.k.prefix+"waiting:"+q.Limit, "all"
+		set, part = s.k.prefix+"waiting:"+q.Limit, partAll
 	default:
 		return Page{}, fmt.Errorf("docket: page: unknown list %q", q.List)
 	}

@@ -154,6 +154,8 @@ type State string
 // Stored states. "queued" is not stored: it is a scheduled task whose due
 // time has come, or a task waiting for a concurrency slot.
 const (
+	// StateQueued is announced to watchers (and counted), never stored.
+	StateQueued    State = "queued"
 	StateScheduled State = "scheduled"
 	StateWaiting   State = "waiting"
 	StateRunning   State = "running"

@@ -113,16 +113,33 @@ const (
 var failures = map[string]string{fateDropped: "", fateDead: FailureDeadLetter,
 	fateBadInput: FailureBadInput, fateCorrupt: FailureCorrupt}
 
+// The parts of a sorted set page.lua reads.
+const (
+	partDue    = "due"     // the schedule's due entries, earliest first
+	partNotDue = "not_due" // the schedule's entries not yet due, earliest first
+	partAll    = "all"     // lowest score first
+	partLatest = "latest"  // highest score first
+)
+
+// Why an execution ended without completing, as the scripts record it in
+// its reason field (the sdk's Reason… constants are these).
+const (
+	ReasonCancelled = "cancelled" // Cancel, Clear, Replace, or its workflow's end
+	ReasonDropped   = "dropped"   // turned away by admission control
+)
+
 // words are the strict tables of words: each maps a Go name to the word.
 var words = []struct {
 	lua   string
 	words []string
 }{
-	{"STATE", []string{string(StateScheduled), string(StateWaiting), string(StateRunning), string(StateParked),
+	{"STATE", []string{string(StateQueued), string(StateScheduled), string(StateWaiting), string(StateRunning), string(StateParked),
 		string(StateStruck), string(StateCompleted), string(StateFailed), string(StateCancelled)}},
 	{"KIND", []string{string(Completed), string(Failed), string(Retried), string(Perpetual), string(Released),
 		string(Snoozed), string(Unknown), string(Parked)}},
 	{"FATE", []string{fateDropped, fateDead, fateBadInput, fateCorrupt, fateHeld}},
+	{"REASON", []string{ReasonCancelled, ReasonDropped, FailureDeadLetter, FailureBadInput, FailureCorrupt}},
+	{"PART", []string{partDue, partNotDue, partAll, partLatest}},
 }
 
 // ruleTables are the admission rules' JSON objects, whose keys the scripts

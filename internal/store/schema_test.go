@@ -1,9 +1,12 @@
 package store
 
 import (
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Every position of a layout has a name, and no two share one: a constant
@@ -27,4 +30,37 @@ func TestLayoutsAreWhole(t *testing.T) {
 func TestRuleKeysByFieldName(t *testing.T) {
 	assert.Equal(t, [][2]string{{"debounce", "d"}, {"cooldowns", "cd"}, {"limits", "c"}, {"rates", "r"}}, jsonKeys(wireRule{}))
 	assert.Contains(t, luaSchema(), `local RATE = strict('RATE', {arg = "a", limit = "m", per = "p", scope = "sc", drop = "d"})`)
+}
+
+// The scripts spell no state, outcome kind, fate or reason as a literal:
+// each is STATE.x, KIND.x, FATE.x or REASON.x, so that a word renamed in Go
+// is renamed everywhere, and a misspelt one is an error. A word that is
+// also the name of a record's field ("waiting", the line a task waits in)
+// may be written as that field, not as a value.
+func TestScriptsSpellNoWord(t *testing.T) {
+	fields := map[string]bool{"waiting": true}
+	files, err := scriptFiles.ReadDir("scripts")
+	require.NoError(t, err)
+	for _, w := range words {
+		if w.lua == "PART" { // page.lua's own: "due" is also a field
+			continue
+		}
+		for _, word := range w.words {
+			literal := regexp.MustCompile(`(['"])` + word + `['"]`)
+			asValue := regexp.MustCompile(`(HSET.*'state', |[=~]= )(['"])` + word + `['"]`)
+			for _, f := range files {
+				body, err := scriptFiles.ReadFile("scripts/" + f.Name())
+				require.NoError(t, err)
+				for i, line := range strings.Split(string(body), "\n") {
+					if strings.HasPrefix(strings.TrimSpace(line), "--") || !literal.MatchString(line) {
+						continue
+					}
+					if fields[word] && !asValue.MatchString(line) {
+						continue
+					}
+					t.Errorf("%s:%d spells %q: write %s.%s\n\t%s", f.Name(), i+1, word, w.lua, word, line)
+				}
+			}
+		}
+	}
 }

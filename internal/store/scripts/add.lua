@@ -67,10 +67,10 @@ for i = 3, #ARGV, 5 do
       redis.call('HDEL', K.reaping, key)
     end
     if trace ~= '' then
-      redis.call('HSET', tk, 'name', name, 'input', input, 'state', 'scheduled', 'gen', gen_s,
+      redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'gen', gen_s,
         'attempt', '1', 'deliveries', '0', 'due', due_s, 'created', now_s, 'trace', trace)
     else
-      redis.call('HSET', tk, 'name', name, 'input', input, 'state', 'scheduled', 'gen', gen_s,
+      redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'gen', gen_s,
         'attempt', '1', 'deliveries', '0', 'due', due_s, 'created', now_s)
     end
     if seed then
@@ -81,7 +81,7 @@ for i = 3, #ARGV, 5 do
     end
     schedule[#schedule + 1] = due_s
     schedule[#schedule + 1] = key
-    announce(key, 'scheduled', 1)
+    announce(key, STATE.scheduled, 1)
     if soonest == nil or due < soonest then
       soonest = due
     end

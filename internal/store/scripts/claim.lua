@@ -67,13 +67,13 @@ local function hand_over(key, f)
   local gen = int(whole(f.gen) + 1)
   local deliveries = int(whole(f.deliveries) + 1)
   if f.waited and f.waited ~= '' then
-    redis.call('HSET', K.task .. key, 'state', 'running', 'gen', gen, 'deliveries', deliveries,
+    redis.call('HSET', K.task .. key, 'state', STATE.running, 'gen', gen, 'deliveries', deliveries,
       'worker', worker, 'started', now_s, 'waited', '')
   else
-    redis.call('HSET', K.task .. key, 'state', 'running', 'gen', gen, 'deliveries', deliveries,
+    redis.call('HSET', K.task .. key, 'state', STATE.running, 'gen', gen, 'deliveries', deliveries,
       'worker', worker, 'started', now_s)
   end
-  announce(key, 'running', f.attempt)
+  announce(key, STATE.running, f.attempt)
   put(claimed, CLAIMED, {key = key, name = f.name, input = f.input, attempt = f.attempt, deliveries = deliveries,
     due = f.due, trace = f.trace, gen = gen, waited = f.waited})
   n_claimed = n_claimed + 1
@@ -92,7 +92,7 @@ end
 -- turn_away ends a task without running it: a submission admission control
 -- dropped (state cancelled), a poison task or one whose input cannot be
 -- read (state failed).
-local REASONS = {dropped = 'dropped', dead = 'dead_letter', bad_input = 'bad_input'}
+local REASONS = {[FATE.dropped] = REASON.dropped, [FATE.dead] = REASON.dead_letter, [FATE.bad_input] = REASON.bad_input}
 
 local function turn_away(key, f, state, reason, kind)
   release_slots(key, now)
@@ -108,14 +108,14 @@ end
 -- corrupt ends a task whose record cannot be used.
 local function corrupt(key, f, reason)
   fail_corrupt(key, reason, now, retention)
-  report(key, f.name, 'corrupt record: ' .. reason, f.trace, 'corrupt')
+  report(key, f.name, 'corrupt record: ' .. reason, f.trace, FATE.corrupt)
 end
 
 -- dead_letter ends a task whose workers kept dying while running it, and
 -- keeps it listed (for Snapshot) as long as its record.
 local function dead_letter(key, f)
-  turn_away(key, f, 'failed', 'dead-lettered: delivered ' .. f.deliveries ..
-    ' times, and its worker stopped without finishing it each time', 'dead')
+  turn_away(key, f, STATE.failed, 'dead-lettered: delivered ' .. f.deliveries ..
+    ' times, and its worker stopped without finishing it each time', FATE.dead)
   keep_dead(key, now, retention)
 end
 
@@ -245,7 +245,7 @@ local function debounce(key, f, id, settle)
     redis.call('HSET', bk, 'last', int(last))
     expire_after(bk, last + settle, now)
     -- The first submission is due when the burst has settled.
-    if read(st[1], 'state')[1] == 'scheduled' then
+    if read(st[1], 'state')[1] == STATE.scheduled then
       redis.call('ZADD', K.scheduled, 'XX', last + settle, st[1])
       redis.call('HSET', K.task .. st[1], 'due', int(last + settle))
     end
@@ -415,22 +415,22 @@ local function judge(key, f, rule)
     if string.sub(reason, 1, #UNREADABLE) ~= UNREADABLE then
       reason = 'admission check failed: ' .. reason
     end
-    turn_away(key, f, 'failed', reason, 'bad_input')
+    turn_away(key, f, STATE.failed, reason, FATE.bad_input)
   elseif verdict == 'run' then
     deliver(key, f)
   elseif verdict == 'drop' then
-    turn_away(key, f, 'cancelled', arg, 'dropped')
+    turn_away(key, f, STATE.cancelled, arg, FATE.dropped)
   elseif verdict == 'later' then
     release_slots(key, now) -- no slot is held while waiting for a burst to settle
     redis.call('HSET', K.task .. key, 'due', int(arg))
     redis.call('ZADD', K.scheduled, arg, key)
-    announce(key, 'scheduled', f.attempt)
+    announce(key, STATE.scheduled, f.attempt)
   else -- wait for a slot of limit arg, keeping those of earlier limits
     release_after(key, arg)
     wait_in_line(arg, key)
-    redis.call('HSET', K.task .. key, 'state', 'waiting', 'waiting', arg, 'waited', arg)
+    redis.call('HSET', K.task .. key, 'state', STATE.waiting, 'waiting', arg, 'waited', arg)
     touch(arg)
-    announce(key, 'queued', f.attempt)
+    announce(key, STATE.queued, f.attempt)
   end
 end
 
@@ -443,7 +443,7 @@ for _, key in ipairs(lapsed) do
   local f, problem = fetch(key)
   if problem then
     corrupt(key, f, problem)
-  elseif f.state ~= 'running' then -- not a live run (a safety net)
+  elseif f.state ~= STATE.running then -- not a live run (a safety net)
     redis.call('ZREM', K.running, key)
   elseif whole(f.deliveries) >= max_deliveries then
     redis.call('ZREM', K.running, key)
@@ -495,7 +495,7 @@ while n_claimed < want do
       corrupt(key, f, problem)
     elseif strike then
       hold(key, f.attempt, strike, now)
-      report(key, f.name, 'struck (' .. describe(strike) .. ')', f.trace, 'held')
+      report(key, f.name, 'struck (' .. describe(strike) .. ')', f.trace, FATE.held)
     elseif rule then
       judge(key, f, rule)
     else

@@ -54,7 +54,7 @@ end
 local cancelled = 0
 for i, key in ipairs(keys) do
   local f = read(key, 'state', 'waiting')
-  if f[1] == 'scheduled' or f[1] == 'parked' or f[1] == 'struck' or f[1] == 'waiting' and (lines[i] == nil or f[2] == lines[i]) then
+  if f[1] == STATE.scheduled or f[1] == STATE.parked or f[1] == STATE.struck or f[1] == STATE.waiting and (lines[i] == nil or f[2] == lines[i]) then
     cancel_task(key, now, retention, 'cleared')
     cancelled = cancelled + 1
   elseif lines[i] then -- not waiting in this line: a stale entry (should not happen); drop it

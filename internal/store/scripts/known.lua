@@ -16,7 +16,7 @@ for i = 3, #ARGV do
     local f = read(key, 'state', 'name', 'unknown_since')
     -- Only a task still waiting in the schedule under that name: anything
     -- else (it ran, was cancelled, or its key was reused) is a stale entry.
-    if f[1] == 'scheduled' and f[2] == name and f[3] and redis.call('ZSCORE', K.scheduled, key) then
+    if f[1] == STATE.scheduled and f[2] == name and f[3] and redis.call('ZSCORE', K.scheduled, key) then
       redis.call('ZADD', K.scheduled, now, key)
       redis.call('HSET', K.task .. key, 'due', int(now))
       moved = true

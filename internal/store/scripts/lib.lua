@@ -201,9 +201,9 @@ local function promote(id, now)
       return
     end
     local f = read(w, 'state', 'waiting', 'slots')
-    if f[1] == 'waiting' and f[2] == id then
+    if f[1] == STATE.waiting and f[2] == id then
       redis.call('SADD', K.limit .. id, w)
-      redis.call('HSET', K.task .. w, 'state', 'scheduled', 'waiting', '', 'slots', with_slot(f[3], id), 'due', int(now))
+      redis.call('HSET', K.task .. w, 'state', STATE.scheduled, 'waiting', '', 'slots', with_slot(f[3], id), 'due', int(now))
       redis.call('ZADD', K.scheduled, now, w)
       redis.call('PUBLISH', K.events, 'w')
       return
@@ -230,20 +230,20 @@ end
 -- list, or a worker: its run is cancelled) and frees its slots.
 local function unlink(key, state, now)
   local f = read(key, 'gen', 'waiting')
-  if state == 'scheduled' then
+  if state == STATE.scheduled then
     redis.call('ZREM', K.scheduled, key)
-  elseif state == 'running' then
+  elseif state == STATE.running then
     redis.call('ZREM', K.running, key)
     -- The worker is told to stop; the generation bump that follows makes
     -- anything it reports later stale.
     redis.call('PUBLISH', K.events, 'c:' .. (f[1] or '') .. ':' .. key)
-  elseif state == 'waiting' and f[2] then
+  elseif state == STATE.waiting and f[2] then
     redis.call('ZREM', K.waiting .. f[2], key)
     touch(f[2])
-  elseif state == 'parked' then -- in the schedule when a timer or deadline wakes it
+  elseif state == STATE.parked then -- in the schedule when a timer or deadline wakes it
     redis.call('ZREM', K.parked, key)
     redis.call('ZREM', K.scheduled, key)
-  elseif state == 'struck' then
+  elseif state == STATE.struck then
     redis.call('ZREM', K.struck, key)
   end
   release_slots(key, now)
@@ -260,7 +260,7 @@ local function chain_ended(key, auto)
 end
 
 local function is_live(state)
-  return state == 'scheduled' or state == 'running' or state == 'waiting' or state == 'parked' or state == 'struck'
+  return state == STATE.scheduled or state == STATE.running or state == STATE.waiting or state == STATE.parked or state == STATE.struck
 end
 
 -- Workflows. A workflow is a task whose runs call workflow primitives; what
@@ -289,11 +289,11 @@ local REAP_BATCH = 100
 -- resume makes a parked workflow due at once.
 local function resume(key, now)
   redis.call('ZREM', K.parked, key)
-  redis.call('HSET', K.task .. key, 'state', 'scheduled', 'due', int(now))
+  redis.call('HSET', K.task .. key, 'state', STATE.scheduled, 'due', int(now))
   redis.call('ZADD', K.scheduled, now, key)
   redis.call('HDEL', K.flow .. key, 'a', 'ws', 'why')
   redis.call('PUBLISH', K.events, 'w')
-  announce(key, 'queued', read(key, 'attempt')[1])
+  announce(key, STATE.queued, read(key, 'attempt')[1])
 end
 
 -- notify_parent tells the parent of a child that ended how it ended (the
@@ -313,7 +313,7 @@ local function notify_parent(key, now)
     return -- a child of an earlier execution (or run) of the workflow
   end
   redis.call('HSET', flow, 'o:' .. key, cjson.encode({s = f[2] or '', r = f[3] or '', e = f[4] or '', x = f[5] or ''}))
-  if redis.call('HDEL', flow, 'w:' .. key) == 1 and redis.call('HINCRBY', flow, 'a', -1) <= 0 and state == 'parked' then
+  if redis.call('HDEL', flow, 'w:' .. key) == 1 and redis.call('HINCRBY', flow, 'a', -1) <= 0 and state == STATE.parked then
     resume(parent, now)
   end
 end
@@ -390,7 +390,7 @@ local function task_ended(key, state, now, keep, auto, inline)
   if redis.call('EXISTS', flow) == 0 then
     return
   end
-  if state ~= 'completed' then
+  if state ~= STATE.completed then
     local cursor = '0'
     if inline then
       cursor = reap(key, '0', keep)
@@ -416,11 +416,11 @@ local function cancel_task(key, now, retention, message, inline)
     return false
   end
   unlink(key, f[1], now)
-  redis.call('HSET', K.task .. key, 'state', 'cancelled', 'gen', next_gen(f[2], now),
-    'finished', int(now), 'error', message, 'reason', 'cancelled')
+  redis.call('HSET', K.task .. key, 'state', STATE.cancelled, 'gen', next_gen(f[2], now),
+    'finished', int(now), 'error', message, 'reason', REASON.cancelled)
   redis.call('PEXPIRE', K.task .. key, retention)
-  announce(key, 'cancelled', f[3], message)
-  task_ended(key, 'cancelled', now, retention, f[4], inline)
+  announce(key, STATE.cancelled, f[3], message)
+  task_ended(key, STATE.cancelled, now, retention, f[4], inline)
   return true
 end
 
@@ -463,13 +463,13 @@ local function fail_corrupt(key, reason, now, retention)
       touch(f[2])
     end
     release_slots(key, now)
-    redis.call('HSET', tk, 'state', 'failed', 'gen', next_gen(f[1], now), 'finished', int(now),
-      'error', 'corrupt record: ' .. reason, 'reason', 'corrupt')
+    redis.call('HSET', tk, 'state', STATE.failed, 'gen', next_gen(f[1], now), 'finished', int(now),
+      'error', 'corrupt record: ' .. reason, 'reason', REASON.corrupt)
     redis.call('PEXPIRE', tk, retention)
     end_progress(key)
-    announce(key, 'failed', 0, 'corrupt record: ' .. reason)
+    announce(key, STATE.failed, 0, 'corrupt record: ' .. reason)
     keep_dead(key, now, retention)
-    task_ended(key, 'failed', now, retention, f[3])
+    task_ended(key, STATE.failed, now, retention, f[3])
   elseif kind ~= 'none' then
     redis.call('PEXPIRE', tk, retention)
   end
@@ -510,7 +510,7 @@ local function discard_record(key, attempt, now_s, result)
   end
   local f = redis.call('HMGET', tk, 'name', 'gen')
   redis.call('DEL', tk)
-  redis.call('HSET', tk, 'state', 'completed', 'name', f[1] or '', 'gen', f[2] or '0',
+  redis.call('HSET', tk, 'state', STATE.completed, 'name', f[1] or '', 'gen', f[2] or '0',
     'attempt', attempt or '1', 'finished', now_s)
   if result and result ~= '' then
     redis.call('HSET', tk, 'result', result)
@@ -558,7 +558,7 @@ local function finish_attempts(first, last, retention, now)
     -- A key that is not a hash reads as stale: its lease lapses, and the
     -- claim that finds it fails it (see fail_corrupt).
     local f = read(key, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto', 'name')
-    if f[1] ~= gen or f[2] ~= 'running' then
+    if f[1] ~= gen or f[2] ~= STATE.running then
       result[#result + 1] = 0
     elseif not whole(f[3]) then -- the outcome cannot be applied to it
       ended[#ended + 1] = key
@@ -572,22 +572,22 @@ local function finish_attempts(first, last, retention, now)
         release_slots(key, now)
       end
       local has_progress = f[5] ~= false
-      if f[6] and outcome ~= 'unknown' then
+      if f[6] and outcome ~= KIND.unknown then
         redis.call('HDEL', tk, 'unknown_since')
       end
       local keep = retention
-      if outcome == 'completed' and when ~= '' then
+      if outcome == KIND.completed and when ~= '' then
         keep = when
       end
-      if outcome == 'completed' and when == '0' then -- not kept
+      if outcome == KIND.completed and when == '0' then -- not kept
         if has_progress then
           redis.call('DEL', K.progress .. key)
         end
-        redis.call('HSET', tk, 'state', 'completed', 'result', input) -- for its parent to read
-        task_ended(key, 'completed', now, 0, f[7])
+        redis.call('HSET', tk, 'state', STATE.completed, 'result', input) -- for its parent to read
+        task_ended(key, STATE.completed, now, 0, f[7])
         discard_record(key, f[3], now_s, input)
         announce(key, outcome, f[3], err)
-      elseif outcome == 'completed' or outcome == 'failed' then
+      elseif outcome == KIND.completed or outcome == KIND.failed then
         redis.call('HSET', tk, 'state', outcome, 'finished', now_s, 'error', err)
         if input ~= '' then
           redis.call('HSET', tk, 'result', input)
@@ -603,12 +603,12 @@ local function finish_attempts(first, last, retention, now)
         task_ended(key, outcome, now, tonumber(keep), f[7])
       else
         local due
-        if outcome == 'retry' then
+        if outcome == KIND.retry then
           due = due_at(when, now)
           redis.call('HSET', tk, 'attempt', int(tonumber(f[3]) + 1), 'deliveries', '0', 'error', err)
           redis.call('HDEL', tk, 'run_started')
-          announce(key, 'scheduled', tonumber(f[3]) + 1, err)
-        elseif outcome == 'perpetual' then
+          announce(key, STATE.scheduled, tonumber(f[3]) + 1, err)
+        elseif outcome == KIND.perpetual then
           -- After the start of the run: its first claim, when it parked
           -- and was resumed since (run_started).
           local s = redis.call('HMGET', tk, 'run_started', 'started')
@@ -622,12 +622,12 @@ local function finish_attempts(first, last, retention, now)
             end_progress(key)
           end
           redis.call('DEL', K.flow .. key) -- the next run is a workflow of its own
-          announce(key, 'scheduled', 1, err)
-        elseif outcome == 'snooze' then
+          announce(key, STATE.scheduled, 1, err)
+        elseif outcome == KIND.snooze then
           due = due_at(when, now)
           redis.call('HSET', tk, 'deliveries', '0')
-          announce(key, 'scheduled', f[3])
-        elseif outcome == 'unknown' then
+          announce(key, STATE.scheduled, f[3])
+        elseif outcome == KIND.unknown then
           due = due_at(when, now)
           redis.call('HSET', tk, 'deliveries', '0', 'error', err)
           if not f[6] then
@@ -636,29 +636,29 @@ local function finish_attempts(first, last, retention, now)
           local waiting = K.unknown .. (redis.call('HGET', tk, 'name') or '')
           redis.call('ZADD', waiting, now, key)
           expire_after(waiting, due, now)
-          announce(key, 'scheduled', f[3], err)
-        elseif outcome == 'park' then
+          announce(key, STATE.scheduled, f[3], err)
+        elseif outcome == KIND.park then
           due = park(key, input, now)
           redis.call('HSETNX', tk, 'run_started', redis.call('HGET', tk, 'started') or now_s)
           redis.call('HSET', tk, 'deliveries', '0', 'waited', WAITED_PARKED)
         else -- release
           due = now
           redis.call('HINCRBY', tk, 'deliveries', -1)
-          announce(key, 'queued', f[3])
+          announce(key, STATE.queued, f[3])
         end
         local next_gen_s = int(tonumber(gen) + 1)
-        if outcome == 'park' and (due == nil or due > now) then
+        if outcome == KIND.park and (due == nil or due > now) then
           -- Parked: due at its timer or deadline, or woken by a child or a
           -- signal (K.parked).
-          redis.call('HSET', tk, 'state', 'parked', 'gen', next_gen_s, 'due', int(due or 0))
+          redis.call('HSET', tk, 'state', STATE.parked, 'gen', next_gen_s, 'due', int(due or 0))
           if due == nil then
             redis.call('ZADD', K.parked, now, key)
           end
-          announce(key, 'parked', f[3])
+          announce(key, STATE.parked, f[3])
         else
-          redis.call('HSET', tk, 'state', 'scheduled', 'gen', next_gen_s, 'due', int(due))
-          if outcome == 'park' then
-            announce(key, 'queued', f[3])
+          redis.call('HSET', tk, 'state', STATE.scheduled, 'gen', next_gen_s, 'due', int(due))
+          if outcome == KIND.park then
+            announce(key, STATE.queued, f[3])
           end
         end
         if due ~= nil then
@@ -693,13 +693,13 @@ end
 -- only that run may change what its workflow did.
 local function held(key, gen)
   local f = read(key, 'gen', 'state')
-  return f[1] == gen and f[2] == 'running'
+  return f[1] == gen and f[2] == STATE.running
 end
 
 -- Strikes (strike.lua, restore.lua): K.strikes holds them, id → JSON
 -- {t: task or '', f: field or '', o: op, v: value}. A task a strike matches
 -- does not start while it holds: an add refuses it, a claim holds it
--- (state 'struck', in K.struck) until a restore releases it.
+-- (state struck, in K.struck) until a restore releases it.
 local strikes_read = nil
 
 local function strikes()
@@ -778,6 +778,6 @@ end
 local function hold(key, attempt, s, now)
   redis.call('ZREM', K.scheduled, key)
   redis.call('ZADD', K.struck, now, key)
-  redis.call('HSET', K.task .. key, 'state', 'struck', 'error', 'held: struck (' .. describe(s) .. ')')
-  announce(key, 'struck', attempt)
+  redis.call('HSET', K.task .. key, 'state', STATE.struck, 'error', 'held: struck (' .. describe(s) .. ')')
+  announce(key, STATE.struck, attempt)
 end

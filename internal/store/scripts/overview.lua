@@ -48,7 +48,7 @@ local function count(set, from, to, column)
         order[#order + 1] = name
       end
       local c = column
-      if f[2] == 'parked' then
+      if f[2] == STATE.parked then
         c = 4 -- parked until an instant: in the schedule
       end
       names[name][c] = names[name][c] + 1

@@ -4,10 +4,8 @@
 -- KEYS[1] the sorted set listed: the schedule, the running set, the parked
 -- set, the dead letters, a limit's line of waiting tasks, or the tasks held
 -- by a strike
--- ARGV[1] docket key prefix, ARGV[2] which part of it: "queued" (the
--- schedule's due entries, earliest first), "scheduled" (its entries not yet
--- due, earliest first), "all" (lowest score first) or "latest" (highest
--- score first), ARGV[3] offset: entries of that part skipped, ARGV[4] page
+-- ARGV[1] docket key prefix, ARGV[2] which part of it (PART: see
+-- schema.go), ARGV[3] offset: entries of that part skipped, ARGV[4] page
 -- size: the most tasks returned, ARGV[5] budget: the most entries looked at
 -- (at least the page size), ARGV[6] the task name a task must have ('' for
 -- any), ARGV[7] the prefix its key must have ('' for any)
@@ -25,9 +23,9 @@ budget = math.max(budget, size)
 
 -- The part is ranks [first, first + total) of the set.
 local first, total = 0, redis.call('ZCARD', KEYS[1])
-if part == 'queued' or part == 'scheduled' then
+if part == PART.due or part == PART.not_due then
   local due = redis.call('ZCOUNT', KEYS[1], '-inf', now)
-  if part == 'queued' then
+  if part == PART.due then
     total = due
   else
     first, total = due, total - due
@@ -41,7 +39,7 @@ while found < size and looked < budget and offset + looked < total do
   local n = math.min(CHUNK, budget - looked, total - offset - looked)
   local from = first + offset + looked
   local entries
-  if part == 'latest' then
+  if part == PART.latest then
     entries = redis.call('ZREVRANGE', KEYS[1], from, from + n - 1, 'WITHSCORES')
   else
     entries = redis.call('ZRANGE', KEYS[1], from, from + n - 1, 'WITHSCORES')

@@ -10,7 +10,7 @@ local key, gen, what, value = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local pk = K.progress .. key
 local f = read(key, 'gen', 'state')
 local applied = 0
-if f[1] == gen and f[2] == 'running' then
+if f[1] == gen and f[2] == STATE.running then
   applied = 1
   redis.call('HSET', K.task .. key, 'progress', '1') -- so that the end of the task looks for it
   if what == 'total' then

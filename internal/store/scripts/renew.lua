@@ -15,11 +15,11 @@ for i = 6, #ARGV, 2 do
   local key, gen = ARGV[i], ARGV[i + 1]
   local position = (i - 6) / 2
   local f = read(key, 'gen', 'state')
-  if f[1] == gen and f[2] == 'running' and redis.call('ZSCORE', K.running, key) then
+  if f[1] == gen and f[2] == STATE.running and redis.call('ZSCORE', K.running, key) then
     redis.call('ZADD', K.running, 'XX', now + lease, key)
   else
     lost[#lost + 1] = position
-    lost[#lost + 1] = f[2] == 'cancelled' and 1 or 0
+    lost[#lost + 1] = f[2] == STATE.cancelled and 1 or 0
   end
 end
 

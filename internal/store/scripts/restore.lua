@@ -15,15 +15,15 @@ local keys = redis.call('ZRANGE', K.struck, tonumber(ARGV[3]), tonumber(ARGV[3])
 local kept, released = 0, false
 for _, key in ipairs(keys) do
   local f = read(key, 'state', 'name', 'input', 'attempt')
-  if f[1] ~= 'struck' then
+  if f[1] ~= STATE.struck then
     redis.call('ZREM', K.struck, key) -- not held any more (a stale entry)
   elseif struck(f[2], f[3]) then
     kept = kept + 1
   else
     redis.call('ZREM', K.struck, key)
-    redis.call('HSET', K.task .. key, 'state', 'scheduled', 'due', int(now), 'error', '')
+    redis.call('HSET', K.task .. key, 'state', STATE.scheduled, 'due', int(now), 'error', '')
     redis.call('ZADD', K.scheduled, now, key)
-    announce(key, 'queued', f[4])
+    announce(key, STATE.queued, f[4])
     released = true
   end
 end

@@ -29,7 +29,7 @@ local state = f[1] or ''
 if state == '' and not f[3] then
   return {0, ''}
 end
-if state ~= 'failed' then
+if state ~= STATE.failed then
   return {-1, state}
 end
 if not f[3] or f[3] == '' or not f[4] then
@@ -40,7 +40,7 @@ local before = earliest(K.scheduled)
 redis.call('PERSIST', tk)
 redis.call('HDEL', tk, 'finished', 'reason', 'result', 'waiting', 'unknown_since',
   'progress_current', 'progress_total', 'progress_message', 'progress_updated')
-redis.call('HSET', tk, 'state', 'scheduled', 'gen', next_gen(f[2], now), 'attempt', '1',
+redis.call('HSET', tk, 'state', STATE.scheduled, 'gen', next_gen(f[2], now), 'attempt', '1',
   'deliveries', '0', 'due', int(now), 'retried', int(now), 'slots', '')
 redis.call('ZADD', K.scheduled, now, key)
 redis.call('ZREM', K.deadletters, key)
@@ -55,7 +55,7 @@ if redis.call('EXISTS', flow) == 1 then
     local child = string.match(fields[i], '^o:(.*)$')
     if child then
       local ok, o = pcall(cjson.decode, fields[i + 1])
-      if ok and type(o) == 'table' and o.s == 'completed' then
+      if ok and type(o) == 'table' and o.s == STATE.completed then
         completed[child] = true
       end
     end
@@ -75,6 +75,6 @@ if redis.call('EXISTS', flow) == 1 then
   redis.call('HDEL', flow, 'a', 'ws', 'why')
 end
 
-announce(key, 'queued', 1)
+announce(key, STATE.queued, 1)
 wake_if_earlier(before, now)
 return {1, state}

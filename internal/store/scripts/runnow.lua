@@ -20,7 +20,7 @@ if not is_live(state) then
   return {0, 0, state}
 end
 local due = tonumber(redis.call('ZSCORE', K.scheduled, key))
-if state ~= 'scheduled' or not due then
+if state ~= STATE.scheduled or not due then
   return {-1, 0, state}
 end
 if due <= now then
@@ -29,6 +29,6 @@ end
 local before = earliest(K.scheduled)
 redis.call('ZADD', K.scheduled, now, key)
 redis.call('HSET', K.task .. key, 'due', int(now))
-announce(key, 'queued', f[2])
+announce(key, STATE.queued, f[2])
 wake_if_earlier(before, now)
 return {1, int(now), state}

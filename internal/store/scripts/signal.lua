@@ -23,7 +23,7 @@ if #q >= MAX_SIGNALS then
 end
 q[#q + 1] = payload
 redis.call('HSET', flow, 'q:' .. name, cjson.encode(q))
-if state == 'parked' and redis.call('HGET', flow, 'ws') == name then
+if state == STATE.parked and redis.call('HGET', flow, 'ws') == name then
   resume(key, now)
 end
 return 1

@@ -1,0 +1,18 @@
+package store
+
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RunWithSchema runs body after the preludes every script has (keys,
+// schema, lib.lua), for tests of the preludes themselves.
+func RunWithSchema(ctx context.Context, rdb redis.UniversalClient, body string) (any, error) {
+	lib, err := scriptFiles.ReadFile("scripts/lib.lua")
+	if err != nil {
+		return nil, err
+	}
+	script := redis.NewScript(luaKeys() + luaSchema() + string(lib) + "\n" + body)
+	return script.Run(ctx, rdb, []string{"{schema}"}, "{schema}:").Result()
+}
