@@ -131,9 +131,6 @@ type PageTask struct {
 	Score int64
 }
 
-// pageTaskFields is how many values page.lua returns per task.
-const pageTaskFields = 12
-
 // Page reads one page of a list of tasks: O(log N + Budget) in Redis,
 // however long the list and however deep the page.
 func (s *Store) Page(ctx context.Context, q PageQuery) (Page, error) {
@@ -170,34 +167,20 @@ func (s *Store) Page(ctx context.Context, q PageQuery) (Page, error) {
 }
 
 func decodePage(reply []any) (Page, error) {
-	if len(reply) < 5 {
+	if len(reply) < pageHeader {
 		return Page{}, fmt.Errorf("%w: page reply has %d elements", ErrMalformed, len(reply))
 	}
 	var d decoder
-	p := Page{Now: time.UnixMicro(d.int(reply[0])), Total: int(d.int(reply[1])), Next: int(d.int(reply[2])), More: d.int(reply[3]) == 1}
-	n := int(d.int(reply[4]))
-	if d.err != nil || n < 0 || len(reply) != 5+pageTaskFields*n {
+	p := Page{Now: time.UnixMicro(d.int(reply[pageNow])), Total: int(d.int(reply[pageTotal])),
+		Next: int(d.int(reply[pageNext])), More: d.int(reply[pageMore]) == 1}
+	n := int(d.int(reply[pageFound]))
+	if d.err != nil || n < 0 || len(reply) != pageHeader+listedFields*n {
 		return Page{}, fmt.Errorf("%w: page reply has %d elements", ErrMalformed, len(reply))
 	}
-	for i := range n {
-		f := reply[5+pageTaskFields*i : 5+pageTaskFields*(i+1)]
-		t := PageTask{Score: score(&d, f[1]), TaskEntry: TaskEntry{
-			Key:        d.str(f[0]),
-			Name:       d.str(f[2]),
-			State:      State(d.str(f[3])),
-			Attempt:    int(d.lenient(f[4])),
-			Deliveries: int(d.lenient(f[5])),
-			Started:    d.lenientInstant(f[6]),
-			Worker:     d.str(f[7]),
-			Created:    d.lenientInstant(f[8]),
-			Due:        d.lenientInstant(f[9]),
-			Error:      strings.ToValidUTF8(d.str(f[10]), "…"),
-			WaitingFor: d.str(f[11]),
-		}}
-		if t.State == StateRunning {
-			t.LeaseUntil = time.UnixMicro(t.Score)
-		}
-		p.Tasks = append(p.Tasks, t)
+	rest := reply[pageHeader:]
+	for f := range entries(&rest, n, listedFields) {
+		t, score := decodeListed(&d, f)
+		p.Tasks = append(p.Tasks, PageTask{TaskEntry: t, Score: score})
 	}
 	return p, d.err
 }
@@ -252,37 +235,34 @@ func decodeOverview(reply []any) (Overview, error) {
 	bad := func() (Overview, error) {
 		return Overview{}, fmt.Errorf("%w: overview reply has %d elements", ErrMalformed, len(reply))
 	}
-	const header = 12
-	if len(reply) < header+5 {
+	if len(reply) < overviewHeader+1 {
 		return bad()
 	}
 	var d decoder
 	o := Overview{
-		Now: time.UnixMicro(d.int(reply[0])),
-		Counts: Counts{Queued: d.int(reply[1]), Scheduled: d.int(reply[2]), Running: d.int(reply[3]),
-			Waiting: d.int(reply[4]), Parked: d.int(reply[5]), Struck: d.int(reply[10])},
-		DeadLetters: int(d.int(reply[6])),
-		Limits:      int(d.int(reply[8])),
-		Workers:     int(d.int(reply[9])),
-		Strikes:     int(d.int(reply[11])),
+		Now: time.UnixMicro(d.int(reply[ovNow])),
+		Counts: Counts{Queued: d.int(reply[ovQueued]), Scheduled: d.int(reply[ovScheduled]), Running: d.int(reply[ovRunning]),
+			Waiting: d.int(reply[ovWaiting]), Parked: d.int(reply[ovParked]), Struck: d.int(reply[ovStruck])},
+		DeadLetters: int(d.int(reply[ovDead])),
+		Limits:      int(d.int(reply[ovLimits])),
+		Workers:     int(d.int(reply[ovWorkers])),
+		Strikes:     int(d.int(reply[ovStrikes])),
 	}
-	if e := score(&d, reply[7]); e != 0 {
+	if e := score(&d, reply[ovEarliest]); e != 0 {
 		o.Earliest = time.UnixMicro(e)
 	}
-	for i := range 4 {
-		o.Sampled[i] = int(d.int(reply[header+i]))
+	for i, at := range []int{ovSampledRunning, ovSampledQueued, ovSampledScheduled, ovSampledParked} {
+		o.Sampled[i] = int(d.int(reply[at]))
 	}
-	rest := reply[header+4:]
-	n := int(d.int(rest[0]))
-	if d.err != nil || n < 0 || len(rest) < 1+5*n+1 {
+	n := int(d.int(reply[ovNames]))
+	rest := reply[overviewHeader:]
+	if d.err != nil || n < 0 || len(rest) < nameCountFields*n+1 {
 		return bad()
 	}
-	for i := range n {
-		f := rest[1+5*i : 1+5*(i+1)]
-		o.Names = append(o.Names, NameCount{Name: d.str(f[0]), Running: int(d.int(f[1])), Queued: int(d.int(f[2])),
-			Scheduled: int(d.int(f[3])), Parked: int(d.int(f[4]))})
+	for f := range entries(&rest, n, nameCountFields) {
+		o.Names = append(o.Names, NameCount{Name: d.str(f[ncName]), Running: int(d.int(f[ncRunning])),
+			Queued: int(d.int(f[ncQueued])), Scheduled: int(d.int(f[ncScheduled])), Parked: int(d.int(f[ncParked]))})
 	}
-	rest = rest[1+5*n:]
 	m := int(d.int(rest[0]))
 	rest = rest[1:]
 	for range m {
@@ -330,15 +310,18 @@ func (s *Store) States(ctx context.Context, keys []string) (time.Time, []TaskSta
 	if err != nil {
 		return time.Time{}, nil, fmt.Errorf("docket: states: %w", err)
 	}
-	if len(reply) != 1+3*len(keys) {
+	if len(reply) != 1+taskStateFields*len(keys) {
 		return time.Time{}, nil, fmt.Errorf("%w: states reply has %d elements for %d keys", ErrMalformed, len(reply), len(keys))
 	}
 	var d decoder
 	now := time.UnixMicro(d.int(reply[0]))
 	out := make([]TaskState, len(keys))
-	for i, k := range keys {
-		f := reply[1+3*i : 1+3*(i+1)]
-		out[i] = TaskState{Key: k, State: State(d.str(f[0])), Due: d.lenientInstant(f[1]), Error: strings.ToValidUTF8(d.str(f[2]), "…")}
+	rest := reply[1:]
+	i := 0
+	for f := range entries(&rest, len(keys), taskStateFields) {
+		out[i] = TaskState{Key: keys[i], State: State(d.str(f[tsState])), Due: d.lenientInstant(f[tsDue]),
+			Error: strings.ToValidUTF8(d.str(f[tsError]), "…")}
+		i++
 	}
 	return now, out, d.err
 }
@@ -369,18 +352,19 @@ func (s *Store) Chains(ctx context.Context, names []string) (time.Time, []Chain,
 	if err != nil {
 		return time.Time{}, nil, fmt.Errorf("docket: chains: %w", err)
 	}
-	if len(reply) < 1 || (len(reply)-1)%8 != 0 {
+	if len(reply) < 1 || (len(reply)-1)%chainFields != 0 {
 		return time.Time{}, nil, fmt.Errorf("%w: chains reply has %d elements", ErrMalformed, len(reply))
 	}
 	var d decoder
 	now := time.UnixMicro(d.int(reply[0]))
 	var out []Chain
-	for i := 1; i < len(reply); i += 8 {
-		f := reply[i : i+8]
+	rest := reply[1:]
+	for f := range entries(&rest, len(rest)/chainFields, chainFields) {
 		out = append(out, Chain{
-			Name: d.str(f[0]), State: State(d.str(f[1])), Due: d.lenientInstant(f[2]), Started: d.lenientInstant(f[3]),
-			Finished: d.lenientInstant(f[4]), Attempt: int(d.lenient(f[5])), Auto: d.str(f[6]) == "1",
-			Error: strings.ToValidUTF8(d.str(f[7]), "…"),
+			Name: d.str(f[chainName]), State: State(d.str(f[chainState])), Due: d.lenientInstant(f[chainDue]),
+			Started: d.lenientInstant(f[chainStarted]), Finished: d.lenientInstant(f[chainFinished]),
+			Attempt: int(d.lenient(f[chainAttempt])), Auto: d.str(f[chainAuto]) == "1",
+			Error: strings.ToValidUTF8(d.str(f[chainError]), "…"),
 		})
 	}
 	return now, out, d.err

@@ -316,78 +316,94 @@ type LimitEntry struct {
 	TotalWaiters int
 }
 
-const (
-	snapshotHeader     = 9
-	snapshotTaskFields = 11
-)
-
 func decodeSnapshot(reply []any) (Snapshot, error) {
 	if len(reply) < snapshotHeader {
 		return Snapshot{}, fmt.Errorf("%w: snapshot reply has %d elements", ErrMalformed, len(reply))
 	}
 	var d decoder
 	s := Snapshot{
-		Now:            time.UnixMicro(d.int(reply[0])),
-		TotalScheduled: int(d.int(reply[1])),
-		TotalRunning:   int(d.int(reply[2])),
-		TotalWaiting:   int(d.int(reply[3])),
-		TotalParked:    int(d.int(reply[4])),
+		Now:            time.UnixMicro(d.int(reply[snapNow])),
+		TotalScheduled: int(d.int(reply[snapScheduled])),
+		TotalRunning:   int(d.int(reply[snapRunning])),
+		TotalWaiting:   int(d.int(reply[snapWaiting])),
+		TotalParked:    int(d.int(reply[snapParked])),
 	}
-	nw, nt, nl, nm := int(d.int(reply[5])), int(d.int(reply[6])), int(d.int(reply[7])), int(d.int(reply[8]))
+	nw, nt := int(d.int(reply[snapWorkers])), int(d.int(reply[snapTasks]))
+	nl, nm := int(d.int(reply[snapLimits])), int(d.int(reply[snapMembers]))
 	if d.err != nil || nw < 0 || nt < 0 || nl < 0 || nm < 0 ||
-		len(reply) != snapshotHeader+3*nw+snapshotTaskFields*nt+3*nl+3*nm {
+		len(reply) != snapshotHeader+workerFields*nw+listedFields*nt+limitFields*nl+memberFields*nm {
 		return Snapshot{}, fmt.Errorf("%w: snapshot reply has %d elements", ErrMalformed, len(reply))
 	}
 	rest := reply[snapshotHeader:]
-	for i := 0; i < nw; i++ {
-		f := rest[3*i : 3*i+3]
-		s.Workers = append(s.Workers, WorkerEntry{ID: d.str(f[0]), LiveUntil: time.UnixMicro(d.int(f[1])), Description: []byte(d.str(f[2]))})
+	for f := range entries(&rest, nw, workerFields) {
+		s.Workers = append(s.Workers, WorkerEntry{ID: d.str(f[workerID]), LiveUntil: time.UnixMicro(d.int(f[workerLiveUntil])),
+			Description: []byte(d.str(f[workerDescription]))})
 	}
-	rest = rest[3*nw:]
-	for i := 0; i < nt; i++ {
-		f := rest[snapshotTaskFields*i : snapshotTaskFields*(i+1)]
-		score := time.UnixMicro(d.int(f[1]))
-		t := TaskEntry{
-			Key:        d.str(f[0]),
-			Name:       d.str(f[2]),
-			Attempt:    int(d.lenient(f[3])),
-			Deliveries: int(d.lenient(f[4])),
-			Started:    d.lenientInstant(f[5]),
-			Worker:     d.str(f[6]),
-			Created:    d.lenientInstant(f[7]),
-			State:      State(d.str(f[8])),
-			WaitingFor: d.str(f[9]),
-			Error:      d.str(f[10]),
-		}
-		if t.State == StateRunning {
-			t.LeaseUntil = score
-		} else if d.int(f[1]) != 0 {
-			t.Due = score
+	for f := range entries(&rest, nt, listedFields) {
+		t, score := decodeListed(&d, f)
+		t.Due = time.Time{} // a snapshot's due time is the task's score (none for parked or held tasks)
+		if t.State != StateRunning && score != 0 {
+			t.Due = time.UnixMicro(score)
 		}
 		s.Tasks = append(s.Tasks, t)
 	}
-	rest = rest[snapshotTaskFields*nt:]
 	index := map[string]int{}
-	for i := 0; i < nl; i++ {
-		f := rest[3*i : 3*i+3]
-		index[d.str(f[0])] = len(s.Limits)
-		s.Limits = append(s.Limits, LimitEntry{ID: d.str(f[0]), TotalHolders: int(d.int(f[1])), TotalWaiters: int(d.int(f[2]))})
+	for f := range entries(&rest, nl, limitFields) {
+		index[d.str(f[limitID])] = len(s.Limits)
+		s.Limits = append(s.Limits, LimitEntry{ID: d.str(f[limitID]), TotalHolders: int(d.int(f[limitHolders])),
+			TotalWaiters: int(d.int(f[limitWaiters]))})
 	}
-	rest = rest[3*nl:]
-	for i := 0; i < nm; i++ {
-		f := rest[3*i : 3*i+3]
-		j, ok := index[d.str(f[0])]
+	for f := range entries(&rest, nm, memberFields) {
+		j, ok := index[d.str(f[memberLimit])]
 		if !ok {
-			d.fail("member of unlisted limit %q", d.str(f[0]))
+			d.fail("member of unlisted limit %q", d.str(f[memberLimit]))
 			break
 		}
-		if d.str(f[1]) == "h" {
-			s.Limits[j].Holders = append(s.Limits[j].Holders, d.str(f[2]))
+		if d.str(f[memberRole]) == memberHolds {
+			s.Limits[j].Holders = append(s.Limits[j].Holders, d.str(f[memberKey]))
 		} else {
-			s.Limits[j].Waiters = append(s.Limits[j].Waiters, d.str(f[2]))
+			s.Limits[j].Waiters = append(s.Limits[j].Waiters, d.str(f[memberKey]))
 		}
 	}
 	return s, d.err
+}
+
+// entries yields the next n entries of size values each from *rest, and
+// leaves *rest after them. The caller has checked the length.
+func entries(rest *[]any, n, size int) func(func([]any) bool) {
+	return func(yield func([]any) bool) {
+		all := *rest
+		*rest = all[n*size:]
+		for i := range n {
+			if !yield(all[i*size : (i+1)*size]) {
+				return
+			}
+		}
+	}
+}
+
+// decodeListed reads a LISTED entry, and its score. The record's fields
+// are read leniently: one another program garbled reads as zero. A
+// running task's score is its lease's expiry.
+func decodeListed(d *decoder, f []any) (TaskEntry, int64) {
+	score := score(d, f[listedScore])
+	t := TaskEntry{
+		Key:        d.str(f[listedKey]),
+		Name:       d.str(f[listedName]),
+		State:      State(d.str(f[listedState])),
+		Attempt:    int(d.lenient(f[listedAttempt])),
+		Deliveries: int(d.lenient(f[listedDeliveries])),
+		Started:    d.lenientInstant(f[listedStarted]),
+		Worker:     d.str(f[listedWorker]),
+		Created:    d.lenientInstant(f[listedCreated]),
+		Due:        d.lenientInstant(f[listedDue]),
+		Error:      strings.ToValidUTF8(d.str(f[listedError]), "…"),
+		WaitingFor: d.str(f[listedWaiting]),
+	}
+	if t.State == StateRunning {
+		t.LeaseUntil = time.UnixMicro(score)
+	}
+	return t, score
 }
 
 // Event is a message on the docket's events channel.

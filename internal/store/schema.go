@@ -74,6 +74,132 @@ const (
 	outcomeArgs
 )
 
+// A task listed by a snapshot or a page (see list_task in lib.lua).
+const (
+	listedKey   = iota
+	listedScore // its score in the set it is listed from, as Redis writes it (maybe 1e+15)
+	listedName
+	listedState
+	listedAttempt
+	listedDeliveries
+	listedStarted
+	listedWorker
+	listedCreated
+	listedDue
+	listedError
+	listedWaiting // the limit whose line it waits in
+	listedFields
+)
+
+// The head of a snapshot's reply, then its entries: SNAP_WORKER,
+// LISTED, SNAP_LIMIT, SNAP_MEMBER, as many of each as the head says.
+const (
+	snapNow = iota
+	snapScheduled
+	snapRunning
+	snapWaiting
+	snapParked
+	snapWorkers
+	snapTasks
+	snapLimits
+	snapMembers
+	snapshotHeader
+)
+
+// A live worker in a snapshot.
+const (
+	workerID = iota
+	workerLiveUntil
+	workerDescription
+	workerFields
+)
+
+// A concurrency limit in use, in a snapshot.
+const (
+	limitID      = iota
+	limitHolders // how many hold a slot
+	limitWaiters // how many wait in its line
+	limitFields
+)
+
+// A holder or waiter of a limit, in a snapshot.
+const (
+	memberLimit = iota
+	memberRole  // memberHolds or memberWaits
+	memberKey
+	memberFields
+)
+
+// A snapshot member's role.
+const (
+	memberHolds = "holds"
+	memberWaits = "waits"
+)
+
+// The head of a page's reply, before its LISTED entries.
+const (
+	pageNow   = iota
+	pageTotal // entries in the part listed
+	pageNext  // the offset past the last entry looked at
+	pageMore  // 1 when entries remain beyond it
+	pageFound // how many entries follow
+	pageHeader
+)
+
+// The head of the overview's reply, then a NAME_COUNT per name, then the
+// minutes' counters (see overview.lua).
+const (
+	ovNow = iota
+	ovQueued
+	ovScheduled // not yet due
+	ovRunning
+	ovWaiting
+	ovParked
+	ovDead // dead letters within the retention
+	ovEarliest
+	ovLimits
+	ovWorkers
+	ovStruck  // tasks held by a strike
+	ovStrikes // strikes in effect
+	ovSampledRunning
+	ovSampledQueued
+	ovSampledScheduled
+	ovSampledParked
+	ovNames // how many NAME_COUNT entries follow
+	overviewHeader
+)
+
+// A task name's count among the tasks the overview sampled.
+const (
+	ncName = iota
+	ncRunning
+	ncQueued
+	ncScheduled
+	ncParked
+	nameCountFields
+)
+
+// A chain's record (see Chains).
+const (
+	chainName = iota
+	chainState
+	chainDue
+	chainStarted
+	chainFinished
+	chainAttempt
+	chainAuto
+	chainError
+	chainFields
+)
+
+// A task's state (see States).
+const (
+	tsState = iota
+	tsDue
+	tsError
+	taskStateFields
+)
+
 // The layouts, each named field by field so that a constant without a name
 // (or a name without a constant) fails TestLayoutsAreWhole.
 var layouts = []layout{
@@ -84,6 +210,28 @@ var layouts = []layout{
 		claimedDue: "due", claimedTrace: "trace", claimedGen: "gen", claimedWaited: "waited"})},
 	{"TURNED", names(droppedField, map[int]string{turnedKey: "key", turnedName: "name",
 		turnedReason: "reason", turnedTrace: "trace", turnedFate: "fate"})},
+	{"LISTED", names(listedFields, map[int]string{listedKey: "key", listedScore: "score", listedName: "name",
+		listedState: "state", listedAttempt: "attempt", listedDeliveries: "deliveries", listedStarted: "started",
+		listedWorker: "worker", listedCreated: "created", listedDue: "due", listedError: "error", listedWaiting: "waiting"})},
+	{"SNAP_HEAD", names(snapshotHeader, map[int]string{snapNow: "now", snapScheduled: "scheduled",
+		snapRunning: "running", snapWaiting: "waiting", snapParked: "parked", snapWorkers: "workers",
+		snapTasks: "tasks", snapLimits: "limits", snapMembers: "members"})},
+	{"SNAP_WORKER", names(workerFields, map[int]string{workerID: "id", workerLiveUntil: "live_until",
+		workerDescription: "description"})},
+	{"SNAP_LIMIT", names(limitFields, map[int]string{limitID: "id", limitHolders: "holders", limitWaiters: "waiters"})},
+	{"SNAP_MEMBER", names(memberFields, map[int]string{memberLimit: "limit", memberRole: "role", memberKey: "key"})},
+	{"PAGE_HEAD", names(pageHeader, map[int]string{pageNow: "now", pageTotal: "total", pageNext: "next",
+		pageMore: "more", pageFound: "found"})},
+	{"OVERVIEW_HEAD", names(overviewHeader, map[int]string{ovNow: "now", ovQueued: "queued", ovScheduled: "scheduled",
+		ovRunning: "running", ovWaiting: "waiting", ovParked: "parked", ovDead: "dead", ovEarliest: "earliest",
+		ovLimits: "limits", ovWorkers: "workers", ovStruck: "struck", ovStrikes: "strikes",
+		ovSampledRunning: "sampled_running", ovSampledQueued: "sampled_queued",
+		ovSampledScheduled: "sampled_scheduled", ovSampledParked: "sampled_parked", ovNames: "names"})},
+	{"NAME_COUNT", names(nameCountFields, map[int]string{ncName: "name", ncRunning: "running", ncQueued: "queued",
+		ncScheduled: "scheduled", ncParked: "parked"})},
+	{"CHAIN", names(chainFields, map[int]string{chainName: "name", chainState: "state", chainDue: "due",
+		chainStarted: "started", chainFinished: "finished", chainAttempt: "attempt", chainAuto: "auto", chainError: "error"})},
+	{"TASK_STATE", names(taskStateFields, map[int]string{tsState: "state", tsDue: "due", tsError: "error"})},
 	{"OUTCOME", names(outcomeArgs, map[int]string{outcomeKey: "key", outcomeGen: "gen",
 		outcomeKind: "kind", outcomeWhen: "when", outcomeError: "error",
 		outcomePayload: "payload", outcomeReason: "reason"})},
@@ -140,6 +288,7 @@ var words = []struct {
 	{"FATE", []string{fateDropped, fateDead, fateBadInput, fateCorrupt, fateHeld}},
 	{"REASON", []string{ReasonCancelled, ReasonDropped, FailureDeadLetter, FailureBadInput, FailureCorrupt}},
 	{"PART", []string{partDue, partNotDue, partAll, partLatest}},
+	{"ROLE", []string{memberHolds, memberWaits}},
 }
 
 // ruleTables are the admission rules' JSON objects, whose keys the scripts

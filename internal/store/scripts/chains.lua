@@ -3,19 +3,16 @@
 -- ModeSeed), and any task added under its task's name.
 -- KEYS[1] scheduled zset
 -- ARGV[1] docket key prefix, then task names
--- Returns: now, then per name whose key holds a record of that task: name,
--- state, due, started, finished, attempt, auto ('1' for an automatic
--- chain), error (its first 300 bytes).
+-- Returns: now, then a CHAIN per name whose key holds a record of that
+-- task ("auto" is '1' for an automatic chain; its error cut at 300 bytes).
+local FIELDS = {'name', 'state', 'due', 'started', 'finished', 'attempt', 'auto', 'error'}
 local result = {int(clock_us())}
 for i = 2, #ARGV do
   local name = ARGV[i]
-  local f = read(name, 'name', 'state', 'due', 'started', 'finished', 'attempt', 'auto', 'error')
-  if f[1] == name then
-    result[#result + 1] = name
-    for j = 2, 7 do
-      result[#result + 1] = f[j] or ''
-    end
-    result[#result + 1] = string.sub(f[8] or '', 1, 300)
+  local f = record(name, FIELDS)
+  if f.name == name then
+    f.error = string.sub(f.error or '', 1, 300)
+    put(result, CHAIN, f)
   end
 end
 return result

@@ -56,8 +56,7 @@ end
 -- fetch reads a task's record, and tells what makes it unusable, if
 -- anything (see corruption).
 local function fetch(key)
-  local values, err = read(key, unpack(RECORD))
-  local f = get(values, 1, RECORD)
+  local f, err = record(key, RECORD)
   return f, corruption(f.name, f.attempt, f.deliveries, f.due, f.gen, err)
 end
 

@@ -83,6 +83,33 @@ local function read(key, ...)
   return f, nil
 end
 
+-- record reads fields of a task's record into a table by name (see read).
+local function record(key, fields)
+  local values, err = read(key, unpack(fields))
+  return get(values, 1, fields), err
+end
+
+-- list_task appends a task to out as a LISTED entry (key, score, its
+-- record's fields), when its record exists and its name is want_name (any
+-- name when want_name is ''); its error cut at max_error bytes (0: whole).
+-- It returns whether the task was listed: an expired record, or a key
+-- another program overwrote, is not.
+local LISTED_FIELDS = {'name', 'state', 'attempt', 'deliveries', 'started', 'worker', 'created', 'due', 'error', 'waiting'}
+local function list_task(out, key, score, want_name, max_error)
+  local f = record(key, LISTED_FIELDS)
+  if not f.name or (want_name ~= '' and f.name ~= want_name) then
+    return false
+  end
+  local err = f.error or ''
+  if max_error > 0 then
+    err = string.sub(err, 1, max_error)
+  end
+  put(out, LISTED, {key = key, score = score, name = f.name, state = f.state, attempt = f.attempt,
+    deliveries = f.deliveries, started = f.started, worker = f.worker, created = f.created, due = f.due, error = err,
+    waiting = f.waiting})
+  return true
+end
+
 -- whole reads a non-negative integer field; nil when it is not one.
 local function whole(v)
   local n = tonumber(v)

@@ -7,14 +7,14 @@
 -- (running, queued, scheduled, parked) whose names are read, ARGV[3] how
 -- many minutes of counters, up to the current one, ARGV[4] the retention
 -- (ms): dead letters older than it are not counted
--- Returns: now, queued, scheduled (not yet due), running, waiting for a
--- slot, parked (until a child or a signal), dead letters, the earliest due
--- instant (unix µs, as Redis writes a score: perhaps 1e+15; 0 when nothing
--- is scheduled), limits in use, live workers, tasks held by a strike,
--- strikes in effect; then how many tasks of each list the sample read
--- (running, queued, scheduled, parked); then how many names follow, and per name: name, running,
--- queued, scheduled, parked (within the sample; a workflow parked until
--- an instant is in the schedule, and counted parked); then how many minutes
+-- Returns: an OVERVIEW_HEAD (now; the counts by list: queued, scheduled
+-- not yet due, running, waiting for a slot, parked until a child or a
+-- signal, dead letters, with the earliest due instant as Redis writes a
+-- score, perhaps 1e+15, 0 when nothing is scheduled; limits in use, live
+-- workers, tasks held by a strike, strikes in effect; how many tasks of
+-- each list the sample read; how many names follow), then a NAME_COUNT
+-- per name (within the sample; a workflow parked until an instant is in
+-- the schedule, and counted parked); then how many minutes
 -- follow, and per minute: the minute (unix minutes), how many values
 -- follow, then its field, value pairs.
 -- Counting the waiting tasks reads every limit in use, as Count does.
@@ -27,12 +27,15 @@ local limits = redis.call('SMEMBERS', K.limits)
 for _, id in ipairs(limits) do
   waiting = waiting + redis.call('ZCARD', K.waiting .. id)
 end
-local result = {int(now), queued, all - queued, redis.call('ZCARD', K.running), waiting,
-  redis.call('ZCARD', K.parked), redis.call('ZCOUNT', K.deadletters, now - retention * 1000, '+inf'),
-  redis.call('ZRANGE', K.scheduled, 0, 0, 'WITHSCORES')[2] or '0', #limits,
-  redis.call('ZCOUNT', K.workers, now, '+inf'), redis.call('ZCARD', K.struck),
-  redis.call('HLEN', K.strikes)}
+local head = {now = int(now), queued = queued, scheduled = all - queued, running = redis.call('ZCARD', K.running),
+  waiting = waiting, parked = redis.call('ZCARD', K.parked),
+  dead = redis.call('ZCOUNT', K.deadletters, now - retention * 1000, '+inf'),
+  earliest = redis.call('ZRANGE', K.scheduled, 0, 0, 'WITHSCORES')[2] or '0', limits = #limits,
+  workers = redis.call('ZCOUNT', K.workers, now, '+inf'), struck = redis.call('ZCARD', K.struck),
+  strikes = redis.call('HLEN', K.strikes)}
 
+-- The names of the sampled tasks, in the order first seen, and their
+-- counts by column of NAME_COUNT.
 local names, order = {}, {}
 local function count(set, from, to, column)
   if to < from then
@@ -44,29 +47,27 @@ local function count(set, from, to, column)
     local name = f[1]
     if name then
       if not names[name] then
-        names[name] = {0, 0, 0, 0}
+        names[name] = {name = name, running = 0, queued = 0, scheduled = 0, parked = 0}
         order[#order + 1] = name
       end
       local c = column
       if f[2] == STATE.parked then
-        c = 4 -- parked until an instant: in the schedule
+        c = 'parked' -- parked until an instant: in the schedule
       end
       names[name][c] = names[name][c] + 1
     end
   end
   return #keys
 end
-result[#result + 1] = count(K.running, 0, sample - 1, 1)
-result[#result + 1] = count(K.scheduled, 0, math.min(sample, queued) - 1, 2)
-result[#result + 1] = count(K.scheduled, queued, queued + sample - 1, 3)
-result[#result + 1] = count(K.parked, 0, sample - 1, 4)
-result[#result + 1] = #order
+head.sampled_running = count(K.running, 0, sample - 1, 'running')
+head.sampled_queued = count(K.scheduled, 0, math.min(sample, queued) - 1, 'queued')
+head.sampled_scheduled = count(K.scheduled, queued, queued + sample - 1, 'scheduled')
+head.sampled_parked = count(K.parked, 0, sample - 1, 'parked')
+head.names = #order
+local result = {}
+put(result, OVERVIEW_HEAD, head)
 for _, name in ipairs(order) do
-  local c = names[name]
-  result[#result + 1] = name
-  for j = 1, 4 do
-    result[#result + 1] = c[j]
-  end
+  put(result, NAME_COUNT, names[name])
 end
 
 local minute = math.floor(now / 60000000)

@@ -9,13 +9,11 @@
 -- size: the most tasks returned, ARGV[5] budget: the most entries looked at
 -- (at least the page size), ARGV[6] the task name a task must have ('' for
 -- any), ARGV[7] the prefix its key must have ('' for any)
--- Returns: now, how many entries the part holds, the offset past the last
--- entry looked at, 1 when entries remain beyond it (else 0), how many tasks
--- follow, then 12 values per task: key, score (as Redis writes it: 1e+15
--- perhaps), name, state, attempt,
--- deliveries, started, worker, created, due, error (its first 300 bytes),
--- waiting-for. An entry whose record is gone (expired, or not a hash) is
--- looked at and skipped.
+-- Returns: a PAGE_HEAD (now, how many entries the part holds, the offset
+-- past the last entry looked at, 1 when entries remain beyond it (else 0),
+-- how many tasks follow), then a LISTED per task (see list_task; its error
+-- cut at 300 bytes). An entry whose record is gone (expired, or not a
+-- hash) is looked at and skipped.
 local now = clock_us()
 local part, offset, size, budget = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local want_name, want_prefix = ARGV[6], ARGV[7]
@@ -50,22 +48,11 @@ while found < size and looked < budget and offset + looked < total do
   for i = 1, #entries, 2 do
     local key = entries[i]
     looked = looked + 1
-    if want_prefix == '' or string.sub(key, 1, #want_prefix) == want_prefix then
-      local f = read(key, 'name', 'state', 'attempt', 'deliveries', 'started', 'worker', 'created', 'due', 'error', 'waiting')
-      if f[1] and (want_name == '' or f[1] == want_name) then
-        local n_out = #out
-        out[n_out + 1] = key
-        out[n_out + 2] = entries[i + 1]
-        out[n_out + 3] = f[1]
-        for j = 2, 8 do
-          out[n_out + 2 + j] = f[j] or ''
-        end
-        out[n_out + 11] = string.sub(f[9] or '', 1, 300)
-        out[n_out + 12] = f[10] or ''
-        found = found + 1
-        if found == size then
-          break
-        end
+    if (want_prefix == '' or string.sub(key, 1, #want_prefix) == want_prefix)
+        and list_task(out, key, entries[i + 1], want_name, 300) then
+      found = found + 1
+      if found == size then
+        break
       end
     end
   end
@@ -75,7 +62,8 @@ local more = 0
 if next_offset < total then
   more = 1
 end
-local result = {int(now), total, next_offset, more, found}
+local result = {}
+put(result, PAGE_HEAD, {now = int(now), total = total, next = next_offset, more = more, found = found})
 for _, v in ipairs(out) do
   result[#result + 1] = v
 end

@@ -1,48 +1,34 @@
 -- snapshot: what the docket holds right now.
 -- KEYS[1] scheduled zset
 -- ARGV[1] docket key prefix, ARGV[2] limit per list
--- Returns: now, #scheduled, #running, #waiting, #parked (until a child or a
--- signal wakes them), then four counts: workers
--- listed, tasks listed, limits listed, holders and waiters listed; then per
--- worker: id, live-until, description; per task (running, scheduled,
--- parked, held by a strike, waiting, then dead-lettered): key, score (0
--- for parked and held ones), name, attempt, deliveries,
--- started, worker, created, state, waiting-for, error; per limit: id,
--- #holders, #waiters (every one); then per holder or waiter listed: limit
--- id, "h" or "w", key. At most "limit" holders and "limit" waiters (the
--- first in line) are listed per limit, and "limit" waiting tasks in all:
--- the work grows with the limit and the number of limits in use, never
--- with the length of a line.
+-- Returns: a SNAP_HEAD (now, #scheduled, #running, #waiting, #parked until
+-- a child or a signal wakes them, then how many of each entry follow),
+-- then a SNAP_WORKER per live worker; a LISTED per task (running,
+-- scheduled, parked, held by a strike, waiting, then dead-lettered; score
+-- 0 for parked and held ones); a SNAP_LIMIT per limit in use (#holders and
+-- #waiters, every one); a SNAP_MEMBER per holder or waiter listed. At most
+-- "limit" holders and "limit" waiters (the first in line) are listed per
+-- limit, and "limit" waiting tasks in all: the work grows with the limit
+-- and the number of limits in use, never with the length of a line.
 local now = clock_us()
 local limit = tonumber(ARGV[2])
-local result = {int(now), redis.call('ZCARD', K.scheduled), redis.call('ZCARD', K.running), 0,
-  redis.call('ZCARD', K.parked), 0, 0, 0, 0}
--- The positions of the four counts in result.
-local WORKERS, TASKS, LIMITS, MEMBERS = 6, 7, 8, 9
+local head = {now = int(now), scheduled = redis.call('ZCARD', K.scheduled), running = redis.call('ZCARD', K.running),
+  waiting = 0, parked = redis.call('ZCARD', K.parked), workers = 0, tasks = 0, limits = 0, members = 0}
 local workers_out, tasks_out, limits_out, members_out = {}, {}, {}, {}
 
 local workers = redis.call('ZRANGEBYSCORE', K.workers, now, '+inf', 'WITHSCORES')
 for i = 1, #workers, 2 do
   local info = redis.call('GET', K.worker .. workers[i])
   if info then
-    workers_out[#workers_out + 1] = workers[i]
-    workers_out[#workers_out + 1] = int(tonumber(workers[i + 1]))
-    workers_out[#workers_out + 1] = info
-    result[WORKERS] = result[WORKERS] + 1
+    put(workers_out, SNAP_WORKER, {id = workers[i], live_until = int(tonumber(workers[i + 1])), description = info})
+    head.workers = head.workers + 1
   end
 end
 
 local function task(key, score)
-  local f = read(key, 'name', 'attempt', 'deliveries', 'started', 'worker', 'created', 'state', 'waiting', 'error')
-  if not f[1] then
-    return -- an expired record, or a key another program overwrote
+  if list_task(tasks_out, key, int(score or 0), '', 0) then
+    head.tasks = head.tasks + 1
   end
-  tasks_out[#tasks_out + 1] = key
-  tasks_out[#tasks_out + 1] = int(score)
-  for j = 1, 9 do
-    tasks_out[#tasks_out + 1] = f[j] or ''
-  end
-  result[TASKS] = result[TASKS] + 1
 end
 
 local function list(zset, scored)
@@ -91,27 +77,21 @@ for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
     waiters = redis.call('ZRANGE', K.waiting .. id, 0, limit - 1)
   end
   local n_waiters = redis.call('ZCARD', K.waiting .. id)
-  result[4] = result[4] + n_waiters
-  limits_out[#limits_out + 1] = id
-  limits_out[#limits_out + 1] = redis.call('SCARD', K.limit .. id)
-  limits_out[#limits_out + 1] = n_waiters
-  result[LIMITS] = result[LIMITS] + 1
+  head.waiting = head.waiting + n_waiters
+  put(limits_out, SNAP_LIMIT, {id = id, holders = redis.call('SCARD', K.limit .. id), waiters = n_waiters})
+  head.limits = head.limits + 1
   for _, h in ipairs(holders) do
-    members_out[#members_out + 1] = id
-    members_out[#members_out + 1] = 'h'
-    members_out[#members_out + 1] = h
+    put(members_out, SNAP_MEMBER, {limit = id, role = ROLE.holds, key = h})
   end
   for _, w in ipairs(waiters) do
-    members_out[#members_out + 1] = id
-    members_out[#members_out + 1] = 'w'
-    members_out[#members_out + 1] = w
+    put(members_out, SNAP_MEMBER, {limit = id, role = ROLE.waits, key = w})
     if listed_waiters < limit then
       listed_waiters = listed_waiters + 1
       task(w, tonumber(redis.call('HGET', K.task .. w, 'due') or '0'))
     end
   end
 end
-result[MEMBERS] = #members_out / 3
+head.members = #members_out / #SNAP_MEMBER
 
 local dead = {}
 if limit > 0 then
@@ -121,6 +101,8 @@ for i = 1, #dead, 2 do
   task(dead[i], tonumber(dead[i + 1]))
 end
 
+local result = {}
+put(result, SNAP_HEAD, head)
 for _, part in ipairs({workers_out, tasks_out, limits_out, members_out}) do
   for _, v in ipairs(part) do
     result[#result + 1] = v
