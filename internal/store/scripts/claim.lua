@@ -311,96 +311,100 @@ local function take_slots(key, limits)
   return nil
 end
 
--- admit decides whether a due task may start: "run", "drop" (with the
--- reason), "later" (with the instant) or "wait" (with the limit). The checks
--- run in this order: debounce, cooldown, rate limits, concurrency; a task
--- starts only if it passes them all, and only then does it open cooldown
--- windows, count in the rate windows and take slots. Debounce and cooldown
--- judge submissions: a retry, or the next run of a perpetual task, skips
--- them. Rate limits count every start.
---
--- Every value the rules need is read first, before anything is written: an
--- input the rules cannot read raises an error then, and changes nothing.
---
--- Concurrency slots are taken in the order of their limit ids. A task that
--- must wait for a slot keeps those it holds of earlier limits: holding and
--- waiting in one order, tasks cannot wait for each other in a circle.
-local function admit(key, f, rule)
+-- needs reads every value a task's rules need from its input, before
+-- anything is written: an input the rules cannot read raises an error
+-- here, and changes nothing. Debounce and cooldown judge submissions: a
+-- retry, or the next run of a perpetual task, has none of them.
+local function needs(f, rule)
   local input = decode(f.input)
-  local name = f.name
   local fresh = f.admitted ~= '1'
   local function id_of(arg)
-    return name .. ':' .. arg .. ':' .. field(input, arg)
+    return f.name .. ':' .. arg .. ':' .. field(input, arg)
   end
-  -- limit_id names a concurrency or rate limit: shared by a scope's tasks,
-  -- or the task's own.
+  -- A limit shared by a scope's tasks, or the task's own.
   local function limit_id(scope, arg)
     if scope ~= '' then
       return 's:' .. scope .. ':' .. field(input, arg)
     end
     return 't:' .. id_of(arg)
   end
+  local function what(arg)
+    return arg == '' and 'the task' or (arg .. '=' .. field(input, arg))
+  end
 
-  local burst = nil
-  if rule[RULE.debounce] and fresh then
-    burst = id_of(rule[RULE.debounce][WINDOW.arg])
+  local n = {fresh = fresh, cooldowns = {}, rates = {}, limits = {}}
+  local d = rule[RULE.debounce]
+  if d and fresh then
+    n.burst = {id = id_of(d[WINDOW.arg]), settle = tonumber(d[WINDOW.settle]) or 0}
   end
-  local cooldowns = {}
-  if fresh then
-    for _, c in ipairs(rule[RULE.cooldowns] or {}) do
-      local arg = c[WINDOW.arg]
-      local what = arg == '' and 'the task' or (arg .. '=' .. field(input, arg))
-      cooldowns[#cooldowns + 1] = {id = id_of(arg), window = tonumber(c[WINDOW.window]) or 0, what = what}
-    end
+  for _, c in ipairs(fresh and rule[RULE.cooldowns] or {}) do
+    local arg = c[WINDOW.arg]
+    n.cooldowns[#n.cooldowns + 1] = {id = id_of(arg), window = tonumber(c[WINDOW.window]) or 0, what = what(arg)}
   end
-  local limits = {}
-  for _, c in ipairs(rule[RULE.limits] or {}) do
-    limits[#limits + 1] = {id = limit_id(c[LIMIT.scope], c[LIMIT.arg]), max = tonumber(c[LIMIT.max]) or 1}
-  end
-  table.sort(limits, function(a, b) return a.id < b.id end)
-  local rates = {}
   for _, r in ipairs(rule[RULE.rates] or {}) do
-    local arg = r[RATE.arg]
-    local what = arg == '' and 'the task' or (arg .. '=' .. field(input, arg))
-    rates[#rates + 1] = {id = limit_id(r[RATE.scope], arg), limit = tonumber(r[RATE.limit]) or 1,
-      per = tonumber(r[RATE.per]) or 0, drop = r[RATE.drop] == true, what = what}
+    n.rates[#n.rates + 1] = {id = limit_id(r[RATE.scope], r[RATE.arg]), limit = tonumber(r[RATE.limit]) or 1,
+      per = tonumber(r[RATE.per]) or 0, drop = r[RATE.drop] == true, what = what(r[RATE.arg])}
   end
+  for _, c in ipairs(rule[RULE.limits] or {}) do
+    n.limits[#n.limits + 1] = {id = limit_id(c[LIMIT.scope], c[LIMIT.arg]), max = tonumber(c[LIMIT.max]) or 1}
+  end
+  table.sort(n.limits, function(a, b) return a.id < b.id end)
+  return n
+end
 
-  if burst then
-    local verdict, arg = debounce(key, f, burst, tonumber(rule[RULE.debounce][WINDOW.settle]) or 0)
+-- start_counts records what a task that passed every check holds from now on:
+-- the cooldown windows it opens, its place in the rate windows; its burst
+-- is over.
+local function start_counts(key, n, windows)
+  for _, r in ipairs(n.rates) do
+    local rk = K.rate .. r.id
+    redis.call('ZADD', rk, now, key .. '@' .. now_s)
+    expire_after(rk, now + r.per, now)
+  end
+  for _, w in ipairs(windows) do
+    redis.call('SET', w[1], int(w[2]), 'PX', math.ceil((w[2] - now) / 1000) + GC_MARGIN_MS)
+  end
+  if n.burst then
+    redis.call('DEL', K.debounce .. n.burst.id)
+  end
+  redis.call('HSET', K.task .. key, 'admitted', '1')
+end
+
+-- admit decides whether a due task may start: "run", "drop" (with the
+-- reason), "later" (with the instant) or "wait" (with the limit). The checks
+-- run in this order: debounce, cooldown, rate limits, concurrency; a task
+-- starts only if it passes them all, and only then does it open cooldown
+-- windows, count in the rate windows and take slots (start_counts). Rate
+-- limits count every start.
+--
+-- Concurrency slots are taken in the order of their limit ids. A task that
+-- must wait for a slot keeps those it holds of earlier limits: holding and
+-- waiting in one order, tasks cannot wait for each other in a circle.
+local function admit(key, f, rule)
+  local n = needs(f, rule)
+  if n.burst then
+    local verdict, arg = debounce(key, f, n.burst.id, n.burst.settle)
     if verdict then
       return verdict, arg
     end
   end
   local windows = {}
-  for _, c in ipairs(cooldowns) do
+  for _, c in ipairs(n.cooldowns) do
     local verdict, arg = cooldown(c.id, c.window, c.what)
     if verdict then
       return verdict, arg
     end
     windows[#windows + 1] = arg
   end
-  local verdict, arg = rate(rates, fresh)
+  local verdict, arg = rate(n.rates, n.fresh)
   if verdict then
     return verdict, arg
   end
-  verdict, arg = take_slots(key, limits)
+  verdict, arg = take_slots(key, n.limits)
   if verdict then
     return verdict, arg
   end
-  for _, r in ipairs(rates) do
-    local rk = K.rate .. r.id
-    redis.call('ZADD', rk, now, key .. '@' .. now_s)
-    expire_after(rk, now + r.per, now)
-  end
-
-  for _, w in ipairs(windows) do
-    redis.call('SET', w[1], int(w[2]), 'PX', math.ceil((w[2] - now) / 1000) + GC_MARGIN_MS)
-  end
-  if burst then
-    redis.call('DEL', K.debounce .. burst) -- the burst is over
-  end
-  redis.call('HSET', K.task .. key, 'admitted', '1')
+  start_counts(key, n, windows)
   return 'run'
 end
 
@@ -433,102 +437,121 @@ local function judge(key, f, rule)
   end
 end
 
--- Tasks whose worker died: their lease lapsed. They keep their slots.
-local lapsed = {}
-if want > 0 then
-  lapsed = redis.call('ZRANGEBYSCORE', K.running, '-inf', now, 'LIMIT', 0, want)
+-- reclaim takes over the tasks whose worker died (their lease lapsed):
+-- they keep their slots, and are dead-lettered after max_deliveries.
+local function reclaim()
+  if want <= 0 then
+    return
+  end
+  for _, key in ipairs(redis.call('ZRANGEBYSCORE', K.running, '-inf', now, 'LIMIT', 0, want)) do
+    local f, problem = fetch(key)
+    if problem then
+      corrupt(key, f, problem)
+    elseif f.state ~= STATE.running then -- not a live run (a safety net)
+      redis.call('ZREM', K.running, key)
+    elseif whole(f.deliveries) >= max_deliveries then
+      redis.call('ZREM', K.running, key)
+      dead_letter(key, f)
+    else
+      deliver(key, f) -- its lease is renewed in place
+    end
+  end
 end
-for _, key in ipairs(lapsed) do
+
+-- deliver_all hands over due tasks when no task has rules and no strike is
+-- in effect: the common case, in bulk. Leases are added before the tasks
+-- leave the schedule, so that each is always in a set.
+local function deliver_all(due)
+  local fields, problems, leases = {}, {}, {}
+  for i, key in ipairs(due) do
+    fields[i], problems[i] = fetch(key)
+    if not problems[i] then
+      leases[#leases + 1] = lease_until
+      leases[#leases + 1] = key
+    end
+  end
+  if #leases > 0 then
+    redis.call('ZADD', K.running, unpack(leases))
+  end
+  redis.call('ZREM', K.scheduled, unpack(due))
+  for i, key in ipairs(due) do
+    if problems[i] then
+      corrupt(key, fields[i], problems[i])
+    else
+      hand_over(key, fields[i])
+    end
+  end
+end
+
+-- consider hands over a due task, or holds it for a strike, or runs it
+-- through its admission rules.
+local function consider(key)
+  redis.call('ZREM', K.scheduled, key)
   local f, problem = fetch(key)
   if problem then
     corrupt(key, f, problem)
-  elseif f.state ~= STATE.running then -- not a live run (a safety net)
-    redis.call('ZREM', K.running, key)
-  elseif whole(f.deliveries) >= max_deliveries then
-    redis.call('ZREM', K.running, key)
-    dead_letter(key, f)
+    return
+  end
+  local strike = struck(f.name, f.input)
+  local rule = rules[f.name]
+  if strike then
+    hold(key, f.attempt, strike, now)
+    report(key, f.name, 'struck (' .. describe(strike) .. ')', f.trace, FATE.held)
+  elseif rule then
+    judge(key, f, rule)
   else
-    deliver(key, f) -- its lease is renewed in place
+    deliver(key, f)
   end
 end
 
--- Due tasks, in due order, until N are claimed or a thousand were looked at.
-local more = false
-local looked = 0
-while n_claimed < want do
-  local due = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, want - n_claimed)
-  if #due == 0 then
-    break
-  end
-  looked = looked + #due
-  if not any_rules and not any_strikes then
-    -- The common case, in bulk: every due task runs. Leases are added
-    -- before the tasks leave the schedule, so each is always in a set.
-    local fields, problems, leases = {}, {}, {}
-    for i, key in ipairs(due) do
-      fields[i], problems[i] = fetch(key)
-      if not problems[i] then
-        leases[#leases + 1] = lease_until
-        leases[#leases + 1] = key
-      end
+-- claim_due takes due tasks, in due order, until N are claimed or a
+-- thousand were looked at; it returns whether more may be due.
+local function claim_due()
+  local looked = 0
+  while n_claimed < want do
+    local due = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, want - n_claimed)
+    if #due == 0 then
+      return false
     end
-    if #leases > 0 then
-      redis.call('ZADD', K.running, unpack(leases))
-    end
-    redis.call('ZREM', K.scheduled, unpack(due))
-    for i, key in ipairs(due) do
-      if problems[i] then
-        corrupt(key, fields[i], problems[i])
-      else
-        hand_over(key, fields[i])
-      end
-    end
-    due = {}
-  end
-  for _, key in ipairs(due) do
-    redis.call('ZREM', K.scheduled, key)
-    local f, problem = fetch(key)
-    local rule = rules[f.name or '']
-    local strike = not problem and struck(f.name, f.input)
-    if problem then
-      corrupt(key, f, problem)
-    elseif strike then
-      hold(key, f.attempt, strike, now)
-      report(key, f.name, 'struck (' .. describe(strike) .. ')', f.trace, FATE.held)
-    elseif rule then
-      judge(key, f, rule)
+    looked = looked + #due
+    if not any_rules and not any_strikes then
+      deliver_all(due)
     else
-      deliver(key, f)
+      for _, key in ipairs(due) do
+        consider(key)
+      end
+    end
+    if looked >= 1000 then
+      return true
     end
   end
-  if looked >= 1000 then
-    more = true
-    break
-  end
+  return false
 end
 
-local wait = '-1'
-if more or want > 0 and n_claimed == want then
-  wait = '0' -- more may be due: the worker looks again at once anyway
-else
+-- wait_for is the claim's wait: until the next due task or lease expiry;
+-- '-1' for none, '0' when more may be due (the worker looks again at once).
+local function wait_for(more)
+  if more or want > 0 and n_claimed == want then
+    return '0'
+  end
   local nxt = earliest(K.scheduled)
   local lapse = earliest(K.running)
   if lapse ~= nil and (nxt == nil or lapse < nxt) then
     nxt = lapse
   end
-  if nxt ~= nil then
-    wait = int(math.max(0, nxt - now))
+  if nxt == nil then
+    return '-1'
   end
+  return int(math.max(0, nxt - now))
 end
+
+reclaim()
+local more = claim_due()
 local result = {}
-put(result, CLAIM_HEAD, {now = int(now), wait = wait, claimed = n_claimed, turned = #turned / #TURNED})
-for _, v in ipairs(claimed) do
-  result[#result + 1] = v
-end
-for _, v in ipairs(turned) do
-  result[#result + 1] = v
-end
-for _, v in ipairs(applied) do
-  result[#result + 1] = v
+put(result, CLAIM_HEAD, {now = int(now), wait = wait_for(more), claimed = n_claimed, turned = #turned / #TURNED})
+for _, part in ipairs({claimed, turned, applied}) do
+  for _, v in ipairs(part) do
+    result[#result + 1] = v
+  end
 end
 return result
