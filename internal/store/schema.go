@@ -200,6 +200,17 @@ const (
 	taskStateFields
 )
 
+// The counts of a docket's tasks by list (see Count).
+const (
+	countQueued = iota
+	countScheduled
+	countRunning
+	countWaiting
+	countParked
+	countStruck
+	countFields
+)
+
 // The layouts, each named field by field so that a constant without a name
 // (or a name without a constant) fails TestLayoutsAreWhole.
 var layouts = []layout{
@@ -232,6 +243,8 @@ var layouts = []layout{
 	{"CHAIN", names(chainFields, map[int]string{chainName: "name", chainState: "state", chainDue: "due",
 		chainStarted: "started", chainFinished: "finished", chainAttempt: "attempt", chainAuto: "auto", chainError: "error"})},
 	{"TASK_STATE", names(taskStateFields, map[int]string{tsState: "state", tsDue: "due", tsError: "error"})},
+	{"COUNTS", names(countFields, map[int]string{countQueued: "queued", countScheduled: "scheduled",
+		countRunning: "running", countWaiting: "waiting", countParked: "parked", countStruck: "struck"})},
 	{"OUTCOME", names(outcomeArgs, map[int]string{outcomeKey: "key", outcomeGen: "gen",
 		outcomeKind: "kind", outcomeWhen: "when", outcomeError: "error",
 		outcomePayload: "payload", outcomeReason: "reason"})},

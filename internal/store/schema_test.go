@@ -71,3 +71,26 @@ func TestScriptsSpellNoWord(t *testing.T) {
 		}
 	}
 }
+
+// Each script says at its top what it takes and what it returns.
+func TestScriptsSayWhatTheyTakeAndReturn(t *testing.T) {
+	files, err := scriptFiles.ReadDir("scripts")
+	require.NoError(t, err)
+	for _, f := range files {
+		if f.Name() == "lib.lua" {
+			continue
+		}
+		body, err := scriptFiles.ReadFile("scripts/" + f.Name())
+		require.NoError(t, err)
+		var head strings.Builder
+		for line := range strings.Lines(string(body)) {
+			if !strings.HasPrefix(line, "--") {
+				break
+			}
+			head.WriteString(line)
+		}
+		for _, w := range []string{"KEYS", "ARGV", "Returns"} {
+			assert.Contains(t, head.String(), w, "%s does not say its %s at its top", f.Name(), w)
+		}
+	}
+}

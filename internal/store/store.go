@@ -446,10 +446,11 @@ func (s *Store) Count(ctx context.Context) (Counts, error) {
 	if err != nil {
 		return Counts{}, fmt.Errorf("docket: count: %w", err)
 	}
-	if len(n) != 6 {
+	if len(n) != countFields {
 		return Counts{}, fmt.Errorf("%w: count reply has %d elements", ErrMalformed, len(n))
 	}
-	return Counts{Queued: n[0], Scheduled: n[1], Running: n[2], Waiting: n[3], Parked: n[4], Struck: n[5]}, nil
+	return Counts{Queued: n[countQueued], Scheduled: n[countScheduled], Running: n[countRunning],
+		Waiting: n[countWaiting], Parked: n[countParked], Struck: n[countStruck]}, nil
 }
 
 // Known makes the tasks called by one of names that workers without them

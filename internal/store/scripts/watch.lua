@@ -2,6 +2,7 @@
 -- scripts announce its changes (see announce in lib.lua).
 -- KEYS[1] watchers zset; ARGV[1] docket key prefix, ARGV[2] task key,
 -- ARGV[3] how long (ms)
+-- Returns: 1.
 local now = clock_us()
 local ttl = tonumber(ARGV[3])
 local until_us = now + ttl * 1000
