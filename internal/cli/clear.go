@@ -29,12 +29,8 @@ closed) it fails, so a script must say --yes.
 func runClear(ctx context.Context, s *session, cmd *command, args []string) error {
 	fs := s.flags(cmd)
 	yes := fs.Bool("yes", false, "")
-	args, err := s.parse(cmd, fs, args)
-	if err != nil {
+	if err := s.parseNone(cmd, fs, args); err != nil {
 		return err
-	}
-	if len(args) != 0 {
-		return usageErrorf(cmd.name, "takes no arguments, got %q", args)
 	}
 	d, err := s.open(ctx)
 	if err != nil {

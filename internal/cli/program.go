@@ -217,6 +217,18 @@ func (s *session) parse(cmd *command, fs *flag.FlagSet, args []string) ([]string
 	}
 }
 
+// parseNone parses the flags of a command that takes no arguments.
+func (s *session) parseNone(cmd *command, fs *flag.FlagSet, args []string) error {
+	rest, err := s.parse(cmd, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 0 {
+		return usageErrorf(cmd.name, "takes no arguments, got %q", rest)
+	}
+	return nil
+}
+
 // open opens the docket the global flags name.
 func (s *session) open(ctx context.Context) (*sdk.Docket, error) {
 	if s.url == "" {

@@ -31,12 +31,8 @@ func runSnapshot(ctx context.Context, s *session, cmd *command, args []string) e
 	fs := s.flags(cmd)
 	asJSON := fs.Bool("json", false, "")
 	limit := fs.Int("limit", 1000, "")
-	args, err := s.parse(cmd, fs, args)
-	if err != nil {
+	if err := s.parseNone(cmd, fs, args); err != nil {
 		return err
-	}
-	if len(args) != 0 {
-		return usageErrorf(cmd.name, "takes no arguments, got %q", args)
 	}
 	if *limit < 1 {
 		return usageErrorf(cmd.name, "--limit must be at least 1, got %d", *limit)

@@ -116,12 +116,8 @@ func strikeValue(arg string) any {
 func runStrikes(ctx context.Context, s *session, cmd *command, args []string) error {
 	fs := s.flags(cmd)
 	asJSON := fs.Bool("json", false, "")
-	args, err := s.parse(cmd, fs, args)
-	if err != nil {
+	if err := s.parseNone(cmd, fs, args); err != nil {
 		return err
-	}
-	if len(args) != 0 {
-		return usageErrorf(cmd.name, "takes no arguments, got %q", args)
 	}
 	d, err := s.open(ctx)
 	if err != nil {
