@@ -14,9 +14,9 @@ import (
 	"github.com/docket-go/docket/telemetry"
 )
 
-func init() {
-	core.Unwrap = func(d any) *core.Docket { return d.(*Docket).core }
-}
+// handle is core.Handle under a name of this package, so that embedding it
+// adds no exported field to Docket.
+type handle = core.Handle
 
 // Defaults of a Docket's options.
 const (
@@ -28,6 +28,9 @@ const (
 // Docket is a named set of tasks in one Redis: the producer's handle, and
 // what a worker executes from. It is safe for concurrent use.
 type Docket struct {
+	// handle lets the worker, the testsuite and the dashboard reach the
+	// core (core.Unwrap) without a public method; see core.Handle.
+	handle
 	core      *core.Docket
 	metrics   *telemetry.Metrics
 	stopGauge func()
@@ -145,14 +148,15 @@ func newDocket(rdb redis.UniversalClient, opts []Option) (*Docket, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Docket{metrics: telemetry.NewMetrics(), core: &core.Docket{
+	c := &core.Docket{
 		Name:               o.name,
 		Store:              s,
 		Logger:             o.logger.With("docket", o.name),
 		Retention:          o.retention,
 		CompletedRetention: completed,
 		MaxInputSize:       o.maxInputSize,
-	}}
+	}
+	d := &Docket{handle: core.NewHandle(c), core: c, metrics: telemetry.NewMetrics()}
 	d.stopGauge = telemetry.DepthGauge(o.name, func(ctx context.Context) (map[string]int64, error) {
 		c, err := s.Count(ctx)
 		return map[string]int64{"queued": c.Queued, "scheduled": c.Scheduled, "running": c.Running, "waiting": c.Waiting,

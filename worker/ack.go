@@ -13,34 +13,61 @@ type ack struct {
 	outcome store.Outcome
 }
 
-// ackLoop records outcomes once the claim loop, which carries them while
-// the worker runs, has stopped: during the drain. It starts with those the
-// claim loop left, and records in batches: whatever accumulated while the
-// previous batch was in flight goes in the next call. When Redis is
-// unavailable it keeps the outcomes and retries.
-func (r *run) ackLoop(pending []ack) {
+// acker takes the outcomes of settled attempts to Redis. While the worker
+// runs, the claimer collects them and carries them with its claims; once
+// the claim loop has stopped, the acker's own loop records them, during the
+// drain.
+type acker struct {
+	*conf
+	lifecycle
+	ch chan ack
+}
+
+func newAcker(c *conf) *acker {
+	k := &acker{conf: c, ch: make(chan ack, c.opts.Concurrency)}
+	k.init()
+	return k
+}
+
+// send hands an outcome on. Once the acker has stopped, the outcome is
+// dropped: its task is redelivered when the lease lapses.
+func (k *acker) send(a ack) {
+	select {
+	case k.ch <- a:
+	case <-k.ctx.Done():
+	}
+}
+
+// start records outcomes from now on, beginning with those the claim loop
+// left.
+func (k *acker) start(pending []ack) { k.spawn(func() { k.loop(pending) }) }
+
+// loop records in batches: whatever accumulated while the previous batch
+// was in flight goes in the next call. When Redis is unavailable it keeps
+// the outcomes and retries.
+func (k *acker) loop(pending []ack) {
 	var retry backoff
 	for {
 		if len(pending) == 0 {
 			select {
-			case a := <-r.acks:
+			case a := <-k.ch:
 				pending = append(pending, a)
-			case <-r.bgCtx.Done():
+			case <-k.ctx.Done():
 				return
 			}
 		}
-		pending = r.collect(pending)
+		pending = k.collect(pending)
 		n := min(len(pending), store.MaxBatch)
-		if err := r.flush(pending[:n]); err != nil {
+		if err := k.flush(pending[:n]); err != nil {
 			wait := retry.wait()
-			r.log.Warn("cannot record task outcomes; retrying", "err", err, "tasks", len(pending), "in", wait)
-			if pending = r.await(pending, wait); pending == nil {
+			k.log.Warn("cannot record task outcomes; retrying", "err", err, "tasks", len(pending), "in", wait)
+			if pending = k.await(pending, wait); pending == nil {
 				return
 			}
 			continue
 		}
 		if retry.failing() {
-			r.log.Info("recording task outcomes again")
+			k.log.Info("recording task outcomes again")
 			retry.reset()
 		}
 		pending = pending[n:]
@@ -48,27 +75,27 @@ func (r *run) ackLoop(pending []ack) {
 }
 
 // await waits before a retry, still taking in outcomes so that tasks
-// finishing meanwhile are not held up. It returns nil when the worker stops.
-func (r *run) await(pending []ack, d time.Duration) []ack {
+// finishing meanwhile are not held up. It returns nil when the acker stops.
+func (k *acker) await(pending []ack, d time.Duration) []ack {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
 		select {
-		case a := <-r.acks:
+		case a := <-k.ch:
 			pending = append(pending, a)
 		case <-timer.C:
 			return pending
-		case <-r.bgCtx.Done():
+		case <-k.ctx.Done():
 			return nil
 		}
 	}
 }
 
 // collect adds the outcomes already waiting, without blocking.
-func (r *run) collect(pending []ack) []ack {
+func (k *acker) collect(pending []ack) []ack {
 	for {
 		select {
-		case a := <-r.acks:
+		case a := <-k.ch:
 			pending = append(pending, a)
 		default:
 			return pending
@@ -76,14 +103,14 @@ func (r *run) collect(pending []ack) []ack {
 	}
 }
 
-func (r *run) flush(batch []ack) error {
-	ctx, cancel := context.WithTimeout(r.bgCtx, 30*time.Second)
+func (k *acker) flush(batch []ack) error {
+	ctx, cancel := context.WithTimeout(k.ctx, 30*time.Second)
 	defer cancel()
-	applied, err := r.store.Finish(ctx, r.w.c.Retention, outcomesOf(batch))
+	applied, err := k.store.Finish(ctx, k.w.c.Retention, outcomesOf(batch))
 	if err != nil {
 		return err
 	}
-	r.recorded(batch, applied)
+	k.recorded(batch, applied)
 	return nil
 }
 
@@ -100,10 +127,10 @@ func outcomesOf(batch []ack) []store.Outcome {
 
 // recorded forgets the attempts whose outcomes Redis took: applied, or
 // stale because the store moved on meanwhile.
-func (r *run) recorded(batch []ack, applied []bool) {
+func (k *acker) recorded(batch []ack, applied []bool) {
 	for i, a := range batch {
 		if i < len(applied) && !applied[i] {
-			r.log.Debug("outcome not recorded: the task was cancelled, replaced or redelivered meanwhile",
+			k.log.Debug("outcome not recorded: the task was cancelled, replaced or redelivered meanwhile",
 				"key", a.outcome.Key, "task", a.attempt.msg.Name)
 		}
 		a.attempt.forget()

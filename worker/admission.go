@@ -12,13 +12,13 @@ import (
 
 // rules returns the admission rules of the registered tasks, encoded for the
 // claim script, rebuilt only when the registry changes.
-func (r *run) rules() store.Rules {
-	v := r.w.c.Version()
-	if r.rulesVersion == v && r.rulesBuilt {
-		return r.cachedRules
+func (l *claimer) rules() store.Rules {
+	v := l.w.c.Version()
+	if l.rulesVersion == v && l.rulesBuilt {
+		return l.cachedRules
 	}
 	byTask := map[string]store.Rule{}
-	for _, def := range r.w.c.Tasks() {
+	for _, def := range l.w.c.Tasks() {
 		p := def.Policies
 		var rule store.Rule
 		if d := p.Debounce; d != nil {
@@ -35,43 +35,43 @@ func (r *run) rules() store.Rules {
 		}
 		byTask[def.Name] = rule
 	}
-	r.cachedRules, r.rulesVersion, r.rulesBuilt = store.NewRules(byTask), v, true
-	return r.cachedRules
+	l.cachedRules, l.rulesVersion, l.rulesBuilt = store.NewRules(byTask), v, true
+	return l.cachedRules
 }
 
 // dropped reports tasks ended without running — submissions admission
 // control turned away, poison tasks dead-lettered, tasks whose input or
 // record could not be read: a log line, a count, and a span linked to the
 // producer's.
-func (r *run) dropped(ds []store.Dropped) {
+func (l *claimer) dropped(ds []store.Dropped) {
 	for _, d := range ds {
 		if d.Held {
-			r.log.Info("task held by a strike", "key", d.Key, "task", d.Name, "reason", d.Reason)
-			r.w.metrics.Struck.Add(context.Background(), 1, r.w.metrics.Task(r.w.c.Name, d.Name))
+			l.log.Info("task held by a strike", "key", d.Key, "task", d.Name, "reason", d.Reason)
+			l.w.metrics.Struck.Add(context.Background(), 1, l.w.metrics.Task(l.w.c.Name, d.Name))
 			continue
 		}
 		outcome := "dropped"
 		switch d.Failure {
 		case "":
-			r.log.Info("task dropped", "key", d.Key, "task", d.Name, "reason", d.Reason)
-			r.w.metrics.Dropped.Add(context.Background(), 1, r.w.metrics.Task(r.w.c.Name, d.Name))
+			l.log.Info("task dropped", "key", d.Key, "task", d.Name, "reason", d.Reason)
+			l.w.metrics.Dropped.Add(context.Background(), 1, l.w.metrics.Task(l.w.c.Name, d.Name))
 		case store.FailureDeadLetter:
 			outcome = "dead-lettered"
-			r.log.Error("task dead-lettered", "key", d.Key, "task", d.Name, "reason", d.Reason)
+			l.log.Error("task dead-lettered", "key", d.Key, "task", d.Name, "reason", d.Reason)
 		default:
 			outcome = "failed"
-			r.log.Error("task failed before it ran", "key", d.Key, "task", d.Name, "reason", d.Reason)
+			l.log.Error("task failed before it ran", "key", d.Key, "task", d.Name, "reason", d.Reason)
 		}
 		if d.Failure != "" {
-			r.w.metrics.Failed.Add(context.Background(), 1, telemetry.Failure(r.w.c.Name, d.Name, d.Failure))
+			l.w.metrics.Failed.Add(context.Background(), 1, telemetry.Failure(l.w.c.Name, d.Name, d.Failure))
 		}
 		opts := []trace.SpanStartOption{
 			trace.WithSpanKind(trace.SpanKindConsumer),
 			trace.WithAttributes(
-				attribute.String(telemetry.AttrDocket, r.w.c.Name),
+				attribute.String(telemetry.AttrDocket, l.w.c.Name),
 				attribute.String(telemetry.AttrTask, d.Name),
 				attribute.String(telemetry.AttrKey, d.Key),
-				attribute.String(telemetry.AttrWorker, r.w.id),
+				attribute.String(telemetry.AttrWorker, l.w.id),
 			),
 		}
 		if producer := telemetry.ExtractTrace(d.Trace); producer.IsValid() {

@@ -7,16 +7,79 @@ import (
 	"github.com/docket-go/docket/internal/store"
 )
 
+// upkeep does what the docket needs of its running workers besides running
+// tasks: it starts the chains of automatic tasks, makes due the tasks that
+// waited for a worker that knows them, and cancels the children of ended
+// workflows. It does so when the worker starts (see renewing), when tasks
+// are registered, when it hears that a chain or a workflow ended, and with
+// every lease renewal, should an event have been missed.
+type upkeep struct {
+	*conf
+	lifecycle
+	changed  <-chan struct{} // the registry's, as of before the first preparation
+	reseed   chan struct{}   // an automatic task's chain ended
+	reap     chan struct{}   // ended workflows have children to cancel
+	prepared bool            // the leaser's goroutine's: see renewing
+}
+
+func newUpkeep(c *conf) *upkeep {
+	u := &upkeep{conf: c, reseed: make(chan struct{}, 1), reap: make(chan struct{}, 1)}
+	u.init()
+	return u
+}
+
+// start follows the registry from now on: it must start before anything is
+// prepared, so that no registration is missed.
+func (u *upkeep) start() {
+	u.changed = u.w.c.Changed()
+	u.spawn(u.follow)
+}
+
+// renewing runs before each lease renewal, on the leaser's goroutine, so
+// that once this worker shows in Snapshot it has prepared its tasks: the
+// first time, it prepares them; later it seeds, and reaps in case an event
+// was missed.
+func (u *upkeep) renewing(ctx context.Context) {
+	prepare := u.seed
+	if !u.prepared {
+		prepare = u.prepare
+	}
+	u.reapSoon() // the children of ended workflows, should an "r" event have been missed
+	if err := prepare(ctx); err != nil && ctx.Err() == nil {
+		u.log.Warn("cannot start automatic tasks; trying again at the next renewal", "err", err)
+	} else {
+		u.prepared = true
+	}
+}
+
+// reapSoon has the upkeep cancel the children of ended workflows.
+func (u *upkeep) reapSoon() {
+	select {
+	case u.reap <- struct{}{}:
+	default: // one is coming
+	}
+}
+
+// chainEnded has the upkeep start again the chain of the task called name,
+// if it is an automatic task registered here.
+func (u *upkeep) chainEnded(name string) {
+	if def := u.w.c.Task(name); def == nil || !def.Policies.Automatic() {
+		return
+	}
+	select {
+	case u.reseed <- struct{}{}:
+	default: // one is coming
+	}
+}
+
 // seed starts the chain of every automatic task (keyed by the task's name)
 // that has none. A live chain is left alone, so any number of workers
 // seeding at once leave exactly one; a lost one is started again, a cron
-// task at its expression's next instant. Workers seed when they start, when
-// tasks are registered, when they hear that a chain ended (Event.Chain),
-// and with every lease renewal, should Redis have lost one.
-func (r *run) seed(ctx context.Context) error {
+// task at its expression's next instant.
+func (u *upkeep) seed(ctx context.Context) error {
 	var tasks []store.NewTask
 	var redisNow time.Time
-	for _, def := range r.w.c.Tasks() {
+	for _, def := range u.w.c.Tasks() {
 		if !def.Policies.Automatic() {
 			continue
 		}
@@ -24,7 +87,7 @@ func (r *run) seed(ctx context.Context) error {
 		if cron := def.Policies.Cron; cron != nil {
 			if redisNow.IsZero() {
 				var err error
-				if redisNow, err = r.store.Now(ctx); err != nil {
+				if redisNow, err = u.store.Now(ctx); err != nil {
 					return err
 				}
 			}
@@ -39,13 +102,13 @@ func (r *run) seed(ctx context.Context) error {
 	if len(tasks) == 0 {
 		return nil
 	}
-	res, err := r.store.Add(ctx, store.ModeSeed, tasks)
+	res, err := u.store.Add(ctx, store.ModeSeed, tasks)
 	if err != nil {
 		return err
 	}
 	for i, a := range res {
 		if a.Code == store.Added {
-			r.log.Info("started automatic task", "task", tasks[i].Name, "due", a.Due)
+			u.log.Info("started automatic task", "task", tasks[i].Name, "due", a.Due)
 		}
 	}
 	return nil
@@ -54,38 +117,38 @@ func (r *run) seed(ctx context.Context) error {
 // prepare does what the registered tasks need before this worker claims
 // them: it starts their automatic chains, and makes due at once the tasks
 // of their names that workers without them handed back.
-func (r *run) prepare(ctx context.Context) error {
-	if err := r.seed(ctx); err != nil {
+func (u *upkeep) prepare(ctx context.Context) error {
+	if err := u.seed(ctx); err != nil {
 		return err
 	}
-	defs := r.w.c.Tasks()
+	defs := u.w.c.Tasks()
 	names := make([]string, len(defs))
 	for i, def := range defs {
 		names[i] = def.Name
 	}
-	return r.store.Known(ctx, names)
+	return u.store.Known(ctx, names)
 }
 
-// followRegistry prepares tasks registered while the worker runs, at once
-// rather than at the next lease renewal, and starts again the automatic
-// chains that ended (see handle). changed is the registry's Changed channel
-// as of before the worker first prepared.
-func (r *run) followRegistry(changed <-chan struct{}) {
+// follow prepares tasks registered while the worker runs, at once rather
+// than at the next lease renewal, starts again the automatic chains that
+// ended, and reaps.
+func (u *upkeep) follow() {
+	changed := u.changed
 	for {
 		var err error
 		select {
-		case <-r.bgCtx.Done():
+		case <-u.ctx.Done():
 			return
 		case <-changed:
-			changed = r.w.c.Changed()
-			err = r.prepare(r.bgCtx)
-		case <-r.reseed:
-			err = r.seed(r.bgCtx)
-		case <-r.reap:
-			err = r.store.Reap(r.bgCtx, r.w.c.Retention)
+			changed = u.w.c.Changed()
+			err = u.prepare(u.ctx)
+		case <-u.reseed:
+			err = u.seed(u.ctx)
+		case <-u.reap:
+			err = u.store.Reap(u.ctx, u.w.c.Retention)
 		}
-		if err != nil && r.bgCtx.Err() == nil {
-			r.log.Warn("cannot start automatic tasks or cancel the children of ended workflows; trying again at the next renewal", "err", err)
+		if err != nil && u.ctx.Err() == nil {
+			u.log.Warn("cannot start automatic tasks or cancel the children of ended workflows; trying again at the next renewal", "err", err)
 		}
 	}
 }

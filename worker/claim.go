@@ -5,24 +5,24 @@ import (
 	"slices"
 	"time"
 
+	"github.com/docket-go/docket/internal/core"
 	"github.com/docket-go/docket/internal/store"
 )
 
-// claimLoop claims as many due tasks as there are free slots and starts
-// them; the outcomes of finished attempts travel with the claims (see
-// Store.Exchange). Between claims it waits for the next due task, a wake-up
-// from a producer, or a free slot.
+// run is the claim loop: it claims as many due tasks as there are free
+// slots and starts them; the outcomes of finished attempts travel with the
+// claims (see Store.Exchange). Between claims it waits for the next due
+// task, a wake-up from a producer, or a free slot.
 //
 // Up to maxInFlight exchanges are in flight at once, each for slots of its
 // own: while Redis serves one, the tasks another brought run here, so
 // neither side waits for the other. It returns when ctx ends, or as stop
 // says once the worker is idle. It returns the outcomes it had no chance to
-// record.
-func (r *run) claimLoop(ctx context.Context, stop until) []ack {
-	l := &claimer{r: r, ctx: ctx, look: true,
-		requests: make(chan exchange, maxInFlight), done: make(chan exchange, maxInFlight)}
-	l.timer = time.NewTimer(r.opts.PollInterval)
-	l.deadline = time.Now().Add(r.opts.PollInterval)
+// record. A claimer runs once.
+func (l *claimer) run(ctx context.Context, stop until) []ack {
+	l.ctx = ctx
+	l.timer = time.NewTimer(l.opts.PollInterval)
+	l.deadline = time.Now().Add(l.opts.PollInterval)
 	defer l.timer.Stop()
 	for range maxInFlight {
 		go l.exchanger()
@@ -33,14 +33,14 @@ func (r *run) claimLoop(ctx context.Context, stop until) []ack {
 		if ctx.Err() == nil {
 			l.send()
 		} else if l.inFlight == 0 {
-			return r.collect(l.pending)
+			return l.acks.collect(l.pending)
 		}
 		select {
 		case ex := <-l.done:
 			if l.receive(ex) && (stop == untilIdle || stop == untilFinished && l.finished()) {
-				return r.collect(l.pending)
+				return l.acks.collect(l.pending)
 			}
-		case <-r.wake:
+		case <-l.wake:
 			l.look = true
 		case <-l.timer.C:
 			l.deadline = time.Time{}
@@ -55,11 +55,10 @@ func (r *run) claimLoop(ctx context.Context, stop until) []ack {
 // work but the future runs of chains (see RunUntilFinished). When it does,
 // the loop goes on: the next due task, a wake-up or the poll brings it back.
 func (l *claimer) finished() bool {
-	r := l.r
-	pending, _, _, err := r.store.Pending(l.ctx, r.w.c.Chains())
+	pending, _, _, err := l.store.Pending(l.ctx, l.w.c.Chains())
 	if err != nil {
 		if l.ctx.Err() == nil {
-			r.log.Warn("cannot tell whether every task has finished; looking again", "err", err)
+			l.log.Warn("cannot tell whether every task has finished; looking again", "err", err)
 			l.lookWithin(l.retry.wait())
 		}
 		return false
@@ -70,9 +69,18 @@ func (l *claimer) finished() bool {
 // maxInFlight is how many exchanges a worker keeps in flight.
 const maxInFlight = 2
 
-// claimer is the claim loop's state.
+// claimer claims tasks and starts them: the claim loop and its state. The
+// other parts reach it only through poke; its state (the fields after
+// wake) is the claim loop's alone, read and written on its goroutine: the
+// exchangers only take requests and hand back replies, over channels.
 type claimer struct {
-	r        *run
+	*conf
+	slots *slots // where claimed tasks run, and how many slots are free
+	acks  *acker // the outcomes it carries with its claims
+	start func(m store.Message, claimed time.Time, leased time.Duration)
+	idle  *core.Idle
+	wake  chan struct{} // any reason to look again: see poke
+
 	ctx      context.Context // the worker's Run: exchanges end with it
 	requests chan exchange   // to the exchangers
 	done     chan exchange   // from the exchangers
@@ -96,6 +104,27 @@ type claimer struct {
 	// idle only if all of them were quiet, and then as of the latest round.
 	quiet   uint64
 	stirred bool
+
+	// The admission rules as last encoded (see rules).
+	cachedRules  store.Rules
+	rulesVersion uint64
+	rulesBuilt   bool
+}
+
+func newClaimer(c *conf, s *slots, acks *acker, start func(store.Message, time.Time, time.Duration)) *claimer {
+	return &claimer{conf: c, slots: s, acks: acks, start: start, idle: &c.w.c.Idle,
+		wake: make(chan struct{}, 1), look: true,
+		requests: make(chan exchange, maxInFlight), done: make(chan exchange, maxInFlight)}
+}
+
+// poke asks the claim loop to look for work again: a producer's wake-up, a
+// freed slot, a missed event, an Idle waiter. It never blocks, and any
+// goroutine may call it.
+func (l *claimer) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
 }
 
 // exchange is one call of Store.Exchange, and what came of it.
@@ -114,17 +143,15 @@ type exchange struct {
 // profiles growing its stack to the depth of a Redis call each time; there
 // is one call per batch of tasks, so either way costs little.)
 func (l *claimer) exchanger() {
-	r := l.r
 	for ex := range l.requests {
-		ex.claim, ex.err = r.store.Exchange(l.ctx, outcomesOf(ex.reported), r.w.id, ex.asked, r.opts.Lease,
-			r.w.c.Retention, ex.rules, r.opts.MaxDeliveries)
+		ex.claim, ex.err = l.store.Exchange(l.ctx, outcomesOf(ex.reported), l.w.id, ex.asked, l.opts.Lease,
+			l.w.c.Retention, ex.rules, l.opts.MaxDeliveries)
 		l.done <- ex
 	}
 }
 
 // send starts an exchange if one is called for and may go.
 func (l *claimer) send() {
-	r := l.r
 	if !l.look || l.inFlight == maxInFlight {
 		return
 	}
@@ -132,8 +159,8 @@ func (l *claimer) send() {
 		l.lookWithin(d) // the timer may have fired for an earlier look
 		return
 	}
-	l.pending = r.collect(l.pending)
-	free := r.opts.Concurrency - r.counts().busy - l.reserved
+	l.pending = l.acks.collect(l.pending)
+	free := l.opts.Concurrency - l.slots.counts().busy - l.reserved
 	if free <= 0 && len(l.pending) == 0 {
 		// A slot freeing wakes the loop. Slots reserved by an exchange in
 		// flight free when it returns: then it looks again, since what
@@ -141,7 +168,7 @@ func (l *claimer) send() {
 		l.look = l.inFlight > 0
 		return
 	}
-	if l.backlog && free > 0 && free < (r.opts.Concurrency+1)/2 {
+	if l.backlog && free > 0 && free < (l.opts.Concurrency+1)/2 {
 		if l.gathering.IsZero() {
 			l.gathering = time.Now()
 		}
@@ -152,20 +179,19 @@ func (l *claimer) send() {
 	}
 	l.gathering = time.Time{}
 	l.look = false
-	ex := exchange{asked: max(free, 0), round: r.w.c.Idle.Round(), sent: r.clock()}
+	ex := exchange{asked: max(free, 0), round: l.idle.Round(), sent: l.clock()}
 	n := min(len(l.pending), store.MaxBatch)
 	ex.reported = slices.Clone(l.pending[:n]) // its own: pending is appended to meanwhile
 	l.pending = append(l.pending[:0], l.pending[n:]...)
 	l.inFlight++
 	l.reserved += ex.asked
-	ex.rules = r.rules()
+	ex.rules = l.rules()
 	l.requests <- ex
 }
 
 // receive takes in an exchange's result: it starts the claimed tasks, and
 // reports whether the worker is idle.
 func (l *claimer) receive(ex exchange) (idle bool) {
-	r := l.r
 	l.inFlight--
 	defer func() { l.reserved -= ex.asked }() // once the claimed tasks hold their slots
 	if ex.err != nil {
@@ -174,7 +200,7 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 			return false // stopping: the drain records them
 		}
 		wait := l.retry.wait()
-		r.log.Warn("cannot claim tasks or record task outcomes; retrying", "err", ex.err, "outcomes", len(l.pending), "in", wait)
+		l.log.Warn("cannot claim tasks or record task outcomes; retrying", "err", ex.err, "outcomes", len(l.pending), "in", wait)
 		l.notBefore = time.Now().Add(wait)
 		l.lookWithin(wait)
 		l.look = true
@@ -182,17 +208,17 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 		return false
 	}
 	if l.retry.failing() {
-		r.log.Info("claiming tasks and recording task outcomes again")
+		l.log.Info("claiming tasks and recording task outcomes again")
 		l.retry.reset()
 	}
 	c := ex.claim
-	r.recorded(ex.reported, c.Applied)
+	l.acks.recorded(ex.reported, c.Applied)
 	for _, m := range c.Messages {
-		r.start(m, c.Now, ex.sent)
+		l.start(m, c.Now, ex.sent)
 	}
-	r.dropped(c.Dropped)
+	l.dropped(c.Dropped)
 	for _, err := range c.Malformed {
-		r.log.Error("claimed a task that cannot be decoded; it will be redelivered, then dead-lettered", "err", err)
+		l.log.Error("claimed a task that cannot be decoded; it will be redelivered, then dead-lettered", "err", err)
 	}
 	l.backlog = ex.asked > 0 && (len(c.Messages) == ex.asked || c.Wait == 0)
 	// Quiet if nothing was due. Outcomes are recorded before the claim in
@@ -204,7 +230,7 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 		l.idleAfter(ex.round, false)
 		return false
 	}
-	wait := r.opts.PollInterval
+	wait := l.opts.PollInterval
 	if c.Wait >= 0 && c.Wait < wait {
 		wait = c.Wait
 		if wait > 2*warmUp {
@@ -236,7 +262,7 @@ func (l *claimer) idleAfter(round uint64, quiet bool) bool {
 	if l.inFlight > 0 {
 		return false
 	}
-	calm := len(l.pending) == 0 && l.r.counts().active == 0
+	calm := len(l.pending) == 0 && l.slots.counts().active == 0
 	idle := calm && !l.stirred
 	if calm && l.stirred {
 		// Nothing in hand, but some exchange found work: one more look,
@@ -246,7 +272,7 @@ func (l *claimer) idleAfter(round uint64, quiet bool) bool {
 	}
 	round, l.quiet, l.stirred = l.quiet, 0, false
 	if idle {
-		l.r.w.c.Idle.Report(round)
+		l.idle.Report(round)
 	}
 	return idle
 }
@@ -266,19 +292,3 @@ func (l *claimer) lookWithin(d time.Duration) {
 // coalesceWindow is how long, with a backlog, the claim loop waits for half
 // its slots to free before it claims for fewer.
 const coalesceWindow = time.Millisecond
-
-// start runs a claimed task, on a goroutine of its own.
-//
-// Reusing goroutines across attempts was tried, and measured slower with
-// many slots: an idle goroutine's stack is shrunk at each GC, and grown
-// again (copied) by its next attempt, while a new goroutine starts with a
-// stack of the average size the runtime has seen.
-func (r *run) start(m store.Message, claimed time.Time, leased time.Duration) {
-	a := newAttempt(r, m, claimed)
-	a.leased.Store(int64(leased))
-	r.mu.Lock()
-	r.active[heldKey{m.Key, m.Gen}] = a
-	r.busy++
-	r.mu.Unlock()
-	go a.run()
-}

@@ -30,4 +30,19 @@
 // Admission rules (concurrency, cooldown, debounce) are checked in the
 // claim itself. A workflow's run that parks frees its slot. Every attempt
 // is an OpenTelemetry span, and is counted in the docket's metrics.
+//
+// # Parts of a run
+//
+// A running worker is made of parts, each with one job and one lifecycle:
+// the slots (the attempts in hand, and the drain), the claimer (the claim
+// loop), the acker (outcomes on their way to Redis), the leaser (lease
+// renewals, the heartbeat and the fence), the listener (the events channel)
+// and the upkeep (automatic chains, tasks handed back for this worker, the
+// children of ended workflows). They start in this order: upkeep, leaser
+// (its first renewal prepares the registered tasks, then heartbeats),
+// listener; then, once the listener has subscribed and the leaser has
+// heartbeaten, the claimer. They stop in the reverse order: the claimer
+// first, so that no task starts after it; then the acker takes over the
+// outcomes it carried, the slots drain, and the acker, listener, leaser
+// and upkeep stop, each before the parts it uses.
 package worker

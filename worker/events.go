@@ -1,78 +1,94 @@
 package worker
 
 import (
+	"sync"
+
 	"github.com/redis/go-redis/v9"
 
 	"github.com/docket-go/docket/internal/store"
 	"github.com/docket-go/docket/sdk"
 )
 
-// listen follows the docket's events channel: wake-ups from producers, and
-// cancellations of running tasks. After any interruption it pokes the claim
-// loop, in case a wake-up was missed meanwhile.
-func (r *run) listen() {
-	ps := r.store.Subscribe(r.bgCtx)
+// listener follows the docket's events channel and passes each event to
+// the part it concerns: wake-ups to the claimer, cancellations of running
+// tasks to their attempts, ended chains and workflows to the upkeep. After
+// any interruption it pokes the claimer, in case a wake-up was missed
+// meanwhile.
+type listener struct {
+	*conf
+	lifecycle
+	slots  *slots
+	poke   func() // the claimer's
+	upkeep *upkeep
+
+	subscribe  sync.Once
+	subscribed chan struct{} // closed once first subscribed
+}
+
+func newListener(c *conf, s *slots, poke func(), u *upkeep) *listener {
+	l := &listener{conf: c, slots: s, poke: poke, upkeep: u, subscribed: make(chan struct{})}
+	l.init()
+	return l
+}
+
+func (l *listener) start() { l.spawn(l.listen) }
+
+// ready is closed once the worker has subscribed: no event published later
+// is missed.
+func (l *listener) ready() <-chan struct{} { return l.subscribed }
+
+func (l *listener) listen() {
+	ps := l.store.Subscribe(l.ctx)
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
 		select {
-		case <-r.bgCtx.Done():
+		case <-l.ctx.Done():
 		case <-stop:
 		}
 		_ = ps.Close() // unblocks Receive
 	}()
 
 	var retry backoff
-	for r.bgCtx.Err() == nil {
-		msg, err := ps.Receive(r.bgCtx)
+	for l.ctx.Err() == nil {
+		msg, err := ps.Receive(l.ctx)
 		if err != nil {
-			if r.bgCtx.Err() != nil {
+			if l.ctx.Err() != nil {
 				return
 			}
 			wait := retry.wait()
-			r.log.Debug("event subscription interrupted; resubscribing", "err", err, "in", wait)
-			r.poke()
-			pause(r.bgCtx, wait)
+			l.log.Debug("event subscription interrupted; resubscribing", "err", err, "in", wait)
+			l.poke()
+			pause(l.ctx, wait)
 			continue
 		}
 		retry.reset()
 		switch m := msg.(type) {
 		case *redis.Subscription:
-			r.ready.subscribe.Do(func() { close(r.ready.subscribed) })
-			r.poke() // (re)subscribed: look for anything announced meanwhile
+			l.subscribe.Do(func() { close(l.subscribed) })
+			l.poke() // (re)subscribed: look for anything announced meanwhile
 		case *redis.Message:
-			r.handle(store.ParseEvent(m.Payload))
+			l.handle(store.ParseEvent(m.Payload))
 		}
 	}
 }
 
-func (r *run) handle(ev store.Event) {
+func (l *listener) handle(ev store.Event) {
 	if ev.Wake {
-		r.poke()
+		l.poke()
 	}
 	if ev.Reap {
-		select {
-		case r.reap <- struct{}{}:
-		default: // one is coming
-		}
+		l.upkeep.reapSoon()
 	}
 	if ev.Chain != "" {
-		if def := r.w.c.Task(ev.Chain); def != nil && def.Policies.Automatic() {
-			select {
-			case r.reseed <- struct{}{}:
-			default: // one is coming
-			}
-		}
+		l.upkeep.chainEnded(ev.Chain)
 		return
 	}
 	if ev.Cancel == "" {
 		return
 	}
-	r.mu.Lock()
-	a := r.active[heldKey{ev.Cancel, ev.Gen}]
-	r.mu.Unlock()
-	if a != nil {
-		r.log.Info("task cancelled while running", "key", ev.Cancel, "task", a.msg.Name)
+	if a := l.slots.find(ev.Cancel, ev.Gen); a != nil {
+		l.log.Info("task cancelled while running", "key", ev.Cancel, "task", a.msg.Name)
 		a.cancel(sdk.ErrCancelled)
 	}
 }

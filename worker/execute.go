@@ -54,7 +54,7 @@ type attempt struct {
 }
 
 func newAttempt(r *run, m store.Message, claimed time.Time) *attempt {
-	ctx, cancel := context.WithCancelCause(context.Background()) // see cancelTasks
+	ctx, cancel := context.WithCancelCause(context.Background()) // see slots.cancelAll
 	return &attempt{r: r, msg: m, ctx: ctx, cancel: cancel, claimed: claimed, claimedLocal: time.Now()}
 }
 
@@ -353,18 +353,12 @@ func (a *attempt) startSpan(def *core.TaskDef) (context.Context, trace.Span) {
 // call runs fn, turning a panic into a *sdk.PanicError, and counts it
 // while it runs.
 func (a *attempt) call(ctx context.Context, fn func(context.Context) error) (err error) {
-	r := a.r
-	r.mu.Lock()
-	r.calls++
-	r.mu.Unlock()
+	a.r.slots.called()
 	defer func() {
 		if v := recover(); v != nil {
 			err = &sdk.PanicError{Value: v, Stack: debug.Stack()}
 		}
-		r.mu.Lock()
-		r.calls--
-		r.mu.Unlock()
-		r.signal() // only the drain waits for calls; slots free at settle
+		a.r.slots.returned()
 	}()
 	return fn(ctx)
 }
@@ -499,28 +493,22 @@ func (a *attempt) settle(outcome func() *store.Outcome) {
 	}
 	o := outcome()
 	r := a.r
-	r.mu.Lock()
-	r.busy--
-	r.mu.Unlock()
+	r.slots.free()
 	if o == nil {
 		a.forget()
-		r.poke() // the worker may be idle now
+		r.claims.poke() // the worker may be idle now
 		return
 	}
-	select {
-	case r.acks <- ack{attempt: a, outcome: *o}:
-	case <-r.bgCtx.Done(): // stopped without recording it: redelivered after the lease
-	}
-	r.changed()
+	r.acks.send(ack{attempt: a, outcome: *o})
+	// A slot is free: the drain may be over, and the claim loop may claim.
+	r.slots.signal()
+	r.claims.poke()
 }
 
 // forget drops the attempt from the worker's books. It does not poke the
 // claim loop: the loop calls it itself, once an outcome is recorded.
 func (a *attempt) forget() {
-	r := a.r
-	r.mu.Lock()
-	delete(r.active, heldKey{a.msg.Key, a.msg.Gen})
-	r.mu.Unlock()
+	a.r.slots.forget(a)
 	a.cancel(nil)
-	r.signal()
+	a.r.slots.signal()
 }

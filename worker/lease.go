@@ -1,107 +1,129 @@
 package worker
 
 import (
+	"context"
+	"encoding/json"
+	"os"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/docket-go/docket/internal/store"
 	"github.com/docket-go/docket/sdk"
 )
 
-// renewLoop renews the leases of the tasks this worker holds, and its
-// heartbeat, every Lease/3, and starts automatic tasks whose chain is
-// missing. A task whose lease another worker took over (or that was
-// cancelled) has its context cancelled.
-func (r *run) renewLoop() {
+// leaser keeps the tasks in hand this worker's: it renews their leases and
+// the worker's heartbeat every Lease/3, cancels an attempt whose lease
+// another worker took over (or whose task was cancelled), and fences those
+// whose lease it could not renew in time.
+type leaser struct {
+	*conf
+	lifecycle
+	slots *slots
+	// before runs before each renewal, on the leaser's goroutine: what the
+	// worker must have done before it shows in Snapshot (see
+	// upkeep.renewing).
+	before func(context.Context)
+
+	beat   sync.Once
+	beaten chan struct{} // closed by the first heartbeat
+}
+
+func newLeaser(c *conf, s *slots, before func(context.Context)) *leaser {
+	l := &leaser{conf: c, slots: s, before: before, beaten: make(chan struct{})}
+	l.init()
+	return l
+}
+
+// start renews at once, then every Lease/3, and starts the fence.
+func (l *leaser) start() {
+	l.spawn(l.renewLoop)
+	l.spawn(l.fenceLoop)
+}
+
+// ready is closed once the worker has heartbeaten: it shows in Snapshot.
+func (l *leaser) ready() <-chan struct{} { return l.beaten }
+
+func (l *leaser) renewLoop() {
 	started := time.Now()
-	interval := r.opts.Lease / 3
-	hb := store.Heartbeat{ID: r.w.id, TTL: r.opts.Lease}
+	interval := l.opts.Lease / 3
+	hb := store.Heartbeat{ID: l.w.id, TTL: l.opts.Lease}
 	var retry backoff
-	prepared := false
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {
-		case <-r.bgCtx.Done():
+		case <-l.ctx.Done():
 			return
 		case <-timer.C:
 		}
-		// Seeding first: once this worker shows in Snapshot, it has seeded.
-		// The first time, it also makes due the tasks that waited for a
-		// worker that knows them.
-		prepare := r.seed
-		if !prepared {
-			prepare = r.prepare
-		}
-		select { // the children of ended workflows, should an "r" event have been missed
-		case r.reap <- struct{}{}:
-		default:
-		}
-		if err := prepare(r.bgCtx); err != nil && r.bgCtx.Err() == nil {
-			r.log.Warn("cannot start automatic tasks; trying again at the next renewal", "err", err)
-		} else {
-			prepared = true
-		}
-		held, attempts := r.held()
-		hb.Description = r.description(started)
-		sent := r.clock()
-		lost, err := r.store.Renew(r.bgCtx, hb, r.opts.Lease, held)
+		l.before(l.ctx)
+		held, attempts := l.slots.held()
+		hb.Description = l.description(started)
+		sent := l.clock()
+		lost, err := l.store.Renew(l.ctx, hb, l.opts.Lease, held)
 		if err != nil {
-			if r.bgCtx.Err() != nil {
+			if l.ctx.Err() != nil {
 				return
 			}
 			wait := min(retry.wait(), interval)
-			r.log.Warn("cannot renew leases; retrying", "err", err, "tasks", len(held), "in", wait)
+			l.log.Warn("cannot renew leases; retrying", "err", err, "tasks", len(held), "in", wait)
 			timer.Reset(wait)
 			continue
 		}
 		if retry.failing() {
-			r.log.Info("renewing leases again")
+			l.log.Info("renewing leases again")
 			retry.reset()
 		}
-		renewed := make([]bool, len(attempts))
-		for i := range renewed {
-			renewed[i] = true
-		}
-		for _, l := range lost {
-			renewed[l.Index] = false
-		}
-		for i, a := range attempts {
-			if renewed[i] {
-				a.leased.Store(int64(sent))
-			}
-		}
-		for _, l := range lost {
-			a := attempts[l.Index]
-			if a.settled.Load() {
-				continue // its outcome was being recorded meanwhile: nothing is lost
-			}
-			if l.Cancelled { // and the cancel event is late
-				a.cancel(sdk.ErrCancelled)
-				continue
-			}
-			r.log.Warn("lost the lease of a task; stopping it", "key", held[l.Index].Key, "task", a.msg.Name)
-			a.cancel(sdk.ErrLeaseLost)
-		}
-		r.ready.beat.Do(func() { close(r.ready.beaten) })
+		l.renewed(held, attempts, lost, sent)
+		l.beat.Do(func() { close(l.beaten) })
 		timer.Reset(interval)
 	}
 }
 
-// held lists the tasks this worker holds leases on.
-func (r *run) held() ([]store.Held, []*attempt) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	held := make([]store.Held, 0, len(r.active))
-	attempts := make([]*attempt, 0, len(r.active))
-	for k, a := range r.active {
-		held = append(held, store.Held{Key: k.key, Gen: k.gen})
-		attempts = append(attempts, a)
+// renewed takes in a renewal sent at sent: the attempts whose leases it
+// renewed are leased from then, and those it lost are stopped.
+func (l *leaser) renewed(held []store.Held, attempts []*attempt, lost []store.Lost, sent time.Duration) {
+	renewed := make([]bool, len(attempts))
+	for i := range renewed {
+		renewed[i] = true
 	}
-	return held, attempts
+	for _, x := range lost {
+		renewed[x.Index] = false
+	}
+	for i, a := range attempts {
+		if renewed[i] {
+			a.leased.Store(int64(sent))
+		}
+	}
+	for _, x := range lost {
+		a := attempts[x.Index]
+		if a.settled.Load() {
+			continue // its outcome was being recorded meanwhile: nothing is lost
+		}
+		if x.Cancelled { // and the cancel event is late
+			a.cancel(sdk.ErrCancelled)
+			continue
+		}
+		l.log.Warn("lost the lease of a task; stopping it", "key", held[x.Index].Key, "task", a.msg.Name)
+		a.cancel(sdk.ErrLeaseLost)
+	}
 }
 
-// clock reads the run's own clock: the time since it started, monotonic.
-func (r *run) clock() time.Duration { return time.Since(r.epoch) }
+// description is what Snapshot shows of this worker.
+func (l *leaser) description(started time.Time) []byte {
+	host, _ := os.Hostname()
+	var names []string
+	for _, t := range l.w.c.Tasks() {
+		names = append(names, t.Name)
+	}
+	slices.Sort(names)
+	b, _ := json.Marshal(sdk.WorkerInfo{
+		ID: l.w.id, Host: host, PID: os.Getpid(), Tasks: names,
+		Concurrency: l.opts.Concurrency, Started: started,
+	})
+	return b
+}
 
 // fenceLoop stops every attempt whose lease this worker could not renew in
 // time, before another worker can take the task over: when Redis stalls or
@@ -111,24 +133,24 @@ func (r *run) clock() time.Duration { return time.Since(r.epoch) }
 // that last set its lease was sent, by this worker's clock: the lease in
 // Redis was set when that call ran, later. So two copies of a task never
 // run at once, as long as tasks honour their context.
-func (r *run) fenceLoop() {
-	lease := r.opts.Lease
+func (l *leaser) fenceLoop() {
+	lease := l.opts.Lease
 	limit := time.Duration(int64(lease) - int64(lease)/fenceMargin)
 	tick := time.NewTicker(max(lease/fenceTicks, time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
-		case <-r.bgCtx.Done():
+		case <-l.ctx.Done():
 			return
 		case <-tick.C:
 		}
-		now := r.clock()
-		_, attempts := r.held()
+		now := l.clock()
+		_, attempts := l.slots.held()
 		for _, a := range attempts {
 			if a.settled.Load() || now-time.Duration(a.leased.Load()) < limit {
 				continue
 			}
-			r.log.Warn("could not renew the lease of a task in time; stopping it before another worker takes it over",
+			l.log.Warn("could not renew the lease of a task in time; stopping it before another worker takes it over",
 				"key", a.msg.Key, "task", a.msg.Name, "unrenewed_for", now-time.Duration(a.leased.Load()))
 			a.cancel(sdk.ErrLeaseLost)
 		}

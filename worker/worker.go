@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,186 +125,109 @@ func (w *Worker) run(ctx context.Context, stop until) error {
 	}()
 
 	r := newRun(w)
-	leave := w.c.Idle.Join(r.poke)
+	leave := w.c.Idle.Join(r.claims.poke)
 	defer leave()
-
-	changed := w.c.Changed() // before the first seeding: no registration is missed
-	var bg sync.WaitGroup
-	bg.Go(r.renewLoop)
-	bg.Go(r.listen)
-	bg.Go(func() { r.followRegistry(changed) })
-	bg.Go(r.fenceLoop)
-
-	r.awaitReady(ctx)
-	unrecorded := r.claimLoop(ctx, stop)
-	// From here on no claim carries outcomes: they go on their own.
-	bg.Go(func() { r.ackLoop(unrecorded) })
+	r.start(ctx)
+	unrecorded := r.claims.run(ctx, stop)
 	closed := errors.Is(context.Cause(ctx), sdk.ErrClosed)
-	r.drain(closed)
-	r.stopBackground()
-	bg.Wait()
-	r.unregister()
+	r.stop(unrecorded, closed)
 	if closed {
 		return fmt.Errorf("docket: worker %s stopped: %w", w.id, sdk.ErrClosed)
 	}
 	return nil
 }
 
-// run is the state of one Run call.
+// run is one Run call: a few parts, each with one job and one lifecycle,
+// that talk through narrow methods (a poke, a send, a lookup) rather than
+// shared fields. The slots hold the only state shared behind a mutex.
+//
+//   - slots: the attempts in hand and the tally of busy slots and running
+//     functions; the drain waits on it.
+//   - claimer: the claim loop; claims tasks into free slots, carries
+//     outcomes with its claims, and tells the Idle waiters when it is idle
+//     (RunUntilIdle, the testsuite): an Idle round read per exchange, a
+//     report when idle, nothing per task. Its state is its own: others
+//     only poke it.
+//   - acker: the outcomes on their way to Redis; while the claimer runs it
+//     takes them, and during the drain the acker records them itself.
+//   - leaser: renews the leases and the heartbeat, and fences attempts whose
+//     lease it could not renew in time.
+//   - listener: the events channel: wake-ups, cancellations, ended chains.
+//   - upkeep: automatic chains, handed-back tasks made due for this worker,
+//     and the children of ended workflows.
+//
+// Start order: upkeep (it takes the registry's Changed channel before
+// anything is prepared, so no registration is missed), leaser (its first
+// renewal prepares the registered tasks, then heartbeats: a worker that
+// shows in Snapshot has prepared), listener; the claimer waits until the
+// listener has subscribed (no cancellation is missed) and the leaser has
+// heartbeaten, then claims. Stop order: the claimer first (no attempt
+// starts after it); then the acker starts, with what the claimer left
+// unsent, and records outcomes while the slots drain; then the acker,
+// listener, leaser and upkeep stop, the reverse of their start, so that
+// each stops before the parts it uses (the listener and the leaser use
+// the upkeep).
 type run struct {
+	*conf
+	slots  *slots
+	claims *claimer
+	acks   *acker
+	leases *leaser
+	events *listener
+	upkeep *upkeep
+}
+
+// conf is what every part of a run reads and none writes.
+type conf struct {
 	w     *Worker
 	store *store.Store
 	log   *slog.Logger
 	opts  Options
-
-	// bgCtx ends the background loops (acks, renewals, events) after the
-	// drain.
-	bgCtx    context.Context
-	cancelBg context.CancelFunc
-
-	epoch  time.Time     // the run's start: run.clock counts from it
-	wake   chan struct{} // any reason for the claim loop to look again
-	reseed chan struct{} // an automatic task's chain ended
-	reap   chan struct{} // ended workflows have children to cancel
-
-	mu      sync.Mutex
-	active  map[heldKey]*attempt // claimed and not yet acknowledged
-	busy    int                  // attempts not yet settled: they hold a slot
-	calls   int                  // task functions running, abandoned ones included
-	settled chan struct{}        // signalled when any of these drops
-
-	acks chan ack
-
-	ready readiness
-
-	// The claim loop's cache of the admission rules (see rules).
-	cachedRules  store.Rules
-	rulesVersion uint64
-	rulesBuilt   bool
+	epoch time.Time // the run's start: clock counts from it
 }
 
-type heldKey struct{ key, gen string }
+// clock reads the run's own clock: the time since it started, monotonic.
+func (c *conf) clock() time.Duration { return time.Since(c.epoch) }
 
 func newRun(w *Worker) *run {
-	r := &run{
-		w:       w,
-		store:   w.c.Store,
-		log:     w.log,
-		opts:    w.opts,
-		epoch:   time.Now(),
-		wake:    make(chan struct{}, 1),
-		reseed:  make(chan struct{}, 1),
-		reap:    make(chan struct{}, 1),
-		active:  map[heldKey]*attempt{},
-		settled: make(chan struct{}, 1),
-		acks:    make(chan ack, w.opts.Concurrency),
-	}
-	r.ready = readiness{subscribed: make(chan struct{}), beaten: make(chan struct{})}
-	r.bgCtx, r.cancelBg = context.WithCancel(context.Background())
+	c := &conf{w: w, store: w.c.Store, log: w.log, opts: w.opts, epoch: time.Now()}
+	r := &run{conf: c}
+	r.slots = newSlots(c)
+	r.acks = newAcker(c)
+	r.upkeep = newUpkeep(c)
+	r.claims = newClaimer(c, r.slots, r.acks, r.startAttempt)
+	r.leases = newLeaser(c, r.slots, r.upkeep.renewing)
+	r.events = newListener(c, r.slots, r.claims.poke, r.upkeep)
 	return r
 }
 
-// poke asks the claim loop to look for work again.
-func (r *run) poke() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
+// start starts the parts that run beside the claim loop, in order, and
+// waits, within readyTimeout, until they are ready for it (see run).
+func (r *run) start(ctx context.Context) {
+	r.upkeep.start()
+	r.leases.start()
+	r.events.start()
+	r.awaitReady(ctx)
 }
 
-// tally is what the worker has in hand.
-type tally struct {
-	busy   int // attempts holding a slot
-	active int // attempts not yet acknowledged
-	calls  int // task functions still running
+// stop stops the parts once the claim loop has returned what it could not
+// send (see run), and takes the worker out of Snapshot.
+func (r *run) stop(unrecorded []ack, closing bool) {
+	r.acks.start(unrecorded)
+	r.slots.drain(closing)
+	r.slots.cancelAll(sdk.ErrShutdown)
+	r.acks.stop()
+	r.events.stop()
+	r.leases.stop()
+	r.upkeep.stop()
+	r.unregister()
 }
 
-func (r *run) counts() tally {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return tally{busy: r.busy, active: len(r.active), calls: r.calls}
-}
-
-// shutdownGrace is how long the functions of tasks cancelled at the end of
-// the drain have to return before Run gives up on them.
-const shutdownGrace = 5 * time.Second
-
-// drain waits for running tasks, up to the drain timeout (not at all when
-// the docket is closing); then cancels the rest, which hands them back;
-// then waits for the outcomes to land, and for the functions of cancelled
-// tasks to return.
-func (r *run) drain(closing bool) {
-	timeout := r.opts.DrainTimeout
-	if closing {
-		timeout = 0
-	}
-	if !r.waitFor(timeout, func(c tally) bool { return c.busy == 0 }) {
-		if closing {
-			r.log.Info("docket closed: handing back running tasks", "tasks", r.counts().busy)
-		} else {
-			r.log.Warn("drain timeout: handing back running tasks", "tasks", r.counts().busy, "timeout", r.opts.DrainTimeout)
-		}
-		r.cancelTasks(sdk.ErrShutdown)
-		// Each settles when its function returns, or when shutdownGrace
-		// has passed.
-		r.waitFor(shutdownGrace+time.Second, func(c tally) bool { return c.busy == 0 })
-	}
-	if !r.waitFor(r.opts.DrainTimeout, func(c tally) bool { return c.active == 0 }) {
-		r.log.Error("could not record the outcome of some tasks before stopping; they will be redelivered when their lease lapses",
-			"tasks", r.counts().active)
-	}
-	if !r.waitFor(shutdownGrace, func(c tally) bool { return c.calls == 0 }) {
-		r.log.Warn("task functions that ignore their context are still running; abandoning them", "tasks", r.counts().calls)
-	}
-}
-
-// waitFor waits up to limit for done to hold.
-func (r *run) waitFor(limit time.Duration, done func(tally) bool) bool {
-	timer := time.NewTimer(limit)
-	defer timer.Stop()
-	for {
-		if done(r.counts()) {
-			return true
-		}
-		select {
-		case <-r.settled:
-		case <-timer.C:
-			return false
-		}
-	}
-}
-
-// changed signals that a count of the tally dropped, and has the claim
-// loop look again: a slot may be free.
-func (r *run) changed() {
-	r.signal()
-	r.poke()
-}
-
-// signal tells waitFor that a count of the tally dropped.
-func (r *run) signal() {
-	select {
-	case r.settled <- struct{}{}:
-	default:
-	}
-}
-
-// cancelTasks cancels every task in hand with cause. It runs once the
-// claim loop has stopped, so no attempt starts after it. Task contexts are
-// not children of Run's context, since tasks outlive it during the drain; and
-// each is its own rather than the child of one shared parent, on whose lock
-// a busy worker would contend to register and unregister every attempt.
-func (r *run) cancelTasks(cause error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, a := range r.active {
-		a.cancel(cause)
-	}
-}
-
-func (r *run) stopBackground() {
-	r.cancelTasks(sdk.ErrShutdown)
-	r.cancelBg()
+// startAttempt runs a claimed task: an attempt in a slot of its own.
+func (r *run) startAttempt(m store.Message, claimed time.Time, leased time.Duration) {
+	a := newAttempt(r, m, claimed)
+	a.leased.Store(int64(leased))
+	r.slots.launch(a)
 }
 
 func (r *run) unregister() {
@@ -317,38 +238,18 @@ func (r *run) unregister() {
 	}
 }
 
-// description is what Snapshot shows of this worker.
-func (r *run) description(started time.Time) []byte {
-	host, _ := os.Hostname()
-	var names []string
-	for _, t := range r.w.c.Tasks() {
-		names = append(names, t.Name)
-	}
-	slices.Sort(names)
-	b, _ := json.Marshal(sdk.WorkerInfo{
-		ID: r.w.id, Host: host, PID: os.Getpid(), Tasks: names,
-		Concurrency: r.opts.Concurrency, Started: started,
-	})
-	return b
-}
-
-// readiness is what a worker waits for before it claims: its subscription
-// to the events channel (a cancellation published before it would be
-// missed) and its first heartbeat (so that it shows in Snapshot while it
-// runs tasks).
-type readiness struct {
-	subscribe, beat    sync.Once
-	subscribed, beaten chan struct{}
-}
-
 // readyTimeout bounds the wait for readiness: with Redis out of reach, the
 // worker goes on and its loops retry.
 const readyTimeout = 5 * time.Second
 
+// awaitReady waits for the listener's subscription to the events channel
+// (a cancellation published before it would be missed) and the leaser's
+// first heartbeat (so that the worker shows in Snapshot while it runs
+// tasks).
 func (r *run) awaitReady(ctx context.Context) {
 	timer := time.NewTimer(readyTimeout)
 	defer timer.Stop()
-	for _, ch := range []chan struct{}{r.ready.subscribed, r.ready.beaten} {
+	for _, ch := range []<-chan struct{}{r.events.ready(), r.leases.ready()} {
 		select {
 		case <-ch:
 		case <-timer.C:
@@ -357,4 +258,23 @@ func (r *run) awaitReady(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// lifecycle is a part's goroutines and their end: one per part, so that
+// each part stops on its own, in the order run states.
+type lifecycle struct {
+	ctx    context.Context // ends when the part stops
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func (l *lifecycle) init() { l.ctx, l.cancel = context.WithCancel(context.Background()) }
+
+// spawn runs f on a goroutine of the part; f returns once ctx ends.
+func (l *lifecycle) spawn(f func()) { l.wg.Go(f) }
+
+// stop ends the part's goroutines and waits for them.
+func (l *lifecycle) stop() {
+	l.cancel()
+	l.wg.Wait()
 }

@@ -88,9 +88,28 @@ func (d *Docket) StopRuns() {
 	d.runs.Wait()
 }
 
-// Unwrap returns the core of an *sdk.Docket. The sdk package sets it, so the
-// worker can reach the machinery without it being public.
-var Unwrap func(docket any) *Docket
+// Handle is how an sdk.Docket holds its core so that the packages of this
+// module (worker, testsuite, ui) can reach it and no other can: sdk.Docket
+// embeds it under an unexported alias, which promotes the unexported method
+// below into sdk.Docket's method set, so *sdk.Docket satisfies Wrapper.
+// Code outside this module can neither import core nor call the method;
+// nothing of it shows in sdk's documentation.
+//
+// It replaces a function variable that sdk set from init: a package-level
+// mutable variable that every user of the core depended on being set, and
+// that nothing checked at compile time.
+type Handle struct{ docket *Docket }
+
+// NewHandle returns the handle of d, for sdk.Docket to embed.
+func NewHandle(d *Docket) Handle { return Handle{docket: d} }
+
+func (h Handle) unwrap() *Docket { return h.docket }
+
+// Wrapper is what embeds a Handle: *sdk.Docket.
+type Wrapper interface{ unwrap() *Docket }
+
+// Unwrap returns the core of an *sdk.Docket.
+func Unwrap(d Wrapper) *Docket { return d.unwrap() }
 
 // TaskDef is a registered task, with its input type erased.
 type TaskDef struct {

@@ -1,0 +1,177 @@
+package worker
+
+import (
+	"sync"
+	"time"
+
+	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/sdk"
+)
+
+// slots are the attempts a run has in hand, and what the drain waits for.
+// Its mutex is the one lock a task takes on its way through the worker (a
+// few times: claimed, called, returned, settled, recorded); nothing else
+// the hot path touches is behind a lock.
+type slots struct {
+	*conf
+	mu      sync.Mutex
+	active  map[heldKey]*attempt // claimed and not yet acknowledged
+	busy    int                  // attempts not yet settled: they hold a slot
+	calls   int                  // task functions running, abandoned ones included
+	settled chan struct{}        // signalled when any of these drops
+}
+
+type heldKey struct{ key, gen string }
+
+func newSlots(c *conf) *slots {
+	return &slots{conf: c, active: map[heldKey]*attempt{}, settled: make(chan struct{}, 1)}
+}
+
+// launch takes a slot for a claimed attempt and runs it, on a goroutine of
+// its own.
+//
+// Reusing goroutines across attempts was tried, and measured slower with
+// many slots: an idle goroutine's stack is shrunk at each GC, and grown
+// again (copied) by its next attempt, while a new goroutine starts with a
+// stack of the average size the runtime has seen.
+func (s *slots) launch(a *attempt) {
+	s.mu.Lock()
+	s.active[heldKey{a.msg.Key, a.msg.Gen}] = a
+	s.busy++
+	s.mu.Unlock()
+	go a.run()
+}
+
+// free gives back a settled attempt's slot. The caller signals, once it
+// has sent the outcome on.
+func (s *slots) free() {
+	s.mu.Lock()
+	s.busy--
+	s.mu.Unlock()
+}
+
+// forget drops an attempt whose outcome was recorded, or needs none.
+func (s *slots) forget(a *attempt) {
+	s.mu.Lock()
+	delete(s.active, heldKey{a.msg.Key, a.msg.Gen})
+	s.mu.Unlock()
+}
+
+// called counts a task function that starts running.
+func (s *slots) called() {
+	s.mu.Lock()
+	s.calls++
+	s.mu.Unlock()
+}
+
+// returned counts a task function that returned. Only the drain waits for
+// calls; slots free when attempts settle.
+func (s *slots) returned() {
+	s.mu.Lock()
+	s.calls--
+	s.mu.Unlock()
+	s.signal()
+}
+
+// find returns the attempt in hand of a task's generation, or nil.
+func (s *slots) find(key, gen string) *attempt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.active[heldKey{key, gen}]
+}
+
+// held lists the tasks this worker holds leases on.
+func (s *slots) held() ([]store.Held, []*attempt) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := make([]store.Held, 0, len(s.active))
+	attempts := make([]*attempt, 0, len(s.active))
+	for k, a := range s.active {
+		held = append(held, store.Held{Key: k.key, Gen: k.gen})
+		attempts = append(attempts, a)
+	}
+	return held, attempts
+}
+
+// tally is what the worker has in hand.
+type tally struct {
+	busy   int // attempts holding a slot
+	active int // attempts not yet acknowledged
+	calls  int // task functions still running
+}
+
+func (s *slots) counts() tally {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return tally{busy: s.busy, active: len(s.active), calls: s.calls}
+}
+
+// cancelAll cancels every task in hand with cause. It runs once the claim
+// loop has stopped, so no attempt starts after it. Task contexts are not
+// children of Run's context, since tasks outlive it during the drain; and
+// each is its own rather than the child of one shared parent, on whose lock
+// a busy worker would contend to register and unregister every attempt.
+func (s *slots) cancelAll(cause error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.active {
+		a.cancel(cause)
+	}
+}
+
+// signal tells waitFor that a count of the tally dropped.
+func (s *slots) signal() {
+	select {
+	case s.settled <- struct{}{}:
+	default:
+	}
+}
+
+// shutdownGrace is how long the functions of tasks cancelled at the end of
+// the drain have to return before Run gives up on them.
+const shutdownGrace = 5 * time.Second
+
+// drain waits for running tasks, up to the drain timeout (not at all when
+// the docket is closing); then cancels the rest, which hands them back;
+// then waits for the outcomes to land, and for the functions of cancelled
+// tasks to return.
+func (s *slots) drain(closing bool) {
+	timeout := s.opts.DrainTimeout
+	if closing {
+		timeout = 0
+	}
+	if !s.waitFor(timeout, func(c tally) bool { return c.busy == 0 }) {
+		if closing {
+			s.log.Info("docket closed: handing back running tasks", "tasks", s.counts().busy)
+		} else {
+			s.log.Warn("drain timeout: handing back running tasks", "tasks", s.counts().busy, "timeout", s.opts.DrainTimeout)
+		}
+		s.cancelAll(sdk.ErrShutdown)
+		// Each settles when its function returns, or when shutdownGrace
+		// has passed.
+		s.waitFor(shutdownGrace+time.Second, func(c tally) bool { return c.busy == 0 })
+	}
+	if !s.waitFor(s.opts.DrainTimeout, func(c tally) bool { return c.active == 0 }) {
+		s.log.Error("could not record the outcome of some tasks before stopping; they will be redelivered when their lease lapses",
+			"tasks", s.counts().active)
+	}
+	if !s.waitFor(shutdownGrace, func(c tally) bool { return c.calls == 0 }) {
+		s.log.Warn("task functions that ignore their context are still running; abandoning them", "tasks", s.counts().calls)
+	}
+}
+
+// waitFor waits up to limit for done to hold.
+func (s *slots) waitFor(limit time.Duration, done func(tally) bool) bool {
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	for {
+		if done(s.counts()) {
+			return true
+		}
+		select {
+		case <-s.settled:
+		case <-timer.C:
+			return false
+		}
+	}
+}
