@@ -65,7 +65,7 @@ type Info struct {
 	Input      json.RawMessage
 	Due        time.Time
 	Created    time.Time
-	Started    time.Time // the last attempt's start; zero before the first
+	Started    time.Time // when a worker claimed the last attempt (one claimed ahead starts when a slot frees: see worker.Options.ClaimAhead); zero before the first
 	Finished   time.Time // zero until the execution ends
 	Error      string    // why the last attempt failed, or why the execution ended
 	Worker     string    // the worker of the last attempt

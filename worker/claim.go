@@ -105,6 +105,9 @@ type claimer struct {
 	quiet   uint64
 	stirred bool
 
+	// rtt is how long exchanges take, on average lately (see ahead).
+	rtt ewma
+
 	// The admission rules as last encoded (see rules).
 	cachedRules  store.Rules
 	rulesVersion uint64
@@ -160,7 +163,8 @@ func (l *claimer) send() {
 		return
 	}
 	l.pending = l.acks.collect(l.pending)
-	free := l.opts.Concurrency - l.slots.counts().busy - l.reserved
+	capacity := l.opts.Concurrency + l.ahead()
+	free := capacity - l.slots.counts().busy - l.reserved
 	if free <= 0 && len(l.pending) == 0 {
 		// A slot freeing wakes the loop. Slots reserved by an exchange in
 		// flight free when it returns: then it looks again, since what
@@ -168,7 +172,7 @@ func (l *claimer) send() {
 		l.look = l.inFlight > 0
 		return
 	}
-	if l.backlog && free > 0 && free < (l.opts.Concurrency+1)/2 {
+	if l.backlog && free > 0 && free < (capacity+1)/2 {
 		if l.gathering.IsZero() {
 			l.gathering = time.Now()
 		}
@@ -212,6 +216,7 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 		l.retry.reset()
 	}
 	c := ex.claim
+	l.rtt.add(l.clock() - ex.sent)
 	l.acks.recorded(ex.reported, c.Applied)
 	for _, m := range c.Messages {
 		l.start(m, c.Now, ex.sent)
@@ -287,6 +292,21 @@ func (l *claimer) lookWithin(d time.Duration) {
 	}
 	l.deadline = at
 	l.timer.Reset(d)
+}
+
+// ahead is how many tasks to claim beyond the free slots: about as many as
+// the slots start during one exchange's round trip, at the pace attempts
+// have settled lately, so that short tasks do not each wait for a claim,
+// while long ones are not held back from other workers. None before both
+// are measured, and none where the clock does not move during an exchange
+// (the testsuite's fake clock).
+func (l *claimer) ahead() int {
+	took, rtt := l.slots.tookAbout(), l.rtt.value
+	if l.opts.ClaimAhead == NoClaimAhead || took <= 0 || rtt <= 0 {
+		return 0
+	}
+	n := int64(l.opts.Concurrency) * int64(rtt) / int64(took)
+	return int(min(n, int64(l.opts.ClaimAhead)))
 }
 
 // coalesceWindow is how long, with a backlog, the claim loop waits for half

@@ -47,6 +47,10 @@ type attempt struct {
 	// result is the JSON of what a task with a result returned.
 	result []byte
 
+	// lined is when it was put in line for a slot, if it was claimed
+	// ahead; started is when it left for its goroutine.
+	lined, started time.Time
+
 	// settled is set by whichever comes first: the function returning, or
 	// the attempt being abandoned when its context ends. The loser's result
 	// is ignored.
@@ -83,8 +87,22 @@ const (
 	reasonChild       = sdk.ReasonChild     // a child did not complete: not retried
 )
 
+// start runs the attempt on a goroutine of its own.
+func (a *attempt) start() {
+	a.started = time.Now()
+	go a.run()
+}
+
+// errReleased ends an attempt claimed ahead that waited in line too long
+// (see slots.releaseStale): it is handed back, as at shutdown.
+var errReleased = errors.New("docket: claimed ahead, it waited too long for a slot: handed back")
+
 func (a *attempt) run() {
 	m := a.msg
+	if a.ctx.Err() != nil {
+		a.endUnstarted()
+		return
+	}
 	def := a.r.w.c.Task(m.Name)
 	if def == nil && a.r.opts.Fallback == nil {
 		a.handBack()
@@ -100,6 +118,19 @@ func (a *attempt) run() {
 		return
 	}
 	a.runTask(def, in)
+}
+
+// endUnstarted settles an attempt whose context ended while it waited in
+// line, without calling anything: handed back at shutdown or when
+// released, nothing to record when cancelled or its lease was lost.
+func (a *attempt) endUnstarted() {
+	a.settle(func() *store.Outcome {
+		cause := context.Cause(a.ctx)
+		if errors.Is(cause, sdk.ErrShutdown) || errors.Is(cause, errReleased) {
+			return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released}
+		}
+		return nil
+	})
 }
 
 // handBack returns a task this worker does not have to the schedule, for a
@@ -493,7 +524,7 @@ func (a *attempt) settle(outcome func() *store.Outcome) {
 	}
 	o := outcome()
 	r := a.r
-	r.slots.free()
+	r.slots.free(a)
 	if o == nil {
 		a.forget()
 		r.claims.poke() // the worker may be idle now

@@ -144,6 +144,7 @@ func (l *leaser) fenceLoop() {
 			return
 		case <-tick.C:
 		}
+		l.slots.releaseStale(lease / fenceTicks)
 		now := l.clock()
 		_, attempts := l.slots.held()
 		for _, a := range attempts {

@@ -21,6 +21,12 @@ const (
 
 // Bounds of Options, checked by Validate.
 const (
+	// DefaultClaimAhead is ClaimAhead's default, and MaxClaimAhead its
+	// bound; NoClaimAhead turns claiming ahead off.
+	DefaultClaimAhead = 256
+	MaxClaimAhead     = 10_000
+	NoClaimAhead      = -1
+
 	// MaxConcurrency bounds Concurrency: each slot costs memory up front.
 	MaxConcurrency = 100_000
 	// MinLease bounds Lease from below: leases are renewed every Lease/3,
@@ -74,6 +80,24 @@ type Options struct {
 	// the Fallback instead.
 	UnknownTaskWait time.Duration
 
+	// ClaimAhead bounds how many tasks the worker claims beyond its free
+	// slots: 1 to MaxClaimAhead, or NoClaimAhead to claim only for free
+	// slots. Defaults to DefaultClaimAhead (256).
+	//
+	// When tasks are short, a slot frees many times during one round trip
+	// to Redis, and a worker that claimed only for its free slots would
+	// spend most of its time waiting for claims. So it claims about as
+	// many tasks ahead as its slots start during one round trip (none
+	// when tasks take longer than a round trip per slot), up to this
+	// bound. A task claimed ahead is the worker's as a running task is:
+	// Info shows it running on this worker from its claim, its lease is
+	// held and renewed, and it holds its admission limits (Concurrency,
+	// rate limits). Its Timeout counts from its start. It starts as soon
+	// as a slot frees, in the order claimed; one that waits longer than
+	// Lease/10 (it was claimed while tasks were short, and the tasks
+	// ahead of it turned out long) is handed back, for any worker.
+	ClaimAhead int
+
 	// Fallback runs messages that name a task this worker does not have, or
 	// whose input does not decode into the task's type. Its error fails the
 	// execution; nil completes it. Without a Fallback, a task this worker
@@ -116,6 +140,8 @@ func (o Options) Validate() error {
 		return bad("PollInterval", o.PollInterval, fmt.Sprintf("%v or more, or 0 for the default (%v)", MinPollInterval, DefaultPollInterval))
 	case o.MaxDeliveries < 0:
 		return bad("MaxDeliveries", o.MaxDeliveries, fmt.Sprintf("1 or more, or 0 for the default (%d)", DefaultMaxDeliveries))
+	case o.ClaimAhead < NoClaimAhead || o.ClaimAhead > MaxClaimAhead:
+		return bad("ClaimAhead", o.ClaimAhead, fmt.Sprintf("1 to %d, NoClaimAhead (%d), or 0 for the default (%d)", MaxClaimAhead, NoClaimAhead, DefaultClaimAhead))
 	case o.UnknownTaskWait < 0:
 		return bad("UnknownTaskWait", o.UnknownTaskWait, fmt.Sprintf("a positive duration, or 0 for the default (%v)", DefaultUnknownTaskWait))
 	}
@@ -129,6 +155,9 @@ func (o Options) Validate() error {
 
 // withDefaults replaces zero fields by their defaults.
 func (o Options) withDefaults() Options {
+	if o.ClaimAhead == 0 {
+		o.ClaimAhead = DefaultClaimAhead
+	}
 	if o.Concurrency == 0 {
 		o.Concurrency = DefaultConcurrency
 	}

@@ -16,9 +16,16 @@ type slots struct {
 	*conf
 	mu      sync.Mutex
 	active  map[heldKey]*attempt // claimed and not yet acknowledged
-	busy    int                  // attempts not yet settled: they hold a slot
+	busy    int                  // attempts not yet settled, those in line included
 	calls   int                  // task functions running, abandoned ones included
 	settled chan struct{}        // signalled when any of these drops
+
+	// line holds the attempts claimed ahead (see claimer.ahead), in the
+	// order claimed: each starts when a slot frees.
+	line []*attempt
+	// took is how long attempts take, from their start to their settling:
+	// an average that follows the recent ones.
+	took ewma
 }
 
 type heldKey struct{ key, gen string }
@@ -34,20 +41,71 @@ func newSlots(c *conf) *slots {
 // many slots: an idle goroutine's stack is shrunk at each GC, and grown
 // again (copied) by its next attempt, while a new goroutine starts with a
 // stack of the average size the runtime has seen.
+//
+// An attempt claimed ahead of a free slot waits in line, and starts when
+// one frees.
 func (s *slots) launch(a *attempt) {
 	s.mu.Lock()
 	s.active[heldKey{a.msg.Key, a.msg.Gen}] = a
 	s.busy++
+	if s.busy-len(s.line) > s.opts.Concurrency {
+		a.lined = time.Now()
+		s.line = append(s.line, a)
+		s.mu.Unlock()
+		return
+	}
 	s.mu.Unlock()
-	go a.run()
+	a.start()
 }
 
-// free gives back a settled attempt's slot. The caller signals, once it
-// has sent the outcome on.
-func (s *slots) free() {
+// free gives back a settled attempt's slot: the next attempt in line, if
+// any, takes it. The caller signals, once it has sent the outcome on.
+func (s *slots) free(a *attempt) {
+	var next *attempt
 	s.mu.Lock()
 	s.busy--
+	if a.state != nil { // its function was called: a sample of how long tasks take
+		s.took.add(time.Since(a.started))
+	}
+	if len(s.line) > 0 && s.busy-len(s.line) < s.opts.Concurrency {
+		next = s.line[0]
+		s.line[0] = nil
+		s.line = s.line[1:]
+	}
 	s.mu.Unlock()
+	if next != nil {
+		next.start()
+	}
+}
+
+// releaseStale hands back the attempts that waited in line longer than
+// limit: claimed ahead while tasks were short, they wait behind tasks that
+// turned out long, holding their leases and limits, which another worker
+// could use. Each settles at once without running (see attempt.run).
+func (s *slots) releaseStale(limit time.Duration) {
+	var stale []*attempt
+	s.mu.Lock()
+	for len(s.line) > 0 && time.Since(s.line[0].lined) > limit {
+		// The tasks ahead of it took that long at least: the worker
+		// claims no more ahead until short ones bring the average down.
+		s.took.add(limit)
+		stale = append(stale, s.line[0])
+		s.line[0] = nil
+		s.line = s.line[1:]
+	}
+	s.mu.Unlock()
+	for _, a := range stale {
+		a.cancel(errReleased)
+		go a.run()
+	}
+}
+
+// took is how long attempts take, on average lately; zero before the
+// first has settled.
+func (s *slots) tookAbout() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.took.value
 }
 
 // forget drops an attempt whose outcome was recorded, or needs none.
@@ -95,7 +153,7 @@ func (s *slots) held() ([]store.Held, []*attempt) {
 
 // tally is what the worker has in hand.
 type tally struct {
-	busy   int // attempts holding a slot
+	busy   int // attempts holding a slot or waiting in line for one
 	active int // attempts not yet acknowledged
 	calls  int // task functions still running
 }
@@ -174,4 +232,19 @@ func (s *slots) waitFor(limit time.Duration, done func(tally) bool) bool {
 			return false
 		}
 	}
+}
+
+// ewma is an exponentially weighted moving average of durations, which
+// follows the latest eighth of its samples most.
+type ewma struct {
+	value time.Duration
+	seen  bool
+}
+
+func (e *ewma) add(d time.Duration) {
+	if !e.seen {
+		e.value, e.seen = d, true
+		return
+	}
+	e.value += (d - e.value) / 8
 }

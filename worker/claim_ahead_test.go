@@ -1,0 +1,194 @@
+package worker_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/worker"
+)
+
+// claimCounter counts the worker's claim calls.
+type claimCounter struct {
+	claimHook
+	n atomic.Int64
+}
+
+func (h *claimCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if isClaim(cmd) {
+			h.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// overlap runs short tasks and tells the most that ran at once.
+type overlap struct {
+	mu        sync.Mutex
+	now, most int
+	done      chan struct{}
+	left      atomic.Int64
+	task      *sdk.Task[Order]
+}
+
+func newOverlap(n int) *overlap {
+	o := &overlap{done: make(chan struct{})}
+	o.left.Store(int64(n))
+	o.task = sdk.NewTask("short", func(ctx context.Context, in Order) error {
+		o.mu.Lock()
+		o.now++
+		o.most = max(o.most, o.now)
+		o.mu.Unlock()
+		time.Sleep(time.Microsecond) // a short task, that yields
+		o.mu.Lock()
+		o.now--
+		o.mu.Unlock()
+		if o.left.Add(-1) == 0 {
+			close(o.done)
+		}
+		return nil
+	})
+	return o
+}
+
+func (o *overlap) add(t *testing.T, d *sdk.Docket, n int) {
+	t.Helper()
+	ins := make([]Order, n)
+	for i := range ins {
+		ins[i] = Order{ID: i}
+	}
+	_, err := o.task.AddMany(context.Background(), d, ins)
+	require.NoError(t, err)
+}
+
+func (o *overlap) wait(t *testing.T) {
+	t.Helper()
+	select {
+	case <-o.done:
+	case <-time.After(time.Minute):
+		t.Fatalf("short tasks left after a minute: %d", o.left.Load())
+	}
+}
+
+// With short tasks, a worker claims ahead of its free slots: it claims
+// more tasks per call than it has slots (a worker that claimed only for
+// free slots could not), and still never runs more than Concurrency at
+// once.
+func TestClaimAheadWithShortTasks(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d := openDocket(t, b.URL)
+		claims := &claimCounter{}
+		d.Redis().AddHook(claims)
+		const slots = 2
+		n := 3000
+		if b.Name == "memory" {
+			n = 300 // the embedded server is slower with a long queue
+		}
+		o := newOverlap(n)
+		require.NoError(t, d.Register(o.task))
+		o.add(t, d, n)
+		runWorker(t, worker.New(d, worker.Options{Concurrency: slots}))
+		o.wait(t)
+		assert.LessOrEqual(t, o.most, slots, "never more than Concurrency at once")
+		perClaim := float64(n) / float64(claims.n.Load())
+		assert.Greater(t, perClaim, float64(slots), "tasks per claim call: more than the slots, claimed ahead")
+	})
+}
+
+// NoClaimAhead claims only for free slots.
+func TestNoClaimAhead(t *testing.T) {
+	d := openDocket(t, redistest.Redis(t).URL)
+	claims := &claimCounter{}
+	d.Redis().AddHook(claims)
+	const n, slots = 600, 2
+	o := newOverlap(n)
+	require.NoError(t, d.Register(o.task))
+	o.add(t, d, n)
+	runWorker(t, worker.New(d, worker.Options{Concurrency: slots, ClaimAhead: worker.NoClaimAhead}))
+	o.wait(t)
+	assert.LessOrEqual(t, o.most, slots)
+	assert.GreaterOrEqual(t, claims.n.Load(), int64(n/slots), "at most a slot's worth per free slot in each claim")
+}
+
+// A task claimed ahead that waits in line behind a task that turned out
+// long shows as running on its worker, and is handed back after Lease/10,
+// for another worker, which runs it while the long task still runs.
+func TestClaimedAheadIsHandedBackWhenItWaits(t *testing.T) {
+	d := openDocket(t, redistest.Redis(t).URL)
+	o := newOverlap(200 + 20)
+	release := make(chan struct{})
+	long := sdk.NewTask("long", func(ctx context.Context, in Order) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	require.NoError(t, d.Register(o.task))
+	require.NoError(t, d.Register(long))
+	first := worker.New(d, worker.Options{Concurrency: 1, Lease: time.Second, Name: "first"})
+	runWorker(t, first)
+	defer close(release)
+
+	o.add(t, d, 200) // the worker learns that tasks are short
+	require.Eventually(t, func() bool { return o.left.Load() == 20 }, time.Minute, time.Millisecond)
+	ex, err := long.Add(context.Background(), d, Order{ID: -1})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		info, err := ex.Info(context.Background())
+		return err == nil && info.State == sdk.StateRunning
+	}, time.Minute, time.Millisecond)
+	lined, err := o.task.AddMany(context.Background(), d, []Order{{ID: 1000}, {ID: 1001}, {ID: 1002}})
+	require.NoError(t, err)
+
+	// Claimed ahead: running on the first worker, though its only slot is
+	// the long task's.
+	sawLined := false
+	deadline := time.Now().Add(time.Minute)
+	for !sawLined {
+		require.True(t, time.Now().Before(deadline), "no task claimed ahead showed running on the first worker")
+		for _, e := range lined {
+			info, err := e.Info(context.Background())
+			require.NoError(t, err)
+			if info.State == sdk.StateRunning && info.Worker == first.ID() {
+				sawLined = true
+			}
+		}
+	}
+	// Handed back, they run on a second worker.
+	o.left.Store(int64(len(lined)))
+	runWorker(t, worker.New(d, worker.Options{Concurrency: 4, Name: "second"}))
+	o.wait(t)
+	info, err := ex.Info(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, sdk.StateRunning, info.State, "the long task still runs")
+	for _, e := range lined {
+		info, err := e.Info(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, "second", info.Worker[:len("second")], "ran on the second worker")
+		assert.Equal(t, 1, info.Deliveries, "handed back undone: the hand-back is not a delivery")
+	}
+}
+
+// ClaimAhead out of range is an error naming the field.
+func TestClaimAheadOption(t *testing.T) {
+	for _, v := range []int{-2, worker.MaxClaimAhead + 1} {
+		err := worker.Options{ClaimAhead: v}.Validate()
+		require.True(t, errors.Is(err, worker.ErrBadOption), "%d: %v", v, err)
+		assert.Contains(t, err.Error(), "ClaimAhead")
+	}
+	for _, v := range []int{0, 1, worker.NoClaimAhead, worker.MaxClaimAhead} {
+		assert.NoError(t, worker.Options{ClaimAhead: v}.Validate())
+	}
+}
