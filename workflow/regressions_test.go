@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/internal/redistest"
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
@@ -176,4 +177,53 @@ func TestWaitingForIsShownOnlyWhileParked(t *testing.T) {
 		assert.Equal(t, sdk.StateCompleted, info.State)
 		assert.Empty(t, info.Workflow.WaitingFor)
 	}, testsuite.WithDocketOptions(sdk.WithCompletedRetention(time.Hour)))
+}
+
+// With completed records not kept (sdk.WithCompletedRetention(0)), a child's
+// record is deleted when it completes, but its result still reaches the
+// parent that awaits it, on a real Redis as on the fake clock; a plain
+// task's record is deleted too.
+func TestChildResultsWithoutKeptRecords(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		name := redistest.Name(t)
+		ctx := context.Background()
+		d, err := sdk.Open(ctx, b.URL, sdk.WithName(name), sdk.WithCompletedRetention(0))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = d.Close() })
+		redistest.CheckLeaks(t, d.Redis(), name)
+		double := sdk.NewResultTask("double", func(ctx context.Context, in N) (int, error) { return 2 * in.N, nil })
+		sum := sdk.NewResultTask("sum", func(ctx context.Context, in N) (int, error) {
+			ins := make([]N, in.N)
+			for i := range ins {
+				ins[i] = N{N: i}
+			}
+			children, err := workflow.StartMany(ctx, double, "d", ins)
+			if err != nil {
+				return 0, err
+			}
+			got, err := workflow.All(ctx, children)
+			if err != nil {
+				return 0, err
+			}
+			total := 0
+			for _, v := range got {
+				total += v
+			}
+			return total, nil
+		})
+		require.NoError(t, d.Register(double))
+		require.NoError(t, d.Register(sum))
+		plain, err := double.Add(ctx, d, N{N: 1})
+		require.NoError(t, err)
+		ex, err := sum.Add(ctx, d, N{N: 50}, sdk.Key("sum"))
+		require.NoError(t, err)
+		runWorkers(t, d, 1)
+		got, err := sum.Result(ctx, ex)
+		require.NoError(t, err)
+		assert.Equal(t, 2*(49*50/2), got)
+		require.Eventually(t, func() bool {
+			_, err := plain.Info(ctx)
+			return errors.Is(err, sdk.ErrNotFound)
+		}, time.Minute, time.Millisecond, "a completed record is not kept")
+	})
 }

@@ -324,8 +324,13 @@ local function resume(key, now)
 end
 
 -- notify_parent tells the parent of a child that ended how it ended (the
--- child's record must say it already).
-local function notify_parent(key, now)
+-- child's record must say it already). parent is the record's parent
+-- field when the caller read it already (false or '' for none), nil when
+-- it did not.
+local function notify_parent(key, now, parent)
+  if parent == false or parent == '' then
+    return
+  end
   local f = read(key, 'parent', 'state', 'result', 'error', 'reason', 'child')
   if not f[1] or f[1] == '' then
     return
@@ -409,9 +414,9 @@ local reap -- below: cancels the live children of an ended workflow
 -- 0 deletes it), and unless it completed, its live children are cancelled
 -- by the reaper (reap.lua, which workers run at once on the "r" event), or
 -- with inline a page of them at once (an explicit Cancel), the rest by the
--- reaper.
-local function task_ended(key, state, now, keep, auto, inline)
-  notify_parent(key, now)
+-- reaper. parent is as notify_parent takes it.
+local function task_ended(key, state, now, keep, auto, inline, parent)
+  notify_parent(key, now, parent)
   chain_ended(key, auto)
   local flow = K.flow .. key
   if redis.call('EXISTS', flow) == 0 then
@@ -584,7 +589,7 @@ local function finish_attempts(first, last, retention, now)
     local tk = K.task .. key
     -- A key that is not a hash reads as stale: its lease lapses, and the
     -- claim that finds it fails it (see fail_corrupt).
-    local f = read(key, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto', 'name')
+    local f = read(key, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto', 'name', 'parent')
     if f[1] ~= gen or f[2] ~= STATE.running then
       result[#result + 1] = 0
     elseif not whole(f[3]) then -- the outcome cannot be applied to it
@@ -610,8 +615,11 @@ local function finish_attempts(first, last, retention, now)
         if has_progress then
           redis.call('DEL', K.progress .. key)
         end
-        redis.call('HSET', tk, 'state', STATE.completed, 'result', input) -- for its parent to read
-        task_ended(key, STATE.completed, now, 0, f[7])
+        local parent = f[9] or ''
+        if parent ~= '' then
+          redis.call('HSET', tk, 'state', STATE.completed, 'result', input) -- for its parent to read
+        end
+        task_ended(key, STATE.completed, now, 0, f[7], false, parent)
         discard_record(key, f[3], now_s, input)
         announce(key, outcome, f[3], err)
       elseif outcome == KIND.completed or outcome == KIND.failed then
@@ -627,7 +635,7 @@ local function finish_attempts(first, last, retention, now)
           end_progress(key)
         end
         announce(key, outcome, f[3], err)
-        task_ended(key, outcome, now, tonumber(keep), f[7])
+        task_ended(key, outcome, now, tonumber(keep), f[7], false, f[9] or '')
       else
         local due
         if outcome == KIND.retry then
