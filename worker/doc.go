@@ -21,6 +21,11 @@
 // a lease in time (Redis stalled, the worker cut off) stops the attempt
 // before another worker can take it over: leases are fences.
 //
+// When tasks are short, a worker claims ahead of its free slots, about as
+// many as its slots start during one round trip to Redis (see
+// Options.ClaimAhead): those wait in line for a slot, leased and holding
+// their limits, and never more than Options.Concurrency run at once.
+//
 // # What it runs
 //
 // Failures are retried as the task's retry policy says; timeouts cancel
@@ -34,7 +39,8 @@
 // # Parts of a run
 //
 // A running worker is made of parts, each with one job and one lifecycle:
-// the slots (the attempts in hand, and the drain), the claimer (the claim
+// the slots (the attempts in hand, the line of those claimed ahead, and
+// the drain), the claimer (the claim
 // loop), the acker (outcomes on their way to Redis), the leaser (lease
 // renewals, the heartbeat and the fence), the listener (the events channel)
 // and the upkeep (automatic chains, tasks handed back for this worker, the
