@@ -297,16 +297,22 @@ func (l *claimer) lookWithin(d time.Duration) {
 // ahead is how many tasks to claim beyond the free slots: about as many as
 // the slots start during one exchange's round trip, at the pace attempts
 // have settled lately, so that short tasks do not each wait for a claim,
-// while long ones are not held back from other workers. None before both
-// are measured, and none where the clock does not move during an exchange
-// (the testsuite's fake clock).
+// while long ones are not held back from other workers. Slots whose
+// attempts have run far longer than that pace do not count: a task
+// claimed ahead would wait for them. None before the pace and the round
+// trip are measured, and none where the clock does not move during an
+// exchange (the testsuite's fake clock).
 func (l *claimer) ahead() int {
-	took, rtt := l.slots.tookAbout(), l.rtt.value
-	if l.opts.ClaimAhead == NoClaimAhead || took <= 0 || rtt <= 0 {
+	if l.opts.ClaimAhead == NoClaimAhead {
 		return 0
 	}
-	n := int64(l.opts.Concurrency) * int64(rtt) / int64(took)
-	return int(min(n, int64(l.opts.ClaimAhead)))
+	rtt := l.rtt.value
+	took, stuck := l.slots.pace(rtt)
+	if took <= 0 || rtt <= 0 {
+		return 0
+	}
+	n := int64(l.opts.Concurrency-stuck) * int64(rtt) / int64(took)
+	return int(max(min(n, int64(l.opts.ClaimAhead)), 0))
 }
 
 // coalesceWindow is how long, with a backlog, the claim loop waits for half

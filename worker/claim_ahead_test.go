@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -143,14 +144,17 @@ func TestClaimedAheadIsHandedBackWhenItWaits(t *testing.T) {
 
 	o.add(t, d, 200) // the worker learns that tasks are short
 	require.Eventually(t, func() bool { return o.left.Load() == 20 }, time.Minute, time.Millisecond)
-	ex, err := long.Add(context.Background(), d, Order{ID: -1})
+	// The long task and three short ones due at one instant, the long one
+	// first (same instant: by key): one claim takes them all.
+	due := time.Now().Add(300 * time.Millisecond)
+	ex, err := long.Add(context.Background(), d, Order{ID: -1}, sdk.Key("a-long"), sdk.At(due))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		info, err := ex.Info(context.Background())
-		return err == nil && info.State == sdk.StateRunning
-	}, time.Minute, time.Millisecond)
-	lined, err := o.task.AddMany(context.Background(), d, []Order{{ID: 1000}, {ID: 1001}, {ID: 1002}})
-	require.NoError(t, err)
+	var lined []*sdk.Execution
+	for i := range 3 {
+		e, err := o.task.Add(context.Background(), d, Order{ID: 1000 + i}, sdk.Key(fmt.Sprint("b-short-", i)), sdk.At(due))
+		require.NoError(t, err)
+		lined = append(lined, e)
+	}
 
 	// Claimed ahead: running on the first worker, though its only slot is
 	// the long task's.
@@ -191,4 +195,44 @@ func TestClaimAheadOption(t *testing.T) {
 	for _, v := range []int{0, 1, worker.NoClaimAhead, worker.MaxClaimAhead} {
 		assert.NoError(t, worker.Options{ClaimAhead: v}.Validate())
 	}
+}
+
+// A worker whose slots are all held by tasks that run far longer than its
+// recent pace claims nothing ahead: after thousands of short tasks, a task
+// added while two long ones hold both slots stays queued, not shown running
+// on a worker that cannot start it.
+func TestNoClaimAheadBehindLongTasks(t *testing.T) {
+	d := openDocket(t, redistest.Redis(t).URL)
+	o := newOverlap(2000)
+	release := make(chan struct{})
+	long := sdk.NewTask("long", func(ctx context.Context, in Order) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	require.NoError(t, d.Register(o.task))
+	require.NoError(t, d.Register(long))
+	runWorker(t, worker.New(d, worker.Options{Concurrency: 2}))
+	defer close(release)
+	o.add(t, d, 2000)
+	o.wait(t)
+	held, err := long.AddMany(context.Background(), d, []Order{{ID: 1}, {ID: 2}})
+	require.NoError(t, err)
+	for _, ex := range held {
+		require.Eventually(t, func() bool {
+			info, err := ex.Info(context.Background())
+			return err == nil && info.State == sdk.StateRunning
+		}, time.Minute, time.Millisecond)
+	}
+	// The long tasks have run far longer than the short ones' pace.
+	time.Sleep(20 * time.Millisecond)
+	third, err := long.Add(context.Background(), d, Order{ID: 3})
+	require.NoError(t, err)
+	assert.Never(t, func() bool {
+		info, err := third.Info(context.Background())
+		return err != nil || info.State != sdk.StateQueued
+	}, 500*time.Millisecond, 5*time.Millisecond, "it stays queued while both slots are held")
 }

@@ -48,7 +48,8 @@ type attempt struct {
 	result []byte
 
 	// lined is when it was put in line for a slot, if it was claimed
-	// ahead; started is when it left for its goroutine.
+	// ahead; started is when it left for its goroutine. The slots write
+	// and read both under their lock.
 	lined, started time.Time
 
 	// settled is set by whichever comes first: the function returning, or
@@ -87,11 +88,9 @@ const (
 	reasonChild       = sdk.ReasonChild     // a child did not complete: not retried
 )
 
-// start runs the attempt on a goroutine of its own.
-func (a *attempt) start() {
-	a.started = time.Now()
-	go a.run()
-}
+// start runs the attempt on a goroutine of its own; the slots set started
+// first.
+func (a *attempt) start() { go a.run() }
 
 // errReleased ends an attempt claimed ahead that waited in line too long
 // (see slots.releaseStale): it is handed back, as at shutdown.

@@ -54,6 +54,7 @@ func (s *slots) launch(a *attempt) {
 		s.mu.Unlock()
 		return
 	}
+	a.started = time.Now()
 	s.mu.Unlock()
 	a.start()
 }
@@ -71,6 +72,7 @@ func (s *slots) free(a *attempt) {
 		next = s.line[0]
 		s.line[0] = nil
 		s.line = s.line[1:]
+		next.started = time.Now()
 	}
 	s.mu.Unlock()
 	if next != nil {
@@ -100,13 +102,36 @@ func (s *slots) releaseStale(limit time.Duration) {
 	}
 }
 
-// took is how long attempts take, on average lately; zero before the
-// first has settled.
-func (s *slots) tookAbout() time.Duration {
+// pace is how long attempts take, on average lately (zero before
+// paceSamples have settled: a worker that ran a handful of tasks knows
+// nothing of their pace), and how many of the running ones have run longer
+// than stuckAfter times that: slots that will not free soon.
+func (s *slots) pace(rtt time.Duration) (took time.Duration, stuck int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.took.value
+	if s.took.n < paceSamples {
+		return 0, 0
+	}
+	took = s.took.value
+	if took <= 0 || rtt <= 0 {
+		return took, 0
+	}
+	now := time.Now()
+	limit := stuckAfter * took
+	for _, a := range s.active {
+		if !a.started.IsZero() && now.Sub(a.started) > limit && !a.settled.Load() {
+			stuck++
+		}
+	}
+	return took, stuck
 }
+
+// stuckAfter is how many times the average an attempt runs before its slot
+// is not expected to free soon.
+const stuckAfter = 8
+
+// paceSamples is how many attempts settle before their pace is known.
+const paceSamples = 64
 
 // forget drops an attempt whose outcome was recorded, or needs none.
 func (s *slots) forget(a *attempt) {
@@ -238,13 +263,14 @@ func (s *slots) waitFor(limit time.Duration, done func(tally) bool) bool {
 // follows the latest eighth of its samples most.
 type ewma struct {
 	value time.Duration
-	seen  bool
+	n     int // samples, counted up to paceSamples
 }
 
 func (e *ewma) add(d time.Duration) {
-	if !e.seen {
-		e.value, e.seen = d, true
-		return
+	if e.n == 0 {
+		e.value = d
+	} else {
+		e.value += (d - e.value) / 8
 	}
-	e.value += (d - e.value) / 8
+	e.n = min(e.n+1, paceSamples)
 }
