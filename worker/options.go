@@ -88,8 +88,9 @@ type Options struct {
 	// to Redis, and a worker that claimed only for its free slots would
 	// spend most of its time waiting for claims. So it claims about as
 	// many tasks ahead as its slots start during one round trip (none
-	// when tasks take longer than a round trip per slot), up to this
-	// bound. A task claimed ahead is the worker's as a running task is:
+	// when tasks take longer than a round trip per slot, none before 64
+	// attempts have shown their pace, none for slots whose attempts have
+	// run over 8 times that pace), up to this bound. A task claimed ahead is the worker's as a running task is:
 	// Info shows it running on this worker from its claim, its lease is
 	// held and renewed, and it holds its admission limits (Concurrency,
 	// rate limits). Its Timeout counts from its start. It starts as soon
