@@ -57,7 +57,8 @@ type options struct {
 	nodeDir       string
 	verbose       bool
 	skipLatency   bool
-	wf            wfSettings // the workflow benchmark's (-only workflow)
+	wf            wfSettings    // the workflow benchmark's (-only workflow)
+	scale         scaleSettings // the scale benchmark's (-only scale)
 }
 
 func parseFlags() options {
@@ -75,11 +76,16 @@ func parseFlags() options {
 	flag.IntVar(&o.runs, "runs", 3, "throughput measurements of each contender (the median is reported)")
 	flag.IntVar(&o.latencyRuns, "latency-runs", 3, "latency measurements of each contender, idle and under load")
 	flag.Float64Var(&o.loadRate, "load-rate", 0, "no-op tasks a second added during the under-load latency measurement; 0: half the slowest contender's median process rate")
-	flag.StringVar(&o.only, "only", "docket,docket-keep,asynq,bullmq", "contenders to run, comma-separated; \"workflow\" (not in the default) adds the workflow benchmark: -only workflow runs it alone")
+	flag.StringVar(&o.only, "only", "docket,docket-keep,asynq,bullmq", "contenders to run, comma-separated; \"workflow\" (not in the default) adds the workflow benchmark: -only workflow runs it alone; \"scale\" (not in the default) adds the scale benchmark: -only scale runs it alone")
 	flag.IntVar(&o.wf.Children, "workflow-children", 10_000, "workflow benchmark: children of the fan-out, and independent tasks it is compared with")
 	flag.IntVar(&o.wf.Steps, "workflow-steps", 100, "workflow benchmark: steps of the workflow whose round trips are counted")
 	flag.IntVar(&o.wf.Parked, "workflow-parked", 10_000, "workflow benchmark: workflows parked at once on a signal")
 	flag.IntVar(&o.wf.Runs, "workflow-runs", 5, "workflow benchmark: runs of each measurement (the median is reported)")
+	flag.IntVar(&o.scale.N, "scale-n", 1_000_000, "scale benchmark: no-op tasks queued at once")
+	flag.IntVar(&o.scale.Concurrency, "scale-concurrency", 200, "scale benchmark: the worker's concurrency")
+	flag.IntVar(&o.scale.Step, "scale-step", 100_000, "scale benchmark: tasks per reported segment of the processing")
+	flag.IntVar(&o.scale.Reads, "scale-reads", 5, "scale benchmark: Snapshot and overview calls measured with every task queued")
+	flag.DurationVar(&o.scale.Timeout, "scale-timeout", 10*time.Minute, "scale benchmark: the longest the processing may take")
 	flag.StringVar(&o.profileDir, "profile-dir", "", "write CPU profiles of docket's enqueue and process phases (first measured run) here")
 	flag.StringVar(&o.redisServer, "redis-server", "redis-server", "the redis-server binary")
 	flag.StringVar(&o.nodeDir, "node-dir", "node", "the directory of bullmq.mjs and its package.json")
@@ -131,7 +137,7 @@ func run() error {
 			skipped = append(skipped, "bullmq: "+reason)
 		}
 	}
-	if len(contenders) == 0 && !wanted["workflow"] {
+	if len(contenders) == 0 && !wanted["workflow"] && !wanted["scale"] {
 		return fmt.Errorf("no contender to run (-only %q)", o.only)
 	}
 
@@ -144,7 +150,15 @@ func run() error {
 	started := time.Now()
 	if len(contenders) == 0 {
 		printMachine(ctx, srv)
-		return runWorkflow(ctx, srv, o, started)
+		if wanted["workflow"] {
+			if err := runWorkflow(ctx, srv, o, started); err != nil {
+				return err
+			}
+		}
+		if wanted["scale"] {
+			return runScale(ctx, srv, o)
+		}
+		return nil
 	}
 	printHeader(ctx, srv, o, contenders, skipped)
 
@@ -178,7 +192,12 @@ func run() error {
 		return err
 	}
 	if wanted["workflow"] {
-		return runWorkflow(ctx, srv, o, time.Now())
+		if err := runWorkflow(ctx, srv, o, time.Now()); err != nil {
+			return err
+		}
+	}
+	if wanted["scale"] {
+		return runScale(ctx, srv, o)
 	}
 	return nil
 }
