@@ -42,10 +42,10 @@ end
 -- found missing, goes out as ''.
 local function put(list, L, entry)
   local n = #list
-  for i, name in ipairs(L) do
-    local v = entry[name]
+  for i = 1, #L do
+    local v = entry[L[i]]
     if v == nil then
-      error('entry without ' .. name, 2)
+      error('entry without ' .. L[i], 2)
     end
     list[n + i] = v or ''
   end
@@ -54,8 +54,9 @@ end
 -- get reads the entry of layout L that starts at list[at], by name.
 local function get(list, at, L)
   local entry = {}
-  for i, name in ipairs(L) do
-    entry[name] = list[at + i - 1]
+  at = at - 1
+  for i = 1, #L do
+    entry[L[i]] = list[at + i]
   end
   return entry
 end
@@ -110,10 +111,13 @@ local function list_task(out, key, score, want_name, max_error)
   return true
 end
 
--- whole reads a non-negative integer field; nil when it is not one.
+-- whole reads a non-negative integer field; nil when it is not one. (It
+-- runs several times per task: math.floor and 2^53 are looked up and
+-- computed once.)
+local floor, EXACT = math.floor, 2 ^ 53
 local function whole(v)
   local n = tonumber(v)
-  if n and n >= 0 and n == math.floor(n) and n < 2 ^ 53 then
+  if n and n >= 0 and n < EXACT and n == floor(n) then
     return n
   end
   return nil
@@ -313,6 +317,15 @@ end
 -- the rest are cancelled by later calls (K.reaping, reap.lua).
 local REAP_BATCH = 100
 
+-- open_flow returns the key of a task's flow hash, for a script about to
+-- write it, and marks the task's record as having one (field wf), so that
+-- the end of a task that never had one does not look for it (task_ended):
+-- most tasks are not workflows.
+local function open_flow(key)
+  redis.call('HSET', K.task .. key, 'wf', '1')
+  return K.flow .. key
+end
+
 -- resume makes a parked workflow due at once.
 local function resume(key, now)
   redis.call('ZREM', K.parked, key)
@@ -355,7 +368,7 @@ end
 -- waits for happened already, the instant of its timer or deadline, or nil
 -- when only a child or a signal can wake it.
 local function park(key, payload, now)
-  local flow = K.flow .. key
+  local flow = open_flow(key)
   local ok, p = pcall(cjson.decode, payload)
   redis.call('HDEL', flow, 'a', 'ws', 'why')
   if not ok or type(p) ~= 'table' then
@@ -414,10 +427,15 @@ local reap -- below: cancels the live children of an ended workflow
 -- 0 deletes it), and unless it completed, its live children are cancelled
 -- by the reaper (reap.lua, which workers run at once on the "r" event), or
 -- with inline a page of them at once (an explicit Cancel), the rest by the
--- reaper. parent is as notify_parent takes it.
-local function task_ended(key, state, now, keep, auto, inline, parent)
+-- reaper. parent is as notify_parent takes it; wf is the record's wf
+-- field when the caller read it already (see open_flow: false or '' for no
+-- flow), nil when it did not.
+local function task_ended(key, state, now, keep, auto, inline, parent, wf)
   notify_parent(key, now, parent)
   chain_ended(key, auto)
+  if wf == false or wf == '' then
+    return
+  end
   local flow = K.flow .. key
   if redis.call('EXISTS', flow) == 0 then
     return
@@ -515,7 +533,7 @@ local function corruption(name, attempt, deliveries, due, gen, err)
     return 'the key is not a hash (' .. tostring(err) .. ')'
   elseif not name or name == '' then
     return 'no task name'
-  elseif not whole(attempt) or whole(attempt) < 1 then
+  elseif (whole(attempt) or 0) < 1 then
     return 'attempt is not a positive integer: ' .. tostring(attempt)
   elseif not whole(deliveries) then
     return 'deliveries is not an integer: ' .. tostring(deliveries)
@@ -589,7 +607,7 @@ local function finish_attempts(first, last, retention, now)
     local tk = K.task .. key
     -- A key that is not a hash reads as stale: its lease lapses, and the
     -- claim that finds it fails it (see fail_corrupt).
-    local f = read(key, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto', 'name', 'parent')
+    local f = read(key, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto', 'name', 'parent', 'wf')
     if f[1] ~= gen or f[2] ~= STATE.running then
       result[#result + 1] = 0
     elseif not whole(f[3]) then -- the outcome cannot be applied to it
@@ -619,7 +637,7 @@ local function finish_attempts(first, last, retention, now)
         if parent ~= '' then
           redis.call('HSET', tk, 'state', STATE.completed, 'result', input) -- for its parent to read
         end
-        task_ended(key, STATE.completed, now, 0, f[7], false, parent)
+        task_ended(key, STATE.completed, now, 0, f[7], false, parent, f[10] or '')
         discard_record(key, f[3], now_s, input)
         announce(key, outcome, f[3], err)
       elseif outcome == KIND.completed or outcome == KIND.failed then
@@ -635,7 +653,7 @@ local function finish_attempts(first, last, retention, now)
           end_progress(key)
         end
         announce(key, outcome, f[3], err)
-        task_ended(key, outcome, now, tonumber(keep), f[7], false, f[9] or '')
+        task_ended(key, outcome, now, tonumber(keep), f[7], false, f[9] or '', f[10] or '')
       else
         local due
         if outcome == KIND.retry then

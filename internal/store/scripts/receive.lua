@@ -11,7 +11,7 @@ local key, gen, name, wait = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if not held(key, gen) then
   return {'x'}
 end
-local flow = K.flow .. key
+local flow = open_flow(key)
 local got = redis.call('HGET', flow, 'r:' .. wait)
 if got then
   return {string.sub(got, 1, 1), string.sub(got, 2)}

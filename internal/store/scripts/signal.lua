@@ -12,7 +12,7 @@ local state = read(key, 'state')[1]
 if not is_live(state) then
   return 0
 end
-local flow = K.flow .. key
+local flow = open_flow(key)
 local q = {}
 local queued = redis.call('HGET', flow, 'q:' .. name)
 if queued then

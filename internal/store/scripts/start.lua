@@ -12,7 +12,7 @@ local parent, gen = ARGV[2], ARGV[3]
 if not held(parent, gen) then
   return {-1}
 end
-local flow = K.flow .. parent
+local flow = open_flow(parent)
 local before = earliest(K.scheduled)
 local soonest = nil
 local result = {}

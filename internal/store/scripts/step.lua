@@ -12,5 +12,5 @@ local pairs_ = {}
 for i = 4, #ARGV do
   pairs_[#pairs_ + 1] = ARGV[i]
 end
-redis.call('HSET', K.flow .. key, unpack(pairs_))
+redis.call('HSET', open_flow(key), unpack(pairs_))
 return 1
