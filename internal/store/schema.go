@@ -15,8 +15,9 @@ import (
 //     or arguments. Go indexes an entry with the constants declared beside
 //     the layout; a script writes an entry with put(list, LAYOUT, {name =
 //     value, ...}) and reads one with get(list, at, LAYOUT) (lib.lua), by
-//     name. Adding a field is one constant and one name here, and the
-//     value where the script makes it.
+//     name, through accessors generated for the layout (writeAccessors).
+//     Adding a field is one constant and one name here, and the value
+//     where the script makes it.
 //   - the words (states, outcome kinds, fates, the keys of the admission
 //     rules' JSON) become strict Lua tables: STATE.running is "running",
 //     and STATE.runing is an error, not nil. TestScriptsSpellNoWord fails
@@ -323,6 +324,7 @@ end
 `)
 	for _, l := range layouts {
 		fmt.Fprintf(&b, "local %s = {%s}\n", l.lua, luaList(l.fields))
+		writeAccessors(&b, l)
 	}
 	for _, w := range words {
 		fmt.Fprintf(&b, "local %s = strict('%s', {", w.lua, w.lua)
@@ -347,6 +349,29 @@ end
 	fmt.Fprintf(&b, "local WATCH_FOR_MS = %d\nlocal MAX_SIGNALS = %d\nlocal WAITED_PARKED = %q\nlocal STATS_TTL_MS = %d\n",
 		WatchFor.Milliseconds(), MaxSignals, WaitedParked, StatsTTL.Milliseconds())
 	return b.String()
+}
+
+// writeAccessors gives a layout's Lua table the two functions put and get
+// (lib.lua) call: at, which reads an entry into a table by name in one
+// constructor, and put, which appends an entry's values in order, an
+// absent name an error (false, a field HMGET found missing, goes out as
+// ''). Written out field by field rather than looped over: the scripts
+// run them for every task of a batch, and a loop that fills a table name
+// by name costs Redis twice as much.
+func writeAccessors(b *strings.Builder, l layout) {
+	fmt.Fprintf(b, "%s.at = function(l, a) return {", l.lua)
+	for i, f := range l.fields {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(b, "%s = l[a + %d]", f, i)
+	}
+	b.WriteString("} end\n")
+	fmt.Fprintf(b, "%s.put = function(l, e)\n  local n, v = #l\n", l.lua)
+	for i, f := range l.fields {
+		fmt.Fprintf(b, "  v = e.%s; if v == nil then error('entry without %s', 3) end; l[n + %d] = v or ''\n", f, f, i+1)
+	}
+	b.WriteString("end\n")
 }
 
 func luaList(names []string) string {

@@ -41,24 +41,12 @@ end
 -- entry lacks is an error (a misspelt name); false, a hash field HMGET
 -- found missing, goes out as ''.
 local function put(list, L, entry)
-  local n = #list
-  for i = 1, #L do
-    local v = entry[L[i]]
-    if v == nil then
-      error('entry without ' .. L[i], 2)
-    end
-    list[n + i] = v or ''
-  end
+  L.put(list, entry)
 end
 
 -- get reads the entry of layout L that starts at list[at], by name.
 local function get(list, at, L)
-  local entry = {}
-  at = at - 1
-  for i = 1, #L do
-    entry[L[i]] = list[at + i]
-  end
-  return entry
+  return L.at(list, at)
 end
 
 -- earliest returns the lowest score of a sorted set, or nil when it is empty.
@@ -87,7 +75,11 @@ end
 -- record reads fields of a task's record into a table by name (see read).
 local function record(key, fields)
   local values, err = read(key, unpack(fields))
-  return get(values, 1, fields), err
+  local f = {}
+  for i = 1, #fields do
+    f[fields[i]] = values[i]
+  end
+  return f, err
 end
 
 -- list_task appends a task to out as a LISTED entry (key, score, its
