@@ -355,7 +355,7 @@ end
 // (lib.lua) call: at, which reads an entry into a table by name in one
 // constructor, and put, which appends an entry's values in order, an
 // absent name an error (false, a field HMGET found missing, goes out as
-// ”). Written out field by field rather than looped over: the scripts
+// an empty string). Written out field by field rather than looped over: the scripts
 // run them for every task of a batch, and a loop that fills a table name
 // by name costs Redis twice as much.
 func writeAccessors(b *strings.Builder, l layout) {
