@@ -105,8 +105,11 @@ type claimer struct {
 	quiet   uint64
 	stirred bool
 
-	// rtt is how long exchanges take, on average lately (see ahead).
-	rtt ewma
+	// rtt is how long exchanges take, on average lately (see ahead), and
+	// aheadN what ahead worked out at aheadAt.
+	rtt     ewma
+	aheadAt time.Time
+	aheadN  int
 
 	// The admission rules as last encoded (see rules).
 	cachedRules  store.Rules
@@ -306,6 +309,20 @@ func (l *claimer) ahead() int {
 	if l.opts.ClaimAhead == NoClaimAhead {
 		return 0
 	}
+	// Worked out at most once per aheadFor: it looks at every attempt in
+	// hand, and a busy worker sends thousands of claims a second.
+	now := time.Now()
+	if now.Sub(l.aheadAt) < aheadFor {
+		return l.aheadN
+	}
+	l.aheadAt, l.aheadN = now, l.workOutAhead()
+	return l.aheadN
+}
+
+// aheadFor is how long ahead's answer is used before it is worked out again.
+const aheadFor = 2 * time.Millisecond
+
+func (l *claimer) workOutAhead() int {
 	rtt := l.rtt.value
 	took, stuck := l.slots.pace(rtt)
 	if took <= 0 || rtt <= 0 {
