@@ -223,3 +223,40 @@ func TestPanicIsAFailedAttemptWithValueAndStack(t *testing.T) {
 		assert.Contains(t, info.Error, "badinput_test.go", "the stack is recorded")
 	})
 }
+
+// panicky is an input type, written as a JSON string, whose UnmarshalJSON
+// panics on "boom".
+type panicky struct{ V string }
+
+func (p panicky) MarshalJSON() ([]byte, error) { return json.Marshal(p.V) }
+
+func (p *panicky) UnmarshalJSON(b []byte) error {
+	if string(b) == `"boom"` {
+		panic("cannot decode boom")
+	}
+	return json.Unmarshal(b, &p.V)
+}
+
+// An input type whose UnmarshalJSON panics fails that task, as bad input
+// naming the panic; the worker goes on with the next.
+func TestInputDecodingThatPanics(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var got []string
+		task := sdk.NewTask("decode", func(ctx context.Context, in panicky) error {
+			got = append(got, in.V)
+			return nil
+		})
+		env.Register(task)
+		bad, err := task.Add(t.Context(), env.Docket(), panicky{V: "boom"})
+		require.NoError(t, err)
+		_, err = task.Add(t.Context(), env.Docket(), panicky{V: "fine"})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		info, err := bad.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Equal(t, sdk.ReasonBadInput, info.Reason)
+		assert.Contains(t, info.Error, "cannot decode boom")
+		assert.Equal(t, []string{"fine"}, got)
+	})
+}

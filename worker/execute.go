@@ -47,6 +47,12 @@ type attempt struct {
 	// result is the JSON of what a task with a result returned.
 	result []byte
 
+	// def is the attempt's task (nil when this worker has none), and in
+	// its input decoded, or badInput why it could not be (see decode).
+	def      *core.TaskDef
+	in       any
+	badInput error
+
 	// lined is when it was put in line for a slot, if it was claimed
 	// ahead; started is when it left for its goroutine. The slots write
 	// and read both under their lock.
@@ -96,13 +102,30 @@ func (a *attempt) start() { go a.run() }
 // (see slots.releaseStale): it is handed back, as at shutdown.
 var errReleased = errors.New("docket: claimed ahead, it waited too long for a slot: handed back")
 
+// decode finds the attempt's task and decodes its input, before it runs
+// (see run.startAttempt).
+// An input type whose UnmarshalJSON panics fails the task as bad input:
+// the worker goes on.
+func (a *attempt) decode() {
+	a.def = a.r.w.c.Task(a.msg.Name)
+	if a.def == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			a.in, a.badInput = nil, fmt.Errorf("docket: decoding the input of task %q panicked: %v", a.msg.Name, p)
+		}
+	}()
+	a.in, a.badInput = a.def.Decode(a.msg.Input)
+}
+
 func (a *attempt) run() {
 	m := a.msg
 	if a.ctx.Err() != nil {
 		a.endUnstarted()
 		return
 	}
-	def := a.r.w.c.Task(m.Name)
+	def := a.def
 	if def == nil && a.r.opts.Fallback == nil {
 		a.handBack()
 		return
@@ -111,12 +134,11 @@ func (a *attempt) run() {
 		a.runFallback(reasonUnknownTask, fmt.Errorf("docket: unknown task %q: no function is registered under that name on this worker", m.Name))
 		return
 	}
-	in, err := def.Decode(m.Input)
-	if err != nil {
-		a.runFallback(reasonBadInput, err)
+	if a.badInput != nil {
+		a.runFallback(reasonBadInput, a.badInput)
 		return
 	}
-	a.runTask(def, in)
+	a.runTask(def, a.in)
 }
 
 // endUnstarted settles an attempt whose context ended while it waited in
