@@ -305,13 +305,15 @@ var words = []struct {
 	{"ROLE", []string{memberHolds, memberWaits}},
 }
 
-// ruleTables are the admission rules' JSON objects, whose keys the scripts
-// read by the Go field's name: RULE.debounce is the key of Rule's debounce.
+// ruleTables are the JSON objects the scripts read — the admission rules'
+// and a strike's — by the Go field's name: RULE.debounce is the key of
+// Rule's debounce, STRIKE.field the key of StrikeSpec's Field.
 var ruleTables = []struct {
 	lua string
 	of  any
 }{
 	{"RULE", wireRule{}}, {"WINDOW", wireWindow{}}, {"LIMIT", wireLimit{}}, {"RATE", wireRate{}},
+	{"STRIKE", StrikeSpec{}},
 }
 
 // luaSchema is the Lua prelude of the schema: the layouts, the words, the

@@ -30,6 +30,8 @@ func TestLayoutsAreWhole(t *testing.T) {
 func TestRuleKeysByFieldName(t *testing.T) {
 	assert.Equal(t, [][2]string{{"debounce", "d"}, {"cooldowns", "cd"}, {"limits", "c"}, {"rates", "r"}}, jsonKeys(wireRule{}))
 	assert.Contains(t, luaSchema(), `local RATE = strict('RATE', {arg = "a", limit = "m", per = "p", scope = "sc", drop = "d"})`)
+	assert.Contains(t, luaSchema(), `local STRIKE = strict('STRIKE', {task = "t", field = "f", op = "o", value = "v", at = "at"})`,
+		"a strike's keys too")
 }
 
 // The scripts spell no state, outcome kind, fate or reason as a literal:

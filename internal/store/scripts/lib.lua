@@ -741,9 +741,9 @@ local function held(key, gen)
   return f[1] == gen and f[2] == STATE.running
 end
 
--- Strikes (strike.lua, restore.lua): K.strikes holds them, id → JSON
--- {t: task or '', f: field or '', o: op, v: value}. A task a strike matches
--- does not start while it holds: an add refuses it, a claim holds it
+-- Strikes (strike.lua, restore.lua): K.strikes holds them, id → the JSON
+-- of a StrikeSpec, whose keys STRIKE names (task or '', field or '', op,
+-- value). A task a strike matches does not start while it holds: an add refuses it, a claim holds it
 -- (state struck, in K.struck) until a restore releases it.
 local strikes_read = nil
 
@@ -786,9 +786,10 @@ end
 
 -- describe renders a strike for people.
 local function describe(s)
-  local what = s.t ~= '' and s.t or 'every task'
-  if s.f ~= '' then
-    what = what .. ' with ' .. s.f .. ' ' .. s.o .. ' ' .. cjson.encode(s.v)
+  local task, field = s[STRIKE.task], s[STRIKE.field]
+  local what = task ~= '' and task or 'every task'
+  if field ~= '' then
+    what = what .. ' with ' .. field .. ' ' .. s[STRIKE.op] .. ' ' .. cjson.encode(s[STRIKE.value])
   end
   return what
 end
@@ -802,15 +803,16 @@ local function struck(name, raw)
   end
   local input = nil
   for _, s in ipairs(list) do
-    if s.t == '' or s.t == name then
-      if s.f == '' then
+    local task, field = s[STRIKE.task], s[STRIKE.field]
+    if task == '' or task == name then
+      if field == '' then
         return s
       end
       if input == nil then
         local ok, v = pcall(cjson.decode, raw or '')
         input = ok and type(v) == 'table' and v or false
       end
-      if input and input[s.f] ~= nil and compare(input[s.f], s.o, s.v) then
+      if input and input[field] ~= nil and compare(input[field], s[STRIKE.op], s[STRIKE.value]) then
         return s
       end
     end

@@ -2,7 +2,7 @@
 -- start while it holds.
 -- KEYS[1] strikes hash
 -- ARGV[1] docket key prefix, ARGV[2] its id, ARGV[3] the strike (a JSON
--- object: t, f, o, v; no "at"), stored as written, with "at", the Redis
+-- object, a StrikeSpec without STRIKE.at), stored as written, with STRIKE.at, the Redis
 -- clock's reading, added as an integer. (Decoded and encoded again by
 -- cjson, its numbers would lose digits — 1.50 became 1.5, a large integer
 -- or the instant itself kept 14 significant digits, 1.7960333722501e+15 —
@@ -12,4 +12,4 @@ local s = ARGV[3]
 if string.sub(s, 1, 1) ~= '{' or string.sub(s, -1) ~= '}' then
   return redis.error_reply('ERR strike: want a JSON object')
 end
-return redis.call('HSETNX', K.strikes, ARGV[2], string.sub(s, 1, -2) .. ',"at":' .. int(clock_us()) .. '}')
+return redis.call('HSETNX', K.strikes, ARGV[2], string.sub(s, 1, -2) .. ',"' .. STRIKE.at .. '":' .. int(clock_us()) .. '}')
