@@ -236,3 +236,61 @@ func TestNoClaimAheadBehindLongTasks(t *testing.T) {
 		return err != nil || info.State != sdk.StateQueued
 	}, 500*time.Millisecond, 5*time.Millisecond, "it stays queued while both slots are held")
 }
+
+// A worker that stops hands back, undone, the tasks it claimed ahead and
+// had not started: the drain waits for running tasks only, and none
+// starts after Run's context ended.
+func TestClaimedAheadIsHandedBackAtShutdown(t *testing.T) {
+	d := openDocket(t, redistest.Redis(t).URL)
+	o := newOverlap(200)
+	gate := make(chan struct{})
+	var stopped atomic.Bool
+	var startedAfterStop atomic.Int64
+	long := sdk.NewTask("long", func(ctx context.Context, in Order) error {
+		<-gate
+		return nil
+	})
+	after := sdk.NewTask("after", func(ctx context.Context, in Order) error {
+		if stopped.Load() {
+			startedAfterStop.Add(1)
+		}
+		return nil
+	})
+	require.NoError(t, d.Register(o.task))
+	require.NoError(t, d.Register(long))
+	require.NoError(t, d.Register(after))
+	// A long lease: a task in line is released as stale only after 6s.
+	w := worker.New(d, worker.Options{Concurrency: 1, Lease: time.Minute})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	o.add(t, d, 200) // the worker learns that tasks are short
+	o.wait(t)
+	due := time.Now().Add(300 * time.Millisecond)
+	_, err := long.Add(context.Background(), d, Order{ID: -1}, sdk.Key("a-long"), sdk.At(due))
+	require.NoError(t, err)
+	var lined []*sdk.Execution
+	for i := range 3 {
+		e, err := after.Add(context.Background(), d, Order{ID: i}, sdk.Key(fmt.Sprint("b-after-", i)), sdk.At(due))
+		require.NoError(t, err)
+		lined = append(lined, e)
+	}
+	require.Eventually(t, func() bool {
+		info, err := lined[0].Info(context.Background())
+		return err == nil && info.State == sdk.StateRunning
+	}, time.Minute, time.Millisecond, "claimed ahead")
+
+	stopped.Store(true)
+	cancel() // stop claiming, drain
+	for _, e := range lined {
+		require.Eventually(t, func() bool {
+			info, err := e.Info(context.Background())
+			return err == nil && info.State == sdk.StateQueued && info.Deliveries == 0
+		}, 3*time.Second, time.Millisecond, "handed back undone at once (not as stale), the delivery not counted")
+	}
+	close(gate)
+	require.NoError(t, <-done)
+	assert.Zero(t, startedAfterStop.Load(), "no task claimed ahead started after Run's context ended")
+	_, err = d.Clear(context.Background())
+	require.NoError(t, err)
+}

@@ -89,6 +89,6 @@ func (l *listener) handle(ev store.Event) {
 	}
 	if a := l.slots.find(ev.Cancel, ev.Gen); a != nil {
 		l.log.Info("task cancelled while running", "key", ev.Cancel, "task", a.msg.Name)
-		a.cancel(sdk.ErrCancelled)
+		l.slots.stop(a, sdk.ErrCancelled)
 	}
 }

@@ -102,11 +102,11 @@ func (l *leaser) renewed(held []store.Held, attempts []*attempt, lost []store.Lo
 			continue // its outcome was being recorded meanwhile: nothing is lost
 		}
 		if x.Cancelled { // and the cancel event is late
-			a.cancel(sdk.ErrCancelled)
+			l.slots.stop(a, sdk.ErrCancelled)
 			continue
 		}
 		l.log.Warn("lost the lease of a task; stopping it", "key", held[x.Index].Key, "task", a.msg.Name)
-		a.cancel(sdk.ErrLeaseLost)
+		l.slots.stop(a, sdk.ErrLeaseLost)
 	}
 }
 
@@ -153,7 +153,7 @@ func (l *leaser) fenceLoop() {
 			}
 			l.log.Warn("could not renew the lease of a task in time; stopping it before another worker takes it over",
 				"key", a.msg.Key, "task", a.msg.Name, "unrenewed_for", now-time.Duration(a.leased.Load()))
-			a.cancel(sdk.ErrLeaseLost)
+			l.slots.stop(a, sdk.ErrLeaseLost)
 		}
 	}
 }

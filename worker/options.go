@@ -96,7 +96,10 @@ type Options struct {
 	// rate limits). Its Timeout counts from its start. It starts as soon
 	// as a slot frees, in the order claimed; one that waits longer than
 	// Lease/10 (it was claimed while tasks were short, and the tasks
-	// ahead of it turned out long) is handed back, for any worker.
+	// ahead of it turned out long) is handed back, for any worker, as are
+	// those in line when the worker stops, and one cancelled leaves the
+	// line at once. A perpetual task's next run counts from its run's
+	// claim, a moment before its start.
 	ClaimAhead int
 
 	// Fallback runs messages that name a task this worker does not have, or

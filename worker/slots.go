@@ -56,6 +56,7 @@ func (s *slots) launch(a *attempt) {
 	}
 	a.started = time.Now()
 	s.mu.Unlock()
+	a.decode() // here: see attempt.decode
 	a.start()
 }
 
@@ -76,7 +77,47 @@ func (s *slots) free(a *attempt) {
 	}
 	s.mu.Unlock()
 	if next != nil {
+		next.decode()
 		next.start()
+	}
+}
+
+// stop cancels an attempt with cause; one waiting in line leaves it at once
+// and settles without running (see attempt.run), rather than holding its
+// place until a slot frees.
+func (s *slots) stop(a *attempt, cause error) {
+	a.cancel(cause)
+	s.mu.Lock()
+	lined := s.unline(a)
+	s.mu.Unlock()
+	if lined {
+		go a.run()
+	}
+}
+
+// unline takes a from the line, if it is there. The caller holds s.mu.
+func (s *slots) unline(a *attempt) bool {
+	if a.started.IsZero() {
+		for i, b := range s.line {
+			if b == a {
+				s.line = append(s.line[:i], s.line[i+1:]...)
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// releaseLine hands back, undone, every attempt waiting in line: a worker
+// stopping runs no task it had not started (see run.stop).
+func (s *slots) releaseLine() {
+	s.mu.Lock()
+	line := s.line
+	s.line = nil
+	s.mu.Unlock()
+	for _, a := range line {
+		a.cancel(sdk.ErrShutdown)
+		go a.run()
 	}
 }
 
@@ -109,7 +150,7 @@ func (s *slots) releaseStale(limit time.Duration) {
 func (s *slots) pace(rtt time.Duration) (took time.Duration, stuck int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.took.n < paceSamples {
+	if s.took.n < paceSamples || len(s.active) > maxPaceScan {
 		return 0, 0
 	}
 	took = s.took.value
@@ -132,6 +173,11 @@ const stuckAfter = 8
 
 // paceSamples is how many attempts settle before their pace is known.
 const paceSamples = 64
+
+// maxPaceScan bounds the attempts pace looks at under the slots' lock: a
+// worker with more in hand (thousands of slots) claims batches big enough
+// without claiming ahead.
+const maxPaceScan = 2000
 
 // forget drops an attempt whose outcome was recorded, or needs none.
 func (s *slots) forget(a *attempt) {

@@ -214,6 +214,7 @@ func (r *run) start(ctx context.Context) {
 // send (see run), and takes the worker out of Snapshot.
 func (r *run) stop(unrecorded []ack, closing bool) {
 	r.acks.start(unrecorded)
+	r.slots.releaseLine() // what was not started is not started now
 	r.slots.drain(closing)
 	r.slots.cancelAll(sdk.ErrShutdown)
 	r.acks.stop()
@@ -224,15 +225,9 @@ func (r *run) stop(unrecorded []ack, closing bool) {
 }
 
 // startAttempt runs a claimed task: an attempt in a slot of its own.
-//
-// Its input is decoded here, on the claim loop's goroutine, whose stack
-// has grown to what decoding JSON takes: on the attempt's new goroutine,
-// the stack would grow (be copied) for each task, 12% of a busy worker's
-// CPU in a profile.
 func (r *run) startAttempt(m store.Message, claimed time.Time, leased time.Duration) {
 	a := newAttempt(r, m, claimed)
 	a.leased.Store(int64(leased))
-	a.decode()
 	r.slots.launch(a)
 }
 

@@ -227,3 +227,47 @@ func TestChildResultsWithoutKeptRecords(t *testing.T) {
 		}, time.Minute, time.Millisecond, "a completed record is not kept")
 	})
 }
+
+// A workflow whose record does not say whether it has a flow (written by
+// an earlier version, before the record's wf field) and that completes
+// without writing its flow again still gives its flow the record's
+// lifetime: the end of a task looks for a flow unless the record says it
+// never had one.
+func TestFlowOfARecordWithoutItsMark(t *testing.T) {
+	d := openDocket(t, redistest.Redis(t).URL)
+	ctx := context.Background()
+	gate := make(chan struct{})
+	wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (int, error) {
+		v, err := workflow.Step(ctx, "one", func(ctx context.Context) (int, error) { return 1, nil })
+		if err != nil {
+			return 0, err
+		}
+		if err := workflow.Sleep(ctx, "nap", 300*time.Millisecond); err != nil {
+			return 0, err
+		}
+		<-gate // the run after the sleep writes nothing to the flow
+		return v, nil
+	})
+	require.NoError(t, d.Register(wf))
+	ex, err := wf.Add(ctx, d, N{}, sdk.Key("wf1"))
+	require.NoError(t, err)
+	runWorkers(t, d, 1)
+	require.Eventually(t, func() bool {
+		info, err := ex.Info(ctx)
+		return err == nil && info.State == sdk.StateParked
+	}, time.Minute, time.Millisecond)
+	records, err := d.Redis().Keys(ctx, "docket:*task:wf1").Result()
+	require.NoError(t, err)
+	require.Len(t, records, 1)
+	require.NoError(t, d.Redis().HDel(ctx, records[0], "wf").Err(), "as an earlier version wrote it")
+	close(gate)
+	_, err = wf.Result(ctx, ex)
+	require.NoError(t, err)
+	flows, err := d.Redis().Keys(ctx, "docket:*flow:wf1").Result()
+	require.NoError(t, err)
+	for _, k := range flows {
+		ttl, err := d.Redis().PTTL(ctx, k).Result()
+		require.NoError(t, err)
+		assert.Positive(t, ttl, "the flow %s lives as long as its record", k)
+	}
+}

@@ -68,10 +68,10 @@ for i = 3, #ARGV, 5 do
     end
     if trace ~= '' then
       redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'gen', gen_s,
-        'attempt', '1', 'deliveries', '0', 'due', due_s, 'created', now_s, 'trace', trace)
+        'attempt', '1', 'deliveries', '0', 'due', due_s, 'created', now_s, 'wf', '0', 'trace', trace)
     else
       redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'gen', gen_s,
-        'attempt', '1', 'deliveries', '0', 'due', due_s, 'created', now_s)
+        'attempt', '1', 'deliveries', '0', 'due', due_s, 'created', now_s, 'wf', '0')
     end
     if seed then
       redis.call('HSET', tk, 'auto', '1')

@@ -310,9 +310,11 @@ end
 local REAP_BATCH = 100
 
 -- open_flow returns the key of a task's flow hash, for a script about to
--- write it, and marks the task's record as having one (field wf), so that
--- the end of a task that never had one does not look for it (task_ended):
--- most tasks are not workflows.
+-- write it, and marks the task's record as having one: field wf, which
+-- add.lua and start.lua create as '0' (no flow yet), so that the end of a
+-- task that never had one does not look for it (task_ended): most tasks
+-- are not workflows. A record without the field (written by an earlier
+-- version) may have a flow: its end looks.
 local function open_flow(key)
   redis.call('HSET', K.task .. key, 'wf', '1')
   return K.flow .. key
@@ -420,12 +422,12 @@ local reap -- below: cancels the live children of an ended workflow
 -- by the reaper (reap.lua, which workers run at once on the "r" event), or
 -- with inline a page of them at once (an explicit Cancel), the rest by the
 -- reaper. parent is as notify_parent takes it; wf is the record's wf
--- field when the caller read it already (see open_flow: false or '' for no
--- flow), nil when it did not.
+-- field when the caller read it already ('0': it never had a flow, see
+-- open_flow), nil when it did not.
 local function task_ended(key, state, now, keep, auto, inline, parent, wf)
   notify_parent(key, now, parent)
   chain_ended(key, auto)
-  if wf == false or wf == '' then
+  if wf == '0' then
     return
   end
   local flow = K.flow .. key
@@ -629,7 +631,7 @@ local function finish_attempts(first, last, retention, now)
         if parent ~= '' then
           redis.call('HSET', tk, 'state', STATE.completed, 'result', input) -- for its parent to read
         end
-        task_ended(key, STATE.completed, now, 0, f[7], false, parent, f[10] or '')
+        task_ended(key, STATE.completed, now, 0, f[7], false, parent, f[10])
         discard_record(key, f[3], now_s, input)
         announce(key, outcome, f[3], err)
       elseif outcome == KIND.completed or outcome == KIND.failed then
@@ -645,7 +647,7 @@ local function finish_attempts(first, last, retention, now)
           end_progress(key)
         end
         announce(key, outcome, f[3], err)
-        task_ended(key, outcome, now, tonumber(keep), f[7], false, f[9] or '', f[10] or '')
+        task_ended(key, outcome, now, tonumber(keep), f[7], false, f[9] or '', f[10])
       else
         local due
         if outcome == KIND.retry then
