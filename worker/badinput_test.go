@@ -92,19 +92,27 @@ func TestUnknownTaskFailsAfterItsWait(t *testing.T) {
 	}, testsuite.WithWorkerOptions(worker.Options{UnknownTaskWait: time.Hour}))
 }
 
-// In a fleet running two versions, a worker without the task hands it back
-// and a worker with it runs it.
+// A worker without the task hands it back; once the deploy is done (the
+// old worker stopped), a worker with it runs it, though its backoff had it
+// due later. (While the old worker still runs, it may take the task first
+// again and hand it back with a longer backoff: the new one then runs it at
+// a due time the backoff sets, up to a minute apart, which a test cannot
+// wait for.)
 func TestUnknownTaskRunsOnAWorkerThatHasIt(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		old := openDocket(t, b.URL)
 		require.NoError(t, old.Register(sdk.NewTask("other", func(ctx context.Context, in struct{}) error { return nil })))
-		runWorker(t, worker.New(old, worker.Options{Name: "old"}))
+		oldCtx, stopOld := context.WithCancel(context.Background())
+		oldDone := make(chan error, 1)
+		go func() { oldDone <- worker.New(old, worker.Options{Name: "old"}).Run(oldCtx) }()
 		ex, err := old.AddByName(context.Background(), "report", json.RawMessage(`{}`))
 		require.NoError(t, err)
 		require.Eventually(t, func() bool {
 			info, err := ex.Info(context.Background())
 			return err == nil && info.Error != ""
 		}, time.Minute, time.Millisecond, "the old worker handed it back")
+		stopOld()
+		require.NoError(t, <-oldDone)
 
 		ran := make(chan string, 1)
 		current, err := sdk.Open(context.Background(), b.URL, sdk.WithName(old.Name()))

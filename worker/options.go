@@ -74,8 +74,10 @@ type Options struct {
 	// UnknownTaskWait is how long a task whose name no worker has
 	// registered waits for one (producers deployed before the workers that
 	// run their tasks, or a fleet running two versions): handed back with a
-	// backoff of up to a minute, it runs as soon as a worker that has it
-	// starts, and fails with reason unknown_task once it has waited this
+	// backoff of up to a minute, it is due at once when a worker that has
+	// it starts (a worker without it, still running, may take it first and
+	// hand it back again), and fails with reason unknown_task once it has
+	// waited this
 	// long. Positive. Defaults to 24h. With a Fallback, such tasks go to
 	// the Fallback instead.
 	UnknownTaskWait time.Duration
