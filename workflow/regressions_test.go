@@ -256,15 +256,16 @@ func TestFlowOfARecordWithoutItsMark(t *testing.T) {
 		info, err := ex.Info(ctx)
 		return err == nil && info.State == sdk.StateParked
 	}, time.Minute, time.Millisecond)
-	records, err := d.Redis().Keys(ctx, "docket:*task:wf1").Result()
+	records, err := d.Redis().Keys(ctx, "docket:{"+d.Name()+"}:task:wf1").Result()
 	require.NoError(t, err)
 	require.Len(t, records, 1)
 	require.NoError(t, d.Redis().HDel(ctx, records[0], "wf").Err(), "as an earlier version wrote it")
 	close(gate)
 	_, err = wf.Result(ctx, ex)
 	require.NoError(t, err)
-	flows, err := d.Redis().Keys(ctx, "docket:*flow:wf1").Result()
+	flows, err := d.Redis().Keys(ctx, "docket:{"+d.Name()+"}:flow:wf1").Result()
 	require.NoError(t, err)
+	require.Len(t, flows, 1, "kept as long as its record")
 	for _, k := range flows {
 		ttl, err := d.Redis().PTTL(ctx, k).Result()
 		require.NoError(t, err)
