@@ -268,3 +268,32 @@ func TestInputDecodingThatPanics(t *testing.T) {
 		assert.Equal(t, []string{"fine"}, got)
 	})
 }
+
+// In a fleet running two versions, a worker that has the task runs it
+// soon, though a worker without it, still running, may take it first
+// again: once a worker that has it made it due, the other hands it back
+// after a short wait rather than its backoff.
+func TestUnknownTaskRunsSoonInAMixedFleet(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		old := openDocket(t, b.URL)
+		require.NoError(t, old.Register(sdk.NewTask("other", func(ctx context.Context, in struct{}) error { return nil })))
+		runWorker(t, worker.New(old, worker.Options{Name: "old"}))
+		ex, err := old.AddByName(context.Background(), "report", json.RawMessage(`{}`))
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			info, err := ex.Info(context.Background())
+			return err == nil && info.Error != ""
+		}, time.Minute, time.Millisecond, "the old worker handed it back")
+
+		ran := make(chan string, 1)
+		current, err := sdk.Open(context.Background(), b.URL, sdk.WithName(old.Name()))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = current.Close() })
+		require.NoError(t, current.Register(sdk.NewTask("report", func(ctx context.Context, in struct{}) error {
+			ran <- sdk.Current(ctx).Key()
+			return nil
+		})))
+		runWorker(t, worker.New(current, worker.Options{Name: "new"}))
+		assert.Equal(t, []string{ex.Key()}, waitFor(t, ran, 1))
+	})
+}

@@ -167,12 +167,15 @@ func (a *attempt) endUnstarted() {
 // worker that has it: producers may be deployed before the workers that run
 // their tasks, and a fleet may run two versions at once. It waits with a
 // backoff that grows with the time it has waited, capped at
-// maxUnknownBackoff, and runs as soon as a worker that has it starts (see
-// Store.Known). Once it has waited Options.UnknownTaskWait, it fails.
+// maxUnknownBackoff, and is due at once when a worker that has it starts
+// (see Store.Known). Then, in a fleet running two versions, a worker
+// without it may take it first: it hands it back after knownRaceWait
+// rather than its backoff, so that the worker that has it takes it soon.
+// Once it has waited Options.UnknownTaskWait, it fails.
 func (a *attempt) handBack() {
 	m := a.msg
 	ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
-	since, err := a.r.store.UnknownSince(ctx, m.Key)
+	since, known, err := a.r.store.UnknownSince(ctx, m.Key)
 	cancel()
 	now := a.redisNow()
 	if err != nil || since.IsZero() {
@@ -186,6 +189,9 @@ func (a *attempt) handBack() {
 		return
 	}
 	delay := min(max(waited, minUnknownBackoff), maxUnknownBackoff)
+	if !known.IsZero() && now.Sub(known) < maxUnknownBackoff {
+		delay = knownRaceWait // a worker that has it is up: leave it the task
+	}
 	log := a.r.log.Debug
 	if waited == 0 {
 		log = a.r.log.Warn
@@ -205,6 +211,10 @@ const (
 	minUnknownBackoff = time.Second
 	maxUnknownBackoff = time.Minute
 )
+
+// knownRaceWait is how long a task waits, handed back by a worker that
+// does not have it, once a worker that has it made it due (see handBack).
+const knownRaceWait = 100 * time.Millisecond
 
 // runFallback handles a message no registered task can run: the fallback
 // handler decides, or the execution fails with reason.

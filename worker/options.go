@@ -75,9 +75,9 @@ type Options struct {
 	// registered waits for one (producers deployed before the workers that
 	// run their tasks, or a fleet running two versions): handed back with a
 	// backoff of up to a minute, it is due at once when a worker that has
-	// it starts (a worker without it, still running, may take it first and
-	// hand it back again), and fails with reason unknown_task once it has
-	// waited this
+	// it starts (a worker without it, still running, that takes it first
+	// hands it back after 100ms), and fails with reason unknown_task once
+	// it has waited this
 	// long. Positive. Defaults to 24h. With a Fallback, such tasks go to
 	// the Fallback instead.
 	UnknownTaskWait time.Duration

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -477,17 +476,21 @@ func (s *Store) Known(ctx context.Context, names []string) error {
 }
 
 // UnknownSince reads when a worker first handed the task with key back for
-// not having its task (see Unknown); zero when none did since it last ran.
-func (s *Store) UnknownSince(ctx context.Context, key string) (time.Time, error) {
-	v, err := s.rdb.HGet(ctx, s.k.task(key), "unknown_since").Result()
-	if errors.Is(err, redis.Nil) {
-		return time.Time{}, nil
-	}
+// not having its task (see Unknown), and when a worker that has it last
+// made it due (see Known); each zero when none did since it last ran.
+func (s *Store) UnknownSince(ctx context.Context, key string) (since, known time.Time, err error) {
+	v, err := s.rdb.HMGet(ctx, s.k.task(key), "unknown_since", "known_at").Result()
 	if err != nil {
-		return time.Time{}, fmt.Errorf("docket: unknown task: %w", err)
+		return time.Time{}, time.Time{}, fmt.Errorf("docket: unknown task: %w", err)
 	}
 	var d decoder
-	return d.instant(v), d.err
+	if text, ok := v[0].(string); ok {
+		since = d.instant(text)
+	}
+	if text, ok := v[1].(string); ok {
+		known = d.instant(text)
+	}
+	return since, known, d.err
 }
 
 // Pending reports whether the docket holds unfinished work other than the

@@ -1,6 +1,8 @@
 -- known: a worker that runs the named tasks came up (or registered them): the
 -- tasks of those names that workers without them handed back (see the
--- "unknown" outcome in lib.lua) are due at once.
+-- "unknown" outcome in lib.lua) are due at once, and their records say when
+-- (known_at): a worker without the task that takes it first again hands it
+-- back after a short wait, not its backoff (see Store.UnknownSince).
 -- KEYS[1] scheduled zset
 -- ARGV[1] docket key prefix, ARGV[2] N, the most tasks to look at, then the
 -- task names
@@ -18,7 +20,7 @@ for i = 3, #ARGV do
     -- else (it ran, was cancelled, or its key was reused) is a stale entry.
     if f[1] == STATE.scheduled and f[2] == name and f[3] and redis.call('ZSCORE', K.scheduled, key) then
       redis.call('ZADD', K.scheduled, now, key)
-      redis.call('HSET', K.task .. key, 'due', int(now))
+      redis.call('HSET', K.task .. key, 'due', int(now), 'known_at', int(now))
       moved = true
     end
   end

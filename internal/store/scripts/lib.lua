@@ -582,7 +582,7 @@ end
 --                                     (relative to now), error says why; listed for the
 --                                     workers that know the name (K.unknown), and the
 --                                     instant it was first handed back kept in unknown_since
--- Any other outcome forgets unknown_since.
+-- Any other outcome forgets unknown_since and known_at.
 -- Returns per attempt: 1 applied, 0 stale.
 local function finish_attempts(first, last, retention, now)
   local now_s = int(now)
@@ -617,7 +617,7 @@ local function finish_attempts(first, last, retention, now)
       end
       local has_progress = f[5] ~= false
       if f[6] and outcome ~= KIND.unknown then
-        redis.call('HDEL', tk, 'unknown_since')
+        redis.call('HDEL', tk, 'unknown_since', 'known_at')
       end
       local keep = retention
       if outcome == KIND.completed and when ~= '' then
