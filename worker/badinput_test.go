@@ -113,17 +113,7 @@ func TestUnknownTaskRunsOnAWorkerThatHasIt(t *testing.T) {
 		}, time.Minute, time.Millisecond, "the old worker handed it back")
 		stopOld()
 		require.NoError(t, <-oldDone)
-
-		ran := make(chan string, 1)
-		current, err := sdk.Open(context.Background(), b.URL, sdk.WithName(old.Name()))
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = current.Close() })
-		require.NoError(t, current.Register(sdk.NewTask("report", func(ctx context.Context, in struct{}) error {
-			ran <- sdk.Current(ctx).Key()
-			return nil
-		})))
-		runWorker(t, worker.New(current, worker.Options{Name: "new"}))
-		assert.Equal(t, []string{ex.Key()}, waitFor(t, ran, 1))
+		assert.Equal(t, []string{ex.Key()}, runOnNewWorker(t, b, old.Name()))
 	})
 }
 
@@ -269,6 +259,22 @@ func TestInputDecodingThatPanics(t *testing.T) {
 	})
 }
 
+// runOnNewWorker starts a worker that has the task "report", on the docket
+// called name, and returns the key of the first task it runs.
+func runOnNewWorker(t *testing.T, b redistest.Backend, name string) []string {
+	t.Helper()
+	ran := make(chan string, 1)
+	current, err := sdk.Open(context.Background(), b.URL, sdk.WithName(name))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = current.Close() })
+	require.NoError(t, current.Register(sdk.NewTask("report", func(ctx context.Context, in struct{}) error {
+		ran <- sdk.Current(ctx).Key()
+		return nil
+	})))
+	runWorker(t, worker.New(current, worker.Options{Name: "new"}))
+	return waitFor(t, ran, 1)
+}
+
 // In a fleet running two versions, a worker that has the task runs it
 // soon, though a worker without it, still running, may take it first
 // again: once a worker that has it made it due, the other hands it back
@@ -284,16 +290,6 @@ func TestUnknownTaskRunsSoonInAMixedFleet(t *testing.T) {
 			info, err := ex.Info(context.Background())
 			return err == nil && info.Error != ""
 		}, time.Minute, time.Millisecond, "the old worker handed it back")
-
-		ran := make(chan string, 1)
-		current, err := sdk.Open(context.Background(), b.URL, sdk.WithName(old.Name()))
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = current.Close() })
-		require.NoError(t, current.Register(sdk.NewTask("report", func(ctx context.Context, in struct{}) error {
-			ran <- sdk.Current(ctx).Key()
-			return nil
-		})))
-		runWorker(t, worker.New(current, worker.Options{Name: "new"}))
-		assert.Equal(t, []string{ex.Key()}, waitFor(t, ran, 1))
+		assert.Equal(t, []string{ex.Key()}, runOnNewWorker(t, b, old.Name()))
 	})
 }

@@ -127,15 +127,7 @@ func TestNoClaimAhead(t *testing.T) {
 func TestClaimedAheadIsHandedBackWhenItWaits(t *testing.T) {
 	d := openDocket(t, redistest.Redis(t).URL)
 	o := newOverlap(200 + 20)
-	release := make(chan struct{})
-	long := sdk.NewTask("long", func(ctx context.Context, in Order) error {
-		select {
-		case <-release:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	})
+	long, release := blockingTask()
 	require.NoError(t, d.Register(o.task))
 	require.NoError(t, d.Register(long))
 	first := worker.New(d, worker.Options{Concurrency: 1, Lease: time.Second, Name: "first"})
@@ -185,6 +177,20 @@ func TestClaimedAheadIsHandedBackWhenItWaits(t *testing.T) {
 	}
 }
 
+// blockingTask is a task whose runs last until release is closed, or their
+// context ends.
+func blockingTask() (*sdk.Task[Order], chan struct{}) {
+	release := make(chan struct{})
+	return sdk.NewTask("long", func(ctx context.Context, in Order) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}), release
+}
+
 // ClaimAhead out of range is an error naming the field.
 func TestClaimAheadOption(t *testing.T) {
 	for _, v := range []int{-2, worker.MaxClaimAhead + 1} {
@@ -204,15 +210,7 @@ func TestClaimAheadOption(t *testing.T) {
 func TestNoClaimAheadBehindLongTasks(t *testing.T) {
 	d := openDocket(t, redistest.Redis(t).URL)
 	o := newOverlap(2000)
-	release := make(chan struct{})
-	long := sdk.NewTask("long", func(ctx context.Context, in Order) error {
-		select {
-		case <-release:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	})
+	long, release := blockingTask()
 	require.NoError(t, d.Register(o.task))
 	require.NoError(t, d.Register(long))
 	runWorker(t, worker.New(d, worker.Options{Concurrency: 2}))
