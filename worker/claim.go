@@ -324,8 +324,11 @@ const aheadFor = 2 * time.Millisecond
 
 func (l *claimer) workOutAhead() int {
 	rtt := l.rtt.value
-	took, stuck := l.slots.pace(rtt)
-	if took <= 0 || rtt <= 0 {
+	if rtt <= 0 {
+		return 0
+	}
+	took, stuck := l.slots.pace()
+	if took <= 0 {
 		return 0
 	}
 	n := int64(l.opts.Concurrency-stuck) * int64(rtt) / int64(took)

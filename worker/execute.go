@@ -49,7 +49,6 @@ type attempt struct {
 
 	// def is the attempt's task (nil when this worker has none), and in
 	// its input decoded, or badInput why it could not be (see decode).
-	decoded  bool
 	def      *core.TaskDef
 	in       any
 	badInput error
@@ -95,10 +94,6 @@ const (
 	reasonChild       = sdk.ReasonChild     // a child did not complete: not retried
 )
 
-// start runs the attempt on a goroutine of its own; the slots set started
-// first.
-func (a *attempt) start() { go a.run() }
-
 // errReleased ends an attempt claimed ahead that waited in line too long
 // (see slots.releaseStale): it is handed back, as at shutdown.
 var errReleased = errors.New("docket: claimed ahead, it waited too long for a slot: handed back")
@@ -112,7 +107,6 @@ var errReleased = errors.New("docket: claimed ahead, it waited too long for a sl
 // worker goes on. (Like every task's code, an UnmarshalJSON should not
 // block: here it would hold the worker's claims.)
 func (a *attempt) decode() {
-	a.decoded = true
 	a.def = a.r.w.c.Task(a.msg.Name)
 	if a.def == nil {
 		return
@@ -125,14 +119,14 @@ func (a *attempt) decode() {
 	a.in, a.badInput = a.def.Decode(a.msg.Input)
 }
 
+// run runs the attempt. Its input was decoded as it left the line or the
+// claim (see slots.launch), unless its context ended there first: then it
+// settles without running (see endInLine).
 func (a *attempt) run() {
 	m := a.msg
 	if a.ctx.Err() != nil {
 		a.endUnstarted()
 		return
-	}
-	if !a.decoded {
-		a.decode()
 	}
 	def := a.def
 	if def == nil && a.r.opts.Fallback == nil {

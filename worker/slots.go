@@ -57,7 +57,7 @@ func (s *slots) launch(a *attempt) {
 	a.started = time.Now()
 	s.mu.Unlock()
 	a.decode() // here: see attempt.decode
-	a.start()
+	go a.run()
 }
 
 // free gives back a settled attempt's slot: the next attempt in line, if
@@ -70,28 +70,43 @@ func (s *slots) free(a *attempt) {
 		s.took.add(time.Since(a.started))
 	}
 	if len(s.line) > 0 && s.busy-len(s.line) < s.opts.Concurrency {
-		next = s.line[0]
-		s.line[0] = nil
-		s.line = s.line[1:]
+		next = s.popLine()
 		next.started = time.Now()
 	}
 	s.mu.Unlock()
 	if next != nil {
 		next.decode()
-		next.start()
+		go next.run()
 	}
+}
+
+// popLine takes the first attempt of the line. The caller holds s.mu, and
+// knows the line is not empty.
+func (s *slots) popLine() *attempt {
+	a := s.line[0]
+	s.line[0] = nil
+	s.line = s.line[1:]
+	return a
+}
+
+// endInLine ends an attempt taken from the line, unstarted: its context
+// ended with cause, it settles at once (see attempt.endUnstarted).
+func endInLine(a *attempt, cause error) {
+	a.cancel(cause)
+	go a.run()
 }
 
 // stop cancels an attempt with cause; one waiting in line leaves it at once
 // and settles without running (see attempt.run), rather than holding its
 // place until a slot frees.
 func (s *slots) stop(a *attempt, cause error) {
-	a.cancel(cause)
 	s.mu.Lock()
 	lined := s.unline(a)
 	s.mu.Unlock()
 	if lined {
-		go a.run()
+		endInLine(a, cause)
+	} else {
+		a.cancel(cause)
 	}
 }
 
@@ -116,8 +131,7 @@ func (s *slots) releaseLine() {
 	s.line = nil
 	s.mu.Unlock()
 	for _, a := range line {
-		a.cancel(sdk.ErrShutdown)
-		go a.run()
+		endInLine(a, sdk.ErrShutdown)
 	}
 }
 
@@ -132,14 +146,11 @@ func (s *slots) releaseStale(limit time.Duration) {
 		// The tasks ahead of it took that long at least: the worker
 		// claims no more ahead until short ones bring the average down.
 		s.took.add(limit)
-		stale = append(stale, s.line[0])
-		s.line[0] = nil
-		s.line = s.line[1:]
+		stale = append(stale, s.popLine())
 	}
 	s.mu.Unlock()
 	for _, a := range stale {
-		a.cancel(errReleased)
-		go a.run()
+		endInLine(a, errReleased)
 	}
 }
 
@@ -147,16 +158,13 @@ func (s *slots) releaseStale(limit time.Duration) {
 // paceSamples have settled: a worker that ran a handful of tasks knows
 // nothing of their pace), and how many of the running ones have run longer
 // than stuckAfter times that: slots that will not free soon.
-func (s *slots) pace(rtt time.Duration) (took time.Duration, stuck int) {
+func (s *slots) pace() (took time.Duration, stuck int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.took.n < paceSamples || len(s.active) > maxPaceScan {
+	if s.took.n < paceSamples || len(s.active) > maxPaceScan || s.took.value <= 0 {
 		return 0, 0
 	}
 	took = s.took.value
-	if took <= 0 || rtt <= 0 {
-		return took, 0
-	}
 	now := time.Now()
 	limit := stuckAfter * took
 	for _, a := range s.active {
