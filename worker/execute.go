@@ -98,11 +98,12 @@ const (
 // (see slots.releaseStale): it is handed back, as at shutdown.
 var errReleased = errors.New("docket: claimed ahead, it waited too long for a slot: handed back")
 
-// decode finds the attempt's task and decodes its input, just before it
-// starts, on the goroutine that starts it: the claim loop's, or that of
-// the attempt whose slot it takes, whose stacks have grown to what
-// decoding JSON takes. On the attempt's new goroutine the stack would grow
-// (be copied) for each task: 12% of a busy worker's CPU in a profile. An
+// decode finds the attempt's task and decodes its input as it is claimed,
+// on the claim loop's goroutine, whose stack has grown to what decoding
+// JSON takes, also for an attempt that waits in line. On the attempt's new
+// goroutine, or on that of the attempt whose slot it takes (which did not
+// decode anything), the stack would grow (be copied) for each task: 12-19%
+// of a busy worker's CPU in a profile. An
 // input type whose UnmarshalJSON panics fails the task as bad input: the
 // worker goes on. (Like every task's code, an UnmarshalJSON should not
 // block: here it would hold the worker's claims.)
@@ -119,9 +120,9 @@ func (a *attempt) decode() {
 	a.in, a.badInput = a.def.Decode(a.msg.Input)
 }
 
-// run runs the attempt. Its input was decoded as it left the line or the
-// claim (see slots.launch), unless its context ended there first: then it
-// settles without running (see endInLine).
+// run runs the attempt. Its input was decoded as it was claimed (see
+// slots.launch). If its context ended while it waited in line, it settles
+// without running (see endInLine).
 func (a *attempt) run() {
 	m := a.msg
 	if a.ctx.Err() != nil {

@@ -45,6 +45,7 @@ func newSlots(c *conf) *slots {
 // An attempt claimed ahead of a free slot waits in line, and starts when
 // one frees.
 func (s *slots) launch(a *attempt) {
+	a.decode() // here, lined or not: see attempt.decode
 	s.mu.Lock()
 	s.active[heldKey{a.msg.Key, a.msg.Gen}] = a
 	s.busy++
@@ -56,7 +57,6 @@ func (s *slots) launch(a *attempt) {
 	}
 	a.started = time.Now()
 	s.mu.Unlock()
-	a.decode() // here: see attempt.decode
 	go a.run()
 }
 
@@ -75,7 +75,6 @@ func (s *slots) free(a *attempt) {
 	}
 	s.mu.Unlock()
 	if next != nil {
-		next.decode()
 		go next.run()
 	}
 }
