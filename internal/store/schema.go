@@ -354,14 +354,17 @@ end
 }
 
 // writeAccessors gives a layout's Lua table the two functions put and get
-// (lib.lua) call: at, which reads an entry into a table by name in one
-// constructor, and put, which appends an entry's values in order, an
-// absent name an error (false, a field HMGET found missing, goes out as
-// an empty string). Written out field by field rather than looped over: the scripts
-// run them for every task of a batch, and a loop that fills a table name
-// by name costs Redis twice as much.
+// (lib.lua) call: at, which reads an entry into a table by name, in one
+// constructor or into a table it was given (an earlier entry's: a loop
+// over a batch reuses one table, rather than making one per task), and
+// put, which appends an entry's values in order, an absent name an error
+// (false, a field HMGET found missing, goes out as an empty string).
+// Written out field by field rather than looped over: the scripts run them
+// for every task of a batch, and a loop that fills a new table name by
+// name costs Redis twice as much (each name is a new key, and the table
+// grows).
 func writeAccessors(b *strings.Builder, l layout) {
-	fmt.Fprintf(b, "%s.at = function(l, a) return {", l.lua)
+	fmt.Fprintf(b, "%s.at = function(l, a, t)\n  if not t then return {", l.lua)
 	for i, f := range l.fields {
 		if i > 0 {
 			b.WriteString(", ")
@@ -369,6 +372,10 @@ func writeAccessors(b *strings.Builder, l layout) {
 		fmt.Fprintf(b, "%s = l[a + %d]", f, i)
 	}
 	b.WriteString("} end\n")
+	for i, f := range l.fields {
+		fmt.Fprintf(b, "  t.%s = l[a + %d]\n", f, i)
+	}
+	b.WriteString("  return t\nend\n")
 	fmt.Fprintf(b, "%s.put = function(l, e)\n  local n, v = #l\n", l.lua)
 	for i, f := range l.fields {
 		fmt.Fprintf(b, "  v = e.%s; if v == nil then error('entry without %s', 3) end; l[n + %d] = v or ''\n", f, f, i+1)

@@ -57,20 +57,33 @@ if outcomes > 0 then
   applied = finish_attempts(9, 8 + #OUTCOME * outcomes, ARGV[5], now)
 end
 
+-- named makes the values of RECORD's fields, as read, a record by name:
+-- a new table, built in one constructor in RECORD's order (filled name by
+-- name, a new table costs Redis twice as much), or into, a record a loop
+-- reuses (see get).
+local function named(v, into)
+  if not into then
+    return {name = v[1], input = v[2], attempt = v[3], deliveries = v[4], due = v[5], trace = v[6], gen = v[7],
+      waited = v[8], state = v[9], created = v[10], admitted = v[11]}
+  end
+  into.name, into.input, into.attempt, into.deliveries, into.due, into.trace, into.gen, into.waited, into.state,
+    into.created, into.admitted = v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]
+  return into
+end
+
 -- fetch reads a task's record (the first n fields of RECORD, all by
--- default), and tells what makes it unusable, if anything (see
--- corruption). The record by name is built in one table constructor, in
--- RECORD's order: filled by a loop, name by name, it costs Redis twice as
--- much, for every task claimed.
-local function fetch(key, n)
+-- default) by name, into into if given (see named), and tells what makes
+-- it unusable, if anything (see corruption); third, the values as read.
+local function fetch(key, n, into)
   local v, err = read(key, unpack(RECORD, 1, n or #RECORD))
-  local f = {name = v[1], input = v[2], attempt = v[3], deliveries = v[4], due = v[5], trace = v[6], gen = v[7],
-    waited = v[8], state = v[9], created = v[10], admitted = v[11]}
-  return f, corruption(f.name, f.attempt, f.deliveries, f.due, f.gen, err)
+  local f = named(v, into)
+  return f, corruption(f.name, f.attempt, f.deliveries, f.due, f.gen, err), v
 end
 
 -- hand_over marks a task leased (its lease is in the running set already)
--- and adds it to the reply.
+-- and adds it to the reply, through handed, the one CLAIMED entry every
+-- task of the claim fills in turn (see get).
+local handed = {}
 local function hand_over(key, f)
   local gen = int(whole(f.gen) + 1)
   local deliveries = int(whole(f.deliveries) + 1)
@@ -82,8 +95,9 @@ local function hand_over(key, f)
       'worker', worker, 'started', now_s)
   end
   announce(key, STATE.running, f.attempt)
-  put(claimed, CLAIMED, {key = key, name = f.name, input = f.input, attempt = f.attempt, deliveries = deliveries,
-    due = f.due, trace = f.trace, gen = gen, waited = f.waited})
+  handed.key, handed.name, handed.input, handed.attempt, handed.deliveries, handed.due, handed.trace, handed.gen,
+    handed.waited = key, f.name, f.input, f.attempt, deliveries, f.due, f.trace, gen, f.waited
+  put(claimed, CLAIMED, handed)
   n_claimed = n_claimed + 1
 end
 
@@ -471,9 +485,9 @@ end
 -- in effect: the common case, in bulk. Leases are added before the tasks
 -- leave the schedule, so that each is always in a set.
 local function deliver_all(due)
-  local fields, problems, leases = {}, {}, {}
+  local values, problems, leases, f = {}, {}, {}, nil
   for i, key in ipairs(due) do
-    fields[i], problems[i] = fetch(key, BULK)
+    f, problems[i], values[i] = fetch(key, BULK, f)
     if not problems[i] then
       leases[#leases + 1] = lease_until
       leases[#leases + 1] = key
@@ -484,10 +498,11 @@ local function deliver_all(due)
   end
   redis.call('ZREM', K.scheduled, unpack(due))
   for i, key in ipairs(due) do
+    f = named(values[i], f)
     if problems[i] then
-      corrupt(key, fields[i], problems[i])
+      corrupt(key, f, problems[i])
     else
-      hand_over(key, fields[i])
+      hand_over(key, f)
     end
   end
 end

@@ -44,9 +44,11 @@ local function put(list, L, entry)
   L.put(list, entry)
 end
 
--- get reads the entry of layout L that starts at list[at], by name.
-local function get(list, at, L)
-  return L.at(list, at)
+-- get reads the entry of layout L that starts at list[at], by name: into
+-- a new table, or into into (an entry read before, whose table a loop
+-- reuses: filling one costs Redis less than making one per entry).
+local function get(list, at, L, into)
+  return L.at(list, at, into)
 end
 
 -- earliest returns the lowest score of a sorted set, or nil when it is empty.
@@ -104,12 +106,12 @@ local function list_task(out, key, score, want_name, max_error)
 end
 
 -- whole reads a non-negative integer field; nil when it is not one. (It
--- runs several times per task: math.floor and 2^53 are looked up and
--- computed once.)
-local floor, EXACT = math.floor, 2 ^ 53
+-- runs several times per task: tonumber and 2^53 are looked up and
+-- computed once, and n % 1 tells an integer without calling math.floor.)
+local tonumber, EXACT = tonumber, 2 ^ 53
 local function whole(v)
   local n = tonumber(v)
-  if n and n >= 0 and n < EXACT and n == floor(n) then
+  if n and n >= 0 and n < EXACT and n % 1 == 0 then
     return n
   end
   return nil
@@ -595,8 +597,9 @@ local function finish_attempts(first, last, retention, now)
   -- statistics (K.stats, the dashboard's chart), written once at the end.
   local counts = {}
 
+  local o
   for i = first, last, #OUTCOME do
-    local o = get(ARGV, i, OUTCOME)
+    o = get(ARGV, i, OUTCOME, o)
     local key, gen, outcome, when, err, input, reason = o.key, o.gen, o.kind, o.when, o.error, o.payload, o.reason
     local tk = K.task .. key
     -- A key that is not a hash reads as stale: its lease lapses, and the
