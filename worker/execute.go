@@ -101,12 +101,12 @@ var errReleased = errors.New("docket: claimed ahead, it waited too long for a sl
 // decode finds the attempt's task and decodes its input as it is claimed,
 // on the claim loop's goroutine, whose stack has grown to what decoding
 // JSON takes, also for an attempt that waits in line. On the attempt's new
-// goroutine, or on that of the attempt whose slot it takes (which did not
-// decode anything), the stack would grow (be copied) for each task: 12-19%
-// of a busy worker's CPU in a profile. An
-// input type whose UnmarshalJSON panics fails the task as bad input: the
-// worker goes on. (Like every task's code, an UnmarshalJSON should not
-// block: here it would hold the worker's claims.)
+// goroutine, or on that of the attempt whose slot it takes (which decoded
+// nothing), the stack would grow (be copied) for each task: 12-19% of a
+// busy worker's CPU in profiles. An input type whose UnmarshalJSON panics
+// fails the task as bad input: the worker goes on. (Like every task's
+// code, an UnmarshalJSON should not block: here it would hold the worker's
+// claims.)
 func (a *attempt) decode() {
 	a.def = a.r.w.c.Task(a.msg.Name)
 	if a.def == nil {
