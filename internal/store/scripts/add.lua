@@ -20,6 +20,11 @@ local result = {}
 -- a task fail midway, those written before it are scheduled all the same,
 -- so that no record is left outside every set.
 local schedule = {}
+-- A key that has no record yet, the common case, reads as ABSENT: an
+-- EXISTS costs Redis much less than an HMGET of five missing fields,
+-- whose reply becomes a new table (about 10% of an add, counted by
+-- callgrind).
+local ABSENT = {false, false, false, false, false}
 local function enter_schedule()
   if #schedule > 0 then
     redis.call('ZADD', K.scheduled, unpack(schedule))
@@ -30,7 +35,10 @@ end
 for i = 3, #ARGV, 5 do
   local key, name, input, when, trace = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local tk = K.task .. key
-  local f = redis.pcall('HMGET', tk, 'state', 'gen', 'due', 'parent', 'child')
+  local f = ABSENT
+  if redis.call('EXISTS', tk) == 1 then
+    f = redis.pcall('HMGET', tk, 'state', 'gen', 'due', 'parent', 'child')
+  end
   if f.err or (when ~= '+0' and not due_at(when, now)) then
     enter_schedule()
     wake_if_earlier(before, soonest)
