@@ -96,3 +96,20 @@ func TestScriptsSayWhatTheyTakeAndReturn(t *testing.T) {
 		}
 	}
 }
+
+// A script's prelude holds the schema's tables that it or lib.lua names,
+// and no others: the rest would be built at every call for nothing.
+func TestScriptPreludeHoldsTheTablesItNames(t *testing.T) {
+	body, err := scriptFiles.ReadFile("scripts/claim.lua")
+	require.NoError(t, err)
+	bodyNames := luaNames(string(body))
+	prelude := luaSchemaFor(func(n string) bool { return libNames[n] || bodyNames[n] })
+	for _, named := range []string{"CLAIM_HEAD", "CLAIMED", "TURNED", "OUTCOME", "STATE", "RULE"} {
+		assert.Contains(t, prelude, "local "+named+" = ", "claim.lua names %s", named)
+	}
+	for _, unnamed := range []string{"SNAP_HEAD", "PAGE_HEAD", "OVERVIEW_HEAD", "COUNTS"} {
+		assert.NotContains(t, prelude, "local "+unnamed+" = ", "neither claim.lua nor lib.lua names %s", unnamed)
+	}
+	assert.Equal(t, map[string]bool{"local": true, "x": true, "K": true, "a_1": true, "b": true},
+		luaNames("local x = K.a_1 .. 2e5 -- b"), "names, not numbers")
+}

@@ -11,8 +11,9 @@ var scriptFiles embed.FS
 
 // Each state change of a task is one of these scripts, run atomically by
 // Redis. Each is prepended with the table K of the docket's keys (luaKeys),
-// the schema it shares with Go (luaSchema) and lib.lua, the shared
-// prelude: the Redis clock, number formatting, concurrency slots.
+// the part of the schema it shares with Go that it or lib.lua names
+// (luaSchemaFor) and lib.lua, the shared prelude: the Redis clock, number
+// formatting, concurrency slots.
 var (
 	addScript        = load("add.lua")
 	claimScript      = load("claim.lua")
@@ -37,14 +38,24 @@ var (
 	restoreScript    = load("restore.lua")
 )
 
-func load(name string) *redis.Script {
-	lib, err := scriptFiles.ReadFile("scripts/lib.lua")
+// lib is lib.lua, the prelude every script shares, and libNames the names
+// it uses.
+var lib, libNames = readLib()
+
+func readLib() (string, map[string]bool) {
+	src, err := scriptFiles.ReadFile("scripts/lib.lua")
 	if err != nil {
 		panic(err) // embedded at build time: cannot happen
 	}
+	return string(src), luaNames(string(src))
+}
+
+func load(name string) *redis.Script {
 	body, err := scriptFiles.ReadFile("scripts/" + name)
 	if err != nil {
 		panic(err)
 	}
-	return redis.NewScript(luaKeys() + luaSchema() + string(lib) + "\n" + string(body))
+	bodyNames := luaNames(string(body))
+	schema := luaSchemaFor(func(n string) bool { return libNames[n] || bodyNames[n] })
+	return redis.NewScript(luaKeys() + schema + lib + "\n" + string(body))
 }
