@@ -40,8 +40,8 @@
 //
 // A running worker is made of parts, each with one job and one lifecycle:
 // the slots (the attempts in hand, the line of those claimed ahead, and
-// the drain), the claimer (the claim
-// loop), the acker (outcomes on their way to Redis), the leaser (lease
+// the drain), the claimer (the claim loop), the acker (outcomes on their
+// way to Redis), the leaser (lease
 // renewals, the heartbeat and the fence), the listener (the events channel)
 // and the upkeep (automatic chains, tasks handed back for this worker, the
 // children of ended workflows). They start in this order: upkeep, leaser

@@ -77,9 +77,8 @@ type Options struct {
 	// backoff of up to a minute, it is due at once when a worker that has
 	// it starts (a worker without it, still running, that takes it first
 	// hands it back after 100ms), and fails with reason unknown_task once
-	// it has waited this
-	// long. Positive. Defaults to 24h. With a Fallback, such tasks go to
-	// the Fallback instead.
+	// it has waited this long. Positive. Defaults to 24h. With a Fallback,
+	// such tasks go to the Fallback instead.
 	UnknownTaskWait time.Duration
 
 	// ClaimAhead bounds how many tasks the worker claims beyond its free
@@ -92,16 +91,17 @@ type Options struct {
 	// many tasks ahead as its slots start during one round trip (none
 	// when tasks take longer than a round trip per slot, none before 64
 	// attempts have shown their pace, none for slots whose attempts have
-	// run over 8 times that pace), up to this bound. A task claimed ahead is the worker's as a running task is:
-	// Info shows it running on this worker from its claim, its lease is
-	// held and renewed, and it holds its admission limits (Concurrency,
-	// rate limits). Its Timeout counts from its start. It starts as soon
-	// as a slot frees, in the order claimed; one that waits longer than
-	// Lease/10 (it was claimed while tasks were short, and the tasks
-	// ahead of it turned out long) is handed back, for any worker, as are
-	// those in line when the worker stops, and one cancelled leaves the
-	// line at once. A perpetual task's next run counts from its run's
-	// claim, a moment before its start.
+	// run over 8 times that pace), up to this bound. A task claimed
+	// ahead is the worker's as a running task is: Info shows it running
+	// on this worker from its claim, its lease is held and renewed, and
+	// it holds its admission limits (Concurrency, rate limits). Its
+	// Timeout counts from its start. It starts as soon as a slot frees, in
+	// the order claimed; one that waits longer than Lease/10 (it was
+	// claimed while tasks were short, and the tasks ahead of it turned out
+	// long) is handed back, for any worker, as are those in line when the
+	// worker stops, and one cancelled leaves the line at once. A perpetual
+	// task's next run counts from its run's claim, a moment before its
+	// start.
 	ClaimAhead int
 
 	// Fallback runs messages that name a task this worker does not have, or

@@ -748,8 +748,9 @@ end
 
 -- Strikes (strike.lua, restore.lua): K.strikes holds them, id → the JSON
 -- of a StrikeSpec, whose keys STRIKE names (task or '', field or '', op,
--- value). A task a strike matches does not start while it holds: an add refuses it, a claim holds it
--- (state struck, in K.struck) until a restore releases it.
+-- value). A task a strike matches does not start while it holds: an add
+-- refuses it, a claim holds it (state struck, in K.struck) until a restore
+-- releases it.
 local strikes_read = nil
 
 local function strikes()
