@@ -107,10 +107,7 @@ func TestUnknownTaskRunsOnAWorkerThatHasIt(t *testing.T) {
 		go func() { oldDone <- worker.New(old, worker.Options{Name: "old"}).Run(oldCtx) }()
 		ex, err := old.AddByName(context.Background(), "report", json.RawMessage(`{}`))
 		require.NoError(t, err)
-		require.Eventually(t, func() bool {
-			info, err := ex.Info(context.Background())
-			return err == nil && info.Error != ""
-		}, time.Minute, time.Millisecond, "the old worker handed it back")
+		awaitHandedBack(t, ex)
 		stopOld()
 		require.NoError(t, <-oldDone)
 		assert.Equal(t, []string{ex.Key()}, runOnNewWorker(t, b, old.Name()))
@@ -286,10 +283,17 @@ func TestUnknownTaskRunsSoonInAMixedFleet(t *testing.T) {
 		runWorker(t, worker.New(old, worker.Options{Name: "old"}))
 		ex, err := old.AddByName(context.Background(), "report", json.RawMessage(`{}`))
 		require.NoError(t, err)
-		require.Eventually(t, func() bool {
-			info, err := ex.Info(context.Background())
-			return err == nil && info.Error != ""
-		}, time.Minute, time.Millisecond, "the old worker handed it back")
+		awaitHandedBack(t, ex)
 		assert.Equal(t, []string{ex.Key()}, runOnNewWorker(t, b, old.Name()))
 	})
+}
+
+// awaitHandedBack waits until a worker that does not have the task of ex
+// has handed it back (its record then says why).
+func awaitHandedBack(t *testing.T, ex *sdk.Execution) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		info, err := ex.Info(context.Background())
+		return err == nil && info.Error != ""
+	}, time.Minute, time.Millisecond, "the worker without the task handed it back")
 }

@@ -18,12 +18,12 @@ import (
 	"github.com/docket-go/docket/workflow"
 )
 
-// openDocket opens a docket with a fresh name, checks for leaked keys when
+// openDocket opens a docket with a fresh name (and opts), checks for leaked keys when
 // the test ends (after its workers stopped), and closes it.
-func openDocket(t *testing.T, url string) *sdk.Docket {
+func openDocket(t *testing.T, url string, opts ...sdk.Option) *sdk.Docket {
 	t.Helper()
 	name := redistest.Name(t)
-	d, err := sdk.Open(context.Background(), url, sdk.WithName(name))
+	d, err := sdk.Open(context.Background(), url, append([]sdk.Option{sdk.WithName(name)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = d.Close() })
 	redistest.CheckLeaks(t, d.Redis(), name)

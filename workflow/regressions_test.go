@@ -185,12 +185,8 @@ func TestWaitingForIsShownOnlyWhileParked(t *testing.T) {
 // task's record is deleted too.
 func TestChildResultsWithoutKeptRecords(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
-		name := redistest.Name(t)
 		ctx := context.Background()
-		d, err := sdk.Open(ctx, b.URL, sdk.WithName(name), sdk.WithCompletedRetention(0))
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = d.Close() })
-		redistest.CheckLeaks(t, d.Redis(), name)
+		d := openDocket(t, b.URL, sdk.WithCompletedRetention(0))
 		double := sdk.NewResultTask("double", func(ctx context.Context, in N) (int, error) { return 2 * in.N, nil })
 		sum := sdk.NewResultTask("sum", func(ctx context.Context, in N) (int, error) {
 			ins := make([]N, in.N)
