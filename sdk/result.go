@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/docket-go/docket/internal/core"
 	"github.com/docket-go/docket/policy"
 )
 
@@ -111,7 +112,8 @@ func (i Info) Err() error {
 // wait for it see it (Result, a workflow awaiting a child). Its message is
 // the task's final error message; Unwrap gives the sentinel of its reason,
 // so that errors.Is and errors.As work as they would on the task's own
-// error: ErrTimeout, ErrPermanent, ErrCancelled, ErrBadInput, *PanicError.
+// error: ErrTimeout, ErrPermanent, ErrCancelled, ErrBadInput, *PanicError,
+// and for a workflow failed by a child, workflow.ErrChildFailed.
 type TaskError struct {
 	Key     string
 	Task    string
@@ -140,6 +142,8 @@ func (e *TaskError) Unwrap() error {
 		return ErrBadInput
 	case ReasonPanic:
 		return panicFrom(e.Message)
+	case ReasonChild:
+		return core.ErrChildFailed
 	}
 	if e.State == StateCancelled {
 		return ErrCancelled

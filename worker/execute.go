@@ -455,13 +455,14 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 			return a.failure(def, err, reasonTimeout)
 		}
 	}
+	// A child of this workflow did not complete: running it again would
+	// find the same. This comes before ErrPermanent, which the error of a
+	// child that failed for good also wraps.
+	if errors.Is(err, core.ErrChildFailed) {
+		return a.failure(def, err, reasonChild)
+	}
 	if errors.Is(err, sdk.ErrPermanent) {
 		return a.failure(def, err, reasonPermanent)
-	}
-	if errors.Is(err, core.ErrChildFailed) {
-		// A child of this workflow did not complete: running it again
-		// would find the same.
-		return a.failure(def, err, reasonChild)
 	}
 	if _, ok := errors.AsType[*sdk.PanicError](err); ok {
 		return a.failure(def, err, reasonPanic)

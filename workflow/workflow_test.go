@@ -348,6 +348,38 @@ func TestWorkflowReturningAChildsError(t *testing.T) {
 	})
 }
 
+// A workflow that returns the error of a child that failed for good
+// (sdk.Permanent) fails with reason "child", though the error also wraps
+// sdk.ErrPermanent; and whoever waits for the workflow can tell, with
+// errors.Is, that a child failed it.
+func TestWorkflowReturningAPermanentChildError(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		pack := sdk.NewResultTask("pack", func(ctx context.Context, in N) (int, error) {
+			return 0, sdk.Permanent(errors.New("cannot pack a bomb"))
+		})
+		parent := sdk.NewResultTask("parent", func(ctx context.Context, in N) (int, error) {
+			c, err := workflow.Start(ctx, pack, "only", in)
+			if err != nil {
+				return 0, err
+			}
+			return c.Get(ctx)
+		}, policy.Retry(3, time.Second))
+		env.Register(pack)
+		env.Register(parent)
+		ex, err := parent.Add(t.Context(), env.Docket(), N{}, sdk.Key("p"))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+
+		_, err = parent.Result(t.Context(), ex)
+		assert.ErrorIs(t, err, workflow.ErrChildFailed)
+		assert.ErrorContains(t, err, "cannot pack a bomb")
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.ReasonChild, info.Reason)
+		assert.Equal(t, 1, info.Attempt, "not retried")
+	})
+}
+
 // Do runs a step for its effect; LastAttempt tells a workflow when a
 // failure will not be retried; a signal whose payload does not decode
 // fails the workflow for good (every run would receive the same).
