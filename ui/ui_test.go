@@ -306,7 +306,7 @@ func TestPages(t *testing.T) {
 		assert.Contains(t, running, `<progress id="task-progress" max="10" value="4"`)
 		assert.Contains(t, running, "4 of 10 (40%) — row 4000")
 		workflow := f.page("task?key=order-1")
-		assert.Contains(t, workflow, "waits for 2 children")
+		assert.Contains(t, workflow, "waits for 2 of 2 children")
 		assert.Contains(t, workflow, "<code>charge</code>", "the step done")
 		assert.Contains(t, workflow, `<a href="task?key=order-1%2Fpack%2F0">order-1/pack/0</a> <span class="state state-scheduled">scheduled</span>`)
 		child := f.page("task?key=" + url.QueryEscape("order-1/pack/1"))

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -74,19 +75,22 @@ func Wait(ctx context.Context, children ...Awaitable) error {
 		return err
 	}
 	var pending []string
-	seen := map[string]bool{}
+	seen := map[string]bool{} // the children awaited, each once
 	for _, c := range children {
 		key := c.childKey()
-		if _, ok := a.Flow.Lookup(store.FlowEnded + key); !ok && !seen[key] {
-			seen[key] = true
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		if _, ok := a.Flow.Lookup(store.FlowEnded + key); !ok {
 			pending = append(pending, key)
 		}
 	}
 	if len(pending) == 0 {
 		return nil
 	}
-	what := fmt.Sprintf("%d children", len(pending))
-	if len(pending) == 1 {
+	what := fmt.Sprintf("%d of %d children", len(pending), len(seen))
+	if len(seen) == 1 {
 		what = "1 child"
 	}
 	return a.Flow.Park(store.Park{Kind: store.ParkChildren, Children: pending}, what)
@@ -122,6 +126,9 @@ func All[Out any](ctx context.Context, children []*Future[Out]) ([]Out, error) {
 //
 // Starting is one round trip to Redis, none for a child started by an
 // earlier run. The child is cancelled if its workflow is cancelled or fails.
+// A live task that is not the workflow's child holding the key (added with
+// sdk.Key) is left alone, and Start returns ErrKeyTaken; a live child of
+// an earlier execution of the workflow (replaced) is adopted.
 func Start[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], name string, in In, opts ...sdk.AddOption) (*Future[Out], error) {
 	fs, err := start[Out](ctx, task.Name(), []string{name}, []In{in}, opts)
 	if err != nil {
@@ -199,13 +206,22 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 		// is on their side only: an event names each child on this span
 		// too, so that the workflow's trace leads to its children's.
 		span := trace.SpanFromContext(ctx)
+		var taken error
 		for j, s := range started {
+			if s.Taken != "" {
+				taken = cmp.Or(taken, fmt.Errorf("%w: child %q: its key %q is held by a live %q task that is not this workflow's child",
+					ErrKeyTaken, children[j].Name, s.Key, s.Taken))
+				continue
+			}
 			futures[at[j]] = &Future[Out]{a: a, key: s.Key}
 			a.Flow.Set(store.FlowChild+children[j].Name, s.Key)
 			if s.New && span.IsRecording() {
 				span.AddEvent(telemetry.EventChildStarted, trace.WithAttributes(
 					attribute.String(telemetry.AttrKey, s.Key), attribute.String(telemetry.AttrTask, task)))
 			}
+		}
+		if taken != nil {
+			return nil, taken
 		}
 	}
 	return futures, nil

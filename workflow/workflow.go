@@ -39,6 +39,13 @@ var ErrNoName = core.ErrNoName
 // decide otherwise.
 var ErrChildFailed = core.ErrChildFailed
 
+// ErrKeyTaken reports a child that could not be started: a live task
+// that is not the workflow's child (one added with sdk.Key, say) holds the
+// child's key, <workflow key>/<name>. Nothing is adopted; the children
+// started in the same call are, and a later run finds them. Returned, the
+// error fails the run as any error does: a retry may find the key free.
+var ErrKeyTaken = errors.New("docket: a live task that is not the workflow's child holds the child's key")
+
 // ErrNotInTask reports a primitive called outside a running task.
 var ErrNotInTask = errors.New("docket: workflow primitives run inside a task, with the task's context")
 

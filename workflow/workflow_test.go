@@ -380,6 +380,115 @@ func TestWorkflowReturningAPermanentChildError(t *testing.T) {
 	})
 }
 
+// A child's key, <workflow key>/<name>, held by a live task that is not
+// the workflow's child (added with sdk.Key) is not adopted: Start fails
+// with ErrKeyTaken, and that task keeps its input, its result and its
+// freedom. A child of an earlier execution of the workflow (replaced while
+// the child ran) is adopted.
+func TestChildKeyHeldByAnotherTask(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		label := sdk.NewResultTask("label", func(ctx context.Context, in N) (int, error) { return in.N, nil })
+		var startErr error
+		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (int, error) {
+			c, err := workflow.Start(ctx, label, "kid", N{N: 1})
+			if err != nil {
+				startErr = err
+				return 0, err
+			}
+			return c.Get(ctx)
+		})
+		env.Register(label)
+		env.Register(wf)
+		other, err := label.Add(t.Context(), env.Docket(), N{N: 99}, sdk.Key("col/kid"), sdk.After(time.Minute))
+		require.NoError(t, err)
+		ex, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("col"))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+
+		_, err = wf.Result(t.Context(), ex)
+		require.Error(t, err)
+		assert.ErrorIs(t, startErr, workflow.ErrKeyTaken)
+		assert.ErrorContains(t, startErr, `child "kid": its key "col/kid" is held by a live "label" task`)
+		v, err := label.Result(t.Context(), other)
+		require.NoError(t, err)
+		assert.Equal(t, 99, v, "the other task ran with its own input")
+		info, err := other.Info(t.Context())
+		require.NoError(t, err)
+		assert.Empty(t, info.Parent, "not made the workflow's child")
+	})
+}
+
+func TestReplacedWorkflowAdoptsItsLiveChild(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		label := sdk.NewResultTask("label", func(ctx context.Context, in N) (int, error) { return in.N, nil })
+		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (int, error) {
+			c, err := workflow.Start(ctx, label, "kid", in, sdk.After(time.Hour))
+			if err != nil {
+				return 0, err
+			}
+			return c.Get(ctx)
+		})
+		env.Register(label)
+		env.Register(wf)
+		_, err := wf.Add(t.Context(), env.Docket(), N{N: 1}, sdk.Key("col"))
+		require.NoError(t, err)
+		env.RunUntilIdle() // parked, awaiting its child, due in an hour
+		ex, err := wf.Replace(t.Context(), env.Docket(), N{N: 2}, sdk.Key("col"))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+
+		v, err := wf.Result(t.Context(), ex)
+		require.NoError(t, err)
+		assert.Equal(t, 1, v, "the live child of the earlier execution, adopted")
+		assert.Len(t, env.Runs("label"), 1, "one child ran")
+	})
+}
+
+// What a workflow parked on children waits for counts the children left
+// of those it awaits, as they end.
+func TestWaitingForCountsTheChildrenLeft(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		label := sdk.NewResultTask("label", func(ctx context.Context, in N) (int, error) { return in.N, nil })
+		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (int, error) {
+			var fs []*workflow.Future[int]
+			for i := 1; i <= 3; i++ {
+				f, err := workflow.Start(ctx, label, fmt.Sprint(i), N{N: i}, sdk.After(time.Duration(i)*time.Minute))
+				if err != nil {
+					return 0, err
+				}
+				fs = append(fs, f, f) // each awaited once, however often listed
+			}
+			vs, err := workflow.All(ctx, fs)
+			if err != nil {
+				return 0, err
+			}
+			return vs[0] + vs[2] + vs[4], nil
+		})
+		env.Register(label)
+		env.Register(wf)
+		ex, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("w"))
+		require.NoError(t, err)
+		waitingFor := func() string {
+			info, err := ex.Info(t.Context())
+			require.NoError(t, err)
+			require.NotNil(t, info.Workflow)
+			return info.Workflow.WaitingFor
+		}
+		env.RunUntilIdle()
+		assert.Equal(t, "3 of 3 children", waitingFor())
+		env.Advance(time.Minute)
+		env.RunUntilIdle()
+		assert.Equal(t, "2 of 3 children", waitingFor())
+		env.Advance(time.Minute)
+		env.RunUntilIdle()
+		assert.Equal(t, "1 of 3 children", waitingFor())
+		env.RunUntilFinished()
+		v, err := wf.Result(t.Context(), ex)
+		require.NoError(t, err)
+		assert.Equal(t, 6, v)
+	})
+}
+
 // Do runs a step for its effect; LastAttempt tells a workflow when a
 // failure will not be retried; a signal whose payload does not decode
 // fails the workflow for good (every run would receive the same).

@@ -86,11 +86,16 @@ type Child struct {
 type Started struct {
 	New bool   // started now; false: an earlier run of the execution had
 	Key string // the child's key
+	// Taken names the task of a live execution that holds the child's key
+	// and is not a child of the workflow: the child was not started.
+	Taken string
 }
 
 // Start starts children of the workflow key whose run holds gen, a
 // thousand per call, unless an earlier run of the execution started them;
-// ErrNotHeld when the run no longer holds its task.
+// ErrNotHeld when the run no longer holds its task. A child whose key a
+// live task other than the workflow's child holds is not started (its
+// Started says Taken).
 func (s *Store) Start(ctx context.Context, key, gen string, children []Child) ([]Started, error) {
 	out := make([]Started, 0, len(children))
 	for from := 0; from < len(children); from += MaxBatch {
@@ -111,8 +116,13 @@ func (s *Store) Start(ctx context.Context, key, gen string, children []Child) ([
 			return out, fmt.Errorf("%w: start reply has %d elements for %d children", ErrMalformed, len(reply), len(chunk))
 		}
 		var d decoder
-		for i := range chunk {
-			out = append(out, Started{New: d.int(reply[2*i]) == 1, Key: d.str(reply[2*i+1])})
+		for i, c := range chunk {
+			switch code, v := d.int(reply[2*i]), d.str(reply[2*i+1]); code {
+			case 2:
+				out = append(out, Started{Key: c.Key, Taken: v})
+			default:
+				out = append(out, Started{New: code == 1, Key: v})
+			}
 		}
 		if d.err != nil {
 			return out, d.err

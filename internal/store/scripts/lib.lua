@@ -354,8 +354,17 @@ local function notify_parent(key, now, parent)
     return -- a child of an earlier execution (or run) of the workflow
   end
   redis.call('HSET', flow, 'o:' .. key, cjson.encode({s = f[2] or '', r = f[3] or '', e = f[4] or '', x = f[5] or ''}))
-  if redis.call('HDEL', flow, 'w:' .. key) == 1 and redis.call('HINCRBY', flow, 'a', -1) <= 0 and state == STATE.parked then
-    resume(parent, now)
+  if redis.call('HDEL', flow, 'w:' .. key) == 1 then
+    local left = redis.call('HINCRBY', flow, 'a', -1)
+    if left <= 0 and state == STATE.parked then
+      resume(parent, now)
+    elseif left > 0 then
+      -- why ("3 of 10 children", see park) counts the children left.
+      local why = redis.call('HGET', flow, 'why')
+      if why then
+        redis.call('HSET', flow, 'why', (string.gsub(why, '^%d+', tostring(left), 1)))
+      end
+    end
   end
 end
 
@@ -371,17 +380,22 @@ local function park(key, payload, now)
     return now -- cannot happen: the worker wrote it; running again is safe
   end
   if p.k == 'children' then
-    local pending, keys = 0, p.keys or {}
-    for _, child in ipairs(keys) do
-      -- Each child once, however often it is listed.
-      if redis.call('HEXISTS', flow, 'o:' .. child) == 0 and redis.call('HSET', flow, 'w:' .. child, '1') == 1 then
-        pending = pending + 1
+    local pending, awaited, seen = 0, 0, {}
+    for _, child in ipairs(p.keys or {}) do
+      if not seen[child] then -- each child once, however often it is listed
+        seen[child] = true
+        awaited = awaited + 1
+        if redis.call('HEXISTS', flow, 'o:' .. child) == 0 then
+          redis.call('HSET', flow, 'w:' .. child, '1')
+          pending = pending + 1
+        end
       end
     end
     if pending == 0 then
       return now
     end
-    redis.call('HSET', flow, 'a', pending, 'why', pending == 1 and '1 child' or pending .. ' children')
+    local why = awaited == 1 and '1 child' or pending .. ' of ' .. awaited .. ' children'
+    redis.call('HSET', flow, 'a', pending, 'why', why)
     return nil
   elseif p.k == 'signal' then
     if redis.call('HEXISTS', flow, 'q:' .. p.name) == 1 then

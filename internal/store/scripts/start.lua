@@ -5,7 +5,9 @@
 -- gen, then per child 6 values: its name under the workflow, its key, task
 -- name, input JSON, when, trace context
 -- Returns -1 when the run no longer holds its task (nothing is started);
--- else per child: 1 started, 0 started before, and the child's key.
+-- else per child: 1 started, 0 started before, and the child's key; or 2
+-- and the name of the task that holds the key, live and not a child of
+-- this workflow (the child is not started: see below).
 local now = clock_us()
 local now_s = int(now)
 local parent, gen = ARGV[2], ARGV[3]
@@ -24,37 +26,46 @@ for i = 4, #ARGV, 6 do
     result[#result + 1] = 0
     result[#result + 1] = started
   else
-    local f = read(key, 'state', 'gen')
-    if is_live(f[1]) then
-      -- Live already (an earlier execution of the workflow started it, or
-      -- someone added the key): this run adopts it.
-      redis.call('HSET', K.task .. key, 'parent', parent, 'child', name)
+    local f = read(key, 'state', 'gen', 'name', 'parent')
+    local live = is_live(f[1])
+    if live and (f[3] ~= task or f[4] ~= parent) then
+      -- Someone else's task holds the key: adopting it would give the
+      -- workflow another task's result. It is left alone, and the run
+      -- told (a retry may find the key free).
+      result[#result + 1] = 2
+      result[#result + 1] = f[3] or ''
     else
-      local due = now
-      if when ~= '+0' then
-        due = math.max(due_at(when, now) or now, 0)
+      if live then
+        -- Started by an earlier execution of the workflow (it was
+        -- replaced) and live still: this run adopts it.
+        redis.call('HSET', K.task .. key, 'child', name)
+      else
+        local due = now
+        if when ~= '+0' then
+          due = math.max(due_at(when, now) or now, 0)
+        end
+        local gen_s = now_s
+        if f[2] then
+          gen_s = next_gen(f[2], now)
+        end
+        redis.call('DEL', K.task .. key, K.flow .. key)
+        redis.call('HDEL', K.reaping, key)
+        redis.call('HSET', K.task .. key, 'name', task, 'input', input, 'state', STATE.scheduled, 'gen', gen_s,
+          'attempt', '1', 'deliveries', '0', 'due', int(due), 'created', now_s, 'wf', '0', 'parent', parent, 'child', name)
+        if trace ~= '' then
+          redis.call('HSET', K.task .. key, 'trace', trace)
+        end
+        schedule[#schedule + 1] = int(due)
+        schedule[#schedule + 1] = key
+        if soonest == nil or due < soonest then
+          soonest = due
+        end
       end
-      local gen_s = now_s
-      if f[2] then
-        gen_s = next_gen(f[2], now)
-      end
-      redis.call('DEL', K.task .. key, K.flow .. key)
-      redis.call('HDEL', K.reaping, key)
-      redis.call('HSET', K.task .. key, 'name', task, 'input', input, 'state', STATE.scheduled, 'gen', gen_s,
-        'attempt', '1', 'deliveries', '0', 'due', int(due), 'created', now_s, 'wf', '0', 'parent', parent, 'child', name)
-      if trace ~= '' then
-        redis.call('HSET', K.task .. key, 'trace', trace)
-      end
-      schedule[#schedule + 1] = int(due)
-      schedule[#schedule + 1] = key
-      if soonest == nil or due < soonest then
-        soonest = due
-      end
+      redis.call('HSET', flow, 'c:' .. name, key)
+      redis.call('HDEL', flow, 'o:' .. key) -- an outcome of an earlier child under that key
+      result[#result + 1] = 1
+      result[#result + 1] = key
     end
-    redis.call('HSET', flow, 'c:' .. name, key)
-    redis.call('HDEL', flow, 'o:' .. key) -- an outcome of an earlier child under that key
-    result[#result + 1] = 1
-    result[#result + 1] = key
   end
 end
 if #schedule > 0 then
