@@ -150,3 +150,30 @@ func TestRenewReportsCancelledTasks(t *testing.T) {
 		require.NoError(t, s.Unregister(ctx, "w"))
 	})
 }
+
+// A task whose input its admission rules cannot read fails alone: the
+// claim hands over the tasks after it, and its reply counts them right.
+// (miniredis's Lua, behind memory://, loses what a function wrote to a
+// variable of the script once an error was caught by pcall: the count of
+// claimed tasks is taken from the reply's entries, not from such a
+// variable.)
+func TestClaimAfterAnUnreadableInput(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
+			{Key: "bad", Name: "t", Input: []byte(`null`)},
+			{Key: "good", Name: "t", Input: []byte(`{"customer_id":5}`)},
+		})
+		require.NoError(t, err)
+		rules := store.NewRules(map[string]store.Rule{"t": {Limits: []store.Limit{{Arg: "customer_id", Max: 1}}}})
+		c, err := s.Claim(ctx, "w", 5, time.Minute, time.Minute, rules, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		assert.Equal(t, "good", c.Messages[0].Key)
+		require.Len(t, c.Dropped, 1)
+		assert.Equal(t, "bad", c.Dropped[0].Key)
+		assert.Empty(t, c.Malformed)
+		require.NoError(t, s.Unregister(ctx, "w"))
+	})
+}

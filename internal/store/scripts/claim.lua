@@ -572,7 +572,9 @@ end
 reclaim()
 local more = claim_due()
 local result = {}
-put(result, CLAIM_HEAD, {now = int(now), wait = wait_for(more), claimed = n_claimed, turned = #turned / #TURNED})
+-- The count comes from the entries, not from n_claimed: the top level must
+-- not read a variable that functions write (see lib.lua's header).
+put(result, CLAIM_HEAD, {now = int(now), wait = wait_for(more), claimed = #claimed / #CLAIMED, turned = #turned / #TURNED})
 for _, part in ipairs({claimed, turned, applied}) do
   for _, v in ipairs(part) do
     result[#result + 1] = v

@@ -1,6 +1,15 @@
 -- Shared prelude, prepended to every script when it is loaded, after the
 -- generated table K of the docket's keys (see keys.go).
 --
+-- The scripts also run on miniredis (memory://), whose Lua (gopher-lua)
+-- parts a function's variables from the top level's once pcall has caught
+-- an error raised in Lua: from then on, what a function writes to a local
+-- of the top level, the top level does not see, and the other way round.
+-- So the top level of a script never reads a variable that its functions
+-- write, nor writes one that they read; tables they share are filled, not
+-- replaced. TestClaimAfterAnUnreadableInput catches the one script whose
+-- pcall catches such errors (claim.lua's admission checks).
+--
 -- Time always comes from the Redis clock, so every worker of the fleet agrees
 -- on it. Instants and durations are microseconds (unix time for instants):
 -- exact in a Lua number up to the year 2255, and precise enough that a worker
