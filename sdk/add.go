@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -109,6 +110,9 @@ func (t *Task[In]) Replace(ctx context.Context, d *Docket, in In, opts ...AddOpt
 }
 
 func (t *Task[In]) add(ctx context.Context, d *Docket, mode store.Mode, in In, opts []AddOption) (*Execution, error) {
+	if err := usable(ctx, d); err != nil {
+		return nil, err
+	}
 	if _, err := t.definition(); err != nil {
 		return nil, err
 	}
@@ -134,6 +138,9 @@ func (t *Task[In]) add(ctx context.Context, d *Docket, mode store.Mode, in In, o
 // none twice. Before anything is sent (an input that is not valid JSON, a
 // bad key), exs is nil.
 func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...AddOption) (exs []*Execution, err error) {
+	if err := usable(ctx, d); err != nil {
+		return nil, err
+	}
 	if _, err := t.definition(); err != nil {
 		return nil, err
 	}
@@ -173,6 +180,9 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 // the input is checked against its type now; otherwise a worker that cannot
 // decode it records the failure.
 func (d *Docket) AddByName(ctx context.Context, name string, input json.RawMessage, opts ...AddOption) (*Execution, error) {
+	if err := usable(ctx, d); err != nil {
+		return nil, err
+	}
 	if name == "" {
 		return nil, fmt.Errorf("%w: empty task name", ErrBadInput)
 	}
@@ -264,6 +274,11 @@ func (d *Docket) checkInput(name string, raw []byte) error {
 	if !json.Valid(raw) {
 		return fmt.Errorf("%w: task %q: input is not valid JSON", ErrBadInput, name)
 	}
+	// null decodes into any input type as its zero value: a task would run
+	// with an input nobody gave it.
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return fmt.Errorf("%w: task %q: input is null", ErrBadInput, name)
+	}
 	return nil
 }
 
@@ -295,6 +310,9 @@ func newKey() string {
 // task's context is cancelled with ErrCancelled and its result ignored. It
 // returns ErrNotFound when no live task has the key.
 func (d *Docket) Cancel(ctx context.Context, key string) (err error) {
+	if err := usable(ctx, d); err != nil {
+		return err
+	}
 	ctx, span := d.producerSpan(ctx, "cancel", attribute.String(telemetry.AttrKey, key))
 	defer func() { endSpan(span, err) }()
 	ok, err := d.core.Store.Cancel(ctx, key, d.core.Retention)
@@ -316,6 +334,12 @@ func (d *Docket) Cancel(ctx context.Context, key string) (err error) {
 // store.MaxSignals of them at most wait to be received. It returns
 // ErrNotFound when no live execution has the key.
 func (d *Docket) Signal(ctx context.Context, key, name string, payload any) (err error) {
+	if err := usable(ctx, d); err != nil {
+		return err
+	}
+	if name == "" {
+		return fmt.Errorf("%w: a signal with an empty name: workflow.WaitSignal receives signals by name", ErrBadInput)
+	}
 	ctx, span := d.producerSpan(ctx, "signal "+name, attribute.String(telemetry.AttrKey, key))
 	defer func() { endSpan(span, err) }()
 	raw, err := json.Marshal(payload)
@@ -340,5 +364,8 @@ func (d *Docket) Signal(ctx context.Context, key, name string, payload any) (err
 // then cancelled too) and held by a strike; running tasks are left to
 // finish. It returns how many it cancelled.
 func (d *Docket) Clear(ctx context.Context) (int, error) {
+	if err := usable(ctx, d); err != nil {
+		return 0, err
+	}
 	return d.core.Store.Clear(ctx, d.core.Retention)
 }

@@ -30,6 +30,9 @@ var ErrWrongState = errors.New("docket: the task is not in a state this applies 
 // slot, or a parked workflow (a workflow parked in a sleep stays parked:
 // running it early would only park it again).
 func (d *Docket) RunNow(ctx context.Context, key string) (err error) {
+	if err := usable(ctx, d); err != nil {
+		return err
+	}
 	ctx, span := d.producerSpan(ctx, "run now", attribute.String(telemetry.AttrKey, key))
 	defer func() { endSpan(span, err) }()
 	code, state, err := d.core.Store.RunNow(ctx, key)
@@ -63,6 +66,9 @@ func (d *Docket) RunNow(ctx context.Context, key string) (err error) {
 // execution did not fail (it is live, completed or cancelled) or its record
 // cannot run (garbled by another program: no task name or input).
 func (d *Docket) Retry(ctx context.Context, key string) (err error) {
+	if err := usable(ctx, d); err != nil {
+		return err
+	}
 	ctx, span := d.producerSpan(ctx, "retry", attribute.String(telemetry.AttrKey, key))
 	defer func() { endSpan(span, err) }()
 	code, state, err := d.core.Store.Retry(ctx, key)

@@ -15,6 +15,9 @@ type Handle struct {
 // Current returns the handle of the task running in ctx. Outside a task it
 // returns a handle whose methods report zero values and do nothing.
 func Current(ctx context.Context) *Handle {
+	if ctx == nil {
+		return &Handle{}
+	}
 	return &Handle{a: core.AttemptFrom(ctx)}
 }
 
@@ -78,10 +81,15 @@ type TimeoutControl struct {
 }
 
 // Extend moves the deadline later: by the Timeout policy's duration when
-// called with no argument, or by the duration given. It does nothing once
-// the deadline has passed, and for a task without a Timeout policy.
+// called with no argument, or by the durations given, added up. It does
+// nothing once the deadline has passed, for a total that is not positive
+// (a deadline only moves later), and for a task without a Timeout policy.
 func (t *TimeoutControl) Extend(by ...time.Duration) {
 	if t.d == nil {
+		return
+	}
+	if len(by) == 0 {
+		t.d.ExtendByBase()
 		return
 	}
 	var d time.Duration

@@ -106,6 +106,9 @@ func WithMaxInputSize(n int) Option { return func(o *options) { o.maxInputSize =
 // scheme alone. Percent-encode such characters (and '%', and spaces) in a
 // password.
 func Open(ctx context.Context, url string, opts ...Option) (*Docket, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("%w: the context.Context is nil (pass context.Background())", ErrNilArgument)
+	}
 	rdb, closeFn, err := store.Open(ctx, url)
 	if err != nil {
 		return nil, err
@@ -143,6 +146,9 @@ func newDocket(rdb redis.UniversalClient, opts []Option) (*Docket, error) {
 	}
 	if completed < 0 {
 		return nil, fmt.Errorf("docket: completed retention must not be negative, got %v", completed)
+	}
+	if o.maxInputSize <= 0 {
+		return nil, fmt.Errorf("docket: the largest input must be positive, got %d bytes (see WithMaxInputSize)", o.maxInputSize)
 	}
 	s, err := store.New(rdb, o.name)
 	if err != nil {

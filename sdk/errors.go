@@ -31,8 +31,9 @@ var (
 	// accepts (see WithMaxInputSize).
 	ErrInputTooLarge = errors.New("docket: task input is too large")
 
-	// ErrBadInput reports input that is not a JSON object, or that does not
-	// decode into the task's input type.
+	// ErrBadInput reports input that is not valid JSON, is null, or does not
+	// decode into the task's input type (or, for a task with admission
+	// rules, is not a JSON object the rules can read).
 	ErrBadInput = errors.New("docket: bad task input")
 
 	// ErrBadKey reports an unusable task key.
@@ -147,3 +148,24 @@ func (timeoutError) Is(target error) bool { return target == context.DeadlineExc
 
 // Timeout reports true, as net.Error's Timeout does for a deadline.
 func (timeoutError) Timeout() bool { return true }
+
+// ErrNilArgument reports a nil context.Context, *Docket, *Execution or task
+// passed where one is needed.
+var ErrNilArgument = errors.New("docket: nil argument")
+
+// errNilDocket is the error of a call given a nil *Docket.
+var errNilDocket = fmt.Errorf("%w: the *sdk.Docket is nil (open one with sdk.Open)", ErrNilArgument)
+
+// errNilTask is the error of a nil task given to Register or a workflow.
+var errNilTask = fmt.Errorf("%w: the task is nil", ErrNilArgument)
+
+// usable checks the context and docket a call is given.
+func usable(ctx context.Context, d *Docket) error {
+	if ctx == nil {
+		return fmt.Errorf("%w: the context.Context is nil (pass context.Background() or a request's context)", ErrNilArgument)
+	}
+	if d == nil || d.core == nil {
+		return errNilDocket
+	}
+	return nil
+}

@@ -24,6 +24,15 @@ func (d *Docket) Execution(key string) *Execution {
 	return &Execution{d: d, key: key}
 }
 
+// usable checks the context a call is given, and that e is an execution
+// of an open docket.
+func (e *Execution) usable(ctx context.Context) error {
+	if e == nil {
+		return fmt.Errorf("%w: the *sdk.Execution is nil", ErrNilArgument)
+	}
+	return usable(ctx, e.d)
+}
+
 // Key is the task's key.
 func (e *Execution) Key() string { return e.key }
 
@@ -101,6 +110,9 @@ type Info struct {
 // Info reads the execution's record. It returns ErrNotFound when the key has
 // none: never added, or finished longer ago than the retention.
 func (e *Execution) Info(ctx context.Context) (Info, error) {
+	if err := e.usable(ctx); err != nil {
+		return Info{}, err
+	}
 	r, ok, err := e.d.core.Store.Info(ctx, e.key)
 	if err != nil {
 		return Info{}, err

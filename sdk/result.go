@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/docket-go/docket/internal/core"
@@ -31,6 +32,14 @@ func NewResultTask[In, Out any](name string, fn func(ctx context.Context, in In)
 	return &ResultTask[In, Out]{Task: t}
 }
 
+// definition is the Task's, checked for a nil *ResultTask first.
+func (t *ResultTask[In, Out]) definition() (*core.TaskDef, error) {
+	if t == nil {
+		return nil, errNilTask
+	}
+	return t.Task.definition()
+}
+
 // Result waits for ex, an execution of this task, to finish, and returns its
 // result: see the package function Result.
 func (t *ResultTask[In, Out]) Result(ctx context.Context, ex *Execution) (Out, error) {
@@ -39,10 +48,30 @@ func (t *ResultTask[In, Out]) Result(ctx context.Context, ex *Execution) (Out, e
 
 // Call adds the task with input in and waits for its result: Add, then
 // Result. With a Key that is live already, it waits for that execution.
+//
+// It follows the execution (as Watch does) before adding it, so that a
+// task that ends at once leaves its result for Call even on a docket that
+// keeps no completed records (WithCompletedRetention(0)).
 func (t *ResultTask[In, Out]) Call(ctx context.Context, d *Docket, in In, opts ...AddOption) (Out, error) {
+	var zero Out
+	if t == nil {
+		return zero, errNilTask
+	}
+	if err := usable(ctx, d); err != nil {
+		return zero, err
+	}
+	o := collectAdd(opts)
+	if !o.Keyed && o.Keys == nil {
+		o.Key = newKey()
+		opts = append(slices.Clip(opts), Key(o.Key))
+	}
+	if checkKey(o.Key) == nil {
+		if err := d.core.Store.Follow(ctx, o.Key); err != nil {
+			return zero, err
+		}
+	}
 	ex, err := t.Add(ctx, d, in, opts...)
 	if err != nil {
-		var zero Out
 		return zero, err
 	}
 	return Result[Out](ctx, ex)
@@ -63,6 +92,9 @@ func (t *ResultTask[In, Out]) Call(ctx context.Context, d *Docket, in In, opts .
 // result); ErrLost that its record vanished while it was live.
 func Result[Out any](ctx context.Context, ex *Execution) (Out, error) {
 	var zero Out
+	if err := ex.usable(ctx); err != nil {
+		return zero, err
+	}
 	info, err := ex.wait(ctx)
 	if err != nil {
 		return zero, err

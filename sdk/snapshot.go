@@ -94,6 +94,9 @@ func Limit(n int) SnapshotOption { return func(o *snapshotOptions) { o.limit = n
 // Snapshot lists the running, queued and scheduled tasks and the live
 // workers, in one atomic read.
 func (d *Docket) Snapshot(ctx context.Context, opts ...SnapshotOption) (Snapshot, error) {
+	if err := usable(ctx, d); err != nil {
+		return Snapshot{}, err
+	}
 	o := snapshotOptions{limit: 1000}
 	for _, opt := range opts {
 		opt(&o)

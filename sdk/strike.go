@@ -53,6 +53,9 @@ var strikeOps = []string{"==", "!=", "<", "<=", ">", ">="}
 // so a change is seen by the next add or claim. Striking a strike that
 // holds already changes nothing.
 func (d *Docket) Strike(ctx context.Context, task, field, op string, value any) error {
+	if err := usable(ctx, d); err != nil {
+		return err
+	}
 	spec, err := strikeSpec(task, field, op, value)
 	if err != nil {
 		return err
@@ -66,6 +69,9 @@ func (d *Docket) Strike(ctx context.Context, task, field, op string, value any) 
 // returns ErrNotFound when no such strike holds (the tasks it would have
 // held are released all the same).
 func (d *Docket) Restore(ctx context.Context, task, field, op string, value any) error {
+	if err := usable(ctx, d); err != nil {
+		return err
+	}
 	spec, err := strikeSpec(task, field, op, value)
 	if err != nil {
 		return err
@@ -82,6 +88,9 @@ func (d *Docket) Restore(ctx context.Context, task, field, op string, value any)
 
 // Strikes lists the strikes in effect, oldest first.
 func (d *Docket) Strikes(ctx context.Context) ([]Strike, error) {
+	if err := usable(ctx, d); err != nil {
+		return nil, err
+	}
 	specs, err := d.core.Store.Strikes(ctx)
 	if err != nil {
 		return nil, err

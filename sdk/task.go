@@ -62,6 +62,9 @@ type Registrable interface {
 }
 
 func (t *Task[In]) definition() (*core.TaskDef, error) {
+	if t == nil {
+		return nil, errNilTask
+	}
 	t.once.Do(func() { t.def, t.err = t.compile() })
 	return t.def, t.err
 }
@@ -115,8 +118,14 @@ func decodeInput[In any](raw []byte) (In, error) {
 // or in two, is harmless, and any other task under a registered name is
 // ErrTaskConflict, even one NewTask made from the same function.
 func (d *Docket) Register(tasks ...Registrable) error {
+	if d == nil || d.core == nil {
+		return errNilDocket
+	}
 	defs := make([]*core.TaskDef, 0, len(tasks))
 	for _, t := range tasks {
+		if t == nil {
+			return errNilTask
+		}
 		def, err := t.definition()
 		if err != nil {
 			return err

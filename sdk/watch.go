@@ -31,6 +31,9 @@ type Event struct {
 // Progress reads the execution's progress: live while it runs, and the last
 // reported once it ended. It returns ErrNotFound when there is no execution.
 func (e *Execution) Progress(ctx context.Context) (ProgressInfo, error) {
+	if err := e.usable(ctx); err != nil {
+		return ProgressInfo{}, err
+	}
 	live, ok, err := e.d.core.Store.ReadProgress(ctx, e.key)
 	if err != nil {
 		return ProgressInfo{}, err
@@ -54,6 +57,9 @@ func (e *Execution) Progress(ctx context.Context) (ProgressInfo, error) {
 // a watched task that completes leaves a record that says so for a minute,
 // so a watcher cut off for less than that still sees it complete.)
 func (e *Execution) Watch(ctx context.Context) (<-chan Event, error) {
+	if err := e.usable(ctx); err != nil {
+		return nil, err
+	}
 	s := e.d.core.Store
 	ps := s.Watch(ctx, e.key)
 	if _, err := ps.Receive(ctx); err != nil { // subscribed before reading the state: nothing missed
@@ -78,6 +84,9 @@ func (e *Execution) Watch(ctx context.Context) (<-chan Event, error) {
 
 // Watch streams the changes of the execution with key; see Execution.Watch.
 func (d *Docket) Watch(ctx context.Context, key string) (<-chan Event, error) {
+	if err := usable(ctx, d); err != nil {
+		return nil, err
+	}
 	return d.Execution(key).Watch(ctx)
 }
 

@@ -19,7 +19,7 @@ import (
 // neither side waits for the other. It returns when ctx ends, or as stop
 // says once the worker is idle. It returns the outcomes it had no chance to
 // record. A claimer runs once.
-func (l *claimer) run(ctx context.Context, stop until) []ack {
+func (l *claimer) run(ctx context.Context, stop until) (unrecorded []ack, reached bool) {
 	l.ctx = ctx
 	l.timer = time.NewTimer(l.opts.PollInterval)
 	l.deadline = time.Now().Add(l.opts.PollInterval)
@@ -33,12 +33,12 @@ func (l *claimer) run(ctx context.Context, stop until) []ack {
 		if ctx.Err() == nil {
 			l.send()
 		} else if l.inFlight == 0 {
-			return l.acks.collect(l.pending)
+			return l.acks.collect(l.pending), false
 		}
 		select {
 		case ex := <-l.done:
 			if l.receive(ex) && (stop == untilIdle || stop == untilFinished && l.finished()) {
-				return l.acks.collect(l.pending)
+				return l.acks.collect(l.pending), true
 			}
 		case <-l.wake:
 			l.look = true

@@ -136,3 +136,22 @@ func TestZeroCompletedRetentionWithLimitsAndWatchers(t *testing.T) {
 		// The leak check that ends the test finds any slot or key left behind.
 	}, testsuite.WithDocketOptions(sdk.WithCompletedRetention(0)))
 }
+
+// Call gets the result of a task that completes at once on a docket that
+// keeps no completed records: it follows the task before adding it, so the
+// record leaves its result for it. (It used to add first, and found
+// nothing: ErrNotFound for a task that had completed.)
+func TestCallWithoutCompletedRetention(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		double := sdk.NewResultTask("double", func(ctx context.Context, in Order) (int, error) { return 2 * in.ID, nil })
+		env.Register(double)
+		for i := range 5 {
+			v, err := double.Call(t.Context(), env.Docket(), Order{ID: i})
+			require.NoError(t, err)
+			assert.Equal(t, 2*i, v)
+		}
+		v, err := double.Call(t.Context(), env.Docket(), Order{ID: 21}, sdk.Key("keyed"))
+		require.NoError(t, err)
+		assert.Equal(t, 42, v)
+	}, testsuite.WithDocketOptions(sdk.WithCompletedRetention(0)))
+}

@@ -241,7 +241,7 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 		Key: m.Key, Task: m.Name, Number: m.Attempt, Deliveries: m.Deliveries, Due: m.Due, Input: def.Input,
 		Last:     def.Policies.Retry == nil || !def.Policies.Retry.Retries(m.Attempt),
 		Progress: core.NewProgress(a.r.store, m.Key, m.Gen),
-		Flow:     core.NewFlow(a.r.store, m.Key, m.Gen),
+		Flow:     core.NewFlow(a.r.store, m.Key, m.Gen, a.r.w.c.MaxInputSize),
 		Now:      a.redisNow,
 		Hooks:    &a.r.w.c.Hooks,
 	}
@@ -385,7 +385,11 @@ func annotate(span trace.Span, err error, o *store.Outcome) {
 func (a *attempt) causeError(def *core.TaskDef) error {
 	cause := context.Cause(a.ctx)
 	if errors.Is(cause, sdk.ErrTimeout) {
-		return fmt.Errorf("%w after %v", sdk.ErrTimeout, def.Policies.Timeout.Duration)
+		allowed := def.Policies.Timeout.Duration
+		if a.state != nil && a.state.Deadline != nil {
+			allowed = a.state.Deadline.Allowed() // extensions included
+		}
+		return fmt.Errorf("%w after %v", sdk.ErrTimeout, allowed)
 	}
 	return cause
 }

@@ -53,7 +53,6 @@ func TestAdmissionCannotBeSkippedByInputTheScriptReadsOtherwise(t *testing.T) {
 
 		deep := strings.Repeat("[", 1100) + strings.Repeat("]", 1100)
 		hostile := map[string]string{
-			"null":       `null`,
 			"surrogate":  `{"tenant":"a","n":2,"x":"\ud800"}`,
 			"deep":       `{"tenant":"a","n":3,"x":` + deep + `}`,
 			"case":       `{"TENANT":"a","n":4}`,

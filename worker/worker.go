@@ -34,8 +34,16 @@ var ErrRunning = errors.New("docket: worker is already running")
 
 // New returns a worker for the tasks registered on d, now or later.
 func New(d *sdk.Docket, opts Options) *Worker {
-	c := core.Unwrap(d)
+	var c *core.Docket
+	if d != nil {
+		c = core.Unwrap(d)
+	}
 	invalid := opts.Validate()
+	if c == nil {
+		// Run says so; the rest of the worker needs a docket.
+		c = &core.Docket{Logger: slog.Default()}
+		invalid = fmt.Errorf("%w: the *sdk.Docket is nil (open one with sdk.Open)", sdk.ErrNilArgument)
+	}
 	opts = opts.withDefaults()
 	name := opts.Name
 	if name == "" {
@@ -69,7 +77,9 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // RunUntilIdle executes tasks until none is due and none is running, then
 // stops as Run does. Tasks scheduled for later are left for later, retries
-// included: to wait for those too, use RunUntilFinished.
+// included: to wait for those too, use RunUntilFinished. If ctx ends first,
+// it stops as Run does and returns an error wrapping ctx's cause
+// (context.Canceled, context.DeadlineExceeded…).
 func (w *Worker) RunUntilIdle(ctx context.Context) error {
 	return w.run(ctx, untilIdle)
 }
@@ -80,7 +90,9 @@ func (w *Worker) RunUntilIdle(ctx context.Context) error {
 // workers; it does not wait for the future runs of perpetual and cron
 // chains (of the tasks registered on this worker), which are left
 // scheduled. A task that retries or snoozes forever keeps it running:
-// bound it with ctx.
+// bound it with ctx. If ctx ends first, it stops as Run does and returns
+// an error wrapping ctx's cause (context.Canceled,
+// context.DeadlineExceeded…), so that a caller can tell.
 func (w *Worker) RunUntilFinished(ctx context.Context) error {
 	return w.run(ctx, untilFinished)
 }
@@ -94,7 +106,21 @@ const (
 	untilFinished              // nothing left but future runs of chains (RunUntilFinished)
 )
 
+// String says what a run waits for, for errors.
+func (u until) String() string {
+	switch u {
+	case untilIdle:
+		return "the docket was idle"
+	case untilFinished:
+		return "every task had finished"
+	}
+	return "its context ended"
+}
+
 func (w *Worker) run(ctx context.Context, stop until) error {
+	if ctx == nil {
+		return fmt.Errorf("%w: the context.Context is nil", ErrBadOption)
+	}
 	if w.invalid != nil {
 		w.log.Error("worker cannot run", "err", w.invalid)
 		return w.invalid
@@ -128,11 +154,15 @@ func (w *Worker) run(ctx context.Context, stop until) error {
 	leave := w.c.Idle.Join(r.claims.poke)
 	defer leave()
 	r.start(ctx)
-	unrecorded := r.claims.run(ctx, stop)
-	closed := errors.Is(context.Cause(ctx), sdk.ErrClosed)
+	unrecorded, reached := r.claims.run(ctx, stop)
+	cause := context.Cause(ctx)
+	closed := errors.Is(cause, sdk.ErrClosed)
 	r.stop(unrecorded, closed)
-	if closed {
+	switch {
+	case closed:
 		return fmt.Errorf("docket: worker %s stopped: %w", w.id, sdk.ErrClosed)
+	case stop != untilStopped && !reached:
+		return fmt.Errorf("docket: worker %s stopped before %s: %w", w.id, stop, cause)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -27,6 +28,9 @@ func (f *Future[Out]) Key() string { return f.key }
 
 // childKey is what Future keys the child by: its own key.
 func (f *Future[Out]) childKey() string { return f.key }
+
+// errNilTask is the error of a child whose task is nil.
+var errNilTask = fmt.Errorf("%w: the child's task is nil", sdk.ErrNilArgument)
 
 // Awaitable is a child that Wait can wait for: a *Future of any result.
 type Awaitable interface {
@@ -76,7 +80,10 @@ func Wait(ctx context.Context, children ...Awaitable) error {
 	}
 	var pending []string
 	seen := map[string]bool{} // the children awaited, each once
-	for _, c := range children {
+	for i, c := range children {
+		if c == nil || reflect.ValueOf(c).IsNil() {
+			return fmt.Errorf("%w: child %d of %d to wait for is nil", sdk.ErrNilArgument, i+1, len(children))
+		}
 		key := c.childKey()
 		if seen[key] {
 			continue
@@ -130,6 +137,9 @@ func All[Out any](ctx context.Context, children []*Future[Out]) ([]Out, error) {
 // sdk.Key) is left alone, and Start returns ErrKeyTaken; a live child of
 // an earlier execution of the workflow (replaced) is adopted.
 func Start[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], name string, in In, opts ...sdk.AddOption) (*Future[Out], error) {
+	if task == nil {
+		return nil, errNilTask
+	}
 	fs, err := start[Out](ctx, task.Name(), []string{name}, []In{in}, opts)
 	if err != nil {
 		return nil, err
@@ -139,6 +149,9 @@ func Start[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], name
 
 // StartTask starts a child task without a result; see Start.
 func StartTask[In any](ctx context.Context, task *sdk.Task[In], name string, in In, opts ...sdk.AddOption) (*Future[struct{}], error) {
+	if task == nil {
+		return nil, errNilTask
+	}
 	fs, err := start[struct{}](ctx, task.Name(), []string{name}, []In{in}, opts)
 	if err != nil {
 		return nil, err
@@ -152,6 +165,9 @@ func StartTask[In any](ctx context.Context, task *sdk.Task[In], name string, in 
 // so that children due at once are claimed in the order of their inputs.
 // Wait or All waits for them.
 func StartMany[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], name string, ins []In, opts ...sdk.AddOption) ([]*Future[Out], error) {
+	if task == nil {
+		return nil, errNilTask
+	}
 	names := make([]string, len(ins))
 	width := len(strconv.Itoa(max(len(ins)-1, 0)))
 	for i := range ins {

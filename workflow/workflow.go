@@ -129,6 +129,9 @@ type stepKey struct{}
 // found saved costs none.
 func Step[Out any](ctx context.Context, name string, fn func(ctx context.Context) (Out, error)) (Out, error) {
 	var zero Out
+	if fn == nil {
+		return zero, fmt.Errorf("%w: step %q has a nil function", sdk.ErrNilArgument, name)
+	}
 	a, err := run(ctx)
 	if err != nil {
 		return zero, err
@@ -171,9 +174,14 @@ func Step[Out any](ctx context.Context, name string, fn func(ctx context.Context
 
 // record saves a step's output in the execution's flow.
 func record(ctx context.Context, a *core.Attempt, field string, out any) error {
+	name := field[len(store.FlowStep):]
 	raw, err := json.Marshal(out)
 	if err != nil {
-		return fmt.Errorf("docket: step %q: its output does not encode as JSON: %w", field[len(store.FlowStep):], err)
+		return fmt.Errorf("docket: step %q: its output does not encode as JSON: %w", name, err)
+	}
+	if limit := a.Flow.MaxOutput; limit > 0 && len(raw) > limit {
+		return fmt.Errorf("%w: step %q: its output is %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)",
+			sdk.ErrInputTooLarge, name, len(raw), limit)
 	}
 	if _, err := promptly(ctx, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, a.Flow.Store.Record(ctx, a.Key, a.Flow.Gen, field, string(raw))
@@ -186,6 +194,9 @@ func record(ctx context.Context, a *core.Attempt, field string, out any) error {
 
 // Do is a Step without an output, for work done for its effect.
 func Do(ctx context.Context, name string, fn func(ctx context.Context) error) error {
+	if fn == nil {
+		return fmt.Errorf("%w: step %q has a nil function", sdk.ErrNilArgument, name)
+	}
 	_, err := Step(ctx, name, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
 	return err
 }

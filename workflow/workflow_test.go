@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -521,4 +522,48 @@ func TestDoLastAttemptAndABadSignal(t *testing.T) {
 		assert.Equal(t, 1, notified, "the step ran once, in the first run")
 		assert.Equal(t, []bool{false, false}, last, "a run that parks and its resumption, both attempt 1 of 2")
 	})
+}
+
+// Nil given to a primitive is an error that names it, not a panic; and a
+// step's output is held to the docket's size limit, as results are.
+func TestPrimitivesRefuseNilAndOversizedOutputs(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var errs []error
+		var nilTask *sdk.ResultTask[N, int]
+		var nilFuture *workflow.Future[int]
+		wf := sdk.NewTask("wf", func(ctx context.Context, in N) error {
+			_, err := workflow.Step[int](ctx, "nil", nil)
+			errs = append(errs, err)
+			errs = append(errs, workflow.Do(ctx, "nil-do", nil))
+			_, err = workflow.Start(ctx, nilTask, "kid", N{})
+			errs = append(errs, err)
+			_, err = workflow.StartMany(ctx, nilTask, "kids", []N{{}})
+			errs = append(errs, err)
+			errs = append(errs, workflow.Wait(ctx, nilFuture))
+			_, err = workflow.All(ctx, []*workflow.Future[int]{nil})
+			errs = append(errs, err)
+			_, err = workflow.Step(ctx, "big", func(ctx context.Context) (string, error) { return strings.Repeat("x", 2000), nil })
+			errs = append(errs, err)
+			return nil
+		})
+		env.Register(wf)
+		ex, err := wf.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+
+		require.Len(t, errs, 7)
+		for _, err := range errs[:6] {
+			assert.ErrorIs(t, err, sdk.ErrNilArgument)
+		}
+		assert.ErrorContains(t, errs[0], `step "nil" has a nil function`)
+		assert.ErrorContains(t, errs[2], "the child's task is nil")
+		assert.ErrorContains(t, errs[4], "child 1 of 1 to wait for is nil")
+		assert.ErrorIs(t, errs[6], sdk.ErrInputTooLarge)
+		assert.ErrorContains(t, errs[6], `step "big": its output is 2002 bytes of JSON, the limit is 1000`)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		if info.Workflow != nil {
+			assert.Empty(t, info.Workflow.Steps, "no step saved")
+		}
+	}, testsuite.WithDocketOptions(sdk.WithMaxInputSize(1000)))
 }

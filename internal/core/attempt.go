@@ -143,6 +143,7 @@ func AttemptFrom(ctx context.Context) *Attempt {
 type Deadline struct {
 	mu     sync.Mutex
 	base   time.Duration
+	start  time.Time
 	at     time.Time
 	timer  *time.Timer
 	done   bool // passed or stopped: it moves no more
@@ -153,7 +154,8 @@ type Deadline struct {
 // NewDeadline starts a deadline base from now that calls expire when it
 // passes.
 func NewDeadline(base time.Duration, expire func()) *Deadline {
-	d := &Deadline{base: base, at: time.Now().Add(base), expire: expire}
+	now := time.Now()
+	d := &Deadline{base: base, start: now, at: now.Add(base), expire: expire}
 	d.timer = time.AfterFunc(base, d.fire)
 	return d
 }
@@ -174,19 +176,28 @@ func (d *Deadline) fire() {
 	d.expire()
 }
 
-// Extend moves the deadline later by by, or by the base timeout when by is
-// zero. It does nothing once the deadline has passed.
+// Extend moves the deadline later by by. It does nothing once the deadline
+// has passed, nor for a by that is not positive: a deadline only moves
+// later.
 func (d *Deadline) Extend(by time.Duration) {
-	if by <= 0 {
-		by = d.base
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.done {
+	if d.done || by <= 0 {
 		return
 	}
 	d.at = d.at.Add(by)
 	d.timer.Reset(time.Until(d.at))
+}
+
+// ExtendByBase moves the deadline later by the base timeout (see Extend).
+func (d *Deadline) ExtendByBase() { d.Extend(d.base) }
+
+// Allowed is how long the attempt was given in all: the base timeout and
+// every extension.
+func (d *Deadline) Allowed() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.at.Sub(d.start)
 }
 
 // At is the deadline's instant, by this process's clock.

@@ -18,6 +18,9 @@ type Flow struct {
 	Store *store.Store
 	Key   string
 	Gen   string // the run's: only it may record what it did
+	// MaxOutput is the most bytes of JSON a step's output may have (the
+	// docket's WithMaxInputSize, as for results); 0 for no limit.
+	MaxOutput int
 
 	mu     sync.Mutex
 	loaded bool
@@ -27,9 +30,10 @@ type Flow struct {
 	why    string
 }
 
-// NewFlow returns the flow of the run of key holding gen.
-func NewFlow(s *store.Store, key, gen string) *Flow {
-	return &Flow{Store: s, Key: key, Gen: gen}
+// NewFlow returns the flow of the run of key holding gen, whose steps'
+// outputs may have up to maxOutput bytes of JSON (0: no limit).
+func NewFlow(s *store.Store, key, gen string, maxOutput int) *Flow {
+	return &Flow{Store: s, Key: key, Gen: gen, MaxOutput: maxOutput}
 }
 
 // ErrParked reports that the run parks: a primitive found that what it waits

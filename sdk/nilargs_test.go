@@ -1,0 +1,97 @@
+package sdk_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/sdk"
+)
+
+// Nil where a context, a docket, an execution or a task is needed is an
+// error that errors.Is ErrNilArgument, and says which: never a panic.
+//
+//lint:file-ignore SA1012 nil contexts are what this test passes
+func TestNilArguments(t *testing.T) {
+	ctx := context.Background()
+	d := openChecked(t, "memory://")
+	resize := sdk.NewResultTask("resize", func(ctx context.Context, in Image) (Image, error) { return in, nil })
+	var nilDocket *sdk.Docket
+	var nilTask *sdk.ResultTask[Image, Image]
+	var nilEx *sdk.Execution
+
+	check := func(what string, err error, says string) {
+		t.Helper()
+		assert.ErrorIs(t, err, sdk.ErrNilArgument, what)
+		assert.ErrorContains(t, err, says, what)
+	}
+	_, err := sdk.Open(nil, "memory://")
+	check("Open", err, "context.Context is nil")
+	_, err = resize.Add(nil, d, Image{})
+	check("Add, nil context", err, "context.Context is nil")
+	_, err = resize.Add(ctx, nil, Image{})
+	check("Add, nil docket", err, "sdk.Open")
+	_, err = resize.AddMany(ctx, nilDocket, []Image{{}})
+	check("AddMany", err, "sdk.Open")
+	_, err = resize.Call(ctx, nil, Image{})
+	check("Call", err, "sdk.Open")
+	_, err = nilTask.Call(ctx, d, Image{})
+	check("Call, nil task", err, "task is nil")
+	_, err = nilDocket.AddByName(ctx, "resize", json.RawMessage(`{}`))
+	check("AddByName", err, "sdk.Open")
+	check("Cancel", nilDocket.Cancel(ctx, "k"), "sdk.Open")
+	check("Cancel, nil context", d.Cancel(nil, "k"), "context.Context is nil")
+	check("Signal", nilDocket.Signal(ctx, "k", "s", 1), "sdk.Open")
+	check("RunNow", nilDocket.RunNow(ctx, "k"), "sdk.Open")
+	check("Retry", nilDocket.Retry(ctx, "k"), "sdk.Open")
+	check("Strike", nilDocket.Strike(ctx, "t", "", "", nil), "sdk.Open")
+	_, err = nilDocket.Snapshot(ctx)
+	check("Snapshot", err, "sdk.Open")
+	_, err = d.Snapshot(nil)
+	check("Snapshot, nil context", err, "context.Context is nil")
+	_, err = nilDocket.Watch(ctx, "k")
+	check("Watch", err, "sdk.Open")
+	_, err = nilEx.Info(ctx)
+	check("Info", err, "Execution is nil")
+	_, err = d.Execution("k").Info(nil)
+	check("Info, nil context", err, "context.Context is nil")
+	_, err = sdk.Result[Image](ctx, nilEx)
+	check("Result", err, "Execution is nil")
+	check("Register, nil docket", nilDocket.Register(resize), "sdk.Open")
+	check("Register, nil task", d.Register(nilTask), "task is nil")
+	check("Register, nil", d.Register(nil), "task is nil")
+	assert.Empty(t, sdk.Current(nil).Key(), "outside a task")
+}
+
+// Input that is null is refused when it is added (every input type would
+// take it as its zero value), and so is input the task, when registered,
+// cannot decode; a signal needs a name; the size limit must be positive.
+func TestBadInputRefusedAtOnce(t *testing.T) {
+	ctx := context.Background()
+	d := openChecked(t, "memory://")
+	resize := sdk.NewResultTask("resize", func(ctx context.Context, in Image) (Image, error) { return in, nil })
+	for _, raw := range []string{`null`, ` null `} {
+		_, err := d.AddByName(ctx, "not-registered", json.RawMessage(raw))
+		assert.ErrorIs(t, err, sdk.ErrBadInput, raw)
+		assert.ErrorContains(t, err, "input is null", raw)
+	}
+	require.NoError(t, d.Register(resize))
+	for _, raw := range []string{`null`, `[1]`, `"x"`} {
+		_, err := d.AddByName(ctx, "resize", json.RawMessage(raw))
+		assert.ErrorIs(t, err, sdk.ErrBadInput, raw)
+	}
+	_, err := d.AddByName(ctx, "resize", json.RawMessage(` {"path":"a"}`))
+	assert.NoError(t, err)
+
+	err = d.Signal(ctx, "any", "", "payload")
+	assert.ErrorIs(t, err, sdk.ErrBadInput)
+	assert.ErrorContains(t, err, "empty name")
+
+	for _, n := range []int{0, -1} {
+		_, err = sdk.Open(ctx, "memory://", sdk.WithMaxInputSize(n))
+		assert.ErrorContains(t, err, "the largest input must be positive", n)
+	}
+}
