@@ -146,9 +146,25 @@ func parseCron(expr string) (string, error) {
 	}
 	spec = strings.Join(fields, " ")
 	if !gronx.IsValid(spec) {
-		return "", fmt.Errorf("%w %q", ErrBadCron, expr)
+		return "", fmt.Errorf("%w %q%s", ErrBadCron, expr, badCronField(fields))
 	}
 	return spec, nil
+}
+
+// cronFields names the five fields of a cron expression, with their ranges.
+var cronFields = [5]string{"minute (0-59)", "hour (0-23)", "day of month (1-31)", "month (1-12 or JAN-DEC)", "day of week (0-6 or SUN-SAT)"}
+
+// badCronField says which field of an invalid expression is wrong: the
+// first that is invalid with every other field a wildcard.
+func badCronField(fields []string) string {
+	for i, f := range fields {
+		probe := []string{"*", "*", "*", "*", "*"}
+		probe[i] = f
+		if !gronx.IsValid(strings.Join(probe, " ")) {
+			return fmt.Sprintf(": field %d, the %s, is %q", i+1, cronFields[i], f)
+		}
+	}
+	return ""
 }
 
 func (c CronPolicy) String() string {

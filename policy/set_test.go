@@ -303,28 +303,30 @@ func TestCompileRejectsBadCron(t *testing.T) {
 	tests := []struct {
 		name string
 		expr string
+		says string // which field, where it can tell
 	}{
-		{"minute out of range", "61 * * * *"},
-		{"hour out of range", "0 24 * * *"},
-		{"day of month zero", "0 0 0 * *"},
-		{"month out of range", "0 0 * 13 *"},
-		{"weekday out of range", "0 0 * * 8"},
-		{"zero step", "*/0 * * * *"},
-		{"words", "a b c d e"},
-		{"three fields", "* * *"},
-		{"six fields (seconds)", "0 0 9 * * *"},
-		{"empty", ""},
-		{"blank", "   "},
-		{"unknown keyword", "@fortnightly"},
-		{"keyword with fields", "@daily 5"},
-		{"February 30th never comes", "0 0 30 2 *"},
-		{"April 31st never comes", "0 0 31 4 *"},
+		{"minute out of range", "61 * * * *", `field 1, the minute (0-59), is "61"`},
+		{"hour out of range", "0 24 * * *", `field 2, the hour (0-23), is "24"`},
+		{"day of month zero", "0 0 0 * *", `field 3, the day of month (1-31), is "0"`},
+		{"month out of range", "0 0 * 13 *", `field 4, the month (1-12 or JAN-DEC), is "13"`},
+		{"weekday out of range", "0 0 * * 8", `field 5, the day of week (0-6 or SUN-SAT), is "8"`},
+		{"zero step", "*/0 * * * *", `field 1, the minute`},
+		{"words", "a b c d e", ""},
+		{"three fields", "* * *", ""},
+		{"six fields (seconds)", "0 0 9 * * *", ""},
+		{"empty", "", ""},
+		{"blank", "   ", ""},
+		{"unknown keyword", "@fortnightly", ""},
+		{"keyword with fields", "@daily 5", ""},
+		{"February 30th never comes", "0 0 30 2 *", ""},
+		{"April 31st never comes", "0 0 31 4 *", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := policy.Cron(tt.expr, policy.Manual())
 			_, err := compile[syncInput](c)
 			requirePolicyError(t, err, policy.ErrBadCron, fmt.Sprintf("Cron(%q, Manual())", tt.expr), fmt.Sprintf("bad cron expression %q", tt.expr))
+			assert.ErrorContains(t, err, tt.says)
 
 			// Next on a bad policy reports the same problem.
 			_, err = c.Next(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
