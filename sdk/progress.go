@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -37,18 +38,26 @@ func progressInfo(s store.ProgressState) ProgressInfo {
 	return ProgressInfo(s)
 }
 
-// SetTotal sets the amount of work to do.
+// SetTotal sets the amount of work to do; a negative total is
+// ErrBadInput.
 func (p *Progress) SetTotal(ctx context.Context, total int64) error {
+	if total < 0 {
+		return fmt.Errorf("%w: a progress total of %d: it must not be negative", ErrBadInput, total)
+	}
 	return p.do(ctx, store.ProgressTotal, strconv.FormatInt(total, 10))
 }
 
-// Increment adds n to the work done (1 when n is omitted), atomically: any
-// number of goroutines may report at once.
+// Increment adds n to the work done (1 when n is omitted, the sum when
+// several are given), atomically: any number of goroutines may report at
+// once. Work done is not taken back: a negative n is ErrBadInput.
 func (p *Progress) Increment(ctx context.Context, n ...int64) error {
 	by := int64(1)
 	if len(n) > 0 {
 		by = 0
 		for _, v := range n {
+			if v < 0 {
+				return fmt.Errorf("%w: a progress increment of %d: work done is not taken back", ErrBadInput, v)
+			}
 			by += v
 		}
 	}

@@ -212,3 +212,31 @@ func TestProgressOfAnAbandonedRunLeavesNothing(t *testing.T) {
 		// The leak check that ends the test finds any progress left behind.
 	})
 }
+
+// Progress only counts forward: a negative total or increment is bad input,
+// and changes nothing.
+func TestProgressRefusesNegativeValues(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var errs []error
+		task := sdk.NewTask("counting", func(ctx context.Context, in Import) error {
+			p := sdk.Current(ctx).Progress()
+			errs = append(errs, p.SetTotal(ctx, 10), p.Increment(ctx, 3),
+				p.SetTotal(ctx, -10), p.Increment(ctx, -3), p.Increment(ctx, 5, -1))
+			return nil
+		})
+		env.Register(task)
+		ex, err := task.Add(t.Context(), env.Docket(), Import{})
+		require.NoError(t, err)
+		env.RunUntilIdle()
+		require.Len(t, errs, 5)
+		require.NoError(t, errs[0])
+		require.NoError(t, errs[1])
+		for _, err := range errs[2:] {
+			assert.ErrorIs(t, err, sdk.ErrBadInput)
+		}
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, int64(10), info.Progress.Total)
+		assert.Equal(t, int64(3), info.Progress.Current)
+	})
+}
