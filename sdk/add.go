@@ -56,12 +56,12 @@ func Jitter(j time.Duration) AddOption {
 
 // At makes the task due at t. A time in the past means now.
 func At(t time.Time) AddOption {
-	return func(o *core.AddOptions) { o.When = store.When{At: t} }
+	return func(o *core.AddOptions) { o.When, o.Timed = store.When{At: t}, o.Timed+1 }
 }
 
 // After makes the task due d from now, by the Redis clock.
 func After(d time.Duration) AddOption {
-	return func(o *core.AddOptions) { o.When = store.When{After: d} }
+	return func(o *core.AddOptions) { o.When, o.Timed = store.When{After: d}, o.Timed+1 }
 }
 
 // Disposition says what an Add or Replace did.
@@ -145,6 +145,9 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 		return nil, err
 	}
 	o := collectAdd(opts)
+	if err := checkWhen(o); err != nil {
+		return nil, err
+	}
 	if o.Keyed {
 		return nil, fmt.Errorf("%w: AddMany takes Keys, not Key (use Add for a single keyed task)", ErrBadKey)
 	}
@@ -196,6 +199,9 @@ func (d *Docket) AddByName(ctx context.Context, name string, input json.RawMessa
 
 func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw []byte, opts []AddOption) (*Execution, error) {
 	o := collectAdd(opts)
+	if err := checkWhen(o); err != nil {
+		return nil, err
+	}
 	if o.Keys != nil {
 		return nil, fmt.Errorf("%w: Keys is for AddMany; use Key for a single task", ErrBadKey)
 	}
@@ -301,6 +307,15 @@ func spread(o core.AddOptions, i, n int) store.When {
 }
 
 func collectAdd(opts []AddOption) core.AddOptions { return core.Collect(opts) }
+
+// checkWhen refuses options that give more than one due time (At, After):
+// one would silently win over the other.
+func checkWhen(o core.AddOptions) error {
+	if o.Timed > 1 {
+		return fmt.Errorf("%w: %d due times given (At, After): give one", ErrBadInput, o.Timed)
+	}
+	return nil
+}
 
 func newKey() string {
 	return uuid.Must(uuid.NewV7()).String()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -94,4 +95,22 @@ func TestBadInputRefusedAtOnce(t *testing.T) {
 		_, err = sdk.Open(ctx, "memory://", sdk.WithMaxInputSize(n))
 		assert.ErrorContains(t, err, "the largest input must be positive", n)
 	}
+}
+
+// Two due times for one add (At and After, or either twice) are refused:
+// one would silently win.
+func TestTwoDueTimesAreRefused(t *testing.T) {
+	ctx := context.Background()
+	d := openChecked(t, "memory://")
+	resize := sdk.NewResultTask("resize", func(ctx context.Context, in Image) (Image, error) { return in, nil })
+	at := sdk.At(time.Now().Add(time.Hour))
+	for _, opts := range [][]sdk.AddOption{{sdk.After(time.Hour), at}, {at, sdk.After(time.Minute)}, {sdk.After(1), sdk.After(2)}} {
+		_, err := resize.Add(ctx, d, Image{}, opts...)
+		assert.ErrorIs(t, err, sdk.ErrBadInput)
+		assert.ErrorContains(t, err, "2 due times given")
+		_, err = resize.AddMany(ctx, d, []Image{{}}, opts...)
+		assert.ErrorIs(t, err, sdk.ErrBadInput)
+	}
+	_, err := resize.Add(ctx, d, Image{}, sdk.After(time.Hour))
+	assert.NoError(t, err)
 }

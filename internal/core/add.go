@@ -14,6 +14,7 @@ import (
 type AddOptions struct {
 	Key   string
 	When  store.When
+	Timed int // how many options set When (At, After): more than one conflict
 	Keyed bool
 	Keys  func(i int) string
 
