@@ -77,8 +77,11 @@ func WithCompletedRetention(d time.Duration) Option {
 	return func(o *options) { o.completedRetention = &d }
 }
 
-// WithMaxInputSize sets the largest task input, in bytes of JSON, that Add
-// accepts. Defaults to 1 MiB.
+// WithMaxInputSize sets the largest JSON, in bytes, that the docket
+// stores for one task: its input (Add refuses a larger one), a signal's
+// payload (Signal refuses it), a result and a workflow step's output (the
+// attempt fails, with ErrInputTooLarge). Defaults to 1 MiB; it must be
+// positive.
 func WithMaxInputSize(n int) Option { return func(o *options) { o.maxInputSize = n } }
 
 // Open connects to the Redis a URL names and returns the docket there:

@@ -27,8 +27,9 @@ var (
 	// task (the *Task of another NewTask call) holds on the docket.
 	ErrTaskConflict = core.ErrTaskConflict
 
-	// ErrInputTooLarge reports input whose JSON is larger than the docket
-	// accepts (see WithMaxInputSize).
+	// ErrInputTooLarge reports JSON larger than the docket accepts (see
+	// WithMaxInputSize): a task's input, a signal's payload, a result, a
+	// workflow step's output.
 	ErrInputTooLarge = errors.New("docket: task input is too large")
 
 	// ErrBadInput reports input that is not valid JSON, is null, or does not

@@ -32,6 +32,47 @@ func NewResultTask[In, Out any](name string, fn func(ctx context.Context, in In)
 	return &ResultTask[In, Out]{Task: t}
 }
 
+// Add schedules the task with input in: see Task.Add.
+func (t *ResultTask[In, Out]) Add(ctx context.Context, d *Docket, in In, opts ...AddOption) (*Execution, error) {
+	if t == nil {
+		return nil, errNilTask
+	}
+	return t.Task.Add(ctx, d, in, opts...)
+}
+
+// Replace schedules the task under a key whether or not it is live: see
+// Task.Replace.
+func (t *ResultTask[In, Out]) Replace(ctx context.Context, d *Docket, in In, opts ...AddOption) (*Execution, error) {
+	if t == nil {
+		return nil, errNilTask
+	}
+	return t.Task.Replace(ctx, d, in, opts...)
+}
+
+// AddMany schedules one task per input: see Task.AddMany.
+func (t *ResultTask[In, Out]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...AddOption) ([]*Execution, error) {
+	if t == nil {
+		return nil, errNilTask
+	}
+	return t.Task.AddMany(ctx, d, ins, opts...)
+}
+
+// Name is the task's name; empty for a nil *ResultTask.
+func (t *ResultTask[In, Out]) Name() string {
+	if t == nil {
+		return ""
+	}
+	return t.Task.Name()
+}
+
+// Policies returns the task's validated policies: see Task.Policies.
+func (t *ResultTask[In, Out]) Policies() (*policy.Set, error) {
+	if t == nil {
+		return nil, errNilTask
+	}
+	return t.Task.Policies()
+}
+
 // definition is the Task's, checked for a nil *ResultTask first.
 func (t *ResultTask[In, Out]) definition() (*core.TaskDef, error) {
 	if t == nil {

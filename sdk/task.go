@@ -42,8 +42,14 @@ func NewTask[In any](name string, fn func(ctx context.Context, in In) error, pol
 	return &Task[In]{name: name, fn: fn, policies: policies}
 }
 
-// Name is the task's name: how messages in Redis refer to it.
-func (t *Task[In]) Name() string { return t.name }
+// Name is the task's name: how messages in Redis refer to it; empty for a
+// nil *Task.
+func (t *Task[In]) Name() string {
+	if t == nil {
+		return ""
+	}
+	return t.name
+}
 
 // Policies returns the task's validated policies.
 func (t *Task[In]) Policies() (*policy.Set, error) {

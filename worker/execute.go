@@ -343,7 +343,7 @@ func (a *attempt) encodeResult(result any) ([]byte, error) {
 		return nil, fmt.Errorf("docket: task %q: its result does not encode as JSON: %w", a.msg.Name, err)
 	}
 	if limit := a.r.w.c.MaxInputSize; len(raw) > limit {
-		return nil, fmt.Errorf("docket: task %q: its result is %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)", a.msg.Name, len(raw), limit)
+		return nil, fmt.Errorf("%w: task %q: its result is %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)", sdk.ErrInputTooLarge, a.msg.Name, len(raw), limit)
 	}
 	return raw, nil
 }
@@ -461,8 +461,10 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 	}
 	// A child of this workflow did not complete: running it again would
 	// find the same. This comes before ErrPermanent, which the error of a
-	// child that failed for good also wraps.
-	if errors.Is(err, core.ErrChildFailed) {
+	// child that failed for good also wraps. (A task that is no workflow
+	// and returns the error of a workflow it waited for, which a child
+	// failed, is retried as for any error: a retry starts that work anew.)
+	if errors.Is(err, core.ErrChildFailed) && a.state != nil && a.state.Flow != nil && a.state.Flow.Used() {
 		return a.failure(def, err, reasonChild)
 	}
 	if errors.Is(err, sdk.ErrPermanent) {

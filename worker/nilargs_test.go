@@ -22,6 +22,7 @@ func TestWorkerRefusesNilArguments(t *testing.T) {
 	d := openDocket(t, "memory://")
 	//lint:ignore SA1012 a nil context is what this test passes
 	err = worker.New(d, worker.Options{}).Run(nil)
+	assert.ErrorIs(t, err, sdk.ErrNilArgument)
 	assert.ErrorContains(t, err, "context.Context is nil")
 }
 

@@ -68,8 +68,9 @@ func (w *Worker) ID() string { return w.id }
 // backs off and carries on when Redis is back.
 //
 // Run returns an error for any other reason it stops, or refuses to start:
-// options out of range (ErrBadOption), a second Run of the same worker
-// (ErrRunning), or the docket closed (sdk.ErrClosed: Close stops the
+// a nil context or docket (sdk.ErrNilArgument), options out of range
+// (ErrBadOption), a second Run of the same worker (ErrRunning), or the
+// docket closed (sdk.ErrClosed: Close stops the
 // workers promptly, handing their running tasks back).
 func (w *Worker) Run(ctx context.Context) error {
 	return w.run(ctx, untilStopped)
@@ -119,7 +120,7 @@ func (u until) String() string {
 
 func (w *Worker) run(ctx context.Context, stop until) error {
 	if ctx == nil {
-		return fmt.Errorf("%w: the context.Context is nil", ErrBadOption)
+		return fmt.Errorf("%w: the context.Context is nil", sdk.ErrNilArgument)
 	}
 	if w.invalid != nil {
 		w.log.Error("worker cannot run", "err", w.invalid)

@@ -78,8 +78,9 @@ func Wait(ctx context.Context, children ...Awaitable) error {
 	if err := load(ctx, a); err != nil {
 		return err
 	}
-	var pending []string
-	seen := map[string]bool{} // the children awaited, each once
+	var awaited []string // each once, in order
+	pending := 0
+	seen := map[string]bool{}
 	for i, c := range children {
 		if c == nil || reflect.ValueOf(c).IsNil() {
 			return fmt.Errorf("%w: child %d of %d to wait for is nil", sdk.ErrNilArgument, i+1, len(children))
@@ -89,18 +90,21 @@ func Wait(ctx context.Context, children ...Awaitable) error {
 			continue
 		}
 		seen[key] = true
+		awaited = append(awaited, key)
 		if _, ok := a.Flow.Lookup(store.FlowEnded + key); !ok {
-			pending = append(pending, key)
+			pending++
 		}
 	}
-	if len(pending) == 0 {
+	if pending == 0 {
 		return nil
 	}
-	what := fmt.Sprintf("%d of %d children", len(pending), len(seen))
-	if len(seen) == 1 {
+	what := fmt.Sprintf("%d of %d children", pending, len(awaited))
+	if len(awaited) == 1 {
 		what = "1 child"
 	}
-	return a.Flow.Park(store.Park{Kind: store.ParkChildren, Children: pending}, what)
+	// Every child awaited goes to the park, ended or not: it counts them
+	// all ("2 of 3 children"), and skips those that ended.
+	return a.Flow.Park(store.Park{Kind: store.ParkChildren, Children: awaited}, what)
 }
 
 // All waits for every child (see Wait), and returns their results in
@@ -227,9 +231,13 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 		span := trace.SpanFromContext(ctx)
 		var taken error
 		for j, s := range started {
-			if s.Taken != "" {
-				taken = cmp.Or(taken, fmt.Errorf("%w: child %q: its key %q is held by a live %q task that is not this workflow's child",
-					ErrKeyTaken, children[j].Name, s.Key, s.Taken))
+			if s.Taken {
+				holder := "unnamed"
+				if s.Holder != "" {
+					holder = strconv.Quote(s.Holder)
+				}
+				taken = cmp.Or(taken, fmt.Errorf("%w: child %q, a %q task: %q is held by a live %s task that is not this workflow's %q",
+					ErrKeyTaken, children[j].Name, task, s.Key, holder, children[j].Name))
 				continue
 			}
 			futures[at[j]] = &Future[Out]{a: a, key: s.Key}

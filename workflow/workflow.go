@@ -44,7 +44,7 @@ var ErrChildFailed = core.ErrChildFailed
 // child's key, <workflow key>/<name>. Nothing is adopted; the children
 // started in the same call are, and a later run finds them. Returned, the
 // error fails the run as any error does: a retry may find the key free.
-var ErrKeyTaken = errors.New("docket: a live task that is not the workflow's child holds the child's key")
+var ErrKeyTaken = errors.New("docket: the child's key is taken")
 
 // ErrNotInTask reports a primitive called outside a running task.
 var ErrNotInTask = errors.New("docket: workflow primitives run inside a task, with the task's context")
@@ -126,7 +126,9 @@ type stepKey struct{}
 // fn (or before the output is saved) runs it again. Make its side effects
 // idempotent, for instance by passing StepKey(ctx) to the outside world as
 // an idempotency key. Saving the output is one round trip to Redis; a step
-// found saved costs none.
+// found saved costs none. An output larger than the docket's
+// sdk.WithMaxInputSize is not saved: Step returns an error wrapping
+// sdk.ErrInputTooLarge (fn ran; a retry runs it again).
 func Step[Out any](ctx context.Context, name string, fn func(ctx context.Context) (Out, error)) (Out, error) {
 	var zero Out
 	if fn == nil {

@@ -409,13 +409,24 @@ func TestChildKeyHeldByAnotherTask(t *testing.T) {
 		_, err = wf.Result(t.Context(), ex)
 		require.Error(t, err)
 		assert.ErrorIs(t, startErr, workflow.ErrKeyTaken)
-		assert.ErrorContains(t, startErr, `child "kid": its key "col/kid" is held by a live "label" task`)
+		assert.ErrorContains(t, startErr, `child "kid", a "label" task: "col/kid" is held by a live "label" task that is not this workflow's "kid"`)
 		v, err := label.Result(t.Context(), other)
 		require.NoError(t, err)
 		assert.Equal(t, 99, v, "the other task ran with its own input")
 		info, err := other.Info(t.Context())
 		require.NoError(t, err)
 		assert.Empty(t, info.Parent, "not made the workflow's child")
+
+		// A live record without a task name (garbled by another program)
+		// holds the key as well.
+		startErr = nil
+		require.NoError(t, env.Docket().Redis().HSet(t.Context(), "docket:{test}:task:col2/kid", "state", "scheduled").Err())
+		ex, err = wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("col2"))
+		require.NoError(t, err)
+		env.RunUntilIdle()
+		assert.ErrorIs(t, startErr, workflow.ErrKeyTaken)
+		assert.ErrorContains(t, startErr, `is held by a live unnamed task`)
+		require.NoError(t, env.Docket().Redis().Del(t.Context(), "docket:{test}:task:col2/kid").Err())
 	})
 }
 
@@ -487,6 +498,83 @@ func TestWaitingForCountsTheChildrenLeft(t *testing.T) {
 		v, err := wf.Result(t.Context(), ex)
 		require.NoError(t, err)
 		assert.Equal(t, 6, v)
+	})
+}
+
+// A wait counts every child it awaits, those that ended before it too.
+func TestWaitingForCountsChildrenThatEndedBefore(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		label := sdk.NewResultTask("label", func(ctx context.Context, in N) (int, error) { return in.N, nil })
+		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (int, error) {
+			var fs []*workflow.Future[int]
+			for i := 1; i <= 3; i++ {
+				f, err := workflow.Start(ctx, label, fmt.Sprint(i), N{N: i}, sdk.After(time.Duration(i)*time.Minute))
+				if err != nil {
+					return 0, err
+				}
+				fs = append(fs, f)
+			}
+			if _, err := fs[0].Get(ctx); err != nil {
+				return 0, err
+			}
+			vs, err := workflow.All(ctx, fs)
+			if err != nil {
+				return 0, err
+			}
+			return vs[0] + vs[1] + vs[2], nil
+		})
+		env.Register(label)
+		env.Register(wf)
+		ex, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("w"))
+		require.NoError(t, err)
+		env.Advance(time.Minute) // the first child ended: the workflow waits for all three
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		require.NotNil(t, info.Workflow)
+		assert.Equal(t, "2 of 3 children", info.Workflow.WaitingFor)
+		env.RunUntilFinished()
+		v, err := wf.Result(t.Context(), ex)
+		require.NoError(t, err)
+		assert.Equal(t, 6, v)
+	})
+}
+
+// A task that is no workflow and returns the error of a workflow it called,
+// which a child failed, is retried as for any error: a retry calls a new
+// workflow, whose children start anew.
+func TestCallerOfAWorkflowFailedByAChildIsRetried(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		pack := sdk.NewResultTask("pack", func(ctx context.Context, in N) (int, error) {
+			return 0, sdk.Permanent(errors.New("cannot pack"))
+		})
+		parent := sdk.NewResultTask("parent", func(ctx context.Context, in N) (int, error) {
+			c, err := workflow.Start(ctx, pack, "only", in)
+			if err != nil {
+				return 0, err
+			}
+			return c.Get(ctx)
+		})
+		caller := sdk.NewResultTask("caller", func(ctx context.Context, in N) (int, error) {
+			return parent.Call(ctx, env.Docket(), in)
+		}, policy.Retry(2, time.Second))
+		env.Register(pack)
+		env.Register(parent)
+		env.Register(caller)
+		ex, err := caller.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+
+		_, err = caller.Result(t.Context(), ex)
+		assert.ErrorContains(t, err, "cannot pack", "it says why")
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.ReasonError, info.Reason)
+		assert.Equal(t, 2, info.Attempt, "retried")
+		workflows := map[string]bool{}
+		for _, r := range env.Runs("parent") {
+			workflows[r.Key] = true
+		}
+		assert.Len(t, workflows, 2, "a new workflow each time")
 	})
 }
 

@@ -85,6 +85,14 @@ func (f *Flow) snapshot() store.Flow {
 	return f.data
 }
 
+// Used reports whether the run called a workflow primitive (which loads
+// the flow first): whether it ran as a workflow.
+func (f *Flow) Used() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.loaded
+}
+
 // Lookup reads one field of the flow as loaded (see Load).
 func (f *Flow) Lookup(field string) (string, bool) {
 	f.mu.Lock()

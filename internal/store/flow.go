@@ -86,9 +86,11 @@ type Child struct {
 type Started struct {
 	New bool   // started now; false: an earlier run of the execution had
 	Key string // the child's key
-	// Taken names the task of a live execution that holds the child's key
-	// and is not a child of the workflow: the child was not started.
-	Taken string
+	// Taken says that a live execution that is not this child of the
+	// workflow holds the child's key: the child was not started. Holder
+	// names its task ('' when its record names none).
+	Taken  bool
+	Holder string
 }
 
 // Start starts children of the workflow key whose run holds gen, a
@@ -119,7 +121,7 @@ func (s *Store) Start(ctx context.Context, key, gen string, children []Child) ([
 		for i, c := range chunk {
 			switch code, v := d.int(reply[2*i]), d.str(reply[2*i+1]); code {
 			case 2:
-				out = append(out, Started{Key: c.Key, Taken: v})
+				out = append(out, Started{Key: c.Key, Taken: true, Holder: v})
 			default:
 				out = append(out, Started{New: code == 1, Key: v})
 			}
