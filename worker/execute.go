@@ -348,6 +348,12 @@ func (a *attempt) encodeResult(result any) ([]byte, error) {
 	return raw, nil
 }
 
+// The outcomes of attempts that record none, as their spans say them.
+const (
+	outcomeCancelled = "cancelled"  // Cancel, Replace, or its workflow's end
+	outcomeLeaseLost = "lease_lost" // fenced: its lease could not be renewed
+)
+
 // annotate records on an attempt's span what became of the attempt.
 func annotate(span trace.Span, err error, o *store.Outcome) {
 	if !span.IsRecording() {
@@ -362,6 +368,13 @@ func annotate(span trace.Span, err error, o *store.Outcome) {
 		span.AddEvent(telemetry.EventPermanent)
 	}
 	if o == nil {
+		// Nothing recorded: the store moved on while the attempt ran.
+		switch {
+		case errors.Is(err, sdk.ErrCancelled):
+			span.SetAttributes(attribute.String(telemetry.AttrOutcome, outcomeCancelled))
+		case errors.Is(err, sdk.ErrLeaseLost):
+			span.SetAttributes(attribute.String(telemetry.AttrOutcome, outcomeLeaseLost))
+		}
 		return
 	}
 	span.SetAttributes(attribute.String(telemetry.AttrOutcome, string(o.Kind)))

@@ -148,6 +148,7 @@ func TestSpanEventsOfPolicies(t *testing.T) {
 		hung := spansNamed(all, "hang", trace.SpanKindConsumer)
 		require.Len(t, hung, 1)
 		assert.Contains(t, events(hung[0]), telemetry.EventCancelled)
+		assert.Equal(t, "cancelled", attr(hung[0], telemetry.AttrOutcome).AsString(), "the outcome of a run Cancel ended")
 		cancels := spansNamed(all, "cancel", trace.SpanKindProducer)
 		require.Len(t, cancels, 1)
 		assert.Equal(t, h.Key(), attr(cancels[0], telemetry.AttrKey).AsString())

@@ -39,7 +39,7 @@ func runCancel(ctx context.Context, s *session, cmd *command, args []string) err
 		err := d.Cancel(ctx, key)
 		switch {
 		case err == nil:
-			fmt.Fprintf(s.stdout, "cancelled %s\n", key)
+			fmt.Fprintf(s.stdout, "cancelled %s\n", printable(key))
 			continue
 		case errors.Is(err, sdk.ErrNotFound):
 			err = fmt.Errorf("cancel: docket %q has no scheduled, queued or running task with the key %q", d.Name(), key)

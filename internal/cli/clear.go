@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/docket-go/docket/sdk"
 )
 
 var clearCommand = &command{
@@ -38,16 +36,17 @@ func runClear(ctx context.Context, s *session, cmd *command, args []string) erro
 	}
 	defer d.Close()
 	if !*yes {
-		snap, err := d.Snapshot(ctx, sdk.Limit(1)) // only the totals matter
+		snap, err := d.Snapshot(ctx) // the totals, and the tasks strikes hold
 		if err != nil {
 			return fmt.Errorf("clear: %w", err)
 		}
-		if snap.TotalWaiting == 0 {
-			fmt.Fprintf(s.stdout, "No scheduled or queued tasks in docket %q; nothing to cancel.\n", d.Name())
+		n := snap.TotalWaiting + snap.TotalParked + len(snap.Held)
+		if n == 0 {
+			fmt.Fprintf(s.stdout, "No scheduled, queued, parked or held tasks in docket %q; nothing to cancel.\n", d.Name())
 			return nil
 		}
-		fmt.Fprintf(s.stderr, "Cancel %s scheduled or queued in docket %q? Running tasks are left to finish. [y/N] ",
-			plural(snap.TotalWaiting, "task"), d.Name())
+		fmt.Fprintf(s.stderr, "Cancel %s scheduled, queued, parked or held in docket %q? Running tasks are left to finish. [y/N] ",
+			plural(n, "task"), d.Name())
 		ok, err := confirm(ctx, s.stdin)
 		if err != nil {
 			fmt.Fprintln(s.stderr)

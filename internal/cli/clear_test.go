@@ -7,10 +7,13 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/worker"
 )
 
 // clear asks first: "n" cancels nothing, no answer is an error, "yes"
@@ -19,7 +22,7 @@ func TestClear(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	scheduledTasks(t, f, "a", "b", "c")
-	prompt := fmt.Sprintf("Cancel 3 tasks scheduled or queued in docket %q? Running tasks are left to finish. [y/N] ", f.name)
+	prompt := fmt.Sprintf("Cancel 3 tasks scheduled, queued, parked or held in docket %q? Running tasks are left to finish. [y/N] ", f.name)
 	states := func() []sdk.State {
 		return []sdk.State{state(t, f, "a"), state(t, f, "b"), state(t, f, "c")}
 	}
@@ -37,7 +40,7 @@ func TestClear(t *testing.T) {
 	assert.Equal(t, result{code: 0, stdout: "Cancelled 3 tasks.\n", stderr: prompt}, f.run("YES\n", "clear"))
 	assert.Equal(t, []sdk.State{sdk.StateCancelled, sdk.StateCancelled, sdk.StateCancelled}, states())
 
-	assert.Equal(t, result{code: 0, stdout: fmt.Sprintf("No scheduled or queued tasks in docket %q; nothing to cancel.\n", f.name)},
+	assert.Equal(t, result{code: 0, stdout: fmt.Sprintf("No scheduled, queued, parked or held tasks in docket %q; nothing to cancel.\n", f.name)},
 		f.run("", "clear"), "nothing to ask about")
 }
 
@@ -80,4 +83,23 @@ func TestClearInterrupted(t *testing.T) {
 	assert.Empty(t, stdout.String())
 	assert.True(t, strings.HasSuffix(stderr.String(), "[y/N] \ndocket: clear: interrupted; nothing cancelled\n"), stderr.String())
 	assert.Equal(t, sdk.StateScheduled, state(t, f, "a"))
+}
+
+// clear asks about, and cancels, tasks a strike holds: they are not
+// scheduled or queued, but clear cancels them too.
+func TestClearAsksAboutHeldTasks(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	due := sdk.NewTask("due", func(ctx context.Context, in Import) error { return nil })
+	require.NoError(t, f.d.Register(due))
+	_, err := due.Add(ctx, f.d, Import{}, sdk.Key("held-1"))
+	require.NoError(t, err)
+	require.NoError(t, f.d.Strike(ctx, "due", "", "", nil))
+	f.startWorker(worker.Options{})
+	require.Eventually(t, func() bool { return state(t, f, "held-1") == sdk.StateStruck }, time.Minute, time.Millisecond)
+
+	prompt := fmt.Sprintf("Cancel 1 task scheduled, queued, parked or held in docket %q? Running tasks are left to finish. [y/N] ", f.name)
+	assert.Equal(t, result{code: 0, stdout: "Cancelled 1 task.\n", stderr: prompt}, f.run("y\n", "clear"))
+	assert.Equal(t, sdk.StateCancelled, state(t, f, "held-1"))
 }

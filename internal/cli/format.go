@@ -83,10 +83,14 @@ func truncate(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// plural writes n and a noun, with an s unless n is 1.
-func plural(n int, noun string) string {
+// plural writes n and a noun, with an s unless n is 1 (or the plural
+// given, for an irregular noun).
+func plural(n int, noun string, nouns ...string) string {
 	if n == 1 {
 		return fmt.Sprintf("%d %s", n, noun)
+	}
+	if len(nouns) > 0 { // an irregular plural
+		return fmt.Sprintf("%d %s", n, nouns[0])
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }

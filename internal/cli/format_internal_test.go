@@ -62,4 +62,22 @@ func TestRender(t *testing.T) {
 func TestOneLine(t *testing.T) {
 	assert.Equal(t, "docket: cancel \"k\": redis is unreachable: dial tcp: refused",
 		oneLine("cancel \"k\": docket: redis is unreachable:\n  dial tcp: refused"))
+	assert.Equal(t, `docket: show: no execution with the key "docket: a  b"`,
+		oneLine(`docket: show: docket: no execution with the key "docket: a  b"`), "the key as typed")
+}
+
+// What a task wrote (its progress message, its error) is shown with
+// control characters escaped: it cannot move the cursor or clear the
+// screen.
+func TestRenderEscapesTaskData(t *testing.T) {
+	ev := sdk.Event{State: sdk.StateRunning, Attempt: 1,
+		Progress: sdk.ProgressInfo{Current: 1, Total: 2, Message: "step \x1b[31mred"}, Error: "failed \x1b[2J"}
+	for _, term := range []bool{true, false} {
+		line := render(ev, 0, term)
+		assert.NotContains(t, line, "\x1b", "term %v", term)
+		assert.Contains(t, line, `step \x1b[31mred`)
+		assert.Contains(t, line, `failed \x1b[2J`)
+	}
+	assert.Equal(t, "2 deliveries", plural(2, "delivery", "deliveries"))
+	assert.Equal(t, "1 delivery", plural(1, "delivery", "deliveries"))
 }

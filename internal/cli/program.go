@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -259,10 +260,17 @@ func (s *session) exit(err error) int {
 // oneLine makes an error message one line that starts with "docket: " once,
 // however many of the errors it wraps start with it too.
 func oneLine(msg string) string {
-	msg = strings.ReplaceAll(msg, "docket: ", "")
-	msg = strings.Join(strings.Fields(msg), " ")
+	// The "docket: " that starts each wrapped error goes, not one inside
+	// what the user typed (a key, quoted); line breaks and the indent
+	// after them become one space, other spaces stay.
+	msg = strings.TrimPrefix(msg, "docket: ")
+	msg = strings.ReplaceAll(msg, ": docket: ", ": ")
+	msg = lineBreaks.ReplaceAllString(strings.TrimSpace(msg), " ")
 	return "docket: " + msg
 }
+
+// lineBreaks matches a line break with the blanks around it.
+var lineBreaks = regexp.MustCompile(`[ \t]*[\r\n]+[ \t]*`)
 
 // errHelp reports that a command printed its usage because -h asked.
 var errHelp = errors.New("help requested")

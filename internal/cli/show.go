@@ -69,7 +69,7 @@ func writeInfo(w io.Writer, i sdk.Info) {
 	}
 	line("key", "%s", printable(i.Key))
 	line("task", "%s", printable(i.Task))
-	line("state", "%s (attempt %d, %s)", i.State, i.Attempt, plural(i.Deliveries, "delivery"))
+	line("state", "%s (attempt %d, %s)", i.State, i.Attempt, plural(i.Deliveries, "delivery", "deliveries"))
 	when := func(label string, t time.Time) {
 		if !t.IsZero() {
 			line(label, "%s", utc(t))

@@ -88,7 +88,7 @@ func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "LIMIT\tIN USE\tWAITING")
 		for _, l := range snap.Limits {
-			fmt.Fprintf(tw, "%s\t%d\t%d\n", l.ID, l.TotalInUse, l.TotalWaiting)
+			fmt.Fprintf(tw, "%s\t%d\t%d\n", printable(l.ID), l.TotalInUse, l.TotalWaiting)
 		}
 		_ = tw.Flush()
 	}

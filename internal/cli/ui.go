@@ -88,7 +88,7 @@ func runUI(ctx context.Context, s *session, cmd *command, args []string) error {
 	}
 	h, err := ui.New(d, opts)
 	if err != nil {
-		return usageErrorf(cmd.name, "%v", strings.TrimPrefix(err.Error(), "docket: "))
+		return usageErrorf(cmd.name, "%v", strings.TrimPrefix(err.Error(), "docket: ui: ")) // the command's name says ui
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

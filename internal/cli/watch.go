@@ -152,13 +152,13 @@ func render(ev sdk.Event, elapsed time.Duration, term bool) string {
 	case p.Current > 0:
 		parts = append(parts, fmt.Sprintf("%d done", p.Current))
 	}
-	if msg := firstLine(p.Message); msg != "" {
+	if msg := printable(firstLine(p.Message)); msg != "" {
 		if term {
 			msg = truncate(msg, messageWidth)
 		}
 		parts = append(parts, msg)
 	}
-	if e := firstLine(ev.Error); e != "" {
+	if e := printable(firstLine(ev.Error)); e != "" {
 		if term {
 			e = truncate(e, messageWidth)
 		}
