@@ -99,6 +99,11 @@ func TestClearAsksAboutHeldTasks(t *testing.T) {
 	f.startWorker(worker.Options{})
 	require.Eventually(t, func() bool { return state(t, f, "held-1") == sdk.StateStruck }, time.Minute, time.Millisecond)
 
+	snap := f.run("", "snapshot")
+	assert.Contains(t, snap.stdout, "0 parked, 1 held", "snapshot counts it")
+	_, cols := rowOf(t, snap.stdout, 1, "held-1")
+	assert.Equal(t, []string{"struck", "held-1", "due"}, cols[:3], "and lists it")
+
 	prompt := fmt.Sprintf("Cancel 1 task scheduled, queued, parked or held in docket %q? Running tasks are left to finish. [y/N] ", f.name)
 	assert.Equal(t, result{code: 0, stdout: "Cancelled 1 task.\n", stderr: prompt}, f.run("y\n", "clear"))
 	assert.Equal(t, sdk.StateCancelled, state(t, f, "held-1"))

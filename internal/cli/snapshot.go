@@ -13,7 +13,7 @@ import (
 
 var snapshotCommand = &command{
 	name:    "snapshot",
-	summary: "list the running, queued and scheduled tasks, the limits and the workers",
+	summary: "list the running, queued, scheduled, parked and held tasks, the limits and the workers",
 	help: `Flags:
   --json        print the snapshot as JSON instead of tables
   --limit N     list at most N running and N waiting tasks, and (--json)
@@ -56,17 +56,20 @@ func runSnapshot(ctx context.Context, s *session, cmd *command, args []string) e
 // writeSnapshot writes a snapshot as a summary line and tables of tasks,
 // limits and workers.
 func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot) {
-	fmt.Fprintf(w, "docket %q at %s: %d running, %d waiting, %d parked, %s\n",
-		name, utc(snap.Now), snap.TotalRunning, snap.TotalWaiting, snap.TotalParked, plural(len(snap.Workers), "worker"))
+	// Waiting counts the workflows parked until an instant (a sleep) too:
+	// they are due then, as scheduled tasks are; parked, those only a
+	// child or a signal wakes.
+	fmt.Fprintf(w, "docket %q at %s: %d running, %d waiting, %d parked, %d held, %s\n",
+		name, utc(snap.Now), snap.TotalRunning, snap.TotalWaiting, snap.TotalParked, len(snap.Held), plural(len(snap.Workers), "worker"))
 
 	fmt.Fprintln(w)
-	tasks := len(snap.Running) + len(snap.Queued) + len(snap.Scheduled) + len(snap.Parked)
+	tasks := len(snap.Running) + len(snap.Queued) + len(snap.Scheduled) + len(snap.Parked) + len(snap.Held)
 	if tasks == 0 {
-		fmt.Fprintln(w, "No running, queued, scheduled or parked tasks.")
+		fmt.Fprintln(w, "No running, queued, scheduled, parked or held tasks.")
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "STATE\tKEY\tTASK\tATTEMPT\tDUE\tSTARTED\tWORKER\tWAITING FOR")
-		for _, list := range [][]sdk.TaskSummary{snap.Running, snap.Queued, snap.Scheduled, snap.Parked} {
+		for _, list := range [][]sdk.TaskSummary{snap.Running, snap.Queued, snap.Scheduled, snap.Parked, snap.Held} {
 			for _, t := range list {
 				due := relative(t.Due, snap.Now)
 				if t.State == sdk.StateRunning {
@@ -78,7 +81,7 @@ func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot) {
 			}
 		}
 		_ = tw.Flush()
-		if more := snap.TotalRunning + snap.TotalWaiting + snap.TotalParked - tasks; more > 0 {
+		if more := snap.TotalRunning + snap.TotalWaiting + snap.TotalParked + len(snap.Held) - tasks; more > 0 {
 			fmt.Fprintf(w, "… and %s more (see --limit)\n", plural(more, "task"))
 		}
 	}
@@ -109,6 +112,7 @@ type snapshotJSON struct {
 	Queued       []taskJSON   `json:"queued"`
 	Scheduled    []taskJSON   `json:"scheduled"`
 	Parked       []taskJSON   `json:"parked"`
+	Held         []taskJSON   `json:"held"`
 	Limits       []limitJSON  `json:"limits"`
 	Workers      []workerJSON `json:"workers"`
 }
@@ -157,6 +161,7 @@ func snapshotToJSON(name string, snap sdk.Snapshot) snapshotJSON {
 		Queued:       tasksToJSON(snap.Queued),
 		Scheduled:    tasksToJSON(snap.Scheduled),
 		Parked:       tasksToJSON(snap.Parked),
+		Held:         tasksToJSON(snap.Held),
 		Limits:       make([]limitJSON, 0, len(snap.Limits)),
 		Workers:      workersToJSON(snap),
 	}

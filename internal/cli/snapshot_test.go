@@ -63,7 +63,7 @@ func TestSnapshotTable(t *testing.T) {
 	out := r.stdout
 	t.Log("\n" + out)
 
-	assert.Regexp(t, fmt.Sprintf(`^docket %q at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: 1 running, 2 waiting, 0 parked, 1 worker\n`, f.name), out)
+	assert.Regexp(t, fmt.Sprintf(`^docket %q at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: 1 running, 2 waiting, 0 parked, 0 held, 1 worker\n`, f.name), out)
 	header, cols := rowOf(t, out, 0, "STATE")
 	assert.Equal(t, []string{"STATE", "KEY", "TASK", "ATTEMPT", "DUE", "STARTED", "WORKER", "WAITING FOR"}, cols)
 
@@ -104,7 +104,7 @@ func TestSnapshotJSON(t *testing.T) {
 
 	var got map[string]any
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), r.stdout)
-	assert.ElementsMatch(t, []string{"docket", "now", "total_running", "total_waiting", "total_parked", "running", "queued", "scheduled", "parked", "limits", "workers"}, keys(got))
+	assert.ElementsMatch(t, []string{"docket", "now", "total_running", "total_waiting", "total_parked", "running", "queued", "scheduled", "parked", "held", "limits", "workers"}, keys(got))
 	assert.Equal(t, f.name, got["docket"])
 	assert.EqualValues(t, 1, got["total_running"])
 	assert.EqualValues(t, 2, got["total_waiting"])
@@ -153,13 +153,13 @@ func TestSnapshotEmpty(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	out := lines(r.stdout)
 	require.Len(t, out, 5, r.stdout)
-	assert.Equal(t, []string{"", "No running, queued, scheduled or parked tasks.", "", "No live workers."}, out[1:])
+	assert.Equal(t, []string{"", "No running, queued, scheduled, parked or held tasks.", "", "No live workers."}, out[1:])
 
 	r = f.run("", "snapshot", "--json")
 	require.Equal(t, 0, r.code, r.stderr)
 	var got map[string]any
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
-	for _, k := range []string{"running", "queued", "scheduled", "parked", "limits", "workers"} {
+	for _, k := range []string{"running", "queued", "scheduled", "parked", "held", "limits", "workers"} {
 		assert.Equal(t, []any{}, got[k], k)
 	}
 }
