@@ -195,7 +195,10 @@ func flash(q url.Values) string {
 	case "run":
 		return "Due now."
 	case "clear":
-		n, _ := strconv.Atoi(q.Get("n"))
+		n, err := strconv.Atoi(q.Get("n"))
+		if err != nil || n < 0 {
+			return "Cleared." // no count the action did not give
+		}
 		return fmt.Sprintf("Cancelled %s.", plural(n, "task"))
 	case "strike":
 		return "Struck: the tasks it matches do not start until it is restored."

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"encoding/json"
+	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -57,5 +58,28 @@ func TestStrikeValue(t *testing.T) {
 		again, err := json.Marshal(strikeValue(string(raw)))
 		assert.NoError(t, err)
 		assert.Equal(t, string(raw), string(again), "%v", v)
+	}
+}
+
+// The notice after an action says only what the redirect asked for in known
+// words; a count that is not one is not shown.
+func TestFlash(t *testing.T) {
+	for q, want := range map[string]string{
+		"done=clear&n=3":     "Cancelled 3 tasks.",
+		"done=clear&n=1":     "Cancelled 1 task.",
+		"done=clear&n=abc":   "Cleared.",
+		"done=clear&n=-5":    "Cleared.",
+		"done=clear":         "Cleared.",
+		"done=cancel":        "Cancelled.",
+		"done=<b>x</b>":      "",
+		"done=cancel&n=<b>x": "Cancelled.",
+	} {
+		v, err := url.ParseQuery(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := flash(v); got != want {
+			t.Errorf("flash(%q) = %q, want %q", q, got, want)
+		}
 	}
 }
