@@ -54,7 +54,7 @@ func runShow(ctx context.Context, s *session, cmd *command, args []string) error
 		return fmt.Errorf("show %s: %w", strconv.Quote(keys[0]), err)
 	}
 	if *asJSON {
-		return writeJSON(s.stdout, info)
+		return writeJSON(s.stdout, infoToJSON(info))
 	}
 	writeInfo(s.stdout, info)
 	return nil
@@ -161,4 +161,71 @@ func printable(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// infoJSON is the --json form of an execution, as snapshot's: snake_case
+// keys, zero times and empty fields left out.
+type infoJSON struct {
+	Key        string          `json:"key"`
+	Task       string          `json:"task"`
+	State      sdk.State       `json:"state"`
+	Attempt    int             `json:"attempt"`
+	Deliveries int             `json:"deliveries"`
+	Input      json.RawMessage `json:"input,omitempty"`
+	Due        time.Time       `json:"due,omitzero"`
+	Created    time.Time       `json:"created,omitzero"`
+	Started    time.Time       `json:"started,omitzero"`
+	Finished   time.Time       `json:"finished,omitzero"`
+	Retried    time.Time       `json:"retried,omitzero"`
+	Error      string          `json:"error,omitempty"`
+	Reason     string          `json:"reason,omitempty"`
+	Worker     string          `json:"worker,omitempty"`
+	WaitingFor string          `json:"waiting_for,omitempty"`
+	Progress   *progressJSON   `json:"progress,omitempty"`
+	Result     json.RawMessage `json:"result,omitempty"`
+	Parent     string          `json:"parent,omitempty"`
+	ChildName  string          `json:"child_name,omitempty"`
+	Workflow   *workflowJSON   `json:"workflow,omitempty"`
+	Trace      string          `json:"trace,omitempty"`
+}
+
+type progressJSON struct {
+	Current int64     `json:"current"`
+	Total   int64     `json:"total"`
+	Message string    `json:"message,omitempty"`
+	Updated time.Time `json:"updated,omitzero"`
+}
+
+type workflowJSON struct {
+	Steps      []string       `json:"steps"`
+	Children   []childJSON    `json:"children"`
+	WaitingFor string         `json:"waiting_for,omitempty"`
+	Signals    map[string]int `json:"signals,omitempty"`
+}
+
+type childJSON struct {
+	Name  string    `json:"name"`
+	Key   string    `json:"key"`
+	State sdk.State `json:"state,omitempty"`
+	Error string    `json:"error,omitempty"`
+}
+
+func infoToJSON(i sdk.Info) infoJSON {
+	out := infoJSON{
+		Key: i.Key, Task: i.Task, State: i.State, Attempt: i.Attempt, Deliveries: i.Deliveries, Input: i.Input,
+		Due: i.Due, Created: i.Created, Started: i.Started, Finished: i.Finished, Retried: i.Retried,
+		Error: i.Error, Reason: i.Reason, Worker: i.Worker, WaitingFor: i.WaitingFor, Result: i.Result,
+		Parent: i.Parent, ChildName: i.ChildName, Trace: i.Trace,
+	}
+	if p := i.Progress; p != (sdk.ProgressInfo{}) {
+		out.Progress = &progressJSON{Current: p.Current, Total: p.Total, Message: p.Message, Updated: p.Updated}
+	}
+	if wf := i.Workflow; wf != nil {
+		w := &workflowJSON{Steps: nonNil(wf.Steps), Children: []childJSON{}, WaitingFor: wf.WaitingFor, Signals: wf.Signals}
+		for _, c := range wf.Children {
+			w.Children = append(w.Children, childJSON(c))
+		}
+		out.Workflow = w
+	}
+	return out
 }

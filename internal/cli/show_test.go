@@ -77,11 +77,25 @@ func TestShow(t *testing.T) {
 
 	r = f.run("", "show", "--json", "wf/bad")
 	require.Equal(t, 0, r.code, r.stderr)
-	var info sdk.Info
+	var info map[string]any // as snapshot's: snake_case, zero times left out
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &info))
-	assert.Equal(t, "wf", info.Parent)
-	assert.Equal(t, "bad", info.ChildName)
-	assert.Equal(t, sdk.ReasonError, info.Reason)
+	assert.Equal(t, "wf", info["parent"])
+	assert.Equal(t, "bad", info["child_name"])
+	assert.Equal(t, sdk.ReasonError, info["reason"])
+	assert.Equal(t, "wf/bad", info["key"])
+	assert.Equal(t, "failed", info["state"])
+	assert.NotContains(t, info, "result", "none")
+	assert.NotContains(t, info, "retried", "a zero time")
+
+	r = f.run("", "show", "--json", "wf")
+	require.Equal(t, 0, r.code, r.stderr)
+	info = nil
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &info))
+	wf, ok := info["workflow"].(map[string]any)
+	require.True(t, ok, r.stdout)
+	assert.Equal(t, []any{"prepare"}, wf["steps"])
+	assert.Equal(t, "signal approve", wf["waiting_for"])
+	assert.Len(t, wf["children"], 2)
 
 	require.NoError(t, f.d.Cancel(ctx, "wf"))
 	r = f.run("", "show", "nothing")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/docket-go/docket/sdk"
 )
@@ -129,10 +130,11 @@ func runStrikes(ctx context.Context, s *session, cmd *command, args []string) er
 		return fmt.Errorf("strikes: %w", err)
 	}
 	if *asJSON {
-		if strikes == nil {
-			strikes = []sdk.Strike{}
+		out := []strikeJSON{}
+		for _, st := range strikes {
+			out = append(out, strikeJSON(st))
 		}
-		return writeJSON(s.stdout, strikes)
+		return writeJSON(s.stdout, out)
 	}
 	writeStrikes(s.stdout, strikes)
 	return nil
@@ -158,4 +160,14 @@ func writeStrikes(w io.Writer, strikes []sdk.Strike) {
 			orDash(printable(value)), utc(st.Since))
 	}
 	_ = tw.Flush()
+}
+
+// strikeJSON is the --json form of a strike, as snapshot's: snake_case
+// keys; an empty task or field (every task, the whole task) left out.
+type strikeJSON struct {
+	Task  string          `json:"task,omitempty"`
+	Field string          `json:"field,omitempty"`
+	Op    string          `json:"op,omitempty"`
+	Value json.RawMessage `json:"value,omitempty"`
+	Since time.Time       `json:"since,omitzero"`
 }

@@ -7,8 +7,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/docket-go/docket/sdk"
 )
 
 // strike, strikes and restore, with typed values.
@@ -36,9 +34,15 @@ func TestStrikeCommands(t *testing.T) {
 	assert.Equal(t, []string{"*", "region", "==", `"eu"`}, row[:4])
 	r = f.run("", "strikes", "--json")
 	require.Equal(t, 0, r.code, r.stderr)
-	var got []sdk.Strike
+	var got []map[string]any
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
-	assert.Len(t, got, 3)
+	require.Len(t, got, 3)
+	for _, st := range got {
+		assert.Contains(t, st, "since", "snake_case, as snapshot's")
+		if st["task"] == "sync" {
+			assert.Equal(t, map[string]any{"task": "sync", "field": "customer_id", "op": "==", "value": float64(1001), "since": st["since"]}, st)
+		}
+	}
 
 	r = f.run("", "strike", "sync", "customer_id", "~", "1")
 	assert.Equal(t, 2, r.code, "a bad operator is a usage error")
