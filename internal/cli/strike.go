@@ -67,7 +67,12 @@ func runStrike(ctx context.Context, s *session, cmd *command, args []string, str
 	var field, op string
 	var value any
 	if len(args) == 4 {
-		field, op, value = args[1], args[2], strikeValue(args[3])
+		field, op = args[1], args[2]
+		v, err := strikeValue(args[3])
+		if err != nil {
+			return usageErrorf(cmd.name, "%v", err)
+		}
+		value = v
 	}
 	d, err := s.open(ctx)
 	if err != nil {
@@ -100,18 +105,24 @@ func runStrike(ctx context.Context, s *session, cmd *command, args []string, str
 }
 
 // strikeValue reads a VALUE argument: JSON when it is a number, a boolean
-// or a quoted string, else the string itself.
-func strikeValue(arg string) any {
+// or a quoted string, else the string itself. A number too large for a
+// float64 (1e400) is refused: read as a string, it would match nothing
+// the way its writer meant.
+func strikeValue(arg string) (any, error) {
 	var v any
-	if err := json.Unmarshal([]byte(arg), &v); err == nil {
+	err := json.Unmarshal([]byte(arg), &v)
+	if err == nil {
 		switch v.(type) {
 		case float64:
-			return json.Number(arg)
+			return json.Number(arg), nil
 		case bool, string:
-			return v
+			return v, nil
 		}
 	}
-	return arg
+	if _, isNumber := err.(*json.UnmarshalTypeError); isNumber {
+		return nil, fmt.Errorf("value %s: a number out of range", arg)
+	}
+	return arg, nil
 }
 
 func runStrikes(ctx context.Context, s *session, cmd *command, args []string) error {

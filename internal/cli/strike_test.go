@@ -44,6 +44,10 @@ func TestStrikeCommands(t *testing.T) {
 		}
 	}
 
+	r = f.run("", "strike", "sync", "customer_id", "==", "1e400")
+	assert.Equal(t, 2, r.code, "a number out of range is a usage error, not a string")
+	assert.Contains(t, r.stderr, "value 1e400: a number out of range")
+
 	r = f.run("", "strike", "sync", "customer_id", "~", "1")
 	assert.Equal(t, 2, r.code, "a bad operator is a usage error")
 	assert.Contains(t, r.stderr, `operator "~"`)
