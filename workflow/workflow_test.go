@@ -421,7 +421,7 @@ func TestChildKeyHeldByAnotherTask(t *testing.T) {
 		// holds the key as well.
 		startErr = nil
 		require.NoError(t, env.Docket().Redis().HSet(t.Context(), "docket:{test}:task:col2/kid", "state", "scheduled").Err())
-		ex, err = wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("col2"))
+		_, err = wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("col2"))
 		require.NoError(t, err)
 		env.RunUntilIdle()
 		assert.ErrorIs(t, startErr, workflow.ErrKeyTaken)
