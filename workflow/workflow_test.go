@@ -578,6 +578,42 @@ func TestCallerOfAWorkflowFailedByAChildIsRetried(t *testing.T) {
 	})
 }
 
+// A workflow that fails cancels its live children, and only them: a task
+// added under a child's key after that child ended (its record gone) is
+// someone else's, and is left alone.
+func TestFailedWorkflowLeavesAnotherTaskUnderItsChildsKey(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		label := sdk.NewResultTask("label", func(ctx context.Context, in N) (int, error) { return in.N, nil })
+		var other *sdk.Execution
+		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (int, error) {
+			c, err := workflow.Start(ctx, label, "kid", N{N: 1})
+			if err != nil {
+				return 0, err
+			}
+			if _, err := c.Get(ctx); err != nil {
+				return 0, err
+			}
+			// The child completed, and its record is gone (no completed
+			// retention): someone adds a task under its key.
+			other, err = label.Add(ctx, env.Docket(), N{N: 2}, sdk.Key("w/kid"), sdk.After(time.Hour))
+			if err != nil {
+				return 0, err
+			}
+			return 0, sdk.Permanent(errors.New("gave up"))
+		})
+		env.Register(label)
+		env.Register(wf)
+		_, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("w"))
+		require.NoError(t, err)
+		env.RunUntilIdle()
+		require.NotNil(t, other)
+		info, err := other.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateScheduled, info.State, "not cancelled by the workflow's end")
+		env.RunUntilFinished()
+	}, testsuite.WithDocketOptions(sdk.WithCompletedRetention(0)))
+}
+
 // Do runs a step for its effect; LastAttempt tells a workflow when a
 // failure will not be retried; a signal whose payload does not decode
 // fails the workflow for good (every run would receive the same).

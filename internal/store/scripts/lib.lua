@@ -500,7 +500,12 @@ reap = function(key, cursor, retention)
   local now = clock_us()
   local page = redis.call('HSCAN', K.flow .. key, cursor, 'MATCH', 'c:*', 'COUNT', REAP_BATCH)
   for i = 2, #page[2], 2 do
-    cancel_task(page[2][i], now, retention, 'cancelled: its workflow ' .. key .. ' ended', false)
+    local child = page[2][i]
+    -- Only a record that names the workflow as its parent: once a child's
+    -- record expired, its key may be another task's.
+    if read(child, 'parent')[1] == key then
+      cancel_task(child, now, retention, 'cancelled: its workflow ' .. key .. ' ended', false)
+    end
   end
   return page[1]
 end
