@@ -16,4 +16,18 @@
 //
 // Everything the test does must happen inside the bubble: use t.Context()
 // or context.Background() created there, not a context from outside.
+//
+// # Waiting on results
+//
+// Result, Call and Watch wait as they would in production, while fake time
+// runs on. A wait on work that cannot end by itself — a workflow waiting
+// for a signal without a timeout, a task held by a strike — waits for ever:
+// send the signal first (Env.Signal, or from a goroutine), or bound the wait
+// with a context, whose deadline is fake time too:
+//
+//	ctx, cancel := context.WithTimeout(t.Context(), time.Hour) // returns in milliseconds
+//	defer cancel()
+//	_, err := Fulfil.Call(ctx, env.Docket(), order) // context.DeadlineExceeded if nothing came
+//
+// Env.RunUntilFinished tells that case apart, and fails the test saying so.
 package testsuite
