@@ -691,3 +691,22 @@ func TestPrimitivesRefuseNilAndOversizedOutputs(t *testing.T) {
 		}
 	}, testsuite.WithDocketOptions(sdk.WithMaxInputSize(1000)))
 }
+
+// In the testsuite, a Call on a workflow that waits for a signal nobody
+// sends is bounded by its context, whose deadline is fake time: it returns
+// in milliseconds, with the context's error (see the package testsuite).
+func TestCallBoundedByAContextInTheTestsuite(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		wf := sdk.NewResultTask("approval", func(ctx context.Context, in N) (string, error) {
+			return workflow.WaitSignal[string](ctx, "approve", 0)
+		})
+		env.Register(wf)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		start := env.Now()
+		_, err := wf.Call(ctx, env.Docket(), N{}, sdk.Key("a1"))
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, time.Hour, env.Now().Sub(start), "an hour of fake time")
+		require.NoError(t, env.Docket().Cancel(t.Context(), "a1"))
+	})
+}
