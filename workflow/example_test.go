@@ -147,3 +147,43 @@ func ExampleSleep() {
 	// reminded, on run 2
 	// completed
 }
+
+// A child's failure comes back to its workflow, which may compensate: here
+// it refunds, in a step, and ends with a result that says so.
+func ExampleStart() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-start", sdk.WithLogger(quiet))
+	defer d.Close()
+	ship := sdk.NewResultTask("ship", func(ctx context.Context, in Order) (string, error) {
+		if in.Amount > 1000 {
+			return "", sdk.Permanent(errors.New("too heavy"))
+		}
+		return fmt.Sprintf("parcel-%d", in.ID), nil
+	})
+	order := sdk.NewResultTask("order", func(ctx context.Context, in Order) (string, error) {
+		shipment, err := workflow.Start(ctx, ship, "ship", in)
+		if err != nil {
+			return "", err
+		}
+		parcel, err := shipment.Get(ctx) // parks until the child ends
+		if errors.Is(err, workflow.ErrChildFailed) {
+			err = workflow.Do(ctx, "refund", func(ctx context.Context) error {
+				fmt.Println("refunding order", in.ID)
+				return nil
+			})
+			return "refunded", err
+		}
+		return parcel, err
+	})
+	_ = d.Register(ship)
+	_ = d.Register(order)
+	light, _ := order.Add(ctx, d, Order{ID: 1, Amount: 10}, sdk.Key("order-1"))
+	heavy, _ := order.Add(ctx, d, Order{ID: 2, Amount: 5000}, sdk.Key("order-2"))
+	_ = worker.New(d, worker.Options{Logger: quiet}).RunUntilFinished(ctx)
+	fmt.Println(order.Result(ctx, light))
+	fmt.Println(order.Result(ctx, heavy))
+	// Output:
+	// refunding order 2
+	// parcel-1 <nil>
+	// refunded <nil>
+}
