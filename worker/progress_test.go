@@ -240,3 +240,45 @@ func TestProgressRefusesNegativeValues(t *testing.T) {
 		assert.Equal(t, int64(3), info.Progress.Current)
 	})
 }
+
+// Progress counts beyond 14 digits reach watchers exactly, on every
+// backend (Redis's cjson would write them with an exponent, which Go
+// cannot read as an integer).
+func TestProgressOfLargeCountsIsWatched(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d := openDocket(t, b.URL)
+		gate := make(chan struct{})
+		const total, done = int64(123456789012345678), int64(100000000000001)
+		big := sdk.NewTask("big", func(ctx context.Context, in Import) error {
+			p := sdk.Current(ctx).Progress()
+			if err := p.SetTotal(ctx, total); err != nil {
+				return err
+			}
+			if err := p.Increment(ctx, done); err != nil {
+				return err
+			}
+			<-gate
+			return nil
+		})
+		require.NoError(t, d.Register(big))
+		ex, err := big.Add(context.Background(), d, Import{})
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a bound, should the events never come
+		defer cancel()
+		events, err := ex.Watch(ctx)
+		require.NoError(t, err)
+		runWorker(t, worker.New(d, worker.Options{}))
+		var last sdk.ProgressInfo
+		for ev := range events {
+			if ev.IsProgress {
+				last = ev.Progress
+				if last.Current == done {
+					break
+				}
+			}
+		}
+		close(gate)
+		assert.Equal(t, total, last.Total)
+		assert.Equal(t, done, last.Current)
+	})
+}

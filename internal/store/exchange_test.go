@@ -177,3 +177,22 @@ func TestClaimAfterAnUnreadableInput(t *testing.T) {
 		require.NoError(t, s.Unregister(ctx, "w"))
 	})
 }
+
+// Input that starts as an object but is not valid JSON fails its admission
+// rules on every backend, even a rule on the whole task, which reads no
+// field (miniredis's cjson returns nil for it rather than raising).
+func TestClaimOfAMalformedObjectInput(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "bad", Name: "t", Input: []byte(`{"a":1,}`)}})
+		require.NoError(t, err)
+		rules := store.NewRules(map[string]store.Rule{"t": {Limits: []store.Limit{{Max: 1}}}})
+		c, err := s.Claim(ctx, "w", 5, time.Minute, time.Minute, rules, 5)
+		require.NoError(t, err)
+		assert.Empty(t, c.Messages, "not run")
+		require.Len(t, c.Dropped, 1)
+		assert.Contains(t, c.Dropped[0].Reason, "input cannot be read for the admission rules")
+		require.NoError(t, s.Unregister(ctx, "w"))
+	})
+}

@@ -152,9 +152,10 @@ local function decode(raw)
   if not string.find(raw or '', '^%s*{') then
     error(UNREADABLE .. 'it is not a JSON object', 0)
   end
-  local ok, input = pcall(cjson.decode, raw)
-  if not ok then
-    error(UNREADABLE .. tostring(input), 0)
+  -- miniredis's cjson returns nil and a message rather than raising.
+  local ok, input, why = pcall(cjson.decode, raw)
+  if not ok or type(input) ~= 'table' then
+    error(UNREADABLE .. tostring(ok and why or input), 0)
   end
   return input
 end

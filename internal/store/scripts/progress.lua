@@ -27,7 +27,12 @@ end
 local p = redis.call('HMGET', pk, 'current', 'total', 'message', 'updated')
 local current, total, message, updated = p[1] or '0', p[2] or '0', p[3] or '', p[4] or '0'
 if applied == 1 then
-  redis.call('PUBLISH', K.watch .. key, cjson.encode({type = 'progress', current = tonumber(current),
-    total = tonumber(total), message = message}))
+  -- Written by hand: Redis's cjson writes numbers with 14 significant
+  -- digits (1.2345678901234e+14), which Go cannot read as an int64.
+  local function integer(s)
+    return string.find(s, '^%-?%d+$') and s or '0'
+  end
+  redis.call('PUBLISH', K.watch .. key, '{"type":"progress","current":' .. integer(current) .. ',"total":' ..
+    integer(total) .. ',"message":' .. cjson.encode(message) .. '}')
 end
 return {applied, current, total, message, updated}
