@@ -196,3 +196,33 @@ func TestClaimOfAMalformedObjectInput(t *testing.T) {
 		require.NoError(t, s.Unregister(ctx, "w"))
 	})
 }
+
+// A task due at a round instant (2e15 µs, in 2033), whose score miniredis
+// writes with an exponent (2e+15), is read back as due then on every
+// backend: by the wait of a claim, by Pending, by RunNow.
+func TestScoresWrittenWithAnExponent(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		due := time.UnixMicro(2_000_000_000_000_000)
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "round", Name: "t", Input: []byte(`{}`), When: store.When{At: due}}})
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, "w", 5, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		assert.Empty(t, c.Messages)
+		assert.Equal(t, due, c.Now.Add(c.Wait).Truncate(time.Microsecond), "the wait runs to its due time")
+		pending, next, _, err := s.Pending(ctx, nil)
+		require.NoError(t, err)
+		assert.True(t, pending)
+		assert.True(t, due.Equal(next), "%v", next)
+		code, _, err := s.RunNow(ctx, "round")
+		require.NoError(t, err)
+		assert.Equal(t, store.ActionDone, code)
+		c, err = s.Claim(ctx, "w", 5, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "round", Gen: c.Messages[0].Gen, Kind: store.Completed}})
+		require.NoError(t, err)
+		require.NoError(t, s.Unregister(ctx, "w"))
+	})
+}

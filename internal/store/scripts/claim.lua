@@ -307,7 +307,7 @@ local function rate(rates, fresh)
       if r.drop and fresh then
         return 'drop', 'rate limit: ' .. r.what .. ' reached ' .. r.limit .. ' per ' .. duration(r.per)
       end
-      local oldest = tonumber(redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')[2])
+      local oldest = score(redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')[2])
       return 'later', oldest + r.per
     end
   end

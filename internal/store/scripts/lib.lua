@@ -60,13 +60,19 @@ local function get(list, at, L, into)
   return L.at(list, at, into)
 end
 
+-- score reads a sorted set's score as a reply gives it; nil for none.
+-- miniredis (memory://) writes round numbers with an exponent and no point
+-- (2e+15), which its Lua's tonumber does not read: a point is put in.
+local function score(v)
+  if not v then
+    return nil
+  end
+  return tonumber(v) or tonumber((string.gsub(v, '^(%-?%d+)([eE])', '%1.0%2')))
+end
+
 -- earliest returns the lowest score of a sorted set, or nil when it is empty.
 local function earliest(zset)
-  local first = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
-  if first[2] then
-    return tonumber(first[2])
-  end
-  return nil
+  return score(redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')[2])
 end
 
 -- Records are read defensively: another program may have written a task's
@@ -216,7 +222,7 @@ end
 -- after the last.
 local function wait_in_line(id, key)
   local last = redis.call('ZRANGE', K.waiting .. id, -1, -1, 'WITHSCORES')
-  redis.call('ZADD', K.waiting .. id, int((tonumber(last[2]) or 0) + 1), key)
+  redis.call('ZADD', K.waiting .. id, int((score(last[2]) or 0) + 1), key)
 end
 
 -- STALE_WAITERS is the most entries promote drops from a line in one go

@@ -32,7 +32,7 @@ local later = redis.call('ZRANGEBYSCORE', K.scheduled, '(' .. int(now), '+inf', 
 for i = 1, #later, 2 do
   local name = redis.call('HGET', K.task .. later[i], 'name')
   if not chains[name] then
-    return {1, tonumber(later[i + 1])}
+    return {1, score(later[i + 1])}
   end
 end
 if #later == 2 * n then

@@ -27,6 +27,6 @@ end
 redis.call('ZADD', K.workers, now + ttl * 1000, id)
 redis.call('ZREMRANGEBYSCORE', K.workers, '-inf', now)
 local longest = redis.call('ZRANGE', K.workers, -1, -1, 'WITHSCORES')
-redis.call('PEXPIRE', K.workers, math.ceil((tonumber(longest[2]) - now) / 1000) + 1000)
+redis.call('PEXPIRE', K.workers, math.ceil((score(longest[2]) - now) / 1000) + 1000)
 redis.call('SET', K.worker .. id, info, 'PX', ttl)
 return lost

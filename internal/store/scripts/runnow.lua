@@ -19,7 +19,7 @@ local state = f[1] or ''
 if not is_live(state) then
   return {0, 0, state}
 end
-local due = tonumber(redis.call('ZSCORE', K.scheduled, key))
+local due = score(redis.call('ZSCORE', K.scheduled, key))
 if state ~= STATE.scheduled or not due then
   return {-1, 0, state}
 end

@@ -6,9 +6,9 @@
 local now = clock_us()
 local ttl = tonumber(ARGV[3])
 local until_us = now + ttl * 1000
-local current = tonumber(redis.call('ZSCORE', K.watchers, ARGV[2]) or '0')
+local current = score(redis.call('ZSCORE', K.watchers, ARGV[2])) or 0
 redis.call('ZADD', K.watchers, math.max(current, until_us), ARGV[2])
 redis.call('ZREMRANGEBYSCORE', K.watchers, '-inf', now)
 local longest = redis.call('ZRANGE', K.watchers, -1, -1, 'WITHSCORES')
-redis.call('PEXPIRE', K.watchers, math.ceil((tonumber(longest[2]) - now) / 1000) + 1000)
+redis.call('PEXPIRE', K.watchers, math.ceil((score(longest[2]) - now) / 1000) + 1000)
 return 1
