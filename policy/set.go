@@ -69,6 +69,14 @@ func (s *Set) requireField(arg string) error {
 	if !s.fields[arg] {
 		return fmt.Errorf("%w %q; the input has %s", ErrUnknownField, arg, fieldList(s.fields))
 	}
+	// Redis's Lua folds the case of ASCII letters only, where Go folds them
+	// all: an input key that differs from a non-ASCII name in the case of
+	// a letter would be bound by Go and missed by the rule.
+	for _, r := range arg {
+		if r > unicode.MaxASCII && unicode.IsLetter(r) {
+			return fmt.Errorf("%w: field %q: an admission rule needs a JSON name whose letters are ASCII (give the field a json tag)", ErrInvalid, arg)
+		}
+	}
 	return nil
 }
 

@@ -684,3 +684,21 @@ func TestCompileRejectsStructLiterals(t *testing.T) {
 		assert.Equal(t, time.Second, s.Timeout.Duration)
 	})
 }
+
+// An admission rule's field needs a JSON name whose letters are ASCII: the
+// scripts fold only ASCII case, where Go folds every letter.
+func TestAdmissionFieldNamesAreASCII(t *testing.T) {
+	t.Parallel()
+	type input struct {
+		Été    string `json:"été"`
+		Region string `json:"région_2"`
+		Plain  string `json:"plain_1"`
+	}
+	for _, p := range []policy.Policy{policy.Concurrency("été", 1), policy.Cooldown("région_2", time.Minute)} {
+		_, err := compile[input](p)
+		require.ErrorIs(t, err, policy.ErrInvalid, "%v", p)
+		assert.ErrorContains(t, err, "needs a JSON name whose letters are ASCII")
+	}
+	_, err := compile[input](policy.Concurrency("plain_1", 1))
+	assert.NoError(t, err)
+}
