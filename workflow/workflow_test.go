@@ -349,22 +349,38 @@ func TestWorkflowReturningAChildsError(t *testing.T) {
 	})
 }
 
+// labelTask returns its input's number.
+func labelTask() *sdk.ResultTask[N, int] {
+	return sdk.NewResultTask("label", func(ctx context.Context, in N) (int, error) { return in.N, nil })
+}
+
+// packThatFails fails for good, with message.
+func packThatFails(message string) *sdk.ResultTask[N, int] {
+	return sdk.NewResultTask("pack", func(ctx context.Context, in N) (int, error) {
+		return 0, sdk.Permanent(errors.New(message))
+	})
+}
+
+// parentOfOne is a workflow that starts child as its one child, "only",
+// and returns what it returned.
+func parentOfOne(child *sdk.ResultTask[N, int], policies ...policy.Policy) *sdk.ResultTask[N, int] {
+	return sdk.NewResultTask("parent", func(ctx context.Context, in N) (int, error) {
+		c, err := workflow.Start(ctx, child, "only", in)
+		if err != nil {
+			return 0, err
+		}
+		return c.Get(ctx)
+	}, policies...)
+}
+
 // A workflow that returns the error of a child that failed for good
 // (sdk.Permanent) fails with reason "child", though the error also wraps
 // sdk.ErrPermanent; and whoever waits for the workflow can tell, with
 // errors.Is, that a child failed it.
 func TestWorkflowReturningAPermanentChildError(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		pack := sdk.NewResultTask("pack", func(ctx context.Context, in N) (int, error) {
-			return 0, sdk.Permanent(errors.New("cannot pack a bomb"))
-		})
-		parent := sdk.NewResultTask("parent", func(ctx context.Context, in N) (int, error) {
-			c, err := workflow.Start(ctx, pack, "only", in)
-			if err != nil {
-				return 0, err
-			}
-			return c.Get(ctx)
-		}, policy.Retry(3, time.Second))
+		pack := packThatFails("cannot pack a bomb")
+		parent := parentOfOne(pack, policy.Retry(3, time.Second))
 		env.Register(pack)
 		env.Register(parent)
 		ex, err := parent.Add(t.Context(), env.Docket(), N{}, sdk.Key("p"))
@@ -388,7 +404,7 @@ func TestWorkflowReturningAPermanentChildError(t *testing.T) {
 // the child ran) is adopted.
 func TestChildKeyHeldByAnotherTask(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		label := sdk.NewResultTask("label", func(ctx context.Context, in N) (int, error) { return in.N, nil })
+		label := labelTask()
 		var startErr error
 		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (int, error) {
 			c, err := workflow.Start(ctx, label, "kid", N{N: 1})
@@ -432,7 +448,7 @@ func TestChildKeyHeldByAnotherTask(t *testing.T) {
 
 func TestReplacedWorkflowAdoptsItsLiveChild(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		label := sdk.NewResultTask("label", func(ctx context.Context, in N) (int, error) { return in.N, nil })
+		label := labelTask()
 		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (int, error) {
 			c, err := workflow.Start(ctx, label, "kid", in, sdk.After(time.Hour))
 			if err != nil {
@@ -456,36 +472,53 @@ func TestReplacedWorkflowAdoptsItsLiveChild(t *testing.T) {
 	})
 }
 
+// sumOfThree is a workflow that starts three label children, 1 to 3, due
+// in as many minutes, and returns the sum of their results, awaited with
+// All: those before gives, once it has done what it does.
+func sumOfThree(label *sdk.ResultTask[N, int], before func(context.Context, []*workflow.Future[int]) ([]*workflow.Future[int], error)) *sdk.ResultTask[N, int] {
+	return sdk.NewResultTask("wf", func(ctx context.Context, in N) (int, error) {
+		var fs []*workflow.Future[int]
+		for i := 1; i <= 3; i++ {
+			f, err := workflow.Start(ctx, label, fmt.Sprint(i), N{N: i}, sdk.After(time.Duration(i)*time.Minute))
+			if err != nil {
+				return 0, err
+			}
+			fs = append(fs, f)
+		}
+		awaited, err := before(ctx, fs)
+		if err != nil {
+			return 0, err
+		}
+		vs, err := workflow.All(ctx, awaited)
+		if err != nil {
+			return 0, err
+		}
+		return vs[0] + vs[1] + vs[2], nil
+	})
+}
+
+// waitingForOf is what the workflow ex waits for, as Info says.
+func waitingForOf(t *testing.T, ex *sdk.Execution) string {
+	t.Helper()
+	info, err := ex.Info(t.Context())
+	require.NoError(t, err)
+	require.NotNil(t, info.Workflow)
+	return info.Workflow.WaitingFor
+}
+
 // What a workflow parked on children waits for counts the children left
 // of those it awaits, as they end.
 func TestWaitingForCountsTheChildrenLeft(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		label := sdk.NewResultTask("label", func(ctx context.Context, in N) (int, error) { return in.N, nil })
-		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (int, error) {
-			var fs []*workflow.Future[int]
-			for i := 1; i <= 3; i++ {
-				f, err := workflow.Start(ctx, label, fmt.Sprint(i), N{N: i}, sdk.After(time.Duration(i)*time.Minute))
-				if err != nil {
-					return 0, err
-				}
-				fs = append(fs, f, f) // each awaited once, however often listed
-			}
-			vs, err := workflow.All(ctx, fs)
-			if err != nil {
-				return 0, err
-			}
-			return vs[0] + vs[2] + vs[4], nil
+		label := labelTask()
+		wf := sumOfThree(label, func(ctx context.Context, fs []*workflow.Future[int]) ([]*workflow.Future[int], error) {
+			return append(fs, fs...), nil // each awaited once, however often listed
 		})
 		env.Register(label)
 		env.Register(wf)
 		ex, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("w"))
 		require.NoError(t, err)
-		waitingFor := func() string {
-			info, err := ex.Info(t.Context())
-			require.NoError(t, err)
-			require.NotNil(t, info.Workflow)
-			return info.Workflow.WaitingFor
-		}
+		waitingFor := func() string { return waitingForOf(t, ex) }
 		env.RunUntilIdle()
 		assert.Equal(t, "3 of 3 children", waitingFor())
 		env.Advance(time.Minute)
@@ -504,34 +537,17 @@ func TestWaitingForCountsTheChildrenLeft(t *testing.T) {
 // A wait counts every child it awaits, those that ended before it too.
 func TestWaitingForCountsChildrenThatEndedBefore(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		label := sdk.NewResultTask("label", func(ctx context.Context, in N) (int, error) { return in.N, nil })
-		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (int, error) {
-			var fs []*workflow.Future[int]
-			for i := 1; i <= 3; i++ {
-				f, err := workflow.Start(ctx, label, fmt.Sprint(i), N{N: i}, sdk.After(time.Duration(i)*time.Minute))
-				if err != nil {
-					return 0, err
-				}
-				fs = append(fs, f)
-			}
-			if _, err := fs[0].Get(ctx); err != nil {
-				return 0, err
-			}
-			vs, err := workflow.All(ctx, fs)
-			if err != nil {
-				return 0, err
-			}
-			return vs[0] + vs[1] + vs[2], nil
+		label := labelTask()
+		wf := sumOfThree(label, func(ctx context.Context, fs []*workflow.Future[int]) ([]*workflow.Future[int], error) {
+			_, err := fs[0].Get(ctx)
+			return fs, err
 		})
 		env.Register(label)
 		env.Register(wf)
 		ex, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("w"))
 		require.NoError(t, err)
 		env.Advance(time.Minute) // the first child ended: the workflow waits for all three
-		info, err := ex.Info(t.Context())
-		require.NoError(t, err)
-		require.NotNil(t, info.Workflow)
-		assert.Equal(t, "2 of 3 children", info.Workflow.WaitingFor)
+		assert.Equal(t, "2 of 3 children", waitingForOf(t, ex))
 		env.RunUntilFinished()
 		v, err := wf.Result(t.Context(), ex)
 		require.NoError(t, err)
@@ -544,16 +560,8 @@ func TestWaitingForCountsChildrenThatEndedBefore(t *testing.T) {
 // workflow, whose children start anew.
 func TestCallerOfAWorkflowFailedByAChildIsRetried(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		pack := sdk.NewResultTask("pack", func(ctx context.Context, in N) (int, error) {
-			return 0, sdk.Permanent(errors.New("cannot pack"))
-		})
-		parent := sdk.NewResultTask("parent", func(ctx context.Context, in N) (int, error) {
-			c, err := workflow.Start(ctx, pack, "only", in)
-			if err != nil {
-				return 0, err
-			}
-			return c.Get(ctx)
-		})
+		pack := packThatFails("cannot pack")
+		parent := parentOfOne(pack)
 		caller := sdk.NewResultTask("caller", func(ctx context.Context, in N) (int, error) {
 			return parent.Call(ctx, env.Docket(), in)
 		}, policy.Retry(2, time.Second))
@@ -583,7 +591,7 @@ func TestCallerOfAWorkflowFailedByAChildIsRetried(t *testing.T) {
 // someone else's, and is left alone.
 func TestFailedWorkflowLeavesAnotherTaskUnderItsChildsKey(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		label := sdk.NewResultTask("label", func(ctx context.Context, in N) (int, error) { return in.N, nil })
+		label := labelTask()
 		var other *sdk.Execution
 		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (int, error) {
 			c, err := workflow.Start(ctx, label, "kid", N{N: 1})
