@@ -45,6 +45,17 @@
 // Returning Permanent(err) fails it without a retry, Snooze(d) runs it
 // again later without counting an attempt.
 //
+// # Errors
+//
+// Errors are tested with errors.Is: ErrBadInput and ErrInputTooLarge for
+// input refused at once (a null or oversized input, two due times),
+// ErrNilArgument for a nil context, docket, execution or task, ErrNotFound
+// and ErrWrongState for a key the call does not apply to, ErrClosed after
+// Close. An execution that did not complete comes back from Result as a
+// *TaskError that unwraps to the sentinel of how it ended (ErrTimeout,
+// ErrPermanent, ErrCancelled, ErrBadInput, workflow.ErrChildFailed) or a
+// *PanicError.
+//
 // Workers that execute tasks live in package worker; durable workflows in
 // package workflow; the test environment with a fake clock in package
 // testsuite.
