@@ -67,8 +67,8 @@ var (
 	// ErrLeaseLost: the worker lost the task's lease (it could not renew it
 	// in time) and another worker may run it.
 	ErrLeaseLost = errors.New("docket: task lease lost")
-	// ErrShutdown: the worker stopped and its drain timeout ran out; the
-	// task goes back to the queue.
+	// ErrShutdown: the worker stopped, and its drain timeout ran out or the
+	// docket was closed; the task goes back to the queue.
 	ErrShutdown = errors.New("docket: worker shutting down")
 )
 

@@ -127,3 +127,37 @@ func TestOptionsOutOfRange(t *testing.T) {
 	assert.NoError(t, worker.Options{Concurrency: 1, Lease: time.Second, PollInterval: 10 * time.Millisecond, MaxDeliveries: 1}.Validate())
 	assert.False(t, errors.Is(worker.Options{}.Validate(), worker.ErrBadOption))
 }
+
+// Close during a drain (Run's context ended, running tasks given their
+// DrainTimeout) cuts the drain short, as Close does at any time: the task
+// is cancelled with ErrShutdown and handed back at once, and Run returns
+// an error matching ErrClosed.
+func TestCloseDuringADrain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := bubbleDocket(t)
+		started := make(chan struct{}, 1)
+		var cause error
+		endless := sdk.NewTask("endless", func(ctx context.Context, in Order) error {
+			started <- struct{}{}
+			<-ctx.Done()
+			cause = context.Cause(ctx)
+			return ctx.Err()
+		})
+		require.NoError(t, d.Register(endless))
+		_, err := endless.Add(t.Context(), d, Order{ID: 1})
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- worker.New(d, worker.Options{DrainTimeout: time.Hour}).Run(ctx) }()
+		<-started
+		cancel()
+		synctest.Wait() // draining: the task has an hour to finish
+
+		t0 := time.Now()
+		require.NoError(t, d.Close())
+		err = <-done
+		assert.ErrorIs(t, err, sdk.ErrClosed)
+		assert.ErrorIs(t, cause, sdk.ErrShutdown)
+		assert.Less(t, time.Since(t0), time.Minute, "not the hour of the drain timeout")
+	})
+}

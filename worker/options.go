@@ -51,10 +51,11 @@ type Options struct {
 	// lease lapses. Defaults to 30s.
 	Lease time.Duration
 
-	// DrainTimeout bounds shutdown: once Run's context ends (or the docket
-	// is closed), running tasks have this long to finish before their
-	// contexts are cancelled (with sdk.ErrShutdown) and they are handed
-	// back to the queue. Positive. Defaults to 30s.
+	// DrainTimeout bounds shutdown: once Run's context ends, running tasks
+	// have this long to finish before their contexts are cancelled (with
+	// sdk.ErrShutdown) and they are handed back to the queue. Closing the
+	// docket (Docket.Close) cuts it short, during a drain too. Positive.
+	// Defaults to 30s.
 	DrainTimeout time.Duration
 
 	// PollInterval is the longest the worker goes without asking Redis for

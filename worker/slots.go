@@ -267,17 +267,14 @@ func (s *slots) signal() {
 // the drain have to return before Run gives up on them.
 const shutdownGrace = 5 * time.Second
 
-// drain waits for running tasks, up to the drain timeout (not at all when
-// the docket is closing); then cancels the rest, which hands them back;
-// then waits for the outcomes to land, and for the functions of cancelled
-// tasks to return.
-func (s *slots) drain(closing bool) {
-	timeout := s.opts.DrainTimeout
-	if closing {
-		timeout = 0
-	}
-	if !s.waitFor(timeout, func(c tally) bool { return c.busy == 0 }) {
-		if closing {
+// drain waits for running tasks, up to the drain timeout, or until the
+// docket closes (not at all if it has: Close is prompt, during a drain
+// too); then cancels the rest, which hands them back; then waits for the
+// outcomes to land, and for the functions of cancelled tasks to return. It
+// reports whether the docket's closing cut the drain short.
+func (s *slots) drain(closing <-chan struct{}) (closed bool) {
+	if !s.waitFor(s.opts.DrainTimeout, closing, func(c tally) bool { return c.busy == 0 }) {
+		if closed = isClosed(closing); closed {
 			s.log.Info("docket closed: handing back running tasks", "tasks", s.counts().busy)
 		} else {
 			s.log.Warn("drain timeout: handing back running tasks", "tasks", s.counts().busy, "timeout", s.opts.DrainTimeout)
@@ -285,19 +282,21 @@ func (s *slots) drain(closing bool) {
 		s.cancelAll(sdk.ErrShutdown)
 		// Each settles when its function returns, or when shutdownGrace
 		// has passed.
-		s.waitFor(shutdownGrace+time.Second, func(c tally) bool { return c.busy == 0 })
+		s.waitFor(shutdownGrace+time.Second, nil, func(c tally) bool { return c.busy == 0 })
 	}
-	if !s.waitFor(s.opts.DrainTimeout, func(c tally) bool { return c.active == 0 }) {
+	if !s.waitFor(s.opts.DrainTimeout, nil, func(c tally) bool { return c.active == 0 }) {
 		s.log.Error("could not record the outcome of some tasks before stopping; they will be redelivered when their lease lapses",
 			"tasks", s.counts().active)
 	}
-	if !s.waitFor(shutdownGrace, func(c tally) bool { return c.calls == 0 }) {
+	if !s.waitFor(shutdownGrace, nil, func(c tally) bool { return c.calls == 0 }) {
 		s.log.Warn("task functions that ignore their context are still running; abandoning them", "tasks", s.counts().calls)
 	}
+	return closed
 }
 
-// waitFor waits up to limit for done to hold.
-func (s *slots) waitFor(limit time.Duration, done func(tally) bool) bool {
+// waitFor waits up to limit for done to hold, or until abort closes (nil:
+// never).
+func (s *slots) waitFor(limit time.Duration, abort <-chan struct{}, done func(tally) bool) bool {
 	timer := time.NewTimer(limit)
 	defer timer.Stop()
 	for {
@@ -306,9 +305,21 @@ func (s *slots) waitFor(limit time.Duration, done func(tally) bool) bool {
 		}
 		select {
 		case <-s.settled:
+		case <-abort:
+			return done(s.counts())
 		case <-timer.C:
 			return false
 		}
+	}
+}
+
+// isClosed reports whether ch is closed, without waiting.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -157,8 +157,8 @@ func (w *Worker) run(ctx context.Context, stop until) error {
 	r.start(ctx)
 	unrecorded, reached := r.claims.run(ctx, stop)
 	cause := context.Cause(ctx)
-	closed := errors.Is(cause, sdk.ErrClosed)
-	r.stop(unrecorded, closed)
+	cutShort := r.stop(unrecorded, closing)
+	closed := errors.Is(cause, sdk.ErrClosed) || cutShort
 	switch {
 	case closed:
 		return fmt.Errorf("docket: worker %s stopped: %w", w.id, sdk.ErrClosed)
@@ -242,17 +242,19 @@ func (r *run) start(ctx context.Context) {
 }
 
 // stop stops the parts once the claim loop has returned what it could not
-// send (see run), and takes the worker out of Snapshot.
-func (r *run) stop(unrecorded []ack, closing bool) {
+// send (see run), and takes the worker out of Snapshot. It reports whether
+// the docket's closing cut its drain short.
+func (r *run) stop(unrecorded []ack, closing <-chan struct{}) (closed bool) {
 	r.acks.start(unrecorded)
 	r.slots.releaseLine() // what was not started is not started now
-	r.slots.drain(closing)
+	closed = r.slots.drain(closing)
 	r.slots.cancelAll(sdk.ErrShutdown)
 	r.acks.stop()
 	r.events.stop()
 	r.leases.stop()
 	r.upkeep.stop()
 	r.unregister()
+	return closed
 }
 
 // startAttempt runs a claimed task: an attempt in a slot of its own.
