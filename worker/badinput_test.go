@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -190,6 +191,10 @@ func TestFallbackHandlesWhatNoTaskCan(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, want, info.State, ex.Key())
 		}
+		info, err := b.Info(t.Context())
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(info.Error, "fallback: cannot handle (it had the message because "), info.Error)
+		assert.Equal(t, sdk.ReasonUnknownTask, info.Reason, "why it went to the fallback")
 	}, testsuite.WithWorkerOptions(worker.Options{Fallback: fallback}))
 }
 

@@ -230,7 +230,9 @@ func (a *attempt) runFallback(reason string, cause error) {
 		case errors.Is(stopped, sdk.ErrCancelled), errors.Is(stopped, sdk.ErrLeaseLost):
 			return nil // the store has moved on
 		}
-		return a.final(store.Failed, fmt.Sprintf("%v (fallback: %v)", cause, err), reason)
+		// The fallback's own error first: it is what failed; the reason
+		// says why the message went to it.
+		return a.final(store.Failed, fmt.Sprintf("fallback: %v (it had the message because %v)", err, cause), reason)
 	})
 }
 
