@@ -514,7 +514,8 @@ func (dr *driver) print(r *report, addRetries, ambiguous int) {
 	stalls, partitions := dr.faults.summary()
 	fmt.Printf("  stalls           %s\n", stalls)
 	fmt.Printf("  partitions       %s\n", partitions)
-	fmt.Printf("  concurrency      peak %d of limit %d per value\n", r.peak, tasks.Limit)
+	fmt.Printf("  concurrency      peak %d of limit %d per value, by the run logs (the record kept as runs went: peak %d, over the limit %d times; the logs decide)\n",
+		r.runs.peak, tasks.Limit, r.peak, r.recordFlags)
 	for _, c := range r.chains {
 		fmt.Printf("  chain            %s\n", c)
 	}

@@ -23,6 +23,7 @@ type runReport struct {
 	closestRun  string
 	takenOver   int // fenced runs after which their key ran again
 	overlapKeys int // keys that ran twice at once: violations
+	peak        int // most runs of one value of the limited task at once
 	reruns      int // runs of added keys beyond the planned ones, one after another: at least once
 	rerunKeys   int
 	byTask      map[string]*taskRuns
@@ -145,6 +146,7 @@ func (r *report) checkRuns(procs []*proc, keys []added, t0 time.Time) {
 		}
 	}
 	r.violateList("ran twice at once", overlaps)
+	r.checkLimit(byKey, keys, t0)
 
 	for _, a := range keys {
 		planned := tasks.PlannedRuns(a.kind)
@@ -156,4 +158,57 @@ func (r *report) checkRuns(procs []*proc, keys []added, t0 time.Time) {
 			r.runs.rerunKeys++
 		}
 	}
+}
+
+// checkLimit checks, from the run logs, that no value of the limited task
+// ever had more runs at once than its limit: runs as their functions ran,
+// a fenced run until it returned, one whose process died until it died.
+// The record the runs keep as they go (report.recordFlags) can over-count:
+// a fenced run leaves its key there for the run that takes its task over,
+// and a task taken over but handed back unstarted (claimed ahead, or by a
+// worker stopping) frees its slot with the key still there.
+func (r *report) checkLimit(byKey map[string][]logged, keys []added, t0 time.Time) {
+	type edge struct {
+		at    time.Time
+		delta int
+		run   logged
+	}
+	byValue := map[int][]edge{}
+	for _, a := range keys {
+		if a.kind != tasks.NameLimited {
+			continue
+		}
+		v := a.n % tasks.Values
+		for _, run := range byKey[a.key] {
+			byValue[v] = append(byValue[v], edge{run.Start, +1, run}, edge{run.End, -1, run})
+		}
+	}
+	var over []string
+	for v, edges := range byValue {
+		// Ends before starts at one instant: a slot freed is taken after.
+		slices.SortFunc(edges, func(a, b edge) int {
+			if c := a.at.Compare(b.at); c != 0 {
+				return c
+			}
+			return a.delta - b.delta
+		})
+		running := map[*tasks.Run]logged{}
+		for _, e := range edges {
+			if e.delta < 0 {
+				delete(running, e.run.Run)
+				continue
+			}
+			running[e.run.Run] = e.run
+			r.runs.peak = max(r.runs.peak, len(running))
+			if len(running) > tasks.Limit {
+				var at []string
+				for _, l := range running {
+					at = append(at, l.Key+": "+l.String(t0))
+				}
+				slices.Sort(at)
+				over = append(over, fmt.Sprintf("value %d: %d runs at once (limit %d): %v", v, len(running), tasks.Limit, at))
+			}
+		}
+	}
+	r.violateList("concurrency limit exceeded", over)
 }
