@@ -215,8 +215,14 @@ func (h *handler) tasks(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, http.StatusNotFound, "No such list of tasks.")
 		return
 	}
-	data.Offset, _ = strconv.Atoi(q.Get("offset"))
-	data.Offset = max(data.Offset, 0)
+	if o := q.Get("offset"); o != "" {
+		n, err := strconv.Atoi(o)
+		if err != nil || n < 0 {
+			h.refuse(w, r, http.StatusBadRequest, "The offset must be a whole number, 0 or more.")
+			return
+		}
+		data.Offset = n
+	}
 	data.Filtered = data.Name != "" || data.Prefix != ""
 	counts, err := h.s.Overview(ctx, 0, 0, h.core.Retention)
 	if err != nil {

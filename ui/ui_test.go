@@ -346,6 +346,13 @@ func TestPages(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, code)
 		code, _, _ = f.get("tasks?state=bogus")
 		assert.Equal(t, http.StatusNotFound, code)
+		for _, offset := range []string{"abc", "-5", "99999999999999999999"} {
+			code, _, body = f.get("tasks?state=scheduled&offset=" + offset)
+			assert.Equal(t, http.StatusBadRequest, code, offset)
+			assert.Contains(t, body, "The offset must be a whole number, 0 or more.")
+		}
+		code, _, _ = f.get("tasks?state=scheduled&offset=0")
+		assert.Equal(t, http.StatusOK, code)
 	})
 }
 
