@@ -25,9 +25,10 @@ var ErrWrongState = errors.New("docket: the task is not in a state this applies 
 // would be after a run that was due now.
 //
 // A task due already (queued) is left as it is, and RunNow returns nil. It
-// returns ErrNotFound when no live task has the key, and ErrWrongState when
-// the task is live but not scheduled: running, waiting for a concurrency
-// slot, or a parked workflow (a workflow parked in a sleep stays parked:
+// returns ErrNotFound when no live task has the key (an execution that
+// ended matches ErrWrongState too, and the message names its state), and
+// ErrWrongState when the task is live but not scheduled: running, waiting
+// for a concurrency slot, or a parked workflow (a workflow parked in a sleep stays parked:
 // running it early would only park it again).
 func (d *Docket) RunNow(ctx context.Context, key string) (err error) {
 	if err := usable(ctx, d); err != nil {
@@ -43,10 +44,27 @@ func (d *Docket) RunNow(ctx context.Context, key string) (err error) {
 	case store.ActionDone, store.ActionAlready:
 		return nil
 	case store.ActionNotFound:
-		return fmt.Errorf("%w: %q is not scheduled, queued, parked or running", ErrNotFound, key)
+		if state == "" {
+			return fmt.Errorf("%w: %q is not scheduled, queued, parked or running", ErrNotFound, key)
+		}
+		// It ended: no live task has the key (ErrNotFound, as for Cancel),
+		// and its state is why (ErrWrongState).
+		hint := ""
+		if state == store.StateFailed {
+			hint = "; Retry runs a failed execution again"
+		}
+		return &endedError{msg: fmt.Sprintf("docket: run now: %q is %s, not scheduled%s", key, describeState(state), hint)}
 	}
 	return fmt.Errorf("%w: run now: %q is %s, not scheduled", ErrWrongState, key, describeState(state))
 }
+
+// endedError is the error of an administrative call on an execution that
+// ended: errors.Is matches both ErrNotFound (no live task has the key) and
+// ErrWrongState (its state is why).
+type endedError struct{ msg string }
+
+func (e *endedError) Error() string   { return e.msg }
+func (e *endedError) Unwrap() []error { return []error{ErrNotFound, ErrWrongState} }
 
 // Retry runs the failed execution with key again, now: one whose retries
 // ran out, one that failed permanently or for bad input, one dead-lettered

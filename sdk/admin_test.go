@@ -43,7 +43,10 @@ func TestRunNow(t *testing.T) {
 		done := waitUntil(t, later, "it completes", func(i sdk.Info) bool { return i.State == sdk.StateCompleted })
 		assert.Equal(t, 1, done.Attempt)
 		assert.Equal(t, int32(1), ran.Load())
-		assert.ErrorIs(t, d.RunNow(ctx, later.Key()), sdk.ErrNotFound, "it ended")
+		err = d.RunNow(ctx, later.Key())
+		assert.ErrorIs(t, err, sdk.ErrNotFound, "it ended: no live task has the key")
+		assert.ErrorIs(t, err, sdk.ErrWrongState, "and its state is why")
+		assert.ErrorContains(t, err, "is completed, not scheduled")
 
 		busy, err := task.Add(ctx, d, Job{Customer: 2, Step: 1})
 		require.NoError(t, err)
@@ -84,6 +87,9 @@ func TestRetry(t *testing.T) {
 		failed := waitUntil(t, ex, "it fails", func(i sdk.Info) bool { return i.State == sdk.StateFailed })
 		assert.Equal(t, "card declined", failed.Error)
 		assert.True(t, failed.Retried.IsZero())
+		err = d.RunNow(ctx, ex.Key())
+		assert.ErrorIs(t, err, sdk.ErrWrongState)
+		assert.ErrorContains(t, err, "is failed, not scheduled; Retry runs a failed execution again", "RunNow points to Retry")
 
 		fixed.Store(true)
 		require.NoError(t, d.Retry(ctx, ex.Key()))
