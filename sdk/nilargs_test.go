@@ -123,3 +123,13 @@ func TestTwoDueTimesAreRefused(t *testing.T) {
 	_, err := resize.Add(ctx, d, Image{}, sdk.After(time.Hour))
 	assert.NoError(t, err)
 }
+
+// A bad strike says so in its own words, and is bad input for errors.Is.
+func TestBadStrikeError(t *testing.T) {
+	d := openChecked(t, "memory://")
+	err := d.Strike(context.Background(), "sync", "id", "~=", 1)
+	assert.ErrorIs(t, err, sdk.ErrBadStrike)
+	assert.ErrorIs(t, err, sdk.ErrBadInput)
+	assert.ErrorContains(t, err, `docket: bad strike: operator "~="`)
+	assert.NotContains(t, err.Error(), "task input")
+}

@@ -34,8 +34,15 @@ func (s Strike) String() string {
 
 // ErrBadStrike reports a strike that cannot be struck: neither a task nor a
 // field, an unknown operator, a value that is not a number, a string or a
-// boolean.
-var ErrBadStrike = fmt.Errorf("%w: bad strike", ErrBadInput)
+// boolean. It matches ErrBadInput too, for errors.Is.
+var ErrBadStrike error = badStrike{}
+
+// badStrike is ErrBadStrike: its own message (a strike is no task input),
+// and ErrBadInput's kind.
+type badStrike struct{}
+
+func (badStrike) Error() string        { return "docket: bad strike" }
+func (badStrike) Is(target error) bool { return target == ErrBadInput }
 
 var strikeOps = []string{"==", "!=", "<", "<=", ">", ">="}
 
