@@ -24,25 +24,25 @@ func TestCheckLimitByTheRunLogs(t *testing.T) {
 
 	// a is fenced at 2s and taken over at 5s; b and c run between: never
 	// more than 2 of value 0 at once. d is of another value.
-	r := &report{}
-	r.checkLimit(map[string][]logged{
+	judge := func(runs map[string][]logged, violations, peak int) {
+		t.Helper()
+		r := &report{}
+		r.checkLimit(runs, keys, t0)
+		if r.count != violations || r.runs.peak != peak {
+			t.Fatalf("want %d violations and a peak of %d; got %d violations %v, peak %d", violations, peak, r.count, r.violations, r.runs.peak)
+		}
+	}
+	judge(map[string][]logged{
 		"a": {run("a", 0, 2, tasks.CauseLeaseLost), run("a", 5, 6, "")},
 		"b": {run("b", 1, 4, "")},
 		"c": {run("c", 2.5, 5, "")},
 		"d": {run("d", 0, 6, "")},
-	}, keys, t0)
-	if r.count != 0 || r.runs.peak != 2 {
-		t.Fatalf("want no violation and a peak of 2; got %d violations %v, peak %d", r.count, r.violations, r.runs.peak)
-	}
+	}, 0, 2)
 
 	// c starts while a and b run: three at once.
-	r = &report{}
-	r.checkLimit(map[string][]logged{
+	judge(map[string][]logged{
 		"a": {run("a", 0, 2, "")},
 		"b": {run("b", 1, 4, "")},
 		"c": {run("c", 1.5, 5, "")},
-	}, keys, t0)
-	if r.count != 1 || r.runs.peak != 3 {
-		t.Fatalf("want one violation and a peak of 3; got %d violations %v, peak %d", r.count, r.violations, r.runs.peak)
-	}
+	}, 1, 3)
 }

@@ -36,6 +36,19 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// endlessTask runs until its context ends: it says when it started, and
+// keeps the cause its context ended with.
+func endlessTask() (task *sdk.Task[Order], started chan struct{}, cause *error) {
+	started, cause = make(chan struct{}, 1), new(error)
+	task = sdk.NewTask("endless", func(ctx context.Context, in Order) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		*cause = context.Cause(ctx)
+		return ctx.Err()
+	})
+	return task, started, cause
+}
+
 // Closing a docket under a running worker stops the worker promptly: Run
 // returns an error matching sdk.ErrClosed, having handed its running task
 // back (for another worker) before the connection closed; nothing is
@@ -48,14 +61,7 @@ func TestCloseStopsTheWorkers(t *testing.T) {
 		d, err := sdk.Open(context.Background(), b.URL, sdk.WithName(other.Name()),
 			sdk.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 		require.NoError(t, err)
-		started := make(chan struct{}, 1)
-		var cause error
-		endless := sdk.NewTask("endless", func(ctx context.Context, in Order) error {
-			started <- struct{}{}
-			<-ctx.Done()
-			cause = context.Cause(ctx)
-			return ctx.Err()
-		})
+		endless, started, cause := endlessTask()
 		require.NoError(t, d.Register(endless))
 		ex, err := endless.Add(context.Background(), d, Order{ID: 1})
 		require.NoError(t, err)
@@ -79,7 +85,7 @@ func TestCloseStopsTheWorkers(t *testing.T) {
 		case <-time.After(10 * time.Second): // a bound on a hang, not a timing
 			t.Fatal("Run did not return after Close")
 		}
-		assert.ErrorIs(t, cause, sdk.ErrShutdown, "the task was cancelled at once, not drained for an hour")
+		assert.ErrorIs(t, *cause, sdk.ErrShutdown, "the task was cancelled at once, not drained for an hour")
 		assert.NotContains(t, logs.String(), "client is closed")
 
 		require.NoError(t, other.Cancel(context.Background(), ex.Key()))
@@ -135,14 +141,7 @@ func TestOptionsOutOfRange(t *testing.T) {
 func TestCloseDuringADrain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := bubbleDocket(t)
-		started := make(chan struct{}, 1)
-		var cause error
-		endless := sdk.NewTask("endless", func(ctx context.Context, in Order) error {
-			started <- struct{}{}
-			<-ctx.Done()
-			cause = context.Cause(ctx)
-			return ctx.Err()
-		})
+		endless, started, cause := endlessTask()
 		require.NoError(t, d.Register(endless))
 		_, err := endless.Add(t.Context(), d, Order{ID: 1})
 		require.NoError(t, err)
@@ -157,7 +156,7 @@ func TestCloseDuringADrain(t *testing.T) {
 		require.NoError(t, d.Close())
 		err = <-done
 		assert.ErrorIs(t, err, sdk.ErrClosed)
-		assert.ErrorIs(t, cause, sdk.ErrShutdown)
+		assert.ErrorIs(t, *cause, sdk.ErrShutdown)
 		assert.Less(t, time.Since(t0), time.Minute, "not the hour of the drain timeout")
 	})
 }
