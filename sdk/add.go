@@ -145,7 +145,7 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 		return nil, err
 	}
 	o := collectAdd(opts)
-	if err := checkWhen(o); err != nil {
+	if err := o.CheckWhen(); err != nil {
 		return nil, err
 	}
 	if o.Keyed {
@@ -199,7 +199,7 @@ func (d *Docket) AddByName(ctx context.Context, name string, input json.RawMessa
 
 func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw []byte, opts []AddOption) (*Execution, error) {
 	o := collectAdd(opts)
-	if err := checkWhen(o); err != nil {
+	if err := o.CheckWhen(); err != nil {
 		return nil, err
 	}
 	if o.Keys != nil {
@@ -307,15 +307,6 @@ func spread(o core.AddOptions, i, n int) store.When {
 }
 
 func collectAdd(opts []AddOption) core.AddOptions { return core.Collect(opts) }
-
-// checkWhen refuses options that give more than one due time (At, After):
-// one would silently win over the other.
-func checkWhen(o core.AddOptions) error {
-	if o.Timed > 1 {
-		return fmt.Errorf("%w: %d due times given (At, After): give one", ErrBadInput, o.Timed)
-	}
-	return nil
-}
 
 func newKey() string {
 	return uuid.Must(uuid.NewV7()).String()

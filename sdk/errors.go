@@ -35,7 +35,7 @@ var (
 	// ErrBadInput reports input that is not valid JSON, is null, or does not
 	// decode into the task's input type (or, for a task with admission
 	// rules, is not a JSON object the rules can read).
-	ErrBadInput = errors.New("docket: bad task input")
+	ErrBadInput = core.ErrBadInput
 
 	// ErrBadKey reports an unusable task key.
 	ErrBadKey = core.ErrBadKey

@@ -189,8 +189,8 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 		return nil, err
 	}
 	o := core.Collect(opts)
-	if o.Timed > 1 {
-		return nil, fmt.Errorf("%w: %d due times given to a child (sdk.At, sdk.After): give one", sdk.ErrBadInput, o.Timed)
+	if err := o.CheckWhen(); err != nil {
+		return nil, fmt.Errorf("child of task %q: %w", task, err)
 	}
 	if o.Keyed || o.Keys != nil {
 		return nil, fmt.Errorf("%w: a child is keyed by its name under its workflow", sdk.ErrBadKey)

@@ -676,6 +676,8 @@ func TestPrimitivesRefuseNilAndOversizedOutputs(t *testing.T) {
 			errs = append(errs, err)
 			_, err = workflow.Step(ctx, "big", func(ctx context.Context) (string, error) { return strings.Repeat("x", 2000), nil })
 			errs = append(errs, err)
+			_, err = workflow.Start(ctx, labelTask(), "twice-timed", N{}, sdk.After(time.Hour), sdk.At(time.Now()))
+			errs = append(errs, err)
 			return nil
 		})
 		env.Register(wf)
@@ -683,7 +685,7 @@ func TestPrimitivesRefuseNilAndOversizedOutputs(t *testing.T) {
 		require.NoError(t, err)
 		env.RunUntilFinished()
 
-		require.Len(t, errs, 7)
+		require.Len(t, errs, 8)
 		for _, err := range errs[:6] {
 			assert.ErrorIs(t, err, sdk.ErrNilArgument)
 		}
@@ -692,6 +694,8 @@ func TestPrimitivesRefuseNilAndOversizedOutputs(t *testing.T) {
 		assert.ErrorContains(t, errs[4], "child 1 of 1 to wait for is nil")
 		assert.ErrorIs(t, errs[6], sdk.ErrInputTooLarge)
 		assert.ErrorContains(t, errs[6], `step "big": its output is 2002 bytes of JSON, the limit is 1000`)
+		assert.ErrorIs(t, errs[7], sdk.ErrBadInput)
+		assert.ErrorContains(t, errs[7], `child of task "label": docket: bad task input: 2 due times given`)
 		info, err := ex.Info(t.Context())
 		require.NoError(t, err)
 		if info.Workflow != nil {

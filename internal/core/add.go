@@ -34,6 +34,18 @@ func Collect[Opt ~func(*AddOptions)](opts []Opt) AddOptions {
 	return o
 }
 
+// ErrBadInput reports input that cannot be used (sdk.ErrBadInput).
+var ErrBadInput = errors.New("docket: bad task input")
+
+// CheckWhen refuses options that give more than one due time (At, After):
+// one would silently win over the other.
+func (o AddOptions) CheckWhen() error {
+	if o.Timed > 1 {
+		return fmt.Errorf("%w: %d due times given (sdk.At, sdk.After): give one", ErrBadInput, o.Timed)
+	}
+	return nil
+}
+
 // MaxKeyLength is the longest task key, in bytes.
 const MaxKeyLength = 1024
 
