@@ -15,6 +15,7 @@ import (
 //	docket:{name}:scheduled        ZSET   task key -> due time (unix µs); scheduled and queued tasks
 //	docket:{name}:running          ZSET   task key -> lease expiry (unix µs); claimed tasks
 //	docket:{name}:task:<key>       HASH   one execution: name, input, gen, attempt, state, times, error, slots
+//	                                      (attempt and deliveries left out while they hold 1 and 0)
 //	docket:{name}:limits           SET    ids of the concurrency limits in use
 //	docket:{name}:limit:<id>       SET    task keys holding a slot of limit <id>
 //	docket:{name}:waiting:<id>     ZSET   task key -> place in line, waiting for a slot of limit <id>, first come first served

@@ -218,6 +218,7 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 		}
 		return time.Time{}
 	}
+	r.Attempt = 1 // a record leaves out attempt and deliveries while they hold 1 and 0
 	for i := 1; i < len(reply); i += 2 {
 		v := reply[i+1]
 		switch reply[i] {

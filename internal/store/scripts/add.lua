@@ -74,12 +74,15 @@ for i = 3, #ARGV, 5 do
       -- this execution's children's keys, found started when it starts them.
       redis.call('HDEL', K.reaping, key)
     end
+    -- A new record leaves out attempt (1) and deliveries (0): the readers
+    -- take their absence as those defaults (see ATTEMPT_1), and Redis keeps
+    -- about 48 bytes less per queued task.
     if trace ~= '' then
       redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'gen', gen_s,
-        'attempt', '1', 'deliveries', '0', 'due', due_s, 'created', now_s, 'wf', '0', 'trace', trace)
+        'due', due_s, 'created', now_s, 'wf', '0', 'trace', trace)
     else
       redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'gen', gen_s,
-        'attempt', '1', 'deliveries', '0', 'due', due_s, 'created', now_s, 'wf', '0')
+        'due', due_s, 'created', now_s, 'wf', '0')
     end
     if seed then
       redis.call('HSET', tk, 'auto', '1')

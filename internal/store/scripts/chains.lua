@@ -11,6 +11,7 @@ for i = 2, #ARGV do
   local name = ARGV[i]
   local f = record(name, FIELDS)
   if f.name == name then
+    f.attempt = f.attempt or ATTEMPT_1
     f.error = string.sub(f.error or '', 1, 300)
     put(result, CHAIN, f)
   end

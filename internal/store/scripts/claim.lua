@@ -63,11 +63,12 @@ end
 -- reuses (see get).
 local function named(v, into)
   if not into then
-    return {name = v[1], input = v[2], attempt = v[3], deliveries = v[4], due = v[5], trace = v[6], gen = v[7],
-      waited = v[8], state = v[9], created = v[10], admitted = v[11]}
+    return {name = v[1], input = v[2], attempt = v[3] or ATTEMPT_1, deliveries = v[4] or DELIVERIES_0, due = v[5],
+      trace = v[6], gen = v[7], waited = v[8], state = v[9], created = v[10], admitted = v[11]}
   end
   into.name, into.input, into.attempt, into.deliveries, into.due, into.trace, into.gen, into.waited, into.state,
-    into.created, into.admitted = v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]
+    into.created, into.admitted = v[1], v[2], v[3] or ATTEMPT_1, v[4] or DELIVERIES_0, v[5], v[6], v[7], v[8], v[9],
+    v[10], v[11]
   return into
 end
 

@@ -79,6 +79,12 @@ end
 -- key (a string where a hash should be, a field that is not a number), and
 -- one bad record must never stop a script that handles others.
 
+-- A record leaves out the fields that hold their first value, so that a
+-- queued task costs Redis less memory: attempt (1) and deliveries (0).
+-- Whoever reads them reads an absent one as that value; records written
+-- before they were left out hold them, and read the same.
+local ATTEMPT_1, DELIVERIES_0 = '1', '0'
+
 -- read reads fields of a task's record. A key that is not a hash reads as
 -- missing (every field nil), with the error second.
 local function read(key, ...)
@@ -114,8 +120,8 @@ local function list_task(out, key, score, want_name, max_error)
   if max_error > 0 then
     err = string.sub(err, 1, max_error)
   end
-  put(out, LISTED, {key = key, score = score, name = f.name, state = f.state, attempt = f.attempt,
-    deliveries = f.deliveries, started = f.started, worker = f.worker, created = f.created, due = f.due, error = err,
+  put(out, LISTED, {key = key, score = score, name = f.name, state = f.state, attempt = f.attempt or ATTEMPT_1,
+    deliveries = f.deliveries or DELIVERIES_0, started = f.started, worker = f.worker, created = f.created, due = f.due, error = err,
     waiting = f.waiting})
   return true
 end
@@ -176,7 +182,7 @@ local function announce(key, state, attempt, err)
     return
   end
   redis.call('PUBLISH', K.watch .. key, cjson.encode({type = 'state', state = state,
-    attempt = tonumber(attempt) or 0, error = err or ''}))
+    attempt = tonumber(attempt or ATTEMPT_1) or 0, error = err or ''}))
 end
 
 -- end_progress keeps a task's last progress in its record and deletes the
@@ -557,15 +563,16 @@ end
 
 -- corruption tells what makes a task's record unusable, or nil: its fields
 -- name, attempt, deliveries, due and gen, in this order, as read (false when
--- absent), or err when it could not be read at all.
+-- absent: for attempt and deliveries, their first value), or err when it
+-- could not be read at all.
 local function corruption(name, attempt, deliveries, due, gen, err)
   if err then
     return 'the key is not a hash (' .. tostring(err) .. ')'
   elseif not name or name == '' then
     return 'no task name'
-  elseif (whole(attempt) or 0) < 1 then
+  elseif attempt and (whole(attempt) or 0) < 1 then
     return 'attempt is not a positive integer: ' .. tostring(attempt)
-  elseif not whole(deliveries) then
+  elseif deliveries and not whole(deliveries) then
     return 'deliveries is not an integer: ' .. tostring(deliveries)
   elseif not whole(due) then
     return 'due is not an instant: ' .. tostring(due)
@@ -639,6 +646,7 @@ local function finish_attempts(first, last, retention, now)
     -- A key that is not a hash reads as stale: its lease lapses, and the
     -- claim that finds it fails it (see fail_corrupt).
     local f = read(key, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto', 'name', 'parent', 'wf')
+    f[3] = f[3] or ATTEMPT_1
     if f[1] ~= gen or f[2] ~= STATE.running then
       result[#result + 1] = 0
     elseif not whole(f[3]) then -- the outcome cannot be applied to it

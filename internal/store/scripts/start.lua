@@ -51,7 +51,7 @@ for i = 4, #ARGV, 6 do
         redis.call('DEL', K.task .. key, K.flow .. key)
         redis.call('HDEL', K.reaping, key)
         redis.call('HSET', K.task .. key, 'name', task, 'input', input, 'state', STATE.scheduled, 'gen', gen_s,
-          'attempt', '1', 'deliveries', '0', 'due', int(due), 'created', now_s, 'wf', '0', 'parent', parent, 'child', name)
+          'due', int(due), 'created', now_s, 'wf', '0', 'parent', parent, 'child', name)
         if trace ~= '' then
           redis.call('HSET', K.task .. key, 'trace', trace)
         end
