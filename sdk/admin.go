@@ -79,17 +79,24 @@ func (e *endedError) Unwrap() []error { return []error{ErrNotFound, ErrWrongStat
 // that its run starts them again under the same keys. Retry reads a
 // workflow's whole flow (20,000 fields for 10,000 children) in one script.
 //
+// A failed child of a workflow that is still live is not retried: the
+// workflow has been told how the child ended, and may have handled the
+// failure (a compensating step, say), so the child must not end another
+// way under it. Retry the workflow instead, once it has failed: its
+// failed children start again.
+//
 // It returns ErrNotFound when the key has no record (never added, or it
 // ended longer ago than the retention), and ErrWrongState when the
-// execution did not fail (it is live, completed or cancelled) or its record
-// cannot run (garbled by another program: no task name or input).
+// execution did not fail (it is live, completed or cancelled), its record
+// cannot run (garbled by another program: no task name or input), or it
+// is a failed child of a live workflow.
 func (d *Docket) Retry(ctx context.Context, key string) (err error) {
 	if err := usable(ctx, d); err != nil {
 		return err
 	}
 	ctx, span := d.producerSpan(ctx, "retry", attribute.String(telemetry.AttrKey, key))
 	defer func() { endSpan(span, err) }()
-	code, state, err := d.core.Store.Retry(ctx, key)
+	code, state, parent, err := d.core.Store.Retry(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -100,6 +107,9 @@ func (d *Docket) Retry(ctx context.Context, key string) (err error) {
 		return fmt.Errorf("%w: %q", ErrNotFound, key)
 	case store.ActionUnusable:
 		return fmt.Errorf("%w: retry: %q failed, and its record cannot run (no task name or input)", ErrWrongState, key)
+	case store.ActionChildOfLive:
+		return fmt.Errorf("%w: retry: %q failed as a child of the workflow %q, which is live and has been told so: retry the workflow once it has failed",
+			ErrWrongState, key, parent)
 	}
 	return fmt.Errorf("%w: retry: %q is %s, not failed", ErrWrongState, key, describeState(state))
 }

@@ -273,3 +273,62 @@ func TestFlowOfARecordWithoutItsMark(t *testing.T) {
 		assert.Positive(t, ttl, "the flow %s lives as long as its record", k)
 	}
 }
+
+// A failed child of a live workflow is not retried on its own: the workflow
+// was told how it ended and handled it, and must not later see it end
+// another way. Once the workflow has ended, the child may be retried.
+func TestRetryOfAFailedChildOfALiveWorkflow(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var kidRuns int
+		kid := sdk.NewResultTask("kid", func(ctx context.Context, in N) (int, error) {
+			kidRuns++
+			if kidRuns == 1 {
+				return 0, sdk.Permanent(errors.New("no stock"))
+			}
+			return 5, nil
+		})
+		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (string, error) {
+			f, err := workflow.Start(ctx, kid, "k", in)
+			if err != nil {
+				return "", err
+			}
+			outcome := "kid ok"
+			if _, err := f.Get(ctx); err != nil {
+				if !errors.Is(err, workflow.ErrChildFailed) {
+					return "", err
+				}
+				if _, err := workflow.Step(ctx, "compensate", func(ctx context.Context) (bool, error) { return true, nil }); err != nil {
+					return "", err
+				}
+				outcome = "compensated"
+			}
+			if _, err := workflow.WaitSignal[string](ctx, "go", 0); err != nil {
+				return "", err
+			}
+			return outcome, nil
+		})
+		env.Register(kid)
+		env.Register(wf)
+		ctx := t.Context()
+		d := env.Docket()
+		ex, err := wf.Add(ctx, d, N{}, sdk.Key("w"))
+		require.NoError(t, err)
+		env.RunUntilIdle()
+
+		err = d.Retry(ctx, "w/k")
+		require.ErrorIs(t, err, sdk.ErrWrongState)
+		assert.Contains(t, err.Error(), `failed as a child of the workflow "w", which is live`)
+		env.RunUntilIdle()
+		assert.Equal(t, 1, kidRuns, "the child did not run again")
+
+		env.Signal("w", "go", "now")
+		env.RunUntilFinished()
+		got, err := wf.Result(ctx, ex)
+		require.NoError(t, err)
+		assert.Equal(t, "compensated", got)
+
+		require.NoError(t, d.Retry(ctx, "w/k"), "its workflow has ended")
+		env.RunUntilFinished()
+		assert.Equal(t, 2, kidRuns)
+	})
+}

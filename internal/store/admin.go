@@ -46,6 +46,10 @@ const (
 	// ActionUnusable: Retry found a failed record that cannot run (no task
 	// name or input, or not a hash).
 	ActionUnusable ActionCode = -2
+	// ActionChildOfLive: Retry found a failed child of a live workflow,
+	// which has been told how the child ended (and may have handled it):
+	// the child must not end another way.
+	ActionChildOfLive ActionCode = -3
 )
 
 // RunNow makes the scheduled task with key due now, without changing its
@@ -66,18 +70,23 @@ func (s *Store) RunNow(ctx context.Context, key string) (ActionCode, State, erro
 
 // Retry runs the failed execution with key again, due now, from attempt 1,
 // with the same task name, input and trace context (see retry.lua for what
-// a workflow keeps). It returns what it did, and the stored state it found.
-func (s *Store) Retry(ctx context.Context, key string) (ActionCode, State, error) {
+// a workflow keeps). It returns what it did, the stored state it found,
+// and for ActionChildOfLive the workflow's key.
+func (s *Store) Retry(ctx context.Context, key string) (ActionCode, State, string, error) {
 	reply, err := retryScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key).Slice()
 	if err != nil {
-		return 0, "", fmt.Errorf("docket: retry: %w", err)
+		return 0, "", "", fmt.Errorf("docket: retry: %w", err)
 	}
-	if len(reply) != 2 {
-		return 0, "", fmt.Errorf("%w: retry reply has %d elements", ErrMalformed, len(reply))
+	if len(reply) != 2 && len(reply) != 3 {
+		return 0, "", "", fmt.Errorf("%w: retry reply has %d elements", ErrMalformed, len(reply))
 	}
 	var d decoder
 	code, state := ActionCode(d.int(reply[0])), State(d.str(reply[1]))
-	return code, state, d.err
+	parent := ""
+	if len(reply) == 3 {
+		parent = d.str(reply[2])
+	}
+	return code, state, parent, d.err
 }
 
 // List names a list of tasks a Page reads.

@@ -84,7 +84,7 @@ func TestRetry(t *testing.T) {
 		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "f", Name: "t", Input: []byte(`{"n":2}`)}})
 		require.NoError(t, err)
 
-		code, state, err := s.Retry(ctx, "f")
+		code, state, _, err := s.Retry(ctx, "f")
 		require.NoError(t, err)
 		assert.Equal(t, store.ActionWrongState, code, "it is live")
 		assert.Equal(t, store.StateScheduled, state)
@@ -100,7 +100,7 @@ func TestRetry(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, store.StateFailed, failed.State)
 
-		code, state, err = s.Retry(ctx, "f")
+		code, state, _, err = s.Retry(ctx, "f")
 		require.NoError(t, err)
 		assert.Equal(t, store.ActionDone, code)
 		assert.Equal(t, store.StateFailed, state)
@@ -121,12 +121,12 @@ func TestRetry(t *testing.T) {
 		assert.JSONEq(t, `{"n":2}`, string(m.Input))
 		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "f", Gen: m.Gen, Kind: store.Completed}})
 		require.NoError(t, err)
-		code, state, err = s.Retry(ctx, "f")
+		code, state, _, err = s.Retry(ctx, "f")
 		require.NoError(t, err)
 		assert.Equal(t, store.ActionWrongState, code, "it completed")
 		assert.Equal(t, store.StateCompleted, state)
 
-		code, _, err = s.Retry(ctx, "nothing")
+		code, _, _, err = s.Retry(ctx, "nothing")
 		require.NoError(t, err)
 		assert.Equal(t, store.ActionNotFound, code)
 	})
@@ -152,7 +152,7 @@ func TestRetryDeadLetter(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, dead.Tasks, 1)
 
-		code, _, err := s.Retry(ctx, "poison")
+		code, _, _, err := s.Retry(ctx, "poison")
 		require.NoError(t, err)
 		require.Equal(t, store.ActionDone, code)
 		dead, err = s.Page(ctx, store.PageQuery{List: store.ListDead})
@@ -197,7 +197,7 @@ func TestRetryWorkflow(t *testing.T) {
 		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "wf", Gen: m.Gen, Kind: store.Failed, Error: "child bad failed", Reason: "child"}})
 		require.NoError(t, err)
 
-		code, _, err := s.Retry(ctx, "wf")
+		code, _, _, err := s.Retry(ctx, "wf")
 		require.NoError(t, err)
 		require.Equal(t, store.ActionDone, code)
 		flow, err := s.ReadFlow(ctx, "wf")

@@ -18,10 +18,14 @@
 --   -1  the execution did not fail (live, completed or cancelled): nothing changed
 --   -2  failed, but its record cannot run (no task name or no input: a
 --       record garbled by another program, or not a hash): nothing changed
+--   -3  failed, but it is a child of a workflow that is live and started
+--       it: the workflow has been told how it ended (and may have handled
+--       it), so it must not end another way; nothing changed. A third
+--       value is the workflow's key.
 local now = clock_us()
 local key = ARGV[2]
 local tk = K.task .. key
-local f, err = read(key, 'state', 'gen', 'name', 'input')
+local f, err = read(key, 'state', 'gen', 'name', 'input', 'parent', 'child')
 if err then
   return {-2, ''}
 end
@@ -34,6 +38,11 @@ if state ~= STATE.failed then
 end
 if not f[3] or f[3] == '' or not f[4] then
   return {-2, state}
+end
+local parent = f[5] or ''
+if parent ~= '' and is_live(read(parent, 'state')[1]) and
+    redis.call('HGET', K.flow .. parent, 'c:' .. (f[6] or '')) == key then
+  return {-3, state, parent}
 end
 
 local before = earliest(K.scheduled)
