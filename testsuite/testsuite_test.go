@@ -170,3 +170,26 @@ func TestRunUntilIdleLeavesRetriesScheduled(t *testing.T) {
 		assert.Equal(t, sdk.StateCompleted, info.State)
 	})
 }
+
+// A task key that another program overwrote with something else than a
+// record is pending until it is due, then failed as corrupt:
+// RunUntilFinished waits for it rather than failing on it.
+func TestRunUntilFinishedPastAKeyThatIsNotARecord(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		ctx := t.Context()
+		task := sdk.NewTask("t", func(ctx context.Context, in struct{}) error { return nil })
+		env.Register(task)
+		start := env.Now()
+		ex, err := task.Add(ctx, env.Docket(), struct{}{}, sdk.Key("bad"), sdk.After(time.Hour))
+		require.NoError(t, err)
+		rdb := env.Docket().Redis()
+		require.NoError(t, rdb.Set(ctx, "docket:{test}:task:bad", "not a record", 0).Err())
+
+		env.RunUntilFinished()
+		assert.Equal(t, time.Hour, env.Now().Sub(start))
+		info, err := ex.Info(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Equal(t, sdk.ReasonCorrupt, info.Reason)
+	})
+}

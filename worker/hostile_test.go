@@ -147,18 +147,28 @@ func TestCorruptRecordsAreFailedAlone(t *testing.T) {
 					ttl, err := rdb.PTTL(ctx, prefix+key).Result()
 					require.NoError(t, err)
 					assert.Positive(t, ttl, "%s: left to expire", key)
-					continue
 				}
 				info, err := d.Execution(key).Info(ctx)
 				require.NoError(t, err, key)
 				assert.Equal(t, sdk.StateFailed, info.State, key)
-				assert.Contains(t, info.Error, "corrupt", key)
+				assert.Equal(t, sdk.ReasonCorrupt, info.Reason, key)
+				assert.Contains(t, info.Error, "corrupt record: ", key)
 			}
 		}
 		snap, err := d.Snapshot(ctx)
 		require.NoError(t, err)
 		assert.Empty(t, snap.Running)
 		assert.Empty(t, snap.Queued)
+		dead := map[string]string{}
+		for _, s := range snap.DeadLetters {
+			dead[s.Key] = s.Error
+		}
+		for kind := range tamper {
+			for _, name := range []string{"plain", "limited"} {
+				key := name + "-bad-" + kind
+				assert.Contains(t, dead[key], "corrupt record: ", "%s is listed with the dead letters", key)
+			}
+		}
 
 		// Workers still claim.
 		later, err := plain.Add(ctx, d, Tenant{Tenant: "v"})

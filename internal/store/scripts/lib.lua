@@ -85,6 +85,12 @@ end
 -- before they were left out hold them, and read the same.
 local ATTEMPT_1, DELIVERIES_0 = '1', '0'
 
+-- not_a_hash says what is wrong with a task key that holds something else
+-- than a record, given the error reading it raised.
+local function not_a_hash(err)
+  return 'the key is not a hash (' .. tostring(err) .. ')'
+end
+
 -- read reads fields of a task's record. A key that is not a hash reads as
 -- missing (every field nil), with the error second.
 local function read(key, ...)
@@ -108,19 +114,28 @@ end
 -- list_task appends a task to out as a LISTED entry (key, score, its
 -- record's fields), when its record exists and its name is want_name (any
 -- name when want_name is ''); its error cut at max_error bytes (0: whole).
--- It returns whether the task was listed: an expired record, or a key
--- another program overwrote, is not.
+-- It returns whether the task was listed: an expired record is not. A
+-- record garbled by another program (no name, or a key that is not a hash)
+-- is listed as it is, or as failed, with its corruption, when any name is.
 local LISTED_FIELDS = {'name', 'state', 'attempt', 'deliveries', 'started', 'worker', 'created', 'due', 'error', 'waiting'}
 local function list_task(out, key, score, want_name, max_error)
-  local f = record(key, LISTED_FIELDS)
-  if not f.name or (want_name ~= '' and f.name ~= want_name) then
+  local f, unreadable = record(key, LISTED_FIELDS)
+  if unreadable and want_name == '' then
+    f = {}
+    for _, name in ipairs(LISTED_FIELDS) do
+      f[name] = false -- as HMGET reads a missing field
+    end
+    f.state, f.error = STATE.failed, 'corrupt record: ' .. not_a_hash(unreadable)
+  elseif want_name ~= '' and f.name ~= want_name then
+    return false
+  elseif not f.name and not f.state then
     return false
   end
   local err = f.error or ''
   if max_error > 0 then
     err = string.sub(err, 1, max_error)
   end
-  put(out, LISTED, {key = key, score = score, name = f.name, state = f.state, attempt = f.attempt or ATTEMPT_1,
+  put(out, LISTED, {key = key, score = score, name = f.name or '', state = f.state, attempt = f.attempt or ATTEMPT_1,
     deliveries = f.deliveries or DELIVERIES_0, started = f.started, worker = f.worker, created = f.created, due = f.due, error = err,
     waiting = f.waiting})
   return true
@@ -533,8 +548,8 @@ end
 -- fail_corrupt ends a task whose record cannot be used (see corruption): it
 -- leaves the schedule and the running set, frees its slots, and ends failed
 -- with the reason, kept for the retention (ms) and listed with the dead
--- letters. A key that is not a hash cannot hold a state: it is left to
--- expire after the retention.
+-- letters. A key that is not a hash cannot hold a state: it is listed with
+-- the dead letters all the same, and left to expire after the retention.
 local function fail_corrupt(key, reason, now, retention)
   redis.call('ZREM', K.scheduled, key)
   redis.call('ZREM', K.running, key)
@@ -558,6 +573,8 @@ local function fail_corrupt(key, reason, now, retention)
     task_ended(key, STATE.failed, now, retention, f[3])
   elseif kind ~= 'none' then
     redis.call('PEXPIRE', tk, retention)
+    announce(key, STATE.failed, 0, 'corrupt record: ' .. reason)
+    keep_dead(key, now, retention)
   end
 end
 
@@ -567,7 +584,7 @@ end
 -- could not be read at all.
 local function corruption(name, attempt, deliveries, due, gen, err)
   if err then
-    return 'the key is not a hash (' .. tostring(err) .. ')'
+    return not_a_hash(err)
   elseif not name or name == '' then
     return 'no task name'
   elseif attempt and (whole(attempt) or 0) < 1 then

@@ -30,7 +30,7 @@ end
 local n = tonumber(ARGV[3])
 local later = redis.call('ZRANGEBYSCORE', K.scheduled, '(' .. int(now), '+inf', 'WITHSCORES', 'LIMIT', tonumber(ARGV[2]), n)
 for i = 1, #later, 2 do
-  local name = redis.call('HGET', K.task .. later[i], 'name')
+  local name = read(later[i], 'name')[1] -- a key that is not a hash: pending, failed when due
   if not chains[name] then
     return {1, score(later[i + 1])}
   end
