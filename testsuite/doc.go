@@ -30,4 +30,13 @@
 //	_, err := Fulfil.Call(ctx, env.Docket(), order) // context.DeadlineExceeded if nothing came
 //
 // Env.RunUntilFinished tells that case apart, and fails the test saying so.
+//
+// # Tasks that ignore their context
+//
+// A task that ignores its context (it sleeps past its Timeout, say) is
+// abandoned at its deadline, as in production: the attempt fails with
+// sdk.ErrTimeout while the function goes on. When the test function
+// returns, Run waits for such functions to return, moving fake time, since
+// the bubble cannot end while one of them runs; one still running a week
+// of fake time later fails the test.
 package testsuite

@@ -29,9 +29,11 @@ type Env struct {
 	begin   sync.Once // starts the worker
 	run     func()
 
-	mu    sync.Mutex
-	runs  []Attempt
-	steps []StepRun
+	mu       sync.Mutex
+	runs     []Attempt
+	steps    []StepRun
+	calls    int           // task functions running, abandoned ones included
+	returned chan struct{} // signalled when one returns
 }
 
 // StepRun is one run of a workflow step's function (see workflow.Step): a
@@ -106,9 +108,11 @@ func start(t *testing.T, cfg config) *Env {
 		t.Fatal(err)
 	}
 	c := core.Unwrap(d)
-	env := &Env{t: t, docket: d, store: c.Store, core: c, began: time.Now(), idle: &c.Idle, stopped: make(chan struct{})}
+	env := &Env{t: t, docket: d, store: c.Store, core: c, began: time.Now(), idle: &c.Idle, stopped: make(chan struct{}),
+		returned: make(chan struct{}, 1)}
 	c.Hooks.AttemptDone = env.record
 	c.Hooks.StepDone = env.recordStep
+	c.Hooks.Calls = env.count
 
 	wo := cfg.worker
 	if wo.Lease == 0 {
@@ -125,6 +129,7 @@ func start(t *testing.T, cfg config) *Env {
 	env.stop = func() {
 		cancel()
 		<-env.stopped
+		env.awaitAbandoned()
 		if err := env.store.CheckLeaks(context.Background()); err != nil {
 			t.Error(err)
 		}
@@ -147,6 +152,42 @@ func (e *Env) startWorker() { e.begin.Do(e.run) }
 func (e *Env) close() {
 	e.startWorker() // so that stopping it finds it started
 	e.stop()
+}
+
+// count counts the task functions running (see core.Hooks.Calls).
+func (e *Env) count(delta int) {
+	e.mu.Lock()
+	e.calls += delta
+	e.mu.Unlock()
+	if delta < 0 {
+		select {
+		case e.returned <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// awaitAbandoned waits, moving fake time, for the task functions that the
+// stopped worker abandoned (they ignored their context, and sleep past
+// their deadline, say) to return: the bubble cannot end while they run.
+// It gives up after a week of fake time, failing the test.
+func (e *Env) awaitAbandoned() {
+	limit := time.NewTimer(week)
+	defer limit.Stop()
+	for {
+		e.mu.Lock()
+		n := e.calls
+		e.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-e.returned:
+		case <-limit.C:
+			e.t.Errorf("testsuite: %d task function(s) that ignore their context still ran a week of fake time after the test ended: a task must return when its context ends", n)
+			return
+		}
+	}
 }
 
 func (e *Env) record(r core.AttemptRecord) {

@@ -193,3 +193,26 @@ func TestRunUntilFinishedPastAKeyThatIsNotARecord(t *testing.T) {
 		assert.Equal(t, sdk.ReasonCorrupt, info.Reason)
 	})
 }
+
+// A task that ignores its context is abandoned at its deadline; the test
+// ends cleanly all the same, once the abandoned function has returned in
+// fake time (a bubble cannot end while one of its goroutines sleeps).
+func TestTestEndsAfterAnAbandonedTaskReturns(t *testing.T) {
+	returned := false
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		task := sdk.NewTask("sleepy", func(ctx context.Context, in struct{}) error {
+			time.Sleep(time.Hour) // ignores ctx
+			returned = true
+			return nil
+		}, policy.Timeout(time.Minute))
+		env.Register(task)
+		ex, err := task.Add(t.Context(), env.Docket(), struct{}{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Contains(t, info.Error, "timed out")
+	})
+	assert.True(t, returned, "the abandoned function ran to its end")
+}

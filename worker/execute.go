@@ -439,11 +439,18 @@ func (a *attempt) startSpan(def *core.TaskDef) (context.Context, trace.Span) {
 // while it runs.
 func (a *attempt) call(ctx context.Context, fn func(context.Context) error) (err error) {
 	a.r.slots.called()
+	hook := a.r.w.c.Hooks.Calls
+	if hook != nil {
+		hook(1)
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			err = &sdk.PanicError{Value: v, Stack: debug.Stack()}
 		}
 		a.r.slots.returned()
+		if hook != nil {
+			hook(-1)
+		}
 	}()
 	return fn(ctx)
 }

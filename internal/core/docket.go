@@ -216,6 +216,9 @@ type Hooks struct {
 	AttemptDone func(AttemptRecord)
 	// StepDone is called after each run of a workflow step's function.
 	StepDone func(StepRecord)
+	// Calls is called with 1 when a task's function starts and -1 when it
+	// returns, abandoned ones (that ignored their context) included.
+	Calls func(delta int)
 }
 
 // AttemptRecord describes one attempt that ran a task's function.
