@@ -52,7 +52,8 @@ var (
 	ErrBadName = store.ErrBadName
 
 	// ErrClosed reports a docket that was closed: its workers' Run returns
-	// an error that matches it.
+	// an error that matches it, and so does every call made on it after
+	// Close.
 	ErrClosed = core.ErrClosed
 )
 
@@ -167,6 +168,9 @@ func usable(ctx context.Context, d *Docket) error {
 	}
 	if d == nil || d.core == nil {
 		return errNilDocket
+	}
+	if d.core.Closed() {
+		return ErrClosed
 	}
 	return nil
 }

@@ -133,3 +133,31 @@ func TestBadStrikeError(t *testing.T) {
 	assert.ErrorContains(t, err, `docket: bad strike: operator "~="`)
 	assert.NotContains(t, err.Error(), "task input")
 }
+
+// Every call on a docket after its Close returns an error that matches
+// ErrClosed.
+func TestCallsAfterClose(t *testing.T) {
+	ctx := context.Background()
+	d, err := sdk.Open(ctx, "memory://", sdk.WithName("closed-calls"), sdk.WithLogger(quiet))
+	require.NoError(t, err)
+	resize := sdk.NewResultTask("resize", func(ctx context.Context, in Image) (Image, error) { return in, nil })
+	require.NoError(t, d.Register(resize))
+	ex, err := resize.Add(ctx, d, Image{}, sdk.Key("k"))
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+
+	_, err = resize.Add(ctx, d, Image{})
+	assert.ErrorIs(t, err, sdk.ErrClosed, "Add")
+	_, err = resize.AddMany(ctx, d, []Image{{}})
+	assert.ErrorIs(t, err, sdk.ErrClosed, "AddMany")
+	_, err = ex.Info(ctx)
+	assert.ErrorIs(t, err, sdk.ErrClosed, "Info")
+	_, err = resize.Result(ctx, ex)
+	assert.ErrorIs(t, err, sdk.ErrClosed, "Result")
+	_, err = d.Snapshot(ctx)
+	assert.ErrorIs(t, err, sdk.ErrClosed, "Snapshot")
+	assert.ErrorIs(t, d.Cancel(ctx, "k"), sdk.ErrClosed, "Cancel")
+	assert.ErrorIs(t, d.Signal(ctx, "k", "s", 1), sdk.ErrClosed, "Signal")
+	assert.ErrorIs(t, d.Retry(ctx, "k"), sdk.ErrClosed, "Retry")
+	assert.ErrorIs(t, d.RunNow(ctx, "k"), sdk.ErrClosed, "RunNow")
+}

@@ -60,6 +60,13 @@ func (d *Docket) BeginRun() error {
 	return nil
 }
 
+// Closed reports whether Close was called.
+func (d *Docket) Closed() bool {
+	d.runsMu.Lock()
+	defer d.runsMu.Unlock()
+	return d.closed
+}
+
 // EndRun counts a worker run that has stopped.
 func (d *Docket) EndRun() { d.runs.Done() }
 
