@@ -172,6 +172,9 @@ func StartMany[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], 
 	if task == nil {
 		return nil, errNilTask
 	}
+	if name == "" { // its children's names would still be "/0", "/1", ...
+		return nil, fmt.Errorf("%w (children started together)", ErrNoName)
+	}
 	names := make([]string, len(ins))
 	width := len(strconv.Itoa(max(len(ins)-1, 0)))
 	for i := range ins {

@@ -119,6 +119,10 @@ func TestPrimitivesNeedNames(t *testing.T) {
 			errs = append(errs, workflow.Sleep(ctx, "", time.Second))
 			_, err = workflow.StartTask(ctx, sdk.NewTask("x", func(context.Context, N) error { return nil }), "", N{})
 			errs = append(errs, err)
+			_, err = workflow.StartMany(ctx, sdk.NewResultTask("y", func(context.Context, N) (int, error) { return 0, nil }), "", []N{{}, {}})
+			errs = append(errs, err)
+			_, err = workflow.StartMany(ctx, sdk.NewResultTask("z", func(context.Context, N) (int, error) { return 0, nil }), "", nil)
+			errs = append(errs, err)
 			return nil
 		})
 		env.Register(wf)
@@ -126,7 +130,7 @@ func TestPrimitivesNeedNames(t *testing.T) {
 		require.NoError(t, err)
 		env.Advance(time.Millisecond)
 		assert.Len(t, env.Runs("wf"), 1, "no spinning")
-		require.Len(t, errs, 4)
+		require.Len(t, errs, 6)
 		for _, err := range errs {
 			assert.ErrorIs(t, err, workflow.ErrNoName)
 		}
