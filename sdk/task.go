@@ -83,6 +83,14 @@ func (t *Task[In]) compile() (*core.TaskDef, error) {
 		return nil, fmt.Errorf("docket: task %q has a nil function", t.name)
 	}
 	input := reflect.TypeFor[In]()
+	if err := decodable(input); err != nil {
+		return nil, fmt.Errorf("docket: task %q: its input type %v: %w", t.name, input, err)
+	}
+	if t.result != nil {
+		if err := decodable(t.result); err != nil {
+			return nil, fmt.Errorf("docket: task %q: its result type %v: %w", t.name, t.result, err)
+		}
+	}
 	set, err := policy.Compile(t.name, input, t.policies)
 	if err != nil {
 		return nil, err
@@ -107,6 +115,27 @@ func (t *Task[In]) compile() (*core.TaskDef, error) {
 		Result: t.result,
 		Owner:  t,
 	}, nil
+}
+
+// decodable refuses a type that JSON cannot decode a value into, which
+// would fail each task or each read of its result at run time rather than
+// at Register: an interface with methods (error, say), a channel, a
+// function, a complex number. (Such a type is fine if it decodes itself,
+// as a json.Unmarshaler.) Fields of these kinds inside a struct are left
+// alone: a nil one encodes as null, which decodes.
+func decodable(t reflect.Type) error {
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		if t.NumMethod() > 0 {
+			return errors.New("JSON cannot decode into an interface with methods: use a concrete type (or any)")
+		}
+	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
+		return fmt.Errorf("JSON cannot encode or decode a %v", t.Kind())
+	}
+	return nil
 }
 
 // decodeInput decodes JSON into In the way encoding/json does: fields In

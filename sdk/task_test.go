@@ -192,3 +192,26 @@ func TestCurrentOutsideATask(t *testing.T) {
 	assert.False(t, ok, "no deadline outside a task")
 	assert.Zero(t, left)
 }
+
+// A result or input type that JSON cannot decode into is refused at
+// Register, naming the type, rather than failing each task or each read of
+// a result once the work is done. One that decodes itself is accepted.
+func TestRegisterRefusesTypesJSONCannotDecode(t *testing.T) {
+	d := memoryDocket(t)
+	errResult := sdk.NewResultTask("err-result", func(ctx context.Context, in SyncInput) (error, error) { return nil, nil })
+	err := d.Register(errResult)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `task "err-result": its result type error: JSON cannot decode into an interface with methods`)
+
+	chanInput := sdk.NewTask("chan-input", func(ctx context.Context, in chan int) error { return nil })
+	err = d.Register(chanInput)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `its input type chan int: JSON cannot encode or decode a chan`)
+
+	anyResult := sdk.NewResultTask("any-result", func(ctx context.Context, in SyncInput) (any, error) { return 1, nil })
+	require.NoError(t, d.Register(anyResult))
+	selfDecoding := sdk.NewResultTask("raw-result", func(ctx context.Context, in SyncInput) (json.RawMessage, error) { return nil, nil })
+	require.NoError(t, d.Register(selfDecoding))
+	timeResult := sdk.NewResultTask("time-result", func(ctx context.Context, in SyncInput) (time.Time, error) { return time.Time{}, nil })
+	require.NoError(t, d.Register(timeResult))
+}
