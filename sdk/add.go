@@ -54,7 +54,8 @@ func Jitter(j time.Duration) AddOption {
 	return func(o *core.AddOptions) { o.Jitter = j }
 }
 
-// At makes the task due at t. A time in the past means now.
+// At makes the task due at t. A time in the past means now: the task is
+// due, and recorded as due, at the instant it is added.
 func At(t time.Time) AddOption {
 	return func(o *core.AddOptions) { o.When, o.Timed = store.When{At: t}, o.Timed+1 }
 }

@@ -215,3 +215,20 @@ func TestRegisterRefusesTypesJSONCannotDecode(t *testing.T) {
 	timeResult := sdk.NewResultTask("time-result", func(ctx context.Context, in SyncInput) (time.Time, error) { return time.Time{}, nil })
 	require.NoError(t, d.Register(timeResult))
 }
+
+// sdk.At with an instant in the past means now: the task is due at the
+// instant it was added, not at the past one (which would skew its lateness
+// and put it ahead of tasks that were due before it was added).
+func TestAtInThePastMeansNow(t *testing.T) {
+	ctx := context.Background()
+	d := memoryDocket(t)
+	task := sdk.NewTask("sync", syncCustomer)
+	before := time.Now()
+	ex, err := task.Add(ctx, d, SyncInput{}, sdk.At(before.Add(-time.Hour)))
+	require.NoError(t, err)
+	assert.False(t, ex.Due().Before(before.Add(-time.Second)), "due %v, added at %v", ex.Due(), before)
+	info, err := ex.Info(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, ex.Due(), info.Due)
+	assert.Equal(t, sdk.StateQueued, info.State)
+}

@@ -240,11 +240,11 @@ func TestPage(t *testing.T) {
 				name = "odd"
 			}
 			tasks = append(tasks, store.NewTask{Key: fmt.Sprintf("due-%02d", i), Name: name, Input: []byte(`{}`),
-				When: store.When{At: time.Unix(1_000_000+int64(i), 0)}})
+				When: store.When{At: time.Unix(1_000_000+int64(i), 0)}}) // past: due now, in key order
 			tasks = append(tasks, store.NewTask{Key: fmt.Sprintf("later-%02d", i), Name: name, Input: []byte(`{}`),
 				When: store.When{After: time.Hour + time.Duration(i)*time.Second}})
 		}
-		_, err := s.Add(ctx, store.ModeAdd, tasks)
+		added, err := s.Add(ctx, store.ModeAdd, tasks)
 		require.NoError(t, err)
 
 		p, err := s.Page(ctx, store.PageQuery{List: store.ListQueued, Size: 10})
@@ -255,7 +255,7 @@ func TestPage(t *testing.T) {
 		assert.Equal(t, "due-09", p.Tasks[9].Key)
 		assert.Equal(t, 10, p.Next)
 		assert.True(t, p.More)
-		assert.Equal(t, time.Unix(1_000_000, 0).UnixMicro(), p.Tasks[0].Score)
+		assert.Equal(t, added[0].Due.UnixMicro(), p.Tasks[0].Score)
 
 		p, err = s.Page(ctx, store.PageQuery{List: store.ListQueued, Size: 10, Offset: 25})
 		require.NoError(t, err)
@@ -327,8 +327,8 @@ func TestOverview(t *testing.T) {
 		assert.Empty(t, o.Minutes[59].Counts)
 		assert.Empty(t, o.Names)
 
-		_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{
-			{Key: "a", Name: "mail", Input: []byte(`{}`), When: store.When{At: time.Unix(1_000_000, 0)}},
+		added, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
+			{Key: "a", Name: "mail", Input: []byte(`{}`), When: store.When{At: time.Unix(1_000_000, 0)}}, // past: due now
 			{Key: "b", Name: "mail", Input: []byte(`{}`), When: store.When{After: time.Hour}},
 			{Key: "c", Name: "bill", Input: []byte(`{}`), When: store.When{After: time.Hour}},
 		})
@@ -342,7 +342,8 @@ func TestOverview(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, store.Counts{Queued: 1, Scheduled: 2}, o.Counts)
 		assert.Zero(t, o.Workers)
-		assert.Equal(t, time.Unix(1_000_000, 0), o.Earliest)
+		assert.Equal(t, added[0].Due, o.Earliest)
+		assert.False(t, o.Earliest.Before(now.Add(-time.Second)), "an instant in the past is due now")
 		assert.Equal(t, [4]int{0, 1, 2, 0}, o.Sampled)
 		assert.ElementsMatch(t, []store.NameCount{{Name: "mail", Queued: 1, Scheduled: 1}, {Name: "bill", Scheduled: 1}}, o.Names)
 		require.Len(t, o.Minutes, 60)

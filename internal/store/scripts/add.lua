@@ -60,7 +60,7 @@ for i = 3, #ARGV, 5 do
     end
     local due, due_s = now, now_s
     if when ~= '+0' then
-      due = math.max(due_at(when, now), 0)
+      due = math.max(due_at(when, now), now) -- an instant past means now
       due_s = int(due)
     end
     -- Generations only grow, even across executions of the same key whose

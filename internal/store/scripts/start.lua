@@ -42,7 +42,7 @@ for i = 4, #ARGV, 6 do
       else
         local due = now
         if when ~= '+0' then
-          due = math.max(due_at(when, now) or now, 0)
+          due = math.max(due_at(when, now) or now, now) -- an instant past means now
         end
         local gen_s = now_s
         if f[2] then
