@@ -20,11 +20,9 @@ func TestNewRecordLeavesOutItsFirstValues(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
 		s, name := openNamed(t, b)
-		rdb, closeFn, err := store.Open(ctx, b.URL)
-		require.NoError(t, err)
-		defer func() { _ = closeFn() }()
+		rdb := s.Client()
 
-		_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "a", Name: "t", Input: []byte(`{}`)}})
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "a", Name: "t", Input: []byte(`{}`)}})
 		require.NoError(t, err)
 		fields, err := rdb.HGetAll(ctx, "docket:{"+name+"}:task:a").Result()
 		require.NoError(t, err)
@@ -66,9 +64,7 @@ func TestRecordWithEveryField(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
 		s, name := openNamed(t, b)
-		rdb, closeFn, err := store.Open(ctx, b.URL)
-		require.NoError(t, err)
-		defer func() { _ = closeFn() }()
+		rdb := s.Client()
 
 		now := time.Now().UnixMicro()
 		prefix := "docket:{" + name + "}:"
