@@ -302,3 +302,42 @@ func awaitHandedBack(t *testing.T, ex *sdk.Execution) {
 		return err == nil && info.Error != ""
 	}, time.Minute, time.Millisecond, "the worker without the task handed it back")
 }
+
+// In a fleet running two versions, a task added while both run may be taken
+// first by a worker without it: that worker sees, from the workers'
+// registrations, that another one has it, and hands it back after a short
+// wait rather than its backoff (a second and more), however many such
+// tasks there are.
+func TestTaskAddedToAMixedFleetRunsSoon(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		env.Register(sdk.NewTask("other", func(ctx context.Context, in struct{}) error { return nil }))
+		env.Advance(time.Millisecond) // the testsuite's worker, without "report", runs
+
+		current, err := sdk.OpenClient(env.Docket().Redis(), sdk.WithName(env.Docket().Name()))
+		require.NoError(t, err)
+		defer current.Close()
+		started := map[string]time.Time{}
+		require.NoError(t, current.Register(sdk.NewTask("report", func(ctx context.Context, in struct{ N int }) error {
+			started[sdk.Current(ctx).Key()] = time.Now()
+			return nil
+		})))
+		ctx, stop := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- worker.New(current, worker.Options{Name: "new", Lease: time.Hour}).Run(ctx) }()
+		env.Advance(time.Second) // the new worker is up and registered
+
+		added := env.Now()
+		const n = 40
+		for i := range n {
+			_, err := env.Docket().AddByName(t.Context(), "report", json.RawMessage(fmt.Sprintf(`{"n":%d}`, i)))
+			require.NoError(t, err)
+		}
+		env.Advance(time.Second)
+		assert.Len(t, started, n, "every task ran within a second")
+		for key, at := range started {
+			assert.Less(t, at.Sub(added), 500*time.Millisecond, key)
+		}
+		stop()
+		require.NoError(t, <-done)
+	})
+}

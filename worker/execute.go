@@ -164,8 +164,10 @@ func (a *attempt) endUnstarted() {
 // backoff that grows with the time it has waited, capped at
 // maxUnknownBackoff, and is due at once when a worker that has it starts
 // (see Store.Known). Then, in a fleet running two versions, a worker
-// without it may take it first: it hands it back after knownRaceWait
-// rather than its backoff, so that the worker that has it takes it soon.
+// without it may take it first, the task waiting from before or added
+// since: it hands it back after knownRaceWait rather than its backoff,
+// when the task was made due by a worker that has it or when the workers'
+// registrations show one (see fleet), so that that worker takes it soon.
 // Once it has waited Options.UnknownTaskWait, it fails.
 func (a *attempt) handBack() {
 	m := a.msg
@@ -184,17 +186,22 @@ func (a *attempt) handBack() {
 		return
 	}
 	delay := min(max(waited, minUnknownBackoff), maxUnknownBackoff)
-	if !known.IsZero() && now.Sub(known) < maxUnknownBackoff {
+	elsewhere := !known.IsZero() && now.Sub(known) < maxUnknownBackoff || a.r.fleet.has(a.ctx, m.Name)
+	if elsewhere {
 		delay = knownRaceWait // a worker that has it is up: leave it the task
 	}
 	log := a.r.log.Debug
-	if waited == 0 {
+	if waited == 0 && !elsewhere {
 		log = a.r.log.Warn
 	}
 	log("task not registered on this worker; handing it back for a worker that has it",
 		"key", m.Key, "task", m.Name, "again_in", delay, "fails_after", since.Add(a.r.opts.UnknownTaskWait))
-	reason := fmt.Sprintf("no running worker has task %q registered (the last to try was %s); waiting for one since %s, until %s",
-		m.Name, a.r.w.id, since.UTC().Format(time.RFC3339), since.Add(a.r.opts.UnknownTaskWait).UTC().Format(time.RFC3339))
+	missing := fmt.Sprintf("no running worker has task %q registered", m.Name)
+	if elsewhere {
+		missing = fmt.Sprintf("a worker without task %q took it, and handed it back for one that has it", m.Name)
+	}
+	reason := fmt.Sprintf("%s (the last to try was %s); waiting for one since %s, until %s",
+		missing, a.r.w.id, since.UTC().Format(time.RFC3339), since.Add(a.r.opts.UnknownTaskWait).UTC().Format(time.RFC3339))
 	a.settle(func() *store.Outcome {
 		return &store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Unknown, Delay: delay, Error: reason}
 	})

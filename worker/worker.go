@@ -206,6 +206,7 @@ type run struct {
 	leases *leaser
 	events *listener
 	upkeep *upkeep
+	fleet  *fleet
 }
 
 // conf is what every part of a run reads and none writes.
@@ -226,6 +227,7 @@ func newRun(w *Worker) *run {
 	r.slots = newSlots(c)
 	r.acks = newAcker(c)
 	r.upkeep = newUpkeep(c)
+	r.fleet = newFleet(c)
 	r.claims = newClaimer(c, r.slots, r.acks, r.startAttempt)
 	r.leases = newLeaser(c, r.slots, r.upkeep.renewing)
 	r.events = newListener(c, r.slots, r.claims.poke, r.upkeep)

@@ -110,6 +110,8 @@ func (k keys) watch(key string) string { return k.prefix + "watch:" + key }
 
 func (k keys) flow(key string) string { return k.prefix + "flow:" + key }
 
+func (k keys) worker(id string) string { return k.prefix + "worker:" + id }
+
 // stats is the key of the counters of one minute (unix minutes).
 func (k keys) stats(minute int64) string { return k.prefix + "stats:" + strconv.FormatInt(minute, 10) }
 

@@ -493,6 +493,34 @@ func (s *Store) UnknownSince(ctx context.Context, key string) (since, known time
 	return since, known, d.err
 }
 
+// WorkerDescriptions returns the descriptions of up to MaxBatch registered
+// workers, as they wrote them (see Heartbeat): those live, and those gone
+// whose registration has not expired yet.
+func (s *Store) WorkerDescriptions(ctx context.Context) ([][]byte, error) {
+	ids, err := s.rdb.ZRange(ctx, s.k.workers, 0, MaxBatch-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("docket: worker descriptions: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.k.worker(id)
+	}
+	values, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("docket: worker descriptions: %w", err)
+	}
+	var out [][]byte
+	for _, v := range values {
+		if text, ok := v.(string); ok {
+			out = append(out, []byte(text))
+		}
+	}
+	return out, nil
+}
+
 // Pending reports whether the docket holds unfinished work other than the
 // future runs of the chain tasks named (perpetual and cron tasks): a task
 // running, waiting for a concurrency slot, due, or scheduled later, or a
