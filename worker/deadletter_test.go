@@ -104,3 +104,31 @@ func crasherWorker() int {
 	_ = worker.New(d, worker.Options{MaxDeliveries: 2, Lease: crashLease}).Run(context.Background())
 	return 0
 }
+
+// With MaxDeliveries 1, the first worker that dies dead-letters the task,
+// and the reason says so in words.
+func TestDeadLetteredAfterOneDelivery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := bubbleDocket(t)
+		poison := sdk.NewTask("poison", func(ctx context.Context, in Order) error { return nil })
+		require.NoError(t, d.Register(poison))
+		ex, err := poison.Add(t.Context(), d, Order{ID: 1})
+		require.NoError(t, err)
+		s, err := store.New(d.Redis(), d.Name())
+		require.NoError(t, err)
+		c, err := s.Claim(t.Context(), "doomed", 1, time.Minute, time.Hour, store.Rules{}, 1)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		time.Sleep(time.Minute)
+
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- worker.New(d, worker.Options{MaxDeliveries: 1}).Run(ctx) }()
+		synctest.Wait()
+		cancel()
+		require.NoError(t, <-done)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, "dead-lettered: delivered once, and its worker stopped without finishing it", info.Error)
+	})
+}

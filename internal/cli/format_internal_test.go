@@ -81,3 +81,18 @@ func TestRenderEscapesTaskData(t *testing.T) {
 	assert.Equal(t, "2 deliveries", plural(2, "delivery", "deliveries"))
 	assert.Equal(t, "1 delivery", plural(1, "delivery", "deliveries"))
 }
+
+// Task data is shown on one line of its own: newlines and tabs are escaped
+// (a key cannot forge a line of show or a row of snapshot), and so are
+// bytes that are not UTF-8 and the characters that reorder text; JSON the
+// CLI indents keeps its own lines.
+func TestPrintable(t *testing.T) {
+	assert.Equal(t, `forged\nstate      completed`, printable("forged\nstate      completed"))
+	assert.Equal(t, `a\tb\r\x00\x1b[2J`, printable("a\tb\r\x00\x1b[2J"))
+	assert.Equal(t, `\xff\xfe`, printable("\xff\xfe"), "two bytes, told apart")
+	assert.Equal(t, `abc\u202edef`, printable("abc\u202edef"), "a right-to-left override")
+	assert.Equal(t, `\ufffd`, printable("\ufffd"))
+	assert.Equal(t, "héllo, 世界", printable("héllo, 世界"))
+	assert.Equal(t, "{\n  \"a\": \"x\\\\n\"\n}", printableLines("{\n  \"a\": \"x\\\\n\"\n}"))
+	assert.Equal(t, "[\n  \"\\x1b\"\n]", printableLines("[\n  \"\x1b\"\n]"))
+}

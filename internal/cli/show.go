@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/docket-go/docket/sdk"
 )
@@ -94,7 +95,7 @@ func writeInfo(w io.Writer, i sdk.Info) {
 	if len(i.Result) > 0 {
 		var pretty bytes.Buffer
 		if json.Indent(&pretty, i.Result, "           ", "  ") == nil {
-			line("result", "%s", printable(pretty.String()))
+			line("result", "%s", printableLines(pretty.String()))
 		} else {
 			line("result", "%s", printable(string(i.Result)))
 		}
@@ -148,19 +149,36 @@ func writeWorkflow(w io.Writer, wf *sdk.WorkflowInfo, line func(label, format st
 	}
 }
 
-// printable escapes the control characters of s (not newlines and tabs),
-// so that task data cannot drive the terminal it is shown on.
+// printable escapes the control characters of s, newlines and tabs
+// included, and the characters that reorder text (U+202E, ...), so that
+// task data can neither drive the terminal it is shown on nor forge a line
+// or a column of the output.
 func printable(s string) string {
 	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' || r == unicode.ReplacementChar {
-			q := strconv.QuoteRune(r)
+	for len(s) > 0 {
+		r, size := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && size == 1: // a byte that is not UTF-8
+			fmt.Fprintf(&b, `\x%02x`, s[0])
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == utf8.RuneError:
+			q := strconv.QuoteRuneToASCII(r)
 			b.WriteString(q[1 : len(q)-1])
-			continue
+		default:
+			b.WriteString(s[:size])
 		}
-		b.WriteRune(r)
+		s = s[size:]
 	}
 	return b.String()
+}
+
+// printableLines is printable line by line, for text whose lines are our
+// own (indented JSON: newlines inside its strings are escaped already).
+func printableLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = printable(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // infoJSON is the --json form of an execution, as snapshot's: snake_case

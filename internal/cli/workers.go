@@ -60,9 +60,9 @@ func writeWorkers(w io.Writer, snap sdk.Snapshot) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "WORKER\tHOST\tPID\tCONCURRENCY\tRUNNING\tSTARTED\tLIVE UNTIL\tTASKS")
 	for _, wk := range snap.Workers {
-		tasks := strings.Join(wk.Tasks, ",")
+		tasks := printable(strings.Join(wk.Tasks, ","))
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n",
-			wk.ID, orDash(wk.Host), wk.PID, wk.Concurrency, running[wk.ID],
+			printable(wk.ID), orDash(printable(wk.Host)), wk.PID, wk.Concurrency, running[wk.ID],
 			relative(wk.Started, snap.Now), relative(wk.LiveUntil, snap.Now), orDash(tasks))
 	}
 	_ = tw.Flush()

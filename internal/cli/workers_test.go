@@ -67,3 +67,21 @@ func TestWorkersNone(t *testing.T) {
 	f := newFixture(t)
 	assert.Equal(t, result{code: 0, stdout: "No live workers.\n"}, f.run("", "workers"))
 }
+
+// A worker's name is task data too: workers shows it escaped, on its row.
+func TestWorkersEscapesNames(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	require.NoError(t, f.d.Register(sdk.NewTask("noop", func(ctx context.Context, in Import) error { return nil })))
+	f.startWorker(worker.Options{Name: "evil\x1b[31m\nforged row"})
+	f.workersLive(1)
+
+	env := map[string]string{"DOCKET_URL": f.url, "DOCKET_NAME": f.name}
+	p := f.program("", nil, nil)
+	p.Getenv = func(k string) string { return env[k] }
+	r := runProgram(t, p, []string{"workers"})
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, "\x1b")
+	assert.Len(t, lines(r.stdout), 2, r.stdout)
+	assert.Contains(t, r.stdout, `evil\x1b[31m\nforged row`)
+}

@@ -137,8 +137,11 @@ end
 -- dead_letter ends a task whose workers kept dying while running it, and
 -- keeps it listed (for Snapshot) as long as its record.
 local function dead_letter(key, f)
-  turn_away(key, f, STATE.failed, 'dead-lettered: delivered ' .. f.deliveries ..
-    ' times, and its worker stopped without finishing it each time', FATE.dead)
+  local times = f.deliveries .. ' times, and its worker stopped without finishing it each time'
+  if tonumber(f.deliveries) == 1 then
+    times = 'once, and its worker stopped without finishing it'
+  end
+  turn_away(key, f, STATE.failed, 'dead-lettered: delivered ' .. times, FATE.dead)
   keep_dead(key, now, retention)
 end
 
