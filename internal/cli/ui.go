@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -35,7 +36,8 @@ var uiCommand = &command{
   --jaeger-url URL   link trace IDs to this Jaeger UI, e.g.
                      http://localhost:16686 (default: $DOCKET_JAEGER_URL)
   --prefix PATH      serve the dashboard under PATH, e.g. /docket, for a
-                     reverse proxy that forwards that path (default: /)
+                     reverse proxy that forwards that path: letters, digits
+                     and . _ ~ - between slashes (default: /)
 
 Serves the dashboard of the docket until interrupted, and prints where on
 its first line. Actions are logged on stderr with the task key and the
@@ -69,8 +71,8 @@ func runUI(ctx context.Context, s *session, cmd *command, args []string) error {
 	if mount != "/" {
 		mount += "/"
 	}
-	if strings.ContainsAny(mount, "?#") {
-		return usageErrorf(cmd.name, "--prefix %q: want a path, such as /docket", *prefix)
+	if !mountPath.MatchString(mount) {
+		return usageErrorf(cmd.name, "--prefix %q: want a path of letters, digits and . _ ~ -, such as /docket or /ops/queues", *prefix)
 	}
 
 	d, err := s.open(ctx)
@@ -147,3 +149,8 @@ func isLoopback(a net.Addr) bool {
 	tcp, ok := a.(*net.TCPAddr)
 	return ok && tcp.IP.IsLoopback()
 }
+
+// mountPath is a --prefix the dashboard can be mounted at: segments of
+// plain path characters. (http.ServeMux reads others as a method, a
+// wildcard or a pattern it refuses by panicking.)
+var mountPath = regexp.MustCompile(`^/([A-Za-z0-9._~-]+/)*$`)

@@ -133,6 +133,12 @@ func TestUIUsageErrors(t *testing.T) {
 		{[]string{"--password", "x"}, "needs both a user and a password"},
 		{[]string{"--jaeger-url", "localhost:16686"}, "JaegerURL"},
 		{[]string{"extra"}, "takes no arguments"},
+		{[]string{"--prefix", "/a b"}, `--prefix "/a b": want a path`},
+		{[]string{"--prefix", "/x/{$}"}, "want a path"},
+		{[]string{"--prefix", "/{x}"}, "want a path"},
+		{[]string{"--prefix", "GET /x"}, "want a path"},
+		{[]string{"--prefix", "/a?b"}, "want a path"},
+		{[]string{"--prefix", "/a//b"}, "want a path"},
 	} {
 		r := f.run("", append([]string{"ui", "--addr", "127.0.0.1:0"}, c.args...)...)
 		assert.Equal(t, cli.ExitUsage, r.code, "%v", c.args)
