@@ -23,11 +23,13 @@ type Snapshot struct {
 	// without one.
 	Parked      []TaskSummary
 	TotalParked int
-	// Strikes are the strikes in effect (see Docket.Strike), and Held the
-	// tasks they hold.
-	Strikes []Strike
-	Held    []TaskSummary
-	Workers []WorkerInfo
+	// Strikes are the strikes in effect (see Docket.Strike), Held the
+	// tasks they hold (up to the listing limit), and TotalHeld how many
+	// they hold.
+	Strikes   []Strike
+	Held      []TaskSummary
+	TotalHeld int
+	Workers   []WorkerInfo
 	// Limits are the concurrency limits in use (see "How it is stored" in
 	// the README for their ids).
 	Limits []LimitInfo
@@ -110,7 +112,7 @@ func (d *Docket) Snapshot(ctx context.Context, opts ...SnapshotOption) (Snapshot
 		return Snapshot{}, err
 	}
 	s := Snapshot{Now: raw.Now, TotalRunning: raw.TotalRunning, TotalWaiting: raw.TotalScheduled + raw.TotalWaiting,
-		TotalParked: raw.TotalParked, Strikes: strikes}
+		TotalParked: raw.TotalParked, TotalHeld: raw.TotalHeld, Strikes: strikes}
 	for _, l := range raw.Limits {
 		s.Limits = append(s.Limits, LimitInfo{ID: l.ID, InUse: l.Holders, Waiting: l.Waiters,
 			TotalInUse: l.TotalHolders, TotalWaiting: l.TotalWaiters})

@@ -281,7 +281,7 @@ func TestPages(t *testing.T) {
 		assert.Contains(t, f.page("tasks?state=parked"), `href="task?key=order-1"`)
 		dead := f.page("tasks?state=dead")
 		assert.Contains(t, dead, `href="task?key=dead-1"`)
-		assert.Contains(t, dead, "dead-lettered: delivered 1 times")
+		assert.Contains(t, dead, "dead-lettered: delivered once")
 		waiting := f.page("tasks?state=waiting")
 		assert.Contains(t, waiting, `href="tasks?state=waiting&amp;limit=t%3aimport%3a%3a"`)
 		assert.Contains(t, f.page("tasks?state=waiting&limit="+url.QueryEscape("t:import::")), `href="task?key=import-2"`)

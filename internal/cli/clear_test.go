@@ -93,18 +93,25 @@ func TestClearAsksAboutHeldTasks(t *testing.T) {
 	ctx := context.Background()
 	due := sdk.NewTask("due", func(ctx context.Context, in Import) error { return nil })
 	require.NoError(t, f.d.Register(due))
-	_, err := due.Add(ctx, f.d, Import{}, sdk.Key("held-1"))
-	require.NoError(t, err)
+	for _, k := range []string{"held-1", "held-2"} {
+		_, err := due.Add(ctx, f.d, Import{}, sdk.Key(k))
+		require.NoError(t, err)
+	}
 	require.NoError(t, f.d.Strike(ctx, "due", "", "", nil))
 	f.startWorker(worker.Options{})
-	require.Eventually(t, func() bool { return state(t, f, "held-1") == sdk.StateStruck }, time.Minute, time.Millisecond)
+	require.Eventually(t, func() bool {
+		return state(t, f, "held-1") == sdk.StateStruck && state(t, f, "held-2") == sdk.StateStruck
+	}, time.Minute, time.Millisecond)
 
 	snap := f.run("", "snapshot")
-	assert.Contains(t, snap.stdout, "0 parked, 1 held", "snapshot counts it")
+	assert.Contains(t, snap.stdout, "0 parked, 2 held", "snapshot counts them")
 	_, cols := rowOf(t, snap.stdout, 1, "held-1")
-	assert.Equal(t, []string{"struck", "held-1", "due"}, cols[:3], "and lists it")
+	assert.Equal(t, []string{"struck", "held-1", "due"}, cols[:3], "and lists them")
+	snap = f.run("", "snapshot", "--limit", "1")
+	assert.Contains(t, snap.stdout, "0 parked, 2 held", "the total, beyond the listing limit")
+	assert.Contains(t, snap.stdout, "and 1 task more")
 
-	prompt := fmt.Sprintf("Cancel 1 task scheduled, queued, parked or held in docket %q? Running tasks are left to finish. [y/N] ", f.name)
-	assert.Equal(t, result{code: 0, stdout: "Cancelled 1 task.\n", stderr: prompt}, f.run("y\n", "clear"))
+	prompt := fmt.Sprintf("Cancel 2 tasks scheduled, queued, parked or held in docket %q? Running tasks are left to finish. [y/N] ", f.name)
+	assert.Equal(t, result{code: 0, stdout: "Cancelled 2 tasks.\n", stderr: prompt}, f.run("y\n", "clear"))
 	assert.Equal(t, sdk.StateCancelled, state(t, f, "held-1"))
 }

@@ -60,7 +60,7 @@ func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot) {
 	// they are due then, as scheduled tasks are; parked, those only a
 	// child or a signal wakes.
 	fmt.Fprintf(w, "docket %q at %s: %d running, %d waiting, %d parked, %d held, %s\n",
-		name, utc(snap.Now), snap.TotalRunning, snap.TotalWaiting, snap.TotalParked, len(snap.Held), plural(len(snap.Workers), "worker"))
+		name, utc(snap.Now), snap.TotalRunning, snap.TotalWaiting, snap.TotalParked, snap.TotalHeld, plural(len(snap.Workers), "worker"))
 
 	fmt.Fprintln(w)
 	tasks := len(snap.Running) + len(snap.Queued) + len(snap.Scheduled) + len(snap.Parked) + len(snap.Held)
@@ -81,7 +81,7 @@ func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot) {
 			}
 		}
 		_ = tw.Flush()
-		if more := snap.TotalRunning + snap.TotalWaiting + snap.TotalParked + len(snap.Held) - tasks; more > 0 {
+		if more := snap.TotalRunning + snap.TotalWaiting + snap.TotalParked + snap.TotalHeld - tasks; more > 0 {
 			fmt.Fprintf(w, "… and %s more (see --limit)\n", plural(more, "task"))
 		}
 	}
@@ -108,6 +108,7 @@ type snapshotJSON struct {
 	TotalRunning int          `json:"total_running"`
 	TotalWaiting int          `json:"total_waiting"`
 	TotalParked  int          `json:"total_parked"`
+	TotalHeld    int          `json:"total_held"`
 	Running      []taskJSON   `json:"running"`
 	Queued       []taskJSON   `json:"queued"`
 	Scheduled    []taskJSON   `json:"scheduled"`
@@ -157,6 +158,7 @@ func snapshotToJSON(name string, snap sdk.Snapshot) snapshotJSON {
 		TotalRunning: snap.TotalRunning,
 		TotalWaiting: snap.TotalWaiting,
 		TotalParked:  snap.TotalParked,
+		TotalHeld:    snap.TotalHeld,
 		Running:      tasksToJSON(snap.Running),
 		Queued:       tasksToJSON(snap.Queued),
 		Scheduled:    tasksToJSON(snap.Scheduled),

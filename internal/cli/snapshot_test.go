@@ -104,7 +104,7 @@ func TestSnapshotJSON(t *testing.T) {
 
 	var got map[string]any
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), r.stdout)
-	assert.ElementsMatch(t, []string{"docket", "now", "total_running", "total_waiting", "total_parked", "running", "queued", "scheduled", "parked", "held", "limits", "workers"}, keys(got))
+	assert.ElementsMatch(t, []string{"docket", "now", "total_running", "total_waiting", "total_parked", "total_held", "running", "queued", "scheduled", "parked", "held", "limits", "workers"}, keys(got))
 	assert.Equal(t, f.name, got["docket"])
 	assert.EqualValues(t, 1, got["total_running"])
 	assert.EqualValues(t, 2, got["total_waiting"])

@@ -278,6 +278,7 @@ type Snapshot struct {
 	TotalRunning   int
 	TotalWaiting   int // tasks waiting for a concurrency slot
 	TotalParked    int // workflows parked until a child or a signal wakes them
+	TotalHeld      int // tasks held by a strike
 	Workers        []WorkerEntry
 	Tasks          []TaskEntry // running, then scheduled in due order, then waiting, then dead-lettered (latest first)
 	Limits         []LimitEntry
@@ -328,6 +329,7 @@ func decodeSnapshot(reply []any) (Snapshot, error) {
 		TotalRunning:   int(d.int(reply[snapRunning])),
 		TotalWaiting:   int(d.int(reply[snapWaiting])),
 		TotalParked:    int(d.int(reply[snapParked])),
+		TotalHeld:      int(d.int(reply[snapHeld])),
 	}
 	nw, nt := int(d.int(reply[snapWorkers])), int(d.int(reply[snapTasks]))
 	nl, nm := int(d.int(reply[snapLimits])), int(d.int(reply[snapMembers]))

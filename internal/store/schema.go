@@ -100,6 +100,7 @@ const (
 	snapRunning
 	snapWaiting
 	snapParked
+	snapHeld // tasks held by a strike
 	snapWorkers
 	snapTasks
 	snapLimits
@@ -226,7 +227,7 @@ var layouts = []layout{
 		listedState: "state", listedAttempt: "attempt", listedDeliveries: "deliveries", listedStarted: "started",
 		listedWorker: "worker", listedCreated: "created", listedDue: "due", listedError: "error", listedWaiting: "waiting"})},
 	{"SNAP_HEAD", names(snapshotHeader, map[int]string{snapNow: "now", snapScheduled: "scheduled",
-		snapRunning: "running", snapWaiting: "waiting", snapParked: "parked", snapWorkers: "workers",
+		snapRunning: "running", snapWaiting: "waiting", snapParked: "parked", snapHeld: "held", snapWorkers: "workers",
 		snapTasks: "tasks", snapLimits: "limits", snapMembers: "members"})},
 	{"SNAP_WORKER", names(workerFields, map[int]string{workerID: "id", workerLiveUntil: "live_until",
 		workerDescription: "description"})},

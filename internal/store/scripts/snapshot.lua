@@ -2,7 +2,8 @@
 -- KEYS[1] scheduled zset
 -- ARGV[1] docket key prefix, ARGV[2] limit per list
 -- Returns: a SNAP_HEAD (now, #scheduled, #running, #waiting, #parked until
--- a child or a signal wakes them, then how many of each entry follow),
+-- a child or a signal wakes them, #held by a strike, then how many of each
+-- entry follow),
 -- then a SNAP_WORKER per live worker; a LISTED per task (running,
 -- scheduled, parked, held by a strike, waiting, then dead-lettered; score
 -- 0 for parked and held ones); a SNAP_LIMIT per limit in use (#holders and
@@ -13,7 +14,8 @@
 local now = clock_us()
 local limit = tonumber(ARGV[2])
 local head = {now = int(now), scheduled = redis.call('ZCARD', K.scheduled), running = redis.call('ZCARD', K.running),
-  waiting = 0, parked = redis.call('ZCARD', K.parked), workers = 0, tasks = 0, limits = 0, members = 0}
+  waiting = 0, parked = redis.call('ZCARD', K.parked), held = redis.call('ZCARD', K.struck), workers = 0, tasks = 0,
+  limits = 0, members = 0}
 local workers_out, tasks_out, limits_out, members_out = {}, {}, {}, {}
 
 local workers = redis.call('ZRANGEBYSCORE', K.workers, now, '+inf', 'WITHSCORES')
