@@ -132,6 +132,14 @@ func TestBadStrikeError(t *testing.T) {
 	assert.ErrorIs(t, err, sdk.ErrBadInput)
 	assert.ErrorContains(t, err, `docket: bad strike: operator "~="`)
 	assert.NotContains(t, err.Error(), "task input")
+
+	// "*" is how the CLI and the dashboard write every task; here it is "".
+	err = d.Strike(context.Background(), "*", "", "", nil)
+	assert.ErrorIs(t, err, sdk.ErrBadStrike)
+	assert.ErrorContains(t, err, `every task is "" here`)
+	strikes, err := d.Strikes(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, strikes)
 }
 
 // Every call on a docket after its Close returns an error that matches

@@ -123,6 +123,9 @@ func strikeSpec(task, field, op string, value any) (store.StrikeSpec, error) {
 	if task == "" && field == "" {
 		return store.StrikeSpec{}, fmt.Errorf("%w: name a task, a field, or both (a strike of everything is Clear's job)", ErrBadStrike)
 	}
+	if task == "*" { // the CLI's and the dashboard's word for every task
+		return store.StrikeSpec{}, fmt.Errorf(`%w: task "*": every task is "" here (the docket command and the dashboard write it *)`, ErrBadStrike)
+	}
 	if field == "" {
 		return store.StrikeSpec{Task: task, Value: json.RawMessage("null")}, nil
 	}
