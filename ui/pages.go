@@ -3,6 +3,7 @@ package ui
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -740,6 +741,14 @@ func (h *handler) act(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	op, key := r.PostForm.Get("op"), r.PostForm.Get("key")
+	if k64 := r.PostForm.Get("key64"); k64 != "" { // the key exactly (see action.Key64)
+		raw, err := base64.RawURLEncoding.DecodeString(k64)
+		if err != nil {
+			h.refuse(w, r, http.StatusBadRequest, "The form's key could not be read.")
+			return
+		}
+		key = string(raw)
+	}
 	v := &view{Title: "Confirm", Nav: "tasks"}
 	v.Token = h.token
 	v.Docket = h.core.Name

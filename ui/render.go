@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -143,6 +144,17 @@ type action struct {
 }
 
 type formField struct{ Name, Value string }
+
+// Key64 is the task's key in base64 (URL alphabet, unpadded), posted
+// beside the key itself: a browser rewrites some characters of a form's
+// values (line breaks, NUL, bytes that are not UTF-8), so that the key
+// field alone could name another task, or none.
+func (a action) Key64() string {
+	if a.Key == "" {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(a.Key))
+}
 
 // Action returns the button for op on the task with key: op is cancel,
 // retry, run or clear.

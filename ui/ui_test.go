@@ -768,3 +768,33 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	_, err = ui.New(nil, ui.Options{})
 	assert.ErrorIs(t, err, ui.ErrBadOption)
 }
+
+// A key holding characters a browser rewrites in a form's values (a NUL,
+// line breaks, bytes that are not UTF-8) is still acted on exactly: the
+// form posts it in base64 beside the key as rendered.
+func TestActionsOnAKeyABrowserWouldRewrite(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		f := newFixture(t, b, ui.Options{})
+		key := "nul\x00key\nline\xff"
+		_, err := f.s.Add(context.Background(), store.ModeAdd, []store.NewTask{
+			{Key: key, Name: "report", Input: []byte(`{}`), When: store.When{After: time.Hour}}})
+		require.NoError(t, err)
+
+		body := f.page("task?" + url.Values{"key": {key}}.Encode())
+		m := regexp.MustCompile(`name="key64" value="([A-Za-z0-9_-]+)"`).FindStringSubmatch(body)
+		require.NotNil(t, m, "the form carries the key in base64")
+		// What a browser posts: the key field as rendered, with its line
+		// break normalised, and the base64 one.
+		rendered := regexp.MustCompile(`name="key" value="([^"]*)"`).FindStringSubmatch(body)
+		require.NotNil(t, rendered)
+		form := url.Values{"op": {"cancel"}, "key": {strings.ReplaceAll(html.UnescapeString(rendered[1]), "\n", "\r\n")},
+			"key64": {m[1]}, "token": {f.token()}, "confirmed": {"1"}}
+		code, _, resp := f.post(form)
+		require.Equal(t, http.StatusSeeOther, code, resp)
+		assert.Equal(t, store.StateCancelled, f.state(key))
+
+		form.Set("key64", "not base64!")
+		code, _, _ = f.post(form)
+		assert.Equal(t, http.StatusBadRequest, code)
+	})
+}
