@@ -327,7 +327,7 @@ func (d *Docket) Cancel(ctx context.Context, key string) (err error) {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("%w: %q is not scheduled, queued, parked or running", ErrNotFound, key)
+		return fmt.Errorf("%w: %q is not scheduled, queued, parked, held or running", ErrNotFound, key)
 	}
 	// A workflow's children beyond the first batch: at once, rather than
 	// at the workers' next look.

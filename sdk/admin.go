@@ -45,7 +45,7 @@ func (d *Docket) RunNow(ctx context.Context, key string) (err error) {
 		return nil
 	case store.ActionNotFound:
 		if state == "" {
-			return fmt.Errorf("%w: %q is not scheduled, queued, parked or running", ErrNotFound, key)
+			return fmt.Errorf("%w: %q is not scheduled, queued, parked, held or running", ErrNotFound, key)
 		}
 		// It ended: no live task has the key (ErrNotFound, as for Cancel),
 		// and its state is why (ErrWrongState).

@@ -413,7 +413,7 @@ func TestActions(t *testing.T) {
 
 		code, _, body = f.post(form)
 		assert.Equal(t, http.StatusConflict, code, "cancelled already")
-		assert.Contains(t, body, "is not scheduled, queued, parked or running")
+		assert.Contains(t, body, "is not scheduled, queued, parked, held or running")
 
 		code, _, _ = f.post(url.Values{"op": {"retry"}, "key": {"failed-1"}, "token": {token}, "confirmed": {"1"}})
 		require.Equal(t, http.StatusSeeOther, code)
