@@ -167,6 +167,69 @@ func TestTaskDebounce(t *testing.T) {
 	})
 }
 
+// A burst still gives one run when the worker comes to it late: its first
+// submission runs once claimed, and the later ones, added before that run
+// and claimed after it, are dropped as part of the burst that ran. A
+// submission added after the run starts the next burst.
+func TestDebounceWhenTheWorkerIsBehind(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		t.Run(map[bool]string{false: "worker down", true: "worker busy"}[busy], func(t *testing.T) {
+			testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+				process := sdk.NewTask("process_webhooks", func(ctx context.Context, in Webhook) error {
+					if in.Event == "slow" {
+						time.Sleep(time.Minute)
+					}
+					return nil
+				}, policy.TaskDebounce(5*time.Second), policy.TaskConcurrency(1))
+				d := env.Docket()
+				if busy { // a run holds the only slot for a minute
+					env.Register(process)
+					_, err := process.Add(t.Context(), d, Webhook{"slow"}, sdk.Key("slow"))
+					require.NoError(t, err)
+					env.Advance(6 * time.Second)
+				}
+				var burst []*sdk.Execution
+				for _, ev := range []string{"a", "b", "c"} {
+					env.Advance(time.Second)
+					ex, err := process.Add(t.Context(), d, Webhook{ev})
+					require.NoError(t, err)
+					burst = append(burst, ex)
+				}
+				if !busy { // workers start 20s after the burst
+					env.Advance(20 * time.Second)
+					env.Register(process)
+				}
+				env.RunUntilFinished()
+				var keys []string
+				for _, r := range env.Runs("process_webhooks") {
+					keys = append(keys, r.Key)
+				}
+				want := []string{burst[0].Key()}
+				if busy {
+					want = []string{"slow", burst[0].Key()}
+				}
+				assert.Equal(t, want, keys, "one run for the burst, its first submission")
+				verb := "ran" // claimed after the first had run
+				if busy {
+					verb = "runs" // claimed while the first waited for the slot
+				}
+				for _, ex := range burst[1:] {
+					st, why := state(t, ex)
+					assert.Equal(t, sdk.StateCancelled, st)
+					assert.Equal(t, "debounced: the burst "+verb+" as "+burst[0].Key(), why)
+				}
+
+				// A submission after that run is a new burst.
+				ex, err := process.Add(t.Context(), d, Webhook{"d"})
+				require.NoError(t, err)
+				env.RunUntilFinished()
+				runs := env.Runs("process_webhooks")
+				assert.Equal(t, ex.Key(), runs[len(runs)-1].Key)
+			})
+		})
+	}
+}
+
 // Independent settle windows per value.
 func TestDebouncePerArgument(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {

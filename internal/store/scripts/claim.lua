@@ -257,10 +257,24 @@ end
 -- returning nil to go on, or a verdict (see admit).
 
 -- debounce: a burst's first submission runs, settle after its last one.
+-- Submissions are judged as they are claimed, which may be long after they
+-- were added (a backlog, workers down): when the burst's first submission
+-- starts, its record stays, saying when it ran, so that a submission added
+-- before that instant and claimed only after it is dropped as part of the
+-- burst that ran, not taken for a burst of its own; one added from that
+-- instant on starts the next burst.
 local function debounce(key, f, id, settle)
   local bk = K.debounce .. id
-  local st = redis.call('HMGET', bk, 'winner', 'created', 'last')
+  local st = redis.call('HMGET', bk, 'winner', 'created', 'last', 'ran')
   local created = whole(f.created) or now
+  local ran = whole(st[4])
+  if ran then
+    if created < ran then
+      return 'drop', 'debounced: the burst ran as ' .. st[1]
+    end
+    redis.call('DEL', bk) -- that burst is over: this submission starts the next
+    st = {false, false, false}
+  end
   -- A burst is identified by its first submission: key and creation
   -- instant, since a key can be added again after it ended (then its
   -- record is the new submission's, which starts a new burst).
@@ -392,8 +406,10 @@ local function start_counts(key, n, windows)
   for _, w in ipairs(windows) do
     redis.call('SET', w[1], int(w[2]), 'PX', math.ceil((w[2] - now) / 1000) + GC_MARGIN_MS)
   end
-  if n.burst then
-    redis.call('DEL', K.debounce .. n.burst.id)
+  if n.burst then -- the burst ran: kept, to drop its submissions claimed later (see debounce)
+    local bk = K.debounce .. n.burst.id
+    redis.call('HSET', bk, 'ran', now_s)
+    expire_after(bk, now, now)
   end
   redis.call('HSET', K.task .. key, 'admitted', '1')
 end
