@@ -97,7 +97,9 @@ func (d Disposition) String() string {
 }
 
 // Add schedules the task with input in; by default it is due now under a
-// new key.
+// new key. An automatic perpetual or cron task (policy.Automatic) is keyed
+// by its name instead: Add without Key adds its one chain, and reports
+// AlreadyScheduled while the chain lives.
 func (t *Task[In]) Add(ctx context.Context, d *Docket, in In, opts ...AddOption) (*Execution, error) {
 	return t.add(ctx, d, store.ModeAdd, in, opts)
 }
@@ -114,12 +116,22 @@ func (t *Task[In]) add(ctx context.Context, d *Docket, mode store.Mode, in In, o
 	if err := usable(ctx, d); err != nil {
 		return nil, err
 	}
-	if _, err := t.definition(); err != nil {
+	def, err := t.definition()
+	if err != nil {
 		return nil, err
 	}
 	raw, err := json.Marshal(in)
 	if err != nil {
 		return nil, fmt.Errorf("%w: task %q: %w", ErrBadInput, t.name, err)
+	}
+	if def.Policies.Automatic() && !collectAdd(opts).Keyed {
+		// An automatic task's chain is keyed by the task's name: an Add
+		// without a key is an add of that chain (AlreadyScheduled while it
+		// lives), never a second chain.
+		opts = append([]AddOption{Key(t.name)}, opts...)
+		if mode == store.ModeAdd {
+			mode = store.ModeSeed
+		}
 	}
 	return d.addOne(ctx, mode, t.name, raw, opts)
 }

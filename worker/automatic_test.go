@@ -138,3 +138,29 @@ func TestAutomaticTaskRegisteredWhileRunning(t *testing.T) {
 		assert.Equal(t, []string{"heartbeat"}, waitFor(t, ran, 1))
 	})
 }
+
+// An automatic task added by hand, without a key, is its one chain: the Add
+// reports AlreadyScheduled while the chain lives, rather than starting a
+// second chain that would run it twice per period.
+func TestAddingAnAutomaticTaskAddsItsChain(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		beat := sdk.NewTask("beat", func(ctx context.Context, in struct{}) error { return nil },
+			policy.Perpetual(time.Hour, policy.Automatic()))
+		ex, err := beat.Add(t.Context(), env.Docket(), struct{}{}) // before any worker: it starts the chain
+		require.NoError(t, err)
+		assert.Equal(t, "beat", ex.Key())
+		assert.Equal(t, sdk.Scheduled, ex.Disposition())
+		env.Register(beat)
+		env.Advance(time.Minute)
+		again, err := beat.Add(t.Context(), env.Docket(), struct{}{})
+		require.NoError(t, err)
+		assert.Equal(t, sdk.AlreadyScheduled, again.Disposition())
+		env.Advance(3 * time.Hour)
+		assert.Len(t, env.Runs("beat"), 4, "one chain: at 0, 1h, 2h, 3h")
+
+		other, err := beat.Add(t.Context(), env.Docket(), struct{}{}, sdk.Key("by-hand"))
+		require.NoError(t, err)
+		assert.Equal(t, "by-hand", other.Key(), "a key given is kept")
+		require.NoError(t, env.Docket().Cancel(t.Context(), "by-hand"))
+	})
+}
