@@ -18,6 +18,7 @@ import (
 	"github.com/docket-go/docket/telemetry"
 	"github.com/docket-go/docket/testsuite"
 	"github.com/docket-go/docket/worker"
+	"github.com/docket-go/docket/workflow"
 )
 
 // counters reads the int64 sums of a reader, by metric name and the value
@@ -108,4 +109,40 @@ func TestDepthGauge(t *testing.T) {
 		close(release)
 		env.RunUntilIdle()
 	})
+}
+
+// A workflow's children are added tasks: docket.tasks.added counts them,
+// once each, however many runs of the workflow start them.
+func TestWorkflowChildrenAreCountedAsAdded(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	prev := otel.GetMeterProvider()
+	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	t.Cleanup(func() { otel.SetMeterProvider(prev) })
+
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		part := sdk.NewResultTask("part", func(ctx context.Context, in Order) (int, error) { return in.ID, nil })
+		order := sdk.NewResultTask("order", func(ctx context.Context, in Order) (int, error) {
+			fs, err := workflow.StartMany(ctx, part, "parts", []Order{{ID: 1}, {ID: 2}, {ID: 3}})
+			if err != nil {
+				return 0, err
+			}
+			sum := 0
+			for _, f := range fs {
+				v, err := f.Get(ctx) // parks until each has ended: the workflow runs again
+				if err != nil {
+					return 0, err
+				}
+				sum += v
+			}
+			return sum, nil
+		})
+		env.Register(part)
+		env.Register(order)
+		got, err := order.Call(t.Context(), env.Docket(), Order{})
+		require.NoError(t, err)
+		assert.Equal(t, 6, got)
+	})
+	added := counters(t, reader, telemetry.AttrTask)
+	assert.Equal(t, int64(3), added[telemetry.MetricAdded+"/part"])
+	assert.Equal(t, int64(1), added[telemetry.MetricAdded+"/order"])
 }

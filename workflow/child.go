@@ -233,6 +233,12 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 		// too, so that the workflow's trace leads to its children's.
 		span := trace.SpanFromContext(ctx)
 		var taken error
+		added := 0
+		defer func() {
+			if added > 0 && a.Added != nil {
+				a.Added(ctx, task, added)
+			}
+		}()
 		for j, s := range started {
 			if s.Taken {
 				holder := "unnamed"
@@ -245,6 +251,9 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 			}
 			futures[at[j]] = &Future[Out]{a: a, key: s.Key}
 			a.Flow.Set(store.FlowChild+children[j].Name, s.Key)
+			if s.New {
+				added++
+			}
 			if s.New && span.IsRecording() {
 				span.AddEvent(telemetry.EventChildStarted, trace.WithAttributes(
 					attribute.String(telemetry.AttrKey, s.Key), attribute.String(telemetry.AttrTask, task)))

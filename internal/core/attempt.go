@@ -38,6 +38,10 @@ type Attempt struct {
 
 	// Hooks observe the run, for the testsuite.
 	Hooks *Hooks
+
+	// Added counts n tasks called task that the run added (a workflow's
+	// children) in the docket's metrics; nil counts nothing.
+	Added func(ctx context.Context, task string, n int)
 }
 
 // Progress reports a run's progress to the store, and remembers what it
