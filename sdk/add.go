@@ -98,8 +98,8 @@ func (d Disposition) String() string {
 
 // Add schedules the task with input in; by default it is due now under a
 // new key. An automatic perpetual or cron task (policy.Automatic) is keyed
-// by its name instead: Add without Key adds its one chain, and reports
-// AlreadyScheduled while the chain lives.
+// by its name instead: Add without Key (and AddByName, and AddMany without
+// Keys) adds its one chain, and reports AlreadyScheduled while it lives.
 func (t *Task[In]) Add(ctx context.Context, d *Docket, in In, opts ...AddOption) (*Execution, error) {
 	return t.add(ctx, d, store.ModeAdd, in, opts)
 }
@@ -124,16 +124,23 @@ func (t *Task[In]) add(ctx context.Context, d *Docket, mode store.Mode, in In, o
 	if err != nil {
 		return nil, fmt.Errorf("%w: task %q: %w", ErrBadInput, t.name, err)
 	}
-	if def.Policies.Automatic() && !collectAdd(opts).Keyed {
-		// An automatic task's chain is keyed by the task's name: an Add
-		// without a key is an add of that chain (AlreadyScheduled while it
-		// lives), never a second chain.
-		opts = append([]AddOption{Key(t.name)}, opts...)
-		if mode == store.ModeAdd {
-			mode = store.ModeSeed
-		}
-	}
+	mode, opts = chainAdd(def, mode, opts)
 	return d.addOne(ctx, mode, t.name, raw, opts)
+}
+
+// chainAdd makes an add without a key of an automatic task (def, nil when
+// unknown) an add of its one chain, which is keyed by the task's name:
+// AlreadyScheduled while the chain lives, never a second chain. (Replace
+// still needs a key: with the name, it replaces the chain.)
+func chainAdd(def *core.TaskDef, mode store.Mode, opts []AddOption) (store.Mode, []AddOption) {
+	if def == nil || !def.Policies.Automatic() || mode != store.ModeAdd {
+		return mode, opts
+	}
+	o := collectAdd(opts)
+	if o.Keyed || o.Keys != nil {
+		return mode, opts
+	}
+	return store.ModeSeed, append([]AddOption{Key(def.Name)}, opts...)
 }
 
 // AddMany schedules one task per input, in one round trip to Redis per
@@ -154,7 +161,8 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 	if err := usable(ctx, d); err != nil {
 		return nil, err
 	}
-	if _, err := t.definition(); err != nil {
+	def, err := t.definition()
+	if err != nil {
 		return nil, err
 	}
 	o := collectAdd(opts)
@@ -163,6 +171,13 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 	}
 	if o.Keyed {
 		return nil, fmt.Errorf("%w: AddMany takes Keys, not Key (use Add for a single keyed task)", ErrBadKey)
+	}
+	mode := store.ModeAdd
+	if def.Policies.Automatic() && o.Keys == nil {
+		// Every input adds the one chain, keyed by the task's name (see
+		// chainAdd): the first is Scheduled, the others AlreadyScheduled.
+		mode = store.ModeSeed
+		o.Keys = func(int) string { return t.name }
 	}
 	if o.Spread < 0 || o.Jitter < 0 {
 		return nil, fmt.Errorf("%w: Spread (%v) and Jitter (%v) must not be negative", ErrBadInput, o.Spread, o.Jitter)
@@ -188,7 +203,7 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 	if len(tasks) == 0 {
 		return []*Execution{}, nil
 	}
-	return d.addTasks(ctx, store.ModeAdd, tasks)
+	return d.addTasks(ctx, mode, tasks)
 }
 
 // AddByName schedules the task called name with JSON input, for producers
@@ -202,12 +217,14 @@ func (d *Docket) AddByName(ctx context.Context, name string, input json.RawMessa
 	if name == "" {
 		return nil, fmt.Errorf("%w: empty task name", ErrBadInput)
 	}
-	if def := d.core.Task(name); def != nil {
+	def := d.core.Task(name)
+	if def != nil {
 		if _, err := def.Decode(input); err != nil {
 			return nil, err
 		}
 	}
-	return d.addOne(ctx, store.ModeAdd, name, input, opts)
+	mode, opts := chainAdd(def, store.ModeAdd, opts)
+	return d.addOne(ctx, mode, name, input, opts)
 }
 
 func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw []byte, opts []AddOption) (*Execution, error) {
@@ -247,7 +264,11 @@ func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw [
 // error, it returns an element per task all the same: nil for those Redis
 // did not confirm (see AddMany).
 func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.NewTask) (_ []*Execution, err error) {
-	ctx, span := d.producerSpan(ctx, string(mode)+" "+tasks[0].Name,
+	verb := mode
+	if mode == store.ModeSeed { // an add of an automatic task's chain (see chainAdd)
+		verb = store.ModeAdd
+	}
+	ctx, span := d.producerSpan(ctx, string(verb)+" "+tasks[0].Name,
 		attribute.String(telemetry.AttrTask, tasks[0].Name), attribute.Int(telemetry.AttrCount, len(tasks)))
 	defer func() { endSpan(span, err) }()
 	if len(tasks) == 1 {

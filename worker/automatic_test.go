@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -157,6 +158,21 @@ func TestAddingAnAutomaticTaskAddsItsChain(t *testing.T) {
 		assert.Equal(t, sdk.AlreadyScheduled, again.Disposition())
 		env.Advance(3 * time.Hour)
 		assert.Len(t, env.Runs("beat"), 4, "one chain: at 0, 1h, 2h, 3h")
+
+		byName, err := env.Docket().AddByName(t.Context(), "beat", json.RawMessage(`{}`))
+		require.NoError(t, err)
+		assert.Equal(t, "beat", byName.Key())
+		assert.Equal(t, sdk.AlreadyScheduled, byName.Disposition())
+		many, err := beat.AddMany(t.Context(), env.Docket(), []struct{}{{}, {}})
+		require.NoError(t, err)
+		for _, ex := range many {
+			assert.Equal(t, "beat", ex.Key())
+			assert.Equal(t, sdk.AlreadyScheduled, ex.Disposition())
+		}
+		_, err = beat.Replace(t.Context(), env.Docket(), struct{}{})
+		assert.ErrorIs(t, err, sdk.ErrBadKey, "Replace still needs a key")
+		env.Advance(time.Hour)
+		assert.Len(t, env.Runs("beat"), 5, "still one chain")
 
 		other, err := beat.Add(t.Context(), env.Docket(), struct{}{}, sdk.Key("by-hand"))
 		require.NoError(t, err)
