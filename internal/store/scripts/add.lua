@@ -87,6 +87,9 @@ for i = 3, #ARGV, 5 do
     if seed then
       redis.call('HSET', tk, 'auto', '1')
     end
+    if when ~= '+0' then -- added for later: when it was asked to be due, which hand-backs do not move (see debounce)
+      redis.call('HSET', tk, 'asked', due_s)
+    end
     if live and f[4] then -- a replaced child stays its workflow's
       redis.call('HSET', tk, 'parent', f[4], 'child', f[5] or '')
     end

@@ -258,18 +258,22 @@ end
 
 -- debounce: a burst's first submission runs, settle after its last one.
 -- Submissions are judged as they are claimed, which may be long after they
--- were added (a backlog, workers down): when the burst's first submission
--- starts, its record stays, saying when it ran, so that a submission added
--- before that instant and claimed only after it is dropped as part of the
--- burst that ran, not taken for a burst of its own; one added from that
--- instant on starts the next burst.
+-- fell due (a backlog, workers down): when the burst's first submission
+-- starts, its record stays, saying when it ran, so that a submission due
+-- before that instant (by its add: 'asked', or its creation) and claimed
+-- only after it is dropped as part of the burst that ran, not taken for a
+-- burst of its own; one due from that instant on (added later, or added
+-- for later) starts the next burst. The
+-- record lasts an hour past the run: a submission claimed later than that
+-- starts a burst of its own.
 local function debounce(key, f, id, settle)
   local bk = K.debounce .. id
   local st = redis.call('HMGET', bk, 'winner', 'created', 'last', 'ran')
   local created = whole(f.created) or now
   local ran = whole(st[4])
   if ran then
-    if created < ran then
+    local asked = whole(redis.call('HGET', K.task .. key, 'asked')) or created
+    if asked < ran then
       return 'drop', 'debounced: the burst ran as ' .. st[1]
     end
     redis.call('DEL', bk) -- that burst is over: this submission starts the next
