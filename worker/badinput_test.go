@@ -344,3 +344,50 @@ func TestTaskAddedToAMixedFleetRunsSoon(t *testing.T) {
 		require.NoError(t, <-done)
 	})
 }
+
+// A worker that has the task but is busy does not see it handed back ten
+// times a second by a worker without it for as long as it is busy: the
+// short wait holds for the first moments only, then the backoff grows.
+func TestHandBacksToABusyWorkerBackOff(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		env.Register(sdk.NewTask("other", func(ctx context.Context, in struct{}) error { return nil }))
+		env.Advance(time.Millisecond)
+		current, err := sdk.OpenClient(env.Docket().Redis(), sdk.WithName(env.Docket().Name()))
+		require.NoError(t, err)
+		defer current.Close()
+		require.NoError(t, current.Register(sdk.NewTask("report", func(ctx context.Context, in struct{ Slow bool }) error {
+			if in.Slow {
+				select {
+				case <-time.After(10 * time.Minute):
+				case <-ctx.Done():
+				}
+			}
+			return nil
+		})))
+		ctx, stop := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			done <- worker.New(current, worker.Options{Name: "new", Concurrency: 1, Lease: time.Hour}).Run(ctx)
+		}()
+		_, err = env.Docket().AddByName(t.Context(), "report", json.RawMessage(`{"Slow":true}`), sdk.Key("slow"))
+		require.NoError(t, err)
+		env.Advance(time.Second) // the new worker runs the slow one
+		_, err = env.Docket().AddByName(t.Context(), "report", json.RawMessage(`{}`), sdk.Key("waiting"))
+		require.NoError(t, err)
+		env.Advance(time.Minute)
+
+		// Hand-backs are counted by the minute's statistics (outcome "unknown").
+		rdb := env.Docket().Redis()
+		keys, err := rdb.Keys(t.Context(), "docket:{test}:stats:*").Result()
+		require.NoError(t, err)
+		handedBack := 0
+		for _, k := range keys {
+			n, _ := rdb.HGet(t.Context(), k, "unknown").Int()
+			handedBack += n
+		}
+		assert.Positive(t, handedBack)
+		assert.Less(t, handedBack, 60, "in a minute: about 20 short waits, then a growing backoff")
+		stop()
+		require.NoError(t, <-done)
+	})
+}

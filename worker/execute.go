@@ -186,7 +186,12 @@ func (a *attempt) handBack() {
 		return
 	}
 	delay := min(max(waited, minUnknownBackoff), maxUnknownBackoff)
-	elsewhere := !known.IsZero() && now.Sub(known) < maxUnknownBackoff || a.r.fleet.has(a.ctx, m.Name)
+	// A worker that has it is up: it made the task due (known), or the
+	// workers' registrations show one. The latter only for the first
+	// moments of the wait: a worker that has it but is busy would
+	// otherwise see the task handed back ten times a second until it frees.
+	elsewhere := !known.IsZero() && now.Sub(known) < maxUnknownBackoff ||
+		waited < knownRacePatience && a.r.fleet.has(a.ctx, m.Name)
 	if elsewhere {
 		delay = knownRaceWait // a worker that has it is up: leave it the task
 	}
@@ -213,6 +218,11 @@ const (
 	minUnknownBackoff = time.Second
 	maxUnknownBackoff = time.Minute
 )
+
+// knownRacePatience is how long a task a worker without it hands back, when
+// the workers' registrations show one that has it, is handed back after
+// knownRaceWait rather than its backoff.
+const knownRacePatience = 2 * time.Second
 
 // knownRaceWait is how long a task waits, handed back by a worker that
 // does not have it, once a worker that has it made it due (see handBack).

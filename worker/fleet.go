@@ -21,28 +21,36 @@ type fleet struct {
 	names map[string]bool
 }
 
-// fleetRefresh is how long the fleet's task names are trusted.
-const fleetRefresh = time.Second
+// A name found is trusted for fleetRefresh; a name missing is looked for
+// again after fleetRetry (a worker that has it may have just started).
+const (
+	fleetRefresh = time.Second
+	fleetRetry   = 100 * time.Millisecond
+)
 
 func newFleet(c *conf) *fleet { return &fleet{conf: c} }
 
 // has reports whether a registered worker has the task name; false when
-// the workers cannot be read.
+// the workers cannot be read (a failed read is not kept).
 func (f *fleet) has(ctx context.Context, name string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.read.IsZero() || time.Since(f.read) >= fleetRefresh {
-		f.names = f.load(ctx)
-		f.read = time.Now()
+	age := time.Since(f.read)
+	if f.read.IsZero() || age >= fleetRefresh || !f.names[name] && age >= fleetRetry {
+		names, err := f.load(ctx)
+		if err != nil {
+			f.log.Debug("cannot read the workers' task names", "err", err)
+			return false
+		}
+		f.names, f.read = names, time.Now()
 	}
 	return f.names[name]
 }
 
-func (f *fleet) load(ctx context.Context) map[string]bool {
+func (f *fleet) load(ctx context.Context) (map[string]bool, error) {
 	descriptions, err := f.store.WorkerDescriptions(ctx)
 	if err != nil {
-		f.log.Debug("cannot read the workers' task names", "err", err)
-		return nil
+		return nil, err
 	}
 	names := map[string]bool{}
 	for _, raw := range descriptions {
@@ -54,5 +62,5 @@ func (f *fleet) load(ctx context.Context) map[string]bool {
 			names[name] = true
 		}
 	}
-	return names
+	return names, nil
 }

@@ -497,7 +497,7 @@ func (s *Store) UnknownSince(ctx context.Context, key string) (since, known time
 // workers, as they wrote them (see Heartbeat): those live, and those gone
 // whose registration has not expired yet.
 func (s *Store) WorkerDescriptions(ctx context.Context) ([][]byte, error) {
-	ids, err := s.rdb.ZRange(ctx, s.k.workers, 0, MaxBatch-1).Result()
+	ids, err := s.rdb.ZRevRange(ctx, s.k.workers, 0, MaxBatch-1).Result() // the latest live-until first
 	if err != nil {
 		return nil, fmt.Errorf("docket: worker descriptions: %w", err)
 	}
