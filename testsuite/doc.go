@@ -36,7 +36,7 @@
 // A task that ignores its context (it sleeps past its Timeout, say) is
 // abandoned at its deadline, as in production: the attempt fails with
 // sdk.ErrTimeout while the function goes on. When the test function
-// returns, Run waits for such functions to return, moving fake time, since
-// the bubble cannot end while one of them runs; one still running a week
-// of fake time later fails the test.
+// returns and its cleanups have run, Run waits for such functions to
+// return, moving fake time, since the bubble cannot end while one of them
+// runs; one still running a week of fake time later fails the test.
 package testsuite

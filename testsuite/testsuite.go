@@ -93,6 +93,9 @@ func Run(t *testing.T, fn func(t *testing.T, env *Env), opts ...Option) {
 			o(&cfg)
 		}
 		env := start(t, cfg)
+		// Registered first, so run last: after the test's own cleanups,
+		// which may be what releases a task that ignored its context.
+		t.Cleanup(env.awaitAbandoned)
 		defer env.close()
 		fn(t, env)
 	})
@@ -129,7 +132,6 @@ func start(t *testing.T, cfg config) *Env {
 	env.stop = func() {
 		cancel()
 		<-env.stopped
-		env.awaitAbandoned()
 		if err := env.store.CheckLeaks(context.Background()); err != nil {
 			t.Error(err)
 		}
@@ -170,7 +172,9 @@ func (e *Env) count(delta int) {
 // awaitAbandoned waits, moving fake time, for the task functions that the
 // stopped worker abandoned (they ignored their context, and sleep past
 // their deadline, say) to return: the bubble cannot end while they run.
-// It gives up after a week of fake time, failing the test.
+// It runs after the test's cleanups. It gives up after a week of fake
+// time, failing the test (a function blocked on anything but time never
+// returns: synctest then reports it as blocked).
 func (e *Env) awaitAbandoned() {
 	limit := time.NewTimer(week)
 	defer limit.Stop()

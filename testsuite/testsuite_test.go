@@ -198,15 +198,24 @@ func TestRunUntilFinishedPastAKeyThatIsNotARecord(t *testing.T) {
 // ends cleanly all the same, once the abandoned function has returned in
 // fake time (a bubble cannot end while one of its goroutines sleeps).
 func TestTestEndsAfterAnAbandonedTaskReturns(t *testing.T) {
-	returned := false
+	var returned, released bool
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		task := sdk.NewTask("sleepy", func(ctx context.Context, in struct{}) error {
+		release := make(chan struct{})
+		t.Cleanup(func() { close(release) }) // runs before Run waits
+		task := sdk.NewTask("sleepy", func(ctx context.Context, in struct{ Block bool }) error {
+			if in.Block {
+				<-release // ignores ctx
+				released = true
+				return nil
+			}
 			time.Sleep(time.Hour) // ignores ctx
 			returned = true
 			return nil
 		}, policy.Timeout(time.Minute))
 		env.Register(task)
-		ex, err := task.Add(t.Context(), env.Docket(), struct{}{})
+		ex, err := task.Add(t.Context(), env.Docket(), struct{ Block bool }{})
+		require.NoError(t, err)
+		_, err = task.Add(t.Context(), env.Docket(), struct{ Block bool }{true})
 		require.NoError(t, err)
 		env.RunUntilFinished()
 		info, err := ex.Info(t.Context())
@@ -215,4 +224,5 @@ func TestTestEndsAfterAnAbandonedTaskReturns(t *testing.T) {
 		assert.Contains(t, info.Error, "timed out")
 	})
 	assert.True(t, returned, "the abandoned function ran to its end")
+	assert.True(t, released, "the test's cleanup released the other")
 }
