@@ -21,6 +21,16 @@ import (
 	"github.com/docket-go/docket/workflow"
 )
 
+// meterReader installs a meter provider that reads into the returned
+// reader, for the test's duration.
+func meterReader(t *testing.T) *sdkmetric.ManualReader {
+	reader := sdkmetric.NewManualReader()
+	prev := otel.GetMeterProvider()
+	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	t.Cleanup(func() { otel.SetMeterProvider(prev) })
+	return reader
+}
+
 // counters reads the int64 sums of a reader, by metric name and the value
 // of one attribute.
 func counters(t *testing.T, reader *sdkmetric.ManualReader, attr string) map[string]int64 {
@@ -45,10 +55,7 @@ func counters(t *testing.T, reader *sdkmetric.ManualReader, attr string) map[str
 
 // Failures that no retry can fix are counted, by reason.
 func TestFailuresAreCountedByReason(t *testing.T) {
-	reader := sdkmetric.NewManualReader()
-	prev := otel.GetMeterProvider()
-	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
-	t.Cleanup(func() { otel.SetMeterProvider(prev) })
+	reader := meterReader(t)
 
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		ship := sdk.NewTask("ship", func(ctx context.Context, in Order) error { return nil })
@@ -74,10 +81,7 @@ func TestFailuresAreCountedByReason(t *testing.T) {
 
 // The depth gauge reports the docket's tasks by state at each collection.
 func TestDepthGauge(t *testing.T) {
-	reader := sdkmetric.NewManualReader()
-	prev := otel.GetMeterProvider()
-	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
-	t.Cleanup(func() { otel.SetMeterProvider(prev) })
+	reader := meterReader(t)
 
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		release := make(chan struct{})
@@ -114,10 +118,7 @@ func TestDepthGauge(t *testing.T) {
 // A workflow's children are added tasks: docket.tasks.added counts them,
 // once each, however many runs of the workflow start them.
 func TestWorkflowChildrenAreCountedAsAdded(t *testing.T) {
-	reader := sdkmetric.NewManualReader()
-	prev := otel.GetMeterProvider()
-	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
-	t.Cleanup(func() { otel.SetMeterProvider(prev) })
+	reader := meterReader(t)
 
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		part := sdk.NewResultTask("part", func(ctx context.Context, in Order) (int, error) { return in.ID, nil })

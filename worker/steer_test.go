@@ -10,8 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/docket-go/docket/policy"
@@ -74,10 +72,7 @@ func TestPermanentFailureInAPerpetualTask(t *testing.T) {
 // same attempt number, not counted by the retry policy, its deliveries
 // starting again; a real failure afterwards is retried as usual.
 func TestSnoozeRunsTheSameAttemptLater(t *testing.T) {
-	reader := sdkmetric.NewManualReader()
-	prev := otel.GetMeterProvider()
-	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
-	t.Cleanup(func() { otel.SetMeterProvider(prev) })
+	reader := meterReader(t)
 	exporter := withSpans(t)
 
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {

@@ -25,10 +25,7 @@ func TestWorkers(t *testing.T) {
 	w := f.startWorker(worker.Options{Name: "cli", Concurrency: 3})
 	f.workersLive(1)
 
-	env := map[string]string{"DOCKET_URL": f.url, "DOCKET_NAME": f.name}
-	p := f.program("", nil, nil)
-	p.Getenv = func(k string) string { return env[k] }
-	r := runProgram(t, p, []string{"workers"})
+	r := f.runFromEnv("workers")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Empty(t, r.stderr)
 	out := lines(r.stdout)
@@ -43,7 +40,7 @@ func TestWorkers(t *testing.T) {
 	assert.Regexp(t, `^in \d+s$`, row[6])
 	assert.Equal(t, "another,noop", row[7])
 
-	r = runProgram(t, p, []string{"workers", "--json"})
+	r = f.runFromEnv("workers", "--json")
 	require.Equal(t, 0, r.code, r.stderr)
 	var got struct {
 		Docket  string           `json:"docket"`
@@ -76,12 +73,19 @@ func TestWorkersEscapesNames(t *testing.T) {
 	f.startWorker(worker.Options{Name: "evil\x1b[31m\nforged row"})
 	f.workersLive(1)
 
-	env := map[string]string{"DOCKET_URL": f.url, "DOCKET_NAME": f.name}
-	p := f.program("", nil, nil)
-	p.Getenv = func(k string) string { return env[k] }
-	r := runProgram(t, p, []string{"workers"})
+	r := f.runFromEnv("workers")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.NotContains(t, r.stdout, "\x1b")
 	assert.Len(t, lines(r.stdout), 2, r.stdout)
 	assert.Contains(t, r.stdout, `evil\x1b[31m\nforged row`)
+}
+
+// runFromEnv runs the command with the docket found from DOCKET_URL and
+// DOCKET_NAME, as a user's shell gives them, rather than from flags.
+func (f *fixture) runFromEnv(args ...string) result {
+	f.t.Helper()
+	env := map[string]string{"DOCKET_URL": f.url, "DOCKET_NAME": f.name}
+	p := f.program("", nil, nil)
+	p.Getenv = func(k string) string { return env[k] }
+	return runProgram(f.t, p, args)
 }
