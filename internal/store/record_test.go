@@ -86,3 +86,34 @@ func TestRecordWithEveryField(t *testing.T) {
 		assert.Equal(t, 3, rec.Attempt)
 	})
 }
+
+// A released attempt (handed back unstarted: claimed ahead, or at a
+// worker's shutdown) goes back in line where it was: its due time stays
+// the attempt's, as a redelivery's does, and the delivery is not counted.
+func TestReleaseKeepsTheDueTime(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		res, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "a", Name: "t", Input: []byte(`{}`)}})
+		require.NoError(t, err)
+		due := res[0].Due
+		c, err := s.Claim(ctx, "w", 1, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		applied, err := s.Finish(ctx, time.Minute, []store.Outcome{{Key: "a", Gen: c.Messages[0].Gen, Kind: store.Released}})
+		require.NoError(t, err)
+		require.Equal(t, []bool{true}, applied)
+		rec, _, err := s.Info(ctx, "a")
+		require.NoError(t, err)
+		assert.Equal(t, due, rec.Due)
+		assert.Equal(t, 0, rec.Deliveries)
+
+		c, err = s.Claim(ctx, "w", 1, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		assert.Equal(t, due, c.Messages[0].Due, "the next delivery sees the attempt's due time")
+		ok, err := s.Cancel(ctx, "a", time.Minute)
+		require.NoError(t, err)
+		assert.True(t, ok)
+	})
+}

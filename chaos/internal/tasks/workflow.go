@@ -116,8 +116,9 @@ const (
 	WorkflowViolations = "chaos:wfviolations"
 	// PartDue is a hash: "<part key>#<attempt>" -> the attempt's due time
 	// (unix µs) as its first run saw it. A redelivery of an attempt keeps
-	// its due time; a part started twice (a second execution of its key)
-	// would run its first attempt again with another.
+	// its due time, and so does a release (handed back unstarted); a part
+	// started twice (a second execution of its key) would run its first
+	// attempt again with another.
 	PartDue = "chaos:partdue"
 )
 
@@ -326,10 +327,10 @@ func (r record) stamp(ctx context.Context, key string) error {
 }
 
 // part is the order's child: it checks that its key runs one execution
-// (the runs of an attempt share its due time: a redelivery keeps it; only
-// a run handed back at a worker's shutdown is due anew, and the workers
-// shut down only once everything but the automatic tasks is done), works up to 200ms, records its
-// completion and returns its value.
+// (the runs of an attempt share its due time: a redelivery keeps it, and
+// so does a release, a hand-back of an attempt claimed ahead or at a
+// worker's shutdown), works up to 200ms, records its completion and
+// returns its value.
 func (r record) part(ctx context.Context, in Part) (int, error) {
 	cur := sdk.Current(ctx)
 	field := fmt.Sprintf("%s#%d", cur.Key(), cur.Attempt())

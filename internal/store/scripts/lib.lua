@@ -635,7 +635,8 @@ end
 --          perpetual               -> the next run: attempt 1, due at "when" (relative
 --                                     to this attempt's start), never in the past;
 --                                     the next input replaces the input unless empty
---          release                 -> back to the queue, due now, this delivery not counted
+--          release                 -> back to the queue, due when it was (now at the latest),
+--                                     this delivery not counted
 --          snooze                  -> the same attempt again, due at "when" (relative to
 --                                     now); deliveries start again
 --          unknown                 -> no task of that name on the worker: due at "when"
@@ -750,8 +751,9 @@ local function finish_attempts(first, last, retention, now)
           due = park(key, input, now)
           redis.call('HSETNX', tk, 'run_started', redis.call('HGET', tk, 'started') or now_s)
           redis.call('HSET', tk, 'deliveries', '0', 'waited', WAITED_PARKED)
-        else -- release
-          due = now
+        else -- release: back in line where it was, due when it was due
+          -- (its due time stays that of the attempt, as a redelivery's does)
+          due = math.min(whole(redis.call('HGET', tk, 'due')) or now, now)
           redis.call('HINCRBY', tk, 'deliveries', -1)
           announce(key, STATE.queued, f[3])
         end
