@@ -16,8 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
+	"github.com/docket-go/docket/internal/text"
 	"github.com/docket-go/docket/sdk"
 )
 
@@ -343,30 +343,8 @@ func unescapeHTMLEscapes(s string) string {
 	return b.String()
 }
 
-// printable shows task data with control and invisible characters
-// escaped, as the CLI does: keys and errors come from anyone who can add a
-// task. (HTML escaping is the templates' own.)
-func printable(s string) string {
-	if strings.IndexFunc(s, needsEscape) < 0 && !strings.ContainsRune(s, utf8Error) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range strings.ToValidUTF8(s, string(utf8Error)) {
-		if needsEscape(r) {
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-		} else {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-const utf8Error = '\uFFFD'
-
-func needsEscape(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
-}
+// printable is text.Printable: task data, escaped for people to read.
+func printable(s string) string { return text.Printable(s) }
 
 // short cuts s to n runes, with an ellipsis.
 func short(s string, n int) string {

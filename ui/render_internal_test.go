@@ -17,12 +17,6 @@ func TestPretty(t *testing.T) {
 	assert.Equal(t, "not json <", pretty([]byte("not json <")))
 }
 
-func TestPrintable(t *testing.T) {
-	assert.Equal(t, "plain key/1", printable("plain key/1"))
-	assert.Equal(t, `bell\a esc\x1b rtl\u202e nul\x00`, printable("bell\a esc\x1b rtl\u202e nul\x00"))
-	assert.Equal(t, "bad \uFFFD", printable("bad \xff"))
-}
-
 func TestHumanAndCount(t *testing.T) {
 	assert.Equal(t, "950ms", human(950_000_000))
 	assert.Equal(t, "5m 3s", human(303_000_000_000))

@@ -10,9 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/docket-go/docket/internal/text"
 	"github.com/docket-go/docket/sdk"
 )
 
@@ -149,27 +148,8 @@ func writeWorkflow(w io.Writer, wf *sdk.WorkflowInfo, line func(label, format st
 	}
 }
 
-// printable escapes the control characters of s, newlines and tabs
-// included, and the characters that reorder text (U+202E, ...), so that
-// task data can neither drive the terminal it is shown on nor forge a line
-// or a column of the output.
-func printable(s string) string {
-	var b strings.Builder
-	for len(s) > 0 {
-		r, size := utf8.DecodeRuneInString(s)
-		switch {
-		case r == utf8.RuneError && size == 1: // a byte that is not UTF-8
-			fmt.Fprintf(&b, `\x%02x`, s[0])
-		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == utf8.RuneError:
-			q := strconv.QuoteRuneToASCII(r)
-			b.WriteString(q[1 : len(q)-1])
-		default:
-			b.WriteString(s[:size])
-		}
-		s = s[size:]
-	}
-	return b.String()
-}
+// printable is text.Printable: task data shown on one line of its own.
+func printable(s string) string { return text.Printable(s) }
 
 // printableLines is printable line by line, for text whose lines are our
 // own (indented JSON: newlines inside its strings are escaped already).
