@@ -128,16 +128,19 @@ func (t *Task[In]) add(ctx context.Context, d *Docket, mode store.Mode, in In, o
 	return d.addOne(ctx, mode, t.name, raw, opts)
 }
 
-// chainAdd makes an add without a key of an automatic task (def, nil when
-// unknown) an add of its one chain, which is keyed by the task's name:
-// AlreadyScheduled while the chain lives, never a second chain. (Replace
-// still needs a key: with the name, it replaces the chain.)
+// addsChain reports whether an add of the task def (nil when unknown) in
+// mode with options o adds its one chain: an automatic task added without
+// a key. Its chain is keyed by the task's name: AlreadyScheduled while it
+// lives, never a second chain. (Replace still needs a key: with the name,
+// it replaces the chain.)
+func addsChain(def *core.TaskDef, mode store.Mode, o core.AddOptions) bool {
+	return def != nil && def.Policies.Automatic() && mode == store.ModeAdd && !o.Keyed && o.Keys == nil
+}
+
+// chainAdd keys a single add that adds a chain (see addsChain) by the
+// task's name, and marks it the chain's.
 func chainAdd(def *core.TaskDef, mode store.Mode, opts []AddOption) (store.Mode, []AddOption) {
-	if def == nil || !def.Policies.Automatic() || mode != store.ModeAdd {
-		return mode, opts
-	}
-	o := collectAdd(opts)
-	if o.Keyed || o.Keys != nil {
+	if !addsChain(def, mode, collectAdd(opts)) {
 		return mode, opts
 	}
 	return store.ModeSeed, append([]AddOption{Key(def.Name)}, opts...)
@@ -173,9 +176,7 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 		return nil, fmt.Errorf("%w: AddMany takes Keys, not Key (use Add for a single keyed task)", ErrBadKey)
 	}
 	mode := store.ModeAdd
-	if def.Policies.Automatic() && o.Keys == nil {
-		// Every input adds the one chain, keyed by the task's name (see
-		// chainAdd): the first is Scheduled, the others AlreadyScheduled.
+	if addsChain(def, mode, o) { // the first is Scheduled, the others AlreadyScheduled
 		mode = store.ModeSeed
 		o.Keys = func(int) string { return t.name }
 	}
