@@ -263,9 +263,7 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 		Flow:     core.NewFlow(a.r.store, m.Key, m.Gen, a.r.w.c.MaxInputSize),
 		Now:      a.redisNow,
 		Hooks:    &a.r.w.c.Hooks,
-		Added: func(ctx context.Context, task string, n int) {
-			a.r.w.metrics.Added.Add(ctx, int64(n), a.r.w.metrics.Task(a.r.w.c.Name, task))
-		},
+		Added:    a.r.w.added,
 	}
 	if t := def.Policies.Timeout; t != nil {
 		state.Deadline = core.NewDeadline(t.Duration, func() { a.cancel(sdk.ErrTimeout) })

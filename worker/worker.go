@@ -26,6 +26,7 @@ type Worker struct {
 	id      string
 	log     *slog.Logger
 	metrics *telemetry.Metrics
+	added   func(ctx context.Context, task string, n int) // counts tasks a run added (core.Attempt.Added)
 	running atomic.Bool
 }
 
@@ -56,7 +57,13 @@ func New(d *sdk.Docket, opts Options) *Worker {
 	if log == nil {
 		log = c.Logger
 	}
-	return &Worker{c: c, opts: opts, invalid: invalid, id: id, log: log.With("worker", id), metrics: telemetry.NewMetrics()}
+	w := &Worker{c: c, opts: opts, invalid: invalid, id: id, log: log.With("worker", id), metrics: telemetry.NewMetrics()}
+	// Made once, not per attempt: a closure per attempt would cost the hot
+	// path an allocation.
+	w.added = func(ctx context.Context, task string, n int) {
+		w.metrics.Added.Add(ctx, int64(n), w.metrics.Task(w.c.Name, task))
+	}
+	return w
 }
 
 // ID identifies the worker in Redis and in Snapshot.
