@@ -184,7 +184,9 @@ func (d *Docket) Redis() redis.UniversalClient { return d.core.Store.Client() }
 // connection (unless the docket was opened with OpenClient). The workers
 // stop promptly: they claim nothing more, cancel their running tasks with
 // ErrShutdown, hand them back to the queue for other workers, and their Run
-// returns an error matching ErrClosed; Close returns once they have. To let
+// returns an error matching ErrClosed; Close returns once they have. A
+// cancelled task may use the docket while it winds down (it may add a
+// follow-up); calls made once the workers have stopped return ErrClosed. To let
 // running tasks finish instead, end the workers' context first and wait for
 // Run to return.
 func (d *Docket) Close() error {

@@ -92,6 +92,43 @@ func TestCloseStopsTheWorkers(t *testing.T) {
 	})
 }
 
+// A task cancelled by Close may still use the docket while it winds down
+// (within its grace, before Close returns): here it adds a follow-up, which
+// lands. Calls made after Close has stopped the workers get ErrClosed.
+func TestTasksUseTheDocketWhileCloseDrains(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		other := openDocket(t, b.URL)
+		d, err := sdk.Open(context.Background(), b.URL, sdk.WithName(other.Name()), sdk.WithLogger(quiet))
+		require.NoError(t, err)
+		followUp := sdk.NewTask("follow_up", func(context.Context, Order) error { return nil })
+		started, added := make(chan struct{}, 1), make(chan error, 1)
+		saving := sdk.NewTask("saving", func(ctx context.Context, in Order) error {
+			started <- struct{}{}
+			<-ctx.Done()
+			_, err := followUp.Add(context.Background(), d, in, sdk.Key("follow-up"))
+			added <- err
+			return ctx.Err()
+		})
+		require.NoError(t, d.Register(saving, followUp))
+		ex, err := saving.Add(context.Background(), d, Order{ID: 7})
+		require.NoError(t, err)
+		go func() { _ = worker.New(d, worker.Options{}).Run(context.Background()) }()
+		waitFor(t, started, 1)
+
+		require.NoError(t, d.Close())
+		require.NoError(t, <-added, "an add from a task winding down lands")
+		info, err := other.Execution("follow-up").Info(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateQueued, info.State)
+		_, err = followUp.Add(context.Background(), d, Order{})
+		assert.ErrorIs(t, err, sdk.ErrClosed, "once Close has stopped the workers")
+
+		for _, k := range []string{ex.Key(), "follow-up"} {
+			require.NoError(t, other.Cancel(context.Background(), k))
+		}
+	})
+}
+
 // A worker of a closed docket refuses to run.
 func TestRunOnAClosedDocket(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

@@ -37,10 +37,11 @@ type Docket struct {
 	version atomic.Uint64 // counts registrations
 	changed chan struct{} // closed by the next registration; nil until asked for
 
-	runsMu  sync.Mutex
-	closing chan struct{}  // closed by Close
-	closed  bool           // Close was called
-	runs    sync.WaitGroup // worker runs under way
+	runsMu   sync.Mutex
+	closing  chan struct{}  // closed by Close
+	closed   bool           // Close was called
+	runs     sync.WaitGroup // worker runs under way
+	released atomic.Bool    // Close stopped the runs: the connection goes
 }
 
 // ErrClosed reports a docket that was closed: workers stop, and a worker
@@ -60,12 +61,11 @@ func (d *Docket) BeginRun() error {
 	return nil
 }
 
-// Closed reports whether Close was called.
-func (d *Docket) Closed() bool {
-	d.runsMu.Lock()
-	defer d.runsMu.Unlock()
-	return d.closed
-}
+// Closed reports whether Close has stopped the worker runs and is
+// releasing the connection: calls made from then on are refused. Until
+// then the docket serves calls, those of tasks reacting to the shutdown
+// included.
+func (d *Docket) Closed() bool { return d.released.Load() }
 
 // EndRun counts a worker run that has stopped.
 func (d *Docket) EndRun() { d.runs.Done() }
@@ -93,6 +93,7 @@ func (d *Docket) StopRuns() {
 	}
 	d.runsMu.Unlock()
 	d.runs.Wait()
+	d.released.Store(true)
 }
 
 // Handle is how an sdk.Docket holds its core so that the packages of this
