@@ -295,16 +295,18 @@ func stamp(t time.Time) string {
 
 func iso(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// pretty indents JSON for reading; anything else is shown as it is. Go
-// writes <, > and & in JSON strings as \u003c, \u003e and \u0026: they are
-// shown as the characters they stand for (the template escapes them for
-// HTML), as a person wrote them.
+// pretty indents JSON for reading; anything else is shown line by line,
+// escaped as printable escapes it. Go writes <, > and & in JSON strings as
+// \u003c, \u003e and \u0026: they are shown as the characters they stand
+// for (the template escapes them for HTML), as a person wrote them; the
+// characters that hide or reorder text (U+202E and the like) are shown as
+// JSON escapes, which mean the same.
 func pretty(raw []byte) string {
 	var b bytes.Buffer
 	if json.Indent(&b, raw, "", "  ") == nil {
-		return unescapeHTMLEscapes(b.String())
+		return text.PrintableJSON(unescapeHTMLEscapes(b.String()))
 	}
-	return strings.ToValidUTF8(string(raw), "\uFFFD")
+	return text.PrintableLines(string(raw))
 }
 
 // unescapeHTMLEscapes turns the escapes \u003c, \u003e and \u0026 of valid

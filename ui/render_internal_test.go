@@ -15,6 +15,9 @@ func TestPretty(t *testing.T) {
 	assert.Equal(t, `"\\<"`, pretty([]byte(`"\\\u003c"`)), "an escaped backslash, then an escape")
 	assert.Equal(t, `"\u00e9\n"`, pretty([]byte(`"\u00e9\n"`)), "other escapes stay")
 	assert.Equal(t, "not json <", pretty([]byte("not json <")))
+	assert.Equal(t, "{\n  \"file\": \"invoice\\u202efdp.exe\"\n}", pretty([]byte("{\"file\":\"invoice\u202efdp.exe\"}")),
+		"a character that reorders text is shown as its escape")
+	assert.Equal(t, "not\\tjson\n\\xff \\u202e", pretty([]byte("not\tjson\n\xff \u202e")), "lines kept, the rest escaped")
 }
 
 func TestHumanAndCount(t *testing.T) {

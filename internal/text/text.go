@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -36,4 +37,38 @@ func Printable(s string) string {
 
 func needsEscape(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError
+}
+
+// PrintableJSON escapes, in valid JSON text, the characters Printable
+// escapes that JSON lets stand raw in a string (format characters, line and
+// paragraph separators), as JSON escapes: the text means what it meant,
+// and shows what it holds. Valid JSON holds no other character Printable
+// escapes outside its whitespace.
+func PrintableJSON(s string) string {
+	if strings.IndexFunc(s, needsEscape) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\t' || r == '\r' || !needsEscape(r):
+			b.WriteRune(r)
+		case r > 0xFFFF: // a surrogate pair in JSON
+			hi, lo := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, `\u%04x\u%04x`, hi, lo)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
+}
+
+// PrintableLines is Printable line by line: text of several lines stays on
+// its lines, each escaped as Printable escapes it.
+func PrintableLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = Printable(l)
+	}
+	return strings.Join(lines, "\n")
 }

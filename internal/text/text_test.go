@@ -1,9 +1,11 @@
 package text_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/docket-go/docket/internal/text"
 )
@@ -23,4 +25,28 @@ func TestPrintable(t *testing.T) {
 	} {
 		assert.Equal(t, want, text.Printable(in), "%q", in)
 	}
+}
+
+// JSON keeps its meaning: the hidden characters in its strings become JSON
+// escapes (a pair of them beyond U+FFFF), its layout stays.
+func TestPrintableJSON(t *testing.T) {
+	for in, want := range map[string]string{
+		"{\n  \"a\": \"plain é\"\n}":        "{\n  \"a\": \"plain é\"\n}",
+		"{\"note\": \"evil\u202etxt.exe\"}": `{"note": "evil\u202etxt.exe"}`,
+		"[\"\u2028\u2029\u200b\ufeff\"]":    `["\u2028\u2029\u200b\ufeff"]`,
+		"\"\U000e0041\"":                    `"\udb40\udc41"`,
+		"{\n\t\"tab\": 1\r\n}":              "{\n\t\"tab\": 1\r\n}",
+	} {
+		got := text.PrintableJSON(in)
+		assert.Equal(t, want, got, "%q", in)
+		var before, after any
+		require.NoError(t, json.Unmarshal([]byte(in), &before))
+		require.NoError(t, json.Unmarshal([]byte(got), &after))
+		assert.Equal(t, before, after, "the same JSON value")
+	}
+}
+
+// Text of several lines keeps its lines.
+func TestPrintableLines(t *testing.T) {
+	assert.Equal(t, "line 1\nline\\t2 \\u202e\n\\xff", text.PrintableLines("line 1\nline\t2 \u202e\n\xff"))
 }
