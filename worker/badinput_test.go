@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -390,4 +391,41 @@ func TestHandBacksToABusyWorkerBackOff(t *testing.T) {
 		stop()
 		require.NoError(t, <-done)
 	})
+}
+
+// A task function that calls runtime.Goexit (t.FailNow, or a failed require
+// assertion, in a task does) fails its attempt, retried as any failure,
+// and frees its slot: with one slot, the next task runs. So does a
+// fallback handler that calls it.
+func TestGoexitIsAFailedAttempt(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		exits := sdk.NewTask("exits", func(ctx context.Context, in Order) error {
+			runtime.Goexit()
+			return nil
+		}, policy.Retry(2, time.Second))
+		after := sdk.NewTask("after", func(ctx context.Context, in Order) error { return nil })
+		env.Register(exits, after)
+		d := env.Docket()
+		first, err := exits.Add(t.Context(), d, Order{ID: 1})
+		require.NoError(t, err)
+		second, err := after.Add(t.Context(), d, Order{ID: 2}, sdk.After(time.Millisecond))
+		require.NoError(t, err)
+		unknown, err := d.AddByName(t.Context(), "legacy", json.RawMessage(`{}`))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+
+		require.Len(t, env.Runs("exits"), 2, "retried as any failure")
+		info, err := first.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Contains(t, info.Error, "called runtime.Goexit instead of returning")
+		info, err = second.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State, "the slot was freed")
+		info, err = unknown.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Contains(t, info.Error, "runtime.Goexit")
+	}, testsuite.WithWorkerOptions(worker.Options{Concurrency: 1,
+		Fallback: func(context.Context, string, json.RawMessage) error { runtime.Goexit(); return nil }}))
 }

@@ -237,7 +237,12 @@ func (a *attempt) runFallback(reason string, cause error) {
 		a.settle(func() *store.Outcome { return a.final(store.Failed, cause.Error(), reason) })
 		return
 	}
-	err := a.call(a.ctx, a.r.wrap(a, func(ctx context.Context) error { return fallback(ctx, a.msg.Name, a.msg.Input) }))
+	a.call(a.ctx, a.r.wrap(a, func(ctx context.Context) error { return fallback(ctx, a.msg.Name, a.msg.Input) }),
+		func(err error) { a.settleFallback(err, reason, cause) })
+}
+
+// settleFallback records what the fallback handler's call ended with.
+func (a *attempt) settleFallback(err error, reason string, cause error) {
 	a.settle(func() *store.Outcome {
 		switch stopped := context.Cause(a.ctx); {
 		case err == nil:
@@ -334,16 +339,17 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 		}
 		a.settle(func() *store.Outcome { return conclude(nil, true) })
 	})
-	err := a.call(ctx, a.r.wrap(a, func(ctx context.Context) error {
+	a.call(ctx, a.r.wrap(a, func(ctx context.Context) error {
 		result, err := def.Call(ctx, in)
 		if err == nil && def.Result != nil {
 			a.result, err = a.encodeResult(result)
 		}
 		return err
-	}))
-	close(returned)
-	stop()
-	a.settle(func() *store.Outcome { return conclude(err, false) })
+	}), func(err error) {
+		close(returned)
+		stop()
+		a.settle(func() *store.Outcome { return conclude(err, false) })
+	})
 }
 
 // parked returns what a workflow's run decided to wait for, if it parks:
@@ -453,25 +459,39 @@ func (a *attempt) startSpan(def *core.TaskDef) (context.Context, trace.Span) {
 	return ctx, span
 }
 
-// call runs fn, turning a panic into a *sdk.PanicError, and counts it
-// while it runs.
-func (a *attempt) call(ctx context.Context, fn func(context.Context) error) (err error) {
+// call runs fn, counting it while it runs, then passes what it ended with
+// to then: its error, a *sdk.PanicError for a panic, or errGoexit. then
+// runs deferred, since a function that calls runtime.Goexit ends the
+// goroutine: whatever follows the call would never run, and the attempt
+// would hold its slot for ever.
+func (a *attempt) call(ctx context.Context, fn func(context.Context) error, then func(error)) {
 	a.r.slots.called()
 	hook := a.r.w.c.Hooks.Calls
 	if hook != nil {
 		hook(1)
 	}
+	var err error
+	returned := false
 	defer func() {
 		if v := recover(); v != nil {
 			err = &sdk.PanicError{Value: v, Stack: debug.Stack()}
+		} else if !returned {
+			err = errGoexit
 		}
 		a.r.slots.returned()
 		if hook != nil {
 			hook(-1)
 		}
+		then(err)
 	}()
-	return fn(ctx)
+	err = fn(ctx)
+	returned = true
 }
+
+// errGoexit is the error of an attempt whose function called
+// runtime.Goexit rather than returning.
+var errGoexit = errors.New("docket: the task's function called runtime.Goexit instead of returning " +
+	"(t.FailNow, or a failed require assertion, inside a task does that)")
 
 // outcome decides what becomes of an attempt that ended with err.
 func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
