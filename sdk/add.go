@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"reflect"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,25 +36,48 @@ func Key(key string) AddOption {
 // or running is left alone (AlreadyScheduled), so an AddMany that failed
 // midway can be made again with the same inputs and keys: the tasks it added
 // before are not added twice. (A task that has already ended frees its key:
-// adding it again adds it again.) Only AddMany takes Keys.
+// adding it again adds it again.) Only AddMany takes Keys; Keys(nil) is an
+// error matching ErrNilArgument.
 func Keys(key func(i int) string) AddOption {
+	if key == nil {
+		key = nilKeys
+	}
 	return func(o *core.AddOptions) { o.Keys = key }
+}
+
+// nilKeys stands for Keys(nil), which AddMany refuses: left nil, it would
+// mean no Keys, and every task would get a new random key, so that a retry
+// adds them all twice. Were it called, its empty key would be refused
+// (ErrBadKey).
+func nilKeys(int) string { return "" }
+
+// isNilKeys reports the Keys of Keys(nil). Functions are not comparable;
+// their code pointers are.
+func isNilKeys(key func(int) string) bool {
+	return key != nil && reflect.ValueOf(key).Pointer() == reflect.ValueOf(nilKeys).Pointer()
 }
 
 // Spread spreads the tasks of an AddMany evenly over the window over: the
 // i-th of n is due i·over/n after the time the other options make them due
 // (now, At, After). 10,000 reminders over the next hour are one every
-// 360ms, in one round trip per thousand. Only AddMany takes Spread.
+// 360ms, in one round trip per thousand. Only AddMany takes Spread; over
+// must not be negative, nor longer than MaxSpread.
 func Spread(over time.Duration) AddOption {
 	return func(o *core.AddOptions) { o.Spread = over }
 }
 
 // Jitter moves each task of a Spread by a random offset within ±j/2, so
 // that tasks added by several producers do not fall due in step; a task is
-// never due before the window's start. Only AddMany takes Jitter.
+// never due before the window's start. Only AddMany takes Jitter; j must
+// not be negative, nor longer than MaxSpread.
 func Jitter(j time.Duration) AddOption {
 	return func(o *core.AddOptions) { o.Jitter = j }
 }
+
+// MaxSpread is the longest Spread, and the longest Jitter: 100 years. A
+// window of time.Duration's ~292 years would overflow once the due time's
+// delay (After) or the jitter is added to it.
+const MaxSpread = 100 * 365 * 24 * time.Hour
 
 // At makes the task due at t. A time in the past means now: the task is
 // due, and recorded as due, at the instant it is added.
@@ -175,13 +200,16 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 	if o.Keyed {
 		return nil, fmt.Errorf("%w: AddMany takes Keys, not Key (use Add for a single keyed task)", ErrBadKey)
 	}
+	if isNilKeys(o.Keys) {
+		return nil, fmt.Errorf("%w: sdk.Keys(nil): give the function that keys each input", ErrNilArgument)
+	}
 	mode := store.ModeAdd
 	if addsChain(def, mode, o) { // the first is Scheduled, the others AlreadyScheduled
 		mode = store.ModeSeed
 		o.Keys = func(int) string { return t.name }
 	}
-	if o.Spread < 0 || o.Jitter < 0 {
-		return nil, fmt.Errorf("%w: Spread (%v) and Jitter (%v) must not be negative", ErrBadInput, o.Spread, o.Jitter)
+	if err := checkSpread(o); err != nil {
+		return nil, err
 	}
 	tasks := make([]store.NewTask, len(ins))
 	for i, in := range ins {
@@ -205,6 +233,22 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 		return []*Execution{}, nil
 	}
 	return d.addTasks(ctx, mode, tasks)
+}
+
+// checkSpread refuses a Spread or Jitter that is negative or over
+// MaxSpread, and a window that would end past time.Duration's range after
+// After's delay: the offsets would overflow (rand.N panics, a due time
+// wraps to the past).
+func checkSpread(o core.AddOptions) error {
+	if o.Spread < 0 || o.Jitter < 0 || o.Spread > MaxSpread || o.Jitter > MaxSpread {
+		return fmt.Errorf("%w: Spread (%v) and Jitter (%v) must be between 0 and %v (sdk.MaxSpread)",
+			ErrBadInput, o.Spread, o.Jitter, MaxSpread)
+	}
+	if o.When.After > math.MaxInt64-o.Spread-o.Jitter {
+		return fmt.Errorf("%w: After (%v) plus Spread (%v) and Jitter (%v) is beyond %v",
+			ErrBadInput, o.When.After, o.Spread, o.Jitter, time.Duration(math.MaxInt64))
+	}
+	return nil
 }
 
 // AddByName schedules the task called name with JSON input, for producers

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -39,7 +40,7 @@ type Docket struct {
 	closeErr  error
 }
 
-// Option configures a Docket.
+// Option configures a Docket. A nil Option is skipped.
 type Option func(*options)
 
 type options struct {
@@ -127,15 +128,32 @@ func Open(ctx context.Context, url string, opts ...Option) (*Docket, error) {
 }
 
 // OpenClient returns the docket on a Redis client the caller already has.
-// Close leaves the client open.
+// Close leaves the client open. A nil client is an error matching
+// ErrNilArgument.
 func OpenClient(rdb redis.UniversalClient, opts ...Option) (*Docket, error) {
+	if isNil(rdb) {
+		return nil, fmt.Errorf("%w: the Redis client is nil (pass one from redis.NewClient, or use sdk.Open)", ErrNilArgument)
+	}
 	return newDocket(rdb, opts)
+}
+
+// isNil reports a nil client, or a nil pointer (a *redis.Client) in the
+// interface: either panics at the first command, in a worker's goroutine
+// where nothing can recover it.
+func isNil(rdb redis.UniversalClient) bool {
+	if rdb == nil {
+		return true
+	}
+	v := reflect.ValueOf(rdb)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 func newDocket(rdb redis.UniversalClient, opts []Option) (*Docket, error) {
 	o := options{name: DefaultName, retention: DefaultRetention, maxInputSize: DefaultMaxInputSize}
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil { // as for AddOption: a nil option is no choice
+			opt(&o)
+		}
 	}
 	if o.logger == nil {
 		o.logger = slog.Default()
@@ -174,11 +192,22 @@ func newDocket(rdb redis.UniversalClient, opts []Option) (*Docket, error) {
 	return d, nil
 }
 
-// Name is the docket's name.
-func (d *Docket) Name() string { return d.core.Name }
+// Name is the docket's name; empty for a nil Docket.
+func (d *Docket) Name() string {
+	if d == nil || d.core == nil {
+		return ""
+	}
+	return d.core.Name
+}
 
-// Redis is the go-redis client the docket uses, for inspection.
-func (d *Docket) Redis() redis.UniversalClient { return d.core.Store.Client() }
+// Redis is the go-redis client the docket uses, for inspection; nil for a
+// nil Docket.
+func (d *Docket) Redis() redis.UniversalClient {
+	if d == nil || d.core == nil {
+		return nil
+	}
+	return d.core.Store.Client()
+}
 
 // Close stops the workers running on the docket, then releases the Redis
 // connection (unless the docket was opened with OpenClient). The workers
@@ -189,7 +218,14 @@ func (d *Docket) Redis() redis.UniversalClient { return d.core.Store.Client() }
 // follow-up); calls made once the workers have stopped return ErrClosed. To let
 // running tasks finish instead, end the workers' context first and wait for
 // Run to return.
+//
+// Close of a nil Docket (what a failed Open returns) or of one not made by
+// Open or OpenClient returns an error matching ErrNilArgument, so that a
+// `defer d.Close()` placed before the error check does not panic.
 func (d *Docket) Close() error {
+	if d == nil || d.core == nil {
+		return errNilDocket
+	}
 	d.closeOnce.Do(func() {
 		d.core.StopRuns()
 		d.stopGauge()

@@ -33,16 +33,33 @@ func (e *Execution) usable(ctx context.Context) error {
 	return usable(ctx, e.d)
 }
 
-// Key is the task's key.
-func (e *Execution) Key() string { return e.key }
+// Key is the task's key; empty for a nil Execution (AddMany's element for
+// a task it could not confirm).
+func (e *Execution) Key() string {
+	if e == nil {
+		return ""
+	}
+	return e.key
+}
 
 // Disposition says what the Add or Replace that returned e did; zero for a
-// handle from Docket.Execution.
-func (e *Execution) Disposition() Disposition { return e.disposition }
+// handle from Docket.Execution, and for a nil Execution.
+func (e *Execution) Disposition() Disposition {
+	if e == nil {
+		return 0
+	}
+	return e.disposition
+}
 
 // Due is when the task was due when Add returned (for AlreadyScheduled,
-// the existing task's due time); zero for a handle from Docket.Execution.
-func (e *Execution) Due() time.Time { return e.due }
+// the existing task's due time); zero for a handle from Docket.Execution,
+// and for a nil Execution.
+func (e *Execution) Due() time.Time {
+	if e == nil {
+		return time.Time{}
+	}
+	return e.due
+}
 
 // State is where an execution is in its life.
 type State string

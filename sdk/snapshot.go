@@ -3,6 +3,8 @@ package sdk
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/docket-go/docket/internal/store"
@@ -81,7 +83,7 @@ type WorkerInfo struct {
 	LiveUntil time.Time `json:"-"`
 }
 
-// SnapshotOption adjusts a Snapshot.
+// SnapshotOption adjusts a Snapshot. A nil SnapshotOption is skipped.
 type SnapshotOption func(*snapshotOptions)
 
 type snapshotOptions struct{ limit int }
@@ -90,8 +92,15 @@ type snapshotOptions struct{ limit int }
 // and of each concurrency limit at most n tasks holding its slots and the
 // first n waiting for one; with 0, Snapshot lists none and only counts them.
 // Defaults to 1000. The work Redis does grows with n and the number of
-// limits in use, not with the number of tasks.
+// limits in use, not with the number of tasks. An n above MaxSnapshotLimit
+// counts as MaxSnapshotLimit, more tasks than a Redis holds: Limit(math.MaxInt)
+// lists them all. A negative n is an error matching ErrBadInput.
 func Limit(n int) SnapshotOption { return func(o *snapshotOptions) { o.limit = n } }
+
+// MaxSnapshotLimit is the largest Limit a Snapshot uses. Redis's scripts
+// count in floating point: a count of 1e17 would reach Redis as "1e+17",
+// which is not a number of tasks to Redis.
+const MaxSnapshotLimit = math.MaxInt32
 
 // Snapshot lists the running, queued and scheduled tasks and the live
 // workers, in one atomic read.
@@ -101,9 +110,14 @@ func (d *Docket) Snapshot(ctx context.Context, opts ...SnapshotOption) (Snapshot
 	}
 	o := snapshotOptions{limit: 1000}
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil { // as for AddOption: a nil option is no choice
+			opt(&o)
+		}
 	}
-	raw, err := d.core.Store.Snapshot(ctx, max(o.limit, 0))
+	if o.limit < 0 {
+		return Snapshot{}, fmt.Errorf("%w: sdk.Limit(%d): a snapshot lists 0 tasks or more", ErrBadInput, o.limit)
+	}
+	raw, err := d.core.Store.Snapshot(ctx, min(o.limit, MaxSnapshotLimit))
 	if err != nil {
 		return Snapshot{}, err
 	}
