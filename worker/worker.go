@@ -66,8 +66,18 @@ func New(d *sdk.Docket, opts Options) *Worker {
 	return w
 }
 
-// ID identifies the worker in Redis and in Snapshot.
-func (w *Worker) ID() string { return w.id }
+// ID identifies the worker in Redis and in Snapshot; empty for a nil
+// Worker.
+func (w *Worker) ID() string {
+	if w == nil {
+		return ""
+	}
+	return w.id
+}
+
+// errNoWorker is the error of a nil Worker's Run, or of one not made by New
+// (a zero Worker has no docket).
+var errNoWorker = fmt.Errorf("%w: the *worker.Worker is nil or zero (make one with worker.New)", sdk.ErrNilArgument)
 
 // Run executes tasks until ctx ends. Then it stops claiming, gives running
 // tasks up to Options.DrainTimeout to finish, hands back those that do not,
@@ -75,10 +85,10 @@ func (w *Worker) ID() string { return w.id }
 // backs off and carries on when Redis is back.
 //
 // Run returns an error for any other reason it stops, or refuses to start:
-// a nil context or docket (sdk.ErrNilArgument), options out of range
-// (ErrBadOption), a second Run of the same worker (ErrRunning), or the
-// docket closed (sdk.ErrClosed: Close stops the
-// workers promptly, handing their running tasks back).
+// a nil context or docket, or a nil or zero Worker (sdk.ErrNilArgument:
+// make workers with New), options out of range (ErrBadOption), a second Run
+// of the same worker (ErrRunning), or the docket closed (sdk.ErrClosed:
+// Close stops the workers promptly, handing their running tasks back).
 func (w *Worker) Run(ctx context.Context) error {
 	return w.run(ctx, untilStopped)
 }
@@ -126,6 +136,9 @@ func (u until) String() string {
 }
 
 func (w *Worker) run(ctx context.Context, stop until) error {
+	if w == nil || w.c == nil {
+		return errNoWorker
+	}
 	if ctx == nil {
 		return fmt.Errorf("%w: the context.Context is nil", sdk.ErrNilArgument)
 	}
