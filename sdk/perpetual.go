@@ -59,8 +59,12 @@ func (p *PerpetualControl) Every() time.Duration {
 }
 
 // Perpetuate sets the input of the next run of the perpetual or cron task
-// running in ctx. next must be of the task's own input type.
+// running in ctx. next must be of the task's own input type, and encode
+// within the docket's WithMaxInputSize.
 func Perpetuate[In any](ctx context.Context, next In) error {
+	if ctx == nil {
+		return fmt.Errorf("%w: the context.Context is nil (pass the task's own context)", ErrNilArgument)
+	}
 	a := core.AttemptFrom(ctx)
 	if a == nil || a.Schedule == nil {
 		return ErrNotPerpetual
@@ -71,6 +75,10 @@ func Perpetuate[In any](ctx context.Context, next In) error {
 	raw, err := json.Marshal(next)
 	if err != nil {
 		return fmt.Errorf("%w: task %q: %w", ErrBadInput, a.Task, err)
+	}
+	if a.Flow != nil && a.Flow.MaxOutput > 0 && len(raw) > a.Flow.MaxOutput {
+		return fmt.Errorf("%w: task %q: the next input is %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)",
+			ErrInputTooLarge, a.Task, len(raw), a.Flow.MaxOutput)
 	}
 	a.Schedule.SetNext(raw)
 	return nil

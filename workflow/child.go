@@ -19,8 +19,9 @@ import (
 
 // Future is a child task a workflow started: Get waits for it.
 type Future[Out any] struct {
-	a   *core.Attempt
-	key string
+	a    *core.Attempt
+	key  string
+	task string // the child's task, for its TaskError
 }
 
 // Key is the child's key: its workflow's key, a slash, and its name.
@@ -54,7 +55,7 @@ func (f *Future[Out]) Get(ctx context.Context) (Out, error) {
 		return zero, err
 	}
 	if o.State != store.StateCompleted {
-		te := &sdk.TaskError{Key: f.key, State: sdk.State(o.State), Reason: o.Reason, Message: o.Error}
+		te := &sdk.TaskError{Key: f.key, Task: f.task, State: sdk.State(o.State), Reason: o.Reason, Message: o.Error}
 		return zero, fmt.Errorf("%w %q %s: %w", ErrChildFailed, f.key, o.State, te)
 	}
 	if o.Result == "" {
@@ -86,6 +87,10 @@ func Wait(ctx context.Context, children ...Awaitable) error {
 			return fmt.Errorf("%w: child %d of %d to wait for is nil", sdk.ErrNilArgument, i+1, len(children))
 		}
 		key := c.childKey()
+		if key == "" {
+			return fmt.Errorf("%w: child %d of %d to wait for is a zero Future: wait for the one Start returns",
+				sdk.ErrNilArgument, i+1, len(children))
+		}
 		if seen[key] {
 			continue
 		}
@@ -133,7 +138,8 @@ func All[Out any](ctx context.Context, children []*Future[Out]) ([]Out, error) {
 // comes again finds it started instead of starting it twice; a child is
 // started once per execution of its workflow. It runs like any task (its
 // own policies, on any worker); when it ends, its workflow learns of it.
-// opts may delay it (sdk.After, sdk.At); it is keyed by its name.
+// opts may delay it (sdk.After, sdk.At); it is keyed by its name. Its input
+// is held to the docket's sdk.WithMaxInputSize (ErrInputTooLarge).
 //
 // Starting is one round trip to Redis, none for a child started by an
 // earlier run. The child is cancelled if its workflow is cancelled or fails.
@@ -167,7 +173,8 @@ func StartTask[In any](ctx context.Context, task *sdk.Task[In], name string, in 
 // Start), in one round trip per thousand: the fan-out of thousands of
 // children. The numbers are padded to one width (name/007 among a thousand),
 // so that children due at once are claimed in the order of their inputs.
-// Wait or All waits for them.
+// Wait or All waits for them. Children are not spread: sdk.Spread and
+// sdk.Jitter are refused (ErrBadInput); sdk.After and sdk.At delay them.
 func StartMany[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], name string, ins []In, opts ...sdk.AddOption) ([]*Future[Out], error) {
 	if task == nil {
 		return nil, errNilTask
@@ -198,6 +205,10 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 	if o.Keyed || o.Keys != nil {
 		return nil, fmt.Errorf("%w: a child is keyed by its name under its workflow", sdk.ErrBadKey)
 	}
+	if o.Spread != 0 || o.Jitter != 0 {
+		return nil, fmt.Errorf("%w: children are not spread: Spread and Jitter are for AddMany; delay children with sdk.After or sdk.At",
+			sdk.ErrBadInput)
+	}
 	traceparent := telemetry.InjectTrace(ctx)
 	futures := make([]*Future[Out], len(names))
 	var children []store.Child
@@ -207,12 +218,16 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 			return nil, err
 		}
 		if key, ok := a.Flow.Lookup(store.FlowChild + name); ok {
-			futures[i] = &Future[Out]{a: a, key: key}
+			futures[i] = &Future[Out]{a: a, key: key, task: task}
 			continue
 		}
 		raw, err := json.Marshal(ins[i])
 		if err != nil {
 			return nil, fmt.Errorf("%w: child %q of task %q: %w", sdk.ErrBadInput, name, task, err)
+		}
+		if limit := a.Flow.MaxOutput; limit > 0 && len(raw) > limit {
+			return nil, fmt.Errorf("%w: child %q of task %q: %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)",
+				sdk.ErrInputTooLarge, name, task, len(raw), limit)
 		}
 		key := a.Key + "/" + name
 		if err := core.CheckKey(key); err != nil {
@@ -249,7 +264,7 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 					ErrKeyTaken, children[j].Name, task, s.Key, holder, children[j].Name))
 				continue
 			}
-			futures[at[j]] = &Future[Out]{a: a, key: s.Key}
+			futures[at[j]] = &Future[Out]{a: a, key: s.Key, task: task}
 			a.Flow.Set(store.FlowChild+children[j].Name, s.Key)
 			if s.New {
 				added++

@@ -54,6 +54,9 @@ var ErrSignalTimeout = errors.New("docket: no signal came in time")
 
 // run returns the state of the run in ctx.
 func run(ctx context.Context) (*core.Attempt, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("%w: the context.Context is nil (pass the task's own context)", sdk.ErrNilArgument)
+	}
 	a := core.AttemptFrom(ctx)
 	if a == nil || a.Flow == nil {
 		return nil, ErrNotInTask
@@ -118,7 +121,8 @@ type stepKey struct{}
 // Step runs fn once for the execution: its output is saved (as JSON) when
 // it returns a nil error, and when the workflow runs again — a retry, a
 // redelivery after its worker died, a resumption after it parked — the step
-// returns the saved output without running. An error is returned as is and
+// returns the saved output without running. The run that ran fn gets the
+// output as saved too, decoded from its JSON: every run sees the same. An error is returned as is and
 // saves nothing: the workflow decides (returning it fails the attempt,
 // which the retry policy may retry).
 //
@@ -146,19 +150,16 @@ func Step[Out any](ctx context.Context, name string, fn func(ctx context.Context
 	}
 	field := store.FlowStep + name
 	if raw, ok := a.Flow.Lookup(field); ok {
-		var out Out
-		if err := json.Unmarshal([]byte(raw), &out); err != nil {
-			return zero, fmt.Errorf("docket: step %q: its saved output does not decode into %T: %w", name, out, err)
-		}
-		return out, nil
+		return saved[Out](name, raw)
 	}
 
 	ctx, span := telemetry.Tracer().Start(ctx, "step "+name)
 	span.SetAttributes(attribute.String(telemetry.AttrStep, name), attribute.String(telemetry.AttrKey, a.Key))
 	start := time.Now()
 	out, err := fn(context.WithValue(ctx, stepKey{}, a.Key+"/"+name))
+	var raw string
 	if err == nil {
-		err = record(ctx, a, field, out)
+		raw, err = record(ctx, a, field, out)
 	}
 	if err != nil {
 		span.RecordError(err)
@@ -171,27 +172,41 @@ func Step[Out any](ctx context.Context, name string, fn func(ctx context.Context
 	if err != nil {
 		return zero, err
 	}
+	// The output as saved, not fn's own value: every run of the execution
+	// then sees the same (JSON drops fields tagged "-", makes a map's
+	// numbers float64, a time's monotonic reading goes).
+	return saved[Out](name, raw)
+}
+
+// saved decodes a step's saved output.
+func saved[Out any](name, raw string) (Out, error) {
+	var out Out
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		var zero Out
+		return zero, fmt.Errorf("docket: step %q: its saved output does not decode into %T: %w", name, out, err)
+	}
 	return out, nil
 }
 
-// record saves a step's output in the execution's flow.
-func record(ctx context.Context, a *core.Attempt, field string, out any) error {
+// record saves a step's output in the execution's flow, and returns it as
+// saved.
+func record(ctx context.Context, a *core.Attempt, field string, out any) (string, error) {
 	name := field[len(store.FlowStep):]
 	raw, err := json.Marshal(out)
 	if err != nil {
-		return fmt.Errorf("docket: step %q: its output does not encode as JSON: %w", name, err)
+		return "", fmt.Errorf("docket: step %q: its output does not encode as JSON: %w", name, err)
 	}
 	if limit := a.Flow.MaxOutput; limit > 0 && len(raw) > limit {
-		return fmt.Errorf("%w: step %q: its output is %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)",
+		return "", fmt.Errorf("%w: step %q: its output is %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)",
 			sdk.ErrInputTooLarge, name, len(raw), limit)
 	}
 	if _, err := promptly(ctx, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, a.Flow.Store.Record(ctx, a.Key, a.Flow.Gen, field, string(raw))
 	}); err != nil {
-		return held(err)
+		return "", held(err)
 	}
 	a.Flow.Set(field, string(raw))
-	return nil
+	return string(raw), nil
 }
 
 // Do is a Step without an output, for work done for its effect.
@@ -214,12 +229,14 @@ func StepKey(ctx context.Context) string {
 
 // Sleep parks the workflow until d has passed since the first run that
 // reached this sleep (by the Redis clock): a durable sleep, which costs no
-// worker and survives restarts. name identifies it in the execution.
+// worker and survives restarts. name identifies it in the execution. A d
+// of zero or less returns at once.
 func Sleep(ctx context.Context, name string, d time.Duration) error {
 	return sleep(ctx, name, store.Park{Kind: store.ParkSleep, Timer: name, For: d})
 }
 
-// SleepUntil parks the workflow until t (by the Redis clock); see Sleep.
+// SleepUntil parks the workflow until t (by the Redis clock); see Sleep. A
+// t already past returns at once.
 func SleepUntil(ctx context.Context, name string, t time.Time) error {
 	return sleep(ctx, name, store.Park{Kind: store.ParkSleep, Timer: name, Until: t})
 }
@@ -240,8 +257,8 @@ func sleep(ctx context.Context, name string, p store.Park) error {
 		if _, err := fmt.Sscan(v, &us); err == nil && !time.UnixMicro(us).After(a.Now()) {
 			return nil // over
 		}
-	} else if !p.Until.IsZero() && !p.Until.After(a.Now()) {
-		return nil // an instant already past
+	} else if p.Until.IsZero() && p.For <= 0 || !p.Until.IsZero() && !p.Until.After(a.Now()) {
+		return nil // no time to wait, or an instant already past
 	}
 	return a.Flow.Park(p, "sleep "+name)
 }
@@ -249,7 +266,9 @@ func sleep(ctx context.Context, name string, p store.Park) error {
 // WaitSignal returns the next signal called name sent to the workflow
 // (Docket.Signal), decoded from JSON into T, parking until one comes. With a
 // positive timeout, the wait ends with ErrSignalTimeout once timeout has
-// passed since the first run that reached it; zero waits for ever.
+// passed since the first run that reached it; zero waits for ever. A
+// negative timeout has passed already (a deadline minus now, say): the wait
+// gets a signal sent before it, else ErrSignalTimeout at once.
 //
 // Signals are kept until received: one sent before the workflow reaches the
 // wait is received at once. The calls of WaitSignal for one name in a run
@@ -284,7 +303,13 @@ func WaitSignal[T any](ctx context.Context, name string, timeout time.Duration) 
 		}
 		return v, nil
 	}
-	return zero, a.Flow.Park(store.Park{Kind: store.ParkSignal, Signal: name, Wait: wait, Timeout: timeout}, "signal "+name)
+	park := store.Park{Kind: store.ParkSignal, Signal: name, Wait: wait, Timeout: timeout}
+	if timeout < 0 {
+		// Parked, to time out at once: the wait's outcome is recorded, as
+		// any wait's, so that every run of the execution sees the same.
+		park.Timeout = time.Microsecond
+	}
+	return zero, a.Flow.Park(park, "signal "+name)
 }
 
 // received reads what the wait got, from the flow as loaded when it says,

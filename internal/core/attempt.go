@@ -138,6 +138,9 @@ func WithAttempt(ctx context.Context, a *Attempt) context.Context {
 
 // AttemptFrom returns the attempt ctx carries, or nil outside a task.
 func AttemptFrom(ctx context.Context) *Attempt {
+	if ctx == nil {
+		return nil
+	}
 	a, _ := ctx.Value(attemptKey{}).(*Attempt)
 	return a
 }

@@ -18,8 +18,9 @@ type Flow struct {
 	Store *store.Store
 	Key   string
 	Gen   string // the run's: only it may record what it did
-	// MaxOutput is the most bytes of JSON a step's output may have (the
-	// docket's WithMaxInputSize, as for results); 0 for no limit.
+	// MaxOutput is the most bytes of JSON a step's output, a child's
+	// input or a perpetual task's next input may have (the docket's
+	// WithMaxInputSize, as for results); 0 for no limit.
 	MaxOutput int
 
 	mu     sync.Mutex

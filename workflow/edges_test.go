@@ -1,0 +1,198 @@
+package workflow_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/policy"
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/testsuite"
+	"github.com/docket-go/docket/workflow"
+)
+
+// Quote is a step's output with a field JSON does not carry.
+type Quote struct {
+	Price  int    `json:"price"`
+	Secret string `json:"-"`
+}
+
+// A step returns its output as saved, in the run that ran it as in every
+// later run: the same value either way.
+func TestStepReturnsItsOutputAsSaved(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var seen []Quote
+		var kinds []string
+		wf := sdk.NewTask("quote", func(ctx context.Context, in N) error {
+			q, err := workflow.Step(ctx, "quote", func(ctx context.Context) (Quote, error) {
+				return Quote{Price: 10, Secret: "s3cret"}, nil
+			})
+			if err != nil {
+				return err
+			}
+			m, err := workflow.Step(ctx, "map", func(ctx context.Context) (map[string]any, error) {
+				return map[string]any{"n": 1}, nil
+			})
+			if err != nil {
+				return err
+			}
+			seen = append(seen, q)
+			switch m["n"].(type) {
+			case int:
+				kinds = append(kinds, "int")
+			case float64:
+				kinds = append(kinds, "float64")
+			}
+			return workflow.Sleep(ctx, "pause", time.Minute)
+		})
+		env.Register(wf)
+		_, err := wf.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		assert.Equal(t, []Quote{{Price: 10}, {Price: 10}}, seen, "both runs see the output as saved")
+		assert.Equal(t, []string{"float64", "float64"}, kinds)
+	})
+}
+
+// A sleep of no time, or less, returns at once, without parking.
+func TestSleepOfNoTimeDoesNotPark(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		wf := sdk.NewTask("nap", func(ctx context.Context, in N) error {
+			if err := workflow.Sleep(ctx, "zero", 0); err != nil {
+				return err
+			}
+			return workflow.Sleep(ctx, "negative", -time.Hour)
+		})
+		env.Register(wf)
+		_, err := wf.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		runs := env.Runs("nap")
+		require.Len(t, runs, 1, "one run: no park")
+		assert.NoError(t, runs[0].Err)
+	})
+}
+
+// A signal wait with a negative timeout (a deadline that has passed) times
+// out at once, unless a signal was sent before it; the outcome is the same
+// in every run.
+func TestSignalWaitWithANegativeTimeout(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var got []string
+		wf := sdk.NewTask("approval", func(ctx context.Context, in N) error {
+			v, err := workflow.WaitSignal[string](ctx, "approve", -time.Minute)
+			switch {
+			case err == nil:
+				got = append(got, v)
+			case errors.Is(err, workflow.ErrSignalTimeout):
+				got = append(got, "timed out")
+			default:
+				return err
+			}
+			return workflow.Sleep(ctx, "after", time.Minute)
+		})
+		env.Register(wf)
+		d := env.Docket()
+		late, err := wf.Add(t.Context(), d, N{}, sdk.Key("late"))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		assert.Equal(t, []string{"timed out", "timed out"}, got, "the same in both runs")
+		info, err := late.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
+
+		got = nil
+		early, err := wf.Add(t.Context(), d, N{}, sdk.Key("early"), sdk.After(time.Hour))
+		require.NoError(t, err)
+		require.NoError(t, d.Signal(t.Context(), early.Key(), "approve", "yes"))
+		env.RunUntilFinished()
+		assert.Equal(t, []string{"yes", "yes"}, got)
+		info, err = early.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
+	})
+}
+
+// A failed child's TaskError names its task, as Result's does.
+func TestChildFailureNamesItsTask(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		ship := sdk.NewResultTask("ship", func(ctx context.Context, in N) (int, error) {
+			return 0, sdk.Permanent(errors.New("no trucks"))
+		})
+		var failure error
+		wf := sdk.NewTask("order", func(ctx context.Context, in N) error {
+			f, err := workflow.Start(ctx, ship, "ship", in)
+			if err != nil {
+				return err
+			}
+			_, failure = f.Get(ctx)
+			return nil
+		})
+		env.Register(ship, wf)
+		_, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("o3"))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		te, ok := errors.AsType[*sdk.TaskError](failure)
+		require.True(t, ok, "%v", failure)
+		assert.Equal(t, "ship", te.Task)
+		assert.Equal(t, "o3/ship", te.Key)
+	})
+}
+
+// Misuse of the primitives is an error, not a panic or a wait for ever: a
+// nil context, a zero Future, Spread on children, a child's input over the
+// docket's size limit.
+func TestPrimitivesRefuseMisuse(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		child := sdk.NewResultTask("child", func(ctx context.Context, in Blob) (int, error) { return 1, nil })
+		errs := map[string]error{}
+		wf := sdk.NewTask("misuse", func(ctx context.Context, in N) error {
+			var nilCtx context.Context
+			_, errs["step"] = workflow.Step(nilCtx, "s", func(context.Context) (int, error) { return 1, nil })
+			errs["sleep"] = workflow.Sleep(nilCtx, "s", time.Second)
+			_, errs["signal"] = workflow.WaitSignal[int](nilCtx, "s", 0)
+			_, errs["start"] = workflow.Start(nilCtx, child, "c", Blob{})
+			errs["perpetuate"] = sdk.Perpetuate(nilCtx, N{})
+			errs["zero future"] = workflow.Wait(ctx, &workflow.Future[int]{})
+			_, errs["spread"] = workflow.StartMany(ctx, child, "many", []Blob{{}, {}}, sdk.Spread(time.Hour))
+			_, errs["too large"] = workflow.Start(ctx, child, "big", Blob{Data: strings.Repeat("x", 200)})
+			return nil
+		})
+		env.Register(child, wf)
+		_, err := wf.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		for _, what := range []string{"step", "sleep", "signal", "start", "perpetuate", "zero future"} {
+			assert.ErrorIs(t, errs[what], sdk.ErrNilArgument, what)
+		}
+		assert.ErrorIs(t, errs["spread"], sdk.ErrBadInput)
+		assert.ErrorIs(t, errs["too large"], sdk.ErrInputTooLarge)
+	}, testsuite.WithDocketOptions(sdk.WithMaxInputSize(100)))
+}
+
+// A perpetual task's next input is held to the docket's size limit, as an
+// added one is.
+func TestPerpetuateRefusesAnInputTooLarge(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var err error
+		poll := sdk.NewTask("poll", func(ctx context.Context, in Blob) error {
+			err = sdk.Perpetuate(ctx, Blob{Data: strings.Repeat("x", 200)})
+			return nil
+		}, policy.Perpetual(time.Hour))
+		env.Register(poll)
+		_, addErr := poll.Add(t.Context(), env.Docket(), Blob{}, sdk.Key("poll"))
+		require.NoError(t, addErr)
+		env.Advance(time.Minute)
+		assert.ErrorIs(t, err, sdk.ErrInputTooLarge)
+	}, testsuite.WithDocketOptions(sdk.WithMaxInputSize(100)))
+}
+
+// Blob is an input whose size a test chooses.
+type Blob struct {
+	Data string `json:"data"`
+}
