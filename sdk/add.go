@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"reflect"
 	"time"
 
 	"github.com/google/uuid"
@@ -39,22 +38,7 @@ func Key(key string) AddOption {
 // adding it again adds it again.) Only AddMany takes Keys; Keys(nil) is an
 // error matching ErrNilArgument.
 func Keys(key func(i int) string) AddOption {
-	if key == nil {
-		key = nilKeys
-	}
-	return func(o *core.AddOptions) { o.Keys = key }
-}
-
-// nilKeys stands for Keys(nil), which AddMany refuses: left nil, it would
-// mean no Keys, and every task would get a new random key, so that a retry
-// adds them all twice. Were it called, its empty key would be refused
-// (ErrBadKey).
-func nilKeys(int) string { return "" }
-
-// isNilKeys reports the Keys of Keys(nil). Functions are not comparable;
-// their code pointers are.
-func isNilKeys(key func(int) string) bool {
-	return key != nil && reflect.ValueOf(key).Pointer() == reflect.ValueOf(nilKeys).Pointer()
+	return func(o *core.AddOptions) { o.Keys, o.KeysGiven = key, true }
 }
 
 // Spread spreads the tasks of an AddMany evenly over the window over: the
@@ -159,7 +143,7 @@ func (t *Task[In]) add(ctx context.Context, d *Docket, mode store.Mode, in In, o
 // lives, never a second chain. (Replace still needs a key: with the name,
 // it replaces the chain.)
 func addsChain(def *core.TaskDef, mode store.Mode, o core.AddOptions) bool {
-	return def != nil && def.Policies.Automatic() && mode == store.ModeAdd && !o.Keyed && o.Keys == nil
+	return def != nil && def.Policies.Automatic() && mode == store.ModeAdd && !o.Keyed && !o.KeysGiven
 }
 
 // chainAdd keys a single add that adds a chain (see addsChain) by the
@@ -200,7 +184,7 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 	if o.Keyed {
 		return nil, fmt.Errorf("%w: AddMany takes Keys, not Key (use Add for a single keyed task)", ErrBadKey)
 	}
-	if isNilKeys(o.Keys) {
+	if o.KeysGiven && o.Keys == nil { // else every task would get a new key, and a retry add them twice
 		return nil, fmt.Errorf("%w: sdk.Keys(nil): give the function that keys each input", ErrNilArgument)
 	}
 	mode := store.ModeAdd
@@ -277,7 +261,7 @@ func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw [
 	if err := o.CheckWhen(); err != nil {
 		return nil, err
 	}
-	if o.Keys != nil {
+	if o.KeysGiven {
 		return nil, fmt.Errorf("%w: Keys is for AddMany; use Key for a single task", ErrBadKey)
 	}
 	if o.Spread != 0 || o.Jitter != 0 {

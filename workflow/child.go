@@ -202,7 +202,7 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 	if err := o.CheckWhen(); err != nil {
 		return nil, fmt.Errorf("child of task %q: %w", task, err)
 	}
-	if o.Keyed || o.Keys != nil {
+	if o.Keyed || o.KeysGiven {
 		return nil, fmt.Errorf("%w: a child is keyed by its name under its workflow", sdk.ErrBadKey)
 	}
 	if o.Spread != 0 || o.Jitter != 0 {

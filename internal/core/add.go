@@ -17,6 +17,9 @@ type AddOptions struct {
 	Timed int // how many options set When (At, After): more than one conflict
 	Keyed bool
 	Keys  func(i int) string
+	// KeysGiven says Keys was given, Keys(nil) included: AddMany refuses
+	// a nil one rather than key every task anew.
+	KeysGiven bool
 
 	// Spread and Jitter spread the tasks of an AddMany over a window.
 	Spread time.Duration
