@@ -7,7 +7,8 @@ import (
 	"github.com/docket-go/docket/internal/core"
 )
 
-// Handle is a running task's view of itself, from Current.
+// Handle is a running task's view of itself, from Current. A nil *Handle
+// behaves as one outside a task: zero values, and controls that do nothing.
 type Handle struct {
 	a *core.Attempt
 }
@@ -23,7 +24,7 @@ func Current(ctx context.Context) *Handle {
 
 // Key is the task's key; empty outside a task.
 func (h *Handle) Key() string {
-	if h.a == nil {
+	if h == nil || h.a == nil {
 		return ""
 	}
 	return h.a.Key
@@ -31,7 +32,7 @@ func (h *Handle) Key() string {
 
 // Task is the task's name; empty outside a task.
 func (h *Handle) Task() string {
-	if h.a == nil {
+	if h == nil || h.a == nil {
 		return ""
 	}
 	return h.a.Task
@@ -41,7 +42,7 @@ func (h *Handle) Task() string {
 // first retry, and so on. A run redelivered after its worker died keeps its
 // number. Zero outside a task.
 func (h *Handle) Attempt() int {
-	if h.a == nil {
+	if h == nil || h.a == nil {
 		return 0
 	}
 	return h.a.Number
@@ -52,12 +53,12 @@ func (h *Handle) Attempt() int {
 // workflow may then compensate, say, rather than leave it to a retry. False
 // outside a task.
 func (h *Handle) LastAttempt() bool {
-	return h.a != nil && h.a.Last
+	return h != nil && h.a != nil && h.a.Last
 }
 
 // Due is when this attempt was due.
 func (h *Handle) Due() time.Time {
-	if h.a == nil {
+	if h == nil || h.a == nil {
 		return time.Time{}
 	}
 	return h.a.Due
@@ -69,7 +70,7 @@ func (h *Handle) Due() time.Time {
 // inside the task see it. For a task without a Timeout policy the control
 // does nothing and Remaining reports no deadline.
 func (h *Handle) Timeout() *TimeoutControl {
-	if h.a == nil {
+	if h == nil || h.a == nil {
 		return &TimeoutControl{}
 	}
 	return &TimeoutControl{d: h.a.Deadline}
@@ -85,7 +86,7 @@ type TimeoutControl struct {
 // nothing once the deadline has passed, for a total that is not positive
 // (a deadline only moves later), and for a task without a Timeout policy.
 func (t *TimeoutControl) Extend(by ...time.Duration) {
-	if t.d == nil {
+	if t == nil || t.d == nil {
 		return
 	}
 	if len(by) == 0 {
@@ -103,7 +104,7 @@ func (t *TimeoutControl) Extend(by ...time.Duration) {
 // whether there is one: ok is false for a task without a Timeout policy,
 // and outside a task.
 func (t *TimeoutControl) Remaining() (left time.Duration, ok bool) {
-	if t.d == nil {
+	if t == nil || t.d == nil {
 		return 0, false
 	}
 	return t.d.Remaining(), true

@@ -18,7 +18,7 @@ var ErrNotPerpetual = errors.New("docket: not inside a perpetual or cron task")
 // Perpetual is the run's control of its chain, for a task with a Perpetual
 // or Cron policy. For any other task its methods do nothing.
 func (h *Handle) Perpetual() *PerpetualControl {
-	if h.a == nil {
+	if h == nil || h.a == nil {
 		return &PerpetualControl{}
 	}
 	return &PerpetualControl{s: h.a.Schedule}
@@ -33,7 +33,7 @@ type PerpetualControl struct {
 // as this run does (completed or failed). An automatic task is started again
 // by the workers that register it; see policy.Automatic.
 func (p *PerpetualControl) Cancel() {
-	if p.s != nil {
+	if p != nil && p.s != nil {
 		p.s.Cancel()
 	}
 }
@@ -43,7 +43,7 @@ func (p *PerpetualControl) Cancel() {
 // policy's interval again, and calls SetEvery if it wants another. It does
 // nothing for a cron task, whose expression decides, and for d <= 0.
 func (p *PerpetualControl) SetEvery(d time.Duration) {
-	if p.s != nil {
+	if p != nil && p.s != nil {
 		p.s.SetEvery(d)
 	}
 }
@@ -51,7 +51,7 @@ func (p *PerpetualControl) SetEvery(d time.Duration) {
 // Every is the interval after which the next run will be due; zero for a
 // cron task or a task that is not perpetual.
 func (p *PerpetualControl) Every() time.Duration {
-	if p.s == nil {
+	if p == nil || p.s == nil {
 		return 0
 	}
 	_, every, _ := p.s.State()

@@ -3,7 +3,9 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docket-go/docket/internal/core"
@@ -14,7 +16,7 @@ import (
 // Redis and announced to watchers (Execution.Watch, docket watch). Outside
 // a task its methods do nothing.
 func (h *Handle) Progress() *Progress {
-	if h.a == nil {
+	if h == nil || h.a == nil {
 		return &Progress{}
 	}
 	return &Progress{p: h.a.Progress}
@@ -49,19 +51,43 @@ func (p *Progress) SetTotal(ctx context.Context, total int64) error {
 
 // Increment adds n to the work done (1 when n is omitted, the sum when
 // several are given), atomically: any number of goroutines may report at
-// once. Work done is not taken back: a negative n is ErrBadInput.
+// once. Work done is not taken back: a negative n is ErrBadInput, and so
+// is an increment that would take the work done past math.MaxInt64.
 func (p *Progress) Increment(ctx context.Context, n ...int64) error {
-	by := int64(1)
-	if len(n) > 0 {
-		by = 0
-		for _, v := range n {
-			if v < 0 {
-				return fmt.Errorf("%w: a progress increment of %d: work done is not taken back", ErrBadInput, v)
-			}
-			by += v
-		}
+	by, err := incrementOf(n)
+	if err != nil {
+		return err
 	}
-	return p.do(ctx, store.ProgressIncrement, strconv.FormatInt(by, 10))
+	if done := p.Current().Current; by > math.MaxInt64-done {
+		// done, the last known work done, only grows: this never refuses
+		// what fits. What concurrent reports made overflow since, a Redis
+		// server's HINCRBY refuses (the embedded memory:// one does not).
+		return fmt.Errorf("%w: a progress increment of %d on %d done overflows int64", ErrBadInput, by, done)
+	}
+	err = p.do(ctx, store.ProgressIncrement, strconv.FormatInt(by, 10))
+	if err != nil && strings.Contains(err.Error(), "would overflow") { // HINCRBY's refusal
+		return fmt.Errorf("%w: a progress increment of %d overflows int64: %w", ErrBadInput, by, err)
+	}
+	return err
+}
+
+// incrementOf is the sum of Increment's arguments, 1 for none; a negative
+// one, or a sum past math.MaxInt64, is ErrBadInput.
+func incrementOf(n []int64) (int64, error) {
+	if len(n) == 0 {
+		return 1, nil
+	}
+	var by int64
+	for _, v := range n {
+		if v < 0 {
+			return 0, fmt.Errorf("%w: a progress increment of %d: work done is not taken back", ErrBadInput, v)
+		}
+		if v > math.MaxInt64-by {
+			return 0, fmt.Errorf("%w: progress increments of %v add up past the largest int64", ErrBadInput, n)
+		}
+		by += v
+	}
+	return by, nil
 }
 
 // SetMessage sets a short status message.
@@ -76,14 +102,14 @@ func (p *Progress) Sync(ctx context.Context) error {
 
 // Current is the progress as of the last update or Sync.
 func (p *Progress) Current() ProgressInfo {
-	if p.p == nil {
+	if p == nil || p.p == nil {
 		return ProgressInfo{}
 	}
 	return progressInfo(p.p.Last())
 }
 
 func (p *Progress) do(ctx context.Context, op, value string) error {
-	if p.p == nil {
+	if p == nil || p.p == nil {
 		return nil
 	}
 	return p.p.Do(ctx, op, value)

@@ -33,8 +33,9 @@ func (s Strike) String() string {
 }
 
 // ErrBadStrike reports a strike that cannot be struck: neither a task nor a
-// field, an unknown operator, a value that is not a number, a string or a
-// boolean. It matches ErrBadInput too, for errors.Is.
+// field, an operator or a value without a field, an unknown operator, a
+// value that is not a number, a string or a boolean. It matches ErrBadInput
+// too, for errors.Is.
 var ErrBadStrike error = badStrike{}
 
 // badStrike is ErrBadStrike: its own message (a strike is no task input),
@@ -50,7 +51,9 @@ var strikeOps = []string{"==", "!=", "<", "<=", ">", ">="}
 // producer, until Restore: the task called task (empty for every task)
 // whose input field (its JSON name) compares with value by op (==, !=, <,
 // <=, >, >=: numbers as numbers, strings as strings, values of different
-// kinds as different); with an empty field, every run of the task.
+// kinds as different); with an empty field, an empty op and a nil value,
+// every run of the task (a field left empty with an op or a value is
+// ErrBadStrike).
 //
 // While it holds, adding a task it matches writes nothing and reports
 // Disposition Struck; a scheduled or queued task it matches is held when it
@@ -127,6 +130,10 @@ func strikeSpec(task, field, op string, value any) (store.StrikeSpec, error) {
 		return store.StrikeSpec{}, fmt.Errorf(`%w: task "*": every task is "" here (the docket command and the dashboard write it *)`, ErrBadStrike)
 	}
 	if field == "" {
+		if op != "" || value != nil { // a comparison without its field: striking the whole task would hold more than asked
+			return store.StrikeSpec{}, fmt.Errorf("%w: operator %q and value %v without a field: name the field, or give none of the three to strike the whole task",
+				ErrBadStrike, op, value)
+		}
 		return store.StrikeSpec{Task: task, Value: json.RawMessage("null")}, nil
 	}
 	if !slices.Contains(strikeOps, op) {

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,11 +85,11 @@ func (t *Task[In]) compile() (*core.TaskDef, error) {
 	}
 	input := reflect.TypeFor[In]()
 	if err := decodable(input); err != nil {
-		return nil, fmt.Errorf("docket: task %q: its input type %v: %w", t.name, input, err)
+		return nil, fmt.Errorf("%w: task %q: its input type %v: %w", ErrBadInput, t.name, input, err)
 	}
 	if t.result != nil {
 		if err := decodable(t.result); err != nil {
-			return nil, fmt.Errorf("docket: task %q: its result type %v: %w", t.name, t.result, err)
+			return nil, fmt.Errorf("%w: task %q: its result type %v: %w", ErrBadInput, t.name, t.result, err)
 		}
 	}
 	set, err := policy.Compile(t.name, input, t.policies)
@@ -117,14 +118,15 @@ func (t *Task[In]) compile() (*core.TaskDef, error) {
 	}, nil
 }
 
-// decodable refuses a type that JSON cannot decode a value into, which
-// would fail each task or each read of its result at run time rather than
-// at Register: an interface with methods (error, say), a channel, a
-// function, a complex number. (Such a type is fine if it decodes itself,
-// as a json.Unmarshaler.) Fields of these kinds inside a struct are left
-// alone: a nil one encodes as null, which decodes.
+// decodable refuses a type JSON cannot encode or decode a value of, which
+// would fail each Add, or each attempt once its work is done, rather than
+// Register: at the top, an interface with methods (error, say); at any
+// depth, a channel, a function or a complex number (even a nil one: JSON
+// refuses the type, not the value), or a map whose keys JSON cannot write.
+// A type that encodes or decodes itself (json.Marshaler, encoding.
+// TextMarshaler, their Unmarshalers) is its own business.
 func decodable(t reflect.Type) error {
-	if reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+	if selfCoded(t) {
 		return nil
 	}
 	switch t.Kind() {
@@ -135,8 +137,101 @@ func decodable(t reflect.Type) error {
 	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
 		return fmt.Errorf("JSON cannot encode or decode a %v", t.Kind())
 	}
+	root := t.Name()
+	if root == "" {
+		root = "value"
+	}
+	w := typeWalk{seen: map[reflect.Type]bool{}}
+	return w.walk(t, root)
+}
+
+// typeWalk looks through a type for what JSON cannot encode; seen ends the
+// walk of a recursive type (type T struct{ Next *T }), and skips a type met
+// again.
+type typeWalk struct {
+	seen map[reflect.Type]bool
+}
+
+func (w *typeWalk) walk(t reflect.Type, path string) error {
+	if w.seen[t] || selfCoded(t) {
+		return nil
+	}
+	w.seen[t] = true
+	switch t.Kind() {
+	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
+		return fmt.Errorf("field %s (%v) cannot be encoded as JSON", path, t)
+	case reflect.Pointer:
+		return w.walk(t.Elem(), path)
+	case reflect.Slice, reflect.Array:
+		return w.walk(t.Elem(), path+"[]")
+	case reflect.Map:
+		if !jsonKey(t.Key()) {
+			return fmt.Errorf("field %s (%v) cannot be encoded as JSON: a map key must be a string, an integer or an encoding.TextMarshaler, not %v",
+				path, t, t.Key())
+		}
+		return w.walk(t.Elem(), path+"[]")
+	case reflect.Struct:
+		return w.fields(t, path)
+	}
+	return nil // an interface too: a nil one encodes as null, which decodes
+}
+
+// fields walks the fields JSON encodes: exported ones not tagged "-", and
+// embedded structs, whose fields JSON promotes even when the struct's type
+// is unexported.
+func (w *typeWalk) fields(t reflect.Type, path string) error {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Tag.Get("json") == "-" || !f.IsExported() && !embeddedStruct(f) {
+			continue
+		}
+		if err := w.walk(f.Type, path+"."+f.Name); err != nil {
+			return err
+		}
+	}
 	return nil
 }
+
+func embeddedStruct(f reflect.StructField) bool {
+	t := f.Type
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return f.Anonymous && t.Kind() == reflect.Struct
+}
+
+// selfCoded reports a type that encodes or decodes itself, with a value or
+// a pointer receiver: JSON leaves its contents to it.
+func selfCoded(t reflect.Type) bool {
+	if t.Kind() == reflect.Interface {
+		return false // JSON decodes only into an empty one
+	}
+	for _, c := range []reflect.Type{t, reflect.PointerTo(t)} {
+		if c.Implements(jsonMarshaler) || c.Implements(jsonUnmarshaler) ||
+			c.Implements(textMarshaler) || c.Implements(textUnmarshaler) {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonKey reports a map key type that JSON both writes and reads: a string
+// or an integer kind, or a type that is text both ways.
+func jsonKey(k reflect.Type) bool {
+	switch k.Kind() {
+	case reflect.String, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return true
+	}
+	return k.Implements(textMarshaler) && reflect.PointerTo(k).Implements(textUnmarshaler)
+}
+
+var (
+	jsonMarshaler   = reflect.TypeFor[json.Marshaler]()
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textMarshaler   = reflect.TypeFor[encoding.TextMarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
 
 // decodeInput decodes JSON into In the way encoding/json does: fields In
 // does not have are ignored, so producers may add fields before workers
@@ -155,6 +250,9 @@ func decodeInput[In any](raw []byte) (In, error) {
 func (d *Docket) Register(tasks ...Registrable) error {
 	if d == nil || d.core == nil {
 		return errNilDocket
+	}
+	if d.core.Closed() {
+		return ErrClosed
 	}
 	defs := make([]*core.TaskDef, 0, len(tasks))
 	for _, t := range tasks {

@@ -1,0 +1,185 @@
+package sdk_test
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/testsuite"
+)
+
+// selfEncoded is a channel that writes itself as JSON: its own business.
+type selfEncoded chan int
+
+func (selfEncoded) MarshalJSON() ([]byte, error) { return []byte("0"), nil }
+func (*selfEncoded) UnmarshalJSON([]byte) error  { return nil }
+
+// textKey is a map key JSON writes and reads as text.
+type textKey struct{ A, B string }
+
+func (k textKey) MarshalText() ([]byte, error) { return []byte(k.A + "/" + k.B), nil }
+func (k *textKey) UnmarshalText(b []byte) error {
+	k.A, k.B, _ = strings.Cut(string(b), "/")
+	return nil
+}
+
+// A struct field JSON can never encode (a channel, a function, a complex
+// number, a map with keys JSON refuses), at any depth, is refused at
+// Register with ErrBadInput naming the type and the field's path, rather
+// than failing every Add, or every attempt once its work is done. Fields
+// JSON leaves out, types that encode themselves, interfaces and recursive
+// types are fine.
+func TestRegisterRefusesFieldsJSONCannotEncode(t *testing.T) {
+	type Place struct{ X, Y int }
+	type Order struct {
+		ID     int      `json:"id"`
+		Notify chan int `json:"notify,omitempty"`
+	}
+	type Hook struct{ Fn func() }
+	type Line struct{ Amount complex128 }
+	type Deep struct{ Lines []*Line }
+	type ByPlace struct{ Stock map[Place]int }
+	type Values struct{ Hooks map[string][2]Hook }
+	type Base struct{ Done chan struct{} }
+	type Embeds struct{ Base }
+	type base struct{ Cancel func() }
+	type EmbedsUnexported struct{ *base }
+	d := memoryDocket(t)
+	refused := map[string]sdk.Registrable{
+		"field Order.Notify (chan int)":                sdk.NewTask("chan", func(context.Context, Order) error { return nil }),
+		"field Hook.Fn (func())":                       sdk.NewTask("func", func(context.Context, Hook) error { return nil }),
+		"field Deep.Lines[].Amount (complex128)":       sdk.NewTask("deep", func(context.Context, Deep) error { return nil }),
+		"field ByPlace.Stock (map[sdk_test.Place]int)": sdk.NewTask("key", func(context.Context, ByPlace) error { return nil }),
+		"field Values.Hooks[][].Fn (func())":           sdk.NewTask("values", func(context.Context, Values) error { return nil }),
+		"field Embeds.Base.Done (chan struct {})":      sdk.NewTask("embeds", func(context.Context, Embeds) error { return nil }),
+		"field EmbedsUnexported.base.Cancel":           sdk.NewTask("embeds_unexported", func(context.Context, EmbedsUnexported) error { return nil }),
+		"its result type sdk_test.Hook: field Hook.Fn": sdk.NewResultTask("result", func(context.Context, SyncInput) (Hook, error) {
+			return Hook{}, nil
+		}),
+	}
+	for says, task := range refused {
+		err := d.Register(task)
+		assert.ErrorIs(t, err, sdk.ErrBadInput, says)
+		assert.ErrorContains(t, err, says)
+		assert.ErrorContains(t, err, "cannot be encoded as JSON", says)
+	}
+
+	type List struct {
+		Next  *List
+		Tree  map[string][]List
+		_     chan int        // unexported: JSON leaves it out
+		Skip  func()          `json:"-"`
+		Own   selfEncoded     `json:"own"`
+		At    time.Time       `json:"at"`
+		Any   any             `json:"any"`
+		Err   error           `json:"err"`
+		ByKey map[textKey]int `json:"by_key"`
+		ByID  map[int64]string
+	}
+	fine := sdk.NewTask("fine", func(context.Context, List) error { return nil })
+	require.NoError(t, d.Register(fine))
+	_, err := fine.Add(t.Context(), d, List{ByKey: map[textKey]int{{"a", "b"}: 1}})
+	assert.NoError(t, err, "what Register accepts, Add encodes")
+}
+
+// Register on a closed docket is ErrClosed, as every other call on it is.
+func TestRegisterAfterClose(t *testing.T) {
+	d, err := sdk.Open(context.Background(), "memory://", sdk.WithLogger(quiet))
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+	err = d.Register(sdk.NewTask("sync_customer", syncCustomer))
+	assert.ErrorIs(t, err, sdk.ErrClosed)
+}
+
+// An operator or a value without a field is ErrBadStrike: striking the
+// whole task would hold more than the comparison asked for. The whole
+// task is struck with none of the three.
+func TestStrikeComparisonNeedsAField(t *testing.T) {
+	ctx := context.Background()
+	d := memoryDocket(t)
+	for _, c := range []struct {
+		op    string
+		value any
+	}{{">=", 1000}, {"", 1000}, {">=", nil}, {"", ""}} {
+		assert.ErrorIs(t, d.Strike(ctx, "sync", "", c.op, c.value), sdk.ErrBadStrike, "%q %v", c.op, c.value)
+		assert.ErrorIs(t, d.Restore(ctx, "sync", "", c.op, c.value), sdk.ErrBadStrike, "%q %v", c.op, c.value)
+	}
+	strikes, err := d.Strikes(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, strikes, "nothing struck")
+	require.NoError(t, d.Strike(ctx, "sync", "", "", nil))
+	strikes, err = d.Strikes(ctx)
+	require.NoError(t, err)
+	require.Len(t, strikes, 1)
+	assert.Equal(t, "sync", strikes[0].String())
+}
+
+// Progress never overflows: an increment that would take the work done
+// past math.MaxInt64, in one call or over several, is ErrBadInput and
+// changes nothing.
+func TestProgressIncrementOverflow(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var errs []error
+		var seen sdk.ProgressInfo
+		task := sdk.NewTask("count", func(ctx context.Context, in Job) error {
+			p := sdk.Current(ctx).Progress()
+			errs = append(errs, p.Increment(ctx, math.MaxInt64, 1), p.Increment(ctx, math.MaxInt64-1))
+			errs = append(errs, sdk.Current(ctx).Progress().Increment(ctx, 2), p.Increment(ctx))
+			seen = p.Current()
+			return nil
+		})
+		env.Register(task)
+		ex, err := task.Add(t.Context(), env.Docket(), Job{})
+		require.NoError(t, err)
+		env.RunUntilIdle()
+		require.Len(t, errs, 4)
+		assert.ErrorIs(t, errs[0], sdk.ErrBadInput, "one call's sum overflows")
+		assert.NoError(t, errs[1])
+		assert.ErrorIs(t, errs[2], sdk.ErrBadInput, "the sum with the work done overflows")
+		assert.NoError(t, errs[3], "up to MaxInt64 itself")
+		assert.Equal(t, int64(math.MaxInt64), seen.Current)
+		p, err := ex.Progress(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, int64(math.MaxInt64), p.Current)
+	})
+}
+
+// A nil *Handle, and nil controls, behave as they do outside a task: zero
+// values, and nothing done. Never a panic.
+func TestNilHandleAndControls(t *testing.T) {
+	ctx := context.Background()
+	var h *sdk.Handle
+	assert.Empty(t, h.Key())
+	assert.Empty(t, h.Task())
+	assert.Zero(t, h.Attempt())
+	assert.False(t, h.LastAttempt())
+	assert.Zero(t, h.Due())
+	h.Timeout().Extend(time.Hour)
+	_, ok := h.Timeout().Remaining()
+	assert.False(t, ok)
+	h.Perpetual().Cancel()
+	assert.Zero(t, h.Perpetual().Every())
+	assert.NoError(t, h.Progress().Increment(ctx))
+
+	var timeout *sdk.TimeoutControl
+	timeout.Extend()
+	left, ok := timeout.Remaining()
+	assert.False(t, ok)
+	assert.Zero(t, left)
+	var perpetual *sdk.PerpetualControl
+	perpetual.Cancel()
+	perpetual.SetEvery(time.Minute)
+	assert.Zero(t, perpetual.Every())
+	var progress *sdk.Progress
+	assert.NoError(t, progress.SetTotal(ctx, 1))
+	assert.NoError(t, progress.Increment(ctx))
+	assert.NoError(t, progress.SetMessage(ctx, "m"))
+	assert.NoError(t, progress.Sync(ctx))
+	assert.Zero(t, progress.Current())
+}
