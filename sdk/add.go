@@ -64,7 +64,8 @@ func Jitter(j time.Duration) AddOption {
 const MaxSpread = 100 * 365 * 24 * time.Hour
 
 // At makes the task due at t. A time in the past means now: the task is
-// due, and recorded as due, at the instant it is added.
+// due, and recorded as due, at the instant it is added. A time after the
+// year 9999 is refused (ErrBadInput): cancel a task that should never run.
 func At(t time.Time) AddOption {
 	return func(o *core.AddOptions) { o.When, o.Timed = store.When{At: t}, o.Timed+1 }
 }

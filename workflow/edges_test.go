@@ -196,3 +196,30 @@ func TestPerpetuateRefusesAnInputTooLarge(t *testing.T) {
 type Blob struct {
 	Data string `json:"data"`
 }
+
+// An instant after the year 9999 is refused, by SleepUntil as by sdk.At:
+// beyond about year 294,000 it wrapped around to the past, and the task
+// ran at once. One before the year 1 is past: now.
+func TestInstantsOutOfRange(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		never := time.Unix(1<<62, 0)
+		var sleepErr error
+		wf := sdk.NewTask("sleeper", func(ctx context.Context, in N) error {
+			sleepErr = workflow.SleepUntil(ctx, "forever", never)
+			return nil
+		})
+		env.Register(wf)
+		d := env.Docket()
+		_, err := wf.Add(t.Context(), d, N{}, sdk.At(never))
+		assert.ErrorIs(t, err, sdk.ErrBadInput)
+		_, err = wf.AddMany(t.Context(), d, []N{{}}, sdk.At(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)))
+		assert.ErrorIs(t, err, sdk.ErrBadInput)
+		ex, err := wf.Add(t.Context(), d, N{}, sdk.At(time.Unix(-(1<<62), 0)))
+		require.NoError(t, err)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, env.Now(), info.Due, "due now")
+		env.RunUntilFinished()
+		assert.ErrorIs(t, sleepErr, sdk.ErrBadInput)
+	})
+}

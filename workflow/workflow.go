@@ -236,8 +236,12 @@ func Sleep(ctx context.Context, name string, d time.Duration) error {
 }
 
 // SleepUntil parks the workflow until t (by the Redis clock); see Sleep. A
-// t already past returns at once.
+// t already past returns at once; one after the year 9999 is an error
+// matching sdk.ErrBadInput.
 func SleepUntil(ctx context.Context, name string, t time.Time) error {
+	if err := core.CheckInstant("workflow.SleepUntil", t); err != nil {
+		return err
+	}
 	return sleep(ctx, name, store.Park{Kind: store.ParkSleep, Timer: name, Until: t})
 }
 

@@ -46,6 +46,19 @@ func (o AddOptions) CheckWhen() error {
 	if o.Timed > 1 {
 		return fmt.Errorf("%w: %d due times given (sdk.At, sdk.After): give one", ErrBadInput, o.Timed)
 	}
+	return CheckInstant("sdk.At", o.When.At)
+}
+
+// LatestYear is the last year a task may be due in: a later instant is a
+// mistake (or a "never", which Cancel says better), and beyond about year
+// 294,000 it no longer fits the microseconds Redis counts.
+const LatestYear = 9999
+
+// CheckInstant refuses an instant after LatestYear; what names the option.
+func CheckInstant(what string, t time.Time) error {
+	if t.Year() > LatestYear {
+		return fmt.Errorf("%w: %s(%v): an instant after the year %d", ErrBadInput, what, t, LatestYear)
+	}
 	return nil
 }
 

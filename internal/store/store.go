@@ -57,10 +57,13 @@ type When struct {
 }
 
 func (w When) arg() string {
-	if !w.At.IsZero() {
-		return strconv.FormatInt(w.At.UnixMicro(), 10)
+	switch {
+	case w.At.IsZero():
+		return "+" + strconv.FormatInt(max(w.After, 0).Microseconds(), 10)
+	case w.At.Year() < 1: // past: now (and UnixMicro would overflow)
+		return "+0"
 	}
-	return "+" + strconv.FormatInt(max(w.After, 0).Microseconds(), 10)
+	return strconv.FormatInt(w.At.UnixMicro(), 10)
 }
 
 // NewTask is a task to add.
