@@ -34,7 +34,10 @@ var (
 
 	// ErrBadInput reports input that is not valid JSON, is null, or does not
 	// decode into the task's input type (or, for a task with admission
-	// rules, is not a JSON object the rules can read).
+	// rules, is not a JSON object the rules can read); an option out of its
+	// range (a due time after the year 9999, a negative Limit, a Spread
+	// beyond MaxSpread); or, at Register, an input or result type JSON
+	// cannot encode or decode.
 	ErrBadInput = core.ErrBadInput
 
 	// ErrBadKey reports an unusable task key.
