@@ -45,7 +45,11 @@
 // between parks (parked time does not count), and concurrency limits are
 // taken again by each run. Cancelling a workflow, or its failure, cancels
 // its live children. A perpetual or cron workflow starts afresh with each
-// run of its chain.
+// run of its chain; its children are keyed under the key its runs share,
+// so a run that starts a child under the name of an earlier run's child
+// still live takes that child over (its input, its result): name such
+// children per run (with sdk.Current(ctx).Due(), say), or wait for them
+// before the run ends.
 //
 // # Errors
 //
