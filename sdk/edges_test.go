@@ -183,3 +183,17 @@ func TestNilHandleAndControls(t *testing.T) {
 	assert.NoError(t, progress.Sync(ctx))
 	assert.Zero(t, progress.Current())
 }
+
+// A task name longer than a key may be is refused by Register, rather
+// than registered and then refused by every Add for "a bad key" the user
+// never gave (an automatic task's chain is keyed by its name).
+func TestRegisterRefusesATooLongName(t *testing.T) {
+	d, err := sdk.Open(context.Background(), "memory://", sdk.WithName("long-name"), sdk.WithLogger(quiet))
+	require.NoError(t, err)
+	defer d.Close()
+	long := sdk.NewTask(strings.Repeat("n", 2000), func(context.Context, struct{}) error { return nil })
+	err = d.Register(long)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "task name of 2000 bytes; the limit is 1024")
+	assert.NoError(t, d.Register(sdk.NewTask(strings.Repeat("n", 1024), func(context.Context, struct{}) error { return nil })))
+}

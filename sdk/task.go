@@ -80,6 +80,9 @@ func (t *Task[In]) compile() (*core.TaskDef, error) {
 	if t.name == "" {
 		return nil, errors.New("docket: a task needs a name")
 	}
+	if len(t.name) > core.MaxKeyLength { // an automatic task's chain is keyed by its name
+		return nil, fmt.Errorf("docket: task name of %d bytes; the limit is %d", len(t.name), core.MaxKeyLength)
+	}
 	if t.fn == nil && t.withResult == nil {
 		return nil, fmt.Errorf("docket: task %q has a nil function", t.name)
 	}

@@ -145,7 +145,8 @@ func All[Out any](ctx context.Context, children []*Future[Out]) ([]Out, error) {
 // earlier run. The child is cancelled if its workflow is cancelled or fails.
 // A live task that is not the workflow's child holding the key (added with
 // sdk.Key) is left alone, and Start returns ErrKeyTaken; a live child of
-// an earlier execution of the workflow (replaced) is adopted.
+// an earlier execution of the workflow (replaced), or of an earlier run of
+// its perpetual or cron chain, is adopted (see the package doc).
 func Start[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], name string, in In, opts ...sdk.AddOption) (*Future[Out], error) {
 	if task == nil {
 		return nil, errNilTask
