@@ -147,8 +147,8 @@ func (c CooldownPolicy) origin() (string, bool) {
 }
 
 func (c CooldownPolicy) apply(s *Set) error {
-	if c.Window < time.Microsecond {
-		return fmt.Errorf("%w: the window must be positive (1µs at least)", ErrInvalid)
+	if err := checkWindow("window", c.Window); err != nil {
+		return err
 	}
 	if c.Arg != "" {
 		if err := s.requireField(c.Arg); err != nil {
@@ -205,8 +205,8 @@ func (d DebouncePolicy) apply(s *Set) error {
 	switch {
 	case s.Debounce != nil:
 		return fmt.Errorf("%w (already %s); a task has one settle window", ErrDuplicate, s.Debounce)
-	case d.Settle < time.Microsecond:
-		return fmt.Errorf("%w: the settle time must be positive (1µs at least)", ErrInvalid)
+	case d.Settle < time.Microsecond || d.Settle > MaxWindow:
+		return checkWindow("settle time", d.Settle)
 	}
 	if d.Arg != "" {
 		if err := s.requireField(d.Arg); err != nil {
@@ -214,5 +214,21 @@ func (d DebouncePolicy) apply(s *Set) error {
 		}
 	}
 	s.Debounce = &d
+	return nil
+}
+
+// MaxWindow is the longest window of a cooldown, a rate limit or a debounce:
+// 100 years. A longer one (math.MaxInt64, as a "for ever") overflows the
+// expiry Redis gives the window's key, and would not hold.
+const MaxWindow = 100 * 365 * 24 * time.Hour
+
+// checkWindow checks a window's length; what names it in the error.
+func checkWindow(what string, d time.Duration) error {
+	switch {
+	case d < time.Microsecond:
+		return fmt.Errorf("%w: the %s must be positive (1µs at least)", ErrInvalid, what)
+	case d > MaxWindow:
+		return fmt.Errorf("%w: the %s must be at most 100 years (policy.MaxWindow), not %v", ErrInvalid, what, d)
+	}
 	return nil
 }

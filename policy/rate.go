@@ -63,8 +63,8 @@ func (r RateLimitPolicy) apply(s *Set) error {
 	switch {
 	case r.Limit < 1:
 		return fmt.Errorf("%w: the limit must be at least 1", ErrInvalid)
-	case r.Per < time.Microsecond:
-		return fmt.Errorf("%w: the window must be positive (1µs at least)", ErrInvalid)
+	case r.Per < time.Microsecond || r.Per > MaxWindow:
+		return checkWindow("window", r.Per)
 	}
 	if r.Arg != "" {
 		if err := s.requireField(r.Arg); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -385,6 +386,9 @@ func TestCompileRejectsInvalidArguments(t *testing.T) {
 		{"negative task cooldown", policy.TaskCooldown(-time.Second), "TaskCooldown(-1s)", "positive"},
 		{"zero debounce", policy.Debounce("region", 0), `Debounce("region", 0s)`, "positive"},
 		{"negative task debounce", policy.TaskDebounce(-time.Second), "TaskDebounce(-1s)", "positive"},
+		{"cooldown for ever", policy.TaskCooldown(math.MaxInt64), "TaskCooldown(2562047h47m16.854775807s)", "at most 100 years"},
+		{"rate limit per ever", policy.TaskRateLimit(1, math.MaxInt64), "TaskRateLimit(1, 2562047h47m16.854775807s)", "at most 100 years"},
+		{"debounce settling for ever", policy.TaskDebounce(math.MaxInt64), "TaskDebounce(2562047h47m16.854775807s)", "at most 100 years"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -406,6 +410,8 @@ func TestCompileAcceptsEdgeArguments(t *testing.T) {
 		policy.TaskConcurrency(1),
 		policy.TaskCooldown(time.Microsecond),
 		policy.TaskDebounce(time.Microsecond),
+		policy.TaskCooldown(policy.MaxWindow),
+		policy.TaskRateLimit(1, policy.MaxWindow),
 		policy.Cron("@daily", policy.In(nil), policy.Manual()), // nil location means UTC
 	} {
 		t.Run(p.String(), func(t *testing.T) {
