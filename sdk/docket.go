@@ -53,7 +53,8 @@ type options struct {
 }
 
 // WithName names the docket. Dockets with different names share a Redis
-// without seeing each other's tasks. Defaults to "docket".
+// without seeing each other's tasks. Defaults to "docket". A name is at
+// most 200 bytes, without braces, spaces or control characters (ErrBadName).
 func WithName(name string) Option { return func(o *options) { o.name = name } }
 
 // WithLogger sets the logger of the docket and its workers. Defaults to

@@ -197,3 +197,31 @@ func TestRegisterRefusesATooLongName(t *testing.T) {
 	assert.Contains(t, err.Error(), "task name of 2000 bytes; the limit is 1024")
 	assert.NoError(t, d.Register(sdk.NewTask(strings.Repeat("n", 1024), func(context.Context, struct{}) error { return nil })))
 }
+
+// A progress message is short: a long one is refused and changes nothing;
+// a docket name is at most 200 bytes (it is in every key).
+func TestProgressMessageAndNameLimits(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var long, short error
+		task := sdk.NewTask("report", func(ctx context.Context, in struct{}) error {
+			p := sdk.Current(ctx).Progress()
+			short = p.SetMessage(ctx, "half way")
+			long = p.SetMessage(ctx, strings.Repeat("x", sdk.MaxProgressMessage+1))
+			return nil
+		})
+		env.Register(task)
+		ex, err := task.Add(t.Context(), env.Docket(), struct{}{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		require.NoError(t, short)
+		assert.ErrorIs(t, long, sdk.ErrInputTooLarge)
+		p, err := ex.Progress(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, "half way", p.Message)
+	})
+	_, err := sdk.Open(context.Background(), "memory://", sdk.WithName(strings.Repeat("n", 201)))
+	assert.ErrorIs(t, err, sdk.ErrBadName)
+	d, err := sdk.Open(context.Background(), "memory://", sdk.WithName(strings.Repeat("n", 200)), sdk.WithLogger(quiet))
+	require.NoError(t, err)
+	require.NoError(t, d.Close())
+}

@@ -90,10 +90,19 @@ func incrementOf(n []int64) (int64, error) {
 	return by, nil
 }
 
-// SetMessage sets a short status message.
+// SetMessage sets a short status message, of at most MaxProgressMessage
+// bytes (a longer one is ErrInputTooLarge, and changes nothing).
 func (p *Progress) SetMessage(ctx context.Context, msg string) error {
+	if len(msg) > MaxProgressMessage {
+		return fmt.Errorf("%w: a progress message of %d bytes; the limit is %d (sdk.MaxProgressMessage)",
+			ErrInputTooLarge, len(msg), MaxProgressMessage)
+	}
 	return p.do(ctx, store.ProgressMessage, msg)
 }
+
+// MaxProgressMessage is the longest progress message, in bytes: every
+// update is sent to each watcher of the task.
+const MaxProgressMessage = 64 << 10
 
 // Sync refreshes the local view of the progress from Redis.
 func (p *Progress) Sync(ctx context.Context) error {

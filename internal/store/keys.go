@@ -76,12 +76,18 @@ type keys struct {
 	events      string
 }
 
+// MaxNameLength is the longest docket name, in bytes.
+const MaxNameLength = 200
+
 // ErrBadName reports a docket name that cannot be used in a Redis key.
 var ErrBadName = errors.New("docket: invalid docket name")
 
 func newKeys(name string) (keys, error) {
 	if name == "" || strings.ContainsAny(name, "{}") || strings.ContainsFunc(name, isSpaceOrControl) {
 		return keys{}, fmt.Errorf("%w %q: it must be non-empty and contain no braces, spaces or control characters", ErrBadName, name)
+	}
+	if len(name) > MaxNameLength { // it is in every key of the docket
+		return keys{}, fmt.Errorf("%w: %d bytes; the limit is %d", ErrBadName, len(name), MaxNameLength)
 	}
 	p := "docket:{" + name + "}:"
 	return keys{
