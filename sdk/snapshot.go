@@ -18,11 +18,14 @@ type Snapshot struct {
 	Scheduled []TaskSummary // not yet due, in due order
 	// Totals count every task, even beyond the listing limit.
 	TotalRunning int
-	TotalWaiting int // queued (waiting for a slot included) and scheduled
+	// TotalWaiting counts the queued (waiting for a slot included) and the
+	// scheduled, workflows parked until an instant (a sleep, a signal's
+	// timeout) included: they are in the schedule.
+	TotalWaiting int
 	// Parked are the workflows parked until children, a signal or a
 	// sleep's end wakes them (see package workflow); Due is when a timer
 	// or a deadline wakes one, zero for none. TotalParked counts those
-	// without one.
+	// without one (those with one count in TotalWaiting).
 	Parked      []TaskSummary
 	TotalParked int
 	// Strikes are the strikes in effect (see Docket.Strike), Held the
