@@ -234,6 +234,38 @@ func TestDebounceWhenTheWorkerIsBehind(t *testing.T) {
 	}
 }
 
+// Submissions added for later form their burst as they fall due: settle
+// after the last of them, one run. A lone one settles too.
+func TestDebounceOfSubmissionsAddedForLater(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		process := sdk.NewTask("process_webhooks", func(ctx context.Context, in Webhook) error { return nil },
+			policy.TaskDebounce(5*time.Second))
+		env.Register(process)
+		d := env.Docket()
+		t0 := env.Now()
+		first, err := process.Add(t.Context(), d, Webhook{"a"}, sdk.After(time.Hour))
+		require.NoError(t, err)
+		second, err := process.Add(t.Context(), d, Webhook{"b"}, sdk.After(time.Hour+2*time.Second))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		runs := env.Runs("process_webhooks")
+		require.Len(t, runs, 1, "one run for the burst")
+		assert.Equal(t, first.Key(), runs[0].Key)
+		assert.Equal(t, t0.Add(time.Hour+7*time.Second), runs[0].Start, "5s after the last submission's instant")
+		st, why := state(t, second)
+		assert.Equal(t, sdk.StateCancelled, st)
+		assert.Equal(t, "debounced: the burst runs as "+first.Key(), why)
+
+		t1 := env.Now()
+		_, err = process.Add(t.Context(), d, Webhook{"c"}, sdk.After(time.Hour))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		runs = env.Runs("process_webhooks")
+		require.Len(t, runs, 2)
+		assert.Equal(t, t1.Add(time.Hour+5*time.Second), runs[1].Start, "a lone submission settles too")
+	})
+}
+
 // Independent settle windows per value.
 func TestDebouncePerArgument(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {

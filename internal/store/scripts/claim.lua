@@ -257,6 +257,9 @@ end
 -- returning nil to go on, or a verdict (see admit).
 
 -- debounce: a burst's first submission runs, settle after its last one.
+-- A submission's instant is when it was asked to be due: its add's, or,
+-- added for later, the instant it was added for ('asked'), so that
+-- submissions added for later form bursts and settle as they fall due.
 -- Submissions are judged as they are claimed, which may be long after they
 -- fell due (a backlog, workers down): when the burst's first submission
 -- starts, its record stays, saying when it ran, so that a submission due
@@ -269,11 +272,10 @@ end
 local function debounce(key, f, id, settle)
   local bk = K.debounce .. id
   local st = redis.call('HMGET', bk, 'winner', 'created', 'last', 'ran')
-  local created = whole(f.created) or now
+  local submitted = whole(redis.call('HGET', K.task .. key, 'asked')) or whole(f.created) or now
   local ran = whole(st[4])
   if ran then
-    local asked = whole(redis.call('HGET', K.task .. key, 'asked')) or created
-    if asked < ran then
+    if submitted < ran then
       return 'drop', 'debounced: the burst ran as ' .. st[1]
     end
     redis.call('DEL', bk) -- that burst is over: this submission starts the next
@@ -286,7 +288,7 @@ local function debounce(key, f, id, settle)
   if st[1] and st[1] ~= key and is_live(read(st[1], 'state')[1]) then
     -- A later submission of the burst: it moves the settle time, and the
     -- burst's first submission runs.
-    local last = math.max(tonumber(st[3]) or 0, created)
+    local last = math.max(tonumber(st[3]) or 0, submitted)
     redis.call('HSET', bk, 'last', int(last))
     expire_after(bk, last + settle, now)
     -- The first submission is due when the burst has settled.
@@ -296,9 +298,9 @@ local function debounce(key, f, id, settle)
     end
     return 'drop', 'debounced: the burst runs as ' .. st[1]
   end
-  local last = tonumber(st[3]) or created
+  local last = tonumber(st[3]) or submitted
   if not is_winner then -- the first submission of a burst
-    last = created
+    last = submitted
     redis.call('HSET', bk, 'winner', key, 'created', f.created or now_s, 'last', int(last))
   end
   expire_after(bk, last + settle, now)
