@@ -225,3 +225,22 @@ func TestProgressMessageAndNameLimits(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, d.Close())
 }
+
+// Call of a task a strike matches returns ErrStruck at once: nothing was
+// added, so there is nothing to wait for (it said "task not found").
+func TestCallOfAStruckTask(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		resize := sdk.NewResultTask("resize", func(ctx context.Context, in struct{ W int }) (int, error) { return in.W, nil })
+		env.Register(resize)
+		d := env.Docket()
+		require.NoError(t, d.Strike(t.Context(), "resize", "", "", nil))
+		_, err := resize.Call(t.Context(), d, struct{ W int }{W: 3})
+		assert.ErrorIs(t, err, sdk.ErrStruck)
+		assert.NotErrorIs(t, err, sdk.ErrNotFound)
+		ex, err := resize.Add(t.Context(), d, struct{ W int }{W: 3})
+		require.NoError(t, err)
+		require.Equal(t, sdk.Struck, ex.Disposition())
+		_, err = resize.Result(t.Context(), ex)
+		assert.ErrorIs(t, err, sdk.ErrStruck)
+	})
+}

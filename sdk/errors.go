@@ -54,6 +54,11 @@ var (
 	// ErrBadName reports a docket name that cannot be used in Redis keys.
 	ErrBadName = store.ErrBadName
 
+	// ErrStruck reports a wait for the result of an add that a strike
+	// refused (Disposition Struck): nothing was added, so nothing will end.
+	// Call and Result return it.
+	ErrStruck = errors.New("docket: a strike refused the task")
+
 	// ErrClosed reports a docket that was closed: its workers' Run returns
 	// an error that matches it, and so does every call made on it after
 	// Close.

@@ -102,7 +102,7 @@ func (t *ResultTask[In, Out]) Call(ctx context.Context, d *Docket, in In, opts .
 		return zero, err
 	}
 	o := collectAdd(opts)
-	if !o.Keyed && o.Keys == nil {
+	if !o.Keyed && !o.KeysGiven {
 		o.Key = newKey()
 		opts = append(slices.Clip(opts), Key(o.Key))
 	}
@@ -130,11 +130,15 @@ func (t *ResultTask[In, Out]) Call(ctx context.Context, d *Docket, in In, opts .
 // (NewTask) gives Out's zero value on success. ErrNotFound means no
 // execution has the key, or its record is gone (finished longer ago than
 // the retention; a docket with a zero completed retention keeps no
-// result); ErrLost that its record vanished while it was live.
+// result); ErrLost that its record vanished while it was live; ErrStruck
+// that ex is an add a strike refused, so nothing was added.
 func Result[Out any](ctx context.Context, ex *Execution) (Out, error) {
 	var zero Out
 	if err := ex.usable(ctx); err != nil {
 		return zero, err
+	}
+	if ex.disposition == Struck {
+		return zero, fmt.Errorf("%w: %q was not added, as a strike matches it (see Docket.Strikes)", ErrStruck, ex.key)
 	}
 	info, err := ex.wait(ctx)
 	if err != nil {
