@@ -223,3 +223,67 @@ func TestInstantsOutOfRange(t *testing.T) {
 		assert.ErrorIs(t, sleepErr, sdk.ErrBadInput)
 	})
 }
+
+// A child that ends after its workflow did is still recorded in the
+// workflow's flow: Info shows the children a cancel cancelled as
+// cancelled (they showed as live), and a Retry of the workflow keeps a
+// child that completed since, retried on its own, rather than run it again.
+func TestChildrenEndingAfterTheirWorkflow(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		fail := true
+		child := sdk.NewResultTask("flaky", func(ctx context.Context, in N) (int, error) {
+			if in.N == 2 && fail {
+				return 0, sdk.Permanent(errors.New("boom"))
+			}
+			return in.N, nil
+		})
+		sum := sdk.NewResultTask("sum", func(ctx context.Context, in N) (int, error) {
+			fs, err := workflow.StartMany(ctx, child, "c", []N{{N: 1}, {N: 2}, {N: 3}}, sdk.After(time.Duration(in.N)*time.Hour))
+			if err != nil {
+				return 0, err
+			}
+			vs, err := workflow.All(ctx, fs)
+			if err != nil {
+				return 0, err
+			}
+			return vs[0] + vs[1] + vs[2], nil
+		})
+		env.Register(child)
+		env.Register(sum)
+		d := env.Docket()
+
+		cancelled, err := sum.Add(t.Context(), d, N{N: 1}, sdk.Key("cancelled"))
+		require.NoError(t, err)
+		env.Advance(time.Minute)
+		require.NoError(t, d.Cancel(t.Context(), cancelled.Key()))
+		env.RunUntilFinished()
+		info, err := cancelled.Info(t.Context())
+		require.NoError(t, err)
+		require.Len(t, info.Workflow.Children, 3)
+		for _, c := range info.Workflow.Children {
+			assert.Equal(t, sdk.StateCancelled, c.State, c.Key)
+		}
+
+		p, err := sum.Add(t.Context(), d, N{N: 0}, sdk.Key("p"))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		info, err = p.Info(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, sdk.StateFailed, info.State)
+		fail = false
+		require.NoError(t, d.Retry(t.Context(), "p/c/1"), "its workflow has ended")
+		env.RunUntilFinished()
+		require.NoError(t, d.Retry(t.Context(), "p"))
+		env.RunUntilFinished()
+		v, err := sum.Result(t.Context(), p)
+		require.NoError(t, err)
+		assert.Equal(t, 6, v)
+		runs := 0
+		for _, r := range env.Runs("flaky") {
+			if r.Key == "p/c/1" {
+				runs++
+			}
+		}
+		assert.Equal(t, 2, runs, "failed once, then its own retry; the workflow's retry kept its result")
+	})
+}

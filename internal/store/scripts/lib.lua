@@ -381,15 +381,19 @@ local function notify_parent(key, now, parent)
     return
   end
   local parent = f[1]
+  local flow = K.flow .. parent
+  if redis.call('HGET', flow, 'c:' .. (f[6] or '')) ~= key then
+    return -- a child of an earlier execution (or run) of the workflow, or its flow is gone
+  end
+  -- Recorded even when the workflow has ended (the flow lives as long as
+  -- its record, and keeps its TTL): its Info shows how the child ended, and
+  -- a Retry of the workflow keeps a child that completed since (retried on
+  -- its own) rather than run it again.
+  redis.call('HSET', flow, 'o:' .. key, cjson.encode({s = f[2] or '', r = f[3] or '', e = f[4] or '', x = f[5] or ''}))
   local state = read(parent, 'state')[1]
   if not is_live(state) then
     return -- it ended: nobody awaits the child
   end
-  local flow = K.flow .. parent
-  if redis.call('HGET', flow, 'c:' .. (f[6] or '')) ~= key then
-    return -- a child of an earlier execution (or run) of the workflow
-  end
-  redis.call('HSET', flow, 'o:' .. key, cjson.encode({s = f[2] or '', r = f[3] or '', e = f[4] or '', x = f[5] or ''}))
   if redis.call('HDEL', flow, 'w:' .. key) == 1 then
     local left = redis.call('HINCRBY', flow, 'a', -1)
     if left <= 0 and state == STATE.parked then
