@@ -48,8 +48,9 @@
 // run of its chain; its children are keyed under the key its runs share,
 // so a run that starts a child under the name of an earlier run's child
 // still live takes that child over (its input, its result): name such
-// children per run (with sdk.Current(ctx).Due(), say), or wait for them
-// before the run ends.
+// children per run, by a value a step saved (the run's due time, say, read
+// with sdk.Current(ctx).Due() inside a step: outside one, each resumption
+// reads its own), or wait for them before the run ends.
 //
 // # Errors
 //

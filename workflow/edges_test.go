@@ -3,6 +3,7 @@ package workflow_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -285,5 +286,37 @@ func TestChildrenEndingAfterTheirWorkflow(t *testing.T) {
 			}
 		}
 		assert.Equal(t, 2, runs, "failed once, then its own retry; the workflow's retry kept its result")
+	})
+}
+
+// The README's way to give a perpetual workflow's children a name per run
+// of its chain: each run starts a child of its own, even while the child
+// of the run before is still live.
+func TestPerpetualWorkflowNamesChildrenPerRun(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		report := sdk.NewTask("report", func(ctx context.Context, in N) error { return nil })
+		hourly := sdk.NewTask("hourly", func(ctx context.Context, in struct{}) error {
+			due, err := workflow.Step(ctx, "due", func(ctx context.Context) (int64, error) {
+				return sdk.Current(ctx).Due().Unix(), nil
+			})
+			if err != nil {
+				return err
+			}
+			_, err = workflow.StartTask(ctx, report, fmt.Sprint("report-", due), N{N: int(due)}, sdk.After(90*time.Minute))
+			return err
+		}, policy.Perpetual(time.Hour, policy.Automatic()))
+		env.Register(report)
+		env.Register(hourly)
+		t0 := env.Now()
+		env.Advance(3*time.Hour + 40*time.Minute)
+		var starts []time.Duration
+		keys := map[string]bool{}
+		for _, r := range env.Runs("report") {
+			starts = append(starts, r.Start.Sub(t0))
+			keys[r.Key] = true
+		}
+		assert.Equal(t, []time.Duration{90 * time.Minute, 150 * time.Minute, 210 * time.Minute}, starts,
+			"one child per run of the chain, each 90 minutes after its run")
+		assert.Len(t, keys, 3)
 	})
 }
