@@ -13,6 +13,7 @@ import (
 
 	"github.com/docket-go/docket/internal/core"
 	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/telemetry"
 )
@@ -151,6 +152,9 @@ func Start[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], name
 	if task == nil {
 		return nil, errNilTask
 	}
+	if err := endingTask(task.Name(), task.Policies); err != nil {
+		return nil, err
+	}
 	fs, err := start[Out](ctx, task.Name(), []string{name}, []In{in}, opts)
 	if err != nil {
 		return nil, err
@@ -162,6 +166,9 @@ func Start[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], name
 func StartTask[In any](ctx context.Context, task *sdk.Task[In], name string, in In, opts ...sdk.AddOption) (*Future[struct{}], error) {
 	if task == nil {
 		return nil, errNilTask
+	}
+	if err := endingTask(task.Name(), task.Policies); err != nil {
+		return nil, err
 	}
 	fs, err := start[struct{}](ctx, task.Name(), []string{name}, []In{in}, opts)
 	if err != nil {
@@ -180,6 +187,9 @@ func StartMany[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], 
 	if task == nil {
 		return nil, errNilTask
 	}
+	if err := endingTask(task.Name(), task.Policies); err != nil {
+		return nil, err
+	}
 	if name == "" { // its children's names would still be "/0", "/1", ...
 		return nil, fmt.Errorf("%w (children started together)", ErrNoName)
 	}
@@ -189,6 +199,19 @@ func StartMany[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], 
 		names[i] = fmt.Sprintf("%s/%0*d", name, width, i)
 	}
 	return start[Out](ctx, task.Name(), names, ins, opts)
+}
+
+// endingTask refuses a perpetual or cron task as a child: its chain never
+// ends, so a workflow waiting for it would wait for ever. (A step may add
+// one with Add.) A task whose policies do not compile is left to Start,
+// which reports it as the docket does.
+func endingTask(name string, policies func() (*policy.Set, error)) error {
+	set, err := policies()
+	if err != nil || set.Perpetual == nil && set.Cron == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: task %q is perpetual (or cron): its chain never ends, so it cannot be a workflow's child; add it with Add, from a step",
+		sdk.ErrBadInput, name)
 }
 
 func start[Out, In any](ctx context.Context, task string, names []string, ins []In, opts []sdk.AddOption) ([]*Future[Out], error) {

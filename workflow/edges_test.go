@@ -147,10 +147,11 @@ func TestChildFailureNamesItsTask(t *testing.T) {
 
 // Misuse of the primitives is an error, not a panic or a wait for ever: a
 // nil context, a zero Future, Spread on children, a child's input over the
-// docket's size limit.
+// docket's size limit, a perpetual task as a child.
 func TestPrimitivesRefuseMisuse(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		child := sdk.NewResultTask("child", func(ctx context.Context, in Blob) (int, error) { return 1, nil })
+		poll := sdk.NewTask("poll", func(ctx context.Context, in Blob) error { return nil }, policy.Perpetual(time.Hour))
 		errs := map[string]error{}
 		wf := sdk.NewTask("misuse", func(ctx context.Context, in N) error {
 			var nilCtx context.Context
@@ -162,6 +163,7 @@ func TestPrimitivesRefuseMisuse(t *testing.T) {
 			errs["zero future"] = workflow.Wait(ctx, &workflow.Future[int]{})
 			_, errs["spread"] = workflow.StartMany(ctx, child, "many", []Blob{{}, {}}, sdk.Spread(time.Hour))
 			_, errs["too large"] = workflow.Start(ctx, child, "big", Blob{Data: strings.Repeat("x", 200)})
+			_, errs["perpetual"] = workflow.StartTask(ctx, poll, "poll", Blob{})
 			return nil
 		})
 		env.Register(child, wf)
@@ -173,6 +175,7 @@ func TestPrimitivesRefuseMisuse(t *testing.T) {
 		}
 		assert.ErrorIs(t, errs["spread"], sdk.ErrBadInput)
 		assert.ErrorIs(t, errs["too large"], sdk.ErrInputTooLarge)
+		assert.ErrorIs(t, errs["perpetual"], sdk.ErrBadInput, "its chain never ends: nothing could wait for it")
 	}, testsuite.WithDocketOptions(sdk.WithMaxInputSize(100)))
 }
 
