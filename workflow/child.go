@@ -140,7 +140,9 @@ func All[Out any](ctx context.Context, children []*Future[Out]) ([]Out, error) {
 // started once per execution of its workflow. It runs like any task (its
 // own policies, on any worker); when it ends, its workflow learns of it.
 // opts may delay it (sdk.After, sdk.At); it is keyed by its name. Its input
-// is held to the docket's sdk.WithMaxInputSize (ErrInputTooLarge).
+// is held to the docket's sdk.WithMaxInputSize (ErrInputTooLarge). A
+// perpetual or cron task cannot be a child (ErrBadInput): its chain never
+// ends.
 //
 // Starting is one round trip to Redis, none for a child started by an
 // earlier run. The child is cancelled if its workflow is cancelled or fails.

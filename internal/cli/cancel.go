@@ -11,11 +11,12 @@ import (
 var cancelCommand = &command{
 	name:    "cancel",
 	args:    "KEY...",
-	summary: "cancel scheduled, queued or running tasks by key",
-	help: `A scheduled or queued task is removed; a running one has its context
-cancelled and its result ignored. Either way it ends in state cancelled.
-A key that no scheduled, queued or running task has is an error (exit 1);
-the other keys are still cancelled.
+	summary: "cancel live tasks by key: scheduled, queued, running, parked or held",
+	help: `A scheduled or queued task is removed, and so is a task waiting for a slot
+or held by a strike; a running one has its context cancelled and its result
+ignored; a parked workflow is cancelled with its live children. Either way
+it ends in state cancelled. A key that no live task has is an error
+(exit 1); the other keys are still cancelled.
 `,
 	run: runCancel,
 }
