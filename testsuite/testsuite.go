@@ -3,6 +3,7 @@ package testsuite
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
 	"testing"
@@ -268,30 +269,51 @@ func (e *Env) Advance(d time.Duration) {
 // RunUntilIdle lets the worker run until nothing is due and nothing is
 // running, moving fake time as far as running tasks need (a task that
 // sleeps an hour moves it an hour). Tasks scheduled for later stay
-// scheduled, retries included: RunUntilFinished waits for those too.
+// scheduled, retries included: RunUntilFinished waits for those too. It
+// fails the test when the worker is still busy after a week of fake time:
+// a task function that ignores its context and never returns (without a
+// Timeout policy, nothing abandons it) would otherwise hang the test.
 func (e *Env) RunUntilIdle() {
 	e.t.Helper()
 	e.startWorker()
-	if err := e.idle.Wait(context.Background()); err != nil {
-		e.t.Fatal(err)
-	}
+	e.awaitIdle()
 	synctest.Wait()
 }
+
+// awaitIdle waits until the worker is idle (see RunUntilIdle), failing the
+// test when it is not after maxBusy of fake time: a task function blocked
+// for ever would otherwise hang the test until go test's timeout.
+func (e *Env) awaitIdle() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), maxBusy)
+	defer cancel()
+	switch err := e.idle.Wait(ctx); {
+	case errors.Is(err, context.DeadlineExceeded):
+		e.t.Fatalf("testsuite: the worker was still busy after %v of fake time: does a task's function block for ever? "+
+			"(a task with a Timeout policy is abandoned at its deadline; one without runs until it returns)", maxBusy)
+	case err != nil:
+		e.t.Fatal(err)
+	}
+}
+
+// maxBusy bounds a wait for the worker to be idle: a week of fake time, as
+// for abandoned functions (see awaitAbandoned).
+const maxBusy = week
 
 // RunUntilFinished lets the worker run until every task added has
 // finished, moving fake time as far as that takes: through retry delays,
 // snoozes, debounce settling and waits for concurrency slots. The future
 // runs of perpetual and cron chains are not waited for; they stay
 // scheduled. It fails the test when the work never finishes (a task that
-// retries or snoozes forever): after a million wake-ups.
+// retries or snoozes forever): after a million wake-ups; and, as
+// RunUntilIdle does, when the worker is still busy after a week of fake
+// time (a task function that never returns).
 func (e *Env) RunUntilFinished() {
 	e.t.Helper()
 	e.startWorker()
 	ctx := context.Background()
 	for range maxFinishSteps {
-		if err := e.idle.Wait(ctx); err != nil {
-			e.t.Fatal(err)
-		}
+		e.awaitIdle()
 		synctest.Wait()
 		pending, next, signal, err := e.store.Pending(ctx, e.core.Chains())
 		if err != nil {

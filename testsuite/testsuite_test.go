@@ -3,6 +3,8 @@ package testsuite_test
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -225,4 +227,31 @@ func TestTestEndsAfterAnAbandonedTaskReturns(t *testing.T) {
 	})
 	assert.True(t, returned, "the abandoned function ran to its end")
 	assert.True(t, released, "the test's cleanup released the other")
+}
+
+// A task function that never returns (it ignores its context, and has no
+// Timeout policy) fails the test after a week of fake time, saying so,
+// rather than hanging it until go test's timeout. Run in a child process,
+// whose failure is the point.
+func TestRunUntilFinishedFailsOnAFunctionThatNeverReturns(t *testing.T) {
+	if os.Getenv("TESTSUITE_STUCK") == "1" {
+		testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+			stuck := make(chan struct{})
+			t.Cleanup(func() { close(stuck) })
+			task := sdk.NewTask("stuck", func(ctx context.Context, in Nap) error {
+				<-stuck
+				return nil
+			})
+			env.Register(task)
+			_, err := task.Add(t.Context(), env.Docket(), Nap{})
+			require.NoError(t, err)
+			env.RunUntilFinished()
+		})
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunUntilFinishedFailsOnAFunctionThatNeverReturns$", "-test.timeout=5m")
+	cmd.Env = append(os.Environ(), "TESTSUITE_STUCK=1")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "the child's test fails:\n%s", out)
+	assert.Contains(t, string(out), "the worker was still busy after 168h0m0s of fake time: does a task's function block for ever?")
 }
