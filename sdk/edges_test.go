@@ -244,3 +244,30 @@ func TestCallOfAStruckTask(t *testing.T) {
 		assert.ErrorIs(t, err, sdk.ErrStruck)
 	})
 }
+
+// A record Redis loses while a watch stays connected (an eviction, a
+// FLUSHALL: no connection drops) ends the watch, and Result, with ErrLost
+// within the watch's periodic check; they waited for ever.
+func TestWatchNoticesARecordLostWhileConnected(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		resize := sdk.NewResultTask("resize", func(ctx context.Context, in struct{ W int }) (int, error) { return in.W, nil })
+		env.Register(resize)
+		d := env.Docket()
+		ex, err := resize.Add(t.Context(), d, struct{ W int }{W: 3}, sdk.After(24*time.Hour))
+		require.NoError(t, err)
+		got := make(chan error, 1)
+		go func() {
+			_, err := resize.Result(t.Context(), ex)
+			got <- err
+		}()
+		env.Advance(time.Second)
+		require.NoError(t, d.Redis().FlushAll(t.Context()).Err())
+		env.Advance(time.Minute)
+		select {
+		case err := <-got:
+			assert.ErrorIs(t, err, sdk.ErrLost)
+		default:
+			t.Fatal("Result still waits a minute after the record was lost")
+		}
+	})
+}

@@ -51,8 +51,10 @@ func (e *Execution) Progress(ctx context.Context) (ProgressInfo, error) {
 // ErrNotFound when there is no execution.
 //
 // When the watch's connection drops it reconnects and reads the record to
-// catch up. A record that vanished meanwhile ends the watch with an Event
-// whose Err wraps ErrLost, never with a completion the watch did not see.
+// catch up; it also reads it every 10 seconds while connected. A record
+// that vanished (Redis lost it: a restart, an eviction, a flush) ends the
+// watch with an Event whose Err wraps ErrLost, never with a completion the
+// watch did not see.
 // (On a docket that keeps no completed records, WithCompletedRetention(0),
 // a watched task that completes leaves a record that says so for a minute,
 // so a watcher cut off for less than that still sees it complete.)
@@ -97,7 +99,7 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 	defer ps.Close()
 	done := make(chan struct{})
 	defer close(done)
-	go e.keepFollowing(ctx, done)
+	go e.keepFollowing(ctx, ps, done)
 
 	send := func(ev Event) bool {
 		select {
@@ -116,13 +118,15 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 	}
 	current := first
 	for {
-		msg, err := ps.ReceiveMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, redis.ErrClosed) {
-				return
-			}
-			// The connection dropped: go-redis resubscribes on the next
-			// receive; catch up on what may have been missed meanwhile.
+		received, err := ps.Receive(ctx)
+		if err != nil && (ctx.Err() != nil || errors.Is(err, redis.ErrClosed)) {
+			return
+		}
+		msg, isMessage := received.(*redis.Message)
+		if err != nil || !isMessage {
+			// The connection dropped (go-redis resubscribes on the next
+			// receive), or keepFollowing's periodic check (a pong): catch
+			// up on what may have been missed, a record lost included.
 			if now, changed := e.catchUp(ctx, current); changed {
 				current = now
 				if !send(current) || current.State.Finished() || current.Err != nil {
@@ -168,8 +172,11 @@ func (e *Execution) catchUp(ctx context.Context, current Event) (Event, bool) {
 	return Event{State: info.State, Attempt: info.Attempt, Error: info.Error, Progress: current.Progress}, true
 }
 
-// keepFollowing renews the watch registration until done closes.
-func (e *Execution) keepFollowing(ctx context.Context, done <-chan struct{}) {
+// keepFollowing renews the watch registration until done closes, and
+// pings the subscription each time: the pong makes the watch catch up with
+// the record, so that a record Redis lost (an eviction, a flush) while the
+// watch stayed connected ends it with ErrLost rather than a wait for ever.
+func (e *Execution) keepFollowing(ctx context.Context, ps *redis.PubSub, done <-chan struct{}) {
 	tick := time.NewTicker(store.WatchFor / 3)
 	defer tick.Stop()
 	for {
@@ -180,6 +187,7 @@ func (e *Execution) keepFollowing(ctx context.Context, done <-chan struct{}) {
 			return
 		case <-tick.C:
 			_ = e.d.core.Store.Follow(ctx, e.key) // a miss is made up at the next tick
+			_ = ps.Ping(ctx)                      // likewise
 		}
 	}
 }
