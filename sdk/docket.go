@@ -82,7 +82,9 @@ func WithCompletedRetention(d time.Duration) Option {
 // WithMaxInputSize sets the largest JSON, in bytes, that the docket
 // stores for one task: its input (Add refuses a larger one), a signal's
 // payload (Signal refuses it), a result and a workflow step's output (the
-// attempt fails, with ErrInputTooLarge). Defaults to 1 MiB; it must be
+// attempt fails: Step returns an error matching ErrInputTooLarge, and an
+// attempt whose result is too large fails as any failure does, retried by
+// its Retry policy, Info.Error saying why). Defaults to 1 MiB; it must be
 // positive.
 func WithMaxInputSize(n int) Option { return func(o *options) { o.maxInputSize = n } }
 

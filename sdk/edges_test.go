@@ -271,3 +271,29 @@ func TestWatchNoticesARecordLostWhileConnected(t *testing.T) {
 		}
 	})
 }
+
+// A watch's progress events say when the progress was reported, as Info
+// and Execution.Progress do (Updated was zero in them).
+func TestWatchProgressEventsSayWhen(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		imp := sdk.NewTask("import", func(ctx context.Context, in struct{}) error {
+			time.Sleep(time.Minute)
+			return sdk.Current(ctx).Progress().SetTotal(ctx, 10)
+		})
+		env.Register(imp)
+		t0 := env.Now()
+		ex, err := imp.Add(t.Context(), env.Docket(), struct{}{}, sdk.After(time.Second))
+		require.NoError(t, err)
+		events, err := ex.Watch(t.Context())
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		var updated []time.Time
+		for ev := range events {
+			if ev.IsProgress {
+				updated = append(updated, ev.Progress.Updated)
+			}
+		}
+		require.Len(t, updated, 1)
+		assert.True(t, updated[0].Equal(t0.Add(time.Minute+time.Second)), "%v", updated[0])
+	})
+}

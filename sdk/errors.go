@@ -139,8 +139,11 @@ func (e *DecodeError) Unwrap() []error { return []error{ErrBadInput, e.Err} }
 // PanicError is a task function's panic, recovered by the worker: a failed
 // attempt.
 type PanicError struct {
+	// Value is what the function panicked with. A PanicError found in a
+	// *TaskError (from Result or Call, read back from Redis) carries its
+	// text, as %v printed it: panic(42) gives "42".
 	Value any
-	Stack []byte
+	Stack []byte // the goroutine's stack when it panicked
 }
 
 func (e *PanicError) Error() string {

@@ -13,7 +13,7 @@ import (
 
 // Event is a change in an execution, from Watch.
 type Event struct {
-	// Progress is true for a progress report; false for a change of state.
+	// IsProgress is true for a progress report; false for a change of state.
 	IsProgress bool
 	// State is the execution's state after the change (running, for a
 	// progress report).
@@ -142,7 +142,13 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 		if ev.Type == "progress" {
 			current.IsProgress = true
 			current.Progress = ProgressInfo{Current: ev.Current, Total: ev.Total, Message: ev.Message, Updated: current.Progress.Updated}
+			if ev.Updated > 0 { // announced by a version that says when
+				current.Progress.Updated = time.UnixMicro(ev.Updated)
+			}
 		} else {
+			if State(ev.State) == current.State && ev.Attempt == current.Attempt {
+				continue // seen already: a catch-up read it before its announcement came
+			}
 			current = Event{State: State(ev.State), Attempt: ev.Attempt, Error: ev.Error, Progress: current.Progress}
 		}
 		if !send(current) || !current.IsProgress && current.State.Finished() {

@@ -97,6 +97,7 @@ type WatchEvent struct {
 	Current int64  `json:"current"`
 	Total   int64  `json:"total"`
 	Message string `json:"message"`
+	Updated int64  `json:"updated"` // a progress report's instant, unix µs
 }
 
 // ParseWatchEvent decodes a watch channel payload.
