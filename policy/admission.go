@@ -175,13 +175,16 @@ type DebouncePolicy struct {
 }
 
 // Debounce turns each burst of submissions with the same value of the input
-// field arg into one run, settle after the last submission of the burst.
+// field arg into one run, settle after the last submission of the burst:
+// the run of the burst's first submission, with its input; the others are
+// dropped (cancelled).
 func Debounce(arg string, settle time.Duration) DebouncePolicy {
 	return DebouncePolicy{Arg: arg, Settle: settle, built: true}
 }
 
 // TaskDebounce turns each burst of submissions of the task into one run,
-// settle after the last submission of the burst.
+// settle after the last submission of the burst (the first submission's:
+// see Debounce).
 func TaskDebounce(settle time.Duration) DebouncePolicy { return Debounce("", settle) }
 
 func (d DebouncePolicy) String() string {

@@ -58,6 +58,10 @@ func Jitter(j time.Duration) AddOption {
 	return func(o *core.AddOptions) { o.Jitter = j }
 }
 
+// MaxSignals is how many signals of one name may wait to be received by a
+// workflow (see Docket.Signal).
+const MaxSignals = store.MaxSignals
+
 // MaxSpread is the longest Spread, and the longest Jitter: 100 years. A
 // window of time.Duration's ~292 years would overflow once the due time's
 // delay (After) or the jitter is added to it.
@@ -70,7 +74,8 @@ func At(t time.Time) AddOption {
 	return func(o *core.AddOptions) { o.When, o.Timed = store.When{At: t}, o.Timed+1 }
 }
 
-// After makes the task due d from now, by the Redis clock.
+// After makes the task due d from now, by the Redis clock; a d of zero or
+// less means now.
 func After(d time.Duration) AddOption {
 	return func(o *core.AddOptions) { o.When, o.Timed = store.When{After: d}, o.Timed+1 }
 }
@@ -401,8 +406,10 @@ func (d *Docket) Cancel(ctx context.Context, key string) (err error) {
 // (encoded as JSON), which a run of the workflow receives with
 // workflow.WaitSignal: at once if it is parked waiting for it, or when it
 // reaches the wait. Signals of one name are received in the order sent;
-// store.MaxSignals of them at most wait to be received. It returns
-// ErrNotFound when no live execution has the key.
+// MaxSignals of them at most wait to be received (one more is refused with
+// ErrTooManySignals). It returns ErrNotFound when no live execution has the
+// key. A live task that is not a workflow keeps the signal (it shows in
+// Info.Workflow.Signals) until it ends: nothing receives it.
 func (d *Docket) Signal(ctx context.Context, key, name string, payload any) (err error) {
 	if err := usable(ctx, d); err != nil {
 		return err

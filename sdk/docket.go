@@ -62,7 +62,8 @@ func WithName(name string) Option { return func(o *options) { o.name = name } }
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithRetention sets how long finished executions (completed, failed,
-// cancelled) stay inspectable. Defaults to 15 minutes.
+// cancelled) stay inspectable. Defaults to 15 minutes; it must be positive
+// (Open refuses zero or less).
 func WithRetention(d time.Duration) Option { return func(o *options) { o.retention = d } }
 
 // WithCompletedRetention sets how long completed executions stay

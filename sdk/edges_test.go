@@ -12,6 +12,7 @@ import (
 
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
+	"github.com/docket-go/docket/workflow"
 )
 
 // selfEncoded is a channel that writes itself as JSON: its own business.
@@ -295,5 +296,27 @@ func TestWatchProgressEventsSayWhen(t *testing.T) {
 		}
 		require.Len(t, updated, 1)
 		assert.True(t, updated[0].Equal(t0.Add(time.Minute+time.Second)), "%v", updated[0])
+	})
+}
+
+// The bound on signals waiting to be received is public, and so is the
+// error past it.
+func TestTooManySignalsIsASentinel(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		wf := sdk.NewTask("waits", func(ctx context.Context, in struct{}) error {
+			_, err := workflow.WaitSignal[int](ctx, "go", 0)
+			return err
+		})
+		env.Register(wf)
+		d := env.Docket()
+		ex, err := wf.Add(t.Context(), d, struct{}{})
+		require.NoError(t, err)
+		env.RunUntilIdle()
+		for i := range sdk.MaxSignals {
+			require.NoError(t, d.Signal(t.Context(), ex.Key(), "other", i))
+		}
+		err = d.Signal(t.Context(), ex.Key(), "other", 0)
+		assert.ErrorIs(t, err, sdk.ErrTooManySignals)
+		require.NoError(t, d.Cancel(t.Context(), ex.Key()))
 	})
 }

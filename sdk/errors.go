@@ -40,7 +40,8 @@ var (
 	// cannot encode or decode.
 	ErrBadInput = core.ErrBadInput
 
-	// ErrBadKey reports an unusable task key.
+	// ErrBadKey reports an unusable task key: an empty one, or one longer
+	// than MaxKeyLength (1024 bytes). Any other bytes are fine.
 	ErrBadKey = core.ErrBadKey
 
 	// ErrBadURL reports a URL that Open cannot use: malformed, an unknown
@@ -53,6 +54,10 @@ var (
 
 	// ErrBadName reports a docket name that cannot be used in Redis keys.
 	ErrBadName = store.ErrBadName
+
+	// ErrTooManySignals reports a signal refused because MaxSignals of its
+	// name already wait to be received by the workflow.
+	ErrTooManySignals = store.ErrTooManySignals
 
 	// ErrStruck reports a wait for the result of an add that a strike
 	// refused (Disposition Struck): nothing was added, so nothing will end.

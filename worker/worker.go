@@ -93,8 +93,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	return w.run(ctx, untilStopped)
 }
 
-// RunUntilIdle executes tasks until none is due and none is running, then
-// stops as Run does. Tasks scheduled for later are left for later, retries
+// RunUntilIdle executes tasks until none is due and none is running on
+// this worker (tasks other workers run are theirs to finish), then stops
+// as Run does. Tasks scheduled for later are left for later, retries
 // included: to wait for those too, use RunUntilFinished. If ctx ends first,
 // it stops as Run does and returns an error wrapping ctx's cause
 // (context.Canceled, context.DeadlineExceeded…).
