@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -318,5 +319,30 @@ func TestTooManySignalsIsASentinel(t *testing.T) {
 		err = d.Signal(t.Context(), ex.Key(), "other", 0)
 		assert.ErrorIs(t, err, sdk.ErrTooManySignals)
 		require.NoError(t, d.Cancel(t.Context(), ex.Key()))
+	})
+}
+
+// A watch reports every announced change, a repeat of the same state and
+// attempt included (a Replace of a scheduled task: scheduled, then
+// scheduled again with the new input); only the announcement of a change a
+// catch-up already reported is skipped.
+func TestWatchReportsRepeatedStates(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		task := sdk.NewTask("later", func(ctx context.Context, in struct{ N int }) error { return nil })
+		env.Register(task)
+		d := env.Docket()
+		ex, err := task.Add(t.Context(), d, struct{ N int }{1}, sdk.Key("later"), sdk.After(time.Hour))
+		require.NoError(t, err)
+		events, err := ex.Watch(t.Context())
+		require.NoError(t, err)
+		_, err = task.Replace(t.Context(), d, struct{ N int }{2}, sdk.Key("later"), sdk.After(time.Hour))
+		require.NoError(t, err)
+		env.Advance(time.Second)
+		require.NoError(t, d.Cancel(t.Context(), "later"))
+		var got []string
+		for ev := range events {
+			got = append(got, fmt.Sprint(ev.State, " ", ev.Attempt))
+		}
+		assert.Equal(t, []string{"scheduled 1", "scheduled 1", "cancelled 1"}, got)
 	})
 }

@@ -117,6 +117,7 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 		return
 	}
 	current := first
+	caughtUp := false // current was read by a catch-up: its announcement may follow
 	for {
 		received, err := ps.Receive(ctx)
 		if err != nil && (ctx.Err() != nil || errors.Is(err, redis.ErrClosed)) {
@@ -128,13 +129,15 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 			// receive), or keepFollowing's periodic check (a pong): catch
 			// up on what may have been missed, a record lost included.
 			if now, changed := e.catchUp(ctx, current); changed {
-				current = now
+				current, caughtUp = now, true
 				if !send(current) || current.State.Finished() || current.Err != nil {
 					return
 				}
 			}
 			continue
 		}
+		seen := caughtUp
+		caughtUp = false
 		ev, err := store.ParseWatchEvent(msg.Payload)
 		if err != nil {
 			continue
@@ -146,8 +149,8 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 				current.Progress.Updated = time.UnixMicro(ev.Updated)
 			}
 		} else {
-			if State(ev.State) == current.State && ev.Attempt == current.Attempt {
-				continue // seen already: a catch-up read it before its announcement came
+			if seen && State(ev.State) == current.State && ev.Attempt == current.Attempt {
+				continue // the catch-up read this change before its announcement came
 			}
 			current = Event{State: State(ev.State), Attempt: ev.Attempt, Error: ev.Error, Progress: current.Progress}
 		}

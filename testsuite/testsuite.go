@@ -3,7 +3,6 @@ package testsuite
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"sync"
 	"testing"
@@ -270,9 +269,10 @@ func (e *Env) Advance(d time.Duration) {
 // running, moving fake time as far as running tasks need (a task that
 // sleeps an hour moves it an hour). Tasks scheduled for later stay
 // scheduled, retries included: RunUntilFinished waits for those too. It
-// fails the test when the worker is still busy after a week of fake time:
-// a task function that ignores its context and never returns (without a
-// Timeout policy, nothing abandons it) would otherwise hang the test.
+// fails the test when the worker stays busy for 30 days of fake time
+// without an attempt ending: a task function that ignores its context and
+// never returns (without a Timeout policy, nothing abandons it) would
+// otherwise hang the test.
 func (e *Env) RunUntilIdle() {
 	e.t.Helper()
 	e.startWorker()
@@ -281,24 +281,49 @@ func (e *Env) RunUntilIdle() {
 }
 
 // awaitIdle waits until the worker is idle (see RunUntilIdle), failing the
-// test when it is not after maxBusy of fake time: a task function blocked
-// for ever would otherwise hang the test until go test's timeout.
+// test when no attempt has ended for maxBusy of fake time while it is
+// busy: a task function blocked for ever would otherwise hang the test
+// until go test's timeout. Work that goes on, however long, is waited for.
 func (e *Env) awaitIdle() {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), maxBusy)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	switch err := e.idle.Wait(ctx); {
-	case errors.Is(err, context.DeadlineExceeded):
-		e.t.Fatalf("testsuite: the worker was still busy after %v of fake time: does a task's function block for ever? "+
-			"(a task with a Timeout policy is abandoned at its deadline; one without runs until it returns)", maxBusy)
-	case err != nil:
-		e.t.Fatal(err)
+	idle := make(chan error, 1)
+	go func() { idle <- e.idle.Wait(ctx) }()
+	ended := e.attemptsEnded()
+	timer := time.NewTimer(maxBusy)
+	defer timer.Stop()
+	for {
+		select {
+		case err := <-idle:
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			return
+		case <-timer.C:
+			if n := e.attemptsEnded(); n != ended { // progress: wait on
+				ended = n
+				timer.Reset(maxBusy)
+				continue
+			}
+			cancel()
+			<-idle
+			e.t.Fatalf("testsuite: the worker was busy for %v of fake time without an attempt ending: does a task's function block for ever? "+
+				"(a task with a Timeout policy is abandoned at its deadline; one without runs until it returns)", maxBusy)
+		}
 	}
 }
 
-// maxBusy bounds a wait for the worker to be idle: a week of fake time, as
-// for abandoned functions (see awaitAbandoned).
-const maxBusy = week
+// attemptsEnded counts the attempts that have ended so far.
+func (e *Env) attemptsEnded() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.runs)
+}
+
+// maxBusy bounds how long the worker may stay busy with no attempt ending:
+// 30 days of fake time, far beyond any task a test runs.
+const maxBusy = 30 * 24 * time.Hour
 
 // RunUntilFinished lets the worker run until every task added has
 // finished, moving fake time as far as that takes: through retry delays,
@@ -306,8 +331,8 @@ const maxBusy = week
 // runs of perpetual and cron chains are not waited for; they stay
 // scheduled. It fails the test when the work never finishes (a task that
 // retries or snoozes forever): after a million wake-ups; and, as
-// RunUntilIdle does, when the worker is still busy after a week of fake
-// time (a task function that never returns).
+// RunUntilIdle does, when the worker stays busy for 30 days of fake time
+// without an attempt ending (a task function that never returns).
 func (e *Env) RunUntilFinished() {
 	e.t.Helper()
 	e.startWorker()

@@ -15,6 +15,7 @@ import (
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
+	"github.com/docket-go/docket/worker"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -230,7 +231,7 @@ func TestTestEndsAfterAnAbandonedTaskReturns(t *testing.T) {
 }
 
 // A task function that never returns (it ignores its context, and has no
-// Timeout policy) fails the test after a week of fake time, saying so,
+// Timeout policy) fails the test after 30 days of fake time, saying so,
 // rather than hanging it until go test's timeout. Run in a child process,
 // whose failure is the point.
 func TestRunUntilFinishedFailsOnAFunctionThatNeverReturns(t *testing.T) {
@@ -253,5 +254,26 @@ func TestRunUntilFinishedFailsOnAFunctionThatNeverReturns(t *testing.T) {
 	cmd.Env = append(os.Environ(), "TESTSUITE_STUCK=1")
 	out, err := cmd.CombinedOutput()
 	require.Error(t, err, "the child's test fails:\n%s", out)
-	assert.Contains(t, string(out), "the worker was still busy after 168h0m0s of fake time: does a task's function block for ever?")
+	assert.Contains(t, string(out), "the worker was busy for 720h0m0s of fake time without an attempt ending: does a task's function block for ever?")
+}
+
+// Work that goes on is waited for however long it takes: ten tasks that
+// each sleep 4 days in one slot keep the worker busy for 40 days of fake
+// time, past the 30 days RunUntilFinished allows without an attempt ending.
+func TestRunUntilFinishedWaitsForLongWork(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		nap := sdk.NewTask("nap", func(ctx context.Context, in Nap) error {
+			time.Sleep(in.For)
+			return nil
+		})
+		env.Register(nap)
+		t0 := env.Now()
+		for range 10 {
+			_, err := nap.Add(t.Context(), env.Docket(), Nap{For: 4 * 24 * time.Hour})
+			require.NoError(t, err)
+		}
+		env.RunUntilFinished()
+		assert.Len(t, env.Runs("nap"), 10)
+		assert.Equal(t, 40*24*time.Hour, env.Now().Sub(t0))
+	}, testsuite.WithWorkerOptions(worker.Options{Concurrency: 1}))
 }

@@ -266,6 +266,26 @@ func TestDebounceOfSubmissionsAddedForLater(t *testing.T) {
 	})
 }
 
+// RunNow of a debounced task added for later makes it a submission of
+// now: it runs settle after now, not settle after the instant it was added
+// for.
+func TestDebounceRunNow(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		process := sdk.NewTask("process_webhooks", func(ctx context.Context, in Webhook) error { return nil },
+			policy.TaskDebounce(time.Second))
+		env.Register(process)
+		d := env.Docket()
+		t0 := env.Now()
+		ex, err := process.Add(t.Context(), d, Webhook{"a"}, sdk.After(24*time.Hour))
+		require.NoError(t, err)
+		require.NoError(t, d.RunNow(t.Context(), ex.Key()))
+		env.Advance(2 * time.Second)
+		runs := env.Runs("process_webhooks")
+		require.Len(t, runs, 1)
+		assert.Equal(t, t0.Add(time.Second), runs[0].Start)
+	})
+}
+
 // Independent settle windows per value.
 func TestDebouncePerArgument(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {

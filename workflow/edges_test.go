@@ -323,3 +323,24 @@ func TestPerpetualWorkflowNamesChildrenPerRun(t *testing.T) {
 		assert.Len(t, keys, 3)
 	})
 }
+
+// A debounced child started for later settles from the instant it was
+// started for, as a task added for later does.
+func TestDebouncedChildStartedForLater(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		notify := sdk.NewTask("notify", func(ctx context.Context, in N) error { return nil }, policy.TaskDebounce(5*time.Second))
+		wf := sdk.NewTask("order", func(ctx context.Context, in N) error {
+			_, err := workflow.StartTask(ctx, notify, "notify", in, sdk.After(time.Hour))
+			return err
+		})
+		env.Register(notify)
+		env.Register(wf)
+		t0 := env.Now()
+		_, err := wf.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		runs := env.Runs("notify")
+		require.Len(t, runs, 1)
+		assert.Equal(t, t0.Add(time.Hour+5*time.Second), runs[0].Start)
+	})
+}

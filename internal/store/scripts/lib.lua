@@ -390,11 +390,12 @@ local function notify_parent(key, now, parent)
   -- a Retry of the workflow keeps a child that completed since (retried on
   -- its own) rather than run it again.
   redis.call('HSET', flow, 'o:' .. key, cjson.encode({s = f[2] or '', r = f[3] or '', e = f[4] or '', x = f[5] or ''}))
+  local awaited = redis.call('HDEL', flow, 'w:' .. key) == 1
   local state = read(parent, 'state')[1]
   if not is_live(state) then
     return -- it ended: nobody awaits the child
   end
-  if redis.call('HDEL', flow, 'w:' .. key) == 1 then
+  if awaited then
     local left = redis.call('HINCRBY', flow, 'a', -1)
     if left <= 0 and state == STATE.parked then
       resume(parent, now)

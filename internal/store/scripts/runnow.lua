@@ -29,6 +29,9 @@ end
 local before = earliest(K.scheduled)
 redis.call('ZADD', K.scheduled, now, key)
 redis.call('HSET', K.task .. key, 'due', int(now))
+if redis.call('HEXISTS', K.task .. key, 'asked') == 1 then
+  redis.call('HSET', K.task .. key, 'asked', int(now)) -- asked to be due now: debounce judges it so
+end
 announce(key, STATE.queued, f[2])
 wake_if_earlier(before, now)
 return {1, int(now), state}

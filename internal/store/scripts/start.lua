@@ -55,6 +55,9 @@ for i = 4, #ARGV, 6 do
         if trace ~= '' then
           redis.call('HSET', K.task .. key, 'trace', trace)
         end
+        if when ~= '+0' then -- started for later: when it was asked to be due (see claim's debounce)
+          redis.call('HSET', K.task .. key, 'asked', int(due))
+        end
         schedule[#schedule + 1] = int(due)
         schedule[#schedule + 1] = key
         if soonest == nil or due < soonest then
