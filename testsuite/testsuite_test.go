@@ -24,14 +24,19 @@ type Nap struct {
 	For time.Duration `json:"for"`
 }
 
+// napTask sleeps as long as its input says.
+func napTask() *sdk.Task[Nap] {
+	return sdk.NewTask("nap", func(ctx context.Context, in Nap) error {
+		time.Sleep(in.For)
+		return nil
+	})
+}
+
 // Tasks that sleep end at their exact instant; Advance returns with
 // everything due by then done.
 func TestAdvanceRunsEverythingAtItsInstant(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		nap := sdk.NewTask("nap", func(ctx context.Context, in Nap) error {
-			time.Sleep(in.For)
-			return nil
-		})
+		nap := napTask()
 		env.Register(nap)
 		t0 := env.Now()
 		for _, at := range []time.Duration{3 * time.Hour, time.Hour, 2 * time.Hour} {
@@ -53,10 +58,7 @@ func TestAdvanceRunsEverythingAtItsInstant(t *testing.T) {
 // RunUntilIdle moves time as far as running tasks need, and no further.
 func TestRunUntilIdleWaitsForRunningTasks(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		nap := sdk.NewTask("nap", func(ctx context.Context, in Nap) error {
-			time.Sleep(in.For)
-			return nil
-		})
+		nap := napTask()
 		env.Register(nap)
 		t0 := env.Now()
 		_, err := nap.Add(t.Context(), env.Docket(), Nap{For: time.Hour})
@@ -262,10 +264,7 @@ func TestRunUntilFinishedFailsOnAFunctionThatNeverReturns(t *testing.T) {
 // time, past the 30 days RunUntilFinished allows without an attempt ending.
 func TestRunUntilFinishedWaitsForLongWork(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		nap := sdk.NewTask("nap", func(ctx context.Context, in Nap) error {
-			time.Sleep(in.For)
-			return nil
-		})
+		nap := napTask()
 		env.Register(nap)
 		t0 := env.Now()
 		for range 10 {
