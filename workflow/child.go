@@ -203,13 +203,16 @@ func StartMany[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], 
 	return start[Out](ctx, task.Name(), names, ins, opts)
 }
 
-// endingTask refuses a perpetual or cron task as a child: its chain never
-// ends, so a workflow waiting for it would wait for ever. (A step may add
-// one with Add.) A task whose policies do not compile is left to Start,
-// which reports it as the docket does.
+// endingTask refuses a task whose policies do not compile (as Add does),
+// and a perpetual or cron task as a child: its chain never ends, so a
+// workflow waiting for it would wait for ever. (A step may add one with
+// Add.)
 func endingTask(name string, policies func() (*policy.Set, error)) error {
 	set, err := policies()
-	if err != nil || set.Perpetual == nil && set.Cron == nil {
+	if err != nil {
+		return fmt.Errorf("child of task %q: %w", name, err)
+	}
+	if set.Perpetual == nil && set.Cron == nil {
 		return nil
 	}
 	return fmt.Errorf("%w: task %q is perpetual (or cron): its chain never ends, so it cannot be a workflow's child; add it with Add, from a step",

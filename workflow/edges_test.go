@@ -147,11 +147,14 @@ func TestChildFailureNamesItsTask(t *testing.T) {
 
 // Misuse of the primitives is an error, not a panic or a wait for ever: a
 // nil context, a zero Future, Spread on children, a child's input over the
-// docket's size limit, a perpetual task as a child.
+// docket's size limit, a perpetual task as a child, a task whose policies
+// do not compile.
 func TestPrimitivesRefuseMisuse(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		child := sdk.NewResultTask("child", func(ctx context.Context, in Blob) (int, error) { return 1, nil })
 		poll := sdk.NewTask("poll", func(ctx context.Context, in Blob) error { return nil }, policy.Perpetual(time.Hour))
+		// Automatic (a cron task's default) with an input field: Add refuses it.
+		hourly := sdk.NewTask("hourly", func(ctx context.Context, in Blob) error { return nil }, policy.Cron("0 * * * *"))
 		errs := map[string]error{}
 		wf := sdk.NewTask("misuse", func(ctx context.Context, in N) error {
 			var nilCtx context.Context
@@ -164,6 +167,7 @@ func TestPrimitivesRefuseMisuse(t *testing.T) {
 			_, errs["spread"] = workflow.StartMany(ctx, child, "many", []Blob{{}, {}}, sdk.Spread(time.Hour))
 			_, errs["too large"] = workflow.Start(ctx, child, "big", Blob{Data: strings.Repeat("x", 200)})
 			_, errs["perpetual"] = workflow.StartTask(ctx, poll, "poll", Blob{})
+			_, errs["bad policies"] = workflow.StartTask(ctx, hourly, "hourly", Blob{})
 			return nil
 		})
 		env.Register(child, wf)
@@ -176,6 +180,7 @@ func TestPrimitivesRefuseMisuse(t *testing.T) {
 		assert.ErrorIs(t, errs["spread"], sdk.ErrBadInput)
 		assert.ErrorIs(t, errs["too large"], sdk.ErrInputTooLarge)
 		assert.ErrorIs(t, errs["perpetual"], sdk.ErrBadInput, "its chain never ends: nothing could wait for it")
+		assert.ErrorIs(t, errs["bad policies"], policy.ErrAutomaticInput, "refused as Add refuses it")
 	}, testsuite.WithDocketOptions(sdk.WithMaxInputSize(100)))
 }
 
