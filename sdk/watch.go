@@ -51,7 +51,8 @@ func (e *Execution) Progress(ctx context.Context) (ProgressInfo, error) {
 // ErrNotFound when there is no execution.
 //
 // When the watch's connection drops it reconnects and reads the record to
-// catch up; it also reads it every 10 seconds while connected. A record
+// catch up; every 10 seconds while connected it checks that the record is
+// still there. A record
 // that vanished (Redis lost it: a restart, an eviction, a flush) ends the
 // watch with an Event whose Err wraps ErrLost, never with a completion the
 // watch did not see.
@@ -70,7 +71,7 @@ func (e *Execution) Watch(ctx context.Context) (<-chan Event, error) {
 	}
 	// Registered before reading the state, too: every change after the
 	// read is announced.
-	if err := s.Follow(ctx, e.key); err != nil {
+	if _, err := s.Follow(ctx, e.key); err != nil {
 		_ = ps.Close()
 		return nil, err
 	}
@@ -126,7 +127,7 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 		msg, isMessage := received.(*redis.Message)
 		if err != nil || !isMessage {
 			// The connection dropped (go-redis resubscribes on the next
-			// receive), or keepFollowing's periodic check (a pong): catch
+			// receive), or keepFollowing found no record (a pong): catch
 			// up on what may have been missed, a record lost included.
 			if now, changed := e.catchUp(ctx, current); changed {
 				current, caughtUp = now, true
@@ -181,10 +182,11 @@ func (e *Execution) catchUp(ctx context.Context, current Event) (Event, bool) {
 	return Event{State: info.State, Attempt: info.Attempt, Error: info.Error, Progress: current.Progress}, true
 }
 
-// keepFollowing renews the watch registration until done closes, and
-// pings the subscription each time: the pong makes the watch catch up with
-// the record, so that a record Redis lost (an eviction, a flush) while the
-// watch stayed connected ends it with ErrLost rather than a wait for ever.
+// keepFollowing renews the watch registration until done closes. A renewal
+// that finds no record pings the subscription: the pong makes the watch
+// catch up with the record, so that a record Redis lost (an eviction, a
+// flush) while the watch stayed connected ends it with ErrLost rather than
+// a wait for ever.
 func (e *Execution) keepFollowing(ctx context.Context, ps *redis.PubSub, done <-chan struct{}) {
 	tick := time.NewTicker(store.WatchFor / 3)
 	defer tick.Stop()
@@ -195,8 +197,10 @@ func (e *Execution) keepFollowing(ctx context.Context, ps *redis.PubSub, done <-
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			_ = e.d.core.Store.Follow(ctx, e.key) // a miss is made up at the next tick
-			_ = ps.Ping(ctx)                      // likewise
+			// An error is made up for at the next tick.
+			if exists, err := e.d.core.Store.Follow(ctx, e.key); err == nil && !exists {
+				_ = ps.Ping(ctx)
+			}
 		}
 	}
 }

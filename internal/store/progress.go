@@ -80,12 +80,14 @@ func (s *Store) Watch(ctx context.Context, key string) *redis.PubSub {
 }
 
 // Follow asks the scripts to announce the task's state changes for the
-// next WatchFor (progress is always announced).
-func (s *Store) Follow(ctx context.Context, key string) error {
-	if err := watchScript.Run(ctx, s.rdb, []string{s.k.watchers}, s.k.prefix, key, WatchFor.Milliseconds()).Err(); err != nil {
-		return fmt.Errorf("docket: watch: %w", err)
+// next WatchFor (progress is always announced), and reports whether the
+// task has a record.
+func (s *Store) Follow(ctx context.Context, key string) (exists bool, err error) {
+	n, err := watchScript.Run(ctx, s.rdb, []string{s.k.watchers}, s.k.prefix, key, WatchFor.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("docket: watch: %w", err)
 	}
-	return nil
+	return n == 1, nil
 }
 
 // WatchEvent is one message of a task's watch channel.
