@@ -342,9 +342,8 @@ func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.Ne
 }
 
 func (d *Docket) checkInput(name string, raw []byte) error {
-	if len(raw) > d.core.MaxInputSize {
-		return fmt.Errorf("%w: task %q: %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)",
-			ErrInputTooLarge, name, len(raw), d.core.MaxInputSize)
+	if err := core.CheckSize(fmt.Sprintf("task %q: its input", name), raw, d.core.MaxInputSize); err != nil {
+		return err
 	}
 	if !json.Valid(raw) {
 		return fmt.Errorf("%w: task %q: input is not valid JSON", ErrBadInput, name)
@@ -423,8 +422,8 @@ func (d *Docket) Signal(ctx context.Context, key, name string, payload any) (err
 	if err != nil {
 		return fmt.Errorf("%w: signal %q: %w", ErrBadInput, name, err)
 	}
-	if len(raw) > d.core.MaxInputSize {
-		return fmt.Errorf("%w: signal %q: %d bytes of JSON, the limit is %d", ErrInputTooLarge, name, len(raw), d.core.MaxInputSize)
+	if err := core.CheckSize(fmt.Sprintf("signal %q: its payload", name), raw, d.core.MaxInputSize); err != nil {
+		return err
 	}
 	ok, err := d.core.Store.Signal(ctx, key, name, raw)
 	if err != nil {

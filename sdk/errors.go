@@ -30,7 +30,7 @@ var (
 	// ErrInputTooLarge reports JSON larger than the docket accepts (see
 	// WithMaxInputSize): a task's input, a signal's payload, a result, a
 	// workflow step's output.
-	ErrInputTooLarge = errors.New("docket: task input is too large")
+	ErrInputTooLarge = core.ErrInputTooLarge
 
 	// ErrBadInput reports input that is not valid JSON, is null, or does not
 	// decode into the task's input type (or, for a task with admission

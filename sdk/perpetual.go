@@ -76,9 +76,10 @@ func Perpetuate[In any](ctx context.Context, next In) error {
 	if err != nil {
 		return fmt.Errorf("%w: task %q: %w", ErrBadInput, a.Task, err)
 	}
-	if a.Flow != nil && a.Flow.MaxOutput > 0 && len(raw) > a.Flow.MaxOutput {
-		return fmt.Errorf("%w: task %q: the next input is %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)",
-			ErrInputTooLarge, a.Task, len(raw), a.Flow.MaxOutput)
+	if a.Flow != nil {
+		if err := core.CheckSize(fmt.Sprintf("task %q: its next input", a.Task), raw, a.Flow.MaxOutput); err != nil {
+			return err
+		}
 	}
 	a.Schedule.SetNext(raw)
 	return nil

@@ -368,8 +368,8 @@ func (a *attempt) encodeResult(result any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docket: task %q: its result does not encode as JSON: %w", a.msg.Name, err)
 	}
-	if limit := a.r.w.c.MaxInputSize; len(raw) > limit {
-		return nil, fmt.Errorf("%w: task %q: its result is %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)", sdk.ErrInputTooLarge, a.msg.Name, len(raw), limit)
+	if err := core.CheckSize(fmt.Sprintf("task %q: its result", a.msg.Name), raw, a.r.w.c.MaxInputSize); err != nil {
+		return nil, err
 	}
 	return raw, nil
 }

@@ -254,9 +254,8 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 		if err != nil {
 			return nil, fmt.Errorf("%w: child %q of task %q: %w", sdk.ErrBadInput, name, task, err)
 		}
-		if limit := a.Flow.MaxOutput; limit > 0 && len(raw) > limit {
-			return nil, fmt.Errorf("%w: child %q of task %q: %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)",
-				sdk.ErrInputTooLarge, name, task, len(raw), limit)
+		if err := core.CheckSize(fmt.Sprintf("child %q of task %q: its input", name, task), raw, a.Flow.MaxOutput); err != nil {
+			return nil, err
 		}
 		key := a.Key + "/" + name
 		if err := core.CheckKey(key); err != nil {

@@ -196,9 +196,8 @@ func record(ctx context.Context, a *core.Attempt, field string, out any) (string
 	if err != nil {
 		return "", fmt.Errorf("docket: step %q: its output does not encode as JSON: %w", name, err)
 	}
-	if limit := a.Flow.MaxOutput; limit > 0 && len(raw) > limit {
-		return "", fmt.Errorf("%w: step %q: its output is %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)",
-			sdk.ErrInputTooLarge, name, len(raw), limit)
+	if err := core.CheckSize(fmt.Sprintf("step %q: its output", name), raw, a.Flow.MaxOutput); err != nil {
+		return "", err
 	}
 	if _, err := promptly(ctx, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, a.Flow.Store.Record(ctx, a.Key, a.Flow.Gen, field, string(raw))

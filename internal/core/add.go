@@ -49,6 +49,21 @@ func (o AddOptions) CheckWhen() error {
 	return CheckInstant("sdk.At", o.When.At)
 }
 
+// ErrInputTooLarge reports JSON larger than the docket accepts
+// (sdk.ErrInputTooLarge).
+var ErrInputTooLarge = errors.New("docket: task input is too large")
+
+// CheckSize refuses JSON of more than limit bytes (the docket's
+// WithMaxInputSize; 0 for no limit); what names it: `task "x"`, `step "s":
+// its output`, `signal "go"`.
+func CheckSize(what string, raw []byte, limit int) error {
+	if limit > 0 && len(raw) > limit {
+		return fmt.Errorf("%w: %s is %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)",
+			ErrInputTooLarge, what, len(raw), limit)
+	}
+	return nil
+}
+
 // LatestYear is the last year a task may be due in: a later instant is a
 // mistake (or a "never", which Cancel says better), and beyond about year
 // 294,000 it no longer fits the microseconds Redis counts.
