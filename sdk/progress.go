@@ -2,10 +2,10 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/docket-go/docket/internal/core"
@@ -58,15 +58,9 @@ func (p *Progress) Increment(ctx context.Context, n ...int64) error {
 	if err != nil {
 		return err
 	}
-	if done := p.Current().Current; by > math.MaxInt64-done {
-		// done, the last known work done, only grows: this never refuses
-		// what fits. What concurrent reports made overflow since, a Redis
-		// server's HINCRBY refuses (the embedded memory:// one does not).
-		return fmt.Errorf("%w: a progress increment of %d on %d done overflows int64", ErrBadInput, by, done)
-	}
 	err = p.do(ctx, store.ProgressIncrement, strconv.FormatInt(by, 10))
-	if err != nil && strings.Contains(err.Error(), "would overflow") { // HINCRBY's refusal
-		return fmt.Errorf("%w: a progress increment of %d overflows int64: %w", ErrBadInput, by, err)
+	if errors.Is(err, store.ErrOverflow) { // refused by the script, atomically
+		return fmt.Errorf("%w: a progress increment of %d: %w", ErrBadInput, by, err)
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -26,9 +27,14 @@ const (
 	ProgressRead      = "read"
 )
 
+// ErrOverflow reports a progress increment that would take the work done
+// past the largest int64 (nothing was written).
+var ErrOverflow = errors.New("docket: progress: the work done would pass the largest int64")
+
 // Progress applies one progress operation for the run of key holding gen,
 // and returns the progress after it. applied is false when that run no
-// longer holds the task (nothing was written).
+// longer holds the task (nothing was written); an increment that would
+// overflow is ErrOverflow.
 func (s *Store) Progress(ctx context.Context, key, gen, op, value string) (state ProgressState, applied bool, err error) {
 	reply, err := progressScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key, gen, op, value).Slice()
 	if err != nil {
@@ -38,7 +44,8 @@ func (s *Store) Progress(ctx context.Context, key, gen, op, value string) (state
 		return ProgressState{}, false, fmt.Errorf("%w: progress reply has %d elements", ErrMalformed, len(reply))
 	}
 	var d decoder
-	applied = d.int(reply[0]) == 1
+	code := d.int(reply[0])
+	applied = code == 1
 	state = ProgressState{
 		Current: d.int(reply[1]),
 		Total:   d.int(reply[2]),
@@ -47,6 +54,9 @@ func (s *Store) Progress(ctx context.Context, key, gen, op, value string) (state
 	}
 	if state.Updated.Equal(time.UnixMicro(0)) {
 		state.Updated = time.Time{}
+	}
+	if code == -1 && d.err == nil {
+		return state, false, ErrOverflow
 	}
 	return state, applied, d.err
 }

@@ -4,20 +4,43 @@
 -- ARGV[4] what: "total", "increment", "message" or "read", ARGV[5] the value
 -- Only the run that holds the task may report: anything else (a cancelled,
 -- replaced or redelivered run) changes nothing, so no progress outlives its
--- task. Returns: 1 if applied (0 if not), current, total, message, updated.
+-- task. An increment that would take the work done past the largest int64
+-- is not applied either (-1): Redis's HINCRBY would refuse it with an
+-- error, the embedded Redis wrap it round. Returns: 1 if applied (0 if
+-- not, -1 for an overflow), current, total, message, updated.
 local now = clock_us()
 local key, gen, what, value = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local pk = K.progress .. key
 local f = read(key, 'gen', 'state')
 local applied = 0
+
+-- overflows tells whether a + b passes the largest int64, for a and b
+-- decimal strings of non-negative integers, exactly: Lua's numbers are
+-- doubles, which cannot tell 2^63 - 1 from 2^63. Each is cut into the
+-- digits above 10^9 and those below, whose sums doubles hold exactly.
+local function overflows(a, b)
+  local function halves(s)
+    return tonumber(string.sub(s, 1, -10)) or 0, tonumber(string.sub(s, -9)) or 0
+  end
+  local ah, al = halves(a)
+  local bh, bl = halves(b)
+  local lo = al + bl
+  local hi = ah + bh + math.floor(lo / 1e9)
+  lo = lo % 1e9
+  return hi > 9223372036 or hi == 9223372036 and lo > 854775807
+end
 if f[1] == gen and f[2] == STATE.running then
   applied = 1
   redis.call('HSET', K.task .. key, 'progress', '1') -- so that the end of the task looks for it
   if what == 'total' then
     redis.call('HSET', pk, 'total', value, 'updated', int(now))
   elseif what == 'increment' then
-    redis.call('HINCRBY', pk, 'current', value)
-    redis.call('HSET', pk, 'updated', int(now))
+    if overflows(redis.call('HGET', pk, 'current') or '0', value) then
+      applied = -1
+    else
+      redis.call('HINCRBY', pk, 'current', value)
+      redis.call('HSET', pk, 'updated', int(now))
+    end
   elseif what == 'message' then
     redis.call('HSET', pk, 'message', value, 'updated', int(now))
   else
