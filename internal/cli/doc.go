@@ -1,7 +1,8 @@
 // Package cli is the docket command-line tool: the commands behind
-// cmd/docket (watch, snapshot, show, workers, cancel, clear, ui), written
-// against an io.Writer and an injectable environment so that tests run them
-// as a user would.
+// cmd/docket (watch, snapshot, show, workers, cancel, retry, run-now,
+// signal, clear, strike, restore, strikes, ui), written against an
+// io.Writer and an injectable environment so that tests run them as a user
+// would.
 //
 // The tool talks to a docket through the sdk package only, and serves the
 // dashboard of package ui. It finds the

@@ -73,7 +73,7 @@ func TestUnknownCommand(t *testing.T) {
 	assertUsage(t, r.stderr)
 
 	r = run(t, "help", "frobnicate")
-	assert.Equal(t, result{code: 2, stderr: "docket: help: unknown command \"frobnicate\" (commands: watch, snapshot, show, workers, cancel, clear, strike, restore, strikes, ui) (see 'docket help')\n"}, r)
+	assert.Equal(t, result{code: 2, stderr: "docket: help: unknown command \"frobnicate\" (commands: watch, snapshot, show, workers, cancel, retry, run-now, signal, clear, strike, restore, strikes, ui) (see 'docket help')\n"}, r)
 }
 
 // Every command needs a URL, from --url or DOCKET_URL; nothing defaults

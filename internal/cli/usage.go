@@ -20,8 +20,8 @@ type command struct {
 var commands []*command
 
 func init() {
-	commands = []*command{watchCommand, snapshotCommand, showCommand, workersCommand, cancelCommand, clearCommand,
-		strikeCommand, restoreCommand, strikesCommand, uiCommand}
+	commands = []*command{watchCommand, snapshotCommand, showCommand, workersCommand, cancelCommand, retryCommand,
+		runNowCommand, signalCommand, clearCommand, strikeCommand, restoreCommand, strikesCommand, uiCommand}
 }
 
 func lookup(name string) *command {

@@ -1,0 +1,178 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/docket-go/docket/sdk"
+)
+
+// The commands that act on tasks by key: cancel, retry, run-now, signal.
+
+var cancelCommand = &command{
+	name:    "cancel",
+	args:    "KEY...",
+	summary: "cancel live tasks by key: scheduled, queued, running, parked or held",
+	help: `A scheduled or queued task is removed, and so is a task waiting for a slot
+or held by a strike; a running one has its context cancelled and its result
+ignored; a parked workflow is cancelled with its live children. Either way
+it ends in state cancelled. A key that no live task has is an error
+(exit 1); the other keys are still cancelled.
+`,
+	run: runCancel,
+}
+
+var retryCommand = &command{
+	name:    "retry",
+	args:    "KEY...",
+	summary: "run failed or dead-lettered tasks again, now",
+	help: `Each task runs again under its key, now, from attempt 1, with the same
+input (sdk.Docket.Retry): one whose retries ran out, one that failed for
+good or for bad input, one dead-lettered. A workflow keeps the steps and
+children it completed. A key whose task did not fail (it is live,
+completed or cancelled), or that has no record, is an error (exit 1); the
+other keys are still retried.
+`,
+	run: runRetry,
+}
+
+var runNowCommand = &command{
+	name:    "run-now",
+	args:    "KEY...",
+	summary: "make scheduled tasks due now",
+	help: `Each task added for later, retry waiting out its delay, or next run of a
+perpetual or cron task is made due now (sdk.Docket.RunNow); its attempt and
+input stay the same. A task due already is left as it is. A key whose task
+is running, waiting for a slot, parked or ended, or that no live task has,
+is an error (exit 1); the other keys are still run.
+`,
+	run: runRunNow,
+}
+
+var signalCommand = &command{
+	name:    "signal",
+	args:    "KEY NAME [PAYLOAD]",
+	summary: "send a workflow a signal, with a JSON payload",
+	help: `Sends the workflow with KEY the signal NAME (sdk.Docket.Signal), which its
+workflow.WaitSignal(ctx, NAME, ...) receives. PAYLOAD is JSON: '{"approved":
+true}', '"yes"', 42; without it the payload is null. A PAYLOAD that is not
+JSON is a usage error (exit 2); a KEY that no live task has is an error
+(exit 1). Signals are not idempotent: sending twice delivers twice.
+`,
+	run: runSignal,
+}
+
+func runCancel(ctx context.Context, s *session, cmd *command, args []string) error {
+	return eachKey(ctx, s, cmd, args, "cancelled", func(d *sdk.Docket, key string) error {
+		err := d.Cancel(ctx, key)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return fmt.Errorf("cancel: docket %q has no scheduled, queued or running task with the key %q", d.Name(), key)
+		}
+		return err
+	})
+}
+
+func runRetry(ctx context.Context, s *session, cmd *command, args []string) error {
+	return eachKey(ctx, s, cmd, args, "retrying", func(d *sdk.Docket, key string) error {
+		err := d.Retry(ctx, key)
+		if errors.Is(err, sdk.ErrNotFound) {
+			return fmt.Errorf("retry: docket %q has no record of a task with the key %q (never added, or it ended longer ago than the retention)", d.Name(), key)
+		}
+		return err
+	})
+}
+
+func runRunNow(ctx context.Context, s *session, cmd *command, args []string) error {
+	return eachKey(ctx, s, cmd, args, "due now", func(d *sdk.Docket, key string) error {
+		err := d.RunNow(ctx, key)
+		if errors.Is(err, sdk.ErrNotFound) && !errors.Is(err, sdk.ErrWrongState) {
+			return fmt.Errorf("run-now: docket %q has no live task with the key %q", d.Name(), key)
+		}
+		return err
+	})
+}
+
+// eachKey opens the docket and calls act with each key of args, printing
+// "done KEY" for each that succeeds. An error is reported and the other keys
+// go on; with one key, its error is the command's.
+func eachKey(ctx context.Context, s *session, cmd *command, args []string, done string, act func(d *sdk.Docket, key string) error) error {
+	fs := s.flags(cmd)
+	keys, err := s.parse(cmd, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return usageErrorf(cmd.name, "expected at least one task KEY")
+	}
+	d, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	failed := false
+	for _, key := range keys {
+		err := withoutSentinel(act(d, key), sdk.ErrWrongState)
+		if err == nil {
+			fmt.Fprintf(s.stdout, "%s %s\n", done, printable(key))
+			continue
+		}
+		if len(keys) == 1 {
+			return err
+		}
+		s.exit(err) // report it, and go on with the other keys
+		failed = true
+	}
+	if failed {
+		return exitStatus(ExitError)
+	}
+	return nil
+}
+
+// withoutSentinel drops the text of sentinel from the front of err's
+// message, for people: "docket: the task is not in a state this applies
+// to: retry: …" reads "retry: …".
+func withoutSentinel(err, sentinel error) error {
+	if err == nil || !errors.Is(err, sentinel) {
+		return err
+	}
+	if msg, ok := strings.CutPrefix(err.Error(), sentinel.Error()+": "); ok {
+		return errors.New(msg)
+	}
+	return err
+}
+
+func runSignal(ctx context.Context, s *session, cmd *command, args []string) error {
+	fs := s.flags(cmd)
+	rest, err := s.parse(cmd, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) < 2 || len(rest) > 3 {
+		return usageErrorf(cmd.name, "expected a task KEY, a signal NAME and, optionally, a JSON PAYLOAD")
+	}
+	key, name := rest[0], rest[1]
+	payload := json.RawMessage("null")
+	if len(rest) == 3 {
+		if !json.Valid([]byte(rest[2])) {
+			return usageErrorf(cmd.name, "the PAYLOAD %s is not JSON (quote a string: '\"yes\"')", printable(rest[2]))
+		}
+		payload = json.RawMessage(rest[2])
+	}
+	d, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	err = d.Signal(ctx, key, name, payload)
+	if errors.Is(err, sdk.ErrNotFound) {
+		return fmt.Errorf("signal: docket %q has no live task with the key %q", d.Name(), key)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.stdout, "sent %s to %s\n", printable(name), printable(key))
+	return nil
+}
