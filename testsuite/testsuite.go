@@ -239,9 +239,11 @@ func (e *Env) Signal(key, name string, payload any) {
 func (e *Env) Docket() *sdk.Docket { return e.docket }
 
 // Register registers tasks on the docket, failing the test on error. The
-// first call starts the worker; a later one is taken in at once, as by a
-// real worker: the chains of automatic tasks start then, and tasks of the
-// names registered that were waiting for a worker that has them are due.
+// first call starts the worker, unless Advance or a RunUntil call started
+// it already; a later one is taken in at once, as by a real worker: the
+// chains of automatic tasks start then, and tasks of the names registered
+// that were waiting for a worker that has them are due, in their places in
+// line (a cooldown or a debounce judges them before those added since).
 // Call it once for all tasks or once per task, as you like.
 func (e *Env) Register(tasks ...sdk.Registrable) {
 	e.t.Helper()
@@ -255,10 +257,12 @@ func (e *Env) Register(tasks ...sdk.Registrable) {
 // Now is the fake clock's current time.
 func (e *Env) Now() time.Time { return time.Now() }
 
-// Advance moves fake time forward by d. Every task and timer that falls due
-// meanwhile runs at its exact instant, in order; when Advance returns,
-// everything due at the new instant has run as far as it can without time
-// passing.
+// Advance moves fake time forward by d, starting the worker if Register has
+// not: tasks added meanwhile whose task is not registered yet wait for it
+// as for a worker that has it (see Register). Every task and timer that
+// falls due meanwhile runs at its exact instant, in order; when Advance
+// returns, everything due at the new instant has run as far as it can
+// without time passing.
 func (e *Env) Advance(d time.Duration) {
 	e.startWorker()
 	time.Sleep(d)

@@ -6,19 +6,19 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/docket-go/docket/internal/core"
 	"github.com/docket-go/docket/internal/store"
 	"github.com/docket-go/docket/telemetry"
 )
 
-// rules returns the admission rules of the registered tasks, encoded for the
+// rules returns the admission rules of the tasks of reg, encoded for the
 // claim script, rebuilt only when the registry changes.
-func (l *claimer) rules() store.Rules {
-	v := l.w.c.Version()
-	if l.rulesVersion == v && l.rulesBuilt {
+func (l *claimer) rules(reg core.Registry) store.Rules {
+	if l.rulesBuilt && l.rulesOf == reg {
 		return l.cachedRules
 	}
 	byTask := map[string]store.Rule{}
-	for _, def := range l.w.c.Tasks() {
+	for _, def := range reg.Tasks() {
 		p := def.Policies
 		var rule store.Rule
 		if d := p.Debounce; d != nil {
@@ -35,7 +35,7 @@ func (l *claimer) rules() store.Rules {
 		}
 		byTask[def.Name] = rule
 	}
-	l.cachedRules, l.rulesVersion, l.rulesBuilt = store.NewRules(byTask), v, true
+	l.cachedRules, l.rulesOf, l.rulesBuilt = store.NewRules(byTask), reg, true
 	return l.cachedRules
 }
 
@@ -82,4 +82,32 @@ func (l *claimer) dropped(ds []store.Dropped) {
 		span.SetAttributes(attribute.String(telemetry.AttrOutcome, outcome))
 		span.End()
 	}
+}
+
+// introduce makes due the tasks that workers without them handed back, of
+// the names reg has and the last claim's registry had not, before the
+// claim that carries their admission rules: a task registered while the
+// worker runs is then claimed in its place in line, not after the
+// submissions added while it waited (see Store.Known). The upkeep does the
+// same, but on its own goroutine: a claim could overtake it. On an error
+// the next exchange tries again, and the upkeep does.
+func (l *claimer) introduce(reg core.Registry) {
+	l.introducing.Lock()
+	defer l.introducing.Unlock()
+	if reg == l.introduced {
+		return
+	}
+	var names []string
+	for _, def := range reg.Tasks() {
+		if l.introduced.Task(def.Name) == nil {
+			names = append(names, def.Name)
+		}
+	}
+	if len(names) > 0 {
+		if err := l.store.Known(l.ctx, names); err != nil {
+			l.log.Debug("cannot make due the newly registered tasks that workers handed back; trying again", "err", err)
+			return
+		}
+	}
+	l.introduced = reg
 }

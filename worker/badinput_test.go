@@ -429,3 +429,110 @@ func TestGoexitIsAFailedAttempt(t *testing.T) {
 	}, testsuite.WithWorkerOptions(worker.Options{Concurrency: 1,
 		Fallback: func(context.Context, string, json.RawMessage) error { runtime.Goexit(); return nil }}))
 }
+
+// A task registered while the worker runs (one Register call per task) is
+// judged by its admission rules from its first claim: a claim sent before
+// the registration carried none for it, and a task of it that the claim
+// took is handed back, due when it was, rather than run unchecked. Each
+// round runs the race once; before the fix most rounds ran both
+// submissions of a cooldown, and both of a limit of one at once.
+func TestTaskRegisteredWhileRunningKeepsItsAdmissionRules(t *testing.T) {
+	for round := range 20 {
+		t.Run(fmt.Sprint("round-", round), func(t *testing.T) {
+			testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+				env.Register(sdk.NewTask("other", func(ctx context.Context, in struct{}) error { return nil }))
+				hooks := sdk.NewTask("hooks", func(ctx context.Context, in struct{}) error { return nil },
+					policy.TaskCooldown(30*time.Second))
+				type customer struct {
+					CustomerID int `json:"customer_id"`
+				}
+				sync := sdk.NewTask("sync", func(ctx context.Context, in customer) error {
+					time.Sleep(10 * time.Second)
+					return nil
+				}, policy.Concurrency("customer_id", 1))
+				for range 2 {
+					_, err := hooks.Add(t.Context(), env.Docket(), struct{}{})
+					require.NoError(t, err)
+					_, err = sync.Add(t.Context(), env.Docket(), customer{1001})
+					require.NoError(t, err)
+				}
+				env.Register(hooks)
+				env.Register(sync)
+				env.RunUntilFinished()
+
+				assert.Len(t, env.Runs("hooks"), 1, "the cooldown dropped the second")
+				runs := env.Runs("sync")
+				require.Len(t, runs, 2)
+				assert.False(t, runs[1].Start.Before(runs[0].End), "one at a time: %v-%v and %v-%v",
+					runs[0].Start, runs[0].End, runs[1].Start, runs[1].End)
+			})
+		})
+	}
+}
+
+// A submission handed back by a worker without its task keeps its place
+// in line: when a worker that has the task comes, it is due when it was
+// first due, ahead of those added while it waited, and a cooldown or a
+// debounce judges it first (the seed's example: the first call runs, the
+// one 5 seconds later is dropped). Before the fix it was due when the
+// worker came, behind them: the later one ran, and the first was dropped.
+func TestHandedBackSubmissionKeepsItsPlace(t *testing.T) {
+	for round := range 10 {
+		t.Run(fmt.Sprint("round-", round), func(t *testing.T) {
+			testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+				hooks := sdk.NewTask("hooks", func(ctx context.Context, in Order) error { return nil },
+					policy.TaskCooldown(30*time.Second))
+				first, err := hooks.Add(t.Context(), env.Docket(), Order{ID: 1})
+				require.NoError(t, err)
+				env.Advance(5 * time.Second) // the worker starts, without the task: it hands the first back
+				second, err := hooks.Add(t.Context(), env.Docket(), Order{ID: 2})
+				require.NoError(t, err)
+				env.Register(hooks)
+				env.RunUntilFinished()
+
+				for ex, want := range map[*sdk.Execution]sdk.State{first: sdk.StateCompleted, second: sdk.StateCancelled} {
+					info, err := ex.Info(t.Context())
+					require.NoError(t, err)
+					assert.Equal(t, want, info.State, "%s: %s", ex.Key(), info.Error)
+				}
+			})
+		})
+	}
+}
+
+// The same across a deploy, on Redis: the old worker, without the task,
+// hands the first submission back and stops; a second is added; the new
+// worker, which has the task, runs the first, and its debounce drops the
+// second.
+func TestHandedBackSubmissionKeepsItsPlaceAcrossADeploy(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		old := openDocket(t, b.URL)
+		require.NoError(t, old.Register(sdk.NewTask("other", func(ctx context.Context, in struct{}) error { return nil })))
+		oldCtx, stopOld := context.WithCancel(context.Background())
+		oldDone := make(chan error, 1)
+		go func() { oldDone <- worker.New(old, worker.Options{Name: "old"}).Run(oldCtx) }()
+		first, err := old.AddByName(context.Background(), "report", json.RawMessage(`{"id":1}`))
+		require.NoError(t, err)
+		awaitHandedBack(t, first)
+		stopOld()
+		require.NoError(t, <-oldDone)
+		_, err = old.AddByName(context.Background(), "report", json.RawMessage(`{"id":2}`))
+		require.NoError(t, err)
+
+		current, err := sdk.Open(context.Background(), b.URL, sdk.WithName(old.Name()))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = current.Close() })
+		ran := make(chan int, 2)
+		require.NoError(t, current.Register(sdk.NewTask("report", func(ctx context.Context, in Order) error {
+			ran <- in.ID
+			return nil
+		}, policy.TaskDebounce(time.Millisecond))))
+		runWorker(t, worker.New(current, worker.Options{Name: "new"}))
+		assert.Equal(t, []int{1}, waitFor(t, ran, 1), "the burst's first submission runs")
+		require.Eventually(t, func() bool {
+			snap, err := current.Snapshot(context.Background())
+			return err == nil && snap.TotalWaiting == 0 && len(snap.Running) == 0
+		}, time.Minute, time.Millisecond)
+		assert.Empty(t, ran, "the second was dropped")
+	})
+}

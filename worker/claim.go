@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/docket-go/docket/internal/core"
@@ -77,7 +78,7 @@ type claimer struct {
 	*conf
 	slots *slots // where claimed tasks run, and how many slots are free
 	acks  *acker // the outcomes it carries with its claims
-	start func(m store.Message, claimed time.Time, leased time.Duration)
+	start func(m store.Message, claimed time.Time, leased time.Duration, reg core.Registry)
 	idle  *core.Idle
 	wake  chan struct{} // any reason to look again: see poke
 
@@ -111,13 +112,20 @@ type claimer struct {
 	aheadAt time.Time
 	aheadN  int
 
-	// The admission rules as last encoded (see rules).
-	cachedRules  store.Rules
-	rulesVersion uint64
-	rulesBuilt   bool
+	// The admission rules as last encoded (see rules), and the registry
+	// they were encoded from.
+	cachedRules store.Rules
+	rulesOf     core.Registry
+	rulesBuilt  bool
+
+	// introduced is the registry whose tasks the exchangers last made due
+	// where workers without them had handed them back (see introduce); its
+	// lock is the exchangers', and the claim loop never takes it.
+	introducing sync.Mutex
+	introduced  core.Registry
 }
 
-func newClaimer(c *conf, s *slots, acks *acker, start func(store.Message, time.Time, time.Duration)) *claimer {
+func newClaimer(c *conf, s *slots, acks *acker, start func(store.Message, time.Time, time.Duration, core.Registry)) *claimer {
 	return &claimer{conf: c, slots: s, acks: acks, start: start, idle: &c.w.c.Idle,
 		wake: make(chan struct{}, 1), look: true,
 		requests: make(chan exchange, maxInFlight), done: make(chan exchange, maxInFlight)}
@@ -137,8 +145,9 @@ func (l *claimer) poke() {
 type exchange struct {
 	asked    int
 	reported []ack
-	rules    store.Rules // the claim loop's, as of the sending
-	round    uint64      // the idle round it began in
+	registry core.Registry // the tasks registered as it was sent: its rules', and where its tasks are found
+	rules    store.Rules   // the admission rules of registry's tasks
+	round    uint64        // the idle round it began in
 	claim    store.Claim
 	err      error
 	sent     time.Duration // when it was sent, by the run's clock: its leases run from then at the latest
@@ -150,6 +159,7 @@ type exchange struct {
 // is one call per batch of tasks, so either way costs little.)
 func (l *claimer) exchanger() {
 	for ex := range l.requests {
+		l.introduce(ex.registry)
 		ex.claim, ex.err = l.store.Exchange(l.ctx, outcomesOf(ex.reported), l.w.id, ex.asked, l.opts.Lease,
 			l.w.c.Retention, ex.rules, l.opts.MaxDeliveries)
 		l.done <- ex
@@ -192,7 +202,8 @@ func (l *claimer) send() {
 	l.pending = append(l.pending[:0], l.pending[n:]...)
 	l.inFlight++
 	l.reserved += ex.asked
-	ex.rules = l.rules()
+	ex.registry = l.w.c.Registry()
+	ex.rules = l.rules(ex.registry)
 	l.requests <- ex
 }
 
@@ -222,7 +233,7 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 	l.rtt.add(l.clock() - ex.sent)
 	l.acks.recorded(ex.reported, c.Applied)
 	for _, m := range c.Messages {
-		l.start(m, c.Now, ex.sent)
+		l.start(m, c.Now, ex.sent, ex.registry)
 	}
 	l.dropped(c.Dropped)
 	for _, err := range c.Malformed {

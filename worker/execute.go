@@ -47,11 +47,15 @@ type attempt struct {
 	// result is the JSON of what a task with a result returned.
 	result []byte
 
-	// def is the attempt's task (nil when this worker has none), and in
-	// its input decoded, or badInput why it could not be (see decode).
-	def      *core.TaskDef
-	in       any
-	badInput error
+	// registry is the tasks registered when its claim was sent. def is
+	// the attempt's task among them (nil when there is none: registeredLate
+	// if it was registered since), and in its input decoded, or badInput
+	// why it could not be (see decode).
+	registry       core.Registry
+	def            *core.TaskDef
+	registeredLate bool
+	in             any
+	badInput       error
 
 	// lined is when it was put in line for a slot, if it was claimed
 	// ahead; started is when it left for its goroutine. The slots write
@@ -98,6 +102,11 @@ const (
 // (see slots.releaseStale): it is handed back, as at shutdown.
 var errReleased = errors.New("docket: claimed ahead, it waited too long for a slot: handed back")
 
+// errRegisteredLate ends an attempt of a task registered while its claim
+// was under way, which carried no admission rules for it: it is handed
+// back unstarted, due when it was (see attempt.decode).
+var errRegisteredLate = errors.New("docket: its task was registered while the claim was under way: handed back, to be claimed with its admission rules")
+
 // decode finds the attempt's task and decodes its input as it is claimed,
 // on the claim loop's goroutine, whose stack has grown to what decoding
 // JSON takes, also for an attempt that waits in line. On the attempt's new
@@ -107,9 +116,15 @@ var errReleased = errors.New("docket: claimed ahead, it waited too long for a sl
 // fails the task as bad input: the worker goes on. (Like every task's
 // code, an UnmarshalJSON should not block: here it would hold the worker's
 // claims.)
+//
+// The task is looked up among those registered when the claim was sent,
+// whose admission rules it carried: a task registered since was claimed
+// without its rules (a cooldown, a concurrency limit), and is handed back,
+// due when it was, for a claim that carries them (see run).
 func (a *attempt) decode() {
-	a.def = a.r.w.c.Task(a.msg.Name)
+	a.def = a.registry.Task(a.msg.Name)
 	if a.def == nil {
+		a.registeredLate = a.r.w.c.Task(a.msg.Name) != nil
 		return
 	}
 	defer func() {
@@ -130,6 +145,11 @@ func (a *attempt) run() {
 		return
 	}
 	def := a.def
+	if def == nil && a.registeredLate {
+		a.cancel(errRegisteredLate)
+		a.endUnstarted()
+		return
+	}
 	if def == nil && a.r.opts.Fallback == nil {
 		a.handBack()
 		return
@@ -151,7 +171,7 @@ func (a *attempt) run() {
 func (a *attempt) endUnstarted() {
 	a.settle(func() *store.Outcome {
 		cause := context.Cause(a.ctx)
-		if errors.Is(cause, sdk.ErrShutdown) || errors.Is(cause, errReleased) {
+		if errors.Is(cause, sdk.ErrShutdown) || errors.Is(cause, errReleased) || errors.Is(cause, errRegisteredLate) {
 			return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released}
 		}
 		return nil

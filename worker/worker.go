@@ -281,8 +281,9 @@ func (r *run) stop(unrecorded []ack, closing <-chan struct{}) (closed bool) {
 }
 
 // startAttempt runs a claimed task: an attempt in a slot of its own.
-func (r *run) startAttempt(m store.Message, claimed time.Time, leased time.Duration) {
+func (r *run) startAttempt(m store.Message, claimed time.Time, leased time.Duration, reg core.Registry) {
 	a := newAttempt(r, m, claimed)
+	a.registry = reg
 	a.leased.Store(int64(leased))
 	r.slots.launch(a)
 }

@@ -34,7 +34,6 @@ type Docket struct {
 
 	mu      sync.Mutex // serializes registration
 	tasks   atomic.Pointer[map[string]*TaskDef]
-	version atomic.Uint64 // counts registrations
 	changed chan struct{} // closed by the next registration; nil until asked for
 
 	runsMu   sync.Mutex
@@ -162,7 +161,6 @@ func (d *Docket) Register(defs ...*TaskDef) error {
 		next[def.Name] = def
 	}
 	d.tasks.Store(&next)
-	d.version.Add(1)
 	if d.changed != nil {
 		close(d.changed)
 		d.changed = nil
@@ -181,16 +179,36 @@ func (d *Docket) Changed() <-chan struct{} {
 	return d.changed
 }
 
-// Version changes whenever a task is registered, so that what is derived
-// from the registry can be cached.
-func (d *Docket) Version() uint64 { return d.version.Load() }
-
 // Task returns the registered task called name, or nil.
-func (d *Docket) Task(name string) *TaskDef {
-	if cur := d.tasks.Load(); cur != nil {
-		return (*cur)[name]
+func (d *Docket) Task(name string) *TaskDef { return d.Registry().Task(name) }
+
+// Registry returns the tasks registered now: a snapshot, which later
+// registrations leave as it is.
+func (d *Docket) Registry() Registry { return Registry{tasks: d.tasks.Load()} }
+
+// Registry is the registered tasks at one moment (see Docket.Registry). Two
+// snapshots are equal (==) when no registration came between them. The
+// zero Registry has no tasks.
+type Registry struct{ tasks *map[string]*TaskDef }
+
+// Task returns the task called name in the snapshot, or nil.
+func (r Registry) Task(name string) *TaskDef {
+	if r.tasks == nil {
+		return nil
 	}
-	return nil
+	return (*r.tasks)[name]
+}
+
+// Tasks returns every task of the snapshot.
+func (r Registry) Tasks() []*TaskDef {
+	if r.tasks == nil {
+		return nil
+	}
+	out := make([]*TaskDef, 0, len(*r.tasks))
+	for _, def := range *r.tasks {
+		out = append(out, def)
+	}
+	return out
 }
 
 // Chains returns the names of the registered tasks whose runs form chains:
@@ -206,17 +224,7 @@ func (d *Docket) Chains() []string {
 }
 
 // Tasks returns every registered task.
-func (d *Docket) Tasks() []*TaskDef {
-	cur := d.tasks.Load()
-	if cur == nil {
-		return nil
-	}
-	out := make([]*TaskDef, 0, len(*cur))
-	for _, def := range *cur {
-		out = append(out, def)
-	}
-	return out
-}
+func (d *Docket) Tasks() []*TaskDef { return d.Registry().Tasks() }
 
 // Hooks observe a worker, for the testsuite.
 type Hooks struct {

@@ -647,8 +647,9 @@ end
 --          unknown                 -> no task of that name on the worker: due at "when"
 --                                     (relative to now), error says why; listed for the
 --                                     workers that know the name (K.unknown), and the
---                                     instant it was first handed back kept in unknown_since
--- Any other outcome forgets unknown_since and known_at.
+--                                     instant it was first handed back kept in unknown_since,
+--                                     and when it was due then in unknown_due
+-- Any other outcome forgets unknown_since, unknown_due and known_at.
 -- Returns per attempt: 1 applied, 0 stale.
 local function finish_attempts(first, last, retention, now)
   local now_s = int(now)
@@ -685,7 +686,7 @@ local function finish_attempts(first, last, retention, now)
       end
       local has_progress = f[5] ~= false
       if f[6] and outcome ~= KIND.unknown then
-        redis.call('HDEL', tk, 'unknown_since', 'known_at')
+        redis.call('HDEL', tk, 'unknown_since', 'unknown_due', 'known_at')
       end
       local keep = retention
       if outcome == KIND.completed and when ~= '' then
@@ -745,8 +746,8 @@ local function finish_attempts(first, last, retention, now)
         elseif outcome == KIND.unknown then
           due = due_at(when, now)
           redis.call('HSET', tk, 'deliveries', '0', 'error', err)
-          if not f[6] then
-            redis.call('HSET', tk, 'unknown_since', now_s)
+          if not f[6] then -- the first hand-back: when, and when it was due (see known.lua)
+            redis.call('HSET', tk, 'unknown_since', now_s, 'unknown_due', redis.call('HGET', tk, 'due') or now_s)
           end
           local waiting = K.unknown .. (redis.call('HGET', tk, 'name') or '')
           redis.call('ZADD', waiting, now, key)

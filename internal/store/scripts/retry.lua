@@ -47,7 +47,7 @@ end
 
 local before = earliest(K.scheduled)
 redis.call('PERSIST', tk)
-redis.call('HDEL', tk, 'finished', 'reason', 'result', 'waiting', 'unknown_since', 'known_at',
+redis.call('HDEL', tk, 'finished', 'reason', 'result', 'waiting', 'unknown_since', 'unknown_due', 'known_at',
   'progress_current', 'progress_total', 'progress_message', 'progress_updated')
 redis.call('HSET', tk, 'state', STATE.scheduled, 'gen', next_gen(f[2], now), 'attempt', '1',
   'deliveries', '0', 'due', int(now), 'retried', int(now), 'slots', '')
