@@ -99,6 +99,8 @@ func WithMaxInputSize(n int) Option { return func(o *options) { o.maxInputSize =
 //	                                           a master found through Sentinel (rediss+sentinel:// for TLS)
 //	memory://[NAME]                            an embedded in-process Redis, shared by
 //	                                           every Open of the same URL in the process
+//	                                           while one of them is open (closing the
+//	                                           last discards it, and its tasks)
 //
 // Open logs, once, through the docket's logger (WithLogger), when the
 // server's settings lose tasks without a word: a maxmemory-policy other than

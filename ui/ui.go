@@ -83,7 +83,11 @@ type handler struct {
 // every page at a path relative to where it is mounted, so that it works
 // under any prefix: mount it with http.StripPrefix, as in
 //
-//	mux.Handle("/admin/docket/", http.StripPrefix("/admin/docket", ui.New(d, ui.Options{})))
+//	dash, err := ui.New(d, ui.Options{})
+//	if err != nil {
+//		return err
+//	}
+//	mux.Handle("/admin/docket/", http.StripPrefix("/admin/docket", dash))
 //
 // The handler keeps no state but a CSRF token of its own, made at random by
 // New: an action form rendered by one handler is refused by another (say,

@@ -12,7 +12,9 @@ import (
 	"github.com/docket-go/docket/sdk"
 )
 
-const strikeHelp = `Arguments: TASK, or TASK FIELD OP VALUE; TASK "*" is every task.
+const strikeHelp = `Arguments: TASK, or TASK FIELD OP VALUE; TASK "*" with FIELD OP VALUE strikes
+  that field of every task (a strike of every task, "*" alone, is refused:
+  docket clear cancels them all).
   OP is one of == != < <= > >=; VALUE is read as JSON when it is a number,
   true, false or a quoted string ('"1001"'), and as a string otherwise.
 
