@@ -103,11 +103,12 @@ func (l *claimer) introduce(reg core.Registry) {
 			names = append(names, def.Name)
 		}
 	}
-	if len(names) > 0 {
-		if err := l.store.Known(l.ctx, names); err != nil {
-			l.log.Debug("cannot make due the newly registered tasks that workers handed back; trying again", "err", err)
-			return
-		}
+	if len(names) == 0 {
+		return // an exchange sent before the last one introduced (registries only grow)
+	}
+	if err := l.store.Known(l.ctx, names); err != nil {
+		l.log.Debug("cannot make due the newly registered tasks that workers handed back; trying again", "err", err)
+		return
 	}
 	l.introduced = reg
 }

@@ -536,3 +536,41 @@ func TestHandedBackSubmissionKeepsItsPlaceAcrossADeploy(t *testing.T) {
 		assert.Empty(t, ran, "the second was dropped")
 	})
 }
+
+// A task registered while this worker, which had not got it, is handing
+// back a submission of it: the submission keeps its place, ahead of one
+// added after the registration, and the cooldown drops the later one.
+// Before the fix the worker claimed the later one (with the rules) while
+// the first was still in hand, then handed the first back behind it.
+func TestRegisteredDuringAHandBack(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		for round := range 10 {
+			d := openDocket(t, b.URL, sdk.WithName(fmt.Sprintf("%s-%d", redistest.Name(t), round)))
+			require.NoError(t, d.Register(sdk.NewTask("other", func(ctx context.Context, in struct{}) error { return nil })))
+			ctx, stop := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- worker.New(d, worker.Options{}).Run(ctx) }()
+			hooks := sdk.NewTask("hooks", func(ctx context.Context, in Order) error { return nil },
+				policy.TaskCooldown(30*time.Second))
+			first, err := hooks.Add(context.Background(), d, Order{ID: 1})
+			require.NoError(t, err)
+			require.Eventually(t, func() bool { // claimed, by the worker that has not got it
+				info, err := first.Info(context.Background())
+				return err == nil && (info.State == sdk.StateRunning || info.Error != "")
+			}, time.Minute, 100*time.Microsecond)
+			require.NoError(t, d.Register(hooks))
+			second, err := hooks.Add(context.Background(), d, Order{ID: 2})
+			require.NoError(t, err)
+			var i1, i2 sdk.Info
+			require.Eventually(t, func() bool {
+				i1, _ = first.Info(context.Background())
+				i2, _ = second.Info(context.Background())
+				return i1.State.Finished() && i2.State.Finished()
+			}, time.Minute, time.Millisecond)
+			assert.Equal(t, sdk.StateCompleted, i1.State, "round %d: the first: %s", round, i1.Error)
+			assert.Equal(t, sdk.StateCancelled, i2.State, "round %d: the second", round)
+			stop()
+			require.NoError(t, <-done)
+		}
+	})
+}

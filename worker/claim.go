@@ -72,13 +72,15 @@ const maxInFlight = 2
 
 // claimer claims tasks and starts them: the claim loop and its state. The
 // other parts reach it only through poke; its state (the fields after
-// wake) is the claim loop's alone, read and written on its goroutine: the
-// exchangers only take requests and hand back replies, over channels.
+// wake, up to introducing) is the claim loop's alone, read and written on
+// its goroutine: the exchangers take requests and hand back replies, over
+// channels, and before a claim that carries newly registered tasks, make
+// due the tasks of theirs handed back (see introduce).
 type claimer struct {
 	*conf
 	slots *slots // where claimed tasks run, and how many slots are free
 	acks  *acker // the outcomes it carries with its claims
-	start func(m store.Message, claimed time.Time, leased time.Duration, reg core.Registry)
+	start func(m store.Message, claimed time.Time, leased time.Duration, reg core.Registry) *ack
 	idle  *core.Idle
 	wake  chan struct{} // any reason to look again: see poke
 
@@ -118,6 +120,9 @@ type claimer struct {
 	rulesOf     core.Registry
 	rulesBuilt  bool
 
+	// sentWith is the registry of the last exchange sent.
+	sentWith core.Registry
+
 	// introduced is the registry whose tasks the exchangers last made due
 	// where workers without them had handed them back (see introduce); its
 	// lock is the exchangers', and the claim loop never takes it.
@@ -125,7 +130,7 @@ type claimer struct {
 	introduced  core.Registry
 }
 
-func newClaimer(c *conf, s *slots, acks *acker, start func(store.Message, time.Time, time.Duration, core.Registry)) *claimer {
+func newClaimer(c *conf, s *slots, acks *acker, start func(store.Message, time.Time, time.Duration, core.Registry) *ack) *claimer {
 	return &claimer{conf: c, slots: s, acks: acks, start: start, idle: &c.w.c.Idle,
 		wake: make(chan struct{}, 1), look: true,
 		requests: make(chan exchange, maxInFlight), done: make(chan exchange, maxInFlight)}
@@ -194,16 +199,28 @@ func (l *claimer) send() {
 			return
 		}
 	}
+	reg := l.w.c.Registry()
+	if reg != l.sentWith && (l.inFlight > 0 || l.slots.counts().unknown > 0) {
+		// Tasks were registered: the exchanges in flight carry none of
+		// their rules, and may bring tasks of theirs, handed back at once
+		// (see run.startAttempt); tasks this worker is handing back for not
+		// having them may be theirs. The first claim with the rules goes
+		// after them, carrying those hand-backs (see released), so that the
+		// tasks are back in line before it claims. (Their return and their
+		// settling wake the loop.)
+		return
+	}
+	l.sentWith = reg
 	l.gathering = time.Time{}
 	l.look = false
-	ex := exchange{asked: max(free, 0), round: l.idle.Round(), sent: l.clock()}
+	ex := exchange{asked: max(free, 0), round: l.idle.Round(), sent: l.clock(), registry: reg}
 	n := min(len(l.pending), store.MaxBatch)
 	ex.reported = slices.Clone(l.pending[:n]) // its own: pending is appended to meanwhile
 	l.pending = append(l.pending[:0], l.pending[n:]...)
+	released(ex.reported, reg)
 	l.inFlight++
 	l.reserved += ex.asked
-	ex.registry = l.w.c.Registry()
-	ex.rules = l.rules(ex.registry)
+	ex.rules = l.rules(reg)
 	l.requests <- ex
 }
 
@@ -233,7 +250,9 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 	l.rtt.add(l.clock() - ex.sent)
 	l.acks.recorded(ex.reported, c.Applied)
 	for _, m := range c.Messages {
-		l.start(m, c.Now, ex.sent, ex.registry)
+		if late := l.start(m, c.Now, ex.sent, ex.registry); late != nil {
+			l.pending = append(l.pending, *late)
+		}
 	}
 	l.dropped(c.Dropped)
 	for _, err := range c.Malformed {
@@ -349,3 +368,16 @@ func (l *claimer) workOutAhead() int {
 // coalesceWindow is how long, with a backlog, the claim loop waits for half
 // its slots to free before it claims for fewer.
 const coalesceWindow = time.Millisecond
+
+// released turns the hand-backs of tasks that reg has (registered while
+// this worker was handing them back for not having them) into releases:
+// due when they were, rather than after a backoff, behind the submissions
+// added since.
+func released(outcomes []ack, reg core.Registry) {
+	for i := range outcomes {
+		o := &outcomes[i].outcome
+		if o.Kind == store.Unknown && reg.Task(outcomes[i].attempt.msg.Name) != nil {
+			*o = store.Outcome{Key: o.Key, Gen: o.Gen, Kind: store.Released}
+		}
+	}
+}

@@ -48,14 +48,15 @@ type attempt struct {
 	result []byte
 
 	// registry is the tasks registered when its claim was sent. def is
-	// the attempt's task among them (nil when there is none: registeredLate
-	// if it was registered since), and in its input decoded, or badInput
-	// why it could not be (see decode).
-	registry       core.Registry
-	def            *core.TaskDef
-	registeredLate bool
-	in             any
-	badInput       error
+	// the attempt's task among them (nil when there is none), and in its
+	// input decoded, or badInput why it could not be (see decode).
+	registry core.Registry
+	def      *core.TaskDef
+	in       any
+	badInput error
+	// unknown is set for an attempt being handed back for a worker that
+	// has its task (no def, and no Fallback: see slots.launch).
+	unknown bool
 
 	// lined is when it was put in line for a slot, if it was claimed
 	// ahead; started is when it left for its goroutine. The slots write
@@ -102,11 +103,6 @@ const (
 // (see slots.releaseStale): it is handed back, as at shutdown.
 var errReleased = errors.New("docket: claimed ahead, it waited too long for a slot: handed back")
 
-// errRegisteredLate ends an attempt of a task registered while its claim
-// was under way, which carried no admission rules for it: it is handed
-// back unstarted, due when it was (see attempt.decode).
-var errRegisteredLate = errors.New("docket: its task was registered while the claim was under way: handed back, to be claimed with its admission rules")
-
 // decode finds the attempt's task and decodes its input as it is claimed,
 // on the claim loop's goroutine, whose stack has grown to what decoding
 // JSON takes, also for an attempt that waits in line. On the attempt's new
@@ -118,13 +114,11 @@ var errRegisteredLate = errors.New("docket: its task was registered while the cl
 // claims.)
 //
 // The task is looked up among those registered when the claim was sent,
-// whose admission rules it carried: a task registered since was claimed
-// without its rules (a cooldown, a concurrency limit), and is handed back,
-// due when it was, for a claim that carries them (see run).
+// whose admission rules it carried (a task registered since is not
+// started: see run.startAttempt).
 func (a *attempt) decode() {
 	a.def = a.registry.Task(a.msg.Name)
 	if a.def == nil {
-		a.registeredLate = a.r.w.c.Task(a.msg.Name) != nil
 		return
 	}
 	defer func() {
@@ -145,11 +139,6 @@ func (a *attempt) run() {
 		return
 	}
 	def := a.def
-	if def == nil && a.registeredLate {
-		a.cancel(errRegisteredLate)
-		a.endUnstarted()
-		return
-	}
 	if def == nil && a.r.opts.Fallback == nil {
 		a.handBack()
 		return
@@ -171,7 +160,7 @@ func (a *attempt) run() {
 func (a *attempt) endUnstarted() {
 	a.settle(func() *store.Outcome {
 		cause := context.Cause(a.ctx)
-		if errors.Is(cause, sdk.ErrShutdown) || errors.Is(cause, errReleased) || errors.Is(cause, errRegisteredLate) {
+		if errors.Is(cause, sdk.ErrShutdown) || errors.Is(cause, errReleased) {
 			return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released}
 		}
 		return nil
@@ -183,7 +172,7 @@ func (a *attempt) endUnstarted() {
 // their tasks, and a fleet may run two versions at once. It waits with a
 // backoff that grows with the time it has waited, capped at
 // maxUnknownBackoff, and is due at once when a worker that has it starts
-// (see Store.Known). Then, in a fleet running two versions, a worker
+// or registers it, back in its place in line (see Store.Known). Then, in a fleet running two versions, a worker
 // without it may take it first, the task waiting from before or added
 // since: it hands it back after knownRaceWait rather than its backoff,
 // when the task was made due by a worker that has it or when the workers'

@@ -17,6 +17,7 @@ type slots struct {
 	mu      sync.Mutex
 	active  map[heldKey]*attempt // claimed and not yet acknowledged
 	busy    int                  // attempts not yet settled, those in line included
+	unknown int                  // attempts of tasks this worker has not, being handed back (see attempt.handBack)
 	calls   int                  // task functions running, abandoned ones included
 	settled chan struct{}        // signalled when any of these drops
 
@@ -49,6 +50,10 @@ func (s *slots) launch(a *attempt) {
 	s.mu.Lock()
 	s.active[heldKey{a.msg.Key, a.msg.Gen}] = a
 	s.busy++
+	if a.def == nil && s.opts.Fallback == nil {
+		a.unknown = true
+		s.unknown++
+	}
 	if s.busy-len(s.line) > s.opts.Concurrency {
 		a.lined = time.Now()
 		s.line = append(s.line, a)
@@ -66,6 +71,9 @@ func (s *slots) free(a *attempt) {
 	var next *attempt
 	s.mu.Lock()
 	s.busy--
+	if a.unknown {
+		s.unknown--
+	}
 	if a.state != nil { // its function was called: a sample of how long tasks take
 		s.took.add(time.Since(a.started))
 	}
@@ -234,12 +242,15 @@ type tally struct {
 	busy   int // attempts holding a slot or waiting in line for one
 	active int // attempts not yet acknowledged
 	calls  int // task functions still running
+	// unknown counts the attempts of tasks this worker has not, being
+	// handed back.
+	unknown int
 }
 
 func (s *slots) counts() tally {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return tally{busy: s.busy, active: len(s.active), calls: s.calls}
+	return tally{busy: s.busy, active: len(s.active), calls: s.calls, unknown: s.unknown}
 }
 
 // cancelAll cancels every task in hand with cause. It runs once the claim

@@ -280,12 +280,23 @@ func (r *run) stop(unrecorded []ack, closing <-chan struct{}) (closed bool) {
 	return closed
 }
 
-// startAttempt runs a claimed task: an attempt in a slot of its own.
-func (r *run) startAttempt(m store.Message, claimed time.Time, leased time.Duration, reg core.Registry) {
+// startAttempt runs a claimed task: an attempt in a slot of its own. A
+// task registered since the claim was sent (reg, the registry then, has
+// not got it) is not started: the claim carried no admission rules for it
+// (a cooldown, a concurrency limit). Its outcome, returned, hands it back
+// due when it was, for the claim loop to send with the next claim, which
+// carries the rules: the released task is back in line before that claim
+// takes any.
+func (r *run) startAttempt(m store.Message, claimed time.Time, leased time.Duration, reg core.Registry) *ack {
 	a := newAttempt(r, m, claimed)
 	a.registry = reg
+	if reg.Task(m.Name) == nil && r.w.c.Task(m.Name) != nil {
+		a.settled.Store(true)
+		return &ack{attempt: a, outcome: store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Released}}
+	}
 	a.leased.Store(int64(leased))
 	r.slots.launch(a)
+	return nil
 }
 
 func (r *run) unregister() {

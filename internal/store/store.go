@@ -216,7 +216,7 @@ const (
 	Failed    OutcomeKind = "failed"    // the execution ends in failure
 	Retried   OutcomeKind = "retry"     // the next attempt is due after Delay
 	Perpetual OutcomeKind = "perpetual" // the next run is due at Next
-	Released  OutcomeKind = "release"   // handed back undone, due now (worker shutdown)
+	Released  OutcomeKind = "release"   // handed back undone, due when it was (now at the latest): shutdown, claimed ahead too long, registered late
 	Snoozed   OutcomeKind = "snooze"    // the same attempt runs again after Delay; no delivery counted
 	// Unknown: the worker has no task of the message's name. The task
 	// goes back to the schedule, due after Delay, with Error as the reason,
@@ -456,8 +456,10 @@ func (s *Store) Count(ctx context.Context) (Counts, error) {
 }
 
 // Known makes the tasks called by one of names that workers without them
-// handed back (see Unknown) due at once, a thousand per call: a worker
-// calls it when it starts, and when tasks are registered.
+// handed back (see Unknown) due at once, back in line where they were when
+// first handed back (due when they were due then), a thousand per call: a
+// worker calls it when it starts, when tasks are registered, and before
+// its first claim that carries their admission rules.
 func (s *Store) Known(ctx context.Context, names []string) error {
 	if len(names) == 0 {
 		return nil
