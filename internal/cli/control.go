@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/docket-go/docket/sdk"
@@ -58,9 +59,10 @@ var signalCommand = &command{
 	summary: "send a workflow a signal, with a JSON payload",
 	help: `Sends the workflow with KEY the signal NAME (sdk.Docket.Signal), which its
 workflow.WaitSignal(ctx, NAME, ...) receives. PAYLOAD is JSON: '{"approved":
-true}', '"yes"', 42; without it the payload is null. A PAYLOAD that is not
-JSON is a usage error (exit 2); a KEY that no live task has is an error
-(exit 1). Signals are not idempotent: sending twice delivers twice.
+true}', '"yes"', 42 (a negative number after --: docket signal KEY NAME
+-- -5); without it the payload is null. A PAYLOAD that is not JSON, or an
+empty NAME, is a usage error (exit 2); a KEY that no live task has is an
+error (exit 1). Signals are not idempotent: sending twice delivers twice.
 `,
 	run: runSignal,
 }
@@ -71,7 +73,7 @@ func runCancel(ctx context.Context, s *session, cmd *command, args []string) err
 		if errors.Is(err, sdk.ErrNotFound) {
 			return fmt.Errorf("cancel: docket %q has no scheduled, queued or running task with the key %q", d.Name(), key)
 		}
-		return err
+		return keyed("cancel", key, err)
 	})
 }
 
@@ -81,7 +83,7 @@ func runRetry(ctx context.Context, s *session, cmd *command, args []string) erro
 		if errors.Is(err, sdk.ErrNotFound) {
 			return fmt.Errorf("retry: docket %q has no record of a task with the key %q (never added, or it ended longer ago than the retention)", d.Name(), key)
 		}
-		return err
+		return keyed("retry", key, err)
 	})
 }
 
@@ -91,7 +93,13 @@ func runRunNow(ctx context.Context, s *session, cmd *command, args []string) err
 		if errors.Is(err, sdk.ErrNotFound) && !errors.Is(err, sdk.ErrWrongState) {
 			return fmt.Errorf("run-now: docket %q has no live task with the key %q", d.Name(), key)
 		}
-		return err
+		if err != nil && errors.Is(err, sdk.ErrWrongState) {
+			// The sdk's words are for Go: "run now: …; Retry runs a failed
+			// execution again".
+			msg := strings.Replace(withoutSentinel(err, sdk.ErrWrongState).Error(), "run now:", "run-now:", 1)
+			return errors.New(strings.Replace(msg, "Retry runs a failed execution again", "docket retry runs it again", 1))
+		}
+		return keyed("run-now", key, err)
 	})
 }
 
@@ -131,6 +139,16 @@ func eachKey(ctx context.Context, s *session, cmd *command, args []string, done 
 	return nil
 }
 
+// keyed names the command and the key in an error the sdk gave without
+// them (Redis unreachable, say), so that each key of several reports its
+// own line.
+func keyed(command, key string, err error) error {
+	if err == nil || errors.Is(err, sdk.ErrWrongState) {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", command, strconv.Quote(key), err)
+}
+
 // withoutSentinel drops the text of sentinel from the front of err's
 // message, for people: "docket: the task is not in a state this applies
 // to: retry: …" reads "retry: …".
@@ -154,6 +172,9 @@ func runSignal(ctx context.Context, s *session, cmd *command, args []string) err
 		return usageErrorf(cmd.name, "expected a task KEY, a signal NAME and, optionally, a JSON PAYLOAD")
 	}
 	key, name := rest[0], rest[1]
+	if name == "" {
+		return usageErrorf(cmd.name, "the signal NAME is empty: workflow.WaitSignal receives signals by name")
+	}
 	payload := json.RawMessage("null")
 	if len(rest) == 3 {
 		if !json.Valid([]byte(rest[2])) {

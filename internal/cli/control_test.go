@@ -71,7 +71,7 @@ func TestRunNow(t *testing.T) {
 
 	r := f.run("", "run-now", "later-1", "later-2", "no-such-key")
 	assert.Equal(t, result{code: 1, stdout: "due now later-2\n", stderr: fmt.Sprintf(
-		"docket: run now: %q is completed, not scheduled\ndocket: run-now: docket %q has no live task with the key %q\n",
+		"docket: run-now: %q is completed, not scheduled\ndocket: run-now: docket %q has no live task with the key %q\n",
 		"later-1", f.name, "no-such-key")}, r)
 	eventually(t, f, "later-2", sdk.StateCompleted)
 }
@@ -107,6 +107,7 @@ func TestSignal(t *testing.T) {
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, "is not JSON")
 	assert.Equal(t, 2, f.run("", "signal", "approval-1").code, "a name is needed")
+	assert.Equal(t, 2, f.run("", "signal", "approval-1", "").code, "an empty name is a usage error")
 
 	assert.Equal(t, result{code: 0, stdout: "sent decide to approval-1\n"},
 		f.run("", "signal", "approval-1", "decide", `{"approved": true, "by": "ana"}`))
