@@ -161,7 +161,7 @@ func Result[Out any](ctx context.Context, ex *Execution) (Out, error) {
 func (e *Execution) wait(ctx context.Context) (Info, error) {
 	events, err := e.Watch(ctx)
 	if err != nil {
-		return Info{}, err
+		return Info{}, ctxErr(ctx, err)
 	}
 	var last Event
 	for ev := range events {
@@ -173,7 +173,8 @@ func (e *Execution) wait(ctx context.Context) (Info, error) {
 	if last.Err != nil {
 		return Info{}, last.Err
 	}
-	return e.Info(ctx)
+	info, err := e.Info(ctx)
+	return info, ctxErr(ctx, err)
 }
 
 // Err is the error of an execution that ended without completing, as a

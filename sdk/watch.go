@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,8 +24,9 @@ type Event struct {
 	Progress ProgressInfo
 	// Err, when not nil, ends the watch without a final state: it wraps
 	// ErrLost when the execution's record vanished while the watch could
-	// not see it (State is then the last state the watch knew). Only a
-	// completion the watch observed is reported as one.
+	// not see it (State is then the last state the watch knew), ErrClosed
+	// when the docket was closed. Only a completion the watch observed is
+	// reported as one.
 	Err error
 }
 
@@ -67,18 +69,18 @@ func (e *Execution) Watch(ctx context.Context) (<-chan Event, error) {
 	ps := s.Watch(ctx, e.key)
 	if _, err := ps.Receive(ctx); err != nil { // subscribed before reading the state: nothing missed
 		_ = ps.Close()
-		return nil, err
+		return nil, ctxErr(ctx, err)
 	}
 	// Registered before reading the state, too: every change after the
 	// read is announced.
 	if _, err := s.Follow(ctx, e.key); err != nil {
 		_ = ps.Close()
-		return nil, err
+		return nil, ctxErr(ctx, err)
 	}
 	info, err := e.Info(ctx)
 	if err != nil {
 		_ = ps.Close()
-		return nil, err
+		return nil, ctxErr(ctx, err)
 	}
 	events := make(chan Event, 16)
 	go e.follow(ctx, ps, info, events)
@@ -121,7 +123,12 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 	caughtUp := false // current was read by a catch-up: its announcement may follow
 	for {
 		received, err := ps.Receive(ctx)
-		if err != nil && (ctx.Err() != nil || errors.Is(err, redis.ErrClosed)) {
+		if err != nil && ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, redis.ErrClosed) { // the docket was closed
+			send(Event{State: current.State, Attempt: current.Attempt, Progress: current.Progress,
+				Err: fmt.Errorf("%w: the docket was closed while watching %q, %s", ErrClosed, e.key, current.State)})
 			return
 		}
 		msg, isMessage := received.(*redis.Message)
@@ -203,4 +210,22 @@ func (e *Execution) keepFollowing(ctx context.Context, ps *redis.PubSub, done <-
 			}
 		}
 	}
+}
+
+// ctxErr is ctx's error once ctx has ended, else err: a call cut short by
+// its context reports the context's error (context.DeadlineExceeded, say),
+// not what the cut did to the connection (go-redis's "i/o timeout": it
+// reads with ctx's deadline, and may time out a moment before ctx's own
+// timer marks it done).
+func ctxErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	if deadline, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(deadline) {
+		return context.DeadlineExceeded
+	}
+	return err
 }

@@ -137,3 +137,59 @@ func runWorker(t *testing.T, d *sdk.Docket) {
 		require.NoError(t, <-done)
 	})
 }
+
+// A Result whose context ends while it sets up its watch returns the
+// context's error, which errors.Is matches with context.DeadlineExceeded:
+// it returned go-redis's "i/o timeout" when the deadline fell during the
+// subscription.
+func TestResultReturnsTheContextsError(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d := openChecked(t, b.URL)
+		never := sdk.NewResultTask("never", func(ctx context.Context, in Job) (int, error) { return 0, nil })
+		ex, err := never.Add(context.Background(), d, Job{}) // no worker: it never ends
+		require.NoError(t, err)
+		for i := range 300 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%30)*100*time.Microsecond)
+			_, err := never.Result(ctx, ex)
+			cancel()
+			require.ErrorIs(t, err, context.DeadlineExceeded, "deadline %v", time.Duration(i%30)*100*time.Microsecond)
+		}
+		require.NoError(t, d.Cancel(context.Background(), ex.Key()))
+	})
+}
+
+// A watch open when its docket closes ends with an event whose Err
+// matches ErrClosed: its channel closed without a word, which a range over
+// it cannot tell from anything else.
+func TestWatchEndsWithErrClosedWhenTheDocketCloses(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d, err := sdk.Open(context.Background(), b.URL, sdk.WithName(redistest.Name(t)), sdk.WithLogger(quiet))
+		require.NoError(t, err)
+		later := sdk.NewTask("later", func(ctx context.Context, in Job) error { return nil })
+		ex, err := later.Add(context.Background(), d, Job{}, sdk.After(time.Hour))
+		require.NoError(t, err)
+		events, err := ex.Watch(context.Background())
+		require.NoError(t, err)
+		first, ok := nextEvent(t, events)
+		require.True(t, ok)
+		assert.Equal(t, sdk.StateScheduled, first.State)
+		require.NoError(t, d.Cancel(context.Background(), ex.Key())) // nothing left behind
+		cancelled, ok := nextEvent(t, events)
+		require.True(t, ok)
+		require.Equal(t, sdk.StateCancelled, cancelled.State)
+
+		ex2, err := later.Add(context.Background(), d, Job{}, sdk.After(time.Hour))
+		require.NoError(t, err)
+		events, err = ex2.Watch(context.Background())
+		require.NoError(t, err)
+		_, ok = nextEvent(t, events)
+		require.True(t, ok)
+		require.NoError(t, d.Close())
+		last, ok := nextEvent(t, events)
+		require.True(t, ok, "an event says why the watch ended")
+		assert.ErrorIs(t, last.Err, sdk.ErrClosed)
+		assert.Equal(t, sdk.StateScheduled, last.State, "the last state the watch knew")
+		_, ok = nextEvent(t, events)
+		assert.False(t, ok, "then the channel closes")
+	})
+}
