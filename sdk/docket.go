@@ -129,6 +129,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Docket, error) {
 		return nil, err
 	}
 	d.closeFn = closeFn
+	rdb.AddHook(closedHook{closed: d.core.Closed})
 	d.warnOfLosses(ctx)
 	return d, nil
 }

@@ -3,12 +3,14 @@ package sdk_test
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/internal/redistest"
 	"github.com/docket-go/docket/sdk"
 )
 
@@ -168,4 +170,41 @@ func TestCallsAfterClose(t *testing.T) {
 	assert.ErrorIs(t, d.Signal(ctx, "k", "s", 1), sdk.ErrClosed, "Signal")
 	assert.ErrorIs(t, d.Retry(ctx, "k"), sdk.ErrClosed, "Retry")
 	assert.ErrorIs(t, d.RunNow(ctx, "k"), sdk.ErrClosed, "RunNow")
+}
+
+// Calls under way when the docket closes return errors that match
+// ErrClosed too: a call that found the docket open and sent its command
+// after Close closed the client got the client's own error ("redis: client
+// is closed", or "io: read/write on closed pipe" on memory://).
+func TestCallsRacingClose(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d, err := sdk.Open(context.Background(), b.URL, sdk.WithName(redistest.Name(t)), sdk.WithLogger(quiet))
+		require.NoError(t, err)
+		plain := sdk.NewTask("plain", func(ctx context.Context, in Image) error { return nil })
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					var err error
+					if _, err = plain.Add(context.Background(), d, Image{}); err == nil {
+						_, err = d.Snapshot(context.Background(), sdk.Limit(1))
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(20 * time.Millisecond) // the calls are under way (this times nothing)
+		require.NoError(t, d.Close())
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			assert.ErrorIs(t, err, sdk.ErrClosed)
+		}
+	})
 }

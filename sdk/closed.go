@@ -1,0 +1,54 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// closedHook makes the commands that a call sends as its docket closes
+// fail with ErrClosed. A call checks that the docket is open when it
+// starts; one that started before Close and sends its command after Close
+// closed the client got the client's own error ("redis: client is closed",
+// "io: read/write on closed pipe" on memory://), which errors.Is could not
+// tell from a network failure. Only the clients Open makes have it: Close
+// does not close a client OpenClient was given.
+type closedHook struct{ closed func() bool }
+
+func (h closedHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h closedHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		return h.mark(next(ctx, cmd), cmd)
+	}
+}
+
+func (h closedHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		for _, cmd := range cmds {
+			h.mark(cmd.Err(), cmd)
+		}
+		return h.mark(err, nil)
+	}
+}
+
+// mark wraps err with ErrClosed when it comes of the docket's closing, and
+// sets it as cmd's error, where the caller reads it.
+func (h closedHook) mark(err error, cmd redis.Cmder) error {
+	if err == nil || errors.Is(err, ErrClosed) || !h.closed() {
+		return err
+	}
+	if !errors.Is(err, redis.ErrClosed) && !errors.Is(err, io.ErrClosedPipe) && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	err = fmt.Errorf("%w (%w)", ErrClosed, err)
+	if cmd != nil {
+		cmd.SetErr(err)
+	}
+	return err
+}
