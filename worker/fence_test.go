@@ -78,3 +78,49 @@ func TestPartitionedWorkerStopsItsTasksBeforeTheyAreTakenOver(t *testing.T) {
 	assert.True(t, runs[0].end.Before(runs[1].start), "the copies do not overlap: %v–%v, then %v–%v",
 		runs[0].start, runs[0].end, runs[1].start, runs[1].end)
 }
+
+// After Redis stalls past the lease, the copy that ran through the stall
+// is fenced, and the task runs once more, to its end: the claim that
+// brings it back, sent during the stall, came back with its lease (by this
+// worker's clock, from the sending) nearly spent, and the attempt it
+// started was fenced at once, a second delivery lost for nothing (with
+// MaxDeliveries 3, a single stall dead-lettered the task). Now such a
+// claim hands the task back undelivered, and the next claim runs it.
+func TestTaskRunsOnceMoreAfterAStall(t *testing.T) {
+	backend := redistest.Redis(t)
+	d := openDocket(t, backend.URL)
+	var mu sync.Mutex
+	var causes []error
+	started := make(chan struct{}, 10)
+	fenced := sdk.NewTask("fenced", func(ctx context.Context, in Order) error {
+		started <- struct{}{}
+		select {
+		case <-time.After(4 * time.Second):
+			return nil
+		case <-ctx.Done():
+			mu.Lock()
+			causes = append(causes, context.Cause(ctx))
+			mu.Unlock()
+			return context.Cause(ctx)
+		}
+	}, policy.Retry(3, 10*time.Millisecond))
+	require.NoError(t, d.Register(fenced))
+	opts := worker.Options{Concurrency: 2, Lease: time.Second, PollInterval: 50 * time.Millisecond, MaxDeliveries: 3}
+	runWorker(t, worker.New(d, opts))
+	runWorker(t, worker.New(d, opts))
+	ex, err := fenced.Add(context.Background(), d, Order{ID: 1})
+	require.NoError(t, err)
+	waitFor(t, started, 1)
+	require.NoError(t, d.Redis().Do(context.Background(), "CLIENT", "PAUSE", "1800", "ALL").Err())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = sdk.Result[struct{}](ctx, ex)
+	require.NoError(t, err)
+	info, err := ex.Info(ctx)
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, causes, 1, "one copy fenced, the one the stall caught: %v", causes)
+	assert.ErrorIs(t, causes[0], sdk.ErrLeaseLost)
+	assert.Equal(t, 2, info.Deliveries, "the fenced copy's delivery and the one that completed")
+}

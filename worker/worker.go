@@ -280,17 +280,24 @@ func (r *run) stop(unrecorded []ack, closing <-chan struct{}) (closed bool) {
 	return closed
 }
 
-// startAttempt runs a claimed task: an attempt in a slot of its own. A
-// task registered since the claim was sent (reg, the registry then, has
-// not got it) is not started: the claim carried no admission rules for it
-// (a cooldown, a concurrency limit). Its outcome, returned, hands it back
-// due when it was, for the claim loop to send with the next claim, which
-// carries the rules: the released task is back in line before that claim
-// takes any.
+// startAttempt runs a claimed task: an attempt in a slot of its own.
+//
+// Two are not started, and their outcome, returned, hands them back due
+// when they were, without counting the delivery, for the claim loop to
+// send with its next claim:
+//   - one of a task registered since the claim was sent (reg, the registry
+//     then, has not got it): the claim carried no admission rules for it (a
+//     cooldown, a concurrency limit); the next claim carries them, and the
+//     task is back in line before that claim takes any;
+//   - one whose claim took more than a third of the lease to come back
+//     (Redis stalled, say): by this worker's clock its lease runs from the
+//     claim's sending, so the fence would stop it before the next renewal,
+//     and the delivery would count towards the dead letter for nothing.
 func (r *run) startAttempt(m store.Message, claimed time.Time, leased time.Duration, reg core.Registry) *ack {
 	a := newAttempt(r, m, claimed)
 	a.registry = reg
-	if reg.Task(m.Name) == nil && r.w.c.Task(m.Name) != nil {
+	late := reg.Task(m.Name) == nil && r.w.c.Task(m.Name) != nil
+	if late || r.clock()-leased > r.opts.Lease/3 {
 		a.settled.Store(true)
 		return &ack{attempt: a, outcome: store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Released}}
 	}
