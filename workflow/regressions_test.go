@@ -14,6 +14,7 @@ import (
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
+	"github.com/docket-go/docket/worker"
 	"github.com/docket-go/docket/workflow"
 )
 
@@ -335,4 +336,37 @@ func TestRetryOfAFailedChildOfALiveWorkflow(t *testing.T) {
 		env.RunUntilFinished()
 		assert.Equal(t, 2, kidRuns)
 	})
+}
+
+// A signal sent after its wait timed out is not that wait's, though the
+// workflow's run comes late (the one slot busy, workers down): the wait
+// times out, and the signal stays for a later wait of its name. It was
+// received as if on time.
+func TestSignalSentAfterTheTimeoutComesTooLate(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		blocker := sdk.NewTask("blocker", func(ctx context.Context, in N) error {
+			time.Sleep(2 * time.Hour)
+			return nil
+		})
+		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (string, error) {
+			v, err := workflow.WaitSignal[string](ctx, "approve", time.Hour)
+			if errors.Is(err, workflow.ErrSignalTimeout) {
+				later, err := workflow.WaitSignal[string](ctx, "approve", time.Hour)
+				return "timed out, then " + later, err
+			}
+			return v, err
+		})
+		env.Register(wf, blocker)
+		ex, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("w"))
+		require.NoError(t, err)
+		env.RunUntilIdle() // parked, until the signal or the hour
+		_, err = blocker.Add(t.Context(), env.Docket(), N{}, sdk.After(30*time.Minute))
+		require.NoError(t, err)
+		env.Advance(90 * time.Minute) // the wait timed out half an hour ago; the only slot is busy
+		require.NoError(t, env.Docket().Signal(t.Context(), "w", "approve", "yes, late"))
+		env.RunUntilFinished()
+		v, err := wf.Result(t.Context(), ex)
+		require.NoError(t, err)
+		assert.Equal(t, "timed out, then yes, late", v)
+	}, testsuite.WithWorkerOptions(worker.Options{Concurrency: 1}))
 }

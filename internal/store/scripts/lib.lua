@@ -332,7 +332,7 @@ end
 --   o:<child key>  how an ended child ended: {s: state, r: result, e: error, x: reason}
 --   t:<timer>      when a durable sleep ends (unix µs)
 --   d:<wait>       when a wait for a signal times out (unix µs)
---   q:<signal>     signals delivered and not yet received (a JSON array of payloads)
+--   q:<signal>     signals delivered and not yet received (a JSON array of {sent, payload})
 --   r:<wait>       what a wait for a signal received: "p" and the payload, or "t" (timed out)
 -- and, while a run is parked: w:<child key> for each child it awaits, a how
 -- many they are, ws the signal it awaits, why what it waits for (for people).
