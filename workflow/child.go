@@ -64,7 +64,8 @@ func (f *Future[Out]) Get(ctx context.Context) (Out, error) {
 	}
 	var out Out
 	if err := json.Unmarshal([]byte(o.Result), &out); err != nil {
-		return zero, fmt.Errorf("%w: the result of child %q does not decode into %T: %w", sdk.ErrBadInput, f.key, out, err)
+		// Permanent: a retry would read the same result.
+		return zero, sdk.Permanent(fmt.Errorf("%w: the result of child %q does not decode into %T: %w", sdk.ErrBadInput, f.key, out, err))
 	}
 	return out, nil
 }

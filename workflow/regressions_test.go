@@ -370,3 +370,35 @@ func TestSignalSentAfterTheTimeoutComesTooLate(t *testing.T) {
 		assert.Equal(t, "timed out, then yes, late", v)
 	}, testsuite.WithWorkerOptions(worker.Options{Concurrency: 1}))
 }
+
+// A step whose output does not decode back from its JSON (an error in a
+// field of interface type encodes as {}) fails its run for good, saying
+// why, and saves nothing: the output was saved, and every run of the
+// execution, retries included, then failed to read it back.
+func TestStepOutputThatDoesNotDecodeBackIsNotSaved(t *testing.T) {
+	type charge struct {
+		ID  string `json:"id"`
+		Err error  `json:"err"`
+	}
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		charges := 0
+		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (string, error) {
+			c, err := workflow.Step(ctx, "charge", func(ctx context.Context) (charge, error) {
+				charges++
+				return charge{ID: "ch_1", Err: errors.New("card declined")}, nil
+			})
+			return c.ID, err
+		}, policy.Retry(3, time.Minute))
+		env.Register(wf)
+		ex, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("w"))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		_, err = wf.Result(t.Context(), ex)
+		require.ErrorIs(t, err, sdk.ErrPermanent)
+		assert.Contains(t, err.Error(), `step "charge": its output, as JSON, does not decode into workflow_test.charge`)
+		assert.Equal(t, 1, charges, "not retried")
+		steps := env.Steps("w")
+		require.Len(t, steps, 1)
+		assert.Error(t, steps[0].Err)
+	})
+}

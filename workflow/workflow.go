@@ -122,9 +122,9 @@ type stepKey struct{}
 // it returns a nil error, and when the workflow runs again — a retry, a
 // redelivery after its worker died, a resumption after it parked — the step
 // returns the saved output without running. The run that ran fn gets the
-// output as saved too, decoded from its JSON: every run sees the same. An error is returned as is and
-// saves nothing: the workflow decides (returning it fails the attempt,
-// which the retry policy may retry).
+// output as saved too, decoded from its JSON: every run sees the same. An
+// error is returned as is and saves nothing: the workflow decides
+// (returning it fails the attempt, which the retry policy may retry).
 //
 // A step runs at least once, not exactly once: a worker that dies inside
 // fn (or before the output is saved) runs it again. Make its side effects
@@ -132,7 +132,10 @@ type stepKey struct{}
 // an idempotency key. Saving the output is one round trip to Redis; a step
 // found saved costs none. An output larger than the docket's
 // sdk.WithMaxInputSize is not saved: Step returns an error wrapping
-// sdk.ErrInputTooLarge (fn ran; a retry runs it again).
+// sdk.ErrInputTooLarge (fn ran; a retry runs it again). Nor is an output
+// whose JSON does not decode back into Out (a field of interface type
+// holding a non-nil error encodes as {}): Step returns a permanent error
+// (sdk.ErrPermanent, sdk.ErrBadInput), which no retry would mend.
 func Step[Out any](ctx context.Context, name string, fn func(ctx context.Context) (Out, error)) (Out, error) {
 	var zero Out
 	if fn == nil {
@@ -159,7 +162,10 @@ func Step[Out any](ctx context.Context, name string, fn func(ctx context.Context
 	out, err := fn(context.WithValue(ctx, stepKey{}, a.Key+"/"+name))
 	var raw string
 	if err == nil {
-		raw, err = record(ctx, a, field, out)
+		var enc []byte
+		if enc, err = encoded(name, out); err == nil {
+			raw, err = record(ctx, a, field, enc)
+		}
 	}
 	if err != nil {
 		span.RecordError(err)
@@ -188,14 +194,29 @@ func saved[Out any](name, raw string) (Out, error) {
 	return out, nil
 }
 
-// record saves a step's output in the execution's flow, and returns it as
-// saved.
-func record(ctx context.Context, a *core.Attempt, field string, out any) (string, error) {
-	name := field[len(store.FlowStep):]
+// encoded is a step's output as JSON. An output that would not decode back
+// into Out is refused, not saved: a field of interface type holding a
+// non-nil error, say, encodes as {}, which no run could read, and saved it
+// would fail every run of the execution. Since the same type would fail
+// the same way, the error is permanent (sdk.Permanent): not retried.
+func encoded[Out any](name string, out Out) ([]byte, error) {
 	raw, err := json.Marshal(out)
 	if err != nil {
-		return "", fmt.Errorf("docket: step %q: its output does not encode as JSON: %w", name, err)
+		return nil, fmt.Errorf("docket: step %q: its output does not encode as JSON: %w", name, err)
 	}
+	var back Out
+	if err := json.Unmarshal(raw, &back); err != nil {
+		return nil, sdk.Permanent(fmt.Errorf("%w: step %q: its output, as JSON, does not decode into %T (%w); it is not saved: "+
+			"give it a type that JSON can read back (a field of interface type must be nil, or hold what decodes into it)",
+			sdk.ErrBadInput, name, back, err))
+	}
+	return raw, nil
+}
+
+// record saves a step's output, encoded, in the execution's flow, and
+// returns it as saved.
+func record(ctx context.Context, a *core.Attempt, field string, raw []byte) (string, error) {
+	name := field[len(store.FlowStep):]
 	if err := core.CheckSize(fmt.Sprintf("step %q: its output", name), raw, a.Flow.MaxOutput); err != nil {
 		return "", err
 	}
