@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -22,7 +23,8 @@ type listener struct {
 	upkeep *upkeep
 
 	subscribe  sync.Once
-	subscribed chan struct{} // closed once first subscribed
+	subscribed chan struct{} // closed once first subscribed, or refused
+	refused    bool          // the user may not subscribe: said once (the listener's goroutine alone)
 }
 
 func newListener(c *conf, s *slots, poke func(), u *upkeep) *listener {
@@ -57,7 +59,17 @@ func (l *listener) listen() {
 				return
 			}
 			wait := retry.wait()
-			l.log.Debug("event subscription interrupted; resubscribing", "err", err, "in", wait)
+			if isNoPerm(err) && !l.refused {
+				// Not a passing drop: the user may not subscribe. The
+				// worker runs on without events, later (polls, renewals).
+				l.refused = true
+				l.subscribe.Do(func() { close(l.subscribed) }) // nothing to wait for
+				l.log.Warn("the Redis user may not subscribe to the docket's events channel: the worker notices new tasks, "+
+					"cancellations and ended chains late (at its next poll or lease renewal), and watches fail; grant the "+
+					"user the docket's channels (ACL: &docket:{NAME}:*)", "err", err, "channel", l.store.EventsChannel())
+			} else {
+				l.log.Debug("event subscription interrupted; resubscribing", "err", err, "in", wait)
+			}
 			l.poke()
 			pause(l.ctx, wait)
 			continue
@@ -92,3 +104,6 @@ func (l *listener) handle(ev store.Event) {
 		l.slots.stop(a, sdk.ErrCancelled)
 	}
 }
+
+// isNoPerm reports a refusal of Redis's ACL.
+func isNoPerm(err error) bool { return strings.HasPrefix(err.Error(), "NOPERM") }

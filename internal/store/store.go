@@ -441,6 +441,9 @@ func (s *Store) Subscribe(ctx context.Context) *redis.PubSub {
 	return s.rdb.Subscribe(ctx, s.k.events)
 }
 
+// EventsChannel is the name of the docket's events channel (see Subscribe).
+func (s *Store) EventsChannel() string { return s.k.events }
+
 // Counts is how many tasks a docket holds, by state.
 type Counts struct {
 	Queued, Scheduled, Running, Waiting, Parked, Struck int64

@@ -37,6 +37,6 @@ for i = 3, #ARGV do
   end
 end
 if moved then
-  redis.call('PUBLISH', K.events, 'w')
+  publish(K.events, 'w')
 end
 return looked

@@ -160,11 +160,21 @@ local function next_gen(gen, now)
   return int(math.max((whole(gen) or 0) + 1, now))
 end
 
+-- publish sends a message on a channel, and goes on whatever comes of it:
+-- a message only hurries its listeners (workers poll, renewals report
+-- cancellations, watches catch up), and a refusal — a Redis user without
+-- the right to the channel — raised by redis.call would end the script
+-- halfway, its writes so far kept: a claim that freed a slot and handed it
+-- on, then failed, was sent again, and handed it on again.
+local function publish(channel, message)
+  redis.pcall('PUBLISH', channel, message)
+end
+
 -- wake tells idle workers that a task became due earlier than anything they
 -- were waiting for.
 local function wake_if_earlier(before, new_due)
   if new_due ~= nil and (before == nil or new_due < before) then
-    redis.call('PUBLISH', K.events, 'w')
+    publish(K.events, 'w')
   end
 end
 
@@ -196,7 +206,7 @@ local function announce(key, state, attempt, err)
   if not watched(key) then
     return
   end
-  redis.call('PUBLISH', K.watch .. key, cjson.encode({type = 'state', state = state,
+  publish(K.watch .. key, cjson.encode({type = 'state', state = state,
     attempt = tonumber(attempt or ATTEMPT_1) or 0, error = err or ''}))
 end
 
@@ -266,7 +276,7 @@ local function promote(id, now)
       redis.call('SADD', K.limit .. id, w)
       redis.call('HSET', K.task .. w, 'state', STATE.scheduled, 'waiting', '', 'slots', with_slot(f[3], id), 'due', int(now))
       redis.call('ZADD', K.scheduled, now, w)
-      redis.call('PUBLISH', K.events, 'w')
+      publish(K.events, 'w')
       return
     end
   end
@@ -297,7 +307,7 @@ local function unlink(key, state, now)
     redis.call('ZREM', K.running, key)
     -- The worker is told to stop; the generation bump that follows makes
     -- anything it reports later stale.
-    redis.call('PUBLISH', K.events, 'c:' .. (f[1] or '') .. ':' .. key)
+    publish(K.events, 'c:' .. (f[1] or '') .. ':' .. key)
   elseif state == STATE.waiting and f[2] then
     redis.call('ZREM', K.waiting .. f[2], key)
     touch(f[2])
@@ -316,7 +326,7 @@ end
 -- failed. Those that register the task start it again at once.
 local function chain_ended(key, auto)
   if auto == '1' then
-    redis.call('PUBLISH', K.events, 'a:' .. key)
+    publish(K.events, 'a:' .. key)
   end
 end
 
@@ -364,7 +374,7 @@ local function resume(key, now)
   redis.call('HSET', K.task .. key, 'state', STATE.scheduled, 'due', int(now))
   redis.call('ZADD', K.scheduled, now, key)
   redis.call('HDEL', K.flow .. key, 'a', 'ws', 'why')
-  redis.call('PUBLISH', K.events, 'w')
+  publish(K.events, 'w')
   announce(key, STATE.queued, read(key, 'attempt')[1])
 end
 
@@ -499,7 +509,7 @@ local function task_ended(key, state, now, keep, auto, inline, parent, wf)
     if not inline or cursor ~= '0' then
       redis.call('HSET', K.reaping, key, cursor)
       redis.call('PEXPIRE', K.reaping, keep + GC_MARGIN_MS)
-      redis.call('PUBLISH', K.events, 'r')
+      publish(K.events, 'r')
     end
   end
   if keep == 0 then

@@ -55,7 +55,7 @@ if applied == 1 then
   local function integer(s)
     return string.find(s, '^%-?%d+$') and s or '0'
   end
-  redis.call('PUBLISH', K.watch .. key, '{"type":"progress","current":' .. integer(current) .. ',"total":' ..
+  publish(K.watch .. key, '{"type":"progress","current":' .. integer(current) .. ',"total":' ..
     integer(total) .. ',"message":' .. cjson.encode(message) .. ',"updated":' .. integer(updated) .. '}')
 end
 return {applied, current, total, message, updated}

@@ -28,6 +28,6 @@ for _, key in ipairs(keys) do
   end
 end
 if released then
-  redis.call('PUBLISH', K.events, 'w')
+  publish(K.events, 'w')
 end
 return {removed, #keys, kept}
