@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,4 +63,45 @@ func TestUserWithoutChannelsKeepsLimits(t *testing.T) {
 		}, time.Minute, 5*time.Millisecond)
 	}
 	assert.EqualValues(t, 1, most.Load(), "Concurrency(id, 1)")
+}
+
+// A Redis at its maxmemory under noeviction refuses producers' adds (with
+// Redis's OOM error), and workers drain the backlog that filled it, which
+// frees the memory: they were refused too, retried for ever, and nothing
+// ran until an operator stepped in.
+func TestWorkersDrainAFullRedis(t *testing.T) {
+	srv := redistest.NewServer(t, "--save", "", "--appendonly", "no", "--maxmemory", "4mb", "--maxmemory-policy", "noeviction")
+	d := openDocket(t, "redis://"+srv.Addr+"/0", sdk.WithCompletedRetention(0))
+	var ran atomic.Int64
+	big := sdk.NewTask("big", func(ctx context.Context, in struct {
+		I   int    `json:"i"`
+		Pad string `json:"pad"`
+	}) error {
+		ran.Add(1)
+		return nil
+	})
+	require.NoError(t, d.Register(big))
+	ctx := context.Background()
+	accepted := 0
+	var err error
+	for i := 0; i < 10_000; i++ {
+		if _, err = big.Add(ctx, d, struct {
+			I   int    `json:"i"`
+			Pad string `json:"pad"`
+		}{i, strings.Repeat("x", 2000)}, sdk.Key(fmt.Sprint("big-", i))); err != nil {
+			break
+		}
+		accepted++
+	}
+	require.ErrorContains(t, err, "OOM", "the producer is refused")
+	require.Greater(t, accepted, 100)
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	require.NoError(t, worker.New(d, worker.Options{Concurrency: 50}).RunUntilFinished(wctx))
+	assert.EqualValues(t, accepted, ran.Load(), "every accepted task ran")
+	_, err = big.Add(ctx, d, struct {
+		I   int    `json:"i"`
+		Pad string `json:"pad"`
+	}{-1, ""})
+	assert.NoError(t, err, "drained, Redis takes adds again")
 }

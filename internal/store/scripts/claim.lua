@@ -28,6 +28,7 @@
 -- is not a hash or has garbled fields, input the admission rules cannot
 -- read — ends that task alone, failed with the reason: the others of the
 -- claim are handled as usual.
+over_maxmemory()
 local now = clock_us()
 local worker = ARGV[2]
 local want, lease, retention = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])

@@ -160,6 +160,17 @@ local function next_gen(gen, now)
   return int(math.max((whole(gen) or 0) + 1, now))
 end
 
+-- over_maxmemory lets the worker's scripts (claim, finish, renew) run on a
+-- Redis over its maxmemory under noeviction: Redis refuses there only the
+-- first write of a script that may grow memory (later ones would leave it
+-- halfway), so a first write that cannot (a ZREM of nothing) lets the rest
+-- through. Producers' adds are still refused, while workers drain the
+-- backlog, which is what frees the memory: refused too, they retried for
+-- ever, and nothing ran until an operator stepped in.
+local function over_maxmemory()
+  redis.call('ZREM', K.running, '')
+end
+
 -- publish sends a message on a channel, and goes on whatever comes of it:
 -- a message only hurries its listeners (workers poll, renewals report
 -- cancellations, watches catch up), and a refusal — a Redis user without

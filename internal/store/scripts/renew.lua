@@ -6,6 +6,7 @@
 -- position (0-based) and 1 if its execution was cancelled (else 0): the
 -- worker tells its task why it stops even when the cancel event, sent over
 -- pub/sub, has not reached it yet.
+over_maxmemory()
 local now = clock_us()
 local id, info = ARGV[2], ARGV[3]
 local lease, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
