@@ -186,7 +186,15 @@ func (e *Execution) catchUp(ctx context.Context, current Event) (Event, bool) {
 	case err != nil || info.State == current.State:
 		return current, false // on an error, the next drop or event tells
 	}
-	return Event{State: info.State, Attempt: info.Attempt, Error: info.Error, Progress: current.Progress}, true
+	// The progress as of the read: an ended execution's last, or a live
+	// one's; the last the watch knew if there is none.
+	progress := current.Progress
+	if info.State.Finished() && info.Progress != (ProgressInfo{}) {
+		progress = info.Progress
+	} else if p, ok, err := e.d.core.Store.ReadProgress(ctx, e.key); err == nil && ok {
+		progress = progressInfo(p)
+	}
+	return Event{State: info.State, Attempt: info.Attempt, Error: info.Error, Progress: progress}, true
 }
 
 // keepFollowing renews the watch registration until done closes. A renewal

@@ -38,4 +38,16 @@ func TestWatchCatchUp(t *testing.T) {
 	got, changed = ex.catchUp(ctx, queued)
 	assert.False(t, changed)
 	assert.Equal(t, queued, got)
+
+	// An execution that ended while the watch could not see it: the
+	// catch-up reports its last progress, not the last the watch knew.
+	require.NoError(t, d.Redis().HSet(ctx, "docket:{docket}:task:here", "state", "completed",
+		"progress_current", "2000", "progress_total", "2000", "progress_message", "done").Err())
+	seen := Event{State: StateRunning, Attempt: 1, Progress: ProgressInfo{Current: 489, Total: 2000}}
+	got, changed = ex.catchUp(ctx, seen)
+	assert.True(t, changed)
+	assert.Equal(t, StateCompleted, got.State)
+	assert.Equal(t, int64(2000), got.Progress.Current)
+	assert.Equal(t, "done", got.Progress.Message)
+	require.NoError(t, d.Redis().Del(ctx, "docket:{docket}:task:here").Err())
 }
