@@ -69,6 +69,9 @@ func parse(u *url.URL, rawURL string) (backend, error) {
 		if err != nil {
 			return backend{}, err
 		}
+		if opt.DB < 0 { // go-redis takes it, and selects no database: 0
+			return backend{}, fmt.Errorf("invalid database number: %d", opt.DB)
+		}
 		opt.Protocol = protocol(u, opt.Protocol)
 		return backend{
 			probe: func(ctx context.Context) error {
@@ -105,6 +108,9 @@ func parse(u *url.URL, rawURL string) (backend, error) {
 		}
 		if opt.MasterName == "" {
 			return backend{}, errors.New("a sentinel URL needs the master's name: add ?master_name=NAME")
+		}
+		if opt.DB < 0 {
+			return backend{}, fmt.Errorf("invalid database number: %d", opt.DB)
 		}
 		if opt.Password == "" {
 			// One password in the URL usually serves sentinels and master alike.
