@@ -7,8 +7,8 @@
 //
 // A workflow is an ordinary task (sdk.NewTask, sdk.NewResultTask) whose
 // function calls the primitives of this package with its context. It is
-// never replayed from an event history, so it needs no determinism rules.
-// When it runs again — a retry, a redelivery after its worker died, a
+// never replayed from an event history: its code may read the clock, log
+// or call anything between primitives. When it runs again — a retry, a redelivery after its worker died, a
 // resumption after it waited — completed work is not redone:
 //
 //   - Step returns the saved output of a step that completed;
@@ -16,8 +16,16 @@
 //     again (a child's key is its workflow's key and its name);
 //   - Sleep and WaitSignal remember when they began, and what they received.
 //
-// The one rule: name your steps, children, sleeps and waits, each name once
-// per run (ErrDuplicateName), and the same names in every run.
+// The rules: name your steps, children, sleeps and waits, each name once
+// per run (ErrDuplicateName), and give a name the same meaning in every
+// run. A child is found by its name alone, whatever input this run would
+// give it: a fan-out built in a map's iteration order pairs names with
+// other inputs in the next run (sort the keys, or save the list in a
+// step). What decides which names a run reaches must be the same in every
+// run: a step's output, not time.Now or rand. The primitives of a run are
+// sequential: call them from the workflow's goroutine, one at a time (of
+// two waits in two goroutines, the run parks on the first that parks, and
+// the function's return is then ignored).
 //
 // # Waiting costs no worker
 //
