@@ -197,3 +197,31 @@ func TestCloseDuringADrain(t *testing.T) {
 		assert.Less(t, time.Since(t0), time.Minute, "not the hour of the drain timeout")
 	})
 }
+
+// Close is prompt with Redis out of reach: the outcomes of the tasks it
+// cancels cannot land, and it waits for them a few seconds, not the drain
+// timeout (a minute here; with the default of 30 s a Kubernetes pod's grace
+// period ran out).
+func TestCloseWithRedisDown(t *testing.T) {
+	srv := redistest.NewServer(t, "--save", "", "--appendonly", "no")
+	ctx := context.Background()
+	d, err := sdk.Open(ctx, "redis://"+srv.Addr+"/0", sdk.WithName(redistest.Name(t)), sdk.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	started := make(chan struct{}, 1)
+	waits := sdk.NewTask("waits", func(ctx context.Context, in struct{}) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	require.NoError(t, d.Register(waits))
+	_, err = waits.Add(ctx, d, struct{}{})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- worker.New(d, worker.Options{DrainTimeout: time.Minute}).Run(ctx) }()
+	<-started
+	srv.Stop()
+	closed := time.Now()
+	require.NoError(t, d.Close())
+	assert.Less(t, time.Since(closed), 30*time.Second, "Close waited out the drain timeout")
+	assert.ErrorIs(t, <-done, sdk.ErrClosed)
+}

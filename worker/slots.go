@@ -295,7 +295,14 @@ func (s *slots) drain(closing <-chan struct{}) (closed bool) {
 		// has passed.
 		s.waitFor(shutdownGrace+time.Second, nil, func(c tally) bool { return c.busy == 0 })
 	}
-	if !s.waitFor(s.opts.DrainTimeout, nil, func(c tally) bool { return c.active == 0 }) {
+	// The outcomes land in a round trip; with Redis out of reach they do
+	// not, and a closing docket (Close is prompt) waits for them at most
+	// shutdownGrace, not the drain timeout.
+	landing := s.opts.DrainTimeout
+	if closed {
+		landing = min(landing, shutdownGrace)
+	}
+	if !s.waitFor(landing, nil, func(c tally) bool { return c.active == 0 }) {
 		s.log.Error("could not record the outcome of some tasks before stopping; they will be redelivered when their lease lapses",
 			"tasks", s.counts().active)
 	}
