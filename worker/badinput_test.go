@@ -102,18 +102,28 @@ func TestUnknownTaskFailsAfterItsWait(t *testing.T) {
 // wait for.)
 func TestUnknownTaskRunsOnAWorkerThatHasIt(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
-		old := openDocket(t, b.URL)
-		require.NoError(t, old.Register(sdk.NewTask("other", func(ctx context.Context, in struct{}) error { return nil })))
-		oldCtx, stopOld := context.WithCancel(context.Background())
-		oldDone := make(chan error, 1)
-		go func() { oldDone <- worker.New(old, worker.Options{Name: "old"}).Run(oldCtx) }()
+		old, stopOld := oldVersion(t, b)
 		ex, err := old.AddByName(context.Background(), "report", json.RawMessage(`{}`))
 		require.NoError(t, err)
 		awaitHandedBack(t, ex)
 		stopOld()
-		require.NoError(t, <-oldDone)
 		assert.Equal(t, []string{ex.Key()}, runOnNewWorker(t, b, old.Name()))
 	})
+}
+
+// oldVersion runs a worker of a version without the task "report" on a
+// docket of its own; stop stops it.
+func oldVersion(t *testing.T, b redistest.Backend) (old *sdk.Docket, stop func()) {
+	t.Helper()
+	old = openDocket(t, b.URL)
+	require.NoError(t, old.Register(sdk.NewTask("other", func(ctx context.Context, in struct{}) error { return nil })))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- worker.New(old, worker.Options{Name: "old"}).Run(ctx) }()
+	return old, func() {
+		cancel()
+		require.NoError(t, <-done)
+	}
 }
 
 func TestUndecodableInputFailsWithTheReason(t *testing.T) {
@@ -506,16 +516,11 @@ func TestHandedBackSubmissionKeepsItsPlace(t *testing.T) {
 // second.
 func TestHandedBackSubmissionKeepsItsPlaceAcrossADeploy(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
-		old := openDocket(t, b.URL)
-		require.NoError(t, old.Register(sdk.NewTask("other", func(ctx context.Context, in struct{}) error { return nil })))
-		oldCtx, stopOld := context.WithCancel(context.Background())
-		oldDone := make(chan error, 1)
-		go func() { oldDone <- worker.New(old, worker.Options{Name: "old"}).Run(oldCtx) }()
+		old, stopOld := oldVersion(t, b)
 		first, err := old.AddByName(context.Background(), "report", json.RawMessage(`{"id":1}`))
 		require.NoError(t, err)
 		awaitHandedBack(t, first)
 		stopOld()
-		require.NoError(t, <-oldDone)
 		_, err = old.AddByName(context.Background(), "report", json.RawMessage(`{"id":2}`))
 		require.NoError(t, err)
 
