@@ -222,9 +222,6 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 	if len(tasks) == 0 {
 		return []*Execution{}, nil
 	}
-	if mode == store.ModeAdd && o.Keys == nil {
-		mode = store.ModeNew // keys of its own making: none can have a record
-	}
 	return d.addTasks(ctx, mode, tasks)
 }
 
@@ -281,9 +278,6 @@ func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw [
 	}
 	if !o.Keyed {
 		o.Key = newKey()
-		if mode == store.ModeAdd {
-			mode = store.ModeNew // a key of its own making: it can have no record
-		}
 	}
 	if err := checkKey(o.Key); err != nil {
 		return nil, err
@@ -306,7 +300,7 @@ func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw [
 // did not confirm (see AddMany).
 func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.NewTask) (_ []*Execution, err error) {
 	verb := mode
-	if mode == store.ModeSeed || mode == store.ModeNew { // an add of an automatic task's chain (see chainAdd), or of new keys
+	if mode == store.ModeSeed { // an add of an automatic task's chain (see chainAdd)
 		verb = store.ModeAdd
 	}
 	ctx, span := d.producerSpan(ctx, string(verb)+" "+tasks[0].Name,

@@ -40,7 +40,7 @@ func BenchmarkScripts(b *testing.B) {
 			newTasks[i] = store.NewTask{Key: fmt.Sprintf("r%d-%d", round, i), Name: "noop", Input: []byte(`{"i":1}`)}
 		}
 		before := scriptTime(b, rdb)
-		if _, err := s.Add(ctx, store.ModeNew, newTasks); err != nil {
+		if _, err := s.Add(ctx, store.ModeAdd, newTasks); err != nil {
 			b.Fatal(err)
 		}
 		afterAdd := scriptTime(b, rdb)
@@ -130,7 +130,7 @@ func BenchmarkExchange(b *testing.B) {
 			for i := range newTasks {
 				newTasks[i] = store.NewTask{Key: fmt.Sprintf("task-%d", start+i), Name: "noop", Input: []byte(`{"i":1}`)}
 			}
-			if _, err := s.Add(ctx, store.ModeNew, newTasks); err != nil {
+			if _, err := s.Add(ctx, store.ModeAdd, newTasks); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -47,10 +47,6 @@ const (
 	// automatic task: when it ends otherwise than by its own decision, the
 	// workers hear of it (Event.Chain) and start it again.
 	ModeSeed Mode = "seed"
-	// ModeNew adds as ModeAdd does tasks whose keys were made for this
-	// add (new UUIDv7s), under which no record can exist: the script
-	// writes each without reading its key first.
-	ModeNew Mode = "new"
 )
 
 // When is when a task becomes due: at an absolute instant, or a delay after

@@ -1,9 +1,7 @@
 -- add: schedule tasks, or replace them.
 -- KEYS[1] scheduled zset
--- ARGV[1] docket key prefix, ARGV[2] mode: "add", "replace", "seed" (an add
--- that marks the record as an automatic task's chain: see chain_ended), or
--- "new" (an add of keys made for it, new UUIDv7s, under which no record can
--- exist: none is looked for)
+-- ARGV[1] docket key prefix, ARGV[2] mode: "add", "replace", or "seed" (an add
+-- that marks the record as an automatic task's chain: see chain_ended)
 -- then per task, 5 values: key, task name, input JSON, when, trace context
 -- Returns per task: a code (1 scheduled, 0 already scheduled, 2 replaced, 3
 -- refused: a strike matches it) and the due instant (for 3, the strike,
@@ -11,8 +9,8 @@
 local now = clock_us()
 local now_s = int(now)
 local mode = ARGV[2]
-local seed, new = mode == 'seed', mode == 'new'
-if seed or new then
+local seed = mode == 'seed'
+if seed then
   mode = 'add'
 end
 local before = earliest(K.scheduled)
@@ -38,7 +36,7 @@ for i = 3, #ARGV, 5 do
   local key, name, input, when, trace = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local tk = K.task .. key
   local f = ABSENT
-  if not new and redis.call('EXISTS', tk) == 1 then
+  if redis.call('EXISTS', tk) == 1 then
     f = redis.pcall('HMGET', tk, 'state', 'gen', 'due', 'parent', 'child')
   end
   if f.err or (when ~= '+0' and not due_at(when, now)) then
