@@ -16,6 +16,7 @@ import (
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/worker"
+	"github.com/docket-go/docket/workflow"
 )
 
 // A Redis user without the right to the docket's channels (Redis 7 gives a
@@ -80,10 +81,29 @@ func TestWorkersDrainAFullRedis(t *testing.T) {
 		ran.Add(1)
 		return nil
 	})
-	require.NoError(t, d.Register(big))
+	type n struct {
+		N int `json:"n"`
+	}
+	var flowGot atomic.Int64
+	child := sdk.NewResultTask("child", func(ctx context.Context, in n) (int, error) { return in.N + 1, nil })
+	flow := sdk.NewResultTask("flow", func(ctx context.Context, in n) (int, error) {
+		v, err := workflow.Step(ctx, "step", func(ctx context.Context) (int, error) { return in.N * 2, nil })
+		if err != nil {
+			return 0, err
+		}
+		f, err := workflow.Start(ctx, child, "child", n{v})
+		if err != nil {
+			return 0, err
+		}
+		got, err := f.Get(ctx)
+		flowGot.Store(int64(got))
+		return got, err
+	})
+	require.NoError(t, d.Register(big, child, flow))
 	ctx := context.Background()
+	_, err := flow.Add(ctx, d, n{20}) // a workflow's steps and children write as it runs
+	require.NoError(t, err)
 	accepted := 0
-	var err error
 	for i := 0; i < 10_000; i++ {
 		if _, err = big.Add(ctx, d, struct {
 			I   int    `json:"i"`
@@ -99,6 +119,7 @@ func TestWorkersDrainAFullRedis(t *testing.T) {
 	defer cancel()
 	require.NoError(t, worker.New(d, worker.Options{Concurrency: 50}).RunUntilFinished(wctx))
 	assert.EqualValues(t, accepted, ran.Load(), "every accepted task ran")
+	assert.EqualValues(t, 41, flowGot.Load(), "the workflow's step and child ran over maxmemory")
 	_, err = big.Add(ctx, d, struct {
 		I   int    `json:"i"`
 		Pad string `json:"pad"`

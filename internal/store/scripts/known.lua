@@ -10,6 +10,7 @@
 -- ARGV[1] docket key prefix, ARGV[2] N, the most tasks to look at, then the
 -- task names
 -- Returns how many tasks it looked at: call again until it returns 0.
+over_maxmemory() -- a worker's script: see lib.lua
 local now = clock_us()
 local n = tonumber(ARGV[2])
 local looked, moved = 0, false

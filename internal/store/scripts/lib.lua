@@ -160,8 +160,9 @@ local function next_gen(gen, now)
   return int(math.max((whole(gen) or 0) + 1, now))
 end
 
--- over_maxmemory lets the worker's scripts (claim, finish, renew) run on a
--- Redis over its maxmemory under noeviction: Redis refuses there only the
+-- over_maxmemory lets the worker's scripts (claim, finish, renew, and those
+-- a running attempt calls: step, start, receive, progress, known, reap)
+-- run on a Redis over its maxmemory under noeviction: Redis refuses there only the
 -- first write of a script that may grow memory (later ones would leave it
 -- halfway), so a first write that cannot (a ZREM of nothing) lets the rest
 -- through. Producers' adds are still refused, while workers drain the

@@ -8,6 +8,7 @@
 -- is not applied either (-1): Redis's HINCRBY would refuse it with an
 -- error, the embedded Redis wrap it round. Returns: 1 if applied (0 if
 -- not, -1 for an overflow), current, total, message, updated.
+over_maxmemory() -- a worker's script: see lib.lua
 local now = clock_us()
 local key, gen, what, value = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local pk = K.progress .. key

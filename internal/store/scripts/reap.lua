@@ -3,6 +3,7 @@
 -- KEYS[1] the reaping hash
 -- ARGV[1] docket key prefix, ARGV[2] retention (ms)
 -- Returns how many workflows it worked on: call again until it returns 0.
+over_maxmemory() -- a worker's script: see lib.lua
 local retention = tonumber(ARGV[2])
 local page = redis.call('HSCAN', K.reaping, '0', 'COUNT', 10)
 local worked = 0

@@ -6,6 +6,7 @@
 -- gen, ARGV[4] the signal's name, ARGV[5] the wait's identity
 -- Returns: {"p", payload} received; {"t"} timed out; {"-"} nothing yet;
 -- {"x"} the run no longer holds its task.
+over_maxmemory() -- a worker's script: see lib.lua
 local now = clock_us()
 local key, gen, name, wait = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if not held(key, gen) then

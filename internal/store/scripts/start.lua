@@ -8,6 +8,7 @@
 -- else per child: 1 started, 0 started before, and the child's key; or 2
 -- and the name of the task that holds the key, live and not a child of
 -- this workflow (the child is not started: see below).
+over_maxmemory() -- a worker's script: see lib.lua
 local now = clock_us()
 local now_s = int(now)
 local parent, gen = ARGV[2], ARGV[3]

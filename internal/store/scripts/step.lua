@@ -4,6 +4,7 @@
 -- ARGV[1] docket key prefix, ARGV[2] the workflow's key, ARGV[3] the run's
 -- gen, then field, value pairs of its flow to set
 -- Returns 1 recorded, 0 the run no longer holds its task (nothing changed).
+over_maxmemory() -- a worker's script: see lib.lua
 local key, gen = ARGV[2], ARGV[3]
 if not held(key, gen) then
   return 0
