@@ -402,3 +402,38 @@ func TestStepOutputThatDoesNotDecodeBackIsNotSaved(t *testing.T) {
 		assert.Error(t, steps[0].Err)
 	})
 }
+
+// Info counts the signals waiting to be received, by name; and a signal
+// queued by a worker of an earlier version (a payload without a send time)
+// is received as on time.
+func TestQueuedSignalsCountedAndReadAcrossVersions(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (string, error) {
+			if err := workflow.Sleep(ctx, "nap", time.Hour); err != nil {
+				return "", err
+			}
+			a, err := workflow.WaitSignal[string](ctx, "approve", time.Minute)
+			if err != nil {
+				return "", err
+			}
+			b, err := workflow.WaitSignal[string](ctx, "approve", time.Minute)
+			return a + " " + b, err
+		})
+		env.Register(wf)
+		ex, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("w"))
+		require.NoError(t, err)
+		env.RunUntilIdle() // asleep
+		// As a worker of an earlier version queued it: the payload alone.
+		flow := "docket:{" + env.Docket().Name() + "}:flow:w"
+		require.NoError(t, env.Docket().Redis().HSet(t.Context(), flow, "q:approve", `["\"old\""]`).Err())
+		require.NoError(t, env.Docket().Signal(t.Context(), "w", "approve", "new"))
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		require.NotNil(t, info.Workflow)
+		assert.Equal(t, map[string]int{"approve": 2}, info.Workflow.Signals)
+		env.RunUntilFinished()
+		v, err := wf.Result(t.Context(), ex)
+		require.NoError(t, err)
+		assert.Equal(t, "old new", v)
+	})
+}

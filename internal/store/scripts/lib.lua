@@ -354,7 +354,9 @@ end
 --   o:<child key>  how an ended child ended: {s: state, r: result, e: error, x: reason}
 --   t:<timer>      when a durable sleep ends (unix µs)
 --   d:<wait>       when a wait for a signal times out (unix µs)
---   q:<signal>     signals delivered and not yet received (a JSON array of {sent, payload})
+--   q:<signal>     signals delivered and not yet received (a JSON array of payloads)
+--   qs:<signal>    when each was sent (a JSON array of instants, as strings), aligned
+--                  with the end of q:<signal> (see queue_times)
 --   r:<wait>       what a wait for a signal received: "p" and the payload, or "t" (timed out)
 -- and, while a run is parked: w:<child key> for each child it awaits, a how
 -- many they are, ws the signal it awaits, why what it waits for (for people).
@@ -431,6 +433,36 @@ local function notify_parent(key, now, parent)
   end
 end
 
+-- Signals queued for a workflow: q:<name> holds their payloads, as a
+-- worker of any version reads them, and qs:<name> when each was sent, so
+-- that a wait whose deadline came first times out rather than take one
+-- sent after it (its run late: workers down or busy). A worker of an
+-- earlier version takes payloads off q:<name> alone: the times align with
+-- the end of the payloads, and a payload without one counts as on time.
+
+-- queue_times reads the send times of the signals called name, aligned
+-- with the queue of length n: times[i] is the i-th's, or nil.
+local function queue_times(flow, name, n)
+  local raw = redis.call('HGET', flow, 'qs:' .. name)
+  local times = raw and cjson.decode(raw) or {}
+  local aligned = {}
+  for i = 1, n do
+    aligned[i] = times[#times - n + i]
+  end
+  return aligned
+end
+
+-- in_time reports whether the first signal called name was sent before
+-- deadline (nil: no deadline): whether a wait with that deadline takes it.
+local function in_time(flow, name, deadline)
+  local raw = redis.call('HGET', flow, 'q:' .. name)
+  if not raw then
+    return false
+  end
+  local sent = tonumber(queue_times(flow, name, #cjson.decode(raw))[1])
+  return not (deadline and sent and sent >= deadline)
+end
+
 -- park records what a workflow's run waits for (payload: JSON, see
 -- store.Park), and returns when the workflow is due again: now when what it
 -- waits for happened already, the instant of its timer or deadline, or nil
@@ -461,9 +493,6 @@ local function park(key, payload, now)
     redis.call('HSET', flow, 'a', pending, 'why', why)
     return nil
   elseif p.k == 'signal' then
-    if redis.call('HEXISTS', flow, 'q:' .. p.name) == 1 then
-      return now
-    end
     local deadline = nil
     if p.timeout then
       deadline = tonumber(redis.call('HGET', flow, 'd:' .. p.wait))
@@ -471,9 +500,9 @@ local function park(key, payload, now)
         deadline = now + p.timeout
         redis.call('HSET', flow, 'd:' .. p.wait, int(deadline))
       end
-      if deadline <= now then
-        return now
-      end
+    end
+    if in_time(flow, p.name, deadline) or deadline and deadline <= now then
+      return now
     end
     redis.call('HSET', flow, 'ws', p.name, 'why', 'signal ' .. p.name)
     return deadline

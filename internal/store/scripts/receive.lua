@@ -18,27 +18,20 @@ if got then
   return {string.sub(got, 1, 1), string.sub(got, 2)}
 end
 local deadline = tonumber(redis.call('HGET', flow, 'd:' .. wait))
-local queued = redis.call('HGET', flow, 'q:' .. name)
-if queued then
-  local q = cjson.decode(queued)
-  -- {sent, payload}; a bare payload was queued before signals kept when
-  -- they were sent, and counts as on time.
-  local payload, sent = q[1], nil
-  if type(payload) == 'table' then
-    sent, payload = tonumber(payload[1]), payload[2]
+-- A signal sent once the deadline had passed is not this wait's (its run
+-- was late: workers down or busy); it stays for a later wait.
+if in_time(flow, name, deadline) then
+  local q = cjson.decode(redis.call('HGET', flow, 'q:' .. name))
+  local times = queue_times(flow, name, #q)
+  local payload = table.remove(q, 1)
+  table.remove(times, 1)
+  if #q == 0 then
+    redis.call('HDEL', flow, 'q:' .. name, 'qs:' .. name)
+  else
+    redis.call('HSET', flow, 'q:' .. name, cjson.encode(q), 'qs:' .. name, cjson.encode(times))
   end
-  -- A signal sent once the deadline had passed is not this wait's (its
-  -- run was late: workers down or busy); it stays for a later wait.
-  if not (deadline and sent and sent >= deadline) then
-    table.remove(q, 1)
-    if #q == 0 then
-      redis.call('HDEL', flow, 'q:' .. name)
-    else
-      redis.call('HSET', flow, 'q:' .. name, cjson.encode(q))
-    end
-    redis.call('HSET', flow, 'r:' .. wait, 'p' .. payload)
-    return {'p', payload}
-  end
+  redis.call('HSET', flow, 'r:' .. wait, 'p' .. payload)
+  return {'p', payload}
 end
 if deadline and deadline <= now then
   redis.call('HSET', flow, 'r:' .. wait, 't')

@@ -1,8 +1,8 @@
 -- signal: deliver a named signal to a workflow, whether it runs, is parked
 -- (a run waiting for that signal is resumed at once) or has not reached
 -- its wait yet (the signal waits for it). Each queued signal keeps when it
--- was sent, {sent, payload}: a wait whose deadline came first times out
--- rather than receive it, however late its run looks (see receive.lua).
+-- was sent (qs:<name>, see queue_times): a wait whose deadline came first
+-- times out rather than receive it, however late its run looks.
 -- KEYS[1] the workflow's task hash
 -- ARGV[1] docket key prefix, ARGV[2] the workflow's key, ARGV[3] the
 -- signal's name, ARGV[4] its payload (JSON)
@@ -23,8 +23,13 @@ end
 if #q >= MAX_SIGNALS then
   return -1
 end
-q[#q + 1] = {int(now), payload}
-redis.call('HSET', flow, 'q:' .. name, cjson.encode(q))
+local times = queue_times(flow, name, #q)
+q[#q + 1] = payload
+times[#q] = int(now)
+for i = 1, #q do -- a payload queued without a time counts as on time: sent at 0
+  times[i] = times[i] or '0'
+end
+redis.call('HSET', flow, 'q:' .. name, cjson.encode(q), 'qs:' .. name, cjson.encode(times))
 if state == STATE.parked and redis.call('HGET', flow, 'ws') == name then
   resume(key, now)
 end
