@@ -3,6 +3,7 @@ package worker
 import (
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -59,17 +60,27 @@ func (l *listener) listen() {
 				return
 			}
 			wait := retry.wait()
-			if isNoPerm(err) && !l.refused {
+			if isNoPerm(err) {
 				// Not a passing drop: the user may not subscribe. The
-				// worker runs on without events, later (polls, renewals).
-				l.refused = true
-				l.subscribe.Do(func() { close(l.subscribed) }) // nothing to wait for
-				l.log.Warn("the Redis user may not subscribe to the docket's events channel: the worker notices new tasks, "+
-					"cancellations and ended chains late (at its next poll or lease renewal), and watches fail; grant the "+
-					"user the docket's channels (ACL: &docket:{NAME}:*)", "err", err, "channel", l.store.EventsChannel())
-			} else {
-				l.log.Debug("event subscription interrupted; resubscribing", "err", err, "in", wait)
+				// worker runs on without events, later (polls, renewals),
+				// and asks again now and then: the connection stays up,
+				// subscribed to nothing, and an ACL granted meanwhile
+				// takes effect at the next ask.
+				if !l.refused {
+					l.refused = true
+					l.subscribe.Do(func() { close(l.subscribed) }) // nothing to wait for
+					l.log.Warn("the Redis user may not subscribe to the docket's events channel: the worker notices new tasks, "+
+						"cancellations and ended chains late (at its next poll or lease renewal), and watches fail; grant the "+
+						"user the docket's channels (ACL: &docket:{NAME}:*)", "err", err, "channel", l.store.EventsChannel())
+				}
+				l.poke()
+				pause(l.ctx, refusedRetry)
+				if err := ps.Subscribe(l.ctx, l.store.EventsChannel()); err != nil && l.ctx.Err() == nil {
+					l.log.Debug("cannot ask for the events channel again", "err", err)
+				}
+				continue
 			}
+			l.log.Debug("event subscription interrupted; resubscribing", "err", err, "in", wait)
 			l.poke()
 			pause(l.ctx, wait)
 			continue
@@ -104,6 +115,10 @@ func (l *listener) handle(ev store.Event) {
 		l.slots.stop(a, sdk.ErrCancelled)
 	}
 }
+
+// refusedRetry is how often a worker whose user may not subscribe to the
+// events channel asks again.
+const refusedRetry = 10 * time.Second
 
 // isNoPerm reports a refusal of Redis's ACL.
 func isNoPerm(err error) bool { return strings.HasPrefix(err.Error(), "NOPERM") }

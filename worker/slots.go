@@ -54,7 +54,10 @@ func (s *slots) launch(a *attempt) {
 		a.unknown = true
 		s.unknown++
 	}
-	if s.busy-len(s.line) > s.opts.Concurrency {
+	// One being handed back starts at once, in no line: it takes a round
+	// trip, and the first claim after a registration waits for it (see
+	// claimer.send).
+	if s.busy-len(s.line) > s.opts.Concurrency && !a.unknown {
 		a.lined = time.Now()
 		s.line = append(s.line, a)
 		s.mu.Unlock()

@@ -228,6 +228,12 @@ type run struct {
 	events *listener
 	upkeep *upkeep
 	fleet  *fleet
+
+	// lateClaims are the keys handed back once for a claim that came back
+	// late (see startAttempt), and when that was last logged: the claim
+	// loop's alone.
+	lateClaims map[string]bool
+	lateLogged time.Time
 }
 
 // conf is what every part of a run reads and none writes.
@@ -293,18 +299,49 @@ func (r *run) stop(unrecorded []ack, closing <-chan struct{}) (closed bool) {
 //     (Redis stalled, say): by this worker's clock its lease runs from the
 //     claim's sending, so the fence would stop it before the next renewal,
 //     and the delivery would count towards the dead letter for nothing.
+//     Once per key: a Redis that stays that slow would otherwise have it
+//     handed back for ever, where started, it may finish.
 func (r *run) startAttempt(m store.Message, claimed time.Time, leased time.Duration, reg core.Registry) *ack {
 	a := newAttempt(r, m, claimed)
 	a.registry = reg
 	late := reg.Task(m.Name) == nil && r.w.c.Task(m.Name) != nil
-	if late || r.clock()-leased > r.opts.Lease/3 {
+	if late || r.clock()-leased > r.opts.Lease/3 && r.firstLateClaim(m.Key, r.clock()-leased) {
 		a.settled.Store(true)
 		return &ack{attempt: a, outcome: store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Released}}
+	}
+	if len(r.lateClaims) > 0 {
+		delete(r.lateClaims, m.Key)
 	}
 	a.leased.Store(int64(leased))
 	r.slots.launch(a)
 	return nil
 }
+
+// firstLateClaim reports whether key comes back late for the first time
+// since it last started, and logs, now and then, that claims come back late.
+func (r *run) firstLateClaim(key string, took time.Duration) bool {
+	if r.lateClaims[key] {
+		delete(r.lateClaims, key) // late again: it starts
+		return false
+	}
+	if r.lateClaims == nil || len(r.lateClaims) >= maxLateClaims {
+		r.lateClaims = map[string]bool{}
+	}
+	r.lateClaims[key] = true
+	if time.Since(r.lateLogged) >= lateLogEvery {
+		r.lateLogged = time.Now()
+		r.log.Warn("a claim took more than a third of the lease to come back (Redis slow or stalled): its tasks are handed back undelivered, and claimed again",
+			"took", took, "lease", r.opts.Lease)
+	}
+	return true
+}
+
+// maxLateClaims bounds the keys a run remembers handing back late;
+// lateLogEvery is how often at most it says so.
+const (
+	maxLateClaims = 10_000
+	lateLogEvery  = 10 * time.Second
+)
 
 func (r *run) unregister() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
