@@ -423,10 +423,11 @@ func TestQueuedSignalsCountedAndReadAcrossVersions(t *testing.T) {
 		ex, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("w"))
 		require.NoError(t, err)
 		env.RunUntilIdle() // asleep
-		// As a worker of an earlier version queued it: the payload alone.
+		// As workers of two versions queued them: a payload without its
+		// send time (an earlier version's), then one with it.
 		flow := "docket:{" + env.Docket().Name() + "}:flow:w"
-		require.NoError(t, env.Docket().Redis().HSet(t.Context(), flow, "q:approve", `["\"old\""]`).Err())
-		require.NoError(t, env.Docket().Signal(t.Context(), "w", "approve", "new"))
+		require.NoError(t, env.Docket().Redis().HSet(t.Context(), flow,
+			"q:approve", `["\"old\"","\"new\""]`, "qs:approve", `["1"]`).Err())
 		info, err := ex.Info(t.Context())
 		require.NoError(t, err)
 		require.NotNil(t, info.Workflow)

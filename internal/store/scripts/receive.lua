@@ -22,13 +22,16 @@ local deadline = tonumber(redis.call('HGET', flow, 'd:' .. wait))
 -- was late: workers down or busy); it stays for a later wait.
 if in_time(flow, name, deadline) then
   local q = cjson.decode(redis.call('HGET', flow, 'q:' .. name))
-  local times = queue_times(flow, name, #q)
-  local payload = table.remove(q, 1)
-  table.remove(times, 1)
-  if #q == 0 then
+  local times = queue_times(flow, name, #q) -- with holes where a payload has no time
+  local payload = q[1]
+  local rest, rest_times = {}, {}
+  for i = 2, #q do
+    rest[i - 1], rest_times[i - 1] = q[i], times[i] or '0'
+  end
+  if #rest == 0 then
     redis.call('HDEL', flow, 'q:' .. name, 'qs:' .. name)
   else
-    redis.call('HSET', flow, 'q:' .. name, cjson.encode(q), 'qs:' .. name, cjson.encode(times))
+    redis.call('HSET', flow, 'q:' .. name, cjson.encode(rest), 'qs:' .. name, cjson.encode(rest_times))
   end
   redis.call('HSET', flow, 'r:' .. wait, 'p' .. payload)
   return {'p', payload}
