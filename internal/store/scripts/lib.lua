@@ -356,7 +356,7 @@ end
 --   d:<wait>       when a wait for a signal times out (unix µs)
 --   q:<signal>     signals delivered and not yet received (a JSON array of payloads)
 --   qs:<signal>    when each was sent (a JSON array of instants, as strings), aligned
---                  with the end of q:<signal> (see queue_times)
+--                  with the end of q:<signal> (see queued)
 --   r:<wait>       what a wait for a signal received: "p" and the payload, or "t" (timed out)
 -- and, while a run is parked: w:<child key> for each child it awaits, a how
 -- many they are, ws the signal it awaits, why what it waits for (for people).
@@ -440,27 +440,26 @@ end
 -- earlier version takes payloads off q:<name> alone: the times align with
 -- the end of the payloads, and a payload without one counts as on time.
 
--- queue_times reads the send times of the signals called name, aligned
--- with the queue of length n: times[i] is the i-th's, or nil.
-local function queue_times(flow, name, n)
-  local raw = redis.call('HGET', flow, 'qs:' .. name)
-  local times = raw and cjson.decode(raw) or {}
-  local aligned = {}
-  for i = 1, n do
-    aligned[i] = times[#times - n + i]
+-- queued reads the signals called name waiting to be received: their
+-- payloads, and their send times aligned with them (times[i] is the
+-- i-th's, or nil).
+local function queued(flow, name)
+  local v = redis.call('HMGET', flow, 'q:' .. name, 'qs:' .. name)
+  local q = v[1] and cjson.decode(v[1]) or {}
+  local all = v[2] and cjson.decode(v[2]) or {}
+  local times = {}
+  for i = 1, #q do
+    times[i] = all[#all - #q + i]
   end
-  return aligned
+  return q, times
 end
 
--- in_time reports whether the first signal called name was sent before
--- deadline (nil: no deadline): whether a wait with that deadline takes it.
-local function in_time(flow, name, deadline)
-  local raw = redis.call('HGET', flow, 'q:' .. name)
-  if not raw then
-    return false
-  end
-  local sent = tonumber(queue_times(flow, name, #cjson.decode(raw))[1])
-  return not (deadline and sent and sent >= deadline)
+-- in_time reports whether the first of the queued signals q (send times
+-- times, see queued) was sent before deadline (nil: no deadline): whether
+-- a wait with that deadline takes it.
+local function in_time(q, times, deadline)
+  local sent = tonumber(times[1])
+  return #q > 0 and not (deadline and sent and sent >= deadline)
 end
 
 -- park records what a workflow's run waits for (payload: JSON, see
@@ -501,7 +500,8 @@ local function park(key, payload, now)
         redis.call('HSET', flow, 'd:' .. p.wait, int(deadline))
       end
     end
-    if in_time(flow, p.name, deadline) or deadline and deadline <= now then
+    local q, times = queued(flow, p.name)
+    if in_time(q, times, deadline) or deadline and deadline <= now then
       return now
     end
     redis.call('HSET', flow, 'ws', p.name, 'why', 'signal ' .. p.name)

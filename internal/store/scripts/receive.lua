@@ -20,9 +20,8 @@ end
 local deadline = tonumber(redis.call('HGET', flow, 'd:' .. wait))
 -- A signal sent once the deadline had passed is not this wait's (its run
 -- was late: workers down or busy); it stays for a later wait.
-if in_time(flow, name, deadline) then
-  local q = cjson.decode(redis.call('HGET', flow, 'q:' .. name))
-  local times = queue_times(flow, name, #q) -- with holes where a payload has no time
+local q, times = queued(flow, name) -- times has holes where a payload has none
+if in_time(q, times, deadline) then
   local payload = q[1]
   local rest, rest_times = {}, {}
   for i = 2, #q do

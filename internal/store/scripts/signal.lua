@@ -1,7 +1,7 @@
 -- signal: deliver a named signal to a workflow, whether it runs, is parked
 -- (a run waiting for that signal is resumed at once) or has not reached
 -- its wait yet (the signal waits for it). Each queued signal keeps when it
--- was sent (qs:<name>, see queue_times): a wait whose deadline came first
+-- was sent (qs:<name>, see queued): a wait whose deadline came first
 -- times out rather than receive it, however late its run looks.
 -- KEYS[1] the workflow's task hash
 -- ARGV[1] docket key prefix, ARGV[2] the workflow's key, ARGV[3] the
@@ -15,15 +15,10 @@ if not is_live(state) then
   return 0
 end
 local flow = open_flow(key)
-local q = {}
-local queued = redis.call('HGET', flow, 'q:' .. name)
-if queued then
-  q = cjson.decode(queued)
-end
+local q, times = queued(flow, name)
 if #q >= MAX_SIGNALS then
   return -1
 end
-local times = queue_times(flow, name, #q)
 q[#q + 1] = payload
 times[#q] = int(now)
 for i = 1, #q do -- a payload queued without a time counts as on time: sent at 0
