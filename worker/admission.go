@@ -88,9 +88,10 @@ func (l *claimer) dropped(ds []store.Dropped) {
 // the names reg has and the last claim's registry had not, before the
 // claim that carries their admission rules: a task registered while the
 // worker runs is then claimed in its place in line, not after the
-// submissions added while it waited (see Store.Known). The upkeep does the
-// same, but on its own goroutine: a claim could overtake it. On an error
-// the next exchange tries again, and the upkeep does.
+// submissions added while it waited (see Store.Known). The first exchange
+// of a run introduces every registered task: a worker that comes up makes
+// due the tasks handed back for it before it claims. On an error the next
+// exchange tries again.
 func (l *claimer) introduce(reg core.Registry) {
 	l.introducing.Lock()
 	defer l.introducing.Unlock()

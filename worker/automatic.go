@@ -16,10 +16,9 @@ import (
 type upkeep struct {
 	*conf
 	lifecycle
-	changed  <-chan struct{} // the registry's, as of before the first preparation
-	reseed   chan struct{}   // an automatic task's chain ended
-	reap     chan struct{}   // ended workflows have children to cancel
-	prepared bool            // the leaser's goroutine's: see renewing
+	changed <-chan struct{} // the registry's, as of before the first preparation
+	reseed  chan struct{}   // an automatic task's chain ended
+	reap    chan struct{}   // ended workflows have children to cancel
 }
 
 func newUpkeep(c *conf) *upkeep {
@@ -36,19 +35,14 @@ func (u *upkeep) start() {
 }
 
 // renewing runs before each lease renewal, on the leaser's goroutine, so
-// that once this worker shows in Snapshot it has prepared its tasks: the
-// first time, it prepares them; later it seeds, and reaps in case an event
-// was missed.
+// that once this worker shows in Snapshot it has started the chains of its
+// automatic tasks; and reaps in case an event was missed. (The tasks of
+// its names that workers without them handed back are made due by its
+// claims: see claimer.introduce.)
 func (u *upkeep) renewing(ctx context.Context) {
-	prepare := u.seed
-	if !u.prepared {
-		prepare = u.prepare
-	}
 	u.reapSoon() // the children of ended workflows, should an "r" event have been missed
-	if err := prepare(ctx); err != nil && ctx.Err() == nil {
+	if err := u.seed(ctx); err != nil && ctx.Err() == nil {
 		u.log.Warn("cannot start automatic tasks; trying again at the next renewal", "err", err)
-	} else {
-		u.prepared = true
 	}
 }
 
@@ -114,24 +108,9 @@ func (u *upkeep) seed(ctx context.Context) error {
 	return nil
 }
 
-// prepare does what the registered tasks need before this worker claims
-// them: it starts their automatic chains, and makes due at once the tasks
-// of their names that workers without them handed back.
-func (u *upkeep) prepare(ctx context.Context) error {
-	if err := u.seed(ctx); err != nil {
-		return err
-	}
-	defs := u.w.c.Tasks()
-	names := make([]string, len(defs))
-	for i, def := range defs {
-		names[i] = def.Name
-	}
-	return u.store.Known(ctx, names)
-}
-
-// follow prepares tasks registered while the worker runs, at once rather
-// than at the next lease renewal, starts again the automatic chains that
-// ended, and reaps.
+// follow starts the chains of automatic tasks registered while the worker
+// runs, at once rather than at the next lease renewal, starts again the
+// chains that ended, and reaps.
 func (u *upkeep) follow() {
 	changed := u.changed
 	for {
@@ -141,7 +120,7 @@ func (u *upkeep) follow() {
 			return
 		case <-changed:
 			changed = u.w.c.Changed()
-			err = u.prepare(u.ctx)
+			err = u.seed(u.ctx)
 		case <-u.reseed:
 			err = u.seed(u.ctx)
 		case <-u.reap:

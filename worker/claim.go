@@ -30,6 +30,7 @@ func (l *claimer) run(ctx context.Context, stop until) (unrecorded []ack, reache
 	}
 	defer close(l.requests) // none is in flight when the loop returns
 	stopping := ctx.Done()
+	registered := l.w.c.Changed() // a registration: claim with its rules (see introduce)
 	for {
 		if ctx.Err() == nil {
 			l.send()
@@ -42,6 +43,9 @@ func (l *claimer) run(ctx context.Context, stop until) (unrecorded []ack, reache
 				return l.acks.collect(l.pending), true
 			}
 		case <-l.wake:
+			l.look = true
+		case <-registered:
+			registered = l.w.c.Changed()
 			l.look = true
 		case <-l.timer.C:
 			l.deadline = time.Time{}

@@ -43,9 +43,9 @@
 // the drain), the claimer (the claim loop), the acker (outcomes on their
 // way to Redis), the leaser (lease
 // renewals, the heartbeat and the fence), the listener (the events channel)
-// and the upkeep (automatic chains, tasks handed back for this worker, the
+// and the upkeep (automatic chains, the
 // children of ended workflows). They start in this order: upkeep, leaser
-// (its first renewal prepares the registered tasks, then heartbeats),
+// (its first renewal starts the automatic chains, then heartbeats),
 // listener; then, once the listener has subscribed and the leaser has
 // heartbeaten, the claimer. They stop in the reverse order: the claimer
 // first, so that no task starts after it; then the acker takes over the

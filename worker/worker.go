@@ -210,8 +210,8 @@ func (w *Worker) run(ctx context.Context, stop until) error {
 //
 // Start order: upkeep (it takes the registry's Changed channel before
 // anything is prepared, so no registration is missed), leaser (its first
-// renewal prepares the registered tasks, then heartbeats: a worker that
-// shows in Snapshot has prepared), listener; the claimer waits until the
+// renewal starts the automatic chains, then heartbeats: a worker that
+// shows in Snapshot has started them), listener; the claimer waits until the
 // listener has subscribed (no cancellation is missed) and the leaser has
 // heartbeaten, then claims. Stop order: the claimer first (no attempt
 // starts after it); then the acker starts, with what the claimer left
