@@ -122,7 +122,9 @@ func (t *Task[In]) Add(ctx context.Context, d *Docket, in In, opts ...AddOption)
 // Replace schedules the task under a key whether or not a task with that
 // key is live: a scheduled or queued task's input and due time are
 // overwritten, and a running attempt is cancelled (its context ends with
-// ErrCancelled and its result is ignored). Replace needs Key.
+// ErrCancelled and its result is ignored). The replacement starts once that
+// attempt's function has returned, or, should it ignore its context, once
+// it is abandoned 5 s later: never alongside it. Replace needs Key.
 func (t *Task[In]) Replace(ctx context.Context, d *Docket, in In, opts ...AddOption) (*Execution, error) {
 	return t.add(ctx, d, store.ModeReplace, in, opts)
 }
@@ -381,8 +383,10 @@ func newKey() string {
 }
 
 // Cancel ends a scheduled, queued or running task as cancelled. A running
-// task's context is cancelled with ErrCancelled and its result ignored. It
-// returns ErrNotFound when no live task has the key.
+// task's context is cancelled with ErrCancelled and its result ignored; its
+// concurrency slots, and a task added under its key meanwhile, wait until
+// its function has returned (or, should it ignore its context, is abandoned
+// 5 s later). It returns ErrNotFound when no live task has the key.
 func (d *Docket) Cancel(ctx context.Context, key string) (err error) {
 	if err := usable(ctx, d); err != nil {
 		return err

@@ -33,7 +33,9 @@
 // run; automatic tasks are started when the worker starts or registers
 // them; a task no worker has yet waits for one (Options.UnknownTaskWait).
 // Admission rules (concurrency, cooldown, debounce) are checked in the
-// claim itself. A workflow's run that parks frees its slot. Every attempt
+// claim itself. A workflow's run that parks frees its slot; one cancelled
+// or replaced frees its slots, and lets the replacement start, once its
+// function has returned (or after 5 s, abandoned). Every attempt
 // is an OpenTelemetry span, and is counted in the docket's metrics.
 //
 // # Parts of a run

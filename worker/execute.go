@@ -160,8 +160,11 @@ func (a *attempt) run() {
 func (a *attempt) endUnstarted() {
 	a.settle(func() *store.Outcome {
 		cause := context.Cause(a.ctx)
-		if errors.Is(cause, sdk.ErrShutdown) || errors.Is(cause, errReleased) {
+		switch {
+		case errors.Is(cause, sdk.ErrShutdown) || errors.Is(cause, errReleased):
 			return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released}
+		case errors.Is(cause, sdk.ErrCancelled):
+			return a.drained()
 		}
 		return nil
 	})
@@ -258,7 +261,9 @@ func (a *attempt) settleFallback(err error, reason string, cause error) {
 			return a.final(store.Completed, "", "")
 		case errors.Is(stopped, sdk.ErrShutdown):
 			return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released} // for another worker
-		case errors.Is(stopped, sdk.ErrCancelled), errors.Is(stopped, sdk.ErrLeaseLost):
+		case errors.Is(stopped, sdk.ErrCancelled):
+			return a.drained()
+		case errors.Is(stopped, sdk.ErrLeaseLost):
 			return nil // the store has moved on
 		}
 		// The fallback's own error first: it is what failed; the reason
@@ -328,16 +333,18 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 		return o
 	}
 
-	// If the context ends first (timeout, cancellation, lost lease, end of
-	// the drain), the attempt settles at once, and the function, should it
-	// ignore its context, is abandoned: what it returns later is ignored.
+	// If the context ends first (timeout, lost lease, end of the drain),
+	// the attempt settles at once, and the function, should it ignore its
+	// context, is abandoned: what it returns later is ignored.
 	//
-	// At shutdown, though, the function gets up to shutdownGrace to return
-	// first: the task is handed back to another worker, which must not run
-	// it while this copy still does.
+	// At shutdown or when the execution is cancelled or replaced, though,
+	// the function gets up to shutdownGrace to return first: the task is
+	// handed back to another worker, or its slots and its key's next run
+	// wait for this one to end (see store.Drained); neither must run while
+	// this copy still does.
 	returned := make(chan struct{})
 	stop := context.AfterFunc(a.ctx, func() {
-		if errors.Is(context.Cause(a.ctx), sdk.ErrShutdown) {
+		if cause := context.Cause(a.ctx); errors.Is(cause, sdk.ErrShutdown) || errors.Is(cause, sdk.ErrCancelled) {
 			grace := time.NewTimer(shutdownGrace)
 			defer grace.Stop()
 			select {
@@ -402,7 +409,7 @@ func annotate(span trace.Span, err error, o *store.Outcome) {
 	case errors.Is(err, sdk.ErrPermanent):
 		span.AddEvent(telemetry.EventPermanent)
 	}
-	if o == nil {
+	if o == nil || o.Kind == store.Drained {
 		// Nothing recorded: the store moved on while the attempt ran.
 		switch {
 		case errors.Is(err, sdk.ErrCancelled):
@@ -504,6 +511,9 @@ var errGoexit = errors.New("docket: the task's function called runtime.Goexit in
 
 // outcome decides what becomes of an attempt that ended with err.
 func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
+	if errors.Is(context.Cause(a.ctx), sdk.ErrCancelled) {
+		return a.drained() // whatever it returned: the execution has moved on
+	}
 	if p, why := a.parked(); p != nil {
 		a.r.w.metrics.Parked.Add(context.Background(), 1, a.attrs())
 		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Parked, Input: p.Encode(), Error: why}
@@ -520,7 +530,7 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 	// ErrCancelled or ErrTimeout (a child's, say) is the task's error.
 	if cause := context.Cause(a.ctx); a.ctx.Err() != nil {
 		switch {
-		case errors.Is(cause, sdk.ErrCancelled), errors.Is(cause, sdk.ErrLeaseLost):
+		case errors.Is(cause, sdk.ErrLeaseLost):
 			return nil // the store has moved on: nothing to record
 		case errors.Is(cause, sdk.ErrShutdown):
 			return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released}
@@ -543,6 +553,13 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 		return a.failure(def, err, reasonPanic)
 	}
 	return a.failure(def, err, reasonError)
+}
+
+// drained is the outcome of an attempt whose execution was cancelled or
+// replaced while it ran: nothing is recorded, but the slots it held and
+// its key's next run, which waited for it, are freed.
+func (a *attempt) drained() *store.Outcome {
+	return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Drained}
 }
 
 // failure retries the task if its retry policy allows, or fails it.

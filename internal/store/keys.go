@@ -14,6 +14,8 @@ import (
 //
 //	docket:{name}:scheduled        ZSET   task key -> due time (unix µs); scheduled and queued tasks
 //	docket:{name}:running          ZSET   task key -> lease expiry (unix µs); claimed tasks
+//	docket:{name}:draining         ZSET   task key -> the lease expiry of a cancelled or replaced run whose
+//	                                      function may still be running: its slots and its key's next run wait
 //	docket:{name}:task:<key>       HASH   one execution: name, input, gen, attempt, state, times, error, slots
 //	                                      (attempt and deliveries left out while they hold 1 and 0)
 //	docket:{name}:limits           SET    ids of the concurrency limits in use
@@ -56,7 +58,7 @@ import (
 
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
-	keyNames    = []string{"scheduled", "running", "limits", "deadletters", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck"}
+	keyNames    = []string{"scheduled", "running", "draining", "limits", "deadletters", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck"}
 	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "rate", "worker", "watch", "unknown", "flow", "stats"}
 )
 
@@ -65,6 +67,7 @@ type keys struct {
 	prefix      string // docket:{name}:
 	scheduled   string
 	running     string
+	draining    string
 	limits      string
 	deadletters string
 	parked      string
@@ -94,6 +97,7 @@ func newKeys(name string) (keys, error) {
 		prefix:      p,
 		scheduled:   p + "scheduled",
 		running:     p + "running",
+		draining:    p + "draining",
 		limits:      p + "limits",
 		deadletters: p + "deadletters",
 		parked:      p + "parked",

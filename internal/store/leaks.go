@@ -14,7 +14,8 @@ import (
 // CheckLeaks inspects every key of the docket and reports those that break
 // the storage rules: a key without a TTL that no live task needs, a live
 // task whose record has a TTL (it could vanish), a live task without a
-// record, or a concurrency slot held by no live task. Tests call it after
+// record, or a concurrency slot held by no live task (nor by the run of a
+// cancelled or replaced one, still ending). Tests call it after
 // stopping their workers.
 func (s *Store) CheckLeaks(ctx context.Context) error {
 	all, err := s.scan(ctx)
@@ -48,6 +49,18 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 			}
 		}
 	}
+	// Draining keys (see start_drain in lib.lua): the run of a cancelled or
+	// replaced execution may still hold slots, and the key's record is
+	// either that ended execution's (with a TTL) or its next run's,
+	// waiting for it (without).
+	draining := map[string]bool{}
+	members, err := s.rdb.ZRange(ctx, s.k.draining, 0, -1).Result()
+	if err != nil {
+		return err
+	}
+	for _, m := range members {
+		draining[m] = true
+	}
 	registry, err := s.rdb.SMembers(ctx, s.k.limits).Result()
 	if err != nil {
 		return err
@@ -78,7 +91,7 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 			if live[key] && !forever {
 				problem("%s: live task's record has a TTL (%v) and could vanish", k, ttl)
 			}
-			if !live[key] && forever {
+			if !live[key] && !draining[key] && forever {
 				problem("%s: finished task's record has no TTL", k)
 			}
 			continue
@@ -93,7 +106,7 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 			if live[key] && !forever {
 				problem("%s: live workflow's flow has a TTL (%v) and could vanish", k, ttl)
 			}
-			if !live[key] && forever {
+			if !live[key] && !draining[key] && forever {
 				problem("%s: flow of a workflow that is not live has no TTL", k)
 			}
 			continue
@@ -101,7 +114,7 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 		id, isLimit := s.k.is(k, "limit")
 		wid, isWaiting := s.k.is(k, "waiting")
 		switch {
-		case k == s.k.scheduled || k == s.k.running || k == s.k.limits || k == s.k.parked || k == s.k.struck:
+		case k == s.k.scheduled || k == s.k.running || k == s.k.draining || k == s.k.limits || k == s.k.parked || k == s.k.struck:
 			// containers of live tasks: empty ones do not exist
 		case k == s.k.strikes:
 			// an operator's decision: it lasts until restored
@@ -112,7 +125,7 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 				return err
 			}
 			for _, h := range holders {
-				if !live[h] {
+				if !live[h] && !draining[h] {
 					problem("%s: slot held by %q, which is not live", k, h)
 				}
 			}

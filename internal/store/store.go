@@ -227,6 +227,11 @@ const (
 	// Parked: a workflow's run waits (Input is the Park, encoded): the
 	// workflow is due again when what it waits for happens.
 	Parked OutcomeKind = "park"
+	// Drained: the attempt of an execution that was cancelled or replaced
+	// while it ran has ended (its function returned, or was abandoned).
+	// Nothing of it is recorded; what it held is freed: its concurrency
+	// slots, and its key's next run, which waited for it (see K.draining).
+	Drained OutcomeKind = "drained"
 )
 
 // Outcome is the end of one attempt, reported by the worker that ran it.

@@ -66,8 +66,10 @@ for i = 3, #ARGV, 5 do
     -- Generations only grow, even across executions of the same key whose
     -- records expired in between: a copy from any earlier execution is stale.
     local gen_s = now_s
+    local drain = nil -- the run of an earlier execution still ending (see start_drain)
     if f[2] then
       gen_s = int(math.max(gen + 1, now))
+      drain = redis.call('HMGET', tk, 'draining', 'drain_slots')
       redis.call('DEL', tk) -- an earlier execution's record
       redis.call('DEL', K.flow .. key) -- and what it did as a workflow
       -- Its children still being cancelled are left alone: their keys are
@@ -93,12 +95,16 @@ for i = 3, #ARGV, 5 do
     if live and f[4] then -- a replaced child stays its workflow's
       redis.call('HSET', tk, 'parent', f[4], 'child', f[5] or '')
     end
-    schedule[#schedule + 1] = due_s
-    schedule[#schedule + 1] = key
-    announce(key, STATE.scheduled, 1)
-    if soonest == nil or due < soonest then
-      soonest = due
+    if drain and drain[1] then -- due once that run has ended
+      redis.call('HSET', tk, 'draining', drain[1], 'drain_slots', drain[2] or '')
+    else
+      schedule[#schedule + 1] = due_s
+      schedule[#schedule + 1] = key
+      if soonest == nil or due < soonest then
+        soonest = due
+      end
     end
+    announce(key, STATE.scheduled, 1)
     if live then result[#result + 1] = 2 else result[#result + 1] = 1 end
     result[#result + 1] = due_s
   end

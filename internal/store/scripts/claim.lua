@@ -217,8 +217,8 @@ local function field(input, arg)
 end
 
 local function is_holder(key, id)
-  local f = read(key, 'state', 'slots')
-  return is_live(f[1]) and holds(f[2], id)
+  local f = read(key, 'state', 'slots', 'drain_slots')
+  return is_live(f[1]) and holds(f[2], id) or holds(f[3], id)
 end
 
 -- free_stale drops holders that no longer hold the slot, and hands the
@@ -488,6 +488,18 @@ local function judge(key, f, rule)
   end
 end
 
+-- DRAINS is the most drains one claim ends at their deadline.
+local DRAINS = 100
+
+-- end_lapsed_drains ends the drains whose run's lease has lapsed: its worker
+-- died, or could not tell (see start_drain). Their tasks' next runs are
+-- claimable at once, by this claim.
+local function end_lapsed_drains()
+  for _, key in ipairs(redis.call('ZRANGEBYSCORE', K.draining, '-inf', now, 'LIMIT', 0, DRAINS)) do
+    end_drain(key, now)
+  end
+end
+
 -- reclaim takes over the tasks whose worker died (their lease lapsed):
 -- they keep their slots, and are dead-lettered after max_deliveries.
 local function reclaim()
@@ -580,23 +592,29 @@ local function claim_due()
   return false
 end
 
+-- sooner returns the earlier of two instants, either of which may be nil.
+local function sooner(a, b)
+  if a == nil or b ~= nil and b < a then
+    return b
+  end
+  return a
+end
+
 -- wait_for is the claim's wait: until the next due task or lease expiry;
 -- '-1' for none, '0' when more may be due (the worker looks again at once).
 local function wait_for(more)
   if more or want > 0 and n_claimed == want then
     return '0'
   end
-  local nxt = earliest(K.scheduled)
-  local lapse = earliest(K.running)
-  if lapse ~= nil and (nxt == nil or lapse < nxt) then
-    nxt = lapse
-  end
+  -- A task is due, a lease lapses, or a drain ends at its deadline.
+  local nxt = sooner(sooner(earliest(K.scheduled), earliest(K.running)), earliest(K.draining))
   if nxt == nil then
     return '-1'
   end
   return int(math.max(0, nxt - now))
 end
 
+end_lapsed_drains()
 reclaim()
 local more = claim_due()
 local result = {}

@@ -1,6 +1,7 @@
 -- clear: cancel up to N scheduled, queued, parked and waiting tasks (running
 -- tasks are left to finish): first from the schedule, then the workflows
--- parked until a child or a signal wakes them, then from the lines of the
+-- parked until a child or a signal wakes them, those a strike holds, the
+-- next runs waiting for a drain, then from the lines of the
 -- limits in use, which it walks with a cursor over the registry of limits
 -- (SSCAN), so that no call looks at more than N limits or N tasks.
 -- KEYS[1] scheduled zset
@@ -17,6 +18,16 @@ local keys = redis.call('ZRANGE', K.scheduled, 0, n - 1)
 for _, held in ipairs({K.parked, K.struck}) do
   if #keys < n then
     for _, key in ipairs(redis.call('ZRANGE', held, 0, n - #keys - 1)) do
+      keys[#keys + 1] = key
+    end
+  end
+end
+-- and the next runs of keys whose cancelled or replaced run is ending
+-- (see start_drain), outside the schedule until it has: only the live ones,
+-- or a call would hand the ended ones back for ever.
+if #keys < n then
+  for _, key in ipairs(redis.call('ZRANGE', K.draining, 0, n - 1)) do
+    if #keys < n and read(key, 'state')[1] == STATE.scheduled then
       keys[#keys + 1] = key
     end
   end

@@ -309,17 +309,69 @@ local function release_slots(key, now)
   redis.call('HSET', K.task .. key, 'slots', '')
 end
 
+-- Draining. A run cancelled or replaced while its function runs does not
+-- free what it holds at once: the function goes on until its worker hears
+-- (pub/sub) and it returns. Until then its key drains: K.draining holds the
+-- key, scored with the run's lease expiry (by when its worker has fenced
+-- it), and the record keeps the run's generation ('draining') and the
+-- concurrency slots it held ('drain_slots'). The key's next run (a
+-- replacement, an add after the cancel) waits outside the schedule. The
+-- drain ends when the worker reports the run ended (KIND.drained, see
+-- finish_attempts) or at the lease expiry (claim.lua): the slots pass to
+-- their waiters, and the next run is due. So a concurrency limit holds, and
+-- two runs of one key never overlap, across a Cancel or a Replace.
+
+-- start_drain takes the running task key off its worker's lease and keeps
+-- what it holds until its run ends. It returns the drain's end (unix µs),
+-- or nil when the lease has lapsed already: its worker stopped it.
+local function start_drain(key, gen, now)
+  local lease = score(redis.call('ZSCORE', K.running, key))
+  redis.call('ZREM', K.running, key)
+  if not lease or lease <= now then
+    return nil
+  end
+  redis.call('ZADD', K.draining, lease, key)
+  redis.call('HSET', K.task .. key, 'draining', gen or '', 'drain_slots', read(key, 'slots')[1] or '', 'slots', '')
+  return lease
+end
+
+-- end_drain ends the drain of key (see start_drain): its run's slots go to
+-- their waiters, and its next run, if it has one, enters the schedule. It
+-- returns when that run is due, or nil.
+local function end_drain(key, now)
+  redis.call('ZREM', K.draining, key)
+  local f = read(key, 'drain_slots', 'state', 'due')
+  for id in string.gmatch(f[1] or '', '[^\n]+') do
+    redis.call('SREM', K.limit .. id, key)
+    promote(id, now)
+    touch(id)
+  end
+  if not f[2] then
+    return nil -- no record (it expired, or is not a hash)
+  end
+  redis.call('HDEL', K.task .. key, 'draining', 'drain_slots')
+  if f[2] ~= STATE.scheduled then
+    return nil
+  end
+  local due = whole(f[3]) or now
+  redis.call('ZADD', K.scheduled, due, key)
+  return due
+end
+
 -- unlink takes a live task out of wherever it is (the schedule, a waiting
--- list, or a worker: its run is cancelled) and frees its slots.
+-- list, or a worker: its run is cancelled) and frees its slots: a running
+-- one's when its run ends (see start_drain). It returns the end of that
+-- drain, or nil.
 local function unlink(key, state, now)
   local f = read(key, 'gen', 'waiting')
+  local drain_until = nil
   if state == STATE.scheduled then
     redis.call('ZREM', K.scheduled, key)
   elseif state == STATE.running then
-    redis.call('ZREM', K.running, key)
     -- The worker is told to stop; the generation bump that follows makes
     -- anything it reports later stale.
     publish(K.events, 'c:' .. (f[1] or '') .. ':' .. key)
+    drain_until = start_drain(key, f[1], now)
   elseif state == STATE.waiting and f[2] then
     redis.call('ZREM', K.waiting .. f[2], key)
     touch(f[2])
@@ -331,6 +383,7 @@ local function unlink(key, state, now)
   end
   release_slots(key, now)
   end_progress(key)
+  return drain_until
 end
 
 -- chain_ended tells workers that the chain of an automatic task (a record
@@ -567,9 +620,12 @@ local function cancel_task(key, now, retention, message, inline)
   if not is_live(f[1]) then
     return false
   end
-  unlink(key, f[1], now)
+  local drain_until = unlink(key, f[1], now)
   redis.call('HSET', K.task .. key, 'state', STATE.cancelled, 'gen', next_gen(f[2], now),
     'finished', int(now), 'error', message, 'reason', REASON.cancelled)
+  if drain_until then -- the record keeps what the drain frees
+    retention = math.max(retention, math.ceil((drain_until - now) / 1000) + 1000)
+  end
   redis.call('PEXPIRE', K.task .. key, retention)
   announce(key, STATE.cancelled, f[3], message)
   task_ended(key, STATE.cancelled, now, retention, f[4], inline)
@@ -700,8 +756,12 @@ end
 --                                     workers that know the name (K.unknown), and the
 --                                     instant it was first handed back kept in unknown_since,
 --                                     and when it was due then in unknown_due
+--          drained                 -> a run cancelled or replaced has ended: nothing
+--                                     to apply
+-- A stale outcome (any kind) of the run a key drains ends the drain (see
+-- start_drain): that run has ended.
 -- Any other outcome forgets unknown_since, unknown_due and known_at.
--- Returns per attempt: 1 applied, 0 stale.
+-- Returns per attempt: 1 applied, 0 stale (a drained one always).
 local function finish_attempts(first, last, retention, now)
   local now_s = int(now)
   local before = nil -- the earliest due task before this call, read when needed
@@ -720,9 +780,23 @@ local function finish_attempts(first, last, retention, now)
     local tk = K.task .. key
     -- A key that is not a hash reads as stale: its lease lapses, and the
     -- claim that finds it fails it (see fail_corrupt).
-    local f = read(key, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto', 'name', 'parent', 'wf')
-    f[3] = f[3] or ATTEMPT_1
-    if f[1] ~= gen or f[2] ~= STATE.running then
+    local f = outcome ~= KIND.drained and
+      read(key, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto', 'name', 'parent', 'wf')
+    if f then
+      f[3] = f[3] or ATTEMPT_1
+    end
+    if not f or f[1] ~= gen or f[2] ~= STATE.running then
+      -- Stale, but the run of gen has ended: if its key drains it (it was
+      -- cancelled or replaced, drained or not), the drain ends.
+      if read(key, 'draining')[1] == gen then
+        if soonest == nil then
+          before = earliest(K.scheduled)
+        end
+        local due = end_drain(key, now)
+        if due and (soonest == nil or due < soonest) then
+          soonest = due
+        end
+      end
       result[#result + 1] = 0
     elseif not whole(f[3]) then -- the outcome cannot be applied to it
       ended[#ended + 1] = key

@@ -1,7 +1,7 @@
 -- pending: whether the docket holds unfinished work other than the future
 -- runs of perpetual and cron chains (what RunUntilFinished waits for): a
--- task running, waiting for a concurrency slot, due, or scheduled later and
--- not the run of a chain.
+-- task running (or the run of a cancelled or replaced one ending), waiting
+-- for a concurrency slot, due, or scheduled later and not the run of a chain.
 -- KEYS[1] scheduled zset
 -- ARGV[1] docket key prefix, ARGV[2] where to start in the tasks scheduled
 -- later (0, or where the previous call stopped), ARGV[3] N, the most of them
@@ -12,7 +12,7 @@
 -- releases); and, when pending because of a task scheduled later, its due
 -- instant (else 0).
 local now = clock_us()
-if redis.call('ZCARD', K.running) > 0 then
+if redis.call('ZCARD', K.running) > 0 or redis.call('ZCARD', K.draining) > 0 then
   return {1, 0}
 end
 for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do

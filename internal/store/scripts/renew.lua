@@ -3,7 +3,7 @@
 -- ARGV[1] docket key prefix, ARGV[2] worker id, ARGV[3] worker description,
 -- ARGV[4] lease, ARGV[5] worker TTL (ms), then per held task: key, gen
 -- Returns, for each held task whose lease this worker no longer holds, its
--- position (0-based) and 1 if its execution was cancelled (else 0): the
+-- position (0-based) and 1 if its execution was cancelled or replaced (else 0): the
 -- worker tells its task why it stops even when the cancel event, sent over
 -- pub/sub, has not reached it yet.
 over_maxmemory()
@@ -20,7 +20,9 @@ for i = 6, #ARGV, 2 do
     redis.call('ZADD', K.running, 'XX', now + lease, key)
   else
     lost[#lost + 1] = position
-    lost[#lost + 1] = f[2] == STATE.cancelled and 1 or 0
+    -- Cancelled, or replaced: its key drains this run (see start_drain).
+    local cancelled = f[2] == STATE.cancelled or read(key, 'draining')[1] == gen
+    lost[#lost + 1] = cancelled and 1 or 0
   end
 end
 

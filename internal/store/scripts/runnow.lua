@@ -20,6 +20,19 @@ if not is_live(state) then
   return {0, 0, state}
 end
 local due = score(redis.call('ZSCORE', K.scheduled, key))
+local waits = state == STATE.scheduled and not due and read(key, 'draining', 'due')
+if waits and waits[1] then
+  -- Waiting for its key's cancelled or replaced run to end (see
+  -- start_drain): due now once it has.
+  if (whole(waits[2]) or now) <= now then
+    return {2, int(whole(waits[2]) or now), state}
+  end
+  redis.call('HSET', K.task .. key, 'due', int(now))
+  if redis.call('HEXISTS', K.task .. key, 'asked') == 1 then
+    redis.call('HSET', K.task .. key, 'asked', int(now))
+  end
+  return {1, int(now), state}
+end
 if state ~= STATE.scheduled or not due then
   return {-1, 0, state}
 end

@@ -1,0 +1,195 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/internal/store"
+)
+
+// oneAtATime limits task t to one run per customer.
+var oneAtATime = store.NewRules(map[string]store.Rule{"t": {Limits: []store.Limit{{Arg: "customer_id", Max: 1}}}})
+
+func addTasks(t *testing.T, s *store.Store, mode store.Mode, tasks ...store.NewTask) {
+	t.Helper()
+	_, err := s.Add(context.Background(), mode, tasks)
+	require.NoError(t, err)
+}
+
+func claimFor(t *testing.T, s *store.Store, lease time.Duration, rules store.Rules) []store.Message {
+	t.Helper()
+	c, err := s.Claim(context.Background(), "w", 10, lease, time.Minute, rules, 5)
+	require.NoError(t, err)
+	return c.Messages
+}
+
+func report(t *testing.T, s *store.Store, o store.Outcome) bool {
+	t.Helper()
+	applied, err := s.Finish(context.Background(), time.Minute, []store.Outcome{o})
+	require.NoError(t, err)
+	return applied[0]
+}
+
+// A running task that is cancelled keeps its concurrency slot until its
+// worker reports that its function returned: the next task of the limit
+// does not start alongside it.
+func TestCancelledRunHoldsItsSlotUntilItEnds(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		addTasks(t, s, store.ModeAdd, store.NewTask{Key: "a", Name: "t", Input: []byte(`{"customer_id":1}`)})
+		running := claimFor(t, s, time.Minute, oneAtATime)
+		require.Len(t, running, 1)
+		addTasks(t, s, store.ModeAdd, store.NewTask{Key: "b", Name: "t", Input: []byte(`{"customer_id":1}`)})
+		require.Empty(t, claimFor(t, s, time.Minute, oneAtATime), "b waits for a's slot")
+
+		ok, err := s.Cancel(ctx, "a", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
+		rec, _, err := s.Info(ctx, "a")
+		require.NoError(t, err)
+		assert.Equal(t, store.StateCancelled, rec.State, "cancelled at once")
+		assert.Empty(t, claimFor(t, s, time.Minute, oneAtATime), "a's function may still run: b waits")
+
+		assert.False(t, report(t, s, store.Outcome{Key: "a", Gen: running[0].Gen, Kind: store.Drained}), "nothing of a is recorded")
+		next := claimFor(t, s, time.Minute, oneAtATime)
+		require.Len(t, next, 1, "a's run ended: its slot went to b")
+		assert.Equal(t, "b", next[0].Key)
+		assert.True(t, report(t, s, store.Outcome{Key: "b", Gen: next[0].Gen, Kind: store.Completed}))
+	})
+}
+
+// The replacement of a running task is due once the run it replaces has
+// ended, not before: two runs of one key never overlap. A second report of
+// the replaced run changes nothing.
+func TestReplacementWaitsForTheRunItReplaces(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		s := open(t, b)
+		addTasks(t, s, store.ModeAdd, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":1}`)})
+		first := claimFor(t, s, time.Minute, store.Rules{})
+		require.Len(t, first, 1)
+		addTasks(t, s, store.ModeReplace, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":2}`)})
+		assert.Empty(t, claimFor(t, s, time.Minute, store.Rules{}), "the replaced run may still run")
+
+		assert.False(t, report(t, s, store.Outcome{Key: "k", Gen: first[0].Gen, Kind: store.Drained}))
+		next := claimFor(t, s, time.Minute, store.Rules{})
+		require.Len(t, next, 1)
+		assert.JSONEq(t, `{"v":2}`, string(next[0].Input))
+		assert.False(t, report(t, s, store.Outcome{Key: "k", Gen: first[0].Gen, Kind: store.Drained}), "a second report")
+		assert.True(t, report(t, s, store.Outcome{Key: "k", Gen: next[0].Gen, Kind: store.Completed}))
+	})
+}
+
+// A run that ended just before it was replaced reports how it ended, not
+// that it drained: that stale outcome ends the drain all the same, or the
+// replacement would wait for the whole lease.
+func TestStaleOutcomeOfTheReplacedRunEndsTheDrain(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		s := open(t, b)
+		addTasks(t, s, store.ModeAdd, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":1}`)})
+		first := claimFor(t, s, time.Minute, store.Rules{})
+		require.Len(t, first, 1)
+		addTasks(t, s, store.ModeReplace, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":2}`)})
+		assert.False(t, report(t, s, store.Outcome{Key: "k", Gen: first[0].Gen, Kind: store.Completed}), "stale")
+		next := claimFor(t, s, time.Minute, store.Rules{})
+		require.Len(t, next, 1)
+		assert.JSONEq(t, `{"v":2}`, string(next[0].Input))
+		assert.True(t, report(t, s, store.Outcome{Key: "k", Gen: next[0].Gen, Kind: store.Completed}))
+	})
+}
+
+// A worker that dies with a cancelled run never reports it: the drain ends
+// when that run's lease lapses, when its worker would have stopped it.
+func TestDrainEndsWhenTheLeaseLapses(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		addTasks(t, s, store.ModeAdd, store.NewTask{Key: "a", Name: "t", Input: []byte(`{"customer_id":1}`)},
+			store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":1}`)})
+		require.Len(t, claimFor(t, s, 200*time.Millisecond, oneAtATime), 2)
+		addTasks(t, s, store.ModeAdd, store.NewTask{Key: "b", Name: "t", Input: []byte(`{"customer_id":1}`)})
+		addTasks(t, s, store.ModeReplace, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":2}`)})
+		ok, err := s.Cancel(ctx, "a", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
+		// The claim right after sees both drains on, and says when the
+		// first ends: within the lease.
+		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, oneAtATime, 5)
+		require.NoError(t, err)
+		assert.Empty(t, c.Messages)
+		assert.LessOrEqual(t, c.Wait, 200*time.Millisecond, "the claim wakes at the lease's end")
+
+		var got []store.Message
+		require.Eventually(t, func() bool {
+			got = append(got, claimFor(t, s, time.Minute, oneAtATime)...)
+			return len(got) == 2
+		}, 10*time.Second, 5*time.Millisecond)
+		keys := map[string]string{}
+		for _, m := range got {
+			keys[m.Key] = string(m.Input)
+			assert.True(t, report(t, s, store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Completed}))
+		}
+		assert.Equal(t, map[string]string{"b": `{"customer_id":1}`, "k": `{"v":2}`}, keys)
+	})
+}
+
+// A task added under the key of a cancelled run still ending waits for it
+// too; RunNow on such a task makes it due now, once the run has ended.
+func TestAddAfterCancelWaitsForTheRun(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		addTasks(t, s, store.ModeAdd, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":1}`)})
+		first := claimFor(t, s, time.Minute, store.Rules{})
+		require.Len(t, first, 1)
+		ok, err := s.Cancel(ctx, "k", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
+		addTasks(t, s, store.ModeAdd, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":2}`), When: store.When{After: time.Hour}})
+		code, state, err := s.RunNow(ctx, "k")
+		require.NoError(t, err)
+		assert.Equal(t, store.ActionDone, code)
+		assert.Equal(t, store.StateScheduled, state)
+		assert.Empty(t, claimFor(t, s, time.Minute, store.Rules{}), "the cancelled run may still run")
+
+		assert.False(t, report(t, s, store.Outcome{Key: "k", Gen: first[0].Gen, Kind: store.Drained}))
+		next := claimFor(t, s, time.Minute, store.Rules{})
+		require.Len(t, next, 1, "due now: RunNow said so")
+		assert.JSONEq(t, `{"v":2}`, string(next[0].Input))
+		assert.True(t, report(t, s, store.Outcome{Key: "k", Gen: next[0].Gen, Kind: store.Completed}))
+	})
+}
+
+// Clear cancels the next run of a key waiting for its replaced run to end,
+// though it is not in the schedule; the cancelled run itself, still ending,
+// is not counted again.
+func TestClearCancelsARunWaitingForADrain(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		addTasks(t, s, store.ModeAdd, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":1}`)},
+			store.NewTask{Key: "c", Name: "t", Input: []byte(`{}`)})
+		first := claimFor(t, s, time.Minute, store.Rules{})
+		require.Len(t, first, 2)
+		addTasks(t, s, store.ModeReplace, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":2}`)})
+		ok, err := s.Cancel(ctx, "c", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
+
+		n, err := s.Clear(ctx, time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "the replacement of k")
+		rec, _, err := s.Info(ctx, "k")
+		require.NoError(t, err)
+		assert.Equal(t, store.StateCancelled, rec.State)
+		for _, m := range first {
+			assert.False(t, report(t, s, store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Drained}))
+		}
+		assert.Empty(t, claimFor(t, s, time.Minute, store.Rules{}), "nothing left to run")
+	})
+}
