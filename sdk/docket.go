@@ -166,17 +166,17 @@ func newDocket(rdb redis.UniversalClient, opts []Option) (*Docket, error) {
 		o.logger = slog.Default()
 	}
 	if o.retention <= 0 {
-		return nil, fmt.Errorf("docket: retention must be positive, got %v", o.retention)
+		return nil, fmt.Errorf("%w: retention must be positive, got %v", ErrBadOption, o.retention)
 	}
 	completed := o.retention
 	if o.completedRetention != nil {
 		completed = *o.completedRetention
 	}
 	if completed < 0 {
-		return nil, fmt.Errorf("docket: completed retention must not be negative, got %v", completed)
+		return nil, fmt.Errorf("%w: completed retention must not be negative, got %v", ErrBadOption, completed)
 	}
 	if o.maxInputSize <= 0 {
-		return nil, fmt.Errorf("docket: the largest input must be positive, got %d bytes (see WithMaxInputSize)", o.maxInputSize)
+		return nil, fmt.Errorf("%w: the largest input must be positive, got %d bytes (see WithMaxInputSize)", ErrBadOption, o.maxInputSize)
 	}
 	s, err := store.New(rdb, o.name)
 	if err != nil {

@@ -171,6 +171,16 @@ func (timeoutError) Timeout() bool { return true }
 // passed where one is needed.
 var ErrNilArgument = errors.New("docket: nil argument")
 
+// ErrBadOption reports an Open option whose value cannot be used: a
+// retention that is not positive, a negative completed retention, a largest
+// input that is not positive.
+var ErrBadOption = errors.New("docket: invalid option")
+
+// ErrBadTask reports a task Register cannot take: it has no name, a name
+// longer than a key may be, or a nil function. (A task whose input type
+// cannot be decoded is refused with ErrBadInput.)
+var ErrBadTask = errors.New("docket: invalid task")
+
 // errNilDocket is the error of a call given a nil *Docket.
 var errNilDocket = fmt.Errorf("%w: the *sdk.Docket is nil (open one with sdk.Open)", ErrNilArgument)
 

@@ -105,6 +105,11 @@ func TestBadInputRefusedAtOnce(t *testing.T) {
 	for _, n := range []int{0, -1} {
 		_, err = sdk.Open(ctx, "memory://", sdk.WithMaxInputSize(n))
 		assert.ErrorContains(t, err, "the largest input must be positive", n)
+		assert.ErrorIs(t, err, sdk.ErrBadOption)
+	}
+	for _, opt := range []sdk.Option{sdk.WithRetention(0), sdk.WithRetention(-time.Second), sdk.WithCompletedRetention(-1)} {
+		_, err = sdk.Open(ctx, "memory://", opt)
+		assert.ErrorIs(t, err, sdk.ErrBadOption)
 	}
 }
 

@@ -78,13 +78,13 @@ func (t *Task[In]) definition() (*core.TaskDef, error) {
 
 func (t *Task[In]) compile() (*core.TaskDef, error) {
 	if t.name == "" {
-		return nil, errors.New("docket: a task needs a name")
+		return nil, fmt.Errorf("%w: a task needs a name", ErrBadTask)
 	}
 	if len(t.name) > core.MaxKeyLength { // an automatic task's chain is keyed by its name
-		return nil, fmt.Errorf("docket: task name of %d bytes; the limit is %d", len(t.name), core.MaxKeyLength)
+		return nil, fmt.Errorf("%w: task name of %d bytes; the limit is %d", ErrBadTask, len(t.name), core.MaxKeyLength)
 	}
 	if t.fn == nil && t.withResult == nil {
-		return nil, fmt.Errorf("docket: task %q has a nil function", t.name)
+		return nil, fmt.Errorf("%w: task %q has a nil function", ErrBadTask, t.name)
 	}
 	input := reflect.TypeFor[In]()
 	if err := decodable(input); err != nil {

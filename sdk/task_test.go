@@ -145,6 +145,10 @@ func TestTaskNeedsNameFunctionAndStructInput(t *testing.T) {
 	d := memoryDocket(t)
 	assert.ErrorContains(t, d.Register(sdk.NewTask("", syncCustomer)), "needs a name")
 	assert.ErrorContains(t, d.Register(sdk.NewTask[SyncInput]("nil_fn", nil)), "nil function")
+	for _, task := range []sdk.Registrable{sdk.NewTask("", syncCustomer), sdk.NewTask[SyncInput]("nil_fn", nil),
+		sdk.NewTask(strings.Repeat("n", 2000), syncCustomer)} {
+		assert.ErrorIs(t, d.Register(task), sdk.ErrBadTask)
+	}
 	err := d.Register(sdk.NewTask("string_input", func(ctx context.Context, in string) error { return nil }))
 	assert.ErrorIs(t, err, policy.ErrInvalid)
 	assert.ErrorContains(t, err, "must be a struct")

@@ -63,7 +63,9 @@ const (
 	DefaultPageSize = 50
 )
 
-// ErrBadOption reports an Options field New cannot use.
+// ErrBadOption reports an Options field New cannot use, or a docket it
+// cannot serve (nil, or not made by sdk.Open: that error matches
+// sdk.ErrNilArgument too).
 var ErrBadOption = errors.New("docket: ui: bad option")
 
 // handler is the dashboard.
@@ -94,8 +96,8 @@ type handler struct {
 // another replica behind a load balancer without sticky sessions); reload
 // the page and act again.
 func New(d *sdk.Docket, opts Options) (http.Handler, error) {
-	if d == nil {
-		return nil, fmt.Errorf("%w: the docket is nil", ErrBadOption)
+	if d == nil || core.Unwrap(d) == nil {
+		return nil, fmt.Errorf("%w: %w: the docket is nil, or was not made by sdk.Open", ErrBadOption, sdk.ErrNilArgument)
 	}
 	if opts.PageSize == 0 {
 		opts.PageSize = DefaultPageSize

@@ -767,6 +767,9 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	}
 	_, err = ui.New(nil, ui.Options{})
 	assert.ErrorIs(t, err, ui.ErrBadOption)
+	assert.ErrorIs(t, err, sdk.ErrNilArgument)
+	_, err = ui.New(&sdk.Docket{}, ui.Options{}) // not made by Open: an error, not a panic
+	assert.ErrorIs(t, err, sdk.ErrNilArgument)
 }
 
 // A key holding characters a browser rewrites in a form's values (a NUL,
