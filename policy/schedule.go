@@ -126,7 +126,9 @@ var cronKeywords = map[string]string{
 // time. A local time that occurs twice (when clocks go back) runs once, at
 // its first occurrence; a local time that does not exist (when clocks go
 // forward) runs at the first instant after the gap, and matches that fall in
-// the same gap run once.
+// the same gap run once. A chain that starts, or runs late, inside the hour
+// that repeats takes the next matching time of the clock from there: a
+// 01:30 it has not run yet runs at its second occurrence.
 func Cron(expr string, opts ...ScheduleOption) CronPolicy {
 	o := collect(opts)
 	return CronPolicy{Expr: expr, Location: o.loc, Automatic: o.automatic == nil || *o.automatic, built: true}

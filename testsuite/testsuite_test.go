@@ -276,3 +276,29 @@ func TestRunUntilFinishedWaitsForLongWork(t *testing.T) {
 		assert.Equal(t, 40*24*time.Hour, env.Now().Sub(t0))
 	}, testsuite.WithWorkerOptions(worker.Options{Concurrency: 1}))
 }
+
+// Redis keeps whole microseconds: a due instant between two is rounded up,
+// never down, so that a task never runs before the instant it was given,
+// At or After.
+func TestSubMicrosecondDueTimesAreNeverEarly(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		started := make(chan time.Time, 2)
+		task := sdk.NewTask("punctual", func(ctx context.Context, in Nap) error {
+			started <- time.Now()
+			return nil
+		})
+		env.Register(task)
+		at := env.Now().Add(time.Second + 999*time.Nanosecond)
+		ex, err := task.Add(t.Context(), env.Docket(), Nap{}, sdk.At(at))
+		require.NoError(t, err)
+		assert.Equal(t, env.Now().Add(time.Second+time.Microsecond), ex.Due())
+		after, err := task.Add(t.Context(), env.Docket(), Nap{}, sdk.After(1500*time.Nanosecond))
+		require.NoError(t, err)
+		assert.Equal(t, env.Now().Add(2*time.Microsecond), after.Due())
+		env.Advance(time.Minute)
+		first, second := <-started, <-started
+		assert.Equal(t, after.Due(), first)
+		assert.Equal(t, ex.Due(), second)
+		assert.False(t, second.Before(at))
+	})
+}

@@ -56,14 +56,26 @@ type When struct {
 	After time.Duration
 }
 
+// arg is w as the scripts take it: "+<µs>" for a delay, or an instant (unix
+// µs). The store keeps whole microseconds: an instant between two is rounded
+// up, so that a task is never due before the instant it was given.
 func (w When) arg() string {
 	switch {
 	case w.At.IsZero():
-		return "+" + strconv.FormatInt(max(w.After, 0).Microseconds(), 10)
+		d := max(w.After, 0)
+		us := d.Microseconds()
+		if d%time.Microsecond != 0 {
+			us++
+		}
+		return "+" + strconv.FormatInt(us, 10)
 	case w.At.Year() < 1: // past: now (and UnixMicro would overflow)
 		return "+0"
 	}
-	return strconv.FormatInt(w.At.UnixMicro(), 10)
+	us := w.At.UnixMicro() // rounded down: nanoseconds are never negative
+	if w.At.Nanosecond()%1000 != 0 {
+		us++
+	}
+	return strconv.FormatInt(us, 10)
 }
 
 // NewTask is a task to add.
