@@ -235,3 +235,29 @@ func TestSlotsAreFreedWhateverEndsTheTask(t *testing.T) {
 		}
 	})
 }
+
+// A task cancelled while it waits for a slot waits no more: its Info names
+// no limit.
+func TestCancelledWaiterWaitsForNothing(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		compute := sdk.NewTask("expensive_computation", func(ctx context.Context, in Computation) error {
+			time.Sleep(time.Minute)
+			return nil
+		}, policy.TaskConcurrency(1))
+		env.Register(compute)
+		_, err := compute.Add(t.Context(), env.Docket(), Computation{Data: "first"})
+		require.NoError(t, err)
+		waiter, err := compute.Add(t.Context(), env.Docket(), Computation{Data: "second"})
+		require.NoError(t, err)
+		env.Advance(time.Second)
+		info, err := waiter.Info(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, "t:expensive_computation::", info.WaitingFor)
+
+		require.NoError(t, env.Docket().Cancel(t.Context(), waiter.Key()))
+		info, err = waiter.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCancelled, info.State)
+		assert.Empty(t, info.WaitingFor)
+	})
+}

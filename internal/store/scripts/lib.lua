@@ -375,6 +375,7 @@ local function unlink(key, state, now)
   elseif state == STATE.waiting and f[2] then
     redis.call('ZREM', K.waiting .. f[2], key)
     touch(f[2])
+    redis.call('HSET', K.task .. key, 'waiting', '') -- Info's WaitingFor: it waits no more
   elseif state == STATE.parked then -- in the schedule when a timer or deadline wakes it
     redis.call('ZREM', K.parked, key)
     redis.call('ZREM', K.scheduled, key)
