@@ -10,7 +10,7 @@ import (
 // (ErrNotBuilt).
 type ConcurrencyPolicy struct {
 	Arg   string // JSON name of the input field whose value has its own limit; empty for the whole task
-	Max   int
+	Max   int    // the most runs at once
 	Scope string // limits with the same scope and value share their slots, across tasks
 
 	built bool // set by Concurrency and TaskConcurrency alone: Compile refuses a struct literal
@@ -67,6 +67,8 @@ func TaskConcurrency(max int, opts ...LimitOption) ConcurrencyPolicy {
 	return Concurrency("", max, opts...)
 }
 
+// String is the policy as the call that builds it reads (for errors and
+// logs); a struct literal says it is one.
 func (c ConcurrencyPolicy) String() string {
 	if !c.built {
 		return literal(c)
@@ -113,8 +115,8 @@ func (c ConcurrencyPolicy) apply(s *Set) error {
 // with Cooldown or TaskCooldown; Compile refuses a struct literal
 // (ErrNotBuilt).
 type CooldownPolicy struct {
-	Arg    string // JSON name of the input field with its own window; empty for the whole task
-	Window time.Duration
+	Arg    string        // JSON name of the input field with its own window; empty for the whole task
+	Window time.Duration // how long after the submission that ran those that follow are dropped
 
 	built bool // set by Cooldown and TaskCooldown alone: Compile refuses a struct literal
 }
@@ -129,6 +131,8 @@ func Cooldown(arg string, window time.Duration) CooldownPolicy {
 // that follow within window of it.
 func TaskCooldown(window time.Duration) CooldownPolicy { return Cooldown("", window) }
 
+// String is the policy as the call that builds it reads (for errors and
+// logs); a struct literal says it is one.
 func (c CooldownPolicy) String() string {
 	if !c.built {
 		return literal(c)
@@ -168,8 +172,8 @@ func (c CooldownPolicy) apply(s *Set) error {
 // settled. Build it with Debounce or TaskDebounce; Compile refuses a struct
 // literal (ErrNotBuilt).
 type DebouncePolicy struct {
-	Arg    string // JSON name of the input field with its own burst; empty for the whole task
-	Settle time.Duration
+	Arg    string        // JSON name of the input field with its own burst; empty for the whole task
+	Settle time.Duration // how long the burst must be quiet before it runs
 
 	built bool // set by Debounce and TaskDebounce alone: Compile refuses a struct literal
 }
@@ -187,6 +191,8 @@ func Debounce(arg string, settle time.Duration) DebouncePolicy {
 // see Debounce).
 func TaskDebounce(settle time.Duration) DebouncePolicy { return Debounce("", settle) }
 
+// String is the policy as the call that builds it reads (for errors and
+// logs); a struct literal says it is one.
 func (d DebouncePolicy) String() string {
 	if !d.built {
 		return literal(d)

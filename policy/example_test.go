@@ -174,3 +174,49 @@ func ExampleRateLimit() {
 	// RateLimit("region", 100, 1m0s, Scope("crm"))
 	// TaskRateLimit(10, 1s, DropOverLimit())
 }
+
+// A timeout per attempt: the attempt's context ends 30 s after it started
+// (ctx.Deadline() says when), and the attempt fails with sdk.ErrTimeout,
+// which a retry policy retries with a fresh timeout.
+func ExampleTimeout() {
+	fmt.Println(policy.Timeout(30 * time.Second))
+	// Output:
+	// Timeout(30s)
+}
+
+// A perpetual task runs again every interval, counted from each run's
+// start; Automatic starts its chain when a worker starts.
+func ExamplePerpetual() {
+	fmt.Println(policy.Perpetual(5 * time.Minute))
+	fmt.Println(policy.Perpetual(time.Hour, policy.Automatic()))
+	// Output:
+	// Perpetual(5m0s)
+	// Perpetual(1h0m0s, Automatic())
+}
+
+// At most two backups per database at once, however many tables; and at
+// most three runs of a task in all, shared with other tasks of scope
+// "warehouse". A task over a limit waits in line for a slot.
+func ExampleConcurrency() {
+	fmt.Println(policy.Concurrency("db_name", 2))
+	fmt.Println(policy.TaskConcurrency(3, policy.Scope("warehouse")))
+	// Output:
+	// Concurrency("db_name", 2)
+	// TaskConcurrency(3, Scope("warehouse"))
+}
+
+// A cooldown runs the first submission per customer and drops those that
+// follow within ten minutes of it.
+func ExampleCooldown() {
+	fmt.Println(policy.Cooldown("customer_id", 10*time.Minute))
+	// Output:
+	// Cooldown("customer_id", 10m0s)
+}
+
+// A debounce runs a burst of submissions per document once, with the
+// burst's first input, when no submission came for five seconds.
+func ExampleDebounce() {
+	fmt.Println(policy.Debounce("document_id", 5*time.Second))
+	// Output:
+	// Debounce("document_id", 5s)
+}

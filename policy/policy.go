@@ -19,12 +19,24 @@ type Policy interface {
 
 // Errors wrapped by *Error, for errors.Is.
 var (
-	ErrInvalid        = errors.New("invalid argument")
-	ErrDuplicate      = errors.New("declared more than once")
-	ErrConflict       = errors.New("conflicts with another policy")
-	ErrUnknownField   = errors.New("no such input field")
+	// ErrInvalid reports a policy argument out of its range: Retry(0), a
+	// negative delay, a maximum under its minimum, an interval, window or
+	// timeout that is not positive, a limit of less than one; and a task
+	// input type that is not a struct.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrDuplicate reports a policy given twice to one task (two Retry, say).
+	ErrDuplicate = errors.New("declared more than once")
+	// ErrConflict reports policies that cannot go together: Perpetual and
+	// Cron (a task has one schedule).
+	ErrConflict = errors.New("conflicts with another policy")
+	// ErrUnknownField reports an admission rule on a field the task's input
+	// type does not have (matched by its JSON name).
+	ErrUnknownField = errors.New("no such input field")
+	// ErrAutomaticInput reports an automatic task whose input type has
+	// fields: nobody adds it, so nothing could fill them.
 	ErrAutomaticInput = errors.New("an automatic task must take an input struct without fields")
-	ErrBadCron        = errors.New("bad cron expression")
+	// ErrBadCron reports a cron expression that cannot be parsed.
+	ErrBadCron = errors.New("bad cron expression")
 	// ErrNotBuilt reports a policy written as a struct literal instead of
 	// built by its function, whose defaults its zero fields lack (see the
 	// package documentation).
@@ -34,15 +46,17 @@ var (
 // Error is a policy that cannot apply to a task. It names the task and the
 // policy and wraps one of this package's sentinel errors.
 type Error struct {
-	Task   string
-	Policy string
-	Err    error
+	Task   string // the task's name
+	Policy string // the policy, as String gives it
+	Err    error  // why it cannot apply: wraps a sentinel error of this package
 }
 
+// Error names the task and the policy, and says why.
 func (e *Error) Error() string {
 	return fmt.Sprintf("docket: task %q: %s: %v", e.Task, e.Policy, e.Err)
 }
 
+// Unwrap returns Err, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Unlimited, as a retry policy's attempts, retries until the task succeeds.

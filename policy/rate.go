@@ -9,11 +9,11 @@ import (
 // window. Build it with RateLimit or TaskRateLimit; Compile refuses a
 // struct literal (ErrNotBuilt).
 type RateLimitPolicy struct {
-	Arg   string // JSON name of the input field whose value has its own limit; empty for the whole task
-	Limit int    // the most starts in any window of Per
-	Per   time.Duration
-	Scope string // limits with the same scope and value share their window, across tasks
-	Drop  bool   // drop a submission over the limit instead of making it wait
+	Arg   string        // JSON name of the input field whose value has its own limit; empty for the whole task
+	Limit int           // the most starts in any window of Per
+	Per   time.Duration // the window
+	Scope string        // limits with the same scope and value share their window, across tasks
+	Drop  bool          // drop a submission over the limit instead of making it wait
 
 	built bool // set by RateLimit and TaskRateLimit alone: Compile refuses a struct literal
 }
@@ -35,6 +35,8 @@ func TaskRateLimit(limit int, per time.Duration, opts ...LimitOption) RateLimitP
 	return RateLimit("", limit, per, opts...)
 }
 
+// String is the policy as the call that builds it reads (for errors and
+// logs); a struct literal says it is one.
 func (r RateLimitPolicy) String() string {
 	if !r.built {
 		return literal(r)

@@ -33,6 +33,8 @@ func ExponentialRetry(attempts int, min, max time.Duration) RetryPolicy {
 	return RetryPolicy{Attempts: attempts, Delay: min, MaxDelay: max, Exponential: true, built: true}
 }
 
+// String is the policy as the call that builds it reads (for errors and
+// logs); a struct literal says it is one.
 func (r RetryPolicy) String() string {
 	if !r.built {
 		return literal(r)

@@ -47,8 +47,8 @@ func collect(opts []ScheduleOption) scheduleOptions {
 // PerpetualPolicy reschedules a task after every run. Build it with
 // Perpetual; Compile refuses a struct literal (ErrNotBuilt).
 type PerpetualPolicy struct {
-	Every     time.Duration
-	Automatic bool
+	Every     time.Duration // the interval from one run's start to the next
+	Automatic bool          // the task starts its own chain (see Automatic)
 
 	err   error // an option Perpetual does not take
 	built bool  // set by Perpetual alone: Compile refuses a struct literal
@@ -66,6 +66,8 @@ func Perpetual(every time.Duration, opts ...ScheduleOption) PerpetualPolicy {
 	return p
 }
 
+// String is the policy as the call that builds it reads (for errors and
+// logs); a struct literal says it is one.
 func (p PerpetualPolicy) String() string {
 	if !p.built {
 		return literal(p)
@@ -99,9 +101,9 @@ func (p PerpetualPolicy) apply(s *Set) error {
 // policy is built, so a copy whose fields are changed follows, and is
 // checked by, its new fields.
 type CronPolicy struct {
-	Expr      string
+	Expr      string         // the cron expression (see Cron)
 	Location  *time.Location // nil means UTC
-	Automatic bool
+	Automatic bool           // the task starts its own chain, unless Manual
 
 	built bool // set by Cron alone: Compile refuses a struct literal
 }
@@ -169,6 +171,8 @@ func badCronField(fields []string) string {
 	return ""
 }
 
+// String is the policy as the call that builds it reads (for errors and
+// logs); a struct literal says it is one.
 func (c CronPolicy) String() string {
 	if !c.built {
 		return literal(c)

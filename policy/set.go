@@ -11,14 +11,14 @@ import (
 // Set is a task's policies, validated. Each field is nil or empty when the
 // task does not declare that policy.
 type Set struct {
-	Retry       *RetryPolicy
-	Timeout     *TimeoutPolicy
-	Perpetual   *PerpetualPolicy
-	Cron        *CronPolicy
-	Concurrency []ConcurrencyPolicy
-	Cooldown    []CooldownPolicy
-	Debounce    *DebouncePolicy
-	RateLimit   []RateLimitPolicy
+	Retry       *RetryPolicy        // how failed attempts are retried
+	Timeout     *TimeoutPolicy      // how long one attempt may run
+	Perpetual   *PerpetualPolicy    // the task reschedules itself at an interval
+	Cron        *CronPolicy         // the task reschedules itself on a cron schedule
+	Concurrency []ConcurrencyPolicy // limits on runs at once
+	Cooldown    []CooldownPolicy    // windows that drop the submissions after one that ran
+	Debounce    *DebouncePolicy     // bursts of submissions that run once, when they settle
+	RateLimit   []RateLimitPolicy   // limits on starts per window
 
 	fields map[string]bool // JSON names of the input's fields
 }

@@ -8,7 +8,7 @@ import (
 // TimeoutPolicy bounds how long one attempt may run. Build it with Timeout;
 // Compile refuses a struct literal (ErrNotBuilt).
 type TimeoutPolicy struct {
-	Duration time.Duration
+	Duration time.Duration // how long an attempt may run before its context is cancelled
 
 	built bool // set by Timeout alone: Compile refuses a struct literal
 }
@@ -21,6 +21,8 @@ type TimeoutPolicy struct {
 // returns later is ignored.
 func Timeout(d time.Duration) TimeoutPolicy { return TimeoutPolicy{Duration: d, built: true} }
 
+// String is the policy as the call that builds it reads (for errors and
+// logs); a struct literal says it is one.
 func (t TimeoutPolicy) String() string {
 	if !t.built {
 		return literal(t)

@@ -97,6 +97,8 @@ const (
 	Struck
 )
 
+// String is the disposition's name in lower case: "scheduled",
+// "already scheduled", and so on.
 func (d Disposition) String() string {
 	switch d {
 	case Scheduled:

@@ -37,6 +37,17 @@
 // holds at one instant: running, queued, scheduled and parked tasks,
 // limits, workers, dead letters.
 //
+// # Strikes
+//
+// Strike pauses work at runtime without a deploy: every run of a task, or
+// those whose input field compares with a value (Strike(ctx, "charge",
+// "customer_id", "==", 42)). While a strike holds, an add it matches writes
+// nothing (Disposition Struck; a wait for its result returns ErrStruck), and
+// a task it matches is held when it falls due (state struck, in
+// Snapshot.Held); running tasks finish. Restore lifts it and releases what
+// it held; Strikes lists those in effect. A strike that cannot be struck is
+// ErrBadStrike.
+//
 // # Inside a task
 //
 // Current(ctx) is the running task's view of itself: key, attempt

@@ -121,19 +121,21 @@ func Snooze(d time.Duration) error {
 // SnoozeError is the error Snooze returns; errors.As finds it through
 // wrapping.
 type SnoozeError struct {
-	Delay time.Duration
+	Delay time.Duration // how long after now the attempt runs again
 }
 
+// Error says for how long.
 func (e *SnoozeError) Error() string { return fmt.Sprintf("docket: snoozed for %v", e.Delay) }
 
 // DecodeError reports task input that does not decode into the task's
 // input type. It wraps ErrBadInput.
 type DecodeError struct {
-	Task string
-	Type reflect.Type
-	Err  error
+	Task string       // the task's name
+	Type reflect.Type // its input type
+	Err  error        // what encoding/json said
 }
 
+// Error says which task's input did not decode, into what, and why.
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("docket: task %q: input does not decode into %v: %v", e.Task, e.Type, e.Err)
 }
@@ -151,6 +153,7 @@ type PanicError struct {
 	Stack []byte // the goroutine's stack when it panicked
 }
 
+// Error is "panic: ", the value, a blank line, then the stack.
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("panic: %v\n\n%s", e.Value, e.Stack)
 }

@@ -293,3 +293,52 @@ func ExampleDocket_Strike() {
 	// scheduled struck
 	// billing invoice 1
 }
+
+// Replace overwrites a live task's input and due time under its key; a key
+// with no live task is simply added.
+func ExampleTask_Replace() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-replace", sdk.WithLogger(quiet))
+	defer d.Close()
+	remind := sdk.NewTask("remind", func(ctx context.Context, in Invoice) error {
+		fmt.Println("reminding", in.Email)
+		return nil
+	})
+	_ = d.Register(remind)
+
+	first, _ := remind.Replace(ctx, d, Invoice{ID: 1, Email: "old@example.com"}, sdk.Key("remind-1"), sdk.After(time.Hour))
+	second, _ := remind.Replace(ctx, d, Invoice{ID: 1, Email: "ada@example.com"}, sdk.Key("remind-1"))
+	fmt.Println(first.Disposition())
+	fmt.Println(second.Disposition())
+	_ = worker.New(d, worker.Options{Logger: quiet}).RunUntilIdle(ctx)
+	// Output:
+	// scheduled
+	// replaced
+	// reminding ada@example.com
+}
+
+// Snapshot lists what a docket holds at one instant of the Redis clock.
+func ExampleDocket_Snapshot() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-snapshot")
+	defer d.Close()
+	remind := sdk.NewTask("remind", func(ctx context.Context, in Invoice) error { return nil })
+	_, _ = remind.Add(ctx, d, Invoice{ID: 1}, sdk.Key("now"))
+	_, _ = remind.Add(ctx, d, Invoice{ID: 2}, sdk.Key("later"), sdk.After(time.Hour))
+
+	snap, err := d.Snapshot(ctx)
+	if err != nil {
+		panic(err)
+	}
+	for _, t := range snap.Queued {
+		fmt.Println("queued:", t.Key)
+	}
+	for _, t := range snap.Scheduled {
+		fmt.Println("scheduled:", t.Key, "due in", t.Due.Sub(snap.Now).Round(time.Minute))
+	}
+	fmt.Println("running:", snap.TotalRunning, "waiting:", snap.TotalWaiting)
+	// Output:
+	// queued: now
+	// scheduled: later due in 1h0m0s
+	// running: 0 waiting: 2
+}

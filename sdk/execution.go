@@ -83,18 +83,18 @@ func (s State) Finished() bool {
 
 // Info is an execution's record at one instant.
 type Info struct {
-	Key        string
-	Task       string
-	State      State
-	Attempt    int // the current or last attempt, 1-based
-	Deliveries int // times the current attempt was handed to a worker (more than 1 after a worker died)
-	Input      json.RawMessage
-	Due        time.Time
-	Created    time.Time
-	Started    time.Time // when a worker claimed the last attempt (one claimed ahead starts when a slot frees: see worker.Options.ClaimAhead); zero before the first
-	Finished   time.Time // zero until the execution ends
-	Error      string    // why the last attempt failed, or why the execution ended
-	Worker     string    // the worker of the last attempt
+	Key        string          // the execution's key
+	Task       string          // the name of its task
+	State      State           // where it is in its life
+	Attempt    int             // the current or last attempt, 1-based
+	Deliveries int             // times the current attempt was handed to a worker (more than 1 after a worker died)
+	Input      json.RawMessage // its input, as JSON
+	Due        time.Time       // when its current or last attempt was, or is, due (by the Redis clock)
+	Created    time.Time       // when it was added (Replace, Retry and a perpetual chain keep it)
+	Started    time.Time       // when a worker claimed the last attempt (one claimed ahead starts when a slot frees: see worker.Options.ClaimAhead); zero before the first
+	Finished   time.Time       // zero until the execution ends
+	Error      string          // why the last attempt failed, or why the execution ended
+	Worker     string          // the worker of the last attempt
 	// WaitingFor names the concurrency limit a queued task waits for a slot
 	// of; empty otherwise. See Snapshot.Limits.
 	WaitingFor string
@@ -110,7 +110,7 @@ type Info struct {
 	// Parent is, for a child a workflow started, the workflow's key, and
 	// ChildName its name there.
 	Parent    string
-	ChildName string
+	ChildName string // see Parent
 	// Workflow is what the execution did as a workflow: its steps, its
 	// children, what it waits for; nil when it called no workflow
 	// primitive.

@@ -30,10 +30,10 @@ type Progress struct {
 
 // ProgressInfo is a task's progress at one instant.
 type ProgressInfo struct {
-	Current int64
-	Total   int64 // zero when the task has not set it
-	Message string
-	Updated time.Time
+	Current int64     // how far the task is (see Progress.Set and Progress.Add)
+	Total   int64     // zero when the task has not set it
+	Message string    // what the task said last
+	Updated time.Time // when it last reported
 }
 
 func progressInfo(s store.ProgressState) ProgressInfo {

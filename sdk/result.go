@@ -193,13 +193,14 @@ func (i Info) Err() error {
 // error: ErrTimeout, ErrPermanent, ErrCancelled, ErrBadInput, *PanicError,
 // and for a workflow failed by a child, workflow.ErrChildFailed.
 type TaskError struct {
-	Key     string
-	Task    string
+	Key     string // the execution's key
+	Task    string // the name of its task
 	State   State  // StateFailed or StateCancelled
 	Reason  string // as Info.Reason
 	Message string // the task's final error message
 }
 
+// Error says which execution ended how, and its message.
 func (e *TaskError) Error() string {
 	if e.Message == "" {
 		return fmt.Sprintf("docket: task %q (%s) %s", e.Key, e.Task, e.State)
@@ -236,8 +237,10 @@ func panicFrom(msg string) *PanicError {
 	return &PanicError{Value: value, Stack: []byte(stack)}
 }
 
-// Reasons an execution ended without completing, in Info.Reason and the
-// docket.reason attribute of the docket.tasks.failed counter.
+// Reasons an execution ended without completing, in Info.Reason. Those of
+// failed executions are also the docket.reason attribute of the
+// docket.tasks.failed counter; ReasonCancelled and ReasonDropped are not
+// failures (a dropped submission is counted by docket.tasks.dropped).
 const (
 	ReasonError       = "error"        // the task returned an error, and no retry was left
 	ReasonPermanent   = "permanent"    // the task returned Permanent(err)

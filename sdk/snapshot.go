@@ -12,7 +12,7 @@ import (
 
 // Snapshot is what a docket holds at one instant of the Redis clock.
 type Snapshot struct {
-	Now       time.Time
+	Now       time.Time     // the Redis clock's reading when the snapshot was taken
 	Running   []TaskSummary // by lease expiry
 	Queued    []TaskSummary // due, waiting for a worker, in due order
 	Scheduled []TaskSummary // not yet due, in due order
@@ -34,7 +34,8 @@ type Snapshot struct {
 	Strikes   []Strike
 	Held      []TaskSummary
 	TotalHeld int
-	Workers   []WorkerInfo
+	// Workers are the live workers, as their last heartbeat described them.
+	Workers []WorkerInfo
 	// Limits are the concurrency limits in use (see "How it is stored" in
 	// the README for their ids).
 	Limits []LimitInfo
@@ -49,38 +50,38 @@ type Snapshot struct {
 // one, first in line first. InUse and Waiting list at most as many keys as
 // the snapshot's Limit; the totals count them all.
 type LimitInfo struct {
-	ID           string
-	InUse        []string
-	Waiting      []string
-	TotalInUse   int
-	TotalWaiting int
+	ID           string   // the limit's id (see "How it is stored" in the README)
+	InUse        []string // keys of the tasks holding its slots
+	Waiting      []string // keys of the tasks waiting for a slot, first in line first
+	TotalInUse   int      // how many hold a slot
+	TotalWaiting int      // how many wait for one
 }
 
 // TaskSummary is one live task in a Snapshot.
 type TaskSummary struct {
-	Key        string
-	Task       string
-	State      State
+	Key        string    // the execution's key
+	Task       string    // the name of its task
+	State      State     // its state (as Info's)
 	Due        time.Time // for queued and scheduled tasks
 	LeaseUntil time.Time // for running tasks
-	Attempt    int
-	Deliveries int
-	Started    time.Time
-	Worker     string
-	Created    time.Time
-	WaitingFor string // the concurrency limit a queued task waits for
-	Error      string // why a dead-lettered task failed
+	Attempt    int       // the current attempt, 1-based
+	Deliveries int       // times the current attempt was handed to a worker
+	Started    time.Time // when a worker claimed the current attempt; zero before
+	Worker     string    // the worker of the current attempt
+	Created    time.Time // when the execution was added
+	WaitingFor string    // the concurrency limit a queued task waits for
+	Error      string    // why a dead-lettered task failed
 }
 
 // WorkerInfo describes a live worker. Workers publish it with each
 // heartbeat.
 type WorkerInfo struct {
-	ID          string    `json:"id"`
-	Host        string    `json:"host"`
-	PID         int       `json:"pid"`
-	Tasks       []string  `json:"tasks"`
-	Concurrency int       `json:"concurrency"`
-	Started     time.Time `json:"started"`
+	ID          string    `json:"id"`          // the worker's id, unique to its run
+	Host        string    `json:"host"`        // the host name of its process
+	PID         int       `json:"pid"`         // the process id
+	Tasks       []string  `json:"tasks"`       // the names of the tasks it has registered
+	Concurrency int       `json:"concurrency"` // how many tasks it runs at once at most
+	Started     time.Time `json:"started"`     // when it started
 	// LiveUntil is when the worker stops counting as live unless it sends
 	// another heartbeat; a worker beats several times within its lease.
 	LiveUntil time.Time `json:"-"`

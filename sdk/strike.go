@@ -21,6 +21,8 @@ type Strike struct {
 	Since time.Time       // when it was struck, by the Redis clock
 }
 
+// String describes the strike for people: the task (or every task), and
+// the condition on its field, if any.
 func (s Strike) String() string {
 	what := s.Task
 	if what == "" {

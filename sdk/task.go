@@ -64,7 +64,7 @@ func (t *Task[In]) Policies() (*policy.Set, error) {
 // Registrable is a task that a Docket can register: a *Task of any input
 // type.
 type Registrable interface {
-	Name() string
+	Name() string // the task's name
 	definition() (*core.TaskDef, error)
 }
 

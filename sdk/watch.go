@@ -19,9 +19,9 @@ type Event struct {
 	// State is the execution's state after the change (running, for a
 	// progress report).
 	State    State
-	Attempt  int
-	Error    string // for a change to failed or cancelled, or a retry: why
-	Progress ProgressInfo
+	Attempt  int          // the attempt the change is about, 1-based
+	Error    string       // for a change to failed or cancelled, or a retry: why
+	Progress ProgressInfo // for a progress report, the progress
 	// Err, when not nil, ends the watch without a final state: it wraps
 	// ErrLost when the execution's record vanished while the watch could
 	// not see it (State is then the last state the watch knew), ErrClosed

@@ -26,8 +26,8 @@ type WorkflowInfo struct {
 
 // ChildInfo is one child of a workflow.
 type ChildInfo struct {
-	Name  string
-	Key   string
+	Name  string // its name in the workflow
+	Key   string // its execution's key
 	State State  // completed, failed or cancelled once it ended; empty while it lives
 	Error string // why it did not complete
 }

@@ -103,18 +103,18 @@ type Metrics struct {
 	attrsMu sync.RWMutex
 	attrs   map[[2]string]metric.MeasurementOption // by docket and task
 
-	Added       metric.Int64Counter
-	Started     metric.Int64Counter
-	Succeeded   metric.Int64Counter
-	Failed      metric.Int64Counter
-	Retried     metric.Int64Counter
-	Perpetuated metric.Int64Counter
-	Dropped     metric.Int64Counter
-	Snoozed     metric.Int64Counter
-	Parked      metric.Int64Counter
-	Struck      metric.Int64Counter
-	Duration    metric.Float64Histogram
-	Punctuality metric.Float64Histogram
+	Added       metric.Int64Counter     // tasks added (MetricAdded)
+	Started     metric.Int64Counter     // attempts started (MetricStarted)
+	Succeeded   metric.Int64Counter     // attempts that succeeded (MetricSucceeded)
+	Failed      metric.Int64Counter     // executions that failed (MetricFailed)
+	Retried     metric.Int64Counter     // failed attempts to be retried (MetricRetried)
+	Perpetuated metric.Int64Counter     // runs of perpetual and cron tasks that scheduled the next (MetricPerpetuated)
+	Dropped     metric.Int64Counter     // submissions cooldown or debounce dropped (MetricDropped)
+	Snoozed     metric.Int64Counter     // attempts snoozed (MetricSnoozed)
+	Parked      metric.Int64Counter     // workflow runs that parked (MetricParked)
+	Struck      metric.Int64Counter     // tasks a strike held as they fell due (MetricStruck)
+	Duration    metric.Float64Histogram // how long attempts ran (MetricDuration)
+	Punctuality metric.Float64Histogram // how late attempts started (MetricPunctuality)
 }
 
 // NewMetrics creates the instruments. Creation errors leave a no-op
@@ -147,7 +147,8 @@ func NewMetrics() *Metrics {
 }
 
 // DepthGauge reports, at each collection, how many tasks a docket holds in
-// each state (queued, scheduled, running, waiting). count is called then;
+// each state (queued, scheduled, running, waiting, parked, struck). count
+// is called then;
 // unregister stops it.
 func DepthGauge(docket string, count func(ctx context.Context) (map[string]int64, error)) (unregister func()) {
 	m := otel.Meter(ScopeName)

@@ -40,22 +40,22 @@ type Env struct {
 // step found done in a later run of its workflow does not run, and is not
 // listed again.
 type StepRun struct {
-	Workflow string // the workflow's key
-	Name     string
-	Start    time.Time
-	End      time.Time
-	Err      error
+	Workflow string    // the workflow's key
+	Name     string    // the step's name
+	Start    time.Time // when its function was called, in fake time
+	End      time.Time // when it returned
+	Err      error     // what it returned
 }
 
 // Attempt is one attempt that ran a task's function.
 type Attempt struct {
-	Key     string
-	Task    string
-	Attempt int
-	Start   time.Time // when the function was called, in fake time
-	End     time.Time // when it returned, or when it was abandoned at its deadline
-	Input   json.RawMessage
-	Err     error // what it returned; sdk.ErrTimeout (wrapped) when it timed out
+	Key     string          // the execution's key
+	Task    string          // the task's name
+	Attempt int             // the attempt's number, 1-based
+	Start   time.Time       // when the function was called, in fake time
+	End     time.Time       // when it returned, or when it was abandoned at its deadline
+	Input   json.RawMessage // the input it was called with
+	Err     error           // what it returned; sdk.ErrTimeout (wrapped) when it timed out
 }
 
 // Option adjusts the environment.

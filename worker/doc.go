@@ -32,8 +32,8 @@
 // the attempt's context; perpetual and cron tasks go on with their next
 // run; automatic tasks are started when the worker starts or registers
 // them; a task no worker has yet waits for one (Options.UnknownTaskWait).
-// Admission rules (concurrency, cooldown, debounce) are checked in the
-// claim itself. A workflow's run that parks frees its slot; one cancelled
+// Admission rules (concurrency, rate limits, cooldown, debounce) and
+// strikes are checked in the claim itself. A workflow's run that parks frees its slot; one cancelled
 // or replaced frees its slots, and lets the replacement start, once its
 // function has returned (or after 5 s, abandoned). Every attempt
 // is an OpenTelemetry span, and is counted in the docket's metrics.

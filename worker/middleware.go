@@ -19,10 +19,10 @@ type Middleware func(ctx context.Context, attempt AttemptInfo, next func(ctx con
 
 // AttemptInfo describes the attempt a Middleware wraps.
 type AttemptInfo struct {
-	Task    string
-	Key     string
-	Attempt int // 1-based; a redelivery keeps its number
-	Input   json.RawMessage
+	Task    string          // the task's name
+	Key     string          // the execution's key
+	Attempt int             // 1-based; a redelivery keeps its number
+	Input   json.RawMessage // the attempt's input, as JSON
 }
 
 // wrap returns fn inside the worker's middleware, the first outermost.

@@ -21,11 +21,12 @@ const (
 
 // Bounds of Options, checked by Validate.
 const (
-	// DefaultClaimAhead is ClaimAhead's default, and MaxClaimAhead its
-	// bound; NoClaimAhead turns claiming ahead off.
+	// DefaultClaimAhead is ClaimAhead's default.
 	DefaultClaimAhead = 256
-	MaxClaimAhead     = 10_000
-	NoClaimAhead      = -1
+	// MaxClaimAhead bounds ClaimAhead.
+	MaxClaimAhead = 10_000
+	// NoClaimAhead, as ClaimAhead, turns claiming ahead off.
+	NoClaimAhead = -1
 
 	// MaxConcurrency bounds Concurrency: each slot costs memory up front.
 	MaxConcurrency = 100_000

@@ -141,8 +141,8 @@ func All[Out any](ctx context.Context, children []*Future[Out]) ([]Out, error) {
 // started once per execution of its workflow. It runs like any task (its
 // own policies, on any worker); when it ends, its workflow learns of it.
 // opts may delay it (sdk.After, sdk.At); it is keyed by its name. Its input
-// is held to the docket's sdk.WithMaxInputSize (ErrInputTooLarge). A
-// perpetual or cron task cannot be a child (ErrBadInput): its chain never
+// is held to the docket's sdk.WithMaxInputSize (sdk.ErrInputTooLarge). A
+// perpetual or cron task cannot be a child (sdk.ErrBadInput): its chain never
 // ends.
 //
 // Starting is one round trip to Redis, none for a child started by an
@@ -185,7 +185,7 @@ func StartTask[In any](ctx context.Context, task *sdk.Task[In], name string, in 
 // children. The numbers are padded to one width (name/007 among a thousand),
 // so that children due at once are claimed in the order of their inputs.
 // Wait or All waits for them. Children are not spread: sdk.Spread and
-// sdk.Jitter are refused (ErrBadInput); sdk.After and sdk.At delay them.
+// sdk.Jitter are refused (sdk.ErrBadInput); sdk.After and sdk.At delay them.
 func StartMany[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], name string, ins []In, opts ...sdk.AddOption) ([]*Future[Out], error) {
 	if task == nil {
 		return nil, errNilTask

@@ -27,8 +27,8 @@ var uiCommand = &command{
 	help: `Flags:
   --addr HOST:PORT   where to listen (default 127.0.0.1:8080: this machine
                      only; a port of 0 picks a free one)
-  --read-only        show no action (cancel, retry, run now, clear), and
-                     refuse every action request
+  --read-only        show no action (cancel, retry, run now, clear, strike,
+                     restore), and refuse every action request
   --user USER        ask for HTTP basic authentication as USER
                      (default: $DOCKET_UI_USER)
   --password PASS    ... with this password (default: $DOCKET_UI_PASSWORD;

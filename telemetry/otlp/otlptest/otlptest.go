@@ -1,9 +1,3 @@
-// Package otlptest is an OTLP receiver for tests: an in-process server,
-// over HTTP (POST /v1/traces, /v1/metrics, protobuf) or gRPC, that keeps
-// what the program exported so a test can look at it. Point a program's
-// exporters at it with Receiver.Setenv, call telemetry/otlp.Setup, and
-// read Spans and MetricNames after the shutdown that Setup returned has
-// flushed everything.
 package otlptest
 
 import (
@@ -104,7 +98,7 @@ func (r *Receiver) Setenv(t testing.TB) {
 // Span is a span received, with the service name of its resource.
 type Span struct {
 	*tracepb.Span
-	Service string
+	Service string // service.name of the resource that sent it
 }
 
 // Attr returns the value of a span attribute, nil when it has none.
