@@ -3,7 +3,9 @@ package testsuite
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -352,7 +354,7 @@ func (e *Env) RunUntilFinished() {
 			return
 		}
 		if signal {
-			e.t.Fatalf("testsuite: the tasks cannot finish: what is left is held by a strike (Snapshot.Held: restore it) or workflows parked for what can no longer happen — a signal without a timeout (Env.Signal sends it) or children that will not end (Snapshot.Parked, Info.Workflow.WaitingFor)")
+			e.t.Fatalf("testsuite: the tasks cannot finish: what is left is held by a strike (Snapshot.Held: restore it) or workflows parked for what can no longer happen — a signal without a timeout (Env.Signal sends it) or children that will not end (Snapshot.Parked, Info.Workflow.WaitingFor)%s", e.stuck(ctx))
 		}
 		// Until the earliest unfinished task is due; a moment when the work
 		// is running or due elsewhere.
@@ -360,6 +362,35 @@ func (e *Env) RunUntilFinished() {
 	}
 	e.t.Fatalf("testsuite: the tasks did not finish after %d wake-ups (%v of fake time): does one retry or snooze forever?",
 		maxFinishSteps, time.Since(e.began))
+}
+
+// stuckListed is how many stuck tasks of each kind RunUntilFinished names.
+const stuckListed = 10
+
+// stuck names the tasks that keep RunUntilFinished from finishing: the
+// workflows parked with what each waits for, and the tasks a strike holds.
+func (e *Env) stuck(ctx context.Context) string {
+	snap, err := e.docket.Snapshot(ctx, sdk.Limit(stuckListed))
+	if err != nil {
+		return fmt.Sprintf(" (reading them: %v)", err)
+	}
+	var b strings.Builder
+	for _, p := range snap.Parked {
+		fmt.Fprintf(&b, "\n  parked: %s (%s)", p.Key, p.Task)
+		if info, err := e.docket.Execution(p.Key).Info(ctx); err == nil && info.Workflow != nil && info.Workflow.WaitingFor != "" {
+			fmt.Fprintf(&b, ", waiting for %s", info.Workflow.WaitingFor)
+		}
+	}
+	if n := snap.TotalParked - len(snap.Parked); n > 0 {
+		fmt.Fprintf(&b, "\n  and %d more parked", n)
+	}
+	for _, h := range snap.Held {
+		fmt.Fprintf(&b, "\n  held by a strike: %s (%s)", h.Key, h.Task)
+	}
+	if n := snap.TotalHeld - len(snap.Held); n > 0 {
+		fmt.Fprintf(&b, "\n  and %d more held", n)
+	}
+	return b.String()
 }
 
 // maxFinishSteps bounds RunUntilFinished, so that work that never finishes

@@ -16,6 +16,7 @@ import (
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
 	"github.com/docket-go/docket/worker"
+	"github.com/docket-go/docket/workflow"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -257,6 +258,36 @@ func TestRunUntilFinishedFailsOnAFunctionThatNeverReturns(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.Error(t, err, "the child's test fails:\n%s", out)
 	assert.Contains(t, string(out), "the worker was busy for 720h0m0s of fake time without an attempt ending: does a task's function block for ever?")
+}
+
+// Work that cannot finish by itself (a workflow waiting for a signal
+// without a timeout, a task a strike holds) fails the test, naming what is
+// left and what each parked workflow waits for. Run in a child process,
+// whose failure is the point.
+func TestRunUntilFinishedNamesWhatIsStuck(t *testing.T) {
+	if os.Getenv("TESTSUITE_STUCK") == "2" {
+		testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+			approve := sdk.NewTask("approve", func(ctx context.Context, in Nap) error {
+				_, err := workflow.WaitSignal[bool](ctx, "approved", 0)
+				return err
+			})
+			charge := sdk.NewTask("charge", func(ctx context.Context, in Nap) error { return nil })
+			env.Register(approve, charge)
+			_, err := approve.Add(t.Context(), env.Docket(), Nap{}, sdk.Key("order-7"))
+			require.NoError(t, err)
+			_, err = charge.Add(t.Context(), env.Docket(), Nap{}, sdk.Key("charge-7"), sdk.After(time.Minute))
+			require.NoError(t, err)
+			require.NoError(t, env.Docket().Strike(t.Context(), "charge", "", "", nil))
+			env.RunUntilFinished()
+		})
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunUntilFinishedNamesWhatIsStuck$", "-test.timeout=5m")
+	cmd.Env = append(os.Environ(), "TESTSUITE_STUCK=2")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "the child's test fails:\n%s", out)
+	assert.Contains(t, string(out), "parked: order-7 (approve), waiting for signal approved")
+	assert.Contains(t, string(out), "held by a strike: charge-7 (charge)")
 }
 
 // Work that goes on is waited for however long it takes: ten tasks that
