@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -60,7 +61,8 @@ var signalCommand = &command{
 	help: `Sends the workflow with KEY the signal NAME (sdk.Docket.Signal), which its
 workflow.WaitSignal(ctx, NAME, ...) receives. PAYLOAD is JSON: '{"approved":
 true}', '"yes"', 42 (a negative number after --: docket signal KEY NAME
--- -5); without it the payload is null. A PAYLOAD that is not JSON, or an
+-- -5), or - to read it from standard input (docket signal KEY NAME - <
+decision.json); without it the payload is null. A PAYLOAD that is not JSON, or an
 empty NAME, is a usage error (exit 2); a KEY that no live task has is an
 error (exit 1). Signals are not idempotent: sending twice delivers twice.
 `,
@@ -162,6 +164,22 @@ func withoutSentinel(err, sentinel error) error {
 	return err
 }
 
+// maxPayload bounds a signal's payload read from standard input; the docket
+// refuses one over its own limit (sdk.WithMaxInputSize) all the same.
+const maxPayload = 64 << 20
+
+// readPayload reads a signal's payload from r, whole.
+func readPayload(r io.Reader) ([]byte, error) {
+	text, err := io.ReadAll(io.LimitReader(r, maxPayload+1))
+	if err != nil {
+		return nil, fmt.Errorf("signal: reading the payload from standard input: %w", err)
+	}
+	if len(text) > maxPayload {
+		return nil, fmt.Errorf("signal: the payload on standard input is over %d MiB", maxPayload>>20)
+	}
+	return text, nil
+}
+
 func runSignal(ctx context.Context, s *session, cmd *command, args []string) error {
 	fs := s.flags(cmd)
 	rest, err := s.parse(cmd, fs, args)
@@ -177,10 +195,16 @@ func runSignal(ctx context.Context, s *session, cmd *command, args []string) err
 	}
 	payload := json.RawMessage("null")
 	if len(rest) == 3 {
-		if !json.Valid([]byte(rest[2])) {
-			return usageErrorf(cmd.name, "the PAYLOAD %s is not JSON (quote a string: '\"yes\"')", printable(rest[2]))
+		text := []byte(rest[2])
+		if rest[2] == "-" {
+			if text, err = readPayload(s.stdin); err != nil {
+				return err
+			}
 		}
-		payload = json.RawMessage(rest[2])
+		if !json.Valid(text) {
+			return usageErrorf(cmd.name, "the PAYLOAD %s is not JSON (quote a string: '\"yes\"')", printable(string(text)))
+		}
+		payload = json.RawMessage(text)
 	}
 	d, err := s.open(ctx)
 	if err != nil {

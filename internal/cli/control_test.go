@@ -109,8 +109,9 @@ func TestSignal(t *testing.T) {
 	assert.Equal(t, 2, f.run("", "signal", "approval-1").code, "a name is needed")
 	assert.Equal(t, 2, f.run("", "signal", "approval-1", "").code, "an empty name is a usage error")
 
+	assert.Equal(t, 2, f.run("{approved", "signal", "approval-1", "decide", "-").code, "not JSON, from stdin")
 	assert.Equal(t, result{code: 0, stdout: "sent decide to approval-1\n"},
-		f.run("", "signal", "approval-1", "decide", `{"approved": true, "by": "ana"}`))
+		f.run(`{"approved": true, "by": "ana"}`+"\n", "signal", "approval-1", "decide", "-"), "the payload from stdin")
 	assert.Equal(t, result{code: 0, stdout: "sent decide to approval-1\n"},
 		f.run("", "signal", "approval-1", "decide"), "without a payload, null")
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
