@@ -30,8 +30,10 @@ type PerpetualControl struct {
 }
 
 // Cancel ends the chain: no run follows this one. The execution then ends
-// as this run does (completed or failed). An automatic task is started again
-// by the workers that register it; see policy.Automatic.
+// as this run does (completed or failed). It applies to this attempt: one
+// that fails and is retried leaves the retry to decide again. An automatic
+// task is started again by the workers that register it; see
+// policy.Automatic.
 func (p *PerpetualControl) Cancel() {
 	if p != nil && p.s != nil {
 		p.s.Cancel()
