@@ -126,7 +126,7 @@ func (t *Task[In]) Add(ctx context.Context, d *Docket, in In, opts ...AddOption)
 // overwritten, and a running attempt is cancelled (its context ends with
 // ErrCancelled and its result is ignored). The replacement starts once that
 // attempt's function has returned, or, should it ignore its context, once
-// it is abandoned 5 s later: never alongside it. Replace needs Key.
+// it is abandoned 5 s later: not alongside it. Replace needs Key.
 func (t *Task[In]) Replace(ctx context.Context, d *Docket, in In, opts ...AddOption) (*Execution, error) {
 	return t.add(ctx, d, store.ModeReplace, in, opts)
 }

@@ -89,7 +89,9 @@ func (l *leaser) renewed(held []store.Held, attempts []*attempt, lost []store.Lo
 		renewed[i] = true
 	}
 	for _, x := range lost {
-		renewed[x.Index] = false
+		// A run its key drains may take its grace to wind down: its fence
+		// waits as the drain does (see store.Lost).
+		renewed[x.Index] = x.Draining
 	}
 	for i, a := range attempts {
 		if renewed[i] {

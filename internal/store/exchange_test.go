@@ -146,7 +146,7 @@ func TestRenewReportsCancelledTasks(t *testing.T) {
 		lost, err := s.Renew(ctx, store.Heartbeat{ID: "w", TTL: time.Minute}, time.Minute,
 			[]store.Held{{Key: "c", Gen: c.Messages[0].Gen}})
 		require.NoError(t, err)
-		assert.Equal(t, []store.Lost{{Index: 0, Cancelled: true}}, lost)
+		assert.Equal(t, []store.Lost{{Index: 0, Cancelled: true, Draining: true}}, lost, "its key drains the run, for as long as its worker renews it")
 		require.NoError(t, s.Unregister(ctx, "w"))
 	})
 }

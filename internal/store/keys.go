@@ -16,6 +16,8 @@ import (
 //	docket:{name}:running          ZSET   task key -> lease expiry (unix µs); claimed tasks
 //	docket:{name}:draining         ZSET   task key -> the lease expiry of a cancelled or replaced run whose
 //	                                      function may still be running: its slots and its key's next run wait
+//	docket:{name}:drains           HASH   task key -> the draining run's generation and slots: "<gen>\n<id>\n<id>..."
+//	docket:{name}:deferred         ZSET   task key -> due time (unix µs): next runs waiting for their key's drain
 //	docket:{name}:task:<key>       HASH   one execution: name, input, gen, attempt, state, times, error, slots
 //	                                      (attempt and deliveries left out while they hold 1 and 0)
 //	docket:{name}:limits           SET    ids of the concurrency limits in use
@@ -58,7 +60,7 @@ import (
 
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
-	keyNames    = []string{"scheduled", "running", "draining", "limits", "deadletters", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck"}
+	keyNames    = []string{"scheduled", "running", "draining", "drains", "deferred", "limits", "deadletters", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck"}
 	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "rate", "worker", "watch", "unknown", "flow", "stats"}
 )
 
@@ -68,6 +70,8 @@ type keys struct {
 	scheduled   string
 	running     string
 	draining    string
+	drains      string
+	deferred    string
 	limits      string
 	deadletters string
 	parked      string
@@ -98,6 +102,8 @@ func newKeys(name string) (keys, error) {
 		scheduled:   p + "scheduled",
 		running:     p + "running",
 		draining:    p + "draining",
+		drains:      p + "drains",
+		deferred:    p + "deferred",
 		limits:      p + "limits",
 		deadletters: p + "deadletters",
 		parked:      p + "parked",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -42,6 +43,9 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 	if err := add(s.rdb.ZRange(ctx, s.k.struck, 0, -1).Result()); err != nil {
 		return err
 	}
+	if err := add(s.rdb.ZRange(ctx, s.k.deferred, 0, -1).Result()); err != nil {
+		return err
+	}
 	for _, k := range all {
 		if _, ok := s.k.is(k, "waiting"); ok {
 			if err := add(s.rdb.ZRange(ctx, k, 0, -1).Result()); err != nil {
@@ -50,9 +54,8 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 		}
 	}
 	// Draining keys (see start_drain in lib.lua): the run of a cancelled or
-	// replaced execution may still hold slots, and the key's record is
-	// either that ended execution's (with a TTL) or its next run's,
-	// waiting for it (without).
+	// replaced execution, which may still hold slots. Each has its entry in
+	// drains, and each entry its key in draining.
 	draining := map[string]bool{}
 	members, err := s.rdb.ZRange(ctx, s.k.draining, 0, -1).Result()
 	if err != nil {
@@ -60,6 +63,10 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 	}
 	for _, m := range members {
 		draining[m] = true
+	}
+	drains, err := s.rdb.HKeys(ctx, s.k.drains).Result()
+	if err != nil {
+		return err
 	}
 	registry, err := s.rdb.SMembers(ctx, s.k.limits).Result()
 	if err != nil {
@@ -91,7 +98,7 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 			if live[key] && !forever {
 				problem("%s: live task's record has a TTL (%v) and could vanish", k, ttl)
 			}
-			if !live[key] && !draining[key] && forever {
+			if !live[key] && forever {
 				problem("%s: finished task's record has no TTL", k)
 			}
 			continue
@@ -106,7 +113,7 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 			if live[key] && !forever {
 				problem("%s: live workflow's flow has a TTL (%v) and could vanish", k, ttl)
 			}
-			if !live[key] && !draining[key] && forever {
+			if !live[key] && forever {
 				problem("%s: flow of a workflow that is not live has no TTL", k)
 			}
 			continue
@@ -114,7 +121,8 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 		id, isLimit := s.k.is(k, "limit")
 		wid, isWaiting := s.k.is(k, "waiting")
 		switch {
-		case k == s.k.scheduled || k == s.k.running || k == s.k.draining || k == s.k.limits || k == s.k.parked || k == s.k.struck:
+		case k == s.k.scheduled || k == s.k.running || k == s.k.draining || k == s.k.drains || k == s.k.deferred ||
+			k == s.k.limits || k == s.k.parked || k == s.k.struck:
 			// containers of live tasks: empty ones do not exist
 		case k == s.k.strikes:
 			// an operator's decision: it lasts until restored
@@ -133,6 +141,16 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 			inUse[wid] = true
 		case forever:
 			problem("%s: no TTL", k)
+		}
+	}
+	for _, key := range drains {
+		if !draining[key] {
+			problem("%s: an entry for %q, whose key does not drain", s.k.drains, key)
+		}
+	}
+	for key := range draining {
+		if !slices.Contains(drains, key) {
+			problem("%s: %q drains without an entry in %s", s.k.draining, key, s.k.drains)
 		}
 	}
 	for key := range live {

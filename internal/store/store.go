@@ -371,7 +371,8 @@ func (s *Store) Renew(ctx context.Context, hb Heartbeat, lease time.Duration, he
 		if p < 0 || int(p) >= len(held) {
 			return nil, fmt.Errorf("%w: renew reported position %d of %d", ErrMalformed, p, len(held))
 		}
-		lost = append(lost, Lost{Index: int(p), Cancelled: positions[i+1] == 1})
+		code := positions[i+1]
+		lost = append(lost, Lost{Index: int(p), Cancelled: code == 1 || code == 2, Draining: code == 2})
 	}
 	return lost, nil
 }
@@ -379,7 +380,10 @@ func (s *Store) Renew(ctx context.Context, hb Heartbeat, lease time.Duration, he
 // Lost is a held task whose lease its worker no longer holds.
 type Lost struct {
 	Index     int  // its position in the list of held tasks
-	Cancelled bool // its execution was cancelled, rather than handed to another worker
+	Cancelled bool // its execution was cancelled or replaced, rather than handed to another worker
+	// Draining: and its key drains the run, whose deadline the renewal
+	// moved on as it would have moved the lease: the run may wind down.
+	Draining bool
 }
 
 // Unregister removes a worker from the live workers.

@@ -14,6 +14,8 @@ if seed then
   mode = 'add'
 end
 local before = earliest(K.scheduled)
+-- Whether any key drains (see start_drain): most calls need not ask per task.
+local any_drains = redis.call('EXISTS', K.draining) == 1
 local soonest = nil
 local result = {}
 -- Tasks enter the schedule in one call, at the end: scores and keys. Should
@@ -57,6 +59,7 @@ for i = 3, #ARGV, 5 do
   else
     if live then
       unlink(key, state, now)
+      any_drains = any_drains or state == STATE.running -- its run drains now
     end
     local due, due_s = now, now_s
     if when ~= '+0' then
@@ -66,10 +69,8 @@ for i = 3, #ARGV, 5 do
     -- Generations only grow, even across executions of the same key whose
     -- records expired in between: a copy from any earlier execution is stale.
     local gen_s = now_s
-    local drain = nil -- the run of an earlier execution still ending (see start_drain)
     if f[2] then
       gen_s = int(math.max(gen + 1, now))
-      drain = redis.call('HMGET', tk, 'draining', 'drain_slots')
       redis.call('DEL', tk) -- an earlier execution's record
       redis.call('DEL', K.flow .. key) -- and what it did as a workflow
       -- Its children still being cancelled are left alone: their keys are
@@ -95,8 +96,10 @@ for i = 3, #ARGV, 5 do
     if live and f[4] then -- a replaced child stays its workflow's
       redis.call('HSET', tk, 'parent', f[4], 'child', f[5] or '')
     end
-    if drain and drain[1] then -- due once that run has ended
-      redis.call('HSET', tk, 'draining', drain[1], 'drain_slots', drain[2] or '')
+    if any_drains and redis.call('ZSCORE', K.draining, key) then
+      -- A run of an earlier execution of the key is still ending: due
+      -- once it has (see start_drain).
+      redis.call('ZADD', K.deferred, due_s, key)
     else
       schedule[#schedule + 1] = due_s
       schedule[#schedule + 1] = key

@@ -217,8 +217,8 @@ local function field(input, arg)
 end
 
 local function is_holder(key, id)
-  local f = read(key, 'state', 'slots', 'drain_slots')
-  return is_live(f[1]) and holds(f[2], id) or holds(f[3], id)
+  local f = read(key, 'state', 'slots')
+  return is_live(f[1]) and holds(f[2], id) or holds(drain_slots(key), id)
 end
 
 -- free_stale drops holders that no longer hold the slot, and hands the

@@ -15,19 +15,9 @@ local now = clock_us()
 local n, retention = tonumber(ARGV[2]), tonumber(ARGV[3])
 local cursor = ARGV[4]
 local keys = redis.call('ZRANGE', K.scheduled, 0, n - 1)
-for _, held in ipairs({K.parked, K.struck}) do
+for _, held in ipairs({K.parked, K.struck, K.deferred}) do
   if #keys < n then
     for _, key in ipairs(redis.call('ZRANGE', held, 0, n - #keys - 1)) do
-      keys[#keys + 1] = key
-    end
-  end
-end
--- and the next runs of keys whose cancelled or replaced run is ending
--- (see start_drain), outside the schedule until it has: only the live ones,
--- or a call would hand the ended ones back for ever.
-if #keys < n then
-  for _, key in ipairs(redis.call('ZRANGE', K.draining, 0, n - 1)) do
-    if #keys < n and read(key, 'state')[1] == STATE.scheduled then
       keys[#keys + 1] = key
     end
   end
@@ -75,6 +65,7 @@ for i, key in ipairs(keys) do
     redis.call('ZREM', K.scheduled, key)
     redis.call('ZREM', K.parked, key)
     redis.call('ZREM', K.struck, key)
+    redis.call('ZREM', K.deferred, key)
   end
 end
 return {cancelled, #keys, cursor}

@@ -311,67 +311,94 @@ end
 
 -- Draining. A run cancelled or replaced while its function runs does not
 -- free what it holds at once: the function goes on until its worker hears
--- (pub/sub) and it returns. Until then its key drains: K.draining holds the
--- key, scored with the run's lease expiry (by when its worker has fenced
--- it), and the record keeps the run's generation ('draining') and the
--- concurrency slots it held ('drain_slots'). The key's next run (a
--- replacement, an add after the cancel) waits outside the schedule. The
--- drain ends when the worker reports the run ended (KIND.drained, see
--- finish_attempts) or at the lease expiry (claim.lua): the slots pass to
--- their waiters, and the next run is due. So a concurrency limit holds, and
--- two runs of one key never overlap, across a Cancel or a Replace.
+-- (pub/sub) and it returns. Until then its key drains, whatever becomes of
+-- its record: K.draining holds the key, scored with the run's lease expiry
+-- (by when its worker has fenced it; renew.lua moves it on while the worker
+-- still has the run), and K.drains the run's generation and the
+-- concurrency slots it held ("<gen>\n<id>\n<id>..."). The key's next run
+-- (a replacement, an add after the cancel, a workflow's child started
+-- again) waits in K.deferred, scored with its due time, rather than in the
+-- schedule. The drain ends when the worker reports the run ended (any
+-- outcome of that generation: KIND.drained when it was cancelled, see
+-- finish_attempts) or at the deadline (claim.lua): the slots pass to their
+-- waiters, and the next run enters the schedule. So a concurrency limit
+-- holds, and two runs of one key never overlap, across a Cancel or a
+-- Replace of a task whose function honours its context.
+
+-- drained_gen returns the generation of the run key drains, or nil.
+local function drained_gen(key)
+  local d = redis.call('HGET', K.drains, key)
+  if not d then
+    return nil
+  end
+  return (string.match(d, '^[^\n]*'))
+end
+
+-- drain_slots returns the slots the run key drains holds ('' for none).
+local function drain_slots(key)
+  local d = redis.call('HGET', K.drains, key) or ''
+  return string.match(d, '\n(.*)$') or ''
+end
 
 -- start_drain takes the running task key off its worker's lease and keeps
--- what it holds until its run ends. It returns the drain's end (unix µs),
--- or nil when the lease has lapsed already: its worker stopped it.
+-- what it holds until its run ends. It returns false when the lease has
+-- lapsed already (its worker stopped the run): what it holds is freed now.
 local function start_drain(key, gen, now)
   local lease = score(redis.call('ZSCORE', K.running, key))
   redis.call('ZREM', K.running, key)
   if not lease or lease <= now then
-    return nil
+    return false
   end
   redis.call('ZADD', K.draining, lease, key)
-  redis.call('HSET', K.task .. key, 'draining', gen or '', 'drain_slots', read(key, 'slots')[1] or '', 'slots', '')
-  return lease
+  redis.call('HSET', K.drains, key, (gen or '') .. '\n' .. (read(key, 'slots')[1] or ''))
+  redis.call('HSET', K.task .. key, 'slots', '')
+  return true
+end
+
+-- schedule_or_defer puts a task due at due (unix µs) in the schedule, or,
+-- while its key drains, in K.deferred. It returns whether it is scheduled.
+local function schedule_or_defer(key, due)
+  if redis.call('ZSCORE', K.draining, key) then
+    redis.call('ZADD', K.deferred, due, key)
+    return false
+  end
+  redis.call('ZADD', K.scheduled, due, key)
+  return true
 end
 
 -- end_drain ends the drain of key (see start_drain): its run's slots go to
--- their waiters, and its next run, if it has one, enters the schedule. It
+-- their waiters, and its next run, if one waits, enters the schedule. It
 -- returns when that run is due, or nil.
 local function end_drain(key, now)
-  redis.call('ZREM', K.draining, key)
-  local f = read(key, 'drain_slots', 'state', 'due')
-  for id in string.gmatch(f[1] or '', '[^\n]+') do
+  for id in string.gmatch(drain_slots(key), '[^\n]+') do
     redis.call('SREM', K.limit .. id, key)
     promote(id, now)
     touch(id)
   end
-  if not f[2] then
-    return nil -- no record (it expired, or is not a hash)
-  end
-  redis.call('HDEL', K.task .. key, 'draining', 'drain_slots')
-  if f[2] ~= STATE.scheduled then
+  redis.call('ZREM', K.draining, key)
+  redis.call('HDEL', K.drains, key)
+  local due = score(redis.call('ZSCORE', K.deferred, key))
+  if not due then
     return nil
   end
-  local due = whole(f[3]) or now
+  redis.call('ZREM', K.deferred, key)
   redis.call('ZADD', K.scheduled, due, key)
   return due
 end
 
 -- unlink takes a live task out of wherever it is (the schedule, a waiting
 -- list, or a worker: its run is cancelled) and frees its slots: a running
--- one's when its run ends (see start_drain). It returns the end of that
--- drain, or nil.
+-- one's when its run ends (see start_drain).
 local function unlink(key, state, now)
   local f = read(key, 'gen', 'waiting')
-  local drain_until = nil
   if state == STATE.scheduled then
     redis.call('ZREM', K.scheduled, key)
+    redis.call('ZREM', K.deferred, key) -- or waiting for its key's drain
   elseif state == STATE.running then
     -- The worker is told to stop; the generation bump that follows makes
     -- anything it reports later stale.
     publish(K.events, 'c:' .. (f[1] or '') .. ':' .. key)
-    drain_until = start_drain(key, f[1], now)
+    start_drain(key, f[1], now)
   elseif state == STATE.waiting and f[2] then
     redis.call('ZREM', K.waiting .. f[2], key)
     touch(f[2])
@@ -384,7 +411,6 @@ local function unlink(key, state, now)
   end
   release_slots(key, now)
   end_progress(key)
-  return drain_until
 end
 
 -- chain_ended tells workers that the chain of an automatic task (a record
@@ -621,12 +647,9 @@ local function cancel_task(key, now, retention, message, inline)
   if not is_live(f[1]) then
     return false
   end
-  local drain_until = unlink(key, f[1], now)
+  unlink(key, f[1], now)
   redis.call('HSET', K.task .. key, 'state', STATE.cancelled, 'gen', next_gen(f[2], now),
     'finished', int(now), 'error', message, 'reason', REASON.cancelled)
-  if drain_until then -- the record keeps what the drain frees
-    retention = math.max(retention, math.ceil((drain_until - now) / 1000) + 1000)
-  end
   redis.call('PEXPIRE', K.task .. key, retention)
   announce(key, STATE.cancelled, f[3], message)
   task_ended(key, STATE.cancelled, now, retention, f[4], inline)
@@ -665,6 +688,7 @@ end
 -- the dead letters all the same, and left to expire after the retention.
 local function fail_corrupt(key, reason, now, retention)
   redis.call('ZREM', K.scheduled, key)
+  redis.call('ZREM', K.deferred, key)
   redis.call('ZREM', K.running, key)
   redis.call('ZREM', K.parked, key)
   redis.call('ZREM', K.struck, key)
@@ -789,7 +813,7 @@ local function finish_attempts(first, last, retention, now)
     if not f or f[1] ~= gen or f[2] ~= STATE.running then
       -- Stale, but the run of gen has ended: if its key drains it (it was
       -- cancelled or replaced, drained or not), the drain ends.
-      if read(key, 'draining')[1] == gen then
+      if drained_gen(key) == gen then
         if soonest == nil then
           before = earliest(K.scheduled)
         end

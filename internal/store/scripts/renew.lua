@@ -3,9 +3,10 @@
 -- ARGV[1] docket key prefix, ARGV[2] worker id, ARGV[3] worker description,
 -- ARGV[4] lease, ARGV[5] worker TTL (ms), then per held task: key, gen
 -- Returns, for each held task whose lease this worker no longer holds, its
--- position (0-based) and 1 if its execution was cancelled or replaced (else 0): the
--- worker tells its task why it stops even when the cancel event, sent over
--- pub/sub, has not reached it yet.
+-- position (0-based) and 1 if its execution was cancelled, 2 if it was
+-- cancelled or replaced and its key drains the run (whose deadline moves on
+-- as its lease would), else 0: the worker tells its task why it stops even
+-- when the cancel event, sent over pub/sub, has not reached it yet.
 over_maxmemory()
 local now = clock_us()
 local id, info = ARGV[2], ARGV[3]
@@ -20,9 +21,14 @@ for i = 6, #ARGV, 2 do
     redis.call('ZADD', K.running, 'XX', now + lease, key)
   else
     lost[#lost + 1] = position
-    -- Cancelled, or replaced: its key drains this run (see start_drain).
-    local cancelled = f[2] == STATE.cancelled or read(key, 'draining')[1] == gen
-    lost[#lost + 1] = cancelled and 1 or 0
+    local code = f[2] == STATE.cancelled and 1 or 0
+    if drained_gen(key) == gen then
+      -- Cancelled or replaced, its key drains this run (see start_drain),
+      -- which its worker still has: the drain lasts as its lease would.
+      redis.call('ZADD', K.draining, 'XX', now + lease, key)
+      code = 2
+    end
+    lost[#lost + 1] = code
   end
 end
 

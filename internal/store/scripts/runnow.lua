@@ -20,13 +20,14 @@ if not is_live(state) then
   return {0, 0, state}
 end
 local due = score(redis.call('ZSCORE', K.scheduled, key))
-local waits = state == STATE.scheduled and not due and read(key, 'draining', 'due')
-if waits and waits[1] then
+local deferred = state == STATE.scheduled and not due and score(redis.call('ZSCORE', K.deferred, key))
+if deferred then
   -- Waiting for its key's cancelled or replaced run to end (see
   -- start_drain): due now once it has.
-  if (whole(waits[2]) or now) <= now then
-    return {2, int(whole(waits[2]) or now), state}
+  if deferred <= now then
+    return {2, int(deferred), state}
   end
+  redis.call('ZADD', K.deferred, now, key)
   redis.call('HSET', K.task .. key, 'due', int(now))
   if redis.call('HEXISTS', K.task .. key, 'asked') == 1 then
     redis.call('HSET', K.task .. key, 'asked', int(now))

@@ -20,6 +20,8 @@ local before = earliest(K.scheduled)
 local soonest = nil
 local result = {}
 local schedule = {}
+-- Whether any key drains (see start_drain): most calls need not ask per child.
+local any_drains = redis.call('EXISTS', K.draining) == 1
 for i = 4, #ARGV, 6 do
   local name, key, task, input, when, trace = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
   local started = redis.call('HGET', flow, 'c:' .. name)
@@ -59,10 +61,16 @@ for i = 4, #ARGV, 6 do
         if when ~= '+0' then -- started for later: when it was asked to be due (see claim's debounce)
           redis.call('HSET', K.task .. key, 'asked', int(due))
         end
-        schedule[#schedule + 1] = int(due)
-        schedule[#schedule + 1] = key
-        if soonest == nil or due < soonest then
-          soonest = due
+        if any_drains and redis.call('ZSCORE', K.draining, key) then
+          -- An earlier child under this key (of an earlier run or
+          -- execution) is still ending: due once it has (see start_drain).
+          redis.call('ZADD', K.deferred, int(due), key)
+        else
+          schedule[#schedule + 1] = int(due)
+          schedule[#schedule + 1] = key
+          if soonest == nil or due < soonest then
+            soonest = due
+          end
         end
       end
       redis.call('HSET', flow, 'c:' .. name, key)
