@@ -491,10 +491,17 @@ end
 -- DRAINS is the most drains one claim ends at their deadline.
 local DRAINS = 100
 
--- end_lapsed_drains ends the drains whose run's lease has lapsed: its worker
--- died, or could not tell (see start_drain). Their tasks' next runs are
--- claimable at once, by this claim.
+-- The earliest deadline of a drain (see start_drain), read once: most
+-- claims find none, and need not look again.
+local first_drain = earliest(K.draining)
+
+-- end_lapsed_drains ends the drains whose deadline has passed: the run's
+-- worker died, or could not tell (see start_drain). Their tasks' next runs
+-- are claimable at once, by this claim.
 local function end_lapsed_drains()
+  if first_drain == nil or first_drain > now then
+    return
+  end
   for _, key in ipairs(redis.call('ZRANGEBYSCORE', K.draining, '-inf', now, 'LIMIT', 0, DRAINS)) do
     end_drain(key, now)
   end
@@ -607,7 +614,10 @@ local function wait_for(more)
     return '0'
   end
   -- A task is due, a lease lapses, or a drain ends at its deadline.
-  local nxt = sooner(sooner(earliest(K.scheduled), earliest(K.running)), earliest(K.draining))
+  local nxt = sooner(earliest(K.scheduled), earliest(K.running))
+  if first_drain ~= nil then
+    nxt = sooner(nxt, earliest(K.draining))
+  end
   if nxt == nil then
     return '-1'
   end
