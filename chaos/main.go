@@ -258,12 +258,14 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 	}
 	var keys []added
 	var addRetries, ambiguous int
+	var replaced int64
 	var gaveUp []string
 	signals := map[string]signalled{}
 	for _, p := range dr.producers {
 		keys = append(keys, p.added...)
 		addRetries += p.retries
 		ambiguous += p.ambiguous
+		replaced += p.replaced.Load()
 		gaveUp = append(gaveUp, p.gaveUp...)
 		maps.Copy(signals, p.signalled)
 	}
@@ -282,7 +284,7 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 	}
 	r.violateList("Add never succeeded", gaveUp)
 	r.violateList("worker", append(dr.fleet.crashes, dr.fleet.stuck...))
-	dr.print(r, addRetries, ambiguous)
+	dr.print(r, addRetries, ambiguous, replaced)
 	if r.count > 0 {
 		return 1
 	}
@@ -472,7 +474,7 @@ func (dr *driver) drain(ctx context.Context, d *sdk.Docket) (bool, []string) {
 	}
 }
 
-func (dr *driver) print(r *report, addRetries, ambiguous int) {
+func (dr *driver) print(r *report, addRetries, ambiguous int, replaced int64) {
 	var kinds []string
 	for _, k := range []string{tasks.NamePlain, tasks.NameLimited, tasks.NamePanic, tasks.NameTimeout, tasks.NameExit, tasks.NameSlow, tasks.NameOrder} {
 		kinds = append(kinds, fmt.Sprintf("%s %d", k, r.byKind[k]))
@@ -480,6 +482,8 @@ func (dr *driver) print(r *report, addRetries, ambiguous int) {
 	fmt.Println("chaos: results")
 	fmt.Printf("  added            %d (%s)\n", r.added, strings.Join(kinds, ", "))
 	fmt.Printf("  add retries      %d failed tries, retried until they succeeded (%d had applied anyway)\n", addRetries, ambiguous)
+	fmt.Printf("  replaced         %d limited tasks by their producer, many while they ran (the run winds down %v or more; its slot and its replacement wait)\n",
+		replaced, tasks.WindDown)
 	fmt.Printf("  completed        %d of %d (record and Execution.Info)\n", r.completed, r.added)
 	fmt.Printf("  duplicates       %d extra completions of added keys (at least once, not exactly once)", r.duplicates)
 	if r.extra > 0 {
@@ -489,8 +493,8 @@ func (dr *driver) print(r *report, addRetries, ambiguous int) {
 	fmt.Printf("  re-runs          %d runs of %d keys beyond the planned ones, each after the one before had ended (redelivered after a worker died or lost the lease, retried after an outage)\n",
 		r.runs.reruns, r.runs.rerunKeys)
 	fmt.Printf("  overlaps         %d keys ran twice at once\n", r.runs.overlapKeys)
-	fmt.Printf("  runs             %d logged: %d stopped for a lost lease (sdk.ErrLeaseLost), %d ended by their process's death\n",
-		r.runs.runs, r.runs.fenced, r.runs.died)
+	fmt.Printf("  runs             %d logged: %d stopped for a lost lease (sdk.ErrLeaseLost), %d ended by their process's death, %d cancelled by a Replace\n",
+		r.runs.runs, r.runs.fenced, r.runs.died, r.runs.cancelled)
 	if r.runs.takenOver > 0 {
 		fmt.Printf("  closest takeover %v after a run stopped for a lost lease returned (%d such runs ran again): %s\n",
 			r.runs.closest.Round(time.Millisecond), r.runs.takenOver, r.runs.closestRun)

@@ -95,8 +95,10 @@ type producer struct {
 	gaveUp    []string // keys never added before the hard deadline
 	count     *atomic.Int64
 
-	// The approvals of the orders, sent a while after their Add.
+	// The approvals of the orders, sent a while after their Add, and the
+	// replacements of some limited tasks (see replace).
 	signals   sync.WaitGroup
+	replaced  atomic.Int64 // Replace calls that succeeded
 	mu        sync.Mutex
 	signalled map[string]signalled // by order key
 }
@@ -130,9 +132,12 @@ func (p *producer) addOne(ctx context.Context, n int) {
 	if p.rng.IntN(5) == 0 { // a fifth are due later, by the Redis clock
 		opts = append(opts, sdk.After(time.Duration(p.rng.Int64N(int64(2*time.Second)))))
 	}
-	var approveAfter time.Duration
+	var approveAfter, replaceAfter time.Duration
 	if k.name == tasks.NameOrder {
 		approveAfter = time.Duration(p.rng.Int64N(int64(approvalDelay)))
+	}
+	if k.name == tasks.NameLimited && p.rng.IntN(replaceOneIn) == 0 {
+		replaceAfter = time.Millisecond + time.Duration(p.rng.Int64N(int64(replaceDelay)))
 	}
 	tried := time.Now()
 	wait := 20 * time.Millisecond
@@ -147,12 +152,49 @@ func (p *producer) addOne(ctx context.Context, n int) {
 			if k.name == tasks.NameOrder {
 				p.signals.Go(func() { p.approve(ctx, key, approveAfter) })
 			}
+			if k.name == tasks.NameLimited && replaceAfter > 0 {
+				p.signals.Go(func() { p.replace(ctx, key, n, replaceAfter) })
+			}
 			return
 		}
 		p.retries++
 		select {
 		case <-ctx.Done():
 			p.gaveUp = append(p.gaveUp, fmt.Sprintf("%s: %v", key, err))
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+// replaceOneIn: one limited task in that many is replaced (with the same
+// input) up to replaceDelay after its Add: often while it runs, when its run
+// is cancelled and winds down (see tasks.Limited) while its replacement and
+// the next task of its value wait for it; or while it waits for a slot, or
+// after it ended, when it runs once more.
+const (
+	replaceOneIn = 8
+	replaceDelay = 1500 * time.Millisecond
+)
+
+// replace replaces the limited task with key, the producer's n-th, after a
+// while, retrying until Replace succeeds or ctx ends.
+func (p *producer) replace(ctx context.Context, key string, n int, after time.Duration) {
+	select {
+	case <-time.After(after):
+	case <-ctx.Done():
+		return
+	}
+	wait := 20 * time.Millisecond
+	for {
+		_, err := p.ts.Limited.Replace(ctx, p.d, tasks.Limited{Value: n % tasks.Values, N: n}, sdk.Key(key))
+		if err == nil {
+			p.replaced.Add(1)
+			return
+		}
+		select {
+		case <-ctx.Done():
 			return
 		case <-time.After(wait):
 		}

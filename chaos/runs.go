@@ -17,6 +17,7 @@ type runReport struct {
 	runs        int
 	died        int // runs whose process died under them (SIGKILL, an exiter)
 	fenced      int // runs stopped because their worker lost the lease (sdk.ErrLeaseLost)
+	cancelled   int // runs stopped because their execution was replaced (sdk.ErrCancelled)
 	slowest     time.Duration
 	slowestRun  string
 	closest     time.Duration // the shortest time from a fenced run's return to the next run of its key
@@ -92,6 +93,9 @@ func (r *report) checkRuns(procs []*proc, keys []added, t0 time.Time) {
 			}
 			if run.Cause == tasks.CauseLeaseLost {
 				r.runs.fenced++
+			}
+			if run.Cause == tasks.CauseCancelled {
+				r.runs.cancelled++
 			}
 			if run.CancelledToReturn > r.runs.slowest {
 				r.runs.slowest = run.CancelledToReturn

@@ -263,6 +263,12 @@ func (r record) limited(ctx context.Context, in Limited) error {
 			}
 		}
 	}
+	if errors.Is(context.Cause(ctx), sdk.ErrCancelled) {
+		// Replaced while it ran: it honours its context, but winding down
+		// takes a moment, during which it still holds its slot (and its
+		// replacement must not start).
+		time.Sleep(WindDown + rand.N(WindDown))
+	}
 	leave, cancel := leaving(ctx)
 	defer cancel()
 	if lerr := r.retry(leave, func(ctx context.Context) error { return r.rec.SRem(ctx, running, key).Err() }); lerr != nil {
@@ -273,6 +279,10 @@ func (r record) limited(ctx context.Context, in Limited) error {
 	}
 	return r.complete(ctx)
 }
+
+// WindDown is the least time a run of the limited task cancelled by a
+// Replace takes to return (up to twice as long).
+const WindDown = 100 * time.Millisecond
 
 // leaving is the context in which a run of the limited task leaves the
 // record. It outlives ctx (the SADD may have applied even if ctx ended
