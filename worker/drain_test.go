@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/internal/store"
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
@@ -346,4 +348,50 @@ func TestReseededChainWaitsForItsCancelledRun(t *testing.T) {
 		require.Len(t, starts, 2)
 		assert.WithinRange(t, starts[1], returned, returned.Add(10*time.Millisecond))
 	})
+}
+
+// A Fallback handler that ignores its context, whose message is replaced
+// while it runs, is abandoned after the grace as a task's function is: the
+// replacement does not wait for it for ever.
+func TestFallbackIgnoringItsContextIsAbandonedAfterAGrace(t *testing.T) {
+	// Made inside the bubble (see testsuite.Run), which the fallback, given
+	// before it, reaches through these.
+	var mu sync.Mutex
+	var release chan struct{}
+	var started chan time.Time
+	fallback := func(ctx context.Context, task string, input json.RawMessage) error {
+		mu.Lock()
+		rel, st := release, started
+		mu.Unlock()
+		var in Greeting
+		if err := json.Unmarshal(input, &in); err == nil && in.Name == "v2" {
+			st <- time.Now()
+			return nil
+		}
+		<-rel // ignores its context
+		return nil
+	}
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		mu.Lock()
+		release, started = make(chan struct{}), make(chan time.Time, 1)
+		rel, st := release, started
+		mu.Unlock()
+		ghost := sdk.NewTask("ghost", func(ctx context.Context, in Greeting) error { return nil }) // not registered
+		d := env.Docket()
+		_, err := ghost.Add(t.Context(), d, Greeting{"v1"}, sdk.Key("g"))
+		require.NoError(t, err)
+		env.Advance(time.Second)
+		replaced := env.Now()
+		_, err = ghost.Replace(t.Context(), d, Greeting{"v2"}, sdk.Key("g"))
+		require.NoError(t, err)
+		env.Advance(time.Minute)
+		grace := replaced.Add(store.CancelGrace)
+		select {
+		case at := <-st:
+			assert.WithinRange(t, at, grace, grace.Add(10*time.Millisecond))
+		case <-time.After(time.Hour):
+			t.Error("the replacement had not started an hour after the Replace")
+		}
+		close(rel)
+	}, testsuite.WithWorkerOptions(worker.Options{Fallback: fallback}))
 }

@@ -249,22 +249,39 @@ func (a *attempt) runFallback(reason string, cause error) {
 		a.settle(func() *store.Outcome { return a.final(store.Failed, cause.Error(), reason) })
 		return
 	}
+	// A handler that ignores its context is abandoned as a task's function
+	// is (see runTask).
+	returned, stop := a.abandonWhenDone(func() *store.Outcome { return a.stoppedFallback() })
 	a.call(a.ctx, a.r.wrap(a, func(ctx context.Context) error { return fallback(ctx, a.msg.Name, a.msg.Input) }),
-		func(err error) { a.settleFallback(err, reason, cause) })
+		func(err error) {
+			close(returned)
+			stop()
+			a.settleFallback(err, reason, cause)
+		})
+}
+
+// stoppedFallback is the outcome of a fallback handler's attempt whose
+// context ended: nil when there is nothing to record.
+func (a *attempt) stoppedFallback() *store.Outcome {
+	switch stopped := context.Cause(a.ctx); {
+	case errors.Is(stopped, sdk.ErrShutdown):
+		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released} // for another worker
+	case errors.Is(stopped, sdk.ErrCancelled):
+		return a.drained()
+	}
+	return nil // the store has moved on
 }
 
 // settleFallback records what the fallback handler's call ended with.
 func (a *attempt) settleFallback(err error, reason string, cause error) {
 	a.settle(func() *store.Outcome {
 		switch stopped := context.Cause(a.ctx); {
+		case errors.Is(stopped, sdk.ErrCancelled):
+			return a.drained() // whatever it returned: the execution has moved on
 		case err == nil:
 			return a.final(store.Completed, "", "")
-		case errors.Is(stopped, sdk.ErrShutdown):
-			return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released} // for another worker
-		case errors.Is(stopped, sdk.ErrCancelled):
-			return a.drained()
-		case errors.Is(stopped, sdk.ErrLeaseLost):
-			return nil // the store has moved on
+		case errors.Is(stopped, sdk.ErrShutdown), errors.Is(stopped, sdk.ErrLeaseLost):
+			return a.stoppedFallback()
 		}
 		// The fallback's own error first: it is what failed; the reason
 		// says why the message went to it.
@@ -338,23 +355,11 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	// context, is abandoned: what it returns later is ignored.
 	//
 	// At shutdown or when the execution is cancelled or replaced, though,
-	// the function gets up to shutdownGrace to return first: the task is
-	// handed back to another worker, or its slots and its key's next run
-	// wait for this one to end (see store.Drained); neither must run while
-	// this copy still does.
-	returned := make(chan struct{})
-	stop := context.AfterFunc(a.ctx, func() {
-		if cause := context.Cause(a.ctx); errors.Is(cause, sdk.ErrShutdown) || errors.Is(cause, sdk.ErrCancelled) {
-			grace := time.NewTimer(shutdownGrace)
-			defer grace.Stop()
-			select {
-			case <-returned:
-				return // it settles with its own result
-			case <-grace.C:
-			}
-		}
-		a.settle(func() *store.Outcome { return conclude(nil, true) })
-	})
+	// the function gets a grace to return first (shutdownGrace,
+	// store.CancelGrace): the task is handed back to another worker, or its
+	// slots and its key's next run wait for this one to end (see
+	// store.Drained); neither must run while this copy still does.
+	returned, stop := a.abandonWhenDone(func() *store.Outcome { return conclude(nil, true) })
 	a.call(ctx, a.r.wrap(a, func(ctx context.Context) error {
 		result, err := def.Call(ctx, in)
 		if err == nil && def.Result != nil {
@@ -366,6 +371,38 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 		stop()
 		a.settle(func() *store.Outcome { return conclude(err, false) })
 	})
+}
+
+// abandonWhenDone settles the attempt with abandoned once its context ends
+// (see runTask), unless the function returns first: the caller closes
+// returned when it does, and calls stop.
+func (a *attempt) abandonWhenDone(abandoned func() *store.Outcome) (returned chan struct{}, stop func() bool) {
+	returned = make(chan struct{})
+	stop = context.AfterFunc(a.ctx, func() {
+		if grace := graceFor(context.Cause(a.ctx)); grace > 0 {
+			timer := time.NewTimer(grace)
+			defer timer.Stop()
+			select {
+			case <-returned:
+				return // it settles with its own result
+			case <-timer.C:
+			}
+		}
+		a.settle(abandoned)
+	})
+	return returned, stop
+}
+
+// graceFor is how long a function whose context ended with cause has to
+// return before it is abandoned.
+func graceFor(cause error) time.Duration {
+	switch {
+	case errors.Is(cause, sdk.ErrShutdown):
+		return shutdownGrace
+	case errors.Is(cause, sdk.ErrCancelled):
+		return store.CancelGrace
+	}
+	return 0
 }
 
 // parked returns what a workflow's run decided to wait for, if it parks:

@@ -278,9 +278,8 @@ func (s *slots) signal() {
 }
 
 // shutdownGrace is how long the functions of tasks cancelled at the end of
-// the drain have to return before Run gives up on them, and the function of
-// a task cancelled or replaced while it runs before its attempt is
-// abandoned (its slots and its key's next run wait for it until then).
+// the drain have to return before Run gives up on them. (A task cancelled
+// or replaced while it runs has store.CancelGrace.)
 const shutdownGrace = 5 * time.Second
 
 // drain waits for running tasks, up to the drain timeout, or until the

@@ -219,6 +219,17 @@ func (s *Store) Exchange(ctx context.Context, outcomes []Outcome, worker string,
 	return c, nil
 }
 
+// CancelGrace is how long a worker gives the function of a task cancelled
+// or replaced while it runs to return before it abandons it (and reports
+// Drained). A drain lasts at least that long, and a second more, after the
+// cancel, and after each renewal of the run, whatever the lease: a worker
+// cut off from Redis meanwhile cannot say when its function returned.
+const CancelGrace = 5 * time.Second
+
+// drainMargin is what a drain lasts beyond CancelGrace: the time for the
+// worker to hear of the cancel, and for clocks to disagree.
+const drainMargin = time.Second
+
 // OutcomeKind is how an attempt ended, as far as the store is concerned.
 type OutcomeKind string
 

@@ -313,8 +313,9 @@ end
 -- free what it holds at once: the function goes on until its worker hears
 -- (pub/sub) and it returns. Until then its key drains, whatever becomes of
 -- its record: K.draining holds the key, scored with the run's lease expiry
--- (by when its worker has fenced it; renew.lua moves it on while the worker
--- still has the run), and K.drains the run's generation and the
+-- (by when its worker has fenced it) or the worker's grace for it
+-- (store.CancelGrace), whichever is later; renew.lua moves it on while the
+-- worker still has the run), and K.drains the run's generation and the
 -- concurrency slots it held ("<gen>\n<id>\n<id>..."). The key's next run
 -- (a replacement, an add after the cancel, a workflow's child started
 -- again) waits in K.deferred, scored with its due time, rather than in the
@@ -349,7 +350,9 @@ local function start_drain(key, gen, now)
   if not lease or lease <= now then
     return false
   end
-  redis.call('ZADD', K.draining, lease, key)
+  -- Until the lease would lapse, and at least as long as the worker gives
+  -- the function to return (store.CancelGrace), a second more.
+  redis.call('ZADD', K.draining, math.max(lease, now + DRAIN_US), key)
   redis.call('HSET', K.drains, key, (gen or '') .. '\n' .. (read(key, 'slots')[1] or ''))
   redis.call('HSET', K.task .. key, 'slots', '')
   return true

@@ -25,7 +25,7 @@ for i = 6, #ARGV, 2 do
     if drained_gen(key) == gen then
       -- Cancelled or replaced, its key drains this run (see start_drain),
       -- which its worker still has: the drain lasts as its lease would.
-      redis.call('ZADD', K.draining, 'XX', now + lease, key)
+      redis.call('ZADD', K.draining, 'XX', now + math.max(lease, DRAIN_US), key)
       code = 2
     end
     lost[#lost + 1] = code
