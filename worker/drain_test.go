@@ -60,16 +60,7 @@ func TestCancelledTaskKeepsItsSlotUntilItReturns(t *testing.T) {
 func TestReplacementStartsWhenTheReplacedRunReturns(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		returned, started := make(chan time.Time, 1), make(chan time.Time, 1)
-		task := sdk.NewTask("report", func(ctx context.Context, in Greeting) error {
-			if in.Name == "v2" {
-				started <- time.Now()
-				return nil
-			}
-			<-ctx.Done()
-			time.Sleep(windDown)
-			returned <- time.Now()
-			return ctx.Err()
-		})
+		task := sdk.NewTask("report", greetingWindsDown(windDown, returned, started))
 		env.Register(task)
 		d := env.Docket()
 		_, err := task.Add(t.Context(), d, Greeting{"v1"}, sdk.Key("daily"))
@@ -116,6 +107,26 @@ func TestCancelledTaskIgnoringItsContextIsAbandonedAfterAGrace(t *testing.T) {
 		assert.WithinRange(t, <-started, replaced.Add(5*time.Second), replaced.Add(5*time.Second+10*time.Millisecond))
 		close(release)
 	})
+}
+
+// greetingWindsDown is a task's function whose "v1" runs honour their
+// context but take wind to return once it ends, reporting when on returned;
+// the other runs report when they start on started (either may be nil).
+func greetingWindsDown(wind time.Duration, returned, started chan<- time.Time) func(ctx context.Context, in Greeting) error {
+	return func(ctx context.Context, in Greeting) error {
+		if in.Name != "v1" {
+			if started != nil {
+				started <- time.Now()
+			}
+			return nil
+		}
+		<-ctx.Done()
+		time.Sleep(wind)
+		if returned != nil {
+			returned <- time.Now()
+		}
+		return ctx.Err()
+	}
 }
 
 // windsDown is a task's function whose "first" run honours its context but
@@ -166,16 +177,7 @@ func TestDrainOutlivesTheRecordsOfItsKey(t *testing.T) {
 func TestAddAfterTheRecordsExpiredWaitsForTheDrain(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		returned, started := make(chan time.Time, 1), make(chan time.Time, 1)
-		task := sdk.NewTask("report", func(ctx context.Context, in Greeting) error {
-			if in.Name == "v3" {
-				started <- time.Now()
-				return nil
-			}
-			<-ctx.Done()
-			time.Sleep(4 * time.Second)
-			returned <- time.Now()
-			return ctx.Err()
-		})
+		task := sdk.NewTask("report", greetingWindsDown(4*time.Second, returned, started))
 		env.Register(task)
 		d := env.Docket()
 		_, err := task.Add(t.Context(), d, Greeting{"v1"}, sdk.Key("k"))
@@ -201,16 +203,7 @@ func TestAddAfterTheRecordsExpiredWaitsForTheDrain(t *testing.T) {
 func TestDrainLastsPastAShortLease(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		returned, started := make(chan time.Time, 1), make(chan time.Time, 1)
-		task := sdk.NewTask("report", func(ctx context.Context, in Greeting) error {
-			if in.Name == "v2" {
-				started <- time.Now()
-				return nil
-			}
-			<-ctx.Done()
-			time.Sleep(4 * time.Second) // honours its context; within the 5 s grace
-			returned <- time.Now()
-			return ctx.Err()
-		})
+		task := sdk.NewTask("report", greetingWindsDown(4*time.Second, returned, started)) // within the 5 s grace
 		env.Register(task)
 		d := env.Docket()
 		_, err := task.Add(t.Context(), d, Greeting{"v1"}, sdk.Key("daily"))
@@ -285,14 +278,7 @@ func TestChildStartedAgainWaitsForItsCancelledRun(t *testing.T) {
 // however many cancelled runs drain beside it.
 func TestClearReachesAReplacementBehindManyDrains(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		task := sdk.NewTask("slow", func(ctx context.Context, in Greeting) error {
-			if in.Name == "v2" {
-				return nil
-			}
-			<-ctx.Done()
-			time.Sleep(windDown)
-			return ctx.Err()
-		})
+		task := sdk.NewTask("slow", greetingWindsDown(windDown, nil, nil))
 		env.Register(task)
 		d := env.Docket()
 		for i := range 1000 {
