@@ -15,22 +15,30 @@ import (
 	"github.com/docket-go/docket/internal/store"
 )
 
-// Every decision reads the Redis clock, whatever the caller's clock says:
-// here Redis runs a year ahead of this process, and its clock alone decides
-// what is due.
-func TestRedisClockDecides(t *testing.T) {
+// clockedStore is a docket's store on an embedded Redis whose clock reads
+// now until the test moves it (m.SetTime).
+func clockedStore(t *testing.T, name string, now time.Time) (*store.Store, *miniredis.Miniredis) {
+	t.Helper()
 	m := miniredis.NewMiniRedis()
-	defer m.Close()
-	redisNow := time.Now().Add(365 * 24 * time.Hour).Truncate(time.Second)
-	m.SetTime(redisNow)
+	t.Cleanup(m.Close)
+	m.SetTime(now)
 	rdb := redis.NewClient(&redis.Options{
 		Addr:                     "memory",
 		Dialer:                   func(context.Context, string, string) (net.Conn, error) { return m.Dial() },
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
-	defer rdb.Close()
-	s, err := store.New(rdb, "clock")
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := store.New(rdb, name)
 	require.NoError(t, err)
+	return s, m
+}
+
+// Every decision reads the Redis clock, whatever the caller's clock says:
+// here Redis runs a year ahead of this process, and its clock alone decides
+// what is due.
+func TestRedisClockDecides(t *testing.T) {
+	redisNow := time.Now().Add(365 * 24 * time.Hour).Truncate(time.Second)
+	s, m := clockedStore(t, "clock", redisNow)
 	ctx := context.Background()
 
 	res, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "k", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Minute}}})

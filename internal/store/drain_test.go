@@ -2,13 +2,9 @@ package store_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -112,18 +108,8 @@ func TestStaleOutcomeOfTheReplacedRunEndsTheDrain(t *testing.T) {
 // second) after the cancel, when its worker would have stopped it. Redis's
 // clock, moved by the test, decides.
 func TestDrainEndsAtItsDeadline(t *testing.T) {
-	m := miniredis.NewMiniRedis()
-	defer m.Close()
 	t0 := time.Now().Truncate(time.Second)
-	m.SetTime(t0)
-	rdb := redis.NewClient(&redis.Options{
-		Addr:                     "memory",
-		Dialer:                   func(context.Context, string, string) (net.Conn, error) { return m.Dial() },
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-	})
-	defer rdb.Close()
-	s, err := store.New(rdb, "deadline")
-	require.NoError(t, err)
+	s, m := clockedStore(t, "deadline", t0)
 	ctx := context.Background()
 
 	addTasks(t, s, store.ModeAdd, store.NewTask{Key: "a", Name: "t", Input: []byte(`{"customer_id":1}`)},
