@@ -96,11 +96,8 @@ for i = 3, #ARGV, 5 do
     if live and f[4] then -- a replaced child stays its workflow's
       redis.call('HSET', tk, 'parent', f[4], 'child', f[5] or '')
     end
-    if any_drains and redis.call('ZSCORE', K.draining, key) then
-      -- A run of an earlier execution of the key is still ending: due
-      -- once it has (see start_drain).
-      redis.call('ZADD', K.deferred, due_s, key)
-    else
+    -- A run of an earlier execution of the key still ending comes first.
+    if not (any_drains and deferred(key, due_s)) then
       schedule[#schedule + 1] = due_s
       schedule[#schedule + 1] = key
       if soonest == nil or due < soonest then

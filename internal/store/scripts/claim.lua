@@ -218,7 +218,7 @@ end
 
 local function is_holder(key, id)
   local f = read(key, 'state', 'slots')
-  return is_live(f[1]) and holds(f[2], id) or holds(drain_slots(key), id)
+  return is_live(f[1]) and holds(f[2], id) or holds(select(2, drain_of(key)), id)
 end
 
 -- free_stale drops holders that no longer hold the slot, and hands the
@@ -503,7 +503,7 @@ local function end_lapsed_drains()
     return
   end
   for _, key in ipairs(redis.call('ZRANGEBYSCORE', K.draining, '-inf', now, 'LIMIT', 0, DRAINS)) do
-    end_drain(key, now)
+    end_drain(key, now, select(2, drain_of(key)))
   end
 end
 

@@ -326,19 +326,14 @@ end
 -- holds, and two runs of one key never overlap, across a Cancel or a
 -- Replace of a task whose function honours its context.
 
--- drained_gen returns the generation of the run key drains, or nil.
-local function drained_gen(key)
+-- drain_of returns the generation of the run key drains and the slots it
+-- holds (newline-separated), or nil when the key does not drain.
+local function drain_of(key)
   local d = redis.call('HGET', K.drains, key)
   if not d then
-    return nil
+    return nil, ''
   end
-  return (string.match(d, '^[^\n]*'))
-end
-
--- drain_slots returns the slots the run key drains holds ('' for none).
-local function drain_slots(key)
-  local d = redis.call('HGET', K.drains, key) or ''
-  return string.match(d, '\n(.*)$') or ''
+  return string.match(d, '^([^\n]*)\n?(.*)$')
 end
 
 -- start_drain takes the running task key off its worker's lease and keeps
@@ -358,22 +353,21 @@ local function start_drain(key, gen, now)
   return true
 end
 
--- schedule_or_defer puts a task due at due (unix µs) in the schedule, or,
--- while its key drains, in K.deferred. It returns whether it is scheduled.
-local function schedule_or_defer(key, due)
+-- deferred puts a task due at due (unix µs) in K.deferred if its key
+-- drains, and reports whether it did: if not, the caller schedules it.
+local function deferred(key, due)
   if redis.call('ZSCORE', K.draining, key) then
     redis.call('ZADD', K.deferred, due, key)
-    return false
+    return true
   end
-  redis.call('ZADD', K.scheduled, due, key)
-  return true
+  return false
 end
 
--- end_drain ends the drain of key (see start_drain): its run's slots go to
--- their waiters, and its next run, if one waits, enters the schedule. It
--- returns when that run is due, or nil.
-local function end_drain(key, now)
-  for id in string.gmatch(drain_slots(key), '[^\n]+') do
+-- end_drain ends the drain of key (see start_drain), whose run held slots
+-- (as drain_of gives them): they go to their waiters, and its next run, if
+-- one waits, enters the schedule. It returns when that run is due, or nil.
+local function end_drain(key, now, slots)
+  for id in string.gmatch(slots, '[^\n]+') do
     redis.call('SREM', K.limit .. id, key)
     promote(id, now)
     touch(id)
@@ -816,11 +810,12 @@ local function finish_attempts(first, last, retention, now)
     if not f or f[1] ~= gen or f[2] ~= STATE.running then
       -- Stale, but the run of gen has ended: if its key drains it (it was
       -- cancelled or replaced, drained or not), the drain ends.
-      if drained_gen(key) == gen then
+      local drained, slots = drain_of(key)
+      if drained == gen then
         if soonest == nil then
           before = earliest(K.scheduled)
         end
-        local due = end_drain(key, now)
+        local due = end_drain(key, now, slots)
         if due and (soonest == nil or due < soonest) then
           soonest = due
         end

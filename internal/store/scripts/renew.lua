@@ -22,7 +22,7 @@ for i = 6, #ARGV, 2 do
   else
     lost[#lost + 1] = position
     local code = f[2] == STATE.cancelled and 1 or 0
-    if drained_gen(key) == gen then
+    if drain_of(key) == gen then
       -- Cancelled or replaced, its key drains this run (see start_drain),
       -- which its worker still has: the drain lasts as its lease would.
       redis.call('ZADD', K.draining, 'XX', now + math.max(lease, DRAIN_US), key)

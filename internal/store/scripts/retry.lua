@@ -51,7 +51,9 @@ redis.call('HDEL', tk, 'finished', 'reason', 'result', 'waiting', 'unknown_since
   'progress_current', 'progress_total', 'progress_message', 'progress_updated')
 redis.call('HSET', tk, 'state', STATE.scheduled, 'gen', next_gen(f[2], now), 'attempt', '1',
   'deliveries', '0', 'due', int(now), 'retried', int(now), 'slots', '')
-schedule_or_defer(key, now) -- a run of it still ending (see start_drain) comes first
+if not deferred(key, now) then -- a run of it still ending (see start_drain) comes first
+  redis.call('ZADD', K.scheduled, now, key)
+end
 redis.call('ZREM', K.deadletters, key)
 
 local flow = K.flow .. key

@@ -19,20 +19,14 @@ local state = f[1] or ''
 if not is_live(state) then
   return {0, 0, state}
 end
-local due = score(redis.call('ZSCORE', K.scheduled, key))
-local deferred = state == STATE.scheduled and not due and score(redis.call('ZSCORE', K.deferred, key))
-if deferred then
-  -- Waiting for its key's cancelled or replaced run to end (see
-  -- start_drain): due now once it has.
-  if deferred <= now then
-    return {2, int(deferred), state}
-  end
-  redis.call('ZADD', K.deferred, now, key)
-  redis.call('HSET', K.task .. key, 'due', int(now))
-  if redis.call('HEXISTS', K.task .. key, 'asked') == 1 then
-    redis.call('HSET', K.task .. key, 'asked', int(now))
-  end
-  return {1, int(now), state}
+-- A task waiting for its key's cancelled or replaced run to end (see
+-- start_drain) is in K.deferred rather than the schedule: due now once
+-- that run has ended.
+local set = K.scheduled
+local due = score(redis.call('ZSCORE', set, key))
+if not due and state == STATE.scheduled then
+  set = K.deferred
+  due = score(redis.call('ZSCORE', set, key))
 end
 if state ~= STATE.scheduled or not due then
   return {-1, 0, state}
@@ -41,11 +35,13 @@ if due <= now then
   return {2, int(due), state}
 end
 local before = earliest(K.scheduled)
-redis.call('ZADD', K.scheduled, now, key)
+redis.call('ZADD', set, now, key)
 redis.call('HSET', K.task .. key, 'due', int(now))
 if redis.call('HEXISTS', K.task .. key, 'asked') == 1 then
   redis.call('HSET', K.task .. key, 'asked', int(now)) -- asked to be due now: debounce judges it so
 end
 announce(key, STATE.queued, f[2])
-wake_if_earlier(before, now)
+if set == K.scheduled then
+  wake_if_earlier(before, now)
+end
 return {1, int(now), state}

@@ -61,11 +61,9 @@ for i = 4, #ARGV, 6 do
         if when ~= '+0' then -- started for later: when it was asked to be due (see claim's debounce)
           redis.call('HSET', K.task .. key, 'asked', int(due))
         end
-        if any_drains and redis.call('ZSCORE', K.draining, key) then
-          -- An earlier child under this key (of an earlier run or
-          -- execution) is still ending: due once it has (see start_drain).
-          redis.call('ZADD', K.deferred, int(due), key)
-        else
+        -- An earlier child under this key (of an earlier run or
+        -- execution) still ending comes first.
+        if not (any_drains and deferred(key, int(due))) then
           schedule[#schedule + 1] = int(due)
           schedule[#schedule + 1] = key
           if soonest == nil or due < soonest then
