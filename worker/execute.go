@@ -155,20 +155,8 @@ func (a *attempt) run() {
 }
 
 // endUnstarted settles an attempt whose context ended while it waited in
-// line, without calling anything: handed back at shutdown or when
-// released, nothing to record when cancelled or its lease was lost.
-func (a *attempt) endUnstarted() {
-	a.settle(func() *store.Outcome {
-		cause := context.Cause(a.ctx)
-		switch {
-		case errors.Is(cause, sdk.ErrShutdown) || errors.Is(cause, errReleased):
-			return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released}
-		case errors.Is(cause, sdk.ErrCancelled):
-			return a.drained()
-		}
-		return nil
-	})
-}
+// line, without calling anything (see stopped).
+func (a *attempt) endUnstarted() { a.settle(a.stopped) }
 
 // handBack returns a task this worker does not have to the schedule, for a
 // worker that has it: producers may be deployed before the workers that run
@@ -251,7 +239,7 @@ func (a *attempt) runFallback(reason string, cause error) {
 	}
 	// A handler that ignores its context is abandoned as a task's function
 	// is (see runTask).
-	returned, stop := a.abandonWhenDone(func() *store.Outcome { return a.stoppedFallback() })
+	returned, stop := a.abandonWhenDone(a.stopped)
 	a.call(a.ctx, a.r.wrap(a, func(ctx context.Context) error { return fallback(ctx, a.msg.Name, a.msg.Input) }),
 		func(err error) {
 			close(returned)
@@ -260,16 +248,19 @@ func (a *attempt) runFallback(reason string, cause error) {
 		})
 }
 
-// stoppedFallback is the outcome of a fallback handler's attempt whose
-// context ended: nil when there is nothing to record.
-func (a *attempt) stoppedFallback() *store.Outcome {
-	switch stopped := context.Cause(a.ctx); {
-	case errors.Is(stopped, sdk.ErrShutdown):
-		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released} // for another worker
-	case errors.Is(stopped, sdk.ErrCancelled):
+// stopped is the outcome of an attempt stopped from outside, by its
+// context's cause: handed back (Released) at shutdown or when released
+// from the line, for another worker; drained when its execution was
+// cancelled or replaced; nil (nothing to record: the store has moved on)
+// when its lease was lost.
+func (a *attempt) stopped() *store.Outcome {
+	switch cause := context.Cause(a.ctx); {
+	case errors.Is(cause, sdk.ErrShutdown), errors.Is(cause, errReleased):
+		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released}
+	case errors.Is(cause, sdk.ErrCancelled):
 		return a.drained()
 	}
-	return nil // the store has moved on
+	return nil
 }
 
 // settleFallback records what the fallback handler's call ended with.
@@ -281,7 +272,7 @@ func (a *attempt) settleFallback(err error, reason string, cause error) {
 		case err == nil:
 			return a.final(store.Completed, "", "")
 		case errors.Is(stopped, sdk.ErrShutdown), errors.Is(stopped, sdk.ErrLeaseLost):
-			return a.stoppedFallback()
+			return a.stopped()
 		}
 		// The fallback's own error first: it is what failed; the reason
 		// says why the message went to it.
@@ -567,10 +558,8 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 	// ErrCancelled or ErrTimeout (a child's, say) is the task's error.
 	if cause := context.Cause(a.ctx); a.ctx.Err() != nil {
 		switch {
-		case errors.Is(cause, sdk.ErrLeaseLost):
-			return nil // the store has moved on: nothing to record
-		case errors.Is(cause, sdk.ErrShutdown):
-			return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released}
+		case errors.Is(cause, sdk.ErrLeaseLost), errors.Is(cause, sdk.ErrShutdown):
+			return a.stopped()
 		case errors.Is(cause, sdk.ErrTimeout):
 			return a.failure(def, err, reasonTimeout)
 		}
