@@ -65,42 +65,31 @@ func TestCancelledRunHoldsItsSlotUntilItEnds(t *testing.T) {
 }
 
 // The replacement of a running task is due once the run it replaces has
-// ended, not before: two runs of one key never overlap. A second report of
-// the replaced run changes nothing.
+// ended, not before: two runs of one key never overlap. The run's report
+// ends the wait, whether it says it drained or, having ended just before
+// it was replaced, how it ended (stale, it ends the drain all the same, or
+// the replacement would wait for the whole lease). A second report changes
+// nothing.
 func TestReplacementWaitsForTheRunItReplaces(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
-		s := open(t, b)
-		addTasks(t, s, store.ModeAdd, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":1}`)})
-		first := claimFor(t, s, time.Minute, store.Rules{})
-		require.Len(t, first, 1)
-		addTasks(t, s, store.ModeReplace, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":2}`)})
-		assert.Empty(t, claimFor(t, s, time.Minute, store.Rules{}), "the replaced run may still run")
+	for _, kind := range []store.OutcomeKind{store.Drained, store.Completed} {
+		t.Run(string(kind), func(t *testing.T) {
+			redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+				s := open(t, b)
+				addTasks(t, s, store.ModeAdd, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":1}`)})
+				first := claimFor(t, s, time.Minute, store.Rules{})
+				require.Len(t, first, 1)
+				addTasks(t, s, store.ModeReplace, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":2}`)})
+				assert.Empty(t, claimFor(t, s, time.Minute, store.Rules{}), "the replaced run may still run")
 
-		assert.False(t, report(t, s, store.Outcome{Key: "k", Gen: first[0].Gen, Kind: store.Drained}))
-		next := claimFor(t, s, time.Minute, store.Rules{})
-		require.Len(t, next, 1)
-		assert.JSONEq(t, `{"v":2}`, string(next[0].Input))
-		assert.False(t, report(t, s, store.Outcome{Key: "k", Gen: first[0].Gen, Kind: store.Drained}), "a second report")
-		assert.True(t, report(t, s, store.Outcome{Key: "k", Gen: next[0].Gen, Kind: store.Completed}))
-	})
-}
-
-// A run that ended just before it was replaced reports how it ended, not
-// that it drained: that stale outcome ends the drain all the same, or the
-// replacement would wait for the whole lease.
-func TestStaleOutcomeOfTheReplacedRunEndsTheDrain(t *testing.T) {
-	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
-		s := open(t, b)
-		addTasks(t, s, store.ModeAdd, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":1}`)})
-		first := claimFor(t, s, time.Minute, store.Rules{})
-		require.Len(t, first, 1)
-		addTasks(t, s, store.ModeReplace, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":2}`)})
-		assert.False(t, report(t, s, store.Outcome{Key: "k", Gen: first[0].Gen, Kind: store.Completed}), "stale")
-		next := claimFor(t, s, time.Minute, store.Rules{})
-		require.Len(t, next, 1)
-		assert.JSONEq(t, `{"v":2}`, string(next[0].Input))
-		assert.True(t, report(t, s, store.Outcome{Key: "k", Gen: next[0].Gen, Kind: store.Completed}))
-	})
+				assert.False(t, report(t, s, store.Outcome{Key: "k", Gen: first[0].Gen, Kind: kind}), "stale")
+				next := claimFor(t, s, time.Minute, store.Rules{})
+				require.Len(t, next, 1)
+				assert.JSONEq(t, `{"v":2}`, string(next[0].Input))
+				assert.False(t, report(t, s, store.Outcome{Key: "k", Gen: first[0].Gen, Kind: kind}), "a second report")
+				assert.True(t, report(t, s, store.Outcome{Key: "k", Gen: next[0].Gen, Kind: store.Completed}))
+			})
+		})
+	}
 }
 
 // A worker that dies with a cancelled run never reports it: the drain ends
