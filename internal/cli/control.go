@@ -180,6 +180,18 @@ func readPayload(r io.Reader) ([]byte, error) {
 	return text, nil
 }
 
+// quotedBytes is the most of a payload an error quotes: one read from
+// standard input may be megabytes.
+const quotedBytes = 200
+
+// quoted is the start of a payload, for an error to quote.
+func quoted(payload []byte) string {
+	if len(payload) <= quotedBytes {
+		return string(payload)
+	}
+	return fmt.Sprintf("%s... (%d bytes)", payload[:quotedBytes], len(payload))
+}
+
 func runSignal(ctx context.Context, s *session, cmd *command, args []string) error {
 	fs := s.flags(cmd)
 	rest, err := s.parse(cmd, fs, args)
@@ -202,7 +214,7 @@ func runSignal(ctx context.Context, s *session, cmd *command, args []string) err
 			}
 		}
 		if !json.Valid(text) {
-			return usageErrorf(cmd.name, "the PAYLOAD %s is not JSON (quote a string: '\"yes\"')", printable(string(text)))
+			return usageErrorf(cmd.name, "the PAYLOAD %s is not JSON (quote a string: '\"yes\"')", printable(quoted(text)))
 		}
 		payload = json.RawMessage(text)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,6 +111,10 @@ func TestSignal(t *testing.T) {
 	assert.Equal(t, 2, f.run("", "signal", "approval-1", "").code, "an empty name is a usage error")
 
 	assert.Equal(t, 2, f.run("{approved", "signal", "approval-1", "decide", "-").code, "not JSON, from stdin")
+	r = f.run("{"+strings.Repeat("x", 1<<20), "signal", "approval-1", "decide", "-")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "(1048577 bytes) is not JSON")
+	assert.Less(t, len(r.stderr), 1000, "a megabyte of payload is not quoted whole")
 	assert.Equal(t, result{code: 0, stdout: "sent decide to approval-1\n"},
 		f.run(`{"approved": true, "by": "ana"}`+"\n", "signal", "approval-1", "decide", "-"), "the payload from stdin")
 	assert.Equal(t, result{code: 0, stdout: "sent decide to approval-1\n"},
