@@ -100,6 +100,27 @@ func TestCheckLeaksFindsKeysWithoutTTL(t *testing.T) {
 	assert.NotContains(t, err.Error(), "other", "another docket's keys are not this one's")
 }
 
+// A drain's three keys agree, or the check says how they do not: a task
+// waiting for a drain that is not on would never be scheduled.
+func TestCheckLeaksFindsBrokenDrains(t *testing.T) {
+	rdb, closeFn := store.Embedded()
+	defer closeFn()
+	ctx := context.Background()
+	s, err := store.New(rdb, "drains")
+	require.NoError(t, err)
+	_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "next", Name: "t", Input: []byte(`{}`)}})
+	require.NoError(t, err)
+	require.NoError(t, rdb.ZRem(ctx, "docket:{drains}:scheduled", "next").Err())
+	require.NoError(t, rdb.ZAdd(ctx, "docket:{drains}:deferred", redis.Z{Score: 1, Member: "next"}).Err())
+	require.NoError(t, rdb.ZAdd(ctx, "docket:{drains}:draining", redis.Z{Score: 1, Member: "orphan"}).Err())
+	require.NoError(t, rdb.HSet(ctx, "docket:{drains}:drains", "stray", "7\n").Err())
+	err = s.CheckLeaks(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `docket:{drains}:deferred: "next" waits for a drain that is not on`)
+	assert.Contains(t, err.Error(), `docket:{drains}:draining: "orphan" drains without an entry`)
+	assert.Contains(t, err.Error(), `docket:{drains}:drains: an entry for "stray", whose key does not drain`)
+}
+
 func TestParseEvent(t *testing.T) {
 	assert.Equal(t, store.Event{Wake: true}, store.ParseEvent("w"))
 	assert.Equal(t, store.Event{Cancel: "a:b", Gen: "12"}, store.ParseEvent("c:12:a:b"))

@@ -15,8 +15,9 @@ import (
 // CheckLeaks inspects every key of the docket and reports those that break
 // the storage rules: a key without a TTL that no live task needs, a live
 // task whose record has a TTL (it could vanish), a live task without a
-// record, or a concurrency slot held by no live task (nor by the run of a
-// cancelled or replaced one, still ending). Tests call it after
+// record, a concurrency slot held by no live task (nor by the run of a
+// cancelled or replaced one, still ending), or a task waiting for a drain
+// that is not on. Tests call it after
 // stopping their workers.
 func (s *Store) CheckLeaks(ctx context.Context) error {
 	all, err := s.scan(ctx)
@@ -43,7 +44,8 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 	if err := add(s.rdb.ZRange(ctx, s.k.struck, 0, -1).Result()); err != nil {
 		return err
 	}
-	if err := add(s.rdb.ZRange(ctx, s.k.deferred, 0, -1).Result()); err != nil {
+	deferred, err := s.rdb.ZRange(ctx, s.k.deferred, 0, -1).Result()
+	if err := add(deferred, err); err != nil {
 		return err
 	}
 	for _, k := range all {
@@ -151,6 +153,11 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 	for key := range draining {
 		if !slices.Contains(drains, key) {
 			problem("%s: %q drains without an entry in %s", s.k.draining, key, s.k.drains)
+		}
+	}
+	for _, key := range deferred {
+		if !draining[key] {
+			problem("%s: %q waits for a drain that is not on: it would never be scheduled", s.k.deferred, key)
 		}
 	}
 	for key := range live {
