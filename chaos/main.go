@@ -240,7 +240,7 @@ func (dr *driver) run(ctx context.Context, workerBin string) int {
 	}
 
 	// The end: producers finish the Add in hand (Redis is up for good now),
-	// and send the approvals of the orders they added.
+	// and send the approvals of the orders and the replacements they owe.
 	close(stopProducers)
 	producersDone := make(chan struct{})
 	go func() {

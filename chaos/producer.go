@@ -97,7 +97,7 @@ type producer struct {
 
 	// The approvals of the orders, sent a while after their Add, and the
 	// replacements of some limited tasks (see replace).
-	signals   sync.WaitGroup
+	followUps sync.WaitGroup
 	replaced  atomic.Int64 // Replace calls that succeeded
 	mu        sync.Mutex
 	signalled map[string]signalled // by order key
@@ -121,8 +121,8 @@ func (p *producer) run(stop <-chan struct{}, hard context.Context, mean time.Dur
 	}
 }
 
-// wait waits for the approvals in flight.
-func (p *producer) wait() { p.signals.Wait() }
+// wait waits for the approvals and replacements in flight.
+func (p *producer) wait() { p.followUps.Wait() }
 
 func (p *producer) addOne(ctx context.Context, n int) {
 	k := pick(p.rng, p.kinds)
@@ -150,10 +150,10 @@ func (p *producer) addOne(ctx context.Context, n int) {
 			p.added = append(p.added, added{key: key, kind: k.name, n: n, tried: tried})
 			p.count.Add(1)
 			if k.name == tasks.NameOrder {
-				p.signals.Go(func() { p.approve(ctx, key, approveAfter) })
+				p.followUps.Go(func() { p.approve(ctx, key, approveAfter) })
 			}
 			if k.name == tasks.NameLimited && replaceAfter > 0 {
-				p.signals.Go(func() { p.replace(ctx, key, n, replaceAfter) })
+				p.followUps.Go(func() { p.replace(ctx, key, n, replaceAfter) })
 			}
 			return
 		}
