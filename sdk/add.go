@@ -415,6 +415,10 @@ func (d *Docket) Cancel(ctx context.Context, key string) (err error) {
 // ErrTooManySignals). It returns ErrNotFound when no live execution has the
 // key. A live task that is not a workflow keeps the signal (it shows in
 // Info.Workflow.Signals) until it ends: nothing receives it.
+//
+// A call whose reply the network lost, and which go-redis sends again
+// (see redis.Options.MaxRetries), delivers its signal once. Two calls are
+// two signals, even with the same payload.
 func (d *Docket) Signal(ctx context.Context, key, name string, payload any) (err error) {
 	if err := usable(ctx, d); err != nil {
 		return err

@@ -1,20 +1,23 @@
 package redistest
 
 import (
-	"io"
+	"bytes"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
 // Proxy forwards TCP connections to a Redis, so that a test can cut one
-// client off from it (a network partition) while others go on.
+// client off from it (a network partition) while others go on, or lose the
+// reply to one command (see LoseReply).
 type Proxy struct {
 	Addr     string // where clients connect
 	upstream string
 	mu       sync.Mutex
 	down     bool
 	conns    []net.Conn
+	lose     []byte // see LoseReply
 }
 
 // NewProxy listens on a free loopback port and forwards to upstream, until
@@ -58,13 +61,80 @@ func (p *Proxy) serve(c net.Conn) {
 		return
 	}
 	p.conns = append(p.conns, c, u)
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		_ = dst.Close()
-		_ = src.Close()
+	var losing atomic.Bool // set from a marked request on: its reply is lost
+	go p.requests(u, c, &losing)
+	go replies(c, u, &losing)
+}
+
+// requests forwards what the client sends. A request that holds the mark
+// LoseReply set sets losing before Redis can answer it: replies then drops
+// the answer and closes the connection.
+func (p *Proxy) requests(u, c net.Conn, losing *atomic.Bool) {
+	defer closeBoth(u, c)
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if p.marked(buf[:n]) {
+				losing.Store(true)
+			}
+			if _, werr := u.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
-	go pipe(u, c)
-	go pipe(c, u)
+}
+
+// replies forwards what Redis answers, unless requests has marked the
+// request being answered: then the connection is closed, the reply lost.
+func replies(c, u net.Conn, losing *atomic.Bool) {
+	defer closeBoth(c, u)
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := u.Read(buf)
+		if n > 0 {
+			if losing.Load() {
+				return
+			}
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func closeBoth(a, b net.Conn) {
+	_ = a.Close()
+	_ = b.Close()
+}
+
+// marked reports whether request holds the mark LoseReply set, and if so
+// clears it: one reply is lost per LoseReply.
+func (p *Proxy) marked(request []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lose == nil || !bytes.Contains(request, p.lose) {
+		return false
+	}
+	p.lose = nil
+	return true
+}
+
+// LoseReply makes the proxy lose Redis's reply to the next request that
+// contains mark: the request is carried out, then the connection is closed
+// before its reply reaches the client, as when a network fails at the worst
+// moment. A client that sends the request again (go-redis does, by
+// default) has it carried out twice.
+func (p *Proxy) LoseReply(mark string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lose = []byte(mark)
 }
 
 // Cut closes every connection through the proxy, and refuses new ones

@@ -16,3 +16,9 @@ func RunWithSchema(ctx context.Context, rdb redis.UniversalClient, body string) 
 	script := redis.NewScript(luaKeys() + luaSchema() + string(lib) + "\n" + body)
 	return script.Run(ctx, rdb, []string{"{schema}"}, "{schema}:").Result()
 }
+
+// SignalWithID is Signal with the signal's id given, as when go-redis sends
+// the same call again.
+func (s *Store) SignalWithID(ctx context.Context, key, name string, payload []byte, id string) (bool, error) {
+	return s.signal(ctx, key, name, payload, id)
+}

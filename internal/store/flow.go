@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"time"
 )
 
@@ -171,10 +173,23 @@ var ErrTooManySignals = errors.New("docket: too many signals of that name wait t
 // scripts' MAX_SIGNALS).
 const MaxSignals = 1000
 
+// signalsRemembered is how many of the latest signals' ids a workflow
+// keeps, to know one sent again (see Signal).
+const signalsRemembered = 64
+
 // Signal delivers a signal to the workflow key; false when no live
 // execution has the key.
+//
+// Each call gives its signal a random id. go-redis sends a command again
+// when the connection fails before the reply comes (MaxRetries), though
+// Redis may have carried out the first: the script knows the id, and
+// delivers the signal once.
 func (s *Store) Signal(ctx context.Context, key, name string, payload []byte) (bool, error) {
-	n, err := signalScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key, name, payload).Int()
+	return s.signal(ctx, key, name, payload, strconv.FormatUint(rand.Uint64()|1<<63, 16)) // 16 digits, as every id
+}
+
+func (s *Store) signal(ctx context.Context, key, name string, payload []byte, id string) (bool, error) {
+	n, err := signalScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key, name, payload, id).Int()
 	if err != nil {
 		return false, fmt.Errorf("docket: signal %q: %w", name, err)
 	}

@@ -395,8 +395,9 @@ end
 		}
 		b.WriteString("})\n")
 	}
-	fmt.Fprintf(&b, "local WATCH_FOR_MS = %d\nlocal MAX_SIGNALS = %d\nlocal WAITED_PARKED = %q\nlocal STATS_TTL_MS = %d\nlocal DRAIN_US = %d\n",
-		WatchFor.Milliseconds(), MaxSignals, WaitedParked, StatsTTL.Milliseconds(), (CancelGrace + drainMargin).Microseconds())
+	fmt.Fprintf(&b, "local WATCH_FOR_MS = %d\nlocal MAX_SIGNALS = %d\nlocal WAITED_PARKED = %q\nlocal STATS_TTL_MS = %d\nlocal DRAIN_US = %d\nlocal SIGNALS_REMEMBERED = %d\n",
+		WatchFor.Milliseconds(), MaxSignals, WaitedParked, StatsTTL.Milliseconds(), (CancelGrace + drainMargin).Microseconds(),
+		signalsRemembered)
 	return b.String()
 }
 

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -226,4 +227,51 @@ func TestClearCancelsParkedWorkflowsAndTheirChildren(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 500, cancelled)
+}
+
+// A signal sent again with its id (go-redis sends a call again when the
+// reply was lost) is delivered once, and reported delivered even after
+// its workflow has ended; the latest 64 ids are known, earlier ones no
+// longer.
+func TestSignalSentAgainIsDeliveredOnce(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "wf", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}}})
+		require.NoError(t, err)
+		signal := func(id string) bool {
+			t.Helper()
+			ok, err := s.SignalWithID(ctx, "wf", "go", []byte(`1`), id)
+			require.NoError(t, err)
+			return ok
+		}
+		queued := func() int {
+			t.Helper()
+			flow, err := s.ReadFlow(ctx, "wf")
+			require.NoError(t, err)
+			var q []json.RawMessage
+			require.NoError(t, json.Unmarshal([]byte(flow[store.FlowQueued+"go"]), &q))
+			return len(q)
+		}
+		id := func(i int) string { return fmt.Sprintf("8%015x", i) } // as long as Signal's ids
+		first := id(0)
+		assert.True(t, signal(first))
+		assert.True(t, signal(first))
+		assert.Equal(t, 1, queued())
+		for i := range 64 {
+			assert.True(t, signal(id(i+1)))
+		}
+		assert.Equal(t, 65, queued())
+		assert.True(t, signal(id(64)), "the latest is known")
+		assert.Equal(t, 65, queued())
+		assert.True(t, signal(first), "forgotten after 64 others: a new signal")
+		assert.Equal(t, 66, queued())
+
+		last := id(99)
+		assert.True(t, signal(last))
+		_, err = s.Cancel(ctx, "wf", time.Minute)
+		require.NoError(t, err)
+		assert.True(t, signal(last), "delivered before the workflow ended")
+		assert.False(t, signal(id(100)), "a new signal finds no live workflow")
+	})
 }

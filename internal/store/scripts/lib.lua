@@ -435,6 +435,7 @@ end
 --   qs:<signal>    when each was sent (a JSON array of instants, as strings), aligned
 --                  with the end of q:<signal> (see queued)
 --   r:<wait>       what a wait for a signal received: "p" and the payload, or "t" (timed out)
+--   sent           the ids of the latest signals delivered, each followed by a space (see signal.lua)
 -- and, while a run is parked: w:<child key> for each child it awaits, a how
 -- many they are, ws the signal it awaits, why what it waits for (for people).
 -- A child's record names its parent ('parent', 'child'): when the child
