@@ -226,7 +226,7 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 	if len(tasks) == 0 {
 		return []*Execution{}, nil
 	}
-	return d.addTasks(ctx, mode, tasks)
+	return d.addTasks(ctx, mode, tasks, o.Keys == nil)
 }
 
 // checkSpread refuses a Spread or Jitter that is negative or over
@@ -280,7 +280,8 @@ func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw [
 	if mode == store.ModeReplace && !o.Keyed {
 		return nil, fmt.Errorf("%w: Replace needs a Key", ErrBadKey)
 	}
-	if !o.Keyed {
+	made := !o.Keyed
+	if made {
 		o.Key = newKey()
 	}
 	if err := checkKey(o.Key); err != nil {
@@ -291,7 +292,7 @@ func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw [
 	}
 	exs, err := d.addTasks(ctx, mode, []store.NewTask{{
 		Key: o.Key, Name: name, Input: raw, When: o.When,
-	}})
+	}}, made)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +303,11 @@ func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw [
 // trace context travels with them: each attempt's span links to it. On
 // error, it returns an element per task all the same: nil for those Redis
 // did not confirm (see AddMany).
-func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.NewTask) (_ []*Execution, err error) {
+//
+// keysMade says the tasks' keys were made for this call (newKey): one
+// Redis already has was added by this very call, sent again by go-redis
+// after the network lost its reply (MaxRetries), and is Scheduled.
+func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.NewTask, keysMade bool) (_ []*Execution, err error) {
 	verb := mode
 	if mode == store.ModeSeed { // an add of an automatic task's chain (see chainAdd)
 		verb = store.ModeAdd
@@ -327,7 +332,9 @@ func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.Ne
 		disp := Scheduled
 		switch r.Code {
 		case store.Existed:
-			disp = AlreadyScheduled
+			if !keysMade {
+				disp = AlreadyScheduled
+			}
 		case store.Superseded:
 			disp = Replaced
 		case store.Refused:

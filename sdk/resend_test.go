@@ -60,3 +60,47 @@ func TestSignalSentAgainIsDeliveredOnce(t *testing.T) {
 	assert.Equal(t, map[string]int{"approve": 3}, info.Workflow.Signals)
 	require.NoError(t, d.Cancel(ctx, ex.Key()))
 }
+
+// An Add whose reply the network lost, sent again by go-redis, finds the
+// task it added under the key it made: it reports it Scheduled, as the
+// first send did, not AlreadyScheduled. A task keyed by the caller may
+// have been added by anyone: that stays AlreadyScheduled.
+func TestAddSentAgainIsScheduled(t *testing.T) {
+	backend := redistest.Redis(t).URL
+	name := redistest.Name(t)
+	d := openNamed(t, backend, name)
+	ctx := context.Background()
+	u, err := url.Parse(backend)
+	require.NoError(t, err)
+	p := redistest.NewProxy(t, u.Host)
+	producer, err := sdk.Open(ctx, "redis://"+p.Addr+"/0", sdk.WithName(name), sdk.WithLogger(quiet))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = producer.Close() })
+	later := sdk.NewTask("later", func(context.Context, Approval) error { return nil })
+
+	// The first add loads the script: a request Redis refuses (NOSCRIPT)
+	// is not carried out, however often it is sent.
+	_, err = later.Add(ctx, producer, Approval{By: "first"}, sdk.After(time.Hour))
+	require.NoError(t, err)
+	p.LoseReply("lost-reply-of-one")
+	one, err := later.Add(ctx, producer, Approval{By: "lost-reply-of-one"}, sdk.After(time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, sdk.Scheduled, one.Disposition())
+	p.LoseReply("lost-reply-of-many")
+	many, err := later.AddMany(ctx, producer, []Approval{{By: "lost-reply-of-many"}, {By: "its second"}}, sdk.After(time.Hour))
+	require.NoError(t, err)
+	for _, ex := range many {
+		assert.Equal(t, sdk.Scheduled, ex.Disposition())
+	}
+	snap, err := d.Snapshot(ctx)
+	require.NoError(t, err)
+	assert.Len(t, snap.Scheduled, 4, "each added once")
+
+	p.LoseReply("lost-reply-of-keyed")
+	keyed, err := later.Add(ctx, producer, Approval{By: "lost-reply-of-keyed"}, sdk.Key("keyed"), sdk.After(time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, sdk.AlreadyScheduled, keyed.Disposition(), "a key the caller gave may be anyone's")
+	n, err := d.Clear(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 5, n)
+}
