@@ -104,3 +104,34 @@ func TestAddSentAgainIsScheduled(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 5, n)
 }
+
+// A Cancel whose reply the network lost, sent again by go-redis, reports
+// the cancel it made: it returned ErrNotFound, the task being cancelled
+// already. A second Cancel, on purpose, finds nothing live.
+func TestCancelSentAgainReportsItsCancel(t *testing.T) {
+	backend := redistest.Redis(t).URL
+	name := redistest.Name(t)
+	d := openNamed(t, backend, name)
+	ctx := context.Background()
+	u, err := url.Parse(backend)
+	require.NoError(t, err)
+	p := redistest.NewProxy(t, u.Host)
+	producer, err := sdk.Open(ctx, "redis://"+p.Addr+"/0", sdk.WithName(name), sdk.WithLogger(quiet))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = producer.Close() })
+	later := sdk.NewTask("later", func(context.Context, Approval) error { return nil })
+	for _, key := range []string{"first", "lost-reply-of-cancel"} {
+		_, err := later.Add(ctx, d, Approval{}, sdk.Key(key), sdk.After(time.Hour))
+		require.NoError(t, err)
+	}
+
+	// The first cancel loads the script: a request Redis refuses
+	// (NOSCRIPT) is not carried out, however often it is sent.
+	require.NoError(t, producer.Cancel(ctx, "first"))
+	p.LoseReply("lost-reply-of-cancel")
+	require.NoError(t, producer.Cancel(ctx, "lost-reply-of-cancel"))
+	info, err := d.Execution("lost-reply-of-cancel").Info(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sdk.StateCancelled, info.State)
+	assert.ErrorIs(t, producer.Cancel(ctx, "lost-reply-of-cancel"), sdk.ErrNotFound)
+}

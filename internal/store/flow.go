@@ -185,7 +185,13 @@ const signalsRemembered = 64
 // Redis may have carried out the first: the script knows the id, and
 // delivers the signal once.
 func (s *Store) Signal(ctx context.Context, key, name string, payload []byte) (bool, error) {
-	return s.signal(ctx, key, name, payload, strconv.FormatUint(rand.Uint64()|1<<63, 16)) // 16 digits, as every id
+	return s.signal(ctx, key, name, payload, callID())
+}
+
+// callID is a random id for a call that go-redis may send twice (see
+// Signal): 16 hex digits, as every one.
+func callID() string {
+	return strconv.FormatUint(rand.Uint64()|1<<63, 16)
 }
 
 func (s *Store) signal(ctx context.Context, key, name string, payload []byte, id string) (bool, error) {

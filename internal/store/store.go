@@ -408,8 +408,12 @@ func (s *Store) Unregister(ctx context.Context, id string) error {
 
 // Cancel ends a scheduled, queued or running task as cancelled. It reports
 // false when no live task has the key.
+//
+// Each call has a random id, which the cancelled record keeps: a call
+// go-redis sends again after the network lost its reply (MaxRetries)
+// reports the cancel the first send made.
 func (s *Store) Cancel(ctx context.Context, key string, retention time.Duration) (bool, error) {
-	n, err := cancelScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key, retentionMS(retention)).Int64()
+	n, err := cancelScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key, retentionMS(retention), callID()).Int64()
 	if err != nil {
 		return false, fmt.Errorf("docket: cancel: %w", err)
 	}
