@@ -2,7 +2,9 @@ package sdk_test
 
 import (
 	"context"
+	"errors"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,4 +136,51 @@ func TestCancelSentAgainReportsItsCancel(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, sdk.StateCancelled, info.State)
 	assert.ErrorIs(t, producer.Cancel(ctx, "lost-reply-of-cancel"), sdk.ErrNotFound)
+}
+
+// A Retry whose reply the network lost, sent again by go-redis, reports
+// the retry it made: it returned ErrWrongState, the execution being live
+// again already.
+func TestRetrySentAgainReportsItsRetry(t *testing.T) {
+	backend := redistest.Redis(t).URL
+	name := redistest.Name(t)
+	d := openNamed(t, backend, name)
+	ctx := context.Background()
+	u, err := url.Parse(backend)
+	require.NoError(t, err)
+	p := redistest.NewProxy(t, u.Host)
+	producer, err := sdk.Open(ctx, "redis://"+p.Addr+"/0", sdk.WithName(name), sdk.WithLogger(quiet))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = producer.Close() })
+	var mu sync.Mutex
+	runs := map[string]int{}
+	declined := sdk.NewTask("declined", func(ctx context.Context, _ Approval) error {
+		mu.Lock()
+		defer mu.Unlock()
+		runs[sdk.Current(ctx).Key()]++
+		return sdk.Permanent(errors.New("card declined"))
+	})
+	require.NoError(t, d.Register(declined))
+	runWorker(t, d)
+	var failed []*sdk.Execution
+	for _, key := range []string{"first", "lost-reply-of-retry"} {
+		ex, err := declined.Add(ctx, d, Approval{}, sdk.Key(key))
+		require.NoError(t, err)
+		waitUntil(t, ex, "it fails", func(i sdk.Info) bool { return i.State == sdk.StateFailed })
+		failed = append(failed, ex)
+	}
+
+	// The first retry loads the script: a request Redis refuses (NOSCRIPT)
+	// is not carried out, however often it is sent.
+	require.NoError(t, producer.Retry(ctx, "first"))
+	p.LoseReply("lost-reply-of-retry")
+	require.NoError(t, producer.Retry(ctx, "lost-reply-of-retry"))
+	for _, ex := range failed {
+		info := waitUntil(t, ex, "it fails again", func(i sdk.Info) bool { return i.State == sdk.StateFailed && !i.Retried.IsZero() })
+		assert.Equal(t, 1, info.Attempt)
+	}
+	// Every send has been answered: a second retry would be due by now.
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, map[string]int{"first": 2, "lost-reply-of-retry": 2}, runs, "each retried once")
 }

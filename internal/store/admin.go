@@ -71,9 +71,11 @@ func (s *Store) RunNow(ctx context.Context, key string) (ActionCode, State, erro
 // Retry runs the failed execution with key again, due now, from attempt 1,
 // with the same task name, input and trace context (see retry.lua for what
 // a workflow keeps). It returns what it did, the stored state it found,
-// and for ActionChildOfLive the workflow's key.
+// and for ActionChildOfLive the workflow's key. The record keeps the
+// call's id, as Cancel's: a call go-redis sends again after the network lost
+// its reply reports what the first did.
 func (s *Store) Retry(ctx context.Context, key string) (ActionCode, State, string, error) {
-	reply, err := retryScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key).Slice()
+	reply, err := retryScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key, callID()).Slice()
 	if err != nil {
 		return 0, "", "", fmt.Errorf("docket: retry: %w", err)
 	}

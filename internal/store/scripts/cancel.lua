@@ -7,13 +7,13 @@
 -- the id), 0 when there was none.
 local key, id = ARGV[2], ARGV[4]
 if cancel_task(key, clock_us(), tonumber(ARGV[3]), STATE.cancelled) then
-  -- The record keeps the call's id (field cancel) as long as it lasts: go-redis
+  -- The record keeps the call's id (field call) as long as it lasts: go-redis
   -- sends a call again when the connection failed before the reply came,
   -- though the first may have been carried out.
-  redis.call('HSET', K.task .. key, 'cancel', id)
+  redis.call('HSET', K.task .. key, 'call', id)
   return 1
 end
-if redis.call('HGET', K.task .. key, 'cancel') == id then
+if id and redis.call('HGET', K.task .. key, 'call') == id then
   return 1
 end
 return 0

@@ -11,9 +11,11 @@
 -- forgotten, so that the run starts them again. Reading the flow is O(its
 -- fields): a workflow of 10,000 children reads 20,000.
 -- KEYS[1] the task's hash
--- ARGV[1] docket key prefix, ARGV[2] task key
+-- ARGV[1] docket key prefix, ARGV[2] task key, ARGV[3] the call's id (see
+-- Store.Retry)
 -- Returns: a code and the stored state ('' when there is no record):
---    1  scheduled again, due now
+--    1  scheduled again, due now (or by an earlier call with the id: the
+--       state is then the one that call found, failed)
 --    0  no record has the key (never added, or expired after the retention)
 --   -1  the execution did not fail (live, completed or cancelled): nothing changed
 --   -2  failed, but its record cannot run (no task name or no input: a
@@ -23,11 +25,14 @@
 --       it), so it must not end another way; nothing changed. A third
 --       value is the workflow's key.
 local now = clock_us()
-local key = ARGV[2]
+local key, id = ARGV[2], ARGV[3]
 local tk = K.task .. key
-local f, err = read(key, 'state', 'gen', 'name', 'input', 'parent', 'child')
+local f, err = read(key, 'state', 'gen', 'name', 'input', 'parent', 'child', 'call')
 if err then
   return {-2, ''}
+end
+if id and f[7] == id then -- go-redis sent the call again: the first was carried out (see cancel.lua)
+  return {1, STATE.failed}
 end
 local state = f[1] or ''
 if state == '' and not f[3] then
@@ -50,7 +55,7 @@ redis.call('PERSIST', tk)
 redis.call('HDEL', tk, 'finished', 'reason', 'result', 'waiting', 'unknown_since', 'unknown_due', 'known_at',
   'progress_current', 'progress_total', 'progress_message', 'progress_updated')
 redis.call('HSET', tk, 'state', STATE.scheduled, 'gen', next_gen(f[2], now), 'attempt', '1',
-  'deliveries', '0', 'due', int(now), 'retried', int(now), 'slots', '')
+  'deliveries', '0', 'due', int(now), 'retried', int(now), 'slots', '', 'call', id)
 if not deferred(key, now) then -- a run of it still ending (see start_drain) comes first
   redis.call('ZADD', K.scheduled, now, key)
 end
