@@ -409,9 +409,13 @@ func (d *Docket) Cancel(ctx context.Context, key string) (err error) {
 	if !ok {
 		return fmt.Errorf("%w: %q is not scheduled, queued, parked, held or running", ErrNotFound, key)
 	}
-	// A workflow's children beyond the first batch: at once, rather than
-	// at the workers' next look.
-	return d.core.Store.Reap(ctx, d.core.Retention)
+	// A workflow's children: at once, rather than at the workers' next
+	// look. The cancel is done whatever comes of this: should it fail, the
+	// workers cancel them.
+	if err := d.core.Store.Reap(ctx, d.core.Retention); err != nil {
+		d.core.Logger.Warn("docket: cancelled; its workflow's children are left to the workers", "key", key, "error", err)
+	}
+	return nil
 }
 
 // Signal sends the workflow with key a signal called name, carrying payload

@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 
@@ -36,6 +37,9 @@ type ChildInfo struct {
 // called no workflow primitive.
 func (d *Docket) workflowInfo(ctx context.Context, key string) (*WorkflowInfo, error) {
 	flow, err := d.core.Store.ReadFlow(ctx, key)
+	if errors.Is(err, store.ErrMalformed) {
+		return nil, nil // garbled by another program: the record is shown without it
+	}
 	if err != nil || len(flow) == 0 {
 		return nil, err
 	}

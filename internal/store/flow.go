@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // ErrNotHeld reports a workflow primitive of a run that no longer holds its
@@ -33,10 +36,20 @@ const (
 // ReadFlow reads what a workflow's execution did; empty when nothing.
 func (s *Store) ReadFlow(ctx context.Context, key string) (Flow, error) {
 	m, err := s.rdb.HGetAll(ctx, s.k.flow(key)).Result()
+	if isWrongType(err) { // written by another program
+		return nil, fmt.Errorf("%w: the flow of workflow %q is not a hash: %v", ErrMalformed, key, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("docket: read workflow %q: %w", key, err)
 	}
 	return m, nil
+}
+
+// isWrongType reports Redis's refusal of a command on a key of another
+// type.
+func isWrongType(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "WRONGTYPE")
 }
 
 // ChildOutcome is how an ended child ended, as its parent's flow keeps it.

@@ -275,3 +275,48 @@ func TestSignalSentAgainIsDeliveredOnce(t *testing.T) {
 		assert.False(t, signal(id(100)), "a new signal finds no live workflow")
 	})
 }
+
+// A flow key another program wrote with another type stays that
+// workflow's problem: cancelling it, the reaper, the end of a child that
+// names it as its parent, and its Info go on. The reaper failed on it at
+// every call, and with it every Cancel of any task after it; the child's
+// end failed the finish of every outcome reported with it.
+func TestGarbledFlowStaysItsWorkflows(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		rdb := s.Client()
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
+			{Key: "wf", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}},
+			{Key: "other", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}},
+			{Key: "child", Name: "t", Input: []byte(`{}`)},
+		})
+		require.NoError(t, err)
+		ok, err := s.Signal(ctx, "wf", "go", []byte(`1`)) // it has a flow
+		require.NoError(t, err)
+		require.True(t, ok)
+		prefix := "docket:{" + name + "}:"
+		require.NoError(t, rdb.Del(ctx, prefix+"flow:wf").Err())
+		require.NoError(t, rdb.Set(ctx, prefix+"flow:wf", "not a hash", 0).Err())
+		require.NoError(t, rdb.HSet(ctx, prefix+"task:child", "parent", "wf", "child", "c").Err())
+
+		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		applied, err := s.Finish(ctx, time.Minute, []store.Outcome{{Key: "child", Gen: c.Messages[0].Gen, Kind: store.Completed}})
+		require.NoError(t, err, "a child's end")
+		assert.Equal(t, []bool{true}, applied)
+
+		ok, err = s.Cancel(ctx, "wf", time.Minute)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		require.NoError(t, s.Reap(ctx, time.Minute), "the reaper")
+		ok, err = s.Cancel(ctx, "other", time.Minute)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		require.NoError(t, s.Reap(ctx, time.Minute), "the reaper, after another cancel")
+
+		_, err = s.ReadFlow(ctx, "wf")
+		assert.ErrorIs(t, err, store.ErrMalformed)
+	})
+}

@@ -460,6 +460,14 @@ local function open_flow(key)
   return K.flow .. key
 end
 
+-- is_flow reports whether a task has a flow hash: not a key that another
+-- program wrote with another type, which would make every command on it
+-- fail, and the scripts that look at many tasks' flows (the reaper, a
+-- child's end) fail for all of them.
+local function is_flow(key)
+  return redis.call('TYPE', K.flow .. key)['ok'] == 'hash'
+end
+
 -- resume makes a parked workflow due at once.
 local function resume(key, now)
   redis.call('ZREM', K.parked, key)
@@ -484,8 +492,10 @@ local function notify_parent(key, now, parent)
   end
   local parent = f[1]
   local flow = K.flow .. parent
-  if redis.call('HGET', flow, 'c:' .. (f[6] or '')) ~= key then
-    return -- a child of an earlier execution (or run) of the workflow, or its flow is gone
+  -- pcall: a flow that is not a hash (see is_flow) must not fail the
+  -- finish of every outcome reported with this one.
+  if redis.pcall('HGET', flow, 'c:' .. (f[6] or '')) ~= key then
+    return -- a child of an earlier execution (or run) of the workflow, or its flow is gone or garbled
   end
   -- Recorded even when the workflow has ended (the flow lives as long as
   -- its record, and keeps its TTL): its Info shows how the child ended, and
@@ -617,10 +627,11 @@ local function task_ended(key, state, now, keep, auto, inline, parent, wf)
     return
   end
   local flow = K.flow .. key
-  if redis.call('EXISTS', flow) == 0 then
+  local kind = redis.call('TYPE', flow)['ok']
+  if kind == 'none' then
     return
   end
-  if state ~= STATE.completed then
+  if state ~= STATE.completed and kind == 'hash' then -- not a key of another type (see is_flow)
     local cursor = '0'
     if inline then
       cursor = reap(key, '0', keep)

@@ -10,7 +10,7 @@ local worked = 0
 for i = 1, #page[2], 2 do
   local key, cursor = page[2][i], page[2][i + 1]
   local after = '0'
-  if redis.call('EXISTS', K.flow .. key) == 1 then
+  if is_flow(key) then
     after = reap(key, cursor, retention)
   end
   if after == '0' then
