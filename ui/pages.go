@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/internal/text"
 	"github.com/docket-go/docket/sdk"
 )
 
@@ -376,7 +377,9 @@ func (d taskData) Percent() int {
 	if d.Progress.Total <= 0 {
 		return -1
 	}
-	return int(min(100, 100*d.Progress.Current/d.Progress.Total))
+	// In floating point: 100*Current overflows an int64 near its top, where
+	// a task may count (Progress.SetTotal takes any int64).
+	return int(min(max(float64(d.Progress.Current)/float64(d.Progress.Total)*100, 0), 100))
 }
 
 func (h *handler) task(w http.ResponseWriter, r *http.Request) {
@@ -640,12 +643,14 @@ func strikeFormOf(s sdk.Strike) strikeForm {
 	return f
 }
 
-// value is the form's value as Strike and Restore take it.
+// value is the form's value as Strike and Restore take it (text.StrikeValue,
+// as docket strike reads it); nil if it cannot be read (see problem).
 func (f strikeForm) value() any {
 	if f.Field == "" {
 		return nil
 	}
-	return strikeValue(f.Value)
+	v, _ := text.StrikeValue(f.Value)
+	return v
 }
 
 // problem says what makes the form no strike, before anything is asked
@@ -656,6 +661,9 @@ func (f strikeForm) problem() string {
 		return "Name a task, a field, or both: a strike of every task is Clear's job."
 	case f.Field != "" && !slices.Contains(strikeOps, f.Op):
 		return "Compare the field with one of " + strings.Join(strikeOps, " ") + "."
+	}
+	if _, err := text.StrikeValue(f.Value); f.Field != "" && err != nil {
+		return "The " + err.Error() + ": a strike of it would match nothing."
 	}
 	return ""
 }
@@ -688,25 +696,6 @@ func (f strikeForm) valueRead() string {
 		kind = "a boolean"
 	}
 	return kind + ": " + string(b)
-}
-
-// strikeValue reads a strike's value as the CLI reads its VALUE argument
-// (internal/cli's strikeValue, mirrored: the CLI imports this package):
-// JSON when it is a number, a boolean or a quoted string, else the string
-// itself. A listed strike's value, its JSON, thus reads back as the value
-// it was struck with. A number keeps its digits as written (json.Number),
-// without the spaces around it that JSON allows and a json.Number does not.
-func strikeValue(arg string) any {
-	var v any
-	if err := json.Unmarshal([]byte(arg), &v); err == nil {
-		switch v.(type) {
-		case float64:
-			return json.Number(strings.TrimSpace(arg))
-		case bool, string:
-			return v
-		}
-	}
-	return arg
 }
 
 // ---- Actions

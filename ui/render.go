@@ -227,6 +227,7 @@ var funcs = template.FuncMap{
 	"dur":          human,
 	"pretty":       pretty,
 	"printable":    printable,
+	"lines":        func(s string) string { return text.Block(s, shownBytes) },
 	"plural":       plural,
 	"count":        count,
 	"pct":          pct,
@@ -344,6 +345,11 @@ func unescapeHTMLEscapes(s string) string {
 	}
 	return b.String()
 }
+
+// shownBytes bounds the long texts a page shows whole (an error): a task's
+// error may be as long as its function made it, and a live page is fetched
+// again every few seconds.
+const shownBytes = 16 << 10
 
 // printable is text.Printable: task data, escaped for people to read.
 func printable(s string) string { return text.Printable(s) }

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"encoding/json"
 	"net/url"
 	"testing"
 
@@ -36,28 +35,6 @@ func TestHumanAndCount(t *testing.T) {
 	assert.Empty(t, traceID("garbage"))
 }
 
-// A strike's value is read as docket strike reads its VALUE (internal/cli's
-// strikeValue): a number, a boolean or a quoted string as JSON, anything
-// else as the string itself.
-func TestStrikeValue(t *testing.T) {
-	for arg, want := range map[string]any{
-		"1001": json.Number("1001"), "-2.50e3": json.Number("-2.50e3"), "true": true, "false": false,
-		`"1001"`: "1001", `"a \u003c b"`: "a < b", "north": "north", `{"a":1}`: `{"a":1}`, "[1]": "[1]",
-		"null": "null", "": "", `"unterminated`: `"unterminated`,
-		" 7 ": json.Number("7"), // the spaces JSON allows around it, which a json.Number does not
-	} {
-		assert.Equal(t, want, strikeValue(arg), "%q", arg)
-	}
-	// A listed strike's value, its JSON, reads back as the value struck.
-	for _, v := range []any{json.Number("1.50"), "m", "<\u2028>\a", true, json.Number("12345678901234567")} {
-		raw, err := json.Marshal(v)
-		assert.NoError(t, err)
-		again, err := json.Marshal(strikeValue(string(raw)))
-		assert.NoError(t, err)
-		assert.Equal(t, string(raw), string(again), "%v", v)
-	}
-}
-
 // The notice after an action says only what the redirect asked for in known
 // words; a count that is not one is not shown.
 func TestFlash(t *testing.T) {
@@ -79,4 +56,17 @@ func TestFlash(t *testing.T) {
 			t.Errorf("flash(%q) = %q, want %q", q, got, want)
 		}
 	}
+}
+
+// Progress near the top of int64 is shown as the share it is: 100*Current
+// overflowed, and showed 0%.
+func TestPercentNearTheTopOfInt64(t *testing.T) {
+	const top = int64(^uint64(0) >> 1)
+	d := taskData{HasProgress: true}
+	d.Progress.Current, d.Progress.Total = top/2, top
+	assert.Equal(t, 50, d.Percent())
+	d.Progress.Current, d.Progress.Total = 3, 10
+	assert.Equal(t, 30, d.Percent())
+	d.Progress.Total = 0
+	assert.Equal(t, -1, d.Percent())
 }

@@ -33,7 +33,7 @@ const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 const (
 	hostileKey   = `<script>window.pwned=1</script>`
 	hostileInput = `{"note":"</pre><script>alert(1)</script><img src=x onerror=alert(2)>"}`
-	hostileError = `<img src=x onerror=alert(3)> and a bell` + "\a"
+	hostileError = `<img src=x onerror=alert(3)> and a bell` + "\a\n\nmain.charge()\n\t/src/main.go:12"
 	// A strike's field and value are anyone's too (and a held task's error
 	// repeats them).
 	hostileField = `<img src=x onerror=alert(4)>` + "\a"
@@ -301,6 +301,7 @@ func TestPages(t *testing.T) {
 		assert.Contains(t, done, "<strong>Finished</strong> — completed")
 		failed := f.page("task?key=failed-1")
 		assert.Contains(t, failed, "failed (permanent)")
+		assert.Contains(t, failed, "a bell\\a\n\nmain.charge()\n\t/src/main.go:12</pre>", "the error on its lines, escaped")
 		assert.Contains(t, failed, `data-op="retry"`)
 		running := f.page("task?key=import-1")
 		assert.Contains(t, running, `<progress id="task-progress" max="10" value="4"`)
@@ -567,6 +568,7 @@ func TestStrikeActions(t *testing.T) {
 			{"op": {"strike"}, "operator": {"=="}, "value": {"1"}},
 			{"op": {"strike"}, "field": {"n"}, "operator": {"~="}, "value": {"1"}},
 			{"op": {"strike"}, "field": {"n"}, "value": {"1"}},
+			{"op": {"strike"}, "field": {"n"}, "operator": {"=="}, "value": {"1e400"}}, // as docket strike refuses it
 		} {
 			bad.Set("token", token)
 			code, _, body := f.post(bad)

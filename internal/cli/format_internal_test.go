@@ -89,3 +89,15 @@ func TestPrintableLines(t *testing.T) {
 	assert.Equal(t, "{\n  \"a\": \"x\\\\n\"\n}", printableLines("{\n  \"a\": \"x\\\\n\"\n}"))
 	assert.Equal(t, "[\n  \"\\x1b\"\n]", printableLines("[\n  \"\x1b\"\n]"))
 }
+
+// Progress near the top of int64 is drawn as the share it is: current*100
+// overflowed, and showed 0%.
+func TestProgressNearTheTopOfInt64(t *testing.T) {
+	const top = int64(^uint64(0) >> 1)
+	assert.Equal(t, int64(50), percent(top/2, top))
+	assert.Equal(t, "[#####-----]", bar(top/2, top, 10))
+	assert.Equal(t, int64(100), percent(top, top))
+	assert.Equal(t, int64(0), percent(-5, 10))
+	assert.Equal(t, int64(30), percent(3, 10))
+	assert.Equal(t, "[###-------]", bar(3, 10, 10))
+}

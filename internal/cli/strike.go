@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/docket-go/docket/internal/text"
 	"github.com/docket-go/docket/sdk"
 )
 
@@ -70,7 +71,7 @@ func runStrike(ctx context.Context, s *session, cmd *command, args []string, str
 	var value any
 	if len(args) == 4 {
 		field, op = args[1], args[2]
-		v, err := strikeValue(args[3])
+		v, err := text.StrikeValue(args[3])
 		if err != nil {
 			return usageErrorf(cmd.name, "%v", err)
 		}
@@ -104,27 +105,6 @@ func runStrike(ctx context.Context, s *session, cmd *command, args []string, str
 	}
 	fmt.Fprintf(s.stdout, "%s %s\n", verb, printable(what.String()))
 	return nil
-}
-
-// strikeValue reads a VALUE argument: JSON when it is a number, a boolean
-// or a quoted string, else the string itself. A number too large for a
-// float64 (1e400) is refused: read as a string, it would match nothing
-// the way its writer meant.
-func strikeValue(arg string) (any, error) {
-	var v any
-	err := json.Unmarshal([]byte(arg), &v)
-	if err == nil {
-		switch v.(type) {
-		case float64:
-			return json.Number(arg), nil
-		case bool, string:
-			return v, nil
-		}
-	}
-	if _, isNumber := err.(*json.UnmarshalTypeError); isNumber {
-		return nil, fmt.Errorf("value %s: a number out of range", arg)
-	}
-	return arg, nil
 }
 
 func runStrikes(ctx context.Context, s *session, cmd *command, args []string) error {

@@ -48,6 +48,12 @@ func TestStrikeCommands(t *testing.T) {
 	assert.Equal(t, 2, r.code, "a number out of range is a usage error, not a string")
 	assert.Contains(t, r.stderr, "value 1e400: a number out of range")
 
+	r = f.run("", "strike", "sync", "customer_id", "<", " 5")
+	require.Equal(t, 0, r.code, "the spaces JSON allows, as the dashboard reads them: %s", r.stderr)
+	assert.Equal(t, "struck sync with customer_id < 5\n", r.stdout)
+	r = f.run("", "restore", "sync", "customer_id", "<", "5")
+	require.Equal(t, 0, r.code, r.stderr)
+
 	r = f.run("", "strike", "sync", "customer_id", "~", "1")
 	assert.Equal(t, 2, r.code, "a bad operator is a usage error")
 	assert.Contains(t, r.stderr, `operator "~"`)

@@ -1,6 +1,8 @@
 package text
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -71,4 +73,61 @@ func PrintableLines(s string) string {
 		lines[i] = Printable(l)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Block is Printable for text meant to be read as a block (an error with
+// its stack trace): its line breaks and tabs stay as they are, each line
+// escaped as Printable escapes it, and it is cut after max bytes, saying
+// how many more there were.
+func Block(s string, max int) string {
+	more := 0
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s, more = s[:cut], len(s)-cut
+	}
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		cells := strings.Split(l, "\t")
+		for j, c := range cells {
+			cells[j] = Printable(c)
+		}
+		lines[i] = strings.Join(cells, "\t")
+	}
+	out := strings.Join(lines, "\n")
+	switch {
+	case more == 1:
+		out += "\n… and 1 byte more"
+	case more > 1:
+		out += fmt.Sprintf("\n… and %d bytes more", more)
+	}
+	return out
+}
+
+// StrikeValue reads the value of a strike as a person types it, the one
+// reading of docket strike's VALUE and of the dashboard's form: JSON when
+// it is a number, a boolean or a quoted string, else the string itself. A
+// listed strike's value, its JSON, thus reads back as the value it was
+// struck with. A number keeps its digits as written (json.Number), without
+// the spaces around it that JSON allows and a json.Number does not. A
+// number too large for a float64 (1e400) is an error: read as a string, it
+// would match nothing the way its writer meant.
+func StrikeValue(arg string) (any, error) {
+	var v any
+	err := json.Unmarshal([]byte(arg), &v)
+	if err == nil {
+		switch v.(type) {
+		case float64:
+			return json.Number(strings.TrimSpace(arg)), nil
+		case bool, string:
+			return v, nil
+		}
+	}
+	var number *json.UnmarshalTypeError
+	if errors.As(err, &number) {
+		return nil, fmt.Errorf("value %s: a number out of range", strings.TrimSpace(arg))
+	}
+	return arg, nil
 }
