@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/docket-go/docket/sdk"
 )
 
 var clearCommand = &command{
@@ -36,11 +38,11 @@ func runClear(ctx context.Context, s *session, cmd *command, args []string) erro
 	}
 	defer d.Close()
 	if !*yes {
-		snap, err := d.Snapshot(ctx) // the totals, and the tasks strikes hold
+		snap, err := d.Snapshot(ctx, sdk.Limit(0)) // the totals only
 		if err != nil {
 			return fmt.Errorf("clear: %w", err)
 		}
-		n := snap.TotalWaiting + snap.TotalParked + len(snap.Held)
+		n := snap.TotalWaiting + snap.TotalParked + snap.TotalHeld
 		if n == 0 {
 			fmt.Fprintf(s.stdout, "No scheduled, queued, parked or held tasks in docket %q; nothing to cancel.\n", d.Name())
 			return nil

@@ -115,3 +115,24 @@ func TestClearAsksAboutHeldTasks(t *testing.T) {
 	assert.Equal(t, result{code: 0, stdout: "Cancelled 2 tasks.\n", stderr: prompt}, f.run("y\n", "clear"))
 	assert.Equal(t, sdk.StateCancelled, state(t, f, "held-1"))
 }
+
+// clear's question counts every held task, beyond a snapshot's listing
+// limit (1000): it counted those listed.
+func TestClearCountsEveryHeldTask(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	due := sdk.NewTask("due", func(ctx context.Context, in Import) error { return nil })
+	require.NoError(t, f.d.Register(due))
+	_, err := due.AddMany(ctx, f.d, make([]Import, 1001))
+	require.NoError(t, err)
+	require.NoError(t, f.d.Strike(ctx, "due", "", "", nil))
+	f.startWorker(worker.Options{})
+	require.Eventually(t, func() bool {
+		snap, err := f.d.Snapshot(ctx, sdk.Limit(0))
+		return err == nil && snap.TotalHeld == 1001
+	}, time.Minute, time.Millisecond)
+
+	prompt := fmt.Sprintf("Cancel 1001 tasks scheduled, queued, parked or held in docket %q? Running tasks are left to finish. [y/N] ", f.name)
+	assert.Equal(t, result{code: 0, stdout: "Cancelled 1001 tasks.\n", stderr: prompt}, f.run("y\n", "clear"))
+}

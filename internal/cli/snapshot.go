@@ -141,14 +141,17 @@ type limitJSON struct {
 }
 
 type workerJSON struct {
-	ID          string    `json:"id"`
-	Host        string    `json:"host"`
-	PID         int       `json:"pid"`
-	Concurrency int       `json:"concurrency"`
-	Running     int       `json:"running"`
-	Tasks       []string  `json:"tasks"`
-	Started     time.Time `json:"started,omitzero"`
-	LiveUntil   time.Time `json:"live_until,omitzero"`
+	ID          string `json:"id"`
+	Host        string `json:"host"`
+	PID         int    `json:"pid"`
+	Concurrency int    `json:"concurrency"`
+	Running     int    `json:"running"`
+	// RunningPartial says Running counts only the running tasks listed
+	// (the snapshot's limit), fewer than all.
+	RunningPartial bool      `json:"running_partial,omitempty"`
+	Tasks          []string  `json:"tasks"`
+	Started        time.Time `json:"started,omitzero"`
+	LiveUntil      time.Time `json:"live_until,omitzero"`
 }
 
 func snapshotToJSON(name string, snap sdk.Snapshot) snapshotJSON {
@@ -192,7 +195,8 @@ func workersToJSON(snap sdk.Snapshot) []workerJSON {
 	for _, w := range snap.Workers {
 		out = append(out, workerJSON{
 			ID: w.ID, Host: w.Host, PID: w.PID, Concurrency: w.Concurrency, Running: running[w.ID],
-			Tasks: nonNil(w.Tasks), Started: w.Started, LiveUntil: w.LiveUntil,
+			RunningPartial: len(snap.Running) < snap.TotalRunning,
+			Tasks:          nonNil(w.Tasks), Started: w.Started, LiveUntil: w.LiveUntil,
 		})
 	}
 	return out

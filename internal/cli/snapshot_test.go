@@ -94,6 +94,47 @@ func TestSnapshotTable(t *testing.T) {
 	assert.Equal(t, "1", cols[4], "running")
 }
 
+// A worker's RUNNING counts the running tasks listed: when --limit lists
+// fewer than run, the table says so under the workers, and --json marks
+// the count partial. It was shown as the whole count.
+func TestSnapshotSaysWhenRunningIsPartial(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	started := make(chan string, 2)
+	release := make(chan struct{})
+	slow := sdk.NewTask("slow", func(ctx context.Context, in Import) error {
+		started <- sdk.Current(ctx).Key()
+		<-release
+		return nil
+	})
+	require.NoError(t, f.d.Register(slow))
+	w := f.startWorker(worker.Options{Name: "snap", Concurrency: 4})
+	t.Cleanup(func() { close(release) })
+	for _, key := range []string{"run-1", "run-2"} {
+		_, err := slow.Add(context.Background(), f.d, Import{}, sdk.Key(key))
+		require.NoError(t, err)
+		receive(t, started, key+" to start")
+	}
+
+	r := f.run("", "snapshot", "--limit", "1")
+	require.Equal(t, 0, r.code, r.stderr)
+	_, cols := rowOf(t, r.stdout, 0, w.ID())
+	assert.Equal(t, "1", cols[4], "running, as listed")
+	assert.Contains(t, r.stdout, "RUNNING counts the 1 running task listed, of 2 (--limit lists more).\n")
+
+	r = f.run("", "snapshot", "--limit", "1", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), r.stdout)
+	workers := list(t, got["workers"])
+	require.Len(t, workers, 1)
+	assert.Equal(t, true, workers[0]["running_partial"])
+
+	r = f.run("", "snapshot")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, "RUNNING counts", "all of them listed")
+}
+
 // --json has every list, with snake_case keys and RFC 3339 times.
 func TestSnapshotJSON(t *testing.T) {
 	t.Parallel()

@@ -18,8 +18,10 @@ var workersCommand = &command{
   --json        print the workers as JSON instead of a table
 
 For each worker: its id, host and process id, how many tasks it runs at once
-(CONCURRENCY) and is running now (RUNNING), when it started, until when it
-counts as live without another heartbeat, and the tasks it has registered.
+(CONCURRENCY) and is running now (RUNNING, of the first 1000 running tasks by
+lease: a line under the table says when there are more, and the JSON
+running_partial), when it started, until when it counts as live without
+another heartbeat, and the tasks it has registered.
 `,
 	run: runWorkers,
 }
@@ -66,4 +68,7 @@ func writeWorkers(w io.Writer, snap sdk.Snapshot) {
 			relative(wk.Started, snap.Now), relative(wk.LiveUntil, snap.Now), orDash(tasks))
 	}
 	_ = tw.Flush()
+	if listed := len(snap.Running); listed < snap.TotalRunning {
+		fmt.Fprintf(w, "RUNNING counts the %s listed, of %d (--limit lists more).\n", plural(listed, "running task"), snap.TotalRunning)
+	}
 }
