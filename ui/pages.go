@@ -209,6 +209,9 @@ func (h *handler) tasks(w http.ResponseWriter, r *http.Request) {
 	if data.State == "" {
 		data.State = "queued"
 	}
+	if data.State != "waiting" {
+		data.Limit = "" // a line of waiting tasks: no other list has one
+	}
 	valid := false
 	for _, t := range tabs {
 		valid = valid || t.State == data.State

@@ -303,6 +303,7 @@ func TestPages(t *testing.T) {
 		assert.Contains(t, failed, "failed (permanent)")
 		assert.Contains(t, failed, "a bell\\a\n\nmain.charge()\n\t/src/main.go:12</pre>", "the error on its lines, escaped")
 		assert.Contains(t, failed, `data-op="retry"`)
+		assert.NotContains(t, f.page("tasks?state=queued&limit=foo"), "Waiting for foo", "a limit is a line of waiting tasks only")
 		running := f.page("task?key=import-1")
 		assert.Contains(t, running, `<progress id="task-progress" max="10" value="4"`)
 		assert.Contains(t, running, "4 of 10 (40%) — row 4000")

@@ -112,6 +112,7 @@ func TestCorruptRecordsAreFailedAlone(t *testing.T) {
 		prefix := "docket:{" + d.Name() + "}:task:"
 		tamper := map[string]func(key string){
 			"gen":        func(key string) { rdb.HSet(ctx, prefix+key, "gen", "abc") },
+			"no-gen":     func(key string) { rdb.HDel(ctx, prefix+key, "gen") },
 			"deliveries": func(key string) { rdb.HSet(ctx, prefix+key, "deliveries", "x") },
 			"attempt":    func(key string) { rdb.HSet(ctx, prefix+key, "attempt", "y") },
 			"name":       func(key string) { rdb.HDel(ctx, prefix+key, "name") },
@@ -153,6 +154,12 @@ func TestCorruptRecordsAreFailedAlone(t *testing.T) {
 				assert.Equal(t, sdk.StateFailed, info.State, key)
 				assert.Equal(t, sdk.ReasonCorrupt, info.Reason, key)
 				assert.Contains(t, info.Error, "corrupt record: ", key)
+				switch kind {
+				case "gen":
+					assert.Contains(t, info.Error, `gen is not an integer: "abc"`, key)
+				case "no-gen": // not Lua's false
+					assert.Contains(t, info.Error, "gen is not an integer: missing", key)
+				}
 			}
 		}
 		snap, err := d.Snapshot(ctx)

@@ -125,6 +125,9 @@ func runStrikes(ctx context.Context, s *session, cmd *command, args []string) er
 	if *asJSON {
 		out := []strikeJSON{}
 		for _, st := range strikes {
+			if st.Field == "" {
+				st.Value = nil // the whole task: no comparison, and no value (not null)
+			}
 			out = append(out, strikeJSON(st))
 		}
 		return writeJSON(s.stdout, out)

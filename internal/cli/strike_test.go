@@ -42,6 +42,9 @@ func TestStrikeCommands(t *testing.T) {
 		if st["task"] == "sync" {
 			assert.Equal(t, map[string]any{"task": "sync", "field": "customer_id", "op": "==", "value": float64(1001), "since": st["since"]}, st)
 		}
+		if st["task"] == "bill" {
+			assert.Equal(t, map[string]any{"task": "bill", "since": st["since"]}, st, "the whole task: no field, no value (it was null)")
+		}
 	}
 
 	r = f.run("", "strike", "sync", "customer_id", "==", "1e400")

@@ -728,19 +728,28 @@ end
 -- name, attempt, deliveries, due and gen, in this order, as read (false when
 -- absent: for attempt and deliveries, their first value), or err when it
 -- could not be read at all.
+-- shown is a field's value in a message: quoted, or "missing" (HMGET reads
+-- a field that is not there as false).
+local function shown(v)
+  if not v then
+    return 'missing'
+  end
+  return '"' .. v .. '"'
+end
+
 local function corruption(name, attempt, deliveries, due, gen, err)
   if err then
     return not_a_hash(err)
   elseif not name or name == '' then
     return 'no task name'
   elseif attempt and (whole(attempt) or 0) < 1 then
-    return 'attempt is not a positive integer: ' .. tostring(attempt)
+    return 'attempt is not a positive integer: ' .. shown(attempt)
   elseif deliveries and not whole(deliveries) then
-    return 'deliveries is not an integer: ' .. tostring(deliveries)
+    return 'deliveries is not an integer: ' .. shown(deliveries)
   elseif not whole(due) then
-    return 'due is not an instant: ' .. tostring(due)
+    return 'due is not an instant: ' .. shown(due)
   elseif not whole(gen) then
-    return 'gen is not an integer: ' .. tostring(gen)
+    return 'gen is not an integer: ' .. shown(gen)
   end
   return nil
 end
