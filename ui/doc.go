@@ -17,12 +17,12 @@
 // # Pages
 //
 //   - Overview: tasks by state (queued, waiting for a concurrency slot,
-//     scheduled, running, parked, held by a strike, dead letters), the
+//     scheduled, running, parked, held by a strike, failed, dead letters), the
 //     strikes in effect, live workers, the lateness of the oldest due
 //     task, Redis memory, counts by task name, and a chart of the last
 //     hour's attempts from per-minute counters.
 //   - Tasks: each list (queued, scheduled, running, waiting, parked, held
-//     by a strike, dead letters) a page at a time, filtered by task name
+//     by a strike, failed, dead letters) a page at a time, filtered by task name
 //     and key prefix; the header's search finds a task by its exact key.
 //   - Task: state, progress (live), timeline, attempts, error, input and
 //     result as indented JSON (with a copy button), the producer's trace ID

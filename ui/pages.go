@@ -199,6 +199,7 @@ var tabs = []tab{
 	{State: "waiting", Label: "Waiting for a slot"},
 	{State: "parked", Label: "Parked"},
 	{State: "struck", Label: "Held by a strike"},
+	{State: "failed", Label: "Failed"},
 	{State: "dead", Label: "Dead letters"},
 }
 
@@ -248,6 +249,8 @@ func (h *handler) tasks(w http.ResponseWriter, r *http.Request) {
 			t.Count = counts.Counts.Parked
 		case "struck":
 			t.Count = counts.Counts.Struck
+		case "failed":
+			t.Count = int64(counts.Failed)
 		case "dead":
 			t.Count = int64(counts.DeadLetters)
 		}
@@ -278,7 +281,7 @@ func (h *handler) tasks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list := map[string]store.List{"queued": store.ListQueued, "scheduled": store.ListScheduled, "running": store.ListRunning,
-		"waiting": store.ListWaiting, "parked": store.ListParked, "struck": store.ListStruck, "dead": store.ListDead}[data.State]
+		"waiting": store.ListWaiting, "parked": store.ListParked, "struck": store.ListStruck, "failed": store.ListFailed, "dead": store.ListDead}[data.State]
 	query := store.PageQuery{List: list, Limit: data.Limit, Offset: data.Offset, Size: data.Size, Name: data.Name, Prefix: data.Prefix}
 	if data.Filtered {
 		query.Budget = filterBudget * data.Size
@@ -293,7 +296,7 @@ func (h *handler) tasks(w http.ResponseWriter, r *http.Request) {
 	}
 	data.Page = page
 	data.ScoreLabel = map[string]string{"queued": "Due", "scheduled": "Due", "running": "Lease until", "waiting": "Place in line",
-		"parked": "Parked since", "struck": "Held since", "dead": "Dead-lettered"}[data.State]
+		"parked": "Parked since", "struck": "Held since", "failed": "Failed", "dead": "Dead-lettered"}[data.State]
 	for _, t := range page.Tasks {
 		row := taskRow{PageTask: t, Public: publicState(t.State, t.Due, now)}
 		switch data.State {

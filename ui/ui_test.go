@@ -254,7 +254,7 @@ func (f *fixture) token() string {
 }
 
 var pages = []string{"", "tasks?state=queued", "tasks?state=scheduled", "tasks?state=running", "tasks?state=waiting",
-	"tasks?state=parked", "tasks?state=struck", "tasks?state=dead", "workers", "schedules", "limits", "strikes",
+	"tasks?state=parked", "tasks?state=struck", "tasks?state=failed", "tasks?state=dead", "workers", "schedules", "limits", "strikes",
 	"task?key=done-1", "task?key=failed-1", "task?key=dead-1", "task?key=order-1", "task?key=import-1",
 	"task?key=held-1", "task?key=held-2",
 	"task?key=" + url.QueryEscape(hostileKey), "tasks?state=waiting&limit=" + url.QueryEscape("t:import::")}
@@ -282,6 +282,12 @@ func TestPages(t *testing.T) {
 		dead := f.page("tasks?state=dead")
 		assert.Contains(t, dead, `href="task?key=dead-1"`)
 		assert.Contains(t, dead, "dead-lettered: delivered once")
+		failedList := f.page("tasks?state=failed")
+		assert.Contains(t, failedList, `href="task?key=failed-1"`, "a failed execution")
+		assert.Contains(t, failedList, `href="task?key=dead-1"`, "a dead letter failed too")
+		assert.Contains(t, failedList, `data-op="retry"`)
+		assert.NotContains(t, failedList, `href="task?key=done-1"`)
+		assert.Contains(t, f.page(""), `<a href="tasks?state=failed"><span class="n">2</span> failed</a>`)
 		waiting := f.page("tasks?state=waiting")
 		assert.Contains(t, waiting, `href="tasks?state=waiting&amp;limit=t%3aimport%3a%3a"`)
 		assert.Contains(t, f.page("tasks?state=waiting&limit="+url.QueryEscape("t:import::")), `href="task?key=import-2"`)

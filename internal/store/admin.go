@@ -101,6 +101,7 @@ const (
 	ListRunning   List = "running"   // by lease expiry, earliest first
 	ListParked    List = "parked"    // workflows parked until a child or a signal; longest parked first
 	ListDead      List = "dead"      // dead-lettered within the retention; latest first
+	ListFailed    List = "failed"    // failed within the retention (dead letters too); latest first
 	ListWaiting   List = "waiting"   // the line of one concurrency limit (PageQuery.Limit); first in line first
 	ListStruck    List = "struck"    // held by a strike until it is restored; longest held first
 )
@@ -151,7 +152,7 @@ func (s *Store) Page(ctx context.Context, q PageQuery) (Page, error) {
 	q.Size = min(q.Size, MaxBatch)
 	q.Budget = min(max(q.Budget, q.Size), 100*MaxBatch)
 	q.Offset = max(q.Offset, 0)
-	var set, part string
+	var set, part, state string
 	switch q.List {
 	case ListQueued:
 		set, part = s.k.scheduled, partDue
@@ -165,12 +166,14 @@ func (s *Store) Page(ctx context.Context, q PageQuery) (Page, error) {
 		set, part = s.k.struck, partAll
 	case ListDead:
 		set, part = s.k.deadletters, partLatest
+	case ListFailed:
+		set, part, state = s.k.failed, partLatest, string(StateFailed)
 	case ListWaiting:
 		set, part = s.k.prefix+"waiting:"+q.Limit, partAll
 	default:
 		return Page{}, fmt.Errorf("docket: page: unknown list %q", q.List)
 	}
-	reply, err := pageScript.Run(ctx, s.rdb, []string{set}, s.k.prefix, part, q.Offset, q.Size, q.Budget, q.Name, q.Prefix).Slice()
+	reply, err := pageScript.Run(ctx, s.rdb, []string{set}, s.k.prefix, part, q.Offset, q.Size, q.Budget, q.Name, q.Prefix, state).Slice()
 	if err != nil {
 		return Page{}, fmt.Errorf("docket: page of %s tasks: %w", q.List, err)
 	}
@@ -202,6 +205,7 @@ type Overview struct {
 	Now         time.Time
 	Counts      Counts
 	DeadLetters int       // dead-lettered within the retention
+	Failed      int       // failed within the retention, dead letters included (see ListFailed)
 	Earliest    time.Time // the earliest due time in the schedule; zero when it is empty
 	Limits      int       // concurrency limits in use
 	Workers     int       // live workers
@@ -255,6 +259,7 @@ func decodeOverview(reply []any) (Overview, error) {
 		Counts: Counts{Queued: d.int(reply[ovQueued]), Scheduled: d.int(reply[ovScheduled]), Running: d.int(reply[ovRunning]),
 			Waiting: d.int(reply[ovWaiting]), Parked: d.int(reply[ovParked]), Struck: d.int(reply[ovStruck])},
 		DeadLetters: int(d.int(reply[ovDead])),
+		Failed:      int(d.int(reply[ovFailed])),
 		Limits:      int(d.int(reply[ovLimits])),
 		Workers:     int(d.int(reply[ovWorkers])),
 		Strikes:     int(d.int(reply[ovStrikes])),

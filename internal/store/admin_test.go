@@ -410,3 +410,55 @@ func TestStates(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// The failed list holds the executions that failed within the retention,
+// latest first, dead letters among them; a retried one leaves it, and one
+// whose key was added again since is not listed (it is counted until the
+// retention drops it).
+func TestFailedList(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		fail := func(key string) {
+			t.Helper()
+			_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: key, Name: "t", Input: []byte(`{}`)}})
+			require.NoError(t, err)
+			m := claimOne(t, s, key)
+			_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: key, Gen: m.Gen, Kind: store.Failed, Error: "boom " + key, Reason: "error"}})
+			require.NoError(t, err)
+		}
+		keys := func() []string {
+			t.Helper()
+			p, err := s.Page(ctx, store.PageQuery{List: store.ListFailed})
+			require.NoError(t, err)
+			var out []string
+			for _, task := range p.Tasks {
+				assert.Equal(t, store.StateFailed, task.State)
+				assert.Equal(t, "boom "+task.Key, task.Error)
+				out = append(out, task.Key)
+			}
+			return out
+		}
+		fail("a")
+		fail("b")
+		fail("c")
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "done", Name: "t", Input: []byte(`{}`)}})
+		require.NoError(t, err)
+		m := claimOne(t, s, "done")
+		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "done", Gen: m.Gen, Kind: store.Completed}})
+		require.NoError(t, err)
+		assert.Equal(t, []string{"c", "b", "a"}, keys(), "latest first; completed ones are not listed")
+		o, err := s.Overview(ctx, 0, 0, time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, 3, o.Failed)
+
+		code, _, _, err := s.Retry(ctx, "b")
+		require.NoError(t, err)
+		require.Equal(t, store.ActionDone, code)
+		_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "a", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}}})
+		require.NoError(t, err)
+		assert.Equal(t, []string{"c"}, keys(), "b retried, a added again")
+		_, err = s.Clear(ctx, time.Minute)
+		require.NoError(t, err)
+	})
+}

@@ -28,6 +28,7 @@ import (
 //	docket:{name}:rate:<id>        ZSET   the starts within the window of rate limit <id> (unix µs); has a TTL
 //	docket:{name}:progress:<key>   HASH   a running task's progress: current, total, message, updated
 //	docket:{name}:deadletters      ZSET   task key -> when it was dead-lettered; has a TTL (the retention)
+//	docket:{name}:failed           ZSET   task key -> when its execution failed (dead letters too); has a TTL (the retention)
 //	docket:{name}:unknown:<task>   ZSET   keys of tasks called <task> that a worker without that task handed back; has a TTL
 //	docket:{name}:flow:<key>       HASH   a workflow's state: steps done, children started and ended, timers,
 //	                                      signals; no TTL while the task is live, the record's when it ends
@@ -60,7 +61,7 @@ import (
 
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
-	keyNames    = []string{"scheduled", "running", "draining", "drains", "deferred", "limits", "deadletters", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck"}
+	keyNames    = []string{"scheduled", "running", "draining", "drains", "deferred", "limits", "deadletters", "failed", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck"}
 	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "rate", "worker", "watch", "unknown", "flow", "stats"}
 )
 
@@ -74,6 +75,7 @@ type keys struct {
 	deferred    string
 	limits      string
 	deadletters string
+	failed      string
 	parked      string
 	reaping     string
 	strikes     string
@@ -106,6 +108,7 @@ func newKeys(name string) (keys, error) {
 		deferred:    p + "deferred",
 		limits:      p + "limits",
 		deadletters: p + "deadletters",
+		failed:      p + "failed",
 		parked:      p + "parked",
 		reaping:     p + "reaping",
 		strikes:     p + "strikes",

@@ -157,7 +157,8 @@ const (
 	ovRunning
 	ovWaiting
 	ovParked
-	ovDead // dead letters within the retention
+	ovDead   // dead letters within the retention
+	ovFailed // failed executions within the retention, dead letters included
 	ovEarliest
 	ovLimits
 	ovWorkers
@@ -236,7 +237,7 @@ var layouts = []layout{
 	{"PAGE_HEAD", names(pageHeader, map[int]string{pageNow: "now", pageTotal: "total", pageNext: "next",
 		pageMore: "more", pageFound: "found"})},
 	{"OVERVIEW_HEAD", names(overviewHeader, map[int]string{ovNow: "now", ovQueued: "queued", ovScheduled: "scheduled",
-		ovRunning: "running", ovWaiting: "waiting", ovParked: "parked", ovDead: "dead", ovEarliest: "earliest",
+		ovRunning: "running", ovWaiting: "waiting", ovParked: "parked", ovDead: "dead", ovFailed: "failed", ovEarliest: "earliest",
 		ovLimits: "limits", ovWorkers: "workers", ovStruck: "struck", ovStrikes: "strikes",
 		ovSampledRunning: "sampled_running", ovSampledQueued: "sampled_queued",
 		ovSampledScheduled: "sampled_scheduled", ovSampledParked: "sampled_parked", ovNames: "names"})},

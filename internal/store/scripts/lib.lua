@@ -118,7 +118,7 @@ end
 -- record garbled by another program (no name, or a key that is not a hash)
 -- is listed as it is, or as failed, with its corruption, when any name is.
 local LISTED_FIELDS = {'name', 'state', 'attempt', 'deliveries', 'started', 'worker', 'created', 'due', 'error', 'waiting'}
-local function list_task(out, key, score, want_name, max_error)
+local function list_task(out, key, score, want_name, max_error, want_state)
   local f, unreadable = record(key, LISTED_FIELDS)
   if unreadable and want_name == '' then
     f = {}
@@ -129,6 +129,8 @@ local function list_task(out, key, score, want_name, max_error)
   elseif want_name ~= '' and f.name ~= want_name then
     return false
   elseif not f.name and not f.state then
+    return false
+  elseif want_state and want_state ~= '' and f.state ~= want_state then
     return false
   end
   local err = f.error or ''
@@ -611,6 +613,19 @@ end
 
 local reap -- below: cancels the live children of an ended workflow
 
+-- keep_failed lists a failed execution (K.failed), latest first, for the
+-- dashboard, for as long as its record lasts (keep, ms): entries older
+-- than that are dropped as others fail, and the list expires with the
+-- last of them. Only failures write it.
+local function keep_failed(key, now, keep)
+  if keep <= 0 then
+    return
+  end
+  redis.call('ZADD', K.failed, now, key)
+  redis.call('ZREMRANGEBYSCORE', K.failed, '-inf', now - keep * 1000)
+  redis.call('PEXPIRE', K.failed, keep)
+end
+
 -- task_ended does what follows the end of any task, once its record says
 -- how it ended: its parent learns of it; an automatic task's chain is
 -- started again; a workflow's flow takes the record's lifetime (keep, ms;
@@ -621,6 +636,9 @@ local reap -- below: cancels the live children of an ended workflow
 -- field when the caller read it already ('0': it never had a flow, see
 -- open_flow), nil when it did not.
 local function task_ended(key, state, now, keep, auto, inline, parent, wf)
+  if state == STATE.failed then
+    keep_failed(key, now, keep)
+  end
   notify_parent(key, now, parent)
   chain_ended(key, auto)
   if wf == '0' then
@@ -721,6 +739,7 @@ local function fail_corrupt(key, reason, now, retention)
     redis.call('PEXPIRE', tk, retention)
     announce(key, STATE.failed, 0, 'corrupt record: ' .. reason)
     keep_dead(key, now, retention)
+    keep_failed(key, now, retention)
   end
 end
 

@@ -9,7 +9,8 @@
 -- (ms): dead letters older than it are not counted
 -- Returns: an OVERVIEW_HEAD (now; the counts by list: queued, scheduled
 -- not yet due, running, waiting for a slot, parked until a child or a
--- signal, dead letters, with the earliest due instant as Redis writes a
+-- signal, dead letters, failed executions (both within the retention; a
+-- failed one whose key was added again since still counts), with the earliest due instant as Redis writes a
 -- score, perhaps 1e+15, 0 when nothing is scheduled; limits in use, live
 -- workers, tasks held by a strike, strikes in effect; how many tasks of
 -- each list the sample read; how many names follow), then a NAME_COUNT
@@ -30,6 +31,7 @@ end
 local head = {now = int(now), queued = queued, scheduled = all - queued, running = redis.call('ZCARD', K.running),
   waiting = waiting, parked = redis.call('ZCARD', K.parked),
   dead = redis.call('ZCOUNT', K.deadletters, now - retention * 1000, '+inf'),
+  failed = redis.call('ZCOUNT', K.failed, now - retention * 1000, '+inf'),
   earliest = redis.call('ZRANGE', K.scheduled, 0, 0, 'WITHSCORES')[2] or '0', limits = #limits,
   workers = redis.call('ZCOUNT', K.workers, now, '+inf'), struck = redis.call('ZCARD', K.struck),
   strikes = redis.call('HLEN', K.strikes)}

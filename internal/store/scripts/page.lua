@@ -8,7 +8,9 @@
 -- schema.go), ARGV[3] offset: entries of that part skipped, ARGV[4] page
 -- size: the most tasks returned, ARGV[5] budget: the most entries looked at
 -- (at least the page size), ARGV[6] the task name a task must have ('' for
--- any), ARGV[7] the prefix its key must have ('' for any)
+-- any), ARGV[7] the prefix its key must have ('' for any), ARGV[8] the
+-- state its record must be in ('' for any: the failed list's entries whose
+-- key was added again since are skipped)
 -- Returns: a PAGE_HEAD (now, how many entries the part holds, the offset
 -- past the last entry looked at, 1 when entries remain beyond it (else 0),
 -- how many tasks follow), then a LISTED per task (see list_task; its error
@@ -16,7 +18,7 @@
 -- hash) is looked at and skipped.
 local now = clock_us()
 local part, offset, size, budget = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local want_name, want_prefix = ARGV[6], ARGV[7]
+local want_name, want_prefix, want_state = ARGV[6], ARGV[7], ARGV[8]
 budget = math.max(budget, size)
 
 -- The part is ranks [first, first + total) of the set.
@@ -49,7 +51,7 @@ while found < size and looked < budget and offset + looked < total do
     local key = entries[i]
     looked = looked + 1
     if (want_prefix == '' or string.sub(key, 1, #want_prefix) == want_prefix)
-        and list_task(out, key, entries[i + 1], want_name, 300) then
+        and list_task(out, key, entries[i + 1], want_name, 300, want_state) then
       found = found + 1
       if found == size then
         break

@@ -60,6 +60,7 @@ if not deferred(key, now) then -- a run of it still ending (see start_drain) com
   redis.call('ZADD', K.scheduled, now, key)
 end
 redis.call('ZREM', K.deadletters, key)
+redis.call('ZREM', K.failed, key)
 
 local flow = K.flow .. key
 if redis.call('EXISTS', flow) == 1 then
