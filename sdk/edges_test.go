@@ -122,6 +122,19 @@ func TestStrikeComparisonNeedsAField(t *testing.T) {
 	assert.Equal(t, "sync", strikes[0].String())
 }
 
+// A strike of a task name no task can have (longer than NewTask takes) is
+// ErrBadStrike: it would hold nothing, silently.
+func TestStrikeOfANameNoTaskCanHave(t *testing.T) {
+	ctx := context.Background()
+	d := memoryDocket(t)
+	long := strings.Repeat("n", 1025)
+	_, err := sdk.NewTask(long, func(context.Context, struct{}) error { return nil }).Add(ctx, d, struct{}{})
+	require.ErrorIs(t, err, sdk.ErrBadTask, "no task has that name")
+	assert.ErrorIs(t, d.Strike(ctx, long, "", "", nil), sdk.ErrBadStrike)
+	assert.ErrorIs(t, d.Strike(ctx, long, "n", "==", 1), sdk.ErrBadStrike)
+	require.NoError(t, d.Strike(ctx, strings.Repeat("n", 1024), "", "", nil), "the longest name a task can have")
+}
+
 // Progress never overflows: an increment that would take the work done
 // past math.MaxInt64, in one call or over several, is ErrBadInput and
 // changes nothing.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docket-go/docket/internal/core"
 	"github.com/docket-go/docket/internal/store"
 )
 
@@ -130,6 +131,9 @@ func strikeSpec(task, field, op string, value any) (store.StrikeSpec, error) {
 	}
 	if task == "*" { // the CLI's and the dashboard's word for every task
 		return store.StrikeSpec{}, fmt.Errorf(`%w: task "*": every task is "" here (the docket command and the dashboard write it *)`, ErrBadStrike)
+	}
+	if len(task) > core.MaxKeyLength { // no task has that name (see NewTask): the strike would hold nothing
+		return store.StrikeSpec{}, fmt.Errorf("%w: a task name of %d bytes; no task's is longer than %d", ErrBadStrike, len(task), core.MaxKeyLength)
 	}
 	if field == "" {
 		if op != "" || value != nil { // a comparison without its field: striking the whole task would hold more than asked
