@@ -98,6 +98,11 @@ func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot) {
 
 	fmt.Fprintln(w)
 	writeWorkers(w, snap)
+	if snap.TotalRunning+snap.TotalWaiting+snap.TotalParked+snap.TotalHeld == 0 && len(snap.Workers) == 0 &&
+		len(snap.Strikes) == 0 && len(snap.DeadLetters) == 0 {
+		// A name mistyped reads as an empty docket: say which one this is.
+		fmt.Fprintf(w, "\nDocket %q holds nothing, and no worker serves it: is that its name (--name, DOCKET_NAME)?\n", name)
+	}
 }
 
 // snapshotJSON is the --json form of a snapshot: snake_case keys, empty

@@ -193,8 +193,10 @@ func TestSnapshotEmpty(t *testing.T) {
 	r := f.run("", "snapshot")
 	require.Equal(t, 0, r.code, r.stderr)
 	out := lines(r.stdout)
-	require.Len(t, out, 5, r.stdout)
-	assert.Equal(t, []string{"", "No running, queued, scheduled, parked or held tasks.", "", "No live workers."}, out[1:])
+	require.Len(t, out, 7, r.stdout)
+	assert.Equal(t, []string{"", "No running, queued, scheduled, parked or held tasks.", "", "No live workers.", "",
+		fmt.Sprintf("Docket %q holds nothing, and no worker serves it: is that its name (--name, DOCKET_NAME)?", f.name)}, out[1:],
+		"a mistyped name reads as an empty docket")
 
 	r = f.run("", "snapshot", "--json")
 	require.Equal(t, 0, r.code, r.stderr)
