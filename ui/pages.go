@@ -683,7 +683,7 @@ func (f strikeForm) String() string {
 	s := sdk.Strike{Task: f.Task, Field: f.Field, Op: f.Op}
 	if f.Field != "" {
 		b, _ := json.Marshal(f.value()) // a string, a bool or a json.Number: no error
-		s.Value = json.RawMessage(unescapeHTMLEscapes(string(b)))
+		s.Value = json.RawMessage(text.UnescapeHTMLEscapes(string(b)))
 	}
 	return s.String()
 }
@@ -693,7 +693,7 @@ func (f strikeForm) String() string {
 func (f strikeForm) valueRead() string {
 	v := f.value()
 	b, _ := json.Marshal(v) // a string, a bool or a json.Number: no error
-	b = []byte(unescapeHTMLEscapes(string(b)))
+	b = []byte(text.UnescapeHTMLEscapes(string(b)))
 	kind := "a string"
 	switch v.(type) {
 	case json.Number:

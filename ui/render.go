@@ -305,46 +305,11 @@ func iso(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 func pretty(raw []byte) string {
 	var b bytes.Buffer
 	if json.Indent(&b, raw, "", "  ") == nil {
-		return text.PrintableJSON(unescapeHTMLEscapes(b.String()))
+		return text.PrintableJSON(text.UnescapeHTMLEscapes(b.String()))
 	}
 	return text.PrintableLines(string(raw))
 }
 
-// unescapeHTMLEscapes turns the escapes \u003c, \u003e and \u0026 of valid
-// JSON back into <, > and &: only escapes, not a backslash that is itself
-// escaped (\\u003c is a backslash, then "u003c").
-func unescapeHTMLEscapes(s string) string {
-	if !strings.Contains(s, `\u00`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\\' || i+1 >= len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		if s[i+1] == 'u' && i+6 <= len(s) {
-			switch s[i+2 : i+6] {
-			case "003c", "003C":
-				b.WriteByte('<')
-				i += 5
-				continue
-			case "003e", "003E":
-				b.WriteByte('>')
-				i += 5
-				continue
-			case "0026":
-				b.WriteByte('&')
-				i += 5
-				continue
-			}
-		}
-		b.WriteByte(s[i]) // an escape: the backslash and what it escapes
-		b.WriteByte(s[i+1])
-		i++
-	}
-	return b.String()
-}
 
 // shownBytes bounds the long texts a page shows whole (an error): a task's
 // error may be as long as its function made it, and a live page is fetched

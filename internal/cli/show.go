@@ -93,8 +93,8 @@ func writeInfo(w io.Writer, i sdk.Info) {
 	}
 	if len(i.Result) > 0 {
 		var pretty bytes.Buffer
-		if json.Indent(&pretty, i.Result, "           ", "  ") == nil {
-			line("result", "%s", printableLines(pretty.String()))
+		if json.Indent(&pretty, i.Result, "           ", "  ") == nil { // <, > and & as written, as the dashboard shows them
+			line("result", "%s", printableLines(text.UnescapeHTMLEscapes(pretty.String())))
 		} else {
 			line("result", "%s", printable(string(i.Result)))
 		}

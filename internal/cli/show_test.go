@@ -59,6 +59,14 @@ func TestShow(t *testing.T) {
 	assert.Contains(t, r.stdout, "state      completed (attempt 1, 1 delivery)")
 	assert.Contains(t, r.stdout, "result     70")
 
+	html := sdk.NewResultTask("html", func(ctx context.Context, in showIn) (string, error) { return "a <b> & c", nil })
+	require.NoError(t, f.d.Register(html))
+	_, err = html.Call(ctx, f.d, showIn{}, sdk.Key("html-1"))
+	require.NoError(t, err)
+	r = f.run("", "show", "html-1")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, `result     "a <b> & c"`, "as written, as the dashboard shows it (not \\u003cb\\u003e)")
+
 	_, err = flow.Add(ctx, f.d, showIn{}, sdk.Key("wf"))
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
