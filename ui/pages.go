@@ -728,6 +728,10 @@ func (h *handler) act(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
+		if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
+			h.refuse(w, r, http.StatusRequestEntityTooLarge, "The form is larger than the 64 KiB an action takes.")
+			return
+		}
 		h.refuse(w, r, http.StatusBadRequest, "The form could not be read.")
 		return
 	}

@@ -570,6 +570,10 @@ func TestStrikeActions(t *testing.T) {
 		require.Equal(t, http.StatusSeeOther, code)
 		assert.Contains(t, strikes(), "cleanup", "the whole task")
 
+		code, _, tooLarge := f.post(url.Values{"op": {"strike"}, "task": {"x"}, "value": {strings.Repeat("v", 70<<10)}, "token": {token}})
+		assert.Equal(t, http.StatusRequestEntityTooLarge, code, "a form over 64 KiB")
+		assert.Contains(t, tooLarge, "larger than the 64 KiB")
+
 		// Not a strike.
 		for _, bad := range []url.Values{
 			{"op": {"strike"}, "operator": {"=="}, "value": {"1"}},
