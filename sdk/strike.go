@@ -48,6 +48,13 @@ type badStrike struct{}
 func (badStrike) Error() string        { return "docket: bad strike" }
 func (badStrike) Is(target error) bool { return target == ErrBadInput }
 
+// noStrike is ErrNotFound for a strike, with a message of its own (a
+// strike is no task).
+type noStrike string
+
+func (e noStrike) Error() string      { return string(e) }
+func (noStrike) Is(target error) bool { return target == ErrNotFound }
+
 var strikeOps = []string{"==", "!=", "<", "<=", ">", ">="}
 
 // Strike stops tasks from starting, at once and across every worker and
@@ -94,7 +101,7 @@ func (d *Docket) Restore(ctx context.Context, task, field, op string, value any)
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("%w: no strike of %s", ErrNotFound, strikeOf(spec))
+		return noStrike("docket: no strike of " + strikeOf(spec).String())
 	}
 	return nil
 }

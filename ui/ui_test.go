@@ -609,6 +609,7 @@ func TestStrikeActions(t *testing.T) {
 		code, _, body = f.post(restore)
 		assert.Equal(t, http.StatusConflict, code, "restored already")
 		assert.Contains(t, body, "no strike of sync with customer_id == 1001")
+		assert.NotContains(t, body, "task not found", "a strike is no task")
 
 		// The strike whose field and value hold markup restores from its
 		// row too: the page's form carries them as they are.
