@@ -126,6 +126,10 @@ type claimer struct {
 
 	// sentWith is the registry of the last exchange sent.
 	sentWith core.Registry
+	// alone is set while the first exchange with newly registered rules
+	// (the one carrying the hand-backs) is in flight: no other goes
+	// beside it, since the exchangers may run them in either order.
+	alone bool
 
 	// introduced is the registry whose tasks the exchangers last made due
 	// where workers without them had handed them back (see introduce); its
@@ -204,6 +208,9 @@ func (l *claimer) send() {
 		}
 	}
 	reg := l.w.c.Registry()
+	if l.alone && l.inFlight > 0 {
+		return
+	}
 	if reg != l.sentWith && (l.inFlight > 0 || l.slots.counts().unknown > 0) {
 		// Tasks were registered: the exchanges in flight carry none of
 		// their rules, and may bring tasks of theirs, handed back at once
@@ -214,6 +221,12 @@ func (l *claimer) send() {
 		// settling wake the loop.)
 		return
 	}
+	if reg != l.sentWith {
+		// Hand-backs settled since the collect above: an attempt leaves
+		// the unknown count only once its outcome is in acks.
+		l.pending = l.acks.collect(l.pending)
+	}
+	l.alone = reg != l.sentWith
 	l.sentWith = reg
 	l.gathering = time.Time{}
 	l.look = false

@@ -680,11 +680,13 @@ func (a *attempt) settle(outcome func() *store.Outcome) {
 	r := a.r
 	r.slots.free(a)
 	if o == nil {
+		r.slots.handedBack(a)
 		a.forget()
 		r.claims.poke() // the worker may be idle now
 		return
 	}
 	r.acks.send(ack{attempt: a, outcome: *o})
+	r.slots.handedBack(a) // only now: see claimer.send
 	// A slot is free: the drain may be over, and the claim loop may claim.
 	r.slots.signal()
 	r.claims.poke()

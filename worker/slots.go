@@ -74,9 +74,6 @@ func (s *slots) free(a *attempt) {
 	var next *attempt
 	s.mu.Lock()
 	s.busy--
-	if a.unknown {
-		s.unknown--
-	}
 	if a.state != nil { // its function was called: a sample of how long tasks take
 		s.took.add(time.Since(a.started))
 	}
@@ -88,6 +85,17 @@ func (s *slots) free(a *attempt) {
 	if next != nil {
 		go next.run()
 	}
+}
+
+// handedBack counts out an attempt being handed back (see attempt.handBack)
+// once its outcome is on its way to the claim loop (see claimer.send).
+func (s *slots) handedBack(a *attempt) {
+	if !a.unknown {
+		return
+	}
+	s.mu.Lock()
+	s.unknown--
+	s.mu.Unlock()
 }
 
 // popLine takes the first attempt of the line. The caller holds s.mu, and
