@@ -248,13 +248,17 @@ func checkSpread(o core.AddOptions) error {
 // AddByName schedules the task called name with JSON input, for producers
 // that do not link the task's function. When the task is registered on d,
 // the input is checked against its type now; otherwise a worker that cannot
-// decode it records the failure.
+// decode it records the failure. A name longer than NewTask takes (1024
+// bytes), which no worker could run, is ErrBadInput.
 func (d *Docket) AddByName(ctx context.Context, name string, input json.RawMessage, opts ...AddOption) (*Execution, error) {
 	if err := usable(ctx, d); err != nil {
 		return nil, err
 	}
 	if name == "" {
 		return nil, fmt.Errorf("%w: empty task name", ErrBadInput)
+	}
+	if len(name) > core.MaxKeyLength { // NewTask takes no such name: no worker would ever run it
+		return nil, fmt.Errorf("%w: a task name of %d bytes; no task's is longer than %d", ErrBadInput, len(name), core.MaxKeyLength)
 	}
 	def := d.core.Task(name)
 	if def != nil {

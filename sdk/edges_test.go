@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -132,7 +133,11 @@ func TestStrikeOfANameNoTaskCanHave(t *testing.T) {
 	require.ErrorIs(t, err, sdk.ErrBadTask, "no task has that name")
 	assert.ErrorIs(t, d.Strike(ctx, long, "", "", nil), sdk.ErrBadStrike)
 	assert.ErrorIs(t, d.Strike(ctx, long, "n", "==", 1), sdk.ErrBadStrike)
+	_, err = d.AddByName(ctx, long, json.RawMessage(`{}`))
+	require.ErrorIs(t, err, sdk.ErrBadInput, "nor by name")
 	require.NoError(t, d.Strike(ctx, strings.Repeat("n", 1024), "", "", nil), "the longest name a task can have")
+	// A strike an earlier version struck on such a name can be restored.
+	assert.ErrorIs(t, d.Restore(ctx, long, "", "", nil), sdk.ErrNotFound)
 }
 
 // Progress never overflows: an increment that would take the work done

@@ -76,6 +76,9 @@ func (d *Docket) Strike(ctx context.Context, task, field, op string, value any) 
 	if err := usable(ctx, d); err != nil {
 		return err
 	}
+	if len(task) > core.MaxKeyLength { // no task has that name (NewTask, AddByName): the strike would hold nothing
+		return fmt.Errorf("%w: a task name of %d bytes; no task's is longer than %d", ErrBadStrike, len(task), core.MaxKeyLength)
+	}
 	spec, err := strikeSpec(task, field, op, value)
 	if err != nil {
 		return err
@@ -138,9 +141,6 @@ func strikeSpec(task, field, op string, value any) (store.StrikeSpec, error) {
 	}
 	if task == "*" { // the CLI's and the dashboard's word for every task
 		return store.StrikeSpec{}, fmt.Errorf(`%w: task "*": every task is "" here (the docket command and the dashboard write it *)`, ErrBadStrike)
-	}
-	if len(task) > core.MaxKeyLength { // no task has that name (see NewTask): the strike would hold nothing
-		return store.StrikeSpec{}, fmt.Errorf("%w: a task name of %d bytes; no task's is longer than %d", ErrBadStrike, len(task), core.MaxKeyLength)
 	}
 	if field == "" {
 		if op != "" || value != nil { // a comparison without its field: striking the whole task would hold more than asked

@@ -156,3 +156,17 @@ func TestPerpetualRescheduleIsTheAcknowledgement(t *testing.T) {
 		require.NoError(t, s.Unregister(ctx, "w"))
 	})
 }
+
+// Cancelling a key that another program overwrote with another type finds
+// no live task: it raised WRONGTYPE while looking for the id of an earlier
+// send of the same call.
+func TestCancelOfAKeyOfAnotherType(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		require.NoError(t, s.Client().Set(ctx, "docket:{"+name+"}:task:x", "junk", time.Minute).Err())
+		ok, err := s.Cancel(ctx, "x", time.Minute)
+		require.NoError(t, err)
+		assert.False(t, ok)
+	})
+}

@@ -13,7 +13,7 @@ if cancel_task(key, clock_us(), tonumber(ARGV[3]), STATE.cancelled) then
   redis.call('HSET', K.task .. key, 'call', id)
   return 1
 end
-if id and redis.call('HGET', K.task .. key, 'call') == id then
+if id and read(key, 'call')[1] == id then -- read: the key may hold another type
   return 1
 end
 return 0
