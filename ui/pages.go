@@ -283,7 +283,11 @@ func (h *handler) tasks(w http.ResponseWriter, r *http.Request) {
 	list := map[string]store.List{"queued": store.ListQueued, "scheduled": store.ListScheduled, "running": store.ListRunning,
 		"waiting": store.ListWaiting, "parked": store.ListParked, "struck": store.ListStruck, "failed": store.ListFailed, "dead": store.ListDead}[data.State]
 	query := store.PageQuery{List: list, Limit: data.Limit, Offset: data.Offset, Size: data.Size, Name: data.Name, Prefix: data.Prefix}
-	if data.Filtered {
+	// The failed list skips the keys added again since they failed (rare:
+	// an add takes its key off the list), as a filter skips: it may look at
+	// more entries than it lists.
+	skips := data.Filtered || list == store.ListFailed
+	if skips {
 		query.Budget = filterBudget * data.Size
 	}
 	page, err := h.s.Page(ctx, query)
@@ -321,7 +325,7 @@ func (h *handler) tasks(w http.ResponseWriter, r *http.Request) {
 	}
 	if data.Offset > 0 {
 		data.FirstURL = link(0)
-		if !data.Filtered {
+		if !skips {
 			data.PrevURL = link(max(data.Offset-data.Size, 0))
 		}
 	}

@@ -73,6 +73,7 @@ for i = 3, #ARGV, 5 do
       gen_s = int(math.max(gen + 1, now))
       redis.call('DEL', tk) -- an earlier execution's record
       redis.call('DEL', K.flow .. key) -- and what it did as a workflow
+      redis.call('ZREM', K.failed, key) -- and its place in the failed list
       -- Its children still being cancelled are left alone: their keys are
       -- this execution's children's keys, found started when it starts them.
       redis.call('HDEL', K.reaping, key)

@@ -48,8 +48,9 @@ for i = 4, #ARGV, 6 do
           due = math.max(due_at(when, now) or now, now) -- an instant past means now
         end
         local gen_s = now_s
-        if f[2] then
+        if f[2] then -- an earlier child under the key
           gen_s = next_gen(f[2], now)
+          redis.call('ZREM', K.failed, key) -- its failure is not this child's
         end
         redis.call('DEL', K.task .. key, K.flow .. key)
         redis.call('HDEL', K.reaping, key)
