@@ -97,7 +97,7 @@ func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot) {
 	}
 
 	fmt.Fprintln(w)
-	writeWorkers(w, snap)
+	writeWorkers(w, snap, "--limit lists more")
 	if snap.TotalRunning+snap.TotalWaiting+snap.TotalParked+snap.TotalHeld == 0 && len(snap.Workers) == 0 &&
 		len(snap.Strikes) == 0 && len(snap.DeadLetters) == 0 {
 		// A name mistyped reads as an empty docket: say which one this is.

@@ -48,12 +48,13 @@ func runWorkers(ctx context.Context, s *session, cmd *command, args []string) er
 			Workers []workerJSON `json:"workers"`
 		}{d.Name(), snap.Now, workersToJSON(snap)})
 	}
-	writeWorkers(s.stdout, snap)
+	writeWorkers(s.stdout, snap, "docket snapshot --limit counts more")
 	return nil
 }
 
-// writeWorkers writes the snapshot's workers as a table.
-func writeWorkers(w io.Writer, snap sdk.Snapshot) {
+// writeWorkers writes the snapshot's workers as a table; more says how to
+// count beyond the running tasks the snapshot listed.
+func writeWorkers(w io.Writer, snap sdk.Snapshot, more string) {
 	if len(snap.Workers) == 0 {
 		fmt.Fprintln(w, "No live workers.")
 		return
@@ -69,6 +70,6 @@ func writeWorkers(w io.Writer, snap sdk.Snapshot) {
 	}
 	_ = tw.Flush()
 	if listed := len(snap.Running); listed < snap.TotalRunning {
-		fmt.Fprintf(w, "RUNNING counts the %s listed, of %d (--limit lists more).\n", plural(listed, "running task"), snap.TotalRunning)
+		fmt.Fprintf(w, "RUNNING counts the %s listed, of %d (%s).\n", plural(listed, "running task"), snap.TotalRunning, more)
 	}
 }

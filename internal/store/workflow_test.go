@@ -320,3 +320,62 @@ func TestGarbledFlowStaysItsWorkflows(t *testing.T) {
 		assert.ErrorIs(t, err, store.ErrMalformed)
 	})
 }
+
+// Retry goes on past a flow key of another type: a failed child's parent's
+// (it raised WRONGTYPE), and the retried workflow's own (it raised after
+// the retry had taken effect), which is left to its TTL.
+func TestRetryPastAGarbledFlow(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		rdb := s.Client()
+		prefix := "docket:{" + name + "}:"
+		garble := func(key string) { // a flow the library opened, which another program overwrote
+			t.Helper()
+			require.NoError(t, rdb.HSet(ctx, prefix+"task:"+key, "wf", "1").Err())
+			require.NoError(t, rdb.Del(ctx, prefix+"flow:"+key).Err())
+			require.NoError(t, rdb.Set(ctx, prefix+"flow:"+key, "not a hash", 0).Err())
+		}
+		fail := func(key string) {
+			t.Helper()
+			c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
+			require.NoError(t, err)
+			require.Len(t, c.Messages, 1)
+			require.Equal(t, key, c.Messages[0].Key)
+			_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: key, Gen: c.Messages[0].Gen, Kind: store.Failed, Error: "boom", Reason: "error"}})
+			require.NoError(t, err)
+		}
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
+			{Key: "parent", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}},
+			{Key: "child", Name: "t", Input: []byte(`{}`)},
+		})
+		require.NoError(t, err)
+		_, err = s.Signal(ctx, "parent", "go", []byte(`1`))
+		require.NoError(t, err)
+		garble("parent")
+		require.NoError(t, rdb.HSet(ctx, prefix+"task:child", "parent", "parent", "child", "c").Err())
+		fail("child")
+		code, _, _, err := s.Retry(ctx, "child")
+		require.NoError(t, err, "a child whose parent's flow is garbled")
+		assert.Equal(t, store.ActionDone, code)
+		fail("child")
+
+		_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "own", Name: "t", Input: []byte(`{}`)}})
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		garble("own")
+		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "own", Gen: c.Messages[0].Gen, Kind: store.Failed, Error: "boom", Reason: "error"}})
+		require.NoError(t, err)
+		code, _, _, err = s.Retry(ctx, "own")
+		require.NoError(t, err, "a workflow whose own flow is garbled")
+		assert.Equal(t, store.ActionDone, code)
+		ttl, err := rdb.PTTL(ctx, prefix+"flow:own").Result()
+		require.NoError(t, err)
+		assert.Positive(t, ttl, "left to its TTL")
+		fail("own")
+		_, err = s.Cancel(ctx, "parent", time.Minute)
+		require.NoError(t, err)
+	})
+}

@@ -46,7 +46,7 @@ if not f[3] or f[3] == '' or not f[4] then
 end
 local parent = f[5] or ''
 if parent ~= '' and is_live(read(parent, 'state')[1]) and
-    redis.call('HGET', K.flow .. parent, 'c:' .. (f[6] or '')) == key then
+    redis.pcall('HGET', K.flow .. parent, 'c:' .. (f[6] or '')) == key then -- pcall: see is_flow
   return {-3, state, parent}
 end
 
@@ -63,7 +63,7 @@ redis.call('ZREM', K.deadletters, key)
 redis.call('ZREM', K.failed, key)
 
 local flow = K.flow .. key
-if redis.call('EXISTS', flow) == 1 then
+if is_flow(key) then -- not a key of another type, left to its TTL
   redis.call('PERSIST', flow)
   redis.call('HDEL', K.reaping, key)
   local fields = redis.call('HGETALL', flow)
