@@ -37,7 +37,7 @@ type ChildInfo struct {
 // called no workflow primitive.
 func (d *Docket) workflowInfo(ctx context.Context, key string) (*WorkflowInfo, error) {
 	flow, err := d.core.Store.ReadFlow(ctx, key)
-	if errors.Is(err, store.ErrMalformed) {
+	if errors.Is(err, store.ErrWrongType) {
 		return nil, nil // garbled by another program: the record is shown without it
 	}
 	if err != nil || len(flow) == 0 {

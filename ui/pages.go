@@ -387,9 +387,7 @@ func (d taskData) Percent() int {
 	if d.Progress.Total <= 0 {
 		return -1
 	}
-	// In floating point: 100*Current overflows an int64 near its top, where
-	// a task may count (Progress.SetTotal takes any int64).
-	return int(min(max(float64(d.Progress.Current)/float64(d.Progress.Total)*100, 0), 100))
+	return text.Share(d.Progress.Current, d.Progress.Total, 100)
 }
 
 func (h *handler) task(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docket-go/docket/internal/text"
 	"github.com/docket-go/docket/sdk"
 )
 
@@ -174,21 +175,14 @@ func percent(current, total int64) int64 {
 	if total <= 0 {
 		return 0
 	}
-	return int64(share(current, total, 100))
-}
-
-// share is current out of total as a share of whole, between 0 and whole,
-// in floating point: current*whole would overflow an int64 near its top,
-// where a task may count (Progress.SetTotal takes any int64).
-func share(current, total int64, whole int) int {
-	return int(min(max(float64(current)/float64(total)*float64(whole), 0), float64(whole)))
+	return int64(text.Share(current, total, 100))
 }
 
 // bar draws current out of total as width cells between brackets.
 func bar(current, total int64, width int) string {
 	filled := 0
 	if total > 0 {
-		filled = share(current, total, width)
+		filled = text.Share(current, total, width)
 	}
 	return "[" + strings.Repeat("#", filled) + strings.Repeat("-", width-filled) + "]"
 }

@@ -18,6 +18,7 @@ type Proxy struct {
 	down     bool
 	conns    []net.Conn
 	lose     []byte // see LoseReply
+	t        testing.TB
 }
 
 // NewProxy listens on a free loopback port and forwards to upstream, until
@@ -28,7 +29,7 @@ func NewProxy(t testing.TB, upstream string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{Addr: l.Addr().String(), upstream: upstream}
+	p := &Proxy{Addr: l.Addr().String(), upstream: upstream, t: t}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -72,12 +73,15 @@ func (p *Proxy) serve(c net.Conn) {
 func (p *Proxy) requests(u, c net.Conn, losing *atomic.Bool) {
 	defer closeBoth(u, c)
 	buf := make([]byte, 64<<10)
+	var tail []byte // the end of the last read: a mark may straddle two
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
-			if p.marked(buf[:n]) {
+			seen := append(tail, buf[:n]...)
+			if p.marked(seen) {
 				losing.Store(true)
 			}
+			tail = append(tail[:0], seen[max(len(seen)-markTail, 0):]...)
 			if _, werr := u.Write(buf[:n]); werr != nil {
 				return
 			}
@@ -114,6 +118,10 @@ func closeBoth(a, b net.Conn) {
 	_ = b.Close()
 }
 
+// markTail is how much of a request requests keeps to find a mark that
+// straddles two reads: marks are shorter.
+const markTail = 256
+
 // marked reports whether request holds the mark LoseReply set, and if so
 // clears it: one reply is lost per LoseReply.
 func (p *Proxy) marked(request []byte) bool {
@@ -132,6 +140,9 @@ func (p *Proxy) marked(request []byte) bool {
 // moment. A client that sends the request again (go-redis does, by
 // default) has it carried out twice.
 func (p *Proxy) LoseReply(mark string) {
+	if len(mark) > markTail {
+		p.t.Fatalf("redistest: a LoseReply mark is at most %d bytes", markTail)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.lose = []byte(mark)

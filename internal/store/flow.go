@@ -36,14 +36,18 @@ const (
 // ReadFlow reads what a workflow's execution did; empty when nothing.
 func (s *Store) ReadFlow(ctx context.Context, key string) (Flow, error) {
 	m, err := s.rdb.HGetAll(ctx, s.k.flow(key)).Result()
-	if isWrongType(err) { // written by another program
-		return nil, fmt.Errorf("%w: the flow of workflow %q is not a hash: %v", ErrMalformed, key, err)
+	if isWrongType(err) {
+		return nil, fmt.Errorf("%w: the flow of workflow %q: %v", ErrWrongType, key, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("docket: read workflow %q: %w", key, err)
 	}
 	return m, nil
 }
+
+// ErrWrongType reports a key of the docket that holds another type than
+// the docket writes there: another program wrote it.
+var ErrWrongType = errors.New("docket: a key holds another type than the docket writes (another program wrote it)")
 
 // isWrongType reports Redis's refusal of a command on a key of another
 // type.

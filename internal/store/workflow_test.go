@@ -317,7 +317,7 @@ func TestGarbledFlowStaysItsWorkflows(t *testing.T) {
 		require.NoError(t, s.Reap(ctx, time.Minute), "the reaper, after another cancel")
 
 		_, err = s.ReadFlow(ctx, "wf")
-		assert.ErrorIs(t, err, store.ErrMalformed)
+		assert.ErrorIs(t, err, store.ErrWrongType)
 	})
 }
 

@@ -168,3 +168,11 @@ func UnescapeHTMLEscapes(s string) string {
 	}
 	return b.String()
 }
+
+// Share is current out of total (positive) as a share of whole, between 0
+// and whole: a percentage, the cells of a progress bar. In floating point:
+// current*whole would overflow an int64 near its top, where a task's
+// progress may count.
+func Share(current, total int64, whole int) int {
+	return int(min(max(float64(current)/float64(total)*float64(whole), 0), float64(whole)))
+}

@@ -613,17 +613,22 @@ end
 
 local reap -- below: cancels the live children of an ended workflow
 
--- keep_failed lists a failed execution (K.failed), latest first, for the
--- dashboard, for as long as its record lasts (keep, ms): entries older
--- than that are dropped as others fail, and the list expires with the
--- last of them. Only failures write it.
-local function keep_failed(key, now, keep)
+-- keep_in lists a task that ended in set (a sorted set by when), for as
+-- long as its record lasts (keep, ms): entries older than that are dropped
+-- as others are listed, and the set expires with the last of them.
+local function keep_in(set, key, now, keep)
   if keep <= 0 then
     return
   end
-  redis.call('ZADD', K.failed, now, key)
-  redis.call('ZREMRANGEBYSCORE', K.failed, '-inf', now - keep * 1000)
-  redis.call('PEXPIRE', K.failed, keep)
+  redis.call('ZADD', set, now, key)
+  redis.call('ZREMRANGEBYSCORE', set, '-inf', now - keep * 1000)
+  redis.call('PEXPIRE', set, keep)
+end
+
+-- keep_failed lists a failed execution (K.failed), latest first, for the
+-- dashboard. Only failures write it.
+local function keep_failed(key, now, keep)
+  keep_in(K.failed, key, now, keep)
 end
 
 -- task_ended does what follows the end of any task, once its record says
@@ -703,9 +708,7 @@ end
 -- keep_dead lists a task that failed without running to its end (a poison
 -- task, a corrupt record) for Snapshot, as long as its record.
 local function keep_dead(key, now, retention)
-  redis.call('ZADD', K.deadletters, now, key)
-  redis.call('ZREMRANGEBYSCORE', K.deadletters, '-inf', now - retention * 1000)
-  redis.call('PEXPIRE', K.deadletters, retention)
+  keep_in(K.deadletters, key, now, retention)
 end
 
 -- fail_corrupt ends a task whose record cannot be used (see corruption): it
