@@ -310,7 +310,6 @@ func pretty(raw []byte) string {
 	return text.PrintableLines(string(raw))
 }
 
-
 // shownBytes bounds the long texts a page shows whole (an error): a task's
 // error may be as long as its function made it, and a live page is fetched
 // again every few seconds.
