@@ -509,8 +509,11 @@ func timeline(i sdk.Info) []moment {
 
 type workersData struct {
 	Workers []workerRow
-	Running int // running tasks in all
-	Listed  int // of which listed here
+	Running int  // running tasks in all
+	Cut     bool // more run than are listed here
+	// Orphaned are the listed running tasks of workers no longer live:
+	// their leases lapse, and a live worker takes them over.
+	Orphaned []store.PageTask
 }
 
 type workerRow struct {
@@ -530,14 +533,19 @@ func (h *handler) workers(w http.ResponseWriter, r *http.Request) {
 		h.failed(w, r, "read the running tasks", err)
 		return
 	}
-	data := workersData{Running: page.Total, Listed: len(page.Tasks)}
+	data := workersData{Running: page.Total, Cut: page.More}
 	byWorker := map[string][]store.PageTask{}
 	for _, t := range page.Tasks {
 		byWorker[t.Worker] = append(byWorker[t.Worker], t)
 	}
 	for _, wi := range snap.Workers {
 		data.Workers = append(data.Workers, workerRow{WorkerInfo: wi, Tasks: byWorker[wi.ID]})
+		delete(byWorker, wi.ID)
 	}
+	for _, tasks := range byWorker {
+		data.Orphaned = append(data.Orphaned, tasks...)
+	}
+	slices.SortFunc(data.Orphaned, func(a, b store.PageTask) int { return cmp.Compare(a.Score, b.Score) })
 	slices.SortFunc(data.Workers, func(a, b workerRow) int { return strings.Compare(a.ID, b.ID) })
 	h.render(w, r, http.StatusOK, "workers", &view{Title: "Workers", Nav: "workers", Live: true, Now: snap.Now, Data: data})
 }

@@ -815,3 +815,25 @@ func TestActionsOnAKeyABrowserWouldRewrite(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, code)
 	})
 }
+
+// The workers page lists the running tasks of workers no longer live (a
+// crashed worker's, until their leases lapse): they were counted, and shown
+// under no worker.
+func TestWorkersPageShowsTasksOfWorkersGone(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		f := newFixture(t, b, ui.Options{})
+		ctx := context.Background()
+		_, err := f.s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "orphan-1", Name: "import", Input: []byte(`{}`)}})
+		require.NoError(t, err)
+		c, err := f.s.Claim(ctx, "gone-1", 1, time.Hour, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		workers := f.page("workers")
+		assert.Contains(t, workers, "No live worker.")
+		assert.Contains(t, workers, "Running on workers no longer live")
+		assert.Contains(t, workers, `href="task?key=orphan-1"`)
+		assert.Contains(t, workers, "<code>gone-1</code>")
+		_, err = f.s.Finish(ctx, time.Minute, []store.Outcome{{Key: "orphan-1", Gen: c.Messages[0].Gen, Kind: store.Completed}})
+		require.NoError(t, err)
+	})
+}
