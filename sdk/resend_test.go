@@ -16,6 +16,19 @@ import (
 	"github.com/docket-go/docket/workflow"
 )
 
+// lossyProducer opens the docket name on backend through a proxy that can
+// lose a reply (see redistest.Proxy.LoseReply).
+func lossyProducer(t *testing.T, backend, name string) (*sdk.Docket, *redistest.Proxy) {
+	t.Helper()
+	u, err := url.Parse(backend)
+	require.NoError(t, err)
+	p := redistest.NewProxy(t, u.Host)
+	producer, err := sdk.Open(context.Background(), "redis://"+p.Addr+"/0", sdk.WithName(name), sdk.WithLogger(quiet))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = producer.Close() })
+	return producer, p
+}
+
 // Approval is the payload of the signals of these tests.
 type Approval struct {
 	By string `json:"by"`
@@ -38,12 +51,7 @@ func TestSignalSentAgainIsDeliveredOnce(t *testing.T) {
 	require.NoError(t, err)
 
 	// The producer reaches Redis through a proxy that loses one reply.
-	u, err := url.Parse(backend)
-	require.NoError(t, err)
-	p := redistest.NewProxy(t, u.Host)
-	producer, err := sdk.Open(ctx, "redis://"+p.Addr+"/0", sdk.WithName(name), sdk.WithLogger(quiet))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = producer.Close() })
+	producer, p := lossyProducer(t, backend, name)
 	// The first signal loads the script: a request Redis refuses
 	// (NOSCRIPT) is not carried out, however often it is sent.
 	require.NoError(t, producer.Signal(ctx, ex.Key(), "approve", Approval{By: "bob"}))
@@ -72,17 +80,12 @@ func TestAddSentAgainIsScheduled(t *testing.T) {
 	name := redistest.Name(t)
 	d := openNamed(t, backend, name)
 	ctx := context.Background()
-	u, err := url.Parse(backend)
-	require.NoError(t, err)
-	p := redistest.NewProxy(t, u.Host)
-	producer, err := sdk.Open(ctx, "redis://"+p.Addr+"/0", sdk.WithName(name), sdk.WithLogger(quiet))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = producer.Close() })
+	producer, p := lossyProducer(t, backend, name)
 	later := sdk.NewTask("later", func(context.Context, Approval) error { return nil })
 
 	// The first add loads the script: a request Redis refuses (NOSCRIPT)
 	// is not carried out, however often it is sent.
-	_, err = later.Add(ctx, producer, Approval{By: "first"}, sdk.After(time.Hour))
+	_, err := later.Add(ctx, producer, Approval{By: "first"}, sdk.After(time.Hour))
 	require.NoError(t, err)
 	p.LoseReply("lost-reply-of-one")
 	one, err := later.Add(ctx, producer, Approval{By: "lost-reply-of-one"}, sdk.After(time.Hour))
@@ -115,12 +118,7 @@ func TestCancelSentAgainReportsItsCancel(t *testing.T) {
 	name := redistest.Name(t)
 	d := openNamed(t, backend, name)
 	ctx := context.Background()
-	u, err := url.Parse(backend)
-	require.NoError(t, err)
-	p := redistest.NewProxy(t, u.Host)
-	producer, err := sdk.Open(ctx, "redis://"+p.Addr+"/0", sdk.WithName(name), sdk.WithLogger(quiet))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = producer.Close() })
+	producer, p := lossyProducer(t, backend, name)
 	later := sdk.NewTask("later", func(context.Context, Approval) error { return nil })
 	for _, key := range []string{"first", "lost-reply-of-cancel"} {
 		_, err := later.Add(ctx, d, Approval{}, sdk.Key(key), sdk.After(time.Hour))
@@ -146,12 +144,7 @@ func TestRetrySentAgainReportsItsRetry(t *testing.T) {
 	name := redistest.Name(t)
 	d := openNamed(t, backend, name)
 	ctx := context.Background()
-	u, err := url.Parse(backend)
-	require.NoError(t, err)
-	p := redistest.NewProxy(t, u.Host)
-	producer, err := sdk.Open(ctx, "redis://"+p.Addr+"/0", sdk.WithName(name), sdk.WithLogger(quiet))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = producer.Close() })
+	producer, p := lossyProducer(t, backend, name)
 	var mu sync.Mutex
 	runs := map[string]int{}
 	declined := sdk.NewTask("declined", func(ctx context.Context, _ Approval) error {
