@@ -18,7 +18,7 @@ import (
 //	                                      function may still be running: its slots and its key's next run wait
 //	docket:{name}:drains           HASH   task key -> the draining run's generation and slots: "<gen>\n<id>\n<id>..."
 //	docket:{name}:deferred         ZSET   task key -> due time (unix µs): next runs waiting for their key's drain
-//	docket:{name}:task:<key>       HASH   one execution: name, input, gen, attempt, state, times, error, slots
+//	docket:{name}:task:<key>       HASH   one execution: name, input, gen, attempt, state, times, error, slots, call
 //	                                      (attempt and deliveries left out while they hold 1 and 0)
 //	docket:{name}:limits           SET    ids of the concurrency limits in use
 //	docket:{name}:limit:<id>       SET    task keys holding a slot of limit <id>
@@ -31,7 +31,8 @@ import (
 //	docket:{name}:failed           ZSET   task key -> when its execution failed (dead letters too); has a TTL (the retention)
 //	docket:{name}:unknown:<task>   ZSET   keys of tasks called <task> that a worker without that task handed back; has a TTL
 //	docket:{name}:flow:<key>       HASH   a workflow's state: steps done, children started and ended, timers,
-//	                                      signals; no TTL while the task is live, the record's when it ends
+//	                                      signals (and the ids of the latest); no TTL while the task is live,
+//	                                      the record's when it ends
 //	docket:{name}:parked           ZSET   task key -> since when: workflows parked until a child or a signal wakes them
 //	docket:{name}:reaping          HASH   ended workflow key -> cursor: workflows whose live children are being cancelled; has a TTL
 //	docket:{name}:strikes          HASH   strike id -> the strike (JSON): tasks it matches do not start; no TTL (an operator's decision)
