@@ -177,3 +177,26 @@ func TestRetrySentAgainReportsItsRetry(t *testing.T) {
 	defer mu.Unlock()
 	assert.Equal(t, map[string]int{"first": 2, "lost-reply-of-retry": 2}, runs, "each retried once")
 }
+
+// A Restore whose reply the network lost, sent again by go-redis, reports
+// the strike it removed: it returned ErrNotFound.
+func TestRestoreSentAgainReportsItsRestore(t *testing.T) {
+	backend := redistest.Redis(t).URL
+	name := redistest.Name(t)
+	d := openNamed(t, backend, name)
+	ctx := context.Background()
+	producer, p := lossyProducer(t, backend, name)
+	for _, task := range []string{"first", "lost-reply-of-restore"} {
+		require.NoError(t, d.Strike(ctx, task, "", "", nil))
+	}
+
+	// The first restore loads the script: a request Redis refuses
+	// (NOSCRIPT) is not carried out, however often it is sent.
+	require.NoError(t, producer.Restore(ctx, "first", "", "", nil))
+	p.LoseReply("lost-reply-of-restore")
+	require.NoError(t, producer.Restore(ctx, "lost-reply-of-restore", "", "", nil))
+	strikes, err := d.Strikes(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, strikes)
+	assert.ErrorIs(t, producer.Restore(ctx, "lost-reply-of-restore", "", "", nil), sdk.ErrNotFound, "a second call, on purpose")
+}

@@ -37,6 +37,7 @@ import (
 //	docket:{name}:reaping          HASH   ended workflow key -> cursor: workflows whose live children are being cancelled; has a TTL
 //	docket:{name}:strikes          HASH   strike id -> the strike (JSON): tasks it matches do not start; no TTL (an operator's decision)
 //	docket:{name}:struck           ZSET   task key -> when it was held: due tasks a strike holds until it is restored
+//	docket:{name}:restored         STRING the id of the last Restore call that removed a strike (see restore.lua); has a TTL
 //	docket:{name}:watchers         ZSET   task key -> until when someone watches it (unix µs); has a TTL
 //	docket:{name}:workers          ZSET   worker id -> live until (unix µs); has a TTL
 //	docket:{name}:worker:<id>      STRING worker description (JSON); has a TTL
@@ -62,7 +63,7 @@ import (
 
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
-	keyNames    = []string{"scheduled", "running", "draining", "drains", "deferred", "limits", "deadletters", "failed", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck"}
+	keyNames    = []string{"scheduled", "running", "draining", "drains", "deferred", "limits", "deadletters", "failed", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck", "restored"}
 	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "rate", "worker", "watch", "unknown", "flow", "stats"}
 )
 
@@ -81,6 +82,7 @@ type keys struct {
 	reaping     string
 	strikes     string
 	struck      string
+	restored    string
 	watchers    string
 	workers     string
 	events      string
@@ -114,6 +116,7 @@ func newKeys(name string) (keys, error) {
 		reaping:     p + "reaping",
 		strikes:     p + "strikes",
 		struck:      p + "struck",
+		restored:    p + "restored",
 		watchers:    p + "watchers",
 		workers:     p + "workers",
 		events:      p + "events",

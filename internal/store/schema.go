@@ -396,9 +396,9 @@ end
 		}
 		b.WriteString("})\n")
 	}
-	fmt.Fprintf(&b, "local WATCH_FOR_MS = %d\nlocal MAX_SIGNALS = %d\nlocal WAITED_PARKED = %q\nlocal STATS_TTL_MS = %d\nlocal DRAIN_US = %d\nlocal SIGNALS_REMEMBERED = %d\n",
+	fmt.Fprintf(&b, "local WATCH_FOR_MS = %d\nlocal MAX_SIGNALS = %d\nlocal WAITED_PARKED = %q\nlocal STATS_TTL_MS = %d\nlocal DRAIN_US = %d\nlocal SIGNALS_REMEMBERED = %d\nlocal RESTORED_MS = %d\n",
 		WatchFor.Milliseconds(), MaxSignals, WaitedParked, StatsTTL.Milliseconds(), (CancelGrace + drainMargin).Microseconds(),
-		signalsRemembered)
+		signalsRemembered, restoredFor.Milliseconds())
 	return b.String()
 }
 

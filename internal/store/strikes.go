@@ -37,14 +37,22 @@ func (s *Store) Strike(ctx context.Context, spec StrikeSpec) (bool, error) {
 	return n == 1, nil
 }
 
+// restoredFor is how long Redis keeps the id of the last Restore that
+// removed a strike.
+const restoredFor = time.Minute
+
 // Restore removes a strike and releases the tasks it held that no other
 // strike matches, a thousand per call; false when it did not hold. An
 // empty spec ID only releases (after a strike was removed by hand).
+//
+// The call has a random id, which Redis keeps a minute (restoredFor) once
+// it removed the strike: a call go-redis sends again after the network
+// lost its reply reports the removal the first send made.
 func (s *Store) Restore(ctx context.Context, spec StrikeSpec) (bool, error) {
-	id := spec.ID()
+	id, call := spec.ID(), callID()
 	removed := false
 	for from := 0; ; {
-		reply, err := restoreScript.Run(ctx, s.rdb, []string{s.k.struck}, s.k.prefix, id, from, MaxBatch).Int64Slice()
+		reply, err := restoreScript.Run(ctx, s.rdb, []string{s.k.struck}, s.k.prefix, id, from, MaxBatch, call).Int64Slice()
 		if err != nil {
 			return removed, fmt.Errorf("docket: restore: %w", err)
 		}
