@@ -318,6 +318,9 @@ func TestGarbledFlowStaysItsWorkflows(t *testing.T) {
 
 		_, err = s.ReadFlow(ctx, "wf")
 		assert.ErrorIs(t, err, store.ErrWrongType)
+		ok, err = s.Signal(ctx, "wf", "go", []byte(`2`))
+		require.NoError(t, err, "a signal to the ended workflow finds it ended (it raised WRONGTYPE)")
+		assert.False(t, ok)
 	})
 }
 

@@ -16,7 +16,10 @@ local key, name, payload, id = ARGV[2], ARGV[3], ARGV[4], ARGV[5] .. ' '
 -- connection failed before the reply came: the first may have been
 -- carried out) is known by its id, among the latest SIGNALS_REMEMBERED:
 -- even if the workflow has received it and ended since.
-local sent = redis.call('HGET', K.flow .. key, 'sent') or ''
+local sent = redis.pcall('HGET', K.flow .. key, 'sent') -- pcall: see is_flow
+if type(sent) ~= 'string' then
+  sent = ''
+end
 if string.find(sent, id, 1, true) then
   return 1
 end
