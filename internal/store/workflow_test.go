@@ -382,3 +382,32 @@ func TestRetryPastAGarbledFlow(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// A child started again under the key of one that failed (its workflow
+// retried) leaves the failed list: it is a new execution.
+func TestRestartedChildLeavesTheFailedList(t *testing.T) {
+	s, _, _ := flowStore(t)
+	ctx := context.Background()
+	child := []store.Child{{Name: "c", Key: "wf/c", Task: "child", Input: []byte(`{}`)}}
+	add(t, s, store.ModeAdd, "wf", "wf")
+	wf := claimAll(t, s)["wf"]
+	_, err := s.Start(ctx, "wf", wf, child)
+	require.NoError(t, err)
+	finish(t, s, store.Outcome{Key: "wf/c", Gen: claimAll(t, s)["wf/c"], Kind: store.Failed, Error: "boom", Reason: "error"})
+	finish(t, s, store.Outcome{Key: "wf", Gen: wf, Kind: store.Failed, Error: "its child failed", Reason: "error"})
+	failed, err := s.Page(ctx, store.PageQuery{List: store.ListFailed})
+	require.NoError(t, err)
+	assert.Len(t, failed.Tasks, 2)
+
+	code, _, _, err := s.Retry(ctx, "wf") // forgets the child that failed
+	require.NoError(t, err)
+	require.Equal(t, store.ActionDone, code)
+	wf = claimAll(t, s)["wf"]
+	started, err := s.Start(ctx, "wf", wf, child)
+	require.NoError(t, err)
+	require.True(t, started[0].New, "started again under its key")
+	failed, err = s.Page(ctx, store.PageQuery{List: store.ListFailed})
+	require.NoError(t, err)
+	assert.Empty(t, failed.Tasks)
+	assert.Equal(t, 0, failed.Total, "off the list, not only filtered out")
+}
