@@ -29,6 +29,12 @@
 // a workflow a signal. AddByName adds by name, for producers that do not
 // link the task.
 //
+// go-redis sends a command again when the connection fails before its
+// reply comes, though Redis may have carried it out. Signal, Cancel, Retry
+// and Restore carry an id that makes the second send do nothing and report
+// what the first did; an Add under a key it made reports Scheduled. (A
+// progress increment sent again counts twice.)
+//
 // # Inspecting
 //
 // Execution gives a handle on a key: Info reads its record (state,
