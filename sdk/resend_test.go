@@ -16,17 +16,21 @@ import (
 	"github.com/docket-go/docket/workflow"
 )
 
-// lossyProducer opens the docket name on backend through a proxy that can
-// lose a reply (see redistest.Proxy.LoseReply).
-func lossyProducer(t *testing.T, backend, name string) (*sdk.Docket, *redistest.Proxy) {
+// lossyDockets opens a docket on a redis-server, checked for leaks, and the
+// same docket again through a proxy that can lose a reply (see
+// redistest.Proxy.LoseReply): the producer whose calls go-redis sends again.
+func lossyDockets(t *testing.T) (d, producer *sdk.Docket, p *redistest.Proxy) {
 	t.Helper()
+	backend := redistest.Redis(t).URL
+	name := redistest.Name(t)
+	d = openNamed(t, backend, name)
 	u, err := url.Parse(backend)
 	require.NoError(t, err)
-	p := redistest.NewProxy(t, u.Host)
-	producer, err := sdk.Open(context.Background(), "redis://"+p.Addr+"/0", sdk.WithName(name), sdk.WithLogger(quiet))
+	p = redistest.NewProxy(t, u.Host)
+	producer, err = sdk.Open(context.Background(), "redis://"+p.Addr+"/0", sdk.WithName(name), sdk.WithLogger(quiet))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = producer.Close() })
-	return producer, p
+	return d, producer, p
 }
 
 // Approval is the payload of the signals of these tests.
@@ -38,9 +42,7 @@ type Approval struct {
 // retries a command whose connection failed, by default three times):
 // the workflow still receives it once. It was queued twice.
 func TestSignalSentAgainIsDeliveredOnce(t *testing.T) {
-	backend := redistest.Redis(t).URL
-	name := redistest.Name(t)
-	d := openNamed(t, backend, name)
+	d, producer, p := lossyDockets(t) // the producer reaches Redis through a proxy that loses one reply
 	ctx := context.Background()
 	expense := sdk.NewResultTask("expense", func(ctx context.Context, in Job) (string, error) {
 		a, err := workflow.WaitSignal[Approval](ctx, "approve", time.Hour)
@@ -50,8 +52,6 @@ func TestSignalSentAgainIsDeliveredOnce(t *testing.T) {
 	ex, err := expense.Add(ctx, d, Job{Customer: 1}, sdk.After(time.Hour))
 	require.NoError(t, err)
 
-	// The producer reaches Redis through a proxy that loses one reply.
-	producer, p := lossyProducer(t, backend, name)
 	// The first signal loads the script: a request Redis refuses
 	// (NOSCRIPT) is not carried out, however often it is sent.
 	require.NoError(t, producer.Signal(ctx, ex.Key(), "approve", Approval{By: "bob"}))
@@ -76,11 +76,8 @@ func TestSignalSentAgainIsDeliveredOnce(t *testing.T) {
 // first send did, not AlreadyScheduled. A task keyed by the caller may
 // have been added by anyone: that stays AlreadyScheduled.
 func TestAddSentAgainIsScheduled(t *testing.T) {
-	backend := redistest.Redis(t).URL
-	name := redistest.Name(t)
-	d := openNamed(t, backend, name)
+	d, producer, p := lossyDockets(t)
 	ctx := context.Background()
-	producer, p := lossyProducer(t, backend, name)
 	later := sdk.NewTask("later", func(context.Context, Approval) error { return nil })
 
 	// The first add loads the script: a request Redis refuses (NOSCRIPT)
@@ -114,11 +111,8 @@ func TestAddSentAgainIsScheduled(t *testing.T) {
 // the cancel it made: it returned ErrNotFound, the task being cancelled
 // already. A second Cancel, on purpose, finds nothing live.
 func TestCancelSentAgainReportsItsCancel(t *testing.T) {
-	backend := redistest.Redis(t).URL
-	name := redistest.Name(t)
-	d := openNamed(t, backend, name)
+	d, producer, p := lossyDockets(t)
 	ctx := context.Background()
-	producer, p := lossyProducer(t, backend, name)
 	later := sdk.NewTask("later", func(context.Context, Approval) error { return nil })
 	for _, key := range []string{"first", "lost-reply-of-cancel"} {
 		_, err := later.Add(ctx, d, Approval{}, sdk.Key(key), sdk.After(time.Hour))
@@ -140,11 +134,8 @@ func TestCancelSentAgainReportsItsCancel(t *testing.T) {
 // the retry it made: it returned ErrWrongState, the execution being live
 // again already.
 func TestRetrySentAgainReportsItsRetry(t *testing.T) {
-	backend := redistest.Redis(t).URL
-	name := redistest.Name(t)
-	d := openNamed(t, backend, name)
+	d, producer, p := lossyDockets(t)
 	ctx := context.Background()
-	producer, p := lossyProducer(t, backend, name)
 	var mu sync.Mutex
 	runs := map[string]int{}
 	declined := sdk.NewTask("declined", func(ctx context.Context, _ Approval) error {
@@ -181,11 +172,8 @@ func TestRetrySentAgainReportsItsRetry(t *testing.T) {
 // A Restore whose reply the network lost, sent again by go-redis, reports
 // the strike it removed: it returned ErrNotFound.
 func TestRestoreSentAgainReportsItsRestore(t *testing.T) {
-	backend := redistest.Redis(t).URL
-	name := redistest.Name(t)
-	d := openNamed(t, backend, name)
+	d, producer, p := lossyDockets(t)
 	ctx := context.Background()
-	producer, p := lossyProducer(t, backend, name)
 	for _, task := range []string{"first", "lost-reply-of-restore"} {
 		require.NoError(t, d.Strike(ctx, task, "", "", nil))
 	}
