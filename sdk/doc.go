@@ -30,10 +30,10 @@
 // link the task.
 //
 // go-redis sends a command again when the connection fails before its
-// reply comes, though Redis may have carried it out. Signal, Cancel, Retry
-// and Restore carry an id that makes the second send do nothing and report
-// what the first did; an Add under a key it made reports Scheduled. (A
-// progress increment sent again counts twice.)
+// reply comes, though Redis may have carried it out. Signal, Cancel, Retry,
+// Restore and a progress increment carry an id that makes the second send
+// do nothing and report what the first did; an Add under a key it made
+// reports Scheduled.
 //
 // # Inspecting
 //

@@ -22,3 +22,9 @@ func RunWithSchema(ctx context.Context, rdb redis.UniversalClient, body string) 
 func (s *Store) SignalWithID(ctx context.Context, key, name string, payload []byte, id string) (bool, error) {
 	return s.signal(ctx, key, name, payload, id)
 }
+
+// ProgressWithID is Progress with the call's id given, as when go-redis
+// sends the same call again.
+func (s *Store) ProgressWithID(ctx context.Context, key, gen, op, value, id string) (ProgressState, bool, error) {
+	return s.progress(ctx, key, gen, op, value, id)
+}

@@ -26,7 +26,7 @@ import (
 //	docket:{name}:cooldown:<id>    STRING when the cooldown window <id> closes (unix µs); has a TTL
 //	docket:{name}:debounce:<id>    HASH   the burst <id>: its first submission and last submission time; has a TTL
 //	docket:{name}:rate:<id>        ZSET   the starts within the window of rate limit <id> (unix µs); has a TTL
-//	docket:{name}:progress:<key>   HASH   a running task's progress: current, total, message, updated
+//	docket:{name}:progress:<key>   HASH   a running task's progress: current, total, message, updated, call
 //	docket:{name}:deadletters      ZSET   task key -> when it was dead-lettered; has a TTL (the retention)
 //	docket:{name}:failed           ZSET   task key -> when its execution failed (dead letters too); has a TTL (the retention)
 //	docket:{name}:unknown:<task>   ZSET   keys of tasks called <task> that a worker without that task handed back; has a TTL

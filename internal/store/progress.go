@@ -35,8 +35,16 @@ var ErrOverflow = errors.New("docket: progress: the work done would pass the lar
 // and returns the progress after it. applied is false when that run no
 // longer holds the task (nothing was written); an increment that would
 // overflow is ErrOverflow.
+//
+// Each call has a random id, and the progress keeps the last increment's:
+// an increment go-redis sends again after the network lost its reply
+// counts once.
 func (s *Store) Progress(ctx context.Context, key, gen, op, value string) (state ProgressState, applied bool, err error) {
-	reply, err := progressScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key, gen, op, value).Slice()
+	return s.progress(ctx, key, gen, op, value, callID())
+}
+
+func (s *Store) progress(ctx context.Context, key, gen, op, value, id string) (state ProgressState, applied bool, err error) {
+	reply, err := progressScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key, gen, op, value, id).Slice()
 	if err != nil {
 		return ProgressState{}, false, fmt.Errorf("docket: progress: %w", err)
 	}

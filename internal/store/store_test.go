@@ -170,3 +170,28 @@ func TestCancelOfAKeyOfAnotherType(t *testing.T) {
 		assert.False(t, ok)
 	})
 }
+
+// An increment sent again with its id (go-redis sends a call again when the
+// reply was lost) counts once; another increment counts.
+func TestProgressIncrementSentAgainCountsOnce(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "p", Name: "t", Input: []byte(`{}`)}})
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, "w", 1, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		gen := c.Messages[0].Gen
+		for _, id := range []string{"8000000000000001", "8000000000000001", "8000000000000002"} {
+			_, applied, err := s.ProgressWithID(ctx, "p", gen, store.ProgressIncrement, "5", id)
+			require.NoError(t, err)
+			assert.True(t, applied)
+		}
+		state, _, err := s.ProgressWithID(ctx, "p", gen, store.ProgressRead, "", "8000000000000003")
+		require.NoError(t, err)
+		assert.EqualValues(t, 10, state.Current, "the second send of the first counted once")
+		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "p", Gen: gen, Kind: store.Completed}})
+		require.NoError(t, err)
+	})
+}

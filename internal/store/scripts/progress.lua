@@ -1,7 +1,9 @@
 -- progress: report a running task's progress, and tell its watchers.
 -- KEYS[1] the task's hash
 -- ARGV[1] docket key prefix, ARGV[2] task key, ARGV[3] the run's gen,
--- ARGV[4] what: "total", "increment", "message" or "read", ARGV[5] the value
+-- ARGV[4] what: "total", "increment", "message" or "read", ARGV[5] the value,
+-- ARGV[6] the call's id (see Store.Progress): an increment whose id is the
+-- last one counted is that call sent again, and counts once
 -- Only the run that holds the task may report: anything else (a cancelled,
 -- replaced or redelivered run) changes nothing, so no progress outlives its
 -- task. An increment that would take the work done past the largest int64
@@ -10,7 +12,7 @@
 -- not, -1 for an overflow), current, total, message, updated.
 over_maxmemory() -- a worker's script: see lib.lua
 local now = clock_us()
-local key, gen, what, value = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local key, gen, what, value, id = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local pk = K.progress .. key
 local f = read(key, 'gen', 'state')
 local applied = 0
@@ -36,11 +38,15 @@ if f[1] == gen and f[2] == STATE.running then
   if what == 'total' then
     redis.call('HSET', pk, 'total', value, 'updated', int(now))
   elseif what == 'increment' then
-    if overflows(redis.call('HGET', pk, 'current') or '0', value) then
+    local p = redis.call('HMGET', pk, 'current', 'call')
+    if id and p[2] == id then
+      -- go-redis sent the call again, its connection having failed before
+      -- the reply came: the first send counted it.
+    elseif overflows(p[1] or '0', value) then
       applied = -1
     else
       redis.call('HINCRBY', pk, 'current', value)
-      redis.call('HSET', pk, 'updated', int(now))
+      redis.call('HSET', pk, 'updated', int(now), 'call', id or '')
     end
   elseif what == 'message' then
     redis.call('HSET', pk, 'message', value, 'updated', int(now))
