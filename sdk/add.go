@@ -257,8 +257,8 @@ func (d *Docket) AddByName(ctx context.Context, name string, input json.RawMessa
 	if name == "" {
 		return nil, fmt.Errorf("%w: empty task name", ErrBadInput)
 	}
-	if len(name) > core.MaxKeyLength { // NewTask takes no such name: no worker would ever run it
-		return nil, fmt.Errorf("%w: a task name of %d bytes; no task's is longer than %d", ErrBadInput, len(name), core.MaxKeyLength)
+	if err := core.CheckTaskNameLength(name); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
 	def := d.core.Task(name)
 	if def != nil {

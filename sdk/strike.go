@@ -76,8 +76,8 @@ func (d *Docket) Strike(ctx context.Context, task, field, op string, value any) 
 	if err := usable(ctx, d); err != nil {
 		return err
 	}
-	if len(task) > core.MaxKeyLength { // no task has that name (NewTask, AddByName): the strike would hold nothing
-		return fmt.Errorf("%w: a task name of %d bytes; no task's is longer than %d", ErrBadStrike, len(task), core.MaxKeyLength)
+	if err := core.CheckTaskNameLength(task); err != nil { // Restore takes it: an earlier version struck such names
+		return fmt.Errorf("%w: %w", ErrBadStrike, err)
 	}
 	spec, err := strikeSpec(task, field, op, value)
 	if err != nil {

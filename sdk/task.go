@@ -80,8 +80,8 @@ func (t *Task[In]) compile() (*core.TaskDef, error) {
 	if t.name == "" {
 		return nil, fmt.Errorf("%w: a task needs a name", ErrBadTask)
 	}
-	if len(t.name) > core.MaxKeyLength { // an automatic task's chain is keyed by its name
-		return nil, fmt.Errorf("%w: task name of %d bytes; the limit is %d", ErrBadTask, len(t.name), core.MaxKeyLength)
+	if err := core.CheckTaskNameLength(t.name); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadTask, err)
 	}
 	if t.fn == nil && t.withResult == nil {
 		return nil, fmt.Errorf("%w: task %q has a nil function", ErrBadTask, t.name)

@@ -80,6 +80,17 @@ func CheckInstant(what string, t time.Time) error {
 // MaxKeyLength is the longest task key, in bytes.
 const MaxKeyLength = 1024
 
+// CheckTaskNameLength reports a task name longer than any task may have:
+// MaxKeyLength, since an automatic task's chain is keyed by its name.
+// NewTask refuses such a name, and so must what names a task (AddByName,
+// Strike): no worker could run it, no strike would hold anything.
+func CheckTaskNameLength(name string) error {
+	if len(name) > MaxKeyLength {
+		return fmt.Errorf("task name of %d bytes; the limit is %d", len(name), MaxKeyLength)
+	}
+	return nil
+}
+
 // ErrBadKey reports an unusable task key.
 var ErrBadKey = errors.New("docket: bad task key")
 
