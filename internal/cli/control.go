@@ -189,7 +189,7 @@ func quoted(payload []byte) string {
 	if len(payload) <= quotedBytes {
 		return string(payload)
 	}
-	return fmt.Sprintf("%s... (%d bytes)", payload[:quotedBytes], len(payload))
+	return fmt.Sprintf("%s (%d bytes)", truncate(string(payload), quotedBytes), len(payload))
 }
 
 func runSignal(ctx context.Context, s *session, cmd *command, args []string) error {

@@ -88,15 +88,11 @@ func Block(s string, max int) string {
 		}
 		s, more = s[:cut], len(s)-cut
 	}
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		cells := strings.Split(l, "\t")
-		for j, c := range cells {
-			cells[j] = Printable(c)
-		}
-		lines[i] = strings.Join(cells, "\t")
+	cells := strings.Split(s, "\t") // PrintableLines, tabs kept
+	for i, c := range cells {
+		cells[i] = PrintableLines(c)
 	}
-	out := strings.Join(lines, "\n")
+	out := strings.Join(cells, "\t")
 	switch {
 	case more == 1:
 		out += "\n… and 1 byte more"
