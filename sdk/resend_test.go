@@ -57,6 +57,7 @@ func TestSignalSentAgainIsDeliveredOnce(t *testing.T) {
 	require.NoError(t, producer.Signal(ctx, ex.Key(), "approve", Approval{By: "bob"}))
 	p.LoseReply("lost-reply-of-ann")
 	require.NoError(t, producer.Signal(ctx, ex.Key(), "approve", Approval{By: "lost-reply-of-ann"}))
+	require.Equal(t, 1, p.Lost(), "the reply was lost, and the call sent again")
 
 	info, err := ex.Info(ctx)
 	require.NoError(t, err)
@@ -87,10 +88,12 @@ func TestAddSentAgainIsScheduled(t *testing.T) {
 	p.LoseReply("lost-reply-of-one")
 	one, err := later.Add(ctx, producer, Approval{By: "lost-reply-of-one"}, sdk.After(time.Hour))
 	require.NoError(t, err)
+	require.Equal(t, 1, p.Lost(), "the reply was lost, and the call sent again")
 	assert.Equal(t, sdk.Scheduled, one.Disposition())
 	p.LoseReply("lost-reply-of-many")
 	many, err := later.AddMany(ctx, producer, []Approval{{By: "lost-reply-of-many"}, {By: "its second"}}, sdk.After(time.Hour))
 	require.NoError(t, err)
+	require.Equal(t, 2, p.Lost(), "the reply was lost, and the call sent again")
 	for _, ex := range many {
 		assert.Equal(t, sdk.Scheduled, ex.Disposition())
 	}
@@ -101,6 +104,7 @@ func TestAddSentAgainIsScheduled(t *testing.T) {
 	p.LoseReply("lost-reply-of-keyed")
 	keyed, err := later.Add(ctx, producer, Approval{By: "lost-reply-of-keyed"}, sdk.Key("keyed"), sdk.After(time.Hour))
 	require.NoError(t, err)
+	require.Equal(t, 3, p.Lost(), "the reply was lost, and the call sent again")
 	assert.Equal(t, sdk.AlreadyScheduled, keyed.Disposition(), "a key the caller gave may be anyone's")
 	n, err := d.Clear(ctx)
 	require.NoError(t, err)
@@ -124,6 +128,7 @@ func TestCancelSentAgainReportsItsCancel(t *testing.T) {
 	require.NoError(t, producer.Cancel(ctx, "first"))
 	p.LoseReply("lost-reply-of-cancel")
 	require.NoError(t, producer.Cancel(ctx, "lost-reply-of-cancel"))
+	require.Equal(t, 1, p.Lost(), "the reply was lost, and the call sent again")
 	info, err := d.Execution("lost-reply-of-cancel").Info(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, sdk.StateCancelled, info.State)
@@ -159,6 +164,7 @@ func TestRetrySentAgainReportsItsRetry(t *testing.T) {
 	require.NoError(t, producer.Retry(ctx, "first"))
 	p.LoseReply("lost-reply-of-retry")
 	require.NoError(t, producer.Retry(ctx, "lost-reply-of-retry"))
+	require.Equal(t, 1, p.Lost(), "the reply was lost, and the call sent again")
 	for _, ex := range failed {
 		info := waitUntil(t, ex, "it fails again", func(i sdk.Info) bool { return i.State == sdk.StateFailed && !i.Retried.IsZero() })
 		assert.Equal(t, 1, info.Attempt)
@@ -183,6 +189,7 @@ func TestRestoreSentAgainReportsItsRestore(t *testing.T) {
 	require.NoError(t, producer.Restore(ctx, "first", "", "", nil))
 	p.LoseReply("lost-reply-of-restore")
 	require.NoError(t, producer.Restore(ctx, "lost-reply-of-restore", "", "", nil))
+	require.Equal(t, 1, p.Lost(), "the reply was lost, and the call sent again")
 	strikes, err := d.Strikes(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, strikes)

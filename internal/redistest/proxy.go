@@ -18,6 +18,7 @@ type Proxy struct {
 	down     bool
 	conns    []net.Conn
 	lose     []byte // see LoseReply
+	lost     atomic.Int32
 	t        testing.TB
 }
 
@@ -64,7 +65,7 @@ func (p *Proxy) serve(c net.Conn) {
 	p.conns = append(p.conns, c, u)
 	var losing atomic.Bool // set from a marked request on: its reply is lost
 	go p.requests(u, c, &losing)
-	go replies(c, u, &losing)
+	go p.replies(c, u, &losing)
 }
 
 // requests forwards what the client sends. A request that holds the mark
@@ -94,13 +95,14 @@ func (p *Proxy) requests(u, c net.Conn, losing *atomic.Bool) {
 
 // replies forwards what Redis answers, unless requests has marked the
 // request being answered: then the connection is closed, the reply lost.
-func replies(c, u net.Conn, losing *atomic.Bool) {
+func (p *Proxy) replies(c, u net.Conn, losing *atomic.Bool) {
 	defer closeBoth(c, u)
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := u.Read(buf)
 		if n > 0 {
 			if losing.Load() {
+				p.lost.Add(1)
 				return
 			}
 			if _, werr := c.Write(buf[:n]); werr != nil {
@@ -166,3 +168,7 @@ func (p *Proxy) Restore() {
 	defer p.mu.Unlock()
 	p.down = false
 }
+
+// Lost is how many replies the proxy has lost (see LoseReply): a test
+// asserts it, or a reply that was never lost would pass it untested.
+func (p *Proxy) Lost() int { return int(p.lost.Load()) }
