@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"strconv"
 	"strings"
 	"time"
 
@@ -203,12 +201,6 @@ const signalsRemembered = 64
 // delivers the signal once.
 func (s *Store) Signal(ctx context.Context, key, name string, payload []byte) (bool, error) {
 	return s.signal(ctx, key, name, payload, callID())
-}
-
-// callID is a random id for a call that go-redis may send twice (see
-// Signal): 16 hex digits, as every one.
-func callID() string {
-	return strconv.FormatUint(rand.Uint64()|1<<63, 16)
 }
 
 func (s *Store) signal(ctx context.Context, key, name string, payload []byte, id string) (bool, error) {

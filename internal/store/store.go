@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -404,6 +405,15 @@ func (s *Store) Unregister(ctx context.Context, id string) error {
 		return fmt.Errorf("docket: unregister worker: %w", err)
 	}
 	return nil
+}
+
+// callID is a random id for a call that go-redis may send twice: it sends
+// a command again when the connection fails before the reply comes,
+// though Redis may have carried out the first. The scripts of Cancel,
+// Retry, Restore, Signal and Progress know a call they carried out by its
+// id. 16 hex digits, as every one.
+func callID() string {
+	return strconv.FormatUint(rand.Uint64()|1<<63, 16)
 }
 
 // Cancel ends a scheduled, queued or running task as cancelled. It reports
