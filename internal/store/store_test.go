@@ -179,10 +179,7 @@ func TestProgressIncrementSentAgainCountsOnce(t *testing.T) {
 		s := open(t, b)
 		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "p", Name: "t", Input: []byte(`{}`)}})
 		require.NoError(t, err)
-		c, err := s.Claim(ctx, "w", 1, time.Minute, time.Minute, store.Rules{}, 5)
-		require.NoError(t, err)
-		require.Len(t, c.Messages, 1)
-		gen := c.Messages[0].Gen
+		gen := claimOne(t, s, "p").Gen
 		for _, id := range []string{"8000000000000001", "8000000000000001", "8000000000000002"} {
 			_, applied, err := s.ProgressWithID(ctx, "p", gen, store.ProgressIncrement, "5", id)
 			require.NoError(t, err)

@@ -281,11 +281,19 @@ func TestSignalSentAgainIsDeliveredOnce(t *testing.T) {
 // names it as its parent, and its Info go on. The reaper failed on it at
 // every call, and with it every Cancel of any task after it; the child's
 // end failed the finish of every outcome reported with it.
+// garbleFlow overwrites the flow of the task key (marked as having one) with
+// a string, as another program might.
+func garbleFlow(t *testing.T, s *store.Store, name, key string) {
+	t.Helper()
+	ctx, prefix := context.Background(), "docket:{"+name+"}:"
+	require.NoError(t, s.Client().HSet(ctx, prefix+"task:"+key, "wf", "1").Err())
+	require.NoError(t, s.Client().Set(ctx, prefix+"flow:"+key, "not a hash", 0).Err())
+}
+
 func TestGarbledFlowStaysItsWorkflows(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
 		s, name := openNamed(t, b)
-		rdb := s.Client()
 		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
 			{Key: "wf", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}},
 			{Key: "other", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}},
@@ -295,15 +303,10 @@ func TestGarbledFlowStaysItsWorkflows(t *testing.T) {
 		ok, err := s.Signal(ctx, "wf", "go", []byte(`1`)) // it has a flow
 		require.NoError(t, err)
 		require.True(t, ok)
-		prefix := "docket:{" + name + "}:"
-		require.NoError(t, rdb.Del(ctx, prefix+"flow:wf").Err())
-		require.NoError(t, rdb.Set(ctx, prefix+"flow:wf", "not a hash", 0).Err())
-		require.NoError(t, rdb.HSet(ctx, prefix+"task:child", "parent", "wf", "child", "c").Err())
+		garbleFlow(t, s, name, "wf")
+		require.NoError(t, s.Client().HSet(ctx, "docket:{"+name+"}:task:child", "parent", "wf", "child", "c").Err())
 
-		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
-		require.NoError(t, err)
-		require.Len(t, c.Messages, 1)
-		applied, err := s.Finish(ctx, time.Minute, []store.Outcome{{Key: "child", Gen: c.Messages[0].Gen, Kind: store.Completed}})
+		applied, err := s.Finish(ctx, time.Minute, []store.Outcome{{Key: "child", Gen: claimOne(t, s, "child").Gen, Kind: store.Completed}})
 		require.NoError(t, err, "a child's end")
 		assert.Equal(t, []bool{true}, applied)
 
@@ -333,19 +336,9 @@ func TestRetryPastAGarbledFlow(t *testing.T) {
 		s, name := openNamed(t, b)
 		rdb := s.Client()
 		prefix := "docket:{" + name + "}:"
-		garble := func(key string) { // a flow the library opened, which another program overwrote
-			t.Helper()
-			require.NoError(t, rdb.HSet(ctx, prefix+"task:"+key, "wf", "1").Err())
-			require.NoError(t, rdb.Del(ctx, prefix+"flow:"+key).Err())
-			require.NoError(t, rdb.Set(ctx, prefix+"flow:"+key, "not a hash", 0).Err())
-		}
 		fail := func(key string) {
 			t.Helper()
-			c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
-			require.NoError(t, err)
-			require.Len(t, c.Messages, 1)
-			require.Equal(t, key, c.Messages[0].Key)
-			_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: key, Gen: c.Messages[0].Gen, Kind: store.Failed, Error: "boom", Reason: "error"}})
+			_, err := s.Finish(ctx, time.Minute, []store.Outcome{{Key: key, Gen: claimOne(t, s, key).Gen, Kind: store.Failed, Error: "boom", Reason: "error"}})
 			require.NoError(t, err)
 		}
 		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
@@ -355,7 +348,7 @@ func TestRetryPastAGarbledFlow(t *testing.T) {
 		require.NoError(t, err)
 		_, err = s.Signal(ctx, "parent", "go", []byte(`1`))
 		require.NoError(t, err)
-		garble("parent")
+		garbleFlow(t, s, name, "parent")
 		require.NoError(t, rdb.HSet(ctx, prefix+"task:child", "parent", "parent", "child", "c").Err())
 		fail("child")
 		code, _, _, err := s.Retry(ctx, "child")
@@ -368,7 +361,7 @@ func TestRetryPastAGarbledFlow(t *testing.T) {
 		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		require.Len(t, c.Messages, 1)
-		garble("own")
+		garbleFlow(t, s, name, "own")
 		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "own", Gen: c.Messages[0].Gen, Kind: store.Failed, Error: "boom", Reason: "error"}})
 		require.NoError(t, err)
 		code, _, _, err = s.Retry(ctx, "own")
