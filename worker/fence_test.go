@@ -91,11 +91,23 @@ func TestTaskRunsOnceMoreAfterAStall(t *testing.T) {
 	d := openDocket(t, backend.URL)
 	var mu sync.Mutex
 	var causes []error
+	var runs int
 	started := make(chan struct{}, 10)
 	fenced := sdk.NewTask("fenced", func(ctx context.Context, in Order) error {
+		mu.Lock()
+		runs++
+		// The first copy runs through the stall. A later one takes longer
+		// than the fence needs to stop a copy started with its lease spent
+		// (a tenth of the lease), and far less than a lease, so that a busy
+		// machine's late renewal does not fence it too.
+		run := 300 * time.Millisecond
+		if runs == 1 {
+			run = 10 * time.Second
+		}
+		mu.Unlock()
 		started <- struct{}{}
 		select {
-		case <-time.After(4 * time.Second):
+		case <-time.After(run):
 			return nil
 		case <-ctx.Done():
 			mu.Lock()
