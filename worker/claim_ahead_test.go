@@ -123,14 +123,16 @@ func TestNoClaimAhead(t *testing.T) {
 
 // A task claimed ahead that waits in line behind a task that turned out
 // long shows as running on its worker, and is handed back after Lease/10,
-// for another worker, which runs it while the long task still runs.
+// for another worker, which runs it while the long task still runs. (A
+// lease of 3 s: short enough for a quick hand-back, long enough that a busy
+// machine's late renewal does not fence the long task.)
 func TestClaimedAheadIsHandedBackWhenItWaits(t *testing.T) {
 	d := openDocket(t, redistest.Redis(t).URL)
 	o := newOverlap(200 + 20)
 	long, release := blockingTask()
 	require.NoError(t, d.Register(o.task))
 	require.NoError(t, d.Register(long))
-	first := worker.New(d, worker.Options{Concurrency: 1, Lease: time.Second, Name: "first"})
+	first := worker.New(d, worker.Options{Concurrency: 1, Lease: 3 * time.Second, Name: "first"})
 	runWorker(t, first)
 	defer close(release)
 

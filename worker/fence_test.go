@@ -47,10 +47,19 @@ func TestPartitionedWorkerStopsItsTasksBeforeTheyAreTakenOver(t *testing.T) {
 	started := make(chan string, 10)
 	exclusive := sdk.NewTask("exclusive", func(ctx context.Context, in Order) error {
 		s := span{key: sdk.Current(ctx).Key(), start: time.Now()}
+		mu.Lock()
+		// The first copy is long enough to outlive the partition; the
+		// rescuer's is short, so that a busy machine's late renewal cannot
+		// fence it as well.
+		run := 300 * time.Millisecond
+		if len(runs) == 0 {
+			run = 10 * time.Second
+		}
+		mu.Unlock()
 		started <- s.key
 		select {
 		case <-ctx.Done(): // a fenced copy stops here
-		case <-time.After(5 * time.Second): // long enough to outlive the partition
+		case <-time.After(run):
 		}
 		s.end, s.cause = time.Now(), context.Cause(ctx)
 		mu.Lock()
