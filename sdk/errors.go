@@ -181,7 +181,7 @@ var ErrBadOption = errors.New("docket: invalid option")
 
 // ErrBadTask reports a task Register cannot take: it has no name, a name
 // longer than a key may be, or a nil function. (A task whose input type
-// cannot be decoded is refused with ErrBadInput.)
+// cannot be decoded, or is not a struct, is refused with ErrBadInput.)
 var ErrBadTask = errors.New("docket: invalid task")
 
 // errNilDocket is the error of a call given a nil *Docket.

@@ -149,9 +149,20 @@ func TestTaskNeedsNameFunctionAndStructInput(t *testing.T) {
 		sdk.NewTask(strings.Repeat("n", 2000), syncCustomer)} {
 		assert.ErrorIs(t, d.Register(task), sdk.ErrBadTask)
 	}
-	err := d.Register(sdk.NewTask("string_input", func(ctx context.Context, in string) error { return nil }))
-	assert.ErrorIs(t, err, policy.ErrInvalid)
-	assert.ErrorContains(t, err, "must be a struct")
+	// An input that is not a struct is bad input, as an input type JSON
+	// cannot decode is (it was a policy error once, matching neither).
+	for _, task := range []sdk.Registrable{
+		sdk.NewTask("string_input", func(ctx context.Context, in string) error { return nil }),
+		sdk.NewTask("int_input", func(ctx context.Context, in int) error { return nil }),
+		sdk.NewTask("pointer_input", func(ctx context.Context, in *SyncInput) error { return nil }),
+		sdk.NewTask("any_input", func(ctx context.Context, in any) error { return nil }),
+	} {
+		err := d.Register(task)
+		assert.ErrorIs(t, err, sdk.ErrBadInput)
+		assert.ErrorContains(t, err, "is not a struct")
+	}
+	err := d.Register(sdk.NewTask("int_input", func(ctx context.Context, in int) error { return nil }))
+	assert.EqualError(t, err, `docket: bad task input: task "int_input": its input type int is not a struct`)
 }
 
 func TestAddRefusesWhatCannotRun(t *testing.T) {

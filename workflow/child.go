@@ -13,6 +13,7 @@ import (
 
 	"github.com/docket-go/docket/internal/core"
 	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/internal/text"
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/telemetry"
@@ -31,6 +32,10 @@ func (f *Future[Out]) Key() string { return f.key }
 // childKey is what Future keys the child by: its own key.
 func (f *Future[Out]) childKey() string { return f.key }
 
+// shownNameRunes is how much of a child's name an error quotes: a name too
+// long for a key may be thousands of bytes.
+const shownNameRunes = 100
+
 // errNilTask is the error of a child whose task is nil.
 var errNilTask = fmt.Errorf("%w: the child's task is nil", sdk.ErrNilArgument)
 
@@ -47,6 +52,9 @@ type Awaitable interface {
 // workflow for good (reason "child": a retry would find the same).
 func (f *Future[Out]) Get(ctx context.Context) (Out, error) {
 	var zero Out
+	if f == nil {
+		return zero, fmt.Errorf("%w: Get of a nil Future", sdk.ErrNilArgument)
+	}
 	if err := Wait(ctx, f); err != nil {
 		return zero, err
 	}
@@ -260,7 +268,7 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 		}
 		key := a.Key + "/" + name
 		if err := core.CheckKey(key); err != nil {
-			return nil, fmt.Errorf("child %q: %w", name, err)
+			return nil, fmt.Errorf("child %q: %w", text.Truncate(name, shownNameRunes), err)
 		}
 		children = append(children, store.Child{Name: name, Key: key, Task: task, Input: raw, When: o.When, Trace: traceparent})
 		at = append(at, i)

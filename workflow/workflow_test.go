@@ -678,6 +678,10 @@ func TestPrimitivesRefuseNilAndOversizedOutputs(t *testing.T) {
 			errs = append(errs, err)
 			_, err = workflow.Start(ctx, labelTask(), "twice-timed", N{}, sdk.After(time.Hour), sdk.At(time.Now()))
 			errs = append(errs, err)
+			_, err = nilFuture.Get(ctx)
+			errs = append(errs, err)
+			_, err = workflow.Start(ctx, labelTask(), strings.Repeat("long", 500), N{})
+			errs = append(errs, err)
 			return nil
 		})
 		env.Register(wf)
@@ -685,7 +689,7 @@ func TestPrimitivesRefuseNilAndOversizedOutputs(t *testing.T) {
 		require.NoError(t, err)
 		env.RunUntilFinished()
 
-		require.Len(t, errs, 8)
+		require.Len(t, errs, 10)
 		for _, err := range errs[:6] {
 			assert.ErrorIs(t, err, sdk.ErrNilArgument)
 		}
@@ -696,6 +700,10 @@ func TestPrimitivesRefuseNilAndOversizedOutputs(t *testing.T) {
 		assert.ErrorContains(t, errs[6], `step "big": its output is 2002 bytes of JSON, the limit is 1000`)
 		assert.ErrorIs(t, errs[7], sdk.ErrBadInput)
 		assert.ErrorContains(t, errs[7], `child of task "label": docket: bad task input: 2 due times given`)
+		assert.ErrorIs(t, errs[8], sdk.ErrNilArgument)
+		assert.ErrorContains(t, errs[8], "Get of a nil Future", "not Wait's wording")
+		assert.ErrorIs(t, errs[9], sdk.ErrBadKey)
+		assert.Less(t, len(errs[9].Error()), 300, "the error quotes the 2,000-byte name cut: %s", errs[9])
 		info, err := ex.Info(t.Context())
 		require.NoError(t, err)
 		if info.Workflow != nil {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/docket-go/docket/internal/text"
 	"github.com/docket-go/docket/sdk"
 )
 
@@ -189,7 +190,7 @@ func quoted(payload []byte) string {
 	if len(payload) <= quotedBytes {
 		return string(payload)
 	}
-	return fmt.Sprintf("%s (%d bytes)", truncate(string(payload), quotedBytes), len(payload))
+	return fmt.Sprintf("%s (%d bytes)", text.Truncate(string(payload), quotedBytes), len(payload))
 }
 
 func runSignal(ctx context.Context, s *session, cmd *command, args []string) error {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // relative tells t from now, both on the Redis clock: "in 5m", "3s ago",
@@ -72,15 +71,6 @@ func firstLine(s string) string {
 		return strings.TrimSpace(s[:i]) + " …"
 	}
 	return s
-}
-
-// truncate shortens s to at most n runes, ending it with "…" if it cut.
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }
 
 // plural writes n and a noun, with an s unless n is 1 (or the plural

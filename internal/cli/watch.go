@@ -155,13 +155,13 @@ func render(ev sdk.Event, elapsed time.Duration, term bool) string {
 	}
 	if msg := printable(firstLine(p.Message)); msg != "" {
 		if term {
-			msg = truncate(msg, messageWidth)
+			msg = text.Truncate(msg, messageWidth)
 		}
 		parts = append(parts, msg)
 	}
 	if e := printable(firstLine(ev.Error)); e != "" {
 		if term {
-			e = truncate(e, messageWidth)
+			e = text.Truncate(e, messageWidth)
 		}
 		parts = append(parts, "error: "+e)
 	}

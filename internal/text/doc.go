@@ -3,5 +3,6 @@
 // alike: Printable, and Block for text read as a block. It also holds what
 // else the two show alike: the reading of a strike's value as a person
 // types it (StrikeValue), JSON's <, > and & as written
-// (UnescapeHTMLEscapes), and a progress's share (Share).
+// (UnescapeHTMLEscapes), a progress's share (Share), and a long string
+// cut for a message or a table (Truncate).
 package text

@@ -172,3 +172,14 @@ func UnescapeHTMLEscapes(s string) string {
 func Share(current, total int64, whole int) int {
 	return int(min(max(float64(current)/float64(total)*float64(whole), 0), float64(whole)))
 }
+
+// Truncate shortens s to at most n runes (n ≥ 1), ending it with "…" when
+// it cuts: what an error message or a table quotes of a string that may be
+// long.
+func Truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}

@@ -91,3 +91,11 @@ func TestBlock(t *testing.T) {
 	assert.Equal(t, "é\n… and 4 bytes more", text.Block("ééé", 3), "cut before the é it would split")
 	assert.Equal(t, "ab\n… and 1 byte more", text.Block("abc", 2))
 }
+
+// Truncate counts runes, not bytes: it never splits a character.
+func TestTruncate(t *testing.T) {
+	assert.Equal(t, "abc", text.Truncate("abc", 3))
+	assert.Equal(t, "ab…", text.Truncate("abcd", 3))
+	assert.Equal(t, "éé…", text.Truncate("éééé", 3))
+	assert.Equal(t, "", text.Truncate("", 1))
+}
