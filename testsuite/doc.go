@@ -38,5 +38,7 @@
 // sdk.ErrTimeout while the function goes on. When the test function
 // returns and its cleanups have run, Run waits for such functions to
 // return, moving fake time, since the bubble cannot end while one of them
-// runs; one still running a week of fake time later fails the test.
+// runs; one still running a week of fake time later fails the test, and is
+// left behind, blocked for good (time in the bubble stops), while the other
+// tests of the binary go on.
 package testsuite

@@ -89,6 +89,11 @@ const week = 7 * 24 * time.Hour
 // docket left a Redis key without a TTL that no live task needs.
 func Run(t *testing.T, fn func(t *testing.T, env *Env), opts ...Option) {
 	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			leftBehind(t, r)
+		}
+	}()
 	synctest.Test(t, func(t *testing.T) {
 		cfg := config{}
 		for _, o := range opts {
@@ -101,6 +106,22 @@ func Run(t *testing.T, fn func(t *testing.T, env *Env), opts ...Option) {
 		defer env.close()
 		fn(t, env)
 	})
+}
+
+// leftBehind fails the test for the goroutines its bubble left behind,
+// rather than end the test binary: synctest panics when the bubble's main
+// goroutine exits while others remain blocked, which is how a test ends
+// whose task function never returns (it ignores its context: Run gave up
+// on it after a week of fake time, see awaitAbandoned). They stay blocked
+// for good — time in the bubble stopped — and the other tests go on. Any
+// other panic goes on up.
+func leftBehind(t *testing.T, r any) {
+	err, ok := r.(error)
+	if !ok || !strings.Contains(err.Error(), "main bubble goroutine has exited but blocked goroutines remain") {
+		panic(r)
+	}
+	t.Errorf("testsuite: the test ended with goroutines of its bubble still blocked (%v): task functions that never return "+
+		"(they ignore their context) or goroutines they started; they stay blocked for good, and the other tests go on", err)
 }
 
 func start(t *testing.T, cfg config) *Env {

@@ -260,6 +260,61 @@ func TestRunUntilFinishedFailsOnAFunctionThatNeverReturns(t *testing.T) {
 	assert.Contains(t, string(out), "the worker was busy for 720h0m0s of fake time without an attempt ending: does a task's function block for ever?")
 }
 
+// A task function that never returns (it sleeps in a loop, or blocks on a
+// channel) fails its test, and only its test: the goroutine it leaves
+// behind in the test's bubble made synctest panic, which ended the test
+// binary, the other tests with it. Run in a child process, whose failure is
+// the point.
+func TestAFunctionThatNeverReturnsFailsItsTestAlone(t *testing.T) {
+	if os.Getenv("TESTSUITE_STUCK") == "3" {
+		stuck := map[string]func(){
+			"sleeps-for-ever": func() {
+				for {
+					time.Sleep(time.Hour) // ignores its context
+				}
+			},
+			"blocks-for-ever": func() { select {} },
+		}
+		for _, name := range []string{"sleeps-for-ever", "blocks-for-ever"} {
+			t.Run(name, func(t *testing.T) {
+				testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+					task := sdk.NewTask("stuck", func(ctx context.Context, in Nap) error {
+						stuck[name]()
+						return nil
+					})
+					env.Register(task)
+					_, err := task.Add(t.Context(), env.Docket(), Nap{})
+					require.NoError(t, err)
+					env.RunUntilIdle()
+				})
+			})
+		}
+		t.Run("after", func(t *testing.T) {
+			testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+				nap := napTask()
+				env.Register(nap)
+				ex, err := nap.Add(t.Context(), env.Docket(), Nap{For: time.Minute})
+				require.NoError(t, err)
+				_, err = sdk.Result[struct{}](t.Context(), ex)
+				require.NoError(t, err)
+				t.Log("the test after ran")
+			})
+		})
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAFunctionThatNeverReturnsFailsItsTestAlone$", "-test.timeout=5m", "-test.v")
+	cmd.Env = append(os.Environ(), "TESTSUITE_STUCK=3")
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "the child's test fails:\n%s", out)
+	assert.Contains(t, string(out), "the worker was busy for 720h0m0s of fake time without an attempt ending")
+	assert.Contains(t, string(out), "still ran a week of fake time after the test ended")
+	assert.Contains(t, string(out), "the test ended with goroutines of its bubble still blocked")
+	assert.Contains(t, string(out), "--- FAIL: TestAFunctionThatNeverReturnsFailsItsTestAlone/sleeps-for-ever")
+	assert.Contains(t, string(out), "--- FAIL: TestAFunctionThatNeverReturnsFailsItsTestAlone/blocks-for-ever")
+	assert.Contains(t, string(out), "--- PASS: TestAFunctionThatNeverReturnsFailsItsTestAlone/after", "the next test ran:\n%s", out)
+	assert.NotContains(t, string(out), "panic:")
+}
+
 // Work that cannot finish by itself (a workflow waiting for a signal
 // without a timeout, a task a strike holds) fails the test, naming what is
 // left and what each parked workflow waits for. Run in a child process,
