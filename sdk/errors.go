@@ -29,7 +29,8 @@ var (
 
 	// ErrInputTooLarge reports JSON larger than the docket accepts (see
 	// WithMaxInputSize): a task's input, a signal's payload, a result, a
-	// workflow step's output.
+	// workflow step's output; and a progress message longer than
+	// MaxProgressMessage.
 	ErrInputTooLarge = core.ErrInputTooLarge
 
 	// ErrBadInput reports input that is not valid JSON, is null, or does not

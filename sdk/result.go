@@ -252,5 +252,5 @@ const (
 	ReasonDeadLetter  = "dead_letter"  // its workers died while running it, MaxDeliveries times
 	ReasonCorrupt     = "corrupt"      // its record was garbled by another program
 	ReasonCancelled   = "cancelled"    // Cancel, Clear, Replace, or its workflow's end
-	ReasonDropped     = "dropped"      // turned away by cooldown or debounce
+	ReasonDropped     = "dropped"      // turned away by cooldown, debounce, or a rate limit with DropOverLimit
 )
