@@ -191,7 +191,10 @@ func (i Info) Err() error {
 // the task's final error message; Unwrap gives the sentinel of its reason,
 // so that errors.Is and errors.As work as they would on the task's own
 // error: ErrTimeout, ErrPermanent, ErrCancelled, ErrBadInput, *PanicError,
-// and for a workflow failed by a child, workflow.ErrChildFailed.
+// and for a workflow failed by a child, workflow.ErrChildFailed. The task's
+// own error values do not travel through Redis, only their message: an
+// errors.Is against an error of the task's own package does not match
+// (testsuite.Env.Runs keeps each attempt's error as returned).
 type TaskError struct {
 	Key     string // the execution's key
 	Task    string // the name of its task
