@@ -87,11 +87,11 @@ func (t *Task[In]) compile() (*core.TaskDef, error) {
 		return nil, fmt.Errorf("%w: task %q has a nil function", ErrBadTask, t.name)
 	}
 	input := reflect.TypeFor[In]()
-	if input.Kind() != reflect.Struct { // the input is a JSON object, whose fields policies and strikes name
-		return nil, fmt.Errorf("%w: task %q: its input type %v is not a struct", ErrBadInput, t.name, input)
-	}
 	if err := decodable(input); err != nil {
 		return nil, fmt.Errorf("%w: task %q: its input type %v: %w", ErrBadInput, t.name, input, err)
+	}
+	if input.Kind() != reflect.Struct { // the input is a JSON object, whose fields policies and strikes name
+		return nil, fmt.Errorf("%w: task %q: its input type %v is not a struct", ErrBadInput, t.name, input)
 	}
 	if t.result != nil {
 		if err := decodable(t.result); err != nil {
