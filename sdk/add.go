@@ -352,7 +352,7 @@ func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.Ne
 	if len(exs) == 1 && exs[0] != nil {
 		span.SetAttributes(attribute.String(telemetry.AttrDisposition, exs[0].disposition.String()))
 	}
-	d.metrics.Added.Add(ctx, int64(added), d.metrics.Task(d.core.Name, tasks[0].Name))
+	d.metrics.Added.Add(ctx, int64(added), d.metrics.Task(d.core.Name, tasks[0].Name).Add...)
 	return exs, err
 }
 

@@ -101,7 +101,7 @@ func Tracer() trace.Tracer { return otel.Tracer(ScopeName) }
 // MeterProvider.
 type Metrics struct {
 	attrsMu sync.RWMutex
-	attrs   map[[2]string]metric.MeasurementOption // by docket and task
+	attrs   map[[2]string]*TaskOptions // by docket and task
 
 	Added       metric.Int64Counter     // tasks added (MetricAdded)
 	Started     metric.Int64Counter     // attempts started (MetricStarted)
@@ -176,9 +176,18 @@ func DepthGauge(docket string, count func(ctx context.Context) (map[string]int64
 // millisecond to an hour.
 var secondBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
 
-// Task is the attribute set of measurements about one task of one docket,
-// built once and reused: measurements are on every task's hot path.
-func (m *Metrics) Task(docket, task string) metric.MeasurementOption {
+// TaskOptions are the options of the measurements about one task of one
+// docket, its attribute set, as a counter's Add and a histogram's Record
+// take them: Add(ctx, 1, o.Add...). Built once and reused, slices and all,
+// since measurements are on every task's hot path (a single option passed
+// to Add allocates a slice at each call).
+type TaskOptions struct {
+	Add    []metric.AddOption
+	Record []metric.RecordOption
+}
+
+// Task is the options of measurements about one task of one docket.
+func (m *Metrics) Task(docket, task string) *TaskOptions {
 	key := [2]string{docket, task} // unlike a concatenation, no allocation to look up
 	m.attrsMu.RLock()
 	o, ok := m.attrs[key]
@@ -186,10 +195,11 @@ func (m *Metrics) Task(docket, task string) metric.MeasurementOption {
 	if ok {
 		return o
 	}
-	o = metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrDocket, docket), attribute.String(AttrTask, task)))
+	set := metric.WithAttributeSet(attribute.NewSet(attribute.String(AttrDocket, docket), attribute.String(AttrTask, task)))
+	o = &TaskOptions{Add: []metric.AddOption{set}, Record: []metric.RecordOption{set}}
 	m.attrsMu.Lock()
 	if m.attrs == nil {
-		m.attrs = map[[2]string]metric.MeasurementOption{}
+		m.attrs = map[[2]string]*TaskOptions{}
 	}
 	m.attrs[key] = o
 	m.attrsMu.Unlock()

@@ -47,14 +47,14 @@ func (l *claimer) dropped(ds []store.Dropped) {
 	for _, d := range ds {
 		if d.Held {
 			l.log.Info("task held by a strike", "key", d.Key, "task", d.Name, "reason", d.Reason)
-			l.w.metrics.Struck.Add(context.Background(), 1, l.w.metrics.Task(l.w.c.Name, d.Name))
+			l.w.metrics.Struck.Add(context.Background(), 1, l.w.metrics.Task(l.w.c.Name, d.Name).Add...)
 			continue
 		}
 		outcome := "dropped"
 		switch d.Failure {
 		case "":
 			l.log.Info("task dropped", "key", d.Key, "task", d.Name, "reason", d.Reason)
-			l.w.metrics.Dropped.Add(context.Background(), 1, l.w.metrics.Task(l.w.c.Name, d.Name))
+			l.w.metrics.Dropped.Add(context.Background(), 1, l.w.metrics.Task(l.w.c.Name, d.Name).Add...)
 		case store.FailureDeadLetter:
 			outcome = "dead-lettered"
 			l.log.Error("task dead-lettered", "key", d.Key, "task", d.Name, "reason", d.Reason)

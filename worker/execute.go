@@ -11,7 +11,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/docket-go/docket/internal/core"
@@ -42,7 +41,7 @@ type attempt struct {
 
 	// measured holds the attributes of the attempt's measurements, set
 	// before the task's function is called.
-	measured metric.MeasurementOption
+	measured *telemetry.TaskOptions
 
 	// result is the JSON of what a task with a result returned.
 	result []byte
@@ -75,7 +74,7 @@ func newAttempt(r *run, m store.Message, claimed time.Time) *attempt {
 }
 
 // attrs are the attributes of the attempt's measurements.
-func (a *attempt) attrs() metric.MeasurementOption {
+func (a *attempt) attrs() *telemetry.TaskOptions {
 	if a.measured == nil {
 		a.measured = a.r.w.metrics.Task(a.r.w.c.Name, a.msg.Name)
 	}
@@ -282,16 +281,14 @@ func (a *attempt) settleFallback(err error, reason string, cause error) {
 
 // runTask runs a registered task's function, under its timeout, in a span.
 func (a *attempt) runTask(def *core.TaskDef, in any) {
-	m := a.msg
-	state := &core.Attempt{
+	m := &a.msg // not a copy: the closures below would move one to the heap
+	state := core.NewAttempt(core.Attempt{
 		Key: m.Key, Task: m.Name, Number: m.Attempt, Deliveries: m.Deliveries, Due: m.Due, Input: def.Input,
-		Last:     def.Policies.Retry == nil || !def.Policies.Retry.Retries(m.Attempt),
-		Progress: core.NewProgress(a.r.store, m.Key, m.Gen),
-		Flow:     core.NewFlow(a.r.store, m.Key, m.Gen, a.r.w.c.MaxInputSize),
-		Now:      a.redisNow,
-		Hooks:    &a.r.w.c.Hooks,
-		Added:    a.r.w.added,
-	}
+		Last:  def.Policies.Retry == nil || !def.Policies.Retry.Retries(m.Attempt),
+		Now:   a.redisNow,
+		Hooks: &a.r.w.c.Hooks,
+		Added: a.r.w.added,
+	}, a.r.store, m.Gen, a.r.w.c.MaxInputSize)
 	if t := def.Policies.Timeout; t != nil {
 		state.Deadline = core.NewDeadline(t.Duration, func() { a.cancel(sdk.ErrTimeout) })
 	}
@@ -315,16 +312,16 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	}
 	start := time.Now()
 	attrs := a.attrs()
-	a.r.w.metrics.Started.Add(context.Background(), 1, attrs)
+	a.r.w.metrics.Started.Add(context.Background(), 1, attrs.Add...)
 	// Lateness by the Redis clock, which set the due time.
-	a.r.w.metrics.Punctuality.Record(context.Background(), max(a.redisNow().Sub(m.Due), 0).Seconds(), attrs)
+	a.r.w.metrics.Punctuality.Record(context.Background(), max(a.redisNow().Sub(m.Due), 0).Seconds(), attrs.Record...)
 
 	conclude := func(err error, abandoned bool) *store.Outcome {
 		if state.Deadline != nil {
 			state.Deadline.Stop()
 		}
 		end := time.Now()
-		a.r.w.metrics.Duration.Record(context.Background(), end.Sub(start).Seconds(), attrs)
+		a.r.w.metrics.Duration.Record(context.Background(), end.Sub(start).Seconds(), attrs.Record...)
 		if abandoned || a.ctx.Err() != nil && err != nil {
 			err = a.causeError(def)
 		}
@@ -543,15 +540,15 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 		return a.drained() // whatever it returned: the execution has moved on
 	}
 	if p, why := a.parked(); p != nil {
-		a.r.w.metrics.Parked.Add(context.Background(), 1, a.attrs())
+		a.r.w.metrics.Parked.Add(context.Background(), 1, a.attrs().Add...)
 		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Parked, Input: p.Encode(), Error: why}
 	}
 	if snooze, ok := errors.AsType[*sdk.SnoozeError](err); ok && a.ctx.Err() == nil {
-		a.r.w.metrics.Snoozed.Add(context.Background(), 1, a.attrs())
+		a.r.w.metrics.Snoozed.Add(context.Background(), 1, a.attrs().Add...)
 		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Snoozed, Delay: snooze.Delay}
 	}
 	if err == nil {
-		a.r.w.metrics.Succeeded.Add(context.Background(), 1, a.attrs())
+		a.r.w.metrics.Succeeded.Add(context.Background(), 1, a.attrs().Add...)
 		return a.end(def, store.Completed, "", "")
 	}
 	// The attempt's own context decides first: an error that only wraps
@@ -594,7 +591,7 @@ func (a *attempt) failure(def *core.TaskDef, err error, reason string) *store.Ou
 	if rp := def.Policies.Retry; rp != nil && rp.Retries(m.Attempt) && reason != reasonPermanent && reason != reasonChild {
 		delay := rp.DelayAfter(m.Attempt)
 		a.r.log.Info("task failed; retrying", "key", m.Key, "task", m.Name, "attempt", m.Attempt, "in", delay, "err", err)
-		a.r.w.metrics.Retried.Add(context.Background(), 1, a.attrs())
+		a.r.w.metrics.Retried.Add(context.Background(), 1, a.attrs().Add...)
 		return &store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Retried, Delay: delay, Error: err.Error()}
 	}
 	a.r.log.Warn("task failed", "key", m.Key, "task", m.Name, "attempt", m.Attempt, "reason", reason, "err", err)
@@ -611,7 +608,7 @@ func (a *attempt) end(def *core.TaskDef, kind store.OutcomeKind, errText, reason
 	if kind == store.Failed {
 		a.countFailure(reason)
 	}
-	a.r.w.metrics.Perpetuated.Add(context.Background(), 1, a.attrs())
+	a.r.w.metrics.Perpetuated.Add(context.Background(), 1, a.attrs().Add...)
 	return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Perpetual, Next: next, Error: errText, Input: input}
 }
 

@@ -61,7 +61,7 @@ func New(d *sdk.Docket, opts Options) *Worker {
 	// Made once, not per attempt: a closure per attempt would cost the hot
 	// path an allocation.
 	w.added = func(ctx context.Context, task string, n int) {
-		w.metrics.Added.Add(ctx, int64(n), w.metrics.Task(w.c.Name, task))
+		w.metrics.Added.Add(ctx, int64(n), w.metrics.Task(w.c.Name, task).Add...)
 	}
 	return w
 }

@@ -53,9 +53,21 @@ type Progress struct {
 	last     store.ProgressState
 }
 
-// NewProgress returns the progress reporter of the run of key holding gen.
-func NewProgress(s *store.Store, key, gen string) *Progress {
-	return &Progress{store: s, key: key, gen: gen}
+// NewAttempt returns the state a, with the progress reporter and the
+// workflow state of its run (of a.Key, holding gen, whose steps' outputs
+// may have up to maxOutput bytes of JSON) set, all three in one
+// allocation: this is on every task's hot path, and most tasks use
+// neither.
+func NewAttempt(a Attempt, s *store.Store, gen string, maxOutput int) *Attempt {
+	all := &struct {
+		attempt  Attempt
+		progress Progress
+		flow     Flow
+	}{attempt: a}
+	all.progress.store, all.progress.key, all.progress.gen = s, a.Key, gen
+	all.flow.Store, all.flow.Key, all.flow.Gen, all.flow.MaxOutput = s, a.Key, gen, maxOutput
+	all.attempt.Progress, all.attempt.Flow = &all.progress, &all.flow
+	return &all.attempt
 }
 
 // Do applies one operation (see store.ProgressTotal and the others) and

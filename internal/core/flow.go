@@ -31,12 +31,6 @@ type Flow struct {
 	why    string
 }
 
-// NewFlow returns the flow of the run of key holding gen, whose steps'
-// outputs may have up to maxOutput bytes of JSON (0: no limit).
-func NewFlow(s *store.Store, key, gen string, maxOutput int) *Flow {
-	return &Flow{Store: s, Key: key, Gen: gen, MaxOutput: maxOutput}
-}
-
 // ErrParked reports that the run parks: a primitive found that what it waits
 // for has not happened yet. The task's function should return it (wrapped
 // or not); whatever it returns, the run parks, and the workflow runs again
