@@ -170,7 +170,12 @@ func runScenario(t *testing.T, d *sdk.Docket, admin redis.UniversalClient) {
 		return nil
 	}, policy.TaskDebounce(time.Second))
 	cause := make(chan error, 1)
+	called := make(chan struct{}, 1)
 	blocker := sdk.NewTask("blocker", func(ctx context.Context, in Job) error {
+		select {
+		case called <- struct{}{}:
+		default:
+		}
 		<-ctx.Done()
 		cause <- context.Cause(ctx)
 		return ctx.Err()
@@ -263,6 +268,14 @@ func runScenario(t *testing.T, d *sdk.Docket, admin redis.UniversalClient) {
 	blocked, err := blocker.Add(ctx, d, Job{}, sdk.Key("blocked"))
 	require.NoError(t, err)
 	waitUntil(t, blocked, "it ran", func(i sdk.Info) bool { return i.State == sdk.StateRunning })
+	// Running in Redis from its claim, it may not have been called yet: a
+	// cancel that comes first ends it unstarted (rightly), and its function,
+	// never called, reports no cause. Cancel once it is called.
+	select {
+	case <-called:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the running task's function was not called within 30s")
+	}
 	// A worker shows in Snapshot from its first heartbeat, which may come a
 	// moment after its first claims (the first renewal runs beside them).
 	var snap sdk.Snapshot
