@@ -180,7 +180,8 @@ var secondBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 // docket, its attribute set, as a counter's Add and a histogram's Record
 // take them: Add(ctx, 1, o.Add...). Built once and reused, slices and all,
 // since measurements are on every task's hot path (a single option passed
-// to Add allocates a slice at each call).
+// to Add allocates a slice at each call). Every caller shares them: read
+// them, never write them.
 type TaskOptions struct {
 	Add    []metric.AddOption
 	Record []metric.RecordOption

@@ -38,7 +38,10 @@
 // sdk.ErrTimeout while the function goes on. When the test function
 // returns and its cleanups have run, Run waits for such functions to
 // return, moving fake time, since the bubble cannot end while one of them
-// runs; one still running a week of fake time later fails the test, and is
-// left behind, blocked for good (time in the bubble stops), while the other
-// tests of the binary go on.
+// runs; one still running a week of fake time later fails the test, which
+// shows its stack, and is left behind, blocked for good (time in the bubble
+// stops), while the other tests of the binary go on. That holds for a
+// function blocked on what fake time sees (a sleep, a channel made in the
+// test); one blocked on a mutex, I/O or a channel made elsewhere stops fake
+// time, and the test hangs until go test's -timeout.
 package testsuite

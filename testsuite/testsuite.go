@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -89,12 +90,17 @@ const week = 7 * 24 * time.Hour
 // docket left a Redis key without a TTL that no live task needs.
 func Run(t *testing.T, fn func(t *testing.T, env *Env), opts ...Option) {
 	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			leftBehind(t, r)
-		}
-	}()
+	if r, bubble := runBubble(t, fn, opts); r != nil {
+		leftBehind(t, r, bubble) // here, for the failure to name the caller's line
+	}
+}
+
+// runBubble runs fn in its bubble, and returns what synctest panicked
+// with, if it did, and the bubble's name (see bubbleName).
+func runBubble(t *testing.T, fn func(t *testing.T, env *Env), opts []Option) (panicked any, bubble string) {
+	defer func() { panicked = recover() }()
 	synctest.Test(t, func(t *testing.T) {
+		bubble = bubbleName()
 		cfg := config{}
 		for _, o := range opts {
 			o(&cfg)
@@ -106,22 +112,57 @@ func Run(t *testing.T, fn func(t *testing.T, env *Env), opts ...Option) {
 		defer env.close()
 		fn(t, env)
 	})
+	return nil, bubble
 }
 
 // leftBehind fails the test for the goroutines its bubble left behind,
-// rather than end the test binary: synctest panics when the bubble's main
-// goroutine exits while others remain blocked, which is how a test ends
-// whose task function never returns (it ignores its context: Run gave up
-// on it after a week of fake time, see awaitAbandoned). They stay blocked
-// for good — time in the bubble stopped — and the other tests go on. Any
+// showing their stacks, rather than end the test binary: synctest panics
+// when the bubble's main goroutine exits while others remain blocked, which
+// is how a test ends whose task function never returns (it ignores its
+// context: Run gave up on it after a week of fake time, see
+// awaitAbandoned), or that leaked a goroutine of its own. They stay blocked
+// for good (time in the bubble stopped), and the other tests go on. Any
 // other panic goes on up.
-func leftBehind(t *testing.T, r any) {
+func leftBehind(t *testing.T, r any, bubble string) {
+	t.Helper()
 	err, ok := r.(error)
 	if !ok || !strings.Contains(err.Error(), "main bubble goroutine has exited but blocked goroutines remain") {
 		panic(r)
 	}
-	t.Errorf("testsuite: the test ended with goroutines of its bubble still blocked (%v): task functions that never return "+
-		"(they ignore their context) or goroutines they started; they stay blocked for good, and the other tests go on", err)
+	t.Errorf("testsuite: the test ended with goroutines of its bubble still blocked (%v); they stay blocked for good, "+
+		"and the other tests go on. Their stacks:\n\n%s", err, stacksOf(bubble))
+	t.FailNow() // as synctest.Test does when its test failed
+}
+
+// bubbleName is how the runtime names, in goroutine stacks, the synctest
+// bubble of the goroutine that calls it: "synctest bubble 3"; empty if it
+// cannot tell.
+func bubbleName() string {
+	buf := make([]byte, 512)
+	header, _, _ := strings.Cut(string(buf[:runtime.Stack(buf, false)]), "\n")
+	i := strings.Index(header, "synctest bubble ")
+	if i < 0 {
+		return ""
+	}
+	return strings.TrimSuffix(header[i:], "]:")
+}
+
+// stacksOf returns the stacks of the goroutines of bubble (see
+// bubbleName), or every goroutine's when bubble is empty.
+func stacksOf(bubble string) string {
+	buf := make([]byte, 1<<20)
+	all := string(buf[:runtime.Stack(buf, true)])
+	if bubble == "" {
+		return all
+	}
+	var out []string
+	for _, g := range strings.Split(all, "\n\n") {
+		header, _, _ := strings.Cut(g, "\n")
+		if strings.Contains(header, ", "+bubble+"]") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
 }
 
 func start(t *testing.T, cfg config) *Env {

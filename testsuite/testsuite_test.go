@@ -287,6 +287,7 @@ func TestAFunctionThatNeverReturnsFailsItsTestAlone(t *testing.T) {
 					require.NoError(t, err)
 					env.RunUntilIdle()
 				})
+				t.Log("code after Run ran")
 			})
 		}
 		t.Run("after", func(t *testing.T) {
@@ -308,11 +309,16 @@ func TestAFunctionThatNeverReturnsFailsItsTestAlone(t *testing.T) {
 	require.Error(t, err, "the child's test fails:\n%s", out)
 	assert.Contains(t, string(out), "the worker was busy for 720h0m0s of fake time without an attempt ending")
 	assert.Contains(t, string(out), "still ran a week of fake time after the test ended")
-	assert.Contains(t, string(out), "the test ended with goroutines of its bubble still blocked")
+	assert.Regexp(t, `testsuite_test\.go:\d+: testsuite: the test ended with goroutines of its bubble still blocked`, string(out),
+		"at the line that called Run")
 	assert.Contains(t, string(out), "--- FAIL: TestAFunctionThatNeverReturnsFailsItsTestAlone/sleeps-for-ever")
 	assert.Contains(t, string(out), "--- FAIL: TestAFunctionThatNeverReturnsFailsItsTestAlone/blocks-for-ever")
 	assert.Contains(t, string(out), "--- PASS: TestAFunctionThatNeverReturnsFailsItsTestAlone/after", "the next test ran:\n%s", out)
 	assert.NotContains(t, string(out), "panic:")
+	assert.NotContains(t, string(out), "code after Run ran", "the failed Run stops its test, as synctest.Test does")
+	assert.Regexp(t, `goroutine \d+ \[sleep \(durable\), synctest bubble \d+\]:`, string(out), "the stacks of what was left behind")
+	assert.Regexp(t, `goroutine \d+ \[select \(no cases\) \(durable\), synctest bubble \d+\]:`, string(out))
+	assert.Contains(t, string(out), "testsuite_test.TestAFunctionThatNeverReturnsFailsItsTestAlone", "down to the task's function")
 }
 
 // Work that cannot finish by itself (a workflow waiting for a signal

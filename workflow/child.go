@@ -32,10 +32,6 @@ func (f *Future[Out]) Key() string { return f.key }
 // childKey is what Future keys the child by: its own key.
 func (f *Future[Out]) childKey() string { return f.key }
 
-// shownNameRunes is how much of a child's name an error quotes: a name too
-// long for a key may be thousands of bytes.
-const shownNameRunes = 100
-
 // errNilTask is the error of a child whose task is nil.
 var errNilTask = fmt.Errorf("%w: the child's task is nil", sdk.ErrNilArgument)
 
@@ -259,16 +255,17 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 			futures[i] = &Future[Out]{a: a, key: key, task: task}
 			continue
 		}
+		shown := text.Truncate(name, core.ShownNameRunes)
 		raw, err := json.Marshal(ins[i])
 		if err != nil {
-			return nil, fmt.Errorf("%w: child %q of task %q: %w", sdk.ErrBadInput, name, task, err)
+			return nil, fmt.Errorf("%w: child %q of task %q: %w", sdk.ErrBadInput, shown, task, err)
 		}
-		if err := core.CheckSize(fmt.Sprintf("child %q of task %q: its input", name, task), raw, a.Flow.MaxOutput); err != nil {
+		if err := core.CheckSize(fmt.Sprintf("child %q of task %q: its input", shown, task), raw, a.Flow.MaxOutput); err != nil {
 			return nil, err
 		}
 		key := a.Key + "/" + name
 		if err := core.CheckKey(key); err != nil {
-			return nil, fmt.Errorf("child %q: %w", text.Truncate(name, shownNameRunes), err)
+			return nil, fmt.Errorf("child %q: %w", shown, err)
 		}
 		children = append(children, store.Child{Name: name, Key: key, Task: task, Input: raw, When: o.When, Trace: traceparent})
 		at = append(at, i)

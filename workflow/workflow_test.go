@@ -682,6 +682,8 @@ func TestPrimitivesRefuseNilAndOversizedOutputs(t *testing.T) {
 			errs = append(errs, err)
 			_, err = workflow.Start(ctx, labelTask(), strings.Repeat("long", 500), N{})
 			errs = append(errs, err)
+			_, err = workflow.Start(ctx, labelTask(), strings.Repeat("long", 500), N{})
+			errs = append(errs, err)
 			return nil
 		})
 		env.Register(wf)
@@ -689,7 +691,7 @@ func TestPrimitivesRefuseNilAndOversizedOutputs(t *testing.T) {
 		require.NoError(t, err)
 		env.RunUntilFinished()
 
-		require.Len(t, errs, 10)
+		require.Len(t, errs, 11)
 		for _, err := range errs[:6] {
 			assert.ErrorIs(t, err, sdk.ErrNilArgument)
 		}
@@ -704,6 +706,8 @@ func TestPrimitivesRefuseNilAndOversizedOutputs(t *testing.T) {
 		assert.ErrorContains(t, errs[8], "Get of a nil Future", "not Wait's wording")
 		assert.ErrorIs(t, errs[9], sdk.ErrBadKey)
 		assert.Less(t, len(errs[9].Error()), 300, "the error quotes the 2,000-byte name cut: %s", errs[9])
+		assert.ErrorIs(t, errs[10], workflow.ErrDuplicateName)
+		assert.Less(t, len(errs[10].Error()), 300, "the error quotes the 2,000-byte name cut: %s", errs[10])
 		info, err := ex.Info(t.Context())
 		require.NoError(t, err)
 		if info.Workflow != nil {

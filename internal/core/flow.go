@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/internal/text"
 )
 
 // Flow is the workflow side of one run of a task: what the execution did
@@ -113,10 +114,14 @@ func (f *Flow) Use(kind, name string) error {
 		return fmt.Errorf("%w (a %s)", ErrNoName, kind)
 	}
 	if n := f.Count(kind + ":" + name); n > 1 {
-		return fmt.Errorf("%w: %s %q", ErrDuplicate, kind, name)
+		return fmt.Errorf("%w: %s %q", ErrDuplicate, kind, text.Truncate(name, ShownNameRunes))
 	}
 	return nil
 }
+
+// ShownNameRunes is how much of a primitive's name an error quotes: a name
+// may be thousands of bytes.
+const ShownNameRunes = 100
 
 // Count counts the uses of an identity in this run, this one included: the
 // n-th wait for a signal of one name is its n-th use.
