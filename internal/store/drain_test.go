@@ -92,6 +92,41 @@ func TestReplacementWaitsForTheRunItReplaces(t *testing.T) {
 	}
 }
 
+// A replacement in line behind the run it replaces is counted and listed as
+// a task in line to run, the schedule's are: Count, Snapshot and the
+// dashboard's overview saw no task at all for the key until the run ended.
+func TestReplacementBehindItsDrainIsCountedAndListed(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		addTasks(t, s, store.ModeAdd, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":1}`)})
+		first := claimFor(t, s, time.Minute, store.Rules{})
+		require.Len(t, first, 1)
+		addTasks(t, s, store.ModeReplace, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":2}`)},
+			store.NewTask{Key: "later", Name: "t", Input: []byte(`{"v":3}`), When: store.When{After: time.Hour}})
+
+		counts, err := s.Count(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, store.Counts{Queued: 1, Scheduled: 1}, counts, "k in line behind its drain, later in the schedule")
+		o, err := s.Overview(ctx, 100, 1, time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, counts, o.Counts)
+		snap, err := s.Snapshot(ctx, 10)
+		require.NoError(t, err)
+		assert.Equal(t, 2, snap.TotalScheduled)
+		var listed []string
+		for _, task := range snap.Tasks {
+			listed = append(listed, task.Key+" "+string(task.State))
+		}
+		assert.ElementsMatch(t, []string{"later scheduled", "k scheduled"}, listed)
+
+		assert.False(t, report(t, s, store.Outcome{Key: "k", Gen: first[0].Gen, Kind: store.Drained}))
+		counts, err = s.Count(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, store.Counts{Queued: 1, Scheduled: 1}, counts, "the same, from the schedule")
+	})
+}
+
 // A worker that dies with a cancelled run never reports it: the drain ends
 // at its deadline, the later of the run's lease and CancelGrace (and a
 // second) after the cancel, when its worker would have stopped it. Redis's

@@ -355,6 +355,15 @@ local function start_drain(key, gen, now)
   return true
 end
 
+-- in_line counts the tasks in line to run: the schedule's, and those
+-- waiting for their key's drain (K.deferred), which readers (Snapshot,
+-- Count, the overview) tell queued or scheduled by their due time as the
+-- others. It returns how many are due by now, and how many in all.
+local function in_line(now)
+  return redis.call('ZCOUNT', K.scheduled, '-inf', now) + redis.call('ZCOUNT', K.deferred, '-inf', now),
+    redis.call('ZCARD', K.scheduled) + redis.call('ZCARD', K.deferred)
+end
+
 -- deferred puts a task due at due (unix µs) in K.deferred if its key
 -- drains, and reports whether it did: if not, the caller schedules it.
 local function deferred(key, due)

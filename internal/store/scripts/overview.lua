@@ -21,8 +21,7 @@
 -- Counting the waiting tasks reads every limit in use, as Count does.
 local now = clock_us()
 local sample, minutes, retention = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local queued = redis.call('ZCOUNT', K.scheduled, '-inf', now)
-local all = redis.call('ZCARD', K.scheduled)
+local queued, all = in_line(now)
 local waiting = 0
 local limits = redis.call('SMEMBERS', K.limits)
 for _, id in ipairs(limits) do
@@ -62,8 +61,11 @@ local function count(set, from, to, column)
   return #keys
 end
 head.sampled_running = count(K.running, 0, sample - 1, 'running')
-head.sampled_queued = count(K.scheduled, 0, math.min(sample, queued) - 1, 'queued')
-head.sampled_scheduled = count(K.scheduled, queued, queued + sample - 1, 'scheduled')
+-- The sample reads the schedule alone (not the few tasks in line behind
+-- their key's drain, see in_line): its due tasks first.
+local due = redis.call('ZCOUNT', K.scheduled, '-inf', now)
+head.sampled_queued = count(K.scheduled, 0, math.min(sample, due) - 1, 'queued')
+head.sampled_scheduled = count(K.scheduled, due, due + sample - 1, 'scheduled')
 head.sampled_parked = count(K.parked, 0, sample - 1, 'parked')
 head.names = #order
 local result = {}

@@ -1,19 +1,21 @@
 -- snapshot: what the docket holds right now.
 -- KEYS[1] scheduled zset
 -- ARGV[1] docket key prefix, ARGV[2] limit per list
--- Returns: a SNAP_HEAD (now, #scheduled, #running, #waiting, #parked until
--- a child or a signal wakes them, #held by a strike, then how many of each
--- entry follow),
+-- Returns: a SNAP_HEAD (now; #scheduled, due or not, those in line behind
+-- their key's drain included (see in_line); #running; #waiting; #parked
+-- until a child or a signal wakes them; #held by a strike; then how many of
+-- each entry follow),
 -- then a SNAP_WORKER per live worker; a LISTED per task (running,
--- scheduled, parked, held by a strike, waiting, then dead-lettered; score
--- 0 for parked and held ones); a SNAP_LIMIT per limit in use (#holders and
+-- scheduled, in line behind a drain, parked, held by a strike, waiting,
+-- then dead-lettered; score 0 for parked and held ones); a SNAP_LIMIT per limit in use (#holders and
 -- #waiters, every one); a SNAP_MEMBER per holder or waiter listed. At most
 -- "limit" holders and "limit" waiters (the first in line) are listed per
 -- limit, and "limit" waiting tasks in all: the work grows with the limit
 -- and the number of limits in use, never with the length of a line.
 local now = clock_us()
 local limit = tonumber(ARGV[2])
-local head = {now = int(now), scheduled = redis.call('ZCARD', K.scheduled), running = redis.call('ZCARD', K.running),
+local _, in_line_all = in_line(now)
+local head = {now = int(now), scheduled = in_line_all, running = redis.call('ZCARD', K.running),
   waiting = 0, parked = redis.call('ZCARD', K.parked), held = redis.call('ZCARD', K.struck), workers = 0, tasks = 0,
   limits = 0, members = 0}
 local workers_out, tasks_out, limits_out, members_out = {}, {}, {}, {}
@@ -44,6 +46,7 @@ local function list(zset, scored)
 end
 list(K.running, true)
 list(K.scheduled, true)
+list(K.deferred, true) -- in line behind their key's drain
 list(K.parked, false)
 list(K.struck, false)
 
