@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/docket-go/docket/internal/store"
@@ -170,6 +171,11 @@ func (d *Docket) Snapshot(ctx context.Context, opts ...SnapshotOption) (Snapshot
 			sum.State = StateScheduled
 			s.Scheduled = append(s.Scheduled, sum)
 		}
+	}
+	// Listed from several sets (the schedule, the lines behind a drain and
+	// behind each limit): in due order again, ties as listed.
+	for _, list := range [][]TaskSummary{s.Queued, s.Scheduled} {
+		slices.SortStableFunc(list, func(a, b TaskSummary) int { return a.Due.Compare(b.Due) })
 	}
 	return s, nil
 }
