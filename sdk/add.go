@@ -25,7 +25,8 @@ type AddOption func(*core.AddOptions)
 
 // Key gives the task an explicit key. Adding a key that is scheduled,
 // queued or running again does nothing (Disposition AlreadyScheduled).
-// Without Key, each task gets a new UUIDv7. AddMany takes Keys instead.
+// Without Key, each task gets a new UUIDv7. AddMany takes Keys instead (Key
+// given to AddMany is ErrBadKey).
 func Key(key string) AddOption {
 	return func(o *core.AddOptions) { o.Key, o.Keyed = key, true }
 }
@@ -35,8 +36,8 @@ func Key(key string) AddOption {
 // or running is left alone (AlreadyScheduled), so an AddMany that failed
 // midway can be made again with the same inputs and keys: the tasks it added
 // before are not added twice. (A task that has already ended frees its key:
-// adding it again adds it again.) Only AddMany takes Keys; Keys(nil) is an
-// error matching ErrNilArgument.
+// adding it again adds it again.) Only AddMany takes Keys (Add refuses it
+// with ErrBadKey); Keys(nil) is an error matching ErrNilArgument.
 func Keys(key func(i int) string) AddOption {
 	return func(o *core.AddOptions) { o.Keys, o.KeysGiven = key, true }
 }
@@ -45,7 +46,8 @@ func Keys(key func(i int) string) AddOption {
 // i-th of n is due i·over/n after the time the other options make them due
 // (now, At, After). 10,000 reminders over the next hour are one every
 // 360ms, in one round trip per thousand. Only AddMany takes Spread; over
-// must not be negative, nor longer than MaxSpread.
+// must not be negative, nor longer than MaxSpread (ErrBadInput, as Spread
+// given to Add is).
 func Spread(over time.Duration) AddOption {
 	return func(o *core.AddOptions) { o.Spread = over }
 }
@@ -53,7 +55,8 @@ func Spread(over time.Duration) AddOption {
 // Jitter moves each task of a Spread by a random offset within ±j/2, so
 // that tasks added by several producers do not fall due in step; a task is
 // never due before the window's start. Only AddMany takes Jitter; j must
-// not be negative, nor longer than MaxSpread.
+// not be negative, nor longer than MaxSpread (ErrBadInput, as Jitter given
+// to Add is).
 func Jitter(j time.Duration) AddOption {
 	return func(o *core.AddOptions) { o.Jitter = j }
 }
@@ -70,12 +73,14 @@ const MaxSpread = 100 * 365 * 24 * time.Hour
 // At makes the task due at t. A time in the past means now: the task is
 // due, and recorded as due, at the instant it is added. A time after the
 // year 9999 is refused (ErrBadInput): cancel a task that should never run.
+// One due time per add: At and After together, or either twice, is
+// ErrBadInput.
 func At(t time.Time) AddOption {
 	return func(o *core.AddOptions) { o.When, o.Timed = store.When{At: t}, o.Timed+1 }
 }
 
 // After makes the task due d from now, by the Redis clock; a d of zero or
-// less means now.
+// less means now. With At, or given twice, it is ErrBadInput.
 func After(d time.Duration) AddOption {
 	return func(o *core.AddOptions) { o.When, o.Timed = store.When{After: d}, o.Timed+1 }
 }

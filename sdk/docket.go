@@ -54,7 +54,8 @@ type options struct {
 
 // WithName names the docket. Dockets with different names share a Redis
 // without seeing each other's tasks. Defaults to "docket". A name is at
-// most 200 bytes, without braces, spaces or control characters (ErrBadName).
+// most 200 bytes, not empty, without braces, spaces or control characters
+// (Open refuses another with ErrBadName).
 func WithName(name string) Option { return func(o *options) { o.name = name } }
 
 // WithLogger sets the logger of the docket and its workers. Defaults to
@@ -75,7 +76,8 @@ func WithRetention(d time.Duration) Option { return func(o *options) { o.retenti
 // (A task that someone watches when it completes leaves, for a minute, a
 // tombstone record instead: Info reports it completed, with its name and
 // attempt but no input, so that a watcher cut off at that moment still
-// learns it completed; see Execution.Watch.) Defaults to the retention.
+// learns it completed; see Execution.Watch.) Defaults to the retention; a
+// negative d is ErrBadOption.
 func WithCompletedRetention(d time.Duration) Option {
 	return func(o *options) { o.completedRetention = &d }
 }

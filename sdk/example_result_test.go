@@ -72,3 +72,26 @@ func ExampleExecution_Watch() {
 	// running
 	// completed
 }
+
+// Result reads the result of an execution by its key alone: from another
+// process, say, or after a restart, with no *Task at hand. It waits for the
+// execution to end.
+func ExampleResult() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-result-by-key", sdk.WithLogger(quiet))
+	defer d.Close()
+	total := sdk.NewResultTask("total", func(ctx context.Context, in Invoice) (Total, error) {
+		return Total{Sum: in.ID * 100}, nil
+	})
+	_ = d.Register(total)
+	_, _ = total.Add(ctx, d, Invoice{ID: 7}, sdk.Key("invoice-7-total"))
+	_ = worker.New(d, worker.Options{Logger: quiet}).RunUntilFinished(ctx)
+
+	t, err := sdk.Result[Total](ctx, d.Execution("invoice-7-total"))
+	fmt.Println(t.Sum, err)
+	_, err = sdk.Result[Total](ctx, d.Execution("no-such-key"))
+	fmt.Println(errors.Is(err, sdk.ErrNotFound))
+	// Output:
+	// 700 <nil>
+	// true
+}

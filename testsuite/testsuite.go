@@ -69,7 +69,9 @@ type config struct {
 	worker worker.Options
 }
 
-// WithDocketOptions passes options to the docket.
+// WithDocketOptions passes options to the docket, after the testsuite's
+// own: the docket is named "test", and logs to the test's output (shown
+// with -v or when the test fails); options given here override those.
 func WithDocketOptions(opts ...sdk.Option) Option {
 	return func(c *config) { c.docket = append(c.docket, opts...) }
 }
@@ -77,8 +79,10 @@ func WithDocketOptions(opts ...sdk.Option) Option {
 // WithWorkerOptions sets the worker's options. Unset fields take the
 // testsuite's defaults: a week for the lease and the poll interval (nothing
 // crashes here, and wake-ups are never lost), so a year of fake time passes
-// in few steps; Concurrency 10. An automatic task's chain that ends is
-// started again at once, as on a real worker.
+// in few steps; the name "testsuite". Other fields take the worker
+// package's defaults (Concurrency 10, say). A later call replaces the whole
+// Options of an earlier one. An automatic task's chain that ends is started
+// again at once, as on a real worker.
 func WithWorkerOptions(o worker.Options) Option {
 	return func(c *config) { c.worker = o }
 }

@@ -115,14 +115,16 @@ type Options struct {
 
 	// Middleware wraps every attempt the worker runs, the first given
 	// outermost: for logging fields, authentication contexts, per-tenant
-	// setup, measurements (see Middleware). None by default.
+	// setup, measurements (see Middleware). None by default; a nil element
+	// is ErrBadOption.
 	Middleware []Middleware
 
 	// Name labels the worker in its ID and in Snapshot. Defaults to the host
 	// name.
 	Name string
 
-	// Logger overrides the docket's logger.
+	// Logger overrides the docket's logger (sdk.WithLogger); nil, the
+	// default, logs with the docket's.
 	Logger *slog.Logger
 }
 

@@ -42,7 +42,7 @@ type Awaitable interface {
 
 // Get returns the child's result once it has ended, parking until then.
 // A child that did not complete returns an error that names it and wraps
-// its *sdk.TaskError, as sdk.Result returns it (errors.Is matches
+// ErrChildFailed and its *sdk.TaskError, as sdk.Result returns it (errors.Is matches
 // sdk.ErrTimeout, sdk.ErrCancelled, sdk.ErrPermanent…): the workflow may
 // handle it — run a compensating step, say — or return it, which fails the
 // workflow for good (reason "child": a retry would find the same).

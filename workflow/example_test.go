@@ -187,3 +187,72 @@ func ExampleStart() {
 	// parcel-1 <nil>
 	// refunded <nil>
 }
+
+// Children without a result, started with StartTask, and a fan-in with
+// Wait, which parks until they have all ended; each one's Get then tells
+// how it ended.
+func ExampleWait() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-wait", sdk.WithLogger(quiet))
+	defer d.Close()
+	notify := sdk.NewTask("notify", func(ctx context.Context, in Order) error {
+		if in.Amount < 0 {
+			return sdk.Permanent(errors.New("no address"))
+		}
+		return nil
+	})
+	announce := sdk.NewTask("announce", func(ctx context.Context, in Order) error {
+		email, err := workflow.StartTask(ctx, notify, "email", Order{ID: in.ID, Amount: 1})
+		if err != nil {
+			return err
+		}
+		post, err := workflow.StartTask(ctx, notify, "post", Order{ID: in.ID, Amount: -1})
+		if err != nil {
+			return err
+		}
+		if err := workflow.Wait(ctx, email, post); err != nil {
+			return err // workflow.ErrParked until both have ended
+		}
+		for _, child := range []*workflow.Future[struct{}]{email, post} {
+			_, err := child.Get(ctx) // at once: it has ended
+			fmt.Println(child.Key(), "failed:", errors.Is(err, workflow.ErrChildFailed))
+		}
+		return nil
+	})
+	_ = d.Register(notify)
+	_ = d.Register(announce)
+	_, _ = announce.Add(ctx, d, Order{ID: 3}, sdk.Key("announce-3"))
+	_ = worker.New(d, worker.Options{Logger: quiet}).RunUntilFinished(ctx)
+	// Output:
+	// announce-3/email failed: false
+	// announce-3/post failed: true
+}
+
+// SleepUntil parks until an instant. The instant must be the same in every
+// run of the workflow, so this one is computed once, in a step, and read
+// back by the run that resumes.
+func ExampleSleepUntil() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-sleep-until", sdk.WithLogger(quiet))
+	defer d.Close()
+	runs := 0
+	trial := sdk.NewTask("trial", func(ctx context.Context, in Order) error {
+		runs++
+		ends, err := workflow.Step(ctx, "ends", func(ctx context.Context) (time.Time, error) {
+			return time.Now().Add(20 * time.Millisecond), nil // a trial of 20 ms
+		})
+		if err != nil {
+			return err
+		}
+		if err := workflow.SleepUntil(ctx, "trial-over", ends); err != nil {
+			return err
+		}
+		fmt.Println("trial over, on run", runs)
+		return nil
+	})
+	_ = d.Register(trial)
+	_, _ = trial.Add(ctx, d, Order{ID: 9})
+	_ = worker.New(d, worker.Options{Logger: quiet}).RunUntilFinished(ctx)
+	// Output:
+	// trial over, on run 2
+}
