@@ -28,6 +28,16 @@ func claimFor(t *testing.T, s *store.Store, lease time.Duration, rules store.Rul
 	return c.Messages
 }
 
+// runningK adds task t under key k ({"v":1}) and claims it: its run, the
+// one a drain will wait for.
+func runningK(t *testing.T, s *store.Store) []store.Message {
+	t.Helper()
+	addTasks(t, s, store.ModeAdd, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":1}`)})
+	first := claimFor(t, s, time.Minute, store.Rules{})
+	require.Len(t, first, 1)
+	return first
+}
+
 func report(t *testing.T, s *store.Store, o store.Outcome) bool {
 	t.Helper()
 	applied, err := s.Finish(context.Background(), time.Minute, []store.Outcome{o})
@@ -99,9 +109,7 @@ func TestReplacementBehindItsDrainIsCountedAndListed(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
 		s := open(t, b)
-		addTasks(t, s, store.ModeAdd, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":1}`)})
-		first := claimFor(t, s, time.Minute, store.Rules{})
-		require.Len(t, first, 1)
+		first := runningK(t, s)
 		addTasks(t, s, store.ModeReplace, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":2}`)},
 			store.NewTask{Key: "later", Name: "t", Input: []byte(`{"v":3}`), When: store.When{After: time.Hour}})
 
@@ -169,9 +177,7 @@ func TestAddAfterCancelWaitsForTheRun(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
 		s := open(t, b)
-		addTasks(t, s, store.ModeAdd, store.NewTask{Key: "k", Name: "t", Input: []byte(`{"v":1}`)})
-		first := claimFor(t, s, time.Minute, store.Rules{})
-		require.Len(t, first, 1)
+		first := runningK(t, s)
 		ok, err := s.Cancel(ctx, "k", time.Minute)
 		require.NoError(t, err)
 		require.True(t, ok)
