@@ -78,6 +78,20 @@ func ExampleCron() {
 	// Wed Mar 11 09:00 PDT = 16:00 UTC
 }
 
+// A cron task starts its chain by itself when a worker starts; with Manual
+// it runs when added, then at each matching instant.
+func ExampleManual() {
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(policy.Cron("@daily")) // in UTC
+	fmt.Println(policy.Cron("30 2 * * *", policy.In(paris), policy.Manual()))
+	// Output:
+	// Cron("@daily")
+	// Cron("30 2 * * *", In(Europe/Paris), Manual())
+}
+
 func ExampleCron_daylightSaving() {
 	la, err := time.LoadLocation("America/Los_Angeles")
 	if err != nil {
@@ -209,14 +223,18 @@ func ExampleConcurrency() {
 // follow within ten minutes of it.
 func ExampleCooldown() {
 	fmt.Println(policy.Cooldown("customer_id", 10*time.Minute))
+	fmt.Println(policy.TaskCooldown(time.Hour)) // one window for the task, whatever its input
 	// Output:
 	// Cooldown("customer_id", 10m0s)
+	// TaskCooldown(1h0m0s)
 }
 
 // A debounce runs a burst of submissions per document once, with the
 // burst's first input, when no submission came for five seconds.
 func ExampleDebounce() {
 	fmt.Println(policy.Debounce("document_id", 5*time.Second))
+	fmt.Println(policy.TaskDebounce(time.Minute)) // one burst for the task, whatever its input
 	// Output:
 	// Debounce("document_id", 5s)
+	// TaskDebounce(1m0s)
 }
