@@ -127,11 +127,27 @@ func TestReplacementBehindItsDrainIsCountedAndListed(t *testing.T) {
 			listed = append(listed, task.Key+" "+string(task.State))
 		}
 		assert.ElementsMatch(t, []string{"later scheduled", "k scheduled"}, listed)
+		// The dashboard's lists: the schedule's part, then the same part of
+		// the tasks behind a drain, a page at a time.
+		addTasks(t, s, store.ModeAdd, store.NewTask{Key: "now", Name: "t", Input: []byte(`{"v":4}`)})
+		for list, want := range map[store.List][]string{store.ListQueued: {"now", "k"}, store.ListScheduled: {"later"}} {
+			var keys []string
+			for offset, more := 0, true; more; {
+				page, err := s.Page(ctx, store.PageQuery{List: list, Offset: offset, Size: 1})
+				require.NoError(t, err)
+				assert.Equal(t, len(want), page.Total, "%s", list)
+				for _, task := range page.Tasks {
+					keys = append(keys, task.Key)
+				}
+				offset, more = page.Next, page.More
+			}
+			assert.Equal(t, want, keys, "%s", list)
+		}
 
 		assert.False(t, report(t, s, store.Outcome{Key: "k", Gen: first[0].Gen, Kind: store.Drained}))
 		counts, err = s.Count(ctx)
 		require.NoError(t, err)
-		assert.Equal(t, store.Counts{Queued: 1, Scheduled: 1}, counts, "the same, from the schedule")
+		assert.Equal(t, store.Counts{Queued: 2, Scheduled: 1}, counts, "the same, from the schedule")
 	})
 }
 

@@ -1,9 +1,10 @@
 -- page: one page of a list of tasks, for the dashboard. Entries are read by
 -- rank (ZRANGE by index), so a page costs O(log N + what it reads) however
 -- deep it is; filters look at no more than a budget of entries per call.
--- KEYS[1] the sorted set listed: the schedule, the running set, the parked
--- set, the dead letters, a limit's line of waiting tasks, or the tasks held
--- by a strike
+-- KEYS[1] the sorted set listed: the schedule (its due or not yet due part,
+-- followed by the same part of the tasks in line behind their key's drain),
+-- the running set, the parked set, the dead letters, a limit's line of
+-- waiting tasks, or the tasks held by a strike
 -- ARGV[1] docket key prefix, ARGV[2] which part of it (PART: see
 -- schema.go), ARGV[3] offset: entries of that part skipped, ARGV[4] page
 -- size: the most tasks returned, ARGV[5] budget: the most entries looked at
@@ -21,28 +22,50 @@ local part, offset, size, budget = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local want_name, want_prefix, want_state = ARGV[6], ARGV[7], ARGV[8]
 budget = math.max(budget, size)
 
--- The part is ranks [first, first + total) of the set.
-local first, total = 0, redis.call('ZCARD', KEYS[1])
-if part == PART.due or part == PART.not_due then
-  local due = redis.call('ZCOUNT', KEYS[1], '-inf', now)
-  if part == PART.due then
-    total = due
-  else
-    first, total = due, total - due
+-- The part is one or two segments of sorted sets, each ranks [first,
+-- first + count) of its set, read one after the other: the schedule's due
+-- (or not yet due) tasks, then those in line behind their key's drain
+-- (K.deferred, see in_line) due (or not) alike.
+local function segment(set)
+  local first, count = 0, redis.call('ZCARD', set)
+  if part == PART.due or part == PART.not_due then
+    local due = redis.call('ZCOUNT', set, '-inf', now)
+    if part == PART.due then
+      count = due
+    else
+      first, count = due, count - due
+    end
   end
+  return {set = set, first = first, count = count}
+end
+local segments = {segment(KEYS[1])}
+if part == PART.due or part == PART.not_due then -- the schedule's parts
+  segments[2] = segment(K.deferred)
+end
+local total = 0
+for _, seg in ipairs(segments) do
+  seg.start = total -- its first entry's place in the part
+  total = total + seg.count
 end
 
 local out = {}
 local found, looked = 0, 0
 local CHUNK = 200
 while found < size and looked < budget and offset + looked < total do
-  local n = math.min(CHUNK, budget - looked, total - offset - looked)
-  local from = first + offset + looked
+  local at = offset + looked
+  local seg = segments[1]
+  for _, s in ipairs(segments) do
+    if at >= s.start and at < s.start + s.count then
+      seg = s
+    end
+  end
+  local n = math.min(CHUNK, budget - looked, seg.start + seg.count - at)
+  local from = seg.first + at - seg.start
   local entries
   if part == PART.latest then
-    entries = redis.call('ZREVRANGE', KEYS[1], from, from + n - 1, 'WITHSCORES')
+    entries = redis.call('ZREVRANGE', seg.set, from, from + n - 1, 'WITHSCORES')
   else
-    entries = redis.call('ZRANGE', KEYS[1], from, from + n - 1, 'WITHSCORES')
+    entries = redis.call('ZRANGE', seg.set, from, from + n - 1, 'WITHSCORES')
   end
   if #entries == 0 then
     break
