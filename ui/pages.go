@@ -451,7 +451,7 @@ func (h *handler) task(w http.ResponseWriter, r *http.Request) {
 			data.Children = append(data.Children, row)
 		}
 	}
-	h.render(w, r, http.StatusOK, "task", &view{Title: "Task " + short(printable(key), 60), Nav: "tasks", Live: !info.State.Finished(), Now: now, Data: data})
+	h.render(w, r, http.StatusOK, "task", &view{Title: "Task " + text.Truncate(printable(key), 60), Nav: "tasks", Live: !info.State.Finished(), Now: now, Data: data})
 }
 
 // heldBy is the strike a held task's error names ("held: struck (sync
@@ -480,7 +480,7 @@ func timeline(i sdk.Info) []moment {
 	if i.Attempt > 1 {
 		detail := fmt.Sprintf("attempt %d", i.Attempt)
 		if i.Error != "" && !i.State.Finished() && i.State != sdk.StateStruck {
-			detail += "; the last failed: " + short(printable(i.Error), 200)
+			detail += "; the last failed: " + text.Truncate(printable(i.Error), 200)
 		}
 		add(i.Started, "Retried", detail)
 	} else {
@@ -497,7 +497,7 @@ func timeline(i sdk.Info) []moment {
 			detail += " (" + i.Reason + ")"
 		}
 		if i.Error != "" {
-			detail += ": " + short(printable(i.Error), 200)
+			detail += ": " + text.Truncate(printable(i.Error), 200)
 		}
 		add(i.Finished, "Finished", detail)
 	}

@@ -233,7 +233,7 @@ var funcs = template.FuncMap{
 	"pct":          pct,
 	"assetVersion": func() string { return assetVersion },
 	"taskURL":      func(key string) string { return "task?key=" + url.QueryEscape(key) },
-	"short":        func(s string, n int) string { return short(printable(s), n) },
+	"short":        func(s string, n int) string { return text.Truncate(printable(s), n) },
 	"traceID":      traceID,
 	"add":          func(a, b int) int { return a + b },
 	"count64":      func(n int64) string { return count(int(n)) },
@@ -317,15 +317,6 @@ const shownBytes = 16 << 10
 
 // printable is text.Printable: task data, escaped for people to read.
 func printable(s string) string { return text.Printable(s) }
-
-// short cuts s to n runes, with an ellipsis.
-func short(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
-}
 
 func plural(n int, word string) string {
 	if n == 1 {

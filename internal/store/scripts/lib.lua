@@ -358,10 +358,12 @@ end
 -- in_line counts the tasks in line to run: the schedule's, and those
 -- waiting for their key's drain (K.deferred), which readers (Snapshot,
 -- Count, the overview) tell queued or scheduled by their due time as the
--- others. It returns how many are due by now, and how many in all.
+-- others. It returns how many are due by now, how many in all, and how
+-- many of the schedule's are due (its first ranks).
 local function in_line(now)
-  return redis.call('ZCOUNT', K.scheduled, '-inf', now) + redis.call('ZCOUNT', K.deferred, '-inf', now),
-    redis.call('ZCARD', K.scheduled) + redis.call('ZCARD', K.deferred)
+  local due = redis.call('ZCOUNT', K.scheduled, '-inf', now)
+  return due + redis.call('ZCOUNT', K.deferred, '-inf', now),
+    redis.call('ZCARD', K.scheduled) + redis.call('ZCARD', K.deferred), due
 end
 
 -- deferred puts a task due at due (unix µs) in K.deferred if its key
@@ -755,10 +757,6 @@ local function fail_corrupt(key, reason, now, retention)
   end
 end
 
--- corruption tells what makes a task's record unusable, or nil: its fields
--- name, attempt, deliveries, due and gen, in this order, as read (false when
--- absent: for attempt and deliveries, their first value), or err when it
--- could not be read at all.
 -- shown is a field's value in a message: quoted, or "missing" (HMGET reads
 -- a field that is not there as false).
 local function shown(v)
@@ -768,6 +766,10 @@ local function shown(v)
   return '"' .. v .. '"'
 end
 
+-- corruption tells what makes a task's record unusable, or nil: its fields
+-- name, attempt, deliveries, due and gen, in this order, as read (false when
+-- absent: for attempt and deliveries, their first value), or err when it
+-- could not be read at all.
 local function corruption(name, attempt, deliveries, due, gen, err)
   if err then
     return not_a_hash(err)

@@ -21,7 +21,7 @@
 -- Counting the waiting tasks reads every limit in use, as Count does.
 local now = clock_us()
 local sample, minutes, retention = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local queued, all = in_line(now)
+local queued, all, due = in_line(now)
 local waiting = 0
 local limits = redis.call('SMEMBERS', K.limits)
 for _, id in ipairs(limits) do
@@ -63,7 +63,6 @@ end
 head.sampled_running = count(K.running, 0, sample - 1, 'running')
 -- The sample reads the schedule alone (not the few tasks in line behind
 -- their key's drain, see in_line): its due tasks first.
-local due = redis.call('ZCOUNT', K.scheduled, '-inf', now)
 head.sampled_queued = count(K.scheduled, 0, math.min(sample, due) - 1, 'queued')
 head.sampled_scheduled = count(K.scheduled, due, due + sample - 1, 'scheduled')
 head.sampled_parked = count(K.parked, 0, sample - 1, 'parked')
