@@ -45,11 +45,17 @@ if [ ! -x "$bin" ]; then
   echo "jaeger.sh: building Jaeger $version into $dir (about 5 minutes the first time)..." >&2
   start=$SECONDS
   tmp=$(mktemp "$dir/jaeger.XXXXXX")
-  trap 'rm -f "$tmp"' EXIT
-  (cd "$tools" && go build -buildvcs=false -o "$tmp" \
+  # Jaeger's modules and build cache (about 3 GB) go to a directory of
+  # their own, removed once the binary is built: only the binary is kept,
+  # so CI machines and laptops do not carry them from run to run.
+  work=$(mktemp -d "$dir/build.XXXXXX")
+  trap 'rm -rf "$tmp" "$work"' EXIT
+  (cd "$tools" && GOMODCACHE="$work/mod" GOCACHE="$work/cache" GOFLAGS="${GOFLAGS:-} -modcacherw" \
+    go build -buildvcs=false -o "$tmp" \
     -ldflags "-X github.com/jaegertracing/jaeger/internal/version.latestVersion=$version" "$pkg")
   chmod +x "$tmp"
   mv -f "$tmp" "$bin" # atomic: a concurrent build leaves one whole binary
+  rm -rf "$work"
   trap - EXIT
   echo "jaeger.sh: built in $((SECONDS - start))s" >&2
 fi
