@@ -61,10 +61,13 @@ func TestOpenReportsAnUnreachableServer(t *testing.T) {
 	assert.NotContains(t, err.Error(), ":pw@")
 }
 
+// A name WithName cannot take is an option Open cannot use: ErrBadOption,
+// as the README says of every such option, and ErrBadName.
 func TestOpenRejectsABadName(t *testing.T) {
-	for _, name := range []string{"", "a{b", "a}b", "a b", "a\nb"} {
+	for _, name := range []string{"", "a{b", "a}b", "a b", "a\nb", strings.Repeat("n", 201)} {
 		_, err := sdk.Open(context.Background(), "memory://", sdk.WithName(name))
 		assert.ErrorIs(t, err, sdk.ErrBadName, "%q", name)
+		assert.ErrorIs(t, err, sdk.ErrBadOption, "%q", name)
 	}
 }
 
