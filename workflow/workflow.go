@@ -311,7 +311,7 @@ func WaitSignal[T any](ctx context.Context, name string, timeout time.Duration) 
 		return zero, fmt.Errorf("%w (a signal)", ErrNoName)
 	}
 	wait := fmt.Sprintf("%s#%d", name, a.Flow.Count("signal:"+name))
-	got, err := received(ctx, a, name, wait)
+	got, err := received(ctx, a, name, wait, timeout < 0)
 	if err != nil {
 		return zero, err
 	}
@@ -329,16 +329,18 @@ func WaitSignal[T any](ctx context.Context, name string, timeout time.Duration) 
 	}
 	park := store.Park{Kind: store.ParkSignal, Signal: name, Wait: wait, Timeout: timeout}
 	if timeout < 0 {
-		// Parked, to time out at once: the wait's outcome is recorded, as
-		// any wait's, so that every run of the execution sees the same.
+		// The wait has a deadline still ahead, set by an earlier run (with
+		// a timeout then positive): a timeout keeps the wait to it. (With
+		// none, Redis has recorded a signal or the timeout already.)
 		park.Timeout = time.Microsecond
 	}
 	return zero, a.Flow.Park(park, "signal "+name)
 }
 
 // received reads what the wait got, from the flow as loaded when it says,
-// else from Redis, which hands it the next signal queued (one round trip).
-func received(ctx context.Context, a *core.Attempt, name, wait string) (store.Received, error) {
+// else from Redis, which hands it the next signal queued, or, when passed
+// (a negative timeout), times the wait out (one round trip).
+func received(ctx context.Context, a *core.Attempt, name, wait string, passed bool) (store.Received, error) {
 	if v, ok := a.Flow.Lookup(store.FlowReceived + wait); ok && v != "" {
 		if v[0] == 't' {
 			return store.Received{TimedOut: true}, nil
@@ -346,7 +348,7 @@ func received(ctx context.Context, a *core.Attempt, name, wait string) (store.Re
 		return store.Received{Got: true, Payload: []byte(v[1:])}, nil
 	}
 	got, err := promptly(ctx, func(ctx context.Context) (store.Received, error) {
-		return a.Flow.Store.Receive(ctx, a.Key, a.Flow.Gen, name, wait)
+		return a.Flow.Store.Receive(ctx, a.Key, a.Flow.Gen, name, wait, passed)
 	})
 	return got, held(err)
 }

@@ -160,9 +160,11 @@ type Received struct {
 // Receive takes the next signal called name for the wait of the workflow
 // key whose run holds gen, or learns that the wait timed out; both are
 // recorded. Neither: the zero Received. ErrNotHeld when the run no longer
-// holds its task.
-func (s *Store) Receive(ctx context.Context, key, gen, name, wait string) (Received, error) {
-	reply, err := receiveScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key, gen, name, wait).StringSlice()
+// holds its task. passed says the wait's time has passed already (a
+// negative timeout) where it has no deadline yet: it gets a signal sent
+// before now, or times out now.
+func (s *Store) Receive(ctx context.Context, key, gen, name, wait string, passed bool) (Received, error) {
+	reply, err := receiveScript.Run(ctx, s.rdb, []string{s.k.task(key)}, s.k.prefix, key, gen, name, wait, passed).StringSlice()
 	if err != nil {
 		return Received{}, fmt.Errorf("docket: receive signal %q: %w", name, err)
 	}

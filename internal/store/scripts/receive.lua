@@ -3,7 +3,9 @@
 -- later runs of the execution see the same.
 -- KEYS[1] the workflow's task hash
 -- ARGV[1] docket key prefix, ARGV[2] the workflow's key, ARGV[3] the run's
--- gen, ARGV[4] the signal's name, ARGV[5] the wait's identity
+-- gen, ARGV[4] the signal's name, ARGV[5] the wait's identity, ARGV[6] "1"
+-- for a wait whose time has passed already (a negative timeout): it gets a
+-- signal sent before now, or times out now
 -- Returns: {"p", payload} received; {"t"} timed out; {"-"} nothing yet;
 -- {"x"} the run no longer holds its task.
 over_maxmemory() -- a worker's script: see lib.lua
@@ -18,6 +20,9 @@ if got then
   return {string.sub(got, 1, 1), string.sub(got, 2)}
 end
 local deadline = tonumber(redis.call('HGET', flow, 'd:' .. wait))
+if not deadline and ARGV[6] == '1' then
+  deadline = now
+end
 -- A signal sent once the deadline had passed is not this wait's (its run
 -- was late: workers down or busy); it stays for a later wait.
 local q, times = queued(flow, name) -- times has holes where a payload has none
