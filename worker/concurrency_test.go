@@ -261,3 +261,54 @@ func TestCancelledWaiterWaitsForNothing(t *testing.T) {
 		assert.Empty(t, info.WaitingFor)
 	})
 }
+
+// CustomerSync has a narrow limit (one customer) and a wide one (a
+// region), as the README's sync_customer does.
+type CustomerSync struct {
+	CustomerID int    `json:"customer_id"`
+	Region     string `json:"region"`
+	Cluster    string `json:"cluster"`
+}
+
+// A task that waits for its customer's slot holds none of its region's
+// meanwhile: a task takes the slots of its own limits first, in the order
+// it declares them, then those it shares through a scope. Customer 1's
+// backlog leaves the region's second slot to customer 2, whether the
+// region's limit is shared (it would sort first by id) or the task's own
+// and declared after the customer's (it would sort first by field name).
+func TestAWaitingTaskHoldsNoSlotOfTheLimitsAfterItsWait(t *testing.T) {
+	for name, wide := range map[string]policy.Policy{
+		"shared":   policy.Concurrency("region", 2, policy.Scope("crm")),
+		"declared": policy.Concurrency("cluster", 2),
+	} {
+		t.Run(name, func(t *testing.T) {
+			testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+				started := map[string]time.Duration{}
+				var t0 time.Time
+				task := sdk.NewTask("sync_customer", func(ctx context.Context, in CustomerSync) error {
+					started[sdk.Current(ctx).Key()] = env.Now().Sub(t0)
+					time.Sleep(time.Minute)
+					return nil
+				}, policy.Concurrency("customer_id", 1), wide)
+				env.Register(task)
+				t0 = env.Now()
+				for i := range 3 {
+					_, err := task.Add(t.Context(), env.Docket(), CustomerSync{CustomerID: 1, Region: "eu", Cluster: "a"},
+						sdk.Key(fmt.Sprint("customer-1-", i)))
+					require.NoError(t, err)
+				}
+				env.Advance(time.Second)
+				_, err := task.Add(t.Context(), env.Docket(), CustomerSync{CustomerID: 2, Region: "eu", Cluster: "a"},
+					sdk.Key("customer-2"))
+				require.NoError(t, err)
+				env.RunUntilIdle()
+				assert.Equal(t, map[string]time.Duration{
+					"customer-1-0": 0,
+					"customer-2":   time.Second, // the wide limit's second slot is free
+					"customer-1-1": time.Minute,
+					"customer-1-2": 2 * time.Minute,
+				}, started)
+			})
+		})
+	}
+}

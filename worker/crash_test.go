@@ -33,6 +33,13 @@ var hang = sdk.NewTask("hang", hangForever)
 var beat = sdk.NewTask("beat", hangForever, policy.Perpetual(time.Hour))
 
 func hangForever(ctx context.Context, in Order) error {
+	p := sdk.Current(ctx).Progress()
+	if err := p.SetTotal(ctx, 10); err != nil {
+		return err
+	}
+	if err := p.Increment(ctx, 4); err != nil {
+		return err
+	}
 	fmt.Printf("started %s\n", sdk.Current(ctx).Key())
 	<-ctx.Done()
 	return ctx.Err()
@@ -72,7 +79,8 @@ func killChildMidTask(t *testing.T, url string, d *sdk.Docket, key string) {
 }
 
 // A worker SIGKILLed mid-task: once its lease lapses, another worker runs
-// the task again, as the same attempt.
+// the task again, as the same attempt, whose progress counts from nothing
+// (the new run redoes the work).
 func TestKilledWorkersTaskIsRedelivered(t *testing.T) {
 	url := redistest.Redis(t).URL
 	d := openDocket(t, url)
@@ -85,8 +93,14 @@ func TestKilledWorkersTaskIsRedelivered(t *testing.T) {
 	childWorkerID := info.Worker
 
 	attempts := make(chan int, 1)
+	done := make(chan int64, 1)
 	rescue := sdk.NewTask("hang", func(ctx context.Context, in Order) error {
 		attempts <- sdk.Current(ctx).Attempt()
+		p := sdk.Current(ctx).Progress()
+		if err := p.Increment(ctx); err != nil {
+			return err
+		}
+		done <- p.Current().Current
 		return nil
 	})
 	require.NoError(t, d.Register(rescue))
@@ -94,6 +108,7 @@ func TestKilledWorkersTaskIsRedelivered(t *testing.T) {
 	runWorker(t, w)
 
 	assert.Equal(t, []int{1}, waitFor(t, attempts, 1), "a redelivery is the same attempt")
+	assert.Equal(t, []int64{1}, waitFor(t, done, 1), "work done by the new run alone")
 	require.Eventually(t, func() bool {
 		info, err = ex.Info(context.Background())
 		return err == nil && info.State == sdk.StateCompleted

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -281,4 +282,57 @@ func TestProgressOfLargeCountsIsWatched(t *testing.T) {
 		assert.Equal(t, total, last.Total)
 		assert.Equal(t, done, last.Current)
 	})
+}
+
+// Each run of a task counts its progress from nothing: a retry and a
+// snoozed task run again redo their work, and a progress that went on from
+// the last run's would pass its total (10 of 10 records imported twice
+// read 20/10).
+func TestEachRunCountsItsProgressFromNothing(t *testing.T) {
+	for _, again := range []struct {
+		name string
+		err  error
+	}{
+		{"retried", errors.New("the file went away")},
+		{"snoozed", sdk.Snooze(time.Minute)},
+	} {
+		t.Run(again.name, func(t *testing.T) {
+			testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+				var seen []int64 // the work done as each run starts
+				importRecords := sdk.NewTask("import_records", func(ctx context.Context, in Import) error {
+					p := sdk.Current(ctx).Progress()
+					if err := p.SetTotal(ctx, int64(in.Records)); err != nil {
+						return err
+					}
+					seen = append(seen, p.Current().Current)
+					for i := range in.Records {
+						if len(seen) == 1 && i == in.Records/2 {
+							return again.err
+						}
+						if err := p.Increment(ctx); err != nil {
+							return err
+						}
+					}
+					return nil
+				}, policy.Retry(2, time.Minute))
+				env.Register(importRecords)
+				ex, err := importRecords.Add(t.Context(), env.Docket(), Import{File: "a.csv", Records: 10})
+				require.NoError(t, err)
+
+				env.Advance(time.Second)
+				between, err := ex.Progress(t.Context())
+				require.NoError(t, err)
+				assert.Equal(t, sdk.ProgressInfo{Current: 5, Total: 10, Updated: env.Now().Add(-time.Second)}, between,
+					"between the runs, the last run's progress")
+
+				env.RunUntilFinished()
+				assert.Equal(t, []int64{0, 0}, seen, "work done as each run set its total")
+				info, err := ex.Info(t.Context())
+				require.NoError(t, err)
+				assert.Equal(t, sdk.StateCompleted, info.State)
+				assert.Equal(t, int64(10), info.Progress.Current, "the second run's work, not both runs'")
+				assert.Equal(t, int64(10), info.Progress.Total)
+			})
+		})
+	}
 }

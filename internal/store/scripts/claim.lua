@@ -234,16 +234,21 @@ local function free_stale(id)
   touch(id)
 end
 
--- release_after frees the slots a task holds of the limits that come after
--- id in the order limits are taken, keeping the others.
-local function release_after(key, id)
+-- release_after frees the slots a task holds of limit id and of those that
+-- come after it in the order its limits are taken (see needs), keeping
+-- those before it.
+local function release_after(key, id, limits)
   local slots = redis.call('HGET', K.task .. key, 'slots')
   if not slots or slots == '' then
     return
   end
+  local order = {}
+  for i, l in ipairs(limits) do
+    order[l.id] = i
+  end
   local kept = ''
   for held in string.gmatch(slots, '[^\n]+') do
-    if held < id then
+    if order[held] and order[held] < order[id] then
       kept = with_slot(kept, held)
     else
       redis.call('SREM', K.limit .. held, key)
@@ -339,7 +344,7 @@ local function rate(rates, fresh)
   return nil
 end
 
--- take_slots takes a slot of each limit, in the order of their ids; it stops
+-- take_slots takes a slot of each limit, in the order given (see taken_before); it stops
 -- at the first full one, to wait for it.
 local function take_slots(key, limits)
   local slots = redis.call('HGET', K.task .. key, 'slots')
@@ -358,6 +363,25 @@ local function take_slots(key, limits)
     end
   end
   return nil
+end
+
+-- taken_before orders the concurrency limits a task takes slots of: its
+-- own limits first, in the order the task declares them, then those it
+-- shares through a scope, by id. The order is the same wherever a limit
+-- appears (a task's own limits belong to it alone; shared ones are ordered
+-- by id alone), so tasks that hold slots while they wait for the next one
+-- cannot wait for each other in a circle. Own limits first, as declared:
+-- the narrow limit a task declares first (one customer's) is taken before
+-- a wide shared one (a region's), so that a task waiting for its
+-- customer's slot holds none of its region's meanwhile.
+local function taken_before(a, b)
+  if a.shared ~= b.shared then
+    return not a.shared
+  end
+  if a.shared then
+    return a.id < b.id
+  end
+  return a.declared < b.declared
 end
 
 -- needs reads every value a task's rules need from its input, before
@@ -394,10 +418,11 @@ local function needs(f, rule)
     n.rates[#n.rates + 1] = {id = limit_id(r[RATE.scope], r[RATE.arg]), limit = tonumber(r[RATE.limit]) or 1,
       per = tonumber(r[RATE.per]) or 0, drop = r[RATE.drop] == true, what = what(r[RATE.arg])}
   end
-  for _, c in ipairs(rule[RULE.limits] or {}) do
-    n.limits[#n.limits + 1] = {id = limit_id(c[LIMIT.scope], c[LIMIT.arg]), max = tonumber(c[LIMIT.max]) or 1}
+  for i, c in ipairs(rule[RULE.limits] or {}) do
+    n.limits[#n.limits + 1] = {id = limit_id(c[LIMIT.scope], c[LIMIT.arg]), max = tonumber(c[LIMIT.max]) or 1,
+      shared = c[LIMIT.scope] ~= '', declared = i}
   end
-  table.sort(n.limits, function(a, b) return a.id < b.id end)
+  table.sort(n.limits, taken_before)
   return n
 end
 
@@ -422,13 +447,14 @@ local function start_counts(key, n, windows)
 end
 
 -- admit decides whether a due task may start: "run", "drop" (with the
--- reason), "later" (with the instant) or "wait" (with the limit). The checks
--- run in this order: debounce, cooldown, rate limits, concurrency; a task
--- starts only if it passes them all, and only then does it open cooldown
--- windows, count in the rate windows and take slots (start_counts). Rate
--- limits count every start.
+-- reason), "later" (with the instant) or "wait" (with the limit, then the
+-- task's limits in the order they are taken). The checks run in this
+-- order: debounce, cooldown, rate limits, concurrency; a task starts only
+-- if it passes them all, and only then does it open cooldown windows,
+-- count in the rate windows and take slots (start_counts). Rate limits
+-- count every start.
 --
--- Concurrency slots are taken in the order of their limit ids. A task that
+-- Concurrency slots are taken in one order (see taken_before). A task that
 -- must wait for a slot keeps those it holds of earlier limits: holding and
 -- waiting in one order, tasks cannot wait for each other in a circle.
 local function admit(key, f, rule)
@@ -453,7 +479,7 @@ local function admit(key, f, rule)
   end
   verdict, arg = take_slots(key, n.limits)
   if verdict then
-    return verdict, arg
+    return verdict, arg, n.limits
   end
   start_counts(key, n, windows)
   return 'run'
@@ -463,7 +489,7 @@ end
 -- verdict. An error in the rules (input they cannot read) fails the task
 -- alone, with the reason.
 local function judge(key, f, rule)
-  local ok, verdict, arg = pcall(admit, key, f, rule)
+  local ok, verdict, arg, limits = pcall(admit, key, f, rule)
   if not ok then
     local reason = tostring(verdict)
     if string.sub(reason, 1, #UNREADABLE) ~= UNREADABLE then
@@ -480,7 +506,7 @@ local function judge(key, f, rule)
     redis.call('ZADD', K.scheduled, arg, key)
     announce(key, STATE.scheduled, f.attempt)
   else -- wait for a slot of limit arg, keeping those of earlier limits
-    release_after(key, arg)
+    release_after(key, arg, limits)
     wait_in_line(arg, key)
     redis.call('HSET', K.task .. key, 'state', STATE.waiting, 'waiting', arg, 'waited', arg)
     touch(arg)
@@ -523,6 +549,7 @@ local function reclaim()
       redis.call('ZREM', K.running, key)
       dead_letter(key, f)
     else
+      end_progress(key) -- the new run redoes the work: it counts from nothing
       deliver(key, f) -- its lease is renewed in place
     end
   end

@@ -925,6 +925,9 @@ local function finish_attempts(first, last, retention, now)
           due = due_at(when, now)
           redis.call('HSET', tk, 'attempt', int(tonumber(f[3]) + 1), 'deliveries', '0', 'error', err)
           redis.call('HDEL', tk, 'run_started')
+          if has_progress then -- the next attempt redoes the work: it counts from nothing
+            end_progress(key)
+          end
           announce(key, STATE.scheduled, tonumber(f[3]) + 1, err)
         elseif outcome == KIND.perpetual then
           -- After the start of the run: its first claim, when it parked
@@ -944,6 +947,9 @@ local function finish_attempts(first, last, retention, now)
         elseif outcome == KIND.snooze then
           due = due_at(when, now)
           redis.call('HSET', tk, 'deliveries', '0')
+          if has_progress then -- run again from the start, it counts from nothing
+            end_progress(key)
+          end
           announce(key, STATE.scheduled, f[3])
         elseif outcome == KIND.unknown then
           due = due_at(when, now)
