@@ -13,8 +13,10 @@ import (
 )
 
 // Progress reports the running task's progress: every update is atomic in
-// Redis and announced to watchers (Execution.Watch, docket watch). Outside
-// a task its methods do nothing.
+// Redis and announced to watchers (Execution.Watch, docket watch). Each run
+// counts from nothing (a retry, a snoozed task run again, a redelivered
+// run, a perpetual task's next run redo the work). Outside a task its
+// methods do nothing.
 func (h *Handle) Progress() *Progress {
 	if h == nil || h.a == nil {
 		return &Progress{}
@@ -30,7 +32,7 @@ type Progress struct {
 
 // ProgressInfo is a task's progress at one instant.
 type ProgressInfo struct {
-	Current int64     // how far the task is (see Progress.Set and Progress.Add)
+	Current int64     // how far the task is (see Progress.Increment)
 	Total   int64     // zero when the task has not set it
 	Message string    // what the task said last
 	Updated time.Time // when it last reported
