@@ -342,3 +342,24 @@ func ExampleDocket_Snapshot() {
 	// scheduled: later due in 1h0m0s
 	// running: 0 waiting: 2
 }
+
+// Open connects to Redis (or, with memory://, to an embedded server) and
+// checks its options: each error matches a sentinel to test with errors.Is.
+func ExampleOpen() {
+	ctx := context.Background()
+	d, err := sdk.Open(ctx, "memory://example-open", sdk.WithName("billing"), sdk.WithLogger(quiet))
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	fmt.Println(d.Name())
+
+	_, err = sdk.Open(ctx, "memory://example-open", sdk.WithName("not a name"))
+	fmt.Println(errors.Is(err, sdk.ErrBadOption), errors.Is(err, sdk.ErrBadName))
+	_, err = sdk.Open(ctx, "http://localhost:6379")
+	fmt.Println(errors.Is(err, sdk.ErrBadURL))
+	// Output:
+	// billing
+	// true true
+	// true
+}

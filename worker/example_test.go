@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/docket-go/docket/policy"
@@ -96,4 +97,28 @@ func ExampleMiddleware() {
 	// start greet greet-ada (attempt 1)
 	// hello, ada
 	// end <nil>
+}
+
+// New makes a worker for a docket: it runs the tasks registered on the
+// docket, and the zero Options are the defaults (Concurrency 10, a lease of
+// 30 s). Its ID begins with its Name.
+func ExampleNew() {
+	ctx := context.Background()
+	d, _ := sdk.Open(ctx, "memory://example-new", sdk.WithLogger(quiet))
+	defer d.Close()
+	greet := sdk.NewTask("greet", func(ctx context.Context, in struct{ Name string }) error {
+		fmt.Println("hello", in.Name)
+		return nil
+	})
+	_ = d.Register(greet)
+	_, _ = greet.Add(ctx, d, struct{ Name string }{"ada"})
+
+	w := worker.New(d, worker.Options{Name: "mailer"})
+	fmt.Println(strings.HasPrefix(w.ID(), "mailer-"))
+	if err := w.RunUntilIdle(ctx); err != nil {
+		panic(err)
+	}
+	// Output:
+	// true
+	// hello ada
 }
