@@ -148,7 +148,9 @@ type formField struct{ Name, Value string }
 // Key64 is the task's key in base64 (URL alphabet, unpadded), posted
 // beside the key itself: a browser rewrites some characters of a form's
 // values (line breaks, NUL, bytes that are not UTF-8), so that the key
-// field alone could name another task, or none.
+// field alone could name another task, or none. The key field holds the
+// key escaped, as the page shows it (no control character or byte that
+// is not UTF-8 goes into the page); the handler reads Key64.
 func (a action) Key64() string {
 	if a.Key == "" {
 		return ""

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -835,5 +836,26 @@ func TestWorkersPageShowsTasksOfWorkersGone(t *testing.T) {
 		assert.Contains(t, workers, "<code>gone-1</code>")
 		_, err = f.s.Finish(ctx, time.Minute, []store.Outcome{{Key: "orphan-1", Gen: c.Messages[0].Gen, Kind: store.Completed}})
 		require.NoError(t, err)
+	})
+}
+
+// No control character, character that reorders text, or byte that is not
+// UTF-8 of a key reaches a page, its action forms included: the page is
+// valid UTF-8, as its charset says.
+func TestPagesHoldNoRawBytesOfAKey(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		f := newFixture(t, b, ui.Options{})
+		key := "k\x1b[31m\a\r\n\u202e\xff\xfe"
+		_, err := f.s.Add(context.Background(), store.ModeAdd, []store.NewTask{
+			{Key: key, Name: "report", Input: []byte(`{}`), When: store.When{After: time.Hour}}})
+		require.NoError(t, err)
+		for _, p := range []string{"tasks?state=scheduled", "task?" + url.Values{"key": {key}}.Encode()} {
+			body := f.page(p)
+			assert.True(t, utf8.ValidString(body), "page %q is not UTF-8", p)
+			for _, raw := range []string{"\x1b", "\a", "\u202e"} {
+				assert.NotContains(t, body, raw, "page %q", p)
+			}
+			assert.Contains(t, body, `name="key" value="k\x1b[31m\a\r\n\u202e\xff\xfe"`, "page %q", p)
+		}
 	})
 }

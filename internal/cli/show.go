@@ -187,6 +187,17 @@ type infoJSON struct {
 	Trace      string          `json:"trace,omitempty"`
 }
 
+// asJSON is raw as it is when it is JSON, and else (a record another
+// program garbled) a JSON string of its text: the view of a bad record is
+// the one an operator needs most, and plain show shows it too.
+func asJSON(raw json.RawMessage) json.RawMessage {
+	if len(raw) == 0 || json.Valid(raw) {
+		return raw
+	}
+	quoted, _ := json.Marshal(string(raw)) // a string always encodes
+	return quoted
+}
+
 type progressJSON struct {
 	Current int64     `json:"current"`
 	Total   int64     `json:"total"`
@@ -210,9 +221,9 @@ type childJSON struct {
 
 func infoToJSON(i sdk.Info) infoJSON {
 	out := infoJSON{
-		Key: i.Key, Task: i.Task, State: i.State, Attempt: i.Attempt, Deliveries: i.Deliveries, Input: i.Input,
+		Key: i.Key, Task: i.Task, State: i.State, Attempt: i.Attempt, Deliveries: i.Deliveries, Input: asJSON(i.Input),
 		Due: i.Due, Created: i.Created, Started: i.Started, Finished: i.Finished, Retried: i.Retried,
-		Error: i.Error, Reason: i.Reason, Worker: i.Worker, WaitingFor: i.WaitingFor, Result: i.Result,
+		Error: i.Error, Reason: i.Reason, Worker: i.Worker, WaitingFor: i.WaitingFor, Result: asJSON(i.Result),
 		Parent: i.Parent, ChildName: i.ChildName, Trace: i.Trace,
 	}
 	if p := i.Progress; p != (sdk.ProgressInfo{}) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -109,4 +110,35 @@ func TestShow(t *testing.T) {
 	r = f.run("", "show", "nothing")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, `has no execution with the key "nothing"`)
+}
+
+// show --json prints a record another program garbled, as plain show does:
+// an input that is not JSON becomes a JSON string of its text. The
+// characters that hide or reorder text are JSON escapes in every --json
+// output, as the plain output escapes them.
+func TestShowJSONOfAGarbledRecordAndHiddenCharacters(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	task := sdk.NewTask("garbled", func(ctx context.Context, in showIn) error { return nil })
+	require.NoError(t, f.d.Register(task))
+	key := "g-1\u202eevil"
+	_, err := task.Add(ctx, f.d, showIn{N: 1}, sdk.Key(key), sdk.After(time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, f.d.Redis().HSet(ctx, "docket:{"+f.name+"}:task:"+key, "input", "not {json").Err())
+
+	r := f.run("", "show", "--json", key)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, "\u202e", "escaped")
+	var got struct {
+		Key   string `json:"key"`
+		Input string `json:"input"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), r.stdout)
+	assert.Equal(t, key, got.Key, "the escape means the same")
+	assert.Equal(t, "not {json", got.Input)
+
+	r = f.run("", "snapshot", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, "\u202e")
+	assert.Contains(t, r.stdout, `g-1\u202eevil`)
 }

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/docket-go/docket/internal/text"
 	"github.com/docket-go/docket/sdk"
 )
 
@@ -223,8 +225,16 @@ func nonNil(s []string) []string {
 	return s
 }
 
+// writeJSON writes v as indented JSON, with the characters that hide or
+// reorder text (U+202E and the like) written as JSON escapes, which mean
+// the same: the plain output escapes them too.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, text.PrintableJSON(b.String()))
+	return err
 }
