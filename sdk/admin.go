@@ -119,8 +119,8 @@ func describeState(s store.State) string {
 	switch s {
 	case store.StateWaiting:
 		return "waiting for a concurrency slot"
-	case store.StateScheduled:
-		return "scheduled"
+	case store.StateScheduled: // Info's queued too, once due: the script does not tell
+		return "scheduled or queued"
 	case "":
 		return "in no state (its record is garbled)"
 	}

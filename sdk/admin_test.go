@@ -106,6 +106,15 @@ func TestRetry(t *testing.T) {
 		require.ErrorIs(t, err, sdk.ErrWrongState)
 		assert.Contains(t, err.Error(), "is completed, not failed")
 		assert.ErrorIs(t, d.Retry(ctx, "never-added"), sdk.ErrNotFound)
+
+		// A live task in the schedule may be queued to Info (due): the
+		// error does not call it scheduled alone.
+		later, err := task.Add(ctx, d, Job{Customer: 8}, sdk.Key("later"), sdk.After(time.Hour))
+		require.NoError(t, err)
+		err = d.Retry(ctx, later.Key())
+		require.ErrorIs(t, err, sdk.ErrWrongState)
+		assert.Contains(t, err.Error(), `"later" is scheduled or queued, not failed`)
+		require.NoError(t, d.Cancel(ctx, later.Key()))
 	})
 }
 

@@ -152,10 +152,8 @@ func (s *session) dispatch(ctx context.Context, args []string) error {
 		return s.help(args)
 	}
 	cmd := lookup(name)
-	if cmd == nil {
-		fmt.Fprintf(s.stderr, "docket: unknown command %q\n\n", name)
-		writeUsage(s.stderr)
-		return exitStatus(ExitUsage)
+	if cmd == nil { // an error is one line, as every other is
+		return usageErrorf("", "unknown command %q (commands: %s)", name, commandNames())
 	}
 	return cmd.run(ctx, s, cmd, args)
 }

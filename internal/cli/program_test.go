@@ -58,14 +58,12 @@ func TestCommandHelp(t *testing.T) {
 	assert.Contains(t, run(t, "help", "clear").stdout, "--yes")
 }
 
-// An unknown command: the error, the usage, exit 2.
+// An unknown command: one line naming the commands, exit 2; no command at
+// all: the usage, exit 2.
 func TestUnknownCommand(t *testing.T) {
 	t.Parallel()
 	r := run(t, "frobnicate")
-	assert.Equal(t, 2, r.code)
-	assert.Empty(t, r.stdout)
-	assert.True(t, strings.HasPrefix(r.stderr, "docket: unknown command \"frobnicate\"\n"), r.stderr)
-	assertUsage(t, r.stderr)
+	assert.Equal(t, result{code: 2, stderr: "docket: unknown command \"frobnicate\" (commands: watch, snapshot, show, workers, cancel, retry, run-now, signal, clear, strike, restore, strikes, ui) (see 'docket help')\n"}, r)
 
 	r = run(t)
 	assert.Equal(t, 2, r.code, "no command at all")
