@@ -15,7 +15,7 @@ import (
 
 var snapshotCommand = &command{
 	name:    "snapshot",
-	summary: "list the running, queued, scheduled, parked and held tasks, the limits and the workers",
+	summary: "list the running, queued, scheduled, parked and held tasks, the limits, the workers and the dead letters",
 	help: `Flags:
   --json        print the snapshot as JSON instead of tables
   --limit N     list at most N running and N waiting tasks, and (--json)
@@ -98,6 +98,17 @@ func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot) {
 		_ = tw.Flush()
 	}
 
+	if len(snap.DeadLetters) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "DEAD LETTER\tTASK\tATTEMPT\tCREATED\tERROR")
+		for _, t := range snap.DeadLetters {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", printable(t.Key), printable(t.Task), t.Attempt,
+				relative(t.Created, snap.Now), printable(t.Error))
+		}
+		_ = tw.Flush()
+	}
+
 	fmt.Fprintln(w)
 	writeWorkers(w, snap, "--limit lists more")
 	if snap.TotalRunning+snap.TotalWaiting+snap.TotalParked+snap.TotalHeld == 0 && len(snap.Workers) == 0 &&
@@ -123,6 +134,7 @@ type snapshotJSON struct {
 	Held         []taskJSON   `json:"held"`
 	Limits       []limitJSON  `json:"limits"`
 	Workers      []workerJSON `json:"workers"`
+	DeadLetters  []taskJSON   `json:"dead_letters"` // latest first, within the retention
 }
 
 type taskJSON struct {
@@ -137,6 +149,7 @@ type taskJSON struct {
 	Created    time.Time `json:"created,omitzero"`
 	Worker     string    `json:"worker,omitempty"`
 	WaitingFor string    `json:"waiting_for,omitempty"`
+	Error      string    `json:"error,omitempty"` // a dead letter's
 }
 
 type limitJSON struct {
@@ -176,6 +189,7 @@ func snapshotToJSON(name string, snap sdk.Snapshot) snapshotJSON {
 		Held:         tasksToJSON(snap.Held),
 		Limits:       make([]limitJSON, 0, len(snap.Limits)),
 		Workers:      workersToJSON(snap),
+		DeadLetters:  tasksToJSON(snap.DeadLetters),
 	}
 	for _, l := range snap.Limits {
 		out.Limits = append(out.Limits, limitJSON{ID: l.ID, InUse: nonNil(l.InUse), Waiting: nonNil(l.Waiting),
@@ -190,7 +204,7 @@ func tasksToJSON(ts []sdk.TaskSummary) []taskJSON {
 		out = append(out, taskJSON{
 			Key: t.Key, Task: t.Task, State: t.State, Attempt: t.Attempt, Deliveries: t.Deliveries,
 			Due: t.Due, LeaseUntil: t.LeaseUntil, Started: t.Started, Created: t.Created,
-			Worker: t.Worker, WaitingFor: t.WaitingFor,
+			Worker: t.Worker, WaitingFor: t.WaitingFor, Error: t.Error,
 		})
 	}
 	return out

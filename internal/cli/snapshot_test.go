@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/internal/store"
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/worker"
@@ -145,7 +146,7 @@ func TestSnapshotJSON(t *testing.T) {
 
 	var got map[string]any
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), r.stdout)
-	assert.ElementsMatch(t, []string{"docket", "now", "total_running", "total_waiting", "total_parked", "total_held", "running", "queued", "scheduled", "parked", "held", "limits", "workers"}, keys(got))
+	assert.ElementsMatch(t, []string{"docket", "now", "total_running", "total_waiting", "total_parked", "total_held", "running", "queued", "scheduled", "parked", "held", "limits", "workers", "dead_letters"}, keys(got))
 	assert.Equal(t, f.name, got["docket"])
 	assert.EqualValues(t, 1, got["total_running"])
 	assert.EqualValues(t, 2, got["total_waiting"])
@@ -235,4 +236,42 @@ func parseTime(t *testing.T, v any) time.Time {
 	tm, err := time.Parse(time.RFC3339Nano, s)
 	require.NoError(t, err)
 	return tm
+}
+
+// snapshot lists the dead letters, in its table and in --json, with why
+// they died.
+func TestSnapshotListsDeadLetters(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	s, err := store.New(f.d.Redis(), f.name)
+	require.NoError(t, err)
+	_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "doomed\x1b-1", Name: "resize", Input: []byte(`{}`)}})
+	require.NoError(t, err)
+	c, err := s.Claim(ctx, "doomed", 1, time.Millisecond, time.Minute, store.Rules{}, 1)
+	require.NoError(t, err)
+	require.Len(t, c.Messages, 1)
+	require.Eventually(t, func() bool { // its worker "died": its lease lapses
+		c, err := s.Claim(ctx, "rescuer", 1, time.Hour, time.Minute, store.Rules{}, 1)
+		require.NoError(t, err)
+		return len(c.Dropped) == 1
+	}, wait, time.Millisecond)
+
+	r := f.run("", "snapshot")
+	require.Equal(t, 0, r.code, r.stderr)
+	_, cols := rowOf(t, r.stdout, 0, `doomed\x1b-1`)
+	assert.Equal(t, []string{`doomed\x1b-1`, "resize", "1"}, cols[:3])
+	assert.Contains(t, r.stdout, "dead-lettered: delivered once")
+
+	r = f.run("", "snapshot", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var got struct {
+		DeadLetters []struct {
+			Key   string `json:"key"`
+			Error string `json:"error"`
+		} `json:"dead_letters"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
+	require.Len(t, got.DeadLetters, 1)
+	assert.Equal(t, "doomed\x1b-1", got.DeadLetters[0].Key)
+	assert.Contains(t, got.DeadLetters[0].Error, "dead-lettered")
 }
