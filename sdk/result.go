@@ -107,7 +107,7 @@ func (t *ResultTask[In, Out]) Call(ctx context.Context, d *Docket, in In, opts .
 		opts = append(slices.Clip(opts), Key(o.Key))
 	}
 	if checkKey(o.Key) == nil {
-		if _, err := d.core.Store.Follow(ctx, o.Key); err != nil {
+		if _, err := d.core.Store.Follow(ctx, o.Key, d.core.WatchDuration()); err != nil {
 			return zero, err
 		}
 	}

@@ -73,7 +73,7 @@ func (e *Execution) Watch(ctx context.Context) (<-chan Event, error) {
 	}
 	// Registered before reading the state, too: every change after the
 	// read is announced.
-	if _, err := s.Follow(ctx, e.key); err != nil {
+	if _, err := s.Follow(ctx, e.key, e.d.core.WatchDuration()); err != nil {
 		_ = ps.Close()
 		return nil, ctxErr(ctx, err)
 	}
@@ -203,7 +203,8 @@ func (e *Execution) catchUp(ctx context.Context, current Event) (Event, bool) {
 // flush) while the watch stayed connected ends it with ErrLost rather than
 // a wait for ever.
 func (e *Execution) keepFollowing(ctx context.Context, ps *redis.PubSub, done <-chan struct{}) {
-	tick := time.NewTicker(store.WatchFor / 3)
+	every := e.d.core.WatchDuration()
+	tick := time.NewTicker(every / 3)
 	defer tick.Stop()
 	for {
 		select {
@@ -213,7 +214,7 @@ func (e *Execution) keepFollowing(ctx context.Context, ps *redis.PubSub, done <-
 			return
 		case <-tick.C:
 			// An error is made up for at the next tick.
-			if exists, err := e.d.core.Store.Follow(ctx, e.key); err == nil && !exists {
+			if exists, err := e.d.core.Store.Follow(ctx, e.key, every); err == nil && !exists {
 				_ = ps.Ping(ctx)
 			}
 		}

@@ -394,3 +394,38 @@ func TestSubMicrosecondDueTimesAreNeverEarly(t *testing.T) {
 		assert.False(t, second.Before(at))
 	})
 }
+
+// A Call of a workflow that sleeps for weeks waits without a round trip to
+// Redis every 10 seconds of fake time (260,000 for 30 days: minutes of a
+// test): under the testsuite a watch registration lasts an hour.
+func TestCallOfAWorkflowThatSleepsForWeeks(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		nap := sdk.NewResultTask("nap", func(ctx context.Context, in struct{}) (string, error) {
+			if err := workflow.Sleep(ctx, "weeks", 30*24*time.Hour); err != nil {
+				return "", err
+			}
+			return "rested", nil
+		})
+		env.Register(nap)
+		t0 := env.Now()
+		type reply struct {
+			got string
+			err error
+			at  time.Time
+		}
+		done := make(chan reply, 1)
+		go func() {
+			got, err := nap.Call(t.Context(), env.Docket(), struct{}{}, sdk.Key("nap-1"))
+			done <- reply{got, err, env.Now()}
+		}()
+		env.Advance(time.Minute)
+		until, err := env.Docket().Redis().ZScore(t.Context(), "docket:{test}:watchers", "nap-1").Result()
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, time.UnixMicro(int64(until)).Sub(env.Now()), 59*time.Minute, "the registration lasts an hour")
+
+		r := <-done
+		require.NoError(t, r.err)
+		assert.Equal(t, "rested", r.got)
+		assert.Equal(t, t0.Add(30*24*time.Hour), r.at, "at the sleep's end")
+	})
+}

@@ -29,6 +29,13 @@ type Docket struct {
 	// Hooks are set by the testsuite before any worker starts.
 	Hooks Hooks
 
+	// WatchFor is how long a watch registration lasts (Watch, Result,
+	// Call), renewed every third of it; zero is store.WatchFor. The
+	// testsuite sets an hour: under its fake clock every renewal is a real
+	// round trip, and a Call of a workflow that sleeps 30 days made
+	// 260,000 of them (minutes of a test).
+	WatchFor time.Duration
+
 	// Idle lets the testsuite wait until workers have nothing to do.
 	Idle Idle
 
@@ -246,4 +253,12 @@ type AttemptRecord struct {
 	End     time.Time
 	Input   []byte
 	Err     error
+}
+
+// WatchDuration is how long a watch registration lasts (see WatchFor).
+func (d *Docket) WatchDuration() time.Duration {
+	if d.WatchFor > 0 {
+		return d.WatchFor
+	}
+	return store.WatchFor
 }

@@ -88,20 +88,22 @@ func (s *Store) ReadProgress(ctx context.Context, key string) (state ProgressSta
 }
 
 // WatchFor is how long one call of Follow keeps a task's state changes
-// announced; a watcher calls it again well before that.
+// announced, unless told otherwise; a watcher calls it again well before
+// that.
 const WatchFor = 30 * time.Second
 
 // Watch subscribes to the state and progress events of one task. Call
-// Follow before reading the task's state, and every WatchFor/3 after.
+// Follow before reading the task's state, and every third of its duration
+// after.
 func (s *Store) Watch(ctx context.Context, key string) *redis.PubSub {
 	return s.rdb.Subscribe(ctx, s.k.watch(key))
 }
 
 // Follow asks the scripts to announce the task's state changes for the
-// next WatchFor (progress is always announced), and reports whether the
-// task has a record.
-func (s *Store) Follow(ctx context.Context, key string) (exists bool, err error) {
-	n, err := watchScript.Run(ctx, s.rdb, []string{s.k.watchers}, s.k.prefix, key, WatchFor.Milliseconds()).Int()
+// next d (progress is always announced), and reports whether the task has
+// a record.
+func (s *Store) Follow(ctx context.Context, key string, d time.Duration) (exists bool, err error) {
+	n, err := watchScript.Run(ctx, s.rdb, []string{s.k.watchers}, s.k.prefix, key, d.Milliseconds()).Int()
 	if err != nil {
 		return false, fmt.Errorf("docket: watch: %w", err)
 	}
