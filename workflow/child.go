@@ -26,8 +26,14 @@ type Future[Out any] struct {
 	task string // the child's task, for its TaskError
 }
 
-// Key is the child's key: its workflow's key, a slash, and its name.
-func (f *Future[Out]) Key() string { return f.key }
+// Key is the child's key: its workflow's key, a slash, and its name; empty
+// for a nil Future.
+func (f *Future[Out]) Key() string {
+	if f == nil {
+		return ""
+	}
+	return f.key
+}
 
 // childKey is what Future keys the child by: its own key.
 func (f *Future[Out]) childKey() string { return f.key }

@@ -350,3 +350,56 @@ func TestDebouncedChildStartedForLater(t *testing.T) {
 		assert.Equal(t, t0.Add(time.Hour+5*time.Second), runs[0].Start)
 	})
 }
+
+// A signal's timeout is recorded, and every run would get it again: the
+// workflow that returns it fails at once, without retries (the README's
+// Fulfil made four runs that could only time out again).
+func TestASignalTimeoutIsNotRetried(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		wf := sdk.NewTask("approval", func(ctx context.Context, in N) error {
+			_, err := workflow.WaitSignal[string](ctx, "approve", time.Hour)
+			return err
+		}, policy.Retry(5, time.Minute))
+		env.Register(wf)
+		ex, err := wf.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Equal(t, 1, info.Attempt, "not retried")
+		assert.Len(t, env.Runs("approval"), 2, "the run that parked, the run that timed out")
+		assert.Contains(t, info.Error, "no signal came in time")
+	})
+}
+
+// A step's output of a type JSON cannot encode (a channel) fails the
+// workflow at once: every run would fail the same way.
+func TestAStepOutputOfATypeJSONCannotEncodeIsNotRetried(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var stepErr error
+		wf := sdk.NewTask("channel", func(ctx context.Context, in N) error {
+			_, stepErr = workflow.Step(ctx, "chan", func(ctx context.Context) (chan int, error) { return make(chan int), nil })
+			return stepErr
+		}, policy.Retry(5, time.Second))
+		env.Register(wf)
+		ex, err := wf.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		assert.ErrorIs(t, stepErr, sdk.ErrPermanent)
+		assert.ErrorIs(t, stepErr, sdk.ErrBadInput)
+		assert.Len(t, env.Runs("channel"), 1, "not retried")
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+	})
+}
+
+// StepKey of a nil context and Key of a nil Future are empty, as outside a
+// step: neither panics.
+func TestStepKeyAndFutureKeyOfNothing(t *testing.T) {
+	var nilCtx context.Context
+	assert.Empty(t, workflow.StepKey(nilCtx))
+	var f *workflow.Future[int]
+	assert.Empty(t, f.Key())
+}

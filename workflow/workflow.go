@@ -198,9 +198,16 @@ func saved[Out any](name, raw string) (Out, error) {
 // into Out is refused, not saved: a field of interface type holding a
 // non-nil error, say, encodes as {}, which no run could read, and saved it
 // would fail every run of the execution. Since the same type would fail
-// the same way, the error is permanent (sdk.Permanent): not retried.
+// the same way, the error is permanent (sdk.Permanent): not retried. So is
+// an output of a type JSON cannot encode (a channel, a function); one
+// whose value it cannot (a NaN) may differ in the next run, and is retried.
 func encoded[Out any](name string, out Out) ([]byte, error) {
 	raw, err := json.Marshal(out)
+	var unsupported *json.UnsupportedTypeError
+	if errors.As(err, &unsupported) {
+		return nil, sdk.Permanent(fmt.Errorf("%w: step %q: its output does not encode as JSON, whatever its value: %w",
+			sdk.ErrBadInput, name, err))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("docket: step %q: its output does not encode as JSON: %w", name, err)
 	}
@@ -241,8 +248,11 @@ func Do(ctx context.Context, name string, fn func(ctx context.Context) error) er
 // StepKey is the identity of the step running in ctx: the workflow's key
 // and the step's name, the same in every run of the step. Pass it to
 // services that take an idempotency key, so that a step run again after a
-// crash does its work once. Empty outside a step.
+// crash does its work once. Empty outside a step (and for a nil ctx).
 func StepKey(ctx context.Context) string {
+	if ctx == nil {
+		return ""
+	}
 	k, _ := ctx.Value(stepKey{}).(string)
 	return k
 }
@@ -292,7 +302,10 @@ func sleep(ctx context.Context, name string, p store.Park) error {
 // positive timeout, the wait ends with ErrSignalTimeout once timeout has
 // passed since the first run that reached it; zero waits for ever. A
 // negative timeout has passed already (a deadline minus now, say): the wait
-// gets a signal sent before it, else ErrSignalTimeout at once.
+// gets a signal sent before it, else ErrSignalTimeout at once. The timeout
+// is recorded, and every run gets it again: its error is permanent (see
+// sdk.Permanent), so that returned it fails the workflow without retries
+// that could not mend it.
 //
 // Signals are kept until received: one sent before the workflow reaches the
 // wait is received at once. The calls of WaitSignal for one name in a run
@@ -317,7 +330,9 @@ func WaitSignal[T any](ctx context.Context, name string, timeout time.Duration) 
 	}
 	switch {
 	case got.TimedOut:
-		return zero, fmt.Errorf("%w: signal %q, after %v", ErrSignalTimeout, name, timeout)
+		// Recorded: every run would get the same, so a retry would not
+		// mend it (sdk.Permanent; errors.Is still finds ErrSignalTimeout).
+		return zero, sdk.Permanent(fmt.Errorf("%w: signal %q, after %v", ErrSignalTimeout, name, timeout))
 	case got.Got:
 		var v T
 		if err := json.Unmarshal(got.Payload, &v); err != nil {
