@@ -283,10 +283,13 @@ func TestAWaitingTaskHoldsNoSlotOfTheLimitsAfterItsWait(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+				var mu sync.Mutex // tasks run in parallel goroutines
 				started := map[string]time.Duration{}
 				var t0 time.Time
 				task := sdk.NewTask("sync_customer", func(ctx context.Context, in CustomerSync) error {
+					mu.Lock()
 					started[sdk.Current(ctx).Key()] = env.Now().Sub(t0)
+					mu.Unlock()
 					time.Sleep(time.Minute)
 					return nil
 				}, policy.Concurrency("customer_id", 1), wide)
@@ -302,6 +305,8 @@ func TestAWaitingTaskHoldsNoSlotOfTheLimitsAfterItsWait(t *testing.T) {
 					sdk.Key("customer-2"))
 				require.NoError(t, err)
 				env.RunUntilIdle()
+				mu.Lock()
+				defer mu.Unlock()
 				assert.Equal(t, map[string]time.Duration{
 					"customer-1-0": 0,
 					"customer-2":   time.Second, // the wide limit's second slot is free

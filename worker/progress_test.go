@@ -298,15 +298,19 @@ func TestEachRunCountsItsProgressFromNothing(t *testing.T) {
 	} {
 		t.Run(again.name, func(t *testing.T) {
 			testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-				var seen []int64 // the work done as each run starts
+				var mu sync.Mutex // each run has a goroutine of its own
+				var seen []int64  // the work done as each run starts
 				importRecords := sdk.NewTask("import_records", func(ctx context.Context, in Import) error {
 					p := sdk.Current(ctx).Progress()
 					if err := p.SetTotal(ctx, int64(in.Records)); err != nil {
 						return err
 					}
+					mu.Lock()
 					seen = append(seen, p.Current().Current)
+					first := len(seen) == 1
+					mu.Unlock()
 					for i := range in.Records {
-						if len(seen) == 1 && i == in.Records/2 {
+						if first && i == in.Records/2 {
 							return again.err
 						}
 						if err := p.Increment(ctx); err != nil {
@@ -326,7 +330,9 @@ func TestEachRunCountsItsProgressFromNothing(t *testing.T) {
 					"between the runs, the last run's progress")
 
 				env.RunUntilFinished()
+				mu.Lock()
 				assert.Equal(t, []int64{0, 0}, seen, "work done as each run set its total")
+				mu.Unlock()
 				info, err := ex.Info(t.Context())
 				require.NoError(t, err)
 				assert.Equal(t, sdk.StateCompleted, info.State)
