@@ -21,7 +21,6 @@ import (
 
 // Future is a child task a workflow started: Get waits for it.
 type Future[Out any] struct {
-	a    *core.Attempt
 	key  string
 	task string // the child's task, for its TaskError
 }
@@ -60,7 +59,13 @@ func (f *Future[Out]) Get(ctx context.Context) (Out, error) {
 	if err := Wait(ctx, f); err != nil {
 		return zero, err
 	}
-	raw, _ := f.a.Flow.Lookup(store.FlowEnded + f.key)
+	// Read from the run in ctx, which Wait loaded: a Future kept from an
+	// earlier run (a variable outside the function) has that run's flow.
+	a, err := run(ctx)
+	if err != nil {
+		return zero, err
+	}
+	raw, _ := a.Flow.Lookup(store.FlowEnded + f.key)
 	o, err := store.ParseChildOutcome(raw)
 	if err != nil {
 		return zero, err
@@ -258,7 +263,7 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 			return nil, err
 		}
 		if key, ok := a.Flow.Lookup(store.FlowChild + name); ok {
-			futures[i] = &Future[Out]{a: a, key: key, task: task}
+			futures[i] = &Future[Out]{key: key, task: task}
 			continue
 		}
 		shown := text.Truncate(name, core.ShownNameRunes)
@@ -304,7 +309,7 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 					ErrKeyTaken, children[j].Name, task, s.Key, holder, children[j].Name))
 				continue
 			}
-			futures[at[j]] = &Future[Out]{a: a, key: s.Key, task: task}
+			futures[at[j]] = &Future[Out]{key: s.Key, task: task}
 			a.Flow.Set(store.FlowChild+children[j].Name, s.Key)
 			if s.New {
 				added++

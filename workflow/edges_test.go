@@ -403,3 +403,37 @@ func TestStepKeyAndFutureKeyOfNothing(t *testing.T) {
 	var f *workflow.Future[int]
 	assert.Empty(t, f.Key())
 }
+
+// A Future kept from an earlier run (in a variable outside the function)
+// gets its child's result in a later run, as a Future of this run does: it
+// read the earlier run's flow, and reported a malformed reply from Redis.
+func TestAFutureKeptFromAnEarlierRunGetsItsResult(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		child := sdk.NewResultTask("five", func(ctx context.Context, in N) (int, error) { return 5, nil })
+		var kept *workflow.Future[int]
+		var got int
+		var getErr error
+		wf := sdk.NewTask("keeper", func(ctx context.Context, in N) error {
+			if kept == nil {
+				f, err := workflow.Start(ctx, child, "c", in)
+				if err != nil {
+					return err
+				}
+				kept = f
+				return workflow.Wait(ctx, f)
+			}
+			got, getErr = kept.Get(ctx)
+			return getErr
+		})
+		env.Register(child)
+		env.Register(wf)
+		ex, err := wf.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		require.NoError(t, getErr)
+		assert.Equal(t, 5, got)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
+	})
+}
