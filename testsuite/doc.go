@@ -30,6 +30,9 @@
 //	_, err := Fulfil.Call(ctx, env.Docket(), order) // context.DeadlineExceeded if nothing came
 //
 // Env.RunUntilFinished tells that case apart, and fails the test saying so.
+// A waiting call renews its interest in the task every 20 minutes of fake
+// time (in production, every 10 seconds), a round trip to the embedded
+// Redis each: a wait of 30 days costs about a second of the test.
 //
 // # Tasks that ignore their context
 //
