@@ -14,9 +14,11 @@ import (
 
 // Progress reports the running task's progress: every update is atomic in
 // Redis and announced to watchers (Execution.Watch, docket watch). Each run
-// counts from nothing (a retry, a snoozed task run again, a redelivered
-// run, a perpetual task's next run redo the work). Outside a task its
-// methods do nothing.
+// counts from nothing (a retry, a snoozed task run again, a run redelivered
+// or handed back at a worker's shutdown, a perpetual task's next run redo
+// the work), but a workflow's progress carries over from run to run (its
+// steps, which report it, do not run again). Outside a task its methods do
+// nothing.
 func (h *Handle) Progress() *Progress {
 	if h == nil || h.a == nil {
 		return &Progress{}

@@ -317,3 +317,40 @@ func TestAWaitingTaskHoldsNoSlotOfTheLimitsAfterItsWait(t *testing.T) {
 		})
 	}
 }
+
+// A task handed a freed slot that a strike then holds gives the slot up:
+// the next in line runs, rather than every task of the limit waiting for
+// the strike to be restored.
+func TestAStruckTaskGivesUpTheSlotItWasHanded(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var mu sync.Mutex
+		started := map[int]time.Duration{}
+		var t0 time.Time
+		task := sdk.NewTask("sync_one", func(ctx context.Context, in CustomerSync) error {
+			mu.Lock()
+			started[in.CustomerID] = env.Now().Sub(t0)
+			mu.Unlock()
+			time.Sleep(time.Minute)
+			return nil
+		}, policy.TaskConcurrency(1))
+		env.Register(task)
+		d := env.Docket()
+		t0 = env.Now()
+		for id := 1; id <= 3; id++ {
+			_, err := task.Add(t.Context(), d, CustomerSync{CustomerID: id})
+			require.NoError(t, err)
+			env.Advance(time.Second) // in line in this order
+		}
+		require.NoError(t, d.Strike(t.Context(), "", "customer_id", "==", 2))
+		env.RunUntilIdle()
+		mu.Lock()
+		assert.Equal(t, map[int]time.Duration{1: 0, 3: time.Minute}, started, "customer 3 runs once customer 1 is done")
+		mu.Unlock()
+
+		require.NoError(t, d.Restore(t.Context(), "", "customer_id", "==", 2))
+		env.RunUntilIdle()
+		mu.Lock()
+		assert.Equal(t, 2*time.Minute, started[2], "customer 2 once restored, after customer 3")
+		mu.Unlock()
+	})
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
 	"github.com/docket-go/docket/worker"
+	"github.com/docket-go/docket/workflow"
 )
 
 type Import struct {
@@ -341,4 +342,42 @@ func TestEachRunCountsItsProgressFromNothing(t *testing.T) {
 			})
 		})
 	}
+}
+
+// A workflow's progress carries over from run to run: the steps that
+// reported it do not run again, so counting from nothing would lose their
+// work (4 steps of 4, one of them retried, read 2 of 4).
+func TestAWorkflowsProgressCarriesOverItsRuns(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var mu sync.Mutex
+		failed := false
+		wf := sdk.NewTask("four_steps", func(ctx context.Context, in Import) error {
+			p := sdk.Current(ctx).Progress()
+			for i := range 4 {
+				_, err := workflow.Step(ctx, fmt.Sprint("step-", i), func(ctx context.Context) (int, error) {
+					mu.Lock()
+					fail := i == 2 && !failed
+					failed = failed || fail
+					mu.Unlock()
+					if fail {
+						return 0, errors.New("flaky")
+					}
+					return i, p.Increment(ctx)
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}, policy.Retry(2, time.Second))
+		env.Register(wf)
+		ex, err := wf.Add(t.Context(), env.Docket(), Import{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
+		assert.Equal(t, 2, info.Attempt)
+		assert.Equal(t, int64(4), info.Progress.Current, "two steps in each run")
+	})
 }

@@ -117,3 +117,34 @@ func TestReleaseKeepsTheDueTime(t *testing.T) {
 		assert.True(t, ok)
 	})
 }
+
+// A run handed back at a worker's shutdown (its function stopped midway)
+// is run again from the start: the next run's progress counts from
+// nothing, not on top of the work the stopped run reported.
+func TestAReleasedRunsProgressIsNotCountedAgain(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "a", Name: "t", Input: []byte(`{}`)}})
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, "w", 1, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		_, applied, err := s.Progress(ctx, "a", c.Messages[0].Gen, store.ProgressIncrement, "6")
+		require.NoError(t, err)
+		require.True(t, applied)
+		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "a", Gen: c.Messages[0].Gen, Kind: store.Released}})
+		require.NoError(t, err)
+
+		c, err = s.Claim(ctx, "w", 1, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		p, applied, err := s.Progress(ctx, "a", c.Messages[0].Gen, store.ProgressIncrement, "1")
+		require.NoError(t, err)
+		require.True(t, applied)
+		assert.Equal(t, int64(1), p.Current, "the new run's work alone")
+		ok, err := s.Cancel(ctx, "a", time.Minute)
+		require.NoError(t, err)
+		assert.True(t, ok)
+	})
+}

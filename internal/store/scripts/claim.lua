@@ -450,9 +450,10 @@ end
 -- reason), "later" (with the instant) or "wait" (with the limit, then the
 -- task's limits in the order they are taken). The checks run in this
 -- order: debounce, cooldown, rate limits, concurrency; a task starts only
--- if it passes them all, and only then does it open cooldown windows,
--- count in the rate windows and take slots (start_counts). Rate limits
--- count every start.
+-- if it passes them all, and only then does it open cooldown windows and
+-- count in the rate windows (start_counts). Its slots it takes as it
+-- checks them (take_slots), and keeps those before a full one while it
+-- waits for that. Rate limits count every start.
 --
 -- Concurrency slots are taken in one order (see taken_before). A task that
 -- must wait for a slot keeps those it holds of earlier limits: holding and
@@ -549,7 +550,9 @@ local function reclaim()
       redis.call('ZREM', K.running, key)
       dead_letter(key, f)
     else
-      end_progress(key) -- the new run redoes the work: it counts from nothing
+      if redis.call('HGET', K.task .. key, 'wf') ~= '1' then
+        end_progress(key) -- the new run redoes the work (a workflow's steps do not)
+      end
       deliver(key, f) -- its lease is renewed in place
     end
   end

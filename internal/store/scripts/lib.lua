@@ -887,6 +887,10 @@ local function finish_attempts(first, last, retention, now)
         release_slots(key, now)
       end
       local has_progress = f[5] ~= false
+      -- A run that goes again redoes its work: its progress counts from
+      -- nothing. A workflow's carries over: the steps that reported it do
+      -- not run again.
+      local progress_resets = has_progress and f[10] ~= '1'
       if f[6] and outcome ~= KIND.unknown then
         redis.call('HDEL', tk, 'unknown_since', 'unknown_due', 'known_at')
       end
@@ -925,7 +929,7 @@ local function finish_attempts(first, last, retention, now)
           due = due_at(when, now)
           redis.call('HSET', tk, 'attempt', int(tonumber(f[3]) + 1), 'deliveries', '0', 'error', err)
           redis.call('HDEL', tk, 'run_started')
-          if has_progress then -- the next attempt redoes the work: it counts from nothing
+          if progress_resets then
             end_progress(key)
           end
           announce(key, STATE.scheduled, tonumber(f[3]) + 1, err)
@@ -947,7 +951,7 @@ local function finish_attempts(first, last, retention, now)
         elseif outcome == KIND.snooze then
           due = due_at(when, now)
           redis.call('HSET', tk, 'deliveries', '0')
-          if has_progress then -- run again from the start, it counts from nothing
+          if progress_resets then
             end_progress(key)
           end
           announce(key, STATE.scheduled, f[3])
@@ -969,6 +973,9 @@ local function finish_attempts(first, last, retention, now)
           -- (its due time stays that of the attempt, as a redelivery's does)
           due = math.min(whole(redis.call('HGET', tk, 'due')) or now, now)
           redis.call('HINCRBY', tk, 'deliveries', -1)
+          if progress_resets then
+            end_progress(key)
+          end
           announce(key, STATE.queued, f[3])
         end
         local next_gen_s = int(tonumber(gen) + 1)
@@ -1102,8 +1109,10 @@ local function struck(name, raw)
 end
 
 -- hold takes a due task out of the schedule until the strike it matches is
--- restored.
+-- restored, and gives up a slot it was handed while it waited in line (the
+-- next in line gets it): a strike keeps no other task of the limit waiting.
 local function hold(key, attempt, s, now)
+  release_slots(key, now)
   redis.call('ZREM', K.scheduled, key)
   redis.call('ZADD', K.struck, now, key)
   redis.call('HSET', K.task .. key, 'state', STATE.struck, 'error', 'held: struck (' .. describe(s) .. ')')
