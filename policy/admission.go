@@ -56,6 +56,12 @@ func DropOverLimit() LimitOption {
 
 // Concurrency allows at most max runs at once for each value of the input
 // field arg (its JSON name), across all workers.
+//
+// A task with several limits takes their slots one at a time: its own
+// limits first, in the order it declares them, then those it shares
+// through a Scope, by id; waiting for a full one, it keeps the slots it
+// took before it. Declare the narrow limit first (a customer's before a
+// region's), so that a task waiting for it holds none of the wider one's.
 func Concurrency(arg string, max int, opts ...LimitOption) ConcurrencyPolicy {
 	o := collectLimit(opts)
 	return ConcurrencyPolicy{Arg: arg, Max: max, Scope: o.scope, built: true, drop: o.drop}

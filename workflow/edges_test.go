@@ -437,3 +437,31 @@ func TestAFutureKeptFromAnEarlierRunGetsItsResult(t *testing.T) {
 		assert.Equal(t, sdk.StateCompleted, info.State)
 	})
 }
+
+// A channel held in an interface (an output of type any) is the value's
+// choice, not the type's: the next run may return another, so the step's
+// error is retried.
+func TestAStepOutputJSONCannotEncodeInAnInterfaceIsRetried(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		runs := 0
+		wf := sdk.NewTask("maybe_channel", func(ctx context.Context, in N) error {
+			runs++
+			first := runs == 1
+			_, err := workflow.Step(ctx, "any", func(ctx context.Context) (any, error) {
+				if first {
+					return make(chan int), nil
+				}
+				return 7, nil
+			})
+			return err
+		}, policy.Retry(2, time.Second))
+		env.Register(wf)
+		ex, err := wf.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
+		assert.Equal(t, 2, info.Attempt)
+	})
+}

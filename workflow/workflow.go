@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -184,6 +185,33 @@ func Step[Out any](ctx context.Context, name string, fn func(ctx context.Context
 	return saved[Out](name, raw)
 }
 
+// partOf tells whether type want is part of t itself, as JSON encodes it:
+// t, or what its pointers, slices, arrays and maps hold, or its exported
+// fields' types — not what an interface holds, which each value chooses.
+func partOf(t, want reflect.Type, seen map[reflect.Type]bool) bool {
+	if t == want {
+		return true
+	}
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return partOf(t.Elem(), want, seen)
+	case reflect.Map:
+		return partOf(t.Key(), want, seen) || partOf(t.Elem(), want, seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if (f.IsExported() || f.Anonymous) && f.Tag.Get("json") != "-" && partOf(f.Type, want, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // saved decodes a step's saved output.
 func saved[Out any](name, raw string) (Out, error) {
 	var out Out
@@ -199,12 +227,13 @@ func saved[Out any](name, raw string) (Out, error) {
 // non-nil error, say, encodes as {}, which no run could read, and saved it
 // would fail every run of the execution. Since the same type would fail
 // the same way, the error is permanent (sdk.Permanent): not retried. So is
-// an output of a type JSON cannot encode (a channel, a function); one
-// whose value it cannot (a NaN) may differ in the next run, and is retried.
+// an output whose type JSON cannot encode (a channel, a function) as part
+// of Out itself; one held in an interface, or a value JSON cannot encode
+// (a NaN), may differ in the next run, and is retried.
 func encoded[Out any](name string, out Out) ([]byte, error) {
 	raw, err := json.Marshal(out)
 	var unsupported *json.UnsupportedTypeError
-	if errors.As(err, &unsupported) {
+	if errors.As(err, &unsupported) && partOf(reflect.TypeFor[Out](), unsupported.Type, map[reflect.Type]bool{}) {
 		return nil, sdk.Permanent(fmt.Errorf("%w: step %q: its output does not encode as JSON, whatever its value: %w",
 			sdk.ErrBadInput, name, err))
 	}

@@ -18,9 +18,10 @@ var snapshotCommand = &command{
 	summary: "list the running, queued, scheduled, parked and held tasks, the limits, the workers and the dead letters",
 	help: `Flags:
   --json        print the snapshot as JSON instead of tables
-  --limit N     list at most N running and N waiting tasks, and (--json)
-                N holders and N waiters of each limit (default 1000; the
-                totals count them all)
+  --limit N     list at most N running and N waiting tasks, the N latest
+                dead letters, and (--json) N holders and N waiters of each
+                limit (default 1000; the totals count the tasks, not the
+                dead letters)
 
 Times in the tables are relative to the Redis clock ("in 5m", "3s ago");
 --json gives them as RFC 3339 instants, along with the lease expiries,
@@ -51,13 +52,13 @@ func runSnapshot(ctx context.Context, s *session, cmd *command, args []string) e
 	if *asJSON {
 		return writeJSON(s.stdout, snapshotToJSON(d.Name(), snap))
 	}
-	writeSnapshot(s.stdout, d.Name(), snap)
+	writeSnapshot(s.stdout, d.Name(), snap, *limit)
 	return nil
 }
 
 // writeSnapshot writes a snapshot as a summary line and tables of tasks,
-// limits and workers.
-func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot) {
+// limits, dead letters and workers; limit is the listing's (--limit).
+func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot, limit int) {
 	// Waiting counts the workflows parked until an instant (a sleep) too:
 	// they are due then, as scheduled tasks are; parked, those only a
 	// child or a signal wakes.
@@ -107,6 +108,9 @@ func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot) {
 				relative(t.Created, snap.Now), printable(t.Error))
 		}
 		_ = tw.Flush()
+		if len(snap.DeadLetters) == limit {
+			fmt.Fprintln(w, "… and maybe more dead letters (see --limit)")
+		}
 	}
 
 	fmt.Fprintln(w)

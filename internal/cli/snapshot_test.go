@@ -261,6 +261,9 @@ func TestSnapshotListsDeadLetters(t *testing.T) {
 	_, cols := rowOf(t, r.stdout, 0, `doomed\x1b-1`)
 	assert.Equal(t, []string{`doomed\x1b-1`, "resize", "1"}, cols[:3])
 	assert.Contains(t, r.stdout, "dead-lettered: delivered once")
+	assert.NotContains(t, r.stdout, "maybe more dead letters")
+	r = f.run("", "snapshot", "--limit", "1")
+	assert.Contains(t, r.stdout, "… and maybe more dead letters (see --limit)")
 
 	r = f.run("", "snapshot", "--json")
 	require.Equal(t, 0, r.code, r.stderr)
