@@ -31,9 +31,7 @@ type Docket struct {
 
 	// WatchFor is how long a watch registration lasts (Watch, Result,
 	// Call), renewed every third of it; zero is store.WatchFor. The
-	// testsuite sets an hour: under its fake clock every renewal is a real
-	// round trip, and a Call of a workflow that sleeps 30 days made
-	// 260,000 of them (minutes of a test).
+	// testsuite sets an hour (see its watchFor).
 	WatchFor time.Duration
 
 	// Idle lets the testsuite wait until workers have nothing to do.
