@@ -354,3 +354,56 @@ func TestAStruckTaskGivesUpTheSlotItWasHanded(t *testing.T) {
 		mu.Unlock()
 	})
 }
+
+// Colon inputs: a rule on field "send:to" of task "email" and one on field
+// "to" of task "email:send" name different things.
+type sendTo struct {
+	To string `json:"send:to"`
+}
+
+type to struct {
+	To string `json:"to"`
+}
+
+// Rules of different tasks, fields or scopes are apart even when their
+// names hold ':' and, joined, spell the same thing: each of these pairs
+// ran one task at 0 and the other a minute later (they shared a slot), or
+// dropped the second (it shared a cooldown window).
+func TestRulesWhoseNamesHoldAColonAreApart(t *testing.T) {
+	for name, rules := range map[string][2]policy.Policy{
+		"concurrency": {policy.Concurrency("send:to", 1), policy.Concurrency("to", 1)},
+		"scope":       {policy.Concurrency("send:to", 1, policy.Scope("crm")), policy.Concurrency("to", 1, policy.Scope("crm:a"))},
+		"rate":        {policy.RateLimit("send:to", 1, time.Hour), policy.RateLimit("to", 1, time.Hour)},
+		"cooldown":    {policy.Cooldown("send:to", time.Hour), policy.Cooldown("to", time.Hour)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+				var mu sync.Mutex
+				started := map[string]time.Duration{}
+				t0 := env.Now()
+				run := func(ctx context.Context) {
+					mu.Lock()
+					started[sdk.Current(ctx).Key()] = env.Now().Sub(t0)
+					mu.Unlock()
+					time.Sleep(time.Minute)
+				}
+				first := sdk.NewTask("email", func(ctx context.Context, _ sendTo) error { run(ctx); return nil }, rules[0])
+				second := sdk.NewTask("email:send", func(ctx context.Context, _ to) error { run(ctx); return nil }, rules[1])
+				env.Register(first)
+				env.Register(second)
+				value := "x"
+				if name == "scope" {
+					value = "a:x" // scope "crm" value "a:x" against scope "crm:a" value "x"
+				}
+				_, err := first.Add(t.Context(), env.Docket(), sendTo{To: value}, sdk.Key("first"))
+				require.NoError(t, err)
+				_, err = second.Add(t.Context(), env.Docket(), to{To: "x"}, sdk.Key("second"))
+				require.NoError(t, err)
+				env.RunUntilIdle()
+				mu.Lock()
+				defer mu.Unlock()
+				assert.Equal(t, map[string]time.Duration{"first": 0, "second": 0}, started)
+			})
+		})
+	}
+}

@@ -59,7 +59,9 @@ import (
 // Limit ids: "t:<task>:<field>:<value>" for a task's own limit (field and
 // value empty for TaskConcurrency), "s:<scope>:<value>" for a scoped one.
 // Cooldown and debounce ids: "<task>:<field>:<value>". Rate limit ids are
-// built as concurrency limit ids are.
+// built as concurrency limit ids are. In task, field and scope names '%'
+// is written "%25" and ':' "%3A" (claim.lua's id_part), so that no two
+// rules share an id; the value, last, is as written.
 
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (

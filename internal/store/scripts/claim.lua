@@ -384,6 +384,20 @@ local function taken_before(a, b)
   return a.declared < b.declared
 end
 
+-- id_part escapes a part of a rule's id that another part follows (a task's
+-- name, a field's, a scope's), '%' as '%25' and ':' as '%3A', so that
+-- names holding ':' cannot spell another rule's id: task "email" on field
+-- "send:to" and task "email:send" on field "to" would otherwise share
+-- "email:send:to:<value>", and with it their slots or window. The value
+-- comes last and needs no escape. A name without either is as written.
+local ID_ESCAPES = {['%'] = '%25', [':'] = '%3A'}
+local function id_part(s)
+  if not string.find(s, '[%%:]') then
+    return s
+  end
+  return (string.gsub(s, '[%%:]', ID_ESCAPES))
+end
+
 -- needs reads every value a task's rules need from its input, before
 -- anything is written: an input the rules cannot read raises an error
 -- here, and changes nothing. Debounce and cooldown judge submissions: a
@@ -392,12 +406,12 @@ local function needs(f, rule)
   local input = decode(f.input)
   local fresh = f.admitted ~= '1'
   local function id_of(arg)
-    return f.name .. ':' .. arg .. ':' .. field(input, arg)
+    return id_part(f.name) .. ':' .. id_part(arg) .. ':' .. field(input, arg)
   end
   -- A limit shared by a scope's tasks, or the task's own.
   local function limit_id(scope, arg)
     if scope ~= '' then
-      return 's:' .. scope .. ':' .. field(input, arg)
+      return 's:' .. id_part(scope) .. ':' .. field(input, arg)
     end
     return 't:' .. id_of(arg)
   end
