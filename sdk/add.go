@@ -406,7 +406,7 @@ func newKey() string {
 // its function has returned (or, should it ignore its context, is abandoned
 // 5 s later). It returns ErrNotFound when no live task has the key.
 func (d *Docket) Cancel(ctx context.Context, key string) (err error) {
-	if err := usable(ctx, d); err != nil {
+	if err := usableKey(ctx, d, key); err != nil {
 		return err
 	}
 	ctx, span := d.producerSpan(ctx, "cancel", attribute.String(telemetry.AttrKey, key))
@@ -440,7 +440,7 @@ func (d *Docket) Cancel(ctx context.Context, key string) (err error) {
 // (see redis.Options.MaxRetries), delivers its signal once. Two calls are
 // two signals, even with the same payload.
 func (d *Docket) Signal(ctx context.Context, key, name string, payload any) (err error) {
-	if err := usable(ctx, d); err != nil {
+	if err := usableKey(ctx, d, key); err != nil {
 		return err
 	}
 	if name == "" {

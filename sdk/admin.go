@@ -31,7 +31,7 @@ var ErrWrongState = errors.New("docket: the task is not in a state this applies 
 // for a concurrency slot, or a parked workflow (a workflow parked in a sleep stays parked:
 // running it early would only park it again).
 func (d *Docket) RunNow(ctx context.Context, key string) (err error) {
-	if err := usable(ctx, d); err != nil {
+	if err := usableKey(ctx, d, key); err != nil {
 		return err
 	}
 	ctx, span := d.producerSpan(ctx, "run now", attribute.String(telemetry.AttrKey, key))
@@ -91,7 +91,7 @@ func (e *endedError) Unwrap() []error { return []error{ErrNotFound, ErrWrongStat
 // cannot run (garbled by another program: no task name or input), or it
 // is a failed child of a live workflow.
 func (d *Docket) Retry(ctx context.Context, key string) (err error) {
-	if err := usable(ctx, d); err != nil {
+	if err := usableKey(ctx, d, key); err != nil {
 		return err
 	}
 	ctx, span := d.producerSpan(ctx, "retry", attribute.String(telemetry.AttrKey, key))

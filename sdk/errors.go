@@ -42,7 +42,10 @@ var (
 	ErrBadInput = core.ErrBadInput
 
 	// ErrBadKey reports an unusable task key: an empty one, or one longer
-	// than MaxKeyLength (1024 bytes). Any other bytes are fine.
+	// than MaxKeyLength (1024 bytes). Any other bytes are fine. Given to a
+	// call that names a task (Cancel, RunNow, Retry, Signal, Watch, an
+	// Execution's Info, Progress, Result), such a key's error matches
+	// ErrNotFound too: no task has it.
 	ErrBadKey = core.ErrBadKey
 
 	// ErrBadURL reports a URL that Open cannot use: malformed, an unknown
@@ -204,3 +207,22 @@ func usable(ctx context.Context, d *Docket) error {
 	}
 	return nil
 }
+
+// usableKey is usable for a call that names a task by key: a key no task
+// can have (empty, or longer than MaxKeyLength) is an error matching both
+// ErrBadKey, for what is wrong with it, and ErrNotFound, since no task has
+// it (which callers of Cancel or Info test for).
+func usableKey(ctx context.Context, d *Docket, key string) error {
+	if err := usable(ctx, d); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return &unknownKeyError{err}
+	}
+	return nil
+}
+
+type unknownKeyError struct{ err error }
+
+func (e *unknownKeyError) Error() string   { return e.err.Error() + ": no task has it" }
+func (e *unknownKeyError) Unwrap() []error { return []error{e.err, ErrNotFound} }

@@ -25,12 +25,12 @@ func (d *Docket) Execution(key string) *Execution {
 }
 
 // usable checks the context a call is given, and that e is an execution
-// of an open docket.
+// of an open docket with a key a task can have.
 func (e *Execution) usable(ctx context.Context) error {
 	if e == nil {
 		return fmt.Errorf("%w: the *sdk.Execution is nil", ErrNilArgument)
 	}
-	return usable(ctx, e.d)
+	return usableKey(ctx, e.d, e.key)
 }
 
 // Key is the task's key; empty for a nil Execution (AddMany's element for

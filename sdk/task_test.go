@@ -165,6 +165,29 @@ func TestTaskNeedsNameFunctionAndStructInput(t *testing.T) {
 	assert.EqualError(t, err, `docket: bad task input: task "int_input": its input type int is not a struct`)
 }
 
+// A call that names a task by a key no task can have says what is wrong
+// with the key (ErrBadKey) and that no task has it (ErrNotFound): Cancel
+// and Info of an empty key matched ErrNotFound alone.
+func TestCallsByAKeyNoTaskCanHave(t *testing.T) {
+	d := memoryDocket(t)
+	ctx := context.Background()
+	for _, key := range []string{"", strings.Repeat("k", sdk.MaxKeyLength+1)} {
+		ex := d.Execution(key)
+		_, infoErr := ex.Info(ctx)
+		_, progressErr := ex.Progress(ctx)
+		_, watchErr := d.Watch(ctx, key)
+		_, resultErr := sdk.Result[int](ctx, ex)
+		for call, err := range map[string]error{
+			"Cancel": d.Cancel(ctx, key), "RunNow": d.RunNow(ctx, key), "Retry": d.Retry(ctx, key),
+			"Signal": d.Signal(ctx, key, "go", nil), "Info": infoErr, "Progress": progressErr,
+			"Watch": watchErr, "Result": resultErr,
+		} {
+			assert.ErrorIs(t, err, sdk.ErrBadKey, "%s of a key of %d bytes", call, len(key))
+			assert.ErrorIs(t, err, sdk.ErrNotFound, "%s of a key of %d bytes", call, len(key))
+		}
+	}
+}
+
 func TestAddRefusesWhatCannotRun(t *testing.T) {
 	d := memoryDocket(t, sdk.WithMaxInputSize(64))
 	ctx := context.Background()

@@ -89,7 +89,7 @@ func (e *Execution) Watch(ctx context.Context) (<-chan Event, error) {
 
 // Watch streams the changes of the execution with key; see Execution.Watch.
 func (d *Docket) Watch(ctx context.Context, key string) (<-chan Event, error) {
-	if err := usable(ctx, d); err != nil {
+	if err := usableKey(ctx, d, key); err != nil {
 		return nil, err
 	}
 	return d.Execution(key).Watch(ctx)
