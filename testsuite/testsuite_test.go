@@ -429,3 +429,31 @@ func TestCallOfAWorkflowThatSleepsForWeeks(t *testing.T) {
 		assert.Equal(t, t0.Add(30*24*time.Hour), r.at, "at the sleep's end")
 	})
 }
+
+// A watched task that completes on a docket that keeps no completed
+// records leaves proof of its completion for as long as the watch's
+// registration lasts (an hour of fake time under the testsuite), so that
+// a watcher that missed the announcement finds it: the proof lasted a
+// minute, and Info said ErrNotFound two minutes on.
+func TestAWatchedCompletionOutlastsTheRegistration(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		task := sdk.NewTask("minute", func(context.Context, struct{}) error { time.Sleep(time.Minute); return nil })
+		env.Register(task)
+		ex, err := task.Add(t.Context(), env.Docket(), struct{}{})
+		require.NoError(t, err)
+		events, err := ex.Watch(t.Context())
+		require.NoError(t, err)
+		env.RunUntilIdle()
+		for range events { // to its end: completed
+		}
+		for _, after := range []time.Duration{2 * time.Minute, 50 * time.Minute} {
+			env.Advance(after)
+			info, err := ex.Info(t.Context())
+			require.NoError(t, err, "%v on", after)
+			assert.Equal(t, sdk.StateCompleted, info.State)
+		}
+		env.Advance(2 * time.Hour)
+		_, err = ex.Info(t.Context())
+		assert.ErrorIs(t, err, sdk.ErrNotFound, "then it goes")
+	}, testsuite.WithDocketOptions(sdk.WithCompletedRetention(0)))
+}

@@ -51,7 +51,8 @@ import (
 // A task hash has no TTL while its task is scheduled, queued, waiting or
 // running; when the task ends it gets the retention TTL (a completed one
 // whose docket keeps none is deleted, or, if watched, replaced by a
-// tombstone of 2×WatchFor: state, name, gen, attempt, finished). A progress
+// tombstone of 2×WatchFor, or until its watch registration ends and
+// WatchFor more: state, name, gen, attempt, finished). A progress
 // hash lives while its task does; when the task ends, its fields are copied
 // into the task hash and it is deleted. The sets and sorted sets hold live
 // tasks only, and vanish when empty.

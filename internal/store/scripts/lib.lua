@@ -789,10 +789,12 @@ end
 
 -- discard_record deletes the record of a completed task whose docket keeps
 -- none. If someone watches the task, it leaves a tombstone instead: a record
--- that says the task completed, for twice the time a watch registration
--- lasts (WATCH_FOR_MS, from store.WatchFor), so that a watcher that missed
--- the announcement (its connection dropped) finds proof of the completion
--- when it reconnects, rather than nothing, which it reports as a loss. The
+-- that says the task completed, until the watch's registration ends and as
+-- long again as one usually lasts (WATCH_FOR_MS, from store.WatchFor; twice
+-- that at least), so that a watcher that missed the announcement (its
+-- connection dropped) finds proof of the completion when it reconnects,
+-- rather than nothing, which it reports as a loss. (A registration may last
+-- longer than WatchFor: the testsuite's last an hour of fake time.) The
 -- tombstone keeps the generation, so that adding the key again starts anew.
 local function discard_record(key, attempt, now_s, result)
   local tk = K.task .. key
@@ -800,6 +802,8 @@ local function discard_record(key, attempt, now_s, result)
     redis.call('DEL', tk)
     return
   end
+  local watched_until = score(redis.call('ZSCORE', K.watchers, key)) or 0
+  local keep = math.max(2 * WATCH_FOR_MS, math.ceil((watched_until - tonumber(now_s)) / 1000) + WATCH_FOR_MS)
   local f = redis.call('HMGET', tk, 'name', 'gen')
   redis.call('DEL', tk)
   redis.call('HSET', tk, 'state', STATE.completed, 'name', f[1] or '', 'gen', f[2] or '0',
@@ -807,7 +811,7 @@ local function discard_record(key, attempt, now_s, result)
   if result and result ~= '' then
     redis.call('HSET', tk, 'result', result)
   end
-  redis.call('PEXPIRE', tk, 2 * WATCH_FOR_MS)
+  redis.call('PEXPIRE', tk, keep)
 end
 
 -- finish_attempts records the outcomes of attempts, each only if its
