@@ -407,3 +407,43 @@ func TestRulesWhoseNamesHoldAColonAreApart(t *testing.T) {
 		})
 	}
 }
+
+// Snowflake ids: int64 values a double cannot tell apart.
+type snowflakeCharge struct {
+	CustomerID int64 `json:"customer_id"`
+}
+
+const snowflakeA, snowflakeB int64 = 1234567890123456789, 1234567890123456790
+
+// Two int64 values that differ only beyond a double's precision are two
+// values to a concurrency limit and a cooldown, as they are to Go: the
+// scripts read them as doubles, so customer B waited for A's slot, and
+// A's cooldown dropped B's task.
+func TestLargeIntegerValuesAreDifferentValues(t *testing.T) {
+	for name, rule := range map[string]policy.Policy{
+		"concurrency": policy.Concurrency("customer_id", 1),
+		"cooldown":    policy.Cooldown("customer_id", time.Hour),
+	} {
+		t.Run(name, func(t *testing.T) {
+			testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+				task := sdk.NewTask("charge", func(ctx context.Context, in snowflakeCharge) error {
+					time.Sleep(time.Minute)
+					return nil
+				}, rule)
+				env.Register(task)
+				t0 := env.Now()
+				for _, id := range []int64{snowflakeA, snowflakeB} {
+					_, err := task.Add(t.Context(), env.Docket(), snowflakeCharge{id}, sdk.Key(fmt.Sprint(id)))
+					require.NoError(t, err)
+				}
+				env.RunUntilFinished()
+				for _, id := range []int64{snowflakeA, snowflakeB} {
+					info, err := env.Docket().Execution(fmt.Sprint(id)).Info(t.Context())
+					require.NoError(t, err)
+					assert.Equal(t, sdk.StateCompleted, info.State, "customer %d", id)
+					assert.Equal(t, t0, info.Started, "customer %d", id)
+				}
+			})
+		})
+	}
+}

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -122,5 +123,63 @@ func TestStrikeOnEveryBackend(t *testing.T) {
 		}, time.Minute, time.Millisecond)
 		require.NoError(t, d.Restore(ctx, "sync", "customer_id", "<", 2))
 		assert.Equal(t, []int{1}, waitFor(t, ran, 1))
+	})
+}
+
+// A strike compares whole numbers beyond a double's precision as Go reads
+// an int64: exactly. Striking customer 1234567890123456789 held customer
+// …790 too (both read as the same double), and "<" could not order them.
+func TestStrikeComparesLargeIntegersExactly(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, backend redistest.Backend) {
+		d := openDocket(t, backend.URL)
+		type charge struct {
+			CustomerID int64 `json:"customer_id"`
+		}
+		task := sdk.NewTask("charge", func(context.Context, charge) error { return nil })
+		require.NoError(t, d.Register(task))
+		ctx := context.Background()
+		const a, b = int64(1234567890123456789), int64(1234567890123456790)
+		for _, c := range []struct {
+			op    string
+			value int64
+			held  []int64
+		}{
+			{"==", a, []int64{a}},
+			{"!=", a, []int64{b, 7, -a, -b}},
+			{"<", b, []int64{a, 7, -a, -b}},
+			{">=", b, []int64{b}},
+			{">", -b, []int64{a, b, 7, -a}},
+			{"<", -a, []int64{-b}},
+		} {
+			require.NoError(t, d.Strike(ctx, "charge", "customer_id", c.op, c.value))
+			var held []int64
+			for _, id := range []int64{a, b, 7, -a, -b} {
+				ex, err := task.Add(ctx, d, charge{id})
+				require.NoError(t, err)
+				if ex.Disposition() == sdk.Struck {
+					held = append(held, id)
+				} else {
+					require.NoError(t, d.Cancel(ctx, ex.Key()))
+				}
+			}
+			assert.Equal(t, c.held, held, "customer_id %s %d", c.op, c.value)
+			require.NoError(t, d.Restore(ctx, "charge", "customer_id", c.op, c.value))
+		}
+
+		// The number is read where Go reads it: the input's own member (the
+		// last, if several), not text in a string or a nested object.
+		const raw = `{"note":"{\"customer_id\": 1234567890123456790}", "meta": {"customer_id": 1234567890123456790, "x": [1, "]}"]},
+			"customer_id": 1234567890123456790, "customer_id" : 1234567890123456789 }`
+		require.NoError(t, d.Strike(ctx, "charge", "customer_id", "==", b))
+		ex, err := d.AddByName(ctx, "charge", json.RawMessage(raw))
+		require.NoError(t, err)
+		assert.Equal(t, sdk.Scheduled, ex.Disposition())
+		require.NoError(t, d.Cancel(ctx, ex.Key()))
+		require.NoError(t, d.Restore(ctx, "charge", "customer_id", "==", b))
+		require.NoError(t, d.Strike(ctx, "charge", "customer_id", "==", a))
+		ex, err = d.AddByName(ctx, "charge", json.RawMessage(raw))
+		require.NoError(t, err)
+		assert.Equal(t, sdk.Struck, ex.Disposition())
+		require.NoError(t, d.Restore(ctx, "charge", "customer_id", "==", a))
 	})
 }

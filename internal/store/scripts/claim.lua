@@ -200,10 +200,11 @@ local function text(v)
 end
 
 -- field reads the value of input field arg as text, the way Go would bind
--- it. Go matches keys to fields without case, and the last of several keys
+-- it: a whole number beyond a double's precision as raw, the input's JSON,
+-- writes it. Go matches keys to fields without case, and the last of several keys
 -- that match wins, an order a decoded Lua table has lost: a key that Go
 -- could bind to arg, other than arg itself, makes the input unreadable.
-local function field(input, arg)
+local function field(input, arg, raw)
   if arg == '' then
     return ''
   end
@@ -213,7 +214,7 @@ local function field(input, arg)
       error(UNREADABLE .. 'key "' .. k .. '" could be field "' .. arg .. '"', 0)
     end
   end
-  return text(input[arg])
+  return JSON.exact_int(input[arg], raw, arg) or text(input[arg])
 end
 
 local function is_holder(key, id)
@@ -406,17 +407,17 @@ local function needs(f, rule)
   local input = decode(f.input)
   local fresh = f.admitted ~= '1'
   local function id_of(arg)
-    return id_part(f.name) .. ':' .. id_part(arg) .. ':' .. field(input, arg)
+    return id_part(f.name) .. ':' .. id_part(arg) .. ':' .. field(input, arg, f.input)
   end
   -- A limit shared by a scope's tasks, or the task's own.
   local function limit_id(scope, arg)
     if scope ~= '' then
-      return 's:' .. id_part(scope) .. ':' .. field(input, arg)
+      return 's:' .. id_part(scope) .. ':' .. field(input, arg, f.input)
     end
     return 't:' .. id_of(arg)
   end
   local function what(arg)
-    return arg == '' and 'the task' or (arg .. '=' .. field(input, arg))
+    return arg == '' and 'the task' or (arg .. '=' .. field(input, arg, f.input))
   end
 
   local n = {fresh = fresh, cooldowns = {}, rates = {}, limits = {}}

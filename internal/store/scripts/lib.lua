@@ -1032,12 +1032,132 @@ local function held(key, gen)
   return f[1] == gen and f[2] == STATE.running
 end
 
+-- Whole numbers beyond 2^53: cjson reads every number as a double, which
+-- cannot tell 1234567890123456789 from 1234567890123456790, where Go reads
+-- an int64 field exactly. Where a whole number read from JSON is that
+-- large, the scripts go back to its text (exact_int), so that two
+-- customers' ids are two limits, two cooldowns, and a strike of one does
+-- not hold the other.
+local JSON = {}
+
+function JSON.inexact(v)
+  return type(v) == 'number' and v == math.floor(v) and math.abs(v) >= 2 ^ 53
+end
+
+-- skip_string returns the index after the JSON string that starts at i.
+function JSON.skip_string(s, i)
+  local j = i + 1
+  while true do
+    local q = string.find(s, '["\\]', j)
+    if not q then
+      return nil
+    elseif string.sub(s, q, q) == '"' then
+      return q + 1
+    end
+    j = q + 2
+  end
+end
+
+-- skip_value returns the index after the JSON value that starts at i.
+function JSON.skip_value(s, i)
+  local c = string.sub(s, i, i)
+  if c == '"' then
+    return JSON.skip_string(s, i)
+  elseif c ~= '{' and c ~= '[' then
+    return string.find(s, '[,}%]%s]', i) or #s + 1
+  end
+  local depth, j = 0, i
+  while true do
+    local p = string.find(s, '[][{}"]', j)
+    if not p then
+      return nil
+    end
+    local d = string.sub(s, p, p)
+    if d == '"' then
+      j = JSON.skip_string(s, p)
+      if not j then
+        return nil
+      end
+    else
+      depth = depth + ((d == '{' or d == '[') and 1 or -1)
+      j = p + 1
+      if depth == 0 then
+        return j
+      end
+    end
+  end
+end
+
+-- member returns the text of the value of the top-level member name of
+-- the JSON object s (the last, if several: as cjson and Go read it), or
+-- nil.
+function JSON.member(s, name)
+  local found = nil
+  local i = string.find(s, '%S')
+  if not i or string.sub(s, i, i) ~= '{' then
+    return nil
+  end
+  i = i + 1
+  while true do
+    i = string.find(s, '[^%s,]', i)
+    if not i or string.sub(s, i, i) ~= '"' then
+      return found
+    end
+    local e = JSON.skip_string(s, i)
+    local colon = e and string.find(s, '%S', e)
+    if not colon or string.sub(s, colon, colon) ~= ':' then
+      return found
+    end
+    local v = string.find(s, '%S', colon + 1)
+    local ve = v and JSON.skip_value(s, v)
+    if not ve then
+      return found
+    end
+    local ok, k = pcall(cjson.decode, string.sub(s, i, e - 1))
+    if ok and k == name then
+      found = string.sub(s, v, ve - 1)
+    end
+    i = ve
+  end
+end
+
+-- exact_int returns the decimal text of member name of the JSON object s
+-- when its value v (as cjson read it) is a whole number too large for a
+-- double to hold exactly, and s writes it as an integer; else nil.
+function JSON.exact_int(v, s, name)
+  if not JSON.inexact(v) then
+    return nil
+  end
+  local t = JSON.member(s or '', name)
+  if t and string.find(t, '^%-?%d+$') then
+    return t
+  end
+  return nil
+end
+
+-- compare_ints orders two decimal integers given as text: -1, 0 or 1.
+function JSON.compare_ints(x, y)
+  local nx, ny = string.sub(x, 1, 1) == '-', string.sub(y, 1, 1) == '-'
+  if nx ~= ny then
+    return nx and -1 or 1
+  end
+  x, y = string.match(x, '^%-?0*(%d-%d)$'), string.match(y, '^%-?0*(%d-%d)$')
+  local c = 0
+  if #x ~= #y then
+    c = #x < #y and -1 or 1
+  elseif x ~= y then
+    c = x < y and -1 or 1
+  end
+  return nx and -c or c
+end
+
 -- Strikes (strike.lua, restore.lua): K.strikes holds them, id → the JSON
 -- of a StrikeSpec, whose keys STRIKE names (task or '', field or '', op,
 -- value). A task a strike matches does not start while it holds: an add
 -- refuses it, a claim holds it (state struck, in K.struck) until a restore
 -- releases it.
 local strikes_read = nil
+local strike_texts = {} -- a strike read → its JSON, for its value's text (JSON.exact_int)
 
 local function strikes()
   if strikes_read == nil then
@@ -1046,6 +1166,7 @@ local function strikes()
       local ok, s = pcall(cjson.decode, v)
       if ok and type(s) == 'table' then
         strikes_read[#strikes_read + 1] = s
+        strike_texts[s] = v
       end
     end
   end
@@ -1053,10 +1174,15 @@ local function strikes()
 end
 
 -- compare applies a strike's operator: numbers as numbers, strings as
--- strings; values of different kinds are only ever different.
-local function compare(a, op, b)
+-- strings; values of different kinds are only ever different. ta and tb,
+-- when both given, are a and b written as whole numbers too large for a
+-- double (JSON.exact_int): compared as written.
+local function compare(a, op, b, ta, tb)
   if type(a) ~= type(b) or (type(a) ~= 'number' and type(a) ~= 'string' and type(a) ~= 'boolean') then
     return op == '!=' and a ~= nil
+  end
+  if ta and tb then
+    a, b = JSON.compare_ints(ta, tb), 0
   end
   if op == '==' then
     return a == b
@@ -1086,6 +1212,21 @@ local function describe(s)
   return what
 end
 
+-- exact_pair returns the texts of an input's field value a and a strike's
+-- value b when either is a whole number too large for a double and both
+-- are written as integers (see JSON.exact_int); else nothing.
+local function exact_pair(a, raw, field, b, spec)
+  if type(a) ~= 'number' or type(b) ~= 'number' or not (JSON.inexact(a) or JSON.inexact(b)) then
+    return nil
+  end
+  local ta = JSON.member(raw or '', field)
+  local tb = JSON.member(spec or '', STRIKE.value)
+  if ta and tb and string.find(ta, '^%-?%d+$') and string.find(tb, '^%-?%d+$') then
+    return ta, tb
+  end
+  return nil
+end
+
 -- struck returns the strike a task (its name and input JSON) matches, or
 -- nil. An input that cannot be read matches no strike on a field.
 local function struck(name, raw)
@@ -1104,7 +1245,8 @@ local function struck(name, raw)
         local ok, v = pcall(cjson.decode, raw or '')
         input = ok and type(v) == 'table' and v or false
       end
-      if input and input[field] ~= nil and compare(input[field], s[STRIKE.op], s[STRIKE.value]) then
+      local a, b = input and input[field], s[STRIKE.value]
+      if a ~= nil and compare(a, s[STRIKE.op], b, exact_pair(a, raw, field, b, strike_texts[s])) then
         return s
       end
     end
