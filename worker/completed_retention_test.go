@@ -130,7 +130,7 @@ func TestZeroCompletedRetentionWithLimitsAndWatchers(t *testing.T) {
 		info, err := d.Execution(keys[2]).Info(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, sdk.StateCompleted, info.State)
-		env.Advance(2 * time.Minute)
+		env.Advance(2 * time.Hour) // the watch's registration (an hour under the testsuite) and more
 		_, err = d.Execution(keys[2]).Info(t.Context())
 		assert.ErrorIs(t, err, sdk.ErrNotFound, "and then nothing")
 		// The leak check that ends the test finds any slot or key left behind.
