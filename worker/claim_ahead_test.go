@@ -139,8 +139,10 @@ func TestClaimedAheadIsHandedBackWhenItWaits(t *testing.T) {
 	o.add(t, d, 200) // the worker learns that tasks are short
 	require.Eventually(t, func() bool { return o.left.Load() == 20 }, time.Minute, time.Millisecond)
 	// The long task and three short ones due at one instant, the long one
-	// first (same instant: by key): one claim takes them all.
-	due := time.Now().Add(300 * time.Millisecond)
+	// first (same instant: by key): one claim takes them all. The four adds
+	// must be done by then: 300 ms was too little on a busy machine (the
+	// long task was claimed alone).
+	due := time.Now().Add(2 * time.Second)
 	ex, err := long.Add(context.Background(), d, Order{ID: -1}, sdk.Key("a-long"), sdk.At(due))
 	require.NoError(t, err)
 	var lined []*sdk.Execution
@@ -266,7 +268,7 @@ func TestClaimedAheadIsHandedBackAtShutdown(t *testing.T) {
 	go func() { done <- w.Run(ctx) }()
 	o.add(t, d, 200) // the worker learns that tasks are short
 	o.wait(t)
-	due := time.Now().Add(300 * time.Millisecond)
+	due := time.Now().Add(2 * time.Second) // the four adds done by then (see above)
 	_, err := long.Add(context.Background(), d, Order{ID: -1}, sdk.Key("a-long"), sdk.At(due))
 	require.NoError(t, err)
 	var lined []*sdk.Execution

@@ -71,7 +71,11 @@ func TestPartitionedWorkerStopsItsTasksBeforeTheyAreTakenOver(t *testing.T) {
 	require.NoError(t, d.Register(exclusive))
 	ex, err := exclusive.Add(ctx, d, Order{ID: 1})
 	require.NoError(t, err)
-	runWorker(t, worker.New(cutOff, worker.Options{Name: "cut-off", Lease: time.Second}))
+	// The fence stops the cut-off copy at 0.8–0.9 of its lease, Redis hands
+	// the task over at 1.0: a lease of 4 s leaves the copy's goroutine
+	// 0.4 s to notice on a busy machine (a 1 s lease left 0.1 s, and a run
+	// under load used 85 ms of it).
+	runWorker(t, worker.New(cutOff, worker.Options{Name: "cut-off", Lease: 4 * time.Second}))
 	waitFor(t, started, 1)
 	proxy.Cut() // for good: the cut-off worker hands nothing back
 	runWorker(t, worker.New(d, worker.Options{Name: "rescuer", Lease: time.Second}))

@@ -347,10 +347,16 @@ func TestOverview(t *testing.T) {
 		assert.Equal(t, [4]int{0, 1, 2, 0}, o.Sampled)
 		assert.ElementsMatch(t, []store.NameCount{{Name: "mail", Queued: 1, Scheduled: 1}, {Name: "bill", Scheduled: 1}}, o.Names)
 		require.Len(t, o.Minutes, 60)
-		last := o.Minutes[59]
-		assert.Equal(t, now.Unix()/60*60, last.Minute.Unix())
-		assert.Equal(t, map[string]int64{"completed": 7, "completed:mail": 7, "failed": 1}, last.Counts)
-		assert.Equal(t, map[string]int64{"completed": 3}, o.Minutes[49].Counts)
+		// The hour ends at the minute Overview read, which may have turned
+		// since now: the minutes are found by their instant.
+		counts := map[int64]map[string]int64{}
+		for _, m := range o.Minutes {
+			counts[m.Minute.Unix()] = m.Counts
+		}
+		minute := now.Unix() / 60 * 60
+		assert.Contains(t, []int64{minute, minute + 60}, o.Minutes[59].Minute.Unix(), "the hour ends now")
+		assert.Equal(t, map[string]int64{"completed": 7, "completed:mail": 7, "failed": 1}, counts[minute])
+		assert.Equal(t, map[string]int64{"completed": 3}, counts[minute-600])
 
 		// The sample is bounded: one task of each list.
 		o, err = s.Overview(ctx, 1, 0, time.Minute)
