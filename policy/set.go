@@ -35,6 +35,10 @@ func Compile(name string, input reflect.Type, policies []Policy) (*Set, error) {
 		if p == nil {
 			return nil, &Error{Task: name, Policy: "nil policy", Err: ErrInvalid}
 		}
+		if v := reflect.ValueOf(p); v.Kind() == reflect.Pointer && v.IsNil() {
+			// A policy left unset: var r *policy.RetryPolicy.
+			return nil, &Error{Task: name, Policy: fmt.Sprintf("nil %T", p), Err: ErrInvalid}
+		}
 		if builder, built := p.origin(); !built {
 			return nil, &Error{Task: name, Policy: p.String(), Err: notBuilt(builder)}
 		}

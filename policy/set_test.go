@@ -145,6 +145,11 @@ func TestCompileRejectsNilPolicy(t *testing.T) {
 	t.Parallel()
 	_, err := compile[syncInput](policy.Timeout(time.Minute), nil)
 	requirePolicyError(t, err, policy.ErrInvalid, "nil policy")
+
+	// A policy left unset, a nil pointer in the interface: it panicked.
+	var unset *policy.RetryPolicy
+	_, err = compile[syncInput](unset)
+	requirePolicyError(t, err, policy.ErrInvalid, "nil *policy.RetryPolicy")
 }
 
 func TestCompileRejectsUnknownField(t *testing.T) {

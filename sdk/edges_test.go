@@ -3,6 +3,7 @@ package sdk_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -222,11 +223,13 @@ func TestRegisterRefusesATooLongName(t *testing.T) {
 // a docket name is at most 200 bytes (it is in every key).
 func TestProgressMessageAndNameLimits(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		var long, short error
+		var long, short, nilCtx error
 		task := sdk.NewTask("report", func(ctx context.Context, in struct{}) error {
 			p := sdk.Current(ctx).Progress()
 			short = p.SetMessage(ctx, "half way")
 			long = p.SetMessage(ctx, strings.Repeat("x", sdk.MaxProgressMessage+1))
+			//lint:ignore SA1012 a nil context is what this checks
+			nilCtx = errors.Join(p.SetTotal(nil, 1), p.Increment(nil), p.SetMessage(nil, "x"), p.Sync(nil))
 			return nil
 		})
 		env.Register(task)
@@ -235,6 +238,7 @@ func TestProgressMessageAndNameLimits(t *testing.T) {
 		env.RunUntilFinished()
 		require.NoError(t, short)
 		assert.ErrorIs(t, long, sdk.ErrInputTooLarge)
+		assert.ErrorIs(t, nilCtx, sdk.ErrNilArgument, "a nil context is an error, not a panic")
 		p, err := ex.Progress(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, "half way", p.Message)

@@ -119,5 +119,8 @@ func (p *Progress) do(ctx context.Context, op, value string) error {
 	if p == nil || p.p == nil {
 		return nil
 	}
+	if ctx == nil {
+		return fmt.Errorf("%w: the context.Context is nil (pass the task's)", ErrNilArgument)
+	}
 	return p.p.Do(ctx, op, value)
 }
