@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/docket-go/docket/internal/core"
@@ -95,7 +96,14 @@ func (t *TimeoutControl) Extend(by ...time.Duration) {
 	}
 	var d time.Duration
 	for _, b := range by {
-		d += b
+		switch { // added up without wrapping round: huge durations stay huge
+		case b > 0 && d > math.MaxInt64-b:
+			d = math.MaxInt64
+		case b < 0 && d < math.MinInt64-b:
+			d = math.MinInt64
+		default:
+			d += b
+		}
 	}
 	t.d.Extend(d)
 }

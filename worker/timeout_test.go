@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -77,6 +78,25 @@ func TestTimeoutExtend(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, info.Error, "timed out after 9m0s", "the time it was given, extensions included")
 	}, testsuite.WithDocketOptions(sdk.WithRetention(24*time.Hour)))
+}
+
+// Extend's durations are added up without wrapping round: two halves of
+// the longest duration moved nothing (their sum wrapped to a negative).
+func TestTimeoutExtendByHugeDurations(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var left time.Duration
+		task := sdk.NewTask("huge", func(ctx context.Context, in struct{}) error {
+			half := time.Duration(math.MaxInt64/2 + 1)
+			sdk.Current(ctx).Timeout().Extend(half, half)
+			left, _ = sdk.Current(ctx).Timeout().Remaining()
+			return nil
+		}, policy.Timeout(time.Minute))
+		env.Register(task)
+		_, err := task.Add(t.Context(), env.Docket(), struct{}{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		assert.Greater(t, left, 100*365*24*time.Hour)
+	})
 }
 
 // The Timeout policy is the task context's deadline, as code called from
