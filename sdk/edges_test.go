@@ -124,6 +124,37 @@ func TestStrikeComparisonNeedsAField(t *testing.T) {
 	assert.Equal(t, "sync", strikes[0].String())
 }
 
+// A strike's value is compared as the input's field is written, so a
+// named type of an input field strikes as its JSON does: Region("eu") was
+// refused, though the input's field is a Region. A value whose JSON is not
+// a number, a string or a boolean is refused.
+func TestStrikeValueOfANamedType(t *testing.T) {
+	type Region string
+	type Weight float64
+	type shipment struct {
+		Region Region `json:"region"`
+		Weight Weight `json:"weight"`
+	}
+	ctx := context.Background()
+	d := memoryDocket(t)
+	ship := sdk.NewTask("ship", func(context.Context, shipment) error { return nil })
+	require.NoError(t, d.Register(ship))
+	require.NoError(t, d.Strike(ctx, "ship", "region", "==", Region("eu")))
+	require.NoError(t, d.Strike(ctx, "ship", "weight", ">", Weight(99.5)))
+	for in, want := range map[shipment]sdk.Disposition{
+		{Region: "eu", Weight: 1}:   sdk.Struck,
+		{Region: "us", Weight: 100}: sdk.Struck,
+		{Region: "us", Weight: 1}:   sdk.Scheduled,
+	} {
+		ex, err := ship.Add(ctx, d, in)
+		require.NoError(t, err)
+		assert.Equal(t, want, ex.Disposition(), "%+v", in)
+	}
+	for _, value := range []any{nil, struct{ A int }{1}, []string{"eu"}, map[string]int{}} {
+		assert.ErrorIs(t, d.Strike(ctx, "ship", "region", "==", value), sdk.ErrBadStrike, "%#v", value)
+	}
+}
+
 // A strike of a task name no task can have (longer than NewTask takes) is
 // ErrBadStrike: it would hold nothing, silently.
 func TestStrikeOfANameNoTaskCanHave(t *testing.T) {

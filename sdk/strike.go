@@ -63,7 +63,9 @@ var strikeOps = []string{"==", "!=", "<", "<=", ">", ">="}
 // <=, >, >=: numbers as numbers, strings as strings, values of different
 // kinds as different); with an empty field, an empty op and a nil value,
 // every run of the task (a field left empty with an op or a value is
-// ErrBadStrike).
+// ErrBadStrike). The value is compared as JSON writes it, as the input's
+// field is: a named type (type Region string) is its string, whole numbers
+// of any size exactly.
 //
 // While it holds, adding a task it matches writes nothing and reports
 // Disposition Struck; a scheduled or queued task it matches is held when it
@@ -152,14 +154,26 @@ func strikeSpec(task, field, op string, value any) (store.StrikeSpec, error) {
 	if !slices.Contains(strikeOps, op) {
 		return store.StrikeSpec{}, fmt.Errorf("%w: operator %q; use one of %s", ErrBadStrike, op, strings.Join(strikeOps, " "))
 	}
-	switch value.(type) {
-	case string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, json.Number:
-	default:
-		return store.StrikeSpec{}, fmt.Errorf("%w: the value %v (%T) must be a number, a string or a boolean", ErrBadStrike, value, value)
-	}
+	// The value is compared as the input's field is written: as JSON, so
+	// a named type (type Region string) or one with its own MarshalJSON is
+	// written as it would be in the input.
 	raw, err := json.Marshal(value)
 	if err != nil {
-		return store.StrikeSpec{}, fmt.Errorf("%w: %w", ErrBadStrike, err)
+		return store.StrikeSpec{}, fmt.Errorf("%w: the value %v (%T): %w", ErrBadStrike, value, value, err)
+	}
+	if !isScalarJSON(raw) {
+		return store.StrikeSpec{}, fmt.Errorf("%w: the value %v (%T) must be a number, a string or a boolean (it is written %s)", ErrBadStrike, value, value, raw)
 	}
 	return store.StrikeSpec{Task: task, Field: field, Op: op, Value: raw}, nil
+}
+
+// isScalarJSON reports whether raw, as json.Marshal wrote it, is a number,
+// a string or a boolean.
+func isScalarJSON(raw []byte) bool {
+	switch c := raw[0]; {
+	case c == '"', c == '-', c >= '0' && c <= '9':
+		return true
+	default:
+		return string(raw) == "true" || string(raw) == "false"
+	}
 }
