@@ -155,6 +155,29 @@ func TestStrikeValueOfANamedType(t *testing.T) {
 	}
 }
 
+// A strike holds an input whose member Go binds to the field in another
+// case ({"Customer": "acme"} is customer "acme" to the task): it ran.
+func TestStrikeMatchesAFieldWrittenInAnotherCase(t *testing.T) {
+	type order struct {
+		Customer string `json:"customer"`
+	}
+	ctx := context.Background()
+	d := memoryDocket(t)
+	require.NoError(t, d.Register(sdk.NewTask("bill", func(context.Context, order) error { return nil })))
+	require.NoError(t, d.Strike(ctx, "bill", "customer", "==", "acme"))
+	for raw, want := range map[string]sdk.Disposition{
+		`{"Customer": "acme"}`:                       sdk.Struck,
+		`{"CUSTOMER": "acme"}`:                       sdk.Struck,
+		`{"customer": "acme"}`:                       sdk.Struck,
+		`{"customer": "globex"}`:                     sdk.Scheduled,
+		`{"customer": "globex", "Customer": "acme"}`: sdk.Struck, // Go reads the last: acme
+	} {
+		ex, err := d.AddByName(ctx, "bill", json.RawMessage(raw))
+		require.NoError(t, err)
+		assert.Equal(t, want, ex.Disposition(), raw)
+	}
+}
+
 // A strike of a task name no task can have (longer than NewTask takes) is
 // ErrBadStrike: it would hold nothing, silently.
 func TestStrikeOfANameNoTaskCanHave(t *testing.T) {

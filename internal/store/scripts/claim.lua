@@ -165,15 +165,6 @@ local function decode(raw)
   return input
 end
 
--- folded is a key as Go's encoding/json compares it with a field's name:
--- without case, and with the two non-ASCII letters that fold to ASCII ones
--- (U+017F to s, U+212A to k).
-local function folded(k)
-  k = string.gsub(k, '\197\191', 's')
-  k = string.gsub(k, '\226\132\170', 'k')
-  return string.lower(k)
-end
-
 -- text renders an input value for a key: strings as they are, integers
 -- without an exponent, anything else as JSON. Newlines are escaped: they
 -- separate the limits a task holds.

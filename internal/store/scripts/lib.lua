@@ -1212,6 +1212,15 @@ local function describe(s)
   return what
 end
 
+-- folded is a key as Go's encoding/json compares it with a field's name:
+-- without case, and with the two non-ASCII letters that fold to ASCII ones
+-- (U+017F to s, U+212A to k).
+local function folded(k)
+  k = string.gsub(k, '\197\191', 's')
+  k = string.gsub(k, '\226\132\170', 'k')
+  return string.lower(k)
+end
+
 -- exact_pair returns the texts of an input's field value a and a strike's
 -- value b when either is a whole number too large for a double and both
 -- are written as integers (see JSON.exact_int); else nothing.
@@ -1225,6 +1234,22 @@ local function exact_pair(a, raw, field, b, spec)
     return ta, tb
   end
   return nil
+end
+
+-- struck_field reports whether strike s on field holds an input: its
+-- member field, or one Go would bind to the field (another case: Go
+-- matches names without case, and the last such member wins, an order the
+-- decoded table has lost, so any of them matching holds the task: a strike
+-- errs on the side of holding).
+local function struck_field(input, raw, field, s)
+  local want, b = folded(field), s[STRIKE.value]
+  for k, a in pairs(input) do
+    if type(k) == 'string' and (k == field or folded(k) == want)
+        and compare(a, s[STRIKE.op], b, exact_pair(a, raw, k, b, strike_texts[s])) then
+      return true
+    end
+  end
+  return false
 end
 
 -- struck returns the strike a task (its name and input JSON) matches, or
@@ -1245,8 +1270,7 @@ local function struck(name, raw)
         local ok, v = pcall(cjson.decode, raw or '')
         input = ok and type(v) == 'table' and v or false
       end
-      local a, b = input and input[field], s[STRIKE.value]
-      if a ~= nil and compare(a, s[STRIKE.op], b, exact_pair(a, raw, field, b, strike_texts[s])) then
+      if input and struck_field(input, raw, field, s) then
         return s
       end
     end
