@@ -90,7 +90,7 @@ type Info struct {
 	Deliveries int             // times the current attempt was handed to a worker (more than 1 after a worker died)
 	Input      json.RawMessage // its input, as JSON
 	Due        time.Time       // when its current or last attempt was, or is, due (by the Redis clock)
-	Created    time.Time       // when it was added (Replace, Retry and a perpetual chain keep it)
+	Created    time.Time       // when it was added (Retry and a perpetual chain keep it; a Replace, a new execution and a new submission to Debounce, sets it anew)
 	Started    time.Time       // when a worker claimed the last attempt (one claimed ahead starts when a slot frees: see worker.Options.ClaimAhead); zero before the first
 	Finished   time.Time       // zero until the execution ends
 	Error      string          // why the last attempt failed, or why the execution ended
