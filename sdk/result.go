@@ -234,10 +234,15 @@ func (e *TaskError) Unwrap() error {
 }
 
 // panicFrom rebuilds a *PanicError from its message: "panic: " the value,
-// a blank line, then the stack.
+// a blank line, then the stack, which starts "goroutine N [": the value's
+// own text may hold blank lines.
 func panicFrom(msg string) *PanicError {
-	value, stack, _ := strings.Cut(strings.TrimPrefix(msg, "panic: "), "\n\n")
-	return &PanicError{Value: value, Stack: []byte(stack)}
+	text := strings.TrimPrefix(msg, "panic: ")
+	at := strings.Index(text, "\n\ngoroutine ")
+	if at < 0 {
+		return &PanicError{Value: text}
+	}
+	return &PanicError{Value: text[:at], Stack: []byte(text[at+2:])}
 }
 
 // Reasons an execution ended without completing, in Info.Reason. Those of

@@ -44,7 +44,7 @@ func TestResultTask(t *testing.T) {
 			case "permanent":
 				return Thumb{}, sdk.Permanent(errCorrupt)
 			case "panic":
-				panic("out of memory")
+				panic("out of memory\n\nwhile resizing") // a blank line of its own: the value is all of it
 			case "slow":
 				<-ctx.Done()
 				return Thumb{}, ctx.Err()
@@ -84,8 +84,8 @@ func TestResultTask(t *testing.T) {
 		_, err = resize.Call(ctx, d, Image{Path: "e.png", Fail: "panic"})
 		var pe *sdk.PanicError
 		require.ErrorAs(t, err, &pe)
-		assert.Equal(t, "out of memory", pe.Value)
-		assert.Contains(t, string(pe.Stack), "goroutine")
+		assert.Equal(t, "out of memory\n\nwhile resizing", pe.Value)
+		assert.True(t, strings.HasPrefix(string(pe.Stack), "goroutine "), "%s", pe.Stack)
 
 		_, err = resize.Call(ctx, d, Image{Path: "f.png", Fail: "slow"})
 		assert.ErrorIs(t, err, sdk.ErrTimeout)
