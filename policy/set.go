@@ -60,6 +60,32 @@ func Compile(name string, input reflect.Type, policies []Policy) (*Set, error) {
 	return s, nil
 }
 
+// Clone returns a copy of s that edits do not reach s through: each
+// policy copied, each list a new one.
+func (s *Set) Clone() *Set {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	c.Retry = clonePtr(s.Retry)
+	c.Timeout = clonePtr(s.Timeout)
+	c.Perpetual = clonePtr(s.Perpetual)
+	c.Cron = clonePtr(s.Cron)
+	c.Debounce = clonePtr(s.Debounce)
+	c.Concurrency = slices.Clone(s.Concurrency)
+	c.Cooldown = slices.Clone(s.Cooldown)
+	c.RateLimit = slices.Clone(s.RateLimit)
+	return &c
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
+}
+
 // Automatic reports whether the task starts itself when a worker starts.
 func (s *Set) Automatic() bool {
 	return s.Perpetual != nil && s.Perpetual.Automatic || s.Cron != nil && s.Cron.Automatic

@@ -52,13 +52,14 @@ func (t *Task[In]) Name() string {
 	return t.name
 }
 
-// Policies returns the task's validated policies.
+// Policies returns the task's validated policies: a copy, whose edits
+// change nothing of how the task runs.
 func (t *Task[In]) Policies() (*policy.Set, error) {
 	def, err := t.definition()
 	if err != nil {
 		return nil, err
 	}
-	return def.Policies, nil
+	return def.Policies.Clone(), nil
 }
 
 // Registrable is a task that a Docket can register: a *Task of any input

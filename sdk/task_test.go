@@ -15,6 +15,7 @@ import (
 	"github.com/docket-go/docket/internal/redistest"
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/testsuite"
 )
 
 type SyncInput struct {
@@ -269,4 +270,27 @@ func TestAtInThePastMeansNow(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ex.Due(), info.Due)
 	assert.Equal(t, sdk.StateQueued, info.State)
+}
+
+// Policies hands out a copy: editing it changes neither what Policies
+// returns next nor how the task runs (it ran once, where Retry(2) says
+// twice).
+func TestPoliciesIsACopy(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		task := sdk.NewTask("flaky", func(context.Context, struct{}) error { return errors.New("down") },
+			policy.Retry(2, time.Second), policy.Concurrency("", 1))
+		env.Register(task)
+		set, err := task.Policies()
+		require.NoError(t, err)
+		set.Retry.Attempts = 1
+		set.Concurrency[0].Max = 5
+		again, err := task.Policies()
+		require.NoError(t, err)
+		assert.Equal(t, 2, again.Retry.Attempts)
+		assert.Equal(t, 1, again.Concurrency[0].Max)
+		_, err = task.Add(t.Context(), env.Docket(), struct{}{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		assert.Len(t, env.Runs("flaky"), 2)
+	})
 }
