@@ -148,6 +148,11 @@ func (t *Task[In]) add(ctx context.Context, d *Docket, mode store.Mode, in In, o
 	if err != nil {
 		return nil, fmt.Errorf("%w: task %q: %w", ErrBadInput, t.name, err)
 	}
+	if def.ReadsBack != nil {
+		if err := def.ReadsBack(raw, false); err != nil {
+			return nil, fmt.Errorf("task %q: %w", t.name, err)
+		}
+	}
 	mode, opts = chainAdd(def, mode, opts)
 	return d.addOne(ctx, mode, t.name, raw, opts)
 }
@@ -215,6 +220,11 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 		raw, err := json.Marshal(in)
 		if err != nil {
 			return nil, fmt.Errorf("%w: task %q, input %d: %w", ErrBadInput, t.name, i, err)
+		}
+		if def.ReadsBack != nil {
+			if err := def.ReadsBack(raw, false); err != nil {
+				return nil, fmt.Errorf("task %q, input %d: %w", t.name, i, err)
+			}
 		}
 		if err := d.checkInput(t.name, raw); err != nil {
 			return nil, err

@@ -38,7 +38,10 @@ var (
 	// rules, is not a JSON object the rules can read); an option out of its
 	// range (a due time after the year 9999, a negative Limit, a Spread
 	// beyond MaxSpread); or, at Register, an input or result type JSON
-	// cannot encode or decode, or an input type that is not a struct.
+	// cannot encode or decode, or an input type that is not a struct. A
+	// value whose JSON does not decode back into its type (a non-nil error
+	// in a field of type error, which JSON writes as {}) is ErrBadInput
+	// too: an input at Add; a result fails its attempt, permanently.
 	ErrBadInput = core.ErrBadInput
 
 	// ErrBadKey reports an unusable task key: an empty one, or one longer

@@ -14,6 +14,7 @@ import (
 	"github.com/docket-go/docket/internal/redistest"
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
+	"github.com/docket-go/docket/testsuite"
 )
 
 // Thumb is the result of the resize task.
@@ -142,5 +143,53 @@ func TestResultEncoding(t *testing.T) {
 		got, err := sdk.Result[struct{}](ctx, ex)
 		require.NoError(t, err)
 		assert.Equal(t, struct{}{}, got)
+	})
+}
+
+// outcome holds an error: JSON writes a non-nil one as {}, which it cannot
+// read back into the field.
+type outcome struct {
+	Charged bool  `json:"charged"`
+	Err     error `json:"err"`
+}
+
+// A result or an input whose JSON does not decode back into its type (a
+// field of type error holding an error) is refused where it is made: the
+// result fails its attempt, for good, rather than complete the execution
+// with a result Call could not read; the input is refused by Add, rather
+// than fail on the worker. Values that read back are fine.
+func TestValuesThatDoNotReadBack(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		charge := sdk.NewResultTask("charge", func(ctx context.Context, in struct{ Fail bool }) (outcome, error) {
+			if in.Fail {
+				return outcome{Err: errors.New("card declined")}, nil
+			}
+			return outcome{Charged: true}, nil
+		}, policy.Retry(3, time.Second))
+		env.Register(charge)
+		got, err := charge.Call(t.Context(), env.Docket(), struct{ Fail bool }{})
+		require.NoError(t, err)
+		assert.Equal(t, outcome{Charged: true}, got)
+
+		ex, err := charge.Add(t.Context(), env.Docket(), struct{ Fail bool }{Fail: true})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		_, err = charge.Result(t.Context(), ex)
+		assert.ErrorIs(t, err, sdk.ErrPermanent)
+		assert.ErrorContains(t, err, "does not decode into sdk_test.outcome")
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Equal(t, 1, info.Attempt, "not retried: the same type fails the same way")
+
+		record := sdk.NewTask("record", func(context.Context, outcome) error { return nil })
+		env.Register(record)
+		_, err = record.Add(t.Context(), env.Docket(), outcome{Err: errors.New("no")})
+		assert.ErrorIs(t, err, sdk.ErrBadInput)
+		_, err = record.AddMany(t.Context(), env.Docket(), []outcome{{}, {Err: errors.New("no")}})
+		assert.ErrorIs(t, err, sdk.ErrBadInput)
+		_, err = record.Add(t.Context(), env.Docket(), outcome{Charged: true})
+		require.NoError(t, err)
+		env.RunUntilFinished()
 	})
 }

@@ -109,9 +109,10 @@ func (t *Task[In]) compile() (*core.TaskDef, error) {
 		call = func(ctx context.Context, in In) (any, error) { return nil, fn(ctx, in) }
 	}
 	return &core.TaskDef{
-		Name:     name,
-		Input:    input,
-		Policies: set,
+		Name:      name,
+		Input:     input,
+		Policies:  set,
+		ReadsBack: readsBack(input, t.result),
 		Decode: func(raw []byte) (any, error) {
 			in, err := decodeInput[In](raw)
 			if err != nil {
@@ -150,6 +151,56 @@ func decodable(t reflect.Type) error {
 	}
 	w := typeWalk{seen: map[reflect.Type]bool{}}
 	return w.walk(t, root)
+}
+
+// readsBack returns the TaskDef's ReadsBack for an input and a result type
+// (nil for a task without one): nil unless either holds an interface with
+// methods, whose non-nil values JSON encodes as it cannot decode.
+func readsBack(input, result reflect.Type) func(raw []byte, isResult bool) error {
+	in := holdsMethods(input, map[reflect.Type]bool{})
+	out := result != nil && holdsMethods(result, map[reflect.Type]bool{})
+	if !in && !out {
+		return nil
+	}
+	return func(raw []byte, isResult bool) error {
+		t, what := input, "input"
+		if isResult {
+			t, what = result, "result"
+		}
+		if t == nil || !(isResult && out || !isResult && in) {
+			return nil
+		}
+		if err := json.Unmarshal(raw, reflect.New(t).Interface()); err != nil {
+			return fmt.Errorf("%w: its %s, as JSON (%.100s), does not decode into %v (%w): a field of interface type must be nil, or hold what decodes into it",
+				ErrBadInput, what, raw, t, err)
+		}
+		return nil
+	}
+}
+
+// holdsMethods reports whether t holds, as JSON encodes it, an interface
+// with methods (error, say) at any depth.
+func holdsMethods(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] || selfCoded(t) {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Interface:
+		return t.NumMethod() > 0
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return holdsMethods(t.Elem(), seen)
+	case reflect.Map:
+		return holdsMethods(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Tag.Get("json") != "-" && (f.IsExported() || embeddedStruct(f)) && holdsMethods(f.Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // typeWalk looks through a type for what JSON cannot encode; seen ends the

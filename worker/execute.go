@@ -409,6 +409,13 @@ func (a *attempt) encodeResult(result any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docket: task %q: its result does not encode as JSON: %w", a.msg.Name, err)
 	}
+	if a.def.ReadsBack != nil {
+		// Saved, it would complete the execution with a result no caller
+		// can read; the same type fails the same way, so not retried.
+		if err := a.def.ReadsBack(raw, true); err != nil {
+			return nil, sdk.Permanent(fmt.Errorf("task %q: %w", a.msg.Name, err))
+		}
+	}
 	if err := core.CheckSize(fmt.Sprintf("task %q: its result", a.msg.Name), raw, a.r.w.c.MaxInputSize); err != nil {
 		return nil, err
 	}
