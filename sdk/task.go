@@ -323,5 +323,11 @@ func (d *Docket) Register(tasks ...Registrable) error {
 		}
 		defs = append(defs, def)
 	}
-	return d.core.Register(defs...)
+	if err := d.core.Register(defs...); err != nil {
+		return err
+	}
+	if registered := d.core.Hooks.Registered; registered != nil {
+		registered()
+	}
+	return nil
 }

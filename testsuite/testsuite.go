@@ -192,6 +192,10 @@ func start(t *testing.T, cfg config) *Env {
 	c.Hooks.AttemptDone = env.record
 	c.Hooks.StepDone = env.recordStep
 	c.Hooks.Calls = env.count
+	// Tasks registered on the docket itself (env.Docket().Register), as a
+	// program does, start the worker as env.Register does: a Call would
+	// otherwise wait, moving fake time, for a worker that never starts.
+	c.Hooks.Registered = env.startWorker
 
 	wo := cfg.worker
 	if wo.Lease == 0 {
@@ -320,7 +324,9 @@ func (e *Env) Docket() *sdk.Docket { return e.docket }
 // chains of automatic tasks start then, and tasks of the names registered
 // that were waiting for a worker that has them are due, in their places in
 // line (a cooldown or a debounce judges them before those added since).
-// Call it once for all tasks or once per task, as you like.
+// Call it once for all tasks or once per task, as you like. Registering on
+// Docket() instead does the same, but reports its error rather than fail
+// the test.
 func (e *Env) Register(tasks ...sdk.Registrable) {
 	e.t.Helper()
 	if err := e.docket.Register(tasks...); err != nil {

@@ -457,3 +457,16 @@ func TestAWatchedCompletionOutlastsTheRegistration(t *testing.T) {
 		assert.ErrorIs(t, err, sdk.ErrNotFound, "then it goes")
 	}, testsuite.WithDocketOptions(sdk.WithCompletedRetention(0)))
 }
+
+// Tasks registered on the docket itself, as a program registers them,
+// start the worker as Env.Register does: the Call below waited, moving fake
+// time, for a worker that never started, until go test's timeout.
+func TestRegisteringOnTheDocketStartsTheWorker(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		double := sdk.NewResultTask("double", func(ctx context.Context, in struct{ N int }) (int, error) { return 2 * in.N, nil })
+		require.NoError(t, env.Docket().Register(double))
+		got, err := double.Call(t.Context(), env.Docket(), struct{ N int }{N: 21})
+		require.NoError(t, err)
+		assert.Equal(t, 42, got)
+	})
+}
