@@ -323,11 +323,5 @@ func (d *Docket) Register(tasks ...Registrable) error {
 		}
 		defs = append(defs, def)
 	}
-	if err := d.core.Register(defs...); err != nil {
-		return err
-	}
-	if registered := d.core.Hooks.Registered; registered != nil {
-		registered()
-	}
-	return nil
+	return d.core.Register(defs...)
 }

@@ -65,6 +65,9 @@ func (e *Execution) Watch(ctx context.Context) (<-chan Event, error) {
 	if err := e.usable(ctx); err != nil {
 		return nil, err
 	}
+	if watching := e.d.core.Hooks.Watching; watching != nil {
+		watching()
+	}
 	s := e.d.core.Store
 	ps := s.Watch(ctx, e.key)
 	if _, err := ps.Receive(ctx); err != nil { // subscribed before reading the state: nothing missed

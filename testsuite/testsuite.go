@@ -192,10 +192,12 @@ func start(t *testing.T, cfg config) *Env {
 	c.Hooks.AttemptDone = env.record
 	c.Hooks.StepDone = env.recordStep
 	c.Hooks.Calls = env.count
-	// Tasks registered on the docket itself (env.Docket().Register), as a
-	// program does, start the worker as env.Register does: a Call would
-	// otherwise wait, moving fake time, for a worker that never starts.
-	c.Hooks.Registered = env.startWorker
+	// A caller that waits for a task (Watch, Result, Call) starts the
+	// worker, if nothing has yet: tasks registered on the docket itself
+	// (env.Docket().Register), as a program does, would otherwise wait,
+	// moving fake time, for a worker that never starts. (Registering on the
+	// docket does not start it: a test may run a worker of its own.)
+	c.Hooks.Watching = env.startWorker
 
 	wo := cfg.worker
 	if wo.Lease == 0 {
@@ -325,8 +327,8 @@ func (e *Env) Docket() *sdk.Docket { return e.docket }
 // that were waiting for a worker that has them are due, in their places in
 // line (a cooldown or a debounce judges them before those added since).
 // Call it once for all tasks or once per task, as you like. Registering on
-// Docket() instead does the same, but reports its error rather than fail
-// the test.
+// Docket() instead does not start the worker (a test may run one of its
+// own); waiting for a task's end (Watch, Result, Call) does.
 func (e *Env) Register(tasks ...sdk.Registrable) {
 	e.t.Helper()
 	if err := e.docket.Register(tasks...); err != nil {

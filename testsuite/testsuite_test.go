@@ -458,10 +458,10 @@ func TestAWatchedCompletionOutlastsTheRegistration(t *testing.T) {
 	}, testsuite.WithDocketOptions(sdk.WithCompletedRetention(0)))
 }
 
-// Tasks registered on the docket itself, as a program registers them,
-// start the worker as Env.Register does: the Call below waited, moving fake
-// time, for a worker that never started, until go test's timeout.
-func TestRegisteringOnTheDocketStartsTheWorker(t *testing.T) {
+// A Call of a task registered on the docket itself, as a program
+// registers them, starts the worker: it waited, moving fake time, for a
+// worker that never started, until go test's timeout.
+func TestACallOfATaskRegisteredOnTheDocketStartsTheWorker(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		double := sdk.NewResultTask("double", func(ctx context.Context, in struct{ N int }) (int, error) { return 2 * in.N, nil })
 		require.NoError(t, env.Docket().Register(double))

@@ -246,8 +246,9 @@ type Hooks struct {
 	// Calls is called with 1 when a task's function starts and -1 when it
 	// returns, abandoned ones (that ignored their context) included.
 	Calls func(delta int)
-	// Registered is called after each registration of tasks that succeeded.
-	Registered func()
+	// Watching is called when a caller starts to watch a task (Watch, and
+	// Result and Call, which watch it to its end).
+	Watching func()
 }
 
 // AttemptRecord describes one attempt that ran a task's function.
