@@ -66,8 +66,9 @@ var strikeOps = []string{"==", "!=", "<", "<=", ">", ">="}
 // ErrBadStrike). The value is compared as JSON writes it, as the input's
 // field is: a named type (type Region string) is its string, whole numbers
 // of any size exactly. A field the input's JSON leaves out (tagged
-// omitempty and zero) or holds as null matches no comparison, != included:
-// strike priority == 0 holds nothing of a type that omits a zero priority.
+// omitempty and zero) matches no comparison, != included: strike
+// priority == 0 holds nothing of a type that omits a zero priority. A
+// null is a kind of its own, which only != matches.
 //
 // While it holds, adding a task it matches writes nothing and reports
 // Disposition Struck; a scheduled or queued task it matches is held when it
