@@ -66,9 +66,15 @@ func TestWorkersStartingAtOnceLeaveOneChain(t *testing.T) {
 		if !nextNight.After(snap.Now) {
 			nextNight = nextNight.AddDate(0, 0, 1)
 		}
+		// The chain was seeded before the snapshot: within a minute after
+		// 03:00 it may have been seeded for the 03:00 just passed.
+		instants := []time.Time{nextNight}
+		if last := nextNight.AddDate(0, 0, -1); snap.Now.Sub(last) < time.Minute {
+			instants = append(instants, last)
+		}
 		for _, ts := range snap.Scheduled {
 			if ts.Key == "nightly" {
-				assert.Equal(t, nextNight, ts.Due.UTC(), "the cron chain waits for its instant")
+				assert.Contains(t, instants, ts.Due.UTC(), "the cron chain waits for its instant")
 			}
 		}
 		logs.mu.Lock()
