@@ -30,7 +30,7 @@ type Env struct {
 	stop    context.CancelFunc
 	stopped chan struct{}
 	begin   sync.Once // starts the worker
-	run     func()
+	launch  func()
 
 	mu       sync.Mutex
 	runs     []Attempt
@@ -197,7 +197,7 @@ func start(t *testing.T, cfg config) *Env {
 	// (env.Docket().Register), as a program does, would otherwise wait,
 	// moving fake time, for a worker that never starts. (Registering on the
 	// docket does not start it: a test may run a worker of its own.)
-	c.Hooks.Watching = env.startWorker
+	c.Hooks.Watching = env.launchWorker
 
 	wo := cfg.worker
 	if wo.Lease == 0 {
@@ -220,21 +220,31 @@ func start(t *testing.T, cfg config) *Env {
 		_ = d.Close()
 		_ = closeRedis()
 	}
-	env.run = func() {
+	env.launch = func() {
 		go func() {
 			defer close(env.stopped)
 			_ = w.Run(ctx)
 		}()
-		synctest.Wait()
 	}
 	return env
 }
 
-// startWorker starts the worker on first use, once tasks are registered.
-func (e *Env) startWorker() { e.begin.Do(e.run) }
+// startWorker starts the worker on first use, once tasks are registered,
+// and lets it settle: for the calls that drive the env, from the test's
+// goroutine.
+func (e *Env) startWorker() {
+	e.begin.Do(e.launch)
+	synctest.Wait()
+}
+
+// launchWorker starts the worker if nothing has yet, without waiting for
+// it to settle: for a caller that waits for a task (Watch, Result, Call),
+// which may be any goroutine of the test (synctest.Wait, from two at once,
+// or under the Once while another waits for it, would hang the bubble).
+func (e *Env) launchWorker() { e.begin.Do(e.launch) }
 
 func (e *Env) close() {
-	e.startWorker() // so that stopping it finds it started
+	e.launchWorker() // so that stopping it finds it started
 	e.stop()
 }
 

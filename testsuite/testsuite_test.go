@@ -470,3 +470,22 @@ func TestACallOfATaskRegisteredOnTheDocketStartsTheWorker(t *testing.T) {
 		assert.Equal(t, 42, got)
 	})
 }
+
+// A Call from a goroutine of the test, while the test's goroutine drives
+// the env, starts the worker without a second synctest.Wait: the two hung
+// the bubble (one in Wait under the worker's sync.Once, the other on its
+// lock) until go test's timeout.
+func TestACallFromAnotherGoroutineWhileTheTestAdvances(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		double := sdk.NewResultTask("double", func(ctx context.Context, in struct{ N int }) (int, error) { return 2 * in.N, nil })
+		require.NoError(t, env.Docket().Register(double))
+		got := make(chan int, 1)
+		go func() {
+			n, err := double.Call(context.Background(), env.Docket(), struct{ N int }{N: 21})
+			assert.NoError(t, err)
+			got <- n
+		}()
+		env.RunUntilIdle()
+		assert.Equal(t, 42, <-got)
+	})
+}
