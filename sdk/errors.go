@@ -41,7 +41,8 @@ var (
 	// cannot encode or decode, or an input type that is not a struct. A
 	// value whose JSON does not decode back into its type (a non-nil error
 	// in a field of type error, which JSON writes as {}) is ErrBadInput
-	// too: an input at Add; a result fails its attempt, permanently.
+	// too: an input at Add; a result fails its attempt, permanently (the
+	// execution's error then matches ErrPermanent, and says so).
 	ErrBadInput = core.ErrBadInput
 
 	// ErrBadKey reports an unusable task key: an empty one, or one longer

@@ -68,7 +68,8 @@ var strikeOps = []string{"==", "!=", "<", "<=", ">", ">="}
 // of any size exactly. A field the input's JSON leaves out (tagged
 // omitempty and zero) matches no comparison, != included: strike
 // priority == 0 holds nothing of a type that omits a zero priority. A
-// null is a kind of its own, which only != matches.
+// null is a kind of its own, which only != matches (on Redis; on memory://
+// a null reads as absent).
 //
 // While it holds, adding a task it matches writes nothing and reports
 // Disposition Struck; a scheduled or queued task it matches is held when it

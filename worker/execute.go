@@ -411,7 +411,9 @@ func (a *attempt) encodeResult(result any) ([]byte, error) {
 	}
 	if a.def.ReadsBack != nil {
 		// Saved, it would complete the execution with a result no caller
-		// can read; the same type fails the same way, so not retried.
+		// can read. Not retried, as a step's output that does not read back
+		// is not: the task's code chose the value, and a retry would run
+		// its work again to find out whether it chooses another.
 		if err := a.def.ReadsBack(raw, true); err != nil {
 			return nil, sdk.Permanent(fmt.Errorf("task %q: %w", a.msg.Name, err))
 		}

@@ -183,3 +183,26 @@ func TestStrikeComparesLargeIntegersExactly(t *testing.T) {
 		require.NoError(t, d.Restore(ctx, "charge", "customer_id", "==", a))
 	})
 }
+
+// A task held by a strike on a whole number beyond a double's precision
+// says which strike by its digits: it said 1.2345678901235e+18, which two
+// strikes could share.
+func TestAHeldTaskNamesALargeIntegerStrikeByItsDigits(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		type charge struct {
+			CustomerID int64 `json:"customer_id"`
+		}
+		task := sdk.NewTask("charge", func(context.Context, charge) error { return nil })
+		env.Register(task)
+		ex, err := task.Add(t.Context(), env.Docket(), charge{1234567890123456789}, sdk.After(time.Minute))
+		require.NoError(t, err)
+		require.NoError(t, env.Docket().Strike(t.Context(), "charge", "customer_id", "==", int64(1234567890123456789)))
+		env.Advance(time.Minute)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateStruck, info.State)
+		assert.Equal(t, "held: struck (charge with customer_id == 1234567890123456789)", info.Error)
+		require.NoError(t, env.Docket().Restore(t.Context(), "charge", "customer_id", "==", int64(1234567890123456789)))
+		env.RunUntilFinished()
+	})
+}

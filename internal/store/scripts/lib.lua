@@ -1207,7 +1207,9 @@ local function describe(s)
   local task, field = s[STRIKE.task], s[STRIKE.field]
   local what = task ~= '' and task or 'every task'
   if field ~= '' then
-    what = what .. ' with ' .. field .. ' ' .. s[STRIKE.op] .. ' ' .. cjson.encode(s[STRIKE.value])
+    local v = s[STRIKE.value]
+    local shown = JSON.inexact(v) and JSON.member(strike_texts[s] or '', STRIKE.value) or cjson.encode(v)
+    what = what .. ' with ' .. field .. ' ' .. s[STRIKE.op] .. ' ' .. shown
   end
   return what
 end
@@ -1216,8 +1218,10 @@ end
 -- without case, and with the two non-ASCII letters that fold to ASCII ones
 -- (U+017F to s, U+212A to k).
 local function folded(k)
-  k = string.gsub(k, '\197\191', 's')
-  k = string.gsub(k, '\226\132\170', 'k')
+  if string.find(k, '[\197\226]') then -- the lead bytes of the two: most keys have neither
+    k = string.gsub(k, '\197\191', 's')
+    k = string.gsub(k, '\226\132\170', 'k')
+  end
   return string.lower(k)
 end
 
