@@ -182,7 +182,9 @@ func newDocket(rdb redis.UniversalClient, opts []Option) (*Docket, error) {
 	}
 	s, err := store.New(rdb, o.name)
 	if err != nil {
-		return nil, badOption{err}
+		// ErrBadName, an option Open cannot use: ErrBadOption too, as
+		// every such option's error is.
+		return nil, also(err, ErrBadOption)
 	}
 	c := &core.Docket{
 		Name:               o.name,
@@ -244,11 +246,3 @@ func (d *Docket) Close() error {
 	})
 	return d.closeErr
 }
-
-// badOption is an option Open cannot use whose error has a sentinel of its
-// own (ErrBadName): it matches ErrBadOption too, as every such option's
-// does, and reads as its own.
-type badOption struct{ err error }
-
-func (e badOption) Error() string   { return e.err.Error() }
-func (e badOption) Unwrap() []error { return []error{e.err, ErrBadOption} }

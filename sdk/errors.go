@@ -221,12 +221,17 @@ func usableKey(ctx context.Context, d *Docket, key string) error {
 		return err
 	}
 	if err := checkKey(key); err != nil {
-		return &unknownKeyError{err}
+		return also(fmt.Errorf("%w: no task has it", err), ErrNotFound)
 	}
 	return nil
 }
 
-type unknownKeyError struct{ err error }
+// also returns err, which matches sentinel too (errors.Is), with err's
+// message: an error with a sentinel of its own that belongs to a wider
+// class as well.
+func also(err, sentinel error) error { return &alsoError{err, sentinel} }
 
-func (e *unknownKeyError) Error() string   { return e.err.Error() + ": no task has it" }
-func (e *unknownKeyError) Unwrap() []error { return []error{e.err, ErrNotFound} }
+type alsoError struct{ err, sentinel error }
+
+func (e *alsoError) Error() string   { return e.err.Error() }
+func (e *alsoError) Unwrap() []error { return []error{e.err, e.sentinel} }
