@@ -148,8 +148,8 @@ func (t *Task[In]) add(ctx context.Context, d *Docket, mode store.Mode, in In, o
 	if err != nil {
 		return nil, fmt.Errorf("%w: task %q: %w", ErrBadInput, t.name, err)
 	}
-	if def.ReadsBack != nil {
-		if err := def.ReadsBack(raw, false); err != nil {
+	if def.ReadBackInput != nil {
+		if err := def.ReadBackInput(raw); err != nil {
 			return nil, fmt.Errorf("task %q: %w", t.name, err)
 		}
 	}
@@ -221,8 +221,8 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 		if err != nil {
 			return nil, fmt.Errorf("%w: task %q, input %d: %w", ErrBadInput, t.name, i, err)
 		}
-		if def.ReadsBack != nil {
-			if err := def.ReadsBack(raw, false); err != nil {
+		if def.ReadBackInput != nil {
+			if err := def.ReadBackInput(raw); err != nil {
 				return nil, fmt.Errorf("task %q, input %d: %w", t.name, i, err)
 			}
 		}

@@ -109,10 +109,11 @@ func (t *Task[In]) compile() (*core.TaskDef, error) {
 		call = func(ctx context.Context, in In) (any, error) { return nil, fn(ctx, in) }
 	}
 	return &core.TaskDef{
-		Name:      name,
-		Input:     input,
-		Policies:  set,
-		ReadsBack: readsBack(input, t.result),
+		Name:           name,
+		Input:          input,
+		Policies:       set,
+		ReadBackInput:  readsBack(input, "input"),
+		ReadBackResult: readsBack(t.result, "result"),
 		Decode: func(raw []byte) (any, error) {
 			in, err := decodeInput[In](raw)
 			if err != nil {
@@ -153,23 +154,19 @@ func decodable(t reflect.Type) error {
 	return w.walk(t, root)
 }
 
-// readsBack returns the TaskDef's ReadsBack for an input and a result type
-// (nil for a task without one): nil unless either holds an interface with
-// methods, whose non-nil values JSON encodes as it cannot decode.
-func readsBack(input, result reflect.Type) func(raw []byte, isResult bool) error {
-	in := holdsMethods(input, map[reflect.Type]bool{})
-	out := result != nil && holdsMethods(result, map[reflect.Type]bool{})
-	if !in && !out {
+// readsBack returns a check that JSON of a value of type t (what: "input"
+// or "result") decodes back into it; nil when it always does, unless t
+// holds an interface with methods (a field of type error), whose non-nil
+// values JSON writes as it cannot read.
+func readsBack(t reflect.Type, what string) func(raw []byte) error {
+	if t == nil {
 		return nil
 	}
-	return func(raw []byte, isResult bool) error {
-		t, what := input, "input"
-		if isResult {
-			t, what = result, "result"
-		}
-		if t == nil || !(isResult && out || !isResult && in) {
-			return nil
-		}
+	w := typeWalk{seen: map[reflect.Type]bool{}}
+	if w.walk(t, "value"); !w.methods {
+		return nil
+	}
+	return func(raw []byte) error {
 		if err := json.Unmarshal(raw, reflect.New(t).Interface()); err != nil {
 			return fmt.Errorf("%w: its %s, as JSON (%.100s), does not decode into %v (%w): a field of interface type must be nil, or hold what decodes into it",
 				ErrBadInput, what, raw, t, err)
@@ -178,36 +175,12 @@ func readsBack(input, result reflect.Type) func(raw []byte, isResult bool) error
 	}
 }
 
-// holdsMethods reports whether t holds, as JSON encodes it, an interface
-// with methods (error, say) at any depth.
-func holdsMethods(t reflect.Type, seen map[reflect.Type]bool) bool {
-	if seen[t] || selfCoded(t) {
-		return false
-	}
-	seen[t] = true
-	switch t.Kind() {
-	case reflect.Interface:
-		return t.NumMethod() > 0
-	case reflect.Pointer, reflect.Slice, reflect.Array:
-		return holdsMethods(t.Elem(), seen)
-	case reflect.Map:
-		return holdsMethods(t.Elem(), seen)
-	case reflect.Struct:
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if f.Tag.Get("json") != "-" && (f.IsExported() || embeddedStruct(f)) && holdsMethods(f.Type, seen) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // typeWalk looks through a type for what JSON cannot encode; seen ends the
 // walk of a recursive type (type T struct{ Next *T }), and skips a type met
 // again.
 type typeWalk struct {
-	seen map[reflect.Type]bool
+	seen    map[reflect.Type]bool
+	methods bool // it met an interface with methods (see readsBack)
 }
 
 func (w *typeWalk) walk(t reflect.Type, path string) error {
@@ -230,6 +203,8 @@ func (w *typeWalk) walk(t reflect.Type, path string) error {
 		return w.walk(t.Elem(), path+"[]")
 	case reflect.Struct:
 		return w.fields(t, path)
+	case reflect.Interface:
+		w.methods = w.methods || t.NumMethod() > 0
 	}
 	return nil // an interface too: a nil one encodes as null, which decodes
 }

@@ -409,12 +409,12 @@ func (a *attempt) encodeResult(result any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docket: task %q: its result does not encode as JSON: %w", a.msg.Name, err)
 	}
-	if a.def.ReadsBack != nil {
+	if a.def.ReadBackResult != nil {
 		// Saved, it would complete the execution with a result no caller
 		// can read. Not retried, as a step's output that does not read back
 		// is not: the task's code chose the value, and a retry would run
 		// its work again to find out whether it chooses another.
-		if err := a.def.ReadsBack(raw, true); err != nil {
+		if err := a.def.ReadBackResult(raw); err != nil {
 			return nil, sdk.Permanent(fmt.Errorf("task %q: %w", a.msg.Name, err))
 		}
 	}

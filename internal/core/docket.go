@@ -135,12 +135,12 @@ type TaskDef struct {
 	Call func(ctx context.Context, in any) (result any, err error)
 	// Result is the type of the task's result; nil for a task without one.
 	Result reflect.Type
-	// ReadsBack, when not nil, reports JSON of the input (result false) or
-	// the result (result true) that does not decode back into its type:
-	// set for a type that holds an interface with methods (a field of type
-	// error), which a non-nil value encodes as JSON ({}) that cannot be
-	// decoded into it. Nil for the others: their JSON always reads back.
-	ReadsBack func(raw []byte, result bool) error
+	// ReadBackInput and ReadBackResult, when not nil, report JSON of an
+	// input or a result that does not decode back into its type: set for a
+	// type that holds an interface with methods (a field of type error),
+	// whose non-nil values JSON writes as it cannot read ({}). Nil for the
+	// others: their JSON always reads back.
+	ReadBackInput, ReadBackResult func(raw []byte) error
 	// Owner is the task value (the *sdk.Task) that built this definition:
 	// two definitions are the same task only when they have the same owner.
 	// Comparing functions instead would make the answer depend on what the
