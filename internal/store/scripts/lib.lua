@@ -206,14 +206,19 @@ end
 -- in K.watchers, and with nobody watching a script looks once and skips.
 local anyone_watching = nil
 
-local function watched(key)
+-- watched_until is until when someone watches the task (unix µs), or nil.
+local function watched_until(key)
   if anyone_watching == nil then
     anyone_watching = redis.call('EXISTS', K.watchers) == 1
   end
   if not anyone_watching then
-    return false
+    return nil
   end
-  return redis.call('ZSCORE', K.watchers, key) and true or false
+  return score(redis.call('ZSCORE', K.watchers, key))
+end
+
+local function watched(key)
+  return watched_until(key) ~= nil
 end
 
 local function announce(key, state, attempt, err)
@@ -798,12 +803,12 @@ end
 -- tombstone keeps the generation, so that adding the key again starts anew.
 local function discard_record(key, attempt, now_s, result)
   local tk = K.task .. key
-  if not watched(key) then
+  local until_us = watched_until(key)
+  if not until_us then
     redis.call('DEL', tk)
     return
   end
-  local watched_until = score(redis.call('ZSCORE', K.watchers, key)) or 0
-  local keep = math.max(2 * WATCH_FOR_MS, math.ceil((watched_until - tonumber(now_s)) / 1000) + WATCH_FOR_MS)
+  local keep = math.max(2 * WATCH_FOR_MS, math.ceil((until_us - tonumber(now_s)) / 1000) + WATCH_FOR_MS)
   local f = redis.call('HMGET', tk, 'name', 'gen')
   redis.call('DEL', tk)
   redis.call('HSET', tk, 'state', STATE.completed, 'name', f[1] or '', 'gen', f[2] or '0',
