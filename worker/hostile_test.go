@@ -111,8 +111,9 @@ func TestCorruptRecordsAreFailedAlone(t *testing.T) {
 		rdb := d.Redis()
 		prefix := "docket:{" + d.Name() + "}:task:"
 		tamper := map[string]func(key string){
-			"gen":        func(key string) { rdb.HSet(ctx, prefix+key, "gen", "abc") },
-			"no-gen":     func(key string) { rdb.HDel(ctx, prefix+key, "gen") },
+			"gen": func(key string) { rdb.HSet(ctx, prefix+key, "gen", "abc") },
+			// created stands for a gen and a due left out (a new record's)
+			"no-created": func(key string) { rdb.HDel(ctx, prefix+key, "gen", "due", "created") },
 			"deliveries": func(key string) { rdb.HSet(ctx, prefix+key, "deliveries", "x") },
 			"attempt":    func(key string) { rdb.HSet(ctx, prefix+key, "attempt", "y") },
 			"name":       func(key string) { rdb.HDel(ctx, prefix+key, "name") },
@@ -157,8 +158,8 @@ func TestCorruptRecordsAreFailedAlone(t *testing.T) {
 				switch kind {
 				case "gen":
 					assert.Contains(t, info.Error, `gen is not an integer: "abc"`, key)
-				case "no-gen": // not Lua's false
-					assert.Contains(t, info.Error, "gen is not an integer: missing", key)
+				case "no-created": // not Lua's false
+					assert.Contains(t, info.Error, "due is not an instant: missing", key)
 				}
 			}
 		}

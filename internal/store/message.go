@@ -218,7 +218,10 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 		}
 		return time.Time{}
 	}
-	r.Attempt = 1 // a record leaves out attempt and deliveries while they hold 1 and 0
+	// A record leaves out attempt and deliveries while they hold 1 and 0,
+	// and due while it is the instant the record was created.
+	r.Attempt = 1
+	hasDue := false
 	for i := 1; i < len(reply); i += 2 {
 		v := reply[i+1]
 		switch reply[i] {
@@ -233,7 +236,7 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 		case "deliveries":
 			r.Deliveries = int(num(v))
 		case "due":
-			r.Due = instant(v)
+			r.Due, hasDue = instant(v), true
 		case "created":
 			r.Created = instant(v)
 		case "started":
@@ -267,6 +270,9 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 		case "retried":
 			r.Retried = instant(v)
 		}
+	}
+	if !hasDue {
+		r.Due = r.Created
 	}
 	return r, true, d.err
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,37 +15,50 @@ import (
 )
 
 // A new record leaves out attempt and deliveries, which hold their first
-// values (1 and 0), to cost Redis less memory per queued task; every reader
-// takes their absence as those values.
+// values (1 and 0), and gen and due, which hold the instant it was
+// created, to cost Redis less memory per queued task; every reader takes
+// their absence as those values.
 func TestNewRecordLeavesOutItsFirstValues(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
 		s, name := openNamed(t, b)
 		rdb := s.Client()
 
-		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "a", Name: "t", Input: []byte(`{}`)}})
+		added, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "a", Name: "t", Input: []byte(`{}`)}})
 		require.NoError(t, err)
 		fields, err := rdb.HGetAll(ctx, "docket:{"+name+"}:task:a").Result()
 		require.NoError(t, err)
-		assert.NotContains(t, fields, "attempt")
-		assert.NotContains(t, fields, "deliveries")
+		for _, f := range []string{"attempt", "deliveries", "gen", "due"} {
+			assert.NotContains(t, fields, f)
+		}
+		created, err := strconv.ParseInt(fields["created"], 10, 64)
+		require.NoError(t, err)
 
 		rec, ok, err := s.Info(ctx, "a")
 		require.NoError(t, err)
 		require.True(t, ok)
 		assert.Equal(t, 1, rec.Attempt)
 		assert.Equal(t, 0, rec.Deliveries)
+		assert.Equal(t, time.UnixMicro(created), rec.Due, "due when created")
+		assert.Equal(t, rec.Due, added[0].Due)
+		again, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "a", Name: "t", Input: []byte(`{}`)}})
+		require.NoError(t, err)
+		assert.Equal(t, store.Existed, again[0].Code)
+		assert.Equal(t, rec.Due, again[0].Due, "an add of a scheduled key reports its due time")
 		snap, err := s.Snapshot(ctx, 10)
 		require.NoError(t, err)
 		require.Len(t, snap.Tasks, 1)
 		assert.Equal(t, 1, snap.Tasks[0].Attempt)
 		assert.Equal(t, 0, snap.Tasks[0].Deliveries)
+		assert.Equal(t, rec.Due, snap.Tasks[0].Due)
 
 		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		require.Len(t, c.Messages, 1)
 		assert.Equal(t, 1, c.Messages[0].Attempt)
 		assert.Equal(t, 1, c.Messages[0].Deliveries)
+		assert.Equal(t, rec.Due, c.Messages[0].Due)
+		assert.Equal(t, strconv.FormatInt(created+1, 10), c.Messages[0].Gen, "the generation after the one it was created with")
 		applied, err := s.Finish(ctx, time.Minute, []store.Outcome{{Key: "a", Gen: c.Messages[0].Gen, Kind: store.Retried, Error: "again"}})
 		require.NoError(t, err)
 		assert.Equal(t, []bool{true}, applied, "a record without attempt is not corrupt")
@@ -55,6 +69,94 @@ func TestNewRecordLeavesOutItsFirstValues(t *testing.T) {
 		ok, err = s.Cancel(ctx, "a", time.Minute)
 		require.NoError(t, err)
 		assert.True(t, ok)
+	})
+}
+
+// gen and due are written once they are not the instant the record was
+// created: a task added for later has its due, a key added again after an
+// execution its gen (generations only grow), a cancelled task its next gen;
+// a workflow's child is written as an added task is.
+func TestGenAndDueAreWrittenWhenTheyDifferFromCreated(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		rdb := s.Client()
+		fields := func(key string) map[string]string {
+			t.Helper()
+			f, err := rdb.HGetAll(ctx, "docket:{"+name+"}:task:"+key).Result()
+			require.NoError(t, err)
+			return f
+		}
+		number := func(v string) int64 {
+			t.Helper()
+			n, err := strconv.ParseInt(v, 10, 64)
+			require.NoError(t, err, v)
+			return n
+		}
+
+		later := time.Now().Add(time.Hour).Truncate(time.Microsecond)
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "later", Name: "t", Input: []byte(`{}`), When: store.When{At: later}}})
+		require.NoError(t, err)
+		f := fields("later")
+		assert.Equal(t, strconv.FormatInt(later.UnixMicro(), 10), f["due"])
+		assert.NotContains(t, f, "gen")
+		rec, _, err := s.Info(ctx, "later")
+		require.NoError(t, err)
+		assert.Equal(t, later, rec.Due)
+
+		// Cancelled while scheduled: its next generation follows the
+		// one it was created with.
+		ok, err := s.Cancel(ctx, "later", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
+		f = fields("later")
+		assert.Greater(t, number(f["gen"]), number(f["created"]))
+		cancelledGen := number(f["gen"])
+
+		// Added again: a new execution whose generation is beyond the
+		// cancelled one's.
+		_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "later", Name: "t", Input: []byte(`{}`)}})
+		require.NoError(t, err)
+		f = fields("later")
+		gen := number(f["created"])
+		if g, ok := f["gen"]; ok {
+			gen = number(g)
+		}
+		assert.Greater(t, gen, cancelledGen)
+		assert.NotContains(t, f, "due", "due now, when it was created")
+
+		// A workflow's children are written as added tasks are.
+		_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "wf", Name: "flow", Input: []byte(`{}`)}})
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		var wfGen string
+		for _, m := range c.Messages {
+			if m.Key == "wf" {
+				wfGen = m.Gen
+			}
+		}
+		require.NotEmpty(t, wfGen)
+		_, err = s.Start(ctx, "wf", wfGen, []store.Child{
+			{Name: "now", Key: "wf/now", Task: "child", Input: []byte(`{}`)},
+			{Name: "later", Key: "wf/later", Task: "child", Input: []byte(`{}`), When: store.When{At: later}},
+		})
+		require.NoError(t, err)
+		f = fields("wf/now")
+		assert.NotContains(t, f, "gen")
+		assert.NotContains(t, f, "due")
+		assert.Equal(t, "wf", f["parent"])
+		f = fields("wf/later")
+		assert.NotContains(t, f, "gen")
+		assert.Equal(t, strconv.FormatInt(later.UnixMicro(), 10), f["due"])
+		rec, _, err = s.Info(ctx, "wf/now")
+		require.NoError(t, err)
+		assert.Equal(t, time.UnixMicro(number(fields("wf/now")["created"])), rec.Due)
+
+		for _, k := range []string{"later", "wf"} {
+			_, err = s.Cancel(ctx, k, time.Minute)
+			require.NoError(t, err)
+		}
 	})
 }
 

@@ -26,7 +26,7 @@ local schedule = {}
 -- EXISTS costs Redis much less than an HMGET of five missing fields,
 -- whose reply becomes a new table (about 10% of an add, counted by
 -- callgrind).
-local ABSENT = {false, false, false, false, false}
+local ABSENT = {false, false, false, false, false, false}
 local function enter_schedule()
   if #schedule > 0 then
     redis.call('ZADD', K.scheduled, unpack(schedule))
@@ -39,14 +39,17 @@ for i = 3, #ARGV, 5 do
   local tk = K.task .. key
   local f = ABSENT
   if redis.call('EXISTS', tk) == 1 then
-    f = redis.pcall('HMGET', tk, 'state', 'gen', 'due', 'parent', 'child')
+    f = redis.pcall('HMGET', tk, 'state', 'gen', 'due', 'parent', 'child', 'created')
   end
   if f.err or (when ~= '+0' and not due_at(when, now)) then
     enter_schedule()
     wake_if_earlier(before, soonest)
     return redis.error_reply('task ' .. key .. ': ' .. (f.err or ('bad due time ' .. when)))
   end
-  local state, gen = f[1], whole(f[2]) or 0
+  -- An earlier execution's record (created stands for a gen and a due the
+  -- record leaves out: see ATTEMPT_1); a tombstone has a gen alone.
+  local earlier = f[2] or f[6]
+  local state, gen = f[1], whole(earlier) or 0
   local live = is_live(state)
   local strike = struck(name, input)
 
@@ -55,7 +58,7 @@ for i = 3, #ARGV, 5 do
     result[#result + 1] = describe(strike)
   elseif live and mode == 'add' then
     result[#result + 1] = 0
-    result[#result + 1] = f[3]
+    result[#result + 1] = f[3] or f[6]
   else
     if live then
       unlink(key, state, now)
@@ -69,7 +72,7 @@ for i = 3, #ARGV, 5 do
     -- Generations only grow, even across executions of the same key whose
     -- records expired in between: a copy from any earlier execution is stale.
     local gen_s = now_s
-    if f[2] then
+    if earlier then
       gen_s = int(math.max(gen + 1, now))
       redis.call('DEL', tk) -- an earlier execution's record
       redis.call('DEL', K.flow .. key) -- and what it did as a workflow
@@ -78,21 +81,28 @@ for i = 3, #ARGV, 5 do
       -- this execution's children's keys, found started when it starts them.
       redis.call('HDEL', K.reaping, key)
     end
-    -- A new record leaves out attempt (1) and deliveries (0): the readers
-    -- take their absence as those defaults (see ATTEMPT_1), and Redis keeps
-    -- about 48 bytes less per queued task.
+    -- A new record leaves out attempt (1) and deliveries (0), and gen and
+    -- due while they are the instant it is created: the readers take their
+    -- absence as those values (see ATTEMPT_1), and Redis keeps about 80
+    -- bytes less per queued task.
     if trace ~= '' then
-      redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'gen', gen_s,
-        'due', due_s, 'created', now_s, 'wf', '0', 'trace', trace)
+      redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'created', now_s, 'wf', '0',
+        'trace', trace)
     else
-      redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'gen', gen_s,
-        'due', due_s, 'created', now_s, 'wf', '0')
+      redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'created', now_s, 'wf', '0')
+    end
+    if gen_s ~= now_s then -- after an earlier execution's
+      redis.call('HSET', tk, 'gen', gen_s)
     end
     if seed then
       redis.call('HSET', tk, 'auto', '1')
     end
     if when ~= '+0' then -- added for later: when it was asked to be due, which hand-backs do not move (see debounce)
-      redis.call('HSET', tk, 'asked', due_s)
+      if due_s ~= now_s then
+        redis.call('HSET', tk, 'asked', due_s, 'due', due_s)
+      else
+        redis.call('HSET', tk, 'asked', due_s)
+      end
     end
     if live and f[4] then -- a replaced child stays its workflow's
       redis.call('HSET', tk, 'parent', f[4], 'child', f[5] or '')

@@ -5,13 +5,14 @@
 -- ARGV[1] docket key prefix, then task names
 -- Returns: now, then a CHAIN per name whose key holds a record of that
 -- task ("auto" is '1' for an automatic chain; its error cut at 300 bytes).
-local FIELDS = {'name', 'state', 'due', 'started', 'finished', 'attempt', 'auto', 'error'}
+local FIELDS = {'name', 'state', 'due', 'started', 'finished', 'attempt', 'auto', 'error', 'created'}
 local result = {int(clock_us())}
 for i = 2, #ARGV do
   local name = ARGV[i]
   local f = record(name, FIELDS)
   if f.name == name then
     f.attempt = f.attempt or ATTEMPT_1
+    f.due = f.due or f.created
     f.error = string.sub(f.error or '', 1, 300)
     put(result, CHAIN, f)
   end

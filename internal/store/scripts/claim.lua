@@ -38,11 +38,12 @@ if ARGV[6] ~= '' then
   rules = cjson.decode(ARGV[6])
 end
 -- A task's fields a claim reads, into a record by name.
--- A task delivered in bulk (see deliver_all) needs the first eight: its
+-- A task delivered in bulk (see deliver_all) needs the first nine: its
 -- rules' and its state's are not read, each field read costing Redis a
--- scan of the record.
-local RECORD = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'waited', 'state', 'created', 'admitted'}
-local BULK = 8
+-- scan of the record. (created stands for gen and due while the record
+-- leaves them out: see ATTEMPT_1.)
+local RECORD = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'created', 'waited', 'state', 'admitted'}
+local BULK = 9
 -- Numbers passed to redis.call are formatted by Lua with a float format:
 -- the instants used for every task are formatted once, as integers.
 local now_s, lease_until = int(now), int(now + lease)
@@ -64,12 +65,13 @@ end
 -- reuses (see get).
 local function named(v, into)
   if not into then
-    return {name = v[1], input = v[2], attempt = v[3] or ATTEMPT_1, deliveries = v[4] or DELIVERIES_0, due = v[5],
-      trace = v[6], gen = v[7], waited = v[8], state = v[9], created = v[10], admitted = v[11]}
+    return {name = v[1], input = v[2], attempt = v[3] or ATTEMPT_1, deliveries = v[4] or DELIVERIES_0,
+      due = v[5] or v[8], trace = v[6], gen = v[7] or v[8], created = v[8], waited = v[9], state = v[10],
+      admitted = v[11]}
   end
-  into.name, into.input, into.attempt, into.deliveries, into.due, into.trace, into.gen, into.waited, into.state,
-    into.created, into.admitted = v[1], v[2], v[3] or ATTEMPT_1, v[4] or DELIVERIES_0, v[5], v[6], v[7], v[8], v[9],
-    v[10], v[11]
+  into.name, into.input, into.attempt, into.deliveries, into.due, into.trace, into.gen, into.created, into.waited,
+    into.state, into.admitted = v[1], v[2], v[3] or ATTEMPT_1, v[4] or DELIVERIES_0, v[5] or v[8], v[6], v[7] or v[8],
+    v[8], v[9], v[10], v[11]
   return into
 end
 

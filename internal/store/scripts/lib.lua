@@ -80,9 +80,13 @@ end
 -- one bad record must never stop a script that handles others.
 
 -- A record leaves out the fields that hold their first value, so that a
--- queued task costs Redis less memory: attempt (1) and deliveries (0).
--- Whoever reads them reads an absent one as that value; records written
--- before they were left out hold them, and read the same.
+-- queued task costs Redis less memory: attempt (1) and deliveries (0), and
+-- gen and due while they hold the instant the record was created (its
+-- field created, which every record has and no script changes; a task
+-- that has been claimed has its gen, and a task given another due time
+-- its due). Whoever reads them reads an absent one as that value (gen or
+-- due: f.gen or f.created); records written before they were left out hold
+-- them, and read the same.
 local ATTEMPT_1, DELIVERIES_0 = '1', '0'
 
 -- not_a_hash says what is wrong with a task key that holds something else
@@ -138,7 +142,8 @@ local function list_task(out, key, score, want_name, max_error, want_state)
     err = string.sub(err, 1, max_error)
   end
   put(out, LISTED, {key = key, score = score, name = f.name or '', state = f.state, attempt = f.attempt or ATTEMPT_1,
-    deliveries = f.deliveries or DELIVERIES_0, started = f.started, worker = f.worker, created = f.created, due = f.due, error = err,
+    deliveries = f.deliveries or DELIVERIES_0, started = f.started, worker = f.worker, created = f.created,
+    due = f.due or f.created, error = err,
     waiting = f.waiting})
   return true
 end
@@ -691,12 +696,12 @@ end
 -- cancel_task ends a live task as cancelled, with the reason: the one way
 -- Cancel, Clear and the end of a workflow cancel a task.
 local function cancel_task(key, now, retention, message, inline)
-  local f = read(key, 'state', 'gen', 'attempt', 'auto')
+  local f = read(key, 'state', 'gen', 'attempt', 'auto', 'created')
   if not is_live(f[1]) then
     return false
   end
   unlink(key, f[1], now)
-  redis.call('HSET', K.task .. key, 'state', STATE.cancelled, 'gen', next_gen(f[2], now),
+  redis.call('HSET', K.task .. key, 'state', STATE.cancelled, 'gen', next_gen(f[2] or f[5], now),
     'finished', int(now), 'error', message, 'reason', REASON.cancelled)
   redis.call('PEXPIRE', K.task .. key, retention)
   announce(key, STATE.cancelled, f[3], message)
@@ -741,13 +746,13 @@ local function fail_corrupt(key, reason, now, retention)
   local tk = K.task .. key
   local kind = redis.call('TYPE', tk)['ok']
   if kind == 'hash' then
-    local f = read(key, 'gen', 'waiting', 'auto')
+    local f = read(key, 'gen', 'waiting', 'auto', 'created')
     if f[2] and f[2] ~= '' then
       redis.call('ZREM', K.waiting .. f[2], key)
       touch(f[2])
     end
     release_slots(key, now)
-    redis.call('HSET', tk, 'state', STATE.failed, 'gen', next_gen(f[1], now), 'finished', int(now),
+    redis.call('HSET', tk, 'state', STATE.failed, 'gen', next_gen(f[1] or f[4], now), 'finished', int(now),
       'error', 'corrupt record: ' .. reason, 'reason', REASON.corrupt)
     redis.call('PEXPIRE', tk, retention)
     end_progress(key)
@@ -968,7 +973,8 @@ local function finish_attempts(first, last, retention, now)
           due = due_at(when, now)
           redis.call('HSET', tk, 'deliveries', '0', 'error', err)
           if not f[6] then -- the first hand-back: when, and when it was due (see known.lua)
-            redis.call('HSET', tk, 'unknown_since', now_s, 'unknown_due', redis.call('HGET', tk, 'due') or now_s)
+            local d = redis.call('HMGET', tk, 'due', 'created')
+            redis.call('HSET', tk, 'unknown_since', now_s, 'unknown_due', d[1] or d[2] or now_s)
           end
           local waiting = K.unknown .. (redis.call('HGET', tk, 'name') or '')
           redis.call('ZADD', waiting, now, key)
@@ -980,7 +986,8 @@ local function finish_attempts(first, last, retention, now)
           redis.call('HSET', tk, 'deliveries', '0', 'waited', WAITED_PARKED)
         else -- release: back in line where it was, due when it was due
           -- (its due time stays that of the attempt, as a redelivery's does)
-          due = math.min(whole(redis.call('HGET', tk, 'due')) or now, now)
+          local d = redis.call('HMGET', tk, 'due', 'created')
+          due = math.min(whole(d[1] or d[2]) or now, now)
           redis.call('HINCRBY', tk, 'deliveries', -1)
           if progress_resets then
             end_progress(key)

@@ -27,7 +27,7 @@
 local now = clock_us()
 local key, id = ARGV[2], ARGV[3]
 local tk = K.task .. key
-local f, err = read(key, 'state', 'gen', 'name', 'input', 'parent', 'child', 'call')
+local f, err = read(key, 'state', 'gen', 'name', 'input', 'parent', 'child', 'call', 'created')
 if err then
   return {-2, ''}
 end
@@ -54,7 +54,7 @@ local before = earliest(K.scheduled)
 redis.call('PERSIST', tk)
 redis.call('HDEL', tk, 'finished', 'reason', 'result', 'waiting', 'unknown_since', 'unknown_due', 'known_at',
   'progress_current', 'progress_total', 'progress_message', 'progress_updated')
-redis.call('HSET', tk, 'state', STATE.scheduled, 'gen', next_gen(f[2], now), 'attempt', '1',
+redis.call('HSET', tk, 'state', STATE.scheduled, 'gen', next_gen(f[2] or f[8], now), 'attempt', '1',
   'deliveries', '0', 'due', int(now), 'retried', int(now), 'slots', '', 'call', id)
 if not deferred(key, now) then -- a run of it still ending (see start_drain) comes first
   redis.call('ZADD', K.scheduled, now, key)

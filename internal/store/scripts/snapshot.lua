@@ -92,7 +92,8 @@ for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
     put(members_out, SNAP_MEMBER, {limit = id, role = ROLE.waits, key = w})
     if listed_waiters < limit then
       listed_waiters = listed_waiters + 1
-      task(w, tonumber(redis.call('HGET', K.task .. w, 'due') or '0'))
+      local d = redis.call('HMGET', K.task .. w, 'due', 'created')
+      task(w, tonumber(d[1] or d[2] or '0'))
     end
   end
 end

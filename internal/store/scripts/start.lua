@@ -29,7 +29,7 @@ for i = 4, #ARGV, 6 do
     result[#result + 1] = 0
     result[#result + 1] = started
   else
-    local f = read(key, 'state', 'gen', 'name', 'parent')
+    local f = read(key, 'state', 'gen', 'name', 'parent', 'created')
     local live = is_live(f[1])
     if live and (f[3] ~= task or f[4] ~= parent) then
       -- Someone else's task holds the key: adopting it would give the
@@ -48,19 +48,27 @@ for i = 4, #ARGV, 6 do
           due = math.max(due_at(when, now) or now, now) -- an instant past means now
         end
         local gen_s = now_s
-        if f[2] then -- an earlier child under the key
-          gen_s = next_gen(f[2], now)
+        if f[2] or f[5] then -- an earlier child under the key
+          gen_s = next_gen(f[2] or f[5], now)
           redis.call('ZREM', K.failed, key) -- its failure is not this child's
         end
         redis.call('DEL', K.task .. key, K.flow .. key)
         redis.call('HDEL', K.reaping, key)
-        redis.call('HSET', K.task .. key, 'name', task, 'input', input, 'state', STATE.scheduled, 'gen', gen_s,
-          'due', int(due), 'created', now_s, 'wf', '0', 'parent', parent, 'child', name)
+        -- gen and due are left out while they are the instant it is
+        -- created, as add.lua leaves them out (see ATTEMPT_1).
+        redis.call('HSET', K.task .. key, 'name', task, 'input', input, 'state', STATE.scheduled,
+          'created', now_s, 'wf', '0', 'parent', parent, 'child', name)
+        if gen_s ~= now_s then
+          redis.call('HSET', K.task .. key, 'gen', gen_s)
+        end
         if trace ~= '' then
           redis.call('HSET', K.task .. key, 'trace', trace)
         end
         if when ~= '+0' then -- started for later: when it was asked to be due (see claim's debounce)
           redis.call('HSET', K.task .. key, 'asked', int(due))
+          if int(due) ~= now_s then
+            redis.call('HSET', K.task .. key, 'due', int(due))
+          end
         end
         -- An earlier child under this key (of an earlier run or
         -- execution) still ending comes first.

@@ -6,7 +6,7 @@
 -- record; its error cut at 300 bytes).
 local result = {int(clock_us())}
 for i = 2, #ARGV do
-  local f = record(ARGV[i], {'state', 'due', 'error'})
-  put(result, TASK_STATE, {state = f.state or '', due = f.due or '', error = string.sub(f.error or '', 1, 300)})
+  local f = record(ARGV[i], {'state', 'due', 'error', 'created'})
+  put(result, TASK_STATE, {state = f.state or '', due = f.due or f.created or '', error = string.sub(f.error or '', 1, 300)})
 end
 return result
