@@ -28,7 +28,7 @@ func TestNewRecordLeavesOutItsFirstValues(t *testing.T) {
 		require.NoError(t, err)
 		fields, err := rdb.HGetAll(ctx, "docket:{"+name+"}:task:a").Result()
 		require.NoError(t, err)
-		for _, f := range []string{"attempt", "deliveries", "gen", "due"} {
+		for _, f := range []string{"attempt", "deliveries", "gen", "due", "wf"} {
 			assert.NotContains(t, fields, f)
 		}
 		created, err := strconv.ParseInt(fields["created"], 10, 64)
@@ -59,6 +59,9 @@ func TestNewRecordLeavesOutItsFirstValues(t *testing.T) {
 		assert.Equal(t, 1, c.Messages[0].Deliveries)
 		assert.Equal(t, rec.Due, c.Messages[0].Due)
 		assert.Equal(t, strconv.FormatInt(created+1, 10), c.Messages[0].Gen, "the generation after the one it was created with")
+		wf, err := rdb.HGet(ctx, "docket:{"+name+"}:task:a", "wf").Result()
+		require.NoError(t, err)
+		assert.Equal(t, "0", wf, "its first claim says it has no flow, so that its end does not look for one")
 		applied, err := s.Finish(ctx, time.Minute, []store.Outcome{{Key: "a", Gen: c.Messages[0].Gen, Kind: store.Retried, Error: "again"}})
 		require.NoError(t, err)
 		assert.Equal(t, []bool{true}, applied, "a record without attempt is not corrupt")
@@ -73,7 +76,7 @@ func TestNewRecordLeavesOutItsFirstValues(t *testing.T) {
 }
 
 // gen and due are written once they are not the instant the record was
-// created: a task added for later has its due, a key added again after an
+// created (and wf with gen): a task added for later has its due, a key added again after an
 // execution its gen (generations only grow), a cancelled task its next gen;
 // a workflow's child is written as an added task is.
 func TestGenAndDueAreWrittenWhenTheyDifferFromCreated(t *testing.T) {
@@ -124,6 +127,9 @@ func TestGenAndDueAreWrittenWhenTheyDifferFromCreated(t *testing.T) {
 		}
 		assert.Greater(t, gen, cancelledGen)
 		assert.NotContains(t, f, "due", "due now, when it was created")
+		if _, ok := f["gen"]; ok {
+			assert.Equal(t, "0", f["wf"], "a record with a gen says whether it has a flow")
+		}
 
 		// A workflow's children are written as added tasks are.
 		_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "wf", Name: "flow", Input: []byte(`{}`)}})
@@ -145,6 +151,7 @@ func TestGenAndDueAreWrittenWhenTheyDifferFromCreated(t *testing.T) {
 		f = fields("wf/now")
 		assert.NotContains(t, f, "gen")
 		assert.NotContains(t, f, "due")
+		assert.NotContains(t, f, "wf")
 		assert.Equal(t, "wf", f["parent"])
 		f = fields("wf/later")
 		assert.NotContains(t, f, "gen")

@@ -81,18 +81,18 @@ for i = 3, #ARGV, 5 do
       -- this execution's children's keys, found started when it starts them.
       redis.call('HDEL', K.reaping, key)
     end
-    -- A new record leaves out attempt (1) and deliveries (0), and gen and
-    -- due while they are the instant it is created: the readers take their
-    -- absence as those values (see ATTEMPT_1), and Redis keeps about 80
-    -- bytes less per queued task.
+    -- A new record leaves out attempt (1) and deliveries (0), gen and due
+    -- while they are the instant it is created, and wf with gen: the
+    -- readers take their absence as those values (see ATTEMPT_1 and
+    -- open_flow), and Redis keeps about 80 bytes less per queued task.
     if trace ~= '' then
-      redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'created', now_s, 'wf', '0',
+      redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'created', now_s,
         'trace', trace)
     else
-      redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'created', now_s, 'wf', '0')
+      redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'created', now_s)
     end
-    if gen_s ~= now_s then -- after an earlier execution's
-      redis.call('HSET', tk, 'gen', gen_s)
+    if gen_s ~= now_s then -- after an earlier execution's; with a gen, wf is written (see open_flow)
+      redis.call('HSET', tk, 'gen', gen_s, 'wf', '0')
     end
     if seed then
       redis.call('HSET', tk, 'auto', '1')

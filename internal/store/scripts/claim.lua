@@ -62,16 +62,17 @@ end
 -- named makes the values of RECORD's fields, as read, a record by name:
 -- a new table, built in one constructor in RECORD's order (filled name by
 -- name, a new table costs Redis twice as much), or into, a record a loop
--- reuses (see get).
+-- reuses (see get). fresh: the record has no gen, so it never ran (see
+-- open_flow).
 local function named(v, into)
   if not into then
     return {name = v[1], input = v[2], attempt = v[3] or ATTEMPT_1, deliveries = v[4] or DELIVERIES_0,
       due = v[5] or v[8], trace = v[6], gen = v[7] or v[8], created = v[8], waited = v[9], state = v[10],
-      admitted = v[11]}
+      admitted = v[11], fresh = not v[7]}
   end
   into.name, into.input, into.attempt, into.deliveries, into.due, into.trace, into.gen, into.created, into.waited,
-    into.state, into.admitted = v[1], v[2], v[3] or ATTEMPT_1, v[4] or DELIVERIES_0, v[5] or v[8], v[6], v[7] or v[8],
-    v[8], v[9], v[10], v[11]
+    into.state, into.admitted, into.fresh = v[1], v[2], v[3] or ATTEMPT_1, v[4] or DELIVERIES_0, v[5] or v[8], v[6],
+    v[7] or v[8], v[8], v[9], v[10], v[11], not v[7]
   return into
 end
 
@@ -94,6 +95,12 @@ local function hand_over(key, f)
   if f.waited and f.waited ~= '' then
     redis.call('HSET', K.task .. key, 'state', STATE.running, 'gen', gen, 'deliveries', deliveries,
       'worker', worker, 'started', now_s, 'waited', '')
+    if f.fresh then
+      redis.call('HSET', K.task .. key, 'wf', '0')
+    end
+  elseif f.fresh then -- its first run: no flow yet (see open_flow)
+    redis.call('HSET', K.task .. key, 'state', STATE.running, 'gen', gen, 'deliveries', deliveries,
+      'worker', worker, 'started', now_s, 'wf', '0')
   else
     redis.call('HSET', K.task .. key, 'state', STATE.running, 'gen', gen, 'deliveries', deliveries,
       'worker', worker, 'started', now_s)

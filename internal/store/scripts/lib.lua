@@ -473,11 +473,14 @@ end
 local REAP_BATCH = 100
 
 -- open_flow returns the key of a task's flow hash, for a script about to
--- write it, and marks the task's record as having one: field wf, which
--- add.lua and start.lua create as '0' (no flow yet), so that the end of a
--- task that never had one does not look for it (task_ended): most tasks
--- are not workflows. A record without the field (written by an earlier
--- version) may have a flow: its end looks.
+-- write it, and marks the task's record as having one: field wf, '0'
+-- while it has none, so that the end of a task that never had one does not
+-- look for it (task_ended): most tasks are not workflows. A new record
+-- leaves it out with its gen (a record without gen never ran, so never had
+-- a flow): the claim that first hands it over writes '0' (claim.lua's
+-- hand_over), and add.lua and start.lua write it with a gen. A record
+-- with a gen and no wf (written by an earlier version) may have a flow:
+-- its end looks.
 local function open_flow(key)
   redis.call('HSET', K.task .. key, 'wf', '1')
   return K.flow .. key

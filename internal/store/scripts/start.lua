@@ -55,11 +55,12 @@ for i = 4, #ARGV, 6 do
         redis.call('DEL', K.task .. key, K.flow .. key)
         redis.call('HDEL', K.reaping, key)
         -- gen and due are left out while they are the instant it is
-        -- created, as add.lua leaves them out (see ATTEMPT_1).
+        -- created, and wf with gen, as add.lua leaves them out (see
+        -- ATTEMPT_1 and open_flow).
         redis.call('HSET', K.task .. key, 'name', task, 'input', input, 'state', STATE.scheduled,
-          'created', now_s, 'wf', '0', 'parent', parent, 'child', name)
-        if gen_s ~= now_s then
-          redis.call('HSET', K.task .. key, 'gen', gen_s)
+          'created', now_s, 'parent', parent, 'child', name)
+        if gen_s ~= now_s then -- with a gen, wf is written (see open_flow)
+          redis.call('HSET', K.task .. key, 'gen', gen_s, 'wf', '0')
         end
         if trace ~= '' then
           redis.call('HSET', K.task .. key, 'trace', trace)
