@@ -20,7 +20,8 @@ import (
 //	docket:{name}:deferred         ZSET   task key -> due time (unix µs): next runs waiting for their key's drain
 //	docket:{name}:task:<key>       HASH   one execution: name, input, gen, attempt, state, times, error, slots, call
 //	                                      (attempt and deliveries left out while they hold 1 and 0, gen
-//	                                      and due while they hold the instant of created)
+//	                                      and due while they hold the instant of created, wf until the
+//	                                      first claim)
 //	docket:{name}:limits           SET    ids of the concurrency limits in use
 //	docket:{name}:limit:<id>       SET    task keys holding a slot of limit <id>
 //	docket:{name}:waiting:<id>     ZSET   task key -> place in line, waiting for a slot of limit <id>, first come first served
