@@ -167,6 +167,41 @@ func TestGenAndDueAreWrittenWhenTheyDifferFromCreated(t *testing.T) {
 	})
 }
 
+// A new task that waited for a concurrency slot is handed over, its first
+// run, with the mark that it has no flow, as one that did not wait.
+func TestAWaiterIsMarkedWithoutAFlowAtItsFirstRun(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		rdb := s.Client()
+		rules := store.NewRules(map[string]store.Rule{"t": {Limits: []store.Limit{{Max: 1}}}})
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
+			{Key: "first", Name: "t", Input: []byte(`{}`)},
+			{Key: "second", Name: "t", Input: []byte(`{}`)},
+		})
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, rules, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		rec, _, err := s.Info(ctx, "second")
+		require.NoError(t, err)
+		require.Equal(t, store.StateWaiting, rec.State)
+		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: c.Messages[0].Key, Gen: c.Messages[0].Gen, Kind: store.Completed}})
+		require.NoError(t, err)
+
+		c, err = s.Claim(ctx, "w", 10, time.Minute, time.Minute, rules, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		assert.Equal(t, "second", c.Messages[0].Key)
+		assert.NotEmpty(t, c.Messages[0].WaitedFor)
+		wf, err := rdb.HGet(ctx, "docket:{"+name+"}:task:second", "wf").Result()
+		require.NoError(t, err)
+		assert.Equal(t, "0", wf)
+		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "second", Gen: c.Messages[0].Gen, Kind: store.Completed}})
+		require.NoError(t, err)
+	})
+}
+
 // A record written with every field, as before they were left out, is
 // claimed and finished as it always was.
 func TestRecordWithEveryField(t *testing.T) {
