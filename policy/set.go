@@ -91,6 +91,20 @@ func (s *Set) Automatic() bool {
 	return s.Perpetual != nil && s.Perpetual.Automatic || s.Cron != nil && s.Cron.Automatic
 }
 
+// Fields returns the JSON names of the input's fields, sorted: the names
+// admission rules take, and strikes compare.
+func (s *Set) Fields() []string {
+	if s == nil {
+		return nil
+	}
+	names := make([]string, 0, len(s.fields))
+	for n := range s.fields {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // requireField checks that arg names a field of the input.
 func (s *Set) requireField(arg string) error {
 	if arg == "" {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/docket-go/docket/internal/core"
 	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/policy"
 )
 
 // Strike is a strike in effect: the tasks it matches do not start while it
@@ -37,7 +38,8 @@ func (s Strike) String() string {
 
 // ErrBadStrike reports a strike that cannot be struck: neither a task nor a
 // field, an operator or a value without a field, an unknown operator, a
-// value that is not a number, a string or a boolean. It matches ErrBadInput
+// value that is not a number, a string or a boolean, a field that the input
+// of a task registered on the docket does not have. It matches ErrBadInput
 // too, for errors.Is.
 var ErrBadStrike error = badStrike{}
 
@@ -63,7 +65,9 @@ var strikeOps = []string{"==", "!=", "<", "<=", ">", ">="}
 // <=, >, >=: numbers as numbers, strings as strings, values of different
 // kinds as different); with an empty field, an empty op and a nil value,
 // every run of the task (a field left empty with an op or a value is
-// ErrBadStrike). The value is compared as JSON writes it, as the input's
+// ErrBadStrike, and so is a field that the input of a task registered on
+// this docket does not have, in any case: it matches policy.ErrUnknownField
+// too). The value is compared as JSON writes it, as the input's
 // field is: a named type (type Region string) is its string, whole numbers
 // of any size exactly. A field the input's JSON leaves out (tagged
 // omitempty and zero) matches no comparison, != included: strike
@@ -89,8 +93,39 @@ func (d *Docket) Strike(ctx context.Context, task, field, op string, value any) 
 	if err != nil {
 		return err
 	}
+	if err := d.checkStrikeField(task, field); err != nil {
+		return err
+	}
 	_, err = d.core.Store.Strike(ctx, spec)
 	return err
+}
+
+// checkStrikeField refuses a strike on a field that the input of the task,
+// registered on this docket, does not have in any case (a typo, or the Go
+// name of a field whose JSON name differs): it would hold nothing, and say
+// nothing of it. A task this docket does not register (the docket command,
+// a dashboard's process), a strike of every task, and an input that writes
+// its own JSON are not checked.
+func (d *Docket) checkStrikeField(task, field string) error {
+	if task == "" || field == "" {
+		return nil
+	}
+	def := d.core.Task(task)
+	if def == nil || def.Policies == nil || selfCoded(def.Input) {
+		return nil
+	}
+	fields := def.Policies.Fields()
+	for _, f := range fields {
+		if strings.EqualFold(f, field) { // as Go binds a member to a field
+			return nil
+		}
+	}
+	names := "no fields"
+	if len(fields) > 0 {
+		names = "fields " + strings.Join(fields, ", ")
+	}
+	return fmt.Errorf("%w: task %q: %w %q (its input %v has %s): the strike would hold nothing; name the field as the input's JSON does (the docket command strikes a field without this check)",
+		ErrBadStrike, task, policy.ErrUnknownField, field, def.Input, names)
 }
 
 // Restore removes a strike made with the same arguments, and releases the

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
 	"github.com/docket-go/docket/worker"
@@ -96,6 +97,42 @@ func TestBadStrikes(t *testing.T) {
 		assert.ErrorIs(t, d.Strike(ctx, "sync", "id", "==", []int{1}), sdk.ErrBadStrike)
 		assert.ErrorIs(t, d.Strike(ctx, "sync", "id", "==", 1), nil)
 		require.NoError(t, d.Restore(ctx, "sync", "id", "==", 1))
+	})
+}
+
+// A strike on a field that the input of a task registered on the docket
+// does not have (a typo, the Go name of a field tagged otherwise) would hold
+// nothing: it is refused, naming the fields, and nothing is struck. A
+// field written in another case is the field (Go binds it); a task this
+// docket does not register, and a strike of every task, are not checked.
+func TestStrikeOnAFieldTheInputLacks(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		sync := sdk.NewTask("sync", func(ctx context.Context, in Account) error { return nil })
+		env.Register(sync)
+		d := env.Docket()
+		ctx := t.Context()
+
+		for _, field := range []string{"custmer_id", "ID", "customer"} {
+			err := d.Strike(ctx, "sync", field, "==", 1001)
+			require.ErrorIs(t, err, sdk.ErrBadStrike, field)
+			assert.ErrorIs(t, err, policy.ErrUnknownField, field)
+			assert.ErrorIs(t, err, sdk.ErrBadInput, field)
+			assert.Contains(t, err.Error(), "customer_id, region", "it names the fields the input has")
+		}
+		strikes, err := d.Strikes(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, strikes, "a refused strike writes nothing")
+
+		require.NoError(t, d.Strike(ctx, "sync", "Customer_ID", "==", 1001), "Go binds a member in another case")
+		require.NoError(t, d.Strike(ctx, "report", "anything", "==", 1), "not registered here: not checked")
+		require.NoError(t, d.Strike(ctx, "", "anything", "==", 1), "every task: not checked")
+		strikes, err = d.Strikes(ctx)
+		require.NoError(t, err)
+		assert.Len(t, strikes, 3)
+
+		held, err := sync.Add(ctx, d, Account{ID: 1001})
+		require.NoError(t, err)
+		assert.Equal(t, sdk.Struck, held.Disposition(), "the strike in another case holds")
 	})
 }
 
