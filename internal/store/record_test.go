@@ -202,6 +202,33 @@ func TestAWaiterIsMarkedWithoutAFlowAtItsFirstRun(t *testing.T) {
 	})
 }
 
+// A signal sent to a task before its first run opens its flow: the claim
+// that first hands it over keeps the mark that it has one, so that its end
+// gives the flow the record's lifetime (the leak check fails otherwise).
+func TestASignalBeforeTheFirstRunKeepsTheFlowMark(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		rdb := s.Client()
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "a", Name: "t", Input: []byte(`{}`)}})
+		require.NoError(t, err)
+		ok, err := s.Signal(ctx, "a", "go", []byte(`1`))
+		require.NoError(t, err)
+		require.True(t, ok)
+		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		wf, err := rdb.HGet(ctx, "docket:{"+name+"}:task:a", "wf").Result()
+		require.NoError(t, err)
+		assert.Equal(t, "1", wf, "it has a flow")
+		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "a", Gen: c.Messages[0].Gen, Kind: store.Completed}})
+		require.NoError(t, err)
+		ttl, err := rdb.PTTL(ctx, "docket:{"+name+"}:flow:a").Result()
+		require.NoError(t, err)
+		assert.Positive(t, ttl, "the flow lives as long as the record")
+	})
+}
+
 // A record written with every field, as before they were left out, is
 // claimed and finished as it always was.
 func TestRecordWithEveryField(t *testing.T) {

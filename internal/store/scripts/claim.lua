@@ -38,12 +38,14 @@ if ARGV[6] ~= '' then
   rules = cjson.decode(ARGV[6])
 end
 -- A task's fields a claim reads, into a record by name.
--- A task delivered in bulk (see deliver_all) needs the first nine: its
+-- A task delivered in bulk (see deliver_all) needs the first ten: its
 -- rules' and its state's are not read, each field read costing Redis a
 -- scan of the record. (created stands for gen and due while the record
--- leaves them out: see ATTEMPT_1.)
-local RECORD = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'created', 'waited', 'state', 'admitted'}
-local BULK = 9
+-- leaves them out: see ATTEMPT_1; wf is read to be written if absent: see
+-- open_flow.)
+local RECORD = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'created', 'wf', 'waited', 'state',
+  'admitted'}
+local BULK = 10
 -- Numbers passed to redis.call are formatted by Lua with a float format:
 -- the instants used for every task are formatted once, as integers.
 local now_s, lease_until = int(now), int(now + lease)
@@ -62,17 +64,18 @@ end
 -- named makes the values of RECORD's fields, as read, a record by name:
 -- a new table, built in one constructor in RECORD's order (filled name by
 -- name, a new table costs Redis twice as much), or into, a record a loop
--- reuses (see get). fresh: the record has no gen, so it never ran (see
+-- reuses (see get). fresh: the record has neither gen nor wf, so it never
+-- ran and has no flow (a signal sent before its first run opens one: see
 -- open_flow).
 local function named(v, into)
   if not into then
     return {name = v[1], input = v[2], attempt = v[3] or ATTEMPT_1, deliveries = v[4] or DELIVERIES_0,
-      due = v[5] or v[8], trace = v[6], gen = v[7] or v[8], created = v[8], waited = v[9], state = v[10],
-      admitted = v[11], fresh = not v[7]}
+      due = v[5] or v[8], trace = v[6], gen = v[7] or v[8], created = v[8], waited = v[10], state = v[11],
+      admitted = v[12], fresh = not (v[7] or v[9])}
   end
   into.name, into.input, into.attempt, into.deliveries, into.due, into.trace, into.gen, into.created, into.waited,
     into.state, into.admitted, into.fresh = v[1], v[2], v[3] or ATTEMPT_1, v[4] or DELIVERIES_0, v[5] or v[8], v[6],
-    v[7] or v[8], v[8], v[9], v[10], v[11], not v[7]
+    v[7] or v[8], v[8], v[10], v[11], v[12], not (v[7] or v[9])
   return into
 end
 

@@ -476,11 +476,12 @@ local REAP_BATCH = 100
 -- write it, and marks the task's record as having one: field wf, '0'
 -- while it has none, so that the end of a task that never had one does not
 -- look for it (task_ended): most tasks are not workflows. A new record
--- leaves it out with its gen (a record without gen never ran, so never had
--- a flow): the claim that first hands it over writes '0' (claim.lua's
--- hand_over), and add.lua and start.lua write it with a gen. A record
--- with a gen and no wf (written by an earlier version) may have a flow:
--- its end looks.
+-- leaves it out with its gen: a record without either never ran, and has
+-- no flow (a signal sent before its first run opens one, and writes '1'),
+-- so the claim that first hands it over writes '0' (claim.lua's
+-- hand_over); add.lua and start.lua write it with a gen. A record with a
+-- gen and no wf (written by an earlier version) may have a flow: its end
+-- looks.
 local function open_flow(key)
   redis.call('HSET', K.task .. key, 'wf', '1')
   return K.flow .. key
