@@ -229,6 +229,34 @@ func TestASignalBeforeTheFirstRunKeepsTheFlowMark(t *testing.T) {
 	})
 }
 
+// A task that failed before its first claim (its input unreadable for its
+// admission rules) and is retried gets the mark that it has no flow at its
+// next claim, as a new task does: its failure wrote its gen, which the
+// claim takes for a task that ran.
+func TestARetriedTaskThatNeverRanHasTheFlowMark(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		rules := store.NewRules(map[string]store.Rule{"t": {Limits: []store.Limit{{Arg: "x", Max: 1}}}})
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "a", Name: "t", Input: []byte(`[1]`)}})
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, rules, 5)
+		require.NoError(t, err)
+		require.Empty(t, c.Messages, "its input is not an object: it fails without running")
+		code, _, _, err := s.Retry(ctx, "a")
+		require.NoError(t, err)
+		require.EqualValues(t, 1, code)
+		c, err = s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		wf, err := s.Client().HGet(ctx, "docket:{"+name+"}:task:a", "wf").Result()
+		require.NoError(t, err)
+		assert.Equal(t, "0", wf)
+		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "a", Gen: c.Messages[0].Gen, Kind: store.Completed}})
+		require.NoError(t, err)
+	})
+}
+
 // A record written with every field, as before they were left out, is
 // claimed and finished as it always was.
 func TestRecordWithEveryField(t *testing.T) {

@@ -63,7 +63,12 @@ redis.call('ZREM', K.deadletters, key)
 redis.call('ZREM', K.failed, key)
 
 local flow = K.flow .. key
-if is_flow(key) then -- not a key of another type, left to its TTL
+local has_flow = is_flow(key)
+-- The mark that says whether it has a flow (see open_flow): an execution
+-- that failed before its first claim has a gen and no mark yet, and its
+-- claim, seeing the gen, would not write one.
+redis.call('HSET', tk, 'wf', has_flow and '1' or '0')
+if has_flow then -- not a key of another type, left to its TTL
   redis.call('PERSIST', flow)
   redis.call('HDEL', K.reaping, key)
   local fields = redis.call('HGETALL', flow)
