@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -59,9 +60,7 @@ func TestNewRecordLeavesOutItsFirstValues(t *testing.T) {
 		assert.Equal(t, 1, c.Messages[0].Deliveries)
 		assert.Equal(t, rec.Due, c.Messages[0].Due)
 		assert.Equal(t, strconv.FormatInt(created+1, 10), c.Messages[0].Gen, "the generation after the one it was created with")
-		wf, err := rdb.HGet(ctx, "docket:{"+name+"}:task:a", "wf").Result()
-		require.NoError(t, err)
-		assert.Equal(t, "0", wf, "its first claim says it has no flow, so that its end does not look for one")
+		assert.Equal(t, "0", flowMark(t, s, name, "a"), "its first claim says it has no flow, so that its end does not look for one")
 		applied, err := s.Finish(ctx, time.Minute, []store.Outcome{{Key: "a", Gen: c.Messages[0].Gen, Kind: store.Retried, Error: "again"}})
 		require.NoError(t, err)
 		assert.Equal(t, []bool{true}, applied, "a record without attempt is not corrupt")
@@ -173,32 +172,22 @@ func TestAWaiterIsMarkedWithoutAFlowAtItsFirstRun(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
 		s, name := openNamed(t, b)
-		rdb := s.Client()
 		rules := store.NewRules(map[string]store.Rule{"t": {Limits: []store.Limit{{Max: 1}}}})
-		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
-			{Key: "first", Name: "t", Input: []byte(`{}`)},
-			{Key: "second", Name: "t", Input: []byte(`{}`)},
-		})
-		require.NoError(t, err)
+		add(t, s, store.ModeAdd, "first", "t")
+		add(t, s, store.ModeAdd, "second", "t")
 		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, rules, 5)
 		require.NoError(t, err)
 		require.Len(t, c.Messages, 1)
-		rec, _, err := s.Info(ctx, "second")
-		require.NoError(t, err)
-		require.Equal(t, store.StateWaiting, rec.State)
-		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: c.Messages[0].Key, Gen: c.Messages[0].Gen, Kind: store.Completed}})
-		require.NoError(t, err)
+		require.Equal(t, store.StateWaiting, state(t, s, "second"))
+		finish(t, s, store.Outcome{Key: c.Messages[0].Key, Gen: c.Messages[0].Gen, Kind: store.Completed})
 
 		c, err = s.Claim(ctx, "w", 10, time.Minute, time.Minute, rules, 5)
 		require.NoError(t, err)
 		require.Len(t, c.Messages, 1)
 		assert.Equal(t, "second", c.Messages[0].Key)
 		assert.NotEmpty(t, c.Messages[0].WaitedFor)
-		wf, err := rdb.HGet(ctx, "docket:{"+name+"}:task:second", "wf").Result()
-		require.NoError(t, err)
-		assert.Equal(t, "0", wf)
-		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "second", Gen: c.Messages[0].Gen, Kind: store.Completed}})
-		require.NoError(t, err)
+		assert.Equal(t, "0", flowMark(t, s, name, "second"))
+		finish(t, s, store.Outcome{Key: "second", Gen: c.Messages[0].Gen, Kind: store.Completed})
 	})
 }
 
@@ -209,21 +198,14 @@ func TestASignalBeforeTheFirstRunKeepsTheFlowMark(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
 		s, name := openNamed(t, b)
-		rdb := s.Client()
-		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "a", Name: "t", Input: []byte(`{}`)}})
-		require.NoError(t, err)
+		add(t, s, store.ModeAdd, "a", "t")
 		ok, err := s.Signal(ctx, "a", "go", []byte(`1`))
 		require.NoError(t, err)
 		require.True(t, ok)
-		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
-		require.NoError(t, err)
-		require.Len(t, c.Messages, 1)
-		wf, err := rdb.HGet(ctx, "docket:{"+name+"}:task:a", "wf").Result()
-		require.NoError(t, err)
-		assert.Equal(t, "1", wf, "it has a flow")
-		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "a", Gen: c.Messages[0].Gen, Kind: store.Completed}})
-		require.NoError(t, err)
-		ttl, err := rdb.PTTL(ctx, "docket:{"+name+"}:flow:a").Result()
+		gens := claimAll(t, s)
+		assert.Equal(t, "1", flowMark(t, s, name, "a"), "it has a flow")
+		finish(t, s, store.Outcome{Key: "a", Gen: gens["a"], Kind: store.Completed})
+		ttl, err := s.Client().PTTL(ctx, "docket:{"+name+"}:flow:a").Result()
 		require.NoError(t, err)
 		assert.Positive(t, ttl, "the flow lives as long as the record")
 	})
@@ -246,15 +228,23 @@ func TestARetriedTaskThatNeverRanHasTheFlowMark(t *testing.T) {
 		code, _, _, err := s.Retry(ctx, "a")
 		require.NoError(t, err)
 		require.EqualValues(t, 1, code)
-		c, err = s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
-		require.NoError(t, err)
-		require.Len(t, c.Messages, 1)
-		wf, err := s.Client().HGet(ctx, "docket:{"+name+"}:task:a", "wf").Result()
-		require.NoError(t, err)
-		assert.Equal(t, "0", wf)
-		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "a", Gen: c.Messages[0].Gen, Kind: store.Completed}})
-		require.NoError(t, err)
+		gens := claimAll(t, s)
+		require.Contains(t, gens, "a")
+		assert.Equal(t, "0", flowMark(t, s, name, "a"))
+		finish(t, s, store.Outcome{Key: "a", Gen: gens["a"], Kind: store.Completed})
 	})
+}
+
+// flowMark reads a record's wf field: "0" no flow, "1" a flow, "" not
+// written yet.
+func flowMark(t *testing.T, s *store.Store, name, key string) string {
+	t.Helper()
+	wf, err := s.Client().HGet(context.Background(), "docket:{"+name+"}:task:"+key, "wf").Result()
+	if errors.Is(err, redis.Nil) {
+		return ""
+	}
+	require.NoError(t, err)
+	return wf
 }
 
 // A record written with every field, as before they were left out, is
