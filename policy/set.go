@@ -91,18 +91,16 @@ func (s *Set) Automatic() bool {
 	return s.Perpetual != nil && s.Perpetual.Automatic || s.Cron != nil && s.Cron.Automatic
 }
 
-// Fields returns the JSON names of the input's fields, sorted: the names
-// admission rules take, and strikes compare.
-func (s *Set) Fields() []string {
-	if s == nil {
-		return nil
+// CheckFoldedField reports, as ErrUnknownField naming the input's fields,
+// a name that no field of the input has in any case: encoding/json binds a
+// member to a field whatever its case, and so do strikes.
+func (s *Set) CheckFoldedField(name string) error {
+	for f := range s.fields {
+		if strings.EqualFold(f, name) {
+			return nil
+		}
 	}
-	names := make([]string, 0, len(s.fields))
-	for n := range s.fields {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	return fmt.Errorf("%w %q; the input has %s", ErrUnknownField, name, fieldList(s.fields))
 }
 
 // requireField checks that arg names a field of the input.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/docket-go/docket/internal/core"
 	"github.com/docket-go/docket/internal/store"
-	"github.com/docket-go/docket/policy"
 )
 
 // Strike is a strike in effect: the tasks it matches do not start while it
@@ -67,8 +66,8 @@ var strikeOps = []string{"==", "!=", "<", "<=", ">", ">="}
 // every run of the task (a field left empty with an op or a value is
 // ErrBadStrike, and so is a field that the input of a task registered on
 // this docket does not have, in any case: it matches policy.ErrUnknownField
-// too). The value is compared as JSON writes it, as the input's
-// field is: a named type (type Region string) is its string, whole numbers
+// too, see policy.Set.CheckFoldedField). The value is compared as JSON
+// writes it, as the input's field is: a named type (type Region string) is its string, whole numbers
 // of any size exactly. A field the input's JSON leaves out (tagged
 // omitempty and zero) matches no comparison, != included: strike
 // priority == 0 holds nothing of a type that omits a zero priority. A
@@ -114,18 +113,11 @@ func (d *Docket) checkStrikeField(task, field string) error {
 	if def == nil || def.Policies == nil || selfCoded(def.Input) {
 		return nil
 	}
-	fields := def.Policies.Fields()
-	for _, f := range fields {
-		if strings.EqualFold(f, field) { // as Go binds a member to a field
-			return nil
-		}
+	if err := def.Policies.CheckFoldedField(field); err != nil {
+		return fmt.Errorf("%w: task %q (its input %v): %w: the strike would hold nothing; name the field as the input's JSON does (the docket command strikes a field without this check)",
+			ErrBadStrike, task, def.Input, err)
 	}
-	names := "no fields"
-	if len(fields) > 0 {
-		names = "fields " + strings.Join(fields, ", ")
-	}
-	return fmt.Errorf("%w: task %q: %w %q (its input %v has %s): the strike would hold nothing; name the field as the input's JSON does (the docket command strikes a field without this check)",
-		ErrBadStrike, task, policy.ErrUnknownField, field, def.Input, names)
+	return nil
 }
 
 // Restore removes a strike made with the same arguments, and releases the

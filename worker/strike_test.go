@@ -117,7 +117,7 @@ func TestStrikeOnAFieldTheInputLacks(t *testing.T) {
 			require.ErrorIs(t, err, sdk.ErrBadStrike, field)
 			assert.ErrorIs(t, err, policy.ErrUnknownField, field)
 			assert.ErrorIs(t, err, sdk.ErrBadInput, field)
-			assert.Contains(t, err.Error(), "customer_id, region", "it names the fields the input has")
+			assert.Contains(t, err.Error(), `fields "customer_id", "region"`, "it names the fields the input has")
 		}
 		strikes, err := d.Strikes(ctx)
 		require.NoError(t, err)

@@ -89,6 +89,13 @@ end
 -- them, and read the same.
 local ATTEMPT_1, DELIVERIES_0 = '1', '0'
 
+-- due_of reads a task's due time as its record holds it (a string), or
+-- nil: created, while the record leaves due out.
+local function due_of(key)
+  local d = redis.call('HMGET', K.task .. key, 'due', 'created')
+  return d[1] or d[2] or nil
+end
+
 -- not_a_hash says what is wrong with a task key that holds something else
 -- than a record, given the error reading it raised.
 local function not_a_hash(err)
@@ -977,8 +984,7 @@ local function finish_attempts(first, last, retention, now)
           due = due_at(when, now)
           redis.call('HSET', tk, 'deliveries', '0', 'error', err)
           if not f[6] then -- the first hand-back: when, and when it was due (see known.lua)
-            local d = redis.call('HMGET', tk, 'due', 'created')
-            redis.call('HSET', tk, 'unknown_since', now_s, 'unknown_due', d[1] or d[2] or now_s)
+            redis.call('HSET', tk, 'unknown_since', now_s, 'unknown_due', due_of(key) or now_s)
           end
           local waiting = K.unknown .. (redis.call('HGET', tk, 'name') or '')
           redis.call('ZADD', waiting, now, key)
@@ -990,8 +996,7 @@ local function finish_attempts(first, last, retention, now)
           redis.call('HSET', tk, 'deliveries', '0', 'waited', WAITED_PARKED)
         else -- release: back in line where it was, due when it was due
           -- (its due time stays that of the attempt, as a redelivery's does)
-          local d = redis.call('HMGET', tk, 'due', 'created')
-          due = math.min(whole(d[1] or d[2]) or now, now)
+          due = math.min(whole(due_of(key)) or now, now)
           redis.call('HINCRBY', tk, 'deliveries', -1)
           if progress_resets then
             end_progress(key)

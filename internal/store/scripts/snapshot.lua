@@ -92,8 +92,7 @@ for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
     put(members_out, SNAP_MEMBER, {limit = id, role = ROLE.waits, key = w})
     if listed_waiters < limit then
       listed_waiters = listed_waiters + 1
-      local d = redis.call('HMGET', K.task .. w, 'due', 'created')
-      task(w, tonumber(d[1] or d[2] or '0'))
+      task(w, tonumber(due_of(w) or '0'))
     end
   end
 end
