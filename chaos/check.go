@@ -237,14 +237,22 @@ func (r *report) checkChains(ctx context.Context, d *sdk.Docket, snap sdk.Snapsh
 	}
 }
 
-// checkLeaks: every key of the docket without a TTL is the schedule, the
+// checkLeaks: every key of the docket without a TTL is the ready list, the schedule, the
 // running set, or the record of a live task; and every live task has a
 // record without a TTL. (The library's own leak check is internal; this
 // one reads the key layout from the README.)
 func (r *report) checkLeaks(ctx context.Context, name string, rec redis.UniversalClient) {
 	prefix := "docket:{" + name + "}:"
-	scheduled, running := prefix+"scheduled", prefix+"running"
+	ready, scheduled, running := prefix+"ready", prefix+"scheduled", prefix+"running"
 	live := map[string]bool{}
+	members, err := rec.LRange(ctx, ready, 0, -1).Result()
+	if err != nil {
+		r.violate("leak check: %v", err)
+		return
+	}
+	for _, m := range members {
+		live[m] = true
+	}
 	for _, set := range []string{scheduled, running} {
 		members, err := rec.ZRange(ctx, set, 0, -1).Result()
 		if err != nil {
@@ -277,7 +285,7 @@ func (r *report) checkLeaks(ctx context.Context, name string, rec redis.Universa
 		case isTask && live[task] && !forever:
 			problems = append(problems, fmt.Sprintf("%s: live task's record has a TTL (%v)", k, ttl))
 		case !forever:
-		case k == scheduled || k == running:
+		case k == ready || k == scheduled || k == running:
 		case isTask && live[task]:
 		default:
 			problems = append(problems, k+": no TTL, and no live task needs it")

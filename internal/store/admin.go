@@ -144,7 +144,9 @@ type PageTask struct {
 }
 
 // Page reads one page of a list of tasks: O(log N + Budget) in Redis,
-// however long the list and however deep the page.
+// however long the list and however deep the page (but for the queued
+// tasks added to run at once, in a Redis list: reaching a page of them
+// walks its nodes, of some two hundred tasks each, up to the page).
 func (s *Store) Page(ctx context.Context, q PageQuery) (Page, error) {
 	if q.Size <= 0 {
 		q.Size = 50

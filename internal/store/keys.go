@@ -12,7 +12,9 @@ import (
 // slot and every script touches keys of one slot only. The scripts see the
 // same names as the table K, generated from the lists below (see luaKeys).
 //
-//	docket:{name}:scheduled        ZSET   task key -> due time (unix µs); scheduled and queued tasks
+//	docket:{name}:ready            LIST   task keys of queued tasks added to run at once, oldest first (their
+//	                                      due time is their record's created); claimed after the schedule's due tasks
+//	docket:{name}:scheduled        ZSET   task key -> due time (unix µs); every other scheduled or queued task
 //	docket:{name}:running          ZSET   task key -> lease expiry (unix µs); claimed tasks
 //	docket:{name}:draining         ZSET   task key -> the lease expiry of a cancelled or replaced run whose
 //	                                      function may still be running: its slots and its key's next run wait
@@ -68,13 +70,14 @@ import (
 
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
-	keyNames    = []string{"scheduled", "running", "draining", "drains", "deferred", "limits", "deadletters", "failed", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck", "restored"}
+	keyNames    = []string{"ready", "scheduled", "running", "draining", "drains", "deferred", "limits", "deadletters", "failed", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck", "restored"}
 	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "rate", "worker", "watch", "unknown", "flow", "stats"}
 )
 
 // keys holds the key names of one docket.
 type keys struct {
 	prefix      string // docket:{name}:
+	ready       string
 	scheduled   string
 	running     string
 	draining    string
@@ -109,6 +112,7 @@ func newKeys(name string) (keys, error) {
 	p := "docket:{" + name + "}:"
 	return keys{
 		prefix:      p,
+		ready:       p + "ready",
 		scheduled:   p + "scheduled",
 		running:     p + "running",
 		draining:    p + "draining",

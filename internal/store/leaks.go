@@ -32,7 +32,12 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 		}
 		return err
 	}
-	if err := add(s.rdb.ZRange(ctx, s.k.scheduled, 0, -1).Result()); err != nil {
+	scheduled, err := s.rdb.ZRange(ctx, s.k.scheduled, 0, -1).Result()
+	if err := add(scheduled, err); err != nil {
+		return err
+	}
+	ready, err := s.rdb.LRange(ctx, s.k.ready, 0, -1).Result()
+	if err := add(ready, err); err != nil {
 		return err
 	}
 	if err := add(s.rdb.ZRange(ctx, s.k.running, 0, -1).Result()); err != nil {
@@ -123,7 +128,7 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 		id, isLimit := s.k.is(k, "limit")
 		wid, isWaiting := s.k.is(k, "waiting")
 		switch {
-		case k == s.k.scheduled || k == s.k.running || k == s.k.draining || k == s.k.drains || k == s.k.deferred ||
+		case k == s.k.ready || k == s.k.scheduled || k == s.k.running || k == s.k.draining || k == s.k.drains || k == s.k.deferred ||
 			k == s.k.limits || k == s.k.parked || k == s.k.struck:
 			// containers of live tasks: empty ones do not exist
 		case k == s.k.strikes:
@@ -160,6 +165,9 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 			problem("%s: %q waits for a drain that is not on: it would never be scheduled", s.k.deferred, key)
 		}
 	}
+	if err := s.checkReady(ctx, ready, scheduled, problem); err != nil {
+		return err
+	}
 	for key := range live {
 		if !present[key] {
 			problem("task %q is live but has no record", key)
@@ -178,6 +186,34 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 	if len(problems) > 0 {
 		sort.Strings(problems)
 		return errors.New("docket: leaked or inconsistent keys:\n  " + strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// checkReady reports the entries of K.ready that a claim would hand over
+// wrongly: a key listed twice or also in the schedule (it would run twice),
+// or whose record is not a scheduled task's (a stale entry).
+func (s *Store) checkReady(ctx context.Context, ready, scheduled []string, problem func(string, ...any)) error {
+	seen := map[string]bool{}
+	for _, key := range scheduled {
+		seen[key] = true
+	}
+	for _, key := range ready {
+		if seen[key] {
+			problem("%s: %q is listed twice, or in %s too", s.k.ready, key, s.k.scheduled)
+		}
+		seen[key] = true
+		state, err := s.rdb.HGet(ctx, s.k.task(key), "state").Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			if ctx.Err() != nil {
+				return err
+			}
+			problem("%s: %q has a record that cannot be read: %v", s.k.ready, key, err)
+			continue
+		}
+		if state != string(StateScheduled) {
+			problem("%s: %q is a task in state %q, not a scheduled one", s.k.ready, key, state)
+		}
 	}
 	return nil
 }

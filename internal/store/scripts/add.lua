@@ -13,15 +13,21 @@ local seed = mode == 'seed'
 if seed then
   mode = 'add'
 end
-local before = earliest(K.scheduled)
+-- Workers wait for the earliest due task; with tasks ready, none waits.
+local before = 0
+if redis.call('LLEN', K.ready) == 0 then
+  before = earliest(K.scheduled)
+end
 -- Whether any key drains (see start_drain): most calls need not ask per task.
 local any_drains = redis.call('EXISTS', K.draining) == 1
 local soonest = nil
 local result = {}
--- Tasks enter the schedule in one call, at the end: scores and keys. Should
--- a task fail midway, those written before it are scheduled all the same,
--- so that no record is left outside every set.
-local schedule = {}
+-- Tasks enter the schedule in one call, at the end: scores and keys, or
+-- the keys of those added to run at once, which join K.ready (a list:
+-- about 40 bytes a task, against 134 in the sorted set). Should a task
+-- fail midway, those written before it are scheduled all the same, so
+-- that no record is left outside every set.
+local schedule, ready = {}, {}
 -- A key that has no record yet, the common case, reads as ABSENT: an
 -- EXISTS costs Redis much less than an HMGET of five missing fields,
 -- whose reply becomes a new table (about 10% of an add, counted by
@@ -31,6 +37,10 @@ local function enter_schedule()
   if #schedule > 0 then
     redis.call('ZADD', K.scheduled, unpack(schedule))
     schedule = {}
+  end
+  if #ready > 0 then
+    redis.call('RPUSH', K.ready, unpack(ready))
+    ready = {}
   end
 end
 
@@ -61,6 +71,7 @@ for i = 3, #ARGV, 5 do
     result[#result + 1] = f[3] or f[6]
   else
     if live then
+      enter_schedule() -- the key may be this call's own, not yet in line
       unlink(key, state, now)
       any_drains = any_drains or state == STATE.running -- its run drains now
     end
@@ -108,7 +119,12 @@ for i = 3, #ARGV, 5 do
       redis.call('HSET', tk, 'parent', f[4], 'child', f[5] or '')
     end
     -- A run of an earlier execution of the key still ending comes first.
-    if not (any_drains and deferred(key, due_s)) then
+    if any_drains and deferred(key, due_s) then
+      -- in line behind the run of its key's earlier execution
+    elseif when == '+0' then -- due at its created instant, in the order added
+      ready[#ready + 1] = key
+      soonest = now
+    else
       schedule[#schedule + 1] = due_s
       schedule[#schedule + 1] = key
       if soonest == nil or due < soonest then

@@ -1,7 +1,7 @@
 -- claim: lease up to N tasks to a worker: first those whose lease lapsed
 -- (their worker died), then due tasks in due order, each through admission
 -- control when its task has any.
--- KEYS[1] scheduled zset, KEYS[2] running zset
+-- KEYS[1] scheduled zset, KEYS[2] running zset (K.ready too: see next_due)
 -- ARGV[1] docket key prefix, ARGV[2] worker id, ARGV[3] N, ARGV[4] lease,
 -- ARGV[5] retention (ms), ARGV[6] admission rules by task name (JSON, may be
 -- empty; {name: RULE}, see rules.go and the tables RULE, WINDOW, LIMIT and
@@ -303,7 +303,12 @@ local function debounce(key, f, id, settle)
     expire_after(bk, last + settle, now)
     -- The first submission is due when the burst has settled.
     if read(st[1], 'state')[1] == STATE.scheduled then
-      redis.call('ZADD', K.scheduled, 'XX', last + settle, st[1])
+      if not redis.call('ZSCORE', K.scheduled, st[1]) and not redis.call('ZSCORE', K.deferred, st[1]) then
+        redis.call('LREM', K.ready, -1, st[1]) -- added again, to run at once, since it won
+        redis.call('ZADD', K.scheduled, last + settle, st[1])
+      else
+        redis.call('ZADD', K.scheduled, 'XX', last + settle, st[1])
+      end
       redis.call('HSET', K.task .. st[1], 'due', int(last + settle))
     end
     return 'drop', 'debounced: the burst runs as ' .. st[1]
@@ -578,8 +583,9 @@ end
 
 -- deliver_all hands over due tasks when no task has rules and no strike is
 -- in effect: the common case, in bulk. Leases are added before the tasks
--- leave the schedule, so that each is always in a set.
-local function deliver_all(due)
+-- leave the schedule (or K.ready, whose head they are), so that each is
+-- always in a set.
+local function deliver_all(due, ready)
   local values, problems, leases, f = {}, {}, {}, nil
   for i, key in ipairs(due) do
     f, problems[i], values[i] = fetch(key, BULK, f)
@@ -591,7 +597,11 @@ local function deliver_all(due)
   if #leases > 0 then
     redis.call('ZADD', K.running, unpack(leases))
   end
-  redis.call('ZREM', K.scheduled, unpack(due))
+  if ready then
+    redis.call('LTRIM', K.ready, #due, -1)
+  else
+    redis.call('ZREM', K.scheduled, unpack(due))
+  end
   for i, key in ipairs(due) do
     f = named(values[i], f)
     if problems[i] then
@@ -604,8 +614,12 @@ end
 
 -- consider hands over a due task, or holds it for a strike, or runs it
 -- through its admission rules.
-local function consider(key)
-  redis.call('ZREM', K.scheduled, key)
+local function consider(key, ready)
+  if ready then
+    redis.call('LPOP', K.ready) -- the key, first in K.ready (see next_due)
+  else
+    redis.call('ZREM', K.scheduled, key)
+  end
   local f, problem = fetch(key)
   if problem then
     corrupt(key, f, problem)
@@ -623,21 +637,58 @@ local function consider(key)
   end
 end
 
+-- next_due returns up to n due tasks, in due order, from one of the two
+-- places due tasks are: the schedule, or K.ready, whose tasks are due at
+-- their created instant, in the order added; and whether they are
+-- K.ready's first. Of two tasks due at one instant, K.ready's comes first.
+local function next_due(n)
+  local ready = redis.call('LRANGE', K.ready, 0, n - 1)
+  if #ready == 0 then
+    return redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, n), false
+  end
+  local due = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'WITHSCORES', 'LIMIT', 0, n)
+  if #due == 0 then
+    return ready, true
+  end
+  -- Both hold due tasks: those of K.ready due by the schedule's first, or
+  -- the schedule's due before K.ready's first. (A record whose times
+  -- cannot be read is taken at once: the claim fails it.)
+  local first, taken = tonumber(due[2]), {}
+  for _, key in ipairs(ready) do
+    local at = tonumber(due_of(key)) or first
+    if at > first then
+      break
+    end
+    taken[#taken + 1] = key
+  end
+  if #taken > 0 then
+    return taken, true
+  end
+  local head = tonumber(due_of(ready[1]))
+  for i = 1, #due, 2 do
+    if tonumber(due[i + 1]) >= head then
+      break
+    end
+    taken[#taken + 1] = due[i]
+  end
+  return taken, false
+end
+
 -- claim_due takes due tasks, in due order, until N are claimed or a
 -- thousand were looked at; it returns whether more may be due.
 local function claim_due()
   local looked = 0
   while n_claimed < want do
-    local due = redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, want - n_claimed)
+    local due, ready = next_due(want - n_claimed)
     if #due == 0 then
       return false
     end
     looked = looked + #due
     if not any_rules and not any_strikes then
-      deliver_all(due)
+      deliver_all(due, ready)
     else
       for _, key in ipairs(due) do
-        consider(key)
+        consider(key, ready)
       end
     end
     if looked >= 1000 then
@@ -659,6 +710,9 @@ end
 -- '-1' for none, '0' when more may be due (the worker looks again at once).
 local function wait_for(more)
   if more or want > 0 and n_claimed == want then
+    return '0'
+  end
+  if redis.call('LLEN', K.ready) > 0 then -- due now (this claim wanted none)
     return '0'
   end
   -- A task is due, a lease lapses, or a drain ends at its deadline.

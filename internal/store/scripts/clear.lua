@@ -1,5 +1,6 @@
 -- clear: cancel up to N scheduled, queued, parked and waiting tasks (running
--- tasks are left to finish): first from the schedule, then the workflows
+-- tasks are left to finish): first those ready to run at once (K.ready)
+-- and the schedule's, then the workflows
 -- parked until a child or a signal wakes them, those a strike holds, the
 -- next runs waiting for a drain, then from the lines of the
 -- limits in use, which it walks with a cursor over the registry of limits
@@ -14,7 +15,10 @@
 local now = clock_us()
 local n, retention = tonumber(ARGV[2]), tonumber(ARGV[3])
 local cursor = ARGV[4]
-local keys = redis.call('ZRANGE', K.scheduled, 0, n - 1)
+local keys = redis.call('LRANGE', K.ready, 0, n - 1) -- each first in K.ready as it is cancelled
+for _, key in ipairs(redis.call('ZRANGE', K.scheduled, 0, n - #keys - 1)) do
+  keys[#keys + 1] = key
+end
 for _, held in ipairs({K.parked, K.struck, K.deferred}) do
   if #keys < n then
     for _, key in ipairs(redis.call('ZRANGE', held, 0, n - #keys - 1)) do
@@ -62,6 +66,7 @@ for i, key in ipairs(keys) do
     redis.call('ZREM', K.waiting .. lines[i], key)
     touch(lines[i])
   else -- not live: a stale member of the schedule (should not happen); drop it
+    redis.call('LREM', K.ready, 1, key)
     redis.call('ZREM', K.scheduled, key)
     redis.call('ZREM', K.parked, key)
     redis.call('ZREM', K.struck, key)

@@ -372,15 +372,32 @@ local function start_drain(key, gen, now)
   return true
 end
 
--- in_line counts the tasks in line to run: the schedule's, and those
--- waiting for their key's drain (K.deferred), which readers (Snapshot,
+-- in_line counts the tasks in line to run: the schedule's, K.ready's (all
+-- due), and those waiting for their key's drain (K.deferred), which readers (Snapshot,
 -- Count, the overview) tell queued or scheduled by their due time as the
 -- others. It returns how many are due by now, how many in all, and how
 -- many of the schedule's are due (its first ranks).
 local function in_line(now)
+  local ready = redis.call('LLEN', K.ready)
   local due = redis.call('ZCOUNT', K.scheduled, '-inf', now)
-  return due + redis.call('ZCOUNT', K.deferred, '-inf', now),
-    redis.call('ZCARD', K.scheduled) + redis.call('ZCARD', K.deferred), due
+  return ready + due + redis.call('ZCOUNT', K.deferred, '-inf', now),
+    ready + redis.call('ZCARD', K.scheduled) + redis.call('ZCARD', K.deferred), due
+end
+
+-- unschedule takes a scheduled task out of line: the schedule, K.deferred
+-- or K.ready. A task in K.ready is found from the head when it is first
+-- (as clear takes them), else from the tail: a cancel most often reaches a
+-- task added lately; one deep in a long line costs a scan of it, as
+-- BullMQ's removal of a waiting job does.
+local function unschedule(key)
+  if redis.call('ZREM', K.scheduled, key) == 1 or redis.call('ZREM', K.deferred, key) == 1 then
+    return
+  end
+  if redis.call('LINDEX', K.ready, 0) == key then
+    redis.call('LPOP', K.ready)
+  else
+    redis.call('LREM', K.ready, -1, key)
+  end
 end
 
 -- deferred puts a task due at due (unix µs) in K.deferred if its key
@@ -419,8 +436,7 @@ end
 local function unlink(key, state, now)
   local f = read(key, 'gen', 'waiting')
   if state == STATE.scheduled then
-    redis.call('ZREM', K.scheduled, key)
-    redis.call('ZREM', K.deferred, key) -- or waiting for its key's drain
+    unschedule(key) -- in the schedule, in line behind its key's drain, or ready
   elseif state == STATE.running then
     -- The worker is told to stop; the generation bump that follows makes
     -- anything it reports later stale.

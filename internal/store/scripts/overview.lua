@@ -38,11 +38,7 @@ local head = {now = int(now), queued = queued, scheduled = all - queued, running
 -- The names of the sampled tasks, in the order first seen, and their
 -- counts by column of NAME_COUNT.
 local names, order = {}, {}
-local function count(set, from, to, column)
-  if to < from then
-    return 0
-  end
-  local keys = redis.call('ZRANGE', set, from, to)
+local function count(keys, column)
   for _, key in ipairs(keys) do
     local f = read(key, 'name', 'state')
     local name = f[1]
@@ -60,12 +56,31 @@ local function count(set, from, to, column)
   end
   return #keys
 end
-head.sampled_running = count(K.running, 0, sample - 1, 'running')
--- The sample reads the schedule alone (not the few tasks in line behind
--- their key's drain, see in_line): its due tasks first.
-head.sampled_queued = count(K.scheduled, 0, math.min(sample, due) - 1, 'queued')
-head.sampled_scheduled = count(K.scheduled, due, due + sample - 1, 'scheduled')
-head.sampled_parked = count(K.parked, 0, sample - 1, 'parked')
+-- ranks returns the keys of ranks [from, to] of a sorted set.
+local function ranks(set, from, to)
+  if to < from then
+    return {}
+  end
+  return redis.call('ZRANGE', set, from, to)
+end
+head.sampled_running = count(ranks(K.running, 0, sample - 1), 'running')
+-- The sample reads K.ready and the schedule alone (not the few tasks in
+-- line behind their key's drain, see in_line): the due tasks first.
+local ready = {}
+if sample > 0 then
+  ready = redis.call('LRANGE', K.ready, 0, sample - 1)
+end
+head.sampled_queued = count(ready, 'queued') + count(ranks(K.scheduled, 0, math.min(sample - #ready, due) - 1), 'queued')
+head.sampled_scheduled = count(ranks(K.scheduled, due, due + sample - 1), 'scheduled')
+head.sampled_parked = count(ranks(K.parked, 0, sample - 1), 'parked')
+-- The earliest due task may be K.ready's first, added to run at once.
+local first_ready = redis.call('LINDEX', K.ready, 0)
+if first_ready then
+  local at = due_of(first_ready)
+  if at and (head.earliest == '0' or tonumber(at) < tonumber(head.earliest)) then
+    head.earliest = at
+  end
+end
 head.names = #order
 local result = {}
 put(result, OVERVIEW_HEAD, head)

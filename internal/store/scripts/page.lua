@@ -22,11 +22,15 @@ local part, offset, size, budget = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local want_name, want_prefix, want_state = ARGV[6], ARGV[7], ARGV[8]
 budget = math.max(budget, size)
 
--- The part is one or two segments of sorted sets, each ranks [first,
--- first + count) of its set, read one after the other: the schedule's due
--- (or not yet due) tasks, then those in line behind their key's drain
--- (K.deferred, see in_line) due (or not) alike.
+-- The part is one to three segments, each ranks [first, first + count) of
+-- its set, read one after the other: the schedule's due (or not yet due)
+-- tasks, then the due part's tasks added to run at once (K.ready, a list:
+-- O(offset / its nodes' size) to reach a page of it), then those in line
+-- behind their key's drain (K.deferred, see in_line) due (or not) alike.
 local function segment(set)
+  if set == K.ready then -- every one due, in the order added
+    return {set = set, first = 0, count = redis.call('LLEN', set), list = true}
+  end
   local first, count = 0, redis.call('ZCARD', set)
   if part == PART.due or part == PART.not_due then
     local due = redis.call('ZCOUNT', set, '-inf', now)
@@ -39,8 +43,11 @@ local function segment(set)
   return {set = set, first = first, count = count}
 end
 local segments = {segment(KEYS[1])}
+if part == PART.due then -- after the schedule's, those added to run at once
+  segments[2] = segment(K.ready)
+end
 if part == PART.due or part == PART.not_due then -- the schedule's parts
-  segments[2] = segment(K.deferred)
+  segments[#segments + 1] = segment(K.deferred)
 end
 local total = 0
 for _, seg in ipairs(segments) do
@@ -62,7 +69,13 @@ while found < size and looked < budget and offset + looked < total do
   local n = math.min(CHUNK, budget - looked, seg.start + seg.count - at)
   local from = seg.first + at - seg.start
   local entries
-  if part == PART.latest then
+  if seg.list then
+    entries = {}
+    for _, key in ipairs(redis.call('LRANGE', seg.set, from, from + n - 1)) do
+      entries[#entries + 1] = key
+      entries[#entries + 1] = due_of(key) or 0
+    end
+  elseif part == PART.latest then
     entries = redis.call('ZREVRANGE', seg.set, from, from + n - 1, 'WITHSCORES')
   else
     entries = redis.call('ZRANGE', seg.set, from, from + n - 1, 'WITHSCORES')

@@ -20,7 +20,7 @@ for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
     return {1, 0}
   end
 end
-if #redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, 1) > 0 then
+if redis.call('LLEN', K.ready) > 0 or #redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, 1) > 0 then
   return {1, 0}
 end
 local chains = {}

@@ -28,6 +28,9 @@ if not due and state == STATE.scheduled then
   set = K.deferred
   due = score(redis.call('ZSCORE', set, key))
 end
+if state == STATE.scheduled and not due then -- in K.ready, due since it was added
+  return {2, int(tonumber(due_of(key)) or now), state}
+end
 if state ~= STATE.scheduled or not due then
   return {-1, 0, state}
 end

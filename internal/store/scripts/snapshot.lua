@@ -5,8 +5,8 @@
 -- their key's drain included (see in_line); #running; #waiting; #parked
 -- until a child or a signal wakes them; #held by a strike; then how many of
 -- each entry follow),
--- then a SNAP_WORKER per live worker; a LISTED per task (running,
--- scheduled, in line behind a drain, parked, held by a strike, waiting,
+-- then a SNAP_WORKER per live worker; a LISTED per task (running, ready
+-- to run at once (K.ready), scheduled, in line behind a drain, parked, held by a strike, waiting,
 -- then dead-lettered; score 0 for parked and held ones); a SNAP_LIMIT per limit in use (#holders and
 -- #waiters, every one); a SNAP_MEMBER per holder or waiter listed. At most
 -- "limit" holders and "limit" waiters (the first in line) are listed per
@@ -45,6 +45,11 @@ local function list(zset, scored)
   end
 end
 list(K.running, true)
+if limit > 0 then -- added to run at once: due at their created instant
+  for _, key in ipairs(redis.call('LRANGE', K.ready, 0, limit - 1)) do
+    task(key, due_of(key))
+  end
+end
 list(K.scheduled, true)
 list(K.deferred, true) -- in line behind their key's drain
 list(K.parked, false)

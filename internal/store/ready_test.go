@@ -1,0 +1,234 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/redistest"
+	"github.com/docket-go/docket/internal/store"
+)
+
+// claimKeys claims up to n tasks and returns their keys in the order
+// handed over.
+func claimKeys(t *testing.T, s *store.Store, n int) []string {
+	t.Helper()
+	c, err := s.Claim(context.Background(), "w", n, time.Minute, time.Minute, store.Rules{}, 5)
+	require.NoError(t, err)
+	var keys []string
+	for _, m := range c.Messages {
+		keys = append(keys, m.Key)
+	}
+	return keys
+}
+
+// addNow adds tasks of name t with the keys given, due at once, in one call.
+func addNow(t *testing.T, s *store.Store, keys ...string) {
+	t.Helper()
+	var tasks []store.NewTask
+	for _, k := range keys {
+		tasks = append(tasks, store.NewTask{Key: k, Name: "t", Input: []byte(`{"n":1}`)})
+	}
+	res, err := s.Add(context.Background(), store.ModeAdd, tasks)
+	require.NoError(t, err)
+	for _, r := range res {
+		require.Equal(t, store.Added, r.Code)
+	}
+}
+
+// A task added to run at once waits in a list (K.ready), not the sorted
+// set of the schedule, and tasks added at one instant are claimed in the
+// order they were added (the sorted set ordered them by key).
+func TestTasksAddedToRunAtOnceAreClaimedInTheOrderAdded(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		rdb := s.Client()
+		addNow(t, s, "c", "a", "b")
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "later", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}}})
+		require.NoError(t, err)
+
+		ready, err := rdb.LRange(ctx, "docket:{"+name+"}:ready", 0, -1).Result()
+		require.NoError(t, err)
+		assert.Equal(t, []string{"c", "a", "b"}, ready)
+		scheduled, err := rdb.ZRange(ctx, "docket:{"+name+"}:scheduled", 0, -1).Result()
+		require.NoError(t, err)
+		assert.Equal(t, []string{"later"}, scheduled, "a task added for later is in the schedule")
+		counts, err := s.Count(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, store.Counts{Queued: 3, Scheduled: 1}, counts)
+
+		assert.Equal(t, []string{"c", "a"}, claimKeys(t, s, 2))
+		assert.Equal(t, []string{"b"}, claimKeys(t, s, 10))
+		for _, k := range []string{"a", "b", "c", "later"} {
+			_, err := s.Cancel(ctx, k, time.Minute)
+			require.NoError(t, err)
+		}
+	})
+}
+
+// Tasks due from the schedule and tasks added to run at once are claimed
+// in due order, whichever place they wait in; at one instant, those added
+// to run at once first.
+func TestReadyAndScheduledTasksAreClaimedInDueOrder(t *testing.T) {
+	for _, batch := range []int{1, 10} {
+		t.Run(fmt.Sprint("claims of ", batch), func(t *testing.T) {
+			t0 := time.Now().Truncate(time.Second)
+			s, m := clockedStore(t, "order", t0)
+			ctx := context.Background()
+			addNow(t, s, "r1")
+			_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "z1", Name: "t", Input: []byte(`{}`), When: store.When{After: 2 * time.Second}}})
+			require.NoError(t, err)
+			m.SetTime(t0.Add(time.Second))
+			addNow(t, s, "r2")
+			m.SetTime(t0.Add(3 * time.Second))
+			addNow(t, s, "r3")
+			_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "z0", Name: "t", Input: []byte(`{}`), When: store.When{At: t0}}})
+			require.NoError(t, err) // an instant past: due now, in the schedule
+
+			var got []string
+			for len(got) < 5 {
+				keys := claimKeys(t, s, batch)
+				require.NotEmpty(t, keys)
+				got = append(got, keys...)
+			}
+			assert.Equal(t, []string{"r1", "r2", "z1", "r3", "z0"}, got)
+		})
+	}
+}
+
+// Cancel, Replace, RunNow and Clear find a task that waits in K.ready
+// wherever it is in the list, and leave no entry of it behind (the leak
+// check after the test reads every entry).
+func TestAdminCallsOnTasksAddedToRunAtOnce(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		rdb := s.Client()
+		readyKey := "docket:{" + name + "}:ready"
+		addNow(t, s, "a", "b", "c", "d", "e")
+
+		code, _, err := s.RunNow(ctx, "c")
+		require.NoError(t, err)
+		assert.Equal(t, store.ActionAlready, code, "due since it was added")
+		for _, k := range []string{"c", "e", "a"} { // the middle, the tail, the head
+			ok, err := s.Cancel(ctx, k, time.Minute)
+			require.NoError(t, err)
+			require.True(t, ok)
+		}
+		ready, err := rdb.LRange(ctx, readyKey, 0, -1).Result()
+		require.NoError(t, err)
+		assert.Equal(t, []string{"b", "d"}, ready)
+
+		res, err := s.Add(ctx, store.ModeReplace, []store.NewTask{{Key: "b", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}}})
+		require.NoError(t, err)
+		assert.Equal(t, store.Superseded, res[0].Code)
+		ready, err = rdb.LRange(ctx, readyKey, 0, -1).Result()
+		require.NoError(t, err)
+		assert.Equal(t, []string{"d"}, ready, "replaced for later: in the schedule")
+		assert.Equal(t, []string{"d"}, claimKeys(t, s, 10))
+
+		var keys []string
+		for i := range 700 { // more than one call of Clear handles
+			keys = append(keys, fmt.Sprintf("k%03d", i))
+		}
+		addNow(t, s, keys...)
+		cleared, err := s.Clear(ctx, time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, 701, cleared, "the 700 and b")
+		n, err := rdb.Exists(ctx, readyKey).Result()
+		require.NoError(t, err)
+		assert.Zero(t, n)
+		_, err = s.Cancel(ctx, "d", time.Minute)
+		require.NoError(t, err)
+	})
+}
+
+// The readers list tasks waiting in K.ready as queued, due when added:
+// Snapshot, the dashboard's pages (after the schedule's due tasks) and
+// its overview (counts, sample, earliest due).
+func TestReadersListTasksAddedToRunAtOnce(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, _ := openNamed(t, b)
+		addNow(t, s, "a", "b", "c")
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "past", Name: "t", Input: []byte(`{}`), When: store.When{At: time.Unix(1, 0)}}})
+		require.NoError(t, err) // an instant past: due at its add, in the schedule
+		rec, _, err := s.Info(ctx, "a")
+		require.NoError(t, err)
+
+		snap, err := s.Snapshot(ctx, 10)
+		require.NoError(t, err)
+		var listed []string
+		for _, task := range snap.Tasks {
+			listed = append(listed, task.Key)
+			if task.Key == "a" {
+				assert.Equal(t, rec.Due, task.Due)
+			}
+		}
+		assert.ElementsMatch(t, []string{"past", "a", "b", "c"}, listed)
+		assert.Equal(t, 4, snap.TotalScheduled)
+
+		p, err := s.Page(ctx, store.PageQuery{List: store.ListQueued, Size: 2, Offset: 1})
+		require.NoError(t, err)
+		assert.Equal(t, 4, p.Total)
+		require.Len(t, p.Tasks, 2)
+		assert.Equal(t, []string{"a", "b"}, []string{p.Tasks[0].Key, p.Tasks[1].Key})
+		assert.Equal(t, rec.Due.UnixMicro(), p.Tasks[0].Score)
+		assert.True(t, p.More)
+		p, err = s.Page(ctx, store.PageQuery{List: store.ListQueued, Size: 10, Offset: p.Next, Prefix: "c"})
+		require.NoError(t, err)
+		require.Len(t, p.Tasks, 1)
+		assert.Equal(t, "c", p.Tasks[0].Key)
+
+		o, err := s.Overview(ctx, 2, 0, time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, int64(4), o.Counts.Queued)
+		assert.Equal(t, rec.Due, o.Earliest, "K.ready's first, added before the schedule's")
+		require.Len(t, o.Names, 1)
+		assert.Equal(t, 2, o.Names[0].Queued, "the sample's two")
+		for _, k := range []string{"past", "a", "b", "c"} {
+			_, err := s.Cancel(ctx, k, time.Minute)
+			require.NoError(t, err)
+		}
+	})
+}
+
+// With a strike in effect a claim looks at each task alone: one taken from
+// K.ready leaves it as it is handled, held or handed over.
+func TestAStruckTaskAddedToRunAtOnceLeavesTheList(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		var tasks []store.NewTask
+		for i := 1; i <= 3; i++ {
+			tasks = append(tasks, store.NewTask{Key: fmt.Sprint("k", i), Name: "t", Input: fmt.Appendf(nil, `{"n":%d}`, i)})
+		}
+		_, err := s.Add(ctx, store.ModeAdd, tasks)
+		require.NoError(t, err)
+		_, err = s.Strike(ctx, store.StrikeSpec{Task: "t", Field: "n", Op: "==", Value: json.RawMessage(`2`)})
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 2)
+		assert.Equal(t, "k1", c.Messages[0].Key)
+		assert.Equal(t, "k3", c.Messages[1].Key)
+		n, err := s.Client().LLen(ctx, "docket:{"+name+"}:ready").Result()
+		require.NoError(t, err)
+		assert.Zero(t, n)
+		rec, _, err := s.Info(ctx, "k2")
+		require.NoError(t, err)
+		assert.Equal(t, store.StateStruck, rec.State)
+		for _, k := range []string{"k1", "k2", "k3"} {
+			_, err := s.Cancel(ctx, k, time.Minute)
+			require.NoError(t, err)
+		}
+		_, err = s.Restore(ctx, store.StrikeSpec{Task: "t", Field: "n", Op: "==", Value: json.RawMessage(`2`)})
+		require.NoError(t, err)
+	})
+}
