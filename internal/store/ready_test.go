@@ -232,3 +232,34 @@ func TestAStruckTaskAddedToRunAtOnceLeavesTheList(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// A workflow's children started to run at once wait in K.ready too, in
+// the order started; one started for later waits in the schedule.
+func TestChildrenStartedToRunAtOnceWaitInTheList(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		addNow(t, s, "wf")
+		c, err := s.Claim(ctx, "w", 1, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		_, err = s.Start(ctx, "wf", c.Messages[0].Gen, []store.Child{
+			{Name: "c", Key: "wf/c", Task: "t", Input: []byte(`{}`)},
+			{Name: "a", Key: "wf/a", Task: "t", Input: []byte(`{}`)},
+			{Name: "later", Key: "wf/later", Task: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}},
+			{Name: "b", Key: "wf/b", Task: "t", Input: []byte(`{}`)},
+		})
+		require.NoError(t, err)
+		ready, err := s.Client().LRange(ctx, "docket:{"+name+"}:ready", 0, -1).Result()
+		require.NoError(t, err)
+		assert.Equal(t, []string{"wf/c", "wf/a", "wf/b"}, ready)
+		assert.Equal(t, []string{"wf/c", "wf/a", "wf/b"}, claimKeys(t, s, 10))
+		ok, err := s.Cancel(ctx, "wf", time.Minute) // and its children with it
+		require.NoError(t, err)
+		require.True(t, ok)
+		for _, k := range []string{"wf/a", "wf/b", "wf/c", "wf/later"} {
+			_, err := s.Cancel(ctx, k, time.Minute)
+			require.NoError(t, err)
+		}
+	})
+}
