@@ -616,7 +616,11 @@ end
 -- through its admission rules.
 local function consider(key, ready)
   if ready then
-    redis.call('LPOP', K.ready) -- the key, first in K.ready (see next_due)
+    -- First in K.ready (see next_due), unless an earlier task's rules took
+    -- it out of line (a debounce moves its burst's first submission).
+    if redis.call('LREM', K.ready, 1, key) == 0 then
+      return
+    end
   else
     redis.call('ZREM', K.scheduled, key)
   end
