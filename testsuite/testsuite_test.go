@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,6 +80,27 @@ func TestRunUntilIdleWaitsForRunningTasks(t *testing.T) {
 		env.RunUntilIdle() // nothing to do: returns at once
 		assert.Equal(t, t0.Add(90*time.Minute), env.Now())
 	})
+}
+
+// Tasks added to run at once run in the order they were added, whatever
+// their keys (here in one AddMany, at one instant; one at a time).
+func TestTasksRunInTheOrderAdded(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		var mu sync.Mutex
+		var order []string
+		step := sdk.NewTask("step", func(ctx context.Context, in Nap) error {
+			mu.Lock()
+			defer mu.Unlock()
+			order = append(order, sdk.Current(ctx).Key())
+			return nil
+		})
+		env.Register(step)
+		keys := []string{"charlie", "alpha", "bravo"}
+		_, err := step.AddMany(t.Context(), env.Docket(), make([]Nap, len(keys)), sdk.Keys(func(i int) string { return keys[i] }))
+		require.NoError(t, err)
+		env.RunUntilIdle()
+		assert.Equal(t, []string{"charlie", "alpha", "bravo"}, order)
+	}, testsuite.WithWorkerOptions(worker.Options{Concurrency: 1}))
 }
 
 func TestRunsFiltersByTask(t *testing.T) {
