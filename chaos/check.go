@@ -245,16 +245,9 @@ func (r *report) checkLeaks(ctx context.Context, name string, rec redis.Universa
 	prefix := "docket:{" + name + "}:"
 	ready, scheduled, running := prefix+"ready", prefix+"scheduled", prefix+"running"
 	live := map[string]bool{}
-	members, err := rec.LRange(ctx, ready, 0, -1).Result()
-	if err != nil {
-		r.violate("leak check: %v", err)
-		return
-	}
-	for _, m := range members {
-		live[m] = true
-	}
-	for _, set := range []string{scheduled, running} {
-		members, err := rec.ZRange(ctx, set, 0, -1).Result()
+	// The ready list, the schedule and the running set hold the live tasks.
+	for _, read := range []*redis.StringSliceCmd{rec.LRange(ctx, ready, 0, -1), rec.ZRange(ctx, scheduled, 0, -1), rec.ZRange(ctx, running, 0, -1)} {
+		members, err := read.Result()
 		if err != nil {
 			r.violate("leak check: %v", err)
 			return
