@@ -123,7 +123,7 @@ local function record(key, fields)
 end
 
 -- list_task appends a task to out as a LISTED entry (key, score, its
--- record's fields), when its record exists and its name is want_name (any
+-- record's fields; a nil score is its due time, for K.ready's tasks), when its record exists and its name is want_name (any
 -- name when want_name is ''); its error cut at max_error bytes (0: whole).
 -- It returns whether the task was listed: an expired record is not. A
 -- record garbled by another program (no name, or a key that is not a hash)
@@ -147,6 +147,9 @@ local function list_task(out, key, score, want_name, max_error, want_state)
   local err = f.error or ''
   if max_error > 0 then
     err = string.sub(err, 1, max_error)
+  end
+  if score == nil then
+    score = int(tonumber(f.due or f.created) or 0)
   end
   put(out, LISTED, {key = key, score = score, name = f.name or '', state = f.state, attempt = f.attempt or ATTEMPT_1,
     deliveries = f.deliveries or DELIVERIES_0, started = f.started, worker = f.worker, created = f.created,

@@ -73,7 +73,7 @@ while found < size and looked < budget and offset + looked < total do
     entries = {}
     for _, key in ipairs(redis.call('LRANGE', seg.set, from, from + n - 1)) do
       entries[#entries + 1] = key
-      entries[#entries + 1] = due_of(key) or 0
+      entries[#entries + 1] = false -- list_task lists it with its due time
     end
   elseif part == PART.latest then
     entries = redis.call('ZREVRANGE', seg.set, from, from + n - 1, 'WITHSCORES')
@@ -87,7 +87,7 @@ while found < size and looked < budget and offset + looked < total do
     local key = entries[i]
     looked = looked + 1
     if (want_prefix == '' or string.sub(key, 1, #want_prefix) == want_prefix)
-        and list_task(out, key, entries[i + 1], want_name, 300, want_state) then
+        and list_task(out, key, entries[i + 1] or nil, want_name, 300, want_state) then
       found = found + 1
       if found == size then
         break

@@ -47,7 +47,9 @@ end
 list(K.running, true)
 if limit > 0 then -- added to run at once: due at their created instant
   for _, key in ipairs(redis.call('LRANGE', K.ready, 0, limit - 1)) do
-    task(key, due_of(key))
+    if list_task(tasks_out, key, nil, '', 0) then -- listed with its due time
+      head.tasks = head.tasks + 1
+    end
   end
 end
 list(K.scheduled, true)
