@@ -263,3 +263,25 @@ func TestChildrenStartedToRunAtOnceWaitInTheList(t *testing.T) {
 		}
 	})
 }
+
+// A cancel looks for a listed task from the end of K.ready nearer its
+// time; from either end it takes that task alone, and the rest keep their
+// order.
+func TestCancelFindsAListedTaskFromEitherEnd(t *testing.T) {
+	t0 := time.Now().Truncate(time.Second)
+	s, m := clockedStore(t, "ends", t0)
+	ctx := context.Background()
+	for i := range 10 {
+		m.SetTime(t0.Add(time.Duration(i) * time.Second))
+		addNow(t, s, fmt.Sprint("k", i))
+	}
+	for _, k := range []string{"k1", "k8", "k5"} { // near the head, near the tail, the middle
+		ok, err := s.Cancel(ctx, k, time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	ready, err := s.Client().LRange(ctx, "docket:{ends}:ready", 0, -1).Result()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"k0", "k2", "k3", "k4", "k6", "k7", "k9"}, ready)
+	assert.Equal(t, ready, claimKeys(t, s, 10))
+}
