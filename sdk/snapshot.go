@@ -94,7 +94,9 @@ type SnapshotOption func(*snapshotOptions)
 type snapshotOptions struct{ limit int }
 
 // Limit lists at most n tasks of each kind: running; queued and scheduled
-// together (queued first, in due order); parked; held; waiting for a slot;
+// (at most n of each place they wait in: the schedule, the tasks added to
+// run at once, the lines behind drains; queued first, in due order);
+// parked; held; waiting for a slot;
 // dead-lettered; and of each concurrency limit at most n tasks holding its slots and the
 // first n waiting for one; with 0, Snapshot lists none and only counts them.
 // Defaults to 1000. The work Redis does grows with n and the number of

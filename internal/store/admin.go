@@ -96,7 +96,7 @@ type List string
 
 // The lists of tasks.
 const (
-	ListQueued    List = "queued"    // due, waiting for a worker; earliest due first
+	ListQueued    List = "queued"    // due, waiting for a worker: the schedule's, earliest due first, then those added to run at once, first added first
 	ListScheduled List = "scheduled" // not yet due; earliest due first
 	ListRunning   List = "running"   // by lease expiry, earliest first
 	ListParked    List = "parked"    // workflows parked until a child or a signal; longest parked first

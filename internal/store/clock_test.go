@@ -108,9 +108,14 @@ func TestCheckLeaksFindsBrokenDrains(t *testing.T) {
 	ctx := context.Background()
 	s, err := store.New(rdb, "drains")
 	require.NoError(t, err)
-	_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "next", Name: "t", Input: []byte(`{}`)}})
+	_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "next", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}}})
 	require.NoError(t, err)
 	require.NoError(t, rdb.ZRem(ctx, "docket:{drains}:scheduled", "next").Err())
+	_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "twice", Name: "t", Input: []byte(`{}`)}})
+	require.NoError(t, err) // in the ready list, and (below) in line behind a drain too
+	require.NoError(t, rdb.ZAdd(ctx, "docket:{drains}:deferred", redis.Z{Score: 1, Member: "twice"}).Err())
+	require.NoError(t, rdb.ZAdd(ctx, "docket:{drains}:draining", redis.Z{Score: 1, Member: "twice"}).Err())
+	require.NoError(t, rdb.HSet(ctx, "docket:{drains}:drains", "twice", "7\n").Err())
 	require.NoError(t, rdb.ZAdd(ctx, "docket:{drains}:deferred", redis.Z{Score: 1, Member: "next"}).Err())
 	require.NoError(t, rdb.ZAdd(ctx, "docket:{drains}:draining", redis.Z{Score: 1, Member: "orphan"}).Err())
 	require.NoError(t, rdb.HSet(ctx, "docket:{drains}:drains", "stray", "7\n").Err())
@@ -119,6 +124,7 @@ func TestCheckLeaksFindsBrokenDrains(t *testing.T) {
 	assert.Contains(t, err.Error(), `docket:{drains}:deferred: "next" waits for a drain that is not on`)
 	assert.Contains(t, err.Error(), `docket:{drains}:draining: "orphan" drains without an entry`)
 	assert.Contains(t, err.Error(), `docket:{drains}:drains: an entry for "stray", whose key does not drain`)
+	assert.Contains(t, err.Error(), `docket:{drains}:ready: "twice" is listed twice, or in the schedule or a drain's line too`)
 }
 
 func TestParseEvent(t *testing.T) {

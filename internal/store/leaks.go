@@ -165,7 +165,7 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 			problem("%s: %q waits for a drain that is not on: it would never be scheduled", s.k.deferred, key)
 		}
 	}
-	if err := s.checkReady(ctx, ready, scheduled, problem); err != nil {
+	if err := s.checkReady(ctx, ready, append(scheduled, deferred...), problem); err != nil {
 		return err
 	}
 	for key := range live {
@@ -191,16 +191,17 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 }
 
 // checkReady reports the entries of K.ready that a claim would hand over
-// wrongly: a key listed twice or also in the schedule (it would run twice),
-// or whose record is not a scheduled task's (a stale entry).
-func (s *Store) checkReady(ctx context.Context, ready, scheduled []string, problem func(string, ...any)) error {
+// wrongly: a key listed twice, or also in the schedule or in line behind a
+// drain (in lined: it would run twice), or whose record is not a scheduled
+// task's (a stale entry).
+func (s *Store) checkReady(ctx context.Context, ready, lined []string, problem func(string, ...any)) error {
 	seen := map[string]bool{}
-	for _, key := range scheduled {
+	for _, key := range lined {
 		seen[key] = true
 	}
 	for _, key := range ready {
 		if seen[key] {
-			problem("%s: %q is listed twice, or in %s too", s.k.ready, key, s.k.scheduled)
+			problem("%s: %q is listed twice, or in the schedule or a drain's line too", s.k.ready, key)
 		}
 		seen[key] = true
 		state, err := s.rdb.HGet(ctx, s.k.task(key), "state").Result()

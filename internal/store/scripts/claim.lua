@@ -657,7 +657,7 @@ local function next_due(n)
   -- Both hold due tasks: those of K.ready due by the schedule's first, or
   -- the schedule's due before K.ready's first. (A record whose times
   -- cannot be read is taken at once: the claim fails it.)
-  local first, taken = tonumber(due[2]), {}
+  local first, taken = score(due[2]), {}
   for _, key in ipairs(ready) do
     local at = tonumber(due_of(key)) or first
     if at > first then
@@ -668,9 +668,9 @@ local function next_due(n)
   if #taken > 0 then
     return taken, true
   end
-  local head = tonumber(due_of(ready[1]))
+  local head = tonumber(due_of(ready[1])) or first -- a number: it was not taken
   for i = 1, #due, 2 do
-    if tonumber(due[i + 1]) >= head then
+    if score(due[i + 1]) >= head then
       break
     end
     taken[#taken + 1] = due[i]

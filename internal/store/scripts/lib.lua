@@ -89,13 +89,6 @@ end
 -- them, and read the same.
 local ATTEMPT_1, DELIVERIES_0 = '1', '0'
 
--- due_of reads a task's due time as its record holds it (a string), or
--- nil: created, while the record leaves due out.
-local function due_of(key)
-  local d = redis.call('HMGET', K.task .. key, 'due', 'created')
-  return d[1] or d[2] or nil
-end
-
 -- not_a_hash says what is wrong with a task key that holds something else
 -- than a record, given the error reading it raised.
 local function not_a_hash(err)
@@ -110,6 +103,14 @@ local function read(key, ...)
     return {}, f.err
   end
   return f, nil
+end
+
+-- due_of reads a task's due time as its record holds it (a string), or
+-- nil: created, while the record leaves due out; nil too for a key that
+-- is not a hash (see read).
+local function due_of(key)
+  local d = read(key, 'due', 'created')
+  return d[1] or d[2] or nil
 end
 
 -- record reads fields of a task's record into a table by name (see read).

@@ -76,9 +76,9 @@ head.sampled_parked = count(ranks(K.parked, 0, sample - 1), 'parked')
 -- The earliest due task may be K.ready's first, added to run at once.
 local first_ready = redis.call('LINDEX', K.ready, 0)
 if first_ready then
-  local at = due_of(first_ready)
-  if at and (head.earliest == '0' or tonumber(at) < tonumber(head.earliest)) then
-    head.earliest = at
+  local at = tonumber(due_of(first_ready)) -- nil for a garbled record
+  if at and (head.earliest == '0' or at < score(head.earliest)) then
+    head.earliest = int(at)
   end
 end
 head.names = #order

@@ -16,16 +16,10 @@ if not held(parent, gen) then
   return {-1}
 end
 local flow = open_flow(parent)
--- Workers wait for the earliest due task; with tasks ready, none waits.
-local before = 0
-if redis.call('LLEN', K.ready) == 0 then
-  before = earliest(K.scheduled)
-end
+local before = earliest(K.scheduled)
 local soonest = nil
 local result = {}
--- Children started to run at once join K.ready, in the order started; the
--- others the schedule (see add.lua).
-local schedule, ready = {}, {}
+local schedule = {}
 -- Whether any key drains (see start_drain): most calls need not ask per child.
 local any_drains = redis.call('EXISTS', K.draining) == 1
 for i = 4, #ARGV, 6 do
@@ -79,12 +73,7 @@ for i = 4, #ARGV, 6 do
         end
         -- An earlier child under this key (of an earlier run or
         -- execution) still ending comes first.
-        if any_drains and deferred(key, int(due)) then
-          -- in line behind the run of its key's earlier child
-        elseif when == '+0' then
-          ready[#ready + 1] = key
-          soonest = now
-        else
+        if not (any_drains and deferred(key, int(due))) then
           schedule[#schedule + 1] = int(due)
           schedule[#schedule + 1] = key
           if soonest == nil or due < soonest then
@@ -101,9 +90,6 @@ for i = 4, #ARGV, 6 do
 end
 if #schedule > 0 then
   redis.call('ZADD', K.scheduled, unpack(schedule))
-end
-if #ready > 0 then
-  redis.call('RPUSH', K.ready, unpack(ready))
 end
 wake_if_earlier(before, soonest)
 return result
