@@ -124,8 +124,9 @@ local function record(key, fields)
 end
 
 -- list_task appends a task to out as a LISTED entry (key, score, its
--- record's fields; a nil score is its due time, for K.ready's tasks), when its record exists and its name is want_name (any
--- name when want_name is ''); its error cut at max_error bytes (0: whole).
+-- record's fields; a nil score is its due time, for K.ready's tasks), when
+-- its record exists and its name is want_name (any name when want_name is
+-- ''); its error cut at max_error bytes (0: whole).
 -- It returns whether the task was listed: an expired record is not. A
 -- record garbled by another program (no name, or a key that is not a hash)
 -- is listed as it is, or as failed, with its corruption, when any name is.
@@ -377,9 +378,9 @@ local function start_drain(key, gen, now)
 end
 
 -- in_line counts the tasks in line to run: the schedule's, K.ready's (all
--- due), and those waiting for their key's drain (K.deferred), which readers (Snapshot,
--- Count, the overview) tell queued or scheduled by their due time as the
--- others. It returns how many are due by now, how many in all, and how
+-- due), and those waiting for their key's drain (K.deferred), which
+-- readers (Snapshot, Count, the overview) tell queued or scheduled by their
+-- due time as the others. It returns how many are due by now, how many in all, and how
 -- many of the schedule's are due (its first ranks).
 local function in_line(now)
   local ready = redis.call('LLEN', K.ready)

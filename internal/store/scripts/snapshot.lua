@@ -5,9 +5,10 @@
 -- their key's drain included (see in_line); #running; #waiting; #parked
 -- until a child or a signal wakes them; #held by a strike; then how many of
 -- each entry follow),
--- then a SNAP_WORKER per live worker; a LISTED per task (running, ready
--- to run at once (K.ready), scheduled, in line behind a drain, parked, held by a strike, waiting,
--- then dead-lettered; score 0 for parked and held ones); a SNAP_LIMIT per limit in use (#holders and
+-- then a SNAP_WORKER per live worker; a LISTED per task (running, added
+-- to run at once (K.ready), scheduled, in line behind a drain, parked,
+-- held by a strike, waiting, then dead-lettered; score 0 for parked and
+-- held ones); a SNAP_LIMIT per limit in use (#holders and
 -- #waiters, every one); a SNAP_MEMBER per holder or waiter listed. At most
 -- "limit" holders and "limit" waiters (the first in line) are listed per
 -- limit, and "limit" waiting tasks in all: the work grows with the limit
