@@ -165,7 +165,7 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 			problem("%s: %q waits for a drain that is not on: it would never be scheduled", s.k.deferred, key)
 		}
 	}
-	if err := s.checkReady(ctx, ready, append(scheduled, deferred...), problem); err != nil {
+	if err := s.checkReady(ctx, ready, slices.Concat(scheduled, deferred), problem); err != nil {
 		return err
 	}
 	for key := range live {

@@ -302,12 +302,11 @@ local function debounce(key, f, id, settle)
     redis.call('HSET', bk, 'last', int(last))
     expire_after(bk, last + settle, now)
     -- The first submission is due when the burst has settled.
+    -- (One in line behind its key's drain keeps its place there.)
     if read(st[1], 'state')[1] == STATE.scheduled then
-      if not redis.call('ZSCORE', K.scheduled, st[1]) and not redis.call('ZSCORE', K.deferred, st[1]) then
-        redis.call('LREM', K.ready, -1, st[1]) -- added again, to run at once, since it won
+      if not redis.call('ZSCORE', K.deferred, st[1]) then
+        unschedule(st[1]) -- from the schedule, or K.ready if added again since it won
         redis.call('ZADD', K.scheduled, last + settle, st[1])
-      else
-        redis.call('ZADD', K.scheduled, 'XX', last + settle, st[1])
       end
       redis.call('HSET', K.task .. st[1], 'due', int(last + settle))
     end
@@ -716,7 +715,9 @@ local function wait_for(more)
   if more or want > 0 and n_claimed == want then
     return '0'
   end
-  if redis.call('LLEN', K.ready) > 0 then -- due now (this claim wanted none)
+  -- A claim that wanted tasks took K.ready's all (see claim_due); one that
+  -- wanted none (it reported outcomes) says whether any wait there.
+  if want == 0 and redis.call('LLEN', K.ready) > 0 then
     return '0'
   end
   -- A task is due, a lease lapses, or a drain ends at its deadline.

@@ -30,8 +30,9 @@ for i = 1, #workers, 2 do
   end
 end
 
+-- task lists a task with its score: for nil, its due time (see list_task).
 local function task(key, score)
-  if list_task(tasks_out, key, int(score or 0), '', 0) then
+  if list_task(tasks_out, key, score and int(score), '', 0) then
     head.tasks = head.tasks + 1
   end
 end
@@ -48,9 +49,7 @@ end
 list(K.running, true)
 if limit > 0 then -- added to run at once: due at their created instant
   for _, key in ipairs(redis.call('LRANGE', K.ready, 0, limit - 1)) do
-    if list_task(tasks_out, key, nil, '', 0) then -- listed with its due time
-      head.tasks = head.tasks + 1
-    end
+    task(key, nil)
   end
 end
 list(K.scheduled, true)
@@ -100,7 +99,7 @@ for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
     put(members_out, SNAP_MEMBER, {limit = id, role = ROLE.waits, key = w})
     if listed_waiters < limit then
       listed_waiters = listed_waiters + 1
-      task(w, tonumber(due_of(w) or '0'))
+      task(w, nil) -- listed with its due time
     end
   end
 end
