@@ -233,9 +233,9 @@ func TestAStruckTaskAddedToRunAtOnceLeavesTheList(t *testing.T) {
 	})
 }
 
-// A cancel looks for a listed task from the end of K.ready nearer its
-// time; from either end it takes that task alone, and the rest keep their
-// order.
+// A cancel of a listed task near either end of K.ready (it looks from the
+// end nearer the task's time: a cost, measured in bench/README, not
+// asserted here) takes that task alone, and the rest keep their order.
 func TestCancelFindsAListedTaskFromEitherEnd(t *testing.T) {
 	t0 := time.Now().Truncate(time.Second)
 	s, m := clockedStore(t, "ends", t0)
@@ -286,4 +286,42 @@ func TestAListedKeyThatIsNotAHashIsFailedAlone(t *testing.T) {
 		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "y", Gen: c.Messages[0].Gen, Kind: store.Completed}})
 		require.NoError(t, err)
 	})
+}
+
+// A debounce moves its burst's first submission to when the burst settles,
+// from wherever it waits: here from K.ready, where a Replace put it after
+// the burst began. A later submission judged in the same claim moves it;
+// the claim does not judge the moved task again.
+func TestDebounceMovesAFirstSubmissionOutOfTheList(t *testing.T) {
+	t0 := time.Now().Truncate(time.Second)
+	s, m := clockedStore(t, "debounce", t0)
+	ctx := context.Background()
+	rules := store.NewRules(map[string]store.Rule{"t": {Debounce: &store.Debounce{Settle: time.Hour}}})
+	claim := func() store.Claim {
+		t.Helper()
+		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, rules, 5)
+		require.NoError(t, err)
+		return c
+	}
+	addNow(t, s, "first")
+	require.Empty(t, claim().Messages, "the first submission waits for the burst to settle")
+	m.SetTime(t0.Add(time.Second))
+	addNow(t, s, "later")
+	m.SetTime(t0.Add(2 * time.Second))
+	res, err := s.Add(ctx, store.ModeReplace, []store.NewTask{{Key: "first", Name: "t", Input: []byte(`{"n":1}`)}})
+	require.NoError(t, err)
+	require.Equal(t, store.Superseded, res[0].Code) // now in K.ready, after "later"
+
+	c := claim()
+	assert.Empty(t, c.Messages)
+	require.Len(t, c.Dropped, 1)
+	assert.Equal(t, "later", c.Dropped[0].Key)
+	rec, _, err := s.Info(ctx, "first")
+	require.NoError(t, err)
+	assert.Equal(t, store.StateScheduled, rec.State)
+	assert.Equal(t, t0.Add(time.Second+time.Hour), rec.Due, "due when the burst of its later submission settles")
+	ready, err := s.Client().LLen(ctx, "docket:{debounce}:ready").Result()
+	require.NoError(t, err)
+	assert.Zero(t, ready)
+	require.NoError(t, s.CheckLeaks(ctx))
 }
