@@ -3,6 +3,7 @@ package sdk
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -216,6 +217,7 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 		return nil, err
 	}
 	tasks := make([]store.NewTask, len(ins))
+	var keys keySource
 	for i, in := range ins {
 		raw, err := json.Marshal(in)
 		if err != nil {
@@ -226,15 +228,17 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 				return nil, fmt.Errorf("task %q, input %d: %w", t.name, i, err)
 			}
 		}
-		if err := d.checkInput(t.name, raw); err != nil {
+		if err := d.checkEncoded(t.name, raw); err != nil {
 			return nil, err
 		}
-		key := newKey()
+		var key string
 		if o.Keys != nil {
 			key = o.Keys(i)
 			if err := checkKey(key); err != nil {
 				return nil, fmt.Errorf("%w (the key of input %d)", err, i)
 			}
+		} else {
+			key = keys.next()
 		}
 		tasks[i] = store.NewTask{Key: key, Name: t.name, Input: raw, When: spread(o, i, len(ins))}
 	}
@@ -372,16 +376,39 @@ func (d *Docket) addTasks(ctx context.Context, mode store.Mode, tasks []store.Ne
 }
 
 func (d *Docket) checkInput(name string, raw []byte) error {
-	if err := core.CheckSize(fmt.Sprintf("task %q: its input", name), raw, d.core.MaxInputSize); err != nil {
+	if err := d.checkSize(name, raw); err != nil {
 		return err
 	}
 	if !json.Valid(raw) {
 		return fmt.Errorf("%w: task %q: input is not valid JSON", ErrBadInput, name)
 	}
-	// null decodes into any input type as its zero value: a task would run
-	// with an input nobody gave it.
+	return notNull(name, raw)
+}
+
+// checkEncoded checks an input json.Marshal wrote, valid JSON (a
+// MarshalJSON's output is checked by json.Marshal itself), as checkInput
+// does.
+func (d *Docket) checkEncoded(name string, raw []byte) error {
+	if err := d.checkSize(name, raw); err != nil {
+		return err
+	}
+	return notNull(name, raw)
+}
+
+// notNull refuses a null input, which decodes into any input type as its
+// zero value: a task would run with an input nobody gave it.
+func notNull(name string, raw []byte) error {
 	if string(bytes.TrimSpace(raw)) == "null" {
 		return fmt.Errorf("%w: task %q: input is null", ErrBadInput, name)
+	}
+	return nil
+}
+
+// checkSize refuses an input over the docket's limit. The label of the
+// error is written only for an error: an AddMany checks every input.
+func (d *Docket) checkSize(name string, raw []byte) error {
+	if limit := d.core.MaxInputSize; limit > 0 && len(raw) > limit {
+		return core.CheckSize(fmt.Sprintf("task %q: its input", name), raw, limit)
 	}
 	return nil
 }
@@ -408,6 +435,37 @@ func collectAdd(opts []AddOption) core.AddOptions { return core.Collect(opts) }
 
 func newKey() string {
 	return uuid.Must(uuid.NewV7()).String()
+}
+
+// A keySource makes the keys of an AddMany, as newKey does, from
+// randomness read keySourceBatch keys at a time: one read of the system's
+// source for many keys rather than one each (a tenth of the CPU an AddMany
+// spent, in profiles). The zero value is ready to use.
+type keySource struct {
+	buf    []byte
+	random []byte // what is left of buf
+}
+
+// keySourceBatch is how many keys' randomness a keySource reads at once.
+const keySourceBatch = 256
+
+func (s *keySource) next() string {
+	return uuid.Must(uuid.NewV7FromReader(s)).String()
+}
+
+// Read gives the next unused random bytes, reading more when too few are
+// left (uuid.NewRandomFromReader asks for 16 at a time).
+func (s *keySource) Read(p []byte) (int, error) {
+	if len(s.random) < len(p) {
+		if s.buf == nil {
+			s.buf = make([]byte, 16*keySourceBatch)
+		}
+		crand.Read(s.buf) // never fails (see crypto/rand.Read)
+		s.random = s.buf
+	}
+	n := copy(p, s.random)
+	s.random = s.random[n:]
+	return n, nil
 }
 
 // Cancel ends a scheduled, queued or running task as cancelled. A running

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -185,4 +186,65 @@ func TestKeysIsForAddMany(t *testing.T) {
 			[]sdk.Disposition{exs[0].Disposition(), exs[1].Disposition(), exs[2].Disposition()}, "one key, one task")
 		require.NoError(t, d.Cancel(ctx, "same"))
 	})
+}
+
+// writes is an input that encodes itself as whatever it holds.
+type writes struct{ JSON string }
+
+func (w writes) MarshalJSON() ([]byte, error) { return []byte(w.JSON), nil }
+func (*writes) UnmarshalJSON([]byte) error    { return nil }
+
+// AddMany checks the inputs json.Marshal wrote for size and null only
+// (json.Marshal refuses a MarshalJSON that writes anything but JSON):
+// each of the three is still refused with its error, naming the task, and
+// nothing of the call is added.
+func TestAddManyRefusesInputsThatEncodeBadly(t *testing.T) {
+	ctx := context.Background()
+	d := openChecked(t, "memory://", sdk.WithMaxInputSize(64))
+	task := sdk.NewTask("selfish", func(context.Context, writes) error { return nil })
+	for _, c := range []struct {
+		in   writes
+		want error
+		says string
+	}{
+		{writes{`{"open":`}, sdk.ErrBadInput, "MarshalJSON"},
+		{writes{` null `}, sdk.ErrBadInput, `task "selfish": input is null`},
+		{writes{`"` + strings.Repeat("x", 80) + `"`}, sdk.ErrInputTooLarge, `task "selfish": its input is 82 bytes`},
+	} {
+		exs, err := task.AddMany(ctx, d, []writes{{`{"fine":1}`}, c.in})
+		require.ErrorIs(t, err, c.want, "input %q", c.in)
+		assert.ErrorContains(t, err, c.says)
+		assert.Nil(t, exs)
+	}
+	snap, err := d.Snapshot(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, snap.TotalWaiting, "a call with an input refused adds none")
+}
+
+// The keys AddMany makes are UUIDv7s, each new and in the order of the
+// inputs, across the reads of randomness it makes for many keys at once.
+func TestAddManyMakesNewOrderedKeys(t *testing.T) {
+	ctx := context.Background()
+	d := openChecked(t, "memory://")
+	task := sdk.NewTask("job", func(context.Context, Job) error { return nil })
+	exs, err := task.AddMany(ctx, d, inputs(1100))
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	last := ""
+	for i, ex := range exs {
+		u, err := uuid.Parse(ex.Key())
+		require.NoError(t, err, "key %d", i)
+		assert.Equal(t, uuid.Version(7), u.Version(), "key %d", i)
+		assert.Equal(t, u.String(), ex.Key(), "key %d is written as uuid writes it", i)
+		assert.False(t, seen[ex.Key()], "key %d is new", i)
+		seen[ex.Key()] = true
+		assert.Greater(t, ex.Key(), last, "key %d follows the one before", i)
+		last = ex.Key()
+	}
+	// Their random bits differ too: the 74 bits past the time.
+	tails := map[string]bool{}
+	for k := range seen {
+		tails[k[24:]] = true
+	}
+	assert.Len(t, tails, len(exs), "no two keys share their random tail")
 }
