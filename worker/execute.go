@@ -58,9 +58,14 @@ type attempt struct {
 	unknown bool
 
 	// lined is when it was put in line for a slot, if it was claimed
-	// ahead; started is when it left for its goroutine. The slots write
-	// and read both under their lock.
+	// ahead; started is when it left for its goroutine (for one that took
+	// a free slot at once, when its claim came back). The slots write and
+	// read both under their lock.
 	lined, started time.Time
+	// ended is when its function returned or was abandoned (zero for an
+	// attempt that called none), written as it settles, before its slot
+	// frees (see slots.free).
+	ended time.Time
 
 	// settled is set by whichever comes first: the function returning, or
 	// the attempt being abandoned when its context ends. The loser's result
@@ -68,9 +73,12 @@ type attempt struct {
 	settled atomic.Bool
 }
 
-func newAttempt(r *run, m store.Message, claimed time.Time) *attempt {
+// newAttempt is an attempt of a task claimed at the Redis clock's instant
+// claimed, whose claim's reply this worker received at its own instant
+// received.
+func newAttempt(r *run, m store.Message, claimed, received time.Time) *attempt {
 	ctx, cancel := context.WithCancelCause(context.Background()) // see slots.cancelAll
-	return &attempt{r: r, msg: m, ctx: ctx, cancel: cancel, claimed: claimed, claimedLocal: time.Now()}
+	return &attempt{r: r, msg: m, ctx: ctx, cancel: cancel, claimed: claimed, claimedLocal: received}
 }
 
 // attrs are the attributes of the attempt's measurements.
@@ -83,8 +91,12 @@ func (a *attempt) attrs() *telemetry.TaskOptions {
 
 // redisNow estimates the Redis clock's reading now: the worker's own clock
 // only measures the time since the claim.
-func (a *attempt) redisNow() time.Time {
-	return a.claimed.Add(time.Since(a.claimedLocal))
+func (a *attempt) redisNow() time.Time { return a.redisAt(time.Now()) }
+
+// redisAt estimates the Redis clock's reading at local, a reading of this
+// worker's clock.
+func (a *attempt) redisAt(local time.Time) time.Time {
+	return a.claimed.Add(local.Sub(a.claimedLocal))
 }
 
 // Failure reasons, for the failed counter and logs.
@@ -314,13 +326,14 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	attrs := a.attrs()
 	a.r.w.metrics.Started.Add(context.Background(), 1, attrs.Add...)
 	// Lateness by the Redis clock, which set the due time.
-	a.r.w.metrics.Punctuality.Record(context.Background(), max(a.redisNow().Sub(m.Due), 0).Seconds(), attrs.Record...)
+	a.r.w.metrics.Punctuality.Record(context.Background(), max(a.redisAt(start).Sub(m.Due), 0).Seconds(), attrs.Record...)
 
 	conclude := func(err error, abandoned bool) *store.Outcome {
 		if state.Deadline != nil {
 			state.Deadline.Stop()
 		}
 		end := time.Now()
+		a.ended = end
 		a.r.w.metrics.Duration.Record(context.Background(), end.Sub(start).Seconds(), attrs.Record...)
 		if abandoned || a.ctx.Err() != nil && err != nil {
 			err = a.causeError(def)

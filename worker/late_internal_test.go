@@ -31,16 +31,16 @@ func TestLateClaimHandsBackOncePerKey(t *testing.T) {
 	}
 	late := r.clock() - 30*time.Second // sent half a lease ago
 
-	first := r.startAttempt(msg("a"), time.Now(), late, reg)
+	first := r.startAttempt(msg("a"), time.Now(), time.Now(), late, reg)
 	require.NotNil(t, first, "handed back")
 	assert.Equal(t, store.Released, first.outcome.Kind)
-	assert.Nil(t, r.startAttempt(msg("a"), time.Now(), late, reg), "late again: started")
+	assert.Nil(t, r.startAttempt(msg("a"), time.Now(), time.Now(), late, reg), "late again: started")
 	assert.NotContains(t, r.lateClaims, "a")
 
-	require.NotNil(t, r.startAttempt(msg("b"), time.Now(), late, reg))
-	assert.Nil(t, r.startAttempt(msg("b"), time.Now(), r.clock(), reg), "on time: started")
+	require.NotNil(t, r.startAttempt(msg("b"), time.Now(), time.Now(), late, reg))
+	assert.Nil(t, r.startAttempt(msg("b"), time.Now(), time.Now(), r.clock(), reg), "on time: started")
 	assert.NotContains(t, r.lateClaims, "b", "forgotten once started")
-	require.NotNil(t, r.startAttempt(msg("b"), time.Now(), late, reg), "a later stall hands it back again")
+	require.NotNil(t, r.startAttempt(msg("b"), time.Now(), time.Now(), late, reg), "a later stall hands it back again")
 
 	// The attempts started settle on their own.
 	require.Eventually(t, func() bool { return r.slots.counts().busy == 0 }, 30*time.Second, time.Millisecond)

@@ -63,7 +63,7 @@ func (s *slots) launch(a *attempt) {
 		s.mu.Unlock()
 		return
 	}
-	a.started = time.Now()
+	a.started = a.claimedLocal // a moment ago: a clock read costs (see claimer.receive)
 	s.mu.Unlock()
 	go a.run()
 }
@@ -72,14 +72,18 @@ func (s *slots) launch(a *attempt) {
 // any, takes it. The caller signals, once it has sent the outcome on.
 func (s *slots) free(a *attempt) {
 	var next *attempt
+	now := a.ended // as it settles, its one reading of the clock
+	if now.IsZero() {
+		now = time.Now()
+	}
 	s.mu.Lock()
 	s.busy--
 	if a.state != nil { // its function was called: a sample of how long tasks take
-		s.took.add(time.Since(a.started))
+		s.took.add(now.Sub(a.started))
 	}
 	if len(s.line) > 0 && s.busy-len(s.line) < s.opts.Concurrency {
 		next = s.popLine()
-		next.started = time.Now()
+		next.started = now
 	}
 	s.mu.Unlock()
 	if next != nil {

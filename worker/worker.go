@@ -248,6 +248,9 @@ type conf struct {
 // clock reads the run's own clock: the time since it started, monotonic.
 func (c *conf) clock() time.Duration { return time.Since(c.epoch) }
 
+// clockAt is the run's clock (see clock) at t, a reading of this worker's.
+func (c *conf) clockAt(t time.Time) time.Duration { return t.Sub(c.epoch) }
+
 func newRun(w *Worker) *run {
 	c := &conf{w: w, store: w.c.Store, log: w.log, opts: w.opts, epoch: time.Now()}
 	r := &run{conf: c}
@@ -301,11 +304,11 @@ func (r *run) stop(unrecorded []ack, closing <-chan struct{}) (closed bool) {
 //     and the delivery would count towards the dead letter for nothing.
 //     Once per key: a Redis that stays that slow would otherwise have it
 //     handed back for ever, where started, it may finish.
-func (r *run) startAttempt(m store.Message, claimed time.Time, leased time.Duration, reg core.Registry) *ack {
-	a := newAttempt(r, m, claimed)
+func (r *run) startAttempt(m store.Message, claimed, received time.Time, leased time.Duration, reg core.Registry) *ack {
+	a := newAttempt(r, m, claimed, received)
 	a.registry = reg
 	late := reg.Task(m.Name) == nil && r.w.c.Task(m.Name) != nil
-	if late || r.clock()-leased > r.opts.Lease/3 && r.firstLateClaim(m.Key, r.clock()-leased) {
+	if took := r.clockAt(received) - leased; late || took > r.opts.Lease/3 && r.firstLateClaim(m.Key, took) {
 		a.settled.Store(true)
 		return &ack{attempt: a, outcome: store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Released}}
 	}
