@@ -177,7 +177,8 @@ func chainAdd(def *core.TaskDef, mode store.Mode, opts []AddOption) (store.Mode,
 }
 
 // AddMany schedules one task per input, in one round trip to Redis per
-// thousand tasks (several under way at once). Each gets a new key, unless
+// thousand tasks, one after the other, so that those to run at once are
+// claimed in the order of ins (see package worker). Each gets a new key, unless
 // Keys gives them theirs; Key is not allowed here. exs[i] is the execution
 // of ins[i].
 //

@@ -103,6 +103,33 @@ func TestTasksRunInTheOrderAdded(t *testing.T) {
 	}, testsuite.WithWorkerOptions(worker.Options{Concurrency: 1}))
 }
 
+// An AddMany larger than one call to Redis (a thousand tasks) runs in the
+// order of its inputs too.
+func TestALargeAddManyRunsInTheOrderAdded(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		type Item struct{ N int }
+		var order []int
+		item := sdk.NewTask("item", func(ctx context.Context, in Item) error {
+			order = append(order, in.N) // one slot: one at a time
+			return nil
+		})
+		env.Register(item)
+		items := make([]Item, 2500)
+		for i := range items {
+			items[i] = Item{N: i}
+		}
+		_, err := item.AddMany(t.Context(), env.Docket(), items)
+		require.NoError(t, err)
+		env.RunUntilIdle()
+		require.Len(t, order, len(items))
+		for i, n := range order {
+			if n != i {
+				require.Failf(t, "out of order", "run %d was item %d", i, n)
+			}
+		}
+	}, testsuite.WithWorkerOptions(worker.Options{Concurrency: 1}))
+}
+
 func TestRunsFiltersByTask(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		a := sdk.NewTask("a", func(ctx context.Context, in Nap) error { return nil })

@@ -13,13 +13,15 @@
 //
 // # Delivery
 //
-// A worker claims due tasks in batches, each under a lease it renews every
-// Lease/3, and records their outcomes with its next claim: one round trip
-// per batch. Delivery is at least once: the tasks of a worker that dies
-// are redelivered to the others when their lease lapses, and after
-// Options.MaxDeliveries they are dead-lettered. A worker that cannot renew
-// a lease in time (Redis stalled, the worker cut off) stops the attempt
-// before another worker can take it over: leases are fences.
+// A worker claims due tasks earliest due first, and tasks added to run at
+// once in the order they were added (those of one AddMany too), in
+// batches, each under a lease it renews every Lease/3, and records their
+// outcomes with its next claim: one round trip per batch. Delivery is at
+// least once: the tasks of a worker that dies are redelivered to the
+// others when their lease lapses, and after Options.MaxDeliveries they are
+// dead-lettered. A worker that cannot renew a lease in time (Redis
+// stalled, the worker cut off) stops the attempt before another worker
+// can take it over: leases are fences.
 //
 // When tasks are short, a worker claims ahead of its free slots, about as
 // many as its slots start during one round trip to Redis (see

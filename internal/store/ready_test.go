@@ -72,6 +72,34 @@ func TestTasksAddedToRunAtOnceAreClaimedInTheOrderAdded(t *testing.T) {
 	})
 }
 
+// An add of more tasks than one call takes (MaxBatch) puts them in line in
+// the order given: its calls are made one after the other (several at once
+// reached Redis in either order: a thousand tasks ahead of the thousand
+// before them).
+func TestALargeAddIsInLineInTheOrderGiven(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		n := 3*store.MaxBatch + 500
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("k%05d", i)
+		}
+		addNow(t, s, keys...)
+		ready, err := s.Client().LRange(ctx, "docket:{"+name+"}:ready", 0, -1).Result()
+		require.NoError(t, err)
+		require.Len(t, ready, n)
+		for i := range ready {
+			if ready[i] != keys[i] {
+				require.Failf(t, "out of order", "place %d holds %s; want %s", i, ready[i], keys[i])
+			}
+		}
+		cleared, err := s.Clear(ctx, time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, n, cleared)
+	})
+}
+
 // Tasks due from the schedule and tasks added to run at once are claimed
 // in due order, whichever place they wait in; at one instant, those added
 // to run at once first.

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/errgroup"
 )
 
 // MaxBatch is the most tasks one script call carries. Larger batches are
@@ -110,48 +108,32 @@ type AddResult struct {
 	Strike string // for Refused: the strike that matched, described
 }
 
-// addInFlight is how many calls of one large Add run at once: while Redis
-// runs one chunk's script, the next is encoded and on its way.
-const addInFlight = 4
-
-// Add schedules tasks, in calls of at most MaxBatch tasks, several at once,
-// and returns a result per task, even on error: then the tasks of the calls
-// that failed are Unconfirmed, and so are those of the calls not made. Once
-// a call fails (or ctx ends) no other starts; those already under way run
-// to their end, so that each reports what it did.
+// Add schedules tasks, in calls of at most MaxBatch tasks, one after the
+// other, and returns a result per task, even on error: then the tasks of
+// the call that failed are Unconfirmed, and so are those of the calls not
+// made. Once a call fails (or ctx ends) no other starts.
+//
+// The calls are not made several at once, though Redis could run one while
+// the next is encoded: two calls under way at once may reach Redis in
+// either order, and tasks added to run at once are claimed in the order
+// Redis put them in line (those of one Add too: see README, Workers).
 func (s *Store) Add(ctx context.Context, mode Mode, tasks []NewTask) ([]AddResult, error) {
 	out := make([]AddResult, len(tasks))
 	for i := range out {
 		out[i].Code = Unconfirmed
 	}
-	if len(tasks) <= MaxBatch {
-		res, err := s.addChunk(ctx, mode, tasks)
+	for start := 0; start < len(tasks); start += MaxBatch {
+		if start > 0 && ctx.Err() != nil {
+			return out, fmt.Errorf("docket: add: %w", context.Cause(ctx))
+		}
+		chunk := tasks[start:min(start+MaxBatch, len(tasks))]
+		res, err := s.addChunk(ctx, mode, chunk)
 		if err != nil {
 			return out, err
 		}
-		return res, nil
+		copy(out[start:], res)
 	}
-	var g errgroup.Group
-	g.SetLimit(addInFlight)
-	var failed atomic.Bool
-	for start := 0; start < len(tasks) && !failed.Load(); start += MaxBatch {
-		chunk := tasks[start:min(start+MaxBatch, len(tasks))]
-		results := out[start : start+len(chunk)]
-		g.Go(func() error {
-			if err := ctx.Err(); err != nil {
-				failed.Store(true)
-				return fmt.Errorf("docket: add: %w", context.Cause(ctx))
-			}
-			res, err := s.addChunk(ctx, mode, chunk)
-			if err != nil {
-				failed.Store(true)
-				return err
-			}
-			copy(results, res)
-			return nil
-		})
-	}
-	return out, g.Wait()
+	return out, nil
 }
 
 func (s *Store) addChunk(ctx context.Context, mode Mode, chunk []NewTask) ([]AddResult, error) {
