@@ -21,10 +21,19 @@ import (
 
 // attempt is one claimed task on its way through this worker.
 type attempt struct {
-	r      *run
-	msg    store.Message
-	ctx    context.Context
-	cancel context.CancelCauseFunc
+	r   *run
+	msg store.Message
+	// ctx is the attempt's context, which only cancel ends (its parent is
+	// the background's).
+	ctx       context.Context
+	cancelCtx context.CancelCauseFunc
+
+	// While its function runs, watching is set: when the context ends,
+	// cancel has abandonAfterGrace settle it with abandoned, unless the
+	// function returns first and closes returned (see abandonWhenDone).
+	watching  atomic.Bool
+	abandoned func() *store.Outcome
+	returned  chan struct{}
 
 	// claimed is the Redis clock's reading when the task was claimed, and
 	// claimedLocal this worker's, so that redisNow can tell the Redis time.
@@ -78,7 +87,16 @@ type attempt struct {
 // received.
 func newAttempt(r *run, m store.Message, claimed, received time.Time) *attempt {
 	ctx, cancel := context.WithCancelCause(context.Background()) // see slots.cancelAll
-	return &attempt{r: r, msg: m, ctx: ctx, cancel: cancel, claimed: claimed, claimedLocal: received}
+	return &attempt{r: r, msg: m, ctx: ctx, cancelCtx: cancel, claimed: claimed, claimedLocal: received}
+}
+
+// cancel ends the attempt's context with cause; should its function be
+// running, it is abandoned after its grace (see abandonWhenDone).
+func (a *attempt) cancel(cause error) {
+	a.cancelCtx(cause)
+	if a.watching.CompareAndSwap(true, false) {
+		go a.abandonAfterGrace()
+	}
 }
 
 // attrs are the attributes of the attempt's measurements.
@@ -250,11 +268,10 @@ func (a *attempt) runFallback(reason string, cause error) {
 	}
 	// A handler that ignores its context is abandoned as a task's function
 	// is (see runTask).
-	returned, stop := a.abandonWhenDone(a.stopped)
+	a.abandonWhenDone(a.stopped)
 	a.call(a.ctx, a.r.wrap(a, func(ctx context.Context) error { return fallback(ctx, a.msg.Name, a.msg.Input) }),
 		func(err error) {
-			close(returned)
-			stop()
+			a.functionReturned()
 			a.settleFallback(err, reason, cause)
 		})
 }
@@ -360,7 +377,7 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	// store.CancelGrace): the task is handed back to another worker, or its
 	// slots and its key's next run wait for this one to end (see
 	// store.Drained); neither must run while this copy still does.
-	returned, stop := a.abandonWhenDone(func() *store.Outcome { return conclude(nil, true) })
+	a.abandonWhenDone(func() *store.Outcome { return conclude(nil, true) })
 	a.call(ctx, a.r.wrap(a, func(ctx context.Context) error {
 		result, err := def.Call(ctx, in)
 		if err == nil && def.Result != nil {
@@ -368,30 +385,47 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 		}
 		return err
 	}), func(err error) {
-		close(returned)
-		stop()
+		a.functionReturned()
 		a.settle(func() *store.Outcome { return conclude(err, false) })
 	})
 }
 
 // abandonWhenDone settles the attempt with abandoned once its context ends
-// (see runTask), unless the function returns first: the caller closes
-// returned when it does, and calls stop.
-func (a *attempt) abandonWhenDone(abandoned func() *store.Outcome) (returned chan struct{}, stop func() bool) {
-	returned = make(chan struct{})
-	stop = context.AfterFunc(a.ctx, func() {
-		if grace := graceFor(context.Cause(a.ctx)); grace > 0 {
-			timer := time.NewTimer(grace)
-			defer timer.Stop()
-			select {
-			case <-returned:
-				return // it settles with its own result
-			case <-timer.C:
-			}
+// (see runTask), unless the function returns first: the caller calls
+// functionReturned when it does. (context.AfterFunc did this at the cost
+// of six allocations per attempt; the attempt's context ends only by its
+// cancel, which looks at watching.)
+func (a *attempt) abandonWhenDone(abandoned func() *store.Outcome) {
+	a.abandoned = abandoned
+	a.returned = make(chan struct{})
+	a.watching.Store(true)
+	if a.ctx.Err() != nil && a.watching.CompareAndSwap(true, false) { // it ended already
+		go a.abandonAfterGrace()
+	}
+}
+
+// functionReturned stops the watch abandonWhenDone started: the function
+// returned, and the attempt settles with what it returned (unless it was
+// abandoned already).
+func (a *attempt) functionReturned() {
+	close(a.returned)
+	a.watching.Store(false)
+}
+
+// abandonAfterGrace settles an attempt whose context ended while its
+// function ran with what abandonWhenDone was given, once the function has
+// had its grace to return (see graceFor).
+func (a *attempt) abandonAfterGrace() {
+	if grace := graceFor(context.Cause(a.ctx)); grace > 0 {
+		timer := time.NewTimer(grace)
+		defer timer.Stop()
+		select {
+		case <-a.returned:
+			return // it settles with its own result
+		case <-timer.C:
 		}
-		a.settle(abandoned)
-	})
-	return returned, stop
+	}
+	a.settle(a.abandoned)
 }
 
 // graceFor is how long a function whose context ended with cause has to
