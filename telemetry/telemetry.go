@@ -2,7 +2,9 @@ package telemetry
 
 import (
 	"context"
+	"reflect"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -94,8 +96,32 @@ func ExtractTrace(traceparent string) trace.SpanContext {
 	return trace.SpanContextFromContext(ctx)
 }
 
-// Tracer is the tracer of the global TracerProvider.
-func Tracer() trace.Tracer { return otel.Tracer(ScopeName) }
+// Tracer is the tracer of the global TracerProvider. It is looked up once
+// per provider: the lookup (a lock and a map, in the global provider and in
+// the SDK's) was a few percent of a busy worker's CPU, once per attempt.
+func Tracer() trace.Tracer {
+	p := otel.GetTracerProvider()
+	if c := lastTracer.Load(); c != nil && c.comparable && p == c.provider {
+		return c.tracer
+	}
+	t := p.Tracer(ScopeName)
+	lastTracer.Store(&providerTracer{provider: p, tracer: t, comparable: reflect.TypeOf(p).Comparable()})
+	return t
+}
+
+// providerTracer is a TracerProvider and its tracer for ScopeName.
+// comparable says whether the provider's type is: only then may another
+// provider be compared with it (== on interfaces holding the same type
+// panics for a type that is not comparable; for different types it is
+// false).
+type providerTracer struct {
+	provider   trace.TracerProvider
+	tracer     trace.Tracer
+	comparable bool
+}
+
+// lastTracer is the tracer of the provider Tracer saw last.
+var lastTracer atomic.Pointer[providerTracer]
 
 // Metrics are the instruments of dockets and workers, from the global
 // MeterProvider.
