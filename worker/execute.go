@@ -313,8 +313,8 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	m := &a.msg // not a copy: the closures below would move one to the heap
 	state := core.NewAttempt(core.Attempt{
 		Key: m.Key, Task: m.Name, Number: m.Attempt, Deliveries: m.Deliveries, Due: m.Due, Input: def.Input,
-		Last:  def.Policies.Retry == nil || !def.Policies.Retry.Retries(m.Attempt),
-		Now:   a.redisNow,
+		Last:    def.Policies.Retry == nil || !def.Policies.Retry.Retries(m.Attempt),
+		Claimed: a.claimed, Received: a.claimedLocal,
 		Hooks: &a.r.w.c.Hooks,
 		Added: a.r.w.added,
 	}, a.r.store, m.Gen, a.r.w.c.MaxInputSize)

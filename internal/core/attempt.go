@@ -33,8 +33,11 @@ type Attempt struct {
 	// Flow is the run's workflow state.
 	Flow *Flow
 
-	// Now estimates the Redis clock's reading.
-	Now func() time.Time
+	// Claimed is the Redis clock's reading when the task was claimed, and
+	// Received this worker's when the claim's reply came: Now estimates the
+	// Redis clock's reading from them. (A field of type func() time.Time,
+	// set to a method value, allocated a closure per attempt.)
+	Claimed, Received time.Time
 
 	// Hooks observe the run, for the testsuite.
 	Hooks *Hooks
@@ -43,6 +46,10 @@ type Attempt struct {
 	// children) in the docket's metrics; nil counts nothing.
 	Added func(ctx context.Context, task string, n int)
 }
+
+// Now estimates the Redis clock's reading: the worker's own clock only
+// measures the time since the claim.
+func (a *Attempt) Now() time.Time { return a.Claimed.Add(time.Since(a.Received)) }
 
 // Progress reports a run's progress to the store, and remembers what it
 // last saw.
