@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
@@ -39,8 +40,11 @@ func (l *claimer) run(ctx context.Context, stop until) (unrecorded []ack, reache
 		}
 		select {
 		case ex := <-l.done:
-			if l.receive(ex) && (stop == untilIdle || stop == untilFinished && l.finished()) {
-				return l.acks.collect(l.pending), true
+			l.arrive(ex)
+			for ex, ok := l.next(); ok; ex, ok = l.next() {
+				if l.receive(ex) && (stop == untilIdle || stop == untilFinished && l.finished()) {
+					return l.acks.collect(l.pending), true
+				}
 			}
 		case <-l.wake:
 			l.look = true
@@ -94,9 +98,9 @@ type claimer struct {
 	timer    *time.Timer
 	deadline time.Time // when the timer fires; zero once it has
 	pending  []ack     // outcomes not yet sent
-	inFlight int
-	reserved int  // slots asked for by the exchanges in flight
-	look     bool // whether to claim: woken, due, or more may be due
+	inFlight int       // sent, and not yet come back
+	reserved int       // slots asked for by the exchanges not yet received
+	look     bool      // whether to claim: woken, due, or more may be due
 	// backlog is set when the last claim left due tasks behind; then the
 	// loop waits a moment (coalesceWindow) for half the slots before it
 	// claims, so that claims and outcomes travel in batches rather than
@@ -123,6 +127,14 @@ type claimer struct {
 	cachedRules store.Rules
 	rulesOf     core.Registry
 	rulesBuilt  bool
+
+	// Exchanges are numbered as they are sent (sent is the last number);
+	// flying holds the numbers of those not yet come back, and early those
+	// come back and not yet received, in the order their claims ran (see
+	// arrive).
+	sent   uint64
+	flying []uint64
+	early  []exchange
 
 	// sentWith is the registry of the last exchange sent.
 	sentWith core.Registry
@@ -161,6 +173,8 @@ type exchange struct {
 	registry core.Registry // the tasks registered as it was sent: its rules', and where its tasks are found
 	rules    store.Rules   // the admission rules of registry's tasks
 	round    uint64        // the idle round it began in
+	seq      uint64        // its number, in the order sent
+	waits    uint64        // once come back: the last number sent then (see arrive)
 	claim    store.Claim
 	err      error
 	sent     time.Duration // when it was sent, by the run's clock: its leases run from then at the latest
@@ -195,7 +209,7 @@ func (l *claimer) send() {
 		// A slot freeing wakes the loop. Slots reserved by an exchange in
 		// flight free when it returns: then it looks again, since what
 		// woke it may have come after that exchange ran.
-		l.look = l.inFlight > 0
+		l.look = l.unreceived()
 		return
 	}
 	if l.backlog && free > 0 && free < (capacity+1)/2 {
@@ -211,7 +225,7 @@ func (l *claimer) send() {
 	if l.alone && l.inFlight > 0 {
 		return
 	}
-	if reg != l.sentWith && (l.inFlight > 0 || l.slots.counts().unknown > 0) {
+	if reg != l.sentWith && (l.unreceived() || l.slots.counts().unknown > 0) {
 		// Tasks were registered: the exchanges in flight carry none of
 		// their rules, and may bring tasks of theirs, handed back at once
 		// (see run.startAttempt); tasks this worker is handing back for not
@@ -236,15 +250,66 @@ func (l *claimer) send() {
 	l.pending = append(l.pending[:0], l.pending[n:]...)
 	released(ex.reported, reg)
 	l.inFlight++
+	l.sent++
+	ex.seq = l.sent
+	l.flying = append(l.flying, ex.seq)
 	l.reserved += ex.asked
 	ex.rules = l.rules(reg)
 	l.requests <- ex
 }
 
+// arrive takes in an exchange that came back.
+//
+// A worker with one slot receives exchanges (starts their tasks) in the
+// order their claims ran in Redis, so that it runs tasks one at a time in
+// the order claimed: tasks added in order run in order. The exchanges in
+// flight may reach Redis in either order (two exchangers race for their
+// calls) and come back in either order (a larger reply takes longer to
+// read), so one that came back waits until every exchange sent before it
+// came back has come back too (those sent since ran after it), and those
+// in hand are received in the order of their claims' Redis times (then of
+// sending). With more slots, tasks run at once and the wait would cost
+// throughput (13% at Concurrency 200 in bench runs: claims come back
+// later, and smaller): each is received as it comes back.
+func (l *claimer) arrive(ex exchange) {
+	l.inFlight--
+	l.flying = slices.DeleteFunc(l.flying, func(seq uint64) bool { return seq == ex.seq })
+	if l.opts.Concurrency == 1 {
+		ex.waits = l.sent
+	} // else 0: no exchange waits for another (numbers start at 1)
+	i, _ := slices.BinarySearchFunc(l.early, ex, func(a, b exchange) int {
+		if c := a.claim.Now.Compare(b.claim.Now); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	l.early = slices.Insert(l.early, i, ex)
+}
+
+// next returns the next exchange to receive, if it may be received now: the
+// first of those in hand, once none sent before it came back is in flight.
+// (A failed exchange claimed nothing: its zero time puts it first.)
+func (l *claimer) next() (exchange, bool) {
+	if len(l.early) == 0 {
+		return exchange{}, false
+	}
+	first := l.early[0]
+	for _, seq := range l.flying {
+		if seq <= first.waits {
+			return exchange{}, false
+		}
+	}
+	l.early = slices.Delete(l.early, 0, 1)
+	return first, true
+}
+
+// unreceived reports whether any exchange sent is not yet received: in
+// flight, or come back and waiting for its turn.
+func (l *claimer) unreceived() bool { return l.inFlight > 0 || len(l.early) > 0 }
+
 // receive takes in an exchange's result: it starts the claimed tasks, and
 // reports whether the worker is idle.
 func (l *claimer) receive(ex exchange) (idle bool) {
-	l.inFlight--
 	defer func() { l.reserved -= ex.asked }() // once the claimed tasks hold their slots
 	if ex.err != nil {
 		l.pending = append(ex.reported, l.pending...) // to be sent again
@@ -318,7 +383,7 @@ func (l *claimer) idleAfter(round uint64, quiet bool) bool {
 	} else {
 		l.stirred = true
 	}
-	if l.inFlight > 0 {
+	if l.unreceived() {
 		return false
 	}
 	calm := len(l.pending) == 0 && l.slots.counts().active == 0

@@ -106,6 +106,40 @@ func TestClaimAheadWithShortTasks(t *testing.T) {
 	})
 }
 
+// A worker with one slot, claiming ahead (the default), runs tasks added in
+// order in that order, though it keeps two claims in flight, which may reach
+// Redis, and come back, in either order: a later claim's tasks never start
+// before an earlier one's. (Before, one run in two of each backend started
+// a block of tasks ahead of the thirty before it.)
+func TestOneSlotRunsClaimedAheadTasksInOrder(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		for round := range 3 {
+			d := openDocket(t, b.URL)
+			var ran []int // one slot: one task at a time
+			task := sdk.NewTask("step", func(ctx context.Context, in orderIn) error {
+				ran = append(ran, in.N)
+				return nil
+			})
+			require.NoError(t, d.Register(task))
+			ins := make([]orderIn, 2500)
+			for i := range ins {
+				ins[i] = orderIn{N: i}
+			}
+			_, err := task.AddMany(context.Background(), d, ins)
+			require.NoError(t, err)
+			w := worker.New(d, worker.Options{Concurrency: 1})
+			require.NoError(t, w.RunUntilIdle(context.Background()))
+			require.Len(t, ran, len(ins))
+			for i, n := range ran {
+				if n != i {
+					require.Failf(t, "out of order", "round %d: run %d was task %d; runs %d..%d: %v",
+						round, i, n, max(i-5, 0), min(i+10, len(ran)), ran[max(i-5, 0):min(i+10, len(ran))])
+				}
+			}
+		}
+	})
+}
+
 // NoClaimAhead claims only for free slots.
 func TestNoClaimAhead(t *testing.T) {
 	d := openDocket(t, redistest.Redis(t).URL)

@@ -16,7 +16,9 @@
 // A worker claims due tasks earliest due first, and tasks added to run at
 // once in the order they were added (those of one AddMany too), in
 // batches, each under a lease it renews every Lease/3, and records their
-// outcomes with its next claim: one round trip per batch. Delivery is at
+// outcomes with its next claim: one round trip per batch. With one slot
+// (Concurrency 1) it runs them one at a time in that order; with more, the
+// tasks of the two claims it keeps in flight may start interleaved. Delivery is at
 // least once: the tasks of a worker that dies are redelivered to the
 // others when their lease lapses, and after Options.MaxDeliveries they are
 // dead-lettered. A worker that cannot renew a lease in time (Redis
