@@ -3,6 +3,7 @@ package testsuite_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"sync"
@@ -127,6 +128,37 @@ func TestALargeAddManyRunsInTheOrderAdded(t *testing.T) {
 				require.Failf(t, "out of order", "run %d was item %d", i, n)
 			}
 		}
+	}, testsuite.WithWorkerOptions(worker.Options{Concurrency: 1}))
+}
+
+// Tasks added for an instant past, or for now, are due at once: they run
+// in the order added with those added without a time, whatever their keys
+// (they ran in the order of their keys, after the others).
+func TestTasksAddedForAnInstantPastRunInTheOrderAdded(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		type Item struct{ N int }
+		var order []int
+		item := sdk.NewTask("item", func(ctx context.Context, in Item) error {
+			order = append(order, in.N)
+			return nil
+		})
+		env.Register(item)
+		ctx, d := t.Context(), env.Docket()
+		key := func(n int) sdk.AddOption { return sdk.Key(fmt.Sprintf("k%02d", 50-n)) } // later items sort first
+		_, err := item.Add(ctx, d, Item{0}, key(0))
+		require.NoError(t, err)
+		_, err = item.Add(ctx, d, Item{1}, key(1), sdk.At(env.Now().Add(-time.Hour)))
+		require.NoError(t, err)
+		_, err = item.Add(ctx, d, Item{2}, key(2))
+		require.NoError(t, err)
+		_, err = item.Add(ctx, d, Item{3}, key(3), sdk.At(env.Now()))
+		require.NoError(t, err)
+		many := []Item{{4}, {5}, {6}}
+		_, err = item.AddMany(ctx, d, many, sdk.At(env.Now().Add(-time.Minute)),
+			sdk.Keys(func(i int) string { return fmt.Sprintf("k%02d", 50-many[i].N) }))
+		require.NoError(t, err)
+		env.RunUntilIdle()
+		assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6}, order)
 	}, testsuite.WithWorkerOptions(worker.Options{Concurrency: 1}))
 }
 

@@ -72,6 +72,38 @@ func TestTasksAddedToRunAtOnceAreClaimedInTheOrderAdded(t *testing.T) {
 	})
 }
 
+// A task added for an instant past (or now) is due at once, and waits in
+// the list in the order added, with those added to run at once: in the
+// schedule, tasks due at one instant were claimed in the order of their
+// keys.
+func TestTasksAddedForAnInstantPastAreInLineInTheOrderAdded(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		past := store.When{At: time.Now().Add(-time.Hour)}
+		var tasks []store.NewTask
+		for _, k := range []string{"k5", "k4", "k3", "k2", "k1"} {
+			task := store.NewTask{Key: k, Name: "t", Input: []byte(`{}`)}
+			if k != "k3" {
+				task.When = past
+			}
+			tasks = append(tasks, task)
+		}
+		_, err := s.Add(ctx, store.ModeAdd, tasks)
+		require.NoError(t, err)
+		_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "k0", Name: "t", Input: []byte(`{}`), When: past}})
+		require.NoError(t, err)
+		ready, err := s.Client().LRange(ctx, "docket:{"+name+"}:ready", 0, -1).Result()
+		require.NoError(t, err)
+		assert.Equal(t, []string{"k5", "k4", "k3", "k2", "k1", "k0"}, ready)
+		assert.Equal(t, []string{"k5", "k4", "k3", "k2", "k1", "k0"}, claimKeys(t, s, 10))
+		for _, k := range ready {
+			_, err := s.Cancel(ctx, k, time.Minute)
+			require.NoError(t, err)
+		}
+	})
+}
+
 // An add of more tasks than one call takes (MaxBatch) puts them in line in
 // the order given: its calls are made one after the other (several at once
 // reached Redis in either order: a thousand tasks ahead of the thousand
@@ -185,8 +217,8 @@ func TestReadersListTasksAddedToRunAtOnce(t *testing.T) {
 		ctx := context.Background()
 		s, _ := openNamed(t, b)
 		addNow(t, s, "a", "b", "c")
-		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "past", Name: "t", Input: []byte(`{}`), When: store.When{At: time.Unix(1, 0)}}})
-		require.NoError(t, err) // an instant past: due at its add, in the schedule
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "past", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Microsecond}}})
+		require.NoError(t, err) // in the schedule, and due by the time it is read
 		rec, _, err := s.Info(ctx, "a")
 		require.NoError(t, err)
 

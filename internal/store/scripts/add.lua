@@ -121,7 +121,9 @@ for i = 3, #ARGV, 5 do
     -- A run of an earlier execution of the key still ending comes first.
     if any_drains and deferred(key, due_s) then
       -- in line behind the run of its key's earlier execution
-    elseif when == '+0' then -- due at its created instant, in the order added
+    elseif due == now then
+      -- Due at once (an instant past means now), at its created instant:
+      -- in line in the order added.
       ready[#ready + 1] = key
       soonest = now
     else
