@@ -109,19 +109,23 @@ func TestClaimAheadWithShortTasks(t *testing.T) {
 // A worker with one slot, claiming ahead (the default), runs tasks added in
 // order in that order, though it keeps two claims in flight, which may reach
 // Redis, and come back, in either order: a later claim's tasks never start
-// before an earlier one's. (Before, one run in two of each backend started
-// a block of tasks ahead of the thirty before it.)
+// before an earlier one's. (Before, one run in two of 2,500 tasks started a
+// block of tasks ahead of the thirty before it, on either backend.)
 func TestOneSlotRunsClaimedAheadTasksInOrder(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		n := 2500
+		if b.Name == "memory" {
+			n = 600 // the embedded server is slower with a long queue, and its leak check with many records
+		}
 		for round := range 3 {
-			d := openDocket(t, b.URL)
+			d := openDocket(t, b.URL, sdk.WithCompletedRetention(0))
 			var ran []int // one slot: one task at a time
 			task := sdk.NewTask("step", func(ctx context.Context, in orderIn) error {
 				ran = append(ran, in.N)
 				return nil
 			})
 			require.NoError(t, d.Register(task))
-			ins := make([]orderIn, 2500)
+			ins := make([]orderIn, n)
 			for i := range ins {
 				ins[i] = orderIn{N: i}
 			}

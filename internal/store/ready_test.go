@@ -41,6 +41,23 @@ func addNow(t *testing.T, s *store.Store, keys ...string) {
 	}
 }
 
+// readyList is the keys in the docket's list of tasks due at once, in order.
+func readyList(t *testing.T, s *store.Store, name string) []string {
+	t.Helper()
+	ready, err := s.Client().LRange(context.Background(), "docket:{"+name+"}:ready", 0, -1).Result()
+	require.NoError(t, err)
+	return ready
+}
+
+// cancel cancels the tasks of the keys given, which the test leaves live.
+func cancel(t *testing.T, s *store.Store, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		_, err := s.Cancel(context.Background(), k, time.Minute)
+		require.NoError(t, err)
+	}
+}
+
 // A task added to run at once waits in a list (K.ready), not the sorted
 // set of the schedule, and tasks added at one instant are claimed in the
 // order they were added (the sorted set ordered them by key).
@@ -53,9 +70,7 @@ func TestTasksAddedToRunAtOnceAreClaimedInTheOrderAdded(t *testing.T) {
 		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "later", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}}})
 		require.NoError(t, err)
 
-		ready, err := rdb.LRange(ctx, "docket:{"+name+"}:ready", 0, -1).Result()
-		require.NoError(t, err)
-		assert.Equal(t, []string{"c", "a", "b"}, ready)
+		assert.Equal(t, []string{"c", "a", "b"}, readyList(t, s, name))
 		scheduled, err := rdb.ZRange(ctx, "docket:{"+name+"}:scheduled", 0, -1).Result()
 		require.NoError(t, err)
 		assert.Equal(t, []string{"later"}, scheduled, "a task added for later is in the schedule")
@@ -65,10 +80,7 @@ func TestTasksAddedToRunAtOnceAreClaimedInTheOrderAdded(t *testing.T) {
 
 		assert.Equal(t, []string{"c", "a"}, claimKeys(t, s, 2))
 		assert.Equal(t, []string{"b"}, claimKeys(t, s, 10))
-		for _, k := range []string{"a", "b", "c", "later"} {
-			_, err := s.Cancel(ctx, k, time.Minute)
-			require.NoError(t, err)
-		}
+		cancel(t, s, "a", "b", "c", "later")
 	})
 }
 
@@ -93,14 +105,10 @@ func TestTasksAddedForAnInstantPastAreInLineInTheOrderAdded(t *testing.T) {
 		require.NoError(t, err)
 		_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "k0", Name: "t", Input: []byte(`{}`), When: past}})
 		require.NoError(t, err)
-		ready, err := s.Client().LRange(ctx, "docket:{"+name+"}:ready", 0, -1).Result()
-		require.NoError(t, err)
-		assert.Equal(t, []string{"k5", "k4", "k3", "k2", "k1", "k0"}, ready)
-		assert.Equal(t, []string{"k5", "k4", "k3", "k2", "k1", "k0"}, claimKeys(t, s, 10))
-		for _, k := range ready {
-			_, err := s.Cancel(ctx, k, time.Minute)
-			require.NoError(t, err)
-		}
+		want := []string{"k5", "k4", "k3", "k2", "k1", "k0"}
+		assert.Equal(t, want, readyList(t, s, name))
+		assert.Equal(t, want, claimKeys(t, s, 10))
+		cancel(t, s, want...)
 	})
 }
 
@@ -118,8 +126,7 @@ func TestALargeAddIsInLineInTheOrderGiven(t *testing.T) {
 			keys[i] = fmt.Sprintf("k%05d", i)
 		}
 		addNow(t, s, keys...)
-		ready, err := s.Client().LRange(ctx, "docket:{"+name+"}:ready", 0, -1).Result()
-		require.NoError(t, err)
+		ready := readyList(t, s, name)
 		require.Len(t, ready, n)
 		for i := range ready {
 			if ready[i] != keys[i] {
@@ -252,10 +259,7 @@ func TestReadersListTasksAddedToRunAtOnce(t *testing.T) {
 		assert.Equal(t, rec.Due, o.Earliest, "K.ready's first, added before the schedule's")
 		require.Len(t, o.Names, 1)
 		assert.Equal(t, 2, o.Names[0].Queued, "the sample's two")
-		for _, k := range []string{"past", "a", "b", "c"} {
-			_, err := s.Cancel(ctx, k, time.Minute)
-			require.NoError(t, err)
-		}
+		cancel(t, s, "past", "a", "b", "c")
 	})
 }
 
@@ -284,10 +288,7 @@ func TestAStruckTaskAddedToRunAtOnceLeavesTheList(t *testing.T) {
 		rec, _, err := s.Info(ctx, "k2")
 		require.NoError(t, err)
 		assert.Equal(t, store.StateStruck, rec.State)
-		for _, k := range []string{"k1", "k2", "k3"} {
-			_, err := s.Cancel(ctx, k, time.Minute)
-			require.NoError(t, err)
-		}
+		cancel(t, s, "k1", "k2", "k3")
 		_, err = s.Restore(ctx, store.StrikeSpec{Task: "t", Field: "n", Op: "==", Value: json.RawMessage(`2`)})
 		require.NoError(t, err)
 	})
