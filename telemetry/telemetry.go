@@ -101,23 +101,25 @@ func ExtractTrace(traceparent string) trace.SpanContext {
 // the SDK's) was a few percent of a busy worker's CPU, once per attempt.
 func Tracer() trace.Tracer {
 	p := otel.GetTracerProvider()
-	if c := lastTracer.Load(); c != nil && c.comparable && p == c.provider {
+	if c := lastTracer.Load(); c != nil && p == c.provider {
 		return c.tracer
 	}
 	t := p.Tracer(ScopeName)
-	lastTracer.Store(&providerTracer{provider: p, tracer: t, comparable: reflect.TypeOf(p).Comparable()})
+	if reflect.ValueOf(p).Kind() == reflect.Pointer {
+		lastTracer.Store(&providerTracer{provider: p, tracer: t})
+	}
 	return t
 }
 
-// providerTracer is a TracerProvider and its tracer for ScopeName.
-// comparable says whether the provider's type is: only then may another
-// provider be compared with it (== on interfaces holding the same type
-// panics for a type that is not comparable; for different types it is
-// false).
+// providerTracer is a TracerProvider and its tracer for ScopeName. Only a
+// provider held by pointer is kept (the SDK's, the global one): another
+// provider compared with it with == never panics (== on interfaces panics
+// for a dynamic type, shared by both, that is not comparable, as a struct
+// with a slice is, or with an interface holding one; for different types
+// it is false).
 type providerTracer struct {
-	provider   trace.TracerProvider
-	tracer     trace.Tracer
-	comparable bool
+	provider trace.TracerProvider
+	tracer   trace.Tracer
 }
 
 // lastTracer is the tracer of the provider Tracer saw last.

@@ -55,8 +55,9 @@ func (l listed) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
 	return l.TracerProvider.Tracer(name, opts...)
 }
 
-// A provider of a type == cannot compare does not make Tracer panic: it is
-// asked for its tracer each time.
+// A provider of a type == cannot compare does not make Tracer panic: only
+// providers held by pointer are kept, and this one is asked for its tracer
+// each time.
 func TestTracerTakesAProviderOfAnIncomparableType(t *testing.T) {
 	prev := otel.GetTracerProvider()
 	t.Cleanup(func() { otel.SetTracerProvider(prev) })
@@ -67,4 +68,27 @@ func TestTracerTakesAProviderOfAnIncomparableType(t *testing.T) {
 	})
 	otel.SetTracerProvider(listed{names: []string{"b"}})
 	assert.NotPanics(t, func() { spanIn("three") })
+}
+
+// boxed is a provider whose type == can compare, until its interface field
+// holds a value that cannot be compared.
+type boxed struct {
+	noop.TracerProvider
+	v any
+}
+
+func (b boxed) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+	return b.TracerProvider.Tracer(name, opts...)
+}
+
+// A provider whose type is comparable but whose value is not (a slice in
+// an interface field) does not make Tracer panic either.
+func TestTracerTakesAProviderOfAnIncomparableValue(t *testing.T) {
+	prev := otel.GetTracerProvider()
+	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	otel.SetTracerProvider(boxed{v: []string{"a"}})
+	assert.NotPanics(t, func() {
+		spanIn("one")
+		spanIn("two")
+	})
 }

@@ -41,11 +41,6 @@ func (l *claimer) run(ctx context.Context, stop until) (unrecorded []ack, reache
 		select {
 		case ex := <-l.done:
 			l.arrive(ex)
-			for ex, ok := l.next(); ok; ex, ok = l.next() {
-				if l.receive(ex) && (stop == untilIdle || stop == untilFinished && l.finished()) {
-					return l.acks.collect(l.pending), true
-				}
-			}
 		case <-l.wake:
 			l.look = true
 		case <-registered:
@@ -56,6 +51,11 @@ func (l *claimer) run(ctx context.Context, stop until) (unrecorded []ack, reache
 			l.look = true
 		case <-stopping:
 			stopping = nil // wait for the exchanges in flight
+		}
+		for ex, ok := l.next(); ok; ex, ok = l.next() {
+			if l.receive(ex) && (stop == untilIdle || stop == untilFinished && l.finished()) {
+				return l.acks.collect(l.pending), true
+			}
 		}
 	}
 }
@@ -129,9 +129,9 @@ type claimer struct {
 	rulesBuilt  bool
 
 	// Exchanges are numbered as they are sent (sent is the last number);
-	// flying holds the numbers of those not yet come back, and early those
-	// come back and not yet received, in the order their claims ran (see
-	// arrive).
+	// flying holds the numbers of those not yet come back that claim
+	// tasks, and early those come back and not yet received, in the order
+	// their claims ran (see arrive).
 	sent   uint64
 	flying []uint64
 	early  []exchange
@@ -175,6 +175,7 @@ type exchange struct {
 	round    uint64        // the idle round it began in
 	seq      uint64        // its number, in the order sent
 	waits    uint64        // once come back: the last number sent then (see arrive)
+	arrived  time.Time     // when it came back, by this worker's clock
 	claim    store.Claim
 	err      error
 	sent     time.Duration // when it was sent, by the run's clock: its leases run from then at the latest
@@ -189,6 +190,7 @@ func (l *claimer) exchanger() {
 		l.introduce(ex.registry)
 		ex.claim, ex.err = l.store.Exchange(l.ctx, outcomesOf(ex.reported), l.w.id, ex.asked, l.opts.Lease,
 			l.w.c.Retention, ex.rules, l.opts.MaxDeliveries)
+		ex.arrived = time.Now()
 		l.done <- ex
 	}
 }
@@ -252,7 +254,9 @@ func (l *claimer) send() {
 	l.inFlight++
 	l.sent++
 	ex.seq = l.sent
-	l.flying = append(l.flying, ex.seq)
+	if ex.asked > 0 { // one that claims none brings no task to order
+		l.flying = append(l.flying, ex.seq)
+	}
 	l.reserved += ex.asked
 	ex.rules = l.rules(reg)
 	l.requests <- ex
@@ -268,15 +272,23 @@ func (l *claimer) send() {
 // read), so one that came back waits until every exchange sent before it
 // came back has come back too (those sent since ran after it), and those
 // in hand are received in the order of their claims' Redis times (then of
-// sending). With more slots, tasks run at once and the wait would cost
-// throughput (13% at Concurrency 200 in bench runs: claims come back
-// later, and smaller): each is received as it comes back.
+// sending). That order holds while the Redis clock moves forward (it is
+// the wall clock: a step back, or a failover to a server whose clock is
+// behind, may reverse two claims). One that brought no task (it failed, or
+// claimed none) waits for none, and none waits for one that claims none.
+// Nor does one wait longer than maxHold: a call that hangs (a half-open
+// connection, a failover) would otherwise hold every task claimed since,
+// their leases unrenewed.
+//
+// With more slots, tasks run at once and the wait would cost throughput
+// (13% at Concurrency 200 in bench runs: claims come back later, and
+// smaller): each is received as it comes back.
 func (l *claimer) arrive(ex exchange) {
 	l.inFlight--
 	l.flying = slices.DeleteFunc(l.flying, func(seq uint64) bool { return seq == ex.seq })
-	if l.opts.Concurrency == 1 {
+	if l.opts.Concurrency == 1 && len(ex.claim.Messages) > 0 {
 		ex.waits = l.sent
-	} // else 0: no exchange waits for another (numbers start at 1)
+	} // else 0: it waits for none (numbers start at 1)
 	i, _ := slices.BinarySearchFunc(l.early, ex, func(a, b exchange) int {
 		if c := a.claim.Now.Compare(b.claim.Now); c != 0 {
 			return c
@@ -294,14 +306,31 @@ func (l *claimer) next() (exchange, bool) {
 		return exchange{}, false
 	}
 	first := l.early[0]
-	for _, seq := range l.flying {
-		if seq <= first.waits {
+	if l.waiting(first) {
+		if held := time.Since(first.arrived); held < l.maxHold() {
+			l.lookWithin(l.maxHold() - held) // to receive it then, if it still waits
 			return exchange{}, false
 		}
 	}
 	l.early = slices.Delete(l.early, 0, 1)
 	return first, true
 }
+
+// waiting reports whether an exchange that came back waits for one sent
+// before it, still in flight, that claims tasks.
+func (l *claimer) waiting(ex exchange) bool {
+	for _, seq := range l.flying {
+		if seq <= ex.waits {
+			return true
+		}
+	}
+	return false
+}
+
+// maxHold is the longest an exchange that came back waits for one sent
+// before it (see arrive): a tenth of the lease, at most a second. Claims
+// take milliseconds; one that takes this long has met trouble.
+func (l *claimer) maxHold() time.Duration { return min(l.opts.Lease/10, time.Second) }
 
 // unreceived reports whether any exchange sent is not yet received: in
 // flight, or come back and waiting for its turn.
@@ -329,10 +358,11 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 		l.retry.reset()
 	}
 	c := ex.claim
-	// One reading of this worker's clock for the whole claim: a clock read
-	// costs a busy worker more than one would think (several per task
-	// were 7% of its CPU in profiles on the development VM).
-	received := time.Now()
+	// One reading of this worker's clock for the whole claim, as it came
+	// back (not as it is received, which may be later: see arrive): a
+	// clock read costs a busy worker more than one would think (several
+	// per task were 7% of its CPU in profiles on the development VM).
+	received := ex.arrived
 	l.rtt.add(l.clockAt(received) - ex.sent)
 	l.acks.recorded(ex.reported, c.Applied)
 	for _, m := range c.Messages {

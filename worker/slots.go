@@ -63,7 +63,11 @@ func (s *slots) launch(a *attempt) {
 		s.mu.Unlock()
 		return
 	}
-	a.started = a.claimedLocal // a moment ago: a clock read costs (see claimer.receive)
+	// When its claim came back, a moment ago (a clock read costs: see
+	// claimer.receive); for the later tasks of a large claim, before the
+	// decoding and launching of those ahead of it, which their pace
+	// (see pace) counts as theirs.
+	a.started = a.claimedLocal
 	s.mu.Unlock()
 	go a.run()
 }
