@@ -405,13 +405,9 @@ func notNull(name string, raw []byte) error {
 	return nil
 }
 
-// checkSize refuses an input over the docket's limit. The label of the
-// error is written only for an error: an AddMany checks every input.
+// checkSize refuses an input over the docket's limit.
 func (d *Docket) checkSize(name string, raw []byte) error {
-	if limit := d.core.MaxInputSize; limit > 0 && len(raw) > limit {
-		return core.CheckSize(fmt.Sprintf("task %q: its input", name), raw, limit)
-	}
-	return nil
+	return core.CheckSize(raw, d.core.MaxInputSize, func() string { return fmt.Sprintf("task %q: its input", name) })
 }
 
 func checkKey(key string) error { return core.CheckKey(key) }
@@ -521,7 +517,7 @@ func (d *Docket) Signal(ctx context.Context, key, name string, payload any) (err
 	if err != nil {
 		return fmt.Errorf("%w: signal %q: %w", ErrBadInput, name, err)
 	}
-	if err := core.CheckSize(fmt.Sprintf("signal %q: its payload", name), raw, d.core.MaxInputSize); err != nil {
+	if err := core.CheckSize(raw, d.core.MaxInputSize, func() string { return fmt.Sprintf("signal %q: its payload", name) }); err != nil {
 		return err
 	}
 	ok, err := d.core.Store.Signal(ctx, key, name, raw)

@@ -79,7 +79,7 @@ func Perpetuate[In any](ctx context.Context, next In) error {
 		return fmt.Errorf("%w: task %q: %w", ErrBadInput, a.Task, err)
 	}
 	if a.Flow != nil {
-		if err := core.CheckSize(fmt.Sprintf("task %q: its next input", a.Task), raw, a.Flow.MaxOutput); err != nil {
+		if err := core.CheckSize(raw, a.Flow.MaxOutput, func() string { return fmt.Sprintf("task %q: its next input", a.Task) }); err != nil {
 			return err
 		}
 	}

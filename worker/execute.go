@@ -465,7 +465,7 @@ func (a *attempt) encodeResult(result any) ([]byte, error) {
 			return nil, sdk.Permanent(fmt.Errorf("task %q: %w", a.msg.Name, err))
 		}
 	}
-	if err := core.CheckSize(fmt.Sprintf("task %q: its result", a.msg.Name), raw, a.r.w.c.MaxInputSize); err != nil {
+	if err := core.CheckSize(raw, a.r.w.c.MaxInputSize, func() string { return fmt.Sprintf("task %q: its result", a.msg.Name) }); err != nil {
 		return nil, err
 	}
 	return raw, nil

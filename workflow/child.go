@@ -271,7 +271,7 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 		if err != nil {
 			return nil, fmt.Errorf("%w: child %q of task %q: %w", sdk.ErrBadInput, shown, task, err)
 		}
-		if err := core.CheckSize(fmt.Sprintf("child %q of task %q: its input", shown, task), raw, a.Flow.MaxOutput); err != nil {
+		if err := core.CheckSize(raw, a.Flow.MaxOutput, func() string { return fmt.Sprintf("child %q of task %q: its input", shown, task) }); err != nil {
 			return nil, err
 		}
 		key := a.Key + "/" + name

@@ -253,7 +253,7 @@ func encoded[Out any](name string, out Out) ([]byte, error) {
 // returns it as saved.
 func record(ctx context.Context, a *core.Attempt, field string, raw []byte) (string, error) {
 	name := field[len(store.FlowStep):]
-	if err := core.CheckSize(fmt.Sprintf("step %q: its output", name), raw, a.Flow.MaxOutput); err != nil {
+	if err := core.CheckSize(raw, a.Flow.MaxOutput, func() string { return fmt.Sprintf("step %q: its output", name) }); err != nil {
 		return "", err
 	}
 	if _, err := promptly(ctx, func(ctx context.Context) (struct{}, error) {

@@ -55,11 +55,13 @@ var ErrInputTooLarge = errors.New("docket: task input is too large")
 
 // CheckSize refuses JSON of more than limit bytes (the docket's
 // WithMaxInputSize; 0 for no limit); what names it: `task "x"`, `step "s":
-// its output`, `signal "go"`.
-func CheckSize(what string, raw []byte, limit int) error {
+// its output`, `signal "go"`. It is called only for the error: an AddMany
+// checks every input, a worker every result, and formatting each name
+// showed in profiles.
+func CheckSize(raw []byte, limit int, what func() string) error {
 	if limit > 0 && len(raw) > limit {
 		return fmt.Errorf("%w: %s is %d bytes of JSON, the limit is %d (see sdk.WithMaxInputSize)",
-			ErrInputTooLarge, what, len(raw), limit)
+			ErrInputTooLarge, what(), len(raw), limit)
 	}
 	return nil
 }
