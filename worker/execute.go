@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -619,10 +620,13 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 	}
 	// A child of this workflow did not complete: running it again would
 	// find the same. This comes before ErrPermanent, which the error of a
-	// child that failed for good also wraps. (A task that is no workflow
-	// and returns the error of a workflow it waited for, which a child
-	// failed, is retried as for any error: a retry starts that work anew.)
-	if errors.Is(err, core.ErrChildFailed) && a.state != nil && a.state.Flow != nil && a.state.Flow.Used() {
+	// child that failed for good also wraps, unless the workflow itself
+	// said so (sdk.Permanent around the child's error). (A task that is no
+	// workflow and returns the error of a workflow it waited for, which a
+	// child failed, is retried as for any error: a retry starts that work
+	// anew.)
+	if errors.Is(err, core.ErrChildFailed) && a.state != nil && a.state.Flow != nil && a.state.Flow.Used() &&
+		!saysPermanent(err) {
 		return a.failure(def, err, reasonChild)
 	}
 	if errors.Is(err, sdk.ErrPermanent) {
@@ -632,6 +636,25 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 		return a.failure(def, err, reasonPanic)
 	}
 	return a.failure(def, err, reasonError)
+}
+
+// saysPermanent reports whether err itself is, or wraps, ErrPermanent
+// (sdk.Permanent) outside the *sdk.TaskError of another execution it
+// wraps: a task that failed for good unwraps to ErrPermanent too, and
+// says so only of itself.
+func saysPermanent(err error) bool {
+	if err == sdk.ErrPermanent {
+		return true
+	}
+	switch e := err.(type) {
+	case *sdk.TaskError:
+		return false
+	case interface{ Unwrap() []error }:
+		return slices.ContainsFunc(e.Unwrap(), saysPermanent)
+	case interface{ Unwrap() error }:
+		return saysPermanent(e.Unwrap())
+	}
+	return false
 }
 
 // drained is the outcome of an attempt whose execution was cancelled or

@@ -65,7 +65,8 @@
 // A primitive that must wait returns ErrParked, which the task returns. A
 // child that did not complete comes back as an error wrapping
 // ErrChildFailed and the child's *sdk.TaskError; returned, it fails the
-// workflow for good (reason "child"). ErrKeyTaken reports a child whose
+// workflow for good (reason "child"; wrapped in sdk.Permanent, reason
+// "permanent"). ErrKeyTaken reports a child whose
 // key a live task that is not the workflow's child holds; ErrSignalTimeout
 // a wait for a signal that timed out; ErrDuplicateName and ErrNoName a
 // name used twice in a run, or none; ErrNotInTask a primitive called

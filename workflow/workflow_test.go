@@ -397,6 +397,41 @@ func TestWorkflowReturningAPermanentChildError(t *testing.T) {
 	})
 }
 
+// A workflow that wraps a failed child's error in sdk.Permanent decides
+// for itself, as ErrChildFailed's doc says: it fails with reason
+// "permanent", and whoever waits for it sees sdk.ErrPermanent. Wrapped
+// otherwise, the child's error still fails it with reason "child".
+func TestWorkflowWrappingAChildsErrorInPermanent(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		pack := packThatFails("cannot pack a bomb")
+		parent := sdk.NewResultTask("parent", func(ctx context.Context, in N) (int, error) {
+			c, err := workflow.Start(ctx, pack, "only", in)
+			if err != nil {
+				return 0, err
+			}
+			_, err = c.Get(ctx)
+			if in.N == 1 {
+				return 0, sdk.Permanent(fmt.Errorf("giving up: %w", err))
+			}
+			return 0, fmt.Errorf("giving up: %w", err)
+		}, policy.Retry(3, time.Second))
+		env.Register(pack)
+		env.Register(parent)
+
+		_, err := parent.Call(t.Context(), env.Docket(), N{N: 1}, sdk.Key("permanent"))
+		var te *sdk.TaskError
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, sdk.ReasonPermanent, te.Reason)
+		assert.ErrorIs(t, err, sdk.ErrPermanent)
+		assert.Contains(t, te.Message, "giving up")
+
+		_, err = parent.Call(t.Context(), env.Docket(), N{N: 2}, sdk.Key("wrapped"))
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, sdk.ReasonChild, te.Reason)
+		assert.ErrorIs(t, err, workflow.ErrChildFailed)
+	})
+}
+
 // A child's key, <workflow key>/<name>, held by a live task that is not
 // the workflow's child (added with sdk.Key) is not adopted: Start fails
 // with ErrKeyTaken, and that task keeps its input, its result and its
