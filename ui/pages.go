@@ -644,10 +644,13 @@ func readStrikeForm(form url.Values) (strikeForm, string) {
 	return f, f.problem()
 }
 
-// encode is the form as a button's hidden field carries it.
+// encode is the form as a button's hidden field carries it: its JSON, with
+// the characters that hide or reorder text (U+202E and the like), which
+// JSON lets stand raw, as JSON escapes, so that no page holds one raw and
+// the JSON reads back the same.
 func (f strikeForm) encode() string {
 	b, _ := json.Marshal(f) // strings: no error
-	return string(b)
+	return text.PrintableJSON(string(b))
 }
 
 // strikeFormOf is the form that restores a listed strike.

@@ -399,6 +399,46 @@ func TestTaskDataIsEscaped(t *testing.T) {
 	})
 }
 
+// What a page writes into its forms' fields is escaped as its text is: a
+// filter from the URL (a link anyone may craft), the task names offered,
+// a strike's hidden field. No control character, format character or
+// byte that is not UTF-8 goes into a page raw, and a strike so escaped
+// still restores.
+func TestFormFieldsAreEscaped(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		f := newFixture(t, b, ui.Options{})
+		ctx := context.Background()
+		_, err := f.d.AddByName(ctx, "evil\x1b[31m<n>", json.RawMessage(`{}`), sdk.Key("named"))
+		require.NoError(t, err)
+		require.NoError(t, f.d.Strike(ctx, "t", "f", "==", "x\u202e"))
+
+		for path, want := range map[string]string{
+			"tasks?state=queued&name=evil%1B%5B31m%3Cn%3E": `name="name" value="evil\x1b[31m&lt;n&gt;"`,
+			"tasks?state=failed&prefix=%1B%3Cx%3E":         `name="prefix" value="\x1b&lt;x&gt;"`,
+			"tasks?state=failed&name=%FF%3Cx%3E":           `name="name" value="\xff&lt;x&gt;"`,
+		} {
+			body := f.page(path)
+			assert.True(t, utf8.ValidString(body), "%s: the page is UTF-8", path)
+			assert.NotContains(t, body, "\x1b", path)
+			assert.Contains(t, body, want, path)
+		}
+		assert.Contains(t, f.page("tasks?state=queued&name=evil%1B%5B31m%3Cn%3E"), `href="task?key=named"`,
+			"the filter from the URL still finds the task")
+
+		page := f.page("strikes")
+		assert.NotContains(t, page, "\u202e")
+		forms := actionForms(page, "restore")
+		require.Len(t, forms, 1)
+		assert.Contains(t, forms[0].Get("strike"), `x\u202e`, "as a JSON escape")
+		forms[0].Set("confirmed", "1")
+		code, _, _ := f.post(forms[0])
+		require.Equal(t, http.StatusSeeOther, code)
+		strikes, err := f.d.Strikes(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, strikes, "restored: the escaped field read back as the strike")
+	})
+}
+
 // Actions are posted, carry the handler's token, are confirmed, and change
 // Redis; the reply sends the browser back, relative to the mount point.
 func TestActions(t *testing.T) {
