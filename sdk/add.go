@@ -21,7 +21,9 @@ import (
 // MaxKeyLength is the longest task key, in bytes.
 const MaxKeyLength = core.MaxKeyLength
 
-// AddOption chooses the key and due time of an added task.
+// AddOption chooses the key and due time of an added task. Each option
+// is given once per call: one given twice (two Keys, say), or At and After
+// together, is ErrBadInput, as one would silently win over the other.
 type AddOption func(*core.AddOptions)
 
 // Key gives the task an explicit key. Adding a key that is scheduled,
@@ -29,7 +31,10 @@ type AddOption func(*core.AddOptions)
 // Without Key, each task gets a new UUIDv7. AddMany takes Keys instead (Key
 // given to AddMany is ErrBadKey).
 func Key(key string) AddOption {
-	return func(o *core.AddOptions) { o.Key, o.Keyed = key, true }
+	return func(o *core.AddOptions) {
+		o.Key, o.Keyed = key, true
+		o.Given(core.OptKey, "sdk.Key")
+	}
 }
 
 // Keys gives the tasks of an AddMany their keys: key(i) is the key of the
@@ -40,7 +45,10 @@ func Key(key string) AddOption {
 // adding it again adds it again.) Only AddMany takes Keys (Add refuses it
 // with ErrBadKey); Keys(nil) is an error matching ErrNilArgument.
 func Keys(key func(i int) string) AddOption {
-	return func(o *core.AddOptions) { o.Keys, o.KeysGiven = key, true }
+	return func(o *core.AddOptions) {
+		o.Keys, o.KeysGiven = key, true
+		o.Given(core.OptKeys, "sdk.Keys")
+	}
 }
 
 // Spread spreads the tasks of an AddMany evenly over the window over: the
@@ -50,7 +58,10 @@ func Keys(key func(i int) string) AddOption {
 // must not be negative, nor longer than MaxSpread (ErrBadInput, as Spread
 // given to Add is).
 func Spread(over time.Duration) AddOption {
-	return func(o *core.AddOptions) { o.Spread = over }
+	return func(o *core.AddOptions) {
+		o.Spread = over
+		o.Given(core.OptSpread, "sdk.Spread")
+	}
 }
 
 // Jitter moves each task of a Spread by a random offset within ±j/2, so
@@ -59,7 +70,10 @@ func Spread(over time.Duration) AddOption {
 // not be negative, nor longer than MaxSpread (ErrBadInput, as Jitter given
 // to Add is).
 func Jitter(j time.Duration) AddOption {
-	return func(o *core.AddOptions) { o.Jitter = j }
+	return func(o *core.AddOptions) {
+		o.Jitter = j
+		o.Given(core.OptJitter, "sdk.Jitter")
+	}
 }
 
 // MaxSignals is how many signals of one name may wait to be received by a
@@ -200,7 +214,7 @@ func (t *Task[In]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...Add
 		return nil, err
 	}
 	o := collectAdd(opts)
-	if err := o.CheckWhen(); err != nil {
+	if err := o.Check(); err != nil {
 		return nil, err
 	}
 	if o.Keyed {
@@ -292,7 +306,7 @@ func (d *Docket) AddByName(ctx context.Context, name string, input json.RawMessa
 
 func (d *Docket) addOne(ctx context.Context, mode store.Mode, name string, raw []byte, opts []AddOption) (*Execution, error) {
 	o := collectAdd(opts)
-	if err := o.CheckWhen(); err != nil {
+	if err := o.Check(); err != nil {
 		return nil, err
 	}
 	if o.KeysGiven {

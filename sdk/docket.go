@@ -54,8 +54,9 @@ type options struct {
 
 // WithName names the docket. Dockets with different names share a Redis
 // without seeing each other's tasks. Defaults to "docket". A name is at
-// most 200 bytes, not empty, without braces, spaces or control characters
-// (Open refuses another with ErrBadName).
+// most 200 bytes of UTF-8, not empty, without braces, spaces or control
+// characters (Unicode's, format characters such as U+202E included; Open
+// refuses another with ErrBadName).
 func WithName(name string) Option { return func(o *options) { o.name = name } }
 
 // WithLogger sets the logger of the docket and its workers. Defaults to

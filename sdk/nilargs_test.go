@@ -3,6 +3,7 @@ package sdk_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -129,6 +130,33 @@ func TestTwoDueTimesAreRefused(t *testing.T) {
 	}
 	_, err := resize.Add(ctx, d, Image{}, sdk.After(time.Hour))
 	assert.NoError(t, err)
+}
+
+// An option given twice is refused, as two due times are: the second
+// would silently win, and the key the caller meant would be dropped.
+func TestAnOptionGivenTwiceIsRefused(t *testing.T) {
+	ctx := context.Background()
+	d := openChecked(t, "memory://")
+	resize := sdk.NewResultTask("resize", func(ctx context.Context, in Image) (Image, error) { return in, nil })
+	_, err := resize.Add(ctx, d, Image{}, sdk.Key("a1"), sdk.Key("a2"))
+	assert.ErrorIs(t, err, sdk.ErrBadInput)
+	assert.ErrorContains(t, err, "sdk.Key given twice")
+	key := func(i int) string { return fmt.Sprint("k", i) }
+	for name, opts := range map[string][]sdk.AddOption{
+		"sdk.Keys":   {sdk.Keys(key), sdk.Keys(key)},
+		"sdk.Spread": {sdk.Spread(time.Minute), sdk.Spread(time.Hour)},
+		"sdk.Jitter": {sdk.Spread(time.Hour), sdk.Jitter(time.Second), sdk.Jitter(time.Minute)},
+	} {
+		_, err = resize.AddMany(ctx, d, []Image{{}, {}}, opts...)
+		assert.ErrorIs(t, err, sdk.ErrBadInput, name)
+		assert.ErrorContains(t, err, name+" given twice")
+	}
+	snap, err := d.Snapshot(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, snap.TotalWaiting, "nothing added")
+
+	_, err = resize.AddMany(ctx, d, []Image{{}, {}}, sdk.Keys(key), sdk.Spread(time.Minute), sdk.Jitter(time.Second))
+	assert.NoError(t, err, "each once")
 }
 
 // A bad strike says so in its own words, and is bad input for errors.Is.

@@ -62,12 +62,20 @@ func TestOpenReportsAnUnreachableServer(t *testing.T) {
 }
 
 // A name WithName cannot take is an option Open cannot use: ErrBadOption,
-// as the README says of every such option, and ErrBadName.
+// as the README says of every such option, and ErrBadName. A space or a
+// control character of any kind is refused, and a name that is not UTF-8;
+// letters of any script are not.
 func TestOpenRejectsABadName(t *testing.T) {
-	for _, name := range []string{"", "a{b", "a}b", "a b", "a\nb", strings.Repeat("n", 201)} {
+	for _, name := range []string{"", "a{b", "a}b", "a b", "a\nb", "a\x7fb", strings.Repeat("n", 201),
+		"a\u0085b", "a\u009bb", "a\u00a0b", "a\u2028b", "a\u202eb", "a\xffb"} { // C1 controls, spaces, U+202E, not UTF-8
 		_, err := sdk.Open(context.Background(), "memory://", sdk.WithName(name))
 		assert.ErrorIs(t, err, sdk.ErrBadName, "%q", name)
 		assert.ErrorIs(t, err, sdk.ErrBadOption, "%q", name)
+	}
+	for _, name := range []string{"orders", "billing-eu.v2", "commandes_été", "注文"} {
+		d, err := sdk.Open(context.Background(), "memory://", sdk.WithName(name))
+		require.NoError(t, err, "%q", name)
+		require.NoError(t, d.Close())
 	}
 }
 

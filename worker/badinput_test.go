@@ -235,6 +235,69 @@ func TestPanicIsAFailedAttemptWithValueAndStack(t *testing.T) {
 	})
 }
 
+// lookupError is an error type whose Error method dereferences its
+// receiver, as most do: a nil *lookupError returned as an error (a typed
+// nil, not a nil error) panics when read.
+type lookupError struct{ what string }
+
+func (e *lookupError) Error() string { return "no " + e.what }
+
+// loudError's Error method panics, whatever its value.
+type loudError struct{}
+
+func (loudError) Error() string { panic("an Error method that panics") }
+
+// An error that panics when read — a typed nil, an Error method that
+// panics, either wrapped, a nil *sdk.SnoozeError — fails its attempt with
+// an error that says so, as a panic of the function does: the worker, which
+// reads the error after the function returned, goes on with the next task
+// rather than crashing (and the next worker with it, until the task is
+// dead-lettered).
+func TestAnErrorThatPanicsWhenReadFailsTheAttemptNotTheWorker(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		find := func(ctx context.Context, in Order) (*lookupError, bool) { return nil, in.ID > 0 }
+		errs := map[string]func(ctx context.Context, in Order) error{
+			"typed-nil": func(ctx context.Context, in Order) error {
+				e, _ := find(ctx, in)
+				return e
+			},
+			"loud":      func(context.Context, Order) error { return loudError{} },
+			"permanent": func(ctx context.Context, in Order) error { e, _ := find(ctx, in); return sdk.Permanent(e) },
+			"joined":    func(context.Context, Order) error { return errors.Join(errors.New("first"), loudError{}) },
+			"snooze":    func(context.Context, Order) error { var s *sdk.SnoozeError; return s },
+		}
+		exs := map[string]*sdk.Execution{}
+		for name, fn := range errs {
+			task := sdk.NewTask(name, fn, policy.Retry(2, time.Second))
+			env.Register(task)
+			ex, err := task.Add(t.Context(), env.Docket(), Order{ID: 1}, sdk.Key(name))
+			require.NoError(t, err)
+			exs[name] = ex
+		}
+		fine := sdk.NewTask("fine", func(context.Context, Order) error { return nil })
+		env.Register(fine)
+		after, err := fine.Add(t.Context(), env.Docket(), Order{}, sdk.After(time.Minute))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+
+		for name, ex := range exs {
+			info, err := ex.Info(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, sdk.StateFailed, info.State, name)
+			assert.Contains(t, info.Error, "that panics when read", name)
+			if name != "permanent" { // what it wraps cannot be read: neither can that it is permanent
+				assert.Equal(t, 2, info.Attempt, "%s: retried as any failure", name)
+			}
+		}
+		info, err := exs["typed-nil"].Info(t.Context())
+		require.NoError(t, err)
+		assert.Contains(t, info.Error, "(*worker_test.lookupError, nil: a nil pointer in an error is not a nil error)")
+		info, err = after.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State, "the worker went on")
+	})
+}
+
 // panicky is an input type, written as a JSON string, whose UnmarshalJSON
 // panics on "boom".
 type panicky struct{ V string }

@@ -582,7 +582,7 @@ func (a *attempt) call(ctx context.Context, fn func(context.Context) error, then
 		}
 		then(err)
 	}()
-	err = fn(ctx)
+	err = core.Usable(fn(ctx))
 	returned = true
 }
 
@@ -600,7 +600,7 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 		a.r.w.metrics.Parked.Add(context.Background(), 1, a.attrs().Add...)
 		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Parked, Input: p.Encode(), Error: why}
 	}
-	if snooze, ok := errors.AsType[*sdk.SnoozeError](err); ok && a.ctx.Err() == nil {
+	if snooze, ok := errors.AsType[*sdk.SnoozeError](err); ok && snooze != nil && a.ctx.Err() == nil {
 		a.r.w.metrics.Snoozed.Add(context.Background(), 1, a.attrs().Add...)
 		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Snoozed, Delay: snooze.Delay}
 	}

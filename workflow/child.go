@@ -244,7 +244,7 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 		return nil, err
 	}
 	o := core.Collect(opts)
-	if err := o.CheckWhen(); err != nil {
+	if err := o.Check(); err != nil {
 		return nil, fmt.Errorf("child of task %q: %w", task, err)
 	}
 	if o.Keyed || o.KeysGiven {

@@ -438,3 +438,31 @@ func TestQueuedSignalsCountedAndReadAcrossVersions(t *testing.T) {
 		assert.Equal(t, "old new", v)
 	})
 }
+
+// notFound is an error type whose Error method dereferences its receiver.
+type notFound struct{ what string }
+
+func (e *notFound) Error() string { return "no " + e.what }
+
+// A step that returns a nil *notFound as its error (a typed nil, which is
+// not a nil error) gives its workflow an error that says so, which the
+// workflow may handle: reading it would have panicked inside Step.
+func TestStepReturningATypedNilErrorGivesTheWorkflowAnError(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (string, error) {
+			_, err := workflow.Step(ctx, "look", func(ctx context.Context) (int, error) {
+				var e *notFound
+				return 0, e
+			})
+			if err != nil {
+				return "handled: " + err.Error(), nil
+			}
+			return "no error", nil
+		})
+		env.Register(wf)
+		got, err := wf.Call(t.Context(), env.Docket(), N{}, sdk.Key("w"))
+		require.NoError(t, err)
+		assert.Contains(t, got, "handled: docket: the function returned an error (*workflow_test.notFound, nil: "+
+			"a nil pointer in an error is not a nil error) that panics when read")
+	})
+}

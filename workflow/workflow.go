@@ -161,6 +161,7 @@ func Step[Out any](ctx context.Context, name string, fn func(ctx context.Context
 	span.SetAttributes(attribute.String(telemetry.AttrStep, name), attribute.String(telemetry.AttrKey, a.Key))
 	start := time.Now()
 	out, err := fn(context.WithValue(ctx, stepKey{}, a.Key+"/"+name))
+	err = core.Usable(err)
 	var raw string
 	if err == nil {
 		var enc []byte

@@ -24,6 +24,29 @@ type AddOptions struct {
 	// Spread and Jitter spread the tasks of an AddMany over a window.
 	Spread time.Duration
 	Jitter time.Duration
+
+	// given holds the Opt bits of the options given, and twice names the
+	// first given more than once (see Given).
+	given uint8
+	twice string
+}
+
+// The options that may be given once (see Given); At and After, which may
+// not be given together either, count in Timed.
+const (
+	OptKey uint8 = 1 << iota
+	OptKeys
+	OptSpread
+	OptJitter
+)
+
+// Given records that the option opt, named name (sdk.Key), was given: a
+// second one would silently win over the first, and Check refuses it.
+func (o *AddOptions) Given(opt uint8, name string) {
+	if o.given&opt != 0 && o.twice == "" {
+		o.twice = name
+	}
+	o.given |= opt
 }
 
 // Collect applies options to a zero AddOptions; nil options are skipped.
@@ -40,11 +63,14 @@ func Collect[Opt ~func(*AddOptions)](opts []Opt) AddOptions {
 // ErrBadInput reports input that cannot be used (sdk.ErrBadInput).
 var ErrBadInput = errors.New("docket: bad task input")
 
-// CheckWhen refuses options that give more than one due time (At, After):
-// one would silently win over the other.
-func (o AddOptions) CheckWhen() error {
+// Check refuses options that give more than one due time (At, After), or
+// one option twice (see Given): one would silently win over the other.
+func (o AddOptions) Check() error {
 	if o.Timed > 1 {
 		return fmt.Errorf("%w: %d due times given (sdk.At, sdk.After): give one", ErrBadInput, o.Timed)
+	}
+	if o.twice != "" {
+		return fmt.Errorf("%w: %s given twice: give it once", ErrBadInput, o.twice)
 	}
 	return CheckInstant("sdk.At", o.When.At)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // This is the one place that spells the docket's Redis keys. Every key
@@ -103,8 +105,8 @@ const MaxNameLength = 200
 var ErrBadName = errors.New("docket: invalid docket name")
 
 func newKeys(name string) (keys, error) {
-	if name == "" || strings.ContainsAny(name, "{}") || strings.ContainsFunc(name, isSpaceOrControl) {
-		return keys{}, fmt.Errorf("%w %q: it must be non-empty and contain no braces, spaces or control characters", ErrBadName, name)
+	if name == "" || !utf8.ValidString(name) || strings.ContainsAny(name, "{}") || strings.ContainsFunc(name, isSpaceOrControl) {
+		return keys{}, fmt.Errorf("%w %q: it must be non-empty UTF-8 and contain no braces, spaces or control characters", ErrBadName, name)
 	}
 	if len(name) > MaxNameLength { // it is in every key of the docket
 		return keys{}, fmt.Errorf("%w: %d bytes; the limit is %d", ErrBadName, len(name), MaxNameLength)
@@ -132,7 +134,13 @@ func newKeys(name string) (keys, error) {
 	}, nil
 }
 
-func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f }
+// isSpaceOrControl tells the characters a name may not hold: a name is in
+// every key and log line of its docket, where a space splits it and a
+// control character (C0 or C1) or a format character (U+202E, which
+// reorders what follows) garbles it.
+func isSpaceOrControl(r rune) bool {
+	return r <= ' ' || unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+}
 
 func (k keys) task(key string) string { return k.prefix + "task:" + key }
 
