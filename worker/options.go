@@ -55,8 +55,9 @@ type Options struct {
 	// DrainTimeout bounds shutdown: once Run's context ends, running tasks
 	// have this long to finish before their contexts are cancelled (with
 	// sdk.ErrShutdown) and they are handed back to the queue. Closing the
-	// docket (Docket.Close) cuts it short, during a drain too. Positive.
-	// Defaults to 30s.
+	// docket (Docket.Close) cuts it short, during a drain too. Handing
+	// them back takes a round trip, which DrainTimeout does not bound (see
+	// the README's Workers). Positive. Defaults to 30s.
 	DrainTimeout time.Duration
 
 	// PollInterval is the longest the worker goes without asking Redis for

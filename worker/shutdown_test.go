@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/internal/redistest"
 	"github.com/docket-go/docket/internal/store"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/worker"
@@ -105,5 +106,48 @@ func TestDrainTimeoutHandsTasksBack(t *testing.T) {
 		require.NoError(t, d.Cancel(t.Context(), ex.Key()))
 		cancel2()
 		require.NoError(t, <-done2)
+	})
+}
+
+// However short the drain timeout, the tasks it cuts short are handed
+// back: the hand-back lands in a round trip, which the drain timeout does
+// not bound. Cut short by a nanosecond, a running task is queued again
+// once Run returns (not left running until its lease lapses, which would
+// count as a delivery lost), and so is one whose worker stopped by Close.
+func TestAShortDrainTimeoutStillHandsTasksBack(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d := openDocket(t, b.URL)
+		for _, stop := range []string{"context", "close"} {
+			// The worker's own docket, which "close" closes.
+			wd, err := sdk.Open(t.Context(), b.URL, sdk.WithName(d.Name()))
+			require.NoError(t, err)
+			started := make(chan string, 1)
+			task := sdk.NewTask("endless", func(ctx context.Context, in Order) error {
+				started <- sdk.Current(ctx).Key()
+				<-ctx.Done()
+				return ctx.Err()
+			})
+			require.NoError(t, wd.Register(task))
+			ex, err := task.Add(t.Context(), d, Order{ID: 1})
+			require.NoError(t, err)
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- worker.New(wd, worker.Options{DrainTimeout: time.Nanosecond}).Run(ctx) }()
+			waitFor(t, started, 1)
+			if stop == "close" {
+				require.NoError(t, wd.Close())
+				assert.ErrorIs(t, <-done, sdk.ErrClosed)
+			} else {
+				cancel()
+				require.NoError(t, <-done)
+				require.NoError(t, wd.Close())
+			}
+			cancel()
+			info, err := ex.Info(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, sdk.StateQueued, info.State, "%s: handed back, due now", stop)
+			assert.Equal(t, 0, info.Deliveries, "%s: not counted as a delivery", stop)
+			require.NoError(t, d.Cancel(t.Context(), ex.Key()))
+		}
 	})
 }

@@ -315,12 +315,15 @@ func (s *slots) drain(closing <-chan struct{}) (closed bool) {
 		// has passed.
 		s.waitFor(shutdownGrace+time.Second, nil, func(c tally) bool { return c.busy == 0 })
 	}
-	// The outcomes land in a round trip; with Redis out of reach they do
-	// not, and a closing docket (Close is prompt) waits for them at most
-	// shutdownGrace, not the drain timeout.
-	landing := s.opts.DrainTimeout
+	// The outcomes land in a round trip, however short the drain timeout
+	// (a wait of 1ms would hand nothing back: the tasks would wait out
+	// their leases, each counted as a lost delivery). With Redis out of
+	// reach they do not land, and Run waits for them at most the drain
+	// timeout or shutdownGrace, whichever is longer; a closing docket
+	// (Close is prompt) at most shutdownGrace.
+	landing := max(s.opts.DrainTimeout, shutdownGrace)
 	if closed {
-		landing = min(landing, shutdownGrace)
+		landing = shutdownGrace
 	}
 	if !s.waitFor(landing, nil, func(c tally) bool { return c.active == 0 }) {
 		s.log.Error("could not record the outcome of some tasks before stopping; they will be redelivered when their lease lapses",
