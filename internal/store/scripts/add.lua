@@ -85,12 +85,12 @@ for i = 3, #ARGV, 5 do
     local gen_s = now_s
     if earlier then
       gen_s = int(math.max(gen + 1, now))
+      -- Its children still being cancelled are cancelled now, while its
+      -- flow lists them (see finish_reaping).
+      finish_reaping(key)
       redis.call('DEL', tk) -- an earlier execution's record
       redis.call('DEL', K.flow .. key) -- and what it did as a workflow
       redis.call('ZREM', K.failed, key) -- and its place in the failed list
-      -- Its children still being cancelled are left alone: their keys are
-      -- this execution's children's keys, found started when it starts them.
-      redis.call('HDEL', K.reaping, key)
     end
     -- A new record leaves out attempt (1) and deliveries (0), gen and due
     -- while they are the instant it is created, and wf with gen: the

@@ -6,7 +6,7 @@
 -- Returns 1 when a live task was cancelled (now, or by an earlier call with
 -- the id), 0 when there was none.
 local key, id = ARGV[2], ARGV[4]
-if cancel_task(key, clock_us(), tonumber(ARGV[3]), STATE.cancelled) then
+if cancel_task(key, clock_us(), tonumber(ARGV[3]), STATE.cancelled, true) then -- a page of its children at once
   -- The record keeps the call's id (field call) as long as it lasts: go-redis
   -- sends a call again when the connection failed before the reply came,
   -- though the first may have been carried out.

@@ -768,6 +768,29 @@ reap = function(key, cursor, retention)
   return page[1]
 end
 
+-- finish_reaping cancels at once the live children of the ended workflow
+-- key that the reaper has yet to cancel (K.reaping), before a new execution
+-- of the key deletes its flow, which lists them: once it goes, the reaper
+-- cannot find them, and a child the new execution does not start again
+-- under the same name would run on, orphaned. Their records last as long
+-- as the workflow's.
+local function finish_reaping(key)
+  local cursor = redis.call('HGET', K.reaping, key)
+  if not cursor then
+    return
+  end
+  local keep = redis.call('PTTL', K.task .. key)
+  if keep < 0 then
+    keep = GC_MARGIN_MS
+  end
+  if is_flow(key) then
+    repeat
+      cursor = reap(key, cursor, keep)
+    until cursor == '0'
+  end
+  redis.call('HDEL', K.reaping, key)
+end
+
 -- keep_dead lists a task that failed without running to its end (a poison
 -- task, a corrupt record) for Snapshot, as long as its record.
 local function keep_dead(key, now, retention)

@@ -52,8 +52,8 @@ for i = 4, #ARGV, 6 do
           gen_s = next_gen(f[2] or f[5], now)
           redis.call('ZREM', K.failed, key) -- its failure is not this child's
         end
+        finish_reaping(key) -- an earlier child that was a workflow: its children still being cancelled
         redis.call('DEL', K.task .. key, K.flow .. key)
-        redis.call('HDEL', K.reaping, key)
         -- gen and due are left out while they are the instant it is
         -- created, and wf with gen, as add.lua leaves them out (see
         -- ATTEMPT_1 and open_flow).
