@@ -178,12 +178,37 @@ type tasksData struct {
 	Filtered                   bool
 	FirstURL, PrevURL, NextURL string
 	Limits                     []sdk.LimitInfo // the waiting tab without a limit: the limits with a line
-	Names                      []string        // task names the workers know, for the filter
+	Names                      []string        // task names the workers know, for the filter (not those escaping changes: a form could not send them back)
 	CanClear                   bool
 }
 
 // Budget is how many entries a filtered page looks at, at most.
 func (d tasksData) Budget() int { return filterBudget * d.Size }
+
+// Name64 and Prefix64 carry the filter's name and prefix exactly, in base64
+// (URL alphabet, unpadded), beside the fields that show them escaped, when
+// escaping changed them: a filter sent again unedited then means what it
+// meant (see filterValue). "" when the field holds the value itself.
+func (d tasksData) Name64() string   { return exactly(d.Name) }
+func (d tasksData) Prefix64() string { return exactly(d.Prefix) }
+
+func exactly(v string) string {
+	if printable(v) == v {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(v))
+}
+
+// filterValue reads a filter field of the tasks page: as typed, or, while
+// it still shows, escaped, the value its field64 companion carries (see
+// tasksData.Name64).
+func filterValue(q url.Values, field string) string {
+	v := q.Get(field)
+	if raw, err := base64.RawURLEncoding.DecodeString(q.Get(field + "64")); err == nil && len(raw) > 0 && printable(string(raw)) == v {
+		return string(raw)
+	}
+	return v
+}
 
 type taskRow struct {
 	store.PageTask
@@ -206,7 +231,8 @@ var tabs = []tab{
 func (h *handler) tasks(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	data := tasksData{State: q.Get("state"), Name: q.Get("name"), Prefix: q.Get("prefix"), Limit: q.Get("limit"), Size: h.opts.PageSize}
+	data := tasksData{State: q.Get("state"), Name: filterValue(q, "name"), Prefix: filterValue(q, "prefix"), Limit: q.Get("limit"),
+		Size: h.opts.PageSize}
 	if data.State == "" {
 		data.State = "queued"
 	}

@@ -422,8 +422,17 @@ func TestFormFieldsAreEscaped(t *testing.T) {
 			assert.NotContains(t, body, "\x1b", path)
 			assert.Contains(t, body, want, path)
 		}
-		assert.Contains(t, f.page("tasks?state=queued&name=evil%1B%5B31m%3Cn%3E"), `href="task?key=named"`,
-			"the filter from the URL still finds the task")
+		filtered := f.page("tasks?state=queued&name=evil%1B%5B31m%3Cn%3E")
+		assert.Contains(t, filtered, `href="task?key=named"`, "the filter from the URL still finds the task")
+		// The form sent again as it stands (the field shows the name
+		// escaped) filters by the name itself, which its hidden
+		// companion carries; edited, the field is taken as typed.
+		m := regexp.MustCompile(`name="name64" value="([A-Za-z0-9_-]+)"`).FindStringSubmatch(filtered)
+		require.NotNil(t, m, "the name, exactly")
+		again := url.Values{"state": {"queued"}, "name": {`evil\x1b[31m<n>`}, "name64": {m[1]}}
+		assert.Contains(t, f.page("tasks?"+again.Encode()), `href="task?key=named"`, "sent again unedited")
+		again.Set("name", "other")
+		assert.NotContains(t, f.page("tasks?"+again.Encode()), `href="task?key=named"`, "edited")
 
 		page := f.page("strikes")
 		assert.NotContains(t, page, "\u202e")

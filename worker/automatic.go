@@ -122,7 +122,12 @@ func (u *upkeep) follow() {
 			changed = u.w.c.Changed()
 			err = u.seed(u.ctx)
 		case <-u.reseed:
-			err = u.seed(u.ctx)
+			// A chain that ended may be a workflow whose children are
+			// being cancelled: reaped first, they are not left for the
+			// next run's add to cancel in one script (see finish_reaping).
+			if err = u.store.Reap(u.ctx, u.w.c.Retention); err == nil {
+				err = u.seed(u.ctx)
+			}
 		case <-u.reap:
 			err = u.store.Reap(u.ctx, u.w.c.Retention)
 		}

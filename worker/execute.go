@@ -272,8 +272,9 @@ func (a *attempt) runFallback(reason string, cause error) {
 	a.abandonWhenDone(a.stopped)
 	a.call(a.ctx, a.r.wrap(a, func(ctx context.Context) error { return fallback(ctx, a.msg.Name, a.msg.Input) }),
 		func(err error) {
-			a.functionReturned()
-			a.settleFallback(err, reason, cause)
+			if a.functionReturned() {
+				a.settleFallback(err, reason, cause)
+			}
 		})
 }
 
@@ -386,8 +387,9 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 		}
 		return err
 	}), func(err error) {
-		a.functionReturned()
-		a.settle(func() *store.Outcome { return conclude(err, false) })
+		if a.functionReturned() {
+			a.settle(func() *store.Outcome { return conclude(err, false) })
+		}
 	})
 }
 
@@ -405,12 +407,17 @@ func (a *attempt) abandonWhenDone(abandoned func() *store.Outcome) {
 	}
 }
 
-// functionReturned stops the watch abandonWhenDone started: the function
-// returned, and the attempt settles with what it returned (unless it was
-// abandoned already).
-func (a *attempt) functionReturned() {
+// functionReturned stops the watch abandonWhenDone started, and reports
+// whether the attempt settles with what the function returned. It does
+// unless its context ended first with no grace to return (a timeout, a lost
+// lease): then the attempt is abandoned, at once, whatever the function
+// returns even a moment later, and abandonAfterGrace settles it. (Settling
+// with the function's nil there would record a run cut off by its
+// timeout as completed, by whichever of the two settled first.)
+func (a *attempt) functionReturned() bool {
+	watched := a.watching.CompareAndSwap(true, false)
 	close(a.returned)
-	a.watching.Store(false)
+	return watched || graceFor(context.Cause(a.ctx)) > 0
 }
 
 // abandonAfterGrace settles an attempt whose context ended while its
@@ -646,9 +653,13 @@ func saysPermanent(err error) bool {
 	if err == sdk.ErrPermanent {
 		return true
 	}
-	switch e := err.(type) {
-	case *sdk.TaskError:
+	if _, ok := err.(*sdk.TaskError); ok {
 		return false
+	}
+	if is, ok := err.(interface{ Is(error) bool }); ok && is.Is(sdk.ErrPermanent) {
+		return true // an error type of its own that says so, as errors.Is asks
+	}
+	switch e := err.(type) {
 	case interface{ Unwrap() []error }:
 		return slices.ContainsFunc(e.Unwrap(), saysPermanent)
 	case interface{ Unwrap() error }:

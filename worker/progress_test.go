@@ -381,3 +381,34 @@ func TestAWorkflowsProgressCarriesOverItsRuns(t *testing.T) {
 		assert.Equal(t, int64(4), info.Progress.Current, "two steps in each run")
 	})
 }
+
+// A function that returns nil the moment its timeout ends its context
+// still timed out: its attempt is abandoned at the deadline, whatever the
+// function returns after. (The attempt was settled by whichever came
+// first, the abandonment or the function's nil: now and then a run cut
+// off by its timeout was recorded as completed.)
+func TestAReturnRightAfterTheTimeoutIsStillATimeout(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		task := sdk.NewTask("prompt", func(ctx context.Context, in Import) error {
+			<-ctx.Done()
+			return nil
+		}, policy.Timeout(time.Minute))
+		env.Register(task)
+		var keys []string
+		for i := range 300 {
+			ex, err := task.Add(t.Context(), env.Docket(), Import{File: fmt.Sprint(i)})
+			require.NoError(t, err)
+			keys = append(keys, ex.Key())
+		}
+		env.Advance(5 * time.Minute)
+		completed := 0
+		for _, key := range keys {
+			info, err := env.Docket().Execution(key).Info(t.Context())
+			require.NoError(t, err)
+			if info.State != sdk.StateFailed || info.Reason != sdk.ReasonTimeout {
+				completed++
+			}
+		}
+		assert.Zero(t, completed, "of %d runs cut off by their timeout, recorded as anything but timed out", len(keys))
+	}, testsuite.WithWorkerOptions(worker.Options{Concurrency: 300}))
+}

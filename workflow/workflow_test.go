@@ -410,8 +410,11 @@ func TestWorkflowWrappingAChildsErrorInPermanent(t *testing.T) {
 				return 0, err
 			}
 			_, err = c.Get(ctx)
-			if in.N == 1 {
+			switch in.N {
+			case 1:
 				return 0, sdk.Permanent(fmt.Errorf("giving up: %w", err))
+			case 3:
+				return 0, finalError{err}
 			}
 			return 0, fmt.Errorf("giving up: %w", err)
 		}, policy.Retry(3, time.Second))
@@ -429,8 +432,20 @@ func TestWorkflowWrappingAChildsErrorInPermanent(t *testing.T) {
 		require.ErrorAs(t, err, &te)
 		assert.Equal(t, sdk.ReasonChild, te.Reason)
 		assert.ErrorIs(t, err, workflow.ErrChildFailed)
+
+		_, err = parent.Call(t.Context(), env.Docket(), N{N: 3}, sdk.Key("its-own-type"))
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, sdk.ReasonPermanent, te.Reason, "an error type whose Is says ErrPermanent")
 	})
 }
+
+// finalError is an error type of a user's that is permanent by its Is
+// method, as errors.Is asks, around what it wraps.
+type finalError struct{ err error }
+
+func (e finalError) Error() string        { return "final: " + e.err.Error() }
+func (e finalError) Unwrap() error        { return e.err }
+func (e finalError) Is(target error) bool { return target == sdk.ErrPermanent }
 
 // A child's key, <workflow key>/<name>, held by a live task that is not
 // the workflow's child (added with sdk.Key) is not adopted: Start fails

@@ -106,7 +106,7 @@ var ErrBadName = errors.New("docket: invalid docket name")
 
 func newKeys(name string) (keys, error) {
 	if name == "" || !utf8.ValidString(name) || strings.ContainsAny(name, "{}") || strings.ContainsFunc(name, isSpaceOrControl) {
-		return keys{}, fmt.Errorf("%w %q: it must be non-empty UTF-8 and contain no braces, spaces or control characters", ErrBadName, name)
+		return keys{}, fmt.Errorf("%w %q: it must be non-empty UTF-8 and contain no braces, spaces, control or format characters", ErrBadName, name)
 	}
 	if len(name) > MaxNameLength { // it is in every key of the docket
 		return keys{}, fmt.Errorf("%w: %d bytes; the limit is %d", ErrBadName, len(name), MaxNameLength)

@@ -101,17 +101,18 @@ func TestReplacedChildStaysItsWorkflows(t *testing.T) {
 }
 
 // A workflow that failed leaves its children to the reaper. Added again (a
-// new execution) before the reaper ran, its add cancels them first, while
-// its flow still lists them: a child the new execution does not start
-// again would have run on, orphaned (the old scripts left them all to run).
-// The reaper then leaves the new execution's children alone.
+// new execution) before the reaper ran, its add cancels them first (up to
+// a bound, see finish_reaping), while its flow still lists them: a child
+// the new execution does not start again would have run on, orphaned (the
+// old scripts left them all to run). The reaper then leaves the new
+// execution's children alone.
 func TestReaperLeavesANewExecutionsChildrenAlone(t *testing.T) {
 	s, rdb, name := flowStore(t)
 	ctx := context.Background()
 	add(t, s, store.ModeAdd, "wf", "wf")
 	gens := claimAll(t, s)
 	var kids []store.Child
-	for i := range 1000 {
+	for i := range 500 {
 		k := fmt.Sprintf("a/%03d", i)
 		kids = append(kids, store.Child{Name: k, Key: "wf/" + k, Task: "child", Input: []byte(`{}`)})
 	}
@@ -141,7 +142,7 @@ func TestReaperLeavesANewExecutionsChildrenAlone(t *testing.T) {
 	gens = claimAll(t, s)
 	require.Equal(t, 1, len(gens), "only the workflow is due")
 	var fresh []store.Child
-	for i := range 1000 {
+	for i := range 500 {
 		k := fmt.Sprintf("b/%03d", i)
 		fresh = append(fresh, store.Child{Name: k, Key: "wf/" + k, Task: "child", Input: []byte(`{}`)})
 	}

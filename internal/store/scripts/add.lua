@@ -85,9 +85,15 @@ for i = 3, #ARGV, 5 do
     local gen_s = now_s
     if earlier then
       gen_s = int(math.max(gen + 1, now))
-      -- Its children still being cancelled are cancelled now, while its
-      -- flow lists them (see finish_reaping).
-      finish_reaping(key)
+      if live then
+        -- A live execution replaced: its children, found started again
+        -- under their names, are the new execution's.
+        redis.call('HDEL', K.reaping, key)
+      else
+        -- An ended one's children still being cancelled are cancelled
+        -- now, while its flow lists them (see finish_reaping).
+        finish_reaping(key)
+      end
       redis.call('DEL', tk) -- an earlier execution's record
       redis.call('DEL', K.flow .. key) -- and what it did as a workflow
       redis.call('ZREM', K.failed, key) -- and its place in the failed list

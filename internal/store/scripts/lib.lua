@@ -768,12 +768,17 @@ reap = function(key, cursor, retention)
   return page[1]
 end
 
--- finish_reaping cancels at once the live children of the ended workflow
--- key that the reaper has yet to cancel (K.reaping), before a new execution
--- of the key deletes its flow, which lists them: once it goes, the reaper
--- cannot find them, and a child the new execution does not start again
--- under the same name would run on, orphaned. Their records last as long
--- as the workflow's.
+-- finish_reaping cancels the live children of the ended workflow key that
+-- the reaper has yet to cancel (K.reaping), before a new execution of the
+-- key deletes its flow, which lists them: once it goes, the reaper cannot
+-- find them, and a child the new execution does not start again under the
+-- same name would run on, orphaned. The reaper is quick, and a worker
+-- reaps before it seeds an automatic chain again, so this is rare; it does
+-- at most REAP_PAGES pages (a thousand children or so), which bounds how
+-- long one add may hold Redis, and leaves any children past them to run
+-- on, as they did before. The children's records are kept as long as the
+-- workflow's record had left to live.
+local REAP_PAGES = 10
 local function finish_reaping(key)
   local cursor = redis.call('HGET', K.reaping, key)
   if not cursor then
@@ -784,9 +789,12 @@ local function finish_reaping(key)
     keep = GC_MARGIN_MS
   end
   if is_flow(key) then
-    repeat
+    for _ = 1, REAP_PAGES do
       cursor = reap(key, cursor, keep)
-    until cursor == '0'
+      if cursor == '0' then
+        break
+      end
+    end
   end
   redis.call('HDEL', K.reaping, key)
 end
