@@ -195,17 +195,7 @@ func TestPendingReadsWaitingLines(t *testing.T) {
 func TestClearCancelsParkedWorkflowsAndTheirChildren(t *testing.T) {
 	s, _, _ := flowStore(t)
 	ctx := context.Background()
-	add(t, s, store.ModeAdd, "wf", "wf")
-	gens := claimAll(t, s)
-	var kids []store.Child
-	for i := range 500 {
-		k := fmt.Sprintf("a/%03d", i)
-		kids = append(kids, store.Child{Name: k, Key: "wf/" + k, Task: "child", Input: []byte(`{}`)})
-	}
-	_, err := s.Start(ctx, "wf", gens["wf"], kids)
-	require.NoError(t, err)
-	finish(t, s, store.Outcome{Key: "wf", Gen: gens["wf"], Kind: store.Parked,
-		Input: store.Park{Kind: store.ParkSignal, Signal: "x", Wait: "x#1"}.Encode()})
+	kids := parkedWithChildren(t, s, 500)
 	n, err := s.Clear(ctx, ret)
 	require.NoError(t, err)
 	assert.Equal(t, 501, n, "the workflow and its 500 scheduled children")
@@ -402,17 +392,7 @@ func TestRestartedChildLeavesTheFailedList(t *testing.T) {
 func TestCancelCancelsAPageOfChildrenAtOnce(t *testing.T) {
 	s, rdb, name := flowStore(t)
 	ctx := context.Background()
-	add(t, s, store.ModeAdd, "wf", "wf")
-	gens := claimAll(t, s)
-	var kids []store.Child
-	for i := range 50 {
-		k := fmt.Sprintf("a/%02d", i)
-		kids = append(kids, store.Child{Name: k, Key: "wf/" + k, Task: "child", Input: []byte(`{}`)})
-	}
-	_, err := s.Start(ctx, "wf", gens["wf"], kids)
-	require.NoError(t, err)
-	finish(t, s, store.Outcome{Key: "wf", Gen: gens["wf"], Kind: store.Parked,
-		Input: store.Park{Kind: store.ParkSignal, Signal: "x", Wait: "x#1"}.Encode()})
+	kids := parkedWithChildren(t, s, 50)
 	ok, err := s.Cancel(ctx, "wf", ret)
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -421,4 +401,22 @@ func TestCancelCancelsAPageOfChildrenAtOnce(t *testing.T) {
 	}
 	_, err = rdb.HGet(ctx, "docket:{"+name+"}:reaping", "wf").Result()
 	assert.ErrorIs(t, err, redis.Nil, "nothing left to the reaper")
+}
+
+// parkedWithChildren adds the workflow "wf", starts n children of it
+// ("wf/a/000" on), and parks it waiting for a signal.
+func parkedWithChildren(t *testing.T, s *store.Store, n int) []store.Child {
+	t.Helper()
+	add(t, s, store.ModeAdd, "wf", "wf")
+	gens := claimAll(t, s)
+	var kids []store.Child
+	for i := range n {
+		k := fmt.Sprintf("a/%03d", i)
+		kids = append(kids, store.Child{Name: k, Key: "wf/" + k, Task: "child", Input: []byte(`{}`)})
+	}
+	_, err := s.Start(context.Background(), "wf", gens["wf"], kids)
+	require.NoError(t, err)
+	finish(t, s, store.Outcome{Key: "wf", Gen: gens["wf"], Kind: store.Parked,
+		Input: store.Park{Kind: store.ParkSignal, Signal: "x", Wait: "x#1"}.Encode()})
+	return kids
 }
