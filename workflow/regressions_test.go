@@ -466,3 +466,45 @@ func TestStepReturningATypedNilErrorGivesTheWorkflowAnError(t *testing.T) {
 			"a nil pointer in an error is not a nil error) that panics when read")
 	})
 }
+
+// An automatic perpetual workflow cancelled while it waits for a child:
+// the child is cancelled and never runs, though the chain starts again at
+// once (its next run, seeded on the Cancel's event, could take the key
+// before the child was cancelled, and leave it to run orphaned, in about
+// three runs of four); and the chain lives on, once.
+func TestCancelledAutomaticWorkflowLeavesNoChildRunning(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		child := sdk.NewTask("child", func(ctx context.Context, in N) error { return nil })
+		wf := sdk.NewTask("pwf", func(ctx context.Context, in struct{}) error {
+			due, err := workflow.Step(ctx, "due", func(ctx context.Context) (int64, error) {
+				return sdk.Current(ctx).Due().Unix(), nil
+			})
+			if err != nil {
+				return err
+			}
+			name := "c-" + time.Unix(due, 0).UTC().Format("150405") // each run's child its own
+			f, err := workflow.StartTask(ctx, child, name, N{}, sdk.After(2*time.Hour))
+			if err != nil {
+				return err
+			}
+			_, err = f.Get(ctx)
+			return err
+		}, policy.Perpetual(time.Hour, policy.Automatic()))
+		env.Register(child)
+		env.Register(wf)
+		env.Advance(time.Minute)
+		first := env.Docket().Execution("pwf/c-000000")
+		require.NoError(t, env.Docket().Cancel(t.Context(), "pwf"))
+		info, err := first.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCancelled, info.State, "the cancelled run's child")
+
+		env.Advance(3 * time.Hour)
+		for _, r := range env.Runs("child") {
+			assert.NotEqual(t, first.Key(), r.Key, "the cancelled run's child ran")
+		}
+		info, err = env.Docket().Execution("pwf").Info(t.Context())
+		require.NoError(t, err)
+		assert.False(t, info.State.Finished(), "the automatic chain started again: %s", info.State)
+	})
+}
