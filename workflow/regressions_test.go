@@ -508,3 +508,33 @@ func TestCancelledAutomaticWorkflowLeavesNoChildRunning(t *testing.T) {
 		assert.False(t, info.State.Finished(), "the automatic chain started again: %s", info.State)
 	})
 }
+
+// A workflow whose sleep ended while its rate limit had no room waits for
+// the limit as any task does: Info says scheduled, due when the window has
+// room, and no longer the sleep it parked on; it resumes at that instant.
+func TestAWorkflowWokenIntoAFullRateLimitShowsItWaitsForTheLimit(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		// Every start counts: its first run fills the window for an hour.
+		wf := sdk.NewTask("wf", func(ctx context.Context, in N) error {
+			return workflow.Sleep(ctx, "nap", time.Minute)
+		}, policy.TaskRateLimit(1, time.Hour))
+		env.Register(wf)
+		start := env.Now()
+		ex, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key("w"))
+		require.NoError(t, err)
+		env.Advance(10 * time.Minute)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateScheduled, info.State, "it waits for the rate limit, not the sleep")
+		assert.True(t, info.Due.Equal(start.Add(time.Hour)), "due when the window has room: %v", info.Due)
+		require.NotNil(t, info.Workflow)
+		assert.Empty(t, info.Workflow.WaitingFor, "the sleep is over")
+		env.RunUntilFinished()
+		runs := env.Runs("wf")
+		require.Len(t, runs, 2)
+		assert.True(t, runs[1].Start.Equal(start.Add(time.Hour)), "resumed when the window had room: %v", runs[1].Start)
+		info, err = ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateCompleted, info.State)
+	})
+}

@@ -525,7 +525,9 @@ local function judge(key, f, rule)
     turn_away(key, f, STATE.cancelled, arg, FATE.dropped)
   elseif verdict == 'later' then
     release_slots(key, now) -- no slot is held while waiting for a burst to settle
-    redis.call('HSET', K.task .. key, 'due', int(arg))
+    -- A workflow woken by its timer waits no more for what it parked on,
+    -- but for the rate limit: it is scheduled, as any task delayed so.
+    redis.call('HSET', K.task .. key, 'state', STATE.scheduled, 'due', int(arg))
     redis.call('ZADD', K.scheduled, arg, key)
     announce(key, STATE.scheduled, f.attempt)
   else -- wait for a slot of limit arg, keeping those of earlier limits
