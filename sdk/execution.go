@@ -87,7 +87,7 @@ type Info struct {
 	Task       string          // the name of its task
 	State      State           // where it is in its life
 	Attempt    int             // the current or last attempt, 1-based
-	Deliveries int             // times the current attempt was handed to a worker (more than 1 after a worker died)
+	Deliveries int             // times the current attempt (a workflow's current run) was handed to a worker, more than 1 after a worker died; 0 while it waits for its next (a retry, a snooze, a parked workflow)
 	Input      json.RawMessage // its input, as JSON
 	Due        time.Time       // when its current or last attempt was, or is, due (by the Redis clock)
 	Created    time.Time       // when it was added (Retry and a perpetual chain keep it; a Replace, a new execution and a new submission to Debounce, sets it anew)

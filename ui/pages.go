@@ -438,10 +438,11 @@ func (h *handler) task(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := taskData{Key: key, Info: info, State: string(info.State), TraceID: traceID(info.Trace), Progress: info.Progress}
-	if info.State == sdk.StateRunning {
-		if p, ok, err := h.s.ReadProgress(ctx, key); err == nil && ok {
-			data.Progress = sdk.ProgressInfo(p)
-		}
+	// The live progress, while there is one: a running task's, and a
+	// workflow's between its runs (parked, or due to run again), which its
+	// record holds only once it ends.
+	if p, ok, err := h.s.ReadProgress(ctx, key); err == nil && ok {
+		data.Progress = sdk.ProgressInfo(p)
 	}
 	data.HasProgress = data.Progress.Total > 0 || data.Progress.Current > 0 || data.Progress.Message != ""
 	data.Dead = info.Reason == sdk.ReasonDeadLetter

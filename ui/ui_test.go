@@ -148,6 +148,10 @@ func (f *fixture) seed() {
 	add(store.ModeAdd, store.NewTask{Key: "order-1", Name: "fulfil_order", Input: []byte(`{"order":1}`)})
 	m = claim(1, store.Rules{})
 	require.NoError(t, f.s.Record(ctx, "order-1", m[0].Gen, "s:charge", `"ch_1"`))
+	for _, p := range [][2]string{{store.ProgressTotal, "3"}, {store.ProgressIncrement, "1"}, {store.ProgressMessage, "charged"}} {
+		_, _, err = f.s.Progress(ctx, "order-1", m[0].Gen, p[0], p[1]) // carried over to its next run
+		require.NoError(t, err)
+	}
 	_, err = f.s.Start(ctx, "order-1", m[0].Gen, []store.Child{
 		{Name: "pack/0", Key: "order-1/pack/0", Task: "pack", Input: []byte(`{}`), When: store.When{After: time.Hour}},
 		{Name: "pack/1", Key: "order-1/pack/1", Task: "pack", Input: []byte(`{}`), When: store.When{After: time.Hour}},
@@ -316,6 +320,7 @@ func TestPages(t *testing.T) {
 		assert.Contains(t, running, "4 of 10 (40%) — row 4000")
 		workflow := f.page("task?key=order-1")
 		assert.Contains(t, workflow, "waits for 2 of 2 children")
+		assert.Contains(t, workflow, "1 of 3 (33%) — charged", "a parked workflow's progress, which its next run carries on")
 		assert.Contains(t, workflow, "<code>charge</code>", "the step done")
 		assert.Contains(t, workflow, `<a href="task?key=order-1%2Fpack%2F0">order-1/pack/0</a> <span class="state state-scheduled">scheduled</span>`)
 		child := f.page("task?key=" + url.QueryEscape("order-1/pack/1"))

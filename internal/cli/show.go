@@ -18,11 +18,12 @@ import (
 var showCommand = &command{
 	name:    "show",
 	args:    "KEY",
-	summary: "show one execution: its state, times, error, result, and what it did as a workflow",
+	summary: "show one execution: its state, times, progress, error, result, and what it did as a workflow",
 	help: `Flags:
   --json        print the execution as JSON instead
 
-For a finished execution, its result (a task made with sdk.NewResultTask)
+Its progress as it stands (a running task's, a workflow's between its runs)
+or as it was last reported. For a finished execution, its result (a task made with sdk.NewResultTask)
 or why it failed; for a workflow, the steps it has done, its children and
 their states, and what it waits for while it is parked. A key that no
 execution has (never added, or finished longer ago than the retention) is an
@@ -52,6 +53,11 @@ func runShow(ctx context.Context, s *session, cmd *command, args []string) error
 	}
 	if err != nil {
 		return fmt.Errorf("show %s: %w", strconv.Quote(keys[0]), err)
+	}
+	// The live progress while there is one (a running task's, a workflow's
+	// between its runs), as docket watch shows it; else the last reported.
+	if p, err := d.Execution(keys[0]).Progress(ctx); err == nil && p != (sdk.ProgressInfo{}) {
+		info.Progress = p
 	}
 	if *asJSON {
 		return writeJSON(s.stdout, infoToJSON(info))
@@ -84,6 +90,9 @@ func writeInfo(w io.Writer, i sdk.Info) {
 	}
 	if i.WaitingFor != "" {
 		line("waiting", "%s", printable(i.WaitingFor))
+	}
+	if p := progressText(i.Progress); p != "" {
+		line("progress", "%s", p)
 	}
 	if i.Error != "" {
 		line("error", "%s", printable(firstLine(i.Error)))
@@ -237,4 +246,10 @@ func infoToJSON(i sdk.Info) infoJSON {
 		out.Workflow = w
 	}
 	return out
+}
+
+// progressText says what an execution reported of its progress, as docket
+// watch does without a terminal ("5/10  50%  half way"); empty for none.
+func progressText(p sdk.ProgressInfo) string {
+	return strings.Join(progressParts(nil, p, false), "  ")
 }

@@ -31,7 +31,10 @@ func TestShow(t *testing.T) {
 		return in.N * 10, nil
 	})
 	flow := sdk.NewTask("flow", func(ctx context.Context, in showIn) error {
-		if _, err := workflow.Step(ctx, "prepare", func(ctx context.Context) (bool, error) { return true, nil }); err != nil {
+		if _, err := workflow.Step(ctx, "prepare", func(ctx context.Context) (bool, error) {
+			p := sdk.Current(ctx).Progress() // carried over from run to run
+			return true, errors.Join(p.SetTotal(ctx, 4), p.Increment(ctx), p.SetMessage(ctx, "prepared\x1b[2J"))
+		}); err != nil {
 			return err
 		}
 		good, err := workflow.Start(ctx, child, "good", showIn{N: 4})
@@ -79,6 +82,7 @@ func TestShow(t *testing.T) {
 	assert.Contains(t, r.stdout, "state      parked")
 	assert.Contains(t, r.stdout, "parked     waiting for signal approve")
 	assert.Contains(t, r.stdout, "steps      1 step done: prepare")
+	assert.Contains(t, r.stdout, `progress   1/4  25%  prepared\x1b[2J`, "a parked workflow's progress, escaped")
 	assert.Contains(t, r.stdout, "children   2: 1 completed, 1 failed, 0 cancelled, 0 live")
 	assert.Contains(t, r.stdout, "good  wf/good  completed")
 	assert.Contains(t, r.stdout, `bad  wf/bad  failed: negative\x1b[31m`, "escaped")
@@ -104,6 +108,10 @@ func TestShow(t *testing.T) {
 	require.True(t, ok, r.stdout)
 	assert.Equal(t, []any{"prepare"}, wf["steps"])
 	assert.Equal(t, "signal approve", wf["waiting_for"])
+	progress, ok := info["progress"].(map[string]any)
+	require.True(t, ok, r.stdout)
+	assert.Equal(t, map[string]any{"current": 1.0, "total": 4.0, "message": "prepared\x1b[2J"}, map[string]any{
+		"current": progress["current"], "total": progress["total"], "message": progress["message"]})
 	assert.Len(t, wf["children"], 2)
 
 	require.NoError(t, f.d.Cancel(ctx, "wf"))

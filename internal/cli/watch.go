@@ -142,8 +142,21 @@ func render(ev sdk.Event, elapsed time.Duration, term bool) string {
 	if ev.Attempt > 1 {
 		state += fmt.Sprintf(" (attempt %d)", ev.Attempt)
 	}
-	parts := []string{state}
-	p := ev.Progress
+	parts := progressParts([]string{state}, ev.Progress, term)
+	if e := printable(firstLine(ev.Error)); e != "" {
+		if term {
+			e = text.Truncate(e, messageWidth)
+		}
+		parts = append(parts, "error: "+e)
+	}
+	parts = append(parts, clock(elapsed))
+	return strings.Join(parts, "  ")
+}
+
+// progressParts appends what p reports: the counts once there are any,
+// then the message; on a terminal a bar before the counts, and the message
+// shortened.
+func progressParts(parts []string, p sdk.ProgressInfo, term bool) []string {
 	switch {
 	case p.Total > 0:
 		if term {
@@ -159,14 +172,7 @@ func render(ev sdk.Event, elapsed time.Duration, term bool) string {
 		}
 		parts = append(parts, msg)
 	}
-	if e := printable(firstLine(ev.Error)); e != "" {
-		if term {
-			e = text.Truncate(e, messageWidth)
-		}
-		parts = append(parts, "error: "+e)
-	}
-	parts = append(parts, clock(elapsed))
-	return strings.Join(parts, "  ")
+	return parts
 }
 
 // percent is the share of total that current is, rounded down (100 only
