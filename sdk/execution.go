@@ -98,8 +98,10 @@ type Info struct {
 	// WaitingFor names the concurrency limit a queued task waits for a slot
 	// of; empty otherwise. See Snapshot.Limits.
 	WaitingFor string
-	// Progress is the last progress reported once the execution ended (see
-	// Execution.Progress for a running one).
+	// Progress is the progress an attempt reported, kept once the attempt
+	// ended and the next was to start afresh, or the execution ended.
+	// Execution.Progress reads the live one: a running task's, and a
+	// workflow's between its runs, which carries over to the next.
 	Progress ProgressInfo
 	// Result is what a task with a result (NewResultTask) returned, as
 	// JSON, once it completed; see Result for it decoded.
