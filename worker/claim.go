@@ -493,7 +493,7 @@ func released(outcomes []ack, reg core.Registry) {
 	for i := range outcomes {
 		o := &outcomes[i].outcome
 		if o.Kind == store.Unknown && reg.Task(outcomes[i].attempt.msg.Name) != nil {
-			*o = store.Outcome{Key: o.Key, Gen: o.Gen, Kind: store.Released}
+			*o = store.Outcome{Key: o.Key, Gen: o.Gen, Kind: store.Unstarted}
 		}
 	}
 }

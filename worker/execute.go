@@ -185,8 +185,17 @@ func (a *attempt) run() {
 }
 
 // endUnstarted settles an attempt whose context ended while it waited in
-// line, without calling anything (see stopped).
-func (a *attempt) endUnstarted() { a.settle(a.stopped) }
+// line, without calling anything (see stopped): one handed back says it
+// never started, so that its claim uses none of its rate limits.
+func (a *attempt) endUnstarted() {
+	a.settle(func() *store.Outcome {
+		o := a.stopped()
+		if o != nil && o.Kind == store.Released {
+			o.Kind = store.Unstarted
+		}
+		return o
+	})
+}
 
 // handBack returns a task this worker does not have to the schedule, for a
 // worker that has it: producers may be deployed before the workers that run

@@ -310,7 +310,7 @@ func (r *run) startAttempt(m store.Message, claimed, received time.Time, leased 
 	late := reg.Task(m.Name) == nil && r.w.c.Task(m.Name) != nil
 	if took := r.clockAt(received) - leased; late || took > r.opts.Lease/3 && r.firstLateClaim(m.Key, took) {
 		a.settled.Store(true)
-		return &ack{attempt: a, outcome: store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Released}}
+		return &ack{attempt: a, outcome: store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Unstarted}}
 	}
 	if len(r.lateClaims) > 0 {
 		delete(r.lateClaims, m.Key)

@@ -337,3 +337,35 @@ func TestAReleasedRunsProgressIsNotCountedAgain(t *testing.T) {
 		assert.True(t, ok)
 	})
 }
+
+// A claim counts in its task's rate windows. Handed back by a worker that
+// never called its function (Unstarted: it waited in line, or came late),
+// the claim is taken back, and the task runs again at once; handed back
+// after its function ran (Released, at a shutdown), its start stands.
+func TestAnUnstartedHandBackUsesNoRate(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		rules := store.NewRules(map[string]store.Rule{"t": {Rates: []store.Rate{{Limit: 1, Per: time.Hour}}}})
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "a", Name: "t", Input: []byte(`{}`)}})
+		require.NoError(t, err)
+		for i, kind := range []store.OutcomeKind{store.Unstarted, store.Unstarted, store.Released} {
+			c, err := s.Claim(ctx, "w", 1, time.Minute, time.Minute, rules, 5)
+			require.NoError(t, err)
+			require.Len(t, c.Messages, 1, "claim %d: the window has room", i)
+			applied, err := s.Finish(ctx, time.Minute, []store.Outcome{{Key: "a", Gen: c.Messages[0].Gen, Kind: kind}})
+			require.NoError(t, err)
+			require.Equal(t, []bool{true}, applied)
+		}
+		c, err := s.Claim(ctx, "w", 1, time.Minute, time.Minute, rules, 5)
+		require.NoError(t, err)
+		assert.Empty(t, c.Messages, "the start of the run handed back after it ran counts")
+		rec, _, err := s.Info(ctx, "a")
+		require.NoError(t, err)
+		assert.Equal(t, store.StateScheduled, rec.State)
+		assert.Greater(t, time.Until(rec.Due), 50*time.Minute, "due when the window has room")
+		ok, err := s.Cancel(ctx, "a", time.Minute)
+		require.NoError(t, err)
+		assert.True(t, ok)
+	})
+}

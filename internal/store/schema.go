@@ -300,7 +300,7 @@ var words = []struct {
 	{"STATE", []string{string(StateQueued), string(StateScheduled), string(StateWaiting), string(StateRunning), string(StateParked),
 		string(StateStruck), string(StateCompleted), string(StateFailed), string(StateCancelled)}},
 	{"KIND", []string{string(Completed), string(Failed), string(Retried), string(Perpetual), string(Released),
-		string(Snoozed), string(Unknown), string(Parked), string(Drained)}},
+		string(Unstarted), string(Snoozed), string(Unknown), string(Parked), string(Drained)}},
 	{"FATE", []string{fateDropped, fateDead, fateBadInput, fateCorrupt, fateHeld}},
 	{"REASON", []string{ReasonCancelled, ReasonDropped, FailureDeadLetter, FailureBadInput, FailureCorrupt}},
 	{"PART", []string{partDue, partNotDue, partAll, partLatest}},

@@ -223,7 +223,12 @@ const (
 	Retried   OutcomeKind = "retry"     // the next attempt is due after Delay
 	Perpetual OutcomeKind = "perpetual" // the next run is due at Next
 	Released  OutcomeKind = "release"   // handed back undone, due when it was (now at the latest): shutdown, claimed ahead too long, registered late
-	Snoozed   OutcomeKind = "snooze"    // the same attempt runs again after Delay; no delivery counted
+	// Unstarted: handed back as Released, by a worker that never called
+	// its function (it waited in line, or was claimed late): its claim is
+	// also taken out of the rate windows it counted in, since it did not
+	// start.
+	Unstarted OutcomeKind = "unstarted"
+	Snoozed   OutcomeKind = "snooze" // the same attempt runs again after Delay; no delivery counted
 	// Unknown: the worker has no task of the message's name. The task
 	// goes back to the schedule, due after Delay, with Error as the reason,
 	// and is listed as waiting for a worker that knows its name (see

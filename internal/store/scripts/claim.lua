@@ -452,10 +452,15 @@ end
 -- the cooldown windows it opens, its place in the rate windows; its burst
 -- is over.
 local function start_counts(key, n, windows)
-  for _, r in ipairs(n.rates) do
+  local rated = {}
+  for i, r in ipairs(n.rates) do
     local rk = K.rate .. r.id
     redis.call('ZADD', rk, now, key .. '@' .. now_s)
     expire_after(rk, now + r.per, now)
+    rated[i] = r.id
+  end
+  if #rated > 0 then -- for a hand-back to take back (see uncount_start)
+    redis.call('HSET', K.task .. key, 'rated', cjson.encode(rated))
   end
   for _, w in ipairs(windows) do
     redis.call('SET', w[1], int(w[2]), 'PX', math.ceil((w[2] - now) / 1000) + GC_MARGIN_MS)

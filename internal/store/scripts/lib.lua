@@ -533,6 +533,28 @@ local function is_flow(key)
   return redis.call('TYPE', K.flow .. key)['ok'] == 'hash'
 end
 
+-- uncount_start takes a task's claim out of the rate windows it counted in:
+-- its worker handed it back without calling its function (claimed ahead,
+-- it waited too long in line, or the worker stopped), and a start that did
+-- not happen uses no rate. start_counts (claim.lua) lists the windows' ids in the record's
+-- rated field, a JSON array; its entry in each is the key at the claim's
+-- instant, the record's started field.
+local function uncount_start(key)
+  local r = redis.call('HMGET', K.task .. key, 'rated', 'started')
+  if not r[1] then
+    return
+  end
+  local ok, ids = pcall(cjson.decode, r[1])
+  if r[2] and ok and type(ids) == 'table' then
+    for _, id in ipairs(ids) do
+      if type(id) == 'string' then
+        redis.call('ZREM', K.rate .. id, key .. '@' .. r[2])
+      end
+    end
+  end
+  redis.call('HDEL', K.task .. key, 'rated')
+end
+
 -- resume makes a parked workflow due at once.
 local function resume(key, now)
   redis.call('ZREM', K.parked, key)
@@ -1059,6 +1081,9 @@ local function finish_attempts(first, last, retention, now)
         else -- release: back in line where it was, due when it was due
           -- (its due time stays that of the attempt, as a redelivery's does)
           due = math.min(whole(due_of(key)) or now, now)
+          if outcome == KIND.unstarted then
+            uncount_start(key)
+          end
           redis.call('HINCRBY', tk, 'deliveries', -1)
           if progress_resets then
             end_progress(key)
