@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -40,15 +38,26 @@ func (h closedHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 // mark wraps err with ErrClosed when it comes of the docket's closing, and
 // sets it as cmd's error, where the caller reads it.
 func (h closedHook) mark(err error, cmd redis.Cmder) error {
-	if err == nil || errors.Is(err, ErrClosed) || !h.closed() {
+	marked := closedError(h.closed(), err)
+	if marked != err && cmd != nil {
+		cmd.SetErr(marked)
+	}
+	return marked
+}
+
+// closedError is err, of a call that failed once its docket was closed,
+// wrapped with ErrClosed: the client's own error for its closing varies
+// with the moment (its "client is closed", a connection's "use of closed
+// network connection", the pool's "invalid state transition"), and each
+// reads as a network failure. Redis's own reply and the caller's context
+// ending are left as they are. The original stays in the chain.
+func closedError(closed bool, err error) error {
+	if err == nil || !closed || errors.Is(err, ErrClosed) {
 		return err
 	}
-	if !errors.Is(err, redis.ErrClosed) && !errors.Is(err, io.ErrClosedPipe) && !errors.Is(err, net.ErrClosed) {
+	var reply redis.Error
+	if errors.As(err, &reply) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	err = fmt.Errorf("%w (%w)", ErrClosed, err)
-	if cmd != nil {
-		cmd.SetErr(err)
-	}
-	return err
+	return fmt.Errorf("%w (%w)", ErrClosed, err)
 }

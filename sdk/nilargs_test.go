@@ -3,6 +3,7 @@ package sdk_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -208,24 +209,43 @@ func TestCallsAfterClose(t *testing.T) {
 // Calls under way when the docket closes return errors that match
 // ErrClosed too: a call that found the docket open and sent its command
 // after Close closed the client got the client's own error ("redis: client
-// is closed", or "io: read/write on closed pipe" on memory://).
+// is closed", or "io: read/write on closed pipe" on memory://; a
+// connection's "use of closed network connection", the pool's "invalid
+// state transition"), and a Watch (a Result, a Call) subscribing as it
+// closed got it from the subscription, which no hook sees.
 func TestCallsRacingClose(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		d, err := sdk.Open(context.Background(), b.URL, sdk.WithName(redistest.Name(t)), sdk.WithLogger(quiet))
 		require.NoError(t, err)
 		plain := sdk.NewTask("plain", func(ctx context.Context, in Image) error { return nil })
+		later, err := plain.Add(context.Background(), d, Image{}, sdk.After(time.Hour))
+		require.NoError(t, err)
+		calls := []func() error{
+			func() error {
+				_, err := plain.Add(context.Background(), d, Image{})
+				if err == nil {
+					_, err = d.Snapshot(context.Background(), sdk.Limit(1))
+				}
+				return err
+			},
+			func() error { _, err := later.Watch(context.Background()); return err },
+			func() error { _, err := later.Info(context.Background()); return err },
+			func() error { // waits until Close ends it
+				_, err := sdk.Result[struct{}](context.Background(), later)
+				if err == nil {
+					err = errors.New("a task due in an hour has no result")
+				}
+				return err
+			},
+		}
 		var wg sync.WaitGroup
-		errs := make(chan error, 16)
-		for range 8 {
+		errs := make(chan error, 4*len(calls))
+		for i := range 4 * len(calls) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for {
-					var err error
-					if _, err = plain.Add(context.Background(), d, Image{}); err == nil {
-						_, err = d.Snapshot(context.Background(), sdk.Limit(1))
-					}
-					if err != nil {
+					if err := calls[i%len(calls)](); err != nil {
 						errs <- err
 						return
 					}

@@ -30,7 +30,8 @@ type Event struct {
 	Err error
 }
 
-// Progress reads the execution's progress: live while it runs, and the last
+// Progress reads the execution's progress: live while it runs (a workflow's
+// between its runs too, which its next run carries on), and the last
 // reported once it ended. It returns ErrNotFound when there is no execution.
 func (e *Execution) Progress(ctx context.Context) (ProgressInfo, error) {
 	if err := e.usable(ctx); err != nil {
@@ -49,8 +50,10 @@ func (e *Execution) Progress(ctx context.Context) (ProgressInfo, error) {
 
 // Watch streams the execution's changes of state and progress reports,
 // starting with its state now, until it ends (completed, failed or
-// cancelled) or ctx does; then it closes the channel. It returns
-// ErrNotFound when there is no execution.
+// cancelled), ctx does, or the docket is closed (a last Event's Err then
+// wraps ErrClosed; a watch whose reader fell 16 events behind ends without
+// it); then it closes the channel. It returns ErrNotFound when there is no
+// execution.
 //
 // When the watch's connection drops it reconnects and reads the record to
 // catch up; every 10 seconds while connected it checks that the record is
@@ -72,7 +75,8 @@ func (e *Execution) Watch(ctx context.Context) (<-chan Event, error) {
 	ps := s.Watch(ctx, e.key)
 	if _, err := ps.Receive(ctx); err != nil { // subscribed before reading the state: nothing missed
 		_ = ps.Close()
-		return nil, ctxErr(ctx, err)
+		// A subscription's commands pass no hook: see closedHook.
+		return nil, closedError(e.d.core.Closed(), ctxErr(ctx, err))
 	}
 	// Registered before reading the state, too: every change after the
 	// read is announced.
@@ -107,11 +111,22 @@ func (e *Execution) follow(ctx context.Context, ps *redis.PubSub, info Info, eve
 	defer close(done)
 	go e.keepFollowing(ctx, ps, done)
 
+	// A reader that stopped reading holds the watch until ctx ends, or the
+	// docket closes: then the watch ends, its events unread. An event the
+	// channel has room for goes in first, the last one at a close included.
+	closing := e.d.core.Closing()
 	send := func(ev Event) bool {
 		select {
 		case events <- ev:
 			return true
+		default:
+		}
+		select {
+		case events <- ev:
+			return true
 		case <-ctx.Done():
+			return false
+		case <-closing:
 			return false
 		}
 	}

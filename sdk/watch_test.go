@@ -3,6 +3,8 @@ package sdk_test
 import (
 	"context"
 	"net/url"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,4 +194,49 @@ func TestWatchEndsWithErrClosedWhenTheDocketCloses(t *testing.T) {
 		_, ok = nextEvent(t, events)
 		assert.False(t, ok, "then the channel closes")
 	})
+}
+
+// A watch whose reader stopped reading (its channel full) ends when the
+// docket closes, though its context never does: it held two goroutines,
+// and the closed client's connection, for as long as the process lived.
+func TestAnUnreadWatchEndsWhenTheDocketCloses(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		d, err := sdk.Open(ctx, b.URL, sdk.WithName(redistest.Name(t)), sdk.WithLogger(quiet))
+		require.NoError(t, err)
+		reported := make(chan struct{})
+		chatty := sdk.NewTask("chatty", func(ctx context.Context, in Job) error {
+			p := sdk.Current(ctx).Progress()
+			for range 40 { // more than a watch's channel holds
+				if err := p.Increment(ctx); err != nil {
+					return err
+				}
+			}
+			close(reported)
+			<-ctx.Done() // until Close stops the worker
+			return context.Cause(ctx)
+		})
+		require.NoError(t, d.Register(chatty))
+		ex, err := chatty.Add(ctx, d, Job{})
+		require.NoError(t, err)
+		_, err = ex.Watch(ctx) // never read
+		require.NoError(t, err)
+		ran := make(chan error, 1)
+		go func() { ran <- worker.New(d, worker.Options{}).Run(ctx) }()
+		<-reported
+		require.Eventually(t, func() bool {
+			p, err := ex.Progress(ctx)
+			return err == nil && p.Current == 40
+		}, 30*time.Second, time.Millisecond)
+		require.NoError(t, d.Close())
+		require.ErrorIs(t, <-ran, sdk.ErrClosed)
+		assert.Eventually(t, func() bool { return !goroutineIn("(*Execution).follow") }, 30*time.Second, time.Millisecond,
+			"the watch's goroutine ended")
+	})
+}
+
+// goroutineIn reports whether a goroutine of the process runs fn.
+func goroutineIn(fn string) bool {
+	buf := make([]byte, 1<<20)
+	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), fn)
 }

@@ -25,7 +25,7 @@ func Embedded() (redis.UniversalClient, func() error) {
 	c := memoryClient(srv)
 	return c, func() error {
 		err := c.Close()
-		srv.m.Close()
+		srv.close()
 		return err
 	}
 }
@@ -44,8 +44,9 @@ type memoryServer struct {
 	m    *miniredis.Miniredis
 	refs int // the clients of a shared server (see sharedMemory)
 
-	mu   sync.Mutex
-	last time.Time // when the TTLs were last moved on
+	mu     sync.Mutex
+	last   time.Time // when the TTLs were last moved on
+	closed bool      // the server was stopped: no connection is made any more
 }
 
 // ttlTick is how often at most the TTLs of an embedded server move on.
@@ -53,6 +54,25 @@ const ttlTick = 10 * time.Millisecond
 
 func newMemoryServer() *memoryServer {
 	return &memoryServer{m: miniredis.NewMiniRedis(), last: time.Now()}
+}
+
+// dial connects to the server, unless it was stopped: go-redis may finish
+// a connection it began for a call in flight after its client closed.
+func (s *memoryServer) dial() (net.Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, net.ErrClosed
+	}
+	return s.m.Dial()
+}
+
+// close stops the server.
+func (s *memoryServer) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.m.Close()
 }
 
 // tick moves the TTLs on by the time since they last moved, once ttlTick
@@ -112,7 +132,7 @@ func sharedMemory(name string) (redis.UniversalClient, func() error) {
 			defer memory.Unlock()
 			if srv.refs--; srv.refs == 0 {
 				delete(memory.servers, name)
-				srv.m.Close()
+				srv.close()
 			}
 		})
 		return err
@@ -133,7 +153,7 @@ func memoryClient(srv *memoryServer) *redis.Client {
 	c := redis.NewClient(&redis.Options{
 		Addr: memoryAddr,
 		Dialer: func(context.Context, string, string) (net.Conn, error) {
-			c, err := srv.m.Dial()
+			c, err := srv.dial()
 			if err != nil {
 				return nil, err
 			}
