@@ -169,6 +169,7 @@ func (l *claimer) poke() {
 // exchange is one call of Store.Exchange, and what came of it.
 type exchange struct {
 	asked    int
+	open     int // of asked, how many slots are free for (see store.Want)
 	reported []ack
 	registry core.Registry // the tasks registered as it was sent: its rules', and where its tasks are found
 	rules    store.Rules   // the admission rules of registry's tasks
@@ -188,7 +189,7 @@ type exchange struct {
 func (l *claimer) exchanger() {
 	for ex := range l.requests {
 		l.introduce(ex.registry)
-		ex.claim, ex.err = l.store.Exchange(l.ctx, outcomesOf(ex.reported), l.w.id, ex.asked, l.opts.Lease,
+		ex.claim, ex.err = l.store.Exchange(l.ctx, outcomesOf(ex.reported), l.w.id, store.Want{N: ex.asked, Free: ex.open}, l.opts.Lease,
 			l.w.c.Retention, ex.rules, l.opts.MaxDeliveries)
 		ex.arrived = time.Now()
 		l.done <- ex
@@ -206,7 +207,8 @@ func (l *claimer) send() {
 	}
 	l.pending = l.acks.collect(l.pending)
 	capacity := l.opts.Concurrency + l.ahead()
-	free := capacity - l.slots.counts().busy - l.reserved
+	busy := l.slots.counts().busy
+	free := capacity - busy - l.reserved
 	if free <= 0 && len(l.pending) == 0 {
 		// A slot freeing wakes the loop. Slots reserved by an exchange in
 		// flight free when it returns: then it looks again, since what
@@ -246,7 +248,10 @@ func (l *claimer) send() {
 	l.sentWith = reg
 	l.gathering = time.Time{}
 	l.look = false
-	ex := exchange{asked: max(free, 0), round: l.idle.Round(), sent: l.clock(), registry: reg}
+	// Of those, the tasks that may take a slot when the claim comes back:
+	// the others wait in line (see store.Want).
+	open := l.opts.Concurrency - busy - l.reserved
+	ex := exchange{asked: max(free, 0), open: max(min(open, free), 0), round: l.idle.Round(), sent: l.clock(), registry: reg}
 	n := min(len(l.pending), store.MaxBatch)
 	ex.reported = slices.Clone(l.pending[:n]) // its own: pending is appended to meanwhile
 	l.pending = append(l.pending[:0], l.pending[n:]...)

@@ -97,8 +97,9 @@ type Options struct {
 	// run over 8 times that pace), up to this bound. A task claimed
 	// ahead is the worker's as a running task is: Info shows it running
 	// on this worker from its claim, its lease is held and renewed, and
-	// it holds its admission limits (Concurrency, rate limits). Its
-	// Timeout counts from its start. It starts as soon as a slot frees, in
+	// it holds its concurrency limits. Its Timeout counts from its start.
+	// A task with a rate limit or a cooldown, whose windows count its
+	// claim, is never claimed ahead: only for a free slot. It starts as soon as a slot frees, in
 	// the order claimed; one that waits longer than Lease/10 (it was
 	// claimed while tasks were short, and the tasks ahead of it turned out
 	// long) is handed back, for any worker, as are those in line when the

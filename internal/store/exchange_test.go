@@ -37,7 +37,7 @@ func TestExchangeRecordsThenClaims(t *testing.T) {
 			{Key: "a", Gen: gens["a"], Kind: store.Completed},
 			{Key: "b", Gen: gens["b"], Kind: store.Retried, Error: "boom"}, // due now
 			{Key: "a", Gen: "stale", Kind: store.Failed},
-		}, "w", 5, time.Minute, time.Minute, store.Rules{}, 5)
+		}, "w", store.Now(5), time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		assert.Equal(t, []bool{true, true, false}, c.Applied)
 		require.Len(t, c.Messages, 1, "the retry recorded first is claimed by the same call")
@@ -50,7 +50,7 @@ func TestExchangeRecordsThenClaims(t *testing.T) {
 
 		// Asking for no task only records.
 		c, err = s.Exchange(ctx, []store.Outcome{{Key: "b", Gen: c.Messages[0].Gen, Kind: store.Completed}},
-			"w", 0, time.Minute, time.Minute, store.Rules{}, 5)
+			"w", store.Now(0), time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		assert.Equal(t, []bool{true}, c.Applied)
 		assert.Empty(t, c.Messages)
@@ -83,7 +83,7 @@ func TestExchangeOfMoreThanABatch(t *testing.T) {
 		}
 		outcomes[3].Gen = "stale"       // recorded by the first call
 		outcomes[n-1].Gen = "stale-too" // carried by the claim
-		c, err := s.Exchange(ctx, outcomes, "w", 1, time.Minute, time.Minute, store.Rules{}, 5)
+		c, err := s.Exchange(ctx, outcomes, "w", store.Now(1), time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		require.Len(t, c.Applied, n)
 		for i, ok := range c.Applied {
@@ -224,5 +224,48 @@ func TestScoresWrittenWithAnExponent(t *testing.T) {
 		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "round", Gen: c.Messages[0].Gen, Kind: store.Completed}})
 		require.NoError(t, err)
 		require.NoError(t, s.Unregister(ctx, "w"))
+	})
+}
+
+// A task whose rules count its start in windows of time (a rate limit, a
+// cooldown) is not claimed to wait in a worker's line: the windows would
+// count the claim, and its start come later. The claim stops at it once
+// the worker's free slots are taken, tells the worker to look again when a
+// slot frees, and a claim with free slots takes it.
+func TestATimedTaskIsClaimedOnlyForAFreeSlot(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		rules := store.NewRules(map[string]store.Rule{
+			"rated": {Rates: []store.Rate{{Limit: 10, Per: time.Hour}}},
+			"cool":  {Cooldowns: []store.Cooldown{{Window: time.Hour}}},
+		})
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
+			{Key: "plain-1", Name: "plain", Input: []byte(`{}`)}, {Key: "rated-1", Name: "rated", Input: []byte(`{}`)},
+			{Key: "cool-1", Name: "cool", Input: []byte(`{}`)}, {Key: "plain-2", Name: "plain", Input: []byte(`{}`)},
+		})
+		require.NoError(t, err)
+		keys := func(c store.Claim) []string {
+			var ks []string
+			for _, m := range c.Messages {
+				ks = append(ks, m.Key)
+			}
+			return ks
+		}
+		c, err := s.Exchange(ctx, nil, "w", store.Want{N: 4, Free: 1}, time.Minute, time.Minute, rules, 5)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"plain-1"}, keys(c), "one free slot: the rated task waits for the next")
+		assert.Negative(t, c.Wait, "the worker looks again as a slot frees, not at once")
+		c, err = s.Exchange(ctx, nil, "w", store.Want{N: 4, Free: 1}, time.Minute, time.Minute, rules, 5)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"rated-1"}, keys(c), "first, it takes a free slot")
+		c, err = s.Exchange(ctx, nil, "w", store.Now(4), time.Minute, time.Minute, rules, 5)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"cool-1", "plain-2"}, keys(c))
+		for _, k := range []string{"plain-1", "rated-1", "cool-1", "plain-2"} {
+			ok, err := s.Cancel(ctx, k, time.Minute)
+			require.NoError(t, err)
+			assert.True(t, ok)
+		}
 	})
 }

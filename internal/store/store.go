@@ -157,14 +157,28 @@ func (s *Store) addChunk(ctx context.Context, mode Mode, chunk []NewTask) ([]Add
 // A task whose lease lapsed after maxDeliveries deliveries is dead-lettered
 // instead: it ends failed, and is listed in Snapshot for the retention.
 func (s *Store) Claim(ctx context.Context, worker string, n int, lease, retention time.Duration, rules Rules, maxDeliveries int) (Claim, error) {
-	return s.Exchange(ctx, nil, worker, n, lease, retention, rules, maxDeliveries)
+	return s.Exchange(ctx, nil, worker, Now(n), lease, retention, rules, maxDeliveries)
 }
+
+// Want is how many tasks a claim asks for.
+type Want struct {
+	N int // the most the claim takes
+	// Free is how many of them the worker has free slots for: the others
+	// wait in its line for one (see worker.Options.ClaimAhead). A claim
+	// takes no task whose rules count its start in windows of time (rate
+	// limits, cooldowns) beyond those: its start would come later than its
+	// claim, which the windows count.
+	Free int
+}
+
+// Now is a Want of n tasks, each with a free slot.
+func Now(n int) Want { return Want{N: n, Free: n} }
 
 // Exchange records outcomes, as Finish does, then claims up to n tasks, as
 // Claim does, in one call: a busy worker reports the tasks it finished as it
 // asks for more, one round trip instead of two. Claim.Applied says which
 // outcomes applied. n may be zero: then it only records.
-func (s *Store) Exchange(ctx context.Context, outcomes []Outcome, worker string, n int, lease, retention time.Duration, rules Rules, maxDeliveries int) (Claim, error) {
+func (s *Store) Exchange(ctx context.Context, outcomes []Outcome, worker string, want Want, lease, retention time.Duration, rules Rules, maxDeliveries int) (Claim, error) {
 	var early []bool
 	if len(outcomes) > MaxBatch { // the claim carries the last MaxBatch
 		var err error
@@ -173,9 +187,9 @@ func (s *Store) Exchange(ctx context.Context, outcomes []Outcome, worker string,
 		}
 		outcomes = outcomes[len(outcomes)-MaxBatch:]
 	}
-	args := make([]any, 0, 8+outcomeArgs*len(outcomes))
-	args = append(args, s.k.prefix, worker, min(n, MaxBatch), lease.Microseconds(), retentionMS(retention),
-		rules.encoded, maxDeliveries, len(outcomes))
+	args := make([]any, 0, 9+outcomeArgs*len(outcomes))
+	args = append(args, s.k.prefix, worker, min(want.N, MaxBatch), lease.Microseconds(), retentionMS(retention),
+		rules.encoded, maxDeliveries, len(outcomes), max(want.Free, 0))
 	args = appendOutcomes(args, outcomes)
 	reply, err := claimScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running}, args...).Slice()
 	if err != nil {

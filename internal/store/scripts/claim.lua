@@ -7,7 +7,9 @@
 -- empty; {name: RULE}, see rules.go and the tables RULE, WINDOW, LIMIT and
 -- RATE), ARGV[7] the most deliveries of one attempt: a task whose workers
 -- died that many times is dead-lettered, ARGV[8] the number of outcomes the
--- worker reports first (see finish_attempts), then an OUTCOME per outcome.
+-- worker reports first (see finish_attempts), ARGV[9] how many of the N
+-- the worker has free slots for (the rest wait in its line: see
+-- claim_due), then an OUTCOME per outcome.
 -- Returns: a CLAIM_HEAD (now; wait until the next due task or lease expiry,
 -- -1 for none, 0 when more due tasks may remain: N were claimed, or a
 -- thousand looked at; how many claimed; how many turned away), then a
@@ -33,10 +35,20 @@ local now = clock_us()
 local worker = ARGV[2]
 local want, lease, retention = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local max_deliveries = tonumber(ARGV[7])
+local free_slots = tonumber(ARGV[9]) or want
 local rules = {}
 if ARGV[6] ~= '' then
   rules = cjson.decode(ARGV[6])
 end
+-- The tasks whose rules count starts in windows of time (rate limits,
+-- cooldowns): none is claimed to wait in a worker's line (see claim_due).
+local timed = {}
+for name, rule in pairs(rules) do
+  if rule[RULE.rates] or rule[RULE.cooldowns] then
+    timed[name] = true
+  end
+end
+local any_timed = next(timed) ~= nil
 -- A task's fields a claim reads, into a record by name.
 -- A task delivered in bulk (see deliver_all) needs the first ten: its
 -- rules' and its state's are not read, each field read costing Redis a
@@ -58,7 +70,7 @@ local n_claimed = 0
 local outcomes = tonumber(ARGV[8] or '0')
 local applied = {}
 if outcomes > 0 then
-  applied = finish_attempts(9, 8 + #OUTCOME * outcomes, ARGV[5], now)
+  applied = finish_attempts(10, 9 + #OUTCOME * outcomes, ARGV[5], now)
 end
 
 -- named makes the values of RECORD's fields, as read, a record by name:
@@ -684,28 +696,41 @@ local function next_due(n)
   return taken, false
 end
 
+-- for_a_free_slot tells a task that must not wait in a worker's line: one
+-- whose rules count its start in windows of time, due when the worker's
+-- free slots are taken by the tasks claimed before it. Its windows would
+-- count the claim, and its start come later, when a slot frees: the
+-- windows would let more starts through than their limit (see Options.ClaimAhead).
+local function for_a_free_slot(key)
+  return any_timed and n_claimed >= free_slots and timed[redis.call('HGET', K.task .. key, 'name') or ''] ~= nil
+end
+
 -- claim_due takes due tasks, in due order, until N are claimed or a
--- thousand were looked at; it returns whether more may be due.
+-- thousand were looked at; it returns whether more may be due, and whether
+-- it stopped at a task that waits for a free slot (for_a_free_slot).
 local function claim_due()
   local looked = 0
   while n_claimed < want do
     local due, ready = next_due(want - n_claimed)
     if #due == 0 then
-      return false
+      return false, false
     end
     looked = looked + #due
     if not any_rules and not any_strikes then
       deliver_all(due, ready)
     else
       for _, key in ipairs(due) do
+        if for_a_free_slot(key) then
+          return false, true
+        end
         consider(key, ready)
       end
     end
     if looked >= 1000 then
-      return true
+      return true, false
     end
   end
-  return false
+  return false, false
 end
 
 -- sooner returns the earlier of two instants, either of which may be nil.
@@ -718,7 +743,12 @@ end
 
 -- wait_for is the claim's wait: until the next due task or lease expiry;
 -- '-1' for none, '0' when more may be due (the worker looks again at once).
-local function wait_for(more)
+-- A claim that stopped at a task for a free slot says none: the worker
+-- looks again as a slot frees.
+local function wait_for(more, held)
+  if held then
+    return '-1'
+  end
   if more or want > 0 and n_claimed == want then
     return '0'
   end
@@ -740,11 +770,11 @@ end
 
 end_lapsed_drains()
 reclaim()
-local more = claim_due()
+local more, held = claim_due()
 local result = {}
 -- The count comes from the entries, not from n_claimed: the top level must
 -- not read a variable that functions write (see lib.lua's header).
-put(result, CLAIM_HEAD, {now = int(now), wait = wait_for(more), claimed = #claimed / #CLAIMED, turned = #turned / #TURNED})
+put(result, CLAIM_HEAD, {now = int(now), wait = wait_for(more, held), claimed = #claimed / #CLAIMED, turned = #turned / #TURNED})
 for _, part in ipairs({claimed, turned, applied}) do
   for _, v in ipairs(part) do
     result[#result + 1] = v
