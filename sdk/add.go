@@ -87,7 +87,8 @@ const MaxSpread = 100 * 365 * 24 * time.Hour
 
 // At makes the task due at t. A time in the past means now: the task is
 // due, and recorded as due, at the instant it is added. A time after the
-// year 9999 is refused (ErrBadInput): cancel a task that should never run.
+// latest instant Redis keeps to the microsecond, 2255-06-05 23:47:34.740991
+// UTC, is refused (ErrBadInput): cancel a task that should never run.
 // One due time per add: At and After together, or either twice, is
 // ErrBadInput.
 func At(t time.Time) AddOption {
@@ -95,7 +96,8 @@ func At(t time.Time) AddOption {
 }
 
 // After makes the task due d from now, by the Redis clock; a d of zero or
-// less means now. With At, or given twice, it is ErrBadInput.
+// less means now. With At, or given twice, or ending after the latest
+// instant At takes, it is ErrBadInput.
 func After(d time.Duration) AddOption {
 	return func(o *core.AddOptions) { o.When, o.Timed = store.When{After: d}, o.Timed+1 }
 }
