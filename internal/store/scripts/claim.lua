@@ -659,6 +659,15 @@ local function consider(key, ready)
   end
 end
 
+-- returned reports whether a task of the schedule is one added to run at
+-- once (due at its created instant) that a worker handed back unstarted:
+-- it waited in K.ready ahead of every task still there, and goes before
+-- those due at its instant, in the order tasks were added.
+local function returned(key)
+  local f = redis.call('HMGET', K.task .. key, 'due', 'created')
+  return f[1] ~= false and f[1] == f[2]
+end
+
 -- next_due returns up to n due tasks, in due order, from one of the two
 -- places due tasks are: the schedule, or K.ready, whose tasks are due at
 -- their created instant, in the order added; and whether they are
@@ -673,12 +682,18 @@ local function next_due(n)
     return ready, true
   end
   -- Both hold due tasks: those of K.ready due by the schedule's first, or
-  -- the schedule's due before K.ready's first. (A record whose times
-  -- cannot be read is taken at once: the claim fails it.)
+  -- the schedule's due before K.ready's first. At one instant K.ready's
+  -- come first, but for a task that waited there and was handed back
+  -- (see returned). (A record whose times cannot be read is taken at
+  -- once: the claim fails it.)
   local first, taken = score(due[2]), {}
+  local first_returned = nil -- whether the schedule's first was returned, once asked
   for _, key in ipairs(ready) do
     local at = tonumber(due_of(key)) or first
-    if at > first then
+    if at == first and first_returned == nil then
+      first_returned = returned(due[1])
+    end
+    if at > first or at == first and first_returned then
       break
     end
     taken[#taken + 1] = key
@@ -688,7 +703,8 @@ local function next_due(n)
   end
   local head = tonumber(due_of(ready[1])) or first -- a number: it was not taken
   for i = 1, #due, 2 do
-    if score(due[i + 1]) >= head then
+    local at = score(due[i + 1])
+    if at > head or at == head and not returned(due[i]) then
       break
     end
     taken[#taken + 1] = due[i]
