@@ -103,6 +103,9 @@ func (l *listener) handle(ev store.Event) {
 	if ev.Reap {
 		l.upkeep.reapSoon()
 	}
+	if ev.Strike {
+		l.slots.releaseLine(errStruckInLine)
+	}
 	if ev.Chain != "" {
 		l.upkeep.chainEnded(ev.Chain)
 		return

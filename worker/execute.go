@@ -133,6 +133,11 @@ const (
 // (see slots.releaseStale): it is handed back, as at shutdown.
 var errReleased = errors.New("docket: claimed ahead, it waited too long for a slot: handed back")
 
+// errStruckInLine ends an attempt claimed ahead that waited in line when a
+// strike was placed (see slots.releaseLine): it is handed back, for the
+// claim that takes it again to hold it if the strike matches it.
+var errStruckInLine = errors.New("docket: claimed ahead, a strike was placed while it waited for a slot: handed back")
+
 // decode finds the attempt's task and decodes its input as it is claimed,
 // on the claim loop's goroutine, whose stack has grown to what decoding
 // JSON takes, also for an attempt that waits in line. On the attempt's new
@@ -294,7 +299,7 @@ func (a *attempt) runFallback(reason string, cause error) {
 // when its lease was lost.
 func (a *attempt) stopped() *store.Outcome {
 	switch cause := context.Cause(a.ctx); {
-	case errors.Is(cause, sdk.ErrShutdown), errors.Is(cause, errReleased):
+	case errors.Is(cause, sdk.ErrShutdown), errors.Is(cause, errReleased), errors.Is(cause, errStruckInLine):
 		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released}
 	case errors.Is(cause, sdk.ErrCancelled):
 		return a.drained()

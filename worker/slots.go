@@ -149,15 +149,18 @@ func (s *slots) unline(a *attempt) bool {
 	return false
 }
 
-// releaseLine hands back, undone, every attempt waiting in line: a worker
-// stopping runs no task it had not started (see run.stop).
-func (s *slots) releaseLine() {
+// releaseLine hands back, undone, every attempt waiting in line, with
+// cause: sdk.ErrShutdown from a worker stopping, which runs no task it had
+// not started (see run.stop); errStruckInLine when a strike was placed,
+// which the claim that takes them again applies. Each settles at once
+// without running (see attempt.run).
+func (s *slots) releaseLine(cause error) {
 	s.mu.Lock()
 	line := s.line
 	s.line = nil
 	s.mu.Unlock()
 	for _, a := range line {
-		endInLine(a, sdk.ErrShutdown)
+		endInLine(a, cause)
 	}
 }
 

@@ -278,7 +278,7 @@ func (r *run) start(ctx context.Context) {
 // the docket's closing cut its drain short.
 func (r *run) stop(unrecorded []ack, closing <-chan struct{}) (closed bool) {
 	r.acks.start(unrecorded)
-	r.slots.releaseLine() // what was not started is not started now
+	r.slots.releaseLine(sdk.ErrShutdown) // what was not started is not started now
 	closed = r.slots.drain(closing)
 	r.slots.cancelAll(sdk.ErrShutdown)
 	r.acks.stop()

@@ -422,6 +422,7 @@ type Event struct {
 	Gen    string // the generation of the run to stop
 	Chain  string // the key of an automatic task's chain that ended, when not empty
 	Reap   bool   // workflows ended whose live children are to be cancelled (Store.Reap)
+	Strike bool   // a strike was placed: tasks waiting in a worker's line go back, for the claim to judge
 }
 
 // ParseEvent reads an events channel payload. Unknown payloads yield the
@@ -432,6 +433,8 @@ func ParseEvent(payload string) Event {
 		return Event{Wake: true}
 	case "r":
 		return Event{Reap: true}
+	case "s":
+		return Event{Strike: true}
 	}
 	if key, ok := strings.CutPrefix(payload, "a:"); ok && key != "" {
 		return Event{Chain: key}

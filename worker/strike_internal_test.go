@@ -1,0 +1,60 @@
+package worker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/docket-go/docket/internal/core"
+	"github.com/docket-go/docket/internal/store"
+	"github.com/docket-go/docket/sdk"
+)
+
+// A strike placed while a task claimed ahead waits in a worker's line (its
+// slot held by a long task) hands the task back, unstarted, for the claim
+// that takes it again to hold it: the strike's tasks do not start while it
+// holds. It used to start when the slot freed.
+func TestAStrikeHandsBackTheLine(t *testing.T) {
+	d, err := sdk.Open(context.Background(), "memory://strike-line")
+	require.NoError(t, err)
+	defer d.Close()
+	release := make(chan struct{})
+	long := sdk.NewTask("long", func(ctx context.Context, in struct{}) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	ran := make(chan struct{}, 1)
+	next := sdk.NewTask("next", func(ctx context.Context, in struct{}) error { ran <- struct{}{}; return nil })
+	require.NoError(t, d.Register(long, next))
+	w := New(d, Options{Concurrency: 1, Lease: time.Minute})
+	r := newRun(w)
+	reg := core.Unwrap(d).Registry()
+	msg := func(key, name string) store.Message {
+		return store.Message{Key: key, Name: name, Input: []byte(`{}`), Attempt: 1, Deliveries: 1, Gen: "1"}
+	}
+	require.Nil(t, r.startAttempt(msg("a", "long"), time.Now(), time.Now(), r.clock(), reg), "in the slot")
+	require.Nil(t, r.startAttempt(msg("b", "next"), time.Now(), time.Now(), r.clock(), reg), "in line")
+
+	r.events.handle(store.ParseEvent("s"))
+	select {
+	case a := <-r.acks.ch:
+		assert.Equal(t, "b", a.outcome.Key)
+		assert.Equal(t, store.Unstarted, a.outcome.Kind, "handed back unstarted")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the task in line was not handed back")
+	}
+	close(release)
+	a := <-r.acks.ch
+	assert.Equal(t, "a", a.outcome.Key, "the long task ran on")
+	select {
+	case <-ran:
+		t.Fatal("the task handed back ran")
+	default:
+	}
+}
