@@ -87,8 +87,10 @@ const MaxSpread = 100 * 365 * 24 * time.Hour
 
 // At makes the task due at t. A time in the past means now: the task is
 // due, and recorded as due, at the instant it is added. A time after the
-// latest instant Redis keeps to the microsecond, 2255-06-05 23:47:34.740991
-// UTC, is refused (ErrBadInput): cancel a task that should never run.
+// year 9999 is refused (ErrBadInput): cancel a task that should never run.
+// The task is due at t in whole microseconds, rounded up; past June 2255,
+// where Redis's numbers hold every 2nd to 32nd microsecond only, rounded
+// up to the next they hold. Never before t.
 // One due time per add: At and After together, or either twice, is
 // ErrBadInput.
 func At(t time.Time) AddOption {
@@ -96,8 +98,7 @@ func At(t time.Time) AddOption {
 }
 
 // After makes the task due d from now, by the Redis clock; a d of zero or
-// less means now. With At, or given twice, or ending after the latest
-// instant At takes, it is ErrBadInput.
+// less means now. With At, or given twice, it is ErrBadInput.
 func After(d time.Duration) AddOption {
 	return func(o *core.AddOptions) { o.When, o.Timed = store.When{After: d}, o.Timed+1 }
 }

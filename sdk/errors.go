@@ -36,7 +36,7 @@ var (
 	// ErrBadInput reports input that is not valid JSON, is null, or does not
 	// decode into the task's input type (or, for a task with admission
 	// rules, is not a JSON object the rules can read); an option out of its
-	// range (a due time after 2255 (see At), a negative Limit, a Spread
+	// range (a due time after the year 9999, a negative Limit, a Spread
 	// beyond MaxSpread); or, at Register, an input or result type JSON
 	// cannot encode or decode, or an input type that is not a struct. A
 	// value whose JSON does not decode back into its type (a non-nil error

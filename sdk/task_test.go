@@ -294,3 +294,39 @@ func TestPoliciesIsACopy(t *testing.T) {
 		assert.Len(t, env.Runs("flaky"), 2)
 	})
 }
+
+// Past June 2255 (2^53 µs after 1970) Redis's numbers hold every 2nd to
+// 32nd microsecond only: an instant there is kept rounded up to the next
+// it holds, never early, by the task's due time as by its place in the
+// schedule. (It was kept rounded to the nearest: year 5000's .000005 came
+// back as .000000, and the end of the year 9999 as the year 10000, which
+// sdk.At now refuses as after the year 9999.)
+func TestFarInstantsAreNeverEarly(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		d := openChecked(t, b.URL)
+		task := sdk.NewTask("far", func(context.Context, Job) error { return nil })
+		for _, at := range []time.Time{
+			time.Date(2255, 6, 5, 23, 47, 34, 740991000, time.UTC), // 2^53 − 1 µs: kept exactly
+			time.Date(2260, 6, 1, 0, 0, 0, 5000, time.UTC),
+			time.Date(2300, 6, 1, 0, 0, 0, 33000, time.UTC),
+			time.Date(5000, 6, 1, 0, 0, 0, 5000, time.UTC),
+			time.Date(9999, 6, 1, 0, 0, 0, 17000, time.UTC),
+			time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC),
+		} {
+			ex, err := task.Add(ctx, d, Job{}, sdk.At(at))
+			require.NoError(t, err, "%v", at)
+			info, err := ex.Info(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, ex.Due(), info.Due)
+			assert.False(t, info.Due.Before(at), "%v kept as %v: early", at, info.Due)
+			assert.Less(t, info.Due.Sub(at), 32*time.Microsecond, "%v kept as %v", at, info.Due)
+			if at.Year() == 2255 {
+				assert.True(t, info.Due.Equal(at), "%v kept as %v", at, info.Due)
+			}
+			require.NoError(t, d.Cancel(ctx, ex.Key()))
+		}
+		_, err := task.Add(ctx, d, Job{}, sdk.At(time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)))
+		assert.ErrorIs(t, err, sdk.ErrBadInput, "kept, it would be due in the year 10000")
+	})
+}

@@ -207,44 +207,29 @@ type Blob struct {
 	Data string `json:"data"`
 }
 
-// An instant after 2^53−1 µs after 1970 (2255-06-05 23:47:34.740991 UTC)
-// is refused, by SleepUntil as by sdk.At, and a delay that ends after it by
-// sdk.After and Sleep: Redis keeps instants as doubles, which hold every
-// microsecond up to there only (an At of year 5000 came back 5 µs early,
-// one at the end of year 9999 as year 10000; beyond about year 294,000 it
-// wrapped around to the past, and the task ran at once). The latest
-// instant itself is kept exactly. One before the year 1 is past: now.
+// An instant after the year 9999 is refused, by SleepUntil as by sdk.At:
+// beyond about year 294,000 it wrapped around to the past, and the task
+// ran at once. One before the year 1 is past: now.
 func TestInstantsOutOfRange(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
-		latest := time.Date(2255, 6, 5, 23, 47, 34, 740991000, time.UTC)
-		var sleepUntilErr, sleepErr error
+		never := time.Unix(1<<62, 0)
+		var sleepErr error
 		wf := sdk.NewTask("sleeper", func(ctx context.Context, in N) error {
-			sleepUntilErr = workflow.SleepUntil(ctx, "forever", latest.Add(time.Microsecond))
-			sleepErr = workflow.Sleep(ctx, "long", latest.Sub(env.Now())+time.Hour)
+			sleepErr = workflow.SleepUntil(ctx, "forever", never)
 			return nil
 		})
 		env.Register(wf)
 		d := env.Docket()
-		for _, at := range []time.Time{time.Unix(1<<62, 0), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
-			time.Date(5000, 6, 1, 0, 0, 0, 5000, time.UTC), latest.Add(time.Microsecond)} {
-			_, err := wf.AddMany(t.Context(), d, []N{{}}, sdk.At(at))
-			assert.ErrorIs(t, err, sdk.ErrBadInput, "%v", at)
-		}
-		_, err := wf.Add(t.Context(), d, N{}, sdk.After(latest.Sub(env.Now())+time.Microsecond))
+		_, err := wf.Add(t.Context(), d, N{}, sdk.At(never))
 		assert.ErrorIs(t, err, sdk.ErrBadInput)
-		last, err := wf.Add(t.Context(), d, N{}, sdk.At(latest))
-		require.NoError(t, err)
-		info, err := last.Info(t.Context())
-		require.NoError(t, err)
-		assert.True(t, info.Due.Equal(latest), "kept to the microsecond: %v", info.Due)
-		require.NoError(t, d.Cancel(t.Context(), last.Key()))
+		_, err = wf.AddMany(t.Context(), d, []N{{}}, sdk.At(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)))
+		assert.ErrorIs(t, err, sdk.ErrBadInput)
 		ex, err := wf.Add(t.Context(), d, N{}, sdk.At(time.Unix(-(1<<62), 0)))
 		require.NoError(t, err)
-		info, err = ex.Info(t.Context())
+		info, err := ex.Info(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, env.Now(), info.Due, "due now")
 		env.RunUntilFinished()
-		assert.ErrorIs(t, sleepUntilErr, sdk.ErrBadInput)
 		assert.ErrorIs(t, sleepErr, sdk.ErrBadInput)
 	})
 }

@@ -290,19 +290,14 @@ func StepKey(ctx context.Context) string {
 // Sleep parks the workflow until d has passed since the first run that
 // reached this sleep (by the Redis clock): a durable sleep, which costs no
 // worker and survives restarts. name identifies it in the execution. A d
-// of zero or less returns at once; one that ends after the latest instant
-// SleepUntil takes is an error matching sdk.ErrBadInput.
+// of zero or less returns at once.
 func Sleep(ctx context.Context, name string, d time.Duration) error {
-	if err := core.CheckDelay("workflow.Sleep", d); err != nil {
-		return err
-	}
 	return sleep(ctx, name, store.Park{Kind: store.ParkSleep, Timer: name, For: d})
 }
 
 // SleepUntil parks the workflow until t (by the Redis clock); see Sleep. A
-// t already past returns at once; one after 2255-06-05 23:47:34.740991 UTC,
-// the latest instant Redis keeps to the microsecond (see sdk.At), is an
-// error matching sdk.ErrBadInput.
+// t already past returns at once; one after the year 9999 is an error
+// matching sdk.ErrBadInput.
 func SleepUntil(ctx context.Context, name string, t time.Time) error {
 	if err := core.CheckInstant("workflow.SleepUntil", t); err != nil {
 		return err
@@ -340,8 +335,7 @@ func sleep(ctx context.Context, name string, p store.Park) error {
 // gets a signal sent before it, else ErrSignalTimeout at once. The timeout
 // is recorded, and every run gets it again: its error is permanent (see
 // sdk.Permanent), so that returned it fails the workflow without retries
-// that could not mend it. A timeout that ends after the latest instant
-// SleepUntil takes is an error matching sdk.ErrBadInput.
+// that could not mend it.
 //
 // Signals are kept until received: one sent before the workflow reaches the
 // wait is received at once. The calls of WaitSignal for one name in a run
@@ -349,9 +343,6 @@ func sleep(ctx context.Context, name string, p store.Park) error {
 // signal, the same in every run of the execution.
 func WaitSignal[T any](ctx context.Context, name string, timeout time.Duration) (T, error) {
 	var zero T
-	if err := core.CheckDelay("workflow.WaitSignal", timeout); err != nil {
-		return zero, err
-	}
 	a, err := run(ctx)
 	if err != nil {
 		return zero, err

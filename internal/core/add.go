@@ -72,9 +72,6 @@ func (o AddOptions) Check() error {
 	if o.twice != "" {
 		return fmt.Errorf("%w: %s given twice: give it once", ErrBadInput, o.twice)
 	}
-	if err := CheckDelay("sdk.After", o.When.After); err != nil {
-		return err
-	}
 	return CheckInstant("sdk.At", o.When.At)
 }
 
@@ -95,26 +92,17 @@ func CheckSize(raw []byte, limit int, what func() string) error {
 	return nil
 }
 
-// LatestDue is the latest instant a task may be due: 2^53−1 µs after 1970,
-// 2255-06-05 23:47:34.740991 UTC. Redis keeps instants as doubles (a
-// sorted set's score, a script's numbers), which hold every microsecond up
-// to 2^53 only: a later instant would be kept rounded, microseconds early
-// or late. A later one is a mistake, or a "never", which Cancel says better.
-var LatestDue = time.UnixMicro(1<<53 - 1).UTC()
+// LatestYear is the last year a task may be due in: a later instant is a
+// mistake (or a "never", which Cancel says better), and beyond about year
+// 294,000 it no longer fits the microseconds Redis counts.
+const LatestYear = 9999
 
-// CheckInstant refuses an instant after LatestDue; what names the option.
+// CheckInstant refuses an instant after LatestYear, as the store keeps it
+// (store.Exact: the last microseconds of the year 9999 round up into the
+// next); what names the option.
 func CheckInstant(what string, t time.Time) error {
-	if t.After(LatestDue) {
-		return fmt.Errorf("%w: %s(%v): after %v, the latest instant a task may be due", ErrBadInput, what, t, LatestDue)
-	}
-	return nil
-}
-
-// CheckDelay refuses a delay that ends after LatestDue, from now (the
-// Redis clock may differ from this process's by little against 229 years).
-func CheckDelay(what string, d time.Duration) error {
-	if end := time.Now().Add(d); d > 0 && end.After(LatestDue) {
-		return fmt.Errorf("%w: %s(%v): ends after %v, the latest instant a task may be due", ErrBadInput, what, d, LatestDue)
+	if t.Year() > LatestYear || store.Exact(t).Year() > LatestYear {
+		return fmt.Errorf("%w: %s(%v): an instant after the year %d", ErrBadInput, what, t, LatestYear)
 	}
 	return nil
 }

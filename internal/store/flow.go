@@ -267,7 +267,7 @@ func (p Park) Encode() []byte {
 	case ParkSleep:
 		w["timer"] = p.Timer
 		if !p.Until.IsZero() {
-			w["until"] = p.Until.UnixMicro()
+			w["until"] = Exact(p.Until).UnixMicro() // never before it, as an added task's due time
 		} else {
 			w["for"] = max(p.For, 0).Microseconds()
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -57,7 +58,9 @@ type When struct {
 
 // arg is w as the scripts take it: "+<µs>" for a delay, or an instant (unix
 // µs). The store keeps whole microseconds: an instant between two is rounded
-// up, so that a task is never due before the instant it was given.
+// up, so that a task is never due before the instant it was given; and
+// past 2^53 µs (June 2255), where Redis's numbers (doubles) hold every 2nd
+// to 32nd microsecond only, up to the next it holds (see Exact).
 func (w When) arg() string {
 	switch {
 	case w.At.IsZero():
@@ -70,11 +73,25 @@ func (w When) arg() string {
 	case w.At.Year() < 1: // past: now (and UnixMicro would overflow)
 		return "+0"
 	}
-	us := w.At.UnixMicro() // rounded down: nanoseconds are never negative
-	if w.At.Nanosecond()%1000 != 0 {
+	return strconv.FormatInt(Exact(w.At).UnixMicro(), 10)
+}
+
+// Exact is the instant the store keeps for t, a due time: t in whole
+// microseconds, rounded up, and past 2^53 µs after 1970 (2255-06-05
+// 23:47:34.740992 UTC) rounded up to the next microsecond a double holds
+// (every 2nd until 2^54, every 32nd by the year 9999), which Redis's
+// sorted sets and scripts keep exactly: never before t. It is t's own
+// location's.
+func Exact(t time.Time) time.Time {
+	us := t.UnixMicro() // rounded down: nanoseconds are never negative
+	if t.Nanosecond()%1000 != 0 {
 		us++
 	}
-	return strconv.FormatInt(us, 10)
+	if us > 1<<53 {
+		step := int64(1) << (bits.Len64(uint64(us)) - 53)
+		us = (us + step - 1) &^ (step - 1)
+	}
+	return time.UnixMicro(us).In(t.Location())
 }
 
 // NewTask is a task to add.
