@@ -299,8 +299,8 @@ func TestPoliciesIsACopy(t *testing.T) {
 // 32nd microsecond only: an instant there is kept rounded up to the next
 // it holds, never early, by the task's due time as by its place in the
 // schedule. (It was kept rounded to the nearest: year 5000's .000005 came
-// back as .000000, and the end of the year 9999 as the year 10000, which
-// sdk.At now refuses as after the year 9999.)
+// back as .000000.) The last microsecond of the year 9999 is taken, and
+// kept as the first of the next.
 func TestFarInstantsAreNeverEarly(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
@@ -326,7 +326,12 @@ func TestFarInstantsAreNeverEarly(t *testing.T) {
 			}
 			require.NoError(t, d.Cancel(ctx, ex.Key()))
 		}
-		_, err := task.Add(ctx, d, Job{}, sdk.At(time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)))
-		assert.ErrorIs(t, err, sdk.ErrBadInput, "kept, it would be due in the year 10000")
+		last := time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+		ex, err := task.Add(ctx, d, Job{}, sdk.At(last))
+		require.NoError(t, err)
+		assert.False(t, ex.Due().Before(last), "due %v", ex.Due())
+		require.NoError(t, d.Cancel(ctx, ex.Key()))
+		_, err = task.Add(ctx, d, Job{}, sdk.At(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)))
+		assert.ErrorIs(t, err, sdk.ErrBadInput)
 	})
 }

@@ -97,11 +97,11 @@ func CheckSize(raw []byte, limit int, what func() string) error {
 // 294,000 it no longer fits the microseconds Redis counts.
 const LatestYear = 9999
 
-// CheckInstant refuses an instant after LatestYear, as the store keeps it
-// (store.Exact: the last microseconds of the year 9999 round up into the
-// next); what names the option.
+// CheckInstant refuses an instant after LatestYear; what names the option.
+// (One in the last microseconds of the year 9999 is kept as the first of
+// the next: see store.Exact.)
 func CheckInstant(what string, t time.Time) error {
-	if t.Year() > LatestYear || store.Exact(t).Year() > LatestYear {
+	if t.Year() > LatestYear {
 		return fmt.Errorf("%w: %s(%v): an instant after the year %d", ErrBadInput, what, t, LatestYear)
 	}
 	return nil
