@@ -18,17 +18,9 @@ import (
 // stays slow does not have it handed back for ever; and a key that started
 // on time is forgotten.
 func TestLateClaimHandsBackOncePerKey(t *testing.T) {
-	d, err := sdk.Open(context.Background(), "memory://late-claims")
-	require.NoError(t, err)
-	defer d.Close()
 	noop := sdk.NewTask("noop", func(ctx context.Context, in struct{}) error { return nil })
-	require.NoError(t, d.Register(noop))
-	w := New(d, Options{Lease: time.Minute})
-	r := newRun(w)
-	reg := core.Unwrap(d).Registry()
-	msg := func(key string) store.Message {
-		return store.Message{Key: key, Name: "noop", Input: []byte(`{}`), Attempt: 1, Deliveries: 1, Gen: "1"}
-	}
+	r, reg := unstartedRun(t, Options{Lease: time.Minute}, noop)
+	msg := func(key string) store.Message { return claimed(key, "noop") }
 	late := r.clock() - 30*time.Second // sent half a lease ago
 
 	first := r.startAttempt(msg("a"), time.Now(), time.Now(), late, reg)
@@ -44,4 +36,22 @@ func TestLateClaimHandsBackOncePerKey(t *testing.T) {
 
 	// The attempts started settle on their own.
 	require.Eventually(t, func() bool { return r.slots.counts().busy == 0 }, 30*time.Second, time.Millisecond)
+}
+
+// unstartedRun is a run of a worker with opts on a docket of its own (in
+// memory) with tasks registered, not started: a test hands it claimed
+// messages itself (run.startAttempt), with reg.
+func unstartedRun(t *testing.T, opts Options, tasks ...sdk.Registrable) (*run, core.Registry) {
+	t.Helper()
+	d, err := sdk.Open(context.Background(), "memory://"+t.Name())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	require.NoError(t, d.Register(tasks...))
+	return newRun(New(d, opts)), core.Unwrap(d).Registry()
+}
+
+// claimed is the message of the first attempt of task key, of task name,
+// as a claim brings it.
+func claimed(key, name string) store.Message {
+	return store.Message{Key: key, Name: name, Input: []byte(`{}`), Attempt: 1, Deliveries: 1, Gen: "1"}
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/docket-go/docket/internal/core"
 	"github.com/docket-go/docket/internal/store"
 	"github.com/docket-go/docket/sdk"
 )
@@ -18,9 +17,6 @@ import (
 // that takes it again to hold it: the strike's tasks do not start while it
 // holds. It used to start when the slot freed.
 func TestAStrikeHandsBackTheLine(t *testing.T) {
-	d, err := sdk.Open(context.Background(), "memory://strike-line")
-	require.NoError(t, err)
-	defer d.Close()
 	release := make(chan struct{})
 	long := sdk.NewTask("long", func(ctx context.Context, in struct{}) error {
 		select {
@@ -31,15 +27,9 @@ func TestAStrikeHandsBackTheLine(t *testing.T) {
 	})
 	ran := make(chan struct{}, 1)
 	next := sdk.NewTask("next", func(ctx context.Context, in struct{}) error { ran <- struct{}{}; return nil })
-	require.NoError(t, d.Register(long, next))
-	w := New(d, Options{Concurrency: 1, Lease: time.Minute})
-	r := newRun(w)
-	reg := core.Unwrap(d).Registry()
-	msg := func(key, name string) store.Message {
-		return store.Message{Key: key, Name: name, Input: []byte(`{}`), Attempt: 1, Deliveries: 1, Gen: "1"}
-	}
-	require.Nil(t, r.startAttempt(msg("a", "long"), time.Now(), time.Now(), r.clock(), reg), "in the slot")
-	require.Nil(t, r.startAttempt(msg("b", "next"), time.Now(), time.Now(), r.clock(), reg), "in line")
+	r, reg := unstartedRun(t, Options{Concurrency: 1, Lease: time.Minute}, long, next)
+	require.Nil(t, r.startAttempt(claimed("a", "long"), time.Now(), time.Now(), r.clock(), reg), "in the slot")
+	require.Nil(t, r.startAttempt(claimed("b", "next"), time.Now(), time.Now(), r.clock(), reg), "in line")
 
 	r.events.handle(store.ParseEvent("s"))
 	select {
