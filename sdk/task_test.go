@@ -299,8 +299,8 @@ func TestPoliciesIsACopy(t *testing.T) {
 // 32nd microsecond only: an instant there is kept rounded up to the next
 // it holds, never early, by the task's due time as by its place in the
 // schedule. (It was kept rounded to the nearest: year 5000's .000005 came
-// back as .000000.) The last microsecond of the year 9999 is taken, and
-// kept as the first of the next.
+// back as .000000.) The last microseconds of the year 9999 are taken, and
+// kept in it, rounded down: a time in the year 10000 has no JSON.
 func TestFarInstantsAreNeverEarly(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
@@ -329,7 +329,12 @@ func TestFarInstantsAreNeverEarly(t *testing.T) {
 		last := time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
 		ex, err := task.Add(ctx, d, Job{}, sdk.At(last))
 		require.NoError(t, err)
-		assert.False(t, ex.Due().Before(last), "due %v", ex.Due())
+		assert.Equal(t, 9999, ex.Due().UTC().Year(), "due %v", ex.Due())
+		assert.Less(t, last.Sub(ex.Due()), 32*time.Microsecond, "due %v", ex.Due())
+		info, err := ex.Info(ctx)
+		require.NoError(t, err)
+		_, err = json.Marshal(info)
+		require.NoError(t, err, "its Info has JSON")
 		require.NoError(t, d.Cancel(ctx, ex.Key()))
 		_, err = task.Add(ctx, d, Job{}, sdk.At(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)))
 		assert.ErrorIs(t, err, sdk.ErrBadInput)

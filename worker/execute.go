@@ -522,7 +522,11 @@ func annotate(span trace.Span, err error, o *store.Outcome) {
 		}
 		return
 	}
-	span.SetAttributes(attribute.String(telemetry.AttrOutcome, string(o.Kind)))
+	kind := o.Kind
+	if kind == store.Unstarted {
+		kind = store.Released // one name for a hand-back, as before Unstarted
+	}
+	span.SetAttributes(attribute.String(telemetry.AttrOutcome, string(kind)))
 	switch o.Kind {
 	case store.Retried:
 		span.AddEvent(telemetry.EventRetry, trace.WithAttributes(attribute.Float64(telemetry.AttrDelay, o.Delay.Seconds())))

@@ -98,8 +98,6 @@ func CheckSize(raw []byte, limit int, what func() string) error {
 const LatestYear = 9999
 
 // CheckInstant refuses an instant after LatestYear; what names the option.
-// (One in the last microseconds of the year 9999 is kept as the first of
-// the next: see store.Exact.)
 func CheckInstant(what string, t time.Time) error {
 	if t.Year() > LatestYear {
 		return fmt.Errorf("%w: %s(%v): an instant after the year %d", ErrBadInput, what, t, LatestYear)

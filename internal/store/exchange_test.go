@@ -269,3 +269,26 @@ func TestATimedTaskIsClaimedOnlyForAFreeSlot(t *testing.T) {
 		}
 	})
 }
+
+// A claim that looks at a task's name to tell whether it may wait in line
+// (see TestATimedTaskIsClaimedOnlyForAFreeSlot) reads a key that is not a
+// hash as the claim reads any record: that task fails alone, and the claim
+// goes on. (Read otherwise, the key's WRONGTYPE aborted the claim midway,
+// its leases made and its reply lost.)
+func TestAGarbledKeyBeforeATimedTaskFailsAlone(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		addNow(t, s, "x", "z")
+		require.NoError(t, s.Client().Set(ctx, "docket:{"+name+"}:task:x", "junk", 0).Err())
+		rules := store.NewRules(map[string]store.Rule{"t": {Rates: []store.Rate{{Limit: 10, Per: time.Hour}}}})
+		c, err := s.Exchange(ctx, nil, "w", store.Want{N: 2, Free: 0}, time.Minute, time.Minute, rules, 5)
+		require.NoError(t, err)
+		assert.Empty(t, c.Messages, "no free slot for the rated task")
+		require.Len(t, c.Dropped, 1)
+		assert.Equal(t, "x", c.Dropped[0].Key)
+		ok, err := s.Cancel(ctx, "z", time.Minute)
+		require.NoError(t, err)
+		assert.True(t, ok)
+	})
+}

@@ -396,28 +396,15 @@ func TestAReturnedTaskGoesBeforeThoseAddedAfterIt(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
 		s := open(t, b)
-		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
-			{Key: "a", Name: "t", Input: []byte(`{}`)}, {Key: "b", Name: "t", Input: []byte(`{}`)}, {Key: "c", Name: "t", Input: []byte(`{}`)},
-		})
-		require.NoError(t, err)
-		claim := func(n int) []string {
-			t.Helper()
-			c, err := s.Claim(ctx, "w", n, time.Minute, time.Minute, store.Rules{}, 5)
-			require.NoError(t, err)
-			var keys []string
-			for _, m := range c.Messages {
-				keys = append(keys, m.Key)
-			}
-			return keys
-		}
+		addNow(t, s, "a", "b", "c")
 		first, err := s.Claim(ctx, "w", 1, time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		require.Len(t, first.Messages, 1)
 		require.Equal(t, "a", first.Messages[0].Key)
 		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "a", Gen: first.Messages[0].Gen, Kind: store.Unstarted}})
 		require.NoError(t, err)
-		assert.Equal(t, []string{"a"}, claim(1), "handed back, it is first again")
-		assert.Equal(t, []string{"b", "c"}, claim(2))
+		assert.Equal(t, []string{"a"}, claimKeys(t, s, 1), "handed back, it is first again")
+		assert.Equal(t, []string{"b", "c"}, claimKeys(t, s, 2))
 		for _, k := range []string{"a", "b", "c"} {
 			ok, err := s.Cancel(ctx, k, time.Minute)
 			require.NoError(t, err)

@@ -80,16 +80,21 @@ func (w When) arg() string {
 // microseconds, rounded up, and past 2^53 µs after 1970 (2255-06-05
 // 23:47:34.740992 UTC) rounded up to the next microsecond a double holds
 // (every 2nd until 2^54, every 32nd by the year 9999), which Redis's
-// sorted sets and scripts keep exactly: never before t. It is t's own
+// sorted sets and scripts keep exactly: never before t, but in the last
+// 32 µs of the year 9999, rounded down to stay in it. It is t's own
 // location's.
 func Exact(t time.Time) time.Time {
-	us := t.UnixMicro() // rounded down: nanoseconds are never negative
+	floor := t.UnixMicro() // rounded down: nanoseconds are never negative
+	us := floor
 	if t.Nanosecond()%1000 != 0 {
 		us++
 	}
 	if us > 1<<53 {
 		step := int64(1) << (bits.Len64(uint64(us)) - 53)
 		us = (us + step - 1) &^ (step - 1)
+		if time.UnixMicro(us).UTC().Year() > 9999 && t.UTC().Year() <= 9999 {
+			us = floor &^ (step - 1) // the year 9999's last: a time in JSON has four digits of year
+		}
 	}
 	return time.UnixMicro(us).In(t.Location())
 }
@@ -253,11 +258,11 @@ const (
 	Failed    OutcomeKind = "failed"    // the execution ends in failure
 	Retried   OutcomeKind = "retry"     // the next attempt is due after Delay
 	Perpetual OutcomeKind = "perpetual" // the next run is due at Next
-	Released  OutcomeKind = "release"   // handed back undone, due when it was (now at the latest): shutdown, claimed ahead too long, registered late
+	Released  OutcomeKind = "release"   // handed back undone, due when it was (now at the latest): a run its worker's stop cut short
 	// Unstarted: handed back as Released, by a worker that never called
-	// its function (it waited in line, or was claimed late): its claim is
-	// also taken out of the rate windows it counted in, since it did not
-	// start.
+	// its function (it waited in line too long, a stop or a strike came, it
+	// was claimed late, or registered late): its claim is also taken out of
+	// the rate windows it counted in, since it did not start.
 	Unstarted OutcomeKind = "unstarted"
 	Snoozed   OutcomeKind = "snooze" // the same attempt runs again after Delay; no delivery counted
 	// Unknown: the worker has no task of the message's name. The task

@@ -660,12 +660,13 @@ local function consider(key, ready)
 end
 
 -- returned reports whether a task of the schedule is one added to run at
--- once (due at its created instant) that a worker handed back unstarted:
+-- once (due at its created instant) that a worker handed back (its back
+-- field, written by the hand-back, is that instant, and it is due then):
 -- it waited in K.ready ahead of every task still there, and goes before
 -- those due at its instant, in the order tasks were added.
 local function returned(key)
-  local f = redis.call('HMGET', K.task .. key, 'due', 'created')
-  return f[1] ~= false and f[1] == f[2]
+  local f = read(key, 'back', 'due', 'created')
+  return f[1] ~= nil and f[1] ~= false and f[1] == f[2] and f[1] == f[3]
 end
 
 -- next_due returns up to n due tasks, in due order, from one of the two
@@ -718,7 +719,7 @@ end
 -- count the claim, and its start come later, when a slot frees: the
 -- windows would let more starts through than their limit (see Options.ClaimAhead).
 local function for_a_free_slot(key)
-  return any_timed and n_claimed >= free_slots and timed[redis.call('HGET', K.task .. key, 'name') or ''] ~= nil
+  return any_timed and n_claimed >= free_slots and timed[read(key, 'name')[1] or ''] ~= nil
 end
 
 -- claim_due takes due tasks, in due order, until N are claimed or a

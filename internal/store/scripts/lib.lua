@@ -1084,6 +1084,9 @@ local function finish_attempts(first, last, retention, now)
           if outcome == KIND.unstarted then
             uncount_start(key)
           end
+          -- Back where it was: before the tasks of its instant still in
+          -- K.ready, added after it (see returned, in claim.lua).
+          redis.call('HSET', tk, 'back', int(due))
           redis.call('HINCRBY', tk, 'deliveries', -1)
           if progress_resets then
             end_progress(key)
