@@ -43,11 +43,7 @@ func TestAddOfAKeyTwiceInOneCall(t *testing.T) {
 		rec, _, err = s.Info(ctx, "j")
 		require.NoError(t, err)
 		assert.Equal(t, `{"n":1}`, string(rec.Input), "Add keeps the first")
-		for _, k := range []string{"k", "j"} {
-			ok, err := s.Cancel(ctx, k, time.Minute)
-			require.NoError(t, err)
-			assert.True(t, ok)
-		}
+		cancel(t, s, "k", "j")
 	})
 }
 

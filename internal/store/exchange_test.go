@@ -262,11 +262,7 @@ func TestATimedTaskIsClaimedOnlyForAFreeSlot(t *testing.T) {
 		c, err = s.Exchange(ctx, nil, "w", store.Now(4), time.Minute, time.Minute, rules, 5)
 		require.NoError(t, err)
 		assert.Equal(t, []string{"cool-1", "plain-2"}, keys(c))
-		for _, k := range []string{"plain-1", "rated-1", "cool-1", "plain-2"} {
-			ok, err := s.Cancel(ctx, k, time.Minute)
-			require.NoError(t, err)
-			assert.True(t, ok)
-		}
+		cancel(t, s, "plain-1", "rated-1", "cool-1", "plain-2")
 	})
 }
 
@@ -287,8 +283,6 @@ func TestAGarbledKeyBeforeATimedTaskFailsAlone(t *testing.T) {
 		assert.Empty(t, c.Messages, "no free slot for the rated task")
 		require.Len(t, c.Dropped, 1)
 		assert.Equal(t, "x", c.Dropped[0].Key)
-		ok, err := s.Cancel(ctx, "z", time.Minute)
-		require.NoError(t, err)
-		assert.True(t, ok)
+		cancel(t, s, "z")
 	})
 }

@@ -53,8 +53,9 @@ func readyList(t *testing.T, s *store.Store, name string) []string {
 func cancel(t *testing.T, s *store.Store, keys ...string) {
 	t.Helper()
 	for _, k := range keys {
-		_, err := s.Cancel(context.Background(), k, time.Minute)
+		ok, err := s.Cancel(context.Background(), k, time.Minute)
 		require.NoError(t, err)
+		assert.True(t, ok, "%s was live", k)
 	}
 }
 
@@ -405,10 +406,6 @@ func TestAReturnedTaskGoesBeforeThoseAddedAfterIt(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, []string{"a"}, claimKeys(t, s, 1), "handed back, it is first again")
 		assert.Equal(t, []string{"b", "c"}, claimKeys(t, s, 2))
-		for _, k := range []string{"a", "b", "c"} {
-			ok, err := s.Cancel(ctx, k, time.Minute)
-			require.NoError(t, err)
-			assert.True(t, ok)
-		}
+		cancel(t, s, "a", "b", "c")
 	})
 }
