@@ -90,7 +90,8 @@ const MaxSpread = 100 * 365 * 24 * time.Hour
 // year 9999 is refused (ErrBadInput): cancel a task that should never run.
 // The task is due at t in whole microseconds, rounded up; past June 2255,
 // where Redis's numbers hold every 2nd to 32nd microsecond only, rounded
-// up to the next they hold. Never before t.
+// up to the next they hold. Never before t, but in the last 32 µs of the
+// year 9999, which round down to stay in it.
 // One due time per add: At and After together, or either twice, is
 // ErrBadInput.
 func At(t time.Time) AddOption {
