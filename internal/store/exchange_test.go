@@ -37,7 +37,7 @@ func TestExchangeRecordsThenClaims(t *testing.T) {
 			{Key: "a", Gen: gens["a"], Kind: store.Completed},
 			{Key: "b", Gen: gens["b"], Kind: store.Retried, Error: "boom"}, // due now
 			{Key: "a", Gen: "stale", Kind: store.Failed},
-		}, "w", store.Now(5), time.Minute, time.Minute, store.Rules{}, 5)
+		}, "w", store.AllFree(5), time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		assert.Equal(t, []bool{true, true, false}, c.Applied)
 		require.Len(t, c.Messages, 1, "the retry recorded first is claimed by the same call")
@@ -50,7 +50,7 @@ func TestExchangeRecordsThenClaims(t *testing.T) {
 
 		// Asking for no task only records.
 		c, err = s.Exchange(ctx, []store.Outcome{{Key: "b", Gen: c.Messages[0].Gen, Kind: store.Completed}},
-			"w", store.Now(0), time.Minute, time.Minute, store.Rules{}, 5)
+			"w", store.AllFree(0), time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		assert.Equal(t, []bool{true}, c.Applied)
 		assert.Empty(t, c.Messages)
@@ -83,7 +83,7 @@ func TestExchangeOfMoreThanABatch(t *testing.T) {
 		}
 		outcomes[3].Gen = "stale"       // recorded by the first call
 		outcomes[n-1].Gen = "stale-too" // carried by the claim
-		c, err := s.Exchange(ctx, outcomes, "w", store.Now(1), time.Minute, time.Minute, store.Rules{}, 5)
+		c, err := s.Exchange(ctx, outcomes, "w", store.AllFree(1), time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		require.Len(t, c.Applied, n)
 		for i, ok := range c.Applied {
@@ -259,7 +259,7 @@ func TestATimedTaskIsClaimedOnlyForAFreeSlot(t *testing.T) {
 		c, err = s.Exchange(ctx, nil, "w", store.Want{N: 4, Free: 1}, time.Minute, time.Minute, rules, 5)
 		require.NoError(t, err)
 		assert.Equal(t, []string{"rated-1"}, keys(c), "first, it takes a free slot")
-		c, err = s.Exchange(ctx, nil, "w", store.Now(4), time.Minute, time.Minute, rules, 5)
+		c, err = s.Exchange(ctx, nil, "w", store.AllFree(4), time.Minute, time.Minute, rules, 5)
 		require.NoError(t, err)
 		assert.Equal(t, []string{"cool-1", "plain-2"}, keys(c))
 		cancel(t, s, "plain-1", "rated-1", "cool-1", "plain-2")

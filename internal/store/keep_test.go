@@ -42,7 +42,7 @@ func TestCompletedRecordsKeep(t *testing.T) {
 			{Key: "own", Gen: gens["own"], Kind: store.Completed, Keep: time.Minute},
 			{Key: "discarded", Gen: gens["discarded"], Kind: store.Completed, Keep: store.Discard},
 			{Key: "failed", Gen: gens["failed"], Kind: store.Failed, Error: "boom", Keep: store.Discard},
-		}, "w", store.Now(0), time.Minute, time.Hour, store.Rules{}, 5)
+		}, "w", store.AllFree(0), time.Minute, time.Hour, store.Rules{}, 5)
 		require.NoError(t, err)
 		assert.Equal(t, []bool{true, true, true, true}, c.Applied)
 

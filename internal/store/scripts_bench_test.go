@@ -137,7 +137,7 @@ func BenchmarkExchange(b *testing.B) {
 		afterAdd := scriptTime(b, rdb)
 		var outcomes []store.Outcome
 		for done := 0; done < tasks; {
-			c, err := s.Exchange(ctx, outcomes, "w", store.Now(batch), time.Minute, 0, store.Rules{}, 5)
+			c, err := s.Exchange(ctx, outcomes, "w", store.AllFree(batch), time.Minute, 0, store.Rules{}, 5)
 			if err != nil {
 				b.Fatal(err)
 			}

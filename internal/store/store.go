@@ -179,7 +179,7 @@ func (s *Store) addChunk(ctx context.Context, mode Mode, chunk []NewTask) ([]Add
 // A task whose lease lapsed after maxDeliveries deliveries is dead-lettered
 // instead: it ends failed, and is listed in Snapshot for the retention.
 func (s *Store) Claim(ctx context.Context, worker string, n int, lease, retention time.Duration, rules Rules, maxDeliveries int) (Claim, error) {
-	return s.Exchange(ctx, nil, worker, Now(n), lease, retention, rules, maxDeliveries)
+	return s.Exchange(ctx, nil, worker, AllFree(n), lease, retention, rules, maxDeliveries)
 }
 
 // Want is how many tasks a claim asks for.
@@ -193,8 +193,8 @@ type Want struct {
 	Free int
 }
 
-// Now is a Want of n tasks, each with a free slot.
-func Now(n int) Want { return Want{N: n, Free: n} }
+// AllFree is a Want of n tasks, each with a free slot.
+func AllFree(n int) Want { return Want{N: n, Free: n} }
 
 // Exchange records outcomes, as Finish does, then claims up to n tasks, as
 // Claim does, in one call: a busy worker reports the tasks it finished as it
