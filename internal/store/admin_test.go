@@ -14,7 +14,7 @@ import (
 )
 
 // claimOne claims the one task due and returns it.
-func claimOne(t *testing.T, s *store.Store, key string) store.Message {
+func claimOne(t testing.TB, s *store.Store, key string) store.Message {
 	t.Helper()
 	c, err := s.Claim(context.Background(), "w1", 10, time.Minute, time.Minute, store.Rules{}, 5)
 	require.NoError(t, err)

@@ -16,10 +16,13 @@
 // Each state change of a task is one script in scripts/, run atomically by
 // Redis, and named by a variable beside its Go wrapper (scripts.go). A
 // script says at its top its KEYS, ARGV and reply. Every script is loaded
-// after three preludes: the table K of the docket's keys (luaKeys), the
-// wire schema (luaSchema) and lib.lua, the functions the scripts share
-// (the Redis clock, reading records defensively, ending a task, slots,
-// announcing changes to watchers).
+// after three preludes: the table K of the docket's keys (luaKeys, each
+// made as it is first read), the part of the wire schema it names
+// (luaSchemaFor) and the definitions of lib.lua it calls, directly or
+// through others (libFor): the functions the scripts share (the Redis
+// clock, reading records defensively, ending a task, slots, announcing
+// changes to watchers). Redis runs a script's whole text at every call, so
+// what a script does not use is left out.
 //
 // Time comes from Redis TIME, read by the scripts: every worker of the
 // fleet agrees on it. The embedded backend's clock is the process's, so

@@ -35,3 +35,21 @@ func TestSchemaIsStrict(t *testing.T) {
 		assert.Equal(t, []any{"k", "", "held", int64(5)}, got)
 	})
 }
+
+// The keys a script reads from K are made from the docket's prefix as they
+// are first read; a misspelt one is an error, not a nil: on every
+// backend's Lua.
+func TestKeysAreMadeAsRead(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		rdb, closeFn, err := store.Open(ctx, b.URL)
+		require.NoError(t, err)
+		defer func() { _ = closeFn() }()
+		got, err := store.RunWithSchema(ctx, rdb, "return {K.task .. 'x', K.ready, K.task .. 'y', K.running}")
+		require.NoError(t, err)
+		assert.Equal(t, []any{"{schema}:task:x", "{schema}:ready", "{schema}:task:y", "{schema}:running"}, got)
+		_, err = store.RunWithSchema(ctx, rdb, "return K.tsak .. 'x'")
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "K has no tsak")
+	})
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"maps"
 	"regexp"
 	"strings"
 	"testing"
@@ -100,10 +101,7 @@ func TestScriptsSayWhatTheyTakeAndReturn(t *testing.T) {
 // A script's prelude holds the schema's tables that it or lib.lua names,
 // and no others: the rest would be built at every call for nothing.
 func TestScriptPreludeHoldsTheTablesItNames(t *testing.T) {
-	body, err := scriptFiles.ReadFile("scripts/claim.lua")
-	require.NoError(t, err)
-	bodyNames := luaNames(string(body))
-	prelude := luaSchemaFor(func(n string) bool { return libNames[n] || bodyNames[n] })
+	prelude := scriptSource("claim.lua")
 	for _, named := range []string{"CLAIM_HEAD", "CLAIMED", "TURNED", "OUTCOME", "STATE", "RULE"} {
 		assert.Contains(t, prelude, "local "+named+" = ", "claim.lua names %s", named)
 	}
@@ -112,4 +110,65 @@ func TestScriptPreludeHoldsTheTablesItNames(t *testing.T) {
 	}
 	assert.Equal(t, map[string]bool{"local": true, "x": true, "K": true, "a_1": true, "b": true},
 		luaNames("local x = K.a_1 .. 2e5 -- b"), "names, not numbers")
+}
+
+// lib.lua cut into its definitions loses nothing but its opening comment,
+// and each part says what it defines.
+func TestLibPartsAreWhole(t *testing.T) {
+	src, err := scriptFiles.ReadFile("scripts/lib.lua")
+	require.NoError(t, err)
+	var whole strings.Builder
+	defined := map[string]bool{}
+	for _, p := range lib {
+		require.NotEmpty(t, p.defines, "a part of lib.lua defines nothing:\n%s", p.text)
+		whole.WriteString(p.text)
+		for _, n := range p.defines {
+			defined[n] = true
+		}
+	}
+	assert.True(t, strings.HasSuffix(string(src), whole.String()), "the parts, end to end, are lib.lua")
+	assert.Less(t, len(src)-whole.Len(), 2000, "only the opening comment is left out")
+	for _, n := range []string{"clock_us", "finish_attempts", "reap", "JSON", "ATTEMPT_1", "DELIVERIES_0", "strikes"} {
+		assert.True(t, defined[n], "lib.lua defines %s", n)
+	}
+}
+
+// A script carries every definition of lib.lua that its body names, or
+// that those name, and no other: a name left out would be a nil global at
+// run time, and a definition put in costs every call.
+func TestScriptsCarryTheLibTheyCall(t *testing.T) {
+	files, err := scriptFiles.ReadDir("scripts")
+	require.NoError(t, err)
+	for _, f := range files {
+		if f.Name() == "lib.lua" {
+			continue
+		}
+		body, err := scriptFiles.ReadFile("scripts/" + f.Name())
+		require.NoError(t, err)
+		src := scriptSource(f.Name())
+		names := luaNames(codeOf(string(body)))
+		var left []libPart
+		for _, p := range lib {
+			if strings.Contains(src, p.text) {
+				maps.Copy(names, p.uses)
+			} else {
+				left = append(left, p)
+			}
+		}
+		for _, p := range left {
+			for _, n := range p.defines {
+				assert.False(t, names[n], "%s calls %s, which lib.lua defines, without its definition", f.Name(), n)
+			}
+		}
+	}
+	info := scriptSource("info.lua")
+	assert.NotContains(t, info, "local function finish_attempts", "Info finishes no attempt")
+	assert.Contains(t, scriptSource("claim.lua"), "local function finish_attempts")
+}
+
+// The code of Lua source, for the names it calls: neither comments nor
+// what strings hold.
+func TestCodeOf(t *testing.T) {
+	assert.Equal(t, "x = '' .. y \nz = \"\" .. w(\"\") \n",
+		codeOf("x = '--' .. y -- not y\nz = \"a--b\\\"--\" .. w(\"v\") -- nor v\n"))
 }

@@ -157,3 +157,70 @@ func BenchmarkExchange(b *testing.B) {
 	b.ReportMetric(per(added), "add-µs/task")
 	b.ReportMetric(per(processed), "process-µs/task")
 }
+
+// BenchmarkOneCall measures what one call of a script costs Redis when it
+// handles a single thing or nothing: an Info of a key without a task, an
+// Add of one task, a claim that finds nothing due. Every script runs its
+// prelude at each call (the table K, the schema's tables, lib.lua's
+// definitions: see load), which such calls pay in full. It reports Redis's
+// time per call (INFO commandstats).
+//
+// Given DOCKET_BENCH_REDIS, it uses that server, which may run under
+// callgrind as for BenchmarkExchange; the instructions of one kind of call
+// are those of a run of 2,000 calls less those of a run of one:
+//
+//	DOCKET_BENCH_REDIS=127.0.0.1:7777 go test ./internal/store -run '^$' -bench 'OneCall/info' -benchtime 2000x
+func BenchmarkOneCall(b *testing.B) {
+	ctx := context.Background()
+	addr := os.Getenv("DOCKET_BENCH_REDIS")
+	if addr == "" {
+		addr = redistest.NewServer(b, "--appendonly", "no", "--save", "").Addr
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	var heldGen string
+	calls := map[string]func(s *store.Store, i int) error{
+		"info": func(s *store.Store, _ int) error {
+			_, _, err := s.Info(ctx, "none")
+			return err
+		},
+		"add": func(s *store.Store, i int) error {
+			_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: strconv.Itoa(i), Name: "noop", Input: []byte(`{"i":1}`)}})
+			return err
+		},
+		"claim": func(s *store.Store, _ int) error {
+			_, err := s.Exchange(ctx, nil, "w", store.AllFree(10), time.Minute, 0, store.Rules{}, 5)
+			return err
+		},
+		// a workflow's step saving its output
+		"step": func(s *store.Store, i int) error {
+			return s.Record(ctx, "wf", heldGen, "step:"+strconv.Itoa(i), `{"ok":true}`)
+		},
+	}
+	for _, name := range []string{"info", "add", "claim", "step"} {
+		b.Run(name, func(b *testing.B) {
+			s, err := store.New(rdb, fmt.Sprintf("bench-call-%d", time.Now().UnixNano()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if name == "step" { // a workflow's run, holding its task
+				if _, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "wf", Name: "wf", Input: []byte(`{}`)}}); err != nil {
+					b.Fatal(err)
+				}
+				heldGen = claimOne(b, s, "wf").Gen
+			}
+			if err := calls[name](s, -1); err != nil { // loads the script
+				b.Fatal(err)
+			}
+			before := scriptTime(b, rdb)
+			b.ResetTimer()
+			for i := range b.N {
+				if err := calls[name](s, i); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64((scriptTime(b, rdb)-before).Microseconds())/float64(b.N), "redis-µs/call")
+		})
+	}
+}
+
