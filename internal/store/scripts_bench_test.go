@@ -223,4 +223,3 @@ func BenchmarkOneCall(b *testing.B) {
 		})
 	}
 }
-
