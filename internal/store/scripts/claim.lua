@@ -189,36 +189,136 @@ local function decode(raw)
   return input
 end
 
--- text renders an input value for a key: strings as they are, integers
--- without an exponent, anything else as JSON. Newlines are escaped: they
--- separate the limits a task holds.
+-- escaped writes a value's text for an id: its newlines, which separate the
+-- limits a task holds, as \n, and so its backslashes as \\ (else the
+-- values "a", newline, "b" and "a\nb" would share an id).
+local ESCAPES = {['\\'] = '\\\\', ['\n'] = '\\n'}
+local function escaped(s)
+  return (string.gsub(s, '[\\\n]', ESCAPES))
+end
+
+-- text renders a value cjson read for an id: strings as they are, whole
+-- numbers without an exponent, other numbers with every digit a double
+-- holds, booleans as JSON writes them, nothing (absent, null) as ''.
 local function text(v)
-  local s
   if type(v) == 'string' then
-    s = v
+    return v
   elseif type(v) == 'number' and v == math.floor(v) and math.abs(v) < 2 ^ 53 then
-    s = string.format('%d', v)
+    return string.format('%d', v)
   elseif type(v) == 'number' then
-    s = string.format('%.17g', v)
+    return string.format('%.17g', v)
   elseif type(v) == 'boolean' then
-    s = tostring(v)
-  elseif v == nil or v == cjson.null then
-    s = ''
-  else
-    local ok, encoded = pcall(cjson.encode, v)
-    if not ok then
-      error(UNREADABLE .. tostring(encoded), 0)
-    end
-    s = encoded
+    return tostring(v)
   end
-  return (string.gsub(s, '\n', '\\n'))
+  return ''
+end
+
+-- canonical writes the JSON value that starts at s[i] (an object or an
+-- array an input field holds) in one spelling for all the ways of writing
+-- it, so that equal values share an id and different ones do not: members
+-- sorted by name (the last of a name, as Go reads it), no spaces, strings
+-- with only '"', '\' and control characters escaped, whole numbers written
+-- as integers exactly however large (as for a field: see JSON.exact_int),
+-- other numbers as text does. It returns the text and the index after the
+-- value; nil if the JSON cannot be read.
+local canonical
+local function quoted(raw)
+  local ok, v = pcall(cjson.decode, raw)
+  if not ok or type(v) ~= 'string' then
+    return nil
+  end
+  return '"' .. string.gsub(v, '[%c"\\]', function(c) return string.format('\\u%04x', string.byte(c)) end) .. '"'
+end
+local function members(s, i, close, keyed)
+  local values, order = {}, {}
+  i = string.find(s, '%S', i + 1)
+  if i and string.sub(s, i, i) == close then
+    return i + 1, values, order
+  end
+  while i do
+    local name
+    i = string.find(s, '%S', i)
+    if not i then
+      return nil
+    elseif keyed then
+      local e = string.sub(s, i, i) == '"' and JSON.skip_string(s, i)
+      name = e and quoted(string.sub(s, i, e - 1))
+      local colon = e and string.find(s, '%S', e)
+      if not name or string.sub(s, colon, colon) ~= ':' then
+        return nil
+      end
+      i = colon + 1
+    else
+      name = #order + 1
+    end
+    local v, after = canonical(s, i)
+    if not v then
+      return nil
+    end
+    if values[name] == nil then
+      order[#order + 1] = name
+    end
+    values[name] = v
+    i = string.find(s, '%S', after)
+    local c = i and string.sub(s, i, i)
+    if c == close then
+      return i + 1, values, order
+    elseif c ~= ',' then
+      return nil
+    end
+    i = i + 1
+  end
+  return nil
+end
+canonical = function(s, i)
+  i = string.find(s, '%S', i)
+  local c = i and string.sub(s, i, i)
+  if c == '{' or c == '[' then
+    local after, values, order = members(s, i, c == '{' and '}' or ']', c == '{')
+    if not after then
+      return nil
+    end
+    local parts = {}
+    if c == '{' then
+      table.sort(order)
+      for n, name in ipairs(order) do
+        parts[n] = name .. ':' .. values[name]
+      end
+      return '{' .. table.concat(parts, ',') .. '}', after
+    end
+    for n = 1, #order do
+      parts[n] = values[n]
+    end
+    return '[' .. table.concat(parts, ',') .. ']', after
+  elseif c == '"' then
+    local e = JSON.skip_string(s, i)
+    local q = e and quoted(string.sub(s, i, e - 1))
+    return q, e
+  elseif not c then
+    return nil
+  end
+  local e = string.find(s, '[,}%]%s]', i) or #s + 1
+  local t = string.sub(s, i, e - 1)
+  if t == 'true' or t == 'false' or t == 'null' then
+    return t, e
+  end
+  local ok, n = pcall(cjson.decode, t) -- not tonumber: miniredis's reads no exponent
+  if not ok or type(n) ~= 'number' then
+    return nil
+  end
+  if string.find(t, '^%-?%d+$') and JSON.inexact(n) then
+    return t, e
+  end
+  return text(n), e
 end
 
 -- field reads the value of input field arg as text, the way Go would bind
 -- it: a whole number beyond a double's precision as raw, the input's JSON,
--- writes it. Go matches keys to fields without case, and the last of several keys
--- that match wins, an order a decoded Lua table has lost: a key that Go
--- could bind to arg, other than arg itself, makes the input unreadable.
+-- writes it; an object or an array as its canonical JSON; a string as it
+-- is; nothing (absent, null) as ''. Go matches keys to fields without
+-- case, and the last of several keys that match wins, an order a decoded
+-- Lua table has lost: a key that Go could bind to arg, other than arg
+-- itself, makes the input unreadable.
 local function field(input, arg, raw)
   if arg == '' then
     return ''
@@ -229,7 +329,15 @@ local function field(input, arg, raw)
       error(UNREADABLE .. 'key "' .. k .. '" could be field "' .. arg .. '"', 0)
     end
   end
-  return JSON.exact_int(input[arg], raw, arg) or text(input[arg])
+  local v = input[arg]
+  if type(v) == 'table' then
+    local t = canonical(JSON.member(raw or '', arg) or '', 1)
+    if not t then
+      error(UNREADABLE .. 'field "' .. arg .. '" is not JSON Go reads', 0)
+    end
+    return escaped(t)
+  end
+  return escaped(JSON.exact_int(v, raw, arg) or text(v))
 end
 
 local function is_holder(key, id)
