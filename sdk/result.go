@@ -203,7 +203,10 @@ type TaskError struct {
 	Message string // the task's final error message
 }
 
-// Error says which execution ended how, and its message.
+// Error is the task's final error message, as its function returned it
+// (what errors.New("card declined") says, not "docket: …"), so that a
+// caller passes it on unchanged; when there is none (a cancel without a
+// message), which execution ended how. The fields say the rest.
 func (e *TaskError) Error() string {
 	if e.Message == "" {
 		return fmt.Sprintf("docket: task %q (%s) %s", e.Key, e.Task, e.State)

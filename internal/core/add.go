@@ -77,7 +77,7 @@ func (o AddOptions) Check() error {
 
 // ErrInputTooLarge reports JSON larger than the docket accepts
 // (sdk.ErrInputTooLarge).
-var ErrInputTooLarge = errors.New("docket: task input is too large")
+var ErrInputTooLarge = errors.New("docket: too large")
 
 // CheckSize refuses JSON of more than limit bytes (the docket's
 // WithMaxInputSize; 0 for no limit); what names it: `task "x"`, `step "s":
