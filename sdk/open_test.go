@@ -5,6 +5,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,12 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 		{"redis+sentinel://localhost:26379/0", "master_name"},
 		{"memory://name/path", "memory://NAME"},
 		{"memory://u:p@name", "memory://NAME"},
+		// No server listens on such a port: a bad URL, not an unreachable
+		// server (as they were, after a dial).
+		{"redis://127.0.0.1:99999/0", `address "127.0.0.1:99999": the port is not a number from 1 to 65535`},
+		{"redis://127.0.0.1:0/0", "the port is not a number from 1 to 65535"},
+		{"redis+cluster://127.0.0.1:6379?addr=127.0.0.1:70000", `"127.0.0.1:70000": the port is not`},
+		{"redis+sentinel://127.0.0.1:70000/0?master_name=m", `"127.0.0.1:70000": the port is not`},
 	} {
 		t.Run(tc.url, func(t *testing.T) {
 			_, err := sdk.Open(context.Background(), tc.url)
@@ -207,4 +214,39 @@ func TestOpenUnreachableLogsNothing(t *testing.T) {
 			assert.Less(t, elapsed, 3*time.Second, "Open took %v", elapsed)
 		})
 	}
+}
+
+// A server that takes connections and never answers: Open gives up when
+// its context does, not when go-redis's read timeout (3 s a try) ends. It
+// took 5 s with a 1.5 s context.
+func TestOpenGivesUpWithItsContext(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var held sync.WaitGroup
+	t.Cleanup(func() { _ = ln.Close(); held.Wait() })
+	held.Add(1)
+	go func() {
+		defer held.Done()
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // read nothing, answer nothing
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = sdk.Open(ctx, "redis://"+ln.Addr().String()+"/0")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, sdk.ErrUnreachable)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 2500*time.Millisecond, "before the first read timeout")
 }

@@ -300,3 +300,40 @@ func runGreeting(t *testing.T, d *sdk.Docket) {
 	require.NoError(t, err)
 	assert.Equal(t, sdk.StateCompleted, info.State)
 }
+
+// readmeACL is the README's list of commands for a docket's ACL user.
+const readmeACL = "+@scripting +@read +@write +@pubsub +ping +time +info"
+
+// A user granted what the README says, and nothing more, runs a docket,
+// on database 0 and, with SELECT, on another. The README named the
+// categories only: such a user's Open failed on PING, and its first Add
+// on the scripts' TIME.
+func TestTheREADMEsACLUserRunsADocket(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	require.Contains(t, string(readme), readmeACL)
+	require.Contains(t, string(readme), "`+select` for a database other than 0")
+	for db, extra := range map[string][]string{"0": nil, "3": {"+select"}} {
+		t.Run("db "+db, func(t *testing.T) {
+			ctx := context.Background()
+			srv := redistest.NewServer(t)
+			admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+			t.Cleanup(func() { _ = admin.Close() })
+			name := redistest.Name(t)
+			rules := append([]string{"reset", "on", ">pw", "~docket:{" + name + "}:*", "&docket:{" + name + "}:*"},
+				strings.Fields(readmeACL)...)
+			rules = append(rules, extra...)
+			require.NoError(t, admin.Do(ctx, append([]any{"ACL", "SETUSER", "docket"}, anys(rules)...)...).Err())
+			d, err := sdk.Open(ctx, "redis://docket:pw@"+srv.Addr+"/"+db, sdk.WithName(name), sdk.WithLogger(quiet))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = d.Close() })
+			checked := admin
+			if db != "0" {
+				checked = redis.NewClient(&redis.Options{Addr: srv.Addr, DB: 3})
+				t.Cleanup(func() { _ = checked.Close() })
+			}
+			redistest.CheckLeaks(t, checked, name)
+			runScenario(t, d, checked)
+		})
+	}
+}

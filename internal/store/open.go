@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -72,7 +74,13 @@ func parse(u *url.URL, rawURL string) (backend, error) {
 		if opt.DB < 0 { // go-redis takes it, and selects no database: 0
 			return backend{}, fmt.Errorf("invalid database number: %d", opt.DB)
 		}
+		if opt.Network == "tcp" {
+			if err := checkPorts(opt.Addr); err != nil {
+				return backend{}, err
+			}
+		}
 		opt.Protocol = protocol(u, opt.Protocol)
+		opt.ContextTimeoutEnabled = boundByContext
 		return backend{
 			probe: func(ctx context.Context) error {
 				_, err := probe(ctx, opt.Network, []string{opt.Addr}, opt.DialTimeout, opt.TLSConfig)
@@ -88,7 +96,11 @@ func parse(u *url.URL, rawURL string) (backend, error) {
 		if err != nil {
 			return backend{}, err
 		}
+		if err := checkPorts(opt.Addrs...); err != nil {
+			return backend{}, err
+		}
 		opt.Protocol = protocol(u, opt.Protocol)
+		opt.ContextTimeoutEnabled = boundByContext
 		return backend{
 			// One seed that answers is enough: go-redis learns the other
 			// nodes from it.
@@ -112,11 +124,15 @@ func parse(u *url.URL, rawURL string) (backend, error) {
 		if opt.DB < 0 {
 			return backend{}, fmt.Errorf("invalid database number: %d", opt.DB)
 		}
+		if err := checkPorts(opt.SentinelAddrs...); err != nil {
+			return backend{}, err
+		}
 		if opt.Password == "" {
 			// One password in the URL usually serves sentinels and master alike.
 			opt.Username, opt.Password = opt.SentinelUsername, opt.SentinelPassword
 		}
 		opt.Protocol = protocol(u, opt.Protocol)
+		opt.ContextTimeoutEnabled = boundByContext
 		return backend{
 			probe: func(ctx context.Context) error { return probeSentinel(ctx, opt) },
 			connect: func() (redis.UniversalClient, func() error) {
@@ -137,6 +153,30 @@ func parse(u *url.URL, rawURL string) (backend, error) {
 		return backend{}, fmt.Errorf("unknown scheme %q; use one of: %s", u.Scheme, Schemes)
 	}
 }
+
+// checkPorts refuses an address whose port no server can listen on, which
+// go-redis would only find out by failing to dial it (an unreachable
+// server, rather than a bad URL).
+func checkPorts(addrs ...string) error {
+	for _, addr := range addrs {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("address %q: %w", addr, err)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("address %q: the port is not a number from 1 to 65535", addr)
+		}
+	}
+	return nil
+}
+
+// boundByContext: every call of a client Open makes gives up when its
+// context's deadline comes, Open's ping included, rather than when its
+// read timeout ends (3 s by default, per try): a server that accepts
+// connections and never answers held an Open with a 1.5 s context for 5 s.
+// (go-redis leaves this off by default; sdk.OpenClient takes the client's
+// own setting.)
+const boundByContext = true
 
 // protocol is the RESP version to speak: the URL's protocol parameter, or
 // RESP2. A docket needs nothing of RESP3, and go-redis checks every RESP3
