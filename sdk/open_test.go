@@ -144,6 +144,32 @@ func TestUsernameAndPasswordComeFromTheURL(t *testing.T) {
 	assert.Contains(t, err.Error(), "WRONGPASS")
 }
 
+// A user without a password in the URL (one Redis lets in without: nopass)
+// is the user the docket runs as; go-redis logged in only with a password,
+// and such a URL ran as the default user. One that needs a password is
+// refused, not let in as the default user.
+func TestAUserWithoutAPasswordIsThatUser(t *testing.T) {
+	srv := redistest.NewServer(t)
+	ctx := context.Background()
+	admin, err := sdk.Open(ctx, srv.URL())
+	require.NoError(t, err)
+	defer admin.Close()
+	require.NoError(t, admin.Redis().Do(ctx, "ACL", "SETUSER", "free", "on", "nopass", "~*", "&*", "+@all").Err())
+	require.NoError(t, admin.Redis().Do(ctx, "ACL", "SETUSER", "app", "on", ">app-pw", "~*", "&*", "+@all").Err())
+	for _, url := range []string{"redis://free@" + srv.Addr + "/0", "redis://free:@" + srv.Addr + "/0"} {
+		d, err := sdk.Open(ctx, url, sdk.WithName(redistest.Name(t)))
+		require.NoError(t, err, url)
+		who, err := d.Redis().Do(ctx, "ACL", "WHOAMI").Text()
+		require.NoError(t, err)
+		assert.Equal(t, "free", who, url)
+		require.NoError(t, d.Close())
+	}
+	_, err = sdk.Open(ctx, "redis://app@"+srv.Addr+"/0")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, sdk.ErrUnreachable)
+	assert.Contains(t, err.Error(), "WRONGPASS")
+}
+
 // Cluster and Sentinel URLs are understood: with nothing listening, Open
 // reports the server unreachable, not the URL bad.
 func TestClusterAndSentinelURLsParse(t *testing.T) {

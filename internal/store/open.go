@@ -81,6 +81,7 @@ func parse(u *url.URL, rawURL string) (backend, error) {
 		}
 		opt.Protocol = protocol(u, opt.Protocol)
 		opt.ContextTimeoutEnabled = boundByContext
+		opt.OnConnect = logIn(opt.Username, opt.Password)
 		return backend{
 			probe: func(ctx context.Context) error {
 				_, err := probe(ctx, opt.Network, []string{opt.Addr}, opt.DialTimeout, opt.TLSConfig)
@@ -101,6 +102,7 @@ func parse(u *url.URL, rawURL string) (backend, error) {
 		}
 		opt.Protocol = protocol(u, opt.Protocol)
 		opt.ContextTimeoutEnabled = boundByContext
+		opt.OnConnect = logIn(opt.Username, opt.Password)
 		return backend{
 			// One seed that answers is enough: go-redis learns the other
 			// nodes from it.
@@ -133,6 +135,7 @@ func parse(u *url.URL, rawURL string) (backend, error) {
 		}
 		opt.Protocol = protocol(u, opt.Protocol)
 		opt.ContextTimeoutEnabled = boundByContext
+		opt.OnConnect = logIn(opt.Username, opt.Password)
 		return backend{
 			probe: func(ctx context.Context) error { return probeSentinel(ctx, opt) },
 			connect: func() (redis.UniversalClient, func() error) {
@@ -168,6 +171,20 @@ func checkPorts(addrs ...string) error {
 		}
 	}
 	return nil
+}
+
+// logIn makes a connection log in as a URL's user that has no password
+// (redis://user@host, a user Redis lets in without one: nopass), which
+// go-redis does only with a password: it stayed the default user, who may
+// have more rights. A user that needs a password is refused, rather than
+// let in as another. nil (nothing to do) otherwise.
+func logIn(user, password string) func(context.Context, *redis.Conn) error {
+	if user == "" || password != "" {
+		return nil
+	}
+	return func(ctx context.Context, cn *redis.Conn) error {
+		return cn.AuthACL(ctx, user, "").Err()
+	}
 }
 
 // boundByContext: every call of a client Open makes gives up when its
