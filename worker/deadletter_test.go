@@ -132,3 +132,51 @@ func TestDeadLetteredAfterOneDelivery(t *testing.T) {
 		assert.Equal(t, "dead-lettered: delivered once, and its worker stopped without finishing it", info.Error)
 	})
 }
+
+// A worker that lacks the task hands it back without undoing more than its
+// own claim: the delivery to the worker that died still counts. The hand-back
+// set deliveries to 0, so the task ran again where it was to be
+// dead-lettered, for as long as workers without it took it in between (a
+// rolling deploy).
+func TestAHandBackByAWorkerWithoutTheTaskKeepsItsDeliveries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := bubbleDocket(t)
+		ran := false
+		poison := sdk.NewTask("poison", func(ctx context.Context, in Order) error { ran = true; return nil })
+		require.NoError(t, d.Register(poison))
+		ex, err := poison.Add(t.Context(), d, Order{ID: 1})
+		require.NoError(t, err)
+		s, err := store.New(d.Redis(), d.Name())
+		require.NoError(t, err)
+		c, err := s.Claim(t.Context(), "doomed", 1, time.Minute, time.Hour, store.Rules{}, 1)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		time.Sleep(time.Minute) // its worker died: the lease lapses
+
+		run := func(d *sdk.Docket, opts worker.Options) {
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error)
+			go func() { done <- worker.New(d, opts).Run(ctx) }()
+			time.Sleep(10 * time.Minute)
+			cancel()
+			require.NoError(t, <-done)
+		}
+		// A worker of another deploy, without the task, takes it and hands it back.
+		other, err := sdk.OpenClient(d.Redis(), sdk.WithName(d.Name()))
+		require.NoError(t, err)
+		defer other.Close()
+		require.NoError(t, other.Register(sdk.NewTask("bystander", func(ctx context.Context, in Order) error { return nil })))
+		run(other, worker.Options{})
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, sdk.StateScheduled, info.State)
+		require.Contains(t, info.Error, "registered", "the bystander handed it back")
+
+		run(d, worker.Options{MaxDeliveries: 1})
+		assert.False(t, ran, "a second delivery never happens")
+		info, err = ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Equal(t, "dead-lettered: delivered once, and its worker stopped without finishing it", info.Error)
+	})
+}

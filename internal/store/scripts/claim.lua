@@ -170,6 +170,15 @@ local function dead_letter(key, f)
   keep_dead(key, now, retention)
 end
 
+-- died_too_often tells a due task whose workers died running it as many
+-- times as a worker may hand it over (its deliveries: a hand-back of a
+-- claim that never started it, from a worker stopping or one without its
+-- task, undoes only that claim's). Such a task is dead-lettered, as when its
+-- lease lapses (see reclaim), rather than run again.
+local function died_too_often(f)
+  return f.deliveries ~= DELIVERIES_0 and whole(f.deliveries) >= max_deliveries
+end
+
 -- Admission control.
 
 -- unreadable is raised (as an error) by the admission checks when a task's
@@ -712,10 +721,11 @@ end
 -- leave the schedule (or K.ready, whose head they are), so that each is
 -- always in a set.
 local function deliver_all(due, ready)
-  local values, problems, leases, f = {}, {}, {}, nil
+  local values, problems, dead, leases, f = {}, {}, {}, {}, nil
   for i, key in ipairs(due) do
     f, problems[i], values[i] = fetch(key, BULK, f)
-    if not problems[i] then
+    dead[i] = not problems[i] and died_too_often(f)
+    if not problems[i] and not dead[i] then
       leases[#leases + 1] = lease_until
       leases[#leases + 1] = key
     end
@@ -732,6 +742,8 @@ local function deliver_all(due, ready)
     f = named(values[i], f)
     if problems[i] then
       corrupt(key, f, problems[i])
+    elseif dead[i] then
+      dead_letter(key, f)
     else
       hand_over(key, f)
     end
@@ -753,6 +765,9 @@ local function consider(key, ready)
   local f, problem = fetch(key)
   if problem then
     corrupt(key, f, problem)
+    return
+  elseif died_too_often(f) then
+    dead_letter(key, f)
     return
   end
   local strike = struck(f.name, f.input)

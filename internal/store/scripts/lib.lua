@@ -1066,7 +1066,11 @@ local function finish_attempts(first, last, retention, now)
           announce(key, STATE.scheduled, f[3])
         elseif outcome == KIND.unknown then
           due = due_at(when, now)
-          redis.call('HSET', tk, 'deliveries', '0', 'error', err)
+          -- It never ran here: this claim's delivery is undone, not those
+          -- before it (a worker that died with it), which count towards
+          -- its dead letter.
+          redis.call('HINCRBY', tk, 'deliveries', -1)
+          redis.call('HSET', tk, 'error', err)
           if not f[6] then -- the first hand-back: when, and when it was due (see known.lua)
             redis.call('HSET', tk, 'unknown_since', now_s, 'unknown_due', due_of(key) or now_s)
           end
