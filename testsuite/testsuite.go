@@ -46,8 +46,8 @@ type StepRun struct {
 	Workflow string    // the workflow's key
 	Name     string    // the step's name
 	Start    time.Time // when its function was called, in fake time
-	End      time.Time // when it returned
-	Err      error     // what it returned
+	End      time.Time // when it returned, or panicked
+	Err      error     // what it returned; for a panic, an error that says so
 }
 
 // Attempt is one attempt that ran a task's function.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -111,6 +112,10 @@ func Wait(ctx context.Context, children ...Awaitable) error {
 		if seen[key] {
 			continue
 		}
+		if name, ok := strings.CutPrefix(key, a.Key+"/"); !ok || !startedHere(a, name, key) {
+			return sdk.Permanent(fmt.Errorf("%w: %q is not a child %q started (child %d of %d to wait for)",
+				ErrNotAChild, key, a.Key, i+1, len(children)))
+		}
 		seen[key] = true
 		awaited = append(awaited, key)
 		if _, ok := a.Flow.Lookup(store.FlowEnded + key); !ok {
@@ -127,6 +132,13 @@ func Wait(ctx context.Context, children ...Awaitable) error {
 	// Every child awaited goes to the park, ended or not: it counts them
 	// all ("2 of 3 children"), and skips those that ended.
 	return a.Flow.Park(store.Park{Kind: store.ParkChildren, Children: awaited}, what)
+}
+
+// startedHere reports whether the run's execution started the child key
+// under name: its end is written to this flow.
+func startedHere(a *core.Attempt, name, key string) bool {
+	started, ok := a.Flow.Lookup(store.FlowChild + name)
+	return ok && started == key
 }
 
 // All waits for every child (see Wait), and returns their results in

@@ -70,5 +70,6 @@
 // key a live task that is not the workflow's child holds; ErrSignalTimeout
 // a wait for a signal that timed out; ErrDuplicateName and ErrNoName a
 // name used twice in a run, or none; ErrNotInTask a primitive called
-// outside a running task.
+// outside a running task; ErrNotAChild a wait for a Future this workflow's
+// execution did not start.
 package workflow

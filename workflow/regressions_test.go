@@ -538,3 +538,52 @@ func TestAWorkflowWokenIntoAFullRateLimitShowsItWaitsForTheLimit(t *testing.T) {
 		assert.Equal(t, sdk.StateCompleted, info.State)
 	})
 }
+
+// A wait for a Future that the workflow's execution did not start (another
+// workflow's child, passed to it) fails the workflow at once with
+// ErrNotAChild: that child's end wakes only its own workflow, and the
+// waiter parked for ever on "1 child".
+func TestWaitingForAnotherWorkflowsChildFails(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		double := sdk.NewResultTask("double", func(ctx context.Context, in N) (int, error) {
+			time.Sleep(time.Minute)
+			return 2 * in.N, nil
+		})
+		var foreign *workflow.Future[int]
+		started := make(chan struct{})
+		owner := sdk.NewTask("owner", func(ctx context.Context, in N) error {
+			f, err := workflow.Start(ctx, double, "d", in)
+			if err != nil {
+				return err
+			}
+			if foreign == nil {
+				foreign = f
+				close(started)
+			}
+			_, err = f.Get(ctx)
+			return err
+		})
+		var waitErr error
+		thief := sdk.NewTask("thief", func(ctx context.Context, in N) error {
+			<-started
+			_, waitErr = foreign.Get(ctx)
+			return waitErr
+		})
+		env.Register(double)
+		env.Register(owner)
+		env.Register(thief)
+		_, err := owner.Add(t.Context(), env.Docket(), N{N: 21}, sdk.Key("owner"))
+		require.NoError(t, err)
+		ex, err := thief.Add(t.Context(), env.Docket(), N{}, sdk.Key("thief"))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+
+		require.ErrorIs(t, waitErr, workflow.ErrNotAChild)
+		assert.Contains(t, waitErr.Error(), `"owner/d" is not a child "thief" started`)
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Equal(t, sdk.ReasonPermanent, info.Reason)
+		assert.Len(t, env.Runs("owner"), 2, "the owner still gets its child's result")
+	})
+}

@@ -215,3 +215,44 @@ func assertLinkedTo(t *testing.T, s, from tracetest.SpanStub, why string) {
 	assert.Equal(t, from.SpanContext.TraceID(), s.Links[0].SpanContext.TraceID(), why)
 	assert.Equal(t, from.SpanContext.SpanID(), s.Links[0].SpanContext.SpanID(), why)
 }
+
+// A step whose function panics is a run of the step too: listed by
+// env.Steps with an error, its span ended with an error status. Both were
+// skipped (the panic went past them to the worker), and the span never
+// ended.
+func TestAPanickingStepIsListedAndItsSpanEnds(t *testing.T) {
+	exporter := withSpans(t)
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		runs := 0
+		w := sdk.NewTask("w", func(ctx context.Context, _ struct{}) error {
+			_, err := workflow.Step(ctx, "boom", func(ctx context.Context) (int, error) {
+				runs++
+				if runs == 1 {
+					panic("the first time")
+				}
+				return runs, nil
+			})
+			return err
+		}, policy.Retry(2, time.Second))
+		env.Register(w)
+		ex, err := w.Add(t.Context(), env.Docket(), struct{}{}, sdk.Key("w"))
+		require.NoError(t, err)
+		env.RunUntilFinished()
+		info, err := ex.Info(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, sdk.StateCompleted, info.State)
+
+		steps := env.Steps("w")
+		require.Len(t, steps, 2, "the run that panicked, and the one that returned")
+		require.Error(t, steps[0].Err)
+		assert.Contains(t, steps[0].Err.Error(), `step "boom" panicked`)
+		assert.NoError(t, steps[1].Err)
+	})
+	var statuses []codes.Code
+	for _, s := range exporter.GetSpans() {
+		if s.Name == "step boom" {
+			statuses = append(statuses, s.Status.Code)
+		}
+	}
+	assert.Equal(t, []codes.Code{codes.Error, codes.Unset}, statuses, "both runs' spans ended")
+}

@@ -47,6 +47,13 @@ var ErrChildFailed = core.ErrChildFailed
 // error fails the run as any error does: a retry may find the key free.
 var ErrKeyTaken = errors.New("docket: the child's key is taken")
 
+// ErrNotAChild reports a wait (Wait, Get, All) for a Future that this
+// execution of the workflow did not start: another workflow's child, or a
+// child of an earlier execution of its key kept in a variable. Its end
+// would never wake this workflow. It comes wrapped in sdk.Permanent: a
+// retry would find the same.
+var ErrNotAChild = errors.New("docket: not a child of this workflow")
+
 // ErrNotInTask reports a primitive called outside a running task.
 var ErrNotInTask = errors.New("docket: workflow primitives run inside a task, with the task's context")
 
@@ -160,7 +167,24 @@ func Step[Out any](ctx context.Context, name string, fn func(ctx context.Context
 	ctx, span := telemetry.Tracer().Start(ctx, "step "+name)
 	span.SetAttributes(attribute.String(telemetry.AttrStep, name), attribute.String(telemetry.AttrKey, a.Key))
 	start := time.Now()
+	ended := func(err error) {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+		if a.Hooks != nil && a.Hooks.StepDone != nil {
+			a.Hooks.StepDone(core.StepRecord{Workflow: a.Key, Name: name, Start: start, End: time.Now(), Err: err})
+		}
+	}
+	returned := false
+	defer func() {
+		if !returned { // fn panicked, on its way to the worker (a *sdk.PanicError)
+			ended(fmt.Errorf("step %q panicked", name))
+		}
+	}()
 	out, err := fn(context.WithValue(ctx, stepKey{}, a.Key+"/"+name))
+	returned = true
 	err = core.Usable(err)
 	var raw string
 	if err == nil {
@@ -169,14 +193,7 @@ func Step[Out any](ctx context.Context, name string, fn func(ctx context.Context
 			raw, err = record(ctx, a, field, enc)
 		}
 	}
-	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
-	}
-	span.End()
-	if a.Hooks != nil && a.Hooks.StepDone != nil {
-		a.Hooks.StepDone(core.StepRecord{Workflow: a.Key, Name: name, Start: start, End: time.Now(), Err: err})
-	}
+	ended(err)
 	if err != nil {
 		return zero, err
 	}
