@@ -156,7 +156,10 @@ func TestAUserWithoutAPasswordIsThatUser(t *testing.T) {
 	defer admin.Close()
 	require.NoError(t, admin.Redis().Do(ctx, "ACL", "SETUSER", "free", "on", "nopass", "~*", "&*", "+@all").Err())
 	require.NoError(t, admin.Redis().Do(ctx, "ACL", "SETUSER", "app", "on", ">app-pw", "~*", "&*", "+@all").Err())
-	for _, url := range []string{"redis://free@" + srv.Addr + "/0", "redis://free:@" + srv.Addr + "/0"} {
+	// The default user needs a password from now: the nopass user logs in
+	// before anything else (SELECT of database 2 included).
+	require.NoError(t, admin.Redis().Do(ctx, "ACL", "SETUSER", "default", "resetpass", ">admin-pw").Err())
+	for _, url := range []string{"redis://free@" + srv.Addr + "/0", "redis://free:@" + srv.Addr + "/2"} {
 		d, err := sdk.Open(ctx, url, sdk.WithName(redistest.Name(t)))
 		require.NoError(t, err, url)
 		who, err := d.Redis().Do(ctx, "ACL", "WHOAMI").Text()

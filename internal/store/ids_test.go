@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,5 +85,31 @@ func TestALimitIDIsTheValueGoReads(t *testing.T) {
 				}
 			})
 		}
+	})
+}
+
+// A limit's value nested more than 32 deep fails its task, unreadable for
+// the admission rules, rather than hold Redis while each level copies what
+// it holds; 32 deep is a value like any other.
+func TestALimitIDOfADeepValue(t *testing.T) {
+	rules := store.NewRules(map[string]store.Rule{"t": {Limits: []store.Limit{{Arg: "v", Max: 1}}}})
+	nested := func(n int) string { return strings.Repeat("[", n) + "1" + strings.Repeat("]", n) }
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
+			{Key: "deep", Name: "t", Input: []byte(`{"v":` + nested(32) + `}`)},
+			{Key: "deeper", Name: "t", Input: []byte(`{"v":` + nested(33) + `}`)},
+		})
+		require.NoError(t, err)
+		claim, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, rules, 5)
+		require.NoError(t, err)
+		require.Len(t, claim.Messages, 1)
+		assert.Equal(t, "deep", claim.Messages[0].Key)
+		require.Len(t, claim.Dropped, 1)
+		assert.Equal(t, "deeper", claim.Dropped[0].Key)
+		assert.Contains(t, claim.Dropped[0].Reason, `field "v" is not JSON it can read, or nested more than 32 deep`)
+		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "deep", Gen: claim.Messages[0].Gen, Kind: store.Completed}})
+		require.NoError(t, err)
 	})
 }

@@ -68,7 +68,9 @@ import (
 // Cooldown and debounce ids: "<task>:<field>:<value>". Rate limit ids are
 // built as concurrency limit ids are. In task, field and scope names '%'
 // is written "%25" and ':' "%3A" (claim.lua's id_part), so that no two
-// rules share an id; the value, last, is as written.
+// rules share an id; the value, last, is the field's as Go reads it (see
+// claim.lua's field: an object or an array in one spelling), its newlines
+// and backslashes escaped.
 
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (

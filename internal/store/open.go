@@ -50,11 +50,33 @@ func Open(ctx context.Context, rawURL string) (redis.UniversalClient, func() err
 		}
 	}
 	rdb, closeFn := b.connect()
-	if err := rdb.Ping(pingCtx).Err(); err != nil {
-		_ = closeFn()
+	if err := ping(pingCtx, rdb, closeFn); err != nil {
 		return nil, nil, fmt.Errorf("%w at %q: %w", ErrUnreachable, shown, err)
 	}
 	return rdb, closeFn, nil
+}
+
+// ping checks that the server answers, giving up when ctx ends: go-redis
+// bounds a read by its read timeout (3 s a try), not by the context,
+// unless ContextTimeoutEnabled is set, which would also cut off a worker's
+// last claim at its Run's deadline, its tasks leased and never seen. A
+// server that took connections and never answered held an Open with a
+// 1.5 s context for 5 s. Closing the client ends the ping's read. A ping
+// that fails closes the client (closeFn), once.
+func ping(ctx context.Context, rdb redis.UniversalClient, closeFn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- rdb.Ping(ctx).Err() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			_ = closeFn()
+		}
+		return err
+	case <-ctx.Done():
+		_ = closeFn()
+		<-done
+		return context.Cause(ctx)
+	}
 }
 
 // backend is what a URL names: how to check that it answers without
@@ -80,8 +102,7 @@ func parse(u *url.URL, rawURL string) (backend, error) {
 			}
 		}
 		opt.Protocol = protocol(u, opt.Protocol)
-		opt.ContextTimeoutEnabled = boundByContext
-		opt.OnConnect = logIn(opt.Username, opt.Password)
+		opt.Password = logInAs(opt.Username, opt.Password)
 		return backend{
 			probe: func(ctx context.Context) error {
 				_, err := probe(ctx, opt.Network, []string{opt.Addr}, opt.DialTimeout, opt.TLSConfig)
@@ -101,8 +122,7 @@ func parse(u *url.URL, rawURL string) (backend, error) {
 			return backend{}, err
 		}
 		opt.Protocol = protocol(u, opt.Protocol)
-		opt.ContextTimeoutEnabled = boundByContext
-		opt.OnConnect = logIn(opt.Username, opt.Password)
+		opt.Password = logInAs(opt.Username, opt.Password)
 		return backend{
 			// One seed that answers is enough: go-redis learns the other
 			// nodes from it.
@@ -134,8 +154,7 @@ func parse(u *url.URL, rawURL string) (backend, error) {
 			opt.Username, opt.Password = opt.SentinelUsername, opt.SentinelPassword
 		}
 		opt.Protocol = protocol(u, opt.Protocol)
-		opt.ContextTimeoutEnabled = boundByContext
-		opt.OnConnect = logIn(opt.Username, opt.Password)
+		opt.Password = logInAs(opt.Username, opt.Password)
 		return backend{
 			probe: func(ctx context.Context) error { return probeSentinel(ctx, opt) },
 			connect: func() (redis.UniversalClient, func() error) {
@@ -173,27 +192,21 @@ func checkPorts(addrs ...string) error {
 	return nil
 }
 
-// logIn makes a connection log in as a URL's user that has no password
-// (redis://user@host, a user Redis lets in without one: nopass), which
-// go-redis does only with a password: it stayed the default user, who may
-// have more rights. A user that needs a password is refused, rather than
-// let in as another. nil (nothing to do) otherwise.
-func logIn(user, password string) func(context.Context, *redis.Conn) error {
-	if user == "" || password != "" {
-		return nil
+// logInAs is the password to give go-redis for a URL's user and password.
+// go-redis logs in (HELLO's AUTH, before anything else) only with a
+// password: a user without one (redis://reader@host, a user Redis lets in
+// without a password: nopass) stayed the default user, who may have more
+// rights. Such a user gets a password it ignores, anyPassword; one that
+// needs a password is refused (WRONGPASS), rather than let in as another.
+func logInAs(user, password string) string {
+	if user != "" && password == "" {
+		return anyPassword
 	}
-	return func(ctx context.Context, cn *redis.Conn) error {
-		return cn.AuthACL(ctx, user, "").Err()
-	}
+	return password
 }
 
-// boundByContext: every call of a client Open makes gives up when its
-// context's deadline comes, Open's ping included, rather than when its
-// read timeout ends (3 s by default, per try): a server that accepts
-// connections and never answers held an Open with a 1.5 s context for 5 s.
-// (go-redis leaves this off by default; sdk.OpenClient takes the client's
-// own setting.)
-const boundByContext = true
+// anyPassword is what a nopass user is asked for: any password will do.
+const anyPassword = "nopass"
 
 // protocol is the RESP version to speak: the URL's protocol parameter, or
 // RESP2. A docket needs nothing of RESP3, and go-redis checks every RESP3

@@ -131,6 +131,16 @@ func TestLibPartsAreWhole(t *testing.T) {
 	for _, n := range []string{"clock_us", "finish_attempts", "reap", "JSON", "ATTEMPT_1", "DELIVERIES_0", "strikes"} {
 		assert.True(t, defined[n], "lib.lua defines %s", n)
 	}
+	// What libParts cuts on: every line at the left margin is a comment,
+	// an end, or a definition it knows. Another statement there (x = 5,
+	// function f() without local) would join the part before it, and be
+	// left out of the scripts that call it.
+	for i, line := range strings.Split(string(src), "\n") {
+		if line == "" || strings.HasPrefix(line, " ") || strings.HasPrefix(line, "--") || line == "end" {
+			continue
+		}
+		assert.Regexp(t, libDefinition, strings.TrimRight(codeOf(line), " "), "lib.lua:%d is not a definition libParts knows", i+1)
+	}
 }
 
 // A script carries every definition of lib.lua that its body names, or

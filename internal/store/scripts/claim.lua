@@ -203,6 +203,9 @@ end
 -- values "a", newline, "b" and "a\nb" would share an id).
 local ESCAPES = {['\\'] = '\\\\', ['\n'] = '\\n'}
 local function escaped(s)
+  if not string.find(s, '[\\\n]') then
+    return s -- the common case: a new string would cost Redis one more allocation
+  end
   return (string.gsub(s, '[\\\n]', ESCAPES))
 end
 
@@ -229,7 +232,10 @@ end
 -- with only '"', '\' and control characters escaped, whole numbers written
 -- as integers exactly however large (as for a field: see JSON.exact_int),
 -- other numbers as text does. It returns the text and the index after the
--- value; nil if the JSON cannot be read.
+-- value; nil if the JSON cannot be read, or is nested more than MAX_DEPTH
+-- deep (each level copies what it holds: a value nested a thousand deep
+-- around a long string would hold Redis for seconds).
+local MAX_DEPTH = 32
 local canonical
 local function quoted(raw)
   local ok, v = pcall(cjson.decode, raw)
@@ -238,7 +244,7 @@ local function quoted(raw)
   end
   return '"' .. string.gsub(v, '[%c"\\]', function(c) return string.format('\\u%04x', string.byte(c)) end) .. '"'
 end
-local function members(s, i, close, keyed)
+local function members(s, i, close, keyed, depth)
   local values, order = {}, {}
   i = string.find(s, '%S', i + 1)
   if i and string.sub(s, i, i) == close then
@@ -260,7 +266,7 @@ local function members(s, i, close, keyed)
     else
       name = #order + 1
     end
-    local v, after = canonical(s, i)
+    local v, after = canonical(s, i, depth)
     if not v then
       return nil
     end
@@ -279,11 +285,14 @@ local function members(s, i, close, keyed)
   end
   return nil
 end
-canonical = function(s, i)
+canonical = function(s, i, depth)
   i = string.find(s, '%S', i)
   local c = i and string.sub(s, i, i)
   if c == '{' or c == '[' then
-    local after, values, order = members(s, i, c == '{' and '}' or ']', c == '{')
+    if depth >= MAX_DEPTH then
+      return nil
+    end
+    local after, values, order = members(s, i, c == '{' and '}' or ']', c == '{', depth + 1)
     if not after then
       return nil
     end
@@ -340,9 +349,10 @@ local function field(input, arg, raw)
   end
   local v = input[arg]
   if type(v) == 'table' then
-    local t = canonical(JSON.member(raw or '', arg) or '', 1)
+    local t = canonical(JSON.member(raw or '', arg) or '', 1, 0)
     if not t then
-      error(UNREADABLE .. 'field "' .. arg .. '" is not JSON Go reads', 0)
+      error(UNREADABLE .. 'field "' .. arg .. '" is not JSON it can read, or nested more than ' .. MAX_DEPTH ..
+        ' deep', 0)
     end
     return escaped(t)
   end
@@ -542,18 +552,27 @@ end
 local function needs(f, rule)
   local input = decode(f.input)
   local fresh = f.admitted ~= '1'
+  local values = {} -- each field's, read once
+  local function value(arg)
+    local v = values[arg]
+    if v == nil then
+      v = field(input, arg, f.input)
+      values[arg] = v
+    end
+    return v
+  end
   local function id_of(arg)
-    return id_part(f.name) .. ':' .. id_part(arg) .. ':' .. field(input, arg, f.input)
+    return id_part(f.name) .. ':' .. id_part(arg) .. ':' .. value(arg)
   end
   -- A limit shared by a scope's tasks, or the task's own.
   local function limit_id(scope, arg)
     if scope ~= '' then
-      return 's:' .. id_part(scope) .. ':' .. field(input, arg, f.input)
+      return 's:' .. id_part(scope) .. ':' .. value(arg)
     end
     return 't:' .. id_of(arg)
   end
   local function what(arg)
-    return arg == '' and 'the task' or (arg .. '=' .. field(input, arg, f.input))
+    return arg == '' and 'the task' or (arg .. '=' .. value(arg))
   end
 
   local n = {fresh = fresh, cooldowns = {}, rates = {}, limits = {}}
