@@ -114,12 +114,7 @@ func TestDeadLetteredAfterOneDelivery(t *testing.T) {
 		require.NoError(t, d.Register(poison))
 		ex, err := poison.Add(t.Context(), d, Order{ID: 1})
 		require.NoError(t, err)
-		s, err := store.New(d.Redis(), d.Name())
-		require.NoError(t, err)
-		c, err := s.Claim(t.Context(), "doomed", 1, time.Minute, time.Hour, store.Rules{}, 1)
-		require.NoError(t, err)
-		require.Len(t, c.Messages, 1)
-		time.Sleep(time.Minute)
+		diedWith(t, d)
 
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
@@ -146,12 +141,7 @@ func TestAHandBackByAWorkerWithoutTheTaskKeepsItsDeliveries(t *testing.T) {
 		require.NoError(t, d.Register(poison))
 		ex, err := poison.Add(t.Context(), d, Order{ID: 1})
 		require.NoError(t, err)
-		s, err := store.New(d.Redis(), d.Name())
-		require.NoError(t, err)
-		c, err := s.Claim(t.Context(), "doomed", 1, time.Minute, time.Hour, store.Rules{}, 1)
-		require.NoError(t, err)
-		require.Len(t, c.Messages, 1)
-		time.Sleep(time.Minute) // its worker died: the lease lapses
+		diedWith(t, d) // its worker died: the lease lapses
 
 		run := func(d *sdk.Docket, opts worker.Options) {
 			ctx, cancel := context.WithCancel(t.Context())
@@ -179,4 +169,16 @@ func TestAHandBackByAWorkerWithoutTheTaskKeepsItsDeliveries(t *testing.T) {
 		assert.Equal(t, sdk.StateFailed, info.State)
 		assert.Equal(t, "dead-lettered: delivered once, and its worker stopped without finishing it", info.Error)
 	})
+}
+
+// diedWith claims the docket's one queued task for a worker that dies with
+// it: its lease lapses, a minute later (in a synctest bubble).
+func diedWith(t *testing.T, d *sdk.Docket) {
+	t.Helper()
+	s, err := store.New(d.Redis(), d.Name())
+	require.NoError(t, err)
+	c, err := s.Claim(t.Context(), "doomed", 1, time.Minute, time.Hour, store.Rules{}, 1)
+	require.NoError(t, err)
+	require.Len(t, c.Messages, 1)
+	time.Sleep(time.Minute)
 }

@@ -110,12 +110,7 @@ func scriptTime(b testing.TB, rdb *redis.Client) time.Duration {
 //	redis-cli -p 7777 shutdown nosave; callgrind_annotate /tmp/cg.out | head -30
 func BenchmarkExchange(b *testing.B) {
 	ctx := context.Background()
-	addr := os.Getenv("DOCKET_BENCH_REDIS")
-	if addr == "" {
-		addr = redistest.NewServer(b, "--appendonly", "no", "--save", "").Addr
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
+	rdb := benchRedis(b)
 	const tasks, chunk, batch = 5000, 1000, 42
 	var added, processed time.Duration
 	b.ResetTimer()
@@ -172,12 +167,7 @@ func BenchmarkExchange(b *testing.B) {
 //	DOCKET_BENCH_REDIS=127.0.0.1:7777 go test ./internal/store -run '^$' -bench 'OneCall/info' -benchtime 2000x
 func BenchmarkOneCall(b *testing.B) {
 	ctx := context.Background()
-	addr := os.Getenv("DOCKET_BENCH_REDIS")
-	if addr == "" {
-		addr = redistest.NewServer(b, "--appendonly", "no", "--save", "").Addr
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	defer rdb.Close()
+	rdb := benchRedis(b)
 	var heldGen string
 	calls := map[string]func(s *store.Store, i int) error{
 		"info": func(s *store.Store, _ int) error {
@@ -222,4 +212,16 @@ func BenchmarkOneCall(b *testing.B) {
 			b.ReportMetric(float64((scriptTime(b, rdb)-before).Microseconds())/float64(b.N), "redis-µs/call")
 		})
 	}
+}
+
+// benchRedis is a client of DOCKET_BENCH_REDIS, given (a server run under
+// callgrind, say), or of a server of the benchmark's own.
+func benchRedis(b *testing.B) *redis.Client {
+	addr := os.Getenv("DOCKET_BENCH_REDIS")
+	if addr == "" {
+		addr = redistest.NewServer(b, "--appendonly", "no", "--save", "").Addr
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	b.Cleanup(func() { _ = rdb.Close() })
+	return rdb
 }
