@@ -41,6 +41,9 @@ func TestALimitIDIsTheValueGoReads(t *testing.T) {
 		{"a newline and a backslash with n", `"a\nb"`, `"a\\nb"`, false, `t:t:v:a\nb`},
 		{"a backslash", `"a\\b"`, `"a\\\\b"`, false, `t:t:v:a\\b`},
 		{"whole numbers beyond 2^53", `9007199254740993`, `9007199254740992`, false, `t:t:v:9007199254740993`},
+		// The README's examples, as it writes them.
+		{"the README's object", `{"b": 1e2, "a": "x"}`, `{"a":"x","b":100}`, true, `t:t:v:{"a":"x","b":100}`},
+		{"the README's escape", `["a\"b"]`, `["a\u0022b"]`, true, `t:t:v:["a\\u0022b"]`},
 	}
 	rules := store.NewRules(map[string]store.Rule{"t": {Limits: []store.Limit{{Arg: "v", Max: 1}}}})
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
@@ -108,7 +111,7 @@ func TestALimitIDOfADeepValue(t *testing.T) {
 		assert.Equal(t, "deep", claim.Messages[0].Key)
 		require.Len(t, claim.Dropped, 1)
 		assert.Equal(t, "deeper", claim.Dropped[0].Key)
-		assert.Contains(t, claim.Dropped[0].Reason, `field "v" is not JSON it can read, or nested more than 32 deep`)
+		assert.Contains(t, claim.Dropped[0].Reason, `field "v" is nested more than 32 deep`)
 		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "deep", Gen: claim.Messages[0].Gen, Kind: store.Completed}})
 		require.NoError(t, err)
 	})

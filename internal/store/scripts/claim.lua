@@ -170,11 +170,11 @@ local function dead_letter(key, f)
   keep_dead(key, now, retention)
 end
 
--- died_too_often tells a due task whose workers died running it as many
--- times as a worker may hand it over (its deliveries: a hand-back of a
--- claim that never started it, from a worker stopping or one without its
--- task, undoes only that claim's). Such a task is dead-lettered, as when its
--- lease lapses (see reclaim), rather than run again.
+-- died_too_often tells a task whose workers died running it as many times
+-- as a worker may hand it over (its deliveries: a hand-back of a claim that
+-- never started it, from a worker stopping or one without its task, undoes
+-- only that claim's). Such a task is dead-lettered rather than run again,
+-- whether its lease lapsed (see reclaim) or it is due.
 local function died_too_often(f)
   return f.deliveries ~= DELIVERIES_0 and whole(f.deliveries) >= max_deliveries
 end
@@ -232,9 +232,9 @@ end
 -- with only '"', '\' and control characters escaped, whole numbers written
 -- as integers exactly however large (as for a field: see JSON.exact_int),
 -- other numbers as text does. It returns the text and the index after the
--- value; nil if the JSON cannot be read, or is nested more than MAX_DEPTH
--- deep (each level copies what it holds: a value nested a thousand deep
--- around a long string would hold Redis for seconds).
+-- value; nil and why not if the JSON cannot be read, or is nested more
+-- than MAX_DEPTH deep (each level copies what it holds: a value nested a
+-- thousand deep around a long string would hold Redis for seconds).
 local MAX_DEPTH = 32
 local canonical
 local function quoted(raw)
@@ -268,7 +268,7 @@ local function members(s, i, close, keyed, depth)
     end
     local v, after = canonical(s, i, depth)
     if not v then
-      return nil
+      return nil, after
     end
     if values[name] == nil then
       order[#order + 1] = name
@@ -290,11 +290,11 @@ canonical = function(s, i, depth)
   local c = i and string.sub(s, i, i)
   if c == '{' or c == '[' then
     if depth >= MAX_DEPTH then
-      return nil
+      return nil, 'is nested more than ' .. MAX_DEPTH .. ' deep'
     end
     local after, values, order = members(s, i, c == '{' and '}' or ']', c == '{', depth + 1)
     if not after then
-      return nil
+      return nil, values
     end
     local parts = {}
     if c == '{' then
@@ -311,6 +311,9 @@ canonical = function(s, i, depth)
   elseif c == '"' then
     local e = JSON.skip_string(s, i)
     local q = e and quoted(string.sub(s, i, e - 1))
+    if not q then
+      return nil
+    end
     return q, e
   elseif not c then
     return nil
@@ -349,10 +352,9 @@ local function field(input, arg, raw)
   end
   local v = input[arg]
   if type(v) == 'table' then
-    local t = canonical(JSON.member(raw or '', arg) or '', 1, 0)
+    local t, why = canonical(JSON.member(raw or '', arg) or '', 1, 0)
     if not t then
-      error(UNREADABLE .. 'field "' .. arg .. '" is not JSON it can read, or nested more than ' .. MAX_DEPTH ..
-        ' deep', 0)
+      error(UNREADABLE .. 'field "' .. arg .. '" ' .. (why or 'is JSON it cannot read'), 0)
     end
     return escaped(t)
   end
@@ -723,7 +725,7 @@ local function reclaim()
       corrupt(key, f, problem)
     elseif f.state ~= STATE.running then -- not a live run (a safety net)
       redis.call('ZREM', K.running, key)
-    elseif whole(f.deliveries) >= max_deliveries then
+    elseif died_too_often(f) then
       redis.call('ZREM', K.running, key)
       dead_letter(key, f)
     else
