@@ -77,23 +77,16 @@ func TestScriptsSpellNoWord(t *testing.T) {
 
 // Each script says at its top what it takes and what it returns.
 func TestScriptsSayWhatTheyTakeAndReturn(t *testing.T) {
-	files, err := scriptFiles.ReadDir("scripts")
-	require.NoError(t, err)
-	for _, f := range files {
-		if f.Name() == "lib.lua" {
-			continue
-		}
-		body, err := scriptFiles.ReadFile("scripts/" + f.Name())
-		require.NoError(t, err)
+	for name, body := range scriptBodies(t) {
 		var head strings.Builder
-		for line := range strings.Lines(string(body)) {
+		for line := range strings.Lines(body) {
 			if !strings.HasPrefix(line, "--") {
 				break
 			}
 			head.WriteString(line)
 		}
 		for _, w := range []string{"KEYS", "ARGV", "Returns"} {
-			assert.Contains(t, head.String(), w, "%s does not say its %s at its top", f.Name(), w)
+			assert.Contains(t, head.String(), w, "%s does not say its %s at its top", name, w)
 		}
 	}
 }
@@ -147,16 +140,9 @@ func TestLibPartsAreWhole(t *testing.T) {
 // that those name, and no other: a name left out would be a nil global at
 // run time, and a definition put in costs every call.
 func TestScriptsCarryTheLibTheyCall(t *testing.T) {
-	files, err := scriptFiles.ReadDir("scripts")
-	require.NoError(t, err)
-	for _, f := range files {
-		if f.Name() == "lib.lua" {
-			continue
-		}
-		body, err := scriptFiles.ReadFile("scripts/" + f.Name())
-		require.NoError(t, err)
-		src := scriptSource(f.Name())
-		names := luaNames(codeOf(string(body)))
+	for name, body := range scriptBodies(t) {
+		src := scriptSource(name)
+		names := luaNames(codeOf(body))
 		var left []libPart
 		for _, p := range lib {
 			if strings.Contains(src, p.text) {
@@ -167,7 +153,7 @@ func TestScriptsCarryTheLibTheyCall(t *testing.T) {
 		}
 		for _, p := range left {
 			for _, n := range p.defines {
-				assert.False(t, names[n], "%s calls %s, which lib.lua defines, without its definition", f.Name(), n)
+				assert.False(t, names[n], "%s calls %s, which lib.lua defines, without its definition", name, n)
 			}
 		}
 	}
@@ -181,4 +167,21 @@ func TestScriptsCarryTheLibTheyCall(t *testing.T) {
 func TestCodeOf(t *testing.T) {
 	assert.Equal(t, "x = '' .. y \nz = \"\" .. w(\"\") \n",
 		codeOf("x = '--' .. y -- not y\nz = \"a--b\\\"--\" .. w(\"v\") -- nor v\n"))
+}
+
+// scriptBodies is each script's own text by file name: lib.lua, the
+// prelude, left out.
+func scriptBodies(t *testing.T) map[string]string {
+	files, err := scriptFiles.ReadDir("scripts")
+	require.NoError(t, err)
+	bodies := map[string]string{}
+	for _, f := range files {
+		if f.Name() == "lib.lua" {
+			continue
+		}
+		body, err := scriptFiles.ReadFile("scripts/" + f.Name())
+		require.NoError(t, err)
+		bodies[f.Name()] = string(body)
+	}
+	return bodies
 }
