@@ -14,8 +14,9 @@ import (
 // slot and every script touches keys of one slot only. The scripts see the
 // same names as the table K, generated from the lists below (see luaKeys).
 //
-//	docket:{name}:ready            LIST   task keys of queued tasks added to run at once, oldest first (their
-//	                                      due time is their record's created); claimed with the schedule's, in due order
+//	docket:{name}:ready            LIST   queued tasks added to run at once, oldest first (their due time is
+//	                                      their record's created), by their entries (see readyEntry); claimed
+//	                                      with the schedule's, in due order
 //	docket:{name}:scheduled        ZSET   task key -> due time (unix µs); every other scheduled or queued task
 //	docket:{name}:running          ZSET   task key -> lease expiry (unix µs); claimed tasks
 //	docket:{name}:draining         ZSET   task key -> the lease expiry of a cancelled or replaced run whose
@@ -25,7 +26,7 @@ import (
 //	docket:{name}:task:<key>       HASH   one execution: name, input, gen, attempt, state, times, error, slots, call
 //	                                      (attempt and deliveries left out while they hold 1 and 0, gen
 //	                                      and due while they hold the instant of created, wf until the
-//	                                      first claim)
+//	                                      first claim, state while it is scheduled and was never claimed)
 //	docket:{name}:limits           SET    ids of the concurrency limits in use
 //	docket:{name}:limit:<id>       SET    task keys holding a slot of limit <id>
 //	docket:{name}:waiting:<id>     ZSET   task key -> place in line, waiting for a slot of limit <id>, first come first served

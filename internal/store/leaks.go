@@ -37,6 +37,9 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 		return err
 	}
 	ready, err := s.rdb.LRange(ctx, s.k.ready, 0, -1).Result()
+	for i, entry := range ready {
+		ready[i] = readyKey(entry)
+	}
 	if err := add(ready, err); err != nil {
 		return err
 	}
@@ -204,8 +207,8 @@ func (s *Store) checkReady(ctx context.Context, ready, lined []string, problem f
 			problem("%s: %q is listed twice, or in the schedule or a drain's line too", s.k.ready, key)
 		}
 		seen[key] = true
-		state, err := s.rdb.HGet(ctx, s.k.task(key), "state").Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
+		state, err := s.state(ctx, key)
+		if err != nil {
 			if ctx.Err() != nil {
 				return err
 			}
@@ -217,6 +220,22 @@ func (s *Store) checkReady(ctx context.Context, ready, lined []string, problem f
 		}
 	}
 	return nil
+}
+
+// state reads a task's state as the scripts do: scheduled for a record
+// that leaves it out (one never claimed), "" for none.
+func (s *Store) state(ctx context.Context, key string) (string, error) {
+	f, err := s.rdb.HMGet(ctx, s.k.task(key), "state", "created").Result()
+	if err != nil {
+		return "", err
+	}
+	if state, ok := f[0].(string); ok {
+		return state, nil
+	}
+	if f[1] != nil {
+		return string(StateScheduled), nil
+	}
+	return "", nil
 }
 
 // scan lists the docket's keys, on every master of a cluster.

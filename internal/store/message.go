@@ -219,9 +219,10 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 		return time.Time{}
 	}
 	// A record leaves out attempt and deliveries while they hold 1 and 0,
-	// and due while it is the instant the record was created.
+	// due while it is the instant the record was created, and its state
+	// while it is scheduled and was never claimed.
 	r.Attempt = 1
-	hasDue := false
+	hasDue, hasCreated := false, false
 	for i := 1; i < len(reply); i += 2 {
 		v := reply[i+1]
 		switch reply[i] {
@@ -238,7 +239,7 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 		case "due":
 			r.Due, hasDue = instant(v), true
 		case "created":
-			r.Created = instant(v)
+			r.Created, hasCreated = instant(v), true
 		case "started":
 			r.Started = instant(v)
 		case "finished":
@@ -273,6 +274,9 @@ func decodeRecord(key string, reply []string) (Record, bool, error) {
 	}
 	if !hasDue {
 		r.Due = r.Created
+	}
+	if r.State == "" && hasCreated {
+		r.State = StateScheduled
 	}
 	return r, true, d.err
 }

@@ -29,7 +29,7 @@ func TestNewRecordLeavesOutItsFirstValues(t *testing.T) {
 		require.NoError(t, err)
 		fields, err := rdb.HGetAll(ctx, "docket:{"+name+"}:task:a").Result()
 		require.NoError(t, err)
-		for _, f := range []string{"attempt", "deliveries", "gen", "due", "wf"} {
+		for _, f := range []string{"attempt", "deliveries", "gen", "due", "wf", "state"} {
 			assert.NotContains(t, fields, f)
 		}
 		created, err := strconv.ParseInt(fields["created"], 10, 64)
@@ -38,6 +38,7 @@ func TestNewRecordLeavesOutItsFirstValues(t *testing.T) {
 		rec, ok, err := s.Info(ctx, "a")
 		require.NoError(t, err)
 		require.True(t, ok)
+		assert.Equal(t, store.StateScheduled, rec.State)
 		assert.Equal(t, 1, rec.Attempt)
 		assert.Equal(t, 0, rec.Deliveries)
 		assert.Equal(t, time.UnixMicro(created), rec.Due, "due when created")
@@ -49,6 +50,7 @@ func TestNewRecordLeavesOutItsFirstValues(t *testing.T) {
 		snap, err := s.Snapshot(ctx, 10)
 		require.NoError(t, err)
 		require.Len(t, snap.Tasks, 1)
+		assert.Equal(t, store.StateScheduled, snap.Tasks[0].State)
 		assert.Equal(t, 1, snap.Tasks[0].Attempt)
 		assert.Equal(t, 0, snap.Tasks[0].Deliveries)
 		assert.Equal(t, rec.Due, snap.Tasks[0].Due)
@@ -71,6 +73,51 @@ func TestNewRecordLeavesOutItsFirstValues(t *testing.T) {
 		ok, err = s.Cancel(ctx, "a", time.Minute)
 		require.NoError(t, err)
 		assert.True(t, ok)
+	})
+}
+
+// A record that leaves out its state (added, never claimed) is a
+// scheduled task to every script that reads a state: a signal is kept for
+// it, RunNow finds it due, a Replace replaces it, the dashboard's calls
+// and Clear see it scheduled. A key without a record has no state.
+func TestARecordWithoutItsStateIsScheduled(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		addNow(t, s, "a", "b", "c")
+		state, err := s.Client().HGet(ctx, "docket:{"+name+"}:task:a", "state").Result()
+		require.ErrorIs(t, err, redis.Nil, "no state: %q", state)
+
+		kept, err := s.Signal(ctx, "a", "go", []byte(`1`))
+		require.NoError(t, err)
+		assert.True(t, kept, "a signal for a queued task is kept")
+		code, st, err := s.RunNow(ctx, "a")
+		require.NoError(t, err)
+		assert.Equal(t, store.ActionAlready, code)
+		assert.Equal(t, store.StateScheduled, st)
+		_, states, err := s.States(ctx, []string{"a", "none"})
+		require.NoError(t, err)
+		assert.Equal(t, store.StateScheduled, states[0].State)
+		assert.Equal(t, store.State(""), states[1].State)
+		_, chains, err := s.Chains(ctx, []string{"t"})
+		require.NoError(t, err)
+		assert.Empty(t, chains)
+		page, err := s.Page(ctx, store.PageQuery{List: store.ListQueued})
+		require.NoError(t, err)
+		require.Len(t, page.Tasks, 3)
+		assert.Equal(t, store.StateScheduled, page.Tasks[0].State)
+
+		res, err := s.Add(ctx, store.ModeReplace, []store.NewTask{{Key: "b", Name: "t", Input: []byte(`{"v":2}`)}})
+		require.NoError(t, err)
+		assert.Equal(t, store.Superseded, res[0].Code, "a live task replaced, not added beside it")
+		assert.Equal(t, []string{"a", "c", "b"}, readyList(t, s, name))
+		kept, err = s.Signal(ctx, "none", "go", nil)
+		require.NoError(t, err)
+		assert.False(t, kept, "no task, no signal")
+
+		n, err := s.Clear(ctx, time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, 3, n)
 	})
 }
 

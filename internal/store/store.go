@@ -162,7 +162,7 @@ func (s *Store) addChunk(ctx context.Context, mode Mode, chunk []NewTask) ([]Add
 	args := make([]any, 0, 2+5*len(chunk))
 	args = append(args, s.k.prefix, string(mode))
 	for _, t := range chunk {
-		args = append(args, t.Key, t.Name, t.Input, t.When.arg(), t.Trace)
+		args = append(args, readyEntry(t.Key), t.Name, t.Input, t.When.arg(), t.Trace)
 	}
 	reply, err := addScript.Run(ctx, s.rdb, []string{s.k.scheduled}, args...).Slice()
 	if err != nil {

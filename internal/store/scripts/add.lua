@@ -2,7 +2,8 @@
 -- KEYS[1] scheduled zset
 -- ARGV[1] docket key prefix, ARGV[2] mode: "add", "replace", or "seed" (an add
 -- that marks the record as an automatic task's chain: see chain_ended)
--- then per task, 5 values: key, task name, input JSON, when, trace context
+-- then per task, 5 values: key (as K.ready lists it: see ready_key), task
+-- name, input JSON, when, trace context
 -- Returns per task: a code (1 scheduled, 0 already scheduled, 2 replaced, 3
 -- refused: a strike matches it) and the due instant (for 3, the strike,
 -- described).
@@ -23,8 +24,9 @@ local any_drains = redis.call('EXISTS', K.draining) == 1
 local soonest = nil
 local result = {}
 -- Tasks enter the schedule in one call, at the end: scores and keys, or
--- the keys of those added to run at once, which join K.ready (a list:
--- about 40 bytes a task, against 134 in the sorted set). Should a task
+-- the entries of those added to run at once, which join K.ready (a list:
+-- about 20 bytes a task under a key docket made, against 134 in the
+-- sorted set). Should a task
 -- fail midway, those written before it are scheduled all the same, so
 -- that no record is left outside every set.
 local schedule, ready = {}, {}
@@ -45,7 +47,8 @@ local function enter_schedule()
 end
 
 for i = 3, #ARGV, 5 do
-  local key, name, input, when, trace = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local entry, name, input, when, trace = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local key = ready_key(entry)
   local tk = K.task .. key
   local f = ABSENT
   if redis.call('EXISTS', tk) == 1 then
@@ -59,7 +62,7 @@ for i = 3, #ARGV, 5 do
   -- An earlier execution's record (created stands for a gen and a due the
   -- record leaves out: see ATTEMPT_1); a tombstone has a gen alone.
   local earlier = f[2] or f[6]
-  local state, gen = f[1], whole(earlier) or 0
+  local state, gen = state_of(f[1], f[6]), whole(earlier) or 0
   local live = is_live(state)
   local strike = struck(name, input)
 
@@ -99,14 +102,14 @@ for i = 3, #ARGV, 5 do
       redis.call('ZREM', K.failed, key) -- and its place in the failed list
     end
     -- A new record leaves out attempt (1) and deliveries (0), gen and due
-    -- while they are the instant it is created, and wf with gen: the
-    -- readers take their absence as those values (see ATTEMPT_1 and
-    -- open_flow), and Redis keeps about 80 bytes less per queued task.
+    -- while they are the instant it is created, wf with gen, and its state
+    -- (scheduled): the readers take their absence as those values (see
+    -- ATTEMPT_1 and open_flow), and Redis keeps about 100 bytes less per
+    -- queued task.
     if trace ~= '' then
-      redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'created', now_s,
-        'trace', trace)
+      redis.call('HSET', tk, 'name', name, 'input', input, 'created', now_s, 'trace', trace)
     else
-      redis.call('HSET', tk, 'name', name, 'input', input, 'state', STATE.scheduled, 'created', now_s)
+      redis.call('HSET', tk, 'name', name, 'input', input, 'created', now_s)
     end
     if gen_s ~= now_s then -- after an earlier execution's; with a gen, wf is written (see open_flow)
       redis.call('HSET', tk, 'gen', gen_s, 'wf', '0')
@@ -130,7 +133,7 @@ for i = 3, #ARGV, 5 do
     elseif due == now then
       -- Due at once (an instant past means now), at its created instant:
       -- in line in the order added.
-      ready[#ready + 1] = key
+      ready[#ready + 1] = entry
       soonest = now
     else
       schedule[#schedule + 1] = due_s

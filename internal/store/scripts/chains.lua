@@ -5,7 +5,8 @@
 -- ARGV[1] docket key prefix, then task names
 -- Returns: now, then a CHAIN per name whose key holds a record of that
 -- task ("auto" is '1' for an automatic chain; its error cut at 300 bytes).
-local FIELDS = {'name', 'state', 'due', 'started', 'finished', 'attempt', 'auto', 'error', 'created'}
+-- (state first, so that read reads a record that leaves it out)
+local FIELDS = {'state', 'name', 'due', 'started', 'finished', 'attempt', 'auto', 'error', 'created'}
 local result = {int(clock_us())}
 for i = 2, #ARGV do
   local name = ARGV[i]

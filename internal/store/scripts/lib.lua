@@ -86,8 +86,17 @@ end
 -- that has been claimed has its gen, and a task given another due time
 -- its due). Whoever reads them reads an absent one as that value (gen or
 -- due: f.gen or f.created); records written before they were left out hold
--- them, and read the same.
+-- them, and read the same. A record added by add.lua leaves out its state
+-- too, while it is scheduled and was never claimed (every later change
+-- writes a state): read (or state_of) reads it, with created, as
+-- scheduled. A tombstone (see task_ended) has a gen alone, and no state.
 local ATTEMPT_1, DELIVERIES_0 = '1', '0'
+
+-- state_of is a record's state given its state and created fields as
+-- HMGET reads them: nil for no record.
+local function state_of(state, created)
+  return state or (created and STATE.scheduled) or nil
+end
 
 -- not_a_hash says what is wrong with a task key that holds something else
 -- than a record, given the error reading it raised.
@@ -96,9 +105,19 @@ local function not_a_hash(err)
 end
 
 -- read reads fields of a task's record. A key that is not a hash reads as
--- missing (every field nil), with the error second.
-local function read(key, ...)
-  local f = redis.pcall('HMGET', K.task .. key, ...)
+-- missing (every field nil), with the error second. A state read first
+-- is the record's (see state_of): scheduled when the record leaves it out.
+local function read(key, first, ...)
+  if first == 'state' then -- read with created, which the caller does not see
+    local f = redis.pcall('HMGET', K.task .. key, 'created', first, ...)
+    if type(f) == 'table' and f.err then
+      return {}, f.err
+    end
+    f[2] = state_of(f[2], f[1]) or false
+    table.remove(f, 1)
+    return f, nil
+  end
+  local f = redis.pcall('HMGET', K.task .. key, first, ...)
   if type(f) == 'table' and f.err then
     return {}, f.err
   end
@@ -130,7 +149,8 @@ end
 -- It returns whether the task was listed: an expired record is not. A
 -- record garbled by another program (no name, or a key that is not a hash)
 -- is listed as it is, or as failed, with its corruption, when any name is.
-local LISTED_FIELDS = {'name', 'state', 'attempt', 'deliveries', 'started', 'worker', 'created', 'due', 'error', 'waiting'}
+-- (state first, so that read reads a record that leaves it out)
+local LISTED_FIELDS = {'state', 'name', 'attempt', 'deliveries', 'started', 'worker', 'created', 'due', 'error', 'waiting'}
 local function list_task(out, key, score, want_name, max_error, want_state)
   local f, unreadable = record(key, LISTED_FIELDS)
   if unreadable and want_name == '' then
@@ -389,6 +409,56 @@ local function in_line(now)
     ready + redis.call('ZCARD', K.scheduled) + redis.call('ZCARD', K.deferred), due
 end
 
+-- K.ready names each task by its entry (see store.readyEntry, which
+-- writes them): a key that is a UUID in lowercase text is "\0" and its 16
+-- bytes; a key that starts with the byte 0 or 1 is "\1" and the key; any
+-- other key is itself. ready_key reads an entry (an entry written before
+-- the compact form is its key); ready_entry writes one, for the calls that
+-- look for a key in the list.
+local UUID_TEXT = '%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x'
+local function ready_key(entry)
+  local first = string.byte(entry, 1)
+  if first == 0 and #entry == 17 then
+    return string.format(UUID_TEXT, string.byte(entry, 2, 17))
+  elseif first == 1 then
+    return string.sub(entry, 2)
+  end
+  return entry
+end
+
+-- ready_keys reads a list of entries as keys, in place.
+local function ready_keys(entries)
+  for i = 1, #entries do
+    entries[i] = ready_key(entries[i])
+  end
+  return entries
+end
+
+local UUID_PATTERN = '^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$'
+local function ready_entry(key)
+  if #key == 36 and string.find(key, UUID_PATTERN) and string.lower(key) == key then
+    local digits = string.gsub(key, '-', '')
+    local bytes = string.gsub(digits, '%x%x', function(pair) return string.char(tonumber(pair, 16)) end)
+    return '\0' .. bytes
+  end
+  local first = string.byte(key, 1)
+  if first == 0 or first == 1 then
+    return '\1' .. key
+  end
+  return key
+end
+
+-- unlist takes key's entry out of K.ready, looking from its head (from 1)
+-- or its tail (-1), and reports whether it was there: under its entry, or
+-- under the key itself, as versions before the compact form listed it.
+local function unlist(key, from)
+  local entry = ready_entry(key)
+  if redis.call('LREM', K.ready, from, entry) > 0 then
+    return true
+  end
+  return entry ~= key and redis.call('LREM', K.ready, from, key) > 0
+end
+
 -- unschedule takes a scheduled task out of line: the schedule, K.deferred
 -- or K.ready. K.ready is in the order added, so a task is looked for from
 -- the end whose first task was added nearer its own time: at once when it
@@ -400,19 +470,19 @@ local function unschedule(key)
     return
   end
   local first = redis.call('LINDEX', K.ready, 0)
-  if first == key then
+  if first and ready_key(first) == key then
     redis.call('LPOP', K.ready)
     return
   end
   local last = redis.call('LINDEX', K.ready, -1)
   local from = -1
   if first and last then
-    local at, head, tail = tonumber(due_of(key)), tonumber(due_of(first)), tonumber(due_of(last))
+    local at, head, tail = tonumber(due_of(key)), tonumber(due_of(ready_key(first))), tonumber(due_of(ready_key(last)))
     if at and head and tail and at - head < tail - at then
       from = 1
     end
   end
-  redis.call('LREM', K.ready, from, key)
+  unlist(key, from)
 end
 
 -- deferred puts a task due at due (unix µs) in K.deferred if its key
