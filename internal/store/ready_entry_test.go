@@ -3,11 +3,13 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -135,4 +137,61 @@ func TestTasksUnderUUIDKeysAreListedCompactly(t *testing.T) {
 		assert.Empty(t, readyList(t, s, name))
 		cancel(t, s, keys[0])
 	})
+}
+
+// A claim that runs tasks through their rules takes each from the head of
+// K.ready, and a cancel of the latest from its tail, without a walk of the
+// list (LREM), whichever form the entry has: a backlog that a version
+// before the compact form listed (by key) must not cost each task a walk of
+// the whole list.
+func TestTheEndsOfTheListAreTakenWithoutAWalk(t *testing.T) {
+	srv := redistest.NewServer(t, "--appendonly", "no", "--save", "")
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := context.Background()
+	name := redistest.Name(t)
+	redistest.CheckLeaks(t, rdb, name)
+	s, err := store.New(rdb, name)
+	require.NoError(t, err)
+	var keys []string
+	for range 8 {
+		keys = append(keys, uuid.Must(uuid.NewV7()).String())
+	}
+	addNow(t, s, keys...)
+	readyKey := "docket:{" + name + "}:ready"
+	for _, i := range []int{0, 1, 7} { // as an earlier version listed them
+		require.NoError(t, rdb.LSet(ctx, readyKey, int64(i), keys[i]).Err())
+	}
+	rules := store.NewRules(map[string]store.Rule{"t": {Limits: []store.Limit{{Max: 100}}}})
+
+	mon := startMonitor(t, srv.Addr)
+	var claimed []string
+	calls := mon.record(t, rdb, func() {
+		c, err := s.Claim(ctx, "w", 3, time.Minute, time.Minute, rules, 5)
+		require.NoError(t, err)
+		for _, m := range c.Messages {
+			claimed = append(claimed, m.Key)
+		}
+		ok, err := s.Cancel(ctx, keys[7], time.Minute)
+		require.NoError(t, err)
+		assert.True(t, ok)
+	})
+	assert.Equal(t, keys[:3], claimed, "claimed in the order added")
+	for _, c := range calls {
+		for _, cmd := range c.commands {
+			assert.NotEqual(t, "LREM", strings.ToUpper(cmd[0]), "a walk of the list: %q", cmd)
+		}
+	}
+	assert.Len(t, readyList(t, s, name), 4)
+	for _, k := range keys[:3] {
+		c, ok, err := s.Info(ctx, k)
+		require.NoError(t, err)
+		require.True(t, ok)
+		applied, err := s.Finish(ctx, time.Minute, []store.Outcome{{Key: k, Gen: strconv.FormatInt(c.Created.UnixMicro()+1, 10), Kind: store.Completed}})
+		require.NoError(t, err)
+		assert.Equal(t, []bool{true}, applied)
+	}
+	n, err := s.Clear(ctx, time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, 4, n)
 }

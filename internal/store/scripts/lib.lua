@@ -451,7 +451,15 @@ end
 -- unlist takes key's entry out of K.ready, looking from its head (from 1)
 -- or its tail (-1), and reports whether it was there: under its entry, or
 -- under the key itself, as versions before the compact form listed it.
+-- The entry at that end, which it often is (a claim takes the head, a
+-- cancel often the latest), is taken at once in either form; elsewhere,
+-- a key listed in the earlier form costs a second walk.
 local function unlist(key, from)
+  local at_end = redis.call('LINDEX', K.ready, from == 1 and 0 or -1)
+  if at_end and ready_key(at_end) == key then
+    redis.call(from == 1 and 'LPOP' or 'RPOP', K.ready)
+    return true
+  end
   local entry = ready_entry(key)
   if redis.call('LREM', K.ready, from, entry) > 0 then
     return true
