@@ -55,17 +55,32 @@ func readyKey(entry string) string {
 }
 
 // uuidBytes reads key as a UUID in its canonical lowercase text, and
-// reports whether it is one.
+// reports whether it is one. It allocates nothing: Add reads every key.
 func uuidBytes(key string) (id [16]byte, ok bool) {
 	if len(key) != 36 || key[8] != '-' || key[13] != '-' || key[18] != '-' || key[23] != '-' {
 		return id, false
 	}
-	digits := key[0:8] + key[9:13] + key[14:18] + key[19:23] + key[24:36]
-	for i := range len(digits) {
-		if c := digits[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return id, false // uppercase too: the entry is read back in lowercase
+	at := 0
+	for _, group := range [5][2]int{{0, 8}, {9, 13}, {14, 18}, {19, 23}, {24, 36}} {
+		for i := group[0]; i < group[1]; i += 2 {
+			hi, lo := lowerHex(key[i]), lowerHex(key[i+1])
+			if hi < 0 || lo < 0 {
+				return id, false // uppercase too: the entry is read back in lowercase
+			}
+			id[at] = byte(hi<<4 | lo)
+			at++
 		}
 	}
-	_, err := hex.Decode(id[:], []byte(digits))
-	return id, err == nil
+	return id, true
+}
+
+// lowerHex is the value of a lowercase hexadecimal digit, or -1.
+func lowerHex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	}
+	return -1
 }
