@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -76,5 +77,64 @@ func TestAddStopsAtAKeyItCannotWrite(t *testing.T) {
 		ok, err = s.Cancel(ctx, "a", time.Minute)
 		require.NoError(t, err)
 		assert.True(t, ok)
+	})
+}
+
+// One Add of tasks of several names, due times and trace contexts, as the
+// store sends them in groups (see add.lua): each task gets its own code
+// and due time (a strike's description for one refused), its record its
+// own name, input and trace, and those due at once wait in the order given.
+func TestAnAddOfMixedTasksReportsEachOne(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		rdb := s.Client()
+		first, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "old", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}}})
+		require.NoError(t, err)
+		_, err = s.Strike(ctx, store.StrikeSpec{Task: "t", Field: "n", Op: "==", Value: json.RawMessage(`13`)})
+		require.NoError(t, err)
+
+		at := time.Now().Add(2 * time.Hour).Truncate(time.Microsecond)
+		tasks := []store.NewTask{
+			{Key: "a", Name: "t", Input: []byte(`{"n":1}`)},
+			{Key: "b", Name: "t", Input: []byte(`{"n":2}`)},
+			{Key: "c", Name: "u", Input: []byte(`{"n":3}`)},
+			{Key: "d", Name: "t", Input: []byte(`{"n":4}`), When: store.When{At: at}},
+			{Key: "e", Name: "t", Input: []byte(`{"n":5}`), When: store.When{At: at}, Trace: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+			{Key: "old", Name: "t", Input: []byte(`{"n":6}`)},
+			{Key: "struck", Name: "t", Input: []byte(`{"n":13}`)},
+			{Key: "f", Name: "t", Input: []byte(`{"n":7}`)},
+		}
+		res, err := s.Add(ctx, store.ModeAdd, tasks)
+		require.NoError(t, err)
+		require.Len(t, res, len(tasks))
+		now := res[0].Due
+		assert.False(t, now.IsZero())
+		want := []store.AddResult{
+			{Code: store.Added, Due: now}, {Code: store.Added, Due: now}, {Code: store.Added, Due: now},
+			{Code: store.Added, Due: at}, {Code: store.Added, Due: at},
+			{Code: store.Existed, Due: first[0].Due},
+			{Code: store.Refused, Strike: res[6].Strike},
+			{Code: store.Added, Due: now},
+		}
+		assert.Equal(t, want, res)
+		assert.Contains(t, res[6].Strike, "13")
+		assert.Equal(t, []string{"a", "b", "c", "f"}, readyList(t, s, name))
+		for i, task := range tasks[:5] {
+			f, err := rdb.HMGet(ctx, "docket:{"+name+"}:task:"+task.Key, "name", "input", "trace").Result()
+			require.NoError(t, err)
+			var trace any
+			if task.Trace != "" {
+				trace = task.Trace
+			}
+			assert.Equal(t, []any{task.Name, string(task.Input), trace}, f, "task %d", i)
+		}
+		for _, k := range []string{"a", "b", "c", "d", "e", "f", "old"} {
+			ok, err := s.Cancel(ctx, k, time.Minute)
+			require.NoError(t, err)
+			assert.True(t, ok, k)
+		}
+		_, err = s.Restore(ctx, store.StrikeSpec{Task: "t", Field: "n", Op: "==", Value: json.RawMessage(`13`)})
+		require.NoError(t, err)
 	})
 }

@@ -131,18 +131,35 @@ func DecodeClaim(reply []any) (Claim, error) {
 	return c, nil
 }
 
+// decodeAdd reads add.lua's reply for n tasks: their codes, one digit each,
+// the instant of the call, which is every task's due instant but for those
+// listed after it, each by its place (from 1) and its due instant (for a
+// task Refused, the strike).
 func decodeAdd(reply []any, n int) ([]AddResult, error) {
-	if len(reply) != 2*n {
-		return nil, fmt.Errorf("%w: add reply has %d elements for %d tasks", ErrMalformed, len(reply), n)
+	if len(reply) < 2 || len(reply)%2 != 0 {
+		return nil, fmt.Errorf("%w: add reply has %d elements", ErrMalformed, len(reply))
 	}
 	var d decoder
+	codes, now := d.str(reply[0]), time.UnixMicro(d.int(reply[1]))
+	if len(codes) != n {
+		return nil, fmt.Errorf("%w: add reply has %d codes for %d tasks", ErrMalformed, len(codes), n)
+	}
 	out := make([]AddResult, n)
 	for i := range out {
-		out[i] = AddResult{Code: AddCode(d.int(reply[2*i]))}
-		if out[i].Code == Refused {
-			out[i].Strike = d.str(reply[2*i+1])
+		out[i] = AddResult{Code: AddCode(codes[i] - '0'), Due: now}
+		if out[i].Code < Existed || out[i].Code > Refused {
+			d.fail("add code %q", codes[i])
+		}
+	}
+	for i := 2; i+1 < len(reply); i += 2 {
+		at := d.int(reply[i]) - 1
+		if at < 0 || at >= int64(n) {
+			return nil, fmt.Errorf("%w: add reply names task %d of %d", ErrMalformed, at+1, n)
+		}
+		if out[at].Code == Refused {
+			out[at].Strike, out[at].Due = d.str(reply[i+1]), time.Time{}
 		} else {
-			out[i].Due = time.UnixMicro(d.int(reply[2*i+1]))
+			out[at].Due = time.UnixMicro(d.int(reply[i+1]))
 		}
 	}
 	return out, d.err

@@ -159,10 +159,25 @@ func (s *Store) Add(ctx context.Context, mode Mode, tasks []NewTask) ([]AddResul
 }
 
 func (s *Store) addChunk(ctx context.Context, mode Mode, chunk []NewTask) ([]AddResult, error) {
-	args := make([]any, 0, 2+5*len(chunk))
+	args := make([]any, 0, 6+2*len(chunk))
 	args = append(args, s.k.prefix, string(mode))
-	for _, t := range chunk {
-		args = append(args, readyEntry(t.Key), t.Name, t.Input, t.When.arg(), t.Trace)
+	// Tasks in a row that share a name, a when and a trace context are one
+	// group: its count and what they share, then each task's key and input
+	// (see add.lua).
+	whens := make([]string, len(chunk))
+	for i, t := range chunk {
+		whens[i] = t.When.arg()
+	}
+	for start := 0; start < len(chunk); {
+		first, end := chunk[start], start+1
+		for end < len(chunk) && chunk[end].Name == first.Name && chunk[end].Trace == first.Trace && whens[end] == whens[start] {
+			end++
+		}
+		args = append(args, end-start, first.Name, whens[start], first.Trace)
+		for _, t := range chunk[start:end] {
+			args = append(args, readyEntry(t.Key), t.Input)
+		}
+		start = end
 	}
 	reply, err := addScript.Run(ctx, s.rdb, []string{s.k.scheduled}, args...).Slice()
 	if err != nil {
