@@ -457,7 +457,11 @@ end
 local function unlist(key, from)
   local at_end = redis.call('LINDEX', K.ready, from == 1 and 0 or -1)
   if at_end and ready_key(at_end) == key then
-    redis.call(from == 1 and 'LPOP' or 'RPOP', K.ready)
+    if from == 1 then
+      redis.call('LPOP', K.ready)
+    else
+      redis.call('RPOP', K.ready)
+    end
     return true
   end
   local entry = ready_entry(key)
