@@ -2,6 +2,8 @@ package telemetry_test
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -43,6 +45,36 @@ func TestTracerFollowsTheGlobalProvider(t *testing.T) {
 	assert.Equal(t, []string{"one", "two"}, names(first))
 	assert.Equal(t, []string{"three"}, names(second))
 	assert.Equal(t, telemetry.ScopeName, second.GetSpans()[0].InstrumentationScope.Name)
+}
+
+// Tracing tells whether a TracerProvider has been set: not while otel's
+// placeholder stands in (a process that set none, run here as a child so
+// that no other test has set one), and from the first one set on.
+func TestTracingTellsAProviderSet(t *testing.T) {
+	if os.Getenv("TRACING_CHILD") == "1" {
+		if _, set := telemetry.Tracing(); set {
+			t.Fatal("Tracing says a provider is set before any was")
+		}
+		_, span := telemetry.Tracer().Start(context.Background(), "before")
+		if span.IsRecording() {
+			t.Fatal("otel's placeholder recorded a span")
+		}
+		otel.SetTracerProvider(sdktrace.NewTracerProvider())
+		if _, set := telemetry.Tracing(); !set {
+			t.Fatal("Tracing says no provider is set after one was")
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestTracingTellsAProviderSet$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "TRACING_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	assert.NoError(t, err, "%s", out)
+
+	prev := otel.GetTracerProvider()
+	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+	otel.SetTracerProvider(noop.NewTracerProvider())
+	_, set := telemetry.Tracing()
+	assert.True(t, set, "a provider that records nothing is a provider set all the same")
 }
 
 // valued is a provider that == cannot compare when v holds a slice: its

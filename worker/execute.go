@@ -560,16 +560,24 @@ func (a *attempt) causeError(def *core.TaskDef) error {
 // built once, since it is the same for every such attempt.
 var consumerSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}
 
+// noSpan is the attempt's span when none is started: one that records
+// nothing (see startSpan).
+var noSpan = trace.SpanFromContext(context.Background())
+
 // startSpan starts the attempt's span. Its attributes are set once it is
 // known to record: samplers see its name, kind and producer link, and a
 // worker without tracing builds no attributes for each task.
 func (a *attempt) startSpan(def *core.TaskDef) (context.Context, trace.Span) {
+	tracer, tracing := telemetry.Tracing()
+	if !tracing && !trace.SpanContextFromContext(a.ctx).IsValid() {
+		return a.ctx, noSpan // no provider, no span around: one would record nothing, and be no one's parent
+	}
 	m := a.msg
 	opts := consumerSpan
 	if producer := telemetry.ExtractTrace(m.Trace); producer.IsValid() {
 		opts = []trace.SpanStartOption{consumerSpan[0], trace.WithLinks(trace.Link{SpanContext: producer})}
 	}
-	ctx, span := telemetry.Tracer().Start(a.ctx, def.Name, opts...)
+	ctx, span := tracer.Start(a.ctx, def.Name, opts...)
 	if span.IsRecording() {
 		span.SetAttributes(
 			attribute.String(telemetry.AttrDocket, a.r.w.c.Name),
