@@ -13,10 +13,10 @@ import "encoding/hex"
 //     no key is mistaken for another's entry;
 //   - any other key is itself.
 //
-// Go writes the entries (Add sends each key as its entry, and add.lua reads
-// the key from it); the scripts read them with ready_key and, to find a
-// key in the list, write one with ready_entry (lib.lua). TestReadyEntries
-// checks that the two languages agree.
+// Go writes the entries (Add sends each key with its entry, which add.lua
+// lists); the scripts read them with ready_key and, to find a key in the
+// list, write one with ready_entry (lib.lua). TestReadyEntries checks that
+// the two languages agree.
 
 // readyEntry is key as K.ready lists it.
 func readyEntry(key string) string {

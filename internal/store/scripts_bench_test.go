@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/docket-go/docket/internal/redistest"
@@ -123,7 +124,8 @@ func BenchmarkExchange(b *testing.B) {
 		newTasks := make([]store.NewTask, chunk)
 		for start := 0; start < tasks; start += chunk {
 			for i := range newTasks {
-				newTasks[i] = store.NewTask{Key: fmt.Sprintf("task-%d", start+i), Name: "noop", Input: []byte(`{"i":1}`)}
+				// keys as docket makes them (UUIDv7), which K.ready lists compactly
+				newTasks[i] = store.NewTask{Key: uuid.Must(uuid.NewV7()).String(), Name: "noop", Input: []byte(`{"i":1}`)}
 			}
 			if _, err := s.Add(ctx, store.ModeAdd, newTasks); err != nil {
 				b.Fatal(err)

@@ -4,10 +4,12 @@
 -- that marks the record as an automatic task's chain: see chain_ended)
 -- then groups of tasks that share a task name, a when and a trace context
 -- (AddMany's tasks are one group): the group's count, task name, when and
--- trace context, then per task 2 values: key (as K.ready lists it: see
--- ready_key) and input JSON. (Two values a task rather than five: Redis
--- reads each argument, and Lua gets each as a string, about 900
--- instructions apiece under callgrind.)
+-- trace context, then per task 3 values: key, its entry in K.ready when it
+-- is not the key itself (see ready_key; '' when it is), and input JSON.
+-- (Three values a task rather than five: Redis reads each argument, and Lua
+-- gets each as a string, about 900 instructions apiece under callgrind;
+-- the entry is sent rather than made here, which takes several times
+-- that.)
 -- Returns a string of one code per task (1 scheduled, 0 already scheduled,
 -- 2 replaced, 3 refused: a strike matches it), the instant of the call,
 -- then for each task whose due instant is not that instant, its place (from
@@ -65,10 +67,12 @@ local i = 3
 while i <= #ARGV do
   local count, name, when, trace = tonumber(ARGV[i]) or 0, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   i = i + 4
-  for at = i, i + 2 * count - 1, 2 do
+  for at = i, i + 3 * count - 1, 3 do
     n = n + 1
-    local entry, input = ARGV[at], ARGV[at + 1]
-    local key = ready_key(entry)
+    local key, entry, input = ARGV[at], ARGV[at + 1], ARGV[at + 2]
+    if entry == '' then
+      entry = key
+    end
     local tk = K.task .. key
     local f = ABSENT
     if redis.call('EXISTS', tk) == 1 then
@@ -164,7 +168,7 @@ while i <= #ARGV do
       report(live and '2' or '1', due_s)
     end
   end
-  i = i + 2 * count
+  i = i + 3 * count
 end
 
 enter_schedule()

@@ -409,17 +409,35 @@ local function in_line(now)
     ready + redis.call('ZCARD', K.scheduled) + redis.call('ZCARD', K.deferred), due
 end
 
+-- uuid_text writes the 16 bytes of an entry of K.ready (from its second
+-- byte) as a UUID's text. Redis's Lua has the bit library, whose tohex
+-- writes 32 bits in one call: about 7,000 instructions a key under
+-- callgrind, where string.format's 16 conversions take 19,000 (every task
+-- a claim takes from K.ready pays it). miniredis's Lua has no bit (read
+-- with rawget: the scripts' globals are strict).
+local UUID_TEXT = '%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x'
+local BIT = rawget(_G, 'bit')
+local function uuid_text(entry)
+  local a1, a2, a3, a4, b1, b2, c1, c2, d1, d2, e1, e2, e3, e4, e5, e6 = string.byte(entry, 2, 17)
+  if not BIT then
+    return string.format(UUID_TEXT, a1, a2, a3, a4, b1, b2, c1, c2, d1, d2, e1, e2, e3, e4, e5, e6)
+  end
+  local hex = BIT.tohex
+  return hex(((a1 * 256 + a2) * 256 + a3) * 256 + a4, 8) .. '-' .. hex(b1 * 256 + b2, 4) .. '-' ..
+    hex(c1 * 256 + c2, 4) .. '-' .. hex(d1 * 256 + d2, 4) .. '-' .. hex(e1 * 256 + e2, 4) ..
+    hex(((e3 * 256 + e4) * 256 + e5) * 256 + e6, 8)
+end
+
 -- K.ready names each task by its entry (see store.readyEntry, which
 -- writes them): a key that is a UUID in lowercase text is "\0" and its 16
 -- bytes; a key that starts with the byte 0 or 1 is "\1" and the key; any
 -- other key is itself. ready_key reads an entry (an entry written before
 -- the compact form is its key); ready_entry writes one, for the calls that
 -- look for a key in the list.
-local UUID_TEXT = '%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x'
 local function ready_key(entry)
   local first = string.byte(entry, 1)
   if first == 0 and #entry == 17 then
-    return string.format(UUID_TEXT, string.byte(entry, 2, 17))
+    return uuid_text(entry)
   elseif first == 1 then
     return string.sub(entry, 2)
   end
