@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/docket-go/docket/chaos/internal/tasks"
@@ -247,16 +246,13 @@ func (r *report) checkLeaks(ctx context.Context, name string, rec redis.Universa
 	ready, scheduled, running := prefix+"ready", prefix+"scheduled", prefix+"running"
 	live := map[string]bool{}
 	// The ready list, the schedule and the running set hold the live tasks.
-	for i, read := range []*redis.StringSliceCmd{rec.LRange(ctx, ready, 0, -1), rec.ZRange(ctx, scheduled, 0, -1), rec.ZRange(ctx, running, 0, -1)} {
+	for _, read := range []*redis.StringSliceCmd{rec.LRange(ctx, ready, 0, -1), rec.ZRange(ctx, scheduled, 0, -1), rec.ZRange(ctx, running, 0, -1)} {
 		members, err := read.Result()
 		if err != nil {
 			r.violate("leak check: %v", err)
 			return
 		}
 		for _, m := range members {
-			if i == 0 {
-				m = readyKey(m)
-			}
 			live[m] = true
 		}
 	}
@@ -331,19 +327,4 @@ func (r *report) checkStoreLeaks(ctx context.Context, name string, rec redis.Uni
 	}
 	r.leaks += len(problems)
 	r.violateList("leaked key (store.CheckLeaks)", problems)
-}
-
-// readyKey is the task key of an entry of the ready list, as the README's
-// "How it is stored" writes them: a UUID key as the byte 0 and its 16
-// bytes, a key that starts with the byte 0 or 1 after the byte 1.
-func readyKey(entry string) string {
-	switch {
-	case len(entry) == 17 && entry[0] == 0:
-		var id uuid.UUID
-		copy(id[:], entry[1:])
-		return id.String()
-	case entry != "" && entry[0] == 1:
-		return entry[1:]
-	}
-	return entry
 }

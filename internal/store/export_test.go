@@ -28,6 +28,3 @@ func (s *Store) SignalWithID(ctx context.Context, key, name string, payload []by
 func (s *Store) ProgressWithID(ctx context.Context, key, gen, op, value, id string) (ProgressState, bool, error) {
 	return s.progress(ctx, key, gen, op, value, id)
 }
-
-// ReadyEntry and ReadyKey write and read K.ready's entries.
-var ReadyEntry, ReadyKey = readyEntry, readyKey

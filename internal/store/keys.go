@@ -14,9 +14,8 @@ import (
 // slot and every script touches keys of one slot only. The scripts see the
 // same names as the table K, generated from the lists below (see luaKeys).
 //
-//	docket:{name}:ready            LIST   queued tasks added to run at once, oldest first (their due time is
-//	                                      their record's created), by their entries (see readyEntry); claimed
-//	                                      with the schedule's, in due order
+//	docket:{name}:ready            LIST   task keys of queued tasks added to run at once, oldest first (their
+//	                                      due time is their record's created); claimed with the schedule's, in due order
 //	docket:{name}:scheduled        ZSET   task key -> due time (unix µs); every other scheduled or queued task
 //	docket:{name}:running          ZSET   task key -> lease expiry (unix µs); claimed tasks
 //	docket:{name}:draining         ZSET   task key -> the lease expiry of a cancelled or replaced run whose

@@ -37,9 +37,6 @@ func (s *Store) CheckLeaks(ctx context.Context) error {
 		return err
 	}
 	ready, err := s.rdb.LRange(ctx, s.k.ready, 0, -1).Result()
-	for i, entry := range ready {
-		ready[i] = readyKey(entry)
-	}
 	if err := add(ready, err); err != nil {
 		return err
 	}

@@ -112,7 +112,11 @@ func scriptTime(b testing.TB, rdb *redis.Client) time.Duration {
 func BenchmarkExchange(b *testing.B) {
 	ctx := context.Background()
 	rdb := benchRedis(b)
-	const tasks, chunk, batch = 5000, 1000, 42
+	const tasks, chunk = 5000, 1000
+	batch := 42 // DOCKET_BENCH_BATCH for another
+	if n, err := strconv.Atoi(os.Getenv("DOCKET_BENCH_BATCH")); err == nil && n > 0 {
+		batch = n
+	}
 	var added, processed time.Duration
 	b.ResetTimer()
 	for round := 0; round < b.N; round++ {

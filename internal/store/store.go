@@ -159,11 +159,11 @@ func (s *Store) Add(ctx context.Context, mode Mode, tasks []NewTask) ([]AddResul
 }
 
 func (s *Store) addChunk(ctx context.Context, mode Mode, chunk []NewTask) ([]AddResult, error) {
-	args := make([]any, 0, 6+3*len(chunk))
+	args := make([]any, 0, 6+2*len(chunk))
 	args = append(args, s.k.prefix, string(mode))
 	// Tasks in a row that share a name, a when and a trace context are one
-	// group: its count and what they share, then each task's key, entry in
-	// K.ready and input (see add.lua).
+	// group: its count and what they share, then each task's key and input
+	// (see add.lua).
 	whens := make([]string, len(chunk))
 	for i, t := range chunk {
 		whens[i] = t.When.arg()
@@ -175,11 +175,7 @@ func (s *Store) addChunk(ctx context.Context, mode Mode, chunk []NewTask) ([]Add
 		}
 		args = append(args, end-start, first.Name, whens[start], first.Trace)
 		for _, t := range chunk[start:end] {
-			entry := readyEntry(t.Key)
-			if entry == t.Key {
-				entry = ""
-			}
-			args = append(args, t.Key, entry, t.Input)
+			args = append(args, t.Key, t.Input)
 		}
 		start = end
 	}

@@ -4,12 +4,9 @@
 -- that marks the record as an automatic task's chain: see chain_ended)
 -- then groups of tasks that share a task name, a when and a trace context
 -- (AddMany's tasks are one group): the group's count, task name, when and
--- trace context, then per task 3 values: key, its entry in K.ready when it
--- is not the key itself (see ready_key; '' when it is), and input JSON.
--- (Three values a task rather than five: Redis reads each argument, and Lua
--- gets each as a string, about 900 instructions apiece under callgrind;
--- the entry is sent rather than made here, which takes several times
--- that.)
+-- trace context, then per task 2 values: key and input JSON. (Two values a
+-- task rather than five: Redis reads each argument, and Lua gets each as a
+-- string, about 900 instructions apiece under callgrind.)
 -- Returns a string of one code per task (1 scheduled, 0 already scheduled,
 -- 2 replaced, 3 refused: a strike matches it), the instant of the call,
 -- then for each task whose due instant is not that instant, its place (from
@@ -41,9 +38,8 @@ local function report(code, due)
   end
 end
 -- Tasks enter the schedule in one call, at the end: scores and keys, or
--- the entries of those added to run at once, which join K.ready (a list:
--- about 20 bytes a task under a key docket made, against 134 in the
--- sorted set). Should a task
+-- the keys of those added to run at once, which join K.ready (a list:
+-- about 40 bytes a task, against 134 in the sorted set). Should a task
 -- fail midway, those written before it are scheduled all the same, so
 -- that no record is left outside every set.
 local schedule, ready = {}, {}
@@ -67,12 +63,9 @@ local i = 3
 while i <= #ARGV do
   local count, name, when, trace = tonumber(ARGV[i]) or 0, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   i = i + 4
-  for at = i, i + 3 * count - 1, 3 do
+  for at = i, i + 2 * count - 1, 2 do
     n = n + 1
-    local key, entry, input = ARGV[at], ARGV[at + 1], ARGV[at + 2]
-    if entry == '' then
-      entry = key
-    end
+    local key, input = ARGV[at], ARGV[at + 1]
     local tk = K.task .. key
     local f = ABSENT
     if redis.call('EXISTS', tk) == 1 then
@@ -155,7 +148,7 @@ while i <= #ARGV do
       elseif due == now then
         -- Due at once (an instant past means now), at its created instant:
         -- in line in the order added.
-        ready[#ready + 1] = entry
+        ready[#ready + 1] = key
         soonest = now
       else
         schedule[#schedule + 1] = due_s
@@ -168,7 +161,7 @@ while i <= #ARGV do
       report(live and '2' or '1', due_s)
     end
   end
-  i = i + 3 * count
+  i = i + 2 * count
 end
 
 enter_schedule()

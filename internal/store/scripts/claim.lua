@@ -777,7 +777,7 @@ local function consider(key, ready)
   if ready then
     -- First in K.ready (see next_due), unless an earlier task's rules took
     -- it out of line (a debounce moves its burst's first submission).
-    if not unlist(key, 1) then
+    if redis.call('LREM', K.ready, 1, key) == 0 then
       return
     end
   else
@@ -818,7 +818,7 @@ end
 -- their created instant, in the order added; and whether they are
 -- K.ready's first. Of two tasks due at one instant, K.ready's comes first.
 local function next_due(n)
-  local ready = ready_keys(redis.call('LRANGE', K.ready, 0, n - 1))
+  local ready = redis.call('LRANGE', K.ready, 0, n - 1)
   if #ready == 0 then
     return redis.call('ZRANGEBYSCORE', K.scheduled, '-inf', now, 'LIMIT', 0, n), false
   end

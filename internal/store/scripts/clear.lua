@@ -15,7 +15,7 @@
 local now = clock_us()
 local n, retention = tonumber(ARGV[2]), tonumber(ARGV[3])
 local cursor = ARGV[4]
-local keys = ready_keys(redis.call('LRANGE', K.ready, 0, n - 1)) -- each first in K.ready as it is cancelled
+local keys = redis.call('LRANGE', K.ready, 0, n - 1) -- each first in K.ready as it is cancelled
 for _, key in ipairs(redis.call('ZRANGE', K.scheduled, 0, n - #keys - 1)) do
   keys[#keys + 1] = key
 end
@@ -66,7 +66,7 @@ for i, key in ipairs(keys) do
     redis.call('ZREM', K.waiting .. lines[i], key)
     touch(lines[i])
   else -- not live: a stale member of the schedule (should not happen); drop it
-    unlist(key, 1)
+    redis.call('LREM', K.ready, 1, key)
     redis.call('ZREM', K.scheduled, key)
     redis.call('ZREM', K.parked, key)
     redis.call('ZREM', K.struck, key)

@@ -409,86 +409,6 @@ local function in_line(now)
     ready + redis.call('ZCARD', K.scheduled) + redis.call('ZCARD', K.deferred), due
 end
 
--- uuid_text writes the 16 bytes of an entry of K.ready (from its second
--- byte) as a UUID's text. Redis's Lua has the bit library, whose tohex
--- writes 32 bits in one call: about 7,000 instructions a key under
--- callgrind, where string.format's 16 conversions take 19,000 (every task
--- a claim takes from K.ready pays it). miniredis's Lua has no bit (read
--- with rawget: the scripts' globals are strict).
-local UUID_TEXT = '%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x'
-local BIT = rawget(_G, 'bit')
-local function uuid_text(entry)
-  local a1, a2, a3, a4, b1, b2, c1, c2, d1, d2, e1, e2, e3, e4, e5, e6 = string.byte(entry, 2, 17)
-  if not BIT then
-    return string.format(UUID_TEXT, a1, a2, a3, a4, b1, b2, c1, c2, d1, d2, e1, e2, e3, e4, e5, e6)
-  end
-  local hex = BIT.tohex
-  return hex(((a1 * 256 + a2) * 256 + a3) * 256 + a4, 8) .. '-' .. hex(b1 * 256 + b2, 4) .. '-' ..
-    hex(c1 * 256 + c2, 4) .. '-' .. hex(d1 * 256 + d2, 4) .. '-' .. hex(e1 * 256 + e2, 4) ..
-    hex(((e3 * 256 + e4) * 256 + e5) * 256 + e6, 8)
-end
-
--- K.ready names each task by its entry (see store.readyEntry, which
--- writes them): a key that is a UUID in lowercase text is "\0" and its 16
--- bytes; a key that starts with the byte 0 or 1 is "\1" and the key; any
--- other key is itself. ready_key reads an entry (an entry written before
--- the compact form is its key); ready_entry writes one, for the calls that
--- look for a key in the list.
-local function ready_key(entry)
-  local first = string.byte(entry, 1)
-  if first == 0 and #entry == 17 then
-    return uuid_text(entry)
-  elseif first == 1 then
-    return string.sub(entry, 2)
-  end
-  return entry
-end
-
--- ready_keys reads a list of entries as keys, in place.
-local function ready_keys(entries)
-  for i = 1, #entries do
-    entries[i] = ready_key(entries[i])
-  end
-  return entries
-end
-
-local UUID_PATTERN = '^%x%x%x%x%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$'
-local function ready_entry(key)
-  if #key == 36 and string.find(key, UUID_PATTERN) and string.lower(key) == key then
-    local digits = string.gsub(key, '-', '')
-    local bytes = string.gsub(digits, '%x%x', function(pair) return string.char(tonumber(pair, 16)) end)
-    return '\0' .. bytes
-  end
-  local first = string.byte(key, 1)
-  if first == 0 or first == 1 then
-    return '\1' .. key
-  end
-  return key
-end
-
--- unlist takes key's entry out of K.ready, looking from its head (from 1)
--- or its tail (-1), and reports whether it was there: under its entry, or
--- under the key itself, as versions before the compact form listed it.
--- The entry at that end, which it often is (a claim takes the head, a
--- cancel often the latest), is taken at once in either form; elsewhere,
--- a key listed in the earlier form costs a second walk.
-local function unlist(key, from)
-  local at_end = redis.call('LINDEX', K.ready, from == 1 and 0 or -1)
-  if at_end and ready_key(at_end) == key then
-    if from == 1 then
-      redis.call('LPOP', K.ready)
-    else
-      redis.call('RPOP', K.ready)
-    end
-    return true
-  end
-  local entry = ready_entry(key)
-  if redis.call('LREM', K.ready, from, entry) > 0 then
-    return true
-  end
-  return entry ~= key and redis.call('LREM', K.ready, from, key) > 0
-end
-
 -- unschedule takes a scheduled task out of line: the schedule, K.deferred
 -- or K.ready. K.ready is in the order added, so a task is looked for from
 -- the end whose first task was added nearer its own time: at once when it
@@ -500,19 +420,19 @@ local function unschedule(key)
     return
   end
   local first = redis.call('LINDEX', K.ready, 0)
-  if first and ready_key(first) == key then
+  if first == key then
     redis.call('LPOP', K.ready)
     return
   end
   local last = redis.call('LINDEX', K.ready, -1)
   local from = -1
   if first and last then
-    local at, head, tail = tonumber(due_of(key)), tonumber(due_of(ready_key(first))), tonumber(due_of(ready_key(last)))
+    local at, head, tail = tonumber(due_of(key)), tonumber(due_of(first)), tonumber(due_of(last))
     if at and head and tail and at - head < tail - at then
       from = 1
     end
   end
-  unlist(key, from)
+  redis.call('LREM', K.ready, from, key)
 end
 
 -- deferred puts a task due at due (unix µs) in K.deferred if its key

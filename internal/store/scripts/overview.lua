@@ -68,7 +68,7 @@ head.sampled_running = count(ranks(K.running, 0, sample - 1), 'running')
 -- line behind their key's drain, see in_line): the due tasks first.
 local ready = {}
 if sample > 0 then
-  ready = ready_keys(redis.call('LRANGE', K.ready, 0, sample - 1))
+  ready = redis.call('LRANGE', K.ready, 0, sample - 1)
 end
 head.sampled_queued = count(ready, 'queued') + count(ranks(K.scheduled, 0, math.min(sample - #ready, due) - 1), 'queued')
 head.sampled_scheduled = count(ranks(K.scheduled, due, due + sample - 1), 'scheduled')
@@ -76,7 +76,7 @@ head.sampled_parked = count(ranks(K.parked, 0, sample - 1), 'parked')
 -- The earliest due task may be K.ready's first, added to run at once.
 local first_ready = redis.call('LINDEX', K.ready, 0)
 if first_ready then
-  local at = tonumber(due_of(ready_key(first_ready))) -- nil for a garbled record
+  local at = tonumber(due_of(first_ready)) -- nil for a garbled record
   if at and (head.earliest == '0' or at < score(head.earliest)) then
     head.earliest = int(at)
   end

@@ -71,8 +71,8 @@ while found < size and looked < budget and offset + looked < total do
   local entries
   if seg.list then
     entries = {}
-    for _, entry in ipairs(redis.call('LRANGE', seg.set, from, from + n - 1)) do
-      entries[#entries + 1] = ready_key(entry)
+    for _, key in ipairs(redis.call('LRANGE', seg.set, from, from + n - 1)) do
+      entries[#entries + 1] = key
       entries[#entries + 1] = false -- list_task lists it with its due time
     end
   elseif part == PART.latest then

@@ -48,8 +48,8 @@ local function list(zset, scored)
 end
 list(K.running, true)
 if limit > 0 then -- added to run at once: due at their created instant
-  for _, entry in ipairs(redis.call('LRANGE', K.ready, 0, limit - 1)) do
-    task(ready_key(entry), nil)
+  for _, key in ipairs(redis.call('LRANGE', K.ready, 0, limit - 1)) do
+    task(key, nil)
   end
 end
 list(K.scheduled, true)
