@@ -120,21 +120,25 @@ func tracer() (trace.Tracer, bool) {
 		return c.tracer, c.set
 	}
 	t := p.Tracer(ScopeName)
-	set := !isPlaceholder(p)
+	set := !isPlaceholder(t)
 	if reflect.ValueOf(p).Kind() == reflect.Pointer {
 		lastTracer.Store(&providerTracer{provider: p, tracer: t, set: set})
 	}
 	return t, set
 }
 
-// isPlaceholder tells the provider otel.GetTracerProvider gives until one
-// is set: otel's own, of its internal package global, which hands spans to
-// a provider set later but records none before. (Should otel move it, this
-// reads false, and spans are started as before: TestTracingTellsAProviderSet
-// fails.)
-func isPlaceholder(p trace.TracerProvider) bool {
-	t := reflect.TypeOf(p)
-	return t.Kind() == reflect.Pointer && t.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global"
+// isPlaceholder tells a tracer of otel's placeholder provider, the one
+// otel.GetTracerProvider gives until one is set, before any is: of otel's
+// internal package global, it records nothing, and hands spans to a
+// provider set later. Once one has been set, the placeholder gives that
+// provider's tracers (also when a program sets the placeholder back as
+// the global provider). Should otel move it, this reads false, and spans
+// are started as before: TestTracingTellsAProviderSet fails. (otel's eBPF
+// auto-instrumentation records spans of the placeholder's tracers with no
+// provider set: under it, a worker's attempts have no span of their own.)
+func isPlaceholder(t trace.Tracer) bool {
+	rt := reflect.TypeOf(t)
+	return rt != nil && rt.Kind() == reflect.Pointer && rt.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global"
 }
 
 // providerTracer is a TracerProvider and its tracer for ScopeName. Only a

@@ -59,9 +59,22 @@ func TestTracingTellsAProviderSet(t *testing.T) {
 		if span.IsRecording() {
 			t.Fatal("otel's placeholder recorded a span")
 		}
-		otel.SetTracerProvider(sdktrace.NewTracerProvider())
+		placeholder := otel.GetTracerProvider()
+		exporter := tracetest.NewInMemoryExporter()
+		otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter)))
 		if _, set := telemetry.Tracing(); !set {
 			t.Fatal("Tracing says no provider is set after one was")
+		}
+		// The placeholder set back hands its spans to the provider set.
+		otel.SetTracerProvider(placeholder)
+		tracer, set := telemetry.Tracing()
+		if !set {
+			t.Fatal("Tracing says no provider is set with the placeholder set back, which records to the one set")
+		}
+		_, span = tracer.Start(context.Background(), "after")
+		span.End()
+		if n := len(exporter.GetSpans()); n != 1 {
+			t.Fatalf("%d spans recorded through the placeholder set back, want 1", n)
 		}
 		return
 	}
