@@ -138,3 +138,17 @@ func TestAnAddOfMixedTasksReportsEachOne(t *testing.T) {
 		require.NoError(t, err)
 	})
 }
+
+// A group whose count does not fit the values sent after it (which the
+// store never sends) fails the call with an error, rather than looping or
+// writing half a task.
+func TestAnAddOfABadGroupFails(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		s, _ := openNamed(t, b)
+		for _, count := range []string{"-1", "3", "x", "1.5"} {
+			_, err := store.RunAdd(context.Background(), s, "add", count, "t", "+0", "", "k", `{}`)
+			require.Error(t, err, count)
+			assert.Contains(t, err.Error(), "add: a group of "+count+" tasks", count)
+		}
+	})
+}

@@ -28,3 +28,8 @@ func (s *Store) SignalWithID(ctx context.Context, key, name string, payload []by
 func (s *Store) ProgressWithID(ctx context.Context, key, gen, op, value, id string) (ProgressState, bool, error) {
 	return s.progress(ctx, key, gen, op, value, id)
 }
+
+// RunAdd runs add.lua with the arguments given after the docket's prefix.
+func RunAdd(ctx context.Context, s *Store, args ...any) (any, error) {
+	return addScript.Run(ctx, s.rdb, []string{s.k.scheduled}, append([]any{s.k.prefix}, args...)...).Result()
+}

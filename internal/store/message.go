@@ -151,15 +151,22 @@ func decodeAdd(reply []any, n int) ([]AddResult, error) {
 			d.fail("add code %q", codes[i])
 		}
 	}
+	named := make(map[int64]bool)
 	for i := 2; i+1 < len(reply); i += 2 {
 		at := d.int(reply[i]) - 1
-		if at < 0 || at >= int64(n) {
-			return nil, fmt.Errorf("%w: add reply names task %d of %d", ErrMalformed, at+1, n)
+		if at < 0 || at >= int64(n) || named[at] {
+			return nil, fmt.Errorf("%w: add reply names task %d of %d, or twice", ErrMalformed, at+1, n)
 		}
+		named[at] = true
 		if out[at].Code == Refused {
 			out[at].Strike, out[at].Due = d.str(reply[i+1]), time.Time{}
 		} else {
 			out[at].Due = time.UnixMicro(d.int(reply[i+1]))
+		}
+	}
+	for i, r := range out {
+		if r.Code == Refused && r.Strike == "" {
+			d.fail("add reply refuses task %d without its strike", i+1)
 		}
 	}
 	return out, d.err

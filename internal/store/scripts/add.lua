@@ -61,7 +61,12 @@ end
 
 local i = 3
 while i <= #ARGV do
-  local count, name, when, trace = tonumber(ARGV[i]) or 0, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local count, name, when, trace = whole(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if not count or i + 3 + 2 * count > #ARGV then -- not sent by the store: nothing of it is written
+    enter_schedule()
+    wake_if_earlier(before, soonest)
+    return redis.error_reply('add: a group of ' .. tostring(ARGV[i]) .. ' tasks, with ' .. (#ARGV - i - 3) .. ' values after it')
+  end
   i = i + 4
   for at = i, i + 2 * count - 1, 2 do
     n = n + 1
