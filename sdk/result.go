@@ -191,7 +191,9 @@ func (i Info) Err() error {
 // the task's final error message; Unwrap gives the sentinel of its reason,
 // so that errors.Is and errors.As work as they would on the task's own
 // error: ErrTimeout, ErrPermanent, ErrCancelled, ErrBadInput, *PanicError,
-// and for a workflow failed by a child, workflow.ErrChildFailed. The task's
+// for a workflow failed by a child, workflow.ErrChildFailed, and for one
+// that returned the timeout of its wait for a signal, workflow.ErrSignalTimeout
+// (with ErrPermanent: docket's own sentinel, told by its text). The task's
 // own error values do not travel through Redis, only their message: an
 // errors.Is against an error of the task's own package does not match
 // (testsuite.Env.Runs keeps each attempt's error as returned).
@@ -220,6 +222,9 @@ func (e *TaskError) Unwrap() error {
 	case ReasonTimeout:
 		return ErrTimeout
 	case ReasonPermanent:
+		if strings.Contains(e.Message, core.ErrSignalTimeout.Error()) {
+			return errPermanentSignalTimeout // a workflow's wait for a signal timed out
+		}
 		return ErrPermanent
 	case ReasonCancelled, ReasonDropped:
 		return ErrCancelled
@@ -235,6 +240,12 @@ func (e *TaskError) Unwrap() error {
 	}
 	return nil
 }
+
+// errPermanentSignalTimeout is the sentinel of a workflow that failed for
+// good because no signal came in time: its message holds the text of
+// workflow.ErrSignalTimeout, which no error of a task's own package says
+// (it is docket's), and errors.Is matches both that and ErrPermanent.
+var errPermanentSignalTimeout = fmt.Errorf("%w: %w", ErrPermanent, core.ErrSignalTimeout)
 
 // panicFrom rebuilds a *PanicError from its message: "panic: " the value,
 // a blank line, then the stack, which starts "goroutine N [": the value's

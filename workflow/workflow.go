@@ -57,8 +57,10 @@ var ErrNotAChild = errors.New("docket: not a child of this workflow")
 // ErrNotInTask reports a primitive called outside a running task.
 var ErrNotInTask = errors.New("docket: workflow primitives run inside a task, with the task's context")
 
-// ErrSignalTimeout reports a wait for a signal that timed out.
-var ErrSignalTimeout = errors.New("docket: no signal came in time")
+// ErrSignalTimeout reports a wait for a signal that timed out. It comes
+// wrapped in sdk.Permanent; a workflow that returns it fails (reason
+// permanent), and the error of its Result matches it too.
+var ErrSignalTimeout = core.ErrSignalTimeout
 
 // run returns the state of the run in ctx.
 func run(ctx context.Context) (*core.Attempt, error) {

@@ -268,6 +268,48 @@ func TestLongWorkflowOnTheFakeClock(t *testing.T) {
 	})
 }
 
+// A workflow that returns the timeout of its wait for a signal fails for
+// good, and those who wait for it get an error that matches
+// ErrSignalTimeout as well as sdk.ErrPermanent, as the workflow's own did;
+// a workflow's own error that merely says "timeout" does not.
+func TestAWorkflowsSignalTimeoutReachesItsResult(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		approval := sdk.NewResultTask("approval", func(ctx context.Context, in N) (string, error) {
+			by, err := workflow.WaitSignal[string](ctx, "approve", time.Hour)
+			if err != nil {
+				return "", fmt.Errorf("order %d: %w", in.N, err)
+			}
+			return by, nil
+		})
+		other := sdk.NewResultTask("other", func(ctx context.Context, in N) (string, error) {
+			return "", sdk.Permanent(errors.New("no signal came in time, said the task"))
+		})
+		env.Register(approval)
+		env.Register(other)
+		ex, err := approval.Add(t.Context(), env.Docket(), N{N: 7})
+		require.NoError(t, err)
+		env.Advance(time.Hour)
+		env.RunUntilFinished()
+		ex2, err := other.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+
+		_, err = approval.Result(t.Context(), ex)
+		require.Error(t, err)
+		assert.ErrorIs(t, err, workflow.ErrSignalTimeout)
+		assert.ErrorIs(t, err, sdk.ErrPermanent)
+		var te *sdk.TaskError
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, sdk.ReasonPermanent, te.Reason)
+		assert.Contains(t, te.Error(), "order 7: ")
+		assert.Len(t, env.Runs("approval"), 2, "parked, then woken by the timeout: no retry")
+
+		_, err = other.Result(t.Context(), ex2)
+		assert.ErrorIs(t, err, sdk.ErrPermanent)
+		assert.NotErrorIs(t, err, workflow.ErrSignalTimeout)
+	})
+}
+
 // Cancelling a workflow cancels its live children.
 func TestCancelWorkflowCancelsChildren(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {

@@ -47,6 +47,11 @@ var ErrDuplicate = errors.New("docket: a name used twice in one run of a workflo
 // good, since running it again would find the same child's outcome.
 var ErrChildFailed = errors.New("docket: child")
 
+// ErrSignalTimeout is workflow.ErrSignalTimeout, here so that sdk's
+// TaskError can give it back to those who wait for a workflow that failed
+// with it (see TaskError.Unwrap).
+var ErrSignalTimeout = errors.New("docket: no signal came in time")
+
 // ErrNoName reports a primitive called without a name.
 var ErrNoName = errors.New("docket: a workflow primitive needs a name: names are how a run finds what an earlier run did")
 
