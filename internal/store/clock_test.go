@@ -119,12 +119,20 @@ func TestCheckLeaksFindsBrokenDrains(t *testing.T) {
 	require.NoError(t, rdb.ZAdd(ctx, "docket:{drains}:deferred", redis.Z{Score: 1, Member: "next"}).Err())
 	require.NoError(t, rdb.ZAdd(ctx, "docket:{drains}:draining", redis.Z{Score: 1, Member: "orphan"}).Err())
 	require.NoError(t, rdb.HSet(ctx, "docket:{drains}:drains", "stray", "7\n").Err())
+	// a stale entry: a task cancelled, listed again behind the scripts' back
+	_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "gone", Name: "t", Input: []byte(`{}`)}})
+	require.NoError(t, err)
+	_, err = s.Cancel(ctx, "gone", time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, rdb.RPush(ctx, "docket:{drains}:ready", "gone").Err())
 	err = s.CheckLeaks(ctx)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `docket:{drains}:deferred: "next" waits for a drain that is not on`)
 	assert.Contains(t, err.Error(), `docket:{drains}:draining: "orphan" drains without an entry`)
 	assert.Contains(t, err.Error(), `docket:{drains}:drains: an entry for "stray", whose key does not drain`)
 	assert.Contains(t, err.Error(), `docket:{drains}:ready: "twice" is listed twice, or in the schedule or a drain's line too`)
+	assert.Contains(t, err.Error(), `docket:{drains}:ready: "gone" is a task in state "cancelled", not a scheduled one`)
+	assert.NotContains(t, err.Error(), `"twice" is a task in state`, "a record never claimed, with no state field, is scheduled")
 }
 
 func TestParseEvent(t *testing.T) {

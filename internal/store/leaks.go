@@ -204,7 +204,7 @@ func (s *Store) checkReady(ctx context.Context, ready, lined []string, problem f
 			problem("%s: %q is listed twice, or in the schedule or a drain's line too", s.k.ready, key)
 		}
 		seen[key] = true
-		state, err := s.state(ctx, key)
+		rec, _, err := s.Info(ctx, key) // as the scripts read it: a record never claimed has no state field
 		if err != nil {
 			if ctx.Err() != nil {
 				return err
@@ -212,27 +212,11 @@ func (s *Store) checkReady(ctx context.Context, ready, lined []string, problem f
 			problem("%s: %q has a record that cannot be read: %v", s.k.ready, key, err)
 			continue
 		}
-		if state != string(StateScheduled) {
-			problem("%s: %q is a task in state %q, not a scheduled one", s.k.ready, key, state)
+		if rec.State != StateScheduled {
+			problem("%s: %q is a task in state %q, not a scheduled one", s.k.ready, key, rec.State)
 		}
 	}
 	return nil
-}
-
-// state reads a task's state as the scripts do: scheduled for a record
-// that leaves it out (one never claimed), "" for none.
-func (s *Store) state(ctx context.Context, key string) (string, error) {
-	f, err := s.rdb.HMGet(ctx, s.k.task(key), "state", "created").Result()
-	if err != nil {
-		return "", err
-	}
-	if state, ok := f[0].(string); ok {
-		return state, nil
-	}
-	if f[1] != nil {
-		return string(StateScheduled), nil
-	}
-	return "", nil
 }
 
 // scan lists the docket's keys, on every master of a cluster.
