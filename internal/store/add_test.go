@@ -150,5 +150,12 @@ func TestAnAddOfABadGroupFails(t *testing.T) {
 			require.Error(t, err, count)
 			assert.Contains(t, err.Error(), "add: a group of "+count+" tasks", count)
 		}
+		// A due time it cannot read fails the group before any of its tasks.
+		_, err := store.RunAdd(context.Background(), s, "add", "1", "t", "+soon", "", "k", `{}`)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "task k: bad due time +soon")
+		_, ok, err := s.Info(context.Background(), "k")
+		require.NoError(t, err)
+		assert.False(t, ok, "nothing written")
 	})
 }

@@ -151,7 +151,7 @@ func decodeAdd(reply []any, n int) ([]AddResult, error) {
 			d.fail("add code %q", codes[i])
 		}
 	}
-	named := make(map[int64]bool)
+	named := make([]bool, n)
 	for i := 2; i+1 < len(reply); i += 2 {
 		at := d.int(reply[i]) - 1
 		if at < 0 || at >= int64(n) || named[at] {

@@ -29,10 +29,11 @@ local any_drains = redis.call('EXISTS', K.draining) == 1
 local soonest = nil
 local codes, result = {}, {'', now_s}
 local n = 0 -- the task being added, from 1
--- report says what became of task n: its code, and its due instant.
+-- report says what became of task n: its code, and its due instant (or,
+-- refused, its strike, which is always listed).
 local function report(code, due)
   codes[n] = code
-  if due ~= now_s then
+  if code == '3' or due ~= now_s then
     result[#result + 1] = n
     result[#result + 1] = due
   end
@@ -44,7 +45,7 @@ end
 -- that no record is left outside every set.
 local schedule, ready = {}, {}
 -- A key that has no record yet, the common case, reads as ABSENT: an
--- EXISTS costs Redis much less than an HMGET of five missing fields,
+-- EXISTS costs Redis much less than an HMGET of six missing fields,
 -- whose reply becomes a new table (about 10% of an add, counted by
 -- callgrind).
 local ABSENT = {false, false, false, false, false, false}
@@ -67,6 +68,18 @@ while i <= #ARGV do
     wake_if_earlier(before, soonest)
     return redis.error_reply('add: a group of ' .. tostring(ARGV[i]) .. ' tasks, with ' .. (#ARGV - i - 3) .. ' values after it')
   end
+  -- The group's due time, read once: an instant past means now.
+  local due, due_s = now, now_s
+  if when ~= '+0' then
+    local asked = due_at(when, now)
+    if not asked then
+      enter_schedule()
+      wake_if_earlier(before, soonest)
+      return redis.error_reply('task ' .. tostring(ARGV[i + 4]) .. ': bad due time ' .. when)
+    end
+    due = math.max(asked, now)
+    due_s = int(due)
+  end
   i = i + 4
   for at = i, i + 2 * count - 1, 2 do
     n = n + 1
@@ -76,10 +89,10 @@ while i <= #ARGV do
     if redis.call('EXISTS', tk) == 1 then
       f = redis.pcall('HMGET', tk, 'state', 'gen', 'due', 'parent', 'child', 'created')
     end
-    if f.err or (when ~= '+0' and not due_at(when, now)) then
+    if f.err then
       enter_schedule()
       wake_if_earlier(before, soonest)
-      return redis.error_reply('task ' .. key .. ': ' .. (f.err or ('bad due time ' .. when)))
+      return redis.error_reply('task ' .. key .. ': ' .. f.err)
     end
     -- An earlier execution's record (created stands for a gen and a due the
     -- record leaves out: see ATTEMPT_1); a tombstone has a gen alone.
@@ -97,11 +110,6 @@ while i <= #ARGV do
         enter_schedule() -- the key may be this call's own, not yet in line
         unlink(key, state, now)
         any_drains = any_drains or state == STATE.running -- its run drains now
-      end
-      local due, due_s = now, now_s
-      if when ~= '+0' then
-        due = math.max(due_at(when, now), now) -- an instant past means now
-        due_s = int(due)
       end
       -- Generations only grow, even across executions of the same key whose
       -- records expired in between: a copy from any earlier execution is stale.
