@@ -61,7 +61,11 @@ func TestNewRecordLeavesOutItsFirstValues(t *testing.T) {
 		assert.Equal(t, 1, c.Messages[0].Attempt)
 		assert.Equal(t, 1, c.Messages[0].Deliveries)
 		assert.Equal(t, rec.Due, c.Messages[0].Due)
-		assert.Equal(t, strconv.FormatInt(created+1, 10), c.Messages[0].Gen, "the generation after the one it was created with")
+		// The run's generation is the claim's instant, after the one the
+		// record was created with (or that one and one, within its
+		// microsecond).
+		wantGen := max(created+1, c.Now.UnixMicro())
+		assert.Equal(t, strconv.FormatInt(wantGen, 10), c.Messages[0].Gen, "the generation after the one it was created with")
 		assert.Equal(t, "0", flowMark(t, s, name, "a"), "its first claim says it has no flow, so that its end does not look for one")
 		applied, err := s.Finish(ctx, time.Minute, []store.Outcome{{Key: "a", Gen: c.Messages[0].Gen, Kind: store.Retried, Error: "again"}})
 		require.NoError(t, err)
@@ -414,5 +418,54 @@ func TestAnUnstartedHandBackUsesNoRate(t *testing.T) {
 		ok, err := s.Cancel(ctx, "a", time.Minute)
 		require.NoError(t, err)
 		assert.True(t, ok)
+	})
+}
+
+// A claimed run's generation is the claim's instant when that is later
+// than the record's, else the record's and one; deliveries count on from
+// what the record holds; a garbled generation fails the task however its
+// due time reads.
+func TestAClaimsGenerationFollowsTheRecords(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		rdb := s.Client()
+		ahead := strconv.FormatInt(time.Now().Add(time.Hour).UnixMicro(), 10) // a clock that ran ahead
+		raw := map[string][]any{
+			"ahead":   {"gen", ahead},
+			"short":   {"gen", "7"},
+			"again":   {"deliveries", "3", "attempt", "2"},
+			"garbled": {"gen", "x"},
+		}
+		for key, fields := range raw {
+			_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: key, Name: "t", Input: []byte(`{}`)}})
+			require.NoError(t, err)
+			require.NoError(t, rdb.HSet(ctx, "docket:{"+name+"}:task:"+key, fields...).Err())
+		}
+
+		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		claimed := map[string]store.Message{}
+		var outcomes []store.Outcome
+		for _, m := range c.Messages {
+			claimed[m.Key] = m
+			outcomes = append(outcomes, store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Completed, Keep: store.Discard})
+		}
+		aheadGen, err := strconv.ParseInt(ahead, 10, 64)
+		require.NoError(t, err)
+		assert.Equal(t, strconv.FormatInt(aheadGen+1, 10), claimed["ahead"].Gen)
+		assert.Equal(t, "8", claimed["short"].Gen)
+		assert.Equal(t, 4, claimed["again"].Deliveries)
+		assert.Equal(t, 2, claimed["again"].Attempt)
+		assert.Equal(t, strconv.FormatInt(c.Now.UnixMicro(), 10), claimed["again"].Gen, "the claim's instant")
+		assert.NotContains(t, claimed, "garbled")
+		require.Len(t, c.Dropped, 1)
+		assert.Equal(t, "garbled", c.Dropped[0].Key)
+		assert.Equal(t, store.FailureCorrupt, c.Dropped[0].Failure)
+		assert.Contains(t, c.Dropped[0].Reason, "gen is not an integer")
+
+		applied, err := s.Finish(ctx, 0, outcomes)
+		require.NoError(t, err)
+		assert.Equal(t, []bool{true, true, true}, applied)
 	})
 }

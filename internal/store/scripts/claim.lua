@@ -105,8 +105,11 @@ end
 -- task of the claim fills in turn (see get).
 local handed = {}
 local function hand_over(key, f)
-  local gen = int(whole(f.gen) + 1)
-  local deliveries = int(whole(f.deliveries) + 1)
+  local gen = gen_after(f.gen, now_s)
+  local deliveries = DELIVERIES_1
+  if f.deliveries ~= DELIVERIES_0 then
+    deliveries = int(whole(f.deliveries) + 1)
+  end
   if f.waited and f.waited ~= '' then
     redis.call('HSET', K.task .. key, 'state', STATE.running, 'gen', gen, 'deliveries', deliveries,
       'worker', worker, 'started', now_s, 'waited', '')

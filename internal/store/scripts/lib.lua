@@ -90,7 +90,7 @@ end
 -- too, while it is scheduled and was never claimed (every later change
 -- writes a state): read (or state_of) reads it, with created, as
 -- scheduled. A tombstone (see task_ended) has a gen alone, and no state.
-local ATTEMPT_1, DELIVERIES_0 = '1', '0'
+local ATTEMPT_1, DELIVERIES_0, DELIVERIES_1 = '1', '0', '1'
 
 -- state_of is a record's state given its state and created fields as
 -- HMGET reads them: nil for no record.
@@ -195,6 +195,19 @@ end
 -- next_gen is the generation after gen, never behind the clock: a garbled
 -- one is replaced by the clock's reading, which every generation since the
 -- record was added has been below.
+-- gen_after is the generation of a task's next run, given its record's gen
+-- (a whole number, as read) and the claim's instant, formatted: that
+-- instant when it is later, as it is but for a change within its
+-- microsecond, else gen + 1. Two strings of digits of one length compare
+-- as their numbers do, which spares the common case converting both
+-- (about a tenth of a claimed task's cost, by callgrind).
+local function gen_after(gen, now_s)
+  if #gen == #now_s and gen < now_s then
+    return now_s
+  end
+  return int(whole(gen) + 1)
+end
+
 local function next_gen(gen, now)
   return int(math.max((whole(gen) or 0) + 1, now))
 end
@@ -900,13 +913,13 @@ local function corruption(name, attempt, deliveries, due, gen, err)
     return not_a_hash(err)
   elseif not name or name == '' then
     return 'no task name'
-  elseif attempt and (whole(attempt) or 0) < 1 then
+  elseif attempt and attempt ~= ATTEMPT_1 and (whole(attempt) or 0) < 1 then
     return 'attempt is not a positive integer: ' .. shown(attempt)
-  elseif deliveries and not whole(deliveries) then
+  elseif deliveries and deliveries ~= DELIVERIES_0 and not whole(deliveries) then
     return 'deliveries is not an integer: ' .. shown(deliveries)
   elseif not whole(due) then
     return 'due is not an instant: ' .. shown(due)
-  elseif not whole(gen) then
+  elseif gen ~= due and not whole(gen) then
     return 'gen is not an integer: ' .. shown(gen)
   end
   return nil
@@ -967,6 +980,20 @@ end
 -- start_drain): that run has ended.
 -- Any other outcome forgets unknown_since, unknown_due and known_at.
 -- Returns per attempt: 1 applied, 0 stale (a drained one always).
+-- count adds an outcome of a task of name to counts, for the minute's
+-- statistics: by outcome (n), and by name within it (by). Tables rather
+-- than a string "outcome:name" a task, which would cost Redis a new
+-- string each.
+local function count(counts, outcome, name)
+  local c = counts[outcome]
+  if not c then
+    c = {n = 0, by = {}}
+    counts[outcome] = c
+  end
+  c.n = c.n + 1
+  c.by[name] = (c.by[name] or 0) + 1
+end
+
 local function finish_attempts(first, last, retention, now)
   local now_s = int(now)
   local before = nil -- the earliest due task before this call, read when needed
@@ -1004,14 +1031,13 @@ local function finish_attempts(first, last, retention, now)
         end
       end
       result[#result + 1] = 0
-    elseif not whole(f[3]) then -- the outcome cannot be applied to it
+    elseif f[3] ~= ATTEMPT_1 and not whole(f[3]) then -- the outcome cannot be applied to it
       ended[#ended + 1] = key
       fail_corrupt(key, 'attempt is not a positive integer: ' .. tostring(f[3]), now, tonumber(retention))
       result[#result + 1] = 1
     else
       ended[#ended + 1] = key
-      local by = outcome .. ':' .. (f[8] or '')
-      counts[outcome], counts[by] = (counts[outcome] or 0) + 1, (counts[by] or 0) + 1
+      count(counts, outcome, f[8] or '')
       if f[4] and f[4] ~= '' then
         release_slots(key, now)
       end
@@ -1149,8 +1175,11 @@ local function finish_attempts(first, last, retention, now)
   if #ended > 0 then
     redis.call('ZREM', K.running, unpack(ended))
     local sk = K.stats .. int(math.floor(now / 60000000))
-    for field, n in pairs(counts) do
-      redis.call('HINCRBY', sk, field, n)
+    for outcome, c in pairs(counts) do
+      redis.call('HINCRBY', sk, outcome, c.n)
+      for name, n in pairs(c.by) do
+        redis.call('HINCRBY', sk, outcome .. ':' .. name, n)
+      end
     end
     redis.call('PEXPIRE', sk, STATS_TTL_MS)
   end
