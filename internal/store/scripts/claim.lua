@@ -93,34 +93,38 @@ end
 
 -- fetch reads a task's record (the first n fields of RECORD, all by
 -- default) by name, into into if given (see named), and tells what makes
--- it unusable, if anything (see corruption); third, the values as read.
+-- it unusable, if anything (see corruption); third, the values as read;
+-- fourth, the record's key (see read_at).
 local function fetch(key, n, into)
-  local v, err = read(key, unpack(RECORD, 1, n or #RECORD))
+  local tk = K.task .. key
+  local v, err = read_at(tk, unpack(RECORD, 1, n or #RECORD))
   local f = named(v, into)
-  return f, corruption(f.name, f.attempt, f.deliveries, f.due, f.gen, err), v
+  return f, corruption(f.name, f.attempt, f.deliveries, f.due, f.gen, err), v, tk
 end
 
 -- hand_over marks a task leased (its lease is in the running set already)
 -- and adds it to the reply, through handed, the one CLAIMED entry every
--- task of the claim fills in turn (see get).
+-- task of the claim fills in turn (see get). tk is its record's key, if
+-- the caller has it (see read_at).
 local handed = {}
-local function hand_over(key, f)
+local function hand_over(key, f, tk)
+  tk = tk or K.task .. key
   local gen = gen_after(f.gen, now_s)
   local deliveries = DELIVERIES_1
   if f.deliveries ~= DELIVERIES_0 then
     deliveries = int(whole(f.deliveries) + 1)
   end
   if f.waited and f.waited ~= '' then
-    redis.call('HSET', K.task .. key, 'state', STATE.running, 'gen', gen, 'deliveries', deliveries,
+    redis.call('HSET', tk, 'state', STATE.running, 'gen', gen, 'deliveries', deliveries,
       'worker', worker, 'started', now_s, 'waited', '')
     if f.fresh then
-      redis.call('HSET', K.task .. key, 'wf', '0')
+      redis.call('HSET', tk, 'wf', '0')
     end
   elseif f.fresh then -- its first run: no flow yet (see open_flow)
-    redis.call('HSET', K.task .. key, 'state', STATE.running, 'gen', gen, 'deliveries', deliveries,
+    redis.call('HSET', tk, 'state', STATE.running, 'gen', gen, 'deliveries', deliveries,
       'worker', worker, 'started', now_s, 'wf', '0')
   else
-    redis.call('HSET', K.task .. key, 'state', STATE.running, 'gen', gen, 'deliveries', deliveries,
+    redis.call('HSET', tk, 'state', STATE.running, 'gen', gen, 'deliveries', deliveries,
       'worker', worker, 'started', now_s)
   end
   announce(key, STATE.running, f.attempt)
@@ -745,9 +749,9 @@ end
 -- leave the schedule (or K.ready, whose head they are), so that each is
 -- always in a set.
 local function deliver_all(due, ready)
-  local values, problems, dead, leases, f = {}, {}, {}, {}, nil
+  local values, problems, dead, leases, tks, f = {}, {}, {}, {}, {}, nil
   for i, key in ipairs(due) do
-    f, problems[i], values[i] = fetch(key, BULK, f)
+    f, problems[i], values[i], tks[i] = fetch(key, BULK, f)
     dead[i] = not problems[i] and died_too_often(f)
     if not problems[i] and not dead[i] then
       leases[#leases + 1] = lease_until
@@ -769,7 +773,7 @@ local function deliver_all(due, ready)
     elseif dead[i] then
       dead_letter(key, f)
     else
-      hand_over(key, f)
+      hand_over(key, f, tks[i])
     end
   end
 end

@@ -104,12 +104,14 @@ local function not_a_hash(err)
   return 'the key is not a hash (' .. tostring(err) .. ')'
 end
 
--- read reads fields of a task's record. A key that is not a hash reads as
+-- read reads fields of a task's record (read_at: of the record at tk, the
+-- key's K.task .. key, which a caller that has it need not build again:
+-- each is a new string). A key that is not a hash reads as
 -- missing (every field nil), with the error second. A state read first
 -- is the record's (see state_of): scheduled when the record leaves it out.
-local function read(key, first, ...)
+local function read_at(tk, first, ...)
   if first == 'state' then -- read with created, which the caller does not see
-    local f = redis.pcall('HMGET', K.task .. key, 'created', first, ...)
+    local f = redis.pcall('HMGET', tk, 'created', first, ...)
     if type(f) == 'table' and f.err then
       return {}, f.err
     end
@@ -117,11 +119,15 @@ local function read(key, first, ...)
     table.remove(f, 1)
     return f, nil
   end
-  local f = redis.pcall('HMGET', K.task .. key, first, ...)
+  local f = redis.pcall('HMGET', tk, first, ...)
   if type(f) == 'table' and f.err then
     return {}, f.err
   end
   return f, nil
+end
+
+local function read(key, first, ...)
+  return read_at(K.task .. key, first, ...)
 end
 
 -- due_of reads a task's due time as its record holds it (a string), or
@@ -272,7 +278,8 @@ local function watched(key)
 end
 
 local function announce(key, state, attempt, err)
-  if not watched(key) then
+  -- (anyone_watching first: the common case, without two calls a task)
+  if anyone_watching == false or not watched(key) then
     return
   end
   publish(K.watch .. key, cjson.encode({type = 'state', state = state,
@@ -934,8 +941,9 @@ end
 -- rather than nothing, which it reports as a loss. (A registration may last
 -- longer than WatchFor: the testsuite's last an hour of fake time.) The
 -- tombstone keeps the generation, so that adding the key again starts anew.
-local function discard_record(key, attempt, now_s, result)
-  local tk = K.task .. key
+-- tk is the record's key, if the caller has it (see read_at).
+local function discard_record(key, attempt, now_s, result, tk)
+  tk = tk or K.task .. key
   local until_us = watched_until(key)
   if not until_us then
     redis.call('DEL', tk)
@@ -1013,7 +1021,7 @@ local function finish_attempts(first, last, retention, now)
     -- A key that is not a hash reads as stale: its lease lapses, and the
     -- claim that finds it fails it (see fail_corrupt).
     local f = outcome ~= KIND.drained and
-      read(key, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto', 'name', 'parent', 'wf')
+      read_at(tk, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto', 'name', 'parent', 'wf')
     if f then
       f[3] = f[3] or ATTEMPT_1
     end
@@ -1062,7 +1070,7 @@ local function finish_attempts(first, last, retention, now)
           redis.call('HSET', tk, 'state', STATE.completed, 'result', input) -- for its parent to read
         end
         task_ended(key, STATE.completed, now, 0, f[7], false, parent, f[10])
-        discard_record(key, f[3], now_s, input)
+        discard_record(key, f[3], now_s, input, tk)
         announce(key, outcome, f[3], err)
       elseif outcome == KIND.completed or outcome == KIND.failed then
         redis.call('HSET', tk, 'state', outcome, 'finished', now_s, 'error', err)
