@@ -750,15 +750,16 @@ end
 -- always in a set.
 local function deliver_all(due, ready)
   local values, problems, dead, leases, tks, f = {}, {}, {}, {}, {}, nil
+  local n = 0
   for i, key in ipairs(due) do
     f, problems[i], values[i], tks[i] = fetch(key, BULK, f)
     dead[i] = not problems[i] and died_too_often(f)
     if not problems[i] and not dead[i] then
-      leases[#leases + 1] = lease_until
-      leases[#leases + 1] = key
+      leases[n + 1], leases[n + 2] = lease_until, key
+      n = n + 2
     end
   end
-  if #leases > 0 then
+  if n > 0 then
     redis.call('ZADD', K.running, unpack(leases))
   end
   if ready then
@@ -943,9 +944,11 @@ local result = {}
 -- The count comes from the entries, not from n_claimed: the top level must
 -- not read a variable that functions write (see lib.lua's header).
 put(result, CLAIM_HEAD, {now = int(now), wait = wait_for(more, held), claimed = #claimed / #CLAIMED, turned = #turned / #TURNED})
+local n = #result -- (and a counter: a table's length costs a search of it)
 for _, part in ipairs({claimed, turned, applied}) do
-  for _, v in ipairs(part) do
-    result[#result + 1] = v
+  for i = 1, #part do
+    result[n + i] = part[i]
   end
+  n = n + #part
 end
 return result

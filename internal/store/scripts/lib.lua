@@ -1008,7 +1008,10 @@ local function finish_attempts(first, last, retention, now)
   local soonest = nil
   local result = {}
   -- Leases end in one call, at the end.
-  local ended = {}
+  local ended, n_ended = {}, 0
+  -- (Counters rather than #t: a table's length costs Redis a search of it
+  -- each time.)
+  local n = 0
   -- The outcomes, and the outcomes by task, counted for the minute's
   -- statistics (K.stats, the dashboard's chart), written once at the end.
   local counts = {}
@@ -1016,6 +1019,8 @@ local function finish_attempts(first, last, retention, now)
   local o
   for i = first, last, #OUTCOME do
     o = get(ARGV, i, OUTCOME, o)
+    n = n + 1
+    result[n] = 1 -- applied, unless stale (below)
     local key, gen, outcome, when, err, input, reason = o.key, o.gen, o.kind, o.when, o.error, o.payload, o.reason
     local tk = K.task .. key
     -- A key that is not a hash reads as stale: its lease lapses, and the
@@ -1038,13 +1043,14 @@ local function finish_attempts(first, last, retention, now)
           soonest = due
         end
       end
-      result[#result + 1] = 0
+      result[n] = 0
     elseif f[3] ~= ATTEMPT_1 and not whole(f[3]) then -- the outcome cannot be applied to it
-      ended[#ended + 1] = key
+      n_ended = n_ended + 1
+      ended[n_ended] = key
       fail_corrupt(key, 'attempt is not a positive integer: ' .. tostring(f[3]), now, tonumber(retention))
-      result[#result + 1] = 1
     else
-      ended[#ended + 1] = key
+      n_ended = n_ended + 1
+      ended[n_ended] = key
       count(counts, outcome, f[8] or '')
       if f[4] and f[4] ~= '' then
         release_slots(key, now)
@@ -1176,11 +1182,10 @@ local function finish_attempts(first, last, retention, now)
           end
         end
       end
-      result[#result + 1] = 1
     end
   end
 
-  if #ended > 0 then
+  if n_ended > 0 then
     redis.call('ZREM', K.running, unpack(ended))
     local sk = K.stats .. int(math.floor(now / 60000000))
     for outcome, c in pairs(counts) do
