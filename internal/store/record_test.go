@@ -424,7 +424,8 @@ func TestAnUnstartedHandBackUsesNoRate(t *testing.T) {
 // A claimed run's generation is the claim's instant when that is later
 // than the record's, else the record's and one; deliveries count on from
 // what the record holds; a garbled generation fails the task however its
-// due time reads.
+// due time reads. (The tasks wait in K.ready, whose records a claim reads
+// whole: each field it needs is found among the others.)
 func TestAClaimsGenerationFollowsTheRecords(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
@@ -434,7 +435,7 @@ func TestAClaimsGenerationFollowsTheRecords(t *testing.T) {
 		raw := map[string][]any{
 			"ahead":   {"gen", ahead},
 			"short":   {"gen", "7"},
-			"again":   {"deliveries", "3", "attempt", "2"},
+			"again":   {"deliveries", "3", "attempt", "2", "trace", "tp-1", "wf", "1", "admitted", "x"},
 			"garbled": {"gen", "x"},
 		}
 		for key, fields := range raw {
@@ -457,6 +458,7 @@ func TestAClaimsGenerationFollowsTheRecords(t *testing.T) {
 		assert.Equal(t, "8", claimed["short"].Gen)
 		assert.Equal(t, 4, claimed["again"].Deliveries)
 		assert.Equal(t, 2, claimed["again"].Attempt)
+		assert.Equal(t, "tp-1", claimed["again"].Trace)
 		assert.Equal(t, strconv.FormatInt(c.Now.UnixMicro(), 10), claimed["again"].Gen, "the claim's instant")
 		assert.NotContains(t, claimed, "garbled")
 		require.Len(t, c.Dropped, 1)

@@ -91,13 +91,45 @@ local function named(v, into)
   return into
 end
 
+-- read_few reads the first BULK fields of RECORD from the record at tk as
+-- read_at does (false for one absent), in one HGETALL: for the record of a
+-- task in K.ready, which has only the few fields of an added task, that
+-- costs Redis less than asking for ten, most of them absent, each a scan
+-- of the record (4,500 instructions a task fewer, by callgrind). A
+-- record's fields come back as new strings, which is why a record that
+-- ran before is read by name (read_at).
+local PLACE = {}
+for i, name in ipairs(RECORD) do
+  PLACE[name] = i
+end
+local function read_few(tk)
+  local all = redis.pcall('HGETALL', tk)
+  if all.err then
+    return {}, all.err
+  end
+  local v = {false, false, false, false, false, false, false, false, false, false}
+  for i = 1, #all, 2 do
+    local at = PLACE[all[i]]
+    if at and at <= BULK then
+      v[at] = all[i + 1]
+    end
+  end
+  return v, nil
+end
+
 -- fetch reads a task's record (the first n fields of RECORD, all by
--- default) by name, into into if given (see named), and tells what makes
--- it unusable, if anything (see corruption); third, the values as read;
--- fourth, the record's key (see read_at).
-local function fetch(key, n, into)
+-- default; few: the first BULK of a record in K.ready, see read_few) by
+-- name, into into if given (see named), and tells what makes it unusable,
+-- if anything (see corruption); third, the values as read; fourth, the
+-- record's key (see read_at).
+local function fetch(key, n, into, few)
   local tk = K.task .. key
-  local v, err = read_at(tk, unpack(RECORD, 1, n or #RECORD))
+  local v, err
+  if few then
+    v, err = read_few(tk)
+  else
+    v, err = read_at(tk, unpack(RECORD, 1, n or #RECORD))
+  end
   local f = named(v, into)
   return f, corruption(f.name, f.attempt, f.deliveries, f.due, f.gen, err), v, tk
 end
@@ -755,7 +787,7 @@ local function deliver_all(due, ready)
   -- than the loop's body of a few table writes.)
   for i = 1, #due do
     local key = due[i]
-    f, problems[i], values[i], tks[i] = fetch(key, BULK, f)
+    f, problems[i], values[i], tks[i] = fetch(key, BULK, f, ready)
     dead[i] = not problems[i] and died_too_often(f)
     if not problems[i] and not dead[i] then
       leases[n + 1], leases[n + 2] = lease_until, key
