@@ -960,6 +960,20 @@ local function discard_record(key, attempt, now_s, result, tk)
   redis.call('PEXPIRE', tk, keep)
 end
 
+-- count adds an outcome of a task of name to counts, for the minute's
+-- statistics: by outcome (n), and by name within it (by). Tables rather
+-- than a string "outcome:name" a task, which would cost Redis a new
+-- string each.
+local function count(counts, outcome, name)
+  local c = counts[outcome]
+  if not c then
+    c = {n = 0, by = {}}
+    counts[outcome] = c
+  end
+  c.n = c.n + 1
+  c.by[name] = (c.by[name] or 0) + 1
+end
+
 -- finish_attempts records the outcomes of attempts, each only if its
 -- generation still matches (a stale copy changes nothing), and frees the
 -- slots of every task it applies to. The outcomes are ARGV[first..last],
@@ -988,20 +1002,6 @@ end
 -- start_drain): that run has ended.
 -- Any other outcome forgets unknown_since, unknown_due and known_at.
 -- Returns per attempt: 1 applied, 0 stale (a drained one always).
--- count adds an outcome of a task of name to counts, for the minute's
--- statistics: by outcome (n), and by name within it (by). Tables rather
--- than a string "outcome:name" a task, which would cost Redis a new
--- string each.
-local function count(counts, outcome, name)
-  local c = counts[outcome]
-  if not c then
-    c = {n = 0, by = {}}
-    counts[outcome] = c
-  end
-  c.n = c.n + 1
-  c.by[name] = (c.by[name] or 0) + 1
-end
-
 local function finish_attempts(first, last, retention, now)
   local now_s = int(now)
   local before = nil -- the earliest due task before this call, read when needed
