@@ -33,3 +33,9 @@ func (s *Store) ProgressWithID(ctx context.Context, key, gen, op, value, id stri
 func RunAdd(ctx context.Context, s *Store, args ...any) (any, error) {
 	return addScript.Run(ctx, s.rdb, []string{s.k.scheduled}, append([]any{s.k.prefix}, args...)...).Result()
 }
+
+// RunFinish runs finish.lua with the arguments given after the docket's
+// prefix.
+func RunFinish(ctx context.Context, s *Store, args ...any) (any, error) {
+	return finishScript.Run(ctx, s.rdb, []string{s.k.running}, append([]any{s.k.prefix}, args...)...).Result()
+}

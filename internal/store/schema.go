@@ -63,15 +63,24 @@ const (
 	droppedField
 )
 
-// An outcome, as the claim and finish scripts take it in ARGV.
+// Outcomes, as the claim and finish scripts take them in ARGV: in groups
+// of outcomes in a row that share their kind, when, error and reason, each
+// group its head (OUTCOMES) then each outcome's own values (OUTCOME). See
+// appendOutcomes.
+const (
+	groupCount = iota // how many OUTCOMEs follow
+	groupKind
+	groupWhen   // see Outcome.when
+	groupError  // the attempts' error
+	groupReason // why the failed executions failed
+	groupArgs
+)
+
+// An outcome's own values, after its group's head.
 const (
 	outcomeKey = iota
 	outcomeGen
-	outcomeKind
-	outcomeWhen    // see Outcome.when
-	outcomeError   // the attempt's error
 	outcomePayload // a perpetual task's next input, a completed task's result
-	outcomeReason  // why a failed execution failed
 	outcomeArgs
 )
 
@@ -248,9 +257,9 @@ var layouts = []layout{
 	{"TASK_STATE", names(taskStateFields, map[int]string{tsState: "state", tsDue: "due", tsError: "error"})},
 	{"COUNTS", names(countFields, map[int]string{countQueued: "queued", countScheduled: "scheduled",
 		countRunning: "running", countWaiting: "waiting", countParked: "parked", countStruck: "struck"})},
-	{"OUTCOME", names(outcomeArgs, map[int]string{outcomeKey: "key", outcomeGen: "gen",
-		outcomeKind: "kind", outcomeWhen: "when", outcomeError: "error",
-		outcomePayload: "payload", outcomeReason: "reason"})},
+	{"OUTCOMES", names(groupArgs, map[int]string{groupCount: "count", groupKind: "kind", groupWhen: "when",
+		groupError: "error", groupReason: "reason"})},
+	{"OUTCOME", names(outcomeArgs, map[int]string{outcomeKey: "key", outcomeGen: "gen", outcomePayload: "payload"})},
 }
 
 // names lists n names by their constants; a constant left out is "".

@@ -224,7 +224,7 @@ func (s *Store) Exchange(ctx context.Context, outcomes []Outcome, worker string,
 		}
 		outcomes = outcomes[len(outcomes)-MaxBatch:]
 	}
-	args := make([]any, 0, 9+outcomeArgs*len(outcomes))
+	args := make([]any, 0, 9+groupArgs+outcomeArgs*len(outcomes))
 	args = append(args, s.k.prefix, worker, min(want.N, MaxBatch), lease.Microseconds(), retentionMS(retention),
 		rules.encoded, maxDeliveries, len(outcomes), max(want.Free, 0))
 	args = appendOutcomes(args, outcomes)
@@ -349,7 +349,7 @@ func (s *Store) Finish(ctx context.Context, retention time.Duration, outcomes []
 	applied = make([]bool, 0, len(outcomes))
 	for start := 0; start < len(outcomes); start += MaxBatch {
 		chunk := outcomes[start:min(start+MaxBatch, len(outcomes))]
-		args := make([]any, 0, 2+outcomeArgs*len(chunk))
+		args := make([]any, 0, 2+groupArgs+outcomeArgs*len(chunk))
 		args = append(args, s.k.prefix, retentionMS(retention))
 		args = appendOutcomes(args, chunk)
 		reply, err := finishScript.Run(ctx, s.rdb, []string{s.k.running}, args...).Int64Slice()
@@ -366,16 +366,36 @@ func (s *Store) Finish(ctx context.Context, retention time.Duration, outcomes []
 	return applied, nil
 }
 
-// appendOutcomes appends the outcomes to a script's arguments, each in the
-// OUTCOME layout.
+// appendOutcomes appends the outcomes to a script's arguments, in groups
+// of outcomes in a row that share kind, when, error and reason: each an
+// OUTCOMES head, then an OUTCOME per outcome. A batch of tasks that
+// completed alike is one group, three arguments an outcome rather than
+// seven: Redis reads each argument, and Lua gets each as a string.
 func appendOutcomes(args []any, outcomes []Outcome) []any {
-	for _, o := range outcomes {
-		var a [outcomeArgs]any
-		a[outcomeKey], a[outcomeGen], a[outcomeKind] = o.Key, o.Gen, string(o.Kind)
-		a[outcomeWhen], a[outcomeError], a[outcomePayload], a[outcomeReason] = o.when(), o.Error, o.payload(), o.Reason
-		args = append(args, a[:]...)
+	for start := 0; start < len(outcomes); {
+		first := outcomes[start]
+		when := first.when()
+		end := start + 1
+		for end < len(outcomes) && sameGroup(outcomes[end], first, when) {
+			end++
+		}
+		var head [groupArgs]any
+		head[groupCount], head[groupKind], head[groupWhen] = end-start, string(first.Kind), when
+		head[groupError], head[groupReason] = first.Error, first.Reason
+		args = append(args, head[:]...)
+		for _, o := range outcomes[start:end] {
+			var a [outcomeArgs]any
+			a[outcomeKey], a[outcomeGen], a[outcomePayload] = o.Key, o.Gen, o.payload()
+			args = append(args, a[:]...)
+		}
+		start = end
 	}
 	return args
+}
+
+// sameGroup tells whether o shares the group of first, whose when is given.
+func sameGroup(o, first Outcome, when string) bool {
+	return o.Kind == first.Kind && o.Error == first.Error && o.Reason == first.Reason && o.when() == when
 }
 
 // payload is the outcome's payload argument: a Perpetual task's next input,

@@ -9,7 +9,7 @@
 -- died that many times is dead-lettered, ARGV[8] the number of outcomes the
 -- worker reports first (see finish_attempts), ARGV[9] how many of the N
 -- the worker has free slots for (the rest wait in its line: see
--- claim_due), then an OUTCOME per outcome.
+-- claim_due), then the outcomes, in groups (see finish_attempts).
 -- Returns: a CLAIM_HEAD (now; wait until the next due task or lease expiry,
 -- -1 for none, 0 when more due tasks may remain: N were claimed, or a
 -- thousand looked at; how many claimed; how many turned away), then a
@@ -70,7 +70,7 @@ local n_claimed = 0
 local outcomes = tonumber(ARGV[8] or '0')
 local applied = {}
 if outcomes > 0 then
-  applied = finish_attempts(10, 9 + #OUTCOME * outcomes, ARGV[5], now)
+  applied = finish_attempts(10, #ARGV, ARGV[5], now)
 end
 
 -- named makes the values of RECORD's fields, as read, a record by name:
