@@ -28,9 +28,10 @@ func replyFrom(s string) []any {
 // The decoder of claimed messages never panics, whatever Redis returns, and
 // what it accepts is well formed.
 func FuzzDecodeClaim(f *testing.F) {
-	f.Add("1000|-1|#1|#0|k|n|{}|1|1|5||g|")
+	f.Add("1000|-1|#1|#0|k|n|{}||1 1 5 g ")
 	f.Add("1000|0|#0|#1|k|n|cooldown||dropped")
-	f.Add("1000|5|#2|#0|a|n|{}|1|1|5||g1||b|n|{}|2|3|6|00-ab-cd-01|g2|t:n::")
+	f.Add("1000|5|#2|#0|a|n|{}||1 1 5 g1 |b|n|{}|00-ab-cd-01|2 3 6 g2 t:n::")
+	f.Add("1000|5|#1|#0|a|n|{}||1 1 5 g1")
 	f.Add("x|y|#9|#9")
 	f.Add("|||||||||||||")
 	f.Fuzz(func(t *testing.T, s string) {

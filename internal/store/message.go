@@ -94,16 +94,12 @@ func DecodeClaim(reply []any) (Claim, error) {
 		f := reply[i : i+claimFields]
 		var d decoder
 		m := Message{
-			Key:        d.str(f[claimedKey]),
-			Name:       d.str(f[claimedName]),
-			Input:      []byte(d.str(f[claimedInput])),
-			Attempt:    int(d.int(f[claimedAttempt])),
-			Deliveries: int(d.int(f[claimedDeliveries])),
-			Due:        time.UnixMicro(d.int(f[claimedDue])),
-			Trace:      d.str(f[claimedTrace]),
-			Gen:        d.str(f[claimedGen]),
-			WaitedFor:  d.str(f[claimedWaited]),
+			Key:   d.str(f[claimedKey]),
+			Name:  d.str(f[claimedName]),
+			Input: []byte(d.str(f[claimedInput])),
+			Trace: d.str(f[claimedTrace]),
 		}
+		d.head(&m, d.str(f[claimedHead]))
 		if m.Key == "" || m.Gen == "" || m.Attempt < 1 {
 			d.fail("claimed task %q without key, generation or attempt", m.Key)
 		}
@@ -483,6 +479,21 @@ func (d *decoder) fail(format string, args ...any) {
 	if d.err == nil {
 		d.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
 	}
+}
+
+// head reads a claimed task's head into m: "attempt deliveries due gen
+// waited", the last up to the end (see claimedHead).
+func (d *decoder) head(m *Message, head string) {
+	attempt, rest, ok1 := strings.Cut(head, " ")
+	deliveries, rest, ok2 := strings.Cut(rest, " ")
+	due, rest, ok3 := strings.Cut(rest, " ")
+	gen, waited, ok4 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		d.fail("claimed task %q: head %q", m.Key, head)
+		return
+	}
+	m.Attempt, m.Deliveries = int(d.int(attempt)), int(d.int(deliveries))
+	m.Due, m.Gen, m.WaitedFor = time.UnixMicro(d.int(due)), gen, waited
 }
 
 func (d *decoder) str(v any) string {

@@ -160,8 +160,8 @@ local function hand_over(key, f, tk)
       'worker', worker, 'started', now_s)
   end
   announce(key, STATE.running, f.attempt)
-  handed.key, handed.name, handed.input, handed.attempt, handed.deliveries, handed.due, handed.trace, handed.gen,
-    handed.waited = key, f.name, f.input, f.attempt, deliveries, f.due, f.trace, gen, f.waited
+  handed.key, handed.name, handed.input, handed.trace = key, f.name, f.input, f.trace
+  handed.head = f.attempt .. ' ' .. deliveries .. ' ' .. f.due .. ' ' .. gen .. ' ' .. (f.waited or '')
   put(claimed, CLAIMED, handed)
   n_claimed = n_claimed + 1
 end
