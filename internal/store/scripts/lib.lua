@@ -914,7 +914,11 @@ end
 -- corruption tells what makes a task's record unusable, or nil: its fields
 -- name, attempt, deliveries, due and gen, in this order, as read (false when
 -- absent: for attempt and deliveries, their first value), or err when it
--- could not be read at all.
+-- could not be read at all. The last due time it found an instant is kept
+-- (valid_due): the tasks added by one call share theirs, and a string
+-- compares with another at no cost (Lua keeps one copy of each), where
+-- reading it as a number costs Redis a conversion each.
+local valid_due = nil -- see corruption
 local function corruption(name, attempt, deliveries, due, gen, err)
   if err then
     return not_a_hash(err)
@@ -924,11 +928,12 @@ local function corruption(name, attempt, deliveries, due, gen, err)
     return 'attempt is not a positive integer: ' .. shown(attempt)
   elseif deliveries and deliveries ~= DELIVERIES_0 and not whole(deliveries) then
     return 'deliveries is not an integer: ' .. shown(deliveries)
-  elseif not whole(due) then
+  elseif due ~= valid_due and not whole(due) then
     return 'due is not an instant: ' .. shown(due)
   elseif gen ~= due and not whole(gen) then
     return 'gen is not an integer: ' .. shown(gen)
   end
+  valid_due = due
   return nil
 end
 
