@@ -33,9 +33,10 @@
 //
 // schema.go declares, once, every layout, word and number Go and the
 // scripts share: the claim's reply (CLAIM_HEAD, CLAIMED, TURNED), the
-// outcomes a worker reports (OUTCOME), the lists a snapshot or a page
-// returns (LISTED and their heads), states, outcome kinds, fates, reasons
-// and the keys of the admission rules' JSON. Go indexes an entry with
+// outcomes a worker reports (in groups: OUTCOMES, then an OUTCOME each),
+// the lists a snapshot or a page returns (LISTED and their heads), states,
+// outcome kinds, fates, reasons and the keys of the admission rules' JSON.
+// Go indexes an entry with
 // constants; a script writes and reads one by field name (put and get in
 // lib.lua), and spells a word through a strict table (STATE.running), so
 // that neither side spells a position or a word by hand. Replies are
