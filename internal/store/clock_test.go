@@ -155,13 +155,15 @@ func TestDecodeClaimRejectsMalformedReplies(t *testing.T) {
 		_, err := store.DecodeClaim(reply)
 		assert.ErrorIs(t, err, store.ErrMalformed, "%v", reply)
 	}
-	c, err := store.DecodeClaim([]any{"1000000", "-1", int64(6), int64(1),
+	c, err := store.DecodeClaim([]any{"1000000", "-1", int64(8), int64(1),
 		"k", "n", "{}", "t", "2 1 5 g ",
 		"w", "n", "{}", "", "1 3 5 g2 limit a b", // waited for "limit a b"
 		"bad", "n", "{}", "", "0 1 5 g ", // attempt 0
 		"worse", "n", "{}", "", []any{}, // a head that is not a string
 		"short", "n", "{}", "", "1 1 5 g", // nothing after the gen, not even its space
 		"blank", "n", "{}", "", " 1 1 5 g ", // a number with a space before it
+		"letters", "n", "{}", "", "1 x 5 g ", // deliveries not a number
+		"undue", "n", "{}", "", "1 1 y g ", // nor due
 		"d", "n", "cooldown", "", "dropped"})
 	require.NoError(t, err)
 	assert.Equal(t, time.Duration(-1), c.Wait)
@@ -171,7 +173,7 @@ func TestDecodeClaimRejectsMalformedReplies(t *testing.T) {
 	assert.Equal(t, store.Message{Key: "w", Name: "n", Input: []byte("{}"), Attempt: 1, Deliveries: 3,
 		Due: time.UnixMicro(5), Gen: "g2", WaitedFor: "limit a b"}, c.Messages[1])
 	assert.Equal(t, []store.Dropped{{Key: "d", Name: "n", Reason: "cooldown"}}, c.Dropped)
-	require.Len(t, c.Malformed, 4, "the bad entries are set aside; the good ones run")
+	require.Len(t, c.Malformed, 6, "the bad entries are set aside; the good ones run")
 	for _, err := range c.Malformed {
 		assert.ErrorIs(t, err, store.ErrMalformed)
 	}

@@ -20,7 +20,7 @@ func TestAFinishOfMixedOutcomesAppliesEachOne(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
 		s, _ := openNamed(t, b)
-		keys := []string{"done-1", "done-2", "kept", "fail-a", "fail-b", "fail-c", "again", "later", "stale"}
+		keys := []string{"done-1", "done-2", "kept", "kept-2", "fail-a", "fail-b", "fail-c", "again", "later", "stale"}
 		var tasks []store.NewTask
 		for _, k := range keys {
 			tasks = append(tasks, store.NewTask{Key: k, Name: "t", Input: []byte(`{}`)})
@@ -40,8 +40,8 @@ func TestAFinishOfMixedOutcomesAppliesEachOne(t *testing.T) {
 		}
 		done1, done2 := outcome("done-1", store.Completed), outcome("done-2", store.Completed)
 		done1.Keep, done2.Keep = store.Discard, store.Discard
-		kept := outcome("kept", store.Completed)
-		kept.Result = []byte(`{"n":1}`)
+		kept, kept2 := outcome("kept", store.Completed), outcome("kept-2", store.Completed)
+		kept.Result, kept2.Result = []byte(`{"n":1}`), []byte(`{"n":2}`) // one group, each its own result
 		failA, failB, failC := outcome("fail-a", store.Failed), outcome("fail-b", store.Failed), outcome("fail-c", store.Failed)
 		failA.Error, failB.Error, failC.Error = "boom", "boom", "bang"
 		failA.Reason, failB.Reason, failC.Reason = "error", "panic", "panic"
@@ -51,9 +51,9 @@ func TestAFinishOfMixedOutcomesAppliesEachOne(t *testing.T) {
 		stale := outcome("stale", store.Completed)
 		stale.Gen = "1"
 
-		applied, err := s.Finish(ctx, time.Hour, []store.Outcome{done1, done2, kept, failA, failB, failC, again, later, stale})
+		applied, err := s.Finish(ctx, time.Hour, []store.Outcome{done1, done2, kept, kept2, failA, failB, failC, again, later, stale})
 		require.NoError(t, err)
-		assert.Equal(t, []bool{true, true, true, true, true, true, true, true, false}, applied)
+		assert.Equal(t, []bool{true, true, true, true, true, true, true, true, true, false}, applied)
 
 		for _, k := range []string{"done-1", "done-2"} {
 			_, ok, err := s.Info(ctx, k)
@@ -70,6 +70,9 @@ func TestAFinishOfMixedOutcomesAppliesEachOne(t *testing.T) {
 		r := info("kept")
 		assert.Equal(t, store.StateCompleted, r.State)
 		assert.JSONEq(t, `{"n":1}`, string(r.Result))
+		r = info("kept-2")
+		assert.Equal(t, store.StateCompleted, r.State)
+		assert.JSONEq(t, `{"n":2}`, string(r.Result))
 		for key, want := range map[string][2]string{"fail-a": {"boom", "error"}, "fail-b": {"boom", "panic"}, "fail-c": {"bang", "panic"}} {
 			r := info(key)
 			assert.Equal(t, store.StateFailed, r.State, key)
@@ -107,7 +110,7 @@ func TestAFinishOfABadGroupFails(t *testing.T) {
 			args = append(args, count, "completed", "0", "", "", "k", c.Messages[0].Gen, "")
 			_, err := store.RunFinish(ctx, s, args...)
 			require.Error(t, err, count)
-			assert.Contains(t, err.Error(), "finish: a group of "+count+" outcomes", count)
+			assert.Contains(t, err.Error(), "outcomes: a group of "+count+" outcomes", count)
 		}
 		r, ok, err := s.Info(ctx, "k")
 		require.NoError(t, err)

@@ -423,8 +423,8 @@ func TestAnUnstartedHandBackUsesNoRate(t *testing.T) {
 
 // A claimed run's generation is the claim's instant when that is later
 // than the record's, else the record's and one; deliveries count on from
-// what the record holds; a garbled generation fails the task however its
-// due time reads. (The tasks wait in K.ready, whose records a claim reads
+// what the record holds; a generation or a due time not in digits fails
+// the task, however it reads as a number. (The tasks wait in K.ready, whose records a claim reads
 // whole: each field it needs is found among the others.)
 func TestAClaimsGenerationFollowsTheRecords(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
@@ -433,22 +433,33 @@ func TestAClaimsGenerationFollowsTheRecords(t *testing.T) {
 		rdb := s.Client()
 		ahead := strconv.FormatInt(time.Now().Add(time.Hour).UnixMicro(), 10) // a clock that ran ahead
 		raw := map[string][]any{
-			"ahead":   {"gen", ahead},
-			"short":   {"gen", "7"},
-			"again":   {"deliveries", "3", "attempt", "2", "trace", "tp-1", "wf", "1", "admitted", "x"},
-			"garbled": {"gen", "x"},
-			// two garbled due times alike, among good ones alike (a claim
-			// keeps the last it found good: see corruption)
+			"ahead": {"gen", ahead},
+			// ahead too, and longer than the clock's digits: not before
+			// them, though it sorts so as text
+			"padded": {"gen", "0" + ahead},
+			"short":  {"gen", "7"},
+			"again":  {"deliveries", "3", "attempt", "2", "trace", "tp-1", "wf", "1", "admitted", "x"},
+			// not digits: garbled, however they read as numbers
+			"garbled":  {"gen", "x"},
+			"exponent": {"gen", "1e15"},
+			"spaced":   {"due", " " + ahead[1:]},
+			// two garbled due times alike, among good ones alike, all added
+			// by one call (a claim keeps the last it found good: see
+			// corruption)
 			"due-1": {"due", "1.5x"},
 			"due-2": {"due", "1.5x"},
 		}
+		var tasks []store.NewTask
+		for key := range raw {
+			tasks = append(tasks, store.NewTask{Key: key, Name: "t", Input: []byte(`{}`)})
+		}
+		_, err := s.Add(ctx, store.ModeAdd, tasks)
+		require.NoError(t, err)
 		for key, fields := range raw {
-			_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: key, Name: "t", Input: []byte(`{}`)}})
-			require.NoError(t, err)
 			require.NoError(t, rdb.HSet(ctx, "docket:{"+name+"}:task:"+key, fields...).Err())
 		}
 
-		c, err := s.Claim(ctx, "w", 10, time.Minute, time.Minute, store.Rules{}, 5)
+		c, err := s.Claim(ctx, "w", 20, time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		claimed := map[string]store.Message{}
 		var outcomes []store.Outcome
@@ -459,6 +470,8 @@ func TestAClaimsGenerationFollowsTheRecords(t *testing.T) {
 		aheadGen, err := strconv.ParseInt(ahead, 10, 64)
 		require.NoError(t, err)
 		assert.Equal(t, strconv.FormatInt(aheadGen+1, 10), claimed["ahead"].Gen)
+		assert.Equal(t, strconv.FormatInt(aheadGen+1, 10), claimed["padded"].Gen)
+		assert.Equal(t, "1", flowMark(t, s, name, "again"), "a flow's mark, read with the record, is kept")
 		assert.Equal(t, "8", claimed["short"].Gen)
 		assert.Equal(t, 4, claimed["again"].Deliveries)
 		assert.Equal(t, 2, claimed["again"].Attempt)
@@ -469,13 +482,15 @@ func TestAClaimsGenerationFollowsTheRecords(t *testing.T) {
 			assert.Equal(t, store.FailureCorrupt, d.Failure, d.Key)
 			reasons[d.Key] = d.Reason
 		}
-		assert.Len(t, reasons, 3)
+		assert.Len(t, reasons, 5)
 		assert.Contains(t, reasons["garbled"], "gen is not an integer")
+		assert.Contains(t, reasons["exponent"], "gen is not an integer")
+		assert.Contains(t, reasons["spaced"], "due is not an instant")
 		assert.Contains(t, reasons["due-1"], "due is not an instant")
 		assert.Contains(t, reasons["due-2"], "due is not an instant")
 
 		applied, err := s.Finish(ctx, 0, outcomes)
 		require.NoError(t, err)
-		assert.Equal(t, []bool{true, true, true}, applied)
+		assert.Equal(t, []bool{true, true, true, true}, applied)
 	})
 }

@@ -224,7 +224,7 @@ func (s *Store) Exchange(ctx context.Context, outcomes []Outcome, worker string,
 		}
 		outcomes = outcomes[len(outcomes)-MaxBatch:]
 	}
-	args := make([]any, 0, 9+groupArgs+outcomeArgs*len(outcomes))
+	args := make([]any, 0, 9+(groupArgs+outcomeArgs)*len(outcomes)) // at most a group each
 	args = append(args, s.k.prefix, worker, min(want.N, MaxBatch), lease.Microseconds(), retentionMS(retention),
 		rules.encoded, maxDeliveries, len(outcomes), max(want.Free, 0))
 	args = appendOutcomes(args, outcomes)
@@ -349,7 +349,7 @@ func (s *Store) Finish(ctx context.Context, retention time.Duration, outcomes []
 	applied = make([]bool, 0, len(outcomes))
 	for start := 0; start < len(outcomes); start += MaxBatch {
 		chunk := outcomes[start:min(start+MaxBatch, len(outcomes))]
-		args := make([]any, 0, 2+groupArgs+outcomeArgs*len(chunk))
+		args := make([]any, 0, 2+(groupArgs+outcomeArgs)*len(chunk))
 		args = append(args, s.k.prefix, retentionMS(retention))
 		args = appendOutcomes(args, chunk)
 		reply, err := finishScript.Run(ctx, s.rdb, []string{s.k.running}, args...).Int64Slice()

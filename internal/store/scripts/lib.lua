@@ -198,15 +198,13 @@ local function whole(v)
   return nil
 end
 
--- next_gen is the generation after gen, never behind the clock: a garbled
--- one is replaced by the clock's reading, which every generation since the
--- record was added has been below.
 -- gen_after is the generation of a task's next run, given its record's gen
--- (a whole number, as read) and the claim's instant, formatted: that
--- instant when it is later, as it is but for a change within its
--- microsecond, else gen + 1. Two strings of digits of one length compare
--- as their numbers do, which spares the common case converting both
--- (about a tenth of a claimed task's cost, by callgrind).
+-- (digits: see corruption, which every record a claim hands over passes)
+-- and the claim's instant, formatted: that instant when it is later, as it
+-- is but for a change within its microsecond, else gen + 1, as next_gen
+-- would. Two strings of digits of one length compare as their numbers do,
+-- which spares the common case converting both (about a tenth of a claimed
+-- task's cost, by callgrind).
 local function gen_after(gen, now_s)
   if #gen == #now_s and gen < now_s then
     return now_s
@@ -214,6 +212,9 @@ local function gen_after(gen, now_s)
   return int(whole(gen) + 1)
 end
 
+-- next_gen is the generation after gen, never behind the clock: a garbled
+-- one is replaced by the clock's reading, which every generation since the
+-- record was added has been below or, within the clock's microsecond, at.
 local function next_gen(gen, now)
   return int(math.max((whole(gen) or 0) + 1, now))
 end
@@ -914,10 +915,18 @@ end
 -- corruption tells what makes a task's record unusable, or nil: its fields
 -- name, attempt, deliveries, due and gen, in this order, as read (false when
 -- absent: for attempt and deliveries, their first value), or err when it
--- could not be read at all. The last due time it found an instant is kept
+-- could not be read at all. A due time and a generation are digits, as the
+-- scripts write them (whole would take "1e15" or " 7"): gen_after compares
+-- them as text. The last due time it found an instant is kept
 -- (valid_due): the tasks added by one call share theirs, and a string
 -- compares with another at no cost (Lua keeps one copy of each), where
 -- reading it as a number costs Redis a conversion each.
+-- digits tells whether v is a whole number written in digits alone, below
+-- 2^53.
+local function digits(v)
+  return whole(v) ~= nil and not string.find(v, '%D')
+end
+
 local valid_due = nil -- see corruption
 local function corruption(name, attempt, deliveries, due, gen, err)
   if err then
@@ -928,9 +937,9 @@ local function corruption(name, attempt, deliveries, due, gen, err)
     return 'attempt is not a positive integer: ' .. shown(attempt)
   elseif deliveries and deliveries ~= DELIVERIES_0 and not whole(deliveries) then
     return 'deliveries is not an integer: ' .. shown(deliveries)
-  elseif due ~= valid_due and not whole(due) then
+  elseif due ~= valid_due and not digits(due) then
     return 'due is not an instant: ' .. shown(due)
-  elseif gen ~= due and not whole(gen) then
+  elseif gen ~= due and not digits(gen) then
     return 'gen is not an integer: ' .. shown(gen)
   end
   valid_due = due
@@ -974,18 +983,18 @@ local function check_groups(first, last, g_size, o_size)
   while i <= last do
     local n = whole(get(ARGV, i, OUTCOMES).count)
     if not n or n < 1 or i + g_size + n * o_size - 1 > last then
-      error('finish: a group of ' .. tostring(ARGV[i]) .. ' outcomes, with ' .. (last - i - g_size + 1) ..
+      error('outcomes: a group of ' .. tostring(ARGV[i]) .. ' outcomes, with ' .. (last - i - g_size + 1) ..
         ' values after it', 0)
     end
     i = i + g_size + n * o_size
   end
 end
 
--- count adds an outcome of a task of name to counts, for the minute's
+-- count_outcome adds an outcome of a task of name to counts, for the minute's
 -- statistics: by outcome (n), and by name within it (by). Tables rather
 -- than a string "outcome:name" a task, which would cost Redis a new
 -- string each.
-local function count(counts, outcome, name)
+local function count_outcome(counts, outcome, name)
   local c = counts[outcome]
   if not c then
     c = {n = 0, by = {}}
@@ -1082,7 +1091,7 @@ local function finish_attempts(first, last, retention, now)
       else
         n_ended = n_ended + 1
         ended[n_ended] = key
-        count(counts, outcome, f[8] or '')
+        count_outcome(counts, outcome, f[8] or '')
         if f[4] and f[4] ~= '' then
           release_slots(key, now)
         end
