@@ -492,8 +492,18 @@ func (d *decoder) head(m *Message, head string) {
 		d.fail("claimed task %q: head %q", m.Key, head)
 		return
 	}
-	m.Attempt, m.Deliveries = int(d.int(attempt)), int(d.int(deliveries))
-	m.Due, m.Gen, m.WaitedFor = time.UnixMicro(d.int(due)), gen, waited
+	m.Attempt, m.Deliveries = int(d.number(attempt)), int(d.number(deliveries))
+	m.Due, m.Gen, m.WaitedFor = time.UnixMicro(d.number(due)), gen, waited
+}
+
+// number reads a whole number written in a string (int takes any: a
+// string passed to it is boxed, an allocation for each).
+func (d *decoder) number(s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		d.fail("not an integer: %q", s)
+	}
+	return n
 }
 
 func (d *decoder) str(v any) string {
@@ -514,11 +524,7 @@ func (d *decoder) int(v any) int64 {
 	case int64:
 		return x
 	case string:
-		n, err := strconv.ParseInt(x, 10, 64)
-		if err != nil {
-			d.fail("not an integer: %q", x)
-		}
-		return n
+		return d.number(x)
 	}
 	d.fail("unexpected %T", v)
 	return 0
