@@ -30,8 +30,9 @@ local soonest = nil
 local codes, result = {}, {'', now_s}
 local n = 0 -- the task being added, from 1
 -- report says what became of task n: its code, and its due instant (or,
--- refused, its strike, which is always listed).
-local function report(code, due)
+-- refused, its strike, which is always listed). (n is passed: a function
+-- reads no variable the top level writes, see lib.lua's header.)
+local function report(n, code, due)
   codes[n] = code
   if code == '3' or due ~= now_s then
     result[#result + 1] = n
@@ -102,9 +103,9 @@ while i <= #ARGV do
     local strike = struck(name, input)
 
     if strike then
-      report('3', describe(strike))
+      report(n, '3', describe(strike))
     elseif live and mode == 'add' then
-      report('0', f[3] or f[6])
+      report(n, '0', f[3] or f[6])
     else
       if live then
         enter_schedule() -- the key may be this call's own, not yet in line
@@ -171,7 +172,7 @@ while i <= #ARGV do
         end
       end
       announce(key, STATE.scheduled, 1)
-      report(live and '2' or '1', due_s)
+      report(n, live and '2' or '1', due_s)
     end
   end
   i = i + 2 * count

@@ -912,22 +912,24 @@ local function shown(v)
   return '"' .. v .. '"'
 end
 
--- corruption tells what makes a task's record unusable, or nil: its fields
--- name, attempt, deliveries, due and gen, in this order, as read (false when
--- absent: for attempt and deliveries, their first value), or err when it
--- could not be read at all. A due time and a generation are digits, as the
--- scripts write them (whole would take "1e15" or " 7"): gen_after compares
--- them as text. The last due time it found an instant is kept
--- (valid_due): the tasks added by one call share theirs, and a string
--- compares with another at no cost (Lua keeps one copy of each), where
--- reading it as a number costs Redis a conversion each.
 -- digits tells whether v is a whole number written in digits alone, below
 -- 2^53.
 local function digits(v)
   return whole(v) ~= nil and not string.find(v, '%D')
 end
 
-local valid_due = nil -- see corruption
+-- valid_due is the last due time corruption found an instant: the tasks
+-- added by one call share theirs, and a string compares with another at no
+-- cost (Lua keeps one copy of each), where reading it as a number costs
+-- Redis a conversion each.
+local valid_due = nil
+
+-- corruption tells what makes a task's record unusable, or nil: its fields
+-- name, attempt, deliveries, due and gen, in this order, as read (false when
+-- absent: for attempt and deliveries, their first value), or err when it
+-- could not be read at all. A due time and a generation are digits, as the
+-- scripts write them (whole would take "1e15" or " 7"): gen_after compares
+-- them as text.
 local function corruption(name, attempt, deliveries, due, gen, err)
   if err then
     return not_a_hash(err)
@@ -1051,180 +1053,185 @@ local function finish_attempts(first, last, retention, now)
 
   local g_size, o_size = #OUTCOMES, #OUTCOME
   check_groups(first, last, g_size, o_size)
+  -- Each outcome in turn, a group's head read at its start: the group's
+  -- values are the outcome's kind, when, error and reason.
   local g, o
-  local i = first
-  while i <= last do
-    g = get(ARGV, i, OUTCOMES, g)
-    local outcome, when, err, reason = g.kind, g.when, g.error, g.reason
-    local stop = i + g_size + whole(g.count) * o_size - 1
-    for at = i + g_size, stop, o_size do
-      o = get(ARGV, at, OUTCOME, o)
-      n = n + 1
-      result[n] = 1 -- applied, unless stale (below)
-      local key, gen, input = o.key, o.gen, o.payload
-      local tk = K.task .. key
-      -- A key that is not a hash reads as stale: its lease lapses, and the
-      -- claim that finds it fails it (see fail_corrupt).
-      local f = outcome ~= KIND.drained and
-        read_at(tk, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto', 'name', 'parent', 'wf')
-      if f then
-        f[3] = f[3] or ATTEMPT_1
+  local outcome, when, err, reason
+  local group_end = first - 1 -- the last index of the group read
+  local at = first
+  while at <= last do
+    if at > group_end then
+      g = get(ARGV, at, OUTCOMES, g)
+      outcome, when, err, reason = g.kind, g.when, g.error, g.reason
+      group_end = at + g_size + whole(g.count) * o_size - 1
+      at = at + g_size
+    end
+    o = get(ARGV, at, OUTCOME, o)
+    at = at + o_size
+    n = n + 1
+    result[n] = 1 -- applied, unless stale (below)
+    local key, gen, input = o.key, o.gen, o.payload
+    local tk = K.task .. key
+    -- A key that is not a hash reads as stale: its lease lapses, and the
+    -- claim that finds it fails it (see fail_corrupt).
+    local f = outcome ~= KIND.drained and
+      read_at(tk, 'gen', 'state', 'attempt', 'slots', 'progress', 'unknown_since', 'auto', 'name', 'parent', 'wf')
+    if f then
+      f[3] = f[3] or ATTEMPT_1
+    end
+    if not f or f[1] ~= gen or f[2] ~= STATE.running then
+      -- Stale, but the run of gen has ended: if its key drains it (it was
+      -- cancelled or replaced, drained or not), the drain ends.
+      local drained, slots = drain_of(key)
+      if drained == gen then
+        if soonest == nil then
+          before = earliest(K.scheduled)
+        end
+        local due = end_drain(key, now, slots)
+        if due and (soonest == nil or due < soonest) then
+          soonest = due
+        end
       end
-      if not f or f[1] ~= gen or f[2] ~= STATE.running then
-        -- Stale, but the run of gen has ended: if its key drains it (it was
-        -- cancelled or replaced, drained or not), the drain ends.
-        local drained, slots = drain_of(key)
-        if drained == gen then
-          if soonest == nil then
-            before = earliest(K.scheduled)
-          end
-          local due = end_drain(key, now, slots)
-          if due and (soonest == nil or due < soonest) then
-            soonest = due
-          end
+      result[n] = 0
+    elseif f[3] ~= ATTEMPT_1 and not whole(f[3]) then -- the outcome cannot be applied to it
+      n_ended = n_ended + 1
+      ended[n_ended] = key
+      fail_corrupt(key, 'attempt is not a positive integer: ' .. tostring(f[3]), now, tonumber(retention))
+    else
+      n_ended = n_ended + 1
+      ended[n_ended] = key
+      count_outcome(counts, outcome, f[8] or '')
+      if f[4] and f[4] ~= '' then
+        release_slots(key, now)
+      end
+      local has_progress = f[5] ~= false
+      -- A run that goes again redoes its work: its progress counts from
+      -- nothing. A workflow's carries over: the steps that reported it do
+      -- not run again.
+      local progress_resets = has_progress and f[10] ~= '1'
+      if f[6] and outcome ~= KIND.unknown then
+        redis.call('HDEL', tk, 'unknown_since', 'unknown_due', 'known_at')
+      end
+      local keep = retention
+      if outcome == KIND.completed and when ~= '' then
+        keep = when
+      end
+      if outcome == KIND.completed and when == '0' then -- not kept
+        if has_progress then
+          redis.call('DEL', K.progress .. key)
         end
-        result[n] = 0
-      elseif f[3] ~= ATTEMPT_1 and not whole(f[3]) then -- the outcome cannot be applied to it
-        n_ended = n_ended + 1
-        ended[n_ended] = key
-        fail_corrupt(key, 'attempt is not a positive integer: ' .. tostring(f[3]), now, tonumber(retention))
+        local parent = f[9] or ''
+        if parent ~= '' then
+          redis.call('HSET', tk, 'state', STATE.completed, 'result', input) -- for its parent to read
+        end
+        task_ended(key, STATE.completed, now, 0, f[7], false, parent, f[10])
+        discard_record(key, f[3], now_s, input, tk)
+        announce(key, outcome, f[3], err)
+      elseif outcome == KIND.completed or outcome == KIND.failed then
+        redis.call('HSET', tk, 'state', outcome, 'finished', now_s, 'error', err)
+        if input ~= '' then
+          redis.call('HSET', tk, 'result', input)
+        end
+        if reason ~= '' then
+          redis.call('HSET', tk, 'reason', reason)
+        end
+        redis.call('PEXPIRE', tk, keep)
+        if has_progress then
+          end_progress(key)
+        end
+        announce(key, outcome, f[3], err)
+        task_ended(key, outcome, now, tonumber(keep), f[7], false, f[9] or '', f[10])
       else
-        n_ended = n_ended + 1
-        ended[n_ended] = key
-        count_outcome(counts, outcome, f[8] or '')
-        if f[4] and f[4] ~= '' then
-          release_slots(key, now)
-        end
-        local has_progress = f[5] ~= false
-        -- A run that goes again redoes its work: its progress counts from
-        -- nothing. A workflow's carries over: the steps that reported it do
-        -- not run again.
-        local progress_resets = has_progress and f[10] ~= '1'
-        if f[6] and outcome ~= KIND.unknown then
-          redis.call('HDEL', tk, 'unknown_since', 'unknown_due', 'known_at')
-        end
-        local keep = retention
-        if outcome == KIND.completed and when ~= '' then
-          keep = when
-        end
-        if outcome == KIND.completed and when == '0' then -- not kept
-          if has_progress then
-            redis.call('DEL', K.progress .. key)
+        local due
+        if outcome == KIND.retry then
+          due = due_at(when, now)
+          redis.call('HSET', tk, 'attempt', int(tonumber(f[3]) + 1), 'deliveries', '0', 'error', err)
+          redis.call('HDEL', tk, 'run_started')
+          if progress_resets then
+            end_progress(key)
           end
-          local parent = f[9] or ''
-          if parent ~= '' then
-            redis.call('HSET', tk, 'state', STATE.completed, 'result', input) -- for its parent to read
-          end
-          task_ended(key, STATE.completed, now, 0, f[7], false, parent, f[10])
-          discard_record(key, f[3], now_s, input, tk)
-          announce(key, outcome, f[3], err)
-        elseif outcome == KIND.completed or outcome == KIND.failed then
-          redis.call('HSET', tk, 'state', outcome, 'finished', now_s, 'error', err)
+          announce(key, STATE.scheduled, tonumber(f[3]) + 1, err)
+        elseif outcome == KIND.perpetual then
+          -- After the start of the run: its first claim, when it parked
+          -- and was resumed since (run_started).
+          local s = redis.call('HMGET', tk, 'run_started', 'started')
+          due = math.max(due_at(when, whole(s[1]) or whole(s[2]) or now), now)
+          redis.call('HDEL', tk, 'run_started')
+          redis.call('HSET', tk, 'attempt', '1', 'deliveries', '0', 'error', err)
           if input ~= '' then
-            redis.call('HSET', tk, 'result', input)
+            redis.call('HSET', tk, 'input', input)
           end
-          if reason ~= '' then
-            redis.call('HSET', tk, 'reason', reason)
-          end
-          redis.call('PEXPIRE', tk, keep)
           if has_progress then
             end_progress(key)
           end
-          announce(key, outcome, f[3], err)
-          task_ended(key, outcome, now, tonumber(keep), f[7], false, f[9] or '', f[10])
+          redis.call('DEL', K.flow .. key) -- the next run is a workflow of its own
+          announce(key, STATE.scheduled, 1, err)
+        elseif outcome == KIND.snooze then
+          due = due_at(when, now)
+          redis.call('HSET', tk, 'deliveries', '0')
+          if progress_resets then
+            end_progress(key)
+          end
+          announce(key, STATE.scheduled, f[3])
+        elseif outcome == KIND.unknown then
+          due = due_at(when, now)
+          -- It never ran here: this claim's delivery is undone, not those
+          -- before it (a worker that died with it), which count towards
+          -- its dead letter.
+          redis.call('HINCRBY', tk, 'deliveries', -1)
+          redis.call('HSET', tk, 'error', err)
+          if not f[6] then -- the first hand-back: when, and when it was due (see known.lua)
+            redis.call('HSET', tk, 'unknown_since', now_s, 'unknown_due', due_of(key) or now_s)
+          end
+          local waiting = K.unknown .. (redis.call('HGET', tk, 'name') or '')
+          redis.call('ZADD', waiting, now, key)
+          expire_after(waiting, due, now)
+          announce(key, STATE.scheduled, f[3], err)
+        elseif outcome == KIND.park then
+          due = park(key, input, now)
+          redis.call('HSETNX', tk, 'run_started', redis.call('HGET', tk, 'started') or now_s)
+          redis.call('HSET', tk, 'deliveries', '0', 'waited', WAITED_PARKED)
+        else -- release: back in line where it was, due when it was due
+          -- (its due time stays that of the attempt, as a redelivery's does)
+          due = math.min(whole(due_of(key)) or now, now)
+          if outcome == KIND.unstarted then
+            uncount_start(key)
+          end
+          -- Back where it was: before the tasks of its instant still in
+          -- K.ready, added after it (see returned, in claim.lua).
+          redis.call('HSET', tk, 'back', int(due))
+          redis.call('HINCRBY', tk, 'deliveries', -1)
+          if progress_resets then
+            end_progress(key)
+          end
+          announce(key, STATE.queued, f[3])
+        end
+        local next_gen_s = int(tonumber(gen) + 1)
+        if outcome == KIND.park and (due == nil or due > now) then
+          -- Parked: due at its timer or deadline, or woken by a child or a
+          -- signal (K.parked).
+          redis.call('HSET', tk, 'state', STATE.parked, 'gen', next_gen_s, 'due', int(due or 0))
+          if due == nil then
+            redis.call('ZADD', K.parked, now, key)
+          end
+          announce(key, STATE.parked, f[3])
         else
-          local due
-          if outcome == KIND.retry then
-            due = due_at(when, now)
-            redis.call('HSET', tk, 'attempt', int(tonumber(f[3]) + 1), 'deliveries', '0', 'error', err)
-            redis.call('HDEL', tk, 'run_started')
-            if progress_resets then
-              end_progress(key)
-            end
-            announce(key, STATE.scheduled, tonumber(f[3]) + 1, err)
-          elseif outcome == KIND.perpetual then
-            -- After the start of the run: its first claim, when it parked
-            -- and was resumed since (run_started).
-            local s = redis.call('HMGET', tk, 'run_started', 'started')
-            due = math.max(due_at(when, whole(s[1]) or whole(s[2]) or now), now)
-            redis.call('HDEL', tk, 'run_started')
-            redis.call('HSET', tk, 'attempt', '1', 'deliveries', '0', 'error', err)
-            if input ~= '' then
-              redis.call('HSET', tk, 'input', input)
-            end
-            if has_progress then
-              end_progress(key)
-            end
-            redis.call('DEL', K.flow .. key) -- the next run is a workflow of its own
-            announce(key, STATE.scheduled, 1, err)
-          elseif outcome == KIND.snooze then
-            due = due_at(when, now)
-            redis.call('HSET', tk, 'deliveries', '0')
-            if progress_resets then
-              end_progress(key)
-            end
-            announce(key, STATE.scheduled, f[3])
-          elseif outcome == KIND.unknown then
-            due = due_at(when, now)
-            -- It never ran here: this claim's delivery is undone, not those
-            -- before it (a worker that died with it), which count towards
-            -- its dead letter.
-            redis.call('HINCRBY', tk, 'deliveries', -1)
-            redis.call('HSET', tk, 'error', err)
-            if not f[6] then -- the first hand-back: when, and when it was due (see known.lua)
-              redis.call('HSET', tk, 'unknown_since', now_s, 'unknown_due', due_of(key) or now_s)
-            end
-            local waiting = K.unknown .. (redis.call('HGET', tk, 'name') or '')
-            redis.call('ZADD', waiting, now, key)
-            expire_after(waiting, due, now)
-            announce(key, STATE.scheduled, f[3], err)
-          elseif outcome == KIND.park then
-            due = park(key, input, now)
-            redis.call('HSETNX', tk, 'run_started', redis.call('HGET', tk, 'started') or now_s)
-            redis.call('HSET', tk, 'deliveries', '0', 'waited', WAITED_PARKED)
-          else -- release: back in line where it was, due when it was due
-            -- (its due time stays that of the attempt, as a redelivery's does)
-            due = math.min(whole(due_of(key)) or now, now)
-            if outcome == KIND.unstarted then
-              uncount_start(key)
-            end
-            -- Back where it was: before the tasks of its instant still in
-            -- K.ready, added after it (see returned, in claim.lua).
-            redis.call('HSET', tk, 'back', int(due))
-            redis.call('HINCRBY', tk, 'deliveries', -1)
-            if progress_resets then
-              end_progress(key)
-            end
+          redis.call('HSET', tk, 'state', STATE.scheduled, 'gen', next_gen_s, 'due', int(due))
+          if outcome == KIND.park then
             announce(key, STATE.queued, f[3])
           end
-          local next_gen_s = int(tonumber(gen) + 1)
-          if outcome == KIND.park and (due == nil or due > now) then
-            -- Parked: due at its timer or deadline, or woken by a child or a
-            -- signal (K.parked).
-            redis.call('HSET', tk, 'state', STATE.parked, 'gen', next_gen_s, 'due', int(due or 0))
-            if due == nil then
-              redis.call('ZADD', K.parked, now, key)
-            end
-            announce(key, STATE.parked, f[3])
-          else
-            redis.call('HSET', tk, 'state', STATE.scheduled, 'gen', next_gen_s, 'due', int(due))
-            if outcome == KIND.park then
-              announce(key, STATE.queued, f[3])
-            end
+        end
+        if due ~= nil then
+          if soonest == nil then
+            before = earliest(K.scheduled) -- nothing of this call is in it yet
           end
-          if due ~= nil then
-            if soonest == nil then
-              before = earliest(K.scheduled) -- nothing of this call is in it yet
-            end
-            redis.call('ZADD', K.scheduled, int(due), key)
-            if soonest == nil or due < soonest then
-              soonest = due
-            end
+          redis.call('ZADD', K.scheduled, int(due), key)
+          if soonest == nil or due < soonest then
+            soonest = due
           end
         end
       end
     end
-    i = stop + 1
   end
 
   if n_ended > 0 then
