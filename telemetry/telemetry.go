@@ -100,7 +100,7 @@ func ExtractTrace(traceparent string) trace.SpanContext {
 // per provider: the lookup (a lock and a map, in the global provider and in
 // the SDK's) was a few percent of a busy worker's CPU, once per attempt.
 func Tracer() trace.Tracer {
-	t, _ := tracer()
+	t, _ := Tracing()
 	return t
 }
 
@@ -110,11 +110,6 @@ func Tracer() trace.Tracer {
 // around it: starting one (the global provider's placeholder span and a
 // new context) was 5% of a busy worker's CPU.
 func Tracing() (trace.Tracer, bool) {
-	return tracer()
-}
-
-// tracer is Tracer and Tracing.
-func tracer() (trace.Tracer, bool) {
 	p := otel.GetTracerProvider()
 	if c := lastTracer.Load(); c != nil && p == c.provider {
 		return c.tracer, c.set
@@ -153,7 +148,7 @@ type providerTracer struct {
 	set      bool // not otel's placeholder
 }
 
-// lastTracer is the tracer of the provider Tracer saw last.
+// lastTracer is the tracer of the provider Tracing saw last.
 var lastTracer atomic.Pointer[providerTracer]
 
 // Metrics are the instruments of dockets and workers, from the global

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"iter"
 	"math/bits"
 	"math/rand/v2"
 	"strconv"
@@ -168,16 +169,15 @@ func (s *Store) addChunk(ctx context.Context, mode Mode, chunk []NewTask) ([]Add
 	for i, t := range chunk {
 		whens[i] = t.When.arg()
 	}
-	for start := 0; start < len(chunk); {
-		first, end := chunk[start], start+1
-		for end < len(chunk) && chunk[end].Name == first.Name && chunk[end].Trace == first.Trace && whens[end] == whens[start] {
-			end++
-		}
+	alike := func(a, b int) bool {
+		return chunk[a].Name == chunk[b].Name && chunk[a].Trace == chunk[b].Trace && whens[a] == whens[b]
+	}
+	for start, end := range runs(len(chunk), alike) {
+		first := chunk[start]
 		args = append(args, end-start, first.Name, whens[start], first.Trace)
 		for _, t := range chunk[start:end] {
 			args = append(args, t.Key, t.Input)
 		}
-		start = end
 	}
 	reply, err := addScript.Run(ctx, s.rdb, []string{s.k.scheduled}, args...).Slice()
 	if err != nil {
@@ -372,15 +372,18 @@ func (s *Store) Finish(ctx context.Context, retention time.Duration, outcomes []
 // completed alike is one group, three arguments an outcome rather than
 // seven: Redis reads each argument, and Lua gets each as a string.
 func appendOutcomes(args []any, outcomes []Outcome) []any {
-	for start := 0; start < len(outcomes); {
+	whens := make([]string, len(outcomes))
+	for i, o := range outcomes {
+		whens[i] = o.when()
+	}
+	alike := func(a, b int) bool {
+		x, y := &outcomes[a], &outcomes[b]
+		return x.Kind == y.Kind && x.Error == y.Error && x.Reason == y.Reason && whens[a] == whens[b]
+	}
+	for start, end := range runs(len(outcomes), alike) {
 		first := outcomes[start]
-		when := first.when()
-		end := start + 1
-		for end < len(outcomes) && sameGroup(outcomes[end], first, when) {
-			end++
-		}
 		var head [groupArgs]any
-		head[groupCount], head[groupKind], head[groupWhen] = end-start, string(first.Kind), when
+		head[groupCount], head[groupKind], head[groupWhen] = end-start, string(first.Kind), whens[start]
 		head[groupError], head[groupReason] = first.Error, first.Reason
 		args = append(args, head[:]...)
 		for _, o := range outcomes[start:end] {
@@ -388,14 +391,26 @@ func appendOutcomes(args []any, outcomes []Outcome) []any {
 			a[outcomeKey], a[outcomeGen], a[outcomePayload] = o.Key, o.Gen, o.payload()
 			args = append(args, a[:]...)
 		}
-		start = end
 	}
 	return args
 }
 
-// sameGroup tells whether o shares the group of first, whose when is given.
-func sameGroup(o, first Outcome, when string) bool {
-	return o.Kind == first.Kind && o.Error == first.Error && o.Reason == first.Reason && o.when() == when
+// runs yields the bounds [start, end) of each run of consecutive items of
+// n that are alike (alike(start, i) for each i of the run): the groups in
+// which adds and outcomes reach the scripts.
+func runs(n int, alike func(a, b int) bool) iter.Seq2[int, int] {
+	return func(yield func(int, int) bool) {
+		for start := 0; start < n; {
+			end := start + 1
+			for end < n && alike(start, end) {
+				end++
+			}
+			if !yield(start, end) {
+				return
+			}
+			start = end
+		}
+	}
 }
 
 // payload is the outcome's payload argument: a Perpetual task's next input,
