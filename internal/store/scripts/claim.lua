@@ -57,7 +57,7 @@ local any_timed = next(timed) ~= nil
 -- open_flow.)
 local RECORD = {'name', 'input', 'attempt', 'deliveries', 'due', 'trace', 'gen', 'created', 'wf', 'waited', 'state',
   'admitted'}
-local BULK = 10
+local BULK = 10 -- (read_few spells as many falses)
 -- Numbers passed to redis.call are formatted by Lua with a float format:
 -- the instants used for every task are formatted once, as integers.
 local now_s, lease_until = int(now), int(now + lease)
@@ -107,7 +107,7 @@ local function read_few(tk)
   if all.err then
     return {}, all.err
   end
-  local v = {false, false, false, false, false, false, false, false, false, false}
+  local v = {false, false, false, false, false, false, false, false, false, false} -- BULK of them
   for i = 1, #all, 2 do
     local at = PLACE[all[i]]
     if at and at <= BULK then
