@@ -19,14 +19,19 @@ masters=3
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 
-# free_port picks a random loopback port in 20000-39999 on which nothing
-# listens, nor on its cluster bus port (port+10000), and that clashes with
-# none of the ports given as arguments (those already picked) or their bus
-# ports.
+# free_port picks a random loopback port on which nothing listens, nor on
+# its cluster bus port (port+10000), and that clashes with none of the ports
+# given as arguments (those already picked) or their bus ports. Both lie
+# below the system's range of ephemeral ports (from 32768 by default): a
+# port there may be the local end of another program's connection, which
+# no probe sees and which makes redis-server's bind fail (it did, once,
+# right after the chaos driver's run).
 free_port() {
-  local p q clash
+  local p q clash low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$low" -gt 20000 ] 2>/dev/null || low=32768
   for _ in $(seq 1 100); do
-    p=$(( (RANDOM % 20000) + 20000 ))
+    p=$(( (RANDOM % (low - 20000)) + 10000 ))
     clash=
     for q in "$@"; do
       case $((p - q)) in 0 | 10000 | -10000) clash=1 ;; esac
