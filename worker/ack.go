@@ -7,31 +7,26 @@ import (
 	"github.com/docket-go/docket/internal/store"
 )
 
-// ack is an attempt's outcome on its way to Redis.
-type ack struct {
-	attempt *attempt
-	outcome store.Outcome
-}
-
-// acker takes the outcomes of settled attempts to Redis. While the worker
+// acker takes the outcomes of settled attempts to Redis (each attempt's
+// out). While the worker
 // runs, the claimer collects them and carries them with its claims; once
 // the claim loop has stopped, the acker's own loop records them, during the
 // drain.
 type acker struct {
 	*conf
 	lifecycle
-	ch chan ack
+	ch chan *attempt
 }
 
 func newAcker(c *conf) *acker {
-	k := &acker{conf: c, ch: make(chan ack, c.opts.Concurrency)}
+	k := &acker{conf: c, ch: make(chan *attempt, c.opts.Concurrency)}
 	k.init()
 	return k
 }
 
-// send hands an outcome on. Once the acker has stopped, the outcome is
-// dropped: its task is redelivered when the lease lapses.
-func (k *acker) send(a ack) {
+// send hands a settled attempt's outcome on. Once the acker has stopped,
+// the outcome is dropped: its task is redelivered when the lease lapses.
+func (k *acker) send(a *attempt) {
 	select {
 	case k.ch <- a:
 	case <-k.ctx.Done():
@@ -40,13 +35,14 @@ func (k *acker) send(a ack) {
 
 // start records outcomes from now on, beginning with those the claim loop
 // left.
-func (k *acker) start(pending []ack) { k.spawn(func() { k.loop(pending) }) }
+func (k *acker) start(pending []*attempt) { k.spawn(func() { k.loop(pending) }) }
 
 // loop records in batches: whatever accumulated while the previous batch
 // was in flight goes in the next call. When Redis is unavailable it keeps
 // the outcomes and retries.
-func (k *acker) loop(pending []ack) {
+func (k *acker) loop(pending []*attempt) {
 	var retry backoff
+	var outcomes outcomeBuffer
 	for {
 		if len(pending) == 0 {
 			select {
@@ -58,7 +54,7 @@ func (k *acker) loop(pending []ack) {
 		}
 		pending = k.collect(pending)
 		n := min(len(pending), store.MaxBatch)
-		if err := k.flush(pending[:n]); err != nil {
+		if err := k.flush(pending[:n], &outcomes); err != nil {
 			wait := retry.wait()
 			k.log.Warn("cannot record task outcomes; retrying", "err", err, "tasks", len(pending), "in", wait)
 			if pending = k.await(pending, wait); pending == nil {
@@ -76,7 +72,7 @@ func (k *acker) loop(pending []ack) {
 
 // await waits before a retry, still taking in outcomes so that tasks
 // finishing meanwhile are not held up. It returns nil when the acker stops.
-func (k *acker) await(pending []ack, d time.Duration) []ack {
+func (k *acker) await(pending []*attempt, d time.Duration) []*attempt {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	for {
@@ -92,7 +88,7 @@ func (k *acker) await(pending []ack, d time.Duration) []ack {
 }
 
 // collect adds the outcomes already waiting, without blocking.
-func (k *acker) collect(pending []ack) []ack {
+func (k *acker) collect(pending []*attempt) []*attempt {
 	for {
 		select {
 		case a := <-k.ch:
@@ -103,10 +99,11 @@ func (k *acker) collect(pending []ack) []ack {
 	}
 }
 
-func (k *acker) flush(batch []ack) error {
+func (k *acker) flush(batch []*attempt, outcomes *outcomeBuffer) error {
 	ctx, cancel := context.WithTimeout(k.ctx, 30*time.Second)
 	defer cancel()
-	applied, err := k.store.Finish(ctx, k.w.c.Retention, outcomesOf(batch))
+	applied, err := k.store.Finish(ctx, k.w.c.Retention, outcomes.of(batch))
+	outcomes.clear()
 	if err != nil {
 		return err
 	}
@@ -114,25 +111,34 @@ func (k *acker) flush(batch []ack) error {
 	return nil
 }
 
-func outcomesOf(batch []ack) []store.Outcome {
-	if len(batch) == 0 {
-		return nil
+// outcomeBuffer holds the outcomes of a batch of settled attempts for
+// one call, and again for the next: one of its own for each goroutine that
+// makes the calls. (A slice made for each call was a tenth of the bytes a
+// busy worker allocated a task, and the garbage collector's work grows
+// with them.)
+type outcomeBuffer struct{ buf []store.Outcome }
+
+// of returns the outcomes of batch, in order, in the buffer.
+func (b *outcomeBuffer) of(batch []*attempt) []store.Outcome {
+	b.buf = b.buf[:0]
+	for _, a := range batch {
+		b.buf = append(b.buf, a.out)
 	}
-	outcomes := make([]store.Outcome, len(batch))
-	for i, a := range batch {
-		outcomes[i] = a.outcome
-	}
-	return outcomes
+	return b.buf
 }
+
+// clear drops the buffer's references once the call is over (a result may
+// be large), keeping its room.
+func (b *outcomeBuffer) clear() { clear(b.buf) }
 
 // recorded forgets the attempts whose outcomes Redis took: applied, or
 // stale because the store moved on meanwhile.
-func (k *acker) recorded(batch []ack, applied []bool) {
+func (k *acker) recorded(batch []*attempt, applied []bool) {
 	for i, a := range batch {
 		if i < len(applied) && !applied[i] {
 			k.log.Debug("outcome not recorded: the task was cancelled, replaced or redelivered meanwhile",
-				"key", a.outcome.Key, "task", a.attempt.msg.Name)
+				"key", a.out.Key, "task", a.msg.Name)
 		}
-		a.attempt.forget()
+		a.forget()
 	}
 }

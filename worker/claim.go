@@ -21,7 +21,7 @@ import (
 // neither side waits for the other. It returns when ctx ends, or as stop
 // says once the worker is idle. It returns the outcomes it had no chance to
 // record. A claimer runs once.
-func (l *claimer) run(ctx context.Context, stop until) (unrecorded []ack, reached bool) {
+func (l *claimer) run(ctx context.Context, stop until) (unrecorded []*attempt, reached bool) {
 	l.ctx = ctx
 	l.timer = time.NewTimer(l.opts.PollInterval)
 	l.deadline = time.Now().Add(l.opts.PollInterval)
@@ -88,7 +88,7 @@ type claimer struct {
 	*conf
 	slots *slots // where claimed tasks run, and how many slots are free
 	acks  *acker // the outcomes it carries with its claims
-	start func(m store.Message, claimed, received time.Time, leased time.Duration, reg core.Registry) *ack
+	start func(m store.Message, claimed, received time.Time, leased time.Duration, reg core.Registry) *attempt
 	idle  *core.Idle
 	wake  chan struct{} // any reason to look again: see poke
 
@@ -96,11 +96,11 @@ type claimer struct {
 	requests chan exchange   // to the exchangers
 	done     chan exchange   // from the exchangers
 	timer    *time.Timer
-	deadline time.Time // when the timer fires; zero once it has
-	pending  []ack     // outcomes not yet sent
-	inFlight int       // sent, and not yet come back
-	reserved int       // slots asked for by the exchanges not yet received
-	look     bool      // whether to claim: woken, due, or more may be due
+	deadline time.Time  // when the timer fires; zero once it has
+	pending  []*attempt // settled attempts whose outcomes are not yet sent
+	inFlight int        // sent, and not yet come back
+	reserved int        // slots asked for by the exchanges not yet received
+	look     bool       // whether to claim: woken, due, or more may be due
 	// backlog is set when the last claim left due tasks behind; then the
 	// loop waits a moment (coalesceWindow) for half the slots before it
 	// claims, so that claims and outcomes travel in batches rather than
@@ -150,7 +150,7 @@ type claimer struct {
 	introduced  core.Registry
 }
 
-func newClaimer(c *conf, s *slots, acks *acker, start func(store.Message, time.Time, time.Time, time.Duration, core.Registry) *ack) *claimer {
+func newClaimer(c *conf, s *slots, acks *acker, start func(store.Message, time.Time, time.Time, time.Duration, core.Registry) *attempt) *claimer {
 	return &claimer{conf: c, slots: s, acks: acks, start: start, idle: &c.w.c.Idle,
 		wake: make(chan struct{}, 1), look: true,
 		requests: make(chan exchange, maxInFlight), done: make(chan exchange, maxInFlight)}
@@ -169,8 +169,8 @@ func (l *claimer) poke() {
 // exchange is one call of Store.Exchange, and what came of it.
 type exchange struct {
 	asked    int
-	open     int // of asked, how many slots are free for (see store.Want)
-	reported []ack
+	open     int           // of asked, how many slots are free for (see store.Want)
+	reported []*attempt    // settled attempts whose outcomes it carries
 	registry core.Registry // the tasks registered as it was sent: its rules', and where its tasks are found
 	rules    store.Rules   // the admission rules of registry's tasks
 	round    uint64        // the idle round it began in
@@ -187,10 +187,12 @@ type exchange struct {
 // profiles growing its stack to the depth of a Redis call each time; there
 // is one call per batch of tasks, so either way costs little.)
 func (l *claimer) exchanger() {
+	var outcomes outcomeBuffer
 	for ex := range l.requests {
 		l.introduce(ex.registry)
-		ex.claim, ex.err = l.store.Exchange(l.ctx, outcomesOf(ex.reported), l.w.id, store.Want{N: ex.asked, Free: ex.open}, l.opts.Lease,
+		ex.claim, ex.err = l.store.Exchange(l.ctx, outcomes.of(ex.reported), l.w.id, store.Want{N: ex.asked, Free: ex.open}, l.opts.Lease,
 			l.w.c.Retention, ex.rules, l.opts.MaxDeliveries)
+		outcomes.clear()
 		ex.arrived = time.Now()
 		l.done <- ex
 	}
@@ -372,7 +374,7 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 	l.acks.recorded(ex.reported, c.Applied)
 	for _, m := range c.Messages {
 		if late := l.start(m, c.Now, received, ex.sent, ex.registry); late != nil {
-			l.pending = append(l.pending, *late)
+			l.pending = append(l.pending, late)
 		}
 	}
 	l.dropped(c.Dropped)
@@ -494,10 +496,10 @@ const coalesceWindow = time.Millisecond
 // this worker was handing them back for not having them) into releases:
 // due when they were, rather than after a backoff, behind the submissions
 // added since.
-func released(outcomes []ack, reg core.Registry) {
-	for i := range outcomes {
-		o := &outcomes[i].outcome
-		if o.Kind == store.Unknown && reg.Task(outcomes[i].attempt.msg.Name) != nil {
+func released(settled []*attempt, reg core.Registry) {
+	for _, a := range settled {
+		o := &a.out
+		if o.Kind == store.Unknown && reg.Task(a.msg.Name) != nil {
 			*o = store.Outcome{Key: o.Key, Gen: o.Gen, Kind: store.Unstarted}
 		}
 	}

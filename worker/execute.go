@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,11 +31,22 @@ type attempt struct {
 	cancelCtx context.CancelCauseFunc
 
 	// While its function runs, watching is set: when the context ends,
-	// cancel has abandonAfterGrace settle it with abandoned, unless the
-	// function returns first and closes returned (see abandonWhenDone).
-	watching  atomic.Bool
-	abandoned func() *store.Outcome
-	returned  chan struct{}
+	// cancel has abandonAfterGrace settle it (see abandonedOutcome),
+	// unless the function returns first (see abandonWhenDone).
+	watching atomic.Bool
+	// grace holds whether the function has returned, and the channel that
+	// says so to an abandonAfterGrace waiting for it, which makes it: most
+	// attempts are never cancelled, and need none.
+	grace struct {
+		sync.Mutex
+		returned bool
+		waiting  chan struct{}
+	}
+
+	// called is when its task's function was called, and span the span
+	// around the call (see runTask).
+	called time.Time
+	span   trace.Span
 
 	// claimed is the Redis clock's reading when the task was claimed, and
 	// claimedLocal this worker's, so that redisNow can tell the Redis time.
@@ -81,6 +93,19 @@ type attempt struct {
 	// the attempt being abandoned when its context ends. The loser's result
 	// is ignored.
 	settled atomic.Bool
+	// out is the outcome it settled with (see newOutcome), carried to
+	// Redis by the claim loop or the acker, who alone may touch it once
+	// it is sent.
+	out store.Outcome
+}
+
+// newOutcome sets the attempt's outcome to one of kind, and returns it
+// for the caller to complete. The outcome lives in the attempt rather than
+// an allocation of its own: what a busy worker allocates a task is what
+// its garbage collector works for.
+func (a *attempt) newOutcome(kind store.OutcomeKind) *store.Outcome {
+	a.out = store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: kind}
+	return &a.out
 }
 
 // newAttempt is an attempt of a task claimed at the Redis clock's instant
@@ -186,7 +211,7 @@ func (a *attempt) run() {
 		a.runFallback(reasonBadInput, a.badInput)
 		return
 	}
-	a.runTask(def, a.in)
+	a.runTask()
 }
 
 // endUnstarted settles an attempt whose context ended while it waited in
@@ -252,7 +277,9 @@ func (a *attempt) handBack() {
 	reason := fmt.Sprintf("%s (the last to try was %s); waiting for one since %s, until %s",
 		missing, a.r.w.id, since.UTC().Format(time.RFC3339), since.Add(a.r.opts.UnknownTaskWait).UTC().Format(time.RFC3339))
 	a.settle(func() *store.Outcome {
-		return &store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Unknown, Delay: delay, Error: reason}
+		o := a.newOutcome(store.Unknown)
+		o.Delay, o.Error = delay, reason
+		return o
 	})
 }
 
@@ -283,7 +310,7 @@ func (a *attempt) runFallback(reason string, cause error) {
 	}
 	// A handler that ignores its context is abandoned as a task's function
 	// is (see runTask).
-	a.abandonWhenDone(a.stopped)
+	a.abandonWhenDone()
 	a.call(a.ctx, a.r.wrap(a, func(ctx context.Context) error { return fallback(ctx, a.msg.Name, a.msg.Input) }),
 		func(err error) {
 			if a.functionReturned() {
@@ -300,7 +327,7 @@ func (a *attempt) runFallback(reason string, cause error) {
 func (a *attempt) stopped() *store.Outcome {
 	switch cause := context.Cause(a.ctx); {
 	case errors.Is(cause, sdk.ErrShutdown), errors.Is(cause, errReleased), errors.Is(cause, errStruckInLine):
-		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Released}
+		return a.newOutcome(store.Released)
 	case errors.Is(cause, sdk.ErrCancelled):
 		return a.drained()
 	}
@@ -324,9 +351,12 @@ func (a *attempt) settleFallback(err error, reason string, cause error) {
 	})
 }
 
-// runTask runs a registered task's function, under its timeout, in a span.
-func (a *attempt) runTask(def *core.TaskDef, in any) {
-	m := &a.msg // not a copy: the closures below would move one to the heap
+// runTask runs a registered task's function (a.def's, with a.in), under
+// its timeout, in a span. What the attempt needs once the function returns
+// is kept in its fields rather than in closures: each closure that outlives
+// the call is an allocation, on every task's way through a busy worker.
+func (a *attempt) runTask() {
+	def, m := a.def, &a.msg
 	state := core.NewAttempt(core.Attempt{
 		Key: m.Key, Task: m.Name, Number: m.Attempt, Deliveries: m.Deliveries, Due: m.Due, Input: def.Input,
 		Last:    def.Policies.Retry == nil || !def.Policies.Retry.Retries(m.Attempt),
@@ -344,6 +374,7 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	}
 	a.state = state
 	ctx, span := a.startSpan(def)
+	a.span = span
 	switch m.WaitedFor {
 	case "":
 	case store.WaitedParked:
@@ -355,34 +386,11 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	if state.Deadline != nil {
 		ctx = core.WithDeadline(ctx, state.Deadline)
 	}
-	start := time.Now()
+	a.called = time.Now()
 	attrs := a.attrs()
 	a.r.w.metrics.Started.Add(context.Background(), 1, attrs.Add...)
 	// Lateness by the Redis clock, which set the due time.
-	a.r.w.metrics.Punctuality.Record(context.Background(), max(a.redisAt(start).Sub(m.Due), 0).Seconds(), attrs.Record...)
-
-	conclude := func(err error, abandoned bool) *store.Outcome {
-		if state.Deadline != nil {
-			state.Deadline.Stop()
-		}
-		end := time.Now()
-		a.ended = end
-		a.r.w.metrics.Duration.Record(context.Background(), end.Sub(start).Seconds(), attrs.Record...)
-		if abandoned || a.ctx.Err() != nil && err != nil {
-			err = a.causeError(def)
-		}
-		if hook := a.r.w.c.Hooks.AttemptDone; hook != nil {
-			hook(core.AttemptRecord{Key: m.Key, Task: m.Name, Attempt: m.Attempt, Start: start, End: end, Input: m.Input, Err: err})
-		}
-		o := a.outcome(def, err)
-		if err != nil && (o == nil || o.Kind != store.Snoozed && o.Kind != store.Parked) { // neither is a failure
-			span.RecordError(err)
-			span.SetStatus(codes.Error, err.Error())
-		}
-		annotate(span, err, o)
-		span.End()
-		return o
-	}
+	a.r.w.metrics.Punctuality.Record(context.Background(), max(a.redisAt(a.called).Sub(m.Due), 0).Seconds(), attrs.Record...)
 
 	// If the context ends first (timeout, lost lease, end of the drain),
 	// the attempt settles at once, and the function, should it ignore its
@@ -393,28 +401,71 @@ func (a *attempt) runTask(def *core.TaskDef, in any) {
 	// store.CancelGrace): the task is handed back to another worker, or its
 	// slots and its key's next run wait for this one to end (see
 	// store.Drained); neither must run while this copy still does.
-	a.abandonWhenDone(func() *store.Outcome { return conclude(nil, true) })
-	a.call(ctx, a.r.wrap(a, func(ctx context.Context) error {
-		result, err := def.Call(ctx, in)
-		if err == nil && def.Result != nil {
-			a.result, err = a.encodeResult(result)
-		}
-		return err
-	}), func(err error) {
+	a.abandonWhenDone()
+	then := func(err error) {
 		if a.functionReturned() {
-			a.settle(func() *store.Outcome { return conclude(err, false) })
+			a.settle(func() *store.Outcome { return a.conclude(err, false) })
 		}
-	})
+	}
+	if len(a.r.opts.Middleware) == 0 {
+		a.call(ctx, a.callTask, then) // no middleware: a method value that needs no allocation
+		return
+	}
+	a.call(ctx, a.r.wrap(a, a.callTask), then)
 }
 
-// abandonWhenDone settles the attempt with abandoned once its context ends
-// (see runTask), unless the function returns first: the caller calls
-// functionReturned when it does. (context.AfterFunc did this at the cost
-// of six allocations per attempt; the attempt's context ends only by its
-// cancel, which looks at watching.)
-func (a *attempt) abandonWhenDone(abandoned func() *store.Outcome) {
-	a.abandoned = abandoned
-	a.returned = make(chan struct{})
+// callTask calls the task's function, and encodes its result.
+func (a *attempt) callTask(ctx context.Context) error {
+	result, err := a.def.Call(ctx, a.in)
+	if err == nil && a.def.Result != nil {
+		a.result, err = a.encodeResult(result)
+	}
+	return err
+}
+
+// conclude ends the run of a task's function, which returned err or was
+// abandoned: it stops the timeout, measures, tells the hooks, ends the span,
+// and returns the outcome.
+func (a *attempt) conclude(err error, abandoned bool) *store.Outcome {
+	def, m, span := a.def, &a.msg, a.span
+	if a.state.Deadline != nil {
+		a.state.Deadline.Stop()
+	}
+	end := time.Now()
+	a.ended = end
+	a.r.w.metrics.Duration.Record(context.Background(), end.Sub(a.called).Seconds(), a.attrs().Record...)
+	if abandoned || a.ctx.Err() != nil && err != nil {
+		err = a.causeError(def)
+	}
+	if hook := a.r.w.c.Hooks.AttemptDone; hook != nil {
+		hook(core.AttemptRecord{Key: m.Key, Task: m.Name, Attempt: m.Attempt, Start: a.called, End: end, Input: m.Input, Err: err})
+	}
+	o := a.outcome(def, err)
+	if err != nil && (o == nil || o.Kind != store.Snoozed && o.Kind != store.Parked) { // neither is a failure
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	annotate(span, err, o)
+	span.End()
+	return o
+}
+
+// abandonedOutcome is the outcome of an attempt whose function was
+// abandoned (see abandonWhenDone): a task's (see conclude), or the
+// fallback's, which settles as stopped.
+func (a *attempt) abandonedOutcome() *store.Outcome {
+	if a.state == nil { // the fallback's: runTask sets the state
+		return a.stopped()
+	}
+	return a.conclude(nil, true)
+}
+
+// abandonWhenDone settles the attempt with abandonedOutcome once its
+// context ends (see runTask), unless the function returns first: the
+// caller calls functionReturned when it does. (context.AfterFunc did this
+// at the cost of six allocations per attempt; the attempt's context ends
+// only by its cancel, which looks at watching.)
+func (a *attempt) abandonWhenDone() {
 	a.watching.Store(true)
 	if a.ctx.Err() != nil && a.watching.CompareAndSwap(true, false) { // it ended already
 		go a.abandonAfterGrace()
@@ -430,24 +481,37 @@ func (a *attempt) abandonWhenDone(abandoned func() *store.Outcome) {
 // timeout as completed, by whichever of the two settled first.)
 func (a *attempt) functionReturned() bool {
 	watched := a.watching.CompareAndSwap(true, false)
-	close(a.returned)
+	a.grace.Lock()
+	a.grace.returned = true
+	if a.grace.waiting != nil {
+		close(a.grace.waiting)
+	}
+	a.grace.Unlock()
 	return watched || graceFor(context.Cause(a.ctx)) > 0
 }
 
 // abandonAfterGrace settles an attempt whose context ended while its
-// function ran with what abandonWhenDone was given, once the function has
-// had its grace to return (see graceFor).
+// function ran (see abandonedOutcome), once the function has had its grace
+// to return (see graceFor).
 func (a *attempt) abandonAfterGrace() {
 	if grace := graceFor(context.Cause(a.ctx)); grace > 0 {
+		a.grace.Lock()
+		if a.grace.returned {
+			a.grace.Unlock()
+			return // it settles with its own result
+		}
+		a.grace.waiting = make(chan struct{})
+		returned := a.grace.waiting
+		a.grace.Unlock()
 		timer := time.NewTimer(grace)
 		defer timer.Stop()
 		select {
-		case <-a.returned:
+		case <-returned:
 			return // it settles with its own result
 		case <-timer.C:
 		}
 	}
-	a.settle(a.abandoned)
+	a.settle(a.abandonedOutcome)
 }
 
 // graceFor is how long a function whose context ended with cause has to
@@ -631,11 +695,15 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 	}
 	if p, why := a.parked(); p != nil {
 		a.r.w.metrics.Parked.Add(context.Background(), 1, a.attrs().Add...)
-		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Parked, Input: p.Encode(), Error: why}
+		o := a.newOutcome(store.Parked)
+		o.Input, o.Error = p.Encode(), why
+		return o
 	}
 	if snooze, ok := errors.AsType[*sdk.SnoozeError](err); ok && snooze != nil && a.ctx.Err() == nil {
 		a.r.w.metrics.Snoozed.Add(context.Background(), 1, a.attrs().Add...)
-		return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Snoozed, Delay: snooze.Delay}
+		o := a.newOutcome(store.Snoozed)
+		o.Delay = snooze.Delay
+		return o
 	}
 	if err == nil {
 		a.r.w.metrics.Succeeded.Add(context.Background(), 1, a.attrs().Add...)
@@ -698,7 +766,7 @@ func saysPermanent(err error) bool {
 // replaced while it ran: nothing is recorded, but the slots it held and
 // its key's next run, which waited for it, are freed.
 func (a *attempt) drained() *store.Outcome {
-	return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Drained}
+	return a.newOutcome(store.Drained)
 }
 
 // failure retries the task if its retry policy allows, or fails it.
@@ -708,7 +776,9 @@ func (a *attempt) failure(def *core.TaskDef, err error, reason string) *store.Ou
 		delay := rp.DelayAfter(m.Attempt)
 		a.r.log.Info("task failed; retrying", "key", m.Key, "task", m.Name, "attempt", m.Attempt, "in", delay, "err", err)
 		a.r.w.metrics.Retried.Add(context.Background(), 1, a.attrs().Add...)
-		return &store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Retried, Delay: delay, Error: err.Error()}
+		o := a.newOutcome(store.Retried)
+		o.Delay, o.Error = delay, err.Error()
+		return o
 	}
 	a.r.log.Warn("task failed", "key", m.Key, "task", m.Name, "attempt", m.Attempt, "reason", reason, "err", err)
 	return a.end(def, store.Failed, err.Error(), reason)
@@ -725,7 +795,9 @@ func (a *attempt) end(def *core.TaskDef, kind store.OutcomeKind, errText, reason
 		a.countFailure(reason)
 	}
 	a.r.w.metrics.Perpetuated.Add(context.Background(), 1, a.attrs().Add...)
-	return &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: store.Perpetual, Next: next, Error: errText, Input: input}
+	o := a.newOutcome(store.Perpetual)
+	o.Next, o.Error, o.Input = next, errText, input
+	return o
 }
 
 // nextRun is when the next run of a perpetual or cron task is due, and its
@@ -764,7 +836,8 @@ func (a *attempt) final(kind store.OutcomeKind, errText, reason string) *store.O
 	if kind == store.Failed {
 		a.countFailure(reason)
 	}
-	o := &store.Outcome{Key: a.msg.Key, Gen: a.msg.Gen, Kind: kind, Error: errText, Reason: reason}
+	o := a.newOutcome(kind)
+	o.Error, o.Reason = errText, reason
 	if kind == store.Completed {
 		o.Result = a.result
 	}
@@ -798,7 +871,10 @@ func (a *attempt) settle(outcome func() *store.Outcome) {
 		r.claims.poke() // the worker may be idle now
 		return
 	}
-	r.acks.send(ack{attempt: a, outcome: *o})
+	if o != &a.out {
+		a.out = *o
+	}
+	r.acks.send(a)
 	r.slots.handedBack(a) // only now: see claimer.send
 	// A slot is free: the drain may be over, and the claim loop may claim.
 	r.slots.signal()

@@ -25,7 +25,7 @@ func TestLateClaimHandsBackOncePerKey(t *testing.T) {
 
 	first := r.startAttempt(msg("a"), time.Now(), time.Now(), late, reg)
 	require.NotNil(t, first, "handed back")
-	assert.Equal(t, store.Unstarted, first.outcome.Kind)
+	assert.Equal(t, store.Unstarted, first.out.Kind)
 	assert.Nil(t, r.startAttempt(msg("a"), time.Now(), time.Now(), late, reg), "late again: started")
 	assert.NotContains(t, r.lateClaims, "a")
 

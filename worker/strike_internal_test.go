@@ -34,14 +34,14 @@ func TestAStrikeHandsBackTheLine(t *testing.T) {
 	r.events.handle(store.ParseEvent("s"))
 	select {
 	case a := <-r.acks.ch:
-		assert.Equal(t, "b", a.outcome.Key)
-		assert.Equal(t, store.Unstarted, a.outcome.Kind, "handed back unstarted")
+		assert.Equal(t, "b", a.out.Key)
+		assert.Equal(t, store.Unstarted, a.out.Kind, "handed back unstarted")
 	case <-time.After(10 * time.Second):
 		t.Fatal("the task in line was not handed back")
 	}
 	close(release)
 	a := <-r.acks.ch
-	assert.Equal(t, "a", a.outcome.Key, "the long task ran on")
+	assert.Equal(t, "a", a.out.Key, "the long task ran on")
 	select {
 	case <-ran:
 		t.Fatal("the task handed back ran")

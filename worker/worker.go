@@ -276,7 +276,7 @@ func (r *run) start(ctx context.Context) {
 // stop stops the parts once the claim loop has returned what it could not
 // send (see run), and takes the worker out of Snapshot. It reports whether
 // the docket's closing cut its drain short.
-func (r *run) stop(unrecorded []ack, closing <-chan struct{}) (closed bool) {
+func (r *run) stop(unrecorded []*attempt, closing <-chan struct{}) (closed bool) {
 	r.acks.start(unrecorded)
 	r.slots.releaseLine(sdk.ErrShutdown) // what was not started is not started now
 	closed = r.slots.drain(closing)
@@ -304,13 +304,14 @@ func (r *run) stop(unrecorded []ack, closing <-chan struct{}) (closed bool) {
 //     and the delivery would count towards the dead letter for nothing.
 //     Once per key: a Redis that stays that slow would otherwise have it
 //     handed back for ever, where started, it may finish.
-func (r *run) startAttempt(m store.Message, claimed, received time.Time, leased time.Duration, reg core.Registry) *ack {
+func (r *run) startAttempt(m store.Message, claimed, received time.Time, leased time.Duration, reg core.Registry) *attempt {
 	a := newAttempt(r, m, claimed, received)
 	a.registry = reg
 	late := reg.Task(m.Name) == nil && r.w.c.Task(m.Name) != nil
 	if took := r.clockAt(received) - leased; late || took > r.opts.Lease/3 && r.firstLateClaim(m.Key, took) {
 		a.settled.Store(true)
-		return &ack{attempt: a, outcome: store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Unstarted}}
+		a.newOutcome(store.Unstarted)
+		return a
 	}
 	if len(r.lateClaims) > 0 {
 		delete(r.lateClaims, m.Key)
