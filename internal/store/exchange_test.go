@@ -286,3 +286,48 @@ func TestAGarbledKeyBeforeATimedTaskFailsAlone(t *testing.T) {
 		cancel(t, s, "z")
 	})
 }
+
+// A claim on a server that does not have the claim's script (a restart, a
+// failover, SCRIPT FLUSH) sends it, and runs as any other: its command
+// line, kept for the next claim, is sent again with the script.
+func TestExchangeSendsItsScriptWhenTheServerHasNone(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		rdb, closeFn, err := store.Open(ctx, b.URL)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = closeFn() })
+		name := redistest.Name(t)
+		redistest.CheckLeaks(t, rdb, name)
+		s, err := store.New(rdb, name)
+		require.NoError(t, err)
+		_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{
+			{Key: "a", Name: "t", Input: []byte(`{}`)},
+			{Key: "b", Name: "t", Input: []byte(`{}`)},
+		})
+		require.NoError(t, err)
+
+		var outcomes []store.Outcome
+		for _, key := range []string{"a", "b"} {
+			require.NoError(t, rdb.ScriptFlush(ctx).Err())
+			c, err := s.Exchange(ctx, outcomes, "w", store.AllFree(1), time.Minute, time.Minute, store.Rules{}, 5)
+			require.NoError(t, err)
+			require.Len(t, c.Messages, 1)
+			assert.Equal(t, key, c.Messages[0].Key)
+			if outcomes != nil {
+				assert.Equal(t, []bool{true}, c.Applied, "the outcome it carried applied")
+			}
+			outcomes = []store.Outcome{{Key: key, Gen: c.Messages[0].Gen, Kind: store.Completed}}
+		}
+		require.NoError(t, rdb.ScriptFlush(ctx).Err())
+		c, err := s.Exchange(ctx, outcomes, "w", store.AllFree(1), time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		assert.Equal(t, []bool{true}, c.Applied)
+		assert.Empty(t, c.Messages)
+		for _, key := range []string{"a", "b"} {
+			rec, _, err := s.Info(ctx, key)
+			require.NoError(t, err)
+			assert.Equal(t, store.StateCompleted, rec.State, key)
+		}
+		require.NoError(t, s.Unregister(ctx, "w"))
+	})
+}

@@ -20,7 +20,8 @@ var scriptFiles embed.FS
 // it calls (libFor).
 var (
 	addScript        = load("add.lua")
-	claimScript      = load("claim.lua")
+	claimSource      = scriptSource("claim.lua")
+	claimScript      = redis.NewScript(claimSource)
 	finishScript     = load("finish.lua")
 	renewScript      = load("renew.lua")
 	cancelScript     = load("cancel.lua")

@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"math/bits"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -224,11 +226,15 @@ func (s *Store) Exchange(ctx context.Context, outcomes []Outcome, worker string,
 		}
 		outcomes = outcomes[len(outcomes)-MaxBatch:]
 	}
-	args := make([]any, 0, 9+(groupArgs+outcomeArgs)*len(outcomes)) // at most a group each
-	args = append(args, s.k.prefix, worker, min(want.N, MaxBatch), lease.Microseconds(), retentionMS(retention),
+	line := claimLines.Get().(*[]any)
+	args := append((*line)[:0], "evalsha", claimScript.Hash(), 2, s.k.scheduled, s.k.running,
+		s.k.prefix, worker, min(want.N, MaxBatch), lease.Microseconds(), retentionMS(retention),
 		rules.encoded, maxDeliveries, len(outcomes), max(want.Free, 0))
 	args = appendOutcomes(args, outcomes)
-	reply, err := claimScript.Run(ctx, s.rdb, []string{s.k.scheduled, s.k.running}, args...).Slice()
+	reply, err := s.runLine(ctx, args, claimSource).Slice()
+	clear(args) // the outcomes' strings and results: a line in the pool holds nothing
+	*line = args[:0]
+	claimLines.Put(line)
 	if err != nil {
 		return Claim{}, fmt.Errorf("docket: claim: %w", err)
 	}
@@ -251,6 +257,27 @@ func (s *Store) Exchange(ctx context.Context, outcomes []Outcome, worker string,
 		}
 	}
 	return c, nil
+}
+
+// claimLines are the command lines of claims, kept for the next: a busy
+// worker's claims carry tens of outcomes each, and go-redis copied the
+// arguments of Script.Run into a line of its own. Together they were a
+// tenth of the bytes a worker allocated a task, and the garbage
+// collector's work grows with them.
+var claimLines = sync.Pool{New: func() any { return new([]any) }}
+
+// runLine runs a script's command line, "evalsha", the script's hash, the
+// number of keys, the keys and the arguments, as Script.Run does: when the
+// server does not have the script (NOSCRIPT), it sends it, src, with EVAL.
+// The line is go-redis's own: the command uses it as it is (the caller's,
+// changed).
+func (s *Store) runLine(ctx context.Context, line []any, src string) *redis.Cmd {
+	cmd := s.rdb.Do(ctx, line...)
+	if err := cmd.Err(); err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")) {
+		line[0], line[1] = "eval", src
+		cmd = s.rdb.Do(ctx, line...)
+	}
+	return cmd
 }
 
 // CancelGrace is how long a worker gives the function of a task cancelled
