@@ -50,14 +50,13 @@ func (s *slots) launch(a *attempt) {
 	s.mu.Lock()
 	s.active[heldKey{a.msg.Key, a.msg.Gen}] = a
 	s.busy++
-	if a.def == nil && s.opts.Fallback == nil {
-		a.unknown = true
+	if a.unknown() {
 		s.unknown++
 	}
 	// One being handed back starts at once, in no line: it takes a round
 	// trip, and the first claim after a registration waits for it (see
 	// claimer.send).
-	if s.busy-len(s.line) > s.opts.Concurrency && !a.unknown {
+	if s.busy-len(s.line) > s.opts.Concurrency && !a.unknown() {
 		a.lined = time.Now()
 		s.line = append(s.line, a)
 		s.mu.Unlock()
@@ -98,7 +97,7 @@ func (s *slots) free(a *attempt) {
 // handedBack counts out an attempt being handed back (see attempt.handBack)
 // once its outcome is on its way to the claim loop (see claimer.send).
 func (s *slots) handedBack(a *attempt) {
-	if !a.unknown {
+	if !a.unknown() {
 		return
 	}
 	s.mu.Lock()

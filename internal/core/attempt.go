@@ -52,26 +52,27 @@ type Attempt struct {
 func (a *Attempt) Now() time.Time { return a.Claimed.Add(time.Since(a.Received)) }
 
 // Progress reports a run's progress to the store, and remembers what it
-// last saw.
+// last saw. The run is its flow's (the store, the key and the generation,
+// held once for both: see NewAttempt).
 type Progress struct {
-	store    *store.Store
-	key, gen string
-	mu       sync.Mutex
-	last     store.ProgressState
+	run  *Flow
+	mu   sync.Mutex
+	last store.ProgressState
 }
 
 // NewAttempt returns the state a, with the progress reporter and the
 // workflow state of its run (of a.Key, holding gen, whose steps' outputs
 // may have up to maxOutput bytes of JSON) set, all three in one
 // allocation: this is on every task's hot path, and most tasks use
-// neither.
+// neither. (Of 368 bytes, an allocation of 384: the reporter finds the run
+// in the flow.)
 func NewAttempt(a Attempt, s *store.Store, gen string, maxOutput int) *Attempt {
 	all := &struct {
 		attempt  Attempt
 		progress Progress
 		flow     Flow
 	}{attempt: a}
-	all.progress.store, all.progress.key, all.progress.gen = s, a.Key, gen
+	all.progress.run = &all.flow
 	all.flow.Store, all.flow.Key, all.flow.Gen, all.flow.MaxOutput = s, a.Key, gen, maxOutput
 	all.attempt.Progress, all.attempt.Flow = &all.progress, &all.flow
 	return &all.attempt
@@ -81,7 +82,7 @@ func NewAttempt(a Attempt, s *store.Store, gen string, maxOutput int) *Attempt {
 // remembers the resulting progress. A run that no longer holds its task
 // changes nothing.
 func (p *Progress) Do(ctx context.Context, op, value string) error {
-	state, _, err := p.store.Progress(ctx, p.key, p.gen, op, value)
+	state, _, err := p.run.Store.Progress(ctx, p.run.Key, p.run.Gen, op, value)
 	if err != nil {
 		return err
 	}
