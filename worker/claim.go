@@ -372,20 +372,22 @@ func (l *claimer) receive(ex exchange) (idle bool) {
 	received := ex.arrived
 	l.rtt.add(l.clockAt(received) - ex.sent)
 	l.acks.recorded(ex.reported, c.Applied)
+	claimed := len(c.Messages)
 	for _, m := range c.Messages {
 		if late := l.start(m, c.Now, received, ex.sent, ex.registry); late != nil {
 			l.pending = append(l.pending, late)
 		}
 	}
+	c.Recycle() // each attempt has its copy
 	l.dropped(c.Dropped)
 	for _, err := range c.Malformed {
 		l.log.Error("claimed a task that cannot be decoded; it will be redelivered, then dead-lettered", "err", err)
 	}
-	l.backlog = ex.asked > 0 && (len(c.Messages) == ex.asked || c.Wait == 0)
+	l.backlog = ex.asked > 0 && (claimed == ex.asked || c.Wait == 0)
 	// Quiet if nothing was due. Outcomes are recorded before the claim in
 	// the same script: a retry they scheduled that is due already shows in
 	// its wait.
-	quiet := len(c.Messages) == 0 && len(c.Dropped) == 0 && c.Wait != 0
+	quiet := claimed == 0 && len(c.Dropped) == 0 && c.Wait != 0
 	if l.backlog || len(c.Dropped) > 0 || len(l.pending) > 0 {
 		l.look = true // there may be more
 		l.idleAfter(ex.round, false)

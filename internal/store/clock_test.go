@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -177,4 +178,28 @@ func TestDecodeClaimRejectsMalformedReplies(t *testing.T) {
 	for _, err := range c.Malformed {
 		assert.ErrorIs(t, err, store.ErrMalformed)
 	}
+}
+
+// A claim's messages, recycled, are decoded into by later claims: what the
+// caller copied stays as it was, and each later claim's messages are its
+// own.
+func TestRecycledClaimMessagesAreDecodedIntoAgain(t *testing.T) {
+	first, err := store.DecodeClaim([]any{"1000000", "0", int64(2), int64(0),
+		"a", "n", `{"a":1}`, "", "1 0 5 g1 ",
+		"b", "n", `{"b":2}`, "t", "3 2 7 g2 limit"})
+	require.NoError(t, err)
+	kept := first.Messages[1]
+	first.Recycle()
+	assert.Nil(t, first.Messages)
+	first.Recycle()    // twice: nothing to hand back
+	for i := range 4 { // the pool hands back this list, or another
+		key := fmt.Sprintf("c%d", i)
+		next, err := store.DecodeClaim([]any{"1000000", "0", int64(1), int64(0), key, "m", `{"c":3}`, "", "1 0 6 g3 "})
+		require.NoError(t, err)
+		assert.Equal(t, []store.Message{{Key: key, Name: "m", Input: []byte(`{"c":3}`), Attempt: 1, Due: time.UnixMicro(6), Gen: "g3"}},
+			next.Messages)
+		next.Recycle()
+	}
+	assert.Equal(t, store.Message{Key: "b", Name: "n", Input: []byte(`{"b":2}`), Attempt: 3, Deliveries: 2,
+		Due: time.UnixMicro(7), Trace: "t", Gen: "g2", WaitedFor: "limit"}, kept)
 }
