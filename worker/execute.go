@@ -37,10 +37,12 @@ type attempt struct {
 	graceMu  sync.Mutex
 	returned chan struct{}
 
-	// called is when its task's function was called, and span the span
-	// around the call (see runTask).
-	called time.Time
-	span   trace.Span
+	// called is when its task's function was called (see runTask), and
+	// carrier the context it was called with: the span around the call's, or
+	// the attempt's, carrying the state the function sees through
+	// sdk.Current (carrier.Attempt, nil until the call).
+	called  time.Time
+	carrier core.Carrier
 
 	// claimed is the Redis clock's reading when the task was claimed, and
 	// claimedLocal this worker's, so that redisNow can tell the Redis time.
@@ -50,10 +52,6 @@ type attempt struct {
 	// set the task's lease in Redis was sent: the lease runs until Lease
 	// after that at the earliest (see fenceLoop).
 	leased atomic.Int64
-
-	// state is what the task's function sees through sdk.Current; nil until
-	// the function is called.
-	state *core.Attempt
 
 	// measured holds the attributes of the attempt's measurements, set
 	// before the task's function is called.
@@ -382,9 +380,8 @@ func (a *attempt) runTask() {
 	} else if def.Policies.Cron != nil {
 		state.Schedule = core.NewSchedule(0, true)
 	}
-	a.state = state
 	ctx, span := a.startSpan(def)
-	a.span = span
+	a.carrier = core.Carrier{Context: ctx, Attempt: state}
 	switch m.WaitedFor {
 	case "":
 	case store.WaitedParked:
@@ -392,7 +389,7 @@ func (a *attempt) runTask() {
 	default:
 		span.AddEvent(telemetry.EventWaited, trace.WithAttributes(attribute.String(telemetry.AttrLimit, m.WaitedFor)))
 	}
-	ctx = core.WithAttempt(ctx, state)
+	ctx = &a.carrier
 	if state.Deadline != nil {
 		ctx = core.WithDeadline(ctx, state.Deadline)
 	}
@@ -437,9 +434,9 @@ func (a *attempt) callTask(ctx context.Context) error {
 // abandoned: it stops the timeout, measures, tells the hooks, ends the span,
 // and returns the outcome.
 func (a *attempt) conclude(err error, abandoned bool) *store.Outcome {
-	def, m, span := a.def, &a.msg, a.span
-	if a.state.Deadline != nil {
-		a.state.Deadline.Stop()
+	def, m, span := a.def, &a.msg, trace.SpanFromContext(a.carrier.Context)
+	if a.carrier.Attempt.Deadline != nil {
+		a.carrier.Attempt.Deadline.Stop()
 	}
 	end := time.Now()
 	a.ended = end
@@ -464,7 +461,7 @@ func (a *attempt) conclude(err error, abandoned bool) *store.Outcome {
 // abandoned (see abandonWhenDone): a task's (see conclude), or the
 // fallback's, which settles as stopped.
 func (a *attempt) abandonedOutcome() *store.Outcome {
-	if a.state == nil { // the fallback's: runTask sets the state
+	if a.carrier.Attempt == nil { // the fallback's: runTask sets the state
 		return a.stopped()
 	}
 	return a.conclude(nil, true)
@@ -537,10 +534,10 @@ func graceFor(cause error) time.Duration {
 // parked returns what a workflow's run decided to wait for, if it parks:
 // unless its context ended (a timeout, a cancellation), which decides.
 func (a *attempt) parked() (*store.Park, string) {
-	if a.state == nil || a.state.Flow == nil || a.ctx.Err() != nil {
+	if a.carrier.Attempt == nil || a.carrier.Attempt.Flow == nil || a.ctx.Err() != nil {
 		return nil, ""
 	}
-	return a.state.Flow.Parked()
+	return a.carrier.Attempt.Flow.Parked()
 }
 
 // encodeResult encodes a task's result as JSON, within the docket's input
@@ -620,8 +617,8 @@ func (a *attempt) causeError(def *core.TaskDef) error {
 	cause := context.Cause(a.ctx)
 	if errors.Is(cause, sdk.ErrTimeout) {
 		allowed := def.Policies.Timeout.Duration
-		if a.state != nil && a.state.Deadline != nil {
-			allowed = a.state.Deadline.Allowed() // extensions included
+		if a.carrier.Attempt != nil && a.carrier.Attempt.Deadline != nil {
+			allowed = a.carrier.Attempt.Deadline.Allowed() // extensions included
 		}
 		return fmt.Errorf("%w after %v", sdk.ErrTimeout, allowed)
 	}
@@ -734,7 +731,7 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 	// workflow and returns the error of a workflow it waited for, which a
 	// child failed, is retried as for any error: a retry starts that work
 	// anew.)
-	if errors.Is(err, core.ErrChildFailed) && a.state != nil && a.state.Flow != nil && a.state.Flow.Used() &&
+	if errors.Is(err, core.ErrChildFailed) && a.carrier.Attempt != nil && a.carrier.Attempt.Flow != nil && a.carrier.Attempt.Flow.Used() &&
 		!saysPermanent(err) {
 		return a.failure(def, err, reasonChild)
 	}
@@ -811,10 +808,10 @@ func (a *attempt) end(def *core.TaskDef, kind store.OutcomeKind, errText, reason
 // nextRun is when the next run of a perpetual or cron task is due, and its
 // input (nil to keep this run's); ok is false when the chain ends here.
 func (a *attempt) nextRun(def *core.TaskDef) (next store.When, input []byte, ok bool) {
-	if a.state == nil || a.state.Schedule == nil {
+	if a.carrier.Attempt == nil || a.carrier.Attempt.Schedule == nil {
 		return store.When{}, nil, false
 	}
-	continues, every, input := a.state.Schedule.State()
+	continues, every, input := a.carrier.Attempt.Schedule.State()
 	if !continues && !def.Policies.Automatic() {
 		// An automatic task's chain is kept going by the workers that
 		// register it: were it to end here, they would start it again at

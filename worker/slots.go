@@ -81,7 +81,7 @@ func (s *slots) free(a *attempt) {
 	}
 	s.mu.Lock()
 	s.busy--
-	if a.state != nil { // its function was called: a sample of how long tasks take
+	if a.carrier.Attempt != nil { // its function was called: a sample of how long tasks take
 		s.took.add(now.Sub(a.started))
 	}
 	if len(s.line) > 0 && s.busy-len(s.line) < s.opts.Concurrency {

@@ -151,9 +151,23 @@ func (s *Schedule) State() (continues bool, every time.Duration, next []byte) {
 
 type attemptKey struct{}
 
-// WithAttempt returns a context that carries a.
-func WithAttempt(ctx context.Context, a *Attempt) context.Context {
-	return context.WithValue(ctx, attemptKey{}, a)
+// Carrier is a context that carries an attempt: its Context's, with the
+// Attempt besides (see AttemptFrom). Kept in the worker's own state of an
+// attempt, it needs no allocation of its own, as context.WithValue's
+// context did, on every task's way through a busy worker. A context
+// derived from it finds the Context's cancellation as it would the
+// Context's own.
+type Carrier struct {
+	context.Context
+	Attempt *Attempt // nil until the task's function is called
+}
+
+// Value returns the Attempt for AttemptFrom, and the Context's values.
+func (c *Carrier) Value(key any) any {
+	if _, ok := key.(attemptKey); ok {
+		return c.Attempt
+	}
+	return c.Context.Value(key)
 }
 
 // AttemptFrom returns the attempt ctx carries, or nil outside a task.
