@@ -139,7 +139,9 @@ func Open(ctx context.Context, url string, opts ...Option) (*Docket, error) {
 
 // OpenClient returns the docket on a Redis client the caller already has.
 // Close leaves the client open. A nil client is an error matching
-// ErrNilArgument.
+// ErrNilArgument. A hook of the client's sees the docket's commands; a
+// worker's claims reuse their argument lists, so a hook must not keep a
+// command's Args past its call.
 func OpenClient(rdb redis.UniversalClient, opts ...Option) (*Docket, error) {
 	if isNil(rdb) {
 		return nil, fmt.Errorf("%w: the Redis client is nil (pass one from redis.NewClient, or use sdk.Open)", ErrNilArgument)

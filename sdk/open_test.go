@@ -288,8 +288,11 @@ func TestOpenGivesUpWithItsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		<-asked
-		cancel()
+		select {
+		case <-asked:
+			cancel()
+		case <-ctx.Done(): // Open returned without a command
+		}
 	}()
 	_, err = sdk.Open(ctx, "redis://"+ln.Addr().String()+"/0?dial_timeout=1h&read_timeout=1h&write_timeout=1h")
 	require.Error(t, err)

@@ -7,11 +7,10 @@ import (
 	"github.com/docket-go/docket/internal/store"
 )
 
-// acker takes the outcomes of settled attempts to Redis (each attempt's
-// out). While the worker
-// runs, the claimer collects them and carries them with its claims; once
-// the claim loop has stopped, the acker's own loop records them, during the
-// drain.
+// acker takes the outcomes of settled attempts (each attempt's out) to
+// Redis. While the worker runs, the claimer collects them and carries them
+// with its claims; once the claim loop has stopped, the acker's own loop
+// records them, during the drain.
 type acker struct {
 	*conf
 	lifecycle

@@ -38,9 +38,10 @@ type attempt struct {
 	returned chan struct{}
 
 	// called is when its task's function was called (see runTask), and
-	// carrier the context it was called with: the span around the call's, or
-	// the attempt's, carrying the state the function sees through
-	// sdk.Current (carrier.Attempt, nil until the call).
+	// carrier the context it was called with (under a Timeout, the
+	// deadline's context around it): the span's around the call, or the
+	// attempt's, carrying the state the function sees through sdk.Current
+	// (carrier.Attempt, nil until the call).
 	called  time.Time
 	carrier core.Carrier
 
@@ -79,8 +80,8 @@ type attempt struct {
 	ended time.Time
 
 	// out is the outcome it settled with (see newOutcome), carried to
-	// Redis by the claim loop or the acker, who alone may touch it once
-	// it is sent.
+	// Redis by the claim loop (through its exchangers) or the acker, who
+	// alone may touch it once it is sent.
 	out store.Outcome
 
 	// The flags, together, and only two: with the allocator's header of 8

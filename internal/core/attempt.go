@@ -156,7 +156,9 @@ type attemptKey struct{}
 // attempt, it needs no allocation of its own, as context.WithValue's
 // context did, on every task's way through a busy worker. A context
 // derived from it finds the Context's cancellation as it would the
-// Context's own.
+// Context's own. (Kept beyond the run, by a goroutine the task started,
+// it keeps the worker's state of the attempt, its input and result
+// included, as long.)
 type Carrier struct {
 	context.Context
 	Attempt *Attempt // nil until the task's function is called

@@ -89,7 +89,7 @@ func (p *messagePool) get(n int) []Message {
 	if l, ok := p.pool.Get().(*[]Message); ok && cap(*l) >= n {
 		return (*l)[:0]
 	}
-	return make([]Message, 0, max(n, 64))
+	return make([]Message, 0, max(n, 16))
 }
 
 // put keeps l, emptied of what its messages refer to, for get.

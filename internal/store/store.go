@@ -269,8 +269,8 @@ var claimLines = sync.Pool{New: func() any { return new([]any) }}
 // runLine runs a script's command line, "evalsha", the script's hash, the
 // number of keys, the keys and the arguments, as Script.Run does: when the
 // server does not have the script (NOSCRIPT), it sends it, src, with EVAL.
-// The line is go-redis's own: the command uses it as it is (the caller's,
-// changed).
+// The line is go-redis's own: the command uses it as it is, and on
+// NOSCRIPT runLine overwrites line[0] and line[1] in the caller's slice.
 func (s *Store) runLine(ctx context.Context, line []any, src string) *redis.Cmd {
 	cmd := s.rdb.Do(ctx, line...)
 	if err := cmd.Err(); err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")) {
