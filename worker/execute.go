@@ -69,11 +69,11 @@ type attempt struct {
 	in       any
 	badInput error
 
-	// lined is when it was put in line for a slot, if it was claimed
-	// ahead; started is when it left for its goroutine (for one that took
-	// a free slot at once, when its claim came back). The slots write and
-	// read both under their lock.
-	lined, started time.Time
+	// started is when it left for its goroutine (for one that took a free
+	// slot at once, when its claim came back). The slots write and read it
+	// under their lock. (One claimed ahead was put in line as its claim
+	// came back: claimedLocal.)
+	started time.Time
 	// ended is when its function returned or was abandoned (zero for an
 	// attempt that called none), written as it settles, before its slot
 	// frees (see slots.free).

@@ -57,7 +57,6 @@ func (s *slots) launch(a *attempt) {
 	// trip, and the first claim after a registration waits for it (see
 	// claimer.send).
 	if s.busy-len(s.line) > s.opts.Concurrency && !a.unknown() {
-		a.lined = time.Now()
 		s.line = append(s.line, a)
 		s.mu.Unlock()
 		return
@@ -170,7 +169,7 @@ func (s *slots) releaseLine(cause error) {
 func (s *slots) releaseStale(limit time.Duration) {
 	var stale []*attempt
 	s.mu.Lock()
-	for len(s.line) > 0 && time.Since(s.line[0].lined) > limit {
+	for len(s.line) > 0 && time.Since(s.line[0].claimedLocal) > limit { // in line since its claim came back
 		// The tasks ahead of it took that long at least: the worker
 		// claims no more ahead until short ones bring the average down.
 		s.took.add(limit)
