@@ -91,10 +91,11 @@ type Options struct {
 	// When tasks are short, a slot frees many times during one round trip
 	// to Redis, and a worker that claimed only for its free slots would
 	// spend most of its time waiting for claims. So it claims about as
-	// many tasks ahead as its slots start during one round trip (none
-	// when tasks take longer than a round trip per slot, none before 64
-	// attempts have shown their pace, none for slots whose attempts have
-	// run over 8 times that pace), up to this bound. A task claimed
+	// many tasks ahead as its slots start during two round trips (two
+	// claims are in flight at once; none when tasks take longer than two
+	// round trips per slot, none before 64 attempts have shown their pace,
+	// none for slots whose attempts have run over 8 times that pace), up
+	// to this bound. A task claimed
 	// ahead is the worker's as a running task is: Info shows it running
 	// on this worker from its claim, its lease is held and renewed, and
 	// it holds its concurrency limits. Its Timeout counts from its start.
