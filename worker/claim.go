@@ -455,9 +455,8 @@ func (l *claimer) lookWithin(d time.Duration) {
 // ahead is how many tasks to claim beyond the free slots: about as many as
 // the slots start during aheadRoundTrips exchanges' round trips, at the
 // pace attempts have settled lately, so that short tasks do not each wait
-// for a claim,
-// while long ones are not held back from other workers. Slots whose
-// attempts have run far longer than that pace do not count: a task
+// for a claim, while long ones are not held back from other workers. Slots
+// whose attempts have run far longer than that pace do not count: a task
 // claimed ahead would wait for them. None before the pace and the round
 // trip are measured, and none where the clock does not move during an
 // exchange (the testsuite's fake clock).

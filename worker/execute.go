@@ -85,8 +85,8 @@ type attempt struct {
 	out store.Outcome
 
 	// The flags, together, and only two: with the allocator's header of 8
-	// bytes, an attempt of 656 bytes took an allocation of 704, one of 632
-	// takes 640.
+	// bytes, an attempt of 656 bytes took an allocation of 704; one of at
+	// most 632 takes 640.
 	//
 	// While its function runs, watching is set: when the context ends,
 	// cancel has abandonAfterGrace settle it (see abandonedOutcome),
