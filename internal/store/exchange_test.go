@@ -293,14 +293,9 @@ func TestAGarbledKeyBeforeATimedTaskFailsAlone(t *testing.T) {
 func TestExchangeSendsItsScriptWhenTheServerHasNone(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
-		rdb, closeFn, err := store.Open(ctx, b.URL)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = closeFn() })
-		name := redistest.Name(t)
-		redistest.CheckLeaks(t, rdb, name)
-		s, err := store.New(rdb, name)
-		require.NoError(t, err)
-		_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{
+		s := open(t, b)
+		rdb := s.Client()
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
 			{Key: "a", Name: "t", Input: []byte(`{}`)},
 			{Key: "b", Name: "t", Input: []byte(`{}`)},
 		})
