@@ -19,20 +19,10 @@ import (
 func TestAFinishOfMixedOutcomesAppliesEachOne(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
-		s, _ := openNamed(t, b)
+		s := open(t, b)
 		keys := []string{"done-1", "done-2", "kept", "kept-2", "fail-a", "fail-b", "fail-c", "again", "later", "stale"}
-		var tasks []store.NewTask
-		for _, k := range keys {
-			tasks = append(tasks, store.NewTask{Key: k, Name: "t", Input: []byte(`{}`)})
-		}
-		_, err := s.Add(ctx, store.ModeAdd, tasks)
-		require.NoError(t, err)
-		c, err := s.Claim(ctx, "w", len(keys), time.Minute, time.Minute, store.Rules{}, 5)
-		require.NoError(t, err)
-		gens := map[string]string{}
-		for _, m := range c.Messages {
-			gens[m.Key] = m.Gen
-		}
+		addNow(t, s, keys...)
+		gens := claimAll(t, s)
 		require.Len(t, gens, len(keys))
 
 		outcome := func(key string, kind store.OutcomeKind) store.Outcome {
@@ -86,10 +76,7 @@ func TestAFinishOfMixedOutcomesAppliesEachOne(t *testing.T) {
 		assert.Equal(t, time.Hour-time.Minute, l.Due.Sub(a.Due), "each its own delay")
 		assert.Equal(t, store.StateRunning, info("stale").State, "a stale outcome changes nothing")
 
-		for _, k := range []string{"again", "later", "stale"} {
-			_, err := s.Cancel(ctx, k, time.Minute)
-			require.NoError(t, err)
-		}
+		cancel(t, s, "again", "later", "stale")
 	})
 }
 
@@ -98,16 +85,14 @@ func TestAFinishOfMixedOutcomesAppliesEachOne(t *testing.T) {
 func TestAFinishOfABadGroupFails(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
-		s, _ := openNamed(t, b)
-		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "k", Name: "t", Input: []byte(`{}`)}})
-		require.NoError(t, err)
-		c, err := s.Claim(ctx, "w", 1, time.Minute, time.Minute, store.Rules{}, 5)
-		require.NoError(t, err)
-		require.Len(t, c.Messages, 1)
-		good := []any{"1", "completed", "0", "", "", "k", c.Messages[0].Gen, ""}
+		s := open(t, b)
+		add(t, s, store.ModeAdd, "k", "t")
+		gen := claimAll(t, s)["k"]
+		require.NotEmpty(t, gen)
+		good := []any{"1", "completed", "0", "", "", "k", gen, ""}
 		for _, count := range []string{"-1", "0", "2", "x", "1.5"} {
 			args := append([]any{"3600000"}, good...)
-			args = append(args, count, "completed", "0", "", "", "k", c.Messages[0].Gen, "")
+			args = append(args, count, "completed", "0", "", "", "k", gen, "")
 			_, err := store.RunFinish(ctx, s, args...)
 			require.Error(t, err, count)
 			assert.Contains(t, err.Error(), "outcomes: a group of "+count+" outcomes", count)
@@ -116,7 +101,6 @@ func TestAFinishOfABadGroupFails(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, ok)
 		assert.Equal(t, store.StateRunning, r.State, "nothing applied")
-		_, err = s.Cancel(ctx, "k", time.Minute)
-		require.NoError(t, err)
+		cancel(t, s, "k")
 	})
 }
