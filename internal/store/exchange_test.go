@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -323,6 +324,106 @@ func TestExchangeSendsItsScriptWhenTheServerHasNone(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, store.StateCompleted, rec.State, key)
 		}
+		require.NoError(t, s.Unregister(ctx, "w"))
+	})
+}
+
+// sentTwice is a go-redis hook that runs the first claim command twice,
+// the first reply lost: what go-redis does when the connection fails
+// after Redis carried the claim out, before its reply came (MaxRetries).
+// between, if set, runs between the two.
+type sentTwice struct {
+	running string // the docket's running set, a claim's second key
+	between func()
+	sent    bool
+}
+
+func (h *sentTwice) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *sentTwice) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (h *sentTwice) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		args := cmd.Args()
+		claim := len(args) > 4 && (args[0] == "evalsha" || args[0] == "eval") && args[4] == h.running
+		if !claim || h.sent {
+			return next(ctx, cmd)
+		}
+		h.sent = true
+		if err := next(ctx, cmd); err != nil {
+			return err
+		}
+		if h.between != nil {
+			h.between()
+		}
+		return next(ctx, cmd) // the same line again
+	}
+}
+
+// A claim sent again after its reply was lost gets the tasks the first send
+// leased, rather than leaving them leased to a worker that never saw them
+// until the lease lapses (and counting a delivery against each), and the
+// outcomes it carried report what the first send did with them.
+func TestAClaimSentAgainGetsWhatTheFirstSendClaimed(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s, name := openNamed(t, b)
+		hook := &sentTwice{running: "docket:{" + name + "}:running"}
+		s.Client().AddHook(hook)
+		addNow(t, s, "a", "b", "c")
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "later", Name: "t", Input: []byte(`{}`), When: store.When{After: time.Hour}}})
+		require.NoError(t, err)
+
+		// The first claim is sent twice: its second send finds a, b and c
+		// leased already, and must give them back to the worker.
+		c, err := s.Exchange(ctx, nil, "w", store.AllFree(5), time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.True(t, hook.sent)
+		var keys []string
+		var outcomes []store.Outcome
+		for _, m := range c.Messages {
+			keys = append(keys, m.Key)
+			assert.Equal(t, "t", m.Name)
+			assert.JSONEq(t, `{"n":1}`, string(m.Input))
+			assert.Equal(t, 1, m.Deliveries, "delivered once")
+			rec, ok, err := s.Info(ctx, m.Key)
+			require.NoError(t, err)
+			require.True(t, ok)
+			assert.Equal(t, store.StateRunning, rec.State)
+			gen, err := s.Client().HGet(ctx, "docket:{"+name+"}:task:"+m.Key, "gen").Result()
+			require.NoError(t, err)
+			assert.Equal(t, gen, m.Gen, "the run the record holds")
+			outcomes = append(outcomes, store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Completed})
+		}
+		assert.Equal(t, []string{"a", "b", "c"}, keys, "in the order claimed")
+
+		// An exchange that carries their outcomes, sent twice: the second
+		// send applies none (they are recorded), and reports what the first
+		// did. A task cancelled between the sends is not handed out again.
+		addNow(t, s, "d", "e")
+		hook.sent = false
+		hook.between = func() {
+			ok, err := s.Cancel(ctx, "e", time.Minute)
+			require.NoError(t, err)
+			require.True(t, ok)
+		}
+		c, err = s.Exchange(ctx, outcomes, "w", store.AllFree(5), time.Minute, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.True(t, hook.sent)
+		assert.Equal(t, []bool{true, true, true}, c.Applied, "the outcomes the first send applied")
+		require.Len(t, c.Messages, 1, "d; e was cancelled between the sends")
+		assert.Equal(t, "d", c.Messages[0].Key)
+		for _, key := range []string{"a", "b", "c"} {
+			rec, _, err := s.Info(ctx, key)
+			require.NoError(t, err)
+			assert.Equal(t, store.StateCompleted, rec.State, key)
+		}
+		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "d", Gen: c.Messages[0].Gen, Kind: store.Completed}})
+		require.NoError(t, err)
+		ok, err := s.Cancel(ctx, "later", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
 		require.NoError(t, s.Unregister(ctx, "w"))
 	})
 }

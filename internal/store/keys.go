@@ -47,6 +47,8 @@ import (
 //	docket:{name}:watchers         ZSET   task key -> until when someone watches it (unix µs); has a TTL
 //	docket:{name}:workers          ZSET   worker id -> live until (unix µs); has a TTL
 //	docket:{name}:worker:<id>      STRING worker description (JSON); has a TTL
+//	docket:{name}:claim:<id>       STRING what the worker's exchange <id> did: its instant, its tasks' lease
+//	                                      expiry, the outcomes it applied, to answer it sent again; has a TTL (the lease)
 //	docket:{name}:stats:<minute>   HASH   counters of the attempts that ended in one minute (unix minutes):
 //	                                      field <outcome> and <outcome>:<task>; has a TTL (StatsTTL)
 //	docket:{name}:events           pub/sub channel: "w" wakes workers, "c:<gen>:<key>" cancels a run,
@@ -75,7 +77,7 @@ import (
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
 	keyNames    = []string{"ready", "scheduled", "running", "draining", "drains", "deferred", "limits", "deadletters", "failed", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck", "restored"}
-	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "rate", "worker", "watch", "unknown", "flow", "stats"}
+	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "rate", "worker", "watch", "unknown", "flow", "stats", "claim"}
 )
 
 // keys holds the key names of one docket.

@@ -217,6 +217,13 @@ func AllFree(n int) Want { return Want{N: n, Free: n} }
 // Claim does, in one call: a busy worker reports the tasks it finished as it
 // asks for more, one round trip instead of two. Claim.Applied says which
 // outcomes applied. n may be zero: then it only records.
+//
+// Each exchange has a random id. go-redis sends a command again when the
+// connection fails before the reply comes, though Redis may have carried
+// out the first: the script knows the id for as long as the lease, and
+// answers with the tasks the first send claimed (those still leased to
+// this worker by it) and the outcomes it applied, rather than leaving those
+// tasks to lapse as the worker never saw them (see claim.lua's replay).
 func (s *Store) Exchange(ctx context.Context, outcomes []Outcome, worker string, want Want, lease, retention time.Duration, rules Rules, maxDeliveries int) (Claim, error) {
 	var early []bool
 	if len(outcomes) > MaxBatch { // the claim carries the last MaxBatch
@@ -229,7 +236,7 @@ func (s *Store) Exchange(ctx context.Context, outcomes []Outcome, worker string,
 	line := claimLines.Get().(*[]any)
 	args := append((*line)[:0], "evalsha", claimScript.Hash(), 2, s.k.scheduled, s.k.running,
 		s.k.prefix, worker, min(want.N, MaxBatch), lease.Microseconds(), retentionMS(retention),
-		rules.encoded, maxDeliveries, len(outcomes), max(want.Free, 0))
+		rules.encoded, maxDeliveries, len(outcomes), max(want.Free, 0), callID())
 	args = appendOutcomes(args, outcomes)
 	reply, err := s.runLine(ctx, args, claimSource).Slice()
 	clear(args) // the outcomes' strings and results: a line in the pool holds nothing

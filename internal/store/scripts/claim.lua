@@ -9,7 +9,8 @@
 -- died that many times is dead-lettered, ARGV[8] the number of outcomes the
 -- worker reports first (see finish_attempts), ARGV[9] how many of the N
 -- the worker has free slots for (the rest wait in its line: see
--- claim_due), then the outcomes, in groups (see finish_attempts).
+-- claim_due), ARGV[10] the exchange's id (see replay), then the outcomes,
+-- in groups (see finish_attempts).
 -- Returns: a CLAIM_HEAD (now; wait until the next due task or lease expiry,
 -- -1 for none, 0 when more due tasks may remain: N were claimed, or a
 -- thousand looked at; how many claimed; how many turned away), then a
@@ -67,10 +68,62 @@ local any_strikes = #strikes() > 0
 local claimed, turned = {}, {}
 local n_claimed = 0
 
+-- replay answers an exchange that go-redis sent again after the network
+-- lost its reply (MaxRetries), which Redis carried out the first time,
+-- from what the first send left (K.claim, see the end of this script): its
+-- instant, its tasks' lease expiry, and which outcomes it applied (their
+-- number, and the places of those it found stale). The
+-- tasks it claimed are those whose lease ends at that instant, leased to
+-- this worker by a claim at its instant and still running: one since
+-- cancelled is not handed out. Without it they would stay leased to a
+-- worker that never saw them until their lease lapsed, and their delivery
+-- would count against them. Nothing is claimed or recorded again. The tasks
+-- come in due order (not always the first send's, which put lapsed leases
+-- first, and listed tasks in the order added); what each waited for before
+-- the claim, and the tasks the first send turned away, are not told again.
+local function replay(sent)
+  local at, until_us, outcomes, stale = string.match(sent, '^(%d+) (%d+) (%d+) ([%d,]*)$')
+  local found = {}
+  for _, key in ipairs(redis.call('ZRANGEBYSCORE', K.running, until_us, until_us)) do
+    local f = read(key, 'state', 'worker', 'started', 'name', 'input', 'trace', 'attempt', 'deliveries', 'gen', 'due',
+      'created')
+    if f[1] == STATE.running and f[2] == worker and f[3] == at then
+      found[#found + 1] = {key = key, name = f[4], input = f[5], trace = f[6],
+        head = (f[7] or ATTEMPT_1) .. ' ' .. (f[8] or DELIVERIES_1) .. ' ' .. (f[10] or f[11]) .. ' ' .. f[9] .. ' ',
+        due = tonumber(f[10] or f[11]) or 0}
+    end
+  end
+  table.sort(found, function(a, b)
+    if a.due ~= b.due then
+      return a.due < b.due
+    end
+    return a.key < b.key
+  end)
+  local result = {}
+  put(result, CLAIM_HEAD, {now = int(now), wait = '0', claimed = #found, turned = 0})
+  for _, t in ipairs(found) do
+    t.due = nil
+    put(result, CLAIMED, t)
+  end
+  local n = #result
+  for i = 1, tonumber(outcomes) do
+    result[n + i] = 1
+  end
+  for i in string.gmatch(stale, '%d+') do
+    result[n + tonumber(i)] = 0
+  end
+  return result
+end
+
+local sent_before = redis.call('GET', K.claim .. ARGV[10])
+if sent_before then
+  return replay(sent_before)
+end
+
 local outcomes = tonumber(ARGV[8] or '0')
 local applied = {}
 if outcomes > 0 then
-  applied = finish_attempts(10, #ARGV, ARGV[5], now)
+  applied = finish_attempts(11, #ARGV, ARGV[5], now)
 end
 
 -- named makes the values of RECORD's fields, as read, a record by name:
@@ -986,5 +1039,20 @@ for _, part in ipairs({claimed, turned, applied}) do
     result[n + i] = part[i]
   end
   n = n + #part
+end
+-- What a send of this exchange again needs to answer as this one did (see
+-- replay), for as long as the tasks' lease: once it lapses, they are any
+-- worker's.
+-- The outcomes as their number and the places of the stale ones, which
+-- are rare: the usual "all applied" costs Redis no string a flag.
+if #claimed > 0 or #applied > 0 then
+  local stale = {}
+  for i = 1, #applied do
+    if applied[i] == 0 then
+      stale[#stale + 1] = int(i)
+    end
+  end
+  redis.call('SET', K.claim .. ARGV[10], now_s .. ' ' .. lease_until .. ' ' .. int(#applied) .. ' ' ..
+    table.concat(stale, ','), 'PX', int(math.ceil(lease / 1000)))
 end
 return result
