@@ -191,12 +191,16 @@ func (i Info) Err() error {
 // the task's final error message; Unwrap gives the sentinel of its reason,
 // so that errors.Is and errors.As work as they would on the task's own
 // error: ErrTimeout, ErrPermanent, ErrCancelled, ErrBadInput, *PanicError,
-// for a workflow failed by a child, workflow.ErrChildFailed, and for one
-// that returned the timeout of its wait for a signal, workflow.ErrSignalTimeout
-// (with ErrPermanent: docket's own sentinel, told by its text). The task's
-// own error values do not travel through Redis, only their message: an
-// errors.Is against an error of the task's own package does not match
-// (testsuite.Env.Runs keeps each attempt's error as returned).
+// and for a workflow failed by a child, workflow.ErrChildFailed. A task
+// that failed with an error of docket's own (or one wrapping it) keeps it
+// too, told by its text in the message, which no other error says:
+// workflow.ErrSignalTimeout (a workflow that returned the timeout of its
+// wait for a signal, with ErrPermanent), ErrBadInput (a signal's payload
+// that did not decode, a step's output that does not read back, an instant
+// past the year 9999) and ErrInputTooLarge. The task's own error values do
+// not travel through Redis, only their message: an errors.Is against an
+// error of the task's own package does not match (testsuite.Env.Runs keeps
+// each attempt's error as returned).
 type TaskError struct {
 	Key     string // the execution's key
 	Task    string // the name of its task
@@ -216,15 +220,52 @@ func (e *TaskError) Error() string {
 	return e.Message
 }
 
-// Unwrap returns the sentinel of the execution's end: see TaskError.
+// Unwrap returns the sentinel of the execution's end, with docket's own
+// errors its message carries: see TaskError.
 func (e *TaskError) Unwrap() error {
+	sentinel := e.reasonSentinel()
+	if e.Reason != ReasonPermanent && e.Reason != ReasonError {
+		return sentinel // the message is docket's account of the end, or a child's
+	}
+	var carried sentinels
+	for _, s := range carriedByText {
+		if strings.Contains(e.Message, s.Error()) {
+			carried = append(carried, s)
+		}
+	}
+	if carried == nil {
+		return sentinel
+	}
+	if sentinel != nil {
+		carried = append(sentinels{sentinel}, carried...)
+	}
+	return carried
+}
+
+// carriedByText are docket's errors that a task's own error may hold, and
+// that a TaskError tells by their text: each starts "docket: ", and no
+// error but one made from it says it.
+var carriedByText = []error{core.ErrSignalTimeout, core.ErrBadInput, core.ErrInputTooLarge}
+
+// sentinels is more than one sentinel at once, for errors.Is and errors.As.
+type sentinels []error
+
+func (s sentinels) Error() string {
+	texts := make([]string, len(s))
+	for i, err := range s {
+		texts[i] = err.Error()
+	}
+	return strings.Join(texts, ": ")
+}
+
+func (s sentinels) Unwrap() []error { return s }
+
+// reasonSentinel is the sentinel of the reason the execution ended for.
+func (e *TaskError) reasonSentinel() error {
 	switch e.Reason {
 	case ReasonTimeout:
 		return ErrTimeout
 	case ReasonPermanent:
-		if strings.Contains(e.Message, core.ErrSignalTimeout.Error()) {
-			return errPermanentSignalTimeout // a workflow's wait for a signal timed out
-		}
 		return ErrPermanent
 	case ReasonCancelled, ReasonDropped:
 		return ErrCancelled
@@ -240,12 +281,6 @@ func (e *TaskError) Unwrap() error {
 	}
 	return nil
 }
-
-// errPermanentSignalTimeout is the sentinel of a workflow that failed for
-// good because no signal came in time: its message holds the text of
-// workflow.ErrSignalTimeout, which no error of a task's own package says
-// (it is docket's), and errors.Is matches both that and ErrPermanent.
-var errPermanentSignalTimeout = fmt.Errorf("%w: %w", ErrPermanent, core.ErrSignalTimeout)
 
 // panicFrom rebuilds a *PanicError from its message: "panic: " the value,
 // a blank line, then the stack, which starts "goroutine N [": the value's

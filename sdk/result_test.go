@@ -15,6 +15,7 @@ import (
 	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
+	"github.com/docket-go/docket/workflow"
 )
 
 // Thumb is the result of the resize task.
@@ -240,4 +241,32 @@ func TestEveryResultOfABatchIsItsOwn(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A TaskError matches the sentinel of its reason, and docket's own errors
+// that the task's failing error carried, told by their text; a message
+// that is docket's account of the end (a timeout, a child) carries none.
+func TestATaskErrorMatchesDocketsErrorsItsMessageCarries(t *testing.T) {
+	tooLarge := fmt.Errorf("step %q: %w: 2 MiB", "render", sdk.ErrInputTooLarge).Error()
+	badInput := fmt.Errorf("signal %q: %w: cannot read", "go", sdk.ErrBadInput).Error()
+	for _, c := range []struct {
+		reason, message string
+		is, isNot       []error
+	}{
+		{sdk.ReasonError, tooLarge, []error{sdk.ErrInputTooLarge}, []error{sdk.ErrPermanent, sdk.ErrBadInput}},
+		{sdk.ReasonPermanent, badInput, []error{sdk.ErrPermanent, sdk.ErrBadInput}, []error{sdk.ErrInputTooLarge}},
+		{sdk.ReasonPermanent, "order 7: " + workflow.ErrSignalTimeout.Error(), []error{sdk.ErrPermanent, workflow.ErrSignalTimeout}, []error{sdk.ErrBadInput}},
+		{sdk.ReasonError, "card declined", nil, []error{sdk.ErrPermanent, sdk.ErrBadInput, sdk.ErrInputTooLarge}},
+		{sdk.ReasonTimeout, badInput, []error{sdk.ErrTimeout}, []error{sdk.ErrBadInput}},
+		{sdk.ReasonChild, badInput, []error{workflow.ErrChildFailed}, []error{sdk.ErrBadInput}},
+	} {
+		err := error(&sdk.TaskError{Key: "k", Task: "t", State: sdk.StateFailed, Reason: c.reason, Message: c.message})
+		for _, target := range c.is {
+			assert.ErrorIs(t, err, target, "%s: %s", c.reason, c.message)
+		}
+		for _, target := range c.isNot {
+			assert.NotErrorIs(t, err, target, "%s: %s", c.reason, c.message)
+		}
+		assert.Equal(t, c.message, err.Error())
+	}
 }

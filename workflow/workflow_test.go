@@ -310,6 +310,59 @@ func TestAWorkflowsSignalTimeoutReachesItsResult(t *testing.T) {
 	})
 }
 
+// A workflow that returns an error of docket's own, a signal's payload that
+// does not decode or an instant past the year 9999 (ErrBadInput), fails
+// with it, and the error of its Result matches it too, as the one the
+// workflow got did: the sentinel is told by its text in the message.
+func TestAWorkflowsBadInputErrorReachesItsResult(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		count := sdk.NewResultTask("count", func(ctx context.Context, in N) (int, error) {
+			return workflow.WaitSignal[int](ctx, "count", time.Hour)
+		})
+		far := sdk.NewTask("far", func(ctx context.Context, in N) error {
+			return workflow.SleepUntil(ctx, "nap", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))
+		})
+		other := sdk.NewTask("other", func(ctx context.Context, in N) error {
+			return sdk.Permanent(errors.New("bad task input, said the task"))
+		})
+		env.Register(count)
+		env.Register(far)
+		env.Register(other)
+		ex, err := count.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		require.NoError(t, env.Docket().Signal(t.Context(), ex.Key(), "count", "seven"))
+		exFar, err := far.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		exOther, err := other.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		env.RunUntilFinished()
+
+		_, err = count.Result(t.Context(), ex)
+		assert.ErrorIs(t, err, sdk.ErrBadInput, "the payload did not decode into an int")
+		assert.ErrorIs(t, err, sdk.ErrPermanent)
+		assert.NotErrorIs(t, err, workflow.ErrSignalTimeout)
+		var te *sdk.TaskError
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, sdk.ReasonPermanent, te.Reason)
+		runs := env.Runs("count") // one parked first, if it ran before the signal came
+		require.NotEmpty(t, runs)
+		for _, r := range runs {
+			assert.Equal(t, 1, r.Attempt, "no retry: every run would get the payload again")
+		}
+		assert.ErrorIs(t, runs[len(runs)-1].Err, sdk.ErrBadInput)
+
+		_, err = sdk.Result[struct{}](t.Context(), exFar)
+		assert.ErrorIs(t, err, sdk.ErrBadInput, "an instant past the year 9999")
+		assert.NotErrorIs(t, err, sdk.ErrPermanent)
+		require.ErrorAs(t, err, &te)
+		assert.Equal(t, sdk.ReasonError, te.Reason)
+
+		_, err = sdk.Result[struct{}](t.Context(), exOther)
+		assert.ErrorIs(t, err, sdk.ErrPermanent)
+		assert.NotErrorIs(t, err, sdk.ErrBadInput, "a task's own words are not docket's sentinel")
+	})
+}
+
 // Cancelling a workflow cancels its live children.
 func TestCancelWorkflowCancelsChildren(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
