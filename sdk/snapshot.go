@@ -40,11 +40,33 @@ type Snapshot struct {
 	// Limits are the concurrency limits in use (see "How it is stored" in
 	// the README for their ids).
 	Limits []LimitInfo
+	// RateLimits are the rate limits whose window holds a start (ids as
+	// for Limits), at most as many as the snapshot's Limit, those that
+	// started a task last first; TotalRateLimits counts them all.
+	RateLimits      []RateLimitInfo
+	TotalRateLimits int
 	// DeadLetters are the tasks dead-lettered within the retention, latest
 	// first: their workers died while running them too many times (see
 	// worker.Options.MaxDeliveries). Error says so.
 	DeadLetters []TaskSummary
 }
+
+// RateLimitInfo is a rate limit whose window holds a start: how many of
+// its Limit starts per Per the window holds now, and the first of them.
+// While the window is full, the next start waits until First+Per (see
+// policy.RateLimit).
+type RateLimitInfo struct {
+	ID      string        // the limit's id, as a concurrency limit's: t:<task>:<field>:<value> or s:<scope>:<value>
+	Limit   int           // the most starts its window holds
+	Per     time.Duration // the window
+	Started int           // the starts within the window now
+	First   time.Time     // the first of them, which leaves the window first
+}
+
+// Full reports whether the window holds as many starts as the limit: the
+// next task it limits starts (or, with DropOverLimit, is dropped) no
+// sooner than First+Per.
+func (r RateLimitInfo) Full() bool { return r.Started >= r.Limit }
 
 // LimitInfo is a concurrency limit in use: the keys of the tasks holding
 // its slots (running, or just handed a freed slot) and of those waiting for
@@ -139,6 +161,10 @@ func (d *Docket) Snapshot(ctx context.Context, opts ...SnapshotOption) (Snapshot
 		s.Limits = append(s.Limits, LimitInfo{ID: l.ID, InUse: l.Holders, Waiting: l.Waiters,
 			TotalInUse: l.TotalHolders, TotalWaiting: l.TotalWaiters})
 	}
+	for _, r := range raw.Rates {
+		s.RateLimits = append(s.RateLimits, RateLimitInfo(r))
+	}
+	s.TotalRateLimits = raw.TotalRates
 	for _, w := range raw.Workers {
 		var info WorkerInfo
 		if json.Unmarshal(w.Description, &info) != nil {

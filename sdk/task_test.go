@@ -340,3 +340,59 @@ func TestFarInstantsAreNeverEarly(t *testing.T) {
 		assert.ErrorIs(t, err, sdk.ErrBadInput)
 	})
 }
+
+// Mail is the input of the rate-limited task of the snapshot's test.
+type Mail struct {
+	To string `json:"to"`
+}
+
+// A snapshot lists the rate limits whose window holds a start: how many
+// starts of how many it may hold, and the first, from which a full window
+// frees; a window that has emptied is not listed.
+func TestSnapshotListsRateLimitsWhileTheirWindowHoldsAStart(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		ctx := t.Context()
+		send := sdk.NewTask("send", func(ctx context.Context, in Mail) error { return nil },
+			policy.RateLimit("to", 2, time.Minute))
+		env.Register(send)
+		d := env.Docket()
+		start := env.Now()
+		_, err := send.AddMany(ctx, d, []Mail{{To: "ann"}, {To: "ann"}, {To: "bob"}, {To: "ann"}})
+		require.NoError(t, err)
+		env.RunUntilIdle()
+
+		snap, err := d.Snapshot(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 2, snap.TotalRateLimits)
+		require.Len(t, snap.RateLimits, 2)
+		rates := map[string]sdk.RateLimitInfo{}
+		for _, r := range snap.RateLimits {
+			rates[r.ID] = r
+		}
+		ann, bob := rates["t:send:to:ann"], rates["t:send:to:bob"]
+		assert.Equal(t, sdk.RateLimitInfo{ID: "t:send:to:ann", Limit: 2, Per: time.Minute, Started: 2, First: start}, ann)
+		assert.True(t, ann.Full(), "the third mail to ann waits for the window")
+		assert.Equal(t, sdk.RateLimitInfo{ID: "t:send:to:bob", Limit: 2, Per: time.Minute, Started: 1, First: start}, bob)
+		assert.False(t, bob.Full())
+		assert.Len(t, snap.Scheduled, 1, "the third mail to ann")
+
+		one, err := d.Snapshot(ctx, sdk.Limit(1))
+		require.NoError(t, err)
+		assert.Len(t, one.RateLimits, 1)
+		assert.Equal(t, 2, one.TotalRateLimits)
+
+		env.Advance(time.Minute) // the third mail to ann starts as the first leaves the window
+		snap, err = d.Snapshot(ctx)
+		require.NoError(t, err)
+		require.Len(t, snap.RateLimits, 1, "bob's window has emptied")
+		assert.Equal(t, "t:send:to:ann", snap.RateLimits[0].ID)
+		assert.Equal(t, 1, snap.RateLimits[0].Started, "the third mail's start")
+		assert.Equal(t, start.Add(time.Minute), snap.RateLimits[0].First)
+
+		env.Advance(time.Minute)
+		snap, err = d.Snapshot(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, snap.RateLimits)
+		assert.Zero(t, snap.TotalRateLimits)
+	})
+}

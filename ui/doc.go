@@ -31,7 +31,8 @@
 //     held task, the strike that holds it.
 //   - Workers (what each runs, its heartbeat), Schedules (the chains of
 //     automatic perpetual and cron tasks), Limits (each concurrency limit,
-//     with the tasks holding its slots and those in line), Strikes (the
+//     with the tasks holding its slots and those in line; each rate limit
+//     whose window holds a start, and how full it is), Strikes (the
 //     strikes in effect, a form to strike).
 //
 // Pages update themselves without a reload: the script fetches the part of

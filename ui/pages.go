@@ -610,9 +610,18 @@ func (h *handler) limits(w http.ResponseWriter, r *http.Request) {
 		h.failed(w, r, "read the limits", err)
 		return
 	}
-	limits := slices.Clone(snap.Limits)
-	slices.SortFunc(limits, func(a, b sdk.LimitInfo) int { return strings.Compare(a.ID, b.ID) })
-	h.render(w, r, http.StatusOK, "limits", &view{Title: "Limits", Nav: "limits", Live: true, Now: snap.Now, Data: limits})
+	data := limitsData{Limits: slices.Clone(snap.Limits), Rates: snap.RateLimits, TotalRates: snap.TotalRateLimits}
+	slices.SortFunc(data.Limits, func(a, b sdk.LimitInfo) int { return strings.Compare(a.ID, b.ID) })
+	h.render(w, r, http.StatusOK, "limits", &view{Title: "Limits", Nav: "limits", Live: true, Now: snap.Now, Data: data})
+}
+
+// limitsData is what the limits page shows: every concurrency limit in use,
+// and the rate limits whose window holds a start, those that started a task
+// last first (as many as limitMembers).
+type limitsData struct {
+	Limits     []sdk.LimitInfo
+	Rates      []sdk.RateLimitInfo
+	TotalRates int
 }
 
 // ---- Strikes

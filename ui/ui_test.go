@@ -188,6 +188,14 @@ func (f *fixture) seed() {
 		Description: []byte(`{"host":"build-7","pid":4242,"tasks":["cleanup","import","send_email"],"concurrency":8}`)}, time.Hour, nil)
 	require.NoError(t, err)
 
+	// A rate limit whose window holds a start, its id with markup (from the
+	// input).
+	rated := store.NewRules(map[string]store.Rule{"notify": {Rates: []store.Rate{{Arg: "channel", Limit: 1, Per: time.Hour}}}})
+	add(store.ModeAdd, store.NewTask{Key: "notify-1", Name: "notify", Input: []byte(`{"channel":"<b>ops</b>"}`)})
+	m = claim(1, rated)
+	require.Len(t, m, 1)
+	finish(store.Outcome{Key: "notify-1", Gen: m[0].Gen, Kind: store.Completed})
+
 	// Queued (due, nobody claims), scheduled, cancelled, an automatic chain,
 	// and markup.
 	add(store.ModeAdd,
@@ -335,6 +343,9 @@ func TestPages(t *testing.T) {
 		limits := f.page("limits")
 		assert.Contains(t, limits, "<code>t:import::</code>")
 		assert.Contains(t, limits, `href="task?key=import-2"`)
+		assert.Contains(t, limits, "<code>t:notify:channel:&lt;b&gt;ops&lt;/b&gt;</code>", "the rate limit, its id escaped")
+		assert.Contains(t, limits, `<span class="n">1</span> of 1 <span class="badge">full</span>`)
+		assert.Contains(t, limits, "<td>1h</td>")
 
 		// Held tasks: counted, listed, and each says which strike holds it.
 		assert.Contains(t, overview, `<span class="n warn">2</span> held by a strike`)

@@ -99,6 +99,23 @@ func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot, limit int) {
 		_ = tw.Flush()
 	}
 
+	if len(snap.RateLimits) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "RATE LIMIT\tSTARTED\tPER\tNEXT START")
+		for _, r := range snap.RateLimits {
+			next := "now"
+			if r.Full() {
+				next = relative(r.First.Add(r.Per), snap.Now)
+			}
+			fmt.Fprintf(tw, "%s\t%d of %d\t%s\t%s\n", printable(r.ID), r.Started, r.Limit, short(r.Per), next)
+		}
+		_ = tw.Flush()
+		if more := snap.TotalRateLimits - len(snap.RateLimits); more > 0 {
+			fmt.Fprintf(w, "… and %s more (see --limit)\n", plural(more, "rate limit"))
+		}
+	}
+
 	if len(snap.DeadLetters) > 0 {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -125,20 +142,24 @@ func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot, limit int) {
 // snapshotJSON is the --json form of a snapshot: snake_case keys, empty
 // lists as [], zero times left out.
 type snapshotJSON struct {
-	Docket       string       `json:"docket"`
-	Now          time.Time    `json:"now"`
-	TotalRunning int          `json:"total_running"`
-	TotalWaiting int          `json:"total_waiting"`
-	TotalParked  int          `json:"total_parked"`
-	TotalHeld    int          `json:"total_held"`
-	Running      []taskJSON   `json:"running"`
-	Queued       []taskJSON   `json:"queued"`
-	Scheduled    []taskJSON   `json:"scheduled"`
-	Parked       []taskJSON   `json:"parked"`
-	Held         []taskJSON   `json:"held"`
-	Limits       []limitJSON  `json:"limits"`
-	Workers      []workerJSON `json:"workers"`
-	DeadLetters  []taskJSON   `json:"dead_letters"` // latest first, within the retention
+	Docket       string      `json:"docket"`
+	Now          time.Time   `json:"now"`
+	TotalRunning int         `json:"total_running"`
+	TotalWaiting int         `json:"total_waiting"`
+	TotalParked  int         `json:"total_parked"`
+	TotalHeld    int         `json:"total_held"`
+	Running      []taskJSON  `json:"running"`
+	Queued       []taskJSON  `json:"queued"`
+	Scheduled    []taskJSON  `json:"scheduled"`
+	Parked       []taskJSON  `json:"parked"`
+	Held         []taskJSON  `json:"held"`
+	Limits       []limitJSON `json:"limits"`
+	// RateLimits are those whose window holds a start, as many as the
+	// limit lists; TotalRateLimits counts them all.
+	RateLimits      []rateJSON   `json:"rate_limits"`
+	TotalRateLimits int          `json:"total_rate_limits"`
+	Workers         []workerJSON `json:"workers"`
+	DeadLetters     []taskJSON   `json:"dead_letters"` // latest first, within the retention
 }
 
 type taskJSON struct {
@@ -164,6 +185,14 @@ type limitJSON struct {
 	TotalWaiting int      `json:"total_waiting"`
 }
 
+type rateJSON struct {
+	ID      string    `json:"id"`
+	Limit   int       `json:"limit"`
+	PerMS   int64     `json:"per_ms"`  // the window, in milliseconds
+	Started int       `json:"started"` // the starts within the window
+	First   time.Time `json:"first"`   // the first of them: a full window lets the next start at first + per_ms
+}
+
 type workerJSON struct {
 	ID          string `json:"id"`
 	Host        string `json:"host"`
@@ -180,24 +209,30 @@ type workerJSON struct {
 
 func snapshotToJSON(name string, snap sdk.Snapshot) snapshotJSON {
 	out := snapshotJSON{
-		Docket:       name,
-		Now:          snap.Now,
-		TotalRunning: snap.TotalRunning,
-		TotalWaiting: snap.TotalWaiting,
-		TotalParked:  snap.TotalParked,
-		TotalHeld:    snap.TotalHeld,
-		Running:      tasksToJSON(snap.Running),
-		Queued:       tasksToJSON(snap.Queued),
-		Scheduled:    tasksToJSON(snap.Scheduled),
-		Parked:       tasksToJSON(snap.Parked),
-		Held:         tasksToJSON(snap.Held),
-		Limits:       make([]limitJSON, 0, len(snap.Limits)),
-		Workers:      workersToJSON(snap),
-		DeadLetters:  tasksToJSON(snap.DeadLetters),
+		Docket:          name,
+		Now:             snap.Now,
+		TotalRunning:    snap.TotalRunning,
+		TotalWaiting:    snap.TotalWaiting,
+		TotalParked:     snap.TotalParked,
+		TotalHeld:       snap.TotalHeld,
+		Running:         tasksToJSON(snap.Running),
+		Queued:          tasksToJSON(snap.Queued),
+		Scheduled:       tasksToJSON(snap.Scheduled),
+		Parked:          tasksToJSON(snap.Parked),
+		Held:            tasksToJSON(snap.Held),
+		Limits:          make([]limitJSON, 0, len(snap.Limits)),
+		RateLimits:      make([]rateJSON, 0, len(snap.RateLimits)),
+		TotalRateLimits: snap.TotalRateLimits,
+		Workers:         workersToJSON(snap),
+		DeadLetters:     tasksToJSON(snap.DeadLetters),
 	}
 	for _, l := range snap.Limits {
 		out.Limits = append(out.Limits, limitJSON{ID: l.ID, InUse: nonNil(l.InUse), Waiting: nonNil(l.Waiting),
 			TotalInUse: l.TotalInUse, TotalWaiting: l.TotalWaiting})
+	}
+	for _, r := range snap.RateLimits {
+		out.RateLimits = append(out.RateLimits, rateJSON{ID: r.ID, Limit: r.Limit, PerMS: r.Per.Milliseconds(),
+			Started: r.Started, First: r.First})
 	}
 	return out
 }

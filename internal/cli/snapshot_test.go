@@ -146,7 +146,7 @@ func TestSnapshotJSON(t *testing.T) {
 
 	var got map[string]any
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), r.stdout)
-	assert.ElementsMatch(t, []string{"docket", "now", "total_running", "total_waiting", "total_parked", "total_held", "running", "queued", "scheduled", "parked", "held", "limits", "workers", "dead_letters"}, keys(got))
+	assert.ElementsMatch(t, []string{"docket", "now", "total_running", "total_waiting", "total_parked", "total_held", "running", "queued", "scheduled", "parked", "held", "limits", "rate_limits", "total_rate_limits", "workers", "dead_letters"}, keys(got))
 	assert.Equal(t, f.name, got["docket"])
 	assert.EqualValues(t, 1, got["total_running"])
 	assert.EqualValues(t, 2, got["total_waiting"])
@@ -187,6 +187,51 @@ func TestSnapshotJSON(t *testing.T) {
 	assert.Equal(t, []any{"slow"}, workers[0]["tasks"])
 }
 
+// A rate limit whose window holds a start is listed, in the table and in
+// --json: how many of its starts it holds, its window, and when a full one
+// lets the next start.
+func TestSnapshotListsRateLimits(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	started := make(chan string, 3)
+	ping := sdk.NewTask("ping", func(ctx context.Context, in Import) error {
+		started <- sdk.Current(ctx).Key()
+		return nil
+	}, policy.RateLimit("file", 1, time.Hour))
+	require.NoError(t, f.d.Register(ping))
+	f.startWorker(worker.Options{Name: "rated"})
+	ctx := context.Background()
+	for _, key := range []string{"a-1", "b-1"} {
+		_, err := ping.Add(ctx, f.d, Import{File: key[:1]}, sdk.Key(key))
+		require.NoError(t, err)
+		receive(t, started, key+" to start")
+	}
+
+	r := f.run("", "snapshot")
+	require.Equal(t, 0, r.code, r.stderr)
+	t.Log("\n" + r.stdout)
+	header, cols := rowOf(t, r.stdout, 0, "RATE LIMIT")
+	assert.Equal(t, []string{"RATE LIMIT", "STARTED", "PER", "NEXT START"}, cols)
+	row, cols := rowOf(t, r.stdout, 0, "t:ping:file:a")
+	assert.Equal(t, []string{"t:ping:file:a", "1 of 1", "1h"}, cols[:3])
+	assert.Regexp(t, `^in (1h|59m\d+s)$`, cols[3], "full: the next start when the first leaves the window")
+	assert.Greater(t, row, header)
+
+	r = f.run("", "snapshot", "--json", "--limit", "1")
+	require.Equal(t, 0, r.code, r.stderr)
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), r.stdout)
+	rates := list(t, got["rate_limits"])
+	require.Len(t, rates, 1, "--limit 1")
+	assert.EqualValues(t, 2, got["total_rate_limits"])
+	assert.Contains(t, []any{"t:ping:file:a", "t:ping:file:b"}, rates[0]["id"])
+	assert.EqualValues(t, 1, rates[0]["limit"])
+	assert.EqualValues(t, 3_600_000, rates[0]["per_ms"])
+	assert.EqualValues(t, 1, rates[0]["started"])
+	first := parseTime(t, rates[0]["first"])
+	assert.WithinDuration(t, parseTime(t, got["now"]), first, time.Minute)
+}
+
 // An empty docket says so, and --json still has every list, empty.
 func TestSnapshotEmpty(t *testing.T) {
 	t.Parallel()
@@ -203,7 +248,7 @@ func TestSnapshotEmpty(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	var got map[string]any
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
-	for _, k := range []string{"running", "queued", "scheduled", "parked", "held", "limits", "workers"} {
+	for _, k := range []string{"running", "queued", "scheduled", "parked", "held", "limits", "rate_limits", "workers"} {
 		assert.Equal(t, []any{}, got[k], k)
 	}
 }

@@ -32,6 +32,8 @@ import (
 //	docket:{name}:cooldown:<id>    STRING when the cooldown window <id> closes (unix µs); has a TTL
 //	docket:{name}:debounce:<id>    HASH   the burst <id>: its first submission and last submission time; has a TTL
 //	docket:{name}:rate:<id>        ZSET   the starts within the window of rate limit <id> (unix µs); has a TTL
+//	docket:{name}:rates            ZSET   "<id>\n<limit> <window µs>" -> when the window of rate limit <id> holds no
+//	                                      start (unix µs): the rate limits that counted a start lately; has a TTL
 //	docket:{name}:progress:<key>   HASH   a running task's progress: current, total, message, updated, call
 //	docket:{name}:deadletters      ZSET   task key -> when it was dead-lettered; has a TTL (the retention)
 //	docket:{name}:failed           ZSET   task key -> when its execution failed (dead letters too); has a TTL (the retention)
@@ -76,7 +78,7 @@ import (
 
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
-	keyNames    = []string{"ready", "scheduled", "running", "draining", "drains", "deferred", "limits", "deadletters", "failed", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck", "restored"}
+	keyNames    = []string{"ready", "scheduled", "running", "draining", "drains", "deferred", "limits", "rates", "deadletters", "failed", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck", "restored"}
 	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "rate", "worker", "watch", "unknown", "flow", "stats", "claim"}
 )
 

@@ -345,6 +345,17 @@ type Snapshot struct {
 	Workers        []WorkerEntry
 	Tasks          []TaskEntry // running, then scheduled in due order, then waiting, then dead-lettered (latest first)
 	Limits         []LimitEntry
+	Rates          []RateEntry // those whose window empties last first
+	TotalRates     int         // rate limits whose window holds a start
+}
+
+// RateEntry is a rate limit whose window holds a start.
+type RateEntry struct {
+	ID      string
+	Limit   int           // the most starts its window holds
+	Per     time.Duration // its window
+	Started int           // the starts its window holds
+	First   time.Time     // the first of them: the window lets one more start at First+Per
 }
 
 // WorkerEntry is a live worker.
@@ -393,11 +404,12 @@ func decodeSnapshot(reply []any) (Snapshot, error) {
 		TotalWaiting:   int(d.int(reply[snapWaiting])),
 		TotalParked:    int(d.int(reply[snapParked])),
 		TotalHeld:      int(d.int(reply[snapHeld])),
+		TotalRates:     int(d.int(reply[snapRatesTotal])),
 	}
 	nw, nt := int(d.int(reply[snapWorkers])), int(d.int(reply[snapTasks]))
-	nl, nm := int(d.int(reply[snapLimits])), int(d.int(reply[snapMembers]))
-	if d.err != nil || nw < 0 || nt < 0 || nl < 0 || nm < 0 ||
-		len(reply) != snapshotHeader+workerFields*nw+listedFields*nt+limitFields*nl+memberFields*nm {
+	nl, nm, nr := int(d.int(reply[snapLimits])), int(d.int(reply[snapMembers])), int(d.int(reply[snapRates]))
+	if d.err != nil || nw < 0 || nt < 0 || nl < 0 || nm < 0 || nr < 0 ||
+		len(reply) != snapshotHeader+workerFields*nw+listedFields*nt+limitFields*nl+memberFields*nm+rateFields*nr {
 		return Snapshot{}, fmt.Errorf("%w: snapshot reply has %d elements", ErrMalformed, len(reply))
 	}
 	rest := reply[snapshotHeader:]
@@ -430,6 +442,11 @@ func decodeSnapshot(reply []any) (Snapshot, error) {
 		} else {
 			s.Limits[j].Waiters = append(s.Limits[j].Waiters, d.str(f[memberKey]))
 		}
+	}
+	for f := range entries(&rest, nr, rateFields) {
+		s.Rates = append(s.Rates, RateEntry{ID: d.str(f[rateID]), Limit: int(d.int(f[rateLimit])),
+			Per: time.Duration(d.int(f[ratePer])) * time.Microsecond, Started: int(d.int(f[rateStarted])),
+			First: time.UnixMicro(d.int(f[rateFirst]))})
 	}
 	return s, d.err
 }

@@ -421,6 +421,50 @@ func TestAnUnstartedHandBackUsesNoRate(t *testing.T) {
 	})
 }
 
+// A snapshot lists each rate limit whose window holds a start, with its
+// rule and the starts it holds, on every backend (the ids hold what the
+// task's input says: a newline among them).
+func TestASnapshotListsTheRateLimitsThatCountedAStart(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		ctx := context.Background()
+		s := open(t, b)
+		rules := store.NewRules(map[string]store.Rule{"t": {Rates: []store.Rate{{Arg: "to", Limit: 3, Per: time.Hour}}}})
+		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
+			{Key: "a", Name: "t", Input: []byte(`{"to":"ann"}`)},
+			{Key: "b", Name: "t", Input: []byte(`{"to":"ann"}`)},
+			{Key: "c", Name: "t", Input: []byte(`{"to":"b\nob"}`)},
+		})
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, "w", 3, time.Minute, time.Minute, rules, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 3)
+		snap, err := s.Snapshot(ctx, 10)
+		require.NoError(t, err)
+		assert.Equal(t, 2, snap.TotalRates)
+		require.Len(t, snap.Rates, 2)
+		byID := map[string]store.RateEntry{}
+		for _, r := range snap.Rates {
+			byID[r.ID] = r
+			assert.Equal(t, 3, r.Limit)
+			assert.Equal(t, time.Hour, r.Per)
+			assert.Equal(t, c.Now, r.First, "the claim's instant")
+		}
+		assert.Equal(t, 2, byID["t:t:to:ann"].Started)
+		assert.Equal(t, 1, byID[`t:t:to:b\nob`].Started, "a newline in the id, escaped")
+
+		none, err := s.Snapshot(ctx, 0)
+		require.NoError(t, err)
+		assert.Empty(t, none.Rates)
+		assert.Equal(t, 2, none.TotalRates)
+		var outcomes []store.Outcome
+		for _, m := range c.Messages {
+			outcomes = append(outcomes, store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Completed})
+		}
+		_, err = s.Finish(ctx, time.Minute, outcomes)
+		require.NoError(t, err)
+	})
+}
+
 // A claimed run's generation is the claim's instant when that is later
 // than the record's, else the record's and one; deliveries count on from
 // what the record holds; a generation or a due time not in digits fails

@@ -102,7 +102,8 @@ const (
 )
 
 // The head of a snapshot's reply, then its entries: SNAP_WORKER,
-// LISTED, SNAP_LIMIT, SNAP_MEMBER, as many of each as the head says.
+// LISTED, SNAP_LIMIT, SNAP_MEMBER, SNAP_RATE, as many of each as the head
+// says.
 const (
 	snapNow = iota
 	snapScheduled
@@ -114,7 +115,19 @@ const (
 	snapTasks
 	snapLimits
 	snapMembers
+	snapRates      // rate limits listed
+	snapRatesTotal // rate limits whose window holds a start
 	snapshotHeader
+)
+
+// A rate limit whose window holds a start, in a snapshot.
+const (
+	rateID      = iota
+	rateLimit   // the most starts its window holds
+	ratePer     // its window (µs)
+	rateStarted // the starts its window holds now
+	rateFirst   // the first of them (unix µs): the window lets one more start at first+per
+	rateFields
 )
 
 // A live worker in a snapshot.
@@ -237,11 +250,14 @@ var layouts = []layout{
 		listedWorker: "worker", listedCreated: "created", listedDue: "due", listedError: "error", listedWaiting: "waiting"})},
 	{"SNAP_HEAD", names(snapshotHeader, map[int]string{snapNow: "now", snapScheduled: "scheduled",
 		snapRunning: "running", snapWaiting: "waiting", snapParked: "parked", snapHeld: "held", snapWorkers: "workers",
-		snapTasks: "tasks", snapLimits: "limits", snapMembers: "members"})},
+		snapTasks: "tasks", snapLimits: "limits", snapMembers: "members", snapRates: "rates",
+		snapRatesTotal: "rates_total"})},
 	{"SNAP_WORKER", names(workerFields, map[int]string{workerID: "id", workerLiveUntil: "live_until",
 		workerDescription: "description"})},
 	{"SNAP_LIMIT", names(limitFields, map[int]string{limitID: "id", limitHolders: "holders", limitWaiters: "waiters"})},
 	{"SNAP_MEMBER", names(memberFields, map[int]string{memberLimit: "limit", memberRole: "role", memberKey: "key"})},
+	{"SNAP_RATE", names(rateFields, map[int]string{rateID: "id", rateLimit: "limit", ratePer: "per",
+		rateStarted: "started", rateFirst: "first"})},
 	{"PAGE_HEAD", names(pageHeader, map[int]string{pageNow: "now", pageTotal: "total", pageNext: "next",
 		pageMore: "more", pageFound: "found"})},
 	{"OVERVIEW_HEAD", names(overviewHeader, map[int]string{ovNow: "now", ovQueued: "queued", ovScheduled: "scheduled",

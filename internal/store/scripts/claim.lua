@@ -700,9 +700,14 @@ local function start_counts(key, n, windows)
     redis.call('ZADD', rk, now, key .. '@' .. now_s)
     expire_after(rk, now + r.per, now)
     rated[i] = r.id
+    -- Listed, with its rule, until its window holds no start (for
+    -- Snapshot and the dashboard: see snapshot.lua).
+    redis.call('ZADD', K.rates, now + r.per, r.id .. '\n' .. int(r.limit) .. ' ' .. int(r.per))
   end
   if #rated > 0 then -- for a hand-back to take back (see uncount_start)
     redis.call('HSET', K.task .. key, 'rated', cjson.encode(rated))
+    redis.call('ZREMRANGEBYSCORE', K.rates, '-inf', now)
+    expire_after(K.rates, score(redis.call('ZRANGE', K.rates, -1, -1, 'WITHSCORES')[2]), now)
   end
   for _, w in ipairs(windows) do
     redis.call('SET', w[1], int(w[2]), 'PX', math.ceil((w[2] - now) / 1000) + GC_MARGIN_MS)

@@ -9,7 +9,9 @@
 -- to run at once (K.ready), scheduled, in line behind a drain, parked,
 -- held by a strike, waiting, then dead-lettered; score 0 for parked and
 -- held ones); a SNAP_LIMIT per limit in use (#holders and
--- #waiters, every one); a SNAP_MEMBER per holder or waiter listed. At most
+-- #waiters, every one); a SNAP_MEMBER per holder or waiter listed; a
+-- SNAP_RATE per rate limit whose window holds a start (K.rates; at most
+-- "limit" of them, and how many there are in the head). At most
 -- "limit" holders and "limit" waiters (the first in line) are listed per
 -- limit, and "limit" waiting tasks in all: the work grows with the limit
 -- and the number of limits in use, never with the length of a line.
@@ -18,8 +20,8 @@ local limit = tonumber(ARGV[2])
 local _, in_line_all = in_line(now)
 local head = {now = int(now), scheduled = in_line_all, running = redis.call('ZCARD', K.running),
   waiting = 0, parked = redis.call('ZCARD', K.parked), held = redis.call('ZCARD', K.struck), workers = 0, tasks = 0,
-  limits = 0, members = 0}
-local workers_out, tasks_out, limits_out, members_out = {}, {}, {}, {}
+  limits = 0, members = 0, rates = 0, rates_total = 0}
+local workers_out, tasks_out, limits_out, members_out, rates_out = {}, {}, {}, {}, {}
 
 local workers = redis.call('ZRANGEBYSCORE', K.workers, now, '+inf', 'WITHSCORES')
 for i = 1, #workers, 2 do
@@ -105,6 +107,31 @@ for _, id in ipairs(redis.call('SMEMBERS', K.limits)) do
 end
 head.members = #members_out / #SNAP_MEMBER
 
+-- The rate limits whose window holds a start, "limit" of them, those whose
+-- window empties last first: how many starts it holds (from the first,
+-- which leaves it first), under the rule that counted the latest (a deploy
+-- may change it; one id is listed once).
+head.rates_total = redis.call('ZCOUNT', K.rates, '(' .. int(now), '+inf')
+local rated = {}
+if limit > 0 then
+  rated = redis.call('ZREVRANGEBYSCORE', K.rates, '+inf', '(' .. int(now), 'WITHSCORES', 'LIMIT', 0, limit)
+end
+local rate_seen = {}
+for i = 1, #rated, 2 do
+  local id, limit_s, per_s = string.match(rated[i], '^(.*)\n(%d+) (%d+)$')
+  if id and not rate_seen[id] then
+    rate_seen[id] = true
+    local rk = K.rate .. id
+    local since = '(' .. int(now - tonumber(per_s))
+    local first = redis.call('ZRANGEBYSCORE', rk, since, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    if #first > 0 then
+      put(rates_out, SNAP_RATE, {id = id, limit = limit_s, per = per_s, started = redis.call('ZCOUNT', rk, since, '+inf'),
+        first = int(score(first[2]))})
+    end
+  end
+end
+head.rates = #rates_out / #SNAP_RATE
+
 local dead = {}
 if limit > 0 then
   dead = redis.call('ZREVRANGE', K.deadletters, 0, limit - 1, 'WITHSCORES')
@@ -115,7 +142,7 @@ end
 
 local result = {}
 put(result, SNAP_HEAD, head)
-for _, part in ipairs({workers_out, tasks_out, limits_out, members_out}) do
+for _, part in ipairs({workers_out, tasks_out, limits_out, members_out, rates_out}) do
   for _, v in ipairs(part) do
     result[#result + 1] = v
   end
