@@ -229,7 +229,7 @@ func (e *TaskError) Unwrap() error {
 	}
 	var carried sentinels
 	for _, s := range carriedByText {
-		if strings.Contains(e.Message, s.Error()) {
+		if wraps(e.Message, s.Error()) {
 			carried = append(carried, s)
 		}
 	}
@@ -246,6 +246,26 @@ func (e *TaskError) Unwrap() error {
 // that a TaskError tells by their text: each starts "docket: ", and no
 // error but one made from it says it.
 var carriedByText = []error{core.ErrSignalTimeout, core.ErrBadInput, core.ErrInputTooLarge}
+
+// wraps reports whether msg is the text of an error that wraps one whose
+// text is text, as fmt.Errorf and errors.Join write them: the whole
+// message, or the text after ": " or a newline, and before ": ", a newline
+// or the end. A sentence that merely mentions the text does not.
+func wraps(msg, text string) bool {
+	for at := 0; ; {
+		i := strings.Index(msg[at:], text)
+		if i < 0 {
+			return false
+		}
+		start, end := at+i, at+i+len(text)
+		before, after := msg[:start], msg[end:]
+		if (before == "" || strings.HasSuffix(before, ": ") || strings.HasSuffix(before, "\n")) &&
+			(after == "" || strings.HasPrefix(after, ": ") || strings.HasPrefix(after, "\n")) {
+			return true
+		}
+		at = start + 1
+	}
+}
 
 // sentinels is more than one sentinel at once, for errors.Is and errors.As.
 type sentinels []error

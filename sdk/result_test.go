@@ -244,8 +244,9 @@ func TestEveryResultOfABatchIsItsOwn(t *testing.T) {
 }
 
 // A TaskError matches the sentinel of its reason, and docket's own errors
-// that the task's failing error carried, told by their text; a message
-// that is docket's account of the end (a timeout, a child) carries none.
+// that the task's failing error wrapped, told by their text where a wrap
+// puts it (a sentence that merely mentions it does not); a message that is
+// docket's account of the end (a timeout, a child) carries none.
 func TestATaskErrorMatchesDocketsErrorsItsMessageCarries(t *testing.T) {
 	tooLarge := fmt.Errorf("step %q: %w: 2 MiB", "render", sdk.ErrInputTooLarge).Error()
 	badInput := fmt.Errorf("signal %q: %w: cannot read", "go", sdk.ErrBadInput).Error()
@@ -259,6 +260,10 @@ func TestATaskErrorMatchesDocketsErrorsItsMessageCarries(t *testing.T) {
 		{sdk.ReasonError, "card declined", nil, []error{sdk.ErrPermanent, sdk.ErrBadInput, sdk.ErrInputTooLarge}},
 		{sdk.ReasonTimeout, badInput, []error{sdk.ErrTimeout}, []error{sdk.ErrBadInput}},
 		{sdk.ReasonChild, badInput, []error{workflow.ErrChildFailed}, []error{sdk.ErrBadInput}},
+		{sdk.ReasonError, "the server said docket: bad task input today", nil, []error{sdk.ErrBadInput}},
+		{sdk.ReasonError, "the server said: docket: bad task inputs are rare", nil, []error{sdk.ErrBadInput}},
+		{sdk.ReasonError, "two failed\n" + sdk.ErrBadInput.Error(), []error{sdk.ErrBadInput}, nil},
+		{sdk.ReasonPermanent, sdk.ErrBadInput.Error(), []error{sdk.ErrPermanent, sdk.ErrBadInput}, nil},
 	} {
 		err := error(&sdk.TaskError{Key: "k", Task: "t", State: sdk.StateFailed, Reason: c.reason, Message: c.message})
 		for _, target := range c.is {

@@ -41,8 +41,8 @@ type Snapshot struct {
 	// the README for their ids).
 	Limits []LimitInfo
 	// RateLimits are the rate limits whose window holds a start (ids as
-	// for Limits), at most as many as the snapshot's Limit, those that
-	// started a task last first; TotalRateLimits counts them all.
+	// for Limits), at most as many as the snapshot's Limit, those whose
+	// window empties last first; TotalRateLimits counts them all.
 	RateLimits      []RateLimitInfo
 	TotalRateLimits int
 	// DeadLetters are the tasks dead-lettered within the retention, latest
@@ -52,20 +52,22 @@ type Snapshot struct {
 }
 
 // RateLimitInfo is a rate limit whose window holds a start: how many of
-// its Limit starts per Per the window holds now, and the first of them.
-// While the window is full, the next start waits until First+Per (see
-// policy.RateLimit).
+// its Limit starts per Per the window holds now, under the rule that
+// counted the latest (see policy.RateLimit).
 type RateLimitInfo struct {
 	ID      string        // the limit's id, as a concurrency limit's: t:<task>:<field>:<value> or s:<scope>:<value>
 	Limit   int           // the most starts its window holds
 	Per     time.Duration // the window
 	Started int           // the starts within the window now
-	First   time.Time     // the first of them, which leaves the window first
+	// Next is when a full window lets the next start: when as many of its
+	// starts have left it as it holds beyond Limit, and one more. Zero
+	// while the window has room.
+	Next time.Time
 }
 
-// Full reports whether the window holds as many starts as the limit: the
-// next task it limits starts (or, with DropOverLimit, is dropped) no
-// sooner than First+Per.
+// Full reports whether the window holds as many starts as its limit: the
+// next task it limits starts at Next (or, with DropOverLimit, is dropped
+// until then).
 func (r RateLimitInfo) Full() bool { return r.Started >= r.Limit }
 
 // LimitInfo is a concurrency limit in use: the keys of the tasks holding

@@ -616,7 +616,7 @@ func (h *handler) limits(w http.ResponseWriter, r *http.Request) {
 }
 
 // limitsData is what the limits page shows: every concurrency limit in use,
-// and the rate limits whose window holds a start, those that started a task
+// and the rate limits whose window holds a start, those whose window empties
 // last first (as many as limitMembers).
 type limitsData struct {
 	Limits     []sdk.LimitInfo

@@ -106,7 +106,7 @@ func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot, limit int) {
 		for _, r := range snap.RateLimits {
 			next := "now"
 			if r.Full() {
-				next = relative(r.First.Add(r.Per), snap.Now)
+				next = relative(r.Next, snap.Now)
 			}
 			fmt.Fprintf(tw, "%s\t%d of %d\t%s\t%s\n", printable(r.ID), r.Started, r.Limit, short(r.Per), next)
 		}
@@ -188,9 +188,9 @@ type limitJSON struct {
 type rateJSON struct {
 	ID      string    `json:"id"`
 	Limit   int       `json:"limit"`
-	PerMS   int64     `json:"per_ms"`  // the window, in milliseconds
-	Started int       `json:"started"` // the starts within the window
-	First   time.Time `json:"first"`   // the first of them: a full window lets the next start at first + per_ms
+	PerMS   int64     `json:"per_ms"`        // the window, in milliseconds
+	Started int       `json:"started"`       // the starts within the window
+	Next    time.Time `json:"next,omitzero"` // when a full window lets the next start
 }
 
 type workerJSON struct {
@@ -232,7 +232,7 @@ func snapshotToJSON(name string, snap sdk.Snapshot) snapshotJSON {
 	}
 	for _, r := range snap.RateLimits {
 		out.RateLimits = append(out.RateLimits, rateJSON{ID: r.ID, Limit: r.Limit, PerMS: r.Per.Milliseconds(),
-			Started: r.Started, First: r.First})
+			Started: r.Started, Next: r.Next})
 	}
 	return out
 }

@@ -350,10 +350,10 @@ func (h *sentTwice) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if !claim || h.sent {
 			return next(ctx, cmd)
 		}
-		h.sent = true
 		if err := next(ctx, cmd); err != nil {
-			return err
+			return err // NOSCRIPT, say: not carried out (the EVAL that follows is)
 		}
+		h.sent = true
 		if h.between != nil {
 			h.between()
 		}
@@ -376,7 +376,17 @@ func TestAClaimSentAgainGetsWhatTheFirstSendClaimed(t *testing.T) {
 		require.NoError(t, err)
 
 		// The first claim is sent twice: its second send finds a, b and c
-		// leased already, and must give them back to the worker.
+		// leased already, and must give the worker those still its own. c's
+		// lease lapsed meanwhile, and another worker took it over.
+		var other store.Message
+		hook.between = func() {
+			require.NoError(t, s.Client().ZAdd(ctx, "docket:{"+name+"}:running", redis.Z{Score: 1, Member: "c"}).Err())
+			c, err := s.Claim(ctx, "w2", 1, time.Minute, time.Minute, store.Rules{}, 5)
+			require.NoError(t, err)
+			require.Len(t, c.Messages, 1)
+			other = c.Messages[0]
+			require.Equal(t, "c", other.Key)
+		}
 		c, err := s.Exchange(ctx, nil, "w", store.AllFree(5), time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		require.True(t, hook.sent)
@@ -396,11 +406,13 @@ func TestAClaimSentAgainGetsWhatTheFirstSendClaimed(t *testing.T) {
 			assert.Equal(t, gen, m.Gen, "the run the record holds")
 			outcomes = append(outcomes, store.Outcome{Key: m.Key, Gen: m.Gen, Kind: store.Completed})
 		}
-		assert.Equal(t, []string{"a", "b", "c"}, keys, "in the order claimed")
+		assert.Equal(t, []string{"a", "b"}, keys, "in the order claimed; not c, another worker's now")
 
-		// An exchange that carries their outcomes, sent twice: the second
-		// send applies none (they are recorded), and reports what the first
-		// did. A task cancelled between the sends is not handed out again.
+		// An exchange that carries their outcomes, and one for c's earlier
+		// run, stale, sent twice: the second send applies none (they are
+		// recorded), and reports what the first did. A task cancelled
+		// between the sends is not handed out again.
+		outcomes = append(outcomes, store.Outcome{Key: "c", Gen: "1", Kind: store.Completed})
 		addNow(t, s, "d", "e")
 		hook.sent = false
 		hook.between = func() {
@@ -411,16 +423,22 @@ func TestAClaimSentAgainGetsWhatTheFirstSendClaimed(t *testing.T) {
 		c, err = s.Exchange(ctx, outcomes, "w", store.AllFree(5), time.Minute, time.Minute, store.Rules{}, 5)
 		require.NoError(t, err)
 		require.True(t, hook.sent)
-		assert.Equal(t, []bool{true, true, true}, c.Applied, "the outcomes the first send applied")
+		assert.Equal(t, []bool{true, true, false}, c.Applied, "the outcomes the first send applied, and the stale one")
 		require.Len(t, c.Messages, 1, "d; e was cancelled between the sends")
 		assert.Equal(t, "d", c.Messages[0].Key)
-		for _, key := range []string{"a", "b", "c"} {
+		for _, key := range []string{"a", "b"} {
 			rec, _, err := s.Info(ctx, key)
 			require.NoError(t, err)
 			assert.Equal(t, store.StateCompleted, rec.State, key)
 		}
-		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "d", Gen: c.Messages[0].Gen, Kind: store.Completed}})
+		rec, _, err := s.Info(ctx, "c")
 		require.NoError(t, err)
+		assert.Equal(t, store.StateRunning, rec.State, "the other worker's run")
+		assert.Equal(t, "w2", rec.Worker)
+		applied, err := s.Finish(ctx, time.Minute, []store.Outcome{{Key: "d", Gen: c.Messages[0].Gen, Kind: store.Completed},
+			{Key: "c", Gen: other.Gen, Kind: store.Completed}})
+		require.NoError(t, err)
+		assert.Equal(t, []bool{true, true}, applied)
 		ok, err := s.Cancel(ctx, "later", time.Minute)
 		require.NoError(t, err)
 		require.True(t, ok)

@@ -32,8 +32,10 @@ import (
 //	docket:{name}:cooldown:<id>    STRING when the cooldown window <id> closes (unix µs); has a TTL
 //	docket:{name}:debounce:<id>    HASH   the burst <id>: its first submission and last submission time; has a TTL
 //	docket:{name}:rate:<id>        ZSET   the starts within the window of rate limit <id> (unix µs); has a TTL
-//	docket:{name}:rates            ZSET   "<id>\n<limit> <window µs>" -> when the window of rate limit <id> holds no
-//	                                      start (unix µs): the rate limits that counted a start lately; has a TTL
+//	docket:{name}:rates            ZSET   rate limit id -> when its window holds no start (unix µs): the rate
+//	                                      limits that counted a start lately; has a TTL
+//	docket:{name}:raterule:<id>    STRING the rule of rate limit <id> that counted its latest start, "<limit> <window µs>";
+//	                                      has a TTL
 //	docket:{name}:progress:<key>   HASH   a running task's progress: current, total, message, updated, call
 //	docket:{name}:deadletters      ZSET   task key -> when it was dead-lettered; has a TTL (the retention)
 //	docket:{name}:failed           ZSET   task key -> when its execution failed (dead letters too); has a TTL (the retention)
@@ -50,7 +52,8 @@ import (
 //	docket:{name}:workers          ZSET   worker id -> live until (unix µs); has a TTL
 //	docket:{name}:worker:<id>      STRING worker description (JSON); has a TTL
 //	docket:{name}:claim:<id>       STRING what the worker's exchange <id> did: its instant, its tasks' lease
-//	                                      expiry, the outcomes it applied, to answer it sent again; has a TTL (the lease)
+//	                                      expiry, the outcomes it applied, to answer it sent again; has a TTL (a third
+//	                                      of the lease)
 //	docket:{name}:stats:<minute>   HASH   counters of the attempts that ended in one minute (unix minutes):
 //	                                      field <outcome> and <outcome>:<task>; has a TTL (StatsTTL)
 //	docket:{name}:events           pub/sub channel: "w" wakes workers, "c:<gen>:<key>" cancels a run,
@@ -79,7 +82,7 @@ import (
 // keyNames are the docket's single keys; keyPrefixes start families of keys.
 var (
 	keyNames    = []string{"ready", "scheduled", "running", "draining", "drains", "deferred", "limits", "rates", "deadletters", "failed", "watchers", "workers", "events", "parked", "reaping", "strikes", "struck", "restored"}
-	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "rate", "worker", "watch", "unknown", "flow", "stats", "claim"}
+	keyPrefixes = []string{"task", "progress", "limit", "waiting", "cooldown", "debounce", "rate", "worker", "watch", "unknown", "flow", "stats", "claim", "raterule"}
 )
 
 // keys holds the key names of one docket.

@@ -355,7 +355,7 @@ type RateEntry struct {
 	Limit   int           // the most starts its window holds
 	Per     time.Duration // its window
 	Started int           // the starts its window holds
-	First   time.Time     // the first of them: the window lets one more start at First+Per
+	Next    time.Time     // when a full window lets the next start; zero while it has room
 }
 
 // WorkerEntry is a live worker.
@@ -445,8 +445,10 @@ func decodeSnapshot(reply []any) (Snapshot, error) {
 	}
 	for f := range entries(&rest, nr, rateFields) {
 		s.Rates = append(s.Rates, RateEntry{ID: d.str(f[rateID]), Limit: int(d.int(f[rateLimit])),
-			Per: time.Duration(d.int(f[ratePer])) * time.Microsecond, Started: int(d.int(f[rateStarted])),
-			First: time.UnixMicro(d.int(f[rateFirst]))})
+			Per: time.Duration(d.int(f[ratePer])) * time.Microsecond, Started: int(d.int(f[rateStarted]))})
+		if next := d.int(f[rateNext]); next != 0 {
+			s.Rates[len(s.Rates)-1].Next = time.UnixMicro(next)
+		}
 	}
 	return s, d.err
 }

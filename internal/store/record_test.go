@@ -428,7 +428,7 @@ func TestASnapshotListsTheRateLimitsThatCountedAStart(t *testing.T) {
 	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
 		s := open(t, b)
-		rules := store.NewRules(map[string]store.Rule{"t": {Rates: []store.Rate{{Arg: "to", Limit: 3, Per: time.Hour}}}})
+		rules := store.NewRules(map[string]store.Rule{"t": {Rates: []store.Rate{{Arg: "to", Limit: 2, Per: time.Hour}}}})
 		_, err := s.Add(ctx, store.ModeAdd, []store.NewTask{
 			{Key: "a", Name: "t", Input: []byte(`{"to":"ann"}`)},
 			{Key: "b", Name: "t", Input: []byte(`{"to":"ann"}`)},
@@ -445,12 +445,13 @@ func TestASnapshotListsTheRateLimitsThatCountedAStart(t *testing.T) {
 		byID := map[string]store.RateEntry{}
 		for _, r := range snap.Rates {
 			byID[r.ID] = r
-			assert.Equal(t, 3, r.Limit)
+			assert.Equal(t, 2, r.Limit)
 			assert.Equal(t, time.Hour, r.Per)
-			assert.Equal(t, c.Now, r.First, "the claim's instant")
 		}
 		assert.Equal(t, 2, byID["t:t:to:ann"].Started)
+		assert.Equal(t, c.Now.Add(time.Hour), byID["t:t:to:ann"].Next, "full: when its first start leaves the window")
 		assert.Equal(t, 1, byID[`t:t:to:b\nob`].Started, "a newline in the id, escaped")
+		assert.True(t, byID[`t:t:to:b\nob`].Next.IsZero(), "room for a start")
 
 		none, err := s.Snapshot(ctx, 0)
 		require.NoError(t, err)
@@ -462,6 +463,26 @@ func TestASnapshotListsTheRateLimitsThatCountedAStart(t *testing.T) {
 		}
 		_, err = s.Finish(ctx, time.Minute, outcomes)
 		require.NoError(t, err)
+
+		// A start taken back (handed back unstarted) leaves its window
+		// empty: that limit is listed and counted no more.
+		_, err = s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "d", Name: "t", Input: []byte(`{"to":"carl"}`)}})
+		require.NoError(t, err)
+		c, err = s.Claim(ctx, "w", 1, time.Minute, time.Minute, rules, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		snap, err = s.Snapshot(ctx, 10)
+		require.NoError(t, err)
+		assert.Equal(t, 3, snap.TotalRates, "carl's start counts")
+		_, err = s.Finish(ctx, time.Minute, []store.Outcome{{Key: "d", Gen: c.Messages[0].Gen, Kind: store.Unstarted}})
+		require.NoError(t, err)
+		snap, err = s.Snapshot(ctx, 10)
+		require.NoError(t, err)
+		assert.Equal(t, 2, snap.TotalRates)
+		assert.Len(t, snap.Rates, 2)
+		ok, err := s.Cancel(ctx, "d", time.Minute)
+		require.NoError(t, err)
+		assert.True(t, ok)
 	})
 }
 

@@ -126,7 +126,7 @@ const (
 	rateLimit   // the most starts its window holds
 	ratePer     // its window (µs)
 	rateStarted // the starts its window holds now
-	rateFirst   // the first of them (unix µs): the window lets one more start at first+per
+	rateNext    // when a full window lets the next start (unix µs); 0 while it has room
 	rateFields
 )
 
@@ -257,7 +257,7 @@ var layouts = []layout{
 	{"SNAP_LIMIT", names(limitFields, map[int]string{limitID: "id", limitHolders: "holders", limitWaiters: "waiters"})},
 	{"SNAP_MEMBER", names(memberFields, map[int]string{memberLimit: "limit", memberRole: "role", memberKey: "key"})},
 	{"SNAP_RATE", names(rateFields, map[int]string{rateID: "id", rateLimit: "limit", ratePer: "per",
-		rateStarted: "started", rateFirst: "first"})},
+		rateStarted: "started", rateNext: "next"})},
 	{"PAGE_HEAD", names(pageHeader, map[int]string{pageNow: "now", pageTotal: "total", pageNext: "next",
 		pageMore: "more", pageFound: "found"})},
 	{"OVERVIEW_HEAD", names(overviewHeader, map[int]string{ovNow: "now", ovQueued: "queued", ovScheduled: "scheduled",

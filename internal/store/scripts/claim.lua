@@ -83,11 +83,14 @@ local n_claimed = 0
 -- the claim, and the tasks the first send turned away, are not told again.
 local function replay(sent)
   local at, until_us, outcomes, stale = string.match(sent, '^(%d+) (%d+) (%d+) ([%d,]*)$')
+  if not at then
+    return nil -- not what a claim writes: claim as if it were the first send
+  end
   local found = {}
   for _, key in ipairs(redis.call('ZRANGEBYSCORE', K.running, until_us, until_us)) do
     local f = read(key, 'state', 'worker', 'started', 'name', 'input', 'trace', 'attempt', 'deliveries', 'gen', 'due',
       'created')
-    if f[1] == STATE.running and f[2] == worker and f[3] == at then
+    if f[1] == STATE.running and f[2] == worker and f[3] == at and f[9] and (f[10] or f[11]) then
       found[#found + 1] = {key = key, name = f[4], input = f[5], trace = f[6],
         head = (f[7] or ATTEMPT_1) .. ' ' .. (f[8] or DELIVERIES_1) .. ' ' .. (f[10] or f[11]) .. ' ' .. f[9] .. ' ',
         due = tonumber(f[10] or f[11]) or 0}
@@ -116,8 +119,9 @@ local function replay(sent)
 end
 
 local sent_before = redis.call('GET', K.claim .. ARGV[10])
-if sent_before then
-  return replay(sent_before)
+local replayed = sent_before and replay(sent_before)
+if replayed then
+  return replayed
 end
 
 local outcomes = tonumber(ARGV[8] or '0')
@@ -700,9 +704,11 @@ local function start_counts(key, n, windows)
     redis.call('ZADD', rk, now, key .. '@' .. now_s)
     expire_after(rk, now + r.per, now)
     rated[i] = r.id
-    -- Listed, with its rule, until its window holds no start (for
-    -- Snapshot and the dashboard: see snapshot.lua).
-    redis.call('ZADD', K.rates, now + r.per, r.id .. '\n' .. int(r.limit) .. ' ' .. int(r.per))
+    -- Listed until its window holds no start, with the rule that counted
+    -- this one (for Snapshot and the dashboard: see snapshot.lua).
+    redis.call('ZADD', K.rates, 'GT', now + r.per, r.id)
+    redis.call('SET', K.raterule .. r.id, int(r.limit) .. ' ' .. int(r.per), 'PX',
+      math.ceil(r.per / 1000) + GC_MARGIN_MS)
   end
   if #rated > 0 then -- for a hand-back to take back (see uncount_start)
     redis.call('HSET', K.task .. key, 'rated', cjson.encode(rated))
@@ -1046,8 +1052,9 @@ for _, part in ipairs({claimed, turned, applied}) do
   n = n + #part
 end
 -- What a send of this exchange again needs to answer as this one did (see
--- replay), for as long as the tasks' lease: once it lapses, they are any
--- worker's.
+-- replay), for a third of the tasks' lease: go-redis sends again within
+-- seconds, and a worker hands back, unstarted, the tasks of a claim that
+-- took longer than that to come back (their lease runs from its sending).
 -- The outcomes as their number and the places of the stale ones, which
 -- are rare: the usual "all applied" costs Redis no string a flag.
 if #claimed > 0 or #applied > 0 then
@@ -1058,6 +1065,6 @@ if #claimed > 0 or #applied > 0 then
     end
   end
   redis.call('SET', K.claim .. ARGV[10], now_s .. ' ' .. lease_until .. ' ' .. int(#applied) .. ' ' ..
-    table.concat(stale, ','), 'PX', int(math.ceil(lease / 1000)))
+    table.concat(stale, ','), 'PX', int(math.ceil(lease / 3000)))
 end
 return result

@@ -580,7 +580,7 @@ end
 -- not happen uses no rate. start_counts (claim.lua) lists the windows' ids in the record's
 -- rated field, a JSON array; its entry in each is the key at the claim's
 -- instant, the record's started field.
-local function uncount_start(key)
+local function uncount_start(key, now)
   local r = redis.call('HMGET', K.task .. key, 'rated', 'started')
   if not r[1] then
     return
@@ -590,6 +590,10 @@ local function uncount_start(key)
     for _, id in ipairs(ids) do
       if type(id) == 'string' then
         redis.call('ZREM', K.rate .. id, key .. '@' .. r[2])
+        local per = tonumber(string.match(redis.call('GET', K.raterule .. id) or '', ' (%d+)$'))
+        if not per or redis.call('ZCOUNT', K.rate .. id, '(' .. int(now - per), '+inf') == 0 then
+          redis.call('ZREM', K.rates, id) -- its window holds no start (see start_counts)
+        end
       end
     end
   end
@@ -1195,7 +1199,7 @@ local function finish_attempts(first, last, retention, now)
           -- (its due time stays that of the attempt, as a redelivery's does)
           due = math.min(whole(due_of(key)) or now, now)
           if outcome == KIND.unstarted then
-            uncount_start(key)
+            uncount_start(key, now)
           end
           -- Back where it was: before the tasks of its instant still in
           -- K.ready, added after it (see returned, in claim.lua).

@@ -108,25 +108,27 @@ end
 head.members = #members_out / #SNAP_MEMBER
 
 -- The rate limits whose window holds a start, "limit" of them, those whose
--- window empties last first: how many starts it holds (from the first,
--- which leaves it first), under the rule that counted the latest (a deploy
--- may change it; one id is listed once).
+-- window empties last first: how many starts it holds under the rule that
+-- counted the latest, and when it lets the next start if it is full (when
+-- as many starts leave it as it holds beyond its limit, and one more).
 head.rates_total = redis.call('ZCOUNT', K.rates, '(' .. int(now), '+inf')
 local rated = {}
 if limit > 0 then
-  rated = redis.call('ZREVRANGEBYSCORE', K.rates, '+inf', '(' .. int(now), 'WITHSCORES', 'LIMIT', 0, limit)
+  rated = redis.call('ZREVRANGEBYSCORE', K.rates, '+inf', '(' .. int(now), 'LIMIT', 0, limit)
 end
-local rate_seen = {}
-for i = 1, #rated, 2 do
-  local id, limit_s, per_s = string.match(rated[i], '^(.*)\n(%d+) (%d+)$')
-  if id and not rate_seen[id] then
-    rate_seen[id] = true
+for _, id in ipairs(rated) do
+  local limit_s, per_s = string.match(redis.call('GET', K.raterule .. id) or '', '^(%d+) (%d+)$')
+  if limit_s then
     local rk = K.rate .. id
     local since = '(' .. int(now - tonumber(per_s))
-    local first = redis.call('ZRANGEBYSCORE', rk, since, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-    if #first > 0 then
-      put(rates_out, SNAP_RATE, {id = id, limit = limit_s, per = per_s, started = redis.call('ZCOUNT', rk, since, '+inf'),
-        first = int(score(first[2]))})
+    local started = redis.call('ZCOUNT', rk, since, '+inf')
+    local next_start = '0'
+    if started >= tonumber(limit_s) then
+      local leaves = redis.call('ZRANGEBYSCORE', rk, since, '+inf', 'WITHSCORES', 'LIMIT', started - tonumber(limit_s), 1)
+      next_start = int(score(leaves[2]) + tonumber(per_s))
+    end
+    if started > 0 then
+      put(rates_out, SNAP_RATE, {id = id, limit = limit_s, per = per_s, started = started, next = next_start})
     end
   end
 end
