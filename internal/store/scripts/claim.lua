@@ -706,7 +706,10 @@ local function start_counts(key, n, windows)
     rated[i] = r.id
     -- Listed until its window holds no start, with the rule that counted
     -- this one (for Snapshot and the dashboard: see snapshot.lua).
-    redis.call('ZADD', K.rates, 'GT', now + r.per, r.id)
+    local listed = score(redis.call('ZSCORE', K.rates, r.id)) -- (ZADD GT would need Redis 6.2)
+    if not listed or listed < now + r.per then
+      redis.call('ZADD', K.rates, now + r.per, r.id)
+    end
     redis.call('SET', K.raterule .. r.id, int(r.limit) .. ' ' .. int(r.per), 'PX',
       math.ceil(r.per / 1000) + GC_MARGIN_MS)
   end
