@@ -122,3 +122,32 @@ func TestRateLimitAcrossWorkers(t *testing.T) {
 		}
 	})
 }
+
+// Two rate limits, both full: the task waiting for them is due when both
+// have room, not when the first has (it would be claimed only to wait
+// again).
+func TestATaskOverTwoRateLimitsIsDueWhenBothHaveRoom(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		type Call struct {
+			Region   string `json:"region"`
+			Customer string `json:"customer"`
+		}
+		call := sdk.NewTask("call", func(ctx context.Context, in Call) error { return nil },
+			policy.RateLimit("region", 1, time.Minute), policy.RateLimit("customer", 1, 2*time.Minute))
+		env.Register(call)
+		t0 := env.Now()
+		d := env.Docket()
+		_, err := call.Add(t.Context(), d, Call{Region: "eu", Customer: "c1"})
+		require.NoError(t, err)
+		env.RunUntilIdle()
+		second, err := call.Add(t.Context(), d, Call{Region: "eu", Customer: "c1"})
+		require.NoError(t, err)
+		env.RunUntilIdle()
+		info, err := second.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateScheduled, info.State)
+		assert.Equal(t, t0.Add(2*time.Minute), info.Due, "when the customer's window has room too")
+		env.RunUntilFinished()
+		assert.Equal(t, map[time.Duration]int{0: 1, 2 * time.Minute: 1}, startsBy(env, "call", t0))
+	})
+}

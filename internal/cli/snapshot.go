@@ -19,9 +19,10 @@ var snapshotCommand = &command{
 	help: `Flags:
   --json        print the snapshot as JSON instead of tables
   --limit N     list at most N running and N waiting tasks, the N latest
-                dead letters, and (--json) N holders and N waiters of each
-                limit (default 1000; the totals count the tasks, not the
-                dead letters)
+                dead letters, N rate limits (those whose window empties
+                last), and (--json) N holders and N waiters of each limit
+                (default 1000; the totals count the tasks and the rate
+                limits, not the dead letters)
 
 Times in the tables are relative to the Redis clock ("in 5m", "3s ago");
 --json gives them as RFC 3339 instants, along with the lease expiries,
@@ -112,7 +113,7 @@ func writeSnapshot(w io.Writer, name string, snap sdk.Snapshot, limit int) {
 		}
 		_ = tw.Flush()
 		if more := snap.TotalRateLimits - len(snap.RateLimits); more > 0 {
-			fmt.Fprintf(w, "… and %s more (see --limit)\n", plural(more, "rate limit"))
+			fmt.Fprintf(w, "… and %s not listed (see --limit)\n", plural(more, "rate limit"))
 		}
 	}
 

@@ -573,18 +573,29 @@ end
 
 -- rate checks the windows of a task's rate limits: nil when each has room
 -- for one more start; else "drop" (a fresh submission over a limit that
--- drops) or "later" with the instant the fullest window has room again.
+-- drops) or "later" with the instant every window has room again (the
+-- latest of theirs: a task due at the first would be claimed only to wait
+-- again).
 local function rate(rates, fresh)
+  local later = nil
   for _, r in ipairs(rates) do
     local rk = K.rate .. r.id
     redis.call('ZREMRANGEBYSCORE', rk, '-inf', now - r.per) -- out of the window
-    if redis.call('ZCARD', rk) >= r.limit then
+    local n = redis.call('ZCARD', rk)
+    if n >= r.limit then
       if r.drop and fresh then
         return 'drop', 'rate limit: ' .. r.what .. ' reached ' .. r.limit .. ' per ' .. duration(r.per)
       end
-      local oldest = score(redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')[2])
-      return 'later', oldest + r.per
+      -- Room once as many starts have left the window as it holds beyond
+      -- the limit, and one more: the (n - limit + 1)th oldest leaves it.
+      local leaves = score(redis.call('ZRANGE', rk, n - r.limit, n - r.limit, 'WITHSCORES')[2]) + r.per
+      if later == nil or leaves > later then
+        later = leaves -- every window must have room
+      end
     end
+  end
+  if later then
+    return 'later', later
   end
   return nil
 end
