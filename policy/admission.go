@@ -41,7 +41,9 @@ func collectLimit(opts []LimitOption) limitOptions {
 // Scope puts a limit in a named scope: limits of one kind with the same
 // scope (and, for per-argument limits, the same value) share their slots or
 // their window, even across tasks. Without a scope a limit belongs to its
-// task.
+// task. A scope is one limit: the tasks of a docket that share it must
+// declare the same numbers, or Register refuses the later one
+// (ErrConflict; see Scopes).
 func Scope(name string) LimitOption {
 	return func(o *limitOptions) { o.scope = name }
 }

@@ -28,7 +28,8 @@ var (
 	// ErrDuplicate reports a policy given twice to one task (two Retry, say).
 	ErrDuplicate = errors.New("declared more than once")
 	// ErrConflict reports policies that cannot go together: Perpetual and
-	// Cron (a task has one schedule).
+	// Cron (a task has one schedule); limits of one kind in one scope with
+	// different numbers, whether one task declares them or two (see Scopes).
 	ErrConflict = errors.New("conflicts with another policy")
 	// ErrUnknownField reports an admission rule on a field the task's input
 	// type does not have (matched by its JSON name).

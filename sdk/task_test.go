@@ -396,3 +396,39 @@ func TestSnapshotListsRateLimitsWhileTheirWindowHoldsAStart(t *testing.T) {
 		assert.Zero(t, snap.TotalRateLimits)
 	})
 }
+
+// Limits of one kind in one scope are one limit: tasks that share a scope
+// must declare the same numbers, or Register refuses the later one,
+// naming both. Left to the claims,
+// a task of a smaller max would take a slot a larger one's run freed, and
+// a shorter window would forget starts a longer one counts.
+func TestRegisterRefusesAScopeDeclaredWithOtherNumbers(t *testing.T) {
+	d := memoryDocket(t)
+	type Job struct {
+		Region string `json:"region"`
+	}
+	run := func(ctx context.Context, in Job) error { return nil }
+	big := sdk.NewTask("big", run, policy.Concurrency("region", 5, policy.Scope("crm")),
+		policy.RateLimit("region", 10, time.Minute, policy.Scope("api")))
+	require.NoError(t, d.Register(big))
+
+	small := sdk.NewTask("small", run, policy.Concurrency("region", 2, policy.Scope("crm")))
+	other := sdk.NewTask("other", run)
+	err := d.Register(other, small)
+	require.ErrorIs(t, err, policy.ErrConflict)
+	var pe *policy.Error
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "small", pe.Task)
+	assert.Contains(t, err.Error(), `scope "crm" allows 5 runs at once, as task "big" declares it`)
+
+	slower := sdk.NewTask("slower", run, policy.RateLimit("region", 10, time.Hour, policy.Scope("api")))
+	assert.ErrorIs(t, d.Register(slower), policy.ErrConflict, "the same limit over another window")
+	twice := sdk.NewTask("twice", run, policy.Concurrency("region", 3, policy.Scope("s")),
+		policy.TaskConcurrency(4, policy.Scope("s")))
+	assert.ErrorIs(t, d.Register(twice), policy.ErrConflict, "one task, one scope, two maxima")
+
+	same := sdk.NewTask("same", run, policy.Concurrency("region", 5, policy.Scope("crm")),
+		policy.RateLimit("region", 10, time.Minute, policy.Scope("api")))
+	assert.NoError(t, d.Register(same), "the same numbers share the scope")
+	assert.NoError(t, d.Register(big), "registering a task again")
+}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -153,7 +155,8 @@ var ErrTaskConflict = errors.New("docket: another task is registered under this 
 
 // Register adds task definitions to the registry, all or none. Registering
 // the same task (the same Owner) again is allowed; another task under a
-// taken name is ErrTaskConflict.
+// taken name is ErrTaskConflict; a scoped limit that contradicts another
+// task's in its scope is a *policy.Error (see policy.Scopes).
 func (d *Docket) Register(defs ...*TaskDef) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -170,6 +173,9 @@ func (d *Docket) Register(defs ...*TaskDef) error {
 				ErrTaskConflict, def.Name)
 		}
 		next[def.Name] = def
+	}
+	if err := checkScopes(next, defs); err != nil {
+		return err
 	}
 	d.tasks.Store(&next)
 	if d.changed != nil {
@@ -268,4 +274,26 @@ func (d *Docket) WatchDuration() time.Duration {
 		return d.WatchFor
 	}
 	return store.WatchFor
+}
+
+// checkScopes checks the scoped limits of the tasks added against those of
+// the others in the registry next (which holds them all): the tasks there
+// before first, by name, so that an error names a task added.
+func checkScopes(next map[string]*TaskDef, added []*TaskDef) error {
+	adding := map[string]bool{}
+	for _, def := range added {
+		adding[def.Name] = true
+	}
+	var scopes policy.Scopes
+	for _, name := range slices.Sorted(maps.Keys(next)) {
+		if !adding[name] {
+			_ = scopes.Add(name, next[name].Policies) // they agreed when registered
+		}
+	}
+	for _, def := range added {
+		if err := scopes.Add(def.Name, def.Policies); err != nil {
+			return err
+		}
+	}
+	return nil
 }
