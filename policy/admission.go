@@ -42,8 +42,10 @@ func collectLimit(opts []LimitOption) limitOptions {
 // scope (and, for per-argument limits, the same value) share their slots or
 // their window, even across tasks. Without a scope a limit belongs to its
 // task. A scope is one limit: the tasks of a docket that share it must
-// declare the same numbers, or Register refuses the later one
-// (ErrConflict; see Scopes).
+// declare the same numbers (the same max; the same limit and window), or
+// Register refuses the later one (ErrConflict): left to the claims, a task
+// of a smaller max would take a slot a larger one's run freed, and a
+// shorter window would forget the starts a longer one counts.
 func Scope(name string) LimitOption {
 	return func(o *limitOptions) { o.scope = name }
 }

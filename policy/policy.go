@@ -29,7 +29,8 @@ var (
 	ErrDuplicate = errors.New("declared more than once")
 	// ErrConflict reports policies that cannot go together: Perpetual and
 	// Cron (a task has one schedule); limits of one kind in one scope with
-	// different numbers, whether one task declares them or two (see Scopes).
+	// different numbers, whether one task declares them or two (see Scope:
+	// Register refuses them).
 	ErrConflict = errors.New("conflicts with another policy")
 	// ErrUnknownField reports an admission rule on a field the task's input
 	// type does not have (matched by its JSON name).

@@ -156,7 +156,8 @@ var ErrTaskConflict = errors.New("docket: another task is registered under this 
 // Register adds task definitions to the registry, all or none. Registering
 // the same task (the same Owner) again is allowed; another task under a
 // taken name is ErrTaskConflict; a scoped limit that contradicts another
-// task's in its scope is a *policy.Error (see policy.Scopes).
+// task's in its scope is a *policy.Error wrapping policy.ErrConflict (see
+// scopes).
 func (d *Docket) Register(defs ...*TaskDef) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -284,14 +285,14 @@ func checkScopes(next map[string]*TaskDef, added []*TaskDef) error {
 	for _, def := range added {
 		adding[def.Name] = true
 	}
-	var scopes policy.Scopes
+	var seen scopes
 	for _, name := range slices.Sorted(maps.Keys(next)) {
 		if !adding[name] {
-			_ = scopes.Add(name, next[name].Policies) // they agreed when registered
+			_ = seen.add(name, next[name].Policies) // they agreed when registered
 		}
 	}
 	for _, def := range added {
-		if err := scopes.Add(def.Name, def.Policies); err != nil {
+		if err := seen.add(def.Name, def.Policies); err != nil {
 			return err
 		}
 	}
