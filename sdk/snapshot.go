@@ -164,7 +164,7 @@ func (d *Docket) Snapshot(ctx context.Context, opts ...SnapshotOption) (Snapshot
 			TotalInUse: l.TotalHolders, TotalWaiting: l.TotalWaiters})
 	}
 	for _, r := range raw.Rates {
-		s.RateLimits = append(s.RateLimits, RateLimitInfo(r))
+		s.RateLimits = append(s.RateLimits, RateLimitInfo{ID: r.ID, Limit: r.Limit, Per: r.Per, Started: r.Started, Next: r.Next})
 	}
 	s.TotalRateLimits = raw.TotalRates
 	for _, w := range raw.Workers {

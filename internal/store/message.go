@@ -444,11 +444,12 @@ func decodeSnapshot(reply []any) (Snapshot, error) {
 		}
 	}
 	for f := range entries(&rest, nr, rateFields) {
-		s.Rates = append(s.Rates, RateEntry{ID: d.str(f[rateID]), Limit: int(d.int(f[rateLimit])),
-			Per: time.Duration(d.int(f[ratePer])) * time.Microsecond, Started: int(d.int(f[rateStarted]))})
-		if next := d.int(f[rateNext]); next != 0 {
-			s.Rates[len(s.Rates)-1].Next = time.UnixMicro(next)
+		r := RateEntry{ID: d.str(f[rateID]), Limit: int(d.int(f[rateLimit])),
+			Per: time.Duration(d.int(f[ratePer])) * time.Microsecond, Started: int(d.int(f[rateStarted]))}
+		if next := d.int(f[rateNext]); next != 0 { // 0: the window has room
+			r.Next = time.UnixMicro(next)
 		}
+		s.Rates = append(s.Rates, r)
 	}
 	return s, d.err
 }

@@ -220,8 +220,9 @@ func AllFree(n int) Want { return Want{N: n, Free: n} }
 //
 // Each exchange has a random id. go-redis sends a command again when the
 // connection fails before the reply comes, though Redis may have carried
-// out the first: the script knows the id for as long as the lease, and
-// answers with the tasks the first send claimed (those still leased to
+// out the first: the script knows the id for a third of the lease (a
+// worker hands back the tasks of a claim that took longer to come back),
+// and answers with the tasks the first send claimed (those still leased to
 // this worker by it) and the outcomes it applied, rather than leaving those
 // tasks to lapse as the worker never saw them (see claim.lua's replay).
 func (s *Store) Exchange(ctx context.Context, outcomes []Outcome, worker string, want Want, lease, retention time.Duration, rules Rules, maxDeliveries int) (Claim, error) {
