@@ -7,10 +7,10 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-// A worker claims ahead as many tasks as its slots start during two round
+// A worker claims ahead as many tasks as its slots start during eight round
 // trips, at the pace its attempts settle: none when they take longer than
 // that a slot, never more than ClaimAhead, none before the pace is known.
-func TestClaimAheadCoversTwoRoundTrips(t *testing.T) {
+func TestClaimAheadCoversEightRoundTrips(t *testing.T) {
 	r, _ := unstartedRun(t, Options{Concurrency: 10})
 	l := r.claims
 	l.rtt = ewma{value: 2 * time.Millisecond, n: paceSamples}
@@ -18,11 +18,11 @@ func TestClaimAheadCoversTwoRoundTrips(t *testing.T) {
 		took time.Duration
 		want int
 	}{
-		{time.Millisecond, 40},        // 10 slots × 2 round trips of 2 ms / 1 ms
-		{30 * time.Millisecond, 1},    // 40 ms of slot time over two round trips
-		{40*time.Millisecond + 1, 0},  // longer than two round trips a slot
-		{10 * time.Microsecond, 256},  // 4,000: ClaimAhead's default bounds it
-		{200 * time.Microsecond, 200}, // below the bound
+		{10 * time.Millisecond, 16},   // 10 slots × 8 round trips of 2 ms / 10 ms
+		{120 * time.Millisecond, 1},   // 160 ms of slot time over eight round trips
+		{160*time.Millisecond + 1, 0}, // longer than eight round trips a slot
+		{10 * time.Microsecond, 256},  // 16,000: ClaimAhead's default bounds it
+		{800 * time.Microsecond, 200}, // below the bound
 	} {
 		r.slots.took = ewma{value: tc.took, n: paceSamples}
 		assert.Equal(t, tc.want, l.workOutAhead(), "attempts taking %v", tc.took)

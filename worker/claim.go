@@ -480,12 +480,18 @@ const aheadFor = 2 * time.Millisecond
 // aheadRoundTrips is how many round trips the tasks claimed ahead cover.
 // With maxInFlight exchanges in flight, the tasks of one claim must last
 // until the next claim's come back, which may have waited for the other
-// exchange at Redis first: two round trips. With one, in six interleaved
-// pairs of bench runs at concurrency 10, claims carried 43–50 tasks and the
-// worker processed 34,600 tasks/s (median); with two, 61–68 tasks and 38,400
-// (fewer calls: each costs Redis a script's prelude and both sides a
-// network round).
-const aheadRoundTrips = 2
+// exchange at Redis first: two round trips, in theory. In practice the
+// cycle is longer than the round trips measured (rtt): a reply waits for
+// the worker's CPU, which Redis and the tasks share, and for the claim
+// loop, which gathers freed slots for coalesceWindow. With one, in six
+// interleaved pairs of bench runs at concurrency 10, claims carried 43–50
+// tasks and the worker processed 34,600 tasks/s (median); with two, 61–68
+// tasks and 38,400. With eight, in 14 interleaved runs of each at
+// concurrency 10 (bench/README.md), 53,700 → 62,800 tasks/s (every run
+// faster, by 6–21%), at 50 63,800 → 68,500, at 200 no change (ClaimAhead
+// bounds it); sixteen did no better than eight. What is held from other
+// workers is still bounded by the pace: about eight round trips' work.
+const aheadRoundTrips = 8
 
 func (l *claimer) workOutAhead() int {
 	rtt := l.rtt.value

@@ -26,7 +26,7 @@
 // can take it over: leases are fences.
 //
 // When tasks are short, a worker claims ahead of its free slots, about as
-// many as its slots start during two round trips to Redis (see
+// many as its slots start during eight round trips to Redis (see
 // Options.ClaimAhead): those wait in line for a slot, leased and holding
 // their concurrency limits, and never more than Options.Concurrency run at
 // once. A task with a rate limit or a cooldown is claimed only for a free

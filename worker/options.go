@@ -91,9 +91,10 @@ type Options struct {
 	// When tasks are short, a slot frees many times during one round trip
 	// to Redis, and a worker that claimed only for its free slots would
 	// spend most of its time waiting for claims. So it claims about as
-	// many tasks ahead as its slots start during two round trips (two
-	// claims are in flight at once; none when tasks take longer than two
-	// round trips per slot, none before 64 attempts have shown their pace,
+	// many tasks ahead as its slots start during eight round trips (two
+	// claims are in flight at once, and a reply also waits for the
+	// worker's CPU; none when tasks take longer than eight round trips per
+	// slot, none before 64 attempts have shown their pace,
 	// none for slots whose attempts have run over 8 times that pace), up
 	// to this bound. A task claimed
 	// ahead is the worker's as a running task is: Info shows it running
