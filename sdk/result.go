@@ -197,7 +197,9 @@ func (i Info) Err() error {
 // workflow.ErrSignalTimeout (a workflow that returned the timeout of its
 // wait for a signal, with ErrPermanent), ErrBadInput (a signal's payload
 // that did not decode, a step's output that does not read back, an instant
-// past the year 9999) and ErrInputTooLarge. The task's own error values do
+// past the year 9999) and ErrInputTooLarge, and the errors of workflow's
+// primitives used wrongly: workflow.ErrNotAChild (with ErrPermanent),
+// ErrKeyTaken, ErrDuplicateName, ErrNoName and ErrNotInTask. The task's own error values do
 // not travel through Redis, only their message: an errors.Is against an
 // error of the task's own package does not match (testsuite.Env.Runs keeps
 // each attempt's error as returned).
@@ -244,8 +246,10 @@ func (e *TaskError) Unwrap() error {
 
 // carriedByText are docket's errors that a task's own error may hold, and
 // that a TaskError tells by their text: each starts "docket: ", and no
-// error but one made from it says it.
-var carriedByText = []error{core.ErrSignalTimeout, core.ErrBadInput, core.ErrInputTooLarge}
+// error but one made from it says it. Those that wrap one put ": " or a
+// newline after its text (see wraps).
+var carriedByText = []error{core.ErrSignalTimeout, core.ErrBadInput, core.ErrInputTooLarge,
+	core.ErrNotAChild, core.ErrKeyTaken, core.ErrDuplicate, core.ErrNoName, core.ErrNotInTask}
 
 // wraps reports whether msg is the text of an error that wraps one whose
 // text is text, as fmt.Errorf and errors.Join write them: the whole

@@ -715,6 +715,11 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 		a.r.w.metrics.Succeeded.Add(context.Background(), 1, a.attrs().Add...)
 		return a.end(def, store.Completed, "", "")
 	}
+	if a.ctx.Err() == nil && errors.Is(err, core.ErrParked) {
+		// Returned, but no primitive of the run parked it: the run has
+		// nothing to wait for, and fails, saying why rather than "parks".
+		err = fmt.Errorf("%w (returned by task %q, but none of its primitives parked this run: return the error a primitive gave, not workflow.ErrParked itself)", err, a.msg.Name)
+	}
 	// The attempt's own context decides first: an error that only wraps
 	// ErrCancelled or ErrTimeout (a child's, say) is the task's error.
 	if cause := context.Cause(a.ctx); a.ctx.Err() != nil {

@@ -3,6 +3,7 @@ package workflow_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -584,6 +585,86 @@ func TestWaitingForAnotherWorkflowsChildFails(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, sdk.StateFailed, info.State)
 		assert.Equal(t, sdk.ReasonPermanent, info.Reason)
+		assert.ErrorIs(t, info.Err(), workflow.ErrNotAChild, "those who wait for the thief see why it failed")
 		assert.Len(t, env.Runs("owner"), 2, "the owner still gets its child's result")
+	})
+}
+
+// A workflow that fails with the error of a primitive used wrongly (a name
+// used twice, none, a child's key taken, the wrong context) gives it to
+// those who wait for its result, as the task returned it: only its text
+// travels through Redis.
+func TestWaitersSeeThePrimitiveErrorAWorkflowFailedWith(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		child := sdk.NewTask("child", func(ctx context.Context, in N) error { return nil })
+		noop := func(ctx context.Context) error { return nil }
+		cases := map[string]struct {
+			run  func(ctx context.Context) error
+			want error
+		}{
+			"twice": {func(ctx context.Context) error {
+				if err := workflow.Do(ctx, "a", noop); err != nil {
+					return err
+				}
+				return workflow.Do(ctx, "a", noop)
+			}, workflow.ErrDuplicateName},
+			"unnamed": {func(ctx context.Context) error {
+				return fmt.Errorf("charging: %w", workflow.Do(ctx, "", noop))
+			}, workflow.ErrNoName},
+			"taken": {func(ctx context.Context) error {
+				_, err := workflow.StartTask(ctx, child, "c", N{})
+				return err
+			}, workflow.ErrKeyTaken},
+			"detached": {func(ctx context.Context) error {
+				return workflow.Do(context.Background(), "a", noop)
+			}, workflow.ErrNotInTask},
+		}
+		wf := sdk.NewTask("wf", func(ctx context.Context, in N) error {
+			return cases[sdk.Current(ctx).Key()].run(ctx)
+		})
+		blocker := sdk.NewTask("blocker", func(ctx context.Context, in N) error {
+			time.Sleep(time.Minute) // less than the records' retention
+			return nil
+		})
+		env.Register(wf, child, blocker)
+		_, err := blocker.Add(t.Context(), env.Docket(), N{}, sdk.Key("taken/c")) // holds the child's key
+		require.NoError(t, err)
+		for key := range cases {
+			_, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key(key))
+			require.NoError(t, err)
+		}
+		env.RunUntilIdle()
+		for key, c := range cases {
+			info, err := env.Docket().Execution(key).Info(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, sdk.StateFailed, info.State, key)
+			assert.ErrorIs(t, info.Err(), c.want, "%s: %s", key, info.Error)
+			for _, other := range cases {
+				if other.want != c.want {
+					assert.NotErrorIs(t, info.Err(), other.want, key)
+				}
+			}
+		}
+	})
+}
+
+// A task that returns ErrParked itself, with no primitive parking its run,
+// has nothing to wait for: it fails at once (not parked for ever), and its
+// error says so rather than that it parks.
+func TestReturningErrParkedWithoutAPrimitiveFails(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		wf := sdk.NewResultTask("bare", func(ctx context.Context, in N) (int, error) {
+			return 0, workflow.ErrParked
+		})
+		env.Register(wf)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Hour)
+		defer cancel()
+		_, err := wf.Call(ctx, env.Docket(), N{})
+		require.Error(t, err)
+		assert.NotErrorIs(t, err, context.DeadlineExceeded, "not parked for ever")
+		info, err := env.Docket().Execution(env.Runs("bare")[0].Key).Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, sdk.StateFailed, info.State)
+		assert.Contains(t, info.Error, `returned by task "bare", but none of its primitives parked this run`)
 	})
 }

@@ -45,17 +45,17 @@ var ErrChildFailed = core.ErrChildFailed
 // child's key, <workflow key>/<name>. Nothing is adopted; the children
 // started in the same call are, and a later run finds them. Returned, the
 // error fails the run as any error does: a retry may find the key free.
-var ErrKeyTaken = errors.New("docket: the child's key is taken")
+var ErrKeyTaken = core.ErrKeyTaken
 
 // ErrNotAChild reports a wait (Wait, Get, All) for a Future that this
 // execution of the workflow did not start: another workflow's child, or a
 // child of an earlier execution of its key kept in a variable. Its end
 // would never wake this workflow. It comes wrapped in sdk.Permanent: a
 // retry would find the same.
-var ErrNotAChild = errors.New("docket: not a child of this workflow")
+var ErrNotAChild = core.ErrNotAChild
 
 // ErrNotInTask reports a primitive called outside a running task.
-var ErrNotInTask = errors.New("docket: workflow primitives run inside a task, with the task's context")
+var ErrNotInTask = core.ErrNotInTask
 
 // ErrSignalTimeout reports a wait for a signal that timed out. It comes
 // wrapped in sdk.Permanent; a workflow that returns it fails (reason
@@ -316,10 +316,12 @@ func Sleep(ctx context.Context, name string, d time.Duration) error {
 
 // SleepUntil parks the workflow until t (by the Redis clock); see Sleep. A
 // t already past returns at once; one after the year 9999 is an error
-// matching sdk.ErrBadInput.
+// matching sdk.ErrBadInput, permanent (see sdk.Permanent): a run gets its
+// instant as every run does, from what earlier runs saved, and a retry
+// would get the same.
 func SleepUntil(ctx context.Context, name string, t time.Time) error {
 	if err := core.CheckInstant("workflow.SleepUntil", t); err != nil {
-		return err
+		return sdk.Permanent(err)
 	}
 	return sleep(ctx, name, store.Park{Kind: store.ParkSleep, Timer: name, Until: t})
 }

@@ -311,9 +311,10 @@ func TestAWorkflowsSignalTimeoutReachesItsResult(t *testing.T) {
 }
 
 // A workflow that returns an error of docket's own, a signal's payload that
-// does not decode or an instant past the year 9999 (ErrBadInput), fails
-// with it, and the error of its Result matches it too, as the one the
-// workflow got did: the sentinel is told by its text in the message.
+// does not decode or an instant past the year 9999 (ErrBadInput, both
+// permanent: no retry would mend them), fails with it, and the error of
+// its Result matches it too, as the one the workflow got did: the sentinel
+// is told by its text in the message.
 func TestAWorkflowsBadInputErrorReachesItsResult(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		count := sdk.NewResultTask("count", func(ctx context.Context, in N) (int, error) {
@@ -321,7 +322,7 @@ func TestAWorkflowsBadInputErrorReachesItsResult(t *testing.T) {
 		})
 		far := sdk.NewTask("far", func(ctx context.Context, in N) error {
 			return workflow.SleepUntil(ctx, "nap", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))
-		})
+		}, policy.Retry(4, time.Second))
 		other := sdk.NewTask("other", func(ctx context.Context, in N) error {
 			return sdk.Permanent(errors.New("bad task input, said the task"))
 		})
@@ -353,9 +354,10 @@ func TestAWorkflowsBadInputErrorReachesItsResult(t *testing.T) {
 
 		_, err = sdk.Result[struct{}](t.Context(), exFar)
 		assert.ErrorIs(t, err, sdk.ErrBadInput, "an instant past the year 9999")
-		assert.NotErrorIs(t, err, sdk.ErrPermanent)
+		assert.ErrorIs(t, err, sdk.ErrPermanent, "every run would get the same instant")
 		require.ErrorAs(t, err, &te)
-		assert.Equal(t, sdk.ReasonError, te.Reason)
+		assert.Equal(t, sdk.ReasonPermanent, te.Reason)
+		assert.Len(t, env.Runs("far"), 1, "not retried")
 
 		_, err = sdk.Result[struct{}](t.Context(), exOther)
 		assert.ErrorIs(t, err, sdk.ErrPermanent)

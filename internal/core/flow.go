@@ -55,6 +55,15 @@ var ErrSignalTimeout = errors.New("docket: no signal came in time")
 // ErrNoName reports a primitive called without a name.
 var ErrNoName = errors.New("docket: a workflow primitive needs a name: names are how a run finds what an earlier run did")
 
+// ErrKeyTaken, ErrNotAChild and ErrNotInTask are workflow's, here (as
+// ErrSignalTimeout is) so that sdk's TaskError can give them back to those
+// who wait for a workflow that failed with one (see TaskError.Unwrap).
+var (
+	ErrKeyTaken  = errors.New("docket: the child's key is taken")
+	ErrNotAChild = errors.New("docket: not a child of this workflow")
+	ErrNotInTask = errors.New("docket: workflow primitives run inside a task, with the task's context")
+)
+
 // Load reads the execution's flow, once per run. The lock is not held
 // across the round trip: a read left behind by a run whose context ended
 // (see workflow's promptly) must not block the run's other calls.
@@ -116,7 +125,7 @@ func (f *Flow) Set(field, value string) {
 // run: ErrDuplicate if the run used it already.
 func (f *Flow) Use(kind, name string) error {
 	if name == "" {
-		return fmt.Errorf("%w (a %s)", ErrNoName, kind)
+		return fmt.Errorf("%w: a %s without one", ErrNoName, kind) // ": " after it: see sdk's carriedByText
 	}
 	if n := f.Count(kind + ":" + name); n > 1 {
 		return fmt.Errorf("%w: %s %q", ErrDuplicate, kind, text.Truncate(name, ShownNameRunes))
