@@ -15,6 +15,7 @@ type ConcurrencyPolicy struct {
 
 	built bool // set by Concurrency and TaskConcurrency alone: Compile refuses a struct literal
 	drop  bool // DropOverLimit was given, which does not apply
+	flaws flaws
 }
 
 // LimitOption adjusts a concurrency limit or a rate limit.
@@ -24,8 +25,30 @@ type LimitOption func(*limitOptions)
 type ConcurrencyOption = LimitOption
 
 type limitOptions struct {
-	scope string
-	drop  bool
+	scope      string
+	drop       bool
+	emptyScope bool // Scope("") was given
+}
+
+// flaws are what a builder was given that Compile refuses, rather than
+// read as another policy: a per-argument builder without a field name
+// (which would limit the whole task), a Scope without a name (which would
+// leave the limit the task's own).
+type flaws struct {
+	noArg      bool
+	emptyScope bool
+}
+
+// check returns the error of the first flaw; task names the builder for
+// the whole task.
+func (f flaws) check(builder, task string) error {
+	switch {
+	case f.noArg:
+		return fmt.Errorf("%w: %s needs the JSON name of an input field; for one limit on the whole task, use %s", ErrInvalid, builder, task)
+	case f.emptyScope:
+		return fmt.Errorf("%w: Scope needs a name; without Scope a limit is its task's own", ErrInvalid)
+	}
+	return nil
 }
 
 func collectLimit(opts []LimitOption) limitOptions {
@@ -46,8 +69,9 @@ func collectLimit(opts []LimitOption) limitOptions {
 // Register refuses the later one (ErrConflict): left to the claims, a task
 // of a smaller max would take a slot a larger one's run freed, and a
 // shorter window would forget the starts a longer one counts.
+// An empty name is refused (ErrInvalid), rather than read as no scope.
 func Scope(name string) LimitOption {
-	return func(o *limitOptions) { o.scope = name }
+	return func(o *limitOptions) { o.scope, o.emptyScope = name, name == "" }
 }
 
 // DropOverLimit makes a rate limit drop a submission that comes over the
@@ -59,7 +83,8 @@ func DropOverLimit() LimitOption {
 }
 
 // Concurrency allows at most max runs at once for each value of the input
-// field arg (its JSON name), across all workers.
+// field arg (its JSON name), across all workers. An empty arg is refused
+// (ErrInvalid): TaskConcurrency limits the whole task.
 //
 // A task with several limits takes their slots one at a time: its own
 // limits first, in the order it declares them, then those it shares
@@ -67,14 +92,16 @@ func DropOverLimit() LimitOption {
 // took before it. Declare the narrow limit first (a customer's before a
 // region's), so that a task waiting for it holds none of the wider one's.
 func Concurrency(arg string, max int, opts ...LimitOption) ConcurrencyPolicy {
-	o := collectLimit(opts)
-	return ConcurrencyPolicy{Arg: arg, Max: max, Scope: o.scope, built: true, drop: o.drop}
+	c := TaskConcurrency(max, opts...)
+	c.Arg, c.flaws.noArg = arg, arg == ""
+	return c
 }
 
 // TaskConcurrency allows at most max runs of the task at once, whatever the
 // input, across all workers.
 func TaskConcurrency(max int, opts ...LimitOption) ConcurrencyPolicy {
-	return Concurrency("", max, opts...)
+	o := collectLimit(opts)
+	return ConcurrencyPolicy{Max: max, Scope: o.scope, built: true, drop: o.drop, flaws: flaws{emptyScope: o.emptyScope}}
 }
 
 // String is the policy as the call that builds it reads (for errors and
@@ -84,10 +111,10 @@ func (c ConcurrencyPolicy) String() string {
 		return literal(c)
 	}
 	s := fmt.Sprintf("TaskConcurrency(%d", c.Max)
-	if c.Arg != "" {
+	if c.Arg != "" || c.flaws.noArg {
 		s = fmt.Sprintf("Concurrency(%q, %d", c.Arg, c.Max)
 	}
-	if c.Scope != "" {
+	if c.Scope != "" || c.flaws.emptyScope {
 		s += fmt.Sprintf(", Scope(%q)", c.Scope)
 	}
 	return s + ")"
@@ -101,6 +128,9 @@ func (c ConcurrencyPolicy) origin() (string, bool) {
 }
 
 func (c ConcurrencyPolicy) apply(s *Set) error {
+	if err := c.flaws.check("Concurrency", "policy.TaskConcurrency(max)"); err != nil {
+		return err
+	}
 	if c.Max < 1 {
 		return fmt.Errorf("%w: the limit must be at least 1", ErrInvalid)
 	}
@@ -129,17 +159,21 @@ type CooldownPolicy struct {
 	Window time.Duration // how long after the submission that ran those that follow are dropped
 
 	built bool // set by Cooldown and TaskCooldown alone: Compile refuses a struct literal
+	noArg bool // Cooldown was given no field name
 }
 
 // Cooldown runs the first submission for each value of the input field arg
-// at once and drops those that follow within window of it.
+// at once and drops those that follow within window of it. An empty arg
+// is refused (ErrInvalid): TaskCooldown covers the whole task.
 func Cooldown(arg string, window time.Duration) CooldownPolicy {
-	return CooldownPolicy{Arg: arg, Window: window, built: true}
+	return CooldownPolicy{Arg: arg, Window: window, built: true, noArg: arg == ""}
 }
 
 // TaskCooldown runs the first submission of the task at once and drops those
 // that follow within window of it.
-func TaskCooldown(window time.Duration) CooldownPolicy { return Cooldown("", window) }
+func TaskCooldown(window time.Duration) CooldownPolicy {
+	return CooldownPolicy{Window: window, built: true}
+}
 
 // String is the policy as the call that builds it reads (for errors and
 // logs); a struct literal says it is one.
@@ -147,7 +181,7 @@ func (c CooldownPolicy) String() string {
 	if !c.built {
 		return literal(c)
 	}
-	if c.Arg == "" {
+	if c.Arg == "" && !c.noArg {
 		return fmt.Sprintf("TaskCooldown(%v)", c.Window)
 	}
 	return fmt.Sprintf("Cooldown(%q, %v)", c.Arg, c.Window)
@@ -161,6 +195,9 @@ func (c CooldownPolicy) origin() (string, bool) {
 }
 
 func (c CooldownPolicy) apply(s *Set) error {
+	if err := (flaws{noArg: c.noArg}).check("Cooldown", "policy.TaskCooldown(window)"); err != nil {
+		return err
+	}
 	if err := checkWindow("window", c.Window); err != nil {
 		return err
 	}
@@ -186,20 +223,24 @@ type DebouncePolicy struct {
 	Settle time.Duration // how long the burst must be quiet before it runs
 
 	built bool // set by Debounce and TaskDebounce alone: Compile refuses a struct literal
+	noArg bool // Debounce was given no field name
 }
 
 // Debounce turns each burst of submissions with the same value of the input
 // field arg into one run, settle after the last submission of the burst:
 // the run of the burst's first submission, with its input; the others are
-// dropped (cancelled).
+// dropped (cancelled). An empty arg is refused (ErrInvalid): TaskDebounce
+// covers the whole task.
 func Debounce(arg string, settle time.Duration) DebouncePolicy {
-	return DebouncePolicy{Arg: arg, Settle: settle, built: true}
+	return DebouncePolicy{Arg: arg, Settle: settle, built: true, noArg: arg == ""}
 }
 
 // TaskDebounce turns each burst of submissions of the task into one run,
 // settle after the last submission of the burst (the first submission's:
 // see Debounce).
-func TaskDebounce(settle time.Duration) DebouncePolicy { return Debounce("", settle) }
+func TaskDebounce(settle time.Duration) DebouncePolicy {
+	return DebouncePolicy{Settle: settle, built: true}
+}
 
 // String is the policy as the call that builds it reads (for errors and
 // logs); a struct literal says it is one.
@@ -207,7 +248,7 @@ func (d DebouncePolicy) String() string {
 	if !d.built {
 		return literal(d)
 	}
-	if d.Arg == "" {
+	if d.Arg == "" && !d.noArg {
 		return fmt.Sprintf("TaskDebounce(%v)", d.Settle)
 	}
 	return fmt.Sprintf("Debounce(%q, %v)", d.Arg, d.Settle)
@@ -221,6 +262,9 @@ func (d DebouncePolicy) origin() (string, bool) {
 }
 
 func (d DebouncePolicy) apply(s *Set) error {
+	if err := (flaws{noArg: d.noArg}).check("Debounce", "policy.TaskDebounce(settle)"); err != nil {
+		return err
+	}
 	switch {
 	case s.Debounce != nil:
 		return fmt.Errorf("%w (already %s); a task has one settle window", ErrDuplicate, s.Debounce)

@@ -16,6 +16,7 @@ type RateLimitPolicy struct {
 	Drop  bool          // drop a submission over the limit instead of making it wait
 
 	built bool // set by RateLimit and TaskRateLimit alone: Compile refuses a struct literal
+	flaws flaws
 }
 
 // RateLimit allows at most limit starts per sliding window of per for each
@@ -24,15 +25,18 @@ type RateLimitPolicy struct {
 // limit waits, holding no worker, and is due at the very instant the window
 // has room for it: no polling. With DropOverLimit a submission over the
 // limit is dropped instead; with Scope the window is shared across tasks.
+// An empty arg is refused (ErrInvalid): TaskRateLimit covers the whole task.
 func RateLimit(arg string, limit int, per time.Duration, opts ...LimitOption) RateLimitPolicy {
-	o := collectLimit(opts)
-	return RateLimitPolicy{Arg: arg, Limit: limit, Per: per, Scope: o.scope, Drop: o.drop, built: true}
+	r := TaskRateLimit(limit, per, opts...)
+	r.Arg, r.flaws.noArg = arg, arg == ""
+	return r
 }
 
 // TaskRateLimit allows at most limit starts of the task per sliding window
 // of per, whatever the input; see RateLimit.
 func TaskRateLimit(limit int, per time.Duration, opts ...LimitOption) RateLimitPolicy {
-	return RateLimit("", limit, per, opts...)
+	o := collectLimit(opts)
+	return RateLimitPolicy{Limit: limit, Per: per, Scope: o.scope, Drop: o.drop, built: true, flaws: flaws{emptyScope: o.emptyScope}}
 }
 
 // String is the policy as the call that builds it reads (for errors and
@@ -42,10 +46,10 @@ func (r RateLimitPolicy) String() string {
 		return literal(r)
 	}
 	s := fmt.Sprintf("TaskRateLimit(%d, %v", r.Limit, r.Per)
-	if r.Arg != "" {
+	if r.Arg != "" || r.flaws.noArg {
 		s = fmt.Sprintf("RateLimit(%q, %d, %v", r.Arg, r.Limit, r.Per)
 	}
-	if r.Scope != "" {
+	if r.Scope != "" || r.flaws.emptyScope {
 		s += fmt.Sprintf(", Scope(%q)", r.Scope)
 	}
 	if r.Drop {
@@ -62,6 +66,9 @@ func (r RateLimitPolicy) origin() (string, bool) {
 }
 
 func (r RateLimitPolicy) apply(s *Set) error {
+	if err := r.flaws.check("RateLimit", "policy.TaskRateLimit(limit, per)"); err != nil {
+		return err
+	}
 	switch {
 	case r.Limit < 1:
 		return fmt.Errorf("%w: the limit must be at least 1", ErrInvalid)

@@ -713,3 +713,31 @@ func TestAdmissionFieldNamesAreASCII(t *testing.T) {
 	_, err := compile[input](policy.Concurrency("plain_1", 1))
 	assert.NoError(t, err)
 }
+
+// A per-argument builder given no field name, or a Scope given no name, is
+// refused: read as a limit on the whole task, or as no scope, it would
+// limit something else than the caller meant, without a word. The Task*
+// builders are the way to limit the whole task.
+func TestEmptyFieldNamesAndScopesAreRefused(t *testing.T) {
+	for _, c := range []struct {
+		p        policy.Policy
+		shown    string
+		fragment string
+	}{
+		{policy.Concurrency("", 1), `Concurrency("", 1)`, "use policy.TaskConcurrency(max)"},
+		{policy.Cooldown("", time.Second), `Cooldown("", 1s)`, "use policy.TaskCooldown(window)"},
+		{policy.Debounce("", time.Second), `Debounce("", 1s)`, "use policy.TaskDebounce(settle)"},
+		{policy.RateLimit("", 1, time.Second), `RateLimit("", 1, 1s)`, "use policy.TaskRateLimit(limit, per)"},
+		{policy.Concurrency("customer_id", 1, policy.Scope("")), `Concurrency("customer_id", 1, Scope(""))`, "Scope needs a name"},
+		{policy.TaskConcurrency(1, policy.Scope("")), `TaskConcurrency(1, Scope(""))`, "Scope needs a name"},
+		{policy.RateLimit("customer_id", 1, time.Second, policy.Scope("")), `RateLimit("customer_id", 1, 1s, Scope(""))`, "Scope needs a name"},
+	} {
+		_, err := compile[syncInput](c.p)
+		requirePolicyError(t, err, policy.ErrInvalid, c.shown, c.fragment)
+	}
+	// The builders for the whole task, and named scopes, are fine.
+	_, err := compile[syncInput](policy.TaskConcurrency(1, policy.Scope("db")), policy.TaskCooldown(time.Second),
+		policy.TaskDebounce(time.Second), policy.TaskRateLimit(1, time.Second),
+		policy.Concurrency("customer_id", 2, policy.Scope("customers")))
+	require.NoError(t, err)
+}

@@ -278,7 +278,7 @@ func TestAtInThePastMeansNow(t *testing.T) {
 func TestPoliciesIsACopy(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		task := sdk.NewTask("flaky", func(context.Context, struct{}) error { return errors.New("down") },
-			policy.Retry(2, time.Second), policy.Concurrency("", 1))
+			policy.Retry(2, time.Second), policy.TaskConcurrency(1))
 		env.Register(task)
 		set, err := task.Policies()
 		require.NoError(t, err)
