@@ -22,8 +22,9 @@ var (
 	// ErrInvalid reports a policy argument out of its range: Retry(0), a
 	// negative delay, a maximum under its minimum, a timeout that is not
 	// positive, an interval or window under a microsecond (Redis's clock,
-	// which schedules them, counts microseconds), a limit of less than one;
-	// and a task input type that is not a struct.
+	// which schedules them, counts microseconds), a limit of less than one,
+	// an empty field name (Concurrency, Cooldown, Debounce, RateLimit) or
+	// scope name (Scope); and a task input type that is not a struct.
 	ErrInvalid = errors.New("invalid argument")
 	// ErrDuplicate reports a policy given twice to one task (two Retry, say).
 	ErrDuplicate = errors.New("declared more than once")

@@ -199,8 +199,9 @@ func (i Info) Err() error {
 // that did not decode, a step's output that does not read back, an instant
 // past the year 9999) and ErrInputTooLarge, and the errors of workflow's
 // primitives used wrongly: workflow.ErrNotAChild (with ErrPermanent),
-// ErrKeyTaken, ErrDuplicateName, ErrNoName and ErrNotInTask. The task's own error values do
-// not travel through Redis, only their message: an errors.Is against an
+// workflow.ErrKeyTaken, workflow.ErrDuplicateName, workflow.ErrNoName and
+// workflow.ErrNotInTask. The task's own error values do not travel
+// through Redis, only their message: an errors.Is against an
 // error of the task's own package does not match (testsuite.Env.Runs keeps
 // each attempt's error as returned).
 type TaskError struct {

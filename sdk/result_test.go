@@ -260,6 +260,7 @@ func TestATaskErrorMatchesDocketsErrorsItsMessageCarries(t *testing.T) {
 		{sdk.ReasonError, "card declined", nil, []error{sdk.ErrPermanent, sdk.ErrBadInput, sdk.ErrInputTooLarge}},
 		{sdk.ReasonPermanent, workflow.ErrNotAChild.Error() + `: "a/b" is not a child "c" started`, []error{sdk.ErrPermanent, workflow.ErrNotAChild}, []error{workflow.ErrKeyTaken}},
 		{sdk.ReasonError, "charging: " + workflow.ErrNoName.Error() + ": a step without one", []error{workflow.ErrNoName}, []error{workflow.ErrDuplicateName, sdk.ErrPermanent}},
+		{sdk.ReasonError, workflow.ErrNoName.Error() + ": a signal without one", []error{workflow.ErrNoName}, nil},
 		{sdk.ReasonError, workflow.ErrDuplicateName.Error() + `: step "a"`, []error{workflow.ErrDuplicateName}, []error{workflow.ErrNoName}},
 		{sdk.ReasonError, workflow.ErrKeyTaken.Error() + `: child "c"`, []error{workflow.ErrKeyTaken}, []error{workflow.ErrNotAChild}},
 		{sdk.ReasonError, workflow.ErrNotInTask.Error(), []error{workflow.ErrNotInTask}, nil},

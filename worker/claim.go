@@ -490,7 +490,10 @@ const aheadFor = 2 * time.Millisecond
 // concurrency 10 (bench/README.md), 53,700 → 62,800 tasks/s (every run
 // faster, by 6–21%), at 50 63,800 → 68,500, at 200 no change (ClaimAhead
 // bounds it); sixteen did no better than eight. What is held from other
-// workers is still bounded by the pace: about eight round trips' work.
+// workers is still bounded by the pace: about eight round trips' work, on
+// average. Just after a stall, which raises the measured round trip, a
+// worker claims more (up to ClaimAhead): those that then wait in line
+// longer than Lease/10 are handed back.
 const aheadRoundTrips = 8
 
 func (l *claimer) workOutAhead() int {

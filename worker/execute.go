@@ -718,7 +718,7 @@ func (a *attempt) outcome(def *core.TaskDef, err error) *store.Outcome {
 	if a.ctx.Err() == nil && errors.Is(err, core.ErrParked) {
 		// Returned, but no primitive of the run parked it: the run has
 		// nothing to wait for, and fails, saying why rather than "parks".
-		err = fmt.Errorf("%w (returned by task %q, but none of its primitives parked this run: return the error a primitive gave, not workflow.ErrParked itself)", err, a.msg.Name)
+		err = fmt.Errorf("docket: task %q returned workflow.ErrParked, but none of its primitives parked this run (return the error a primitive gave, not ErrParked itself): %w", a.msg.Name, err)
 	}
 	// The attempt's own context decides first: an error that only wraps
 	// ErrCancelled or ErrTimeout (a child's, say) is the task's error.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -597,6 +598,7 @@ func TestWaitingForAnotherWorkflowsChildFails(t *testing.T) {
 func TestWaitersSeeThePrimitiveErrorAWorkflowFailedWith(t *testing.T) {
 	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
 		child := sdk.NewTask("child", func(ctx context.Context, in N) error { return nil })
+		counted := sdk.NewResultTask("counted", func(ctx context.Context, in N) (int, error) { return in.N, nil })
 		noop := func(ctx context.Context) error { return nil }
 		cases := map[string]struct {
 			run  func(ctx context.Context) error
@@ -610,6 +612,14 @@ func TestWaitersSeeThePrimitiveErrorAWorkflowFailedWith(t *testing.T) {
 			}, workflow.ErrDuplicateName},
 			"unnamed": {func(ctx context.Context) error {
 				return fmt.Errorf("charging: %w", workflow.Do(ctx, "", noop))
+			}, workflow.ErrNoName},
+			"unnamed-signal": {func(ctx context.Context) error {
+				_, err := workflow.WaitSignal[int](ctx, "", time.Hour)
+				return err
+			}, workflow.ErrNoName},
+			"unnamed-children": {func(ctx context.Context) error {
+				_, err := workflow.StartMany(ctx, counted, "", []N{{}, {}})
+				return err
 			}, workflow.ErrNoName},
 			"taken": {func(ctx context.Context) error {
 				_, err := workflow.StartTask(ctx, child, "c", N{})
@@ -626,7 +636,7 @@ func TestWaitersSeeThePrimitiveErrorAWorkflowFailedWith(t *testing.T) {
 			time.Sleep(time.Minute) // less than the records' retention
 			return nil
 		})
-		env.Register(wf, child, blocker)
+		env.Register(wf, child, counted, blocker)
 		_, err := blocker.Add(t.Context(), env.Docket(), N{}, sdk.Key("taken/c")) // holds the child's key
 		require.NoError(t, err)
 		for key := range cases {
@@ -665,6 +675,6 @@ func TestReturningErrParkedWithoutAPrimitiveFails(t *testing.T) {
 		info, err := env.Docket().Execution(env.Runs("bare")[0].Key).Info(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, sdk.StateFailed, info.State)
-		assert.Contains(t, info.Error, `returned by task "bare", but none of its primitives parked this run`)
+		assert.True(t, strings.HasPrefix(info.Error, `docket: task "bare" returned workflow.ErrParked, but none of its primitives parked this run`), info.Error)
 	})
 }

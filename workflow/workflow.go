@@ -22,7 +22,8 @@ import (
 // wrapped or not. The run parks — its attempt ends, its worker slot frees —
 // and the workflow runs again when what it waits for happens; whatever the
 // function returns after a primitive parked, the run parks, and no
-// primitive does anything more in that run.
+// primitive does anything more in that run. Returned when no primitive
+// parked the run, it is an error like any other, that says so.
 var ErrParked = core.ErrParked
 
 // ErrDuplicateName reports a name given twice in one run to the same kind of
@@ -372,7 +373,7 @@ func WaitSignal[T any](ctx context.Context, name string, timeout time.Duration) 
 		return zero, err
 	}
 	if name == "" {
-		return zero, fmt.Errorf("%w (a signal)", ErrNoName)
+		return zero, fmt.Errorf("%w: a signal without one", ErrNoName)
 	}
 	wait := fmt.Sprintf("%s#%d", name, a.Flow.Count("signal:"+name))
 	got, err := received(ctx, a, name, wait, timeout < 0)
