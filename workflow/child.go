@@ -170,7 +170,9 @@ func All[Out any](ctx context.Context, children []*Future[Out]) ([]Out, error) {
 // opts may delay it (sdk.After, sdk.At); it is keyed by its name. Its input
 // is held to the docket's sdk.WithMaxInputSize (sdk.ErrInputTooLarge). A
 // perpetual or cron task cannot be a child (sdk.ErrBadInput): its chain never
-// ends.
+// ends. Those errors, and those of options a child cannot take (sdk.Key, an
+// instant past the year 9999), are permanent (sdk.Permanent): every run
+// would get them again.
 //
 // Starting is one round trip to Redis, none for a child started by an
 // earlier run. The child is cancelled if its workflow is cancelled or fails.
@@ -238,13 +240,13 @@ func StartMany[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], 
 func endingTask(name string, policies func() (*policy.Set, error)) error {
 	set, err := policies()
 	if err != nil {
-		return fmt.Errorf("child of task %q: %w", name, err)
+		return sdk.Permanent(fmt.Errorf("child of task %q: %w", name, err))
 	}
 	if set.Perpetual == nil && set.Cron == nil {
 		return nil
 	}
-	return fmt.Errorf("%w: task %q is perpetual (or cron): its chain never ends, so it cannot be a workflow's child; add it with Add, from a step",
-		sdk.ErrBadInput, name)
+	return sdk.Permanent(fmt.Errorf("%w: task %q is perpetual (or cron): its chain never ends, so it cannot be a workflow's child; add it with Add, from a step",
+		sdk.ErrBadInput, name))
 }
 
 func start[Out, In any](ctx context.Context, task string, names []string, ins []In, opts []sdk.AddOption) ([]*Future[Out], error) {
@@ -255,16 +257,18 @@ func start[Out, In any](ctx context.Context, task string, names []string, ins []
 	if err := load(ctx, a); err != nil {
 		return nil, err
 	}
+	// The code chose these: every run would get the same error, which is
+	// permanent (see sdk.Permanent), as SleepUntil's is.
 	o := core.Collect(opts)
 	if err := o.Check(); err != nil {
-		return nil, fmt.Errorf("child of task %q: %w", task, err)
+		return nil, sdk.Permanent(fmt.Errorf("child of task %q: %w", task, err))
 	}
 	if o.Keyed || o.KeysGiven {
-		return nil, fmt.Errorf("%w: a child is keyed by its name under its workflow", sdk.ErrBadKey)
+		return nil, sdk.Permanent(fmt.Errorf("%w: a child is keyed by its name under its workflow", sdk.ErrBadKey))
 	}
 	if o.Spread != 0 || o.Jitter != 0 {
-		return nil, fmt.Errorf("%w: children are not spread: Spread and Jitter are for AddMany; delay children with sdk.After or sdk.At",
-			sdk.ErrBadInput)
+		return nil, sdk.Permanent(fmt.Errorf("%w: children are not spread: Spread and Jitter are for AddMany; delay children with sdk.After or sdk.At",
+			sdk.ErrBadInput))
 	}
 	traceparent := telemetry.InjectTrace(ctx)
 	futures := make([]*Future[Out], len(names))

@@ -678,3 +678,49 @@ func TestReturningErrParkedWithoutAPrimitiveFails(t *testing.T) {
 		assert.True(t, strings.HasPrefix(info.Error, `docket: task "bare" returned workflow.ErrParked, but none of its primitives parked this run`), info.Error)
 	})
 }
+
+// A child the workflow's code cannot start as written (options a child does
+// not take, an instant past the year 9999, a perpetual task) fails the
+// workflow for good: every run would get the same error, and a retry
+// policy does not run it again for nothing.
+func TestAChildThatCannotStartFailsTheWorkflowForGood(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		child := sdk.NewTask("child", func(ctx context.Context, in N) error { return nil })
+		chain := sdk.NewTask("chain", func(ctx context.Context, in N) error { return nil }, policy.Perpetual(time.Hour))
+		starts := map[string]func(ctx context.Context) error{
+			"far": func(ctx context.Context) error {
+				_, err := workflow.StartTask(ctx, child, "c", N{}, sdk.At(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)))
+				return err
+			},
+			"spread": func(ctx context.Context) error {
+				_, err := workflow.StartTask(ctx, child, "c", N{}, sdk.Spread(time.Hour))
+				return err
+			},
+			"keyed": func(ctx context.Context) error {
+				_, err := workflow.StartTask(ctx, child, "c", N{}, sdk.Key("mine"))
+				return err
+			},
+			"perpetual": func(ctx context.Context) error {
+				_, err := workflow.StartTask(ctx, chain, "c", N{})
+				return err
+			},
+		}
+		wf := sdk.NewTask("wf", func(ctx context.Context, in N) error {
+			return starts[sdk.Current(ctx).Key()](ctx)
+		}, policy.Retry(3, time.Second))
+		env.Register(wf, child, chain)
+		for key := range starts {
+			_, err := wf.Add(t.Context(), env.Docket(), N{}, sdk.Key(key))
+			require.NoError(t, err)
+		}
+		env.RunUntilIdle()
+		assert.Len(t, env.Runs("wf"), len(starts), "one run each: no retries")
+		for key := range starts {
+			info, err := env.Docket().Execution(key).Info(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, sdk.StateFailed, info.State, key)
+			assert.Equal(t, sdk.ReasonPermanent, info.Reason, "%s: %s", key, info.Error)
+		}
+		assert.Empty(t, env.Runs("child"), "no child started")
+	})
+}
