@@ -34,27 +34,30 @@ func NewResultTask[In, Out any](name string, fn func(ctx context.Context, in In)
 
 // Add schedules the task with input in: see Task.Add.
 func (t *ResultTask[In, Out]) Add(ctx context.Context, d *Docket, in In, opts ...AddOption) (*Execution, error) {
-	if t == nil {
-		return nil, errNilTask
+	task, err := t.inner()
+	if err != nil {
+		return nil, err
 	}
-	return t.Task.Add(ctx, d, in, opts...)
+	return task.Add(ctx, d, in, opts...)
 }
 
 // Replace schedules the task under a key whether or not it is live: see
 // Task.Replace.
 func (t *ResultTask[In, Out]) Replace(ctx context.Context, d *Docket, in In, opts ...AddOption) (*Execution, error) {
-	if t == nil {
-		return nil, errNilTask
+	task, err := t.inner()
+	if err != nil {
+		return nil, err
 	}
-	return t.Task.Replace(ctx, d, in, opts...)
+	return task.Replace(ctx, d, in, opts...)
 }
 
 // AddMany schedules one task per input: see Task.AddMany.
 func (t *ResultTask[In, Out]) AddMany(ctx context.Context, d *Docket, ins []In, opts ...AddOption) ([]*Execution, error) {
-	if t == nil {
-		return nil, errNilTask
+	task, err := t.inner()
+	if err != nil {
+		return nil, err
 	}
-	return t.Task.AddMany(ctx, d, ins, opts...)
+	return task.AddMany(ctx, d, ins, opts...)
 }
 
 // Name is the task's name; empty for a nil *ResultTask.
@@ -67,18 +70,33 @@ func (t *ResultTask[In, Out]) Name() string {
 
 // Policies returns the task's validated policies: see Task.Policies.
 func (t *ResultTask[In, Out]) Policies() (*policy.Set, error) {
-	if t == nil {
-		return nil, errNilTask
+	task, err := t.inner()
+	if err != nil {
+		return nil, err
 	}
-	return t.Task.Policies()
+	return task.Policies()
 }
 
 // definition is the Task's, checked for a nil *ResultTask first.
 func (t *ResultTask[In, Out]) definition() (*core.TaskDef, error) {
-	if t == nil {
-		return nil, errNilTask
+	task, err := t.inner()
+	if err != nil {
+		return nil, err
 	}
-	return t.Task.definition()
+	return task.definition()
+}
+
+// inner is the task t wraps: errNilTask for a nil t, and for a zero
+// ResultTask (a struct literal, which has none) an error that says how to
+// declare one.
+func (t *ResultTask[In, Out]) inner() (*Task[In], error) {
+	switch {
+	case t == nil:
+		return nil, errNilTask
+	case t.Task == nil:
+		return nil, fmt.Errorf("%w: a zero ResultTask (a struct literal): declare a task with sdk.NewResultTask(name, fn, policies...)", ErrBadTask)
+	}
+	return t.Task, nil
 }
 
 // Result waits for ex, an execution of this task, to finish, and returns its
@@ -95,8 +113,8 @@ func (t *ResultTask[In, Out]) Result(ctx context.Context, ex *Execution) (Out, e
 // keeps no completed records (WithCompletedRetention(0)).
 func (t *ResultTask[In, Out]) Call(ctx context.Context, d *Docket, in In, opts ...AddOption) (Out, error) {
 	var zero Out
-	if t == nil {
-		return zero, errNilTask
+	if _, err := t.inner(); err != nil {
+		return zero, err
 	}
 	if err := usable(ctx, d); err != nil {
 		return zero, err

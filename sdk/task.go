@@ -78,6 +78,9 @@ func (t *Task[In]) definition() (*core.TaskDef, error) {
 }
 
 func (t *Task[In]) compile() (*core.TaskDef, error) {
+	if t.name == "" && t.fn == nil && t.withResult == nil && t.policies == nil {
+		return nil, fmt.Errorf("%w: a zero Task (a struct literal): declare a task with sdk.NewTask(name, fn, policies...)", ErrBadTask)
+	}
 	if t.name == "" {
 		return nil, fmt.Errorf("%w: a task needs a name", ErrBadTask)
 	}
