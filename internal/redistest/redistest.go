@@ -214,6 +214,7 @@ func (s *Server) launch(bin string, port int) error {
 		"--unixsocket", filepath.Join(s.dir, "redis.sock"), "--unixsocketperm", "700",
 		"--daemonize", "no", "--loglevel", "warning")
 	cmd.Args = append(cmd.Args, s.args...)
+	cmd.SysProcAttr = childAttr()
 	out, err := os.Create(filepath.Join(s.dir, "redis.log"))
 	if err != nil {
 		return err

@@ -56,6 +56,7 @@ sentinel failover-timeout %[3]s 10000
 		t.Fatal(err)
 	}
 	s.cmd = exec.Command(bin, conf, "--sentinel")
+	s.cmd.SysProcAttr = childAttr()
 	s.cmd.Stdout, s.cmd.Stderr = out, out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start redis-server --sentinel: %v", err)

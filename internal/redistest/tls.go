@@ -178,6 +178,7 @@ func NewTLSServer(t testing.TB, clientCerts bool) *TLSServer {
 		"--tls-ca-cert-file", s.PKI.CAFile, "--tls-auth-clients", auth,
 		"--dir", dir, "--save", "", "--appendonly", "no",
 		"--daemonize", "no", "--loglevel", "warning")
+	s.cmd.SysProcAttr = childAttr()
 	s.cmd.Stdout, s.cmd.Stderr = out, out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
