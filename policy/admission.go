@@ -159,14 +159,14 @@ type CooldownPolicy struct {
 	Window time.Duration // how long after the submission that ran those that follow are dropped
 
 	built bool // set by Cooldown and TaskCooldown alone: Compile refuses a struct literal
-	noArg bool // Cooldown was given no field name
+	flaws flaws
 }
 
 // Cooldown runs the first submission for each value of the input field arg
 // at once and drops those that follow within window of it. An empty arg
 // is refused (ErrInvalid): TaskCooldown covers the whole task.
 func Cooldown(arg string, window time.Duration) CooldownPolicy {
-	return CooldownPolicy{Arg: arg, Window: window, built: true, noArg: arg == ""}
+	return CooldownPolicy{Arg: arg, Window: window, built: true, flaws: flaws{noArg: arg == ""}}
 }
 
 // TaskCooldown runs the first submission of the task at once and drops those
@@ -181,7 +181,7 @@ func (c CooldownPolicy) String() string {
 	if !c.built {
 		return literal(c)
 	}
-	if c.Arg == "" && !c.noArg {
+	if c.Arg == "" && !c.flaws.noArg {
 		return fmt.Sprintf("TaskCooldown(%v)", c.Window)
 	}
 	return fmt.Sprintf("Cooldown(%q, %v)", c.Arg, c.Window)
@@ -195,7 +195,7 @@ func (c CooldownPolicy) origin() (string, bool) {
 }
 
 func (c CooldownPolicy) apply(s *Set) error {
-	if err := (flaws{noArg: c.noArg}).check("Cooldown", "policy.TaskCooldown(window)"); err != nil {
+	if err := c.flaws.check("Cooldown", "policy.TaskCooldown(window)"); err != nil {
 		return err
 	}
 	if err := checkWindow("window", c.Window); err != nil {
@@ -223,7 +223,7 @@ type DebouncePolicy struct {
 	Settle time.Duration // how long the burst must be quiet before it runs
 
 	built bool // set by Debounce and TaskDebounce alone: Compile refuses a struct literal
-	noArg bool // Debounce was given no field name
+	flaws flaws
 }
 
 // Debounce turns each burst of submissions with the same value of the input
@@ -232,7 +232,7 @@ type DebouncePolicy struct {
 // dropped (cancelled). An empty arg is refused (ErrInvalid): TaskDebounce
 // covers the whole task.
 func Debounce(arg string, settle time.Duration) DebouncePolicy {
-	return DebouncePolicy{Arg: arg, Settle: settle, built: true, noArg: arg == ""}
+	return DebouncePolicy{Arg: arg, Settle: settle, built: true, flaws: flaws{noArg: arg == ""}}
 }
 
 // TaskDebounce turns each burst of submissions of the task into one run,
@@ -248,7 +248,7 @@ func (d DebouncePolicy) String() string {
 	if !d.built {
 		return literal(d)
 	}
-	if d.Arg == "" && !d.noArg {
+	if d.Arg == "" && !d.flaws.noArg {
 		return fmt.Sprintf("TaskDebounce(%v)", d.Settle)
 	}
 	return fmt.Sprintf("Debounce(%q, %v)", d.Arg, d.Settle)
@@ -262,7 +262,7 @@ func (d DebouncePolicy) origin() (string, bool) {
 }
 
 func (d DebouncePolicy) apply(s *Set) error {
-	if err := (flaws{noArg: d.noArg}).check("Debounce", "policy.TaskDebounce(settle)"); err != nil {
+	if err := d.flaws.check("Debounce", "policy.TaskDebounce(settle)"); err != nil {
 		return err
 	}
 	switch {

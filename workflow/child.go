@@ -223,7 +223,7 @@ func StartMany[In, Out any](ctx context.Context, task *sdk.ResultTask[In, Out], 
 		return nil, err
 	}
 	if name == "" { // its children's names would still be "/0", "/1", ...
-		return nil, fmt.Errorf("%w: children started together without one", ErrNoName)
+		return nil, core.NoName("children started together")
 	}
 	names := make([]string, len(ins))
 	width := len(strconv.Itoa(max(len(ins)-1, 0)))

@@ -373,7 +373,7 @@ func WaitSignal[T any](ctx context.Context, name string, timeout time.Duration) 
 		return zero, err
 	}
 	if name == "" {
-		return zero, fmt.Errorf("%w: a signal without one", ErrNoName)
+		return zero, core.NoName("a signal")
 	}
 	wait := fmt.Sprintf("%s#%d", name, a.Flow.Count("signal:"+name))
 	got, err := received(ctx, a, name, wait, timeout < 0)

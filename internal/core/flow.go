@@ -55,6 +55,12 @@ var ErrSignalTimeout = errors.New("docket: no signal came in time")
 // ErrNoName reports a primitive called without a name.
 var ErrNoName = errors.New("docket: a workflow primitive needs a name: names are how a run finds what an earlier run did")
 
+// NoName is ErrNoName for what (a step, a signal, ...), wrapped as sdk's
+// TaskError finds it by its text: ": " after it (see carriedByText).
+func NoName(what string) error {
+	return fmt.Errorf("%w: %s without one", ErrNoName, what)
+}
+
 // ErrKeyTaken, ErrNotAChild and ErrNotInTask are workflow's, here (as
 // ErrSignalTimeout is) so that sdk's TaskError can give them back to those
 // who wait for a workflow that failed with one (see TaskError.Unwrap).
@@ -125,7 +131,7 @@ func (f *Flow) Set(field, value string) {
 // run: ErrDuplicate if the run used it already.
 func (f *Flow) Use(kind, name string) error {
 	if name == "" {
-		return fmt.Errorf("%w: a %s without one", ErrNoName, kind) // ": " after it: see sdk's carriedByText
+		return NoName("a " + kind)
 	}
 	if n := f.Count(kind + ":" + name); n > 1 {
 		return fmt.Errorf("%w: %s %q", ErrDuplicate, kind, text.Truncate(name, ShownNameRunes))
