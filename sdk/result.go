@@ -25,7 +25,7 @@ type ResultTask[In, Out any] struct {
 // given, and keeps what fn returns: Out's JSON encoding, when fn returns a
 // nil error. See NewTask for the rest.
 func NewResultTask[In, Out any](name string, fn func(ctx context.Context, in In) (Out, error), policies ...policy.Policy) *ResultTask[In, Out] {
-	t := &Task[In]{name: name, policies: policies, result: reflect.TypeFor[Out]()}
+	t := &Task[In]{name: name, policies: policies, result: reflect.TypeFor[Out](), made: true}
 	if fn != nil {
 		t.withResult = func(ctx context.Context, in In) (any, error) { return fn(ctx, in) }
 	}

@@ -26,6 +26,8 @@ type Task[In any] struct {
 	withResult func(context.Context, In) (any, error)
 	result     reflect.Type
 
+	made bool // set by NewTask and NewResultTask alone: a struct literal is refused
+
 	once sync.Once
 	def  *core.TaskDef
 	err  error
@@ -40,7 +42,7 @@ type Task[In any] struct {
 // same name and function, and a docket registers one task per name (see
 // Docket.Register). Declare a task once, typically in a package-level var.
 func NewTask[In any](name string, fn func(ctx context.Context, in In) error, policies ...policy.Policy) *Task[In] {
-	return &Task[In]{name: name, fn: fn, policies: policies}
+	return &Task[In]{name: name, fn: fn, policies: policies, made: true}
 }
 
 // Name is the task's name: how messages in Redis refer to it; empty for a
@@ -78,7 +80,7 @@ func (t *Task[In]) definition() (*core.TaskDef, error) {
 }
 
 func (t *Task[In]) compile() (*core.TaskDef, error) {
-	if t.name == "" && t.fn == nil && t.withResult == nil && t.policies == nil {
+	if !t.made {
 		return nil, fmt.Errorf("%w: a zero Task (a struct literal): declare a task with sdk.NewTask(name, fn, policies...)", ErrBadTask)
 	}
 	if t.name == "" {

@@ -43,8 +43,16 @@ func TestZeroTasksSayHowToDeclareOne(t *testing.T) {
 			assert.ErrorContains(t, c.err, "struct literal", name)
 			assert.ErrorContains(t, c.err, c.builder, name)
 		}
+		// Made by its function, a task without a name or a function is
+		// told so, not called a struct literal.
+		err := d.Register(sdk.NewTask[in]("", nil))
+		assert.ErrorContains(t, err, "needs a name")
+		assert.NotContains(t, err.Error(), "struct literal")
+		err = d.Register(sdk.NewResultTask[in, int]("r", nil))
+		assert.ErrorContains(t, err, "nil function")
+
 		var nilTask *sdk.ResultTask[in, int]
-		_, err := nilTask.Add(context.Background(), d, in{})
+		_, err = nilTask.Add(context.Background(), d, in{})
 		assert.ErrorIs(t, err, sdk.ErrNilArgument, "a nil task is still a nil argument")
 	})
 }
