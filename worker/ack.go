@@ -14,11 +14,20 @@ import (
 type acker struct {
 	*conf
 	lifecycle
+	// ch holds the outcomes until they are collected. It has room for
+	// every attempt the worker may hold, in its slots and in line
+	// (Concurrency and ClaimAhead): all may settle before the claim loop
+	// next collects, and none then waits for it to hand its outcome on.
+	// With room for Concurrency only, a busy worker claiming ahead had
+	// attempts wait there for the loop in every cycle, and the scheduler
+	// park and wake their goroutines: at concurrency 200, the execution
+	// tracer counted 0.4 to 3 s of such goroutines made ready to run again
+	// by the loop's collect in bench runs of 1.2 to 2.4 s.
 	ch chan *attempt
 }
 
 func newAcker(c *conf) *acker {
-	k := &acker{conf: c, ch: make(chan *attempt, c.opts.Concurrency)}
+	k := &acker{conf: c, ch: make(chan *attempt, c.opts.Concurrency+max(c.opts.ClaimAhead, 0))}
 	k.init()
 	return k
 }
