@@ -174,6 +174,7 @@ func printableLines(s string) string {
 // keys, zero times and empty fields left out.
 type infoJSON struct {
 	Key        string          `json:"key"`
+	KeyBase64  string          `json:"key_base64,omitempty"` // see rawKey
 	Task       string          `json:"task"`
 	State      sdk.State       `json:"state"`
 	Attempt    int             `json:"attempt"`
@@ -191,6 +192,7 @@ type infoJSON struct {
 	Progress   *progressJSON   `json:"progress,omitempty"`
 	Result     json.RawMessage `json:"result,omitempty"`
 	Parent     string          `json:"parent,omitempty"`
+	ParentB64  string          `json:"parent_base64,omitempty"`
 	ChildName  string          `json:"child_name,omitempty"`
 	Workflow   *workflowJSON   `json:"workflow,omitempty"`
 	Trace      string          `json:"trace,omitempty"`
@@ -222,18 +224,19 @@ type workflowJSON struct {
 }
 
 type childJSON struct {
-	Name  string    `json:"name"`
-	Key   string    `json:"key"`
-	State sdk.State `json:"state,omitempty"`
-	Error string    `json:"error,omitempty"`
+	Name      string    `json:"name"`
+	Key       string    `json:"key"`
+	KeyBase64 string    `json:"key_base64,omitempty"`
+	State     sdk.State `json:"state,omitempty"`
+	Error     string    `json:"error,omitempty"`
 }
 
 func infoToJSON(i sdk.Info) infoJSON {
 	out := infoJSON{
-		Key: i.Key, Task: i.Task, State: i.State, Attempt: i.Attempt, Deliveries: i.Deliveries, Input: asJSON(i.Input),
+		Key: i.Key, KeyBase64: rawKey(i.Key), Task: i.Task, State: i.State, Attempt: i.Attempt, Deliveries: i.Deliveries, Input: asJSON(i.Input),
 		Due: i.Due, Created: i.Created, Started: i.Started, Finished: i.Finished, Retried: i.Retried,
 		Error: i.Error, Reason: i.Reason, Worker: i.Worker, WaitingFor: i.WaitingFor, Result: asJSON(i.Result),
-		Parent: i.Parent, ChildName: i.ChildName, Trace: i.Trace,
+		Parent: i.Parent, ParentB64: rawKey(i.Parent), ChildName: i.ChildName, Trace: i.Trace,
 	}
 	if p := i.Progress; p != (sdk.ProgressInfo{}) {
 		out.Progress = &progressJSON{Current: p.Current, Total: p.Total, Message: p.Message, Updated: p.Updated}
@@ -241,7 +244,7 @@ func infoToJSON(i sdk.Info) infoJSON {
 	if wf := i.Workflow; wf != nil {
 		w := &workflowJSON{Steps: nonNil(wf.Steps), Children: []childJSON{}, WaitingFor: wf.WaitingFor, Signals: wf.Signals}
 		for _, c := range wf.Children {
-			w.Children = append(w.Children, childJSON(c))
+			w.Children = append(w.Children, childJSON{Name: c.Name, Key: c.Key, KeyBase64: rawKey(c.Key), State: c.State, Error: c.Error})
 		}
 		out.Workflow = w
 	}

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -149,4 +150,53 @@ func TestShowJSONOfAGarbledRecordAndHiddenCharacters(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.NotContains(t, r.stdout, "\u202e")
 	assert.Contains(t, r.stdout, `g-1\u202eevil`)
+}
+
+// A key that is not UTF-8 cannot be JSON text: the encoder writes U+FFFD for
+// each of its bad bytes, so "order\xff" and "order\xfe" read alike. --json
+// writes its bytes in base 64 beside it (key_base64, parent_base64), from
+// which a script gets the key exactly; other keys have none.
+func TestJSONTellsKeysThatAreNotUTF8Apart(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	task := sdk.NewTask("report", func(ctx context.Context, in showIn) error { return nil })
+	require.NoError(t, f.d.Register(task))
+	keys := []string{"order\xff", "order\xfe", "order-1"}
+	for _, k := range keys {
+		_, err := task.Add(ctx, f.d, showIn{N: 1}, sdk.Key(k), sdk.After(time.Hour))
+		require.NoError(t, err)
+	}
+	type keyed struct {
+		Key       string  `json:"key"`
+		KeyBase64 *string `json:"key_base64"`
+	}
+	exact := func(k keyed) string {
+		if k.KeyBase64 == nil {
+			return k.Key
+		}
+		raw, err := base64.StdEncoding.DecodeString(*k.KeyBase64)
+		require.NoError(t, err)
+		return string(raw)
+	}
+
+	r := f.run("", "snapshot", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var snap struct {
+		Scheduled []keyed `json:"scheduled"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &snap), r.stdout)
+	var got []string
+	for _, k := range snap.Scheduled {
+		got = append(got, exact(k))
+		assert.Equal(t, k.KeyBase64 == nil, k.Key == "order-1", "key_base64 only for a key that is not UTF-8: %+v", k)
+	}
+	assert.ElementsMatch(t, keys, got)
+
+	for _, k := range keys {
+		r := f.run("", "show", "--json", k)
+		require.Equal(t, 0, r.code, r.stderr)
+		var one keyed
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &one), r.stdout)
+		assert.Equal(t, k, exact(one))
+	}
 }

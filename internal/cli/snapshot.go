@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/docket-go/docket/internal/text"
 	"github.com/docket-go/docket/sdk"
@@ -165,6 +167,7 @@ type snapshotJSON struct {
 
 type taskJSON struct {
 	Key        string    `json:"key"`
+	KeyBase64  string    `json:"key_base64,omitempty"` // see rawKey
 	Task       string    `json:"task"`
 	State      sdk.State `json:"state"`
 	Attempt    int       `json:"attempt"`
@@ -242,7 +245,7 @@ func tasksToJSON(ts []sdk.TaskSummary) []taskJSON {
 	out := make([]taskJSON, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, taskJSON{
-			Key: t.Key, Task: t.Task, State: t.State, Attempt: t.Attempt, Deliveries: t.Deliveries,
+			Key: t.Key, KeyBase64: rawKey(t.Key), Task: t.Task, State: t.State, Attempt: t.Attempt, Deliveries: t.Deliveries,
 			Due: t.Due, LeaseUntil: t.LeaseUntil, Started: t.Started, Created: t.Created,
 			Worker: t.Worker, WaitingFor: t.WaitingFor, Error: t.Error,
 		})
@@ -277,6 +280,18 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// rawKey is a key's bytes in base 64 when the key is not UTF-8, for the
+// key_base64 that --json writes beside it: JSON text cannot hold such bytes
+// (each is written as U+FFFD), so two such keys would read alike, and a
+// script could not act on either. Empty, and left out, for any other key
+// (every key docket makes is UTF-8).
+func rawKey(key string) string {
+	if utf8.ValidString(key) {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString([]byte(key))
 }
 
 // writeJSON writes v as indented JSON, with the characters that hide or
