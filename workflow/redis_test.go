@@ -181,3 +181,39 @@ func TestPrimitivesReturnWhenTheRunEndsWithRedisStalled(t *testing.T) {
 	assert.ErrorIs(t, errs[0], sdk.ErrTimeout)
 	assert.LessOrEqual(t, charges, 2, "the step ran again only if its save came too late")
 }
+
+// A workflow whose key is not UTF-8 (keys are bytes) starts children whose
+// keys are not either, and waits for them: the park named them in JSON,
+// which wrote each bad byte as U+FFFD, and awaited children that did not
+// exist, for ever. Now it resumes as any other, on either backend, and so
+// does one with two such children, whatever their order.
+func TestAWorkflowWhoseKeyIsNotUTF8Resumes(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d := openDocket(t, b.URL)
+		ctx := context.Background()
+		double := sdk.NewResultTask("double", func(ctx context.Context, in N) (int, error) { return 2 * in.N, nil })
+		flow := sdk.NewResultTask("odd", func(ctx context.Context, in N) (int, error) {
+			children, err := workflow.StartMany(ctx, double, "c", []N{{N: in.N}, {N: in.N + 1}})
+			if err != nil {
+				return 0, err
+			}
+			got, err := workflow.All(ctx, children)
+			if err != nil {
+				return 0, err
+			}
+			return got[0] + got[1], nil
+		})
+		require.NoError(t, d.Register(double))
+		require.NoError(t, d.Register(flow))
+		runWorkers(t, d, 1)
+		for i, key := range []string{"wf-\xff\xfe", "wf-plain", "wf-\x80"} {
+			ex, err := flow.Add(ctx, d, N{N: i}, sdk.Key(key))
+			require.NoError(t, err)
+			wait, cancel := context.WithTimeout(ctx, 30*time.Second) // a failing test ends, rather than hangs
+			got, err := flow.Result(wait, ex)
+			cancel()
+			require.NoError(t, err, "the workflow keyed %q resumes", key)
+			assert.Equal(t, 2*i+2*(i+1), got)
+		}
+	})
+}

@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -253,12 +255,32 @@ const (
 	ParkSleep    ParkKind = "sleep"
 )
 
+// allUTF8 reports whether every key is UTF-8.
+func allUTF8(keys []string) bool {
+	for _, k := range keys {
+		if !utf8.ValidString(k) {
+			return false
+		}
+	}
+	return true
+}
+
 // Encode is the Park as the park script reads it.
 func (p Park) Encode() []byte {
 	w := map[string]any{"k": p.Kind}
 	switch p.Kind {
 	case ParkChildren:
 		w["keys"] = p.Children
+		if !allUTF8(p.Children) {
+			// JSON text cannot hold a key that is not UTF-8 (each bad byte
+			// becomes U+FFFD): the park would await a child that does not
+			// exist, for ever. Its bytes travel in hex too.
+			hexed := make([]string, len(p.Children))
+			for i, k := range p.Children {
+				hexed[i] = hex.EncodeToString([]byte(k))
+			}
+			w["keys_hex"] = hexed
+		}
 	case ParkSignal:
 		w["name"], w["wait"] = p.Signal, p.Wait
 		if p.Timeout > 0 {

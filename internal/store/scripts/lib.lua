@@ -695,7 +695,14 @@ local function park(key, payload, now)
   end
   if p.k == 'children' then
     local pending, awaited, seen = 0, 0, {}
-    for _, child in ipairs(p.keys or {}) do
+    local keys = p.keys or {}
+    if type(p.keys_hex) == 'table' then -- keys that are not UTF-8, exactly (see store.Park)
+      keys = {}
+      for i, h in ipairs(p.keys_hex) do
+        keys[i] = string.gsub(h, '%x%x', function(b) return string.char(tonumber(b, 16)) end)
+      end
+    end
+    for _, child in ipairs(keys) do
       if not seen[child] then -- each child once, however often it is listed
         seen[child] = true
         awaited = awaited + 1
