@@ -217,3 +217,33 @@ func TestAWorkflowWhoseKeyIsNotUTF8Resumes(t *testing.T) {
 		}
 	})
 }
+
+// A signal whose name is not UTF-8 wakes the workflow that waits for it, on
+// every backend (see TestASleepAndASignalWhoseNamesAreNotUTF8).
+func TestASignalWhoseNameIsNotUTF8Wakes(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		d := openDocket(t, b.URL)
+		ctx := context.Background()
+		wf := sdk.NewResultTask("waits", func(ctx context.Context, in N) (string, error) {
+			return workflow.WaitSignal[string](ctx, "go\xfe", 0)
+		})
+		require.NoError(t, d.Register(wf))
+		ex, err := wf.Add(ctx, d, N{})
+		require.NoError(t, err)
+		wait, cancel := context.WithTimeout(ctx, 30*time.Second) // a failing test ends, rather than hangs
+		defer cancel()
+		events, err := ex.Watch(wait)
+		require.NoError(t, err)
+		runWorkers(t, d, 1)
+		for e := range events { // sent once it parked: a signal sent before its run is found without a park
+			require.NoError(t, e.Err)
+			if e.State == sdk.StateParked {
+				break
+			}
+		}
+		require.NoError(t, d.Signal(ctx, ex.Key(), "go\xfe", "yes"))
+		got, err := wf.Result(wait, ex)
+		require.NoError(t, err)
+		assert.Equal(t, "yes", got)
+	})
+}

@@ -724,3 +724,35 @@ func TestAChildThatCannotStartFailsTheWorkflowForGood(t *testing.T) {
 		assert.Empty(t, env.Runs("child"), "no child started")
 	})
 }
+
+// A sleep or a signal whose name is not UTF-8 parks and resumes as any
+// other. The park travels as JSON, which wrote each bad byte as U+FFFD: the
+// sleep's end was kept under a name the run never looked up, so after it
+// the workflow ran again and again at once, for ever; the wait for the
+// signal, under a name no signal had.
+func TestASleepAndASignalWhoseNamesAreNotUTF8(t *testing.T) {
+	testsuite.Run(t, func(t *testing.T, env *testsuite.Env) {
+		runs := 0
+		wf := sdk.NewResultTask("wf", func(ctx context.Context, in N) (string, error) {
+			if runs++; runs > 10 {
+				return "", sdk.Permanent(errors.New("runs again and again"))
+			}
+			if err := workflow.Sleep(ctx, "nap\xff", time.Hour); err != nil {
+				return "", err
+			}
+			return workflow.WaitSignal[string](ctx, "go\xfe", 24*time.Hour)
+		})
+		env.Register(wf)
+		ex, err := wf.Add(t.Context(), env.Docket(), N{})
+		require.NoError(t, err)
+		env.RunUntilIdle()
+		env.Advance(time.Hour)
+		env.RunUntilIdle()
+		require.NoError(t, env.Docket().Signal(t.Context(), ex.Key(), "go\xfe", "yes"))
+		env.RunUntilFinished()
+		got, err := wf.Result(t.Context(), ex)
+		require.NoError(t, err)
+		assert.Equal(t, "yes", got)
+		assert.Equal(t, 3, runs, "parked for the sleep, then for the signal, then done")
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -255,39 +256,32 @@ const (
 	ParkSleep    ParkKind = "sleep"
 )
 
-// allUTF8 reports whether every key is UTF-8.
-func allUTF8(keys []string) bool {
-	for _, k := range keys {
-		if !utf8.ValidString(k) {
-			return false
-		}
-	}
-	return true
-}
-
-// Encode is the Park as the park script reads it.
+// Encode is the Park as the park script reads it. JSON text cannot hold a
+// string that is not UTF-8 (each bad byte becomes U+FFFD): a child's key, a
+// signal's or a sleep's name that is not travels in hex too (see exact in
+// lib.lua), or the park would await a child or a signal that does not
+// exist, or keep its sleep's end under a name the run never looks up.
 func (p Park) Encode() []byte {
 	w := map[string]any{"k": p.Kind}
 	switch p.Kind {
 	case ParkChildren:
 		w["keys"] = p.Children
-		if !allUTF8(p.Children) {
-			// JSON text cannot hold a key that is not UTF-8 (each bad byte
-			// becomes U+FFFD): the park would await a child that does not
-			// exist, for ever. Its bytes travel in hex too.
-			hexed := make([]string, len(p.Children))
-			for i, k := range p.Children {
-				hexed[i] = hex.EncodeToString([]byte(k))
-			}
-			w["keys_hex"] = hexed
+		if !slices.ContainsFunc(p.Children, notUTF8) {
+			break
 		}
+		hexed := make([]string, len(p.Children))
+		for i, k := range p.Children {
+			hexed[i] = hex.EncodeToString([]byte(k))
+		}
+		w["keys_hex"] = hexed
 	case ParkSignal:
-		w["name"], w["wait"] = p.Signal, p.Wait
+		putText(w, "name", p.Signal)
+		putText(w, "wait", p.Wait)
 		if p.Timeout > 0 {
 			w["timeout"] = p.Timeout.Microseconds()
 		}
 	case ParkSleep:
-		w["timer"] = p.Timer
+		putText(w, "timer", p.Timer)
 		if !p.Until.IsZero() {
 			w["until"] = Exact(p.Until).UnixMicro() // never before it, as an added task's due time
 		} else {
@@ -296,4 +290,15 @@ func (p Park) Encode() []byte {
 	}
 	b, _ := json.Marshal(w) // plain data: cannot fail
 	return b
+}
+
+func notUTF8(s string) bool { return !utf8.ValidString(s) }
+
+// putText sets w[name] to s, and w[name_hex] to its bytes in hex when s is
+// not UTF-8 (see Park.Encode).
+func putText(w map[string]any, name, s string) {
+	w[name] = s
+	if notUTF8(s) {
+		w[name+"_hex"] = hex.EncodeToString([]byte(s))
+	}
 }

@@ -682,6 +682,21 @@ local function in_time(q, times, deadline)
   return #q > 0 and not (deadline and sent and sent >= deadline)
 end
 
+-- unhex is the bytes that the hex text h spells.
+local function unhex(h)
+  return (string.gsub(h, '%x%x', function(b) return string.char(tonumber(b, 16)) end))
+end
+
+-- exact is the text of p's field: JSON text cannot hold one that is not
+-- UTF-8, whose bytes come in hex as field_hex (see store.Park.Encode).
+local function exact(p, field)
+  local h = p[field .. '_hex']
+  if type(h) == 'string' then
+    return unhex(h)
+  end
+  return p[field]
+end
+
 -- park records what a workflow's run waits for (payload: JSON, see
 -- store.Park), and returns when the workflow is due again: now when what it
 -- waits for happened already, the instant of its timer or deadline, or nil
@@ -696,10 +711,10 @@ local function park(key, payload, now)
   if p.k == 'children' then
     local pending, awaited, seen = 0, 0, {}
     local keys = p.keys or {}
-    if type(p.keys_hex) == 'table' then -- keys that are not UTF-8, exactly (see store.Park)
+    if type(p.keys_hex) == 'table' then -- keys that are not UTF-8, exactly
       keys = {}
       for i, h in ipairs(p.keys_hex) do
-        keys[i] = string.gsub(h, '%x%x', function(b) return string.char(tonumber(b, 16)) end)
+        keys[i] = unhex(h)
       end
     end
     for _, child in ipairs(keys) do
@@ -719,6 +734,7 @@ local function park(key, payload, now)
     redis.call('HSET', flow, 'a', pending, 'why', why)
     return nil
   elseif p.k == 'signal' then
+    p.name, p.wait = exact(p, 'name'), exact(p, 'wait')
     local deadline = nil
     if p.timeout then
       deadline = tonumber(redis.call('HGET', flow, 'd:' .. p.wait))
@@ -734,6 +750,7 @@ local function park(key, payload, now)
     redis.call('HSET', flow, 'ws', p.name, 'why', 'signal ' .. p.name)
     return deadline
   elseif p.k == 'sleep' then
+    p.timer = exact(p, 'timer')
     local at = tonumber(redis.call('HGET', flow, 't:' .. p.timer))
     if not at then
       at = tonumber(p['until']) or now + (tonumber(p['for']) or 0)
