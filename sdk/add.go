@@ -286,8 +286,9 @@ func checkSpread(o core.AddOptions) error {
 // AddByName schedules the task called name with JSON input, for producers
 // that do not link the task's function. When the task is registered on d,
 // the input is checked against its type now; otherwise a worker that cannot
-// decode it records the failure. A name longer than NewTask takes (1024
-// bytes), which no worker could run, is ErrBadInput.
+// decode it records the failure. A name NewTask does not take (longer than
+// 1024 bytes, or not UTF-8 text), which no worker could run, is
+// ErrBadInput.
 func (d *Docket) AddByName(ctx context.Context, name string, input json.RawMessage, opts ...AddOption) (*Execution, error) {
 	if err := usable(ctx, d); err != nil {
 		return nil, err
@@ -295,7 +296,7 @@ func (d *Docket) AddByName(ctx context.Context, name string, input json.RawMessa
 	if name == "" {
 		return nil, fmt.Errorf("%w: empty task name", ErrBadInput)
 	}
-	if err := core.CheckTaskNameLength(name); err != nil {
+	if err := core.CheckTaskName(name); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
 	def := d.core.Task(name)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/testsuite"
 	"github.com/docket-go/docket/workflow"
@@ -179,21 +180,34 @@ func TestStrikeMatchesAFieldWrittenInAnotherCase(t *testing.T) {
 	}
 }
 
-// A strike of a task name no task can have (longer than NewTask takes) is
-// ErrBadStrike: it would hold nothing, silently.
+// A strike of a task name no task can have (longer than NewTask takes, or
+// not UTF-8 text) is ErrBadStrike: it would hold nothing, silently.
 func TestStrikeOfANameNoTaskCanHave(t *testing.T) {
 	ctx := context.Background()
 	d := memoryDocket(t)
-	long := strings.Repeat("n", 1025)
-	_, err := sdk.NewTask(long, func(context.Context, struct{}) error { return nil }).Add(ctx, d, struct{}{})
-	require.ErrorIs(t, err, sdk.ErrBadTask, "no task has that name")
-	assert.ErrorIs(t, d.Strike(ctx, long, "", "", nil), sdk.ErrBadStrike)
-	assert.ErrorIs(t, d.Strike(ctx, long, "n", "==", 1), sdk.ErrBadStrike)
-	_, err = d.AddByName(ctx, long, json.RawMessage(`{}`))
-	require.ErrorIs(t, err, sdk.ErrBadInput, "nor by name")
+	for _, name := range []string{strings.Repeat("n", 1025), "sync\xff"} {
+		_, err := sdk.NewTask(name, func(context.Context, struct{}) error { return nil }).Add(ctx, d, struct{}{})
+		require.ErrorIs(t, err, sdk.ErrBadTask, "no task has that name")
+		assert.ErrorIs(t, d.Strike(ctx, name, "", "", nil), sdk.ErrBadStrike)
+		assert.ErrorIs(t, d.Strike(ctx, name, "n", "==", 1), sdk.ErrBadStrike)
+		_, err = d.AddByName(ctx, name, json.RawMessage(`{}`))
+		require.ErrorIs(t, err, sdk.ErrBadInput, "nor by name")
+		// A strike an earlier version struck on such a name can be restored.
+		assert.ErrorIs(t, d.Restore(ctx, name, "", "", nil), sdk.ErrNotFound)
+	}
 	require.NoError(t, d.Strike(ctx, strings.Repeat("n", 1024), "", "", nil), "the longest name a task can have")
-	// A strike an earlier version struck on such a name can be restored.
-	assert.ErrorIs(t, d.Restore(ctx, long, "", "", nil), sdk.ErrNotFound)
+}
+
+// A task whose name is not UTF-8 text is refused at Register, saying why:
+// names travel as JSON text, which writes each bad byte as U+FFFD, so its
+// admission rules were never found for it, and it ran unlimited.
+func TestATaskNameThatIsNotUTF8IsRefused(t *testing.T) {
+	d := memoryDocket(t)
+	task := sdk.NewTask("sync\xff", func(context.Context, struct{}) error { return nil }, policy.TaskConcurrency(1))
+	err := d.Register(task)
+	require.ErrorIs(t, err, sdk.ErrBadTask)
+	assert.Contains(t, err.Error(), "not UTF-8")
+	require.NoError(t, d.Register(sdk.NewTask("sync-é", func(context.Context, struct{}) error { return nil }, policy.TaskConcurrency(1))))
 }
 
 // Progress never overflows: an increment that would take the work done

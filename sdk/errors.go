@@ -188,7 +188,7 @@ var ErrNilArgument = errors.New("docket: nil argument")
 var ErrBadOption = errors.New("docket: invalid option")
 
 // ErrBadTask reports a task Register cannot take: it has no name, a name
-// longer than a key may be, or a nil function. (A task whose input type
+// longer than a key may be or not UTF-8 text, or a nil function. (A task whose input type
 // cannot be decoded, or is not a struct, is refused with ErrBadInput.)
 var ErrBadTask = errors.New("docket: invalid task")
 

@@ -85,7 +85,7 @@ func (d *Docket) Strike(ctx context.Context, task, field, op string, value any) 
 	if err := usable(ctx, d); err != nil {
 		return err
 	}
-	if err := core.CheckTaskNameLength(task); err != nil { // Restore takes it: an earlier version struck such names
+	if err := core.CheckTaskName(task); err != nil { // Restore takes it: an earlier version struck such names
 		return fmt.Errorf("%w: %w", ErrBadStrike, err)
 	}
 	spec, err := strikeSpec(task, field, op, value)

@@ -86,7 +86,7 @@ func (t *Task[In]) compile() (*core.TaskDef, error) {
 	if t.name == "" {
 		return nil, fmt.Errorf("%w: a task needs a name", ErrBadTask)
 	}
-	if err := core.CheckTaskNameLength(t.name); err != nil {
+	if err := core.CheckTaskName(t.name); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadTask, err)
 	}
 	if t.fn == nil && t.withResult == nil {

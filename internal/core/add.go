@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/docket-go/docket/internal/store"
 )
@@ -108,13 +109,19 @@ func CheckInstant(what string, t time.Time) error {
 // MaxKeyLength is the longest task key, in bytes.
 const MaxKeyLength = 1024
 
-// CheckTaskNameLength reports a task name longer than any task may have:
-// MaxKeyLength, since an automatic task's chain is keyed by its name.
+// CheckTaskName reports a name no task may have: one longer than
+// MaxKeyLength, since an automatic task's chain is keyed by its name, or
+// one that is not UTF-8, since names travel as JSON text (admission rules,
+// strikes, the dashboard), which would write each bad byte as U+FFFD: a
+// task's rules would not be found for it, and two names would read alike.
 // NewTask refuses such a name, and so must what names a task (AddByName,
 // Strike): no worker could run it, no strike would hold anything.
-func CheckTaskNameLength(name string) error {
-	if len(name) > MaxKeyLength {
+func CheckTaskName(name string) error {
+	switch {
+	case len(name) > MaxKeyLength:
 		return fmt.Errorf("task name of %d bytes; the limit is %d", len(name), MaxKeyLength)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("task name %q is not UTF-8 text", name)
 	}
 	return nil
 }
