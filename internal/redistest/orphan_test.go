@@ -35,13 +35,11 @@ func runChild() {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := pickPort()
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
 	srv := &Server{dir: dir}
 	if err := srv.launch(bin, port); err != nil {
 		fmt.Println("error:", err)
