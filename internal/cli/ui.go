@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -89,6 +90,12 @@ func runUI(ctx context.Context, s *session, cmd *command, args []string) error {
 		opts.Auth = ui.BasicAuth(*user, *password)
 	}
 	h, err := ui.New(d, opts)
+	if err != nil && *jaeger != "" && errors.Is(err, ui.ErrBadOption) {
+		// The one option of ours New can refuse (the others are its
+		// defaults), named as the command's user gave it, not as
+		// ui.Options's field.
+		return usageErrorf(cmd.name, "--jaeger-url (or %s) %q: want an http:// or https:// URL, such as http://localhost:16686", EnvJaegerURL, *jaeger)
+	}
 	if err != nil {
 		return usageErrorf(cmd.name, "%v", strings.TrimPrefix(err.Error(), "docket: ui: ")) // the command's name says ui
 	}
@@ -105,6 +112,12 @@ func runUI(ctx context.Context, s *session, cmd *command, args []string) error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	var notes []string
+	host := ln.Addr().String()
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && a.IP.IsUnspecified() {
+		// Not http://[::]:8080/, which browsers do not open.
+		host = net.JoinHostPort("localhost", strconv.Itoa(a.Port))
+		notes = append(notes, "on every interface")
+	}
 	if *readOnly {
 		notes = append(notes, "read-only")
 	}
@@ -115,7 +128,7 @@ func runUI(ctx context.Context, s *session, cmd *command, args []string) error {
 	if len(notes) > 0 {
 		note = " (" + strings.Join(notes, ", ") + ")"
 	}
-	fmt.Fprintf(s.stdout, "docket ui: serving docket %q on http://%s%s%s\n", d.Name(), ln.Addr(), mount, note)
+	fmt.Fprintf(s.stdout, "docket ui: serving docket %q on http://%s%s%s\n", d.Name(), host, mount, note)
 	if !isLoopback(ln.Addr()) && *user == "" {
 		what := "cancel tasks and clear the queue"
 		if *readOnly {

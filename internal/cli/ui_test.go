@@ -131,7 +131,7 @@ func TestUIUsageErrors(t *testing.T) {
 	}{
 		{[]string{"--user", "ops"}, "needs both a user and a password"},
 		{[]string{"--password", "x"}, "needs both a user and a password"},
-		{[]string{"--jaeger-url", "localhost:16686"}, "JaegerURL"},
+		{[]string{"--jaeger-url", "localhost:16686"}, `--jaeger-url (or DOCKET_JAEGER_URL) "localhost:16686": want an http://`},
 		{[]string{"extra"}, "takes no arguments"},
 		{[]string{"--prefix", "/a b"}, `--prefix "/a b": want a path`},
 		{[]string{"--prefix", "/x/{$}"}, "want a path"},
@@ -147,4 +147,16 @@ func TestUIUsageErrors(t *testing.T) {
 	r := f.run("", "ui", "--addr", "256.0.0.1:99999")
 	assert.Equal(t, cli.ExitError, r.code)
 	assert.Contains(t, r.stderr, "docket: ui: listen on 256.0.0.1:99999")
+}
+
+// On every interface (0.0.0.0), the address printed is one a browser opens,
+// http://localhost:PORT/, not http://[::]:PORT/.
+func TestUIOnEveryInterfacePrintsAnAddressABrowserOpens(t *testing.T) {
+	f := newFixture(t)
+	s := f.serveUI(map[string]string{cli.EnvUIUser: "ops", cli.EnvUIPassword: "pw-1"}, "--addr", "0.0.0.0:0")
+	assert.Regexp(t, `^http://localhost:\d+/$`, s.url)
+	code, body := s.get("", "ops", "pw-1")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "<h1>Overview</h1>")
+	assert.Equal(t, cli.ExitOK, s.stop())
 }
