@@ -44,9 +44,9 @@ func TestCancel(t *testing.T) {
 	assert.Equal(t, sdk.StateCancelled, state(t, f, "later-1"))
 	assert.Equal(t, sdk.StateScheduled, state(t, f, "later-2"))
 
-	missing := fmt.Sprintf("docket: cancel: docket %q has no scheduled, queued or running task with the key %q\n", f.name, "no-such-key")
+	missing := fmt.Sprintf("docket: cancel: docket %q has no live task (scheduled, queued, waiting, running, parked or held) with the key %q\n", f.name, "no-such-key")
 	assert.Equal(t, result{code: 1, stderr: missing}, f.run("", "cancel", "no-such-key"))
-	again := fmt.Sprintf("docket: cancel: docket %q has no scheduled, queued or running task with the key %q\n", f.name, "later-1")
+	again := fmt.Sprintf("docket: cancel: docket %q has no live task (scheduled, queued, waiting, running, parked or held) with the key %q\n", f.name, "later-1")
 	assert.Equal(t, result{code: 1, stderr: again}, f.run("", "cancel", "later-1"), "a cancelled task is not live")
 
 	// Several keys: each is cancelled, each missing one reported, exit 1.

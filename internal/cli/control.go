@@ -74,7 +74,7 @@ func runCancel(ctx context.Context, s *session, cmd *command, args []string) err
 	return eachKey(ctx, s, cmd, args, "cancelled", func(d *sdk.Docket, key string) error {
 		err := d.Cancel(ctx, key)
 		if errors.Is(err, sdk.ErrNotFound) {
-			return fmt.Errorf("cancel: docket %q has no scheduled, queued or running task with the key %q", d.Name(), key)
+			return fmt.Errorf("cancel: docket %q has no live task (scheduled, queued, waiting, running, parked or held) with the key %q", d.Name(), key)
 		}
 		return keyed("cancel", key, err)
 	})

@@ -130,7 +130,7 @@ func TestGlobalFlagsAnywhere(t *testing.T) {
 	p := f.program("", nil, nil)
 	p.Getenv = func(k string) string { return map[string]string{cli.EnvURL: "bogus://", cli.EnvName: "other"}[k] }
 	r := runProgram(t, p, []string{"cancel", "--url", f.url, "--", "-odd-key"})
-	assert.Equal(t, result{code: 1, stderr: "docket: cancel: docket \"other\" has no scheduled, queued or running task with the key \"-odd-key\"\n"}, r,
+	assert.Equal(t, result{code: 1, stderr: "docket: cancel: docket \"other\" has no live task (scheduled, queued, waiting, running, parked or held) with the key \"-odd-key\"\n"}, r,
 		"the name from the environment, the URL from the flag")
 	r = runProgram(t, p, []string{"cancel", "--url", f.url, "--", "-odd-key", "--name", f.name})
 	assert.Equal(t, 1, r.code, "after --, --name is a key")
