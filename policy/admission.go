@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // ConcurrencyPolicy limits how many runs of a task may run at once. Build
@@ -47,6 +48,16 @@ func (f flaws) check(builder, task string) error {
 		return fmt.Errorf("%w: %s needs the JSON name of an input field; for one limit on the whole task, use %s", ErrInvalid, builder, task)
 	case f.emptyScope:
 		return fmt.Errorf("%w: Scope needs a name; without Scope a limit is its task's own", ErrInvalid)
+	}
+	return nil
+}
+
+// checkScope refuses a scope that is not UTF-8 text: scopes travel to
+// Redis as JSON text, which writes each bad byte as U+FFFD, so two such
+// scopes would share one limit.
+func checkScope(scope string) error {
+	if !utf8.ValidString(scope) {
+		return fmt.Errorf("%w: Scope %q is not UTF-8 text", ErrInvalid, scope)
 	}
 	return nil
 }
@@ -129,6 +140,9 @@ func (c ConcurrencyPolicy) origin() (string, bool) {
 
 func (c ConcurrencyPolicy) apply(s *Set) error {
 	if err := c.flaws.check("Concurrency", "policy.TaskConcurrency(max)"); err != nil {
+		return err
+	}
+	if err := checkScope(c.Scope); err != nil {
 		return err
 	}
 	if c.Max < 1 {

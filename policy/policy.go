@@ -23,8 +23,9 @@ var (
 	// negative delay, a maximum under its minimum, a timeout that is not
 	// positive, an interval or window under a microsecond (Redis's clock,
 	// which schedules them, counts microseconds), a limit of less than one,
-	// an empty field name (Concurrency, Cooldown, Debounce, RateLimit) or
-	// scope name (Scope); and a task input type that is not a struct.
+	// an empty field name (Concurrency, Cooldown, Debounce, RateLimit), a
+	// scope name (Scope) that is empty or not UTF-8 text; and a task input
+	// type that is not a struct.
 	ErrInvalid = errors.New("invalid argument")
 	// ErrDuplicate reports a policy given twice to one task (two Retry, say).
 	ErrDuplicate = errors.New("declared more than once")

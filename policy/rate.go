@@ -69,6 +69,9 @@ func (r RateLimitPolicy) apply(s *Set) error {
 	if err := r.flaws.check("RateLimit", "policy.TaskRateLimit(limit, per)"); err != nil {
 		return err
 	}
+	if err := checkScope(r.Scope); err != nil {
+		return err
+	}
 	switch {
 	case r.Limit < 1:
 		return fmt.Errorf("%w: the limit must be at least 1", ErrInvalid)

@@ -714,8 +714,8 @@ func TestAdmissionFieldNamesAreASCII(t *testing.T) {
 	assert.NoError(t, err)
 }
 
-// A per-argument builder given no field name, or a Scope given no name, is
-// refused: read as a limit on the whole task, or as no scope, it would
+// A per-argument builder given no field name, or a Scope given no name
+// (or one that is not UTF-8 text), is refused: read as a limit on the whole task, or as no scope, it would
 // limit something else than the caller meant, without a word. The Task*
 // builders are the way to limit the whole task.
 func TestEmptyFieldNamesAndScopesAreRefused(t *testing.T) {
@@ -731,6 +731,10 @@ func TestEmptyFieldNamesAndScopesAreRefused(t *testing.T) {
 		{policy.Concurrency("customer_id", 1, policy.Scope("")), `Concurrency("customer_id", 1, Scope(""))`, "Scope needs a name"},
 		{policy.TaskConcurrency(1, policy.Scope("")), `TaskConcurrency(1, Scope(""))`, "Scope needs a name"},
 		{policy.RateLimit("customer_id", 1, time.Second, policy.Scope("")), `RateLimit("customer_id", 1, 1s, Scope(""))`, "Scope needs a name"},
+		// Scopes travel as JSON text, where "db\xff" and "db\xfe" would
+		// read alike, and share one limit.
+		{policy.TaskConcurrency(1, policy.Scope("db\xff")), `TaskConcurrency(1, Scope("db\xff"))`, `Scope "db\xff" is not UTF-8 text`},
+		{policy.TaskRateLimit(1, time.Second, policy.Scope("db\xfe")), `TaskRateLimit(1, 1s, Scope("db\xfe"))`, `Scope "db\xfe" is not UTF-8 text`},
 	} {
 		_, err := compile[syncInput](c.p)
 		requirePolicyError(t, err, policy.ErrInvalid, c.shown, c.fragment)
