@@ -80,7 +80,8 @@ func collectLimit(opts []LimitOption) limitOptions {
 // Register refuses the later one (ErrConflict): left to the claims, a task
 // of a smaller max would take a slot a larger one's run freed, and a
 // shorter window would forget the starts a longer one counts.
-// An empty name is refused (ErrInvalid), rather than read as no scope.
+// An empty name is refused (ErrInvalid), rather than read as no scope, and
+// so is one that is not UTF-8 text.
 func Scope(name string) LimitOption {
 	return func(o *limitOptions) { o.scope, o.emptyScope = name, name == "" }
 }
