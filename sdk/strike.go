@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -165,7 +166,31 @@ func (d *Docket) Strikes(ctx context.Context) ([]Strike, error) {
 }
 
 func strikeOf(s store.StrikeSpec) Strike {
-	return Strike{Task: s.Task, Field: s.Field, Op: s.Op, Value: s.Value, Since: s.StrikeTime()}
+	return Strike{Task: s.Task, Field: s.Field, Op: s.Op, Value: asWritten(s.Value), Since: s.StrikeTime()}
+}
+
+// asWritten is the JSON value v with <, > and & in its strings as written,
+// rather than as the \u003c, \u003e and \u0026 that Go's encoder wrote
+// there when it was struck: the same JSON, as people and scripts expect to
+// read it (the docket command, the dashboard). Restore encodes the value as
+// Strike did, so the strike it names is the same.
+func asWritten(v json.RawMessage) json.RawMessage {
+	if !bytes.Contains(v, []byte(`\u00`)) {
+		return v
+	}
+	var x any
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.UseNumber() // numbers as written, whatever their size
+	if err := dec.Decode(&x); err != nil {
+		return v
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(x); err != nil {
+		return v
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 func strikeSpec(task, field, op string, value any) (store.StrikeSpec, error) {

@@ -301,6 +301,7 @@ func writeJSON(w io.Writer, v any) error {
 	var b strings.Builder
 	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "<b>" as written: this is not HTML, and the plain output writes it so
 	if err := enc.Encode(v); err != nil {
 		return err
 	}

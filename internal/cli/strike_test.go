@@ -15,7 +15,7 @@ func TestStrikeCommands(t *testing.T) {
 	r := f.run("", "strike", "sync", "customer_id", "==", "1001")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, "struck sync with customer_id == 1001\n", r.stdout)
-	r = f.run("", "strike", "*", "region", "==", "eu")
+	r = f.run("", "strike", "*", "region", "==", "<eu> & co")
 	require.Equal(t, 0, r.code, r.stderr)
 	r = f.run("", "strike", "bill")
 	require.Equal(t, 0, r.code, r.stderr)
@@ -24,16 +24,17 @@ func TestStrikeCommands(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, strikes, 3)
 	assert.JSONEq(t, `1001`, string(strikes[0].Value), "a number stays a number")
-	assert.JSONEq(t, `"eu"`, string(strikes[1].Value), "a word is a string")
+	assert.JSONEq(t, `"<eu> & co"`, string(strikes[1].Value), "words are a string")
 
 	r = f.run("", "strikes")
 	require.Equal(t, 0, r.code, r.stderr)
 	_, row := rowOf(t, r.stdout, 0, "sync")
 	assert.Equal(t, []string{"sync", "customer_id", "==", "1001"}, row[:4])
 	_, row = rowOf(t, r.stdout, 0, "*")
-	assert.Equal(t, []string{"*", "region", "==", `"eu"`}, row[:4])
+	assert.Equal(t, []string{"*", "region", "==", `"<eu> & co"`}, row[:4])
 	r = f.run("", "strikes", "--json")
 	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, `"value": "<eu> & co"`, "as written, not \\u003ceu\\u003e: JSON for scripts, not for HTML")
 	var got []map[string]any
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
 	require.Len(t, got, 3)
@@ -66,7 +67,7 @@ func TestStrikeCommands(t *testing.T) {
 	r = f.run("", "restore", "sync", "customer_id", "==", "1001")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "no such strike")
-	for _, args := range [][]string{{"*", "region", "==", "eu"}, {"bill"}} {
+	for _, args := range [][]string{{"*", "region", "==", "<eu> & co"}, {"bill"}} {
 		r = f.run("", append([]string{"restore"}, args...)...)
 		require.Equal(t, 0, r.code, r.stderr)
 	}
