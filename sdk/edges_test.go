@@ -438,3 +438,19 @@ func TestWatchReportsRepeatedStates(t *testing.T) {
 		assert.Equal(t, []string{"scheduled 1", "scheduled 1", "cancelled 1"}, got)
 	})
 }
+
+// Strikes gives a value with <, > or & as written, not as Go's encoder
+// stored it (\u003c...), and Restore given that value finds the strike.
+func TestAStrikeValueReadsAsWritten(t *testing.T) {
+	ctx := context.Background()
+	d := memoryDocket(t)
+	require.NoError(t, d.Strike(ctx, "ship", "region", "==", "<eu> & co"))
+	got, err := d.Strikes(ctx)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, `"<eu> & co"`, string(got[0].Value))
+	require.NoError(t, d.Restore(ctx, got[0].Task, got[0].Field, got[0].Op, got[0].Value))
+	got, err = d.Strikes(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+}
