@@ -394,6 +394,9 @@ type taskData struct {
 	More        int // children not listed
 	Dead        bool
 	HeldBy      string // a held task: the strike that holds it, as Info.Error describes it
+	// ChildOfLive is set for a failed child of a workflow still live,
+	// which Retry refuses (see sdk.Docket.Retry): no Retry button then.
+	ChildOfLive bool
 }
 
 // moment is one line of a task's timeline.
@@ -446,6 +449,10 @@ func (h *handler) task(w http.ResponseWriter, r *http.Request) {
 	}
 	data.HasProgress = data.Progress.Total > 0 || data.Progress.Current > 0 || data.Progress.Message != ""
 	data.Dead = info.Reason == sdk.ReasonDeadLetter
+	if info.State == sdk.StateFailed && info.Parent != "" {
+		parent, err := h.d.Execution(info.Parent).Info(ctx)
+		data.ChildOfLive = err == nil && !parent.State.Finished()
+	}
 	if info.State == sdk.StateStruck {
 		data.HeldBy = heldBy(info.Error)
 	}

@@ -924,3 +924,39 @@ func TestPagesHoldNoRawBytesOfAKey(t *testing.T) {
 		}
 	})
 }
+
+// A failed child of a live workflow, which Retry refuses, has no Retry
+// button, but a word on what to retry; once its workflow has ended, it has
+// one again.
+func TestAFailedChildOfALiveWorkflowOffersNoRetry(t *testing.T) {
+	redistest.Each(t, func(t *testing.T, b redistest.Backend) {
+		f := newFixture(t, b, ui.Options{})
+		ctx := context.Background()
+		_, err := f.s.Add(ctx, store.ModeAdd, []store.NewTask{{Key: "wf-1", Name: "fulfil", Input: []byte(`{}`)}})
+		require.NoError(t, err)
+		c, err := f.s.Claim(ctx, "worker-1", 1, time.Hour, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		gen := c.Messages[0].Gen
+		_, err = f.s.Start(ctx, "wf-1", gen, []store.Child{{Name: "pack", Key: "wf-1/pack", Task: "pack", Input: []byte(`{}`)}})
+		require.NoError(t, err)
+		park := store.Park{Kind: store.ParkChildren, Children: []string{"wf-1/pack"}}
+		_, err = f.s.Finish(ctx, time.Minute, []store.Outcome{{Key: "wf-1", Gen: gen, Kind: store.Parked, Input: park.Encode()}})
+		require.NoError(t, err)
+		c, err = f.s.Claim(ctx, "worker-1", 1, time.Hour, time.Minute, store.Rules{}, 5)
+		require.NoError(t, err)
+		require.Len(t, c.Messages, 1)
+		require.Equal(t, "wf-1/pack", c.Messages[0].Key)
+		_, err = f.s.Finish(ctx, time.Minute, []store.Outcome{{Key: "wf-1/pack", Gen: c.Messages[0].Gen, Kind: store.Failed, Error: "no box", Reason: "permanent"}})
+		require.NoError(t, err)
+
+		page := f.page("task?key=wf-1/pack")
+		assert.Empty(t, actionForms(page, "retry"), "Retry would be refused: the workflow is live")
+		assert.Contains(t, page, "retry <a href=\"task?key=wf-1\">the workflow</a> once it has failed")
+
+		ok, err := f.s.Cancel(ctx, "wf-1", time.Minute)
+		require.NoError(t, err)
+		require.True(t, ok)
+		assert.Len(t, actionForms(f.page("task?key=wf-1/pack"), "retry"), 1, "its workflow ended: the child can be retried")
+	})
+}
