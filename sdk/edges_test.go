@@ -454,3 +454,24 @@ func TestAStrikeValueReadsAsWritten(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, got)
 }
+
+// A strike whose field or string value is not UTF-8 text is ErrBadStrike:
+// JSON, which carries it to Redis, would write each bad byte as U+FFFD, so
+// it would compare another field, or another value, than the one given,
+// and hold nothing, silently.
+func TestAStrikeThatIsNotUTF8IsRefused(t *testing.T) {
+	ctx := context.Background()
+	d := memoryDocket(t)
+	type region string
+	for _, c := range []struct {
+		field string
+		value any
+	}{{"region\xff", "eu"}, {"region", "eu\xfe"}, {"region", region("eu\xfe")}} {
+		err := d.Strike(ctx, "ship", c.field, "==", c.value)
+		require.ErrorIs(t, err, sdk.ErrBadStrike, "%q %#v", c.field, c.value)
+		assert.Contains(t, err.Error(), "not UTF-8 text")
+	}
+	got, err := d.Strikes(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, got, "none struck")
+}

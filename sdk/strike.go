@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/docket-go/docket/internal/core"
 	"github.com/docket-go/docket/internal/store"
@@ -39,8 +41,10 @@ func (s Strike) String() string {
 // ErrBadStrike reports a strike that cannot be struck: neither a task nor a
 // field, an operator or a value without a field, an unknown operator, a
 // value that is not a number, a string or a boolean, a field that the input
-// of a task registered on the docket does not have. It matches ErrBadInput
-// too, for errors.Is.
+// of a task registered on the docket does not have, a task name, a field or
+// a string value that is not UTF-8 text (JSON, which carries the strike to
+// Redis, would write it otherwise). It matches ErrBadInput too, for
+// errors.Is.
 var ErrBadStrike error = badStrike{}
 
 // badStrike is ErrBadStrike: its own message (a strike is no task input),
@@ -206,6 +210,14 @@ func strikeSpec(task, field, op string, value any) (store.StrikeSpec, error) {
 				ErrBadStrike, op, value)
 		}
 		return store.StrikeSpec{Task: task, Value: json.RawMessage("null")}, nil
+	}
+	if !utf8.ValidString(field) {
+		return store.StrikeSpec{}, fmt.Errorf("%w: field %q is not UTF-8 text: no input field has that name", ErrBadStrike, field)
+	}
+	if v := reflect.ValueOf(value); v.Kind() == reflect.String && !utf8.ValidString(v.String()) {
+		// JSON would write each bad byte as U+FFFD: the strike would
+		// compare the field with another string than the one given.
+		return store.StrikeSpec{}, fmt.Errorf("%w: the value %q is not UTF-8 text", ErrBadStrike, v.String())
 	}
 	if !slices.Contains(strikeOps, op) {
 		return store.StrikeSpec{}, fmt.Errorf("%w: operator %q; use one of %s", ErrBadStrike, op, strings.Join(strikeOps, " "))
