@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/docket-go/docket/policy"
 	"github.com/docket-go/docket/sdk"
 	"github.com/docket-go/docket/worker"
 	"github.com/docket-go/docket/workflow"
@@ -199,4 +200,49 @@ func TestJSONTellsKeysThatAreNotUTF8Apart(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(r.stdout), &one), r.stdout)
 		assert.Equal(t, k, exact(one))
 	}
+}
+
+// A limit's lists of keys holding and waiting for its slots have base 64
+// twins (in_use_base64, waiting_base64, in the same order) when a key of
+// the list is not UTF-8, and none otherwise.
+func TestJSONTellsLimitKeysThatAreNotUTF8Apart(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	release := make(chan struct{})
+	task := sdk.NewTask("import", func(ctx context.Context, in showIn) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	}, policy.TaskConcurrency(1))
+	require.NoError(t, f.d.Register(task))
+	first, second := "import\xff", "import\xfe"
+	_, err := task.Add(ctx, f.d, showIn{N: 1}, sdk.Key(first))
+	require.NoError(t, err)
+	_, err = task.Add(ctx, f.d, showIn{N: 2}, sdk.Key(second), sdk.After(time.Millisecond))
+	require.NoError(t, err)
+	defer close(release) // before the worker stops (cleanups run after)
+	f.startWorker(worker.Options{})
+	require.Eventually(t, func() bool {
+		snap, err := f.d.Snapshot(ctx)
+		return err == nil && len(snap.Limits) == 1 && len(snap.Limits[0].InUse) == 1 && len(snap.Limits[0].Waiting) == 1
+	}, wait, 5e6)
+
+	r := f.run("", "snapshot", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var snap struct {
+		Limits []struct {
+			InUse         []string `json:"in_use"`
+			InUseBase64   []string `json:"in_use_base64"`
+			Waiting       []string `json:"waiting"`
+			WaitingBase64 []string `json:"waiting_base64"`
+		} `json:"limits"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &snap), r.stdout)
+	require.Len(t, snap.Limits, 1)
+	l := snap.Limits[0]
+	assert.Equal(t, l.InUse, l.Waiting, "as JSON text, the two keys read alike")
+	assert.Equal(t, []string{base64.StdEncoding.EncodeToString([]byte(first))}, l.InUseBase64)
+	assert.Equal(t, []string{base64.StdEncoding.EncodeToString([]byte(second))}, l.WaitingBase64)
 }

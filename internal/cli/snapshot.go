@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -182,11 +183,13 @@ type taskJSON struct {
 }
 
 type limitJSON struct {
-	ID           string   `json:"id"`
-	InUse        []string `json:"in_use"`
-	Waiting      []string `json:"waiting"`
-	TotalInUse   int      `json:"total_in_use"`
-	TotalWaiting int      `json:"total_waiting"`
+	ID            string   `json:"id"`
+	InUse         []string `json:"in_use"`
+	InUseBase64   []string `json:"in_use_base64,omitempty"` // see rawKeys
+	Waiting       []string `json:"waiting"`
+	WaitingBase64 []string `json:"waiting_base64,omitempty"`
+	TotalInUse    int      `json:"total_in_use"`
+	TotalWaiting  int      `json:"total_waiting"`
 }
 
 type rateJSON struct {
@@ -231,8 +234,8 @@ func snapshotToJSON(name string, snap sdk.Snapshot) snapshotJSON {
 		DeadLetters:     tasksToJSON(snap.DeadLetters),
 	}
 	for _, l := range snap.Limits {
-		out.Limits = append(out.Limits, limitJSON{ID: l.ID, InUse: nonNil(l.InUse), Waiting: nonNil(l.Waiting),
-			TotalInUse: l.TotalInUse, TotalWaiting: l.TotalWaiting})
+		out.Limits = append(out.Limits, limitJSON{ID: l.ID, InUse: nonNil(l.InUse), InUseBase64: rawKeys(l.InUse),
+			Waiting: nonNil(l.Waiting), WaitingBase64: rawKeys(l.Waiting), TotalInUse: l.TotalInUse, TotalWaiting: l.TotalWaiting})
 	}
 	for _, r := range snap.RateLimits {
 		out.RateLimits = append(out.RateLimits, rateJSON{ID: r.ID, Limit: r.Limit, PerMS: r.Per.Milliseconds(),
@@ -292,6 +295,21 @@ func rawKey(key string) string {
 		return ""
 	}
 	return base64.StdEncoding.EncodeToString([]byte(key))
+}
+
+// rawKeys is every key of a list in base 64, in its order, when any of them
+// is not UTF-8 (see rawKey), and nil, left out, when all are: the twin of a
+// limit's in_use or waiting list, from which a script reads the keys
+// exactly.
+func rawKeys(keys []string) []string {
+	if !slices.ContainsFunc(keys, func(k string) bool { return !utf8.ValidString(k) }) {
+		return nil
+	}
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = base64.StdEncoding.EncodeToString([]byte(k))
+	}
+	return out
 }
 
 // writeJSON writes v as indented JSON, with the characters that hide or
